@@ -1,0 +1,4 @@
+//! Integration tests of the `policies` crate: one binary, one module per rule set.
+
+mod id_number;
+mod uscc;
