@@ -16,8 +16,35 @@ use crate::table;
 #[derive(Debug, Parser)]
 #[command(name = "creditpool", version, about, long_about = None)]
 pub struct Cli {
+    /// Configuration file (see deploy/creditpool.example.toml).
+    #[arg(long, global = true, env = "CREDITPOOL_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The configuration file. Every field is optional; command-line options win.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    data: DataConfig,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataConfig {
+    dir: Option<PathBuf>,
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("configuration file {} is invalid", path.display()))
 }
 
 #[derive(Debug, Subcommand)]
@@ -25,9 +52,9 @@ enum Command {
     /// Set up the embedded default and show it: generate sample data into DIR if it is
     /// absent, check it, and print the catalog.
     Demo {
-        /// Data folder.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        /// Data folder [default: the configuration's data.dir, else ./data].
+        #[arg(long)]
+        data: Option<PathBuf>,
         /// Scale of the sample data generated when the folder is empty (1 ≈ 100k
         /// enterprises).
         #[arg(long, default_value_t = 1.0)]
@@ -73,9 +100,9 @@ struct GenerateArgs {
 enum CatalogCommand {
     /// List the tables with their row counts.
     List {
-        /// Data folder.
-        #[arg(long, default_value = "data")]
-        data: PathBuf,
+        /// Data folder [default: the configuration's data.dir, else ./data].
+        #[arg(long)]
+        data: Option<PathBuf>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -96,15 +123,20 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> Result<()> {
+    let config = load_config(cli.config.as_deref())?;
+    let data_dir = |arg: Option<PathBuf>| {
+        arg.or(config.data.dir.clone())
+            .unwrap_or_else(|| PathBuf::from("data"))
+    };
     match cli.command {
-        Command::Demo { data, scale, seed } => demo(&data, scale, seed).await,
+        Command::Demo { data, scale, seed } => demo(&data_dir(data), scale, seed).await,
         Command::Samples(SamplesCommand::Generate(args)) => generate(&GenerateArgs {
             as_of: args.as_of.or(Some(samples::default_as_of())),
             ..args
         })
         .map(|_| ()),
         Command::Catalog(CatalogCommand::List { data, json }) => {
-            let catalog = open_catalog(&data)?;
+            let catalog = open_catalog(&data_dir(data))?;
             if json {
                 println!("{}", catalog_json(&catalog));
             } else {

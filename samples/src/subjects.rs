@@ -258,10 +258,10 @@ impl World {
         let mut industry = match kind {
             OrgKind::Cooperative => industry("A0141"),
             OrgKind::SocialServiceOrganisation => {
-                industry(*r.pick(&["O8010", "Q8514", "Q8521", "M7320"]))
+                industry(r.pick::<&str>(&["O8010", "Q8514", "Q8521", "M7320"]))
             }
-            OrgKind::Association => industry(*r.pick(&["M7320", "O8010", "L7295"])),
-            OrgKind::Partnership => industry(*r.pick(&["L7212", "L7212", "M7320"])),
+            OrgKind::Association => industry(r.pick::<&str>(&["M7320", "O8010", "L7295"])),
+            OrgKind::Partnership => industry(r.pick::<&str>(&["L7212", "L7212", "M7320"])),
             _ => pick_industry(&mut r),
         };
         let age_days = if r.chance(0.08) {
@@ -331,9 +331,9 @@ impl World {
             crate::vocab::GIVEN_FEMALE
         };
         let mut name = String::from(surname);
-        name.push_str(*r.pick(given));
+        name.push_str(r.pick::<&str>(given));
         if r.chance(0.7) {
-            name.push_str(*r.pick(given));
+            name.push_str(r.pick::<&str>(given));
         }
         let mut quiet = r.chance(0.6);
         if index < edge::PERSONS {

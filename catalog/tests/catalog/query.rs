@@ -88,10 +88,9 @@ async fn serious_penalties_per_region_in_the_last_five_years() {
             if severity.value(i) == "serious"
                 && status.value(i) == "active"
                 && dates.value(i) > cutoff_days
+                && let Some(region) = region_of.get(ids.value(i))
             {
-                if let Some(region) = region_of.get(ids.value(i)) {
-                    *by_hand.entry(region.clone()).or_default() += 1;
-                }
+                *by_hand.entry(region.clone()).or_default() += 1;
             }
         }
     }

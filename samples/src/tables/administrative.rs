@@ -552,7 +552,7 @@ pub(crate) fn actions(world: &World, w: &mut TableWriter) -> Result<(), SampleEr
             .text(action.0)
             .text(action.1)
             .opt_text(None)
-            .text(*r.pick(action.2));
+            .text(r.pick::<&str>(action.2));
             w.end_row()?;
         }
         Ok(())

@@ -150,8 +150,7 @@ pub(crate) fn maybe_withdrawn(r: &mut Rng, world: &World, date: NaiveDate) -> Op
 
 /// A local authority name: `杭州市西湖区市场监督管理局`.
 pub(crate) fn local_unit(region: &Region, department: &str, district_level: bool) -> String {
-    if department.starts_with("国家税务总局") {
-        let rest = &department["国家税务总局".len()..];
+    if let Some(rest) = department.strip_prefix("国家税务总局") {
         return if district_level {
             format!("国家税务总局{}{}{}", region.city, region.district, rest)
         } else {

@@ -1,0 +1,209 @@
+//! The `creditpool` command as a user runs it: real processes, real files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn creditpool(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_creditpool"))
+        .args(args)
+        .env_remove("CREDITPOOL_CONFIG")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn generate(out: &Path, seed: &str) -> Output {
+    creditpool(&[
+        "samples",
+        "generate",
+        "--scale",
+        "0.01",
+        "--seed",
+        seed,
+        "--out",
+        out.to_str().expect("utf8"),
+    ])
+}
+
+#[test]
+fn generate_then_list_shows_every_table_with_rows() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = generate(dir.path(), "3");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stderr);
+    assert!(summary.contains("generated 16 tables"), "{summary}");
+    assert!(
+        summary.contains("1000 enterprises, 500 persons"),
+        "{summary}"
+    );
+
+    let list = creditpool(&[
+        "catalog",
+        "list",
+        "--data",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    let stdout = text(&list.stdout);
+    for table in [
+        "enterprises",
+        "admin_penalties",
+        "dishonesty_list",
+        "行政处罚信息",
+        "浙江省市场监督管理局",
+    ] {
+        assert!(stdout.contains(table), "{table} missing from:\n{stdout}");
+    }
+    assert!(stdout.contains("15 tables"), "{stdout}");
+
+    let json = creditpool(&[
+        "catalog",
+        "list",
+        "--json",
+        "--data",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+    let tables = v["tables"].as_array().expect("tables");
+    assert_eq!(tables.len(), 15);
+    let persons = tables
+        .iter()
+        .find(|t| t["id"] == "persons")
+        .expect("persons");
+    assert_eq!(persons["rows"], 500);
+    let id_number = persons["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .find(|c| c["name"] == "id_number")
+        .expect("id_number");
+    assert_eq!(id_number["sensitivity"], "masked");
+}
+
+#[test]
+fn the_data_folder_can_come_from_the_configuration_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    assert!(generate(&dir.path().join("d"), "3").status.success());
+    let config = dir.path().join("creditpool.toml");
+    std::fs::write(
+        &config,
+        format!("[data]\ndir = {:?}\n", dir.path().join("d")),
+    )
+    .expect("write");
+    let list = creditpool(&[
+        "--config",
+        config.to_str().expect("utf8"),
+        "catalog",
+        "list",
+    ]);
+    assert!(list.status.success(), "{}", text(&list.stderr));
+    assert!(text(&list.stdout).contains("15 tables"));
+
+    std::fs::write(&config, "[data]\ndirectory = \"x\"\n").expect("write");
+    let bad = creditpool(&[
+        "--config",
+        config.to_str().expect("utf8"),
+        "catalog",
+        "list",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let e = text(&bad.stderr);
+    assert!(e.contains("is invalid") && e.contains("directory"), "{e}");
+}
+
+#[test]
+fn describe_shows_columns_and_sensitivity() {
+    let out = creditpool(&["catalog", "describe", "persons"]);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("自然人身份信息"), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("birth_date"))
+        .expect("birth_date line");
+    assert!(line.contains("secret"), "{line}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_exit_code_2() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out_dir = dir.path().join("out");
+    let out = out_dir.to_str().expect("utf8");
+    for (args, expected) in [
+        (
+            vec!["samples", "generate", "--scale", "0", "--out", out],
+            "scale must be",
+        ),
+        (
+            vec!["samples", "generate", "--scale", "500", "--out", out],
+            "at most 100",
+        ),
+        (
+            vec!["samples", "generate", "--scale", "abc", "--out", out],
+            "invalid value 'abc'",
+        ),
+        (
+            vec!["samples", "generate", "--as-of", "2026-13-01", "--out", out],
+            "YYYY-MM-DD",
+        ),
+        (
+            vec!["catalog", "describe", "no_such_table"],
+            "unknown table 'no_such_table'",
+        ),
+        (
+            vec!["catalog", "list", "--data", out],
+            "creditpool samples generate",
+        ),
+    ] {
+        let o = creditpool(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let stderr = text(&o.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert!(!out_dir.exists(), "a refused command wrote files");
+}
+
+#[test]
+fn a_damaged_data_folder_is_named_not_regenerated() {
+    let dir = tempfile::tempdir().expect("tmp");
+    assert!(generate(dir.path(), "4").status.success());
+    let file = dir.path().join("public-credit").join("officers.parquet");
+    std::fs::write(&file, b"garbage").expect("write");
+    let out = creditpool(&["demo", "--data", dir.path().to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("officers.parquet") && stderr.contains("not a readable Parquet file"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&file).expect("read"),
+        b"garbage",
+        "demo must not overwrite damaged data"
+    );
+}
+
+#[test]
+fn demo_generates_once_then_reuses_the_data() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf8");
+    let first = creditpool(&["demo", "--data", data, "--scale", "0.02"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stderr).contains("generating the sample data set"));
+    let stdout = text(&first.stdout);
+    assert!(stdout.contains("15 tables"), "{stdout}");
+    assert!(
+        stdout.contains("serious penalties in the five years to 2026-11-01"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("serious_penalties"), "{stdout}");
+
+    let second = creditpool(&["demo", "--data", data]);
+    assert!(second.status.success());
+    assert!(text(&second.stderr).contains("using the existing data"));
+}
