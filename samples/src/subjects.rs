@@ -162,29 +162,26 @@ fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// Picks a region by weight.
-pub fn pick_region(r: &mut Rng) -> &'static Region {
-    let total: u64 = REGIONS.iter().map(|x| u64::from(x.weight)).sum();
+/// Picks one item of a non-empty table by its weight.
+fn pick_by_weight<T>(r: &mut Rng, items: &'static [T], weight: fn(&T) -> u32) -> &'static T {
+    let total: u64 = items.iter().map(|x| u64::from(weight(x))).sum();
     let mut x = r.below(total);
-    for region in REGIONS {
-        if x < u64::from(region.weight) {
-            return region;
+    for item in items {
+        if x < u64::from(weight(item)) {
+            return item;
         }
-        x -= u64::from(region.weight);
+        x -= u64::from(weight(item));
     }
-    &REGIONS[0]
+    &items[0]
+}
+
+/// Picks a region by its number of registrations.
+pub fn pick_region(r: &mut Rng) -> &'static Region {
+    pick_by_weight(r, REGIONS, |x| x.weight)
 }
 
 fn pick_industry(r: &mut Rng) -> &'static Industry {
-    let total: u64 = INDUSTRIES.iter().map(|x| u64::from(x.weight)).sum();
-    let mut x = r.below(total);
-    for industry in INDUSTRIES {
-        if x < u64::from(industry.weight) {
-            return industry;
-        }
-        x -= u64::from(industry.weight);
-    }
-    &INDUSTRIES[0]
+    pick_by_weight(r, INDUSTRIES, |x| x.weight)
 }
 
 fn industry(code: &str) -> &'static Industry {

@@ -284,93 +284,74 @@ fn random_removal(
 /// `dishonesty_list`.
 pub(crate) fn dishonesty_list(world: &World, w: &mut TableWriter) -> Result<(), SampleError> {
     let six = years_before(world.as_of, 6);
+    let fixed = |list, removed| Listing {
+        list,
+        listed: six,
+        removed,
+        random_withdrawal: false,
+    };
     for_each_enterprise(world, |p| {
         let mut r = stream(world, "dishonesty_list", p.index, false);
-        let subject = (p.subject_id.as_str(), SubjectType::Enterprise, p.region);
-        if p.subject_id == edge::STILL_LISTED_AFTER_FIVE_YEARS {
-            return listing_row(
+        let listing = match p.subject_id.as_str() {
+            edge::STILL_LISTED_AFTER_FIVE_YEARS => Some(fixed(0, None)),
+            edge::REMOVED_FROM_LIST => {
+                Some(fixed(1, Some((years_before(world.as_of, 4), "信用修复"))))
+            }
+            _ if p.quiet || is_edge(p) || !r.chance(0.01 + 0.3 * p.risk.powi(3)) => None,
+            _ => {
+                let list = r.below(BLACK_LISTS.len() as u64) as usize;
+                Some(random_listing(&mut r, world, p.established, list))
+            }
+        };
+        match listing {
+            Some(l) => listing_row(
                 w,
                 &mut r,
                 world,
-                subject,
-                Listing {
-                    list: 0,
-                    listed: six,
-                    removed: None,
-                    random_withdrawal: false,
-                },
-            );
+                (&p.subject_id, SubjectType::Enterprise, p.region),
+                l,
+            ),
+            None => Ok(()),
         }
-        if p.subject_id == edge::REMOVED_FROM_LIST {
-            let removed = Some((years_before(world.as_of, 4), "信用修复"));
-            return listing_row(
-                w,
-                &mut r,
-                world,
-                subject,
-                Listing {
-                    list: 1,
-                    listed: six,
-                    removed,
-                    random_withdrawal: false,
-                },
-            );
-        }
-        if p.quiet || is_edge(p) || !r.chance(0.01 + 0.3 * p.risk.powi(3)) {
-            return Ok(());
-        }
-        let listed = event_date(&mut r, world, p.established);
-        let removed = random_removal(&mut r, world, listed);
-        let list = r.below(BLACK_LISTS.len() as u64) as usize;
-        listing_row(
-            w,
-            &mut r,
-            world,
-            subject,
-            Listing {
-                list,
-                listed,
-                removed,
-                random_withdrawal: true,
-            },
-        )
     })?;
     for_each_person(world, |p| {
         let mut r = stream(world, "dishonesty_list", p.index, true);
-        let subject = (p.subject_id.as_str(), SubjectType::Person, p.region);
-        if p.subject_id == edge::PERSON_LISTED {
-            return listing_row(
+        let listing = match p.subject_id.as_str() {
+            edge::PERSON_LISTED => Some(fixed(0, None)),
+            _ if p.quiet || p.index < edge::PERSONS || !r.chance(0.02 + 0.3 * p.risk.powi(3)) => {
+                None
+            }
+            _ => {
+                let list = if r.chance(0.85) { 0 } else { 3 };
+                Some(random_listing(
+                    &mut r,
+                    world,
+                    p.birth_date + Days::new(18 * 366),
+                    list,
+                ))
+            }
+        };
+        match listing {
+            Some(l) => listing_row(
                 w,
                 &mut r,
                 world,
-                subject,
-                Listing {
-                    list: 0,
-                    listed: six,
-                    removed: None,
-                    random_withdrawal: false,
-                },
-            );
+                (&p.subject_id, SubjectType::Person, p.region),
+                l,
+            ),
+            None => Ok(()),
         }
-        if p.quiet || p.index < edge::PERSONS || !r.chance(0.02 + 0.3 * p.risk.powi(3)) {
-            return Ok(());
-        }
-        let listed = event_date(&mut r, world, p.birth_date + Days::new(18 * 366));
-        let removed = random_removal(&mut r, world, listed);
-        let list = if r.chance(0.85) { 0 } else { 3 };
-        listing_row(
-            w,
-            &mut r,
-            world,
-            subject,
-            Listing {
-                list,
-                listed,
-                removed,
-                random_withdrawal: true,
-            },
-        )
     })
+}
+
+fn random_listing(r: &mut Rng, world: &World, since: NaiveDate, list: usize) -> Listing {
+    let listed = event_date(r, world, since);
+    Listing {
+        list,
+        listed,
+        removed: random_removal(r, world, listed),
+        random_withdrawal: true,
+    }
 }
 
 const ABNORMAL_REASONS: &[(&str, u32)] = &[

@@ -159,7 +159,11 @@ pub(crate) fn local_unit(region: &Region, department: &str, district_level: bool
     }
     if district_level {
         // Fire and rescue brigades are 支队 at city level and 大队 at county level.
-        let department = if department == "消防救援支队" { "消防救援大队" } else { department };
+        let department = if department == "消防救援支队" {
+            "消防救援大队"
+        } else {
+            department
+        };
         format!("{}{}{}", region.city, region.district, department)
     } else {
         format!("{}{}", region.city, department)

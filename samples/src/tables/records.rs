@@ -1,11 +1,12 @@
 //! 六至十: commitments, evaluations, judgements, qualifications and other information.
 
-use chrono::{Datelike, Days};
+use chrono::{Datelike, Days, NaiveDate};
 
 use super::{
     Head, SubjectType, event_date, fen, for_each_enterprise, for_each_person, head, is_edge,
     local_unit, maybe_withdrawn, stream,
 };
+use crate::rng::Rng;
 use crate::subjects::days_before;
 use crate::writer::TableWriter;
 use crate::{SampleError, World, edge};
@@ -476,6 +477,43 @@ const OTHER_PERSON: &[(&str, &str)] = &[
     ("公益慈善", "参与无偿献血"),
 ];
 
+/// What one subject's other-information rows are drawn from.
+struct OtherSource<'a> {
+    subject: (&'a str, SubjectType),
+    mean: f64,
+    choices: &'static [(&'static str, &'static str)],
+    since: NaiveDate,
+    unit: String,
+}
+
+fn other_rows(
+    w: &mut TableWriter,
+    r: &mut Rng,
+    world: &World,
+    s: OtherSource<'_>,
+) -> Result<(), SampleError> {
+    for _ in 0..r.poisson(s.mean) {
+        let (category, content) = *r.pick(s.choices);
+        let date = event_date(r, world, s.since);
+        head(
+            w,
+            Head {
+                prefix: "OTH",
+                subject_id: s.subject.0,
+                subject_type: s.subject.1,
+                class: "other",
+                date,
+                source_unit: &s.unit,
+                withdrawn: maybe_withdrawn(r, world, date),
+            },
+        )
+        .text(category)
+        .text(content);
+        w.end_row()?;
+    }
+    Ok(())
+}
+
 /// `other_information`.
 pub(crate) fn other_information(world: &World, w: &mut TableWriter) -> Result<(), SampleError> {
     for_each_enterprise(world, |p| {
@@ -483,53 +521,27 @@ pub(crate) fn other_information(world: &World, w: &mut TableWriter) -> Result<()
             return Ok(());
         }
         let mut r = stream(world, "other_information", p.index, false);
-        for _ in 0..r.poisson(0.15) {
-            let (category, content) = *r.pick(OTHER_ENTERPRISE);
-            let date = event_date(&mut r, world, p.established);
-            let unit = local_unit(p.region, "发展和改革委员会", false);
-            head(
-                w,
-                Head {
-                    prefix: "OTH",
-                    subject_id: &p.subject_id,
-                    subject_type: SubjectType::Enterprise,
-                    class: "other",
-                    date,
-                    source_unit: &unit,
-                    withdrawn: maybe_withdrawn(&mut r, world, date),
-                },
-            )
-            .text(category)
-            .text(content);
-            w.end_row()?;
-        }
-        Ok(())
+        let source = OtherSource {
+            subject: (&p.subject_id, SubjectType::Enterprise),
+            mean: 0.15,
+            choices: OTHER_ENTERPRISE,
+            since: p.established,
+            unit: local_unit(p.region, "发展和改革委员会", false),
+        };
+        other_rows(w, &mut r, world, source)
     })?;
     for_each_person(world, |p| {
         if p.quiet || p.index < edge::PERSONS {
             return Ok(());
         }
         let mut r = stream(world, "other_information", p.index, true);
-        for _ in 0..r.poisson(0.05) {
-            let (category, content) = *r.pick(OTHER_PERSON);
-            let date = event_date(&mut r, world, p.birth_date + Days::new(18 * 366));
-            let unit = format!("{}志愿者协会", p.region.city);
-            head(
-                w,
-                Head {
-                    prefix: "OTH",
-                    subject_id: &p.subject_id,
-                    subject_type: SubjectType::Person,
-                    class: "other",
-                    date,
-                    source_unit: &unit,
-                    withdrawn: maybe_withdrawn(&mut r, world, date),
-                },
-            )
-            .text(category)
-            .text(content);
-            w.end_row()?;
-        }
-        Ok(())
+        let source = OtherSource {
+            subject: (&p.subject_id, SubjectType::Person),
+            mean: 0.05,
+            choices: OTHER_PERSON,
+            since: p.birth_date + Days::new(18 * 366),
+            unit: format!("{}志愿者协会", p.region.city),
+        };
+        other_rows(w, &mut r, world, source)
     })
 }
