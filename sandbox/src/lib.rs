@@ -1,6 +1,23 @@
-//! Running untrusted models and SQL.
+//! Running untrusted models.
 //!
-//! This crate will hold the wasmtime host and the DataFusion integration that run
-//! institutions' WebAssembly models over their granted tables (issue #3). It is part of
-//! the workspace now so the layering is visible from the start; it exports nothing yet
-//! and nothing depends on it.
+//! Institutions upload WebAssembly models (ABI v1, `docs/model-abi.md`). [`Sandbox::load`]
+//! checks a module before anything of it runs (size, structure, imports, exports,
+//! manifest) and compiles it under a time limit; [`Sandbox::run_batch`] scores one Arrow
+//! batch in a fresh instance under memory, table, stack, fuel and wall-clock limits, and
+//! validates what the model returns as untrusted data.
+//!
+//! Invariant: the sandbox never hands a guest a host handle; a guest sees only the bytes
+//! the host copies into its own linear memory, and nothing it returns is trusted.
+
+mod abi;
+mod batch;
+mod engine;
+mod error;
+mod manifest;
+mod run;
+
+pub use abi::{ABI_VERSION, AbiType, MANIFEST_SECTION};
+pub use engine::{Model, Sandbox, SandboxConfig};
+pub use error::{InvalidModel, Limit, SandboxError};
+pub use manifest::{ColumnSpec, ModelManifest};
+pub use run::BatchUsage;
