@@ -59,7 +59,7 @@ impl Default for SandboxConfig {
     }
 }
 
-/// Interval of the epoch clock that enforces wall-clock limits.
+/// Interval of the epoch clock that enforces wall-clock limits and cancellation.
 pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// The host: one wasmtime engine shared by all models, and its epoch clock.
@@ -72,6 +72,7 @@ pub struct Sandbox {
 /// A checked and compiled model, ready to run batches.
 #[derive(Clone)]
 pub struct Model {
+    pub(crate) id: String,
     pub(crate) module: Module,
     pub(crate) manifest: Arc<ModelManifest>,
     pub(crate) imports_log: bool,
@@ -87,6 +88,11 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
+    /// SHA-256 of the module's bytes, hex: the model's identity.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// What the model says about itself.
     pub fn manifest(&self) -> &ModelManifest {
         &self.manifest
@@ -150,7 +156,9 @@ impl Sandbox {
         let manifest = inspect(bytes, &self.config)?;
         let module = self.compile(bytes)?;
         let imports_log = check_interface(&module)?;
+        let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
         let model = Model {
+            id: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
             module,
             manifest: Arc::new(manifest),
             imports_log,
@@ -182,6 +190,14 @@ impl Sandbox {
             }
             .into()),
         }
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("config", &self.config)
+            .finish()
     }
 }
 

@@ -102,7 +102,7 @@ impl fmt::Display for Limit {
 }
 
 /// Everything that can go wrong loading or running a model.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SandboxError {
     /// The module was refused: the institution's input.
     #[error("model refused: {0}")]
@@ -133,6 +133,9 @@ pub enum SandboxError {
         /// What was wrong.
         reason: String,
     },
+    /// The job was cancelled while the model ran.
+    #[error("cancelled")]
+    Cancelled,
     /// The call itself is wrong: wrong number or types of arguments.
     #[error("{0}")]
     Call(String),

@@ -13,11 +13,15 @@ mod abi;
 mod batch;
 mod engine;
 mod error;
+mod job;
 mod manifest;
 mod run;
+mod udf;
 
 pub use abi::{ABI_VERSION, AbiType, MANIFEST_SECTION};
 pub use engine::{Model, Sandbox, SandboxConfig};
 pub use error::{InvalidModel, Limit, SandboxError};
+pub use job::{JobError, JobLimits, JobReport, JobState, job_session, run_job};
 pub use manifest::{ColumnSpec, ModelManifest};
-pub use run::BatchUsage;
+pub use run::{BatchUsage, CancelToken};
+pub use udf::ModelUsage;

@@ -1,14 +1,50 @@
 //! Running one batch in a fresh instance under the limits.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::ArrayRef;
-use wasmtime::{Caller, Instance, Linker, ResourceLimiter, Store, Trap};
+use wasmtime::{Caller, Instance, Linker, ResourceLimiter, Store, Trap, UpdateDeadline};
 
 use crate::abi::{self, exports};
 use crate::batch;
-use crate::engine::{EPOCH_TICK, Model, Sandbox};
+use crate::engine::{Model, Sandbox};
 use crate::error::{Limit, SandboxError};
+
+/// Cancels a job, including a guest that is in the middle of a batch: the epoch clock
+/// checks the token every tick.
+#[derive(Clone, Debug, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Cancels everything holding this token.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether `cancel` was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// The error the epoch callback raises for a cancelled job.
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
 
 /// Bytes of log text kept per batch.
 const LOG_BYTES: usize = 4096;
@@ -83,7 +119,11 @@ impl ResourceLimiter for Guest {
 }
 
 impl Sandbox {
-    fn instantiate(&self, model: &Model) -> Result<(Store<Guest>, Instance), SandboxError> {
+    fn instantiate(
+        &self,
+        model: &Model,
+        cancel: &CancelToken,
+    ) -> Result<(Store<Guest>, Instance), SandboxError> {
         let guest = Guest {
             max_memory: self.config.max_memory_bytes,
             max_table: self.config.max_table_elements,
@@ -98,9 +138,19 @@ impl Sandbox {
         store
             .set_fuel(self.config.fuel_per_batch)
             .map_err(|e| SandboxError::Internal(e.to_string()))?;
-        let ticks = (self.config.batch_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        // Every tick, stop the guest if its job was cancelled or its time is up.
+        let deadline = Instant::now() + self.config.batch_timeout;
+        let token = cancel.clone();
+        store.epoch_deadline_callback(move |_| {
+            if token.is_cancelled() {
+                return Err(wasmtime::Error::new(Cancelled));
+            }
+            if Instant::now() >= deadline {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
+        store.set_epoch_deadline(1);
         let mut linker: Linker<Guest> = Linker::new(&self.engine);
         if model.imports_log {
             linker
@@ -114,7 +164,7 @@ impl Sandbox {
     }
 
     pub(crate) fn call_abi_version(&self, model: &Model) -> Result<i32, SandboxError> {
-        let (mut store, instance) = self.instantiate(model)?;
+        let (mut store, instance) = self.instantiate(model, &CancelToken::new())?;
         let f = instance
             .get_typed_func::<(), i32>(&mut store, exports::ABI_VERSION)
             .map_err(|e| SandboxError::Internal(e.to_string()))?;
@@ -130,9 +180,23 @@ impl Sandbox {
         model: &Model,
         inputs: &[ArrayRef],
     ) -> Result<(ArrayRef, BatchUsage), SandboxError> {
+        self.run_batch_cancellable(model, inputs, &CancelToken::new())
+    }
+
+    /// [`Sandbox::run_batch`], stopping as soon as `cancel` is cancelled, even in the
+    /// middle of the guest's work.
+    pub fn run_batch_cancellable(
+        &self,
+        model: &Model,
+        inputs: &[ArrayRef],
+        cancel: &CancelToken,
+    ) -> Result<(ArrayRef, BatchUsage), SandboxError> {
         let started = Instant::now();
         let rows = batch::check_inputs(&model.manifest, inputs)?;
-        let (mut store, instance) = self.instantiate(model)?;
+        if cancel.is_cancelled() {
+            return Err(SandboxError::Cancelled);
+        }
+        let (mut store, instance) = self.instantiate(model, cancel)?;
         let memory = instance
             .get_memory(&mut store, exports::MEMORY)
             .ok_or_else(|| SandboxError::Internal("checked export 'memory' is gone".into()))?;
@@ -214,6 +278,9 @@ impl Sandbox {
             limit,
             value,
         };
+        if e.downcast_ref::<Cancelled>().is_some() {
+            return SandboxError::Cancelled;
+        }
         let guest = store.data();
         if guest.memory_refused {
             return limit(

@@ -2,6 +2,7 @@
 //! hostile module fails cleanly with its specific error and leaves the host healthy.
 
 mod hostile;
+mod jobs;
 mod scoring;
 
 use std::sync::Arc;

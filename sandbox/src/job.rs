@@ -1,0 +1,278 @@
+//! Jobs: SQL that may call models, over an account's tables, with its result written as
+//! Parquet into the account's workspace.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use datafusion::error::DataFusionError;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::ScalarUDF;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+
+use crate::engine::{Model, Sandbox};
+use crate::error::SandboxError;
+use crate::run::CancelToken;
+use crate::udf::{ModelUdf, ModelUsage};
+
+/// Limits of one job.
+#[derive(Clone, Debug)]
+pub struct JobLimits {
+    /// Memory for the query's operators (joins, sorts, aggregates); no spilling to disk.
+    pub memory_bytes: usize,
+    /// Wall-clock time for the whole job.
+    pub timeout: Duration,
+}
+
+impl Default for JobLimits {
+    fn default() -> Self {
+        JobLimits {
+            memory_bytes: 1 << 30,
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The states of a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting to run.
+    Queued,
+    /// Running.
+    Running,
+    /// Finished; the result is in the workspace.
+    Succeeded,
+    /// Ended with an error.
+    Failed,
+    /// Cancelled by its owner or by suspension.
+    Cancelled,
+}
+
+impl JobState {
+    /// The state's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a finished job used and produced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobReport {
+    /// Rows read from tables.
+    pub rows_in: u64,
+    /// Rows in the result.
+    pub rows_out: u64,
+    /// The model calls.
+    pub models: ModelUsage,
+    /// Wall time.
+    pub wall: Duration,
+    /// Where the result was written.
+    pub result: PathBuf,
+}
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The SQL was refused or does not plan: the caller's input.
+    #[error("SQL refused: {0}")]
+    Sql(String),
+    /// A model failed or hit a limit.
+    #[error(transparent)]
+    Model(#[from] SandboxError),
+    /// The query needed more memory than the job may use.
+    #[error(
+        "the query needs more than the job's memory limit of {limit_mib} MiB; select fewer columns or aggregate earlier"
+    )]
+    Memory {
+        /// The limit.
+        limit_mib: usize,
+    },
+    /// The job ran out of time.
+    #[error("the job exceeded its time limit of {limit_ms} ms")]
+    Timeout {
+        /// The limit.
+        limit_ms: u64,
+    },
+    /// The job was cancelled.
+    #[error("the job was cancelled")]
+    Cancelled,
+    /// Writing the result failed: an environment problem.
+    #[error("writing the result failed: {0}")]
+    Io(String),
+    /// A bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A session for one job: a memory pool without spilling, no URL tables, no catalog
+/// listings, nothing registered yet. The caller registers exactly the account's tables.
+pub fn job_session(limits: &JobLimits) -> Result<SessionContext, JobError> {
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(limits.memory_bytes, 1.0)
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+        )
+        .build_arc()
+        .map_err(|e| JobError::Internal(e.to_string()))?;
+    let config = SessionConfig::new()
+        .with_information_schema(false)
+        .with_default_catalog_and_schema("creditpool", "workspace")
+        .with_create_default_catalog_and_schema(true);
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+/// Read-only SQL: no DDL, no DML (COPY, INSERT), no statements (SET, transactions).
+fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// Runs `sql` in `ctx` with `models` registered as functions, writing the result to
+/// `out` as Parquet. The file appears only if the job succeeds.
+pub async fn run_job(
+    ctx: &SessionContext,
+    sandbox: Arc<Sandbox>,
+    models: &[Model],
+    sql: &str,
+    out: &Path,
+    limits: &JobLimits,
+    cancel: &CancelToken,
+) -> Result<JobReport, JobError> {
+    let started = Instant::now();
+    let usage = Arc::new(Mutex::new(ModelUsage::default()));
+    for model in models {
+        let udf = ModelUdf::new(
+            model.clone(),
+            sandbox.clone(),
+            usage.clone(),
+            cancel.clone(),
+        );
+        ctx.register_udf(ScalarUDF::new_from_impl(udf));
+    }
+    // A watchdog thread cancels the job at its deadline: a guest in the middle of a
+    // batch blocks the query's task, so a timer on the same task could not interrupt it.
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let (done, finished) = mpsc::channel::<()>();
+    {
+        let (cancel, timed_out, timeout) = (cancel.clone(), timed_out.clone(), limits.timeout);
+        std::thread::Builder::new()
+            .name("job-watchdog".into())
+            .spawn(move || {
+                if let Err(mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(timeout) {
+                    timed_out.store(true, Ordering::SeqCst);
+                    cancel.cancel();
+                }
+            })
+            .map_err(|e| JobError::Internal(e.to_string()))?;
+    }
+    let work = async {
+        let df = ctx
+            .sql_with_options(sql, read_only())
+            .await
+            .map_err(|e| classify(e, limits))?;
+        let plan = df
+            .create_physical_plan()
+            .await
+            .map_err(|e| classify(e, limits))?;
+        let rows_out = write_result(ctx, plan.clone(), out, cancel, limits).await?;
+        Ok::<_, JobError>((rows_in(plan.as_ref()), rows_out))
+    };
+    let outcome = match work.await {
+        Err(JobError::Cancelled) if timed_out.load(Ordering::SeqCst) => Err(JobError::Timeout {
+            limit_ms: limits.timeout.as_millis() as u64,
+        }),
+        other => other,
+    };
+    let _ = done.send(());
+    let (rows_in, rows_out) = match outcome {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = std::fs::remove_file(partial(out));
+            return Err(e);
+        }
+    };
+    std::fs::rename(partial(out), out).map_err(|e| JobError::Io(e.to_string()))?;
+    let models = usage.lock().map(|u| u.clone()).unwrap_or_default();
+    Ok(JobReport {
+        rows_in,
+        rows_out,
+        models,
+        wall: started.elapsed(),
+        result: out.to_path_buf(),
+    })
+}
+
+fn partial(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+async fn write_result(
+    ctx: &SessionContext,
+    plan: Arc<dyn ExecutionPlan>,
+    out: &Path,
+    cancel: &CancelToken,
+    limits: &JobLimits,
+) -> Result<u64, JobError> {
+    let file = File::create(partial(out)).map_err(|e| JobError::Io(e.to_string()))?;
+    let mut writer =
+        ArrowWriter::try_new(file, plan.schema(), None).map_err(|e| JobError::Io(e.to_string()))?;
+    let mut stream = execute_stream(plan, ctx.task_ctx()).map_err(|e| classify(e, limits))?;
+    let mut rows = 0u64;
+    while let Some(batch) = stream.next().await {
+        if cancel.is_cancelled() {
+            return Err(JobError::Cancelled);
+        }
+        let batch = batch.map_err(|e| classify(e, limits))?;
+        rows += batch.num_rows() as u64;
+        writer
+            .write(&batch)
+            .map_err(|e| JobError::Io(e.to_string()))?;
+    }
+    writer.close().map_err(|e| JobError::Io(e.to_string()))?;
+    Ok(rows)
+}
+
+/// Rows read by the plan's scans.
+fn rows_in(plan: &dyn ExecutionPlan) -> u64 {
+    let own = if plan.children().is_empty() {
+        plan.metrics().and_then(|m| m.output_rows()).unwrap_or(0) as u64
+    } else {
+        0
+    };
+    own + plan
+        .children()
+        .iter()
+        .map(|c| rows_in(c.as_ref()))
+        .sum::<u64>()
+}
+
+/// Finds what really went wrong inside a DataFusion error.
+fn classify(e: DataFusionError, limits: &JobLimits) -> JobError {
+    match e.find_root() {
+        DataFusionError::External(inner) => match inner.downcast_ref::<SandboxError>() {
+            Some(SandboxError::Cancelled) => JobError::Cancelled,
+            Some(model_error) => JobError::Model(model_error.clone()),
+            None => JobError::Internal(inner.to_string()),
+        },
+        DataFusionError::ResourcesExhausted(_) => JobError::Memory {
+            limit_mib: limits.memory_bytes >> 20,
+        },
+        root => JobError::Sql(root.to_string()),
+    }
+}

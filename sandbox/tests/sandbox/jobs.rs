@@ -1,0 +1,335 @@
+//! Jobs: SQL calling a model over registered Parquet tables, the read-only SQL rules,
+//! limits and cancellation.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::Float64Type;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::prelude::SessionContext;
+use sandbox::{
+    CancelToken, JobError, JobLimits, Limit, Model, Sandbox, SandboxConfig, SandboxError,
+    job_session, run_job,
+};
+
+use crate::{LINEAR_WAT, variant, wasm};
+
+fn data() -> &'static Path {
+    static DIR: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, p) = DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().to_path_buf();
+        samples::generate(
+            &samples::GenerateOptions {
+                scale: 0.01,
+                seed: 1,
+                as_of: samples::default_as_of(),
+                out: path.clone(),
+                threads: 0,
+            },
+            &|_| {},
+        )
+        .expect("generate");
+        (dir, path)
+    });
+    p
+}
+
+/// A job session holding only the granted tables.
+async fn session(limits: &JobLimits) -> SessionContext {
+    let ctx = job_session(limits).expect("session");
+    let catalog = catalog::Catalog::open(data()).expect("catalog");
+    catalog
+        .register(
+            &ctx,
+            &["enterprises", "admin_penalties", "abnormal_operations"],
+        )
+        .await
+        .expect("register");
+    ctx
+}
+
+fn sandbox(config: SandboxConfig) -> Arc<Sandbox> {
+    Arc::new(
+        Sandbox::new(SandboxConfig {
+            max_concurrent_instances: 8,
+            ..config
+        })
+        .expect("sandbox"),
+    )
+}
+
+const FEATURES: &str = "FROM enterprises e \
+    LEFT JOIN (SELECT subject_id, CAST(COUNT(*) AS DOUBLE) AS n FROM admin_penalties GROUP BY subject_id) p ON p.subject_id = e.subject_id \
+    LEFT JOIN (SELECT subject_id, CAST(COUNT(*) AS DOUBLE) AS n FROM abnormal_operations GROUP BY subject_id) a ON a.subject_id = e.subject_id";
+
+fn score_sql(expression: &str) -> String {
+    format!("SELECT e.uscc, {expression} AS score {FEATURES}")
+}
+
+const MODEL_CALL: &str = "linear_score(COALESCE(p.n, 0), COALESCE(a.n, 0), CAST(2026 - date_part('year', e.establishment_date) AS DOUBLE))";
+const PLAIN_SQL: &str = "600 - 50 * COALESCE(p.n, 0) - 30 * COALESCE(a.n, 0) + 5 * CAST(2026 - date_part('year', e.establishment_date) AS DOUBLE)";
+
+fn read_scores(path: &Path) -> HashMap<String, f64> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).expect("open"))
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let mut out = HashMap::new();
+    for batch in reader {
+        let batch = batch.expect("batch");
+        let ids = datafusion::arrow::compute::cast(
+            batch.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .expect("cast");
+        let ids = ids.as_string::<i32>();
+        let scores = batch.column(1).as_primitive::<Float64Type>();
+        for i in 0..batch.num_rows() {
+            out.insert(ids.value(i).to_owned(), scores.value(i));
+        }
+    }
+    out
+}
+
+async fn job(
+    s: &Arc<Sandbox>,
+    models: &[Model],
+    sql: &str,
+    out: &Path,
+    limits: &JobLimits,
+    cancel: &CancelToken,
+) -> Result<sandbox::JobReport, JobError> {
+    let ctx = session(limits).await;
+    run_job(&ctx, s.clone(), models, sql, out, limits, cancel).await
+}
+
+#[tokio::test]
+async fn a_model_in_sql_agrees_with_the_same_formula_in_plain_sql() {
+    let s = sandbox(SandboxConfig::default());
+    let model = s.load(&wasm(LINEAR_WAT)).expect("load");
+    let dir = tempfile::tempdir().expect("tmp");
+    let limits = JobLimits::default();
+    let report = job(
+        &s,
+        &[model],
+        &score_sql(MODEL_CALL),
+        &dir.path().join("wasm.parquet"),
+        &limits,
+        &CancelToken::new(),
+    )
+    .await
+    .expect("model job");
+    let plain = job(
+        &s,
+        &[],
+        &score_sql(PLAIN_SQL),
+        &dir.path().join("sql.parquet"),
+        &limits,
+        &CancelToken::new(),
+    )
+    .await
+    .expect("plain job");
+    assert_eq!(report.rows_out, 1000);
+    assert_eq!(plain.rows_out, 1000);
+    assert_eq!(report.models.rows, 1000);
+    assert!(report.models.batches >= 1 && report.models.fuel > 0);
+    assert!(report.rows_in >= 1000, "rows read: {}", report.rows_in);
+    let (a, b) = (read_scores(&report.result), read_scores(&plain.result));
+    assert_eq!(a.len(), 1000);
+    for (uscc, score) in &a {
+        assert_eq!(Some(score), b.get(uscc), "{uscc}");
+    }
+    assert!(!dir.path().join("wasm.parquet.partial").exists());
+}
+
+#[tokio::test]
+async fn write_and_escape_attempts_are_refused_and_write_nothing() {
+    let s = sandbox(SandboxConfig::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("r.parquet");
+    for (sql, expected) in [
+        ("CREATE TABLE x AS SELECT 1", "DDL"),
+        (
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '/etc/'",
+            "DDL",
+        ),
+        ("DROP TABLE enterprises", "DDL"),
+        ("CREATE VIEW v AS SELECT * FROM enterprises", "DDL"),
+        (
+            "COPY (SELECT * FROM enterprises) TO '/tmp/leak.parquet'",
+            "DML",
+        ),
+        ("INSERT INTO enterprises SELECT * FROM enterprises", "DML"),
+        ("SET datafusion.execution.batch_size = 1", "Statement"),
+        ("SELECT * FROM '/etc/passwd'", "not found"),
+        (
+            "SELECT * FROM 'https://example.com/data.parquet'",
+            "not found",
+        ),
+        ("SELECT * FROM persons", "persons"),
+        ("SELECT * FROM information_schema.tables", "not found"),
+        ("SELECT * FROM read_parquet('/etc/passwd')", "read_parquet"),
+        ("SELEC uscc FROM enterprises", "SELEC"),
+    ] {
+        let e = job(
+            &s,
+            &[],
+            sql,
+            &out,
+            &JobLimits::default(),
+            &CancelToken::new(),
+        )
+        .await
+        .expect_err(sql);
+        assert!(matches!(e, JobError::Sql(_)), "{sql}: {e:?}");
+        assert!(e.to_string().contains(expected), "{sql}: {e}");
+        assert!(
+            !out.exists() && !dir.path().join("r.parquet.partial").exists(),
+            "{sql} left a file"
+        );
+    }
+    assert!(!Path::new("/tmp/leak.parquet").exists());
+}
+
+#[tokio::test]
+async fn a_failing_model_fails_the_job_naming_the_model_and_leaves_no_result() {
+    let s = sandbox(SandboxConfig {
+        fuel_per_batch: 10_000_000,
+        ..SandboxConfig::default()
+    });
+    let looping = s
+        .load(&variant(&[(
+            "(local.set $rows (i32.load offset=4 (local.get $in)))",
+            "(loop $l (br $l))",
+        )]))
+        .expect("load");
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("r.parquet");
+    let e = job(
+        &s,
+        &[looping],
+        &score_sql(MODEL_CALL),
+        &out,
+        &JobLimits::default(),
+        &CancelToken::new(),
+    )
+    .await
+    .expect_err("fails");
+    match &e {
+        JobError::Model(SandboxError::LimitExceeded { model, limit, .. }) => {
+            assert_eq!(model, "linear_score");
+            assert_eq!(*limit, Limit::Fuel);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!out.exists() && !dir.path().join("r.parquet.partial").exists());
+    // The next job runs normally.
+    let good = s.load(&wasm(LINEAR_WAT)).expect("load");
+    job(
+        &s,
+        &[good],
+        &score_sql(MODEL_CALL),
+        &out,
+        &JobLimits::default(),
+        &CancelToken::new(),
+    )
+    .await
+    .expect("next job");
+}
+
+fn slow_sandbox() -> Arc<Sandbox> {
+    sandbox(SandboxConfig {
+        fuel_per_batch: u64::MAX / 4,
+        batch_timeout: Duration::from_secs(60),
+        ..SandboxConfig::default()
+    })
+}
+
+fn looping(s: &Sandbox) -> Model {
+    s.load(&variant(&[(
+        "(local.set $rows (i32.load offset=4 (local.get $in)))",
+        "(loop $l (br $l))",
+    )]))
+    .expect("load")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_interrupts_a_guest_in_the_middle_of_a_batch() {
+    let s = slow_sandbox();
+    let model = looping(&s);
+    let dir = tempfile::tempdir().expect("tmp");
+    let cancel = CancelToken::new();
+    let trigger = cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let e = job(
+        &s,
+        &[model],
+        &score_sql(MODEL_CALL),
+        &dir.path().join("r.parquet"),
+        &JobLimits::default(),
+        &cancel,
+    )
+    .await
+    .expect_err("cancelled");
+    assert!(matches!(e, JobError::Cancelled), "{e:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_job_time_limit_interrupts_a_guest_too() {
+    let s = slow_sandbox();
+    let model = looping(&s);
+    let dir = tempfile::tempdir().expect("tmp");
+    let limits = JobLimits {
+        timeout: Duration::from_millis(400),
+        ..JobLimits::default()
+    };
+    let started = Instant::now();
+    let e = job(
+        &s,
+        &[model],
+        &score_sql(MODEL_CALL),
+        &dir.path().join("r.parquet"),
+        &limits,
+        &CancelToken::new(),
+    )
+    .await
+    .expect_err("times out");
+    assert!(matches!(e, JobError::Timeout { limit_ms: 400 }), "{e:?}");
+    assert!(e.to_string().contains("400 ms"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_query_over_its_memory_limit_fails_clearly() {
+    let s = sandbox(SandboxConfig::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let limits = JobLimits {
+        memory_bytes: 256 << 10,
+        ..JobLimits::default()
+    };
+    let sql = "SELECT a.subject_id, b.name FROM enterprises a JOIN enterprises b ON a.region_code = b.region_code ORDER BY b.name, a.subject_id";
+    let e = job(
+        &s,
+        &[],
+        sql,
+        &dir.path().join("r.parquet"),
+        &limits,
+        &CancelToken::new(),
+    )
+    .await
+    .expect_err("over memory");
+    assert!(matches!(e, JobError::Memory { limit_mib: 0 }), "{e:?}");
+}
