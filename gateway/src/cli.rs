@@ -69,6 +69,40 @@ enum Command {
     /// The catalog of public-credit tables.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// WebAssembly models: check them and run them locally on sample data, through the
+    /// same sandbox the server uses.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Check a model (.wasm, or .wat text) against ABI v1 and print its manifest.
+    Check {
+        /// The module.
+        file: PathBuf,
+    },
+    /// Run SQL that calls one or more models over a data folder.
+    Run {
+        /// The modules (.wasm or .wat).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The query; models are called by their manifest names.
+        #[arg(long)]
+        sql: String,
+        /// Data folder [default: the configuration's data.dir, else ./data].
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Tables to make visible (default: every catalog table).
+        #[arg(long, value_delimiter = ',')]
+        tables: Vec<String>,
+        /// Where to write the result.
+        #[arg(long, default_value = "result.parquet")]
+        out: PathBuf,
+        /// Rows of the result to print.
+        #[arg(long, default_value_t = 10)]
+        show: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -145,10 +179,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Catalog(CatalogCommand::Describe { table }) => describe(&table),
+        Command::Model(ModelCommand::Check { file }) => crate::model::check(&file),
+        Command::Model(ModelCommand::Run {
+            files,
+            sql,
+            data,
+            tables,
+            out,
+            show,
+        }) => crate::model::run(&files, &sql, &data_dir(data), &tables, &out, show).await,
     }
 }
 
-fn open_catalog(data: &Path) -> Result<Catalog> {
+pub(crate) fn open_catalog(data: &Path) -> Result<Catalog> {
     Catalog::open(data).with_context(|| format!("cannot open the catalog in {}", data.display()))
 }
 

@@ -1,6 +1,7 @@
 //! `creditpool`: the product pool's one entry point.
 
 mod cli;
+mod model;
 mod table;
 
 use std::process::ExitCode;

@@ -219,9 +219,14 @@ fn inspect(bytes: &[u8], config: &SandboxConfig) -> Result<ModelManifest, Invali
             limit: config.max_module_bytes,
         });
     }
+    if !bytes.starts_with(b"\0asm") {
+        return Err(InvalidModel::Malformed(
+            "the file does not start with the WebAssembly magic bytes (\\0asm); upload the compiled .wasm file".into(),
+        ));
+    }
     let mut manifest = None;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(|e| InvalidModel::Malformed(e.to_string()))?;
+        let payload = payload.map_err(malformed)?;
         match payload {
             wasmparser::Payload::Version {
                 encoding: wasmparser::Encoding::Component,
@@ -242,7 +247,7 @@ fn inspect(bytes: &[u8], config: &SandboxConfig) -> Result<ModelManifest, Invali
             }
             wasmparser::Payload::MemorySection(reader) => {
                 for memory in reader {
-                    let memory = memory.map_err(|e| InvalidModel::Malformed(e.to_string()))?;
+                    let memory = memory.map_err(malformed)?;
                     let bytes = usize::try_from(memory.initial.saturating_mul(65_536))
                         .unwrap_or(usize::MAX);
                     if bytes > config.max_memory_bytes {
@@ -256,7 +261,7 @@ fn inspect(bytes: &[u8], config: &SandboxConfig) -> Result<ModelManifest, Invali
             }
             wasmparser::Payload::TableSection(reader) => {
                 for table in reader {
-                    let table = table.map_err(|e| InvalidModel::Malformed(e.to_string()))?;
+                    let table = table.map_err(malformed)?;
                     let elements = usize::try_from(table.ty.initial).unwrap_or(usize::MAX);
                     if elements > config.max_table_elements {
                         return Err(InvalidModel::Structure {
@@ -293,6 +298,10 @@ fn inspect(bytes: &[u8], config: &SandboxConfig) -> Result<ModelManifest, Invali
             "no '{MANIFEST_SECTION}' custom section; see docs/model-abi.md §2"
         ))
     })
+}
+
+fn malformed(e: wasmparser::BinaryReaderError) -> InvalidModel {
+    InvalidModel::Malformed(format!("{} (at byte {})", e.message(), e.offset()))
 }
 
 /// Checks imports and exports against ABI v1; returns whether the model imports the

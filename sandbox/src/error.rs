@@ -106,7 +106,7 @@ impl fmt::Display for Limit {
 pub enum SandboxError {
     /// The module was refused: the institution's input.
     #[error("model refused: {0}")]
-    Invalid(#[from] InvalidModel),
+    Invalid(InvalidModel),
     /// The model hit a resource limit.
     #[error("model '{model}' exceeded its {limit} of {value}")]
     LimitExceeded {
@@ -142,4 +142,12 @@ pub enum SandboxError {
     /// A bug or an environment problem in the host.
     #[error("sandbox internal error: {0}")]
     Internal(String),
+}
+
+// Not `#[from]`: that would also make the refusal the error's source, and reports that
+// print the source chain would say it twice.
+impl From<InvalidModel> for SandboxError {
+    fn from(e: InvalidModel) -> Self {
+        SandboxError::Invalid(e)
+    }
 }

@@ -207,3 +207,99 @@ fn demo_generates_once_then_reuses_the_data() {
     assert!(second.status.success());
     assert!(text(&second.stderr).contains("using the existing data"));
 }
+
+fn linear_model() -> String {
+    format!(
+        "{}/../samples/models/linear_score.wat",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn model_check_prints_the_manifest_or_the_reason_for_refusal() {
+    let out = creditpool(&["model", "check", &linear_model()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("linear_score 1.0.0")
+            && stdout.contains("years_established")
+            && stdout.contains("ok:"),
+        "{stdout}"
+    );
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("bad.wasm");
+    std::fs::write(&bad, b"garbage").expect("write");
+    let out = creditpool(&["model", "check", bad.to_str().expect("utf8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("magic bytes"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn model_run_scores_sample_data_through_the_sandbox() {
+    let dir = tempfile::tempdir().expect("tmp");
+    assert!(generate(dir.path(), "8").status.success());
+    let data = dir.path().to_str().expect("utf8");
+    let result = dir.path().join("scores.parquet");
+    let sql = "SELECT e.uscc, linear_score(CAST(COUNT(p.record_id) AS DOUBLE), 0, 10) AS score \
+               FROM enterprises e LEFT JOIN admin_penalties p ON p.subject_id = e.subject_id GROUP BY e.uscc";
+    let out = creditpool(&[
+        "model",
+        "run",
+        &linear_model(),
+        "--data",
+        data,
+        "--sql",
+        sql,
+        "--out",
+        result.to_str().expect("utf8"),
+        "--show",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("1000 rows out") && stderr.contains("1000 rows, "),
+        "{stderr}"
+    );
+    assert!(result.exists());
+    assert!(text(&out.stdout).contains("score"), "{}", text(&out.stdout));
+
+    // Only the tables named are visible; DDL is refused.
+    let narrow = creditpool(&[
+        "model",
+        "run",
+        &linear_model(),
+        "--data",
+        data,
+        "--tables",
+        "enterprises",
+        "--sql",
+        sql,
+    ]);
+    assert_eq!(narrow.status.code(), Some(2));
+    assert!(
+        text(&narrow.stderr).contains("admin_penalties"),
+        "{}",
+        text(&narrow.stderr)
+    );
+    let ddl = creditpool(&[
+        "model",
+        "run",
+        &linear_model(),
+        "--data",
+        data,
+        "--sql",
+        "DROP TABLE enterprises",
+    ]);
+    assert_eq!(ddl.status.code(), Some(2));
+    assert!(
+        text(&ddl.stderr).contains("DDL not supported"),
+        "{}",
+        text(&ddl.stderr)
+    );
+}
