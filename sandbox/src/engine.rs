@@ -1,7 +1,8 @@
 //! The wasmtime engine, its limits, and loading (checking and compiling) models.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use wasmtime::{
 };
 
 use crate::abi::{self, MANIFEST_SECTION, exports};
+use crate::cache::{ArtifactCache, Lookup};
 use crate::error::{InvalidModel, SandboxError};
 use crate::manifest::ModelManifest;
 
@@ -66,7 +68,21 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct Sandbox {
     pub(crate) engine: Engine,
     pub(crate) config: SandboxConfig,
+    cache: Option<ArtifactCache>,
+    compiled: Mutex<HashMap<String, Module>>,
+    stats: Mutex<CompileStats>,
     ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+}
+
+/// Where compiled modules came from, for tests and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CompileStats {
+    /// Modules compiled from source.
+    pub compiled: u64,
+    /// Modules reused from memory.
+    pub memory_hits: u64,
+    /// Modules loaded from the on-disk cache.
+    pub disk_hits: u64,
 }
 
 /// A checked and compiled model, ready to run batches.
@@ -141,8 +157,28 @@ impl Sandbox {
         Ok(Sandbox {
             engine,
             config,
+            cache: None,
+            compiled: Mutex::new(HashMap::new()),
+            stats: Mutex::new(CompileStats::default()),
             ticker: Some((stop, ticker)),
         })
+    }
+
+    /// Keeps compiled modules in `cache`, so each module is compiled once per engine
+    /// version however often it is loaded.
+    pub fn with_cache(mut self, cache: ArtifactCache) -> Sandbox {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Where compiled modules came from so far.
+    pub fn compile_stats(&self) -> CompileStats {
+        self.stats.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    /// The engine, for tools that inspect the cache.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The limits in force.
@@ -154,11 +190,12 @@ impl Sandbox {
     /// except `creditpool_abi_version`, under the batch limits.
     pub fn load(&self, bytes: &[u8]) -> Result<Model, SandboxError> {
         let manifest = inspect(bytes, &self.config)?;
-        let module = self.compile(bytes)?;
-        let imports_log = check_interface(&module)?;
         let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+        let id: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let module = self.compiled_module(&id, bytes)?;
+        let imports_log = check_interface(&module)?;
         let model = Model {
-            id: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+            id,
             module,
             manifest: Arc::new(manifest),
             imports_log,
@@ -168,6 +205,38 @@ impl Sandbox {
             return Err(InvalidModel::AbiVersion { found: version }.into());
         }
         Ok(model)
+    }
+
+    /// The compiled module for `bytes`: from memory, from the sealed disk cache, or
+    /// compiled now (and then remembered in both).
+    fn compiled_module(&self, id: &str, bytes: &[u8]) -> Result<Module, SandboxError> {
+        let count = |f: fn(&mut CompileStats)| {
+            if let Ok(mut s) = self.stats.lock() {
+                f(&mut s);
+            }
+        };
+        if let Some(m) = self.compiled.lock().ok().and_then(|c| c.get(id).cloned()) {
+            count(|s| s.memory_hits += 1);
+            return Ok(m);
+        }
+        let module = match self.cache.as_ref().map(|c| c.get(&self.engine, id)) {
+            Some(Lookup::Hit(m)) => {
+                count(|s| s.disk_hits += 1);
+                m
+            }
+            _ => {
+                let m = self.compile(bytes)?;
+                count(|s| s.compiled += 1);
+                if let Some(cache) = &self.cache {
+                    cache.put(&self.engine, id, &m);
+                }
+                m
+            }
+        };
+        if let Ok(mut c) = self.compiled.lock() {
+            c.insert(id.to_owned(), module.clone());
+        }
+        Ok(module)
     }
 
     fn compile(&self, bytes: &[u8]) -> Result<Module, SandboxError> {

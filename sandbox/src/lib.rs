@@ -11,6 +11,7 @@
 
 mod abi;
 mod batch;
+mod cache;
 mod engine;
 mod error;
 mod job;
@@ -19,7 +20,8 @@ mod run;
 mod udf;
 
 pub use abi::{ABI_VERSION, AbiType, MANIFEST_SECTION};
-pub use engine::{Model, Sandbox, SandboxConfig};
+pub use cache::ArtifactCache;
+pub use engine::{CompileStats, Model, Sandbox, SandboxConfig};
 pub use error::{InvalidModel, Limit, SandboxError};
 pub use job::{JobError, JobLimits, JobReport, JobState, job_session, run_job};
 pub use manifest::{ColumnSpec, ModelManifest};

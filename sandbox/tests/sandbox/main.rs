@@ -1,6 +1,7 @@
 //! Integration tests of the sandbox: a hand-written model scores correctly, and every
 //! hostile module fails cleanly with its specific error and leaves the host healthy.
 
+mod cache;
 mod hostile;
 mod jobs;
 mod scoring;
