@@ -333,3 +333,35 @@ async fn a_query_over_its_memory_limit_fails_clearly() {
     .expect_err("over memory");
     assert!(matches!(e, JobError::Memory { limit_mib: 0 }), "{e:?}");
 }
+
+#[tokio::test]
+async fn models_compose_in_one_query() {
+    let s = sandbox(SandboxConfig::default());
+    let score = s.load(&wasm(LINEAR_WAT)).expect("load");
+    let band = s
+        .load(&wasm(include_str!("../../../samples/models/risk_band.wat")))
+        .expect("load");
+    let dir = tempfile::tempdir().expect("tmp");
+    let sql = format!(
+        "SELECT risk_band({MODEL_CALL}) AS band, COUNT(*) AS n {FEATURES} GROUP BY 1 ORDER BY 1"
+    );
+    let report = job(
+        &s,
+        &[score, band],
+        &sql,
+        &dir.path().join("bands.parquet"),
+        &JobLimits::default(),
+        &CancelToken::new(),
+    )
+    .await
+    .expect("job");
+    assert!(
+        report.rows_out >= 1 && report.rows_out <= 3,
+        "{}",
+        report.rows_out
+    );
+    assert_eq!(
+        report.models.rows, 2000,
+        "each model scored every enterprise"
+    );
+}

@@ -5,6 +5,7 @@ mod cache;
 mod hostile;
 mod jobs;
 mod scoring;
+mod text;
 
 use std::sync::Arc;
 use std::time::Duration;
