@@ -5,6 +5,7 @@ mod content;
 mod determinism;
 mod docs;
 mod identifiers;
+mod models;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::prelude::SessionContext;

@@ -35,3 +35,50 @@ pub fn sample_data() -> &'static Path {
     });
     path
 }
+
+/// Builds a model crate of this workspace for `wasm32-unknown-unknown` (release) and
+/// returns the module's bytes. Builds once per test binary and package; the target is
+/// installed by `scripts/setup`.
+pub fn wasm_model(package: &str) -> Vec<u8> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static BUILT: OnceLock<Mutex<HashMap<String, Vec<u8>>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut built = built.lock().expect("lock");
+    if let Some(bytes) = built.get(package) {
+        return bytes.clone();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
+    let target_dir = root.join("target").join("wasm-models");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            package,
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("cargo runs");
+    assert!(
+        status.success(),
+        "building {package} for wasm32 failed; is the target installed (scripts/setup)?"
+    );
+    let file = target_dir
+        .join("wasm32-unknown-unknown/release")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    built.insert(package.to_owned(), bytes.clone());
+    bytes
+}
