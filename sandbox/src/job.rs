@@ -133,6 +133,24 @@ pub fn job_session(limits: &JobLimits) -> Result<SessionContext, JobError> {
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
+/// Registers `model` in `ctx` as a SQL function named after its manifest, outside a
+/// job (tools and benchmarks); returns the tally of its calls.
+pub fn register_model(
+    ctx: &SessionContext,
+    sandbox: Arc<Sandbox>,
+    model: &Model,
+    cancel: &CancelToken,
+) -> Arc<Mutex<ModelUsage>> {
+    let usage = Arc::new(Mutex::new(ModelUsage::default()));
+    ctx.register_udf(ScalarUDF::new_from_impl(ModelUdf::new(
+        model.clone(),
+        sandbox,
+        usage.clone(),
+        cancel.clone(),
+    )));
+    usage
+}
+
 /// Read-only SQL: no DDL, no DML (COPY, INSERT), no statements (SET, transactions).
 fn read_only() -> SQLOptions {
     SQLOptions::new()

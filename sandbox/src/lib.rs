@@ -23,7 +23,7 @@ pub use abi::{ABI_VERSION, AbiType, MANIFEST_SECTION};
 pub use cache::ArtifactCache;
 pub use engine::{CompileStats, Model, Sandbox, SandboxConfig};
 pub use error::{InvalidModel, Limit, SandboxError};
-pub use job::{JobError, JobLimits, JobReport, JobState, job_session, run_job};
+pub use job::{JobError, JobLimits, JobReport, JobState, job_session, register_model, run_job};
 pub use manifest::{ColumnSpec, ModelManifest};
 pub use run::{BatchUsage, CancelToken};
 pub use udf::ModelUsage;

@@ -163,6 +163,13 @@ impl Sandbox {
         Ok((store, instance))
     }
 
+    /// Creates and drops one instance of `model`, for the benchmarks' measure of
+    /// instance acquisition. Not part of the API.
+    #[doc(hidden)]
+    pub fn instantiate_once(&self, model: &Model) -> Result<(), SandboxError> {
+        self.instantiate(model, &CancelToken::new()).map(|_| ())
+    }
+
     pub(crate) fn call_abi_version(&self, model: &Model) -> Result<i32, SandboxError> {
         let (mut store, instance) = self.instantiate(model, &CancelToken::new())?;
         let f = instance
