@@ -1,12 +1,8 @@
 //! The example models, built from Rust with the guest SDK, run in the sandbox and agree
 //! with the same source compiled natively.
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::prelude::SessionContext;
 use sandbox::{CancelToken, JobLimits, Sandbox, SandboxConfig, job_session, run_job};
 
@@ -44,26 +40,6 @@ async fn session() -> SessionContext {
         .await
         .expect("register");
     ctx
-}
-
-fn scores(path: &Path) -> HashMap<String, f64> {
-    let file = std::fs::File::open(path).expect("open");
-    let reader =
-        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("parquet")
-            .build()
-            .expect("reader");
-    let mut out = HashMap::new();
-    for batch in reader {
-        let batch = batch.expect("batch");
-        let ids = datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8).expect("cast");
-        let ids = ids.as_string::<i32>();
-        let values = batch.column(1).as_primitive::<Float64Type>();
-        for i in 0..batch.num_rows() {
-            out.insert(ids.value(i).to_owned(), values.value(i));
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -123,7 +99,10 @@ async fn the_wasm_scorecard_agrees_with_the_native_one() {
     .await
     .expect("native job");
 
-    let (wasm, native) = (scores(&wasm_out), scores(&native_out));
+    let (wasm, native) = (
+        tests::keyed_scores(&wasm_out),
+        tests::keyed_scores(&native_out),
+    );
     assert_eq!(wasm.len(), 2000);
     let mut distinct = std::collections::BTreeSet::new();
     for (uscc, w) in &wasm {

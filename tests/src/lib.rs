@@ -82,3 +82,27 @@ pub fn wasm_model(package: &str) -> Vec<u8> {
     built.insert(package.to_owned(), bytes.clone());
     bytes
 }
+
+/// Reads a job result of two columns, a text key and a float64 value, into a map.
+pub fn keyed_scores(path: &Path) -> std::collections::HashMap<String, f64> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{DataType, Float64Type};
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+    let mut out = std::collections::HashMap::new();
+    for batch in reader {
+        let batch = batch.expect("batch");
+        let keys =
+            datafusion::arrow::compute::cast(batch.column(0), &DataType::Utf8).expect("cast");
+        let keys = keys.as_string::<i32>();
+        let values = batch.column(1).as_primitive::<Float64Type>();
+        for i in 0..batch.num_rows() {
+            out.insert(keys.value(i).to_owned(), values.value(i));
+        }
+    }
+    out
+}

@@ -1,14 +1,10 @@
 //! Jobs: SQL calling a model over registered Parquet tables, the read-only SQL rules,
 //! limits and cancellation.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::Float64Type;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::SessionContext;
 use sandbox::{
     CancelToken, JobError, JobLimits, Limit, Model, Sandbox, SandboxConfig, SandboxError,
@@ -73,28 +69,6 @@ fn score_sql(expression: &str) -> String {
 const MODEL_CALL: &str = "linear_score(COALESCE(p.n, 0), COALESCE(a.n, 0), CAST(2026 - date_part('year', e.establishment_date) AS DOUBLE))";
 const PLAIN_SQL: &str = "600 - 50 * COALESCE(p.n, 0) - 30 * COALESCE(a.n, 0) + 5 * CAST(2026 - date_part('year', e.establishment_date) AS DOUBLE)";
 
-fn read_scores(path: &Path) -> HashMap<String, f64> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).expect("open"))
-        .expect("parquet")
-        .build()
-        .expect("reader");
-    let mut out = HashMap::new();
-    for batch in reader {
-        let batch = batch.expect("batch");
-        let ids = datafusion::arrow::compute::cast(
-            batch.column(0),
-            &datafusion::arrow::datatypes::DataType::Utf8,
-        )
-        .expect("cast");
-        let ids = ids.as_string::<i32>();
-        let scores = batch.column(1).as_primitive::<Float64Type>();
-        for i in 0..batch.num_rows() {
-            out.insert(ids.value(i).to_owned(), scores.value(i));
-        }
-    }
-    out
-}
-
 async fn job(
     s: &Arc<Sandbox>,
     models: &[Model],
@@ -138,7 +112,10 @@ async fn a_model_in_sql_agrees_with_the_same_formula_in_plain_sql() {
     assert_eq!(report.models.rows, 1000);
     assert!(report.models.batches >= 1 && report.models.fuel > 0);
     assert!(report.rows_in >= 1000, "rows read: {}", report.rows_in);
-    let (a, b) = (read_scores(&report.result), read_scores(&plain.result));
+    let (a, b) = (
+        tests::keyed_scores(&report.result),
+        tests::keyed_scores(&plain.result),
+    );
     assert_eq!(a.len(), 1000);
     for (uscc, score) in &a {
         assert_eq!(Some(score), b.get(uscc), "{uscc}");
