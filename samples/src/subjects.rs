@@ -292,6 +292,12 @@ impl World {
                 industry = self::industry("L7295");
             }
         }
+        // The edge cases are all companies; the USCC must agree with the type.
+        let kind = if index < edge::ENTERPRISES {
+            OrgKind::LimitedCompany
+        } else {
+            kind
+        };
         let (authority, category) = kind.uscc_prefix();
         let body = organisation_body(self, index, established);
         let uscc = Uscc::from_parts(authority, category, region.code, &body)
@@ -301,11 +307,7 @@ impl World {
             subject_id: enterprise_id(index),
             risk,
             quiet,
-            kind: if index < edge::ENTERPRISES {
-                OrgKind::LimitedCompany
-            } else {
-                kind
-            },
+            kind,
             region,
             industry,
             established,

@@ -58,16 +58,14 @@ impl ArtifactCache {
             .join(format!("{sha256}-{}.cwasm", Self::compatibility(engine)))
     }
 
-    fn tag(&self, engine: &Engine, sha256: &str, artifact: &[u8]) -> hmac::Tag {
-        hmac::sign(
-            &self.key,
-            &[
-                sha256.as_bytes(),
-                Self::compatibility(engine).as_bytes(),
-                artifact,
-            ]
-            .concat(),
-        )
+    /// What the seal covers: the module hash, the engine's compatibility and the bytes.
+    fn sealed(engine: &Engine, sha256: &str, artifact: &[u8]) -> Vec<u8> {
+        [
+            sha256.as_bytes(),
+            Self::compatibility(engine).as_bytes(),
+            artifact,
+        ]
+        .concat()
     }
 
     pub(crate) fn get(&self, engine: &Engine, sha256: &str) -> Lookup {
@@ -80,13 +78,7 @@ impl ArtifactCache {
             return Lookup::Miss;
         }
         let (artifact, tag) = bytes.split_at(bytes.len() - TAG_BYTES);
-        let sealed = [
-            sha256.as_bytes(),
-            Self::compatibility(engine).as_bytes(),
-            artifact,
-        ]
-        .concat();
-        if hmac::verify(&self.key, &sealed, tag).is_err() {
+        if hmac::verify(&self.key, &Self::sealed(engine, sha256, artifact), tag).is_err() {
             tracing::warn!(path = %path.display(), "discarding a compiled-model artifact whose seal does not verify");
             let _ = fs::remove_file(&path);
             return Lookup::Miss;
@@ -110,7 +102,7 @@ impl ArtifactCache {
         let Ok(mut artifact) = module.serialize() else {
             return;
         };
-        let tag = self.tag(engine, sha256, &artifact);
+        let tag = hmac::sign(&self.key, &Self::sealed(engine, sha256, &artifact));
         artifact.extend_from_slice(tag.as_ref());
         let path = self.path(engine, sha256);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));

@@ -318,27 +318,12 @@ impl Sandbox {
                 model: name,
                 message: format!("{trap}"),
             },
-            None => {
-                let message = format!("{e:#}");
-                // The pooling allocator refuses memories or tables above its slot size
-                // before the limiter sees them.
-                if message.contains("memory") && message.contains("exceeds") {
-                    limit(
-                        Limit::Memory,
-                        format!("{} MiB", self.config.max_memory_bytes >> 20),
-                    )
-                } else if message.contains("table") && message.contains("exceeds") {
-                    limit(
-                        Limit::Table,
-                        format!("{} elements", self.config.max_table_elements),
-                    )
-                } else {
-                    SandboxError::Trap {
-                        model: name,
-                        message,
-                    }
-                }
-            }
+            // Oversized initial memories and tables are refused at upload, and growth
+            // goes through the limiter above, so anything else is the guest's own failure.
+            None => SandboxError::Trap {
+                model: name,
+                message: format!("{e:#}"),
+            },
         }
     }
 }

@@ -135,3 +135,19 @@ async fn mobiles_are_eleven_digits_with_an_operator_prefix() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_uscc_prefix_agrees_with_the_organisation_type() {
+    let ctx = session().await;
+    let wrong = crate::count(
+        &ctx,
+        "SELECT COUNT(*) FROM enterprises WHERE \
+         (org_type IN ('有限责任公司', '股份有限公司', '个人独资企业', '合伙企业') AND substr(uscc, 1, 2) <> '91') \
+         OR (org_type = '个体工商户' AND substr(uscc, 1, 2) <> '92') \
+         OR (org_type = '农民专业合作社' AND substr(uscc, 1, 2) <> '93') \
+         OR (org_type = '社会服务机构' AND substr(uscc, 1, 2) <> '52') \
+         OR (org_type = '社会团体' AND substr(uscc, 1, 2) <> '51')",
+    )
+    .await;
+    assert_eq!(wrong, 0);
+}
