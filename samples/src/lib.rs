@@ -11,6 +11,7 @@
 //! byte-identical files on any machine. Each subject's records come from their own
 //! random stream, so tables are generated in parallel without affecting the result.
 
+pub mod features;
 pub mod native;
 mod own_data;
 mod rng;

@@ -7,14 +7,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use wasmtime::{
-    Config, Engine, ExternType, InstanceAllocationStrategy, Module, PoolingAllocationConfig,
-    ValType,
+    Config, Enabled, Engine, ExternType, InstanceAllocationStrategy, InstancePre, Linker, Module,
+    ModuleExport, PoolingAllocationConfig, ValType,
 };
 
 use crate::abi::{self, MANIFEST_SECTION, exports};
 use crate::cache::{ArtifactCache, Lookup};
 use crate::error::{InvalidModel, SandboxError};
 use crate::manifest::ModelManifest;
+use crate::run::Guest;
 
 /// Limits on models, with the platform's defaults.
 #[derive(Clone, Debug)]
@@ -41,6 +42,11 @@ pub struct SandboxConfig {
     pub max_output_bytes: usize,
     /// Instances that may exist at once (the pooling allocator's slots).
     pub max_concurrent_instances: u32,
+    /// Low bytes of each memory slot kept resident between instances and reset with
+    /// `memset` (only the pages a guest dirtied, where the kernel has `PAGEMAP_SCAN`)
+    /// rather than returned to the kernel, so the next batch does not page-fault them
+    /// back in. Costs at most this much resident memory per slot.
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for SandboxConfig {
@@ -57,6 +63,7 @@ impl Default for SandboxConfig {
             batch_timeout: Duration::from_secs(5),
             max_output_bytes: 64 << 20,
             max_concurrent_instances: 64,
+            keep_resident_bytes: 4 << 20,
         }
     }
 }
@@ -89,9 +96,19 @@ pub struct CompileStats {
 #[derive(Clone)]
 pub struct Model {
     pub(crate) id: String,
-    pub(crate) module: Module,
     pub(crate) manifest: Arc<ModelManifest>,
-    pub(crate) imports_log: bool,
+    /// The module with its imports resolved, so each batch only instantiates.
+    pub(crate) pre: InstancePre<Guest>,
+    pub(crate) exports: Exports,
+}
+
+/// The ABI's exports, looked up once per model.
+#[derive(Clone)]
+pub(crate) struct Exports {
+    pub(crate) memory: ModuleExport,
+    pub(crate) alloc: ModuleExport,
+    pub(crate) score: ModuleExport,
+    pub(crate) abi_version: ModuleExport,
 }
 
 impl std::fmt::Debug for Model {
@@ -127,7 +144,9 @@ impl Sandbox {
             .max_memories_per_module(1)
             .max_tables_per_module(1)
             .max_memory_size(config.max_memory_bytes)
-            .table_elements(config.max_table_elements);
+            .table_elements(config.max_table_elements)
+            .linear_memory_keep_resident(config.keep_resident_bytes)
+            .pagemap_scan(Enabled::Auto);
         let mut c = Config::new();
         c.cranelift_nan_canonicalization(true)
             .relaxed_simd_deterministic(true)
@@ -194,11 +213,31 @@ impl Sandbox {
         let id: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
         let module = self.compiled_module(&id, bytes)?;
         let imports_log = check_interface(&module)?;
+        let mut linker: Linker<Guest> = Linker::new(&self.engine);
+        if imports_log {
+            linker
+                .func_wrap(abi::LOG_MODULE, abi::LOG_FUNCTION, crate::run::log)
+                .map_err(|e| SandboxError::Internal(e.to_string()))?;
+        }
+        let pre = linker
+            .instantiate_pre(&module)
+            .map_err(|e| SandboxError::Internal(format!("resolving imports: {e}")))?;
+        let export = |name: &str| {
+            module
+                .get_export_index(name)
+                .ok_or_else(|| SandboxError::Internal(format!("checked export '{name}' is gone")))
+        };
+        let exports = Exports {
+            memory: export(exports::MEMORY)?,
+            alloc: export(exports::ALLOC)?,
+            score: export(exports::SCORE)?,
+            abi_version: export(exports::ABI_VERSION)?,
+        };
         let model = Model {
             id,
-            module,
             manifest: Arc::new(manifest),
-            imports_log,
+            pre,
+            exports,
         };
         let version = self.call_abi_version(&model)?;
         if version != abi::ABI_VERSION {

@@ -5,9 +5,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::ArrayRef;
-use wasmtime::{Caller, Instance, Linker, ResourceLimiter, Store, Trap, UpdateDeadline};
+use wasmtime::{
+    Caller, Instance, ModuleExport, ResourceLimiter, Store, Trap, TypedFunc, UpdateDeadline,
+    WasmParams, WasmResults,
+};
 
-use crate::abi::{self, exports};
+use crate::abi::exports;
 use crate::batch;
 use crate::engine::{Model, Sandbox};
 use crate::error::{Limit, SandboxError};
@@ -67,7 +70,7 @@ pub struct BatchUsage {
 }
 
 /// Per-instance host state: the limiter and the log.
-struct Guest {
+pub(crate) struct Guest {
     max_memory: usize,
     max_table: usize,
     memory_refused: bool,
@@ -151,30 +154,24 @@ impl Sandbox {
             Ok(UpdateDeadline::Continue(1))
         });
         store.set_epoch_deadline(1);
-        let mut linker: Linker<Guest> = Linker::new(&self.engine);
-        if model.imports_log {
-            linker
-                .func_wrap(abi::LOG_MODULE, abi::LOG_FUNCTION, log)
-                .map_err(|e| SandboxError::Internal(e.to_string()))?;
-        }
-        let instance = linker
-            .instantiate(&mut store, &model.module)
+        let instance = model
+            .pre
+            .instantiate(&mut store)
             .map_err(|e| self.classify(e, &store, model))?;
         Ok((store, instance))
     }
 
-    /// Creates and drops one instance of `model`, for the benchmarks' measure of
-    /// instance acquisition. Not part of the API.
+    /// Creates one instance of `model`, ready to score, for the benchmarks' measure of
+    /// instance acquisition; dropping it resets its slot. Not part of the API.
     #[doc(hidden)]
-    pub fn instantiate_once(&self, model: &Model) -> Result<(), SandboxError> {
-        self.instantiate(model, &CancelToken::new()).map(|_| ())
+    pub fn instantiate_once(&self, model: &Model) -> Result<impl Drop, SandboxError> {
+        self.instantiate(model, &CancelToken::new())
+            .map(|(store, _)| store)
     }
 
     pub(crate) fn call_abi_version(&self, model: &Model) -> Result<i32, SandboxError> {
         let (mut store, instance) = self.instantiate(model, &CancelToken::new())?;
-        let f = instance
-            .get_typed_func::<(), i32>(&mut store, exports::ABI_VERSION)
-            .map_err(|e| SandboxError::Internal(e.to_string()))?;
+        let f = typed_func::<(), i32>(&mut store, &instance, &model.exports.abi_version)?;
         f.call(&mut store, ())
             .map_err(|e| self.classify(e, &store, model))
     }
@@ -205,14 +202,11 @@ impl Sandbox {
         }
         let (mut store, instance) = self.instantiate(model, cancel)?;
         let memory = instance
-            .get_memory(&mut store, exports::MEMORY)
+            .get_module_export(&mut store, &model.exports.memory)
+            .and_then(|e| e.into_memory())
             .ok_or_else(|| SandboxError::Internal("checked export 'memory' is gone".into()))?;
-        let alloc = instance
-            .get_typed_func::<(i32, i32), i32>(&mut store, exports::ALLOC)
-            .map_err(|e| SandboxError::Internal(e.to_string()))?;
-        let score = instance
-            .get_typed_func::<i32, i32>(&mut store, exports::SCORE)
-            .map_err(|e| SandboxError::Internal(e.to_string()))?;
+        let alloc = typed_func::<(i32, i32), i32>(&mut store, &instance, &model.exports.alloc)?;
+        let score = typed_func::<i32, i32>(&mut store, &instance, &model.exports.score)?;
 
         let layout = batch::InputLayout::new(inputs, rows, &model.manifest);
         let size = i32::try_from(layout.total)
@@ -328,8 +322,22 @@ impl Sandbox {
     }
 }
 
+/// A checked function export of `instance`, typed.
+fn typed_func<P: WasmParams, R: WasmResults>(
+    store: &mut Store<Guest>,
+    instance: &Instance,
+    export: &ModuleExport,
+) -> Result<TypedFunc<P, R>, SandboxError> {
+    instance
+        .get_module_export(&mut *store, export)
+        .and_then(|e| e.into_func())
+        .ok_or_else(|| SandboxError::Internal("a checked export is gone".into()))?
+        .typed::<P, R>(&*store)
+        .map_err(|e| SandboxError::Internal(e.to_string()))
+}
+
 /// `creditpool.log(ptr, len)`: keeps at most [`LOG_BYTES`] per batch, counts the rest.
-fn log(mut caller: Caller<'_, Guest>, ptr: i32, len: i32) {
+pub(crate) fn log(mut caller: Caller<'_, Guest>, ptr: i32, len: i32) {
     let Some(memory) = caller
         .get_export(exports::MEMORY)
         .and_then(|e| e.into_memory())

@@ -3,40 +3,18 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array};
+use datafusion::arrow::datatypes::Float64Type;
 use datafusion::prelude::SessionContext;
 use sandbox::{CancelToken, JobLimits, Sandbox, SandboxConfig, job_session, run_job};
 
-/// Public-credit features per enterprise, as an institution would compute them.
-pub const FEATURES: &str = "FROM enterprises e \
-    LEFT JOIN (SELECT subject_id, CAST(COUNT(*) AS DOUBLE) AS n FROM admin_penalties \
-               WHERE status = 'active' AND decision_date > DATE '2021-11-01' GROUP BY subject_id) p ON p.subject_id = e.subject_id \
-    LEFT JOIN (SELECT subject_id, CAST(COUNT(*) AS DOUBLE) AS n FROM abnormal_operations \
-               WHERE removed_date IS NULL GROUP BY subject_id) a ON a.subject_id = e.subject_id \
-    LEFT JOIN (SELECT subject_id, CAST(COUNT(*) AS DOUBLE) AS n FROM judicial_records \
-               WHERE fulfilled = false GROUP BY subject_id) j ON j.subject_id = e.subject_id \
-    LEFT JOIN (SELECT subject_id, 1.0 AS n FROM dishonesty_list WHERE removed_date IS NULL GROUP BY subject_id) d \
-               ON d.subject_id = e.subject_id";
-
-/// The scorecard's arguments over [`FEATURES`].
-pub fn arguments() -> &'static str {
-    "COALESCE(p.n, 0), COALESCE(a.n, 0), COALESCE(j.n, 0), COALESCE(d.n, 0), \
-     CAST(2026 - date_part('year', e.establishment_date) AS DOUBLE)"
-}
+use samples::features::{ARGUMENTS, FROM as FEATURES};
 
 async fn session() -> SessionContext {
     let ctx = job_session(&JobLimits::default()).expect("session");
     let catalog = catalog::Catalog::open(tests::sample_data()).expect("catalog");
     catalog
-        .register(
-            &ctx,
-            &[
-                "enterprises",
-                "admin_penalties",
-                "abnormal_operations",
-                "judicial_records",
-                "dishonesty_list",
-            ],
-        )
+        .register(&ctx, &samples::features::TABLES)
         .await
         .expect("register");
     ctx
@@ -65,7 +43,7 @@ async fn the_wasm_scorecard_agrees_with_the_native_one() {
     let wasm_out = dir.path().join("wasm.parquet");
     let sql = format!(
         "SELECT e.uscc, scorecard({}) AS score {FEATURES}",
-        arguments()
+        ARGUMENTS
     );
     let report = run_job(
         &session().await,
@@ -85,7 +63,7 @@ async fn the_wasm_scorecard_agrees_with_the_native_one() {
     let native_out = dir.path().join("native.parquet");
     let sql = format!(
         "SELECT e.uscc, scorecard_native({}) AS score {FEATURES}",
-        arguments()
+        ARGUMENTS
     );
     run_job(
         &native_ctx,
@@ -107,14 +85,74 @@ async fn the_wasm_scorecard_agrees_with_the_native_one() {
     let mut distinct = std::collections::BTreeSet::new();
     for (uscc, w) in &wasm {
         let n = native[uscc];
-        // exp and ln come from different libm builds on wasm32 and on the host, so the
-        // last bits may differ; the scores agree far below a point.
-        assert!((w - n).abs() < 1e-9, "{uscc}: wasm {w} native {n}");
+        // The same IEEE arithmetic in the same order: bit for bit the same.
+        assert_eq!(w.to_bits(), n.to_bits(), "{uscc}: wasm {w} native {n}");
         distinct.insert((w * 1000.0) as i64);
     }
     assert!(
         distinct.len() > 50,
         "the scorecard separates subjects: {} distinct scores",
         distinct.len()
+    );
+}
+
+/// Five float64 columns of `rows` rows; row `i` of column `k` is NULL where `null(i, k)`.
+fn feature_columns(rows: usize, null: impl Fn(usize, usize) -> bool) -> Vec<ArrayRef> {
+    (0..5)
+        .map(|k| {
+            Arc::new(Float64Array::from(
+                (0..rows)
+                    .map(|i| (!null(i, k)).then_some(((i * 7 + k * 3) % 11) as f64))
+                    .collect::<Vec<_>>(),
+            )) as ArrayRef
+        })
+        .collect()
+}
+
+fn check_against_native(inputs: &[ArrayRef], scores: &Float64Array) {
+    let columns: Vec<&Float64Array> = inputs.iter().map(|a| a.as_primitive()).collect();
+    assert_eq!(scores.len(), columns[0].len());
+    for row in 0..scores.len() {
+        if columns.iter().any(|c| c.is_null(row)) {
+            assert!(scores.is_null(row), "row {row}: a NULL argument gives NULL");
+            continue;
+        }
+        let x: Vec<f64> = columns.iter().map(|c| c.value(row)).collect();
+        let native = scorecard_model::scorecard(x[0], x[1], x[2], x[3], x[4]);
+        assert!(scores.is_valid(row), "row {row} has all its arguments");
+        assert_eq!(scores.value(row).to_bits(), native.to_bits(), "row {row}");
+    }
+}
+
+#[test]
+fn the_sdk_gives_null_wherever_an_argument_is_null() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let model = sandbox
+        .load(&tests::wasm_model("scorecard-model"))
+        .expect("model");
+    // Nulls in different columns on different rows, including the first and last rows
+    // and rows that straddle bitmap bytes.
+    let inputs = feature_columns(1000, |i, k| (i + 3 * k) % 23 == 0 || i == 0 || i == 999);
+    let (out, usage) = sandbox.run_batch(&model, &inputs).expect("batch");
+    let scores = out.as_primitive::<Float64Type>();
+    assert!((150..300).contains(&scores.null_count()));
+    check_against_native(&inputs, scores);
+    assert_eq!(usage.rows, 1000);
+}
+
+#[test]
+fn a_batch_larger_than_the_sdk_arena_is_scored_from_the_heap() {
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let model = sandbox
+        .load(&tests::wasm_model("scorecard-model"))
+        .expect("model");
+    // 5 × 80,000 float64 values are 3.2 MB, more than the SDK's 2 MiB arena.
+    let inputs = feature_columns(80_000, |i, k| i % 1000 == k);
+    let (out, usage) = sandbox.run_batch(&model, &inputs).expect("batch");
+    check_against_native(&inputs, out.as_primitive::<Float64Type>());
+    assert!(
+        usage.peak_memory_bytes > 4 << 20,
+        "the guest grew its memory for the heap: {} bytes",
+        usage.peak_memory_bytes
     );
 }

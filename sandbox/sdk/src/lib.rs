@@ -128,23 +128,38 @@ macro_rules! model {
                     Some(o) => o,
                     None => return 0,
                 };
-                for row in 0..rows {
-                    if !batch.row_valid(row) {
-                        out.set_null(row);
-                        continue;
+                // Each argument's name first holds its column's values buffer, read
+                // once per batch; inside the loops it is shadowed by the row's value.
+                let $first = batch.values(0);
+                let mut column = 1usize;
+                $(
+                    let $arg = batch.values(column);
+                    column += 1;
+                )*
+                let _ = column;
+                if batch.all_valid() {
+                    for row in 0..rows {
+                        // SAFETY: each column has its argument's type (checked above)
+                        // and `rows` values; `out` has room for `rows` values of `$ret`.
+                        unsafe {
+                            let $first = <$first_ty as $crate::AbiValue>::read($first, row);
+                            $( let $arg = <$ty as $crate::AbiValue>::read($arg, row); )*
+                            out.set::<$ret>(row, $fn_name($first $(, $arg)*));
+                        }
                     }
-                    // SAFETY: column 0 has type `$first_ty` (checked above) and `rows` values.
-                    let $first: $first_ty = unsafe { batch.value::<$first_ty>(0, row) };
-                    let mut column = 1usize;
-                    $(
-                        // SAFETY: column `column` has type `$ty` (checked above) and
-                        // `rows` values.
-                        let $arg: $ty = unsafe { batch.value::<$ty>(column, row) };
-                        column += 1;
-                    )*
-                    let _ = column;
-                    // SAFETY: `out` has room for `rows` values of `$ret`.
-                    unsafe { out.set::<$ret>(row, $fn_name($first $(, $arg)*)) };
+                } else {
+                    for row in 0..rows {
+                        if !batch.row_valid(row) {
+                            out.set_null(row);
+                            continue;
+                        }
+                        // SAFETY: as above.
+                        unsafe {
+                            let $first = <$first_ty as $crate::AbiValue>::read($first, row);
+                            $( let $arg = <$ty as $crate::AbiValue>::read($arg, row); )*
+                            out.set::<$ret>(row, $fn_name($first $(, $arg)*));
+                        }
+                    }
                 }
                 out.finish()
             }
