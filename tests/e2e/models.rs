@@ -156,3 +156,48 @@ fn a_batch_larger_than_the_sdk_arena_is_scored_from_the_heap() {
         usage.peak_memory_bytes
     );
 }
+
+/// P4: a model written in C from the ABI document and header alone loads and scores.
+#[test]
+fn a_c_model_written_from_the_abi_alone_scores_correctly() {
+    use datafusion::arrow::array::Int64Array;
+    let sandbox = Sandbox::new(SandboxConfig::default()).expect("sandbox");
+    let model = sandbox
+        .load(&tests::c_model("samples/models/c/debt_burden.c"))
+        .expect("the C model passes the upload checks");
+    let manifest = model.manifest();
+    assert_eq!(manifest.name, "debt_burden");
+    assert_eq!(
+        manifest
+            .inputs
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["judgements_unfulfilled", "years_established"]
+    );
+
+    let rows = 3000;
+    let judgements = Int64Array::from(
+        (0..rows)
+            .map(|i| (i % 13 != 5).then_some((i % 4) as i64))
+            .collect::<Vec<_>>(),
+    );
+    let years = Float64Array::from(
+        (0..rows)
+            .map(|i| (i % 17 != 3).then_some((i % 40) as f64 - 2.0))
+            .collect::<Vec<_>>(),
+    );
+    let inputs: Vec<ArrayRef> = vec![Arc::new(judgements.clone()), Arc::new(years.clone())];
+    let (out, usage) = sandbox.run_batch(&model, &inputs).expect("batch");
+    let out = out.as_primitive::<Float64Type>();
+    assert_eq!((out.len(), usage.rows), (rows, rows));
+    for i in 0..rows {
+        if judgements.is_null(i) || years.is_null(i) {
+            assert!(out.is_null(i), "row {i} has a NULL argument");
+            continue;
+        }
+        let expected = 100.0 * judgements.value(i) as f64 / (1.0 + years.value(i).max(0.0));
+        assert_eq!(out.value(i).to_bits(), expected.to_bits(), "row {i}");
+    }
+    assert!(out.null_count() > 300, "NULLs came through: {}", out.null_count());
+}

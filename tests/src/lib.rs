@@ -83,6 +83,53 @@ pub fn wasm_model(package: &str) -> Vec<u8> {
     bytes
 }
 
+/// Compiles a C model of this repository (a path relative to the workspace root) for
+/// wasm32 with clang and wasm-ld, against the ABI header `sandbox/sdk/include`, and
+/// returns the module's bytes. Both tools are installed by `scripts/setup`.
+pub fn c_model(source: &str) -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf();
+    let out_dir = root.join("target").join("c-models");
+    std::fs::create_dir_all(&out_dir).expect("output folder");
+    let stem = Path::new(source)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("a file name");
+    let out = out_dir.join(format!("{stem}-{}.wasm", std::process::id()));
+    let result = std::process::Command::new("clang")
+        .current_dir(&root)
+        .args([
+            "--target=wasm32",
+            "-O2",
+            "-ffreestanding",
+            "-nostdlib",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-Wl,--no-entry",
+            "-I",
+            "sandbox/sdk/include",
+            "-o",
+        ])
+        .arg(&out)
+        .arg(source)
+        .output();
+    let output = match result {
+        Ok(output) => output,
+        Err(e) => panic!("clang cannot run ({e}); scripts/setup installs clang and lld"),
+    };
+    assert!(
+        output.status.success(),
+        "clang failed on {source}:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let bytes = std::fs::read(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    let _ = std::fs::remove_file(&out);
+    bytes
+}
+
 /// Reads a job result of two columns, a text key and a float64 value, into a map.
 pub fn keyed_scores(path: &Path) -> std::collections::HashMap<String, f64> {
     use datafusion::arrow::array::AsArray;
