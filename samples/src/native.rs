@@ -90,3 +90,11 @@ pub fn scorecard_udf() -> ScalarUDF {
         scorecard_model::scorecard(x[0], x[1], x[2], x[3], x[4])
     })
 }
+
+/// The gradient-boosted default-risk model (`samples/models/gbt`) as a native function
+/// `default_risk_native`.
+pub fn default_risk_udf() -> ScalarUDF {
+    NativeModel::udf("default_risk_native", 5, |x| {
+        gbt_model::default_risk(x[0], x[1], x[2], x[3], x[4])
+    })
+}

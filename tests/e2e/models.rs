@@ -199,5 +199,83 @@ fn a_c_model_written_from_the_abi_alone_scores_correctly() {
         let expected = 100.0 * judgements.value(i) as f64 / (1.0 + years.value(i).max(0.0));
         assert_eq!(out.value(i).to_bits(), expected.to_bits(), "row {i}");
     }
-    assert!(out.null_count() > 300, "NULLs came through: {}", out.null_count());
+    assert!(
+        out.null_count() > 300,
+        "NULLs came through: {}",
+        out.null_count()
+    );
+}
+
+/// P4: the gradient-boosted example model agrees with its native build and, run in the
+/// sandbox on an institution's own loans joined to public-credit features, separates
+/// defaulters from the rest.
+#[tokio::test]
+async fn the_gradient_boosted_model_agrees_with_native_and_finds_the_defaulters() {
+    let sandbox = Arc::new(Sandbox::new(SandboxConfig::default()).expect("sandbox"));
+    let model = sandbox
+        .load(&tests::wasm_model("gbt-model"))
+        .expect("the model passes the upload checks");
+    assert_eq!(model.manifest().name, "default_risk");
+
+    let ctx = session().await;
+    ctx.register_udf(samples::native::default_risk_udf());
+    ctx.register_parquet(
+        "loans",
+        tests::sample_data()
+            .join("own-data/demo_loan_outcomes.parquet")
+            .to_str()
+            .expect("utf-8 path"),
+        datafusion::prelude::ParquetReadOptions::default(),
+    )
+    .await
+    .expect("loans");
+    let features = "f.penalties_5y, f.abnormal_listings, f.judgements_unfulfilled, \
+                    f.dishonesty_listed, f.years_established";
+    let sql = format!(
+        "SELECT l.loan_id, default_risk({features}) AS wasm, \
+                default_risk_native({features}) AS native, CAST(l.defaulted AS DOUBLE) AS y \
+         FROM loans l JOIN ({}) f ON f.uscc = l.uscc",
+        samples::features::table_query()
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("risk.parquet");
+    let report = run_job(
+        &ctx,
+        sandbox,
+        &[model],
+        &sql,
+        &out,
+        &JobLimits::default(),
+        &CancelToken::new(),
+    )
+    .await
+    .expect("job");
+    assert!(report.rows_out > 300, "loans scored: {}", report.rows_out);
+
+    let file = std::fs::File::open(&out).expect("result");
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+    let (mut scores, mut labels) = (Vec::new(), Vec::new());
+    for batch in reader {
+        let batch = batch.expect("batch");
+        let column = |k: usize| batch.column(k).as_primitive::<Float64Type>().clone();
+        let (wasm, native, y) = (column(1), column(2), column(3));
+        for i in 0..batch.num_rows() {
+            let (w, n) = (wasm.value(i), native.value(i));
+            // exp comes from different libm builds on wasm32 and the host: the last
+            // bits may differ, the probabilities agree to 1e-12.
+            assert!((w - n).abs() < 1e-12, "wasm {w} native {n}");
+            assert!(0.0 < w && w < 1.0);
+            scores.push(w);
+            labels.push(y.value(i));
+        }
+    }
+    let auc = samples::metrics::auc(&scores, &labels);
+    assert!(
+        auc > 0.62,
+        "the model ranks defaulters higher: AUC {auc:.3}"
+    );
 }
