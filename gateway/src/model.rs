@@ -87,11 +87,12 @@ pub async fn run(
     )
     .await?;
     eprintln!(
-        "succeeded: {} rows in, {} rows out, {} model batches ({} rows, {} fuel, peak guest memory {} KiB), {:.2} s; result in {}",
+        "succeeded: {} rows in, {} rows out, {} model batches ({} rows, {:.3} s CPU, {} fuel, peak guest memory {} KiB), {:.2} s; result in {}",
         report.rows_in,
         report.rows_out,
         report.models.batches,
         report.models.rows,
+        report.models.cpu.as_secs_f64(),
         report.models.fuel,
         report.models.peak_memory_bytes >> 10,
         report.wall.as_secs_f64(),

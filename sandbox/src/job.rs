@@ -83,7 +83,7 @@ pub struct JobReport {
 }
 
 /// Why a job failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum JobError {
     /// The SQL was refused or does not plan: the caller's input.
     #[error("SQL refused: {0}")]

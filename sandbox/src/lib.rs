@@ -16,6 +16,7 @@ mod engine;
 mod error;
 mod job;
 mod manifest;
+mod queue;
 mod run;
 mod udf;
 
@@ -25,5 +26,6 @@ pub use engine::{CompileStats, Model, Sandbox, SandboxConfig};
 pub use error::{InvalidModel, Limit, SandboxError};
 pub use job::{JobError, JobLimits, JobReport, JobState, job_session, register_model, run_job};
 pub use manifest::{ColumnSpec, ModelManifest};
+pub use queue::{JobId, JobQueue, JobResult, JobStatus, JobWork, Observer};
 pub use run::{BatchUsage, CancelToken};
 pub use udf::ModelUsage;

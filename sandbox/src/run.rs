@@ -63,6 +63,8 @@ pub struct BatchUsage {
     pub peak_memory_bytes: usize,
     /// Wall time, including instantiation.
     pub wall: Duration,
+    /// CPU time of the thread that ran the batch, including instantiation.
+    pub cpu: Duration,
     /// Log text the model emitted (at most 4 KiB).
     pub log: String,
     /// Log bytes dropped over the cap.
@@ -196,6 +198,7 @@ impl Sandbox {
         cancel: &CancelToken,
     ) -> Result<(ArrayRef, BatchUsage), SandboxError> {
         let started = Instant::now();
+        let cpu_started = thread_cpu_time();
         let rows = batch::check_inputs(&model.manifest, inputs)?;
         if cancel.is_cancelled() {
             return Err(SandboxError::Cancelled);
@@ -265,6 +268,7 @@ impl Sandbox {
             fuel,
             peak_memory_bytes: guest.peak_memory,
             wall: started.elapsed(),
+            cpu: thread_cpu_time().saturating_sub(cpu_started),
             log: String::from_utf8_lossy(&guest.log).into_owned(),
             log_dropped: guest.log_dropped,
         };
@@ -320,6 +324,15 @@ impl Sandbox {
             },
         }
     }
+}
+
+/// CPU time consumed so far by the calling thread.
+fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(t.tv_sec).unwrap_or(0),
+        u32::try_from(t.tv_nsec).unwrap_or(0),
+    )
 }
 
 /// A checked function export of `instance`, typed.

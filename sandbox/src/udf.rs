@@ -23,6 +23,8 @@ pub struct ModelUsage {
     pub fuel: u64,
     /// Largest guest memory of any instance, in bytes.
     pub peak_memory_bytes: usize,
+    /// CPU time of the batches (instantiation, copies and the guest's own work).
+    pub cpu: std::time::Duration,
     /// Log text the models emitted (at most 4 KiB a batch).
     pub log: String,
 }
@@ -32,6 +34,7 @@ impl ModelUsage {
         self.batches += 1;
         self.rows += u.rows as u64;
         self.fuel += u.fuel;
+        self.cpu += u.cpu;
         self.peak_memory_bytes = self.peak_memory_bytes.max(u.peak_memory_bytes);
         if self.log.len() < 64 * 1024 {
             self.log.push_str(&u.log);

@@ -111,6 +111,14 @@ async fn a_model_in_sql_agrees_with_the_same_formula_in_plain_sql() {
     assert_eq!(plain.rows_out, 1000);
     assert_eq!(report.models.rows, 1000);
     assert!(report.models.batches >= 1 && report.models.fuel > 0);
+    // CPU time is measured, and no more than every core busy for the whole job.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    assert!(
+        report.models.cpu > std::time::Duration::ZERO && report.models.cpu <= report.wall * cores,
+        "cpu {:?} wall {:?}",
+        report.models.cpu,
+        report.wall
+    );
     assert!(report.rows_in >= 1000, "rows read: {}", report.rows_in);
     let (a, b) = (
         tests::keyed_scores(&report.result),

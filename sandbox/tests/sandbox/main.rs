@@ -4,6 +4,8 @@
 mod cache;
 mod hostile;
 mod jobs;
+mod logging;
+mod queue;
 mod scoring;
 mod text;
 

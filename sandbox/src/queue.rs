@@ -1,0 +1,218 @@
+//! The job queue: jobs wait their turn for one of a fixed number of running slots, move
+//! through queued → running → succeeded | failed | cancelled, and can be cancelled at
+//! any point. Every change of state is reported to an observer, which the gateway uses
+//! to persist and audit it.
+//!
+//! Jobs run on the queue's own Tokio runtime, never on the caller's: a model's batch
+//! occupies its thread until it returns, and that must not stall the API that serves
+//! status and cancellation requests (DataFusion's advice for CPU-bound work).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::job::{JobError, JobReport, JobState};
+use crate::run::CancelToken;
+
+/// A job's identity in its queue.
+pub type JobId = u64;
+
+/// The work of one job, given the token that cancels it.
+pub type JobWork =
+    Box<dyn FnOnce(CancelToken) -> Pin<Box<dyn Future<Output = JobResult> + Send>> + Send>;
+
+/// How a job ended.
+pub type JobResult = Result<JobReport, JobError>;
+
+/// Called on every change of state, with the job, its new state and, when it has
+/// ended, its outcome.
+pub type Observer = Arc<dyn Fn(JobId, JobState, Option<&JobResult>) + Send + Sync>;
+
+/// Where a job is.
+#[derive(Clone, Debug)]
+pub struct JobStatus {
+    /// Its state.
+    pub state: JobState,
+    /// Its outcome, once it has ended (cancelled jobs have `Err(JobError::Cancelled)`).
+    pub outcome: Option<JobResult>,
+}
+
+struct Entry {
+    cancel: CancelToken,
+    status: watch::Sender<JobStatus>,
+}
+
+/// The runtime jobs run on; shut down without waiting when the last queue handle goes.
+struct Workers(Option<tokio::runtime::Runtime>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Runs jobs, at most `slots` at a time, in the order they were submitted.
+#[derive(Clone)]
+pub struct JobQueue {
+    workers: Arc<Workers>,
+    slots: Arc<Semaphore>,
+    jobs: Arc<Mutex<HashMap<JobId, Entry>>>,
+    next: Arc<AtomicU64>,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for JobQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobQueue")
+            .field("free_slots", &self.slots.available_permits())
+            .finish()
+    }
+}
+
+impl JobQueue {
+    /// A queue running at most `slots` jobs at once (at least one), on a runtime of its
+    /// own with as many threads as the machine has cores.
+    pub fn new(slots: usize) -> Result<JobQueue, JobError> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("creditpool-job")
+            .enable_time()
+            .build()
+            .map_err(|e| JobError::Internal(format!("starting the job runtime: {e}")))?;
+        Ok(JobQueue {
+            workers: Arc::new(Workers(Some(runtime))),
+            slots: Arc::new(Semaphore::new(slots.max(1))),
+            jobs: Arc::new(Mutex::new(HashMap::new())),
+            next: Arc::new(AtomicU64::new(1)),
+            observer: None,
+        })
+    }
+
+    /// Reports every change of state to `observer`.
+    pub fn with_observer(mut self, observer: Observer) -> JobQueue {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Queues `work`; it starts when a slot is free, unless cancelled first.
+    pub fn submit(&self, work: JobWork) -> JobId {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let cancel = CancelToken::new();
+        let (status, _) = watch::channel(JobStatus {
+            state: JobState::Queued,
+            outcome: None,
+        });
+        self.lock().insert(
+            id,
+            Entry {
+                cancel: cancel.clone(),
+                status,
+            },
+        );
+        self.notify(id, JobState::Queued, None);
+        let queue = self.clone();
+        let Some(runtime) = self.workers.0.as_ref() else {
+            self.finish(
+                id,
+                Err(JobError::Internal("the job runtime is gone".into())),
+            );
+            return id;
+        };
+        runtime.spawn(async move {
+            // Closed only if the queue is dropped, in which case nothing is waiting.
+            let Ok(_permit) = queue.slots.clone().acquire_owned().await else {
+                return;
+            };
+            if cancel.is_cancelled() {
+                queue.finish(id, Err(JobError::Cancelled));
+                return;
+            }
+            queue.set(id, JobState::Running, None);
+            let outcome = work(cancel.clone()).await;
+            // A job cancelled while running ends as cancelled whatever it returned.
+            let outcome = if cancel.is_cancelled() {
+                Err(JobError::Cancelled)
+            } else {
+                outcome
+            };
+            queue.finish(id, outcome);
+        });
+        id
+    }
+
+    /// The job's state and outcome, or `None` for an id this queue never issued.
+    pub fn status(&self, id: JobId) -> Option<JobStatus> {
+        self.lock().get(&id).map(|e| e.status.borrow().clone())
+    }
+
+    /// Cancels a job: a queued job never starts, a running one is interrupted (a guest
+    /// mid-batch included). Returns whether the job had not already ended.
+    pub fn cancel(&self, id: JobId) -> bool {
+        let jobs = self.lock();
+        let Some(entry) = jobs.get(&id) else {
+            return false;
+        };
+        let ended = entry.status.borrow().outcome.is_some();
+        if !ended {
+            entry.cancel.cancel();
+        }
+        !ended
+    }
+
+    /// Waits until the job has ended and returns its status; `None` for an unknown id.
+    pub async fn wait(&self, id: JobId) -> Option<JobStatus> {
+        let mut receiver = self.lock().get(&id)?.status.subscribe();
+        let status = receiver
+            .wait_for(|s| s.outcome.is_some())
+            .await
+            .ok()?
+            .clone();
+        Some(status)
+    }
+
+    /// Jobs queued or running.
+    pub fn active(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|e| e.status.borrow().outcome.is_none())
+            .count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Entry>> {
+        // A panic while holding the lock leaves the map consistent (every update is a
+        // single insert or send), so a poisoned lock is still usable.
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn set(&self, id: JobId, state: JobState, outcome: Option<JobResult>) {
+        if let Some(entry) = self.lock().get(&id) {
+            entry.status.send_replace(JobStatus {
+                state,
+                outcome: outcome.clone(),
+            });
+        }
+        self.notify(id, state, outcome.as_ref());
+    }
+
+    fn finish(&self, id: JobId, outcome: JobResult) {
+        let state = match &outcome {
+            Ok(_) => JobState::Succeeded,
+            Err(JobError::Cancelled) => JobState::Cancelled,
+            Err(_) => JobState::Failed,
+        };
+        self.set(id, state, Some(outcome));
+    }
+
+    fn notify(&self, id: JobId, state: JobState, outcome: Option<&JobResult>) {
+        if let Some(observer) = &self.observer {
+            observer(id, state, outcome);
+        }
+    }
+}
