@@ -14,6 +14,7 @@ use datafusion::logical_expr::ScalarUDF;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::sql::sqlparser::parser::ParserError;
 use futures::StreamExt;
 
 use crate::engine::{Model, Sandbox};
@@ -291,6 +292,15 @@ fn classify(e: DataFusionError, limits: &JobLimits) -> JobError {
         DataFusionError::ResourcesExhausted(_) => JobError::Memory {
             limit_mib: limits.memory_bytes >> 20,
         },
+        DataFusionError::SQL(parse, _) => JobError::Sql(match parse.as_ref() {
+            ParserError::ParserError(m) | ParserError::TokenizerError(m) => {
+                format!("syntax error: {m}")
+            }
+            ParserError::RecursionLimitExceeded => {
+                "the query is nested too deeply; flatten it with common table expressions"
+                    .to_owned()
+            }
+        }),
         root => JobError::Sql(root.to_string()),
     }
 }

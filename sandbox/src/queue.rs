@@ -191,14 +191,12 @@ impl JobQueue {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Records a change of state: the observer first (it persists it), then waiters.
     fn set(&self, id: JobId, state: JobState, outcome: Option<JobResult>) {
-        if let Some(entry) = self.lock().get(&id) {
-            entry.status.send_replace(JobStatus {
-                state,
-                outcome: outcome.clone(),
-            });
-        }
         self.notify(id, state, outcome.as_ref());
+        if let Some(entry) = self.lock().get(&id) {
+            entry.status.send_replace(JobStatus { state, outcome });
+        }
     }
 
     fn finish(&self, id: JobId, outcome: JobResult) {

@@ -158,7 +158,14 @@ async fn write_and_escape_attempts_are_refused_and_write_nothing() {
         ("SELECT * FROM persons", "persons"),
         ("SELECT * FROM information_schema.tables", "not found"),
         ("SELECT * FROM read_parquet('/etc/passwd')", "read_parquet"),
-        ("SELEC uscc FROM enterprises", "SELEC"),
+        (
+            "SELEC uscc FROM enterprises",
+            "syntax error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1",
+        ),
+        (
+            "SELECT uscc FROM enterprises WHERE uscc = = 1",
+            "found: = at Line: 1, Column: 43",
+        ),
     ] {
         let e = job(
             &s,
