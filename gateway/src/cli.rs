@@ -29,7 +29,28 @@ pub struct Cli {
 struct Config {
     #[serde(default)]
     data: DataConfig,
+    #[serde(default)]
+    server: ServerConfig,
+    #[serde(default)]
+    database: DatabaseConfig,
 }
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerConfig {
+    listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseConfig {
+    path: Option<PathBuf>,
+}
+
+/// The platform database used when neither option, variable nor file says otherwise.
+const DEFAULT_DATABASE: &str = "creditpool.db";
+/// The address served when neither option, variable nor file says otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,6 +94,56 @@ enum Command {
     /// same sandbox the server uses.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Serve the HTTP API. Creates no accounts: make the first administrator with
+    /// `creditpool admin create`.
+    Serve {
+        /// Address to listen on [default: the configuration's server.listen, else
+        /// 127.0.0.1:8080].
+        #[arg(long, env = "CREDITPOOL_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Platform administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+struct DatabaseArg {
+    /// The platform database (SQLite file) [default: the configuration's database.path,
+    /// else ./creditpool.db].
+    #[arg(long = "database", env = "CREDITPOOL_DATABASE")]
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator; the password is read from standard input (at least 12
+    /// characters).
+    Create {
+        /// Login name: 3-64 of a-z, 0-9, '.', '_', '-'.
+        #[arg(long)]
+        username: String,
+        /// Name shown to people.
+        #[arg(long)]
+        display_name: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of the audit log; fails if any entry was edited, deleted,
+    /// inserted or reordered. Prints the head hash to keep elsewhere as an anchor.
+    Verify {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +233,11 @@ pub async fn run(cli: Cli) -> Result<()> {
         arg.or(config.data.dir.clone())
             .unwrap_or_else(|| PathBuf::from("data"))
     };
+    let database = |arg: DatabaseArg| {
+        arg.path
+            .or(config.database.path.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
+    };
     match cli.command {
         Command::Demo { data, scale, seed } => demo(&data_dir(data), scale, seed).await,
         Command::Samples(SamplesCommand::Generate(args)) => generate(&GenerateArgs {
@@ -188,6 +264,24 @@ pub async fn run(cli: Cli) -> Result<()> {
             out,
             show,
         }) => crate::model::run(&files, &sql, &data_dir(data), &tables, &out, show).await,
+        Command::Serve {
+            listen,
+            database: db,
+        } => {
+            let listen = match listen.or(config.server.listen) {
+                Some(listen) => listen,
+                None => DEFAULT_LISTEN.parse()?,
+            };
+            crate::server_cli::serve(listen, &database(db)).await
+        }
+        Command::Admin(AdminCommand::Create {
+            username,
+            display_name,
+            database: db,
+        }) => crate::server_cli::create_admin(&database(db), &username, &display_name).await,
+        Command::Audit(AuditCommand::Verify { database: db }) => {
+            crate::server_cli::verify_audit(&database(db)).await
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod model;
+mod server_cli;
 mod table;
 
 use std::process::ExitCode;

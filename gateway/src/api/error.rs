@@ -1,0 +1,128 @@
+//! The one error shape of the API (shared/API-CONVENTIONS.md): a status, a stable code,
+//! a human message, the field at fault if one is, and the request id. Internals go to
+//! the log, never to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::identity::IdentityError;
+use crate::store::StoreError;
+
+tokio::task_local! {
+    /// The id of the request being served.
+    pub static REQUEST_ID: String;
+}
+
+/// The current request's id, or `-` outside a request.
+pub fn request_id() -> String {
+    REQUEST_ID
+        .try_with(|id| id.clone())
+        .unwrap_or_else(|_| "-".into())
+}
+
+/// An error answered to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a status, a code and a message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// 422 for one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError {
+            field: Some(field.into()),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
+        }
+    }
+
+    /// 404: not found, or not the caller's.
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {what} with that id is visible to you"),
+        )
+    }
+
+    /// 401.
+    pub fn unauthenticated(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+    }
+
+    /// 500 for a bug or an environment failure: logged in full, answered in general.
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
+        tracing::error!(request_id = %request_id(), "internal error: {error}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; it has been logged with this request's id",
+        )
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The same error, naming the field at fault.
+    pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
+        self.field = Some(field.into());
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = serde_json::json!({
+            "code": self.code,
+            "message": self.message,
+            "request_id": request_id(),
+        });
+        if let Some(field) = self.field {
+            error["field"] = field.into();
+        }
+        (self.status, Json(serde_json::json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::BadLogin => ApiError::unauthenticated(e.to_string()),
+            IdentityError::Locked { .. } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "account_locked",
+                e.to_string(),
+            ),
+            IdentityError::BadToken => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string())
+            }
+            IdentityError::Invalid { field, message } => ApiError::invalid(field, message),
+            IdentityError::Taken(_) => ApiError {
+                field: Some("username".into()),
+                ..ApiError::new(StatusCode::CONFLICT, "username_taken", e.to_string())
+            },
+            IdentityError::Store(e) => ApiError::internal(e),
+        }
+    }
+}

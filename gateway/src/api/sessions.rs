@@ -1,0 +1,116 @@
+//! Logging in and out, the caller, and API keys.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::{ApiError, ApiJson, AppState, client_ip, request_id};
+use crate::identity::{self, Caller};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/sessions", post(login))
+        .route("/sessions/current", delete(logout))
+        .route("/me", get(me))
+        .route("/api-keys", post(create_api_key).get(list_api_keys))
+        .route("/api-keys/{id}", delete(revoke_api_key))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+/// The client's address, for the login limiter.
+struct ClientIp(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Response, ApiError> {
+    if let Some(ip) = ip
+        && !state.limiter.allow(ip)
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many login attempts from your address: at most {} a minute; wait a minute",
+                super::LOGIN_ATTEMPTS_PER_MINUTE
+            ),
+        ));
+    }
+    let (issued, _) =
+        identity::login(&state.store, &body.username, &body.password, &request_id()).await?;
+    let caller = identity::authenticate(&state.store, &issued.token).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "token": issued.token,
+            "expires_at": issued.expires_at,
+            "user": caller,
+        })),
+    )
+        .into_response())
+}
+
+async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+    identity::revoke(&state.store, &caller, &caller.credential_id, &request_id()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(caller: Caller) -> Json<Caller> {
+    Json(caller)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewApiKey {
+    name: String,
+}
+
+async fn create_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewApiKey>,
+) -> Result<Response, ApiError> {
+    let issued = identity::create_api_key(&state.store, &caller, &body.name, &request_id()).await?;
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
+}
+
+async fn list_api_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let items = identity::list_api_keys(&state.store, &caller).await?;
+    Ok(Json(
+        serde_json::json!({ "items": items, "next_cursor": null }),
+    ))
+}
+
+async fn revoke_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if identity::revoke(&state.store, &caller, &id, &request_id()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("API key"))
+    }
+}

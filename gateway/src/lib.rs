@@ -1,0 +1,7 @@
+//! The creditpool gateway: platform state, identity, the audit log and the HTTP API.
+//! The `creditpool` binary (`src/main.rs`) is its command line.
+
+pub mod api;
+pub mod audit;
+pub mod identity;
+pub mod store;

@@ -1,0 +1,82 @@
+//! `creditpool serve`, `creditpool admin …` and `creditpool audit …`.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use gateway::api::{self, AppState};
+use gateway::audit::{self, Verdict};
+use gateway::identity::{self, NewUser, Role};
+use gateway::store::Store;
+
+/// Opens the platform database, with a message that says which file failed.
+pub async fn open_store(path: &Path) -> Result<Store> {
+    Store::open(path)
+        .await
+        .with_context(|| format!("cannot open the platform database {}", path.display()))
+}
+
+/// Serves the API on `listen` until Ctrl-C or SIGTERM.
+pub async fn serve(listen: SocketAddr, database: &Path) -> Result<()> {
+    let store = open_store(database).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let address = listener.local_addr()?;
+    eprintln!(
+        "creditpool listening on http://{address} (database {})",
+        database.display()
+    );
+    api::serve(listener, AppState::new(store)).await?;
+    Ok(())
+}
+
+/// Creates the first (or another) administrator; the password comes from standard
+/// input, never from the command line, so it does not land in shell history.
+pub async fn create_admin(database: &Path, username: &str, display_name: &str) -> Result<()> {
+    let store = open_store(database).await?;
+    eprintln!("password for {username} (one line on standard input):");
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let mut tx = store.write().await?;
+    let actor = format!("cli:{}", whoami());
+    let id = identity::create_user(
+        &mut tx,
+        NewUser {
+            username,
+            display_name,
+            role: Role::Administrator,
+            institution_id: None,
+            password,
+        },
+        &actor,
+        "-",
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tx.commit().await?;
+    eprintln!("created administrator {username} (id {id})");
+    Ok(())
+}
+
+fn whoami() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+}
+
+/// Checks the audit log's chain; fails (exit 2) if it is broken.
+pub async fn verify_audit(database: &Path) -> Result<()> {
+    let store = open_store(database).await?;
+    match audit::verify(&store).await? {
+        Verdict::Intact { entries, head } => {
+            println!("audit log intact: {entries} entries; head {head}");
+            Ok(())
+        }
+        Verdict::Broken { seq: 0, reason } => bail!("audit log BROKEN at its head: {reason}"),
+        Verdict::Broken { seq, reason } => bail!("audit log BROKEN at entry {seq}: {reason}"),
+    }
+}

@@ -1,0 +1,379 @@
+//! The HTTP API: health, request ids, sessions, API keys, and every bad input answered
+//! with the right status and a JSON error that changes nothing.
+
+use gateway::identity::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TestApp, assert_error};
+
+#[tokio::test]
+async fn health_and_readiness_answer_and_request_ids_are_kept_or_made() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({ "status": "ok" })));
+    let (status, body) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({ "status": "ready" }))
+    );
+
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "client-chosen-id-1")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.headers()["x-request-id"], "client-chosen-id-1");
+    // An id that is not sane (too long, odd characters) is replaced.
+    let response = app
+        .client
+        .get(app.url("/nope"))
+        .header("x-request-id", "<script>")
+        .send()
+        .await
+        .expect("answer");
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_ne!(id, "<script>");
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(
+        body["error"]["request_id"],
+        id.as_str(),
+        "the error carries the same id"
+    );
+    assert_eq!(body["error"]["code"], "no_such_route");
+}
+
+#[tokio::test]
+async fn log_in_see_yourself_log_out_and_the_token_is_dead() {
+    let app = TestApp::spawn().await;
+    let id = app.user("reviewer.wang", Role::Reviewer).await;
+    let token = app.login("reviewer.wang").await;
+    assert!(token.starts_with("cps_") && token.len() > 60);
+
+    let (status, me) = app
+        .call(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["user_id"], id.as_str());
+    assert_eq!(me["role"], "reviewer");
+    assert!(me.get("password_hash").is_none() && me.get("credential_id").is_none());
+
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            "/api/v1/sessions/current",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+
+    // Tokens are stored only as hashes.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM credentials")
+        .fetch_all(app.store.pool())
+        .await
+        .expect("query");
+    assert!(!stored.is_empty() && stored.iter().all(|h| h.len() == 64 && !h.contains("cps_")));
+}
+
+#[tokio::test]
+async fn wrong_passwords_look_like_unknown_users_and_five_lock_the_account() {
+    let app = TestApp::spawn().await;
+    app.user("admin.li", Role::Administrator).await;
+    let attempt = |username: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/api/v1/sessions",
+                None,
+                Some(json!({ "username": username, "password": password })),
+            )
+            .await
+        }
+    };
+    let (status, unknown) = attempt("nobody", "whatever-password").await;
+    assert_error(
+        status,
+        &unknown,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+    let (status, wrong) = attempt("admin.li", "wrong-password-1").await;
+    assert_error(status, &wrong, StatusCode::UNAUTHORIZED, "unauthenticated");
+    assert_eq!(unknown["error"]["message"], wrong["error"]["message"]);
+
+    for _ in 0..3 {
+        attempt("admin.li", "wrong-password-1").await;
+    }
+    let (status, locked) = attempt("admin.li", "wrong-password-1").await;
+    assert_error(
+        status,
+        &locked,
+        StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+    );
+    // Even the right password is refused while locked.
+    let (status, body) = attempt("admin.li", PASSWORD).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("locked until")
+    );
+
+    let locks: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'user.locked'")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("query");
+    assert_eq!(locks, 1);
+}
+
+#[tokio::test]
+async fn logins_from_one_address_are_rate_limited() {
+    let app = TestApp::spawn().await;
+    let mut last = StatusCode::OK;
+    for i in 0..=gateway::api::LOGIN_ATTEMPTS_PER_MINUTE {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                "/api/v1/sessions",
+                None,
+                Some(json!({ "username": format!("user{i}"), "password": "x-password-long" })),
+            )
+            .await;
+        last = status;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_error(status, &body, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+        }
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn api_keys_work_until_revoked_and_only_their_owner_can_revoke_them() {
+    let app = TestApp::spawn().await;
+    app.user("analyst.zhao", Role::Reviewer).await;
+    app.user("analyst.qian", Role::Reviewer).await;
+    let zhao = app.login("analyst.zhao").await;
+    let qian = app.login("analyst.qian").await;
+
+    let (status, key) = app
+        .call(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&zhao),
+            Some(json!({ "name": "nightly scoring" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{key}");
+    let secret = key["token"].as_str().expect("token").to_owned();
+    let key_id = key["id"].as_str().expect("id").to_owned();
+    assert!(secret.starts_with("cpk_"));
+    assert!(key["expires_at"].is_null());
+
+    let (status, me) = app
+        .call(Method::GET, "/api/v1/me", Some(&secret), None)
+        .await;
+    assert_eq!(
+        (status, me["username"].as_str()),
+        (StatusCode::OK, Some("analyst.zhao"))
+    );
+
+    let (_, list) = app
+        .call(Method::GET, "/api/v1/api-keys", Some(&zhao), None)
+        .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["items"][0]["name"], "nightly scoring");
+    assert!(
+        !list.to_string().contains(&secret),
+        "the secret is shown once only"
+    );
+    let (_, others) = app
+        .call(Method::GET, "/api/v1/api-keys", Some(&qian), None)
+        .await;
+    assert_eq!(others["items"].as_array().map(Vec::len), Some(0));
+
+    // Another user's key id is "not found", and the key keeps working.
+    let (status, body) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/api-keys/{key_id}"),
+            Some(&qian),
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, _) = app
+        .call(Method::GET, "/api/v1/me", Some(&secret), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/api-keys/{key_id}"),
+            Some(&zhao),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/me", Some(&secret), None)
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+}
+
+#[tokio::test]
+async fn an_expired_session_is_refused() {
+    let app = TestApp::spawn().await;
+    app.user("expert.sun", Role::Reviewer).await;
+    let token = app.login("expert.sun").await;
+    sqlx::query("UPDATE credentials SET expires_at = '2020-01-01T00:00:00.000Z'")
+        .execute(app.store.pool())
+        .await
+        .expect("update");
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+}
+
+#[tokio::test]
+async fn bad_requests_get_specific_json_errors_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    app.user("admin.zhou", Role::Administrator).await;
+    let token = app.login("admin.zhou").await;
+    let keys = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM credentials WHERE kind = 'api_key'")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("count")
+    };
+    let raw = |body: &'static str, content_type: &'static str| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let response = app
+                .client
+                .post(app.url("/api/v1/api-keys"))
+                .bearer_auth(token)
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("answer");
+            let status = response.status();
+            (
+                status,
+                response
+                    .json::<serde_json::Value>()
+                    .await
+                    .expect("JSON error"),
+            )
+        }
+    };
+
+    let (status, body) = raw("{\"name\": ", "application/json").await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "malformed_json");
+    let (status, body) = raw("{\"name\": 42}", "application/json").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    let (status, body) = raw("{}", "application/json").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_eq!(body["error"]["field"], "name");
+    let (status, body) = raw("{\"name\": \"x\", \"admin\": true}", "application/json").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_eq!(body["error"]["field"], "admin", "{body}");
+    let (status, body) = raw("{\"name\": \"   \"}", "application/json").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "name");
+    let (status, body) = raw("name=x", "application/x-www-form-urlencoded").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    let big: &'static str =
+        Box::leak(format!("{{\"name\": \"{}\"}}", "x".repeat(2 << 20)).into_boxed_str());
+    let (status, body) = raw(big, "application/json").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    );
+    assert_eq!(keys().await, 0, "nothing was created");
+
+    // Authentication problems.
+    let (status, body) = app.call(Method::GET, "/api/v1/me", None, None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/me",
+            Some("cps_not-a-real-token"),
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+    let response = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("authorization", "Basic YWRtaW46YWRtaW4=")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // Routing problems.
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/no-such-thing", None, None)
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "no_such_route");
+    let (status, body) = app
+        .call(Method::PUT, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    );
+}

@@ -1,0 +1,127 @@
+//! A gateway on a loopback port with its own database, and a client for it.
+
+use std::net::SocketAddr;
+
+use gateway::api::{self, AppState};
+use gateway::identity::{self, NewUser, Role};
+use gateway::store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+/// A running gateway.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub store: Store,
+    pub client: reqwest::Client,
+    /// Keeps the database folder alive.
+    pub dir: tempfile::TempDir,
+}
+
+/// The password of every test user.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    /// Starts a gateway on 127.0.0.1:0 over a fresh database.
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("creditpool.db"))
+            .await
+            .expect("database");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("listener");
+        let address = listener.local_addr().expect("address");
+        let state = AppState::new(store.clone());
+        tokio::spawn(async move { api::serve(listener, state).await });
+        TestApp {
+            address,
+            store,
+            client: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    /// The URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Creates a platform user with [`PASSWORD`].
+    pub async fn user(&self, username: &str, role: Role) -> String {
+        let mut tx = self.store.write().await.expect("tx");
+        let id = identity::create_user(
+            &mut tx,
+            NewUser {
+                username,
+                display_name: username,
+                role,
+                institution_id: None,
+                password: PASSWORD,
+            },
+            "test",
+            "-",
+        )
+        .await
+        .expect("user");
+        tx.commit().await.expect("commit");
+        id
+    }
+
+    /// Logs in and returns the session token.
+    pub async fn login(&self, username: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/sessions",
+                None,
+                Some(serde_json::json!({ "username": username, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Sends a request with an optional bearer token and JSON body; returns the status
+    /// and the JSON body (`null` if empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        assert!(
+            response.headers().contains_key("x-request-id"),
+            "every response has a request id"
+        );
+        let text = response.text().await.expect("body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        (status, value)
+    }
+}
+
+/// Asserts an API error: status, code, and that the message and request id are there.
+pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.len() > 10),
+        "{body}"
+    );
+    assert!(body["error"]["request_id"].as_str().is_some(), "{body}");
+}
