@@ -28,7 +28,7 @@ pub async fn serve(listen: SocketAddr, database: &Path) -> Result<()> {
         "creditpool listening on http://{address} (database {})",
         database.display()
     );
-    api::serve(listener, AppState::new(store)).await?;
+    api::serve(listener, AppState::new(store)?).await?;
     Ok(())
 }
 

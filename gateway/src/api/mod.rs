@@ -20,6 +20,8 @@ use axum::{Json, Router};
 pub use error::{ApiError, request_id};
 pub use json::ApiJson;
 
+use policies::access::{AccessError, AccessPolicy, Action, InstitutionRef, Principal, Resource};
+
 use crate::identity::{self, Caller};
 use crate::store::{Store, new_id};
 
@@ -33,15 +35,62 @@ pub const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 20;
 pub struct AppState {
     /// The platform database.
     pub store: Store,
+    /// The access rules.
+    pub access: Arc<AccessPolicy>,
     limiter: Arc<LoginLimiter>,
 }
 
 impl AppState {
-    /// State over an opened store.
-    pub fn new(store: Store) -> AppState {
-        AppState {
+    /// State over an opened store, with the access rules loaded and validated.
+    pub fn new(store: Store) -> Result<AppState, AccessError> {
+        Ok(AppState {
             store,
+            access: Arc::new(AccessPolicy::load()?),
             limiter: Arc::default(),
+        })
+    }
+
+    /// Refuses with 403 unless the access rules allow `caller` to do `action` on
+    /// `resource`. A suspended or terminated institution is told so.
+    pub fn authorize(
+        &self,
+        caller: &Caller,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<(), ApiError> {
+        let principal = Principal {
+            user_id: caller.user_id.clone(),
+            role: caller.role.as_str().to_owned(),
+            institution: caller
+                .institution_id
+                .clone()
+                .zip(caller.institution_status.clone())
+                .map(|(id, status)| InstitutionRef { id, status }),
+            affiliations: Vec::new(),
+        };
+        if self
+            .access
+            .is_allowed(&principal, action, resource)
+            .map_err(ApiError::internal)?
+        {
+            return Ok(());
+        }
+        match caller.institution_status.as_deref() {
+            Some(status @ ("suspended" | "terminated")) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "institution_suspended",
+                format!(
+                    "your institution is {status}: it may only read its status (GET /api/v1/me) until it is reinstated"
+                ),
+            )),
+            _ => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "your role may not {} here",
+                    action.as_str().replace('_', " ")
+                ),
+            )),
         }
     }
 }

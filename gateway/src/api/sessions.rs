@@ -9,6 +9,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, AppState, client_ip, request_id};
+use policies::access::{Action, Resource};
+
 use crate::identity::{self, Caller};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -74,8 +76,17 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusC
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(caller: Caller) -> Json<Caller> {
-    Json(caller)
+async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Caller>, ApiError> {
+    state.authorize(&caller, Action::ReadOwnStatus, &Resource::Platform)?;
+    Ok(Json(caller))
+}
+
+/// The caller's own credentials, as a resource of the access rules.
+fn own_credentials(caller: &Caller) -> Resource {
+    Resource::Credential {
+        id: "*".into(),
+        owner: caller.user_id.clone(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -89,6 +100,11 @@ async fn create_api_key(
     caller: Caller,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> Result<Response, ApiError> {
+    state.authorize(
+        &caller,
+        Action::ManageCredentials,
+        &own_credentials(&caller),
+    )?;
     let issued = identity::create_api_key(&state.store, &caller, &body.name, &request_id()).await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
@@ -97,6 +113,11 @@ async fn list_api_keys(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(
+        &caller,
+        Action::ManageCredentials,
+        &own_credentials(&caller),
+    )?;
     let items = identity::list_api_keys(&state.store, &caller).await?;
     Ok(Json(
         serde_json::json!({ "items": items, "next_cursor": null }),
@@ -108,6 +129,11 @@ async fn revoke_api_key(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    state.authorize(
+        &caller,
+        Action::ManageCredentials,
+        &own_credentials(&caller),
+    )?;
     if identity::revoke(&state.store, &caller, &id, &request_id()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -377,3 +377,74 @@ async fn bad_requests_get_specific_json_errors_and_change_nothing() {
         "method_not_allowed",
     );
 }
+
+/// P7: the moment an institution is suspended, its tokens only read its status.
+#[tokio::test]
+async fn a_suspended_institutions_tokens_only_read_its_status() {
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "INSERT INTO institutions (id, name, uscc, status, created_at) \
+         VALUES ('inst-1', '浙江示例征信有限公司', '91330100MA2B3C4D5E', 'active', '2026-11-01T00:00:00Z')",
+    )
+    .execute(app.store.pool())
+    .await
+    .expect("institution");
+    let mut tx = app.store.write().await.expect("tx");
+    gateway::identity::create_user(
+        &mut tx,
+        gateway::identity::NewUser {
+            username: "acme.analyst",
+            display_name: "Analyst",
+            role: Role::Institution,
+            institution_id: Some("inst-1"),
+            password: PASSWORD,
+        },
+        "test",
+        "-",
+    )
+    .await
+    .expect("user");
+    tx.commit().await.expect("commit");
+    let token = app.login("acme.analyst").await;
+    let create_key = || {
+        app.call(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&token),
+            Some(json!({ "name": "scoring" })),
+        )
+    };
+    let (status, _) = create_key().await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    sqlx::query("UPDATE institutions SET status = 'suspended' WHERE id = 'inst-1'")
+        .execute(app.store.pool())
+        .await
+        .expect("suspend");
+    let (status, body) = create_key().await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "institution_suspended",
+    );
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/api-keys", Some(&token), None)
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "institution_suspended",
+    );
+    let (status, me) = app
+        .call(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["institution_status"], "suspended");
+    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials WHERE kind = 'api_key'")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(keys, 1, "the refused request created nothing");
+}

@@ -31,7 +31,7 @@ impl TestApp {
             .await
             .expect("listener");
         let address = listener.local_addr().expect("address");
-        let state = AppState::new(store.clone());
+        let state = AppState::new(store.clone()).expect("access rules load");
         tokio::spawn(async move { api::serve(listener, state).await });
         TestApp {
             address,

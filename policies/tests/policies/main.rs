@@ -1,4 +1,5 @@
 //! Integration tests of the `policies` crate: one binary, one module per rule set.
 
+mod access;
 mod id_number;
 mod uscc;
