@@ -197,7 +197,7 @@ fn reviewers_review_only_what_they_are_assigned() {
 #[test]
 fn a_reviewer_may_not_review_an_institution_they_belong_to() {
     let acme = institution("acme", "active");
-    let conflicted = reviewer("r1", &[acme.clone()]);
+    let conflicted = reviewer("r1", std::slice::from_ref(&acme));
     let app = application(&acme, &["r1"]);
     assert!(!allowed(&conflicted, Action::ReviewApplication, &app));
     let product = Resource::Product {
