@@ -12,7 +12,8 @@ CREATE TABLE users (
     id              TEXT PRIMARY KEY,
     username        TEXT NOT NULL UNIQUE,
     display_name    TEXT NOT NULL,
-    role            TEXT NOT NULL CHECK (role IN ('administrator', 'reviewer', 'institution')),
+    role            TEXT NOT NULL
+                    CHECK (role IN ('administrator', 'reviewer', 'institution', 'applicant')),
     institution_id  TEXT REFERENCES institutions (id),
     password_hash   TEXT NOT NULL,
     failed_logins   INTEGER NOT NULL DEFAULT 0,

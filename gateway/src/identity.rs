@@ -26,8 +26,11 @@ pub enum Role {
     Administrator,
     /// An expert reviewer of applications and products.
     Reviewer,
-    /// A user of an approved (or applying) institution.
+    /// A user of an institution with an account.
     Institution,
+    /// A user of an institution that is applying; becomes an institution user when
+    /// its account is opened.
+    Applicant,
 }
 
 impl Role {
@@ -37,6 +40,7 @@ impl Role {
             Role::Administrator => "administrator",
             Role::Reviewer => "reviewer",
             Role::Institution => "institution",
+            Role::Applicant => "applicant",
         }
     }
 
@@ -45,6 +49,7 @@ impl Role {
             "administrator" => Some(Role::Administrator),
             "reviewer" => Some(Role::Reviewer),
             "institution" => Some(Role::Institution),
+            "applicant" => Some(Role::Applicant),
             _ => None,
         }
     }

@@ -2,6 +2,8 @@
 //! The `creditpool` binary (`src/main.rs`) is its command line.
 
 pub mod api;
+pub mod application;
+pub mod applications;
 pub mod audit;
 pub mod identity;
 pub mod store;

@@ -94,8 +94,8 @@ pub struct Principal {
     pub role: String,
     /// The institution an institution user acts for.
     pub institution: Option<InstitutionRef>,
-    /// Institutions a reviewer belongs to.
-    pub affiliations: Vec<InstitutionRef>,
+    /// Unified social credit codes of the institutions a reviewer belongs to.
+    pub affiliations: Vec<String>,
 }
 
 /// What is asked about.
@@ -109,8 +109,10 @@ pub enum Resource {
     Application {
         /// Its id.
         id: String,
-        /// The applicant.
-        institution: InstitutionRef,
+        /// The user who drafted it.
+        applicant: String,
+        /// The applying institution's unified social credit code ("" in an early draft).
+        uscc: String,
         /// Assigned reviewers (user ids).
         reviewers: Vec<String>,
     },
@@ -120,6 +122,8 @@ pub enum Resource {
         id: String,
         /// The institution that registered it.
         institution: InstitutionRef,
+        /// That institution's unified social credit code.
+        uscc: String,
         /// Assigned reviewers (user ids).
         reviewers: Vec<String>,
     },
@@ -215,13 +219,12 @@ impl AccessPolicy {
         let mut institutions: Vec<&InstitutionRef> = Vec::new();
         let mut user_attrs = json!({
             "role": principal.role,
-            "affiliations": principal.affiliations.iter().map(|i| entity_ref("Institution", &i.id)).collect::<Vec<_>>(),
+            "affiliations": principal.affiliations,
         });
         if let Some(i) = &principal.institution {
             user_attrs["institution"] = entity_ref("Institution", &i.id);
             institutions.push(i);
         }
-        institutions.extend(principal.affiliations.iter());
         entities.push(
             json!({ "uid": uid("User", &principal.user_id), "attrs": user_attrs, "parents": [] }),
         );
@@ -239,29 +242,38 @@ impl AccessPolicy {
             }
             Resource::Application {
                 id,
-                institution,
-                reviewers,
-            }
-            | Resource::Product {
-                id,
-                institution,
+                applicant,
+                uscc,
                 reviewers,
             } => {
-                let kind = if matches!(resource, Resource::Application { .. }) {
-                    "Application"
-                } else {
-                    "Product"
-                };
-                institutions.push(institution);
                 entities.push(json!({
-                    "uid": uid(kind, id),
+                    "uid": uid("Application", id),
                     "attrs": {
-                        "institution": entity_ref("Institution", &institution.id),
+                        "applicant": entity_ref("User", applicant),
+                        "uscc": uscc,
                         "reviewers": reviewers.iter().map(|r| entity_ref("User", r)).collect::<Vec<_>>(),
                     },
                     "parents": [],
                 }));
-                uid(kind, id)
+                uid("Application", id)
+            }
+            Resource::Product {
+                id,
+                institution,
+                uscc,
+                reviewers,
+            } => {
+                institutions.push(institution);
+                entities.push(json!({
+                    "uid": uid("Product", id),
+                    "attrs": {
+                        "institution": entity_ref("Institution", &institution.id),
+                        "uscc": uscc,
+                        "reviewers": reviewers.iter().map(|r| entity_ref("User", r)).collect::<Vec<_>>(),
+                    },
+                    "parents": [],
+                }));
+                uid("Product", id)
             }
             Resource::Credential { id, owner } => {
                 entities.push(json!({

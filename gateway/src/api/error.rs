@@ -21,32 +21,34 @@ pub fn request_id() -> String {
         .unwrap_or_else(|_| "-".into())
 }
 
-/// An error answered to the client.
+/// An error answered to the client. Boxed, so that `Result<_, ApiError>` stays small.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     status: StatusCode,
     code: &'static str,
     message: String,
     field: Option<String>,
+    details: Option<serde_json::Value>,
 }
 
 impl ApiError {
     /// An error with a status, a code and a message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
+        ApiError(Box::new(Inner {
             status,
             code,
             message: message.into(),
             field: None,
-        }
+            details: None,
+        }))
     }
 
     /// 422 for one field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
-        ApiError {
-            field: Some(field.into()),
-            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
-        }
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).with_field(field)
     }
 
     /// 404: not found, or not the caller's.
@@ -75,27 +77,43 @@ impl ApiError {
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
+    }
+
+    /// The same error with structured details (e.g. every field at fault).
+    pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
+        self.0.details = Some(details);
+        self
     }
 
     /// The same error, naming the field at fault.
     pub fn with_field(mut self, field: impl Into<String>) -> ApiError {
-        self.field = Some(field.into());
+        self.0.field = Some(field.into());
         self
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let Inner {
+            status,
+            code,
+            message,
+            field,
+            details,
+        } = *self.0;
         let mut error = serde_json::json!({
-            "code": self.code,
-            "message": self.message,
+            "code": code,
+            "message": message,
             "request_id": request_id(),
         });
-        if let Some(field) = self.field {
+        if let Some(field) = field {
             error["field"] = field.into();
         }
-        (self.status, Json(serde_json::json!({ "error": error }))).into_response()
+        if let Some(details) = details {
+            error["details"] = details;
+        }
+        (status, Json(serde_json::json!({ "error": error }))).into_response()
     }
 }
 
@@ -118,10 +136,10 @@ impl From<IdentityError> for ApiError {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string())
             }
             IdentityError::Invalid { field, message } => ApiError::invalid(field, message),
-            IdentityError::Taken(_) => ApiError {
-                field: Some("username".into()),
-                ..ApiError::new(StatusCode::CONFLICT, "username_taken", e.to_string())
-            },
+            IdentityError::Taken(_) => {
+                ApiError::new(StatusCode::CONFLICT, "username_taken", e.to_string())
+                    .with_field("username")
+            }
             IdentityError::Store(e) => ApiError::internal(e),
         }
     }

@@ -1,5 +1,6 @@
 //! The HTTP API (`/api/v1`, shared/API-CONVENTIONS.md) and the operational endpoints.
 
+mod applications;
 mod error;
 mod json;
 mod sessions;
@@ -48,6 +49,20 @@ impl AppState {
             access: Arc::new(AccessPolicy::load()?),
             limiter: Arc::default(),
         })
+    }
+
+    /// Counts a login or registration attempt from `ip`; 429 past the limit.
+    pub fn limit_attempts(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        match ip {
+            Some(ip) if !self.limiter.allow(ip) => Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "too many login or registration attempts from your address: at most {LOGIN_ATTEMPTS_PER_MINUTE} a minute; wait a minute"
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses with 403 unless the access rules allow `caller` to do `action` on
@@ -121,7 +136,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .nest("/api/v1", sessions::routes())
+        .nest("/api/v1", sessions::routes().merge(applications::routes()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
@@ -231,6 +246,17 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this endpoint does not accept that method",
     )
+}
+
+/// The client's address, for the login limiter.
+pub(crate) struct ClientIp(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
 }
 
 /// The client's address, when the server knows it.

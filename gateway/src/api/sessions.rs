@@ -2,13 +2,12 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ApiError, ApiJson, AppState, client_ip, request_id};
+use super::{ApiError, ApiJson, AppState, ClientIp, request_id};
 use policies::access::{Action, Resource};
 
 use crate::identity::{self, Caller};
@@ -29,34 +28,12 @@ struct Login {
     password: String,
 }
 
-/// The client's address, for the login limiter.
-struct ClientIp(Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
-    }
-}
-
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    if let Some(ip) = ip
-        && !state.limiter.allow(ip)
-    {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!(
-                "too many login attempts from your address: at most {} a minute; wait a minute",
-                super::LOGIN_ATTEMPTS_PER_MINUTE
-            ),
-        ));
-    }
+    state.limit_attempts(ip)?;
     let (issued, _) =
         identity::login(&state.store, &body.username, &body.password, &request_id()).await?;
     let caller = identity::authenticate(&state.store, &issued.token).await?;

@@ -2,6 +2,7 @@
 //! HTTP API on a real listener over a fresh SQLite file per test.
 
 mod api;
+mod applications;
 mod audit;
 mod cli;
 mod helpers;

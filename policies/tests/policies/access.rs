@@ -25,14 +25,27 @@ fn admin() -> Principal {
     }
 }
 
-fn reviewer(id: &str, affiliations: &[InstitutionRef]) -> Principal {
+/// A reviewer belonging to the institutions with these codes.
+fn reviewer(id: &str, affiliations: &[&str]) -> Principal {
     Principal {
         user_id: id.into(),
         role: "reviewer".into(),
         institution: None,
-        affiliations: affiliations.to_vec(),
+        affiliations: affiliations.iter().map(|u| u.to_string()).collect(),
     }
 }
+
+fn applicant(id: &str) -> Principal {
+    Principal {
+        user_id: id.into(),
+        role: "applicant".into(),
+        institution: None,
+        affiliations: vec![],
+    }
+}
+
+/// The code of the institution `acme` in these tests.
+const ACME_USCC: &str = "91110000600037341L";
 
 fn member(of: &InstitutionRef) -> Principal {
     Principal {
@@ -43,10 +56,12 @@ fn member(of: &InstitutionRef) -> Principal {
     }
 }
 
-fn application(of: &InstitutionRef, reviewers: &[&str]) -> Resource {
+/// An application drafted by `applicant` for the institution with code `uscc`.
+fn application(applicant: &str, uscc: &str, reviewers: &[&str]) -> Resource {
     Resource::Application {
-        id: format!("app-of-{}", of.id),
-        institution: of.clone(),
+        id: format!("app-of-{applicant}"),
+        applicant: applicant.into(),
+        uscc: uscc.into(),
         reviewers: reviewers.iter().map(|r| r.to_string()).collect(),
     }
 }
@@ -81,7 +96,7 @@ fn administrators_run_the_platform_and_nobody_else_does() {
         assert!(!allowed(&reviewer("r1", &[]), action, &Resource::Platform));
         assert!(!allowed(&member(&acme), action, &Resource::Platform));
     }
-    let app = application(&acme, &[]);
+    let app = application("a1", ACME_USCC, &[]);
     assert!(allowed(&admin(), Action::AssignReviewers, &app));
     assert!(allowed(&admin(), Action::DecideApplication, &app));
     assert!(!allowed(
@@ -100,16 +115,6 @@ fn an_institution_sees_and_acts_on_its_own_things_only() {
         institution("acme", "active"),
         institution("other", "active"),
     );
-    let own = application(&acme, &[]);
-    let theirs = application(&other, &[]);
-    for action in [
-        Action::ReadApplication,
-        Action::EditApplication,
-        Action::SubmitApplication,
-    ] {
-        assert!(allowed(&member(&acme), action, &own), "{action:?}");
-        assert!(!allowed(&member(&acme), action, &theirs), "{action:?}");
-    }
     for action in [
         Action::UseWorkspace,
         Action::SubmitReport,
@@ -131,6 +136,59 @@ fn an_institution_sees_and_acts_on_its_own_things_only() {
         Action::ListInstitutions,
         &Resource::Platform
     ));
+    // It reads the application it was admitted with, and no other.
+    let user = member(&acme);
+    let own = application(&user.user_id, ACME_USCC, &[]);
+    assert!(allowed(&user, Action::ReadApplication, &own));
+    assert!(
+        !allowed(&user, Action::EditApplication, &own),
+        "admitted: no more edits"
+    );
+    assert!(!allowed(
+        &user,
+        Action::ReadApplication,
+        &application("someone", ACME_USCC, &[])
+    ));
+}
+
+#[test]
+fn applicants_draft_submit_and_read_their_own_applications_only() {
+    let me = applicant("ap1");
+    assert!(allowed(&me, Action::CreateApplication, &Resource::Platform));
+    let own = application("ap1", "", &[]);
+    let theirs = application("ap2", ACME_USCC, &[]);
+    for action in [
+        Action::ReadApplication,
+        Action::EditApplication,
+        Action::SubmitApplication,
+    ] {
+        assert!(allowed(&me, action, &own), "{action:?}");
+        assert!(!allowed(&me, action, &theirs), "{action:?}");
+    }
+    for action in [
+        Action::DecideApplication,
+        Action::ReviewApplication,
+        Action::AssignReviewers,
+    ] {
+        assert!(!allowed(&me, action, &own), "{action:?}");
+    }
+    assert!(!allowed(&me, Action::ListApplications, &Resource::Platform));
+    // Nobody else creates applications.
+    assert!(!allowed(
+        &admin(),
+        Action::CreateApplication,
+        &Resource::Platform
+    ));
+    assert!(!allowed(
+        &reviewer("r1", &[]),
+        Action::CreateApplication,
+        &Resource::Platform
+    ));
+    assert!(!allowed(
+        &member(&institution("acme", "active")),
+        Action::CreateApplication,
+        &Resource::Platform
+    ));
 }
 
 #[test]
@@ -144,14 +202,10 @@ fn a_suspended_or_terminated_institution_may_only_read_its_own_status() {
             allowed(&user, Action::ReadOwnStatus, &Resource::Platform),
             "{status}"
         );
-        for action in [
-            Action::UseWorkspace,
-            Action::SubmitReport,
-            Action::CreateApplication,
-        ] {
+        for action in [Action::UseWorkspace, Action::SubmitReport] {
             assert!(!allowed(&user, action, &home), "{status} {action:?}");
         }
-        let own = application(&acme, &[]);
+        let own = application(&user.user_id, ACME_USCC, &[]);
         assert!(!allowed(&user, Action::ReadApplication, &own), "{status}");
         let key = Resource::Credential {
             id: "k1".into(),
@@ -170,8 +224,7 @@ fn a_suspended_or_terminated_institution_may_only_read_its_own_status() {
 
 #[test]
 fn reviewers_review_only_what_they_are_assigned() {
-    let acme = institution("acme", "active");
-    let app = application(&acme, &["r1", "r2", "r3"]);
+    let app = application("a1", ACME_USCC, &["r1", "r2", "r3"]);
     assert!(allowed(
         &reviewer("r1", &[]),
         Action::ReviewApplication,
@@ -197,17 +250,18 @@ fn reviewers_review_only_what_they_are_assigned() {
 #[test]
 fn a_reviewer_may_not_review_an_institution_they_belong_to() {
     let acme = institution("acme", "active");
-    let conflicted = reviewer("r1", std::slice::from_ref(&acme));
-    let app = application(&acme, &["r1"]);
+    let conflicted = reviewer("r1", &[ACME_USCC]);
+    let app = application("a1", ACME_USCC, &["r1"]);
     assert!(!allowed(&conflicted, Action::ReviewApplication, &app));
     let product = Resource::Product {
         id: "p1".into(),
         institution: acme.clone(),
+        uscc: ACME_USCC.into(),
         reviewers: vec!["r1".into()],
     };
     assert!(!allowed(&conflicted, Action::ReviewProduct, &product));
     // Belonging to another institution is no conflict.
-    let elsewhere = reviewer("r1", &[institution("other", "active")]);
+    let elsewhere = reviewer("r1", &["91110000710926094P"]);
     assert!(allowed(&elsewhere, Action::ReviewApplication, &app));
     assert!(allowed(&elsewhere, Action::ReviewProduct, &product));
 }

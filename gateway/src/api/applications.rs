@@ -1,0 +1,233 @@
+//! Applicants, applications (BRIEF P1) and the data supply list they choose from.
+
+use std::collections::HashSet;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use policies::access::{Action, Resource};
+use serde::Deserialize;
+
+use super::{ApiError, ApiJson, AppState, ClientIp, request_id};
+use crate::application::ApplicationForm;
+use crate::applications::{self, Application, ApplicationError};
+use crate::identity::{self, Caller, NewUser, Role};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/applicants", post(register))
+        .route("/catalog", get(catalog))
+        .route("/applications", post(create).get(list))
+        .route("/applications/{id}", get(read).put(update))
+        .route("/applications/{id}/submit", post(submit))
+}
+
+impl From<ApplicationError> for ApiError {
+    fn from(e: ApplicationError) -> Self {
+        match e {
+            ApplicationError::NotFound => ApiError::not_found("application"),
+            ApplicationError::NotDraft(_) => {
+                ApiError::new(StatusCode::CONFLICT, "not_a_draft", e.to_string())
+            }
+            ApplicationError::Incomplete(errors) => {
+                let first = errors.first().map(|e| e.field.clone()).unwrap_or_default();
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "application_incomplete",
+                    format!(
+                        "the application cannot be submitted yet: {}",
+                        errors
+                            .iter()
+                            .map(|e| format!("{}: {}", e.field, e.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                )
+                .with_field(first)
+                .with_details(serde_json::to_value(&errors).unwrap_or_default())
+            }
+            ApplicationError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Registration {
+    username: String,
+    display_name: String,
+    password: String,
+}
+
+/// An institution that wants to apply registers a login first; its user becomes the
+/// institution's first user when its account is opened.
+async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<Registration>,
+) -> Result<Response, ApiError> {
+    state.limit_attempts(ip)?;
+    if body.display_name.trim().is_empty() || body.display_name.chars().count() > 100 {
+        return Err(ApiError::invalid(
+            "display_name",
+            "give a name of 1 to 100 characters",
+        ));
+    }
+    let mut tx = state.store.write().await?;
+    let id = identity::create_user(
+        &mut tx,
+        NewUser {
+            username: &body.username,
+            display_name: body.display_name.trim(),
+            role: Role::Applicant,
+            institution_id: None,
+            password: &body.password,
+        },
+        "self-registration",
+        &request_id(),
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "user_id": id, "username": body.username, "role": "applicant" })),
+    )
+        .into_response())
+}
+
+/// The data supply list (数据供给清单): every table an application may request.
+async fn catalog(_caller: Caller) -> Json<serde_json::Value> {
+    let items: Vec<serde_json::Value> = catalog::Manifest::builtin()
+        .tables
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id,
+                "name_zh": t.name_zh,
+                "name_en": t.name_en,
+                "source_unit": t.source_unit,
+                "info_class": t.info_class.as_str(),
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "items": items, "next_cursor": null }))
+}
+
+fn catalog_tables() -> HashSet<String> {
+    catalog::Manifest::builtin()
+        .tables
+        .iter()
+        .map(|t| t.id.clone())
+        .collect()
+}
+
+/// The application as a resource of the access rules.
+fn resource(a: &Application) -> Resource {
+    Resource::Application {
+        id: a.id.clone(),
+        applicant: a.applicant_id.clone(),
+        uscc: a.form.uscc.clone().unwrap_or_default(),
+        reviewers: Vec::new(),
+    }
+}
+
+/// Loads an application the caller may `action`; one they may not see is "not found".
+async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+) -> Result<Application, ApiError> {
+    let application = applications::get(&state.store, id).await?;
+    let target = resource(&application);
+    if state
+        .authorize(caller, Action::ReadApplication, &target)
+        .is_err()
+    {
+        return Err(ApiError::not_found("application"));
+    }
+    state.authorize(caller, action, &target)?;
+    Ok(application)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(form): ApiJson<ApplicationForm>,
+) -> Result<Response, ApiError> {
+    state.authorize(&caller, Action::CreateApplication, &Resource::Platform)?;
+    let application =
+        applications::create(&state.store, &caller.user_id, &form, &request_id()).await?;
+    Ok((StatusCode::CREATED, Json(application)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let limit = page.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid("limit", "limit is between 1 and 500"));
+    }
+    let all = state
+        .authorize(&caller, Action::ListApplications, &Resource::Platform)
+        .is_ok();
+    let own = (!all).then_some(caller.user_id.as_str());
+    let items = applications::list(&state.store, own, limit, page.cursor.as_deref()).await?;
+    let next_cursor = (items.len() == limit as usize)
+        .then(|| items.last().map(|a| a.id.clone()))
+        .flatten();
+    Ok(Json(
+        serde_json::json!({ "items": items, "next_cursor": next_cursor }),
+    ))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Application>, ApiError> {
+    Ok(Json(
+        visible(&state, &caller, &id, Action::ReadApplication).await?,
+    ))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(form): ApiJson<ApplicationForm>,
+) -> Result<Json<Application>, ApiError> {
+    visible(&state, &caller, &id, Action::EditApplication).await?;
+    Ok(Json(
+        applications::update(&state.store, &id, &caller.user_id, &form, &request_id()).await?,
+    ))
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Application>, ApiError> {
+    visible(&state, &caller, &id, Action::SubmitApplication).await?;
+    Ok(Json(
+        applications::submit(
+            &state.store,
+            &id,
+            &caller.user_id,
+            &catalog_tables(),
+            &request_id(),
+        )
+        .await?,
+    ))
+}

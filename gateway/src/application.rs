@@ -1,0 +1,508 @@
+//! The application to join the product pool (BRIEF P1, 附件2 机构入驻申请表): the form,
+//! its data supply list and own-data list, and the checks that a submission must pass.
+//! Drafts may be incomplete; submission checks every field and names each one at fault.
+
+use std::collections::HashSet;
+
+use chrono::{Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// The qualifications of 附件2, in its order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualificationKind {
+    /// 符合网络安全等级保护三级标准和商用密码安全性评估要求的系统开发和运维实践经验.
+    SecurityPractice,
+    /// 机构公共信用评价良好以上等级.
+    CreditEvaluation,
+    /// 机构法定代表人、董事、监事未纳入黑名单记录.
+    NoBlacklistedOfficers,
+    /// 机构成立 1 年及以上.
+    EstablishedOneYear,
+    /// 个人或企业征信业务资格 (preferred, 附件1 item 4).
+    CreditReportingLicence,
+    /// 其他资质证明材料.
+    Other,
+}
+
+/// One declared qualification with its evidence files.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Qualification {
+    /// Which one.
+    pub kind: QualificationKind,
+    /// What the institution states.
+    pub description: String,
+    /// Ids of uploaded evidence files.
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+/// One step of the schedule (进度安排).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Milestone {
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day.
+    pub end: NaiveDate,
+    /// What happens.
+    pub description: String,
+}
+
+/// A row of the own-data list (自有数据清单).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnDataItem {
+    /// 数源单位.
+    pub source_unit: String,
+    /// 数据表名（中文）.
+    pub table_name: String,
+    /// 是否可共享.
+    pub shareable: bool,
+}
+
+/// The signed credit commitment (信用承诺).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Commitment {
+    /// The institution accepts the three commitments of 附件2.
+    pub accepted: bool,
+    /// Who signs for the institution.
+    pub signed_by: String,
+}
+
+/// The form. Every field may be missing in a draft.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApplicationForm {
+    /// 服务对象名称.
+    pub institution_name: Option<String>,
+    /// 统一社会信用代码.
+    pub uscc: Option<String>,
+    /// 联系人.
+    pub contact_name: Option<String>,
+    /// 联系电话.
+    pub contact_phone: Option<String>,
+    /// 基本情况.
+    pub basic_situation: Option<String>,
+    /// 资质情况.
+    pub qualifications: Vec<Qualification>,
+    /// 信用产品名称.
+    pub product_name: Option<String>,
+    /// 创新点.
+    pub innovation: Option<String>,
+    /// 进度安排 (不超过1年).
+    pub schedule: Vec<Milestone>,
+    /// 应用场景.
+    pub scenarios: Option<String>,
+    /// 信用承诺.
+    pub commitment: Option<Commitment>,
+    /// 数据供给清单: catalog table ids requested.
+    pub data_supply: Vec<String>,
+    /// 自有数据清单.
+    pub own_data: Vec<OwnDataItem>,
+}
+
+/// One field at fault and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field, as a JSON path (`schedule[1].end`).
+    pub field: String,
+    /// What is wrong, and how to put it right.
+    pub message: String,
+}
+
+/// Longest free-text field, in characters.
+pub const MAX_TEXT_CHARS: usize = 5_000;
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Whether `phone` is a mainland mobile number (11 digits starting 1[3-9]) or a landline
+/// with area code (0 + 2–3 digits, then 7–8 digits, optionally separated by '-', with an
+/// optional extension "-1234"); spaces are ignored.
+pub fn is_valid_phone(phone: &str) -> bool {
+    let p: String = policies::to_half_width(phone)
+        .chars()
+        .filter(|c| *c != ' ')
+        .collect();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let p = p.strip_prefix("+86").unwrap_or(&p);
+    if p.len() == 11 && digits(p) && p.starts_with('1') && (b'3'..=b'9').contains(&p.as_bytes()[1])
+    {
+        return true;
+    }
+    let mut parts = p.split('-');
+    let (Some(first), second, third, None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (area, number, extension) = match (second, third) {
+        (Some(n), ext) => (first.to_owned(), n.to_owned(), ext),
+        (None, None) if first.starts_with('0') && (10..=12).contains(&first.len()) => {
+            // Without a separator the area code is 3 or 4 digits; accept either split.
+            (first[..3].to_owned(), first[3..].to_owned(), None)
+        }
+        _ => return false,
+    };
+    let area_ok = area.starts_with('0') && (3..=4).contains(&area.len()) && digits(&area);
+    let number_ok = (7..=9).contains(&number.len()) && digits(&number);
+    let extension_ok = extension.is_none_or(|e| (1..=6).contains(&e.len()) && digits(e));
+    area_ok && number_ok && extension_ok
+}
+
+/// Checks a form for submission: every required field present and well-formed. Returns
+/// every problem found, each naming its field.
+pub fn check_for_submission(
+    form: &ApplicationForm,
+    catalog_tables: &HashSet<String>,
+) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut text = |field: &str, value: &Option<String>, what: &str| match value
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("") => errors.push(err(field, format!("{what} is required"))),
+        Some(v) if v.chars().count() > MAX_TEXT_CHARS => errors.push(err(
+            field,
+            format!("{what} is longer than {MAX_TEXT_CHARS} characters; attach the rest as a file"),
+        )),
+        Some(_) => {}
+    };
+    text(
+        "institution_name",
+        &form.institution_name,
+        "the institution's name (服务对象名称)",
+    );
+    text(
+        "contact_name",
+        &form.contact_name,
+        "a contact person (联系人)",
+    );
+    text(
+        "basic_situation",
+        &form.basic_situation,
+        "the institution's basic situation (基本情况)",
+    );
+    text(
+        "product_name",
+        &form.product_name,
+        "the credit product's name (信用产品名称)",
+    );
+    text(
+        "innovation",
+        &form.innovation,
+        "the product's innovation (创新点)",
+    );
+    text(
+        "scenarios",
+        &form.scenarios,
+        "the application scenarios (应用场景)",
+    );
+
+    match form.uscc.as_deref().map(str::trim) {
+        None | Some("") => errors.push(err(
+            "uscc",
+            "the unified social credit code (统一社会信用代码) is required",
+        )),
+        // Strict: a code whose check character is wrong is almost always mistyped, and
+        // the applicant can correct it now (a pilot-era code that genuinely fails its
+        // check is resolved with the platform, not waved through).
+        Some(code) => {
+            if let Err(e) = policies::Uscc::parse_strict(code) {
+                errors.push(err(
+                    "uscc",
+                    format!("the unified social credit code is not valid: {e}"),
+                ));
+            }
+        }
+    }
+    match form.contact_phone.as_deref().map(str::trim) {
+        None | Some("") => errors.push(err("contact_phone", "a contact phone number (联系电话) is required")),
+        Some(phone) if !is_valid_phone(phone) => errors.push(err(
+            "contact_phone",
+            format!("'{phone}' is not a phone number: give an 11-digit mobile number (13812345678) or a landline with area code (0571-87654321)"),
+        )),
+        Some(_) => {}
+    }
+
+    if form.qualifications.is_empty() {
+        errors.push(err(
+            "qualifications",
+            "list the institution's qualifications (资质情况), with evidence",
+        ));
+    }
+    for (i, q) in form.qualifications.iter().enumerate() {
+        if q.description.trim().is_empty() {
+            errors.push(err(
+                format!("qualifications[{i}].description"),
+                "describe the qualification",
+            ));
+        }
+        if q.evidence.is_empty() && q.kind != QualificationKind::Other {
+            errors.push(err(
+                format!("qualifications[{i}].evidence"),
+                "attach at least one evidence file (证明材料)",
+            ));
+        }
+    }
+
+    if form.schedule.is_empty() {
+        errors.push(err(
+            "schedule",
+            "give the schedule (进度安排) as one or more milestones",
+        ));
+    }
+    for (i, m) in form.schedule.iter().enumerate() {
+        if m.end < m.start {
+            errors.push(err(
+                format!("schedule[{i}].end"),
+                format!("ends ({}) before it starts ({})", m.end, m.start),
+            ));
+        }
+        if m.description.trim().is_empty() {
+            errors.push(err(
+                format!("schedule[{i}].description"),
+                "describe the milestone",
+            ));
+        }
+    }
+    if let (Some(first), Some(last)) = (
+        form.schedule.iter().map(|m| m.start).min(),
+        form.schedule.iter().map(|m| m.end).max(),
+    ) && first
+        .checked_add_months(Months::new(12))
+        .is_some_and(|limit| last > limit)
+    {
+        errors.push(err(
+            "schedule",
+            format!(
+                "the schedule runs from {first} to {last}, longer than one year (进度安排不超过1年)"
+            ),
+        ));
+    }
+
+    match &form.commitment {
+        None => errors.push(err(
+            "commitment",
+            "the credit commitment (信用承诺) must be accepted and signed",
+        )),
+        Some(c) if !c.accepted => errors.push(err(
+            "commitment.accepted",
+            "the credit commitment must be accepted to apply",
+        )),
+        Some(c) if c.signed_by.trim().is_empty() => errors.push(err(
+            "commitment.signed_by",
+            "say who signs the commitment for the institution",
+        )),
+        Some(_) => {}
+    }
+
+    if form.data_supply.is_empty() {
+        errors.push(err(
+            "data_supply",
+            "choose at least one table of the data supply list (数据供给清单)",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, table) in form.data_supply.iter().enumerate() {
+        if !catalog_tables.contains(table) {
+            errors.push(err(
+                format!("data_supply[{i}]"),
+                format!("'{table}' is not a table of the catalog (see GET /api/v1/catalog)"),
+            ));
+        } else if !seen.insert(table) {
+            errors.push(err(
+                format!("data_supply[{i}]"),
+                format!("'{table}' is listed twice"),
+            ));
+        }
+    }
+    for (i, item) in form.own_data.iter().enumerate() {
+        if item.source_unit.trim().is_empty() {
+            errors.push(err(
+                format!("own_data[{i}].source_unit"),
+                "name the data's source unit (数源单位)",
+            ));
+        }
+        if item.table_name.trim().is_empty() {
+            errors.push(err(
+                format!("own_data[{i}].table_name"),
+                "name the table (数据表名)",
+            ));
+        }
+    }
+
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    fn complete() -> ApplicationForm {
+        ApplicationForm {
+            institution_name: Some("浙江示例征信有限公司".into()),
+            uscc: Some("91110000600037341L".into()),
+            contact_name: Some("王敏".into()),
+            contact_phone: Some("0571-87654321".into()),
+            basic_situation: Some("成立于2015年的企业征信机构。".into()),
+            qualifications: vec![Qualification {
+                kind: QualificationKind::SecurityPractice,
+                description: "等保三级".into(),
+                evidence: vec!["file-1".into()],
+            }],
+            product_name: Some("小微企业信用评分".into()),
+            innovation: Some("融合公共信用与经营数据".into()),
+            schedule: vec![
+                Milestone {
+                    start: date("2027-01-01"),
+                    end: date("2027-06-30"),
+                    description: "建模".into(),
+                },
+                Milestone {
+                    start: date("2027-07-01"),
+                    end: date("2028-01-01"),
+                    description: "验证".into(),
+                },
+            ],
+            scenarios: Some("信贷审批".into()),
+            commitment: Some(Commitment {
+                accepted: true,
+                signed_by: "李强".into(),
+            }),
+            data_supply: vec!["admin_penalties".into()],
+            own_data: vec![OwnDataItem {
+                source_unit: "本机构".into(),
+                table_name: "贷款表现".into(),
+                shareable: false,
+            }],
+        }
+    }
+
+    fn tables() -> HashSet<String> {
+        ["admin_penalties", "enterprises"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    fn fields(form: &ApplicationForm) -> Vec<String> {
+        match check_for_submission(form, &tables()) {
+            Ok(()) => vec![],
+            Err(errors) => errors.into_iter().map(|e| e.field).collect(),
+        }
+    }
+
+    #[test]
+    fn a_complete_form_passes() {
+        assert_eq!(fields(&complete()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_empty_form_names_every_required_field() {
+        let missing = fields(&ApplicationForm::default());
+        for field in [
+            "institution_name",
+            "uscc",
+            "contact_name",
+            "contact_phone",
+            "basic_situation",
+            "qualifications",
+            "product_name",
+            "innovation",
+            "schedule",
+            "scenarios",
+            "commitment",
+            "data_supply",
+        ] {
+            assert!(
+                missing.contains(&field.to_string()),
+                "{field} in {missing:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_malformed_field_is_named() {
+        let mut f = complete();
+        f.uscc = Some("91110000600037341M".into());
+        assert_eq!(fields(&f), ["uscc"]);
+
+        let mut f = complete();
+        f.contact_phone = Some("12345".into());
+        assert_eq!(fields(&f), ["contact_phone"]);
+
+        let mut f = complete();
+        f.schedule[1].end = date("2028-01-02");
+        assert_eq!(fields(&f), ["schedule"], "one day over a year");
+
+        let mut f = complete();
+        f.schedule[0].end = date("2026-12-01");
+        assert_eq!(fields(&f), ["schedule[0].end"]);
+
+        let mut f = complete();
+        f.commitment = Some(Commitment {
+            accepted: false,
+            signed_by: "李强".into(),
+        });
+        assert_eq!(fields(&f), ["commitment.accepted"]);
+
+        let mut f = complete();
+        f.data_supply = vec![
+            "admin_penalties".into(),
+            "no_such_table".into(),
+            "admin_penalties".into(),
+        ];
+        assert_eq!(fields(&f), ["data_supply[1]", "data_supply[2]"]);
+
+        let mut f = complete();
+        f.qualifications[0].evidence.clear();
+        assert_eq!(fields(&f), ["qualifications[0].evidence"]);
+
+        let mut f = complete();
+        f.basic_situation = Some("x".repeat(MAX_TEXT_CHARS + 1));
+        assert_eq!(fields(&f), ["basic_situation"]);
+    }
+
+    #[test]
+    fn phone_numbers_as_people_write_them() {
+        for ok in [
+            "13812345678",
+            "+86 138 1234 5678",
+            "0571-87654321",
+            "010-12345678",
+            "057187654321",
+            "0571-87654321-123",
+            "１３８１２３４５６７８",
+        ] {
+            assert!(is_valid_phone(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "12345678901",
+            "1381234567",
+            "571-87654321",
+            "0571-123",
+            "phone",
+            "0571-87654321-",
+            "138123456789",
+        ] {
+            assert!(!is_valid_phone(bad), "{bad}");
+        }
+    }
+}

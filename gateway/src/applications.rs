@@ -1,0 +1,221 @@
+//! Applications in the platform database: drafts, submission, listing.
+
+use sqlx::Row;
+
+use crate::application::{ApplicationForm, FieldError, check_for_submission};
+use crate::audit::{self, Event};
+use crate::store::{Store, StoreError, new_id, now};
+
+/// Where an application is in the workflow.
+pub const STATUSES: [&str; 5] = ["draft", "submitted", "under_review", "approved", "rejected"];
+
+/// An application as stored.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Application {
+    /// Id.
+    pub id: String,
+    /// The applicant user.
+    pub applicant_id: String,
+    /// `draft`, `submitted`, `under_review`, `approved` or `rejected`.
+    pub status: String,
+    /// The form.
+    pub form: ApplicationForm,
+    /// Created.
+    pub created_at: String,
+    /// Last changed.
+    pub updated_at: String,
+    /// Submitted, once it is.
+    pub submitted_at: Option<String>,
+}
+
+/// Why an application operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplicationError {
+    /// No such application.
+    #[error("no such application")]
+    NotFound,
+    /// The application is past the draft stage.
+    #[error("the application was submitted on {0} and can no longer be changed")]
+    NotDraft(String),
+    /// The form is not complete or not valid.
+    #[error("the application is not complete")]
+    Incomplete(Vec<FieldError>),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ApplicationError {
+    fn from(e: sqlx::Error) -> Self {
+        ApplicationError::Store(StoreError::Query(e))
+    }
+}
+
+fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application, ApplicationError> {
+    let form: String = row.get("form");
+    Ok(Application {
+        id: row.get("id"),
+        applicant_id: row.get("applicant_id"),
+        status: row.get("status"),
+        form: serde_json::from_str(&form)
+            .map_err(|e| StoreError::Query(sqlx::Error::Decode(Box::new(e))))?,
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        submitted_at: row.get("submitted_at"),
+    })
+}
+
+/// Creates a draft for `applicant_id`.
+pub async fn create(
+    store: &Store,
+    applicant_id: &str,
+    form: &ApplicationForm,
+    request_id: &str,
+) -> Result<Application, ApplicationError> {
+    let id = new_id();
+    let at = now();
+    let mut tx = store.write().await?;
+    sqlx::query(
+        "INSERT INTO applications (id, applicant_id, status, form, created_at, updated_at) \
+         VALUES (?, ?, 'draft', ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(applicant_id)
+    .bind(serde_json::to_string(form).expect("a form serialises"))
+    .bind(&at)
+    .bind(&at)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: applicant_id,
+            action: "application.created",
+            subject: &id,
+            detail: serde_json::json!({}),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(store, &id).await
+}
+
+/// One application.
+pub async fn get(store: &Store, id: &str) -> Result<Application, ApplicationError> {
+    let row = sqlx::query("SELECT * FROM applications WHERE id = ?")
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?
+        .ok_or(ApplicationError::NotFound)?;
+    from_row(&row)
+}
+
+/// Applications of one applicant, or all (for administrators), oldest first, paged by
+/// id after `cursor`.
+pub async fn list(
+    store: &Store,
+    applicant_id: Option<&str>,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<Vec<Application>, ApplicationError> {
+    let rows = sqlx::query(
+        "SELECT * FROM applications WHERE (?1 IS NULL OR applicant_id = ?1) AND id > ?2 \
+         ORDER BY id LIMIT ?3",
+    )
+    .bind(applicant_id)
+    .bind(cursor.unwrap_or(""))
+    .bind(i64::from(limit))
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Replaces a draft's form.
+pub async fn update(
+    store: &Store,
+    id: &str,
+    actor: &str,
+    form: &ApplicationForm,
+    request_id: &str,
+) -> Result<Application, ApplicationError> {
+    let mut tx = store.write().await?;
+    let current = sqlx::query("SELECT status, submitted_at FROM applications WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(ApplicationError::NotFound)?;
+    let status: String = current.get(0);
+    if status != "draft" {
+        return Err(ApplicationError::NotDraft(
+            current.get::<Option<String>, _>(1).unwrap_or_default(),
+        ));
+    }
+    sqlx::query("UPDATE applications SET form = ?, updated_at = ? WHERE id = ?")
+        .bind(serde_json::to_string(form).expect("a form serialises"))
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "application.updated",
+            subject: id,
+            detail: serde_json::json!({}),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(store, id).await
+}
+
+/// Submits a draft after checking every field against the catalog's tables.
+pub async fn submit(
+    store: &Store,
+    id: &str,
+    actor: &str,
+    catalog_tables: &std::collections::HashSet<String>,
+    request_id: &str,
+) -> Result<Application, ApplicationError> {
+    let mut tx = store.write().await?;
+    let row = sqlx::query("SELECT * FROM applications WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(ApplicationError::NotFound)?;
+    let application = from_row(&row)?;
+    if application.status != "draft" {
+        return Err(ApplicationError::NotDraft(
+            application.submitted_at.unwrap_or_default(),
+        ));
+    }
+    check_for_submission(&application.form, catalog_tables)
+        .map_err(ApplicationError::Incomplete)?;
+    let at = now();
+    sqlx::query("UPDATE applications SET status = 'submitted', submitted_at = ?, updated_at = ? WHERE id = ?")
+        .bind(&at)
+        .bind(&at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "application.submitted",
+            subject: id,
+            detail: serde_json::json!({
+                "uscc": application.form.uscc,
+                "institution_name": application.form.institution_name,
+                "data_supply": application.form.data_supply,
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(store, id).await
+}

@@ -1,0 +1,263 @@
+//! BRIEF P1 over HTTP: an institution registers, drafts its application, is told every
+//! field at fault, submits, and then can no longer change it; nobody else sees it but
+//! the administrators.
+
+use gateway::identity::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, assert_error};
+
+fn complete_form() -> Value {
+    json!({
+        "institution_name": "浙江示例征信有限公司",
+        "uscc": "91110000600037341L",
+        "contact_name": "王敏",
+        "contact_phone": "0571-87654321",
+        "basic_situation": "2015年成立的企业征信机构，已备案。",
+        "qualifications": [
+            { "kind": "security_practice", "description": "等保三级", "evidence": ["file-1"] },
+            { "kind": "credit_reporting_licence", "description": "企业征信备案", "evidence": ["file-2"] }
+        ],
+        "product_name": "小微企业信用评分",
+        "innovation": "融合公共信用信息与经营数据",
+        "schedule": [
+            { "start": "2027-01-01", "end": "2027-06-30", "description": "建模与验证" },
+            { "start": "2027-07-01", "end": "2027-12-31", "description": "试点应用" }
+        ],
+        "scenarios": "普惠信贷审批",
+        "commitment": { "accepted": true, "signed_by": "李强" },
+        "data_supply": ["enterprises", "admin_penalties", "dishonesty_list"],
+        "own_data": [{ "source_unit": "本机构", "table_name": "贷款表现", "shareable": false }]
+    })
+}
+
+async fn register(app: &TestApp, username: &str) -> String {
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/applicants",
+            None,
+            Some(json!({ "username": username, "display_name": "示例机构", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["role"], "applicant");
+    app.login(username).await
+}
+
+#[tokio::test]
+async fn registration_refuses_taken_names_and_weak_passwords() {
+    let app = TestApp::spawn().await;
+    register(&app, "acme.apply").await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/applicants",
+            None,
+            Some(json!({ "username": "acme.apply", "display_name": "x", "password": PASSWORD })),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "username_taken");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/applicants",
+            None,
+            Some(json!({ "username": "short.pw", "display_name": "x", "password": "short" })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "password");
+}
+
+#[tokio::test]
+async fn draft_fix_submit_and_the_application_is_frozen() {
+    let app = TestApp::spawn().await;
+    let token = register(&app, "acme.apply").await;
+
+    let (status, catalog) = app
+        .call(Method::GET, "/api/v1/catalog", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(catalog["items"].as_array().map(Vec::len), Some(15));
+
+    // A draft may be incomplete.
+    let (status, draft) = app
+        .call(
+            Method::POST,
+            "/api/v1/applications",
+            Some(&token),
+            Some(json!({ "institution_name": "浙江示例征信有限公司" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    assert_eq!(draft["status"], "draft");
+    let id = draft["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/applications/{id}");
+
+    // Submitting names every field at fault, and changes nothing.
+    let mut form = complete_form();
+    form["uscc"] = json!("91110000600037341M");
+    form["contact_phone"] = json!("12345");
+    form["schedule"][1]["end"] = json!("2028-01-02");
+    form["commitment"]["accepted"] = json!(false);
+    form["data_supply"] = json!(["enterprises", "secret_table"]);
+    let (status, _) = app.call(Method::PUT, &path, Some(&token), Some(form)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .call(Method::POST, &format!("{path}/submit"), Some(&token), None)
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "application_incomplete",
+    );
+    let fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["field"].as_str().expect("field"))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "uscc",
+            "contact_phone",
+            "schedule",
+            "commitment.accepted",
+            "data_supply[1]"
+        ]
+    );
+    assert_eq!(body["error"]["field"], "uscc");
+    let (_, current) = app.call(Method::GET, &path, Some(&token), None).await;
+    assert_eq!(current["status"], "draft");
+
+    // Fixed, it is submitted; then it is frozen.
+    let (status, _) = app
+        .call(Method::PUT, &path, Some(&token), Some(complete_form()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, submitted) = app
+        .call(Method::POST, &format!("{path}/submit"), Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{submitted}");
+    assert_eq!(submitted["status"], "submitted");
+    assert!(submitted["submitted_at"].is_string());
+    let (status, body) = app
+        .call(Method::PUT, &path, Some(&token), Some(complete_form()))
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "not_a_draft");
+    let (status, body) = app
+        .call(Method::POST, &format!("{path}/submit"), Some(&token), None)
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "not_a_draft");
+
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE subject = ? ORDER BY seq")
+            .bind(&id)
+            .fetch_all(app.store.pool())
+            .await
+            .expect("audit");
+    assert_eq!(
+        actions,
+        [
+            "application.created",
+            "application.updated",
+            "application.updated",
+            "application.submitted"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_application_is_seen_by_its_applicant_and_administrators_only() {
+    let app = TestApp::spawn().await;
+    let acme = register(&app, "acme.apply").await;
+    let other = register(&app, "other.apply").await;
+    app.user("admin.li", Role::Administrator).await;
+    app.user("reviewer.wu", Role::Reviewer).await;
+    let admin = app.login("admin.li").await;
+    let reviewer = app.login("reviewer.wu").await;
+
+    let (_, draft) = app
+        .call(
+            Method::POST,
+            "/api/v1/applications",
+            Some(&acme),
+            Some(complete_form()),
+        )
+        .await;
+    let path = format!("/api/v1/applications/{}", draft["id"].as_str().expect("id"));
+
+    for token in [&other, &reviewer] {
+        let (status, body) = app.call(Method::GET, &path, Some(token), None).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+        let (status, body) = app
+            .call(Method::PUT, &path, Some(token), Some(json!({})))
+            .await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    }
+    let (status, _) = app.call(Method::GET, &path, Some(&admin), None).await;
+    assert_eq!(status, StatusCode::OK);
+    // Administrators read but do not edit applicants' forms.
+    let (status, body) = app
+        .call(Method::PUT, &path, Some(&admin), Some(json!({})))
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+
+    let (_, mine) = app
+        .call(Method::GET, "/api/v1/applications", Some(&acme), None)
+        .await;
+    assert_eq!(mine["items"].as_array().map(Vec::len), Some(1));
+    let (_, theirs) = app
+        .call(Method::GET, "/api/v1/applications", Some(&other), None)
+        .await;
+    assert_eq!(theirs["items"].as_array().map(Vec::len), Some(0));
+    let (_, all) = app
+        .call(Method::GET, "/api/v1/applications", Some(&admin), None)
+        .await;
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(1));
+
+    // Only applicants create applications.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/applications",
+            Some(&reviewer),
+            Some(json!({})),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    // Unknown fields and wrong types in the form are refused.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/applications",
+            Some(&acme),
+            Some(json!({ "status": "approved" })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_eq!(body["error"]["field"], "status");
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/applications/does-not-exist",
+            Some(&acme),
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+}
