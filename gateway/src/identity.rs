@@ -70,6 +70,9 @@ pub struct Caller {
     pub institution_id: Option<String>,
     /// The institution's status (`active`, `suspended`, `terminated`), for institution users.
     pub institution_status: Option<String>,
+    /// Reviewers: unified social credit codes of the institutions they belong to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub affiliations: Vec<String>,
     /// The credential used.
     #[serde(skip)]
     pub credential_id: String,
@@ -510,6 +513,15 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, Identity
         role: Role::parse(&role).ok_or(IdentityError::BadToken)?,
         institution_id: row.get(7),
         institution_status: row.get(8),
+        affiliations: Vec::new(),
+    };
+    let caller = Caller {
+        affiliations: if caller.role == Role::Reviewer {
+            crate::review::affiliations(store, &caller.user_id).await?
+        } else {
+            Vec::new()
+        },
+        ..caller
     };
     sqlx::query("UPDATE credentials SET last_used_at = ? WHERE id = ?")
         .bind(now())

@@ -6,4 +6,5 @@ pub mod application;
 pub mod applications;
 pub mod audit;
 pub mod identity;
+pub mod review;
 pub mod store;

@@ -123,25 +123,25 @@ fn catalog_tables() -> HashSet<String> {
         .collect()
 }
 
-/// The application as a resource of the access rules.
-fn resource(a: &Application) -> Resource {
-    Resource::Application {
+/// The application as a resource of the access rules, with its reviewers.
+async fn resource(state: &AppState, a: &Application) -> Result<Resource, ApiError> {
+    Ok(Resource::Application {
         id: a.id.clone(),
         applicant: a.applicant_id.clone(),
         uscc: a.form.uscc.clone().unwrap_or_default(),
-        reviewers: Vec::new(),
-    }
+        reviewers: crate::review::reviewers(&state.store, &a.id).await?,
+    })
 }
 
 /// Loads an application the caller may `action`; one they may not see is "not found".
-async fn visible(
+pub(super) async fn visible(
     state: &AppState,
     caller: &Caller,
     id: &str,
     action: Action,
 ) -> Result<Application, ApiError> {
     let application = applications::get(&state.store, id).await?;
-    let target = resource(&application);
+    let target = resource(state, &application).await?;
     if state
         .authorize(caller, Action::ReadApplication, &target)
         .is_err()

@@ -3,6 +3,7 @@
 mod applications;
 mod error;
 mod json;
+mod review;
 mod sessions;
 
 use std::collections::HashMap;
@@ -81,7 +82,7 @@ impl AppState {
                 .clone()
                 .zip(caller.institution_status.clone())
                 .map(|(id, status)| InstitutionRef { id, status }),
-            affiliations: Vec::new(),
+            affiliations: caller.affiliations.clone(),
         };
         if self
             .access
@@ -136,7 +137,12 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .nest("/api/v1", sessions::routes().merge(applications::routes()))
+        .nest(
+            "/api/v1",
+            sessions::routes()
+                .merge(applications::routes())
+                .merge(review::routes()),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))

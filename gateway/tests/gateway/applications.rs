@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, assert_error};
 
-fn complete_form() -> Value {
+pub fn complete_form() -> Value {
     json!({
         "institution_name": "浙江示例征信有限公司",
         "uscc": "91110000600037341L",
@@ -32,7 +32,7 @@ fn complete_form() -> Value {
     })
 }
 
-async fn register(app: &TestApp, username: &str) -> String {
+pub async fn register(app: &TestApp, username: &str) -> String {
     let (status, body) = app
         .call(
             Method::POST,

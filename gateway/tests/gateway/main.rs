@@ -6,3 +6,4 @@ mod applications;
 mod audit;
 mod cli;
 mod helpers;
+mod review;

@@ -1,0 +1,163 @@
+//! Expert review over HTTP (BRIEF P3): assignment, reviews, the recorded decision.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use policies::access::{Action, Principal, Resource};
+use serde::Deserialize;
+
+use super::applications::visible;
+use super::{ApiError, ApiJson, AppState, request_id};
+use crate::identity::Caller;
+use crate::review::{self, MIN_REVIEWERS, ReviewError, Scores};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/applications/{id}/reviewers", post(assign))
+        .route(
+            "/applications/{id}/reviews",
+            post(submit_review).get(list_reviews),
+        )
+        .route("/applications/{id}/decision", post(decide))
+}
+
+impl From<ReviewError> for ApiError {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::Invalid { field, message } => ApiError::invalid(field, message),
+            ReviewError::Stage(message) => {
+                ApiError::new(StatusCode::CONFLICT, "wrong_stage", message)
+            }
+            ReviewError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Assignment {
+    reviewer_ids: Vec<String>,
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Assignment>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let application = visible(&state, &caller, &id, Action::AssignReviewers).await?;
+    // A reviewer with a conflict of interest is refused here, by the same rule that
+    // would stop them reviewing.
+    let uscc = application.form.uscc.clone().unwrap_or_default();
+    for (i, reviewer) in body.reviewer_ids.iter().enumerate() {
+        let principal = Principal {
+            user_id: reviewer.clone(),
+            role: "reviewer".into(),
+            institution: None,
+            affiliations: review::affiliations(&state.store, reviewer).await?,
+        };
+        let target = Resource::Application {
+            id: id.clone(),
+            applicant: application.applicant_id.clone(),
+            uscc: uscc.clone(),
+            reviewers: vec![reviewer.clone()],
+        };
+        let allowed = state
+            .access
+            .is_allowed(&principal, Action::ReviewApplication, &target)
+            .map_err(ApiError::internal)?;
+        if !allowed {
+            return Err(ApiError::invalid(
+                format!("reviewer_ids[{i}]"),
+                format!(
+                    "reviewer '{reviewer}' has declared an affiliation with the applicant ({uscc}) and may not review it"
+                ),
+            ));
+        }
+    }
+    let assigned = review::assign(
+        &state.store,
+        &id,
+        &body.reviewer_ids,
+        MIN_REVIEWERS,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    Ok(Json(
+        serde_json::json!({ "status": "under_review", "reviewers": assigned }),
+    ))
+}
+
+async fn submit_review(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(scores): ApiJson<Scores>,
+) -> Result<Response, ApiError> {
+    visible(&state, &caller, &id, Action::ReviewApplication).await?;
+    review::submit_review(&state.store, &id, &caller.user_id, &scores, &request_id()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "status": "reviewed" })),
+    )
+        .into_response())
+}
+
+async fn list_reviews(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let application = visible(&state, &caller, &id, Action::ReadApplication).await?;
+    let decision = review::decision(&state.store, &id).await?;
+    let mut reviews = review::reviews(&state.store, &id).await?;
+    // Reviewers judge independently: until the decision, each sees only their own.
+    if caller.role == crate::identity::Role::Reviewer && decision.is_none() {
+        reviews.retain(|r| r.reviewer_id == caller.user_id);
+    }
+    Ok(Json(serde_json::json!({
+        "status": application.status,
+        "reviews": reviews,
+        "decision": decision,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionBody {
+    decision: String,
+    reason: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecisionBody>,
+) -> Result<Json<review::Decision>, ApiError> {
+    visible(&state, &caller, &id, Action::DecideApplication).await?;
+    let approved = match body.decision.as_str() {
+        "approved" => true,
+        "rejected" => false,
+        other => {
+            return Err(ApiError::invalid(
+                "decision",
+                format!("the decision is 'approved' or 'rejected', not '{other}'"),
+            ));
+        }
+    };
+    Ok(Json(
+        review::decide(
+            &state.store,
+            &id,
+            approved,
+            &body.reason,
+            &caller.user_id,
+            &request_id(),
+        )
+        .await?,
+    ))
+}

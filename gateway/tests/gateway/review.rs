@@ -1,0 +1,246 @@
+//! BRIEF P3 over HTTP: assignment (at least three, no conflicts of interest), independent
+//! reviews, and a decision that is final only when recorded.
+
+use gateway::identity::Role;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::applications::{complete_form, register};
+use crate::helpers::{TestApp, assert_error};
+
+/// A submitted application, an administrator and four reviewers (the fourth belongs to
+/// the applicant). Returns (application path, applicant, admin, reviewer ids, tokens).
+async fn setup(app: &TestApp) -> (String, String, String, Vec<String>, Vec<String>) {
+    let applicant = register(app, "acme.apply").await;
+    let (_, draft) = app
+        .call(
+            Method::POST,
+            "/api/v1/applications",
+            Some(&applicant),
+            Some(complete_form()),
+        )
+        .await;
+    let path = format!("/api/v1/applications/{}", draft["id"].as_str().expect("id"));
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("{path}/submit"),
+            Some(&applicant),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.user("admin.li", Role::Administrator).await;
+    let admin = app.login("admin.li").await;
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for name in ["expert.a", "expert.b", "expert.c", "expert.d"] {
+        ids.push(app.user(name, Role::Reviewer).await);
+        tokens.push(app.login(name).await);
+    }
+    sqlx::query(
+        "INSERT INTO reviewer_affiliations (user_id, uscc) VALUES (?, '91110000600037341L')",
+    )
+    .bind(&ids[3])
+    .execute(app.store.pool())
+    .await
+    .expect("affiliation");
+    (path, applicant, admin, ids, tokens)
+}
+
+fn scores(opinion: &str) -> serde_json::Value {
+    json!({ "compliance": 85, "innovation": 70, "prospects": 78, "opinion": opinion })
+}
+
+#[tokio::test]
+async fn three_reviews_then_a_recorded_decision_that_the_applicant_sees() {
+    let app = TestApp::spawn().await;
+    let (path, applicant, admin, ids, tokens) = setup(&app).await;
+
+    // Reviewers cannot review before they are assigned.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviews"),
+            Some(&tokens[0]),
+            Some(scores("材料完整，合规。")),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+
+    // The conflicted reviewer is refused by name; fewer than three are refused.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviewers"),
+            Some(&admin),
+            Some(json!({ "reviewer_ids": [ids[0], ids[3], ids[1]] })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "reviewer_ids[1]");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviewers"),
+            Some(&admin),
+            Some(json!({ "reviewer_ids": [ids[0], ids[1]] })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("m")
+            .contains("at least 3")
+    );
+    // Only administrators assign.
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviewers"),
+            Some(&applicant),
+            Some(json!({ "reviewer_ids": [ids[0], ids[1], ids[2]] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, assigned) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviewers"),
+            Some(&admin),
+            Some(json!({ "reviewer_ids": [ids[0], ids[1], ids[2]] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{assigned}");
+    assert_eq!(assigned["status"], "under_review");
+
+    // Reviews: scores checked, one each, independent until the decision.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviews"),
+            Some(&tokens[0]),
+            Some(json!({ "compliance": 120, "innovation": 70, "prospects": 78, "opinion": "材料完整，合规性良好。" })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "compliance");
+    for token in &tokens[..2] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("{path}/reviews"),
+                Some(token),
+                Some(scores("材料完整，合规性良好，创新点明确。")),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviews"),
+            Some(&tokens[0]),
+            Some(scores("第二次评审意见，不应接受。")),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "wrong_stage");
+    let (_, seen) = app
+        .call(
+            Method::GET,
+            &format!("{path}/reviews"),
+            Some(&tokens[1]),
+            None,
+        )
+        .await;
+    assert_eq!(
+        seen["reviews"].as_array().map(Vec::len),
+        Some(1),
+        "only one's own review"
+    );
+    // The conflicted reviewer cannot review even by guessing the id.
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviews"),
+            Some(&tokens[3]),
+            Some(scores("与申请人有关联，不应评审。")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // No decision until every assigned reviewer has reviewed.
+    let decision_path = format!("{path}/decision");
+    let decide = |decision: &'static str| {
+        app.call(
+            Method::POST,
+            &decision_path,
+            Some(&admin),
+            Some(json!({ "decision": decision, "reason": "三位专家一致认为合规、创新点明确。" })),
+        )
+    };
+    let (status, body) = decide("approved").await;
+    assert_error(status, &body, StatusCode::CONFLICT, "wrong_stage");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("m")
+            .contains("1 assigned reviewer")
+    );
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviews"),
+            Some(&tokens[2]),
+            Some(scores("同意入驻，建议关注数据安全。")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = decide("maybe").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let (status, decision) = decide("approved").await;
+    assert_eq!(status, StatusCode::OK, "{decision}");
+    let (status, body) = decide("rejected").await;
+    assert_error(status, &body, StatusCode::CONFLICT, "wrong_stage");
+
+    // The applicant sees the status, the decision and every opinion.
+    let (_, view) = app
+        .call(
+            Method::GET,
+            &format!("{path}/reviews"),
+            Some(&applicant),
+            None,
+        )
+        .await;
+    assert_eq!(view["status"], "approved");
+    assert_eq!(view["decision"]["decision"], "approved");
+    assert_eq!(view["reviews"].as_array().map(Vec::len), Some(3));
+    let (_, application) = app.call(Method::GET, &path, Some(&applicant), None).await;
+    assert_eq!(application["status"], "approved");
+
+    assert!(matches!(
+        gateway::audit::verify(&app.store).await.expect("verify"),
+        gateway::audit::Verdict::Intact { .. }
+    ));
+}
