@@ -4,7 +4,7 @@ use sqlx::Row;
 
 use crate::application::{ApplicationForm, FieldError, check_for_submission};
 use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, new_id, now};
+use crate::store::{Store, StoreError, Tx, new_id, now};
 
 /// Where an application is in the workflow.
 pub const STATUSES: [&str; 5] = ["draft", "submitted", "under_review", "approved", "rejected"];
@@ -131,6 +131,22 @@ pub async fn list(
     rows.iter().map(from_row).collect()
 }
 
+/// The application `id`, read inside `tx`, if it is still a draft.
+async fn draft_in(tx: &mut Tx, id: &str) -> Result<Application, ApplicationError> {
+    let row = sqlx::query("SELECT * FROM applications WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(ApplicationError::NotFound)?;
+    let application = from_row(&row)?;
+    if application.status != "draft" {
+        return Err(ApplicationError::NotDraft(
+            application.submitted_at.unwrap_or_default(),
+        ));
+    }
+    Ok(application)
+}
+
 /// Replaces a draft's form.
 pub async fn update(
     store: &Store,
@@ -140,17 +156,7 @@ pub async fn update(
     request_id: &str,
 ) -> Result<Application, ApplicationError> {
     let mut tx = store.write().await?;
-    let current = sqlx::query("SELECT status, submitted_at FROM applications WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(ApplicationError::NotFound)?;
-    let status: String = current.get(0);
-    if status != "draft" {
-        return Err(ApplicationError::NotDraft(
-            current.get::<Option<String>, _>(1).unwrap_or_default(),
-        ));
-    }
+    draft_in(&mut tx, id).await?;
     sqlx::query("UPDATE applications SET form = ?, updated_at = ? WHERE id = ?")
         .bind(serde_json::to_string(form).expect("a form serialises"))
         .bind(now())
@@ -181,17 +187,7 @@ pub async fn submit(
     request_id: &str,
 ) -> Result<Application, ApplicationError> {
     let mut tx = store.write().await?;
-    let row = sqlx::query("SELECT * FROM applications WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(ApplicationError::NotFound)?;
-    let application = from_row(&row)?;
-    if application.status != "draft" {
-        return Err(ApplicationError::NotDraft(
-            application.submitted_at.unwrap_or_default(),
-        ));
-    }
+    let application = draft_in(&mut tx, id).await?;
     check_for_submission(&application.form, catalog_tables)
         .map_err(ApplicationError::Incomplete)?;
     let at = now();

@@ -389,22 +389,8 @@ async fn a_suspended_institutions_tokens_only_read_its_status() {
     .execute(app.store.pool())
     .await
     .expect("institution");
-    let mut tx = app.store.write().await.expect("tx");
-    gateway::identity::create_user(
-        &mut tx,
-        gateway::identity::NewUser {
-            username: "acme.analyst",
-            display_name: "Analyst",
-            role: Role::Institution,
-            institution_id: Some("inst-1"),
-            password: PASSWORD,
-        },
-        "test",
-        "-",
-    )
-    .await
-    .expect("user");
-    tx.commit().await.expect("commit");
+    app.user_of("acme.analyst", Role::Institution, Some("inst-1"))
+        .await;
     let token = app.login("acme.analyst").await;
     let create_key = || {
         app.call(

@@ -48,6 +48,11 @@ impl TestApp {
 
     /// Creates a platform user with [`PASSWORD`].
     pub async fn user(&self, username: &str, role: Role) -> String {
+        self.user_of(username, role, None).await
+    }
+
+    /// Creates a user with [`PASSWORD`], of an institution if one is given.
+    pub async fn user_of(&self, username: &str, role: Role, institution: Option<&str>) -> String {
         let mut tx = self.store.write().await.expect("tx");
         let id = identity::create_user(
             &mut tx,
@@ -55,7 +60,7 @@ impl TestApp {
                 username,
                 display_name: username,
                 role,
-                institution_id: None,
+                institution_id: institution,
                 password: PASSWORD,
             },
             "test",
