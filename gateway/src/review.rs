@@ -377,3 +377,50 @@ pub async fn decision(store: &Store, application_id: &str) -> Result<Option<Deci
         decided_at: r.get(3),
     }))
 }
+
+/// Replaces a reviewer's declared affiliations (unified social credit codes, each
+/// checked), audited.
+pub async fn declare_affiliations(
+    store: &Store,
+    reviewer_id: &str,
+    usccs: &[String],
+    request_id: &str,
+) -> Result<Vec<String>, ReviewError> {
+    let mut codes = Vec::new();
+    for (i, code) in usccs.iter().enumerate() {
+        let uscc = policies::Uscc::parse_strict(code).map_err(|e| {
+            invalid(
+                format!("usccs[{i}]"),
+                format!("not a valid unified social credit code: {e}"),
+            )
+        })?;
+        codes.push(uscc.as_str().to_owned());
+    }
+    codes.sort();
+    codes.dedup();
+    let mut tx = store.write().await?;
+    sqlx::query("DELETE FROM reviewer_affiliations WHERE user_id = ?")
+        .bind(reviewer_id)
+        .execute(&mut *tx)
+        .await?;
+    for code in &codes {
+        sqlx::query("INSERT INTO reviewer_affiliations (user_id, uscc) VALUES (?, ?)")
+            .bind(reviewer_id)
+            .bind(code)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::append(
+        &mut tx,
+        Event {
+            actor: reviewer_id,
+            action: "reviewer.affiliations_declared",
+            subject: reviewer_id,
+            detail: serde_json::json!({ "usccs": codes }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(codes)
+}

@@ -46,6 +46,7 @@ pub enum Action {
     ReinstateInstitution,
     TerminateInstitution,
     ReadInstitution,
+    DeclareAffiliations,
 }
 
 impl Action {
@@ -72,6 +73,7 @@ impl Action {
             Action::ReinstateInstitution => "reinstate_institution",
             Action::TerminateInstitution => "terminate_institution",
             Action::ReadInstitution => "read_institution",
+            Action::DeclareAffiliations => "declare_affiliations",
         }
     }
 }

@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{post, put};
 use axum::{Json, Router};
 use policies::access::{Action, Principal, Resource};
 use serde::Deserialize;
@@ -21,6 +21,7 @@ pub(super) fn routes() -> Router<AppState> {
             post(submit_review).get(list_reviews),
         )
         .route("/applications/{id}/decision", post(decide))
+        .route("/me/affiliations", put(declare_affiliations))
 }
 
 impl From<ReviewError> for ApiError {
@@ -160,4 +161,23 @@ async fn decide(
         )
         .await?,
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Affiliations {
+    usccs: Vec<String>,
+}
+
+/// A reviewer declares the institutions they belong to (replacing any earlier list).
+async fn declare_affiliations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Affiliations>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&caller, Action::DeclareAffiliations, &Resource::Platform)?;
+    let usccs =
+        review::declare_affiliations(&state.store, &caller.user_id, &body.usccs, &request_id())
+            .await?;
+    Ok(Json(serde_json::json!({ "usccs": usccs })))
 }

@@ -244,3 +244,41 @@ async fn three_reviews_then_a_recorded_decision_that_the_applicant_sees() {
         gateway::audit::Verdict::Intact { .. }
     ));
 }
+
+#[tokio::test]
+async fn affiliations_are_declared_by_reviewers_with_valid_codes_only() {
+    let app = TestApp::spawn().await;
+    app.user("expert.a", Role::Reviewer).await;
+    app.user("admin.li", Role::Administrator).await;
+    let reviewer = app.login("expert.a").await;
+    let admin = app.login("admin.li").await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/affiliations",
+            Some(&reviewer),
+            Some(json!({ "usccs": ["91110000600037341L", "91110000600037341M"] })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "usccs[1]");
+    let declared: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reviewer_affiliations")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(declared, 0, "nothing was stored");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/affiliations",
+            Some(&admin),
+            Some(json!({ "usccs": [] })),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+}

@@ -248,6 +248,25 @@ fn reviewers_review_only_what_they_are_assigned() {
 }
 
 #[test]
+fn only_reviewers_declare_affiliations() {
+    assert!(allowed(
+        &reviewer("r1", &[]),
+        Action::DeclareAffiliations,
+        &Resource::Platform
+    ));
+    assert!(!allowed(
+        &admin(),
+        Action::DeclareAffiliations,
+        &Resource::Platform
+    ));
+    assert!(!allowed(
+        &applicant("a1"),
+        Action::DeclareAffiliations,
+        &Resource::Platform
+    ));
+}
+
+#[test]
 fn a_reviewer_may_not_review_an_institution_they_belong_to() {
     let acme = institution("acme", "active");
     let conflicted = reviewer("r1", &[ACME_USCC]);
