@@ -47,6 +47,9 @@ pub struct SandboxConfig {
     /// rather than returned to the kernel, so the next batch does not page-fault them
     /// back in. Costs at most this much resident memory per slot.
     pub keep_resident_bytes: usize,
+    /// Compiled modules kept in memory; beyond this the least recently used is dropped
+    /// (and reloaded from the disk cache, if there is one, when next needed).
+    pub max_compiled_in_memory: usize,
 }
 
 impl Default for SandboxConfig {
@@ -64,6 +67,7 @@ impl Default for SandboxConfig {
             max_output_bytes: 64 << 20,
             max_concurrent_instances: 64,
             keep_resident_bytes: 4 << 20,
+            max_compiled_in_memory: 256,
         }
     }
 }
@@ -76,9 +80,44 @@ pub struct Sandbox {
     pub(crate) engine: Engine,
     pub(crate) config: SandboxConfig,
     cache: Option<ArtifactCache>,
-    compiled: Mutex<HashMap<String, Module>>,
+    compiled: Mutex<CompiledModules>,
     stats: Mutex<CompileStats>,
     ticker: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+}
+
+/// Compiled modules by id, with their order of last use.
+#[derive(Default)]
+struct CompiledModules {
+    modules: HashMap<String, (Module, u64)>,
+    clock: u64,
+}
+
+impl CompiledModules {
+    fn get(&mut self, id: &str) -> Option<Module> {
+        self.clock += 1;
+        let clock = self.clock;
+        self.modules.get_mut(id).map(|(module, used)| {
+            *used = clock;
+            module.clone()
+        })
+    }
+
+    /// Remembers `module`, dropping the least recently used beyond `capacity`.
+    fn insert(&mut self, id: &str, module: Module, capacity: usize) {
+        self.clock += 1;
+        self.modules.insert(id.to_owned(), (module, self.clock));
+        while self.modules.len() > capacity.max(1) {
+            let Some(oldest) = self
+                .modules
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(id, _)| id.clone())
+            else {
+                break;
+            };
+            self.modules.remove(&oldest);
+        }
+    }
 }
 
 /// Where compiled modules came from, for tests and metrics.
@@ -177,7 +216,7 @@ impl Sandbox {
             engine,
             config,
             cache: None,
-            compiled: Mutex::new(HashMap::new()),
+            compiled: Mutex::new(CompiledModules::default()),
             stats: Mutex::new(CompileStats::default()),
             ticker: Some((stop, ticker)),
         })
@@ -254,7 +293,7 @@ impl Sandbox {
                 f(&mut s);
             }
         };
-        if let Some(m) = self.compiled.lock().ok().and_then(|c| c.get(id).cloned()) {
+        if let Some(m) = self.compiled.lock().ok().and_then(|mut c| c.get(id)) {
             count(|s| s.memory_hits += 1);
             return Ok(m);
         }
@@ -273,7 +312,7 @@ impl Sandbox {
             }
         };
         if let Ok(mut c) = self.compiled.lock() {
-            c.insert(id.to_owned(), module.clone());
+            c.insert(id, module.clone(), self.config.max_compiled_in_memory);
         }
         Ok(module)
     }

@@ -103,3 +103,34 @@ fn a_short_secret_is_refused() {
         .expect("refused");
     assert!(e.to_string().contains("at least 32 bytes"), "{e}");
 }
+
+#[test]
+fn the_in_memory_modules_are_bounded_least_recently_used_first() {
+    let sandbox = Sandbox::new(SandboxConfig {
+        max_concurrent_instances: 4,
+        max_compiled_in_memory: 2,
+        ..SandboxConfig::default()
+    })
+    .expect("sandbox");
+    let version = |v: &str| {
+        crate::variant(&[(
+            r#"\"version\":\"1.0.0\""#,
+            &format!(r#"\"version\":\"{v}\""#),
+        )])
+    };
+    let (a, b, c) = (version("1.0.1"), version("1.0.2"), version("1.0.3"));
+    for bytes in [&a, &b, &a, &c] {
+        sandbox.load(bytes).expect("load");
+    }
+    // a was used after b, so c's arrival dropped b: a is still in memory, b is not.
+    assert_eq!(sandbox.compile_stats().compiled, 3);
+    assert_eq!(sandbox.compile_stats().memory_hits, 1);
+    sandbox.load(&a).expect("load");
+    assert_eq!(sandbox.compile_stats().memory_hits, 2);
+    sandbox.load(&b).expect("load");
+    assert_eq!(
+        sandbox.compile_stats().compiled,
+        4,
+        "b was dropped and compiled again"
+    );
+}
