@@ -282,7 +282,7 @@ pub async fn login(
     username: &str,
     password: &str,
     request_id: &str,
-) -> Result<(Issued, String), IdentityError> {
+) -> Result<Issued, IdentityError> {
     let mut tx = store.write().await?;
     let row = sqlx::query(
         "SELECT id, password_hash, failed_logins, locked_until FROM users WHERE username = ?",
@@ -364,7 +364,7 @@ pub async fn login(
     )
     .await?;
     tx.commit().await?;
-    Ok((issued, user_id))
+    Ok(issued)
 }
 
 /// An Argon2id hash of a random password, for timing-equal refusals.
@@ -505,23 +505,22 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, Identity
         return Err(IdentityError::BadToken);
     }
     let role: String = row.get(6);
-    let caller = Caller {
-        credential_id: row.get(0),
-        user_id: row.get(3),
-        username: row.get(4),
-        display_name: row.get(5),
-        role: Role::parse(&role).ok_or(IdentityError::BadToken)?,
-        institution_id: row.get(7),
-        institution_status: row.get(8),
-        affiliations: Vec::new(),
+    let role = Role::parse(&role).ok_or(IdentityError::BadToken)?;
+    let user_id: String = row.get(3);
+    let affiliations = if role == Role::Reviewer {
+        crate::review::affiliations(store, &user_id).await?
+    } else {
+        Vec::new()
     };
     let caller = Caller {
-        affiliations: if caller.role == Role::Reviewer {
-            crate::review::affiliations(store, &caller.user_id).await?
-        } else {
-            Vec::new()
-        },
-        ..caller
+        credential_id: row.get(0),
+        user_id,
+        username: row.get(4),
+        display_name: row.get(5),
+        role,
+        institution_id: row.get(7),
+        institution_status: row.get(8),
+        affiliations,
     };
     sqlx::query("UPDATE credentials SET last_used_at = ? WHERE id = ?")
         .bind(now())

@@ -34,7 +34,7 @@ async fn login(
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
     state.limit_attempts(ip)?;
-    let (issued, _) =
+    let issued =
         identity::login(&state.store, &body.username, &body.password, &request_id()).await?;
     let caller = identity::authenticate(&state.store, &issued.token).await?;
     Ok((

@@ -261,3 +261,55 @@ async fn an_application_is_seen_by_its_applicant_and_administrators_only() {
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn the_list_is_paged_by_cursor_and_the_limit_is_checked() {
+    let app = TestApp::spawn().await;
+    let token = register(&app, "acme.apply").await;
+    for _ in 0..3 {
+        let (status, _) = app
+            .call(
+                Method::POST,
+                "/api/v1/applications",
+                Some(&token),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/applications?limit=2".to_owned();
+    loop {
+        let (status, page) = app.call(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for item in page["items"].as_array().expect("items") {
+            seen.push(item["id"].as_str().expect("id").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/applications?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 3);
+    let mut unique = seen.clone();
+    unique.dedup();
+    assert_eq!(unique, seen, "pages neither repeat nor skip");
+
+    for bad in ["0", "501"] {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/applications?limit={bad}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        );
+        assert_eq!(body["error"]["field"], "limit");
+    }
+}
