@@ -152,6 +152,9 @@ pub fn register_model(
     usage
 }
 
+/// How often a running job looks at its cancel token between batches.
+const CANCEL_POLL: Duration = Duration::from_millis(10);
+
 /// Read-only SQL: no DDL, no DML (COPY, INSERT), no statements (SET, transactions).
 fn read_only() -> SQLOptions {
     SQLOptions::new()
@@ -210,7 +213,19 @@ pub async fn run_job(
         let rows_out = write_result(ctx, plan.clone(), out, cancel, limits).await?;
         Ok::<_, JobError>((rows_in(plan.as_ref()), rows_out))
     };
-    let outcome = match work.await {
+    // Cancellation (by the caller or the watchdog) also stops SQL that produces no
+    // batch for a long time, such as a large join under an aggregate: dropping the plan's
+    // stream aborts its tasks.
+    let cancelled = async {
+        while !cancel.is_cancelled() {
+            tokio::time::sleep(CANCEL_POLL).await;
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        () = cancelled => Err(JobError::Cancelled),
+    };
+    let outcome = match outcome {
         Err(JobError::Cancelled) if timed_out.load(Ordering::SeqCst) => Err(JobError::Timeout {
             limit_ms: limits.timeout.as_millis() as u64,
         }),

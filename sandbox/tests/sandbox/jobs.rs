@@ -357,3 +357,36 @@ async fn models_compose_in_one_query() {
         "each model scored every enterprise"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_stops_sql_that_produces_no_batch_for_a_long_time() {
+    // A triple self-join under an aggregate: a billion rows, and no output batch until
+    // the end. Cancellation must not wait for one.
+    let s = sandbox(SandboxConfig::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let cancel = CancelToken::new();
+    let trigger = cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        trigger.cancel();
+    });
+    let started = Instant::now();
+    let e = job(
+        &s,
+        &[],
+        "SELECT COUNT(*) FROM enterprises a, enterprises b, enterprises c \
+         WHERE a.name <> b.name OR b.name <> c.name",
+        &dir.path().join("r.parquet"),
+        &JobLimits::default(),
+        &cancel,
+    )
+    .await
+    .expect_err("cancelled");
+    assert!(matches!(e, JobError::Cancelled), "{e:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!dir.path().join("r.parquet").exists());
+}
