@@ -26,6 +26,8 @@ pub struct Application {
     pub updated_at: String,
     /// Submitted, once it is.
     pub submitted_at: Option<String>,
+    /// The automatic entry-criteria checks (BRIEF P2), attached at submission.
+    pub criteria: Option<serde_json::Value>,
 }
 
 /// Why an application operation was refused.
@@ -62,6 +64,9 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application, ApplicationErr
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
         submitted_at: row.get("submitted_at"),
+        criteria: row
+            .get::<Option<String>, _>("criteria")
+            .and_then(|c| serde_json::from_str(&c).ok()),
     })
 }
 
@@ -188,8 +193,29 @@ pub async fn submit(
 ) -> Result<Application, ApplicationError> {
     let mut tx = store.write().await?;
     let application = draft_in(&mut tx, id).await?;
-    check_for_submission(&application.form, catalog_tables)
-        .map_err(ApplicationError::Incomplete)?;
+    let mut errors = check_for_submission(&application.form, catalog_tables)
+        .err()
+        .unwrap_or_default();
+    let uploaded: Vec<String> =
+        sqlx::query_scalar("SELECT id FROM evidence_files WHERE application_id = ?")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+    for (i, q) in application.form.qualifications.iter().enumerate() {
+        for (j, file) in q.evidence.iter().enumerate() {
+            if !uploaded.contains(file) {
+                errors.push(FieldError {
+                    field: format!("qualifications[{i}].evidence[{j}]"),
+                    message: format!(
+                        "no evidence file '{file}' was uploaded to this application; upload it with POST /api/v1/applications/{id}/evidence"
+                    ),
+                });
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApplicationError::Incomplete(errors));
+    }
     let at = now();
     sqlx::query("UPDATE applications SET status = 'submitted', submitted_at = ?, updated_at = ? WHERE id = ?")
         .bind(&at)
@@ -214,4 +240,39 @@ pub async fn submit(
     .await?;
     tx.commit().await?;
     get(store, id).await
+}
+
+/// Attaches the entry-criteria checks to a submitted application; audited.
+pub async fn attach_criteria(
+    store: &Store,
+    id: &str,
+    criteria: &crate::criteria::CriteriaReport,
+    request_id: &str,
+) -> Result<(), ApplicationError> {
+    let mut tx = store.write().await?;
+    sqlx::query("UPDATE applications SET criteria = ? WHERE id = ?")
+        .bind(serde_json::to_string(criteria).unwrap_or_default())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: "system",
+            action: "application.criteria_checked",
+            subject: id,
+            detail: serde_json::json!({
+                "all_required_passed": criteria.all_required_passed,
+                "outcomes": criteria
+                    .criteria
+                    .iter()
+                    .map(|c| (c.id.clone(), c.outcome.clone()))
+                    .collect::<std::collections::BTreeMap<_, _>>(),
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

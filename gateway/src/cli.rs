@@ -39,6 +39,8 @@ struct Config {
 #[serde(deny_unknown_fields)]
 struct ServerConfig {
     listen: Option<std::net::SocketAddr>,
+    workspaces: Option<PathBuf>,
+    job_slots: Option<usize>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -51,6 +53,8 @@ struct DatabaseConfig {
 const DEFAULT_DATABASE: &str = "creditpool.db";
 /// The address served when neither option, variable nor file says otherwise.
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The database `demo` seeds with its demo accounts (never the production default).
+const DEMO_DATABASE: &str = "creditpool-demo.db";
 
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,6 +87,15 @@ enum Command {
         /// Seed of the sample data.
         #[arg(long, default_value_t = DEFAULT_SEED)]
         seed: u64,
+        /// Address the demo server listens on.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// The demo's own platform database, seeded with demo accounts.
+        #[arg(long, default_value = DEMO_DATABASE)]
+        database: PathBuf,
+        /// Prepare the data and the demo accounts, then exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
     },
     /// Synthetic public-credit data.
     #[command(subcommand)]
@@ -103,6 +116,14 @@ enum Command {
         listen: Option<std::net::SocketAddr>,
         #[command(flatten)]
         database: DatabaseArg,
+        /// The public-credit data folder [default: the configuration's data.dir, else
+        /// ./data].
+        #[arg(long, env = "CREDITPOOL_DATA")]
+        data: Option<PathBuf>,
+        /// Folder of the institutions' workspaces [default: the configuration's
+        /// server.workspaces, else workspaces/ beside the database].
+        #[arg(long, env = "CREDITPOOL_WORKSPACES")]
+        workspaces: Option<PathBuf>,
     },
     /// Platform administrators.
     #[command(subcommand)]
@@ -239,7 +260,18 @@ pub async fn run(cli: Cli) -> Result<()> {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
     };
     match cli.command {
-        Command::Demo { data, scale, seed } => demo(&data_dir(data), scale, seed).await,
+        Command::Demo {
+            data,
+            scale,
+            seed,
+            listen,
+            database,
+            no_serve,
+        } => {
+            let data = data_dir(data);
+            demo(&data, scale, seed).await?;
+            crate::server_cli::demo_server(listen, &database, &data, !no_serve).await
+        }
         Command::Samples(SamplesCommand::Generate(args)) => generate(&GenerateArgs {
             as_of: args.as_of.or(Some(samples::default_as_of())),
             ..args
@@ -267,12 +299,22 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Serve {
             listen,
             database: db,
+            data,
+            workspaces,
         } => {
             let listen = match listen.or(config.server.listen) {
                 Some(listen) => listen,
                 None => DEFAULT_LISTEN.parse()?,
             };
-            crate::server_cli::serve(listen, &database(db)).await
+            let database = database(db);
+            let workspaces = workspaces
+                .or(config.server.workspaces.clone())
+                .unwrap_or_else(|| gateway::workspace::default_root(&database));
+            let mut settings = gateway::api::Settings::new(data_dir(data), workspaces);
+            if let Some(slots) = config.server.job_slots {
+                settings.job_slots = slots;
+            }
+            crate::server_cli::serve(listen, &database, settings).await
         }
         Command::Admin(AdminCommand::Create {
             username,

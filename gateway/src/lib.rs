@@ -1,10 +1,16 @@
 //! The creditpool gateway: platform state, identity, the audit log and the HTTP API.
 //! The `creditpool` binary (`src/main.rs`) is its command line.
 
+pub mod accounts;
 pub mod api;
 pub mod application;
 pub mod applications;
 pub mod audit;
+pub mod criteria;
+pub mod demo;
+pub mod evidence;
 pub mod identity;
+pub mod reports;
 pub mod review;
 pub mod store;
+pub mod workspace;

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use gateway::api::{self, AppState};
+use gateway::api::{self, AppState, Settings};
 use gateway::audit::{self, Verdict};
+use gateway::demo;
 use gateway::identity::{self, NewUser, Role};
 use gateway::store::Store;
 
@@ -18,18 +19,74 @@ pub async fn open_store(path: &Path) -> Result<Store> {
 }
 
 /// Serves the API on `listen` until Ctrl-C or SIGTERM.
-pub async fn serve(listen: SocketAddr, database: &Path) -> Result<()> {
+pub async fn serve(listen: SocketAddr, database: &Path, settings: Settings) -> Result<()> {
     let store = open_store(database).await?;
+    let data = settings.data_dir.clone();
+    let state = AppState::start(store, settings).await.with_context(|| {
+        format!(
+            "cannot start the server over the data in {}",
+            data.display()
+        )
+    })?;
+    run(listen, database, state).await
+}
+
+async fn run(listen: SocketAddr, database: &Path, state: AppState) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     eprintln!(
-        "creditpool listening on http://{address} (database {})",
+        "creditpool listening on http://{address} (database {}; API description at http://{address}/api/openapi.json, browsable at http://{address}/api/docs)",
         database.display()
     );
-    api::serve(listener, AppState::new(store)?).await?;
+    api::serve(listener, state).await?;
     Ok(())
+}
+
+/// The demo: a database of its own seeded with a login for every role (known
+/// passwords, said loudly), then served unless `serve` is false.
+pub async fn demo_server(
+    listen: SocketAddr,
+    database: &Path,
+    data: &Path,
+    serve: bool,
+) -> Result<()> {
+    let store = open_store(database).await?;
+    let workspaces = gateway::workspace::default_root(database);
+    let state = AppState::start(store, Settings::new(data, workspaces))
+        .await
+        .context("cannot start the demo server")?;
+    let logins = demo::seed(&state)
+        .await
+        .context("seeding the demo accounts")?;
+    let bar = "!".repeat(78);
+    eprintln!("\n{bar}");
+    eprintln!(
+        "!! DEMO ACCOUNTS with KNOWN PASSWORDS, in {}",
+        database.display()
+    );
+    eprintln!("!! For trying creditpool out only: never use this database for real work.");
+    eprintln!("!! `creditpool serve` creates no accounts; see `creditpool admin create`.");
+    eprintln!("{bar}");
+    println!("\n{:<16} {:<22} password", "role", "username");
+    for login in &logins {
+        println!(
+            "{:<16} {:<22} {}",
+            login.role,
+            login.username,
+            demo::PASSWORD
+        );
+    }
+    println!(
+        "\nlog in with POST /api/v1/sessions and {{\"username\": \"{}\", \"password\": \"{}\"}}",
+        logins.first().map_or("", |l| l.username),
+        demo::PASSWORD
+    );
+    if !serve {
+        return Ok(());
+    }
+    run(listen, database, state).await
 }
 
 /// Creates the first (or another) administrator; the password comes from standard

@@ -47,6 +47,7 @@ pub enum Action {
     TerminateInstitution,
     ReadInstitution,
     DeclareAffiliations,
+    EvaluateInstitution,
 }
 
 impl Action {
@@ -74,6 +75,7 @@ impl Action {
             Action::TerminateInstitution => "terminate_institution",
             Action::ReadInstitution => "read_institution",
             Action::DeclareAffiliations => "declare_affiliations",
+            Action::EvaluateInstitution => "evaluate_institution",
         }
     }
 }

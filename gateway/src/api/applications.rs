@@ -2,8 +2,9 @@
 
 use std::collections::HashSet;
 
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -13,6 +14,8 @@ use serde::Deserialize;
 use super::{ApiError, ApiJson, AppState, ClientIp, request_id};
 use crate::application::ApplicationForm;
 use crate::applications::{self, Application, ApplicationError};
+use crate::criteria;
+use crate::evidence::{self, EvidenceError};
 use crate::identity::{self, Caller, NewUser, Role};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -22,6 +25,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/applications", post(create).get(list))
         .route("/applications/{id}", get(read).put(update))
         .route("/applications/{id}/submit", post(submit))
+        .route(
+            "/applications/{id}/evidence",
+            post(upload_evidence).get(list_evidence),
+        )
+        .route("/applications/{id}/evidence/{file}", get(download_evidence))
 }
 
 impl From<ApplicationError> for ApiError {
@@ -165,9 +173,20 @@ async fn create(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Page {
-    limit: Option<u32>,
-    cursor: Option<String>,
+pub(super) struct Page {
+    pub(super) limit: Option<u32>,
+    pub(super) cursor: Option<String>,
+}
+
+impl Page {
+    /// The page size asked for: 50 by default, 1 to 500.
+    pub(super) fn size(&self) -> Result<u32, ApiError> {
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(ApiError::invalid("limit", "limit is between 1 and 500"));
+        }
+        Ok(limit)
+    }
 }
 
 async fn list(
@@ -175,10 +194,7 @@ async fn list(
     caller: Caller,
     Query(page): Query<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let limit = page.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid("limit", "limit is between 1 and 500"));
-    }
+    let limit = page.size()?;
     let all = state
         .authorize(&caller, Action::ListApplications, &Resource::Platform)
         .is_ok();
@@ -220,14 +236,143 @@ async fn submit(
     Path(id): Path<String>,
 ) -> Result<Json<Application>, ApiError> {
     visible(&state, &caller, &id, Action::SubmitApplication).await?;
-    Ok(Json(
-        applications::submit(
-            &state.store,
-            &id,
-            &caller.user_id,
-            &catalog_tables(),
-            &request_id(),
-        )
-        .await?,
-    ))
+    let application = applications::submit(
+        &state.store,
+        &id,
+        &caller.user_id,
+        &catalog_tables(),
+        &request_id(),
+    )
+    .await?;
+    // BRIEF P2: the entry criteria, checked from the platform's data and attached for
+    // the reviewers. A failure here is the platform's, not the applicant's: the
+    // submission stands and the operators are told.
+    let today = chrono::Utc::now().date_naive();
+    match criteria::check(state.workspaces.catalog(), &application.form, today).await {
+        Ok(report) => {
+            applications::attach_criteria(&state.store, &id, &report, &request_id()).await?
+        }
+        Err(e) => tracing::error!(application = %id, "entry criteria not checked: {e}"),
+    }
+    Ok(Json(applications::get(&state.store, &id).await?))
+}
+
+impl From<EvidenceError> for ApiError {
+    fn from(e: EvidenceError) -> Self {
+        match e {
+            EvidenceError::Type(m) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_file_type",
+                m,
+            ),
+            EvidenceError::TooLarge(m) => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", m)
+            }
+            EvidenceError::Name(m) => ApiError::invalid("filename", m),
+            EvidenceError::NotDraft(_) => {
+                ApiError::new(StatusCode::CONFLICT, "not_a_draft", e.to_string())
+            }
+            EvidenceError::NotFound => ApiError::not_found("evidence file"),
+            EvidenceError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Upload {
+    filename: Option<String>,
+}
+
+/// Uploads one evidence file: the raw bytes as the body, its type in Content-Type and
+/// its name in `?filename=`.
+async fn upload_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(upload): Query<Upload>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    visible(&state, &caller, &id, Action::EditApplication).await?;
+    let media_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    evidence::check_type(media_type, b"").or_else(|e| match e {
+        // The content is checked once it has arrived.
+        EvidenceError::Type(m) if m.starts_with("the content") => Ok(""),
+        other => Err(other),
+    })?;
+    let content = axum::body::to_bytes(body, evidence::MAX_EVIDENCE_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "file_too_large",
+                format!(
+                    "an evidence file may be at most {} MiB",
+                    evidence::MAX_EVIDENCE_BYTES >> 20
+                ),
+            )
+        })?;
+    let file = evidence::upload(
+        &state.store,
+        &id,
+        &caller.user_id,
+        upload.filename.as_deref().unwrap_or(""),
+        media_type,
+        &content,
+        &request_id(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(file)).into_response())
+}
+
+async fn list_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    visible(&state, &caller, &id, Action::ReadApplication).await?;
+    Ok(Json(serde_json::json!({
+        "items": evidence::list(&state.store, &id).await?,
+        "next_cursor": null,
+    })))
+}
+
+async fn download_evidence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    visible(&state, &caller, &id, Action::ReadApplication).await?;
+    let (info, content) = evidence::content(&state.store, &id, &file).await?;
+    let disposition = format!(
+        "attachment; filename=\"evidence-{}\"; filename*=UTF-8''{}",
+        info.id,
+        percent_encode(&info.filename)
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, info.media_type),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        content,
+    )
+        .into_response())
+}
+
+/// RFC 5987 encoding of a file name.
+fn percent_encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -2,12 +2,15 @@
 
 mod applications;
 mod error;
+mod institutions;
 mod json;
+pub mod openapi;
 mod review;
 mod sessions;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,13 +27,62 @@ pub use json::ApiJson;
 
 use policies::access::{AccessError, AccessPolicy, Action, InstitutionRef, Principal, Resource};
 
+use crate::accounts::Quotas;
 use crate::identity::{self, Caller};
+use crate::reports::{self, ReportSchedule};
 use crate::store::{Store, new_id};
+use crate::workspace::Workspaces;
+use sandbox::JobLimits;
 
 /// Largest JSON body accepted.
 pub const MAX_JSON_BYTES: usize = 1 << 20;
 /// Login attempts per client address per minute.
 pub const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 20;
+
+/// How the platform is set up: where its data and workspaces are, and its defaults.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The public-credit data folder (checked against the catalog at start).
+    pub data_dir: PathBuf,
+    /// The folder holding every institution's workspace.
+    pub workspaces_dir: PathBuf,
+    /// Jobs running at once, platform-wide.
+    pub job_slots: usize,
+    /// Limits of each job.
+    pub job_limits: JobLimits,
+    /// Quotas given to a newly opened account.
+    pub default_quotas: Quotas,
+    /// When progress reports are due.
+    pub reports: ReportSchedule,
+}
+
+impl Settings {
+    /// Defaults for data in `data_dir` and workspaces in `workspaces_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>, workspaces_dir: impl Into<PathBuf>) -> Settings {
+        Settings {
+            data_dir: data_dir.into(),
+            workspaces_dir: workspaces_dir.into(),
+            job_slots: 2,
+            job_limits: JobLimits::default(),
+            default_quotas: Quotas::default(),
+            reports: ReportSchedule::default(),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The access rules do not load.
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    /// The data folder does not match the catalog.
+    #[error("the public-credit data: {0}")]
+    Catalog(#[from] catalog::CatalogError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
@@ -39,15 +91,32 @@ pub struct AppState {
     pub store: Store,
     /// The access rules.
     pub access: Arc<AccessPolicy>,
+    /// The institutions' workspaces and jobs.
+    pub workspaces: Arc<Workspaces>,
+    /// The platform's set-up.
+    pub settings: Arc<Settings>,
     limiter: Arc<LoginLimiter>,
 }
 
 impl AppState {
-    /// State over an opened store, with the access rules loaded and validated.
-    pub fn new(store: Store) -> Result<AppState, AccessError> {
+    /// State over an opened store: access rules loaded and validated, the data folder
+    /// checked against the catalog, the job queue started.
+    pub async fn start(store: Store, settings: Settings) -> Result<AppState, StartError> {
+        let catalog = Arc::new(catalog::Catalog::open(&settings.data_dir)?);
+        std::fs::create_dir_all(&settings.workspaces_dir)
+            .map_err(|e| crate::store::StoreError::Query(sqlx::Error::Io(e)))?;
+        let workspaces = Workspaces::start(
+            store.clone(),
+            catalog,
+            settings.job_slots,
+            settings.job_limits.clone(),
+        )
+        .await?;
         Ok(AppState {
             store,
             access: Arc::new(AccessPolicy::load()?),
+            workspaces,
+            settings: Arc::new(settings),
             limiter: Arc::default(),
         })
     }
@@ -90,6 +159,14 @@ impl AppState {
             .map_err(ApiError::internal)?
         {
             return Ok(());
+        }
+        if let Some(institution) = caller.institution_id.clone() {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = reports::count_request(&store, &institution, true).await {
+                    tracing::warn!("counting a refusal: {e}");
+                }
+            });
         }
         match caller.institution_status.as_deref() {
             Some(status @ ("suspended" | "terminated")) => Err(ApiError::new(
@@ -141,7 +218,13 @@ pub fn app(state: AppState) -> Router {
             "/api/v1",
             sessions::routes()
                 .merge(applications::routes())
-                .merge(review::routes()),
+                .merge(review::routes())
+                .merge(institutions::routes()),
+        )
+        // The API description and an offline Swagger UI (assets compiled in).
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+                .external_url_unchecked("/api/openapi.json", openapi::document()),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -289,6 +372,16 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthenticated("the Authorization header must be 'Bearer <token>'")
             })?;
-        Ok(identity::authenticate(&state.store, token).await?)
+        let caller = identity::authenticate(&state.store, token).await?;
+        if let Some(institution) = caller.institution_id.clone() {
+            // Measured usage for re-evaluation (BRIEF P7), off the request's path.
+            let store = state.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = reports::count_request(&store, &institution, false).await {
+                    tracing::warn!("counting a request: {e}");
+                }
+            });
+        }
+        Ok(caller)
     }
 }

@@ -434,3 +434,84 @@ async fn a_suspended_institutions_tokens_only_read_its_status() {
         .expect("count");
     assert_eq!(keys, 1, "the refused request created nothing");
 }
+
+#[tokio::test]
+async fn the_openapi_description_names_every_route_and_each_answers() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = app.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().expect("paths");
+
+    // Every route the router declares (read from the sources) is described.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let mut declared = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("src/api") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        for piece in text.split(".route(").skip(1) {
+            let path = piece.trim_start().trim_start_matches('"');
+            let path = &path[..path.find('"').expect("a quoted path")];
+            declared.push(if path.ends_with("z") {
+                path.to_owned()
+            } else {
+                format!("/api/v1{path}")
+            });
+        }
+    }
+    assert!(declared.len() >= 30, "{declared:?}");
+    for path in &declared {
+        assert!(
+            paths.contains_key(path),
+            "{path} is not in /api/openapi.json"
+        );
+    }
+
+    // Every described operation exists: none answers "no such route" or 405, and each
+    // lists its error codes.
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().expect("operations") {
+            assert!(
+                !path.starts_with("/api/")
+                    || operation["responses"]
+                        .as_object()
+                        .is_some_and(|r| r.len() >= 2),
+                "{method} {path} lists its errors"
+            );
+            let concrete = path
+                .replace("{id}", "x")
+                .replace("{job}", "x")
+                .replace("{file}", "x");
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let response = app
+                .client
+                .request(method.clone(), app.url(&concrete))
+                .send()
+                .await
+                .expect("answer");
+            assert_ne!(
+                response.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            assert_ne!(body["error"]["code"], "no_such_route", "{method} {path}");
+        }
+    }
+
+    // The Swagger UI is served from the binary, offline.
+    let page = app
+        .client
+        .get(app.url("/api/docs/"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.expect("html").contains("swagger"));
+    let script = app
+        .client
+        .get(app.url("/api/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(script.status(), StatusCode::OK);
+}

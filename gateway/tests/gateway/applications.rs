@@ -132,17 +132,32 @@ async fn draft_fix_submit_and_the_application_is_frozen() {
             "contact_phone",
             "schedule",
             "commitment.accepted",
-            "data_supply[1]"
+            "data_supply[1]",
+            // Evidence must have been uploaded to this application.
+            "qualifications[0].evidence[0]",
+            "qualifications[1].evidence[0]"
         ]
     );
     assert_eq!(body["error"]["field"], "uscc");
     let (_, current) = app.call(Method::GET, &path, Some(&token), None).await;
     assert_eq!(current["status"], "draft");
 
-    // Fixed, it is submitted; then it is frozen.
-    let (status, _) = app
-        .call(Method::PUT, &path, Some(&token), Some(complete_form()))
-        .await;
+    // Fixed, with its evidence uploaded, it is submitted; then it is frozen.
+    let mut form = complete_form();
+    for i in 0..2 {
+        let (status, file) = app
+            .upload(
+                &format!("{path}/evidence?filename=proof-{i}.png"),
+                &token,
+                "image/png",
+                b"\x89PNG\r\n\x1a\nnot really an image".to_vec(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{file}");
+        assert_eq!(file["media_type"], "image/png");
+        form["qualifications"][i]["evidence"] = json!([file["id"]]);
+    }
+    let (status, _) = app.call(Method::PUT, &path, Some(&token), Some(form)).await;
     assert_eq!(status, StatusCode::OK);
     let (status, submitted) = app
         .call(Method::POST, &format!("{path}/submit"), Some(&token), None)
@@ -150,6 +165,27 @@ async fn draft_fix_submit_and_the_application_is_frozen() {
     assert_eq!(status, StatusCode::OK, "{submitted}");
     assert_eq!(submitted["status"], "submitted");
     assert!(submitted["submitted_at"].is_string());
+    // P2: the entry criteria were checked against the register, which does not know
+    // this code: each required check fails and says so.
+    let criteria = &submitted["criteria"];
+    assert_eq!(criteria["all_required_passed"], false, "{criteria}");
+    assert_eq!(criteria["criteria"][0]["outcome"], "failed");
+    assert!(
+        criteria["criteria"][0]["finding"]
+            .as_str()
+            .is_some_and(|f| f.contains("no active registration")),
+        "{criteria}"
+    );
+    assert_eq!(criteria["criteria"][3]["outcome"], "declared");
+    let (status, body) = app
+        .upload(
+            &format!("{path}/evidence?filename=late.pdf"),
+            &token,
+            "application/pdf",
+            b"%PDF-1.4".to_vec(),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "not_a_draft");
     let (status, body) = app
         .call(Method::PUT, &path, Some(&token), Some(complete_form()))
         .await;
@@ -171,7 +207,8 @@ async fn draft_fix_submit_and_the_application_is_frozen() {
             "application.created",
             "application.updated",
             "application.updated",
-            "application.submitted"
+            "application.submitted",
+            "application.criteria_checked"
         ]
     );
 }

@@ -173,7 +173,12 @@ fn a_damaged_data_folder_is_named_not_regenerated() {
     assert!(generate(dir.path(), "4").status.success());
     let file = dir.path().join("public-credit").join("officers.parquet");
     std::fs::write(&file, b"garbage").expect("write");
-    let out = creditpool(&["demo", "--data", dir.path().to_str().expect("utf8")]);
+    let out = creditpool(&[
+        "demo",
+        "--data",
+        dir.path().to_str().expect("utf8"),
+        "--no-serve",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(
@@ -192,9 +197,34 @@ fn demo_generates_once_then_reuses_the_data() {
     let dir = tempfile::tempdir().expect("tmp");
     let data = dir.path().join("data");
     let data = data.to_str().expect("utf8");
-    let first = creditpool(&["demo", "--data", data, "--scale", "0.02"]);
+    let database = dir.path().join("demo.db");
+    let database = database.to_str().expect("utf8");
+    let first = creditpool(&[
+        "demo",
+        "--data",
+        data,
+        "--scale",
+        "0.02",
+        "--database",
+        database,
+        "--no-serve",
+    ]);
     assert!(first.status.success(), "{}", text(&first.stderr));
     assert!(text(&first.stderr).contains("generating the sample data set"));
+    // Demo logins for every role, said loudly.
+    assert!(text(&first.stderr).contains("DEMO ACCOUNTS with KNOWN PASSWORDS"));
+    for login in [
+        "demo.admin",
+        "demo.reviewer1",
+        "demo.institution",
+        "demo.applicant",
+    ] {
+        assert!(
+            text(&first.stdout).contains(login),
+            "{}",
+            text(&first.stdout)
+        );
+    }
     let stdout = text(&first.stdout);
     assert!(stdout.contains("15 tables"), "{stdout}");
     assert!(
@@ -203,9 +233,72 @@ fn demo_generates_once_then_reuses_the_data() {
     );
     assert!(stdout.contains("serious_penalties"), "{stdout}");
 
-    let second = creditpool(&["demo", "--data", data]);
-    assert!(second.status.success());
+    let second = creditpool(&["demo", "--data", data, "--database", database, "--no-serve"]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
     assert!(text(&second.stderr).contains("using the existing data"));
+    assert!(text(&second.stdout).contains("demo.admin"));
+}
+
+#[test]
+fn demo_serves_the_api_with_its_demo_logins() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("data");
+    let database = dir.path().join("demo.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_creditpool"))
+        .args([
+            "demo",
+            "--scale",
+            "0.02",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--database")
+        .arg(&database)
+        .env_remove("CREDITPOOL_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut address = None;
+    for line in BufReader::new(stderr).lines() {
+        let line = line.expect("line");
+        if let Some(rest) = line.strip_prefix("creditpool listening on http://") {
+            address = rest.split_whitespace().next().map(str::to_owned);
+            break;
+        }
+    }
+    let address = address.expect("the demo says where it listens");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (status, role) = runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let login = client
+            .post(format!("http://{address}/api/v1/sessions"))
+            .json(&serde_json::json!({ "username": "demo.institution", "password": gateway::demo::PASSWORD }))
+            .send()
+            .await
+            .expect("login");
+        let status = login.status();
+        let body: serde_json::Value = login.json().await.expect("json");
+        let me: serde_json::Value = client
+            .get(format!("http://{address}/api/v1/me"))
+            .bearer_auth(body["token"].as_str().unwrap_or_default())
+            .send()
+            .await
+            .expect("me")
+            .json()
+            .await
+            .expect("json");
+        (status, me["role"].clone())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, reqwest::StatusCode::CREATED);
+    // The demo institution was admitted through the whole workflow.
+    assert_eq!(role, "institution");
 }
 
 fn linear_model() -> String {

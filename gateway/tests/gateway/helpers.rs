@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use gateway::api::{self, AppState};
+use gateway::api::{self, AppState, Settings};
 use gateway::identity::{self, NewUser, Role};
 use gateway::store::Store;
 use reqwest::{Method, StatusCode};
@@ -12,9 +12,32 @@ use serde_json::Value;
 pub struct TestApp {
     pub address: SocketAddr,
     pub store: Store,
+    pub workspaces: std::sync::Arc<gateway::workspace::Workspaces>,
     pub client: reqwest::Client,
     /// Keeps the database folder alive.
     pub dir: tempfile::TempDir,
+}
+
+/// The sample data set every test gateway serves, generated once per test binary
+/// (scale 0.02: 2,000 enterprises).
+pub fn sample_data() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tmp");
+        samples::generate(
+            &samples::GenerateOptions {
+                scale: 0.02,
+                seed: 99,
+                as_of: samples::default_as_of(),
+                out: dir.path().to_path_buf(),
+                threads: 0,
+            },
+            &|_| {},
+        )
+        .expect("sample data generates");
+        dir
+    })
+    .path()
 }
 
 /// The password of every test user.
@@ -31,11 +54,16 @@ impl TestApp {
             .await
             .expect("listener");
         let address = listener.local_addr().expect("address");
-        let state = AppState::new(store.clone()).expect("access rules load");
+        let settings = Settings::new(sample_data(), dir.path().join("workspaces"));
+        let state = AppState::start(store.clone(), settings)
+            .await
+            .expect("the gateway starts");
+        let workspaces = state.workspaces.clone();
         tokio::spawn(async move { api::serve(listener, state).await });
         TestApp {
             address,
             store,
+            workspaces,
             client: reqwest::Client::new(),
             dir,
         }
@@ -115,6 +143,64 @@ impl TestApp {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
         };
         (status, value)
+    }
+}
+
+impl TestApp {
+    /// Uploads raw bytes with a content type (evidence files).
+    pub async fn upload(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
+        )
+    }
+
+    /// Creates a draft of `form` for the applicant `token`, uploads an evidence file for
+    /// each qualification and lists it there; returns the application's path.
+    pub async fn draft_with_evidence(&self, token: &str, mut form: Value) -> String {
+        let (status, draft) = self
+            .call(
+                Method::POST,
+                "/api/v1/applications",
+                Some(token),
+                Some(form.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{draft}");
+        let path = format!("/api/v1/applications/{}", draft["id"].as_str().expect("id"));
+        let count = form["qualifications"].as_array().map_or(0, Vec::len);
+        for i in 0..count {
+            let (status, file) = self
+                .upload(
+                    &format!("{path}/evidence?filename=evidence-{i}.pdf"),
+                    token,
+                    "application/pdf",
+                    format!("%PDF-1.4\n% evidence {i}\n%%EOF\n").into_bytes(),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{file}");
+            form["qualifications"][i]["evidence"] = serde_json::json!([file["id"]]);
+        }
+        let (status, body) = self.call(Method::PUT, &path, Some(token), Some(form)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        path
     }
 }
 

@@ -6,4 +6,5 @@ mod applications;
 mod audit;
 mod cli;
 mod helpers;
+mod lifecycle;
 mod review;

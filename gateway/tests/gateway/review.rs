@@ -12,15 +12,7 @@ use crate::helpers::{TestApp, assert_error};
 /// the applicant). Returns (application path, applicant, admin, reviewer ids, tokens).
 async fn setup(app: &TestApp) -> (String, String, String, Vec<String>, Vec<String>) {
     let applicant = register(app, "acme.apply").await;
-    let (_, draft) = app
-        .call(
-            Method::POST,
-            "/api/v1/applications",
-            Some(&applicant),
-            Some(complete_form()),
-        )
-        .await;
-    let path = format!("/api/v1/applications/{}", draft["id"].as_str().expect("id"));
+    let path = app.draft_with_evidence(&applicant, complete_form()).await;
     let (status, _) = app
         .call(
             Method::POST,

@@ -78,6 +78,7 @@ fn administrators_run_the_platform_and_nobody_else_does() {
         Action::ReinstateInstitution,
         Action::TerminateInstitution,
         Action::ReadInstitution,
+        Action::EvaluateInstitution,
     ] {
         let target = Resource::Institution(acme.clone());
         assert!(allowed(&admin(), action, &target), "{action:?}");
@@ -91,6 +92,7 @@ fn administrators_run_the_platform_and_nobody_else_does() {
         Action::OpenAccounts,
         Action::ReadAuditLog,
         Action::ListApplications,
+        Action::ListInstitutions,
     ] {
         assert!(allowed(&admin(), action, &Resource::Platform));
         assert!(!allowed(&reviewer("r1", &[]), action, &Resource::Platform));

@@ -1,0 +1,741 @@
+//! Institution accounts (BRIEF P3, P7): batch opening of approved applications, each
+//! with a workspace, data grants equal to its approved data supply list and default
+//! quotas; then suspension, reinstatement and termination. Every change is audited in
+//! the transaction that makes it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::application::ApplicationForm;
+use crate::audit::{self, Event};
+use crate::store::{Store, StoreError, Tx, new_id, now, sha256_hex};
+
+/// The limits of an institution (enforced by the workspace; issue 5 adds the rest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quotas {
+    /// Jobs queued or running at once.
+    pub concurrent_jobs: i64,
+    /// CPU seconds of jobs per UTC day.
+    pub cpu_seconds_per_day: i64,
+    /// Bytes of workspace storage.
+    pub storage_bytes: i64,
+    /// Rows released as samples per UTC day.
+    pub sampled_rows_per_day: i64,
+    /// API requests per minute.
+    pub requests_per_minute: i64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            concurrent_jobs: 2,
+            cpu_seconds_per_day: 3_600,
+            storage_bytes: 10 << 30,
+            sampled_rows_per_day: 1_000,
+            requests_per_minute: 600,
+        }
+    }
+}
+
+/// An institution as administrators (and the institution itself) see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Institution {
+    /// Id.
+    pub id: String,
+    /// Registered name.
+    pub name: String,
+    /// Unified social credit code.
+    pub uscc: String,
+    /// `active`, `suspended` or `terminated`.
+    pub status: String,
+    /// Opened.
+    pub created_at: String,
+    /// The application it was admitted with.
+    pub application_id: Option<String>,
+    /// `open` or `closed`.
+    pub workspace_status: Option<String>,
+    /// Granted public-credit tables.
+    pub grants: Vec<String>,
+    /// Its limits.
+    pub quotas: Option<Quotas>,
+    /// Suspensions, reinstatements and the termination, oldest first.
+    pub lifecycle: Vec<LifecycleEvent>,
+    /// What termination deleted.
+    pub deletion_record: Option<DeletionRecord>,
+}
+
+/// One step of an institution's life.
+#[derive(Clone, Debug, Serialize)]
+pub struct LifecycleEvent {
+    /// `opened`, `suspended`, `reinstated` or `terminated`.
+    pub action: String,
+    /// Why.
+    pub reason: String,
+    /// For a suspension: the day by which the institution must rectify.
+    pub rectification_deadline: Option<String>,
+    /// Who.
+    pub actor: String,
+    /// When.
+    pub at: String,
+}
+
+/// One deleted file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DeletedFile {
+    /// Path inside the workspace.
+    pub path: String,
+    /// Size.
+    pub bytes: u64,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+}
+
+/// What termination deleted.
+#[derive(Clone, Debug, Serialize)]
+pub struct DeletionRecord {
+    /// Id.
+    pub id: String,
+    /// The files.
+    pub files: Vec<DeletedFile>,
+    /// How many.
+    pub file_count: i64,
+    /// Their total size.
+    pub total_bytes: i64,
+    /// Who.
+    pub actor: String,
+    /// When.
+    pub deleted_at: String,
+}
+
+/// What a batch opening did for one application.
+#[derive(Clone, Debug, Serialize)]
+pub struct Opened {
+    /// The application.
+    pub application_id: String,
+    /// The new institution.
+    pub institution_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its granted tables.
+    pub grants: Vec<String>,
+}
+
+/// Why an account operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// No such institution.
+    #[error("no such institution")]
+    NotFound,
+    /// A field is not acceptable.
+    #[error("{message}")]
+    Invalid {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+        /// Every item at fault, for batch operations.
+        details: Vec<(String, String)>,
+    },
+    /// The institution is not in a state that allows this.
+    #[error("{0}")]
+    Stage(String),
+    /// The workspace's files could not be read or deleted.
+    #[error("workspace files: {0}")]
+    Files(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AccountError {
+    fn from(e: sqlx::Error) -> Self {
+        AccountError::Store(StoreError::Query(e))
+    }
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> AccountError {
+    AccountError::Invalid {
+        field: field.into(),
+        message: message.into(),
+        details: Vec::new(),
+    }
+}
+
+/// Most applications one batch may open.
+pub const MAX_BATCH: usize = 200;
+
+/// Opens accounts for approved applications, all or none: every application must be
+/// approved and not yet opened. Each gets an active institution (the applicant user
+/// becomes its user), a workspace folder under `workspaces`, grants equal to its data
+/// supply list and `quotas`.
+pub async fn open_batch(
+    store: &Store,
+    application_ids: &[String],
+    quotas: Quotas,
+    workspaces: &Path,
+    actor: &str,
+    request_id: &str,
+) -> Result<Vec<Opened>, AccountError> {
+    if application_ids.is_empty() || application_ids.len() > MAX_BATCH {
+        return Err(invalid(
+            "application_ids",
+            format!("list between 1 and {MAX_BATCH} approved applications"),
+        ));
+    }
+    let mut tx = store.write().await?;
+    let mut problems = Vec::new();
+    let mut forms = Vec::new();
+    for (i, id) in application_ids.iter().enumerate() {
+        let field = format!("application_ids[{i}]");
+        if application_ids[..i].contains(id) {
+            problems.push((field, format!("application {id} is listed twice")));
+            continue;
+        }
+        let row = sqlx::query(
+            "SELECT a.status, a.form, a.applicant_id, w.institution_id FROM applications a \
+             LEFT JOIN workspaces w ON w.application_id = a.id WHERE a.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            problems.push((field, format!("no application {id}")));
+            continue;
+        };
+        let status: String = row.get(0);
+        if row.get::<Option<String>, _>(3).is_some() {
+            problems.push((field, format!("application {id} already has an account")));
+        } else if status != "approved" {
+            problems.push((
+                field,
+                format!("application {id} is {status}; only approved applications are opened"),
+            ));
+        } else {
+            let form: ApplicationForm = serde_json::from_str(&row.get::<String, _>(1))
+                .map_err(|e| StoreError::Query(sqlx::Error::Decode(Box::new(e))))?;
+            let uscc = form.uscc.clone().unwrap_or_default();
+            let taken: Option<String> =
+                sqlx::query_scalar("SELECT id FROM institutions WHERE uscc = ?")
+                    .bind(&uscc)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if taken.is_some() {
+                problems.push((
+                    field,
+                    format!("an institution with unified social credit code {uscc} already exists"),
+                ));
+            } else {
+                forms.push((id.clone(), row.get::<String, _>(2), form));
+            }
+        }
+    }
+    if let Some((field, _)) = problems.first().cloned() {
+        return Err(AccountError::Invalid {
+            field,
+            message: format!(
+                "nothing was opened: {}",
+                problems
+                    .iter()
+                    .map(|(f, m)| format!("{f}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            details: problems,
+        });
+    }
+    let at = now();
+    let mut opened = Vec::new();
+    for (application_id, applicant_id, form) in forms {
+        let institution_id = new_id();
+        let name = form.institution_name.clone().unwrap_or_default();
+        let uscc = form.uscc.clone().unwrap_or_default();
+        let path = workspaces.join(&institution_id);
+        sqlx::query(
+            "INSERT INTO institutions (id, name, uscc, status, created_at) VALUES (?, ?, ?, 'active', ?)",
+        )
+        .bind(&institution_id)
+        .bind(&name)
+        .bind(&uscc)
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE users SET role = 'institution', institution_id = ? WHERE id = ?")
+            .bind(&institution_id)
+            .bind(&applicant_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO workspaces (institution_id, application_id, path, status, opened_at, opened_by) \
+             VALUES (?, ?, ?, 'open', ?, ?)",
+        )
+        .bind(&institution_id)
+        .bind(&application_id)
+        .bind(path.display().to_string())
+        .bind(&at)
+        .bind(actor)
+        .execute(&mut *tx)
+        .await?;
+        let mut grants = form.data_supply.clone();
+        grants.sort();
+        grants.dedup();
+        for table in &grants {
+            sqlx::query(
+                "INSERT INTO grants (institution_id, table_id, granted_at, granted_by) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&institution_id)
+            .bind(table)
+            .bind(&at)
+            .bind(actor)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO quotas (institution_id, concurrent_jobs, cpu_seconds_per_day, storage_bytes, \
+             sampled_rows_per_day, requests_per_minute) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&institution_id)
+        .bind(quotas.concurrent_jobs)
+        .bind(quotas.cpu_seconds_per_day)
+        .bind(quotas.storage_bytes)
+        .bind(quotas.sampled_rows_per_day)
+        .bind(quotas.requests_per_minute)
+        .execute(&mut *tx)
+        .await?;
+        lifecycle(
+            &mut tx,
+            &institution_id,
+            "opened",
+            &format!("application {application_id} approved"),
+            None,
+            actor,
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            Event {
+                actor,
+                action: "institution.opened",
+                subject: &institution_id,
+                detail: serde_json::json!({
+                    "application_id": application_id,
+                    "name": name,
+                    "uscc": uscc,
+                    "user_id": applicant_id,
+                    "grants": grants,
+                    "quotas": quotas,
+                }),
+                request_id,
+            },
+        )
+        .await?;
+        std::fs::create_dir_all(&path).map_err(|e| {
+            AccountError::Files(format!("creating the workspace {}: {e}", path.display()))
+        })?;
+        opened.push(Opened {
+            application_id,
+            institution_id,
+            name,
+            grants,
+        });
+    }
+    tx.commit().await?;
+    Ok(opened)
+}
+
+async fn lifecycle(
+    tx: &mut Tx,
+    institution_id: &str,
+    action: &str,
+    reason: &str,
+    deadline: Option<&str>,
+    actor: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO lifecycle_events (institution_id, action, reason, rectification_deadline, actor, at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(institution_id)
+    .bind(action)
+    .bind(reason)
+    .bind(deadline)
+    .bind(actor)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// One institution, whole.
+pub async fn get(store: &Store, id: &str) -> Result<Institution, AccountError> {
+    let row = sqlx::query(
+        "SELECT i.id, i.name, i.uscc, i.status, i.created_at, w.application_id, w.status \
+         FROM institutions i LEFT JOIN workspaces w ON w.institution_id = i.id WHERE i.id = ?",
+    )
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await?
+    .ok_or(AccountError::NotFound)?;
+    let grants = granted_tables(store, id).await?;
+    let quotas = quotas(store, id).await?;
+    let lifecycle = sqlx::query(
+        "SELECT action, reason, rectification_deadline, actor, at FROM lifecycle_events \
+         WHERE institution_id = ? ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(store.pool())
+    .await?
+    .iter()
+    .map(|r| LifecycleEvent {
+        action: r.get(0),
+        reason: r.get(1),
+        rectification_deadline: r.get(2),
+        actor: r.get(3),
+        at: r.get(4),
+    })
+    .collect();
+    let deletion_record = match sqlx::query(
+        "SELECT id, files, file_count, total_bytes, actor, deleted_at FROM deletion_records \
+         WHERE institution_id = ?",
+    )
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await?
+    {
+        Some(r) => Some(DeletionRecord {
+            id: r.get(0),
+            files: serde_json::from_str(&r.get::<String, _>(1))
+                .map_err(|e| StoreError::Query(sqlx::Error::Decode(Box::new(e))))?,
+            file_count: r.get(2),
+            total_bytes: r.get(3),
+            actor: r.get(4),
+            deleted_at: r.get(5),
+        }),
+        None => None,
+    };
+    Ok(Institution {
+        id: row.get(0),
+        name: row.get(1),
+        uscc: row.get(2),
+        status: row.get(3),
+        created_at: row.get(4),
+        application_id: row.get(5),
+        workspace_status: row.get(6),
+        grants,
+        quotas,
+        lifecycle,
+        deletion_record,
+    })
+}
+
+/// A page of institutions, by id.
+pub async fn list(
+    store: &Store,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<(String, String, String, String)>, AccountError> {
+    Ok(sqlx::query(
+        "SELECT id, name, uscc, status FROM institutions WHERE id > ? ORDER BY id LIMIT ?",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect())
+}
+
+/// The tables granted to an institution, sorted.
+pub async fn granted_tables(store: &Store, id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT table_id FROM grants WHERE institution_id = ? ORDER BY table_id",
+        )
+        .bind(id)
+        .fetch_all(store.pool())
+        .await?,
+    )
+}
+
+/// An institution's quotas.
+pub async fn quotas(store: &Store, id: &str) -> Result<Option<Quotas>, StoreError> {
+    Ok(sqlx::query(
+        "SELECT concurrent_jobs, cpu_seconds_per_day, storage_bytes, sampled_rows_per_day, \
+         requests_per_minute FROM quotas WHERE institution_id = ?",
+    )
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await?
+    .map(|r| Quotas {
+        concurrent_jobs: r.get(0),
+        cpu_seconds_per_day: r.get(1),
+        storage_bytes: r.get(2),
+        sampled_rows_per_day: r.get(3),
+        requests_per_minute: r.get(4),
+    }))
+}
+
+/// The workspace folder of an institution, while open.
+pub async fn workspace_path(store: &Store, id: &str) -> Result<Option<PathBuf>, StoreError> {
+    let path: Option<String> = sqlx::query_scalar(
+        "SELECT path FROM workspaces WHERE institution_id = ? AND status = 'open'",
+    )
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await?;
+    Ok(path.map(PathBuf::from))
+}
+
+fn check_reason(reason: &str) -> Result<String, AccountError> {
+    let reason = reason.trim();
+    if reason.chars().count() < 5 {
+        return Err(invalid("reason", "give the reason (at least 5 characters)"));
+    }
+    if reason.chars().count() > crate::application::MAX_TEXT_CHARS {
+        return Err(invalid(
+            "reason",
+            format!(
+                "the reason is longer than {} characters",
+                crate::application::MAX_TEXT_CHARS
+            ),
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+async fn status_in(tx: &mut Tx, id: &str) -> Result<String, AccountError> {
+    sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(AccountError::NotFound)
+}
+
+async fn set_status(tx: &mut Tx, id: &str, status: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE institutions SET status = ? WHERE id = ?")
+        .bind(status)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Suspends an active institution with a reason and a rectification deadline. Its
+/// tokens stop working at once (the access rules read the status on every request);
+/// the caller cancels its jobs.
+pub async fn suspend(
+    store: &Store,
+    id: &str,
+    reason: &str,
+    deadline: chrono::NaiveDate,
+    actor: &str,
+    request_id: &str,
+) -> Result<(), AccountError> {
+    let reason = check_reason(reason)?;
+    if deadline <= chrono::Utc::now().date_naive() {
+        return Err(invalid(
+            "rectification_deadline",
+            "the rectification deadline must be a day after today",
+        ));
+    }
+    let mut tx = store.write().await?;
+    let status = status_in(&mut tx, id).await?;
+    if status != "active" {
+        return Err(AccountError::Stage(format!(
+            "only an active institution can be suspended; this one is {status}"
+        )));
+    }
+    set_status(&mut tx, id, "suspended").await?;
+    let deadline = deadline.to_string();
+    lifecycle(&mut tx, id, "suspended", &reason, Some(&deadline), actor).await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "institution.suspended",
+            subject: id,
+            detail: serde_json::json!({ "reason": reason, "rectification_deadline": deadline }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Reinstates a suspended institution.
+pub async fn reinstate(
+    store: &Store,
+    id: &str,
+    reason: &str,
+    actor: &str,
+    request_id: &str,
+) -> Result<(), AccountError> {
+    let reason = check_reason(reason)?;
+    let mut tx = store.write().await?;
+    let status = status_in(&mut tx, id).await?;
+    if status != "suspended" {
+        return Err(AccountError::Stage(format!(
+            "only a suspended institution can be reinstated; this one is {status}"
+        )));
+    }
+    set_status(&mut tx, id, "active").await?;
+    lifecycle(&mut tx, id, "reinstated", &reason, None, actor).await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "institution.reinstated",
+            subject: id,
+            detail: serde_json::json!({ "reason": reason }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Terminates an institution: every credential of its users revoked, its grants
+/// withdrawn, its workspace closed and its files deleted, with a deletion record naming
+/// each file, its size and SHA-256. The audit trail is kept. The caller cancels its jobs
+/// first.
+pub async fn terminate(
+    store: &Store,
+    id: &str,
+    reason: &str,
+    actor: &str,
+    request_id: &str,
+) -> Result<DeletionRecord, AccountError> {
+    let reason = check_reason(reason)?;
+    let mut tx = store.write().await?;
+    let status = status_in(&mut tx, id).await?;
+    if status == "terminated" {
+        return Err(AccountError::Stage(
+            "the institution is already terminated".into(),
+        ));
+    }
+    let path: Option<String> = sqlx::query_scalar(
+        "SELECT path FROM workspaces WHERE institution_id = ? AND status = 'open'",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let files = match &path {
+        Some(p) => inventory(Path::new(p))?,
+        None => Vec::new(),
+    };
+    let at = now();
+    set_status(&mut tx, id, "terminated").await?;
+    let revoked = sqlx::query(
+        "UPDATE credentials SET revoked_at = ? WHERE revoked_at IS NULL \
+         AND user_id IN (SELECT id FROM users WHERE institution_id = ?)",
+    )
+    .bind(&at)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let grants: Vec<String> =
+        sqlx::query_scalar("DELETE FROM grants WHERE institution_id = ? RETURNING table_id")
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+    sqlx::query("UPDATE workspaces SET status = 'closed', closed_at = ? WHERE institution_id = ?")
+        .bind(&at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let record = DeletionRecord {
+        id: new_id(),
+        file_count: files.len() as i64,
+        total_bytes: files.iter().map(|f| f.bytes as i64).sum(),
+        files,
+        actor: actor.into(),
+        deleted_at: at.clone(),
+    };
+    sqlx::query(
+        "INSERT INTO deletion_records (id, institution_id, files, file_count, total_bytes, actor, deleted_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&record.id)
+    .bind(id)
+    .bind(serde_json::to_string(&record.files).unwrap_or_default())
+    .bind(record.file_count)
+    .bind(record.total_bytes)
+    .bind(actor)
+    .bind(&at)
+    .execute(&mut *tx)
+    .await?;
+    lifecycle(&mut tx, id, "terminated", &reason, None, actor).await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "institution.terminated",
+            subject: id,
+            detail: serde_json::json!({
+                "reason": reason,
+                "credentials_revoked": revoked,
+                "grants_withdrawn": grants,
+                "deletion_record": record.id,
+                "files_deleted": record.file_count,
+                "bytes_deleted": record.total_bytes,
+                // One hash over the sorted list, so the log pins exactly what was deleted.
+                "files_sha256": sha256_hex(
+                    serde_json::to_string(&record.files).unwrap_or_default().as_bytes()
+                ),
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some(p) = path {
+        match std::fs::remove_dir_all(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(AccountError::Files(format!("deleting {p}: {e}"))),
+        }
+    }
+    Ok(record)
+}
+
+/// Every file under `root`, sorted by path, with size and SHA-256.
+fn inventory(root: &Path) -> Result<Vec<DeletedFile>, AccountError> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(AccountError::Files(format!("{}: {e}", dir.display()))),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| AccountError::Files(e.to_string()))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| AccountError::Files(e.to_string()))?;
+            let path = entry.path();
+            if kind.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| AccountError::Files(format!("{}: {e}", path.display())))?;
+                files.push(DeletedFile {
+                    path: path
+                        .strip_prefix(root)
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string(),
+                    bytes: bytes.len() as u64,
+                    sha256: sha256_hex(&bytes),
+                });
+            }
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}

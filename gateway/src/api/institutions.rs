@@ -1,0 +1,484 @@
+//! Institutions over HTTP: batch opening (BRIEF P3), the lifecycle (P7), workspaces and
+//! jobs, progress reports (P6) and re-evaluations (P7).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use policies::access::{Action, InstitutionRef, Resource};
+use serde::Deserialize;
+
+use super::applications::Page;
+use super::{ApiError, ApiJson, AppState, request_id};
+use crate::accounts::{self, AccountError};
+use crate::identity::{Caller, Role};
+use crate::reports::{self, ReportContent, ReportError};
+use crate::workspace::WorkspaceError;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/institutions", post(open_batch).get(list))
+        .route("/institutions/{id}", get(read))
+        .route("/institutions/{id}/suspend", post(suspend))
+        .route("/institutions/{id}/reinstate", post(reinstate))
+        .route("/institutions/{id}/terminate", post(terminate))
+        .route("/institutions/{id}/tables", get(tables))
+        .route("/institutions/{id}/jobs", post(submit_job).get(list_jobs))
+        .route("/institutions/{id}/jobs/{job}", get(read_job))
+        .route("/institutions/{id}/jobs/{job}/cancel", post(cancel_job))
+        .route(
+            "/institutions/{id}/reports",
+            post(submit_report).get(list_reports),
+        )
+        .route("/reports/overdue", get(overdue))
+        .route(
+            "/institutions/{id}/evaluations",
+            post(evaluate).get(list_evaluations),
+        )
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::NotFound => ApiError::not_found("institution"),
+            AccountError::Invalid {
+                field,
+                message,
+                details,
+            } => {
+                let error = ApiError::invalid(field, message);
+                if details.is_empty() {
+                    error
+                } else {
+                    error.with_details(serde_json::json!(
+                        details
+                            .iter()
+                            .map(|(f, m)| serde_json::json!({ "field": f, "message": m }))
+                            .collect::<Vec<_>>()
+                    ))
+                }
+            }
+            AccountError::Stage(message) => {
+                ApiError::new(StatusCode::CONFLICT, "wrong_state", message)
+            }
+            AccountError::Files(e) => ApiError::internal(e),
+            AccountError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<WorkspaceError> for ApiError {
+    fn from(e: WorkspaceError) -> Self {
+        match e {
+            WorkspaceError::NotFound => ApiError::not_found("job"),
+            WorkspaceError::NoWorkspace => {
+                ApiError::new(StatusCode::CONFLICT, "no_workspace", e.to_string())
+            }
+            WorkspaceError::Invalid { field, message } => ApiError::invalid(field, message),
+            WorkspaceError::Quota { quota, message } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+                    .with_details(serde_json::json!({ "quota": quota }))
+            }
+            WorkspaceError::Ended(_) => {
+                ApiError::new(StatusCode::CONFLICT, "job_ended", e.to_string())
+            }
+            WorkspaceError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        match e {
+            ReportError::Invalid { field, message } => ApiError::invalid(field, message),
+            ReportError::Duplicate(message) => {
+                ApiError::new(StatusCode::CONFLICT, "already_reported", message)
+            }
+            ReportError::NotFound => ApiError::not_found("institution"),
+            ReportError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Authorizes `action` on institution `id`; another institution's id is "not found".
+async fn institution(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+) -> Result<(), ApiError> {
+    let foreign = caller.role == Role::Institution && caller.institution_id.as_deref() != Some(id);
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
+        .bind(id)
+        .fetch_optional(state.store.pool())
+        .await
+        .map_err(ApiError::internal)?;
+    let Some(status) = status.filter(|_| !foreign) else {
+        // Still counted as a refusal when an institution probes another's id.
+        if foreign {
+            let _ = state.authorize(caller, action, &Resource::Platform);
+        }
+        return Err(ApiError::not_found("institution"));
+    };
+    state.authorize(
+        caller,
+        action,
+        &Resource::Institution(InstitutionRef {
+            id: id.into(),
+            status,
+        }),
+    )
+}
+
+/// What reading an institution's things needs: its own users use the workspace,
+/// administrators read the institution.
+fn read_action(caller: &Caller) -> Action {
+    if caller.role == Role::Institution {
+        Action::UseWorkspace
+    } else {
+        Action::ReadInstitution
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Opening {
+    application_ids: Vec<String>,
+}
+
+async fn open_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Opening>,
+) -> Result<Response, ApiError> {
+    state.authorize(&caller, Action::OpenAccounts, &Resource::Platform)?;
+    let opened = accounts::open_batch(
+        &state.store,
+        &body.application_ids,
+        state.settings.default_quotas,
+        &state.settings.workspaces_dir,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "opened": opened })),
+    )
+        .into_response())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
+    let limit = page.size()?;
+    let rows = accounts::list(
+        &state.store,
+        page.cursor.as_deref().unwrap_or(""),
+        i64::from(limit),
+    )
+    .await?;
+    let next_cursor = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.0.clone()))
+        .flatten();
+    let items: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|(id, name, uscc, status)| {
+            serde_json::json!({ "id": id, "name": name, "uscc": uscc, "status": status })
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "items": items, "next_cursor": next_cursor }),
+    ))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<accounts::Institution>, ApiError> {
+    let action = if caller.role == Role::Institution {
+        Action::ReadOwnStatus
+    } else {
+        Action::ReadInstitution
+    };
+    institution(&state, &caller, &id, action).await?;
+    Ok(Json(accounts::get(&state.store, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Suspension {
+    reason: String,
+    rectification_deadline: NaiveDate,
+}
+
+async fn suspend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Suspension>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    institution(&state, &caller, &id, Action::SuspendInstitution).await?;
+    accounts::suspend(
+        &state.store,
+        &id,
+        &body.reason,
+        body.rectification_deadline,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    let cancelled = state.workspaces.cancel_all(&id).await?;
+    Ok(Json(serde_json::json!({
+        "institution": accounts::get(&state.store, &id).await?,
+        "jobs_cancelled": cancelled,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reason {
+    reason: String,
+}
+
+async fn reinstate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Json<accounts::Institution>, ApiError> {
+    institution(&state, &caller, &id, Action::ReinstateInstitution).await?;
+    accounts::reinstate(
+        &state.store,
+        &id,
+        &body.reason,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    Ok(Json(accounts::get(&state.store, &id).await?))
+}
+
+async fn terminate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    institution(&state, &caller, &id, Action::TerminateInstitution).await?;
+    // Jobs first, so none is still writing into the workspace being deleted.
+    let cancelled = state.workspaces.cancel_all(&id).await?;
+    for job in &cancelled {
+        state.workspaces.wait(job).await;
+    }
+    accounts::terminate(
+        &state.store,
+        &id,
+        &body.reason,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    Ok(Json(serde_json::json!({
+        "institution": accounts::get(&state.store, &id).await?,
+        "jobs_cancelled": cancelled,
+    })))
+}
+
+/// The tables the institution may query: exactly its grants, with their columns.
+async fn tables(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    institution(&state, &caller, &id, read_action(&caller)).await?;
+    let manifest = catalog::Manifest::builtin();
+    let items: Vec<serde_json::Value> = accounts::granted_tables(&state.store, &id)
+        .await?
+        .iter()
+        .filter_map(|t| manifest.table(t))
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id,
+                "name_zh": t.name_zh,
+                "name_en": t.name_en,
+                "source_unit": t.source_unit,
+                "columns": t.arrow_schema().fields().iter().map(|f| {
+                    let def = t.column(f.name());
+                    serde_json::json!({
+                        "name": f.name(),
+                        "type": f.data_type().to_string(),
+                        "nullable": f.is_nullable(),
+                        "name_zh": def.map(|d| d.name_zh.clone()),
+                        "sensitivity": def.map(|d| d.sensitivity.as_str()),
+                    })
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(
+        serde_json::json!({ "items": items, "next_cursor": null }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JobRequest {
+    sql: String,
+}
+
+async fn submit_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<JobRequest>,
+) -> Result<Response, ApiError> {
+    institution(&state, &caller, &id, Action::UseWorkspace).await?;
+    let job = state
+        .workspaces
+        .submit(&id, &caller.user_id, &body.sql, &request_id())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
+}
+
+async fn list_jobs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    institution(&state, &caller, &id, read_action(&caller)).await?;
+    let limit = page.size()?;
+    let items = state
+        .workspaces
+        .list(&id, page.cursor.as_deref(), i64::from(limit))
+        .await?;
+    let next_cursor = (items.len() == limit as usize)
+        .then(|| items.last().map(|j| j.id.clone()))
+        .flatten();
+    Ok(Json(
+        serde_json::json!({ "items": items, "next_cursor": next_cursor }),
+    ))
+}
+
+async fn read_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, job)): Path<(String, String)>,
+) -> Result<Json<crate::workspace::Job>, ApiError> {
+    institution(&state, &caller, &id, read_action(&caller)).await?;
+    Ok(Json(state.workspaces.get(&id, &job).await?))
+}
+
+async fn cancel_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, job)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    institution(&state, &caller, &id, Action::UseWorkspace).await?;
+    let job = state
+        .workspaces
+        .cancel(&id, &job, &caller.user_id, &request_id())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
+}
+
+async fn submit_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReportContent>,
+) -> Result<Response, ApiError> {
+    institution(&state, &caller, &id, Action::SubmitReport).await?;
+    let report = reports::submit(
+        &state.store,
+        &id,
+        &body,
+        state.settings.reports,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(report)).into_response())
+}
+
+/// The institution's reporting schedule with each period's status, and its reports.
+async fn list_reports(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let action = if caller.role == Role::Institution {
+        Action::SubmitReport
+    } else {
+        Action::ReadInstitution
+    };
+    institution(&state, &caller, &id, action).await?;
+    let today = chrono::Utc::now().date_naive();
+    Ok(Json(serde_json::json!({
+        "schedule": reports::schedule(&state.store, &id, today, state.settings.reports).await?,
+        "items": reports::list(&state.store, &id).await?,
+        "next_cursor": null,
+    })))
+}
+
+async fn overdue(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
+    let today = chrono::Utc::now().date_naive();
+    Ok(Json(serde_json::json!({
+        "items": reports::overdue(&state.store, today, state.settings.reports).await?,
+        "next_cursor": null,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvaluationRequest {
+    period_start: NaiveDate,
+    period_end: NaiveDate,
+    conclusion: String,
+    note: String,
+}
+
+async fn evaluate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EvaluationRequest>,
+) -> Result<Response, ApiError> {
+    institution(&state, &caller, &id, Action::EvaluateInstitution).await?;
+    let evaluation = reports::evaluate(
+        &state.store,
+        &id,
+        body.period_start,
+        body.period_end,
+        &body.conclusion,
+        &body.note,
+        state.settings.reports,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(evaluation)).into_response())
+}
+
+async fn list_evaluations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    institution(&state, &caller, &id, Action::ReadInstitution).await?;
+    Ok(Json(serde_json::json!({
+        "items": reports::evaluations(&state.store, &id).await?,
+        "next_cursor": null,
+    })))
+}

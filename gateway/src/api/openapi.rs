@@ -1,0 +1,179 @@
+//! The OpenAPI 3.1 description of the API (`/api/openapi.json`), the contract of
+//! shared/API-CONVENTIONS.md: every route, who may call it, its body and its error
+//! codes. Kept as one table beside the routes; a test checks that the table and the
+//! router name the same routes, and that each documented route answers.
+
+use serde_json::{Value, json};
+
+/// One documented operation.
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    /// Whether a bearer token is needed.
+    auth: bool,
+    /// The request body, if any: a media type and a description of its fields.
+    body: Option<(&'static str, &'static str)>,
+    /// The success status.
+    ok: u16,
+    /// The error codes it can answer with, besides the ones every operation has.
+    errors: &'static [(u16, &'static str)],
+}
+
+const AUTH: &[(u16, &str)] = &[
+    (401, "unauthenticated"),
+    (401, "invalid_token"),
+    (403, "forbidden"),
+    (403, "institution_suspended"),
+];
+
+macro_rules! op {
+    ($method:literal $path:literal, $tag:literal, $summary:literal, auth = $auth:literal, body = $body:expr, ok = $ok:literal, errors = [$(($s:literal, $c:literal)),* $(,)?]) => {
+        Op { method: $method, path: $path, tag: $tag, summary: $summary, auth: $auth, body: $body, ok: $ok, errors: &[$(($s, $c)),*] }
+    };
+}
+
+const JSON: &str = "application/json";
+
+/// Every operation of the API.
+const OPS: &[Op] = &[
+    op!("get" "/healthz", "operations", "Liveness: the process answers.", auth = false, body = None, ok = 200, errors = []),
+    op!("get" "/readyz", "operations", "Readiness: the database answers.", auth = false, body = None, ok = 200, errors = [(503, "not_ready")]),
+    op!("post" "/api/v1/sessions", "identity", "Log in with username and password; returns a session token (12 h). Locked for 15 minutes after 5 failures; at most 20 attempts a minute per address.", auth = false, body = Some((JSON, "{username, password}")), ok = 201, errors = [(401, "unauthenticated"), (429, "account_locked"), (429, "rate_limited")]),
+    op!("delete" "/api/v1/sessions/current", "identity", "Log out: revoke the token used.", auth = true, body = None, ok = 204, errors = []),
+    op!("get" "/api/v1/me", "identity", "Who the caller is: role, institution and its status.", auth = true, body = None, ok = 200, errors = []),
+    op!("post" "/api/v1/api-keys", "identity", "Create a long-lived API key for scripts; the key is shown once.", auth = true, body = Some((JSON, "{name}")), ok = 201, errors = []),
+    op!("get" "/api/v1/api-keys", "identity", "The caller's API keys (never the keys themselves).", auth = true, body = None, ok = 200, errors = []),
+    op!("delete" "/api/v1/api-keys/{id}", "identity", "Revoke one of the caller's API keys.", auth = true, body = None, ok = 204, errors = [(404, "not_found")]),
+    op!("post" "/api/v1/applicants", "applications", "Register as an applicant institution's user (BRIEF P1).", auth = false, body = Some((JSON, "{username, display_name, password}")), ok = 201, errors = [(409, "username_taken"), (429, "rate_limited")]),
+    op!("get" "/api/v1/catalog", "applications", "The data supply list (数据供给清单) an application chooses from.", auth = true, body = None, ok = 200, errors = []),
+    op!("post" "/api/v1/applications", "applications", "Create a draft application (附件2); every field may be missing in a draft.", auth = true, body = Some((JSON, "the application form")), ok = 201, errors = []),
+    op!("get" "/api/v1/applications", "applications", "Applications: the caller's own, or all for administrators. Paged with limit and cursor.", auth = true, body = None, ok = 200, errors = []),
+    op!("get" "/api/v1/applications/{id}", "applications", "One application with its entry-criteria checks (P2).", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("put" "/api/v1/applications/{id}", "applications", "Replace a draft's form.", auth = true, body = Some((JSON, "the application form")), ok = 200, errors = [(404, "not_found"), (409, "not_a_draft")]),
+    op!("post" "/api/v1/applications/{id}/submit", "applications", "Submit a draft: every field checked (each one at fault named in error.details), then the entry criteria checked from the platform's data and attached.", auth = true, body = None, ok = 200, errors = [(404, "not_found"), (409, "not_a_draft"), (422, "application_incomplete")]),
+    op!("post" "/api/v1/applications/{id}/evidence", "applications", "Upload one qualification evidence file to a draft: raw PDF, PNG or JPEG body (at most 10 MiB), Content-Type set, name in ?filename=.", auth = true, body = Some(("application/pdf", "the file's bytes (or image/png, image/jpeg)")), ok = 201, errors = [(404, "not_found"), (409, "not_a_draft"), (413, "file_too_large"), (415, "unsupported_file_type")]),
+    op!("get" "/api/v1/applications/{id}/evidence", "applications", "The evidence files of an application (names, types, sizes, SHA-256).", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("get" "/api/v1/applications/{id}/evidence/{file}", "applications", "Download one evidence file.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("post" "/api/v1/applications/{id}/reviewers", "review", "Assign at least three reviewers (administrators); a reviewer affiliated with the applicant is refused by name (P3).", auth = true, body = Some((JSON, "{reviewer_ids}")), ok = 200, errors = [(404, "not_found"), (409, "wrong_stage")]),
+    op!("post" "/api/v1/applications/{id}/reviews", "review", "Submit the caller's review: compliance, innovation and prospects (0-100) and an opinion; once.", auth = true, body = Some((JSON, "{compliance, innovation, prospects, opinion}")), ok = 201, errors = [(404, "not_found"), (409, "wrong_stage")]),
+    op!("get" "/api/v1/applications/{id}/reviews", "review", "Reviews: a reviewer sees only their own until the decision; applicant and administrators see all.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("post" "/api/v1/applications/{id}/decision", "review", "Record the decision (approved or rejected) with a reason, once every assigned reviewer has reviewed.", auth = true, body = Some((JSON, "{decision, reason}")), ok = 200, errors = [(404, "not_found"), (409, "wrong_stage")]),
+    op!("put" "/api/v1/me/affiliations", "review", "A reviewer declares the institutions (USCCs) they belong to.", auth = true, body = Some((JSON, "{usccs}")), ok = 200, errors = []),
+    op!("post" "/api/v1/institutions", "institutions", "Batch opening (P3): accounts for approved applications, all or none; each gets a workspace, grants equal to its data supply list and default quotas.", auth = true, body = Some((JSON, "{application_ids}")), ok = 201, errors = []),
+    op!("get" "/api/v1/institutions", "institutions", "Institutions (administrators), paged.", auth = true, body = None, ok = 200, errors = []),
+    op!("get" "/api/v1/institutions/{id}", "institutions", "One institution: status, grants, quotas, lifecycle and deletion record. An institution reads its own, even while suspended.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("post" "/api/v1/institutions/{id}/suspend", "lifecycle", "Suspend (P7) with a reason and rectification deadline: its tokens stop working at once and its jobs are cancelled.", auth = true, body = Some((JSON, "{reason, rectification_deadline}")), ok = 200, errors = [(404, "not_found"), (409, "wrong_state")]),
+    op!("post" "/api/v1/institutions/{id}/reinstate", "lifecycle", "Reinstate a suspended institution.", auth = true, body = Some((JSON, "{reason}")), ok = 200, errors = [(404, "not_found"), (409, "wrong_state")]),
+    op!("post" "/api/v1/institutions/{id}/terminate", "lifecycle", "Terminate (P7): credentials revoked, grants withdrawn, workspace data deleted with a deletion record (files, sizes, SHA-256).", auth = true, body = Some((JSON, "{reason}")), ok = 200, errors = [(404, "not_found"), (409, "wrong_state")]),
+    op!("get" "/api/v1/institutions/{id}/tables", "workspace", "The tables the institution may query: exactly its grants, with columns and sensitivity.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("post" "/api/v1/institutions/{id}/jobs", "workspace", "Queue a job: read-only SQL over the granted tables. 202; poll the job.", auth = true, body = Some((JSON, "{sql}")), ok = 202, errors = [(404, "not_found"), (409, "no_workspace"), (429, "quota_exceeded")]),
+    op!("get" "/api/v1/institutions/{id}/jobs", "workspace", "The institution's jobs, newest first, paged.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("get" "/api/v1/institutions/{id}/jobs/{job}", "workspace", "One job: state, resource report, result schema and row count (never rows).", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("post" "/api/v1/institutions/{id}/jobs/{job}/cancel", "workspace", "Cancel a queued or running job.", auth = true, body = None, ok = 202, errors = [(404, "not_found"), (409, "job_ended")]),
+    op!("post" "/api/v1/institutions/{id}/reports", "oversight", "Submit the progress report (P6) of one period: progress, data-security risks, data-quality problems.", auth = true, body = Some((JSON, "{period_start, progress, security_risks, quality_problems}")), ok = 201, errors = [(404, "not_found"), (409, "already_reported")]),
+    op!("get" "/api/v1/institutions/{id}/reports", "oversight", "The reporting schedule with each period's status, and the reports.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("get" "/api/v1/reports/overdue", "oversight", "Overdue progress reports of every institution (administrators).", auth = true, body = None, ok = 200, errors = []),
+    op!("post" "/api/v1/institutions/{id}/evaluations", "oversight", "Record a re-evaluation (P7) over a window, with measures taken from usage, and a conclusion.", auth = true, body = Some((JSON, "{period_start, period_end, conclusion: good|adequate|poor, note}")), ok = 201, errors = [(404, "not_found")]),
+    op!("get" "/api/v1/institutions/{id}/evaluations", "oversight", "The institution's re-evaluations.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+];
+
+/// Every documented (method, path), for the test that compares them with the router.
+pub fn operations() -> Vec<(&'static str, &'static str)> {
+    OPS.iter().map(|o| (o.method, o.path)).collect()
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": { "error": {
+            "type": "object",
+            "required": ["code", "message", "request_id"],
+            "properties": {
+                "code": { "type": "string", "description": "Stable machine-readable code." },
+                "message": { "type": "string", "description": "What went wrong and what to do, for people." },
+                "field": { "type": "string", "description": "The field at fault, as a JSON path." },
+                "details": { "description": "Every item at fault, where there are several." },
+                "request_id": { "type": "string" }
+            }
+        }}
+    })
+}
+
+/// The OpenAPI document.
+pub fn document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for op in OPS {
+        let mut responses = serde_json::Map::new();
+        responses.insert(op.ok.to_string(), json!({ "description": "Success." }));
+        let mut errors: Vec<(u16, &str)> = op.errors.to_vec();
+        if op.body.is_some_and(|(t, _)| t == JSON) {
+            errors.extend([
+                (400, "malformed_json"),
+                (413, "body_too_large"),
+                (415, "unsupported_media_type"),
+                (422, "invalid_body"),
+                (422, "invalid_field"),
+            ]);
+        }
+        if op.auth {
+            errors.extend(AUTH);
+        }
+        let mut by_status: std::collections::BTreeMap<u16, Vec<&str>> = Default::default();
+        for (status, code) in errors {
+            by_status.entry(status).or_default().push(code);
+        }
+        for (status, codes) in by_status {
+            responses.insert(
+                status.to_string(),
+                json!({
+                    "description": format!("error.code: {}", codes.join(", ")),
+                    "content": { JSON: { "schema": { "$ref": "#/components/schemas/Error" } } }
+                }),
+            );
+        }
+        let params: Vec<Value> = op
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect();
+        let mut operation = json!({
+            "tags": [op.tag],
+            "summary": op.summary,
+            "parameters": params,
+            "responses": responses,
+        });
+        if op.auth {
+            operation["security"] = json!([{ "bearer": [] }]);
+        }
+        if let Some((media_type, description)) = op.body {
+            operation["requestBody"] = json!({
+                "required": true,
+                "description": description,
+                "content": { media_type: {} }
+            });
+        }
+        paths
+            .entry(op.path)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .map(|o| o.insert(op.method.into(), operation));
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "creditpool API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The product pool's gateway: accounts, applications, review, institutions, workspaces and oversight. Conventions: shared/API-CONVENTIONS.md. Errors are {\"error\": {code, message, field?, details?, request_id}}; lists take ?limit= (1-500, default 50) and ?cursor=, and answer {items, next_cursor}."
+        },
+        "servers": [{ "url": "/" }],
+        "paths": paths,
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A session token (POST /api/v1/sessions) or an API key." } },
+            "schemas": { "Error": error_schema() }
+        }
+    })
+}

@@ -1,0 +1,180 @@
+//! The demo's accounts: a login for every role and an institution admitted through the
+//! real workflow (application with evidence, entry criteria, three reviews, decision,
+//! account opening), so that every screen and endpoint has something to show. Only
+//! `creditpool demo` calls this, on a database of its own.
+
+use crate::accounts;
+use crate::api::AppState;
+use crate::application::ApplicationForm;
+use crate::identity::{self, NewUser, Role};
+use crate::review::{self, Scores};
+use crate::{applications, criteria, evidence};
+
+/// The password of every demo login.
+pub const PASSWORD: &str = "demo-password-not-secret";
+
+/// One demo login.
+#[derive(Clone, Debug)]
+pub struct DemoLogin {
+    /// `administrator`, `reviewer`, `institution` or `applicant`.
+    pub role: &'static str,
+    /// Login name.
+    pub username: &'static str,
+}
+
+/// Every demo login, in the order printed.
+pub const LOGINS: [DemoLogin; 6] = [
+    DemoLogin {
+        role: "administrator",
+        username: "demo.admin",
+    },
+    DemoLogin {
+        role: "reviewer",
+        username: "demo.reviewer1",
+    },
+    DemoLogin {
+        role: "reviewer",
+        username: "demo.reviewer2",
+    },
+    DemoLogin {
+        role: "reviewer",
+        username: "demo.reviewer3",
+    },
+    DemoLogin {
+        role: "institution",
+        username: "demo.institution",
+    },
+    DemoLogin {
+        role: "applicant",
+        username: "demo.applicant",
+    },
+];
+
+/// Seeds the demo accounts once (a second run finds them and changes nothing).
+pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoLogin>> {
+    let store = &state.store;
+    let seeded: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+        .bind(LOGINS[0].username)
+        .fetch_optional(store.pool())
+        .await?;
+    if seeded.is_some() {
+        return Ok(LOGINS.to_vec());
+    }
+    let mut ids = Vec::new();
+    {
+        let mut tx = store.write().await?;
+        for login in &LOGINS {
+            let role = match login.role {
+                "administrator" => Role::Administrator,
+                "reviewer" => Role::Reviewer,
+                // The institution's user applies first and becomes the institution's
+                // user when its account opens.
+                _ => Role::Applicant,
+            };
+            let id = identity::create_user(
+                &mut tx,
+                NewUser {
+                    username: login.username,
+                    display_name: login.username,
+                    role,
+                    institution_id: None,
+                    password: PASSWORD,
+                },
+                "demo",
+                "-",
+            )
+            .await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+    }
+    let (admin, reviewers, applicant) = (&ids[0], &ids[1..4], &ids[4]);
+    let today = chrono::Utc::now().date_naive();
+    let eligible = criteria::eligible(state.workspaces.catalog(), today, 1).await?;
+    let (uscc, name) = eligible.into_iter().next().ok_or_else(|| {
+        anyhow::anyhow!("the sample data has no enterprise meeting the entry criteria")
+    })?;
+    let mut form: ApplicationForm = serde_json::from_value(serde_json::json!({
+        "institution_name": name,
+        "uscc": uscc,
+        "contact_name": "演示联系人",
+        "contact_phone": "0571-87654321",
+        "basic_situation": "演示机构：从样例数据中选出的、满足准入条件的企业。",
+        "qualifications": [
+            { "kind": "security_practice", "description": "网络安全等级保护三级", "evidence": [] }
+        ],
+        "product_name": "小微企业信用评分（演示）",
+        "innovation": "融合公共信用信息与自有贷款表现数据",
+        "schedule": [
+            { "start": today, "end": today + chrono::Duration::days(180), "description": "建模与验证" }
+        ],
+        "scenarios": "普惠信贷审批",
+        "commitment": { "accepted": true, "signed_by": "演示法定代表人" },
+        "data_supply": ["enterprises", "admin_penalties", "abnormal_operations", "credit_evaluations"],
+        "own_data": [{ "source_unit": "本机构", "table_name": "贷款表现", "shareable": false }]
+    }))?;
+    let draft = applications::create(store, applicant, &form, "-").await?;
+    let file = evidence::upload(
+        store,
+        &draft.id,
+        applicant,
+        "等保三级测评报告（演示）.pdf",
+        "application/pdf",
+        b"%PDF-1.4\n% creditpool demo evidence\n%%EOF\n",
+        "-",
+    )
+    .await?;
+    form.qualifications[0].evidence = vec![file.id];
+    applications::update(store, &draft.id, applicant, &form, "-").await?;
+    let catalog_tables = catalog::Manifest::builtin()
+        .tables
+        .iter()
+        .map(|t| t.id.clone())
+        .collect();
+    let submitted = applications::submit(store, &draft.id, applicant, &catalog_tables, "-").await?;
+    let report = criteria::check(state.workspaces.catalog(), &submitted.form, today).await?;
+    applications::attach_criteria(store, &draft.id, &report, "-").await?;
+    review::assign(
+        store,
+        &draft.id,
+        reviewers,
+        review::MIN_REVIEWERS,
+        admin,
+        "-",
+    )
+    .await?;
+    for reviewer in reviewers {
+        let scores = Scores {
+            compliance: 85,
+            innovation: 80,
+            prospects: 82,
+            opinion: "材料齐全，符合准入条件（演示评审意见）。".into(),
+        };
+        review::submit_review(store, &draft.id, reviewer, &scores, "-").await?;
+    }
+    review::decide(
+        store,
+        &draft.id,
+        true,
+        "三位专家一致同意（演示）",
+        admin,
+        "-",
+    )
+    .await?;
+    accounts::open_batch(
+        store,
+        std::slice::from_ref(&draft.id),
+        state.settings.default_quotas,
+        &state.settings.workspaces_dir,
+        admin,
+        "-",
+    )
+    .await?;
+    // The other applicant keeps a draft, to show the applicant's side.
+    let other = ApplicationForm {
+        institution_name: Some("演示申请机构".into()),
+        ..ApplicationForm::default()
+    };
+    applications::create(store, &ids[5], &other, "-").await?;
+    Ok(LOGINS.to_vec())
+}

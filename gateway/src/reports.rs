@@ -1,0 +1,629 @@
+//! Progress reports (BRIEF P6) and re-evaluations (P7). An institution reports once per
+//! period (three months by default, counted from the day its account opened) on its
+//! progress, the data-security risks and the data-quality problems it found; a report is
+//! due a grace period after its period ends, and administrators see the overdue ones.
+//! A re-evaluation record is built from measured usage over a window, and an
+//! administrator adds a conclusion.
+
+use chrono::{Duration, Months, NaiveDate};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::audit::{self, Event};
+use crate::store::{Store, StoreError, new_id, now};
+
+/// How reporting is scheduled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSchedule {
+    /// Length of a period, in months.
+    pub period_months: u32,
+    /// Days after a period's end by which its report is due.
+    pub grace_days: i64,
+}
+
+impl Default for ReportSchedule {
+    fn default() -> Self {
+        ReportSchedule {
+            period_months: 3,
+            grace_days: 15,
+        }
+    }
+}
+
+/// One reporting period and where its report stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Period {
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day.
+    pub end: NaiveDate,
+    /// Last day to report on time.
+    pub due_on: NaiveDate,
+    /// `in_progress` (not ended), `due` (ended, not yet overdue), `overdue`, `submitted`
+    /// or `submitted_late`.
+    pub status: String,
+    /// The report, if there is one.
+    pub report_id: Option<String>,
+}
+
+/// The periods that have begun by `today`, for an account opened on `opened`.
+pub fn periods(
+    opened: NaiveDate,
+    today: NaiveDate,
+    schedule: ReportSchedule,
+) -> Vec<(NaiveDate, NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let months = schedule.period_months.max(1);
+    for k in 0.. {
+        let Some(start) = opened.checked_add_months(Months::new(months * k)) else {
+            break;
+        };
+        if start > today {
+            break;
+        }
+        let Some(next) = opened.checked_add_months(Months::new(months * (k + 1))) else {
+            break;
+        };
+        let end = next - Duration::days(1);
+        out.push((start, end, end + Duration::days(schedule.grace_days)));
+    }
+    out
+}
+
+/// A progress report.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProgressReport {
+    /// Id.
+    pub id: String,
+    /// The institution.
+    pub institution_id: String,
+    /// The period's first day.
+    pub period_start: NaiveDate,
+    /// The period's last day.
+    pub period_end: NaiveDate,
+    /// 工作进展.
+    pub progress: String,
+    /// 数据安全风险.
+    pub security_risks: String,
+    /// 数据质量问题.
+    pub quality_problems: String,
+    /// Who.
+    pub submitted_by: String,
+    /// When.
+    pub submitted_at: String,
+}
+
+/// The content of a report.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportContent {
+    /// The first day of the period reported on (a period start of the schedule).
+    pub period_start: NaiveDate,
+    /// 工作进展.
+    pub progress: String,
+    /// 数据安全风险 found ("none" is an answer).
+    pub security_risks: String,
+    /// 数据质量问题 found ("none" is an answer).
+    pub quality_problems: String,
+}
+
+/// Why a report operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A field is not acceptable.
+    #[error("{message}")]
+    Invalid {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Already reported.
+    #[error("{0}")]
+    Duplicate(String),
+    /// No such institution or account.
+    #[error("no such institution")]
+    NotFound,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ReportError {
+    fn from(e: sqlx::Error) -> Self {
+        ReportError::Store(StoreError::Query(e))
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ReportError {
+    ReportError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// The day an institution's account opened.
+pub async fn opened_on(store: &Store, institution_id: &str) -> Result<NaiveDate, ReportError> {
+    let at: String =
+        sqlx::query_scalar("SELECT opened_at FROM workspaces WHERE institution_id = ?")
+            .bind(institution_id)
+            .fetch_optional(store.pool())
+            .await?
+            .ok_or(ReportError::NotFound)?;
+    chrono::DateTime::parse_from_rfc3339(&at)
+        .map(|d| d.date_naive())
+        .map_err(|e| ReportError::Store(StoreError::Query(sqlx::Error::Decode(Box::new(e)))))
+}
+
+/// Records a report for one period of the schedule.
+pub async fn submit(
+    store: &Store,
+    institution_id: &str,
+    content: &ReportContent,
+    schedule: ReportSchedule,
+    actor: &str,
+    request_id: &str,
+) -> Result<ProgressReport, ReportError> {
+    let today = chrono::Utc::now().date_naive();
+    let opened = opened_on(store, institution_id).await?;
+    let Some((start, end, _)) = periods(opened, today, schedule)
+        .into_iter()
+        .find(|(s, _, _)| *s == content.period_start)
+    else {
+        let starts: Vec<String> = periods(opened, today, schedule)
+            .iter()
+            .map(|(s, _, _)| s.to_string())
+            .collect();
+        return Err(invalid(
+            "period_start",
+            format!(
+                "{} is not the start of a reporting period that has begun; periods begin on {}",
+                content.period_start,
+                starts.join(", ")
+            ),
+        ));
+    };
+    for (field, text) in [
+        ("progress", &content.progress),
+        ("security_risks", &content.security_risks),
+        ("quality_problems", &content.quality_problems),
+    ] {
+        let n = text.trim().chars().count();
+        if n == 0 {
+            return Err(invalid(
+                field,
+                format!("{field} is required (write \"none\" if there is nothing to report)"),
+            ));
+        }
+        if n > crate::application::MAX_TEXT_CHARS {
+            return Err(invalid(
+                field,
+                format!(
+                    "longer than {} characters",
+                    crate::application::MAX_TEXT_CHARS
+                ),
+            ));
+        }
+    }
+    let id = new_id();
+    let at = now();
+    let mut tx = store.write().await?;
+    let exists: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM progress_reports WHERE institution_id = ? AND period_start = ?",
+    )
+    .bind(institution_id)
+    .bind(start.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(existing) = exists {
+        return Err(ReportError::Duplicate(format!(
+            "the period beginning {start} is already reported (report {existing})"
+        )));
+    }
+    sqlx::query(
+        "INSERT INTO progress_reports (id, institution_id, period_start, period_end, progress, \
+         security_risks, quality_problems, submitted_by, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(institution_id)
+    .bind(start.to_string())
+    .bind(end.to_string())
+    .bind(content.progress.trim())
+    .bind(content.security_risks.trim())
+    .bind(content.quality_problems.trim())
+    .bind(actor)
+    .bind(&at)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "progress_report.submitted",
+            subject: &id,
+            detail: serde_json::json!({
+                "institution_id": institution_id,
+                "period_start": start,
+                "period_end": end,
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ProgressReport {
+        id,
+        institution_id: institution_id.into(),
+        period_start: start,
+        period_end: end,
+        progress: content.progress.trim().into(),
+        security_risks: content.security_risks.trim().into(),
+        quality_problems: content.quality_problems.trim().into(),
+        submitted_by: actor.into(),
+        submitted_at: at,
+    })
+}
+
+/// An institution's reports, oldest period first.
+pub async fn list(store: &Store, institution_id: &str) -> Result<Vec<ProgressReport>, ReportError> {
+    let rows = sqlx::query(
+        "SELECT * FROM progress_reports WHERE institution_id = ? ORDER BY period_start",
+    )
+    .bind(institution_id)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let date = |c: &str| {
+                r.get::<String, _>(c).parse::<NaiveDate>().map_err(|e| {
+                    ReportError::Store(StoreError::Query(sqlx::Error::Decode(Box::new(e))))
+                })
+            };
+            Ok(ProgressReport {
+                id: r.get("id"),
+                institution_id: r.get("institution_id"),
+                period_start: date("period_start")?,
+                period_end: date("period_end")?,
+                progress: r.get("progress"),
+                security_risks: r.get("security_risks"),
+                quality_problems: r.get("quality_problems"),
+                submitted_by: r.get("submitted_by"),
+                submitted_at: r.get("submitted_at"),
+            })
+        })
+        .collect()
+}
+
+/// The schedule of an institution with each period's status on `today`.
+pub async fn schedule(
+    store: &Store,
+    institution_id: &str,
+    today: NaiveDate,
+    schedule: ReportSchedule,
+) -> Result<Vec<Period>, ReportError> {
+    let opened = opened_on(store, institution_id).await?;
+    let reports = list(store, institution_id).await?;
+    Ok(periods(opened, today, schedule)
+        .into_iter()
+        .map(|(start, end, due_on)| {
+            let report = reports.iter().find(|r| r.period_start == start);
+            let status = match report {
+                Some(r) => {
+                    let on = chrono::DateTime::parse_from_rfc3339(&r.submitted_at)
+                        .map(|d| d.date_naive())
+                        .unwrap_or(today);
+                    if on <= due_on {
+                        "submitted"
+                    } else {
+                        "submitted_late"
+                    }
+                }
+                None if today <= end => "in_progress",
+                None if today <= due_on => "due",
+                None => "overdue",
+            };
+            Period {
+                start,
+                end,
+                due_on,
+                status: status.into(),
+                report_id: report.map(|r| r.id.clone()),
+            }
+        })
+        .collect())
+}
+
+/// One overdue report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Overdue {
+    /// The institution.
+    pub institution_id: String,
+    /// Its name.
+    pub institution_name: String,
+    /// The period.
+    pub period_start: NaiveDate,
+    /// The period.
+    pub period_end: NaiveDate,
+    /// When it was due.
+    pub due_on: NaiveDate,
+    /// Days past due.
+    pub days_overdue: i64,
+}
+
+/// Every overdue report of institutions not terminated, most overdue first.
+pub async fn overdue(
+    store: &Store,
+    today: NaiveDate,
+    rules: ReportSchedule,
+) -> Result<Vec<Overdue>, ReportError> {
+    let institutions = sqlx::query(
+        "SELECT i.id, i.name FROM institutions i JOIN workspaces w ON w.institution_id = i.id \
+         WHERE i.status != 'terminated'",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = Vec::new();
+    for row in institutions {
+        let (id, name): (String, String) = (row.get(0), row.get(1));
+        for p in schedule(store, &id, today, rules).await? {
+            if p.status == "overdue" {
+                out.push(Overdue {
+                    institution_id: id.clone(),
+                    institution_name: name.clone(),
+                    period_start: p.start,
+                    period_end: p.end,
+                    due_on: p.due_on,
+                    days_overdue: (today - p.due_on).num_days(),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        b.days_overdue
+            .cmp(&a.days_overdue)
+            .then(a.institution_id.cmp(&b.institution_id))
+    });
+    Ok(out)
+}
+
+/// Counts a request (and whether it was refused) toward an institution's usage today.
+pub async fn count_request(
+    store: &Store,
+    institution_id: &str,
+    refused: bool,
+) -> Result<(), StoreError> {
+    let day = chrono::Utc::now().date_naive().to_string();
+    sqlx::query(
+        "INSERT INTO usage_daily (institution_id, day, requests, refusals) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (institution_id, day) DO UPDATE SET requests = requests + ?3, refusals = refusals + ?4",
+    )
+    .bind(institution_id)
+    .bind(day)
+    .bind(i64::from(!refused))
+    .bind(i64::from(refused))
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// What was measured of an institution over a window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Measures {
+    /// API requests made.
+    pub requests: i64,
+    /// Requests refused by the access rules (security events).
+    pub security_events: i64,
+    /// Jobs submitted.
+    pub jobs: i64,
+    /// Of which failed.
+    pub jobs_failed: i64,
+    /// CPU seconds of model batches.
+    pub cpu_seconds: f64,
+    /// Rows released through the output gate.
+    pub rows_released: i64,
+    /// Reports due in the window and submitted on time.
+    pub reports_on_time: i64,
+    /// Reports due in the window and submitted late.
+    pub reports_late: i64,
+    /// Reports due in the window and still missing.
+    pub reports_missing: i64,
+}
+
+/// A re-evaluation record.
+#[derive(Clone, Debug, Serialize)]
+pub struct Evaluation {
+    /// Id.
+    pub id: String,
+    /// The institution.
+    pub institution_id: String,
+    /// First day of the window.
+    pub period_start: NaiveDate,
+    /// Last day of the window.
+    pub period_end: NaiveDate,
+    /// What was measured.
+    pub measures: Measures,
+    /// `good`, `adequate` or `poor`.
+    pub conclusion: String,
+    /// The administrator's note.
+    pub note: String,
+    /// Who.
+    pub evaluated_by: String,
+    /// When.
+    pub evaluated_at: String,
+}
+
+/// Measures an institution over `[start, end]` (whole UTC days).
+pub async fn measure(
+    store: &Store,
+    institution_id: &str,
+    start: NaiveDate,
+    end: NaiveDate,
+    rules: ReportSchedule,
+) -> Result<Measures, ReportError> {
+    let (from, to) = (start.to_string(), end.to_string());
+    // Times are stored as RFC 3339 UTC, so a day's prefix compares as text.
+    let to_exclusive = (end + Duration::days(1)).to_string();
+    let usage = sqlx::query(
+        "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(refusals), 0) FROM usage_daily \
+         WHERE institution_id = ? AND day BETWEEN ? AND ?",
+    )
+    .bind(institution_id)
+    .bind(&from)
+    .bind(&to)
+    .fetch_one(store.pool())
+    .await?;
+    let jobs = sqlx::query(
+        "SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0), COALESCE(SUM(cpu_ms), 0) FROM jobs \
+         WHERE institution_id = ? AND submitted_at >= ? AND submitted_at < ?",
+    )
+    .bind(institution_id)
+    .bind(&from)
+    .bind(&to_exclusive)
+    .fetch_one(store.pool())
+    .await?;
+    let released: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(rows), 0) FROM releases \
+         WHERE institution_id = ? AND released_at >= ? AND released_at < ?",
+    )
+    .bind(institution_id)
+    .bind(&from)
+    .bind(&to_exclusive)
+    .fetch_one(store.pool())
+    .await?;
+    let today = chrono::Utc::now().date_naive();
+    let periods = schedule(store, institution_id, today.min(end), rules).await?;
+    let due: Vec<&Period> = periods
+        .iter()
+        .filter(|p| p.due_on >= start && p.due_on <= end)
+        .collect();
+    let count = |s: &str| due.iter().filter(|p| p.status == s).count() as i64;
+    Ok(Measures {
+        requests: usage.get(0),
+        security_events: usage.get(1),
+        jobs: jobs.get(0),
+        jobs_failed: jobs.get(1),
+        cpu_seconds: jobs.get::<i64, _>(2) as f64 / 1000.0,
+        rows_released: released,
+        reports_on_time: count("submitted"),
+        reports_late: count("submitted_late"),
+        reports_missing: count("overdue") + count("due"),
+    })
+}
+
+/// Records a re-evaluation over `[start, end]` with measures taken now.
+#[allow(clippy::too_many_arguments)]
+pub async fn evaluate(
+    store: &Store,
+    institution_id: &str,
+    start: NaiveDate,
+    end: NaiveDate,
+    conclusion: &str,
+    note: &str,
+    rules: ReportSchedule,
+    actor: &str,
+    request_id: &str,
+) -> Result<Evaluation, ReportError> {
+    if end < start {
+        return Err(invalid("period_end", "the window ends before it starts"));
+    }
+    if end > chrono::Utc::now().date_naive() {
+        return Err(invalid(
+            "period_end",
+            "the window may not end in the future",
+        ));
+    }
+    if !["good", "adequate", "poor"].contains(&conclusion) {
+        return Err(invalid("conclusion", "one of good, adequate, poor"));
+    }
+    if note.trim().chars().count() < 5 {
+        return Err(invalid(
+            "note",
+            "explain the conclusion (at least 5 characters)",
+        ));
+    }
+    let measures = measure(store, institution_id, start, end, rules).await?;
+    let id = new_id();
+    let at = now();
+    let mut tx = store.write().await?;
+    sqlx::query(
+        "INSERT INTO evaluations (id, institution_id, period_start, period_end, measures, conclusion, \
+         note, evaluated_by, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(institution_id)
+    .bind(start.to_string())
+    .bind(end.to_string())
+    .bind(serde_json::to_string(&measures).unwrap_or_default())
+    .bind(conclusion)
+    .bind(note.trim())
+    .bind(actor)
+    .bind(&at)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "institution.evaluated",
+            subject: institution_id,
+            detail: serde_json::json!({
+                "evaluation_id": id,
+                "period_start": start,
+                "period_end": end,
+                "measures": measures,
+                "conclusion": conclusion,
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Evaluation {
+        id,
+        institution_id: institution_id.into(),
+        period_start: start,
+        period_end: end,
+        measures,
+        conclusion: conclusion.into(),
+        note: note.trim().into(),
+        evaluated_by: actor.into(),
+        evaluated_at: at,
+    })
+}
+
+/// An institution's re-evaluations, oldest first.
+pub async fn evaluations(
+    store: &Store,
+    institution_id: &str,
+) -> Result<Vec<Evaluation>, ReportError> {
+    let rows =
+        sqlx::query("SELECT * FROM evaluations WHERE institution_id = ? ORDER BY evaluated_at")
+            .bind(institution_id)
+            .fetch_all(store.pool())
+            .await?;
+    rows.iter()
+        .map(|r| {
+            let decode = |e: Box<dyn std::error::Error + Send + Sync>| {
+                ReportError::Store(StoreError::Query(sqlx::Error::Decode(e)))
+            };
+            Ok(Evaluation {
+                id: r.get("id"),
+                institution_id: r.get("institution_id"),
+                period_start: r
+                    .get::<String, _>("period_start")
+                    .parse()
+                    .map_err(|e| decode(Box::new(e)))?,
+                period_end: r
+                    .get::<String, _>("period_end")
+                    .parse()
+                    .map_err(|e| decode(Box::new(e)))?,
+                measures: serde_json::from_str(&r.get::<String, _>("measures"))
+                    .map_err(|e| decode(Box::new(e)))?,
+                conclusion: r.get("conclusion"),
+                note: r.get("note"),
+                evaluated_by: r.get("evaluated_by"),
+                evaluated_at: r.get("evaluated_at"),
+            })
+        })
+        .collect()
+}

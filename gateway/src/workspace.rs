@@ -1,0 +1,549 @@
+//! Institution workspaces: the tables an institution may query (exactly its grants)
+//! and its jobs, run by the sandbox's job queue over those tables only. A job's result
+//! stays in the workspace; the API shows its schema and row count, never its rows.
+//! Job states are persisted and audited as they change.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use catalog::Catalog;
+use sandbox::{JobError, JobId, JobLimits, JobQueue, JobResult, Sandbox, SandboxConfig};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::accounts;
+use crate::audit::{self, Event};
+use crate::store::{Store, StoreError, new_id, now, sha256_hex};
+
+/// Longest SQL text accepted, in bytes.
+pub const MAX_SQL_BYTES: usize = 64 * 1024;
+
+/// A job as stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct Job {
+    /// Id.
+    pub id: String,
+    /// The institution.
+    pub institution_id: String,
+    /// Who submitted it.
+    pub submitted_by: String,
+    /// The SQL.
+    pub sql: String,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub state: String,
+    /// Submitted.
+    pub submitted_at: String,
+    /// Ended, once it has.
+    pub ended_at: Option<String>,
+    /// Why it failed, in words for the user.
+    pub error: Option<String>,
+    /// Its resource report, once it has succeeded.
+    pub report: Option<JobUsage>,
+    /// The result's columns (name and type), once it has succeeded.
+    pub result_schema: Option<serde_json::Value>,
+}
+
+/// What a job used and produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobUsage {
+    /// Rows read by the query's scans.
+    pub rows_in: i64,
+    /// Rows in the result (which stays in the workspace).
+    pub rows_out: i64,
+    /// Fuel used by models.
+    pub fuel: i64,
+    /// CPU time of model batches, ms.
+    pub cpu_ms: i64,
+    /// Wall time, ms.
+    pub wall_ms: i64,
+    /// Size of the result file.
+    pub result_bytes: i64,
+}
+
+/// Why a workspace operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// No such job (or not this institution's).
+    #[error("no such job")]
+    NotFound,
+    /// The institution has no open workspace.
+    #[error("the institution has no open workspace")]
+    NoWorkspace,
+    /// A field is not acceptable.
+    #[error("{message}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// A quota is used up.
+    #[error("{message}")]
+    Quota {
+        /// The quota's name.
+        quota: &'static str,
+        /// What to do.
+        message: String,
+    },
+    /// The job has ended.
+    #[error("the job has already ended ({0})")]
+    Ended(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for WorkspaceError {
+    fn from(e: sqlx::Error) -> Self {
+        WorkspaceError::Store(StoreError::Query(e))
+    }
+}
+
+/// Runs the institutions' jobs.
+pub struct Workspaces {
+    store: Store,
+    catalog: Arc<Catalog>,
+    queue: JobQueue,
+    sandbox: OnceLock<Arc<Sandbox>>,
+    limits: JobLimits,
+    /// Queue ids of jobs not yet ended.
+    live: Mutex<HashMap<String, JobId>>,
+}
+
+impl std::fmt::Debug for Workspaces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspaces")
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
+impl Workspaces {
+    /// Starts the job queue with `slots` running slots. Jobs a previous process left
+    /// queued or running are marked failed: their process is gone.
+    pub async fn start(
+        store: Store,
+        catalog: Arc<Catalog>,
+        slots: usize,
+        limits: JobLimits,
+    ) -> Result<Arc<Workspaces>, StoreError> {
+        let orphans: Vec<String> = sqlx::query_scalar(
+            "UPDATE jobs SET state = 'failed', ended_at = ?, \
+             error = 'the server restarted while the job was queued or running; submit it again' \
+             WHERE state IN ('queued', 'running') RETURNING id",
+        )
+        .bind(now())
+        .fetch_all(store.pool())
+        .await?;
+        if !orphans.is_empty() {
+            tracing::warn!(
+                jobs = orphans.len(),
+                "jobs of a previous process marked failed"
+            );
+        }
+        let queue = JobQueue::new(slots).map_err(|e| {
+            StoreError::Query(sqlx::Error::Protocol(format!(
+                "starting the job queue: {e}"
+            )))
+        })?;
+        Ok(Arc::new(Workspaces {
+            store,
+            catalog,
+            queue,
+            sandbox: OnceLock::new(),
+            limits,
+            live: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The catalog of public-credit tables.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    fn sandbox(&self) -> Result<Arc<Sandbox>, JobError> {
+        if let Some(s) = self.sandbox.get() {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(
+            Sandbox::new(SandboxConfig::default())
+                .map_err(|e| JobError::Internal(format!("starting the sandbox: {e}")))?,
+        );
+        Ok(self.sandbox.get_or_init(|| s).clone())
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobId>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `sql` for an institution, over exactly its granted tables.
+    pub async fn submit(
+        self: &Arc<Self>,
+        institution_id: &str,
+        user_id: &str,
+        sql: &str,
+        request_id: &str,
+    ) -> Result<Job, WorkspaceError> {
+        let sql = sql.trim();
+        if sql.is_empty() {
+            return Err(WorkspaceError::Invalid {
+                field: "sql",
+                message: "give the SQL to run (one SELECT statement)".into(),
+            });
+        }
+        if sql.len() > MAX_SQL_BYTES {
+            return Err(WorkspaceError::Invalid {
+                field: "sql",
+                message: format!("the SQL is longer than {MAX_SQL_BYTES} bytes"),
+            });
+        }
+        let root = accounts::workspace_path(&self.store, institution_id)
+            .await?
+            .ok_or(WorkspaceError::NoWorkspace)?;
+        let quotas = accounts::quotas(&self.store, institution_id)
+            .await?
+            .unwrap_or_default();
+        let grants = accounts::granted_tables(&self.store, institution_id).await?;
+        let id = new_id();
+        let mut tx = self.store.write().await?;
+        let active: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
+        )
+        .bind(institution_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if active >= quotas.concurrent_jobs {
+            return Err(WorkspaceError::Quota {
+                quota: "concurrent_jobs",
+                message: format!(
+                    "quota concurrent_jobs: your institution already has {active} job(s) queued or running, its limit; wait for one to end or cancel one"
+                ),
+            });
+        }
+        sqlx::query(
+            "INSERT INTO jobs (id, institution_id, submitted_by, sql, state, submitted_at) \
+             VALUES (?, ?, ?, ?, 'queued', ?)",
+        )
+        .bind(&id)
+        .bind(institution_id)
+        .bind(user_id)
+        .bind(sql)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            Event {
+                actor: user_id,
+                action: "job.submitted",
+                subject: &id,
+                detail: serde_json::json!({
+                    "institution_id": institution_id,
+                    "sql": sql,
+                    "tables": grants,
+                }),
+                request_id,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+
+        let out = root.join("results").join(format!("{id}.parquet"));
+        let work = {
+            let (this, id, sql, out) = (self.clone(), id.clone(), sql.to_owned(), out.clone());
+            Box::new(move |cancel: sandbox::CancelToken| {
+                Box::pin(async move { this.run(&id, &sql, &grants, &out, &cancel).await })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = JobResult> + Send>>
+            })
+        };
+        // Held across submit so the job cannot end before its queue id is recorded.
+        let queue_id = {
+            let mut live = self.live();
+            let queue_id = self.queue.submit(work);
+            live.insert(id.clone(), queue_id);
+            queue_id
+        };
+        let this = self.clone();
+        let job_id = id.clone();
+        tokio::spawn(async move {
+            let status = this.queue.wait(queue_id).await;
+            let outcome = status
+                .and_then(|s| s.outcome)
+                .unwrap_or_else(|| Err(JobError::Internal("the job queue lost the job".into())));
+            if let Err(e) = this.finish(&job_id, &outcome, &out).await {
+                tracing::error!(job = %job_id, "recording the end of a job: {e}");
+            }
+            this.live().remove(&job_id);
+        });
+        self.get(institution_id, &id).await
+    }
+
+    async fn run(
+        &self,
+        id: &str,
+        sql: &str,
+        grants: &[String],
+        out: &std::path::Path,
+        cancel: &sandbox::CancelToken,
+    ) -> JobResult {
+        let started =
+            sqlx::query("UPDATE jobs SET state = 'running' WHERE id = ? AND state = 'queued'")
+                .bind(id)
+                .execute(self.store.pool())
+                .await;
+        if let Err(e) = started {
+            tracing::error!(job = %id, "recording a job as running: {e}");
+        }
+        let ctx = sandbox::job_session(&self.limits)?;
+        let tables: Vec<&str> = grants.iter().map(String::as_str).collect();
+        self.catalog
+            .register(&ctx, &tables)
+            .await
+            .map_err(|e| JobError::Internal(format!("registering the granted tables: {e}")))?;
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| JobError::Io(e.to_string()))?;
+        }
+        sandbox::run_job(&ctx, self.sandbox()?, &[], sql, out, &self.limits, cancel).await
+    }
+
+    async fn finish(
+        &self,
+        id: &str,
+        outcome: &JobResult,
+        out: &std::path::Path,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.store.write().await?;
+        let at = now();
+        let (state, detail) = match outcome {
+            Ok(report) => {
+                let bytes = std::fs::read(out).unwrap_or_default();
+                let schema = result_schema(out);
+                sqlx::query(
+                    "UPDATE jobs SET state = 'succeeded', ended_at = ?, rows_in = ?, rows_out = ?, \
+                     fuel = ?, cpu_ms = ?, wall_ms = ?, result_schema = ?, result_bytes = ?, \
+                     result_sha256 = ? WHERE id = ?",
+                )
+                .bind(&at)
+                .bind(report.rows_in as i64)
+                .bind(report.rows_out as i64)
+                .bind(report.models.fuel as i64)
+                .bind(report.models.cpu.as_millis() as i64)
+                .bind(report.wall.as_millis() as i64)
+                .bind(schema.to_string())
+                .bind(bytes.len() as i64)
+                .bind(sha256_hex(&bytes))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                (
+                    "job.succeeded",
+                    serde_json::json!({
+                        "rows_in": report.rows_in,
+                        "rows_out": report.rows_out,
+                        "result_sha256": sha256_hex(&bytes),
+                    }),
+                )
+            }
+            Err(e) => {
+                let state = if matches!(e, JobError::Cancelled) {
+                    "cancelled"
+                } else {
+                    "failed"
+                };
+                let message = user_message(e);
+                if let JobError::Internal(_) | JobError::Io(_) = e {
+                    tracing::error!(job = %id, "job failed inside the platform: {e}");
+                }
+                sqlx::query("UPDATE jobs SET state = ?, ended_at = ?, error = ? WHERE id = ?")
+                    .bind(state)
+                    .bind(&at)
+                    .bind(&message)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                (
+                    if state == "cancelled" {
+                        "job.cancelled"
+                    } else {
+                        "job.failed"
+                    },
+                    serde_json::json!({ "error": message }),
+                )
+            }
+        };
+        audit::append(
+            &mut tx,
+            Event {
+                actor: "system",
+                action: state,
+                subject: id,
+                detail,
+                request_id: "-",
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One job of an institution.
+    pub async fn get(&self, institution_id: &str, id: &str) -> Result<Job, WorkspaceError> {
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = ? AND institution_id = ?")
+            .bind(id)
+            .bind(institution_id)
+            .fetch_optional(self.store.pool())
+            .await?
+            .ok_or(WorkspaceError::NotFound)?;
+        Ok(job_from_row(&row))
+    }
+
+    /// A page of an institution's jobs, newest first.
+    pub async fn list(
+        &self,
+        institution_id: &str,
+        before: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Job>, WorkspaceError> {
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE institution_id = ?1 AND (?2 IS NULL OR id < ?2) \
+             ORDER BY id DESC LIMIT ?3",
+        )
+        .bind(institution_id)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(self.store.pool())
+        .await?;
+        Ok(rows.iter().map(job_from_row).collect())
+    }
+
+    /// Cancels one job; audited.
+    pub async fn cancel(
+        &self,
+        institution_id: &str,
+        id: &str,
+        actor: &str,
+        request_id: &str,
+    ) -> Result<Job, WorkspaceError> {
+        let job = self.get(institution_id, id).await?;
+        if job.ended_at.is_some() {
+            return Err(WorkspaceError::Ended(job.state));
+        }
+        let queue_id = self.live().get(id).copied();
+        if let Some(queue_id) = queue_id {
+            self.queue.cancel(queue_id);
+        }
+        let mut tx = self.store.write().await?;
+        audit::append(
+            &mut tx,
+            Event {
+                actor,
+                action: "job.cancel_requested",
+                subject: id,
+                detail: serde_json::json!({ "institution_id": institution_id }),
+                request_id,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.get(institution_id, id).await
+    }
+
+    /// Cancels every queued or running job of an institution (on suspension or
+    /// termination); returns their ids.
+    pub async fn cancel_all(&self, institution_id: &str) -> Result<Vec<String>, WorkspaceError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
+        )
+        .bind(institution_id)
+        .fetch_all(self.store.pool())
+        .await?;
+        let live = self.live();
+        for id in &ids {
+            if let Some(queue_id) = live.get(id) {
+                self.queue.cancel(*queue_id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Waits until a job has ended and its end is recorded (tools and tests).
+    pub async fn wait(&self, id: &str) {
+        let queue_id = self.live().get(id).copied();
+        if let Some(queue_id) = queue_id {
+            self.queue.wait(queue_id).await;
+        }
+        // The end is recorded by the job's own task right after; poll briefly for it.
+        for _ in 0..500 {
+            if !self.live().contains_key(id) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+fn job_from_row(row: &sqlx::sqlite::SqliteRow) -> Job {
+    let state: String = row.get("state");
+    let report = (state == "succeeded").then(|| JobUsage {
+        rows_in: row.get::<Option<i64>, _>("rows_in").unwrap_or(0),
+        rows_out: row.get::<Option<i64>, _>("rows_out").unwrap_or(0),
+        fuel: row.get::<Option<i64>, _>("fuel").unwrap_or(0),
+        cpu_ms: row.get::<Option<i64>, _>("cpu_ms").unwrap_or(0),
+        wall_ms: row.get::<Option<i64>, _>("wall_ms").unwrap_or(0),
+        result_bytes: row.get::<Option<i64>, _>("result_bytes").unwrap_or(0),
+    });
+    Job {
+        id: row.get("id"),
+        institution_id: row.get("institution_id"),
+        submitted_by: row.get("submitted_by"),
+        sql: row.get("sql"),
+        state,
+        submitted_at: row.get("submitted_at"),
+        ended_at: row.get("ended_at"),
+        error: row.get("error"),
+        report,
+        result_schema: row
+            .get::<Option<String>, _>("result_schema")
+            .and_then(|s| serde_json::from_str(&s).ok()),
+    }
+}
+
+/// What the user is told about a failed job: their SQL's or model's fault in full, the
+/// platform's own troubles without internals.
+fn user_message(e: &JobError) -> String {
+    match e {
+        JobError::Internal(_) | JobError::Io(_) => {
+            "the job failed inside the platform; the operators have been told — try again later"
+                .into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The columns of a result file, as `[{name, type}]`.
+fn result_schema(path: &std::path::Path) -> serde_json::Value {
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let schema = std::fs::File::open(path)
+        .ok()
+        .and_then(|f| ParquetRecordBatchReaderBuilder::try_new(f).ok())
+        .map(|b| b.schema().clone());
+    match schema {
+        Some(s) => serde_json::Value::Array(
+            s.fields()
+                .iter()
+                .map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() }))
+                .collect(),
+        ),
+        None => serde_json::Value::Array(Vec::new()),
+    }
+}
+
+/// The folder holding every workspace, under the platform's state folder.
+pub fn default_root(database: &std::path::Path) -> PathBuf {
+    database
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."))
+        .join("workspaces")
+}
