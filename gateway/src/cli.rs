@@ -41,6 +41,9 @@ struct ServerConfig {
     listen: Option<std::net::SocketAddr>,
     workspaces: Option<PathBuf>,
     job_slots: Option<usize>,
+    min_reviewers: Option<usize>,
+    report_period_months: Option<u32>,
+    report_grace_days: Option<i64>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -311,8 +314,27 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .or(config.server.workspaces.clone())
                 .unwrap_or_else(|| gateway::workspace::default_root(&database));
             let mut settings = gateway::api::Settings::new(data_dir(data), workspaces);
-            if let Some(slots) = config.server.job_slots {
-                settings.job_slots = slots;
+            let server = &config.server;
+            if let Some(slots) = server.job_slots {
+                settings.job_slots = slots.max(1);
+            }
+            if let Some(n) = server.min_reviewers {
+                anyhow::ensure!(n >= 1, "server.min_reviewers must be at least 1");
+                settings.min_reviewers = n;
+            }
+            if let Some(months) = server.report_period_months {
+                anyhow::ensure!(
+                    (1..=12).contains(&months),
+                    "server.report_period_months must be between 1 and 12"
+                );
+                settings.reports.period_months = months;
+            }
+            if let Some(days) = server.report_grace_days {
+                anyhow::ensure!(
+                    (0..=90).contains(&days),
+                    "server.report_grace_days must be between 0 and 90"
+                );
+                settings.reports.grace_days = days;
             }
             crate::server_cli::serve(listen, &database, settings).await
         }

@@ -118,8 +118,7 @@ pub async fn check(
     let established = enterprise["establishment_date"]
         .as_str()
         .and_then(|d| d.parse::<NaiveDate>().ok());
-    let year_ago = today.checked_sub_months(Months::new(12)).unwrap_or(today);
-    let old_enough = established.is_some_and(|d| d <= year_ago);
+    let old_enough = established.is_some_and(|d| established_one_year(d, today));
     criteria.push(Criterion {
         id: TITLES[0].0.into(),
         title_zh: TITLES[0].1.into(),
@@ -218,6 +217,15 @@ pub async fn check(
     });
     criteria.push(licence(form));
     Ok(report(uscc, today, criteria))
+}
+
+/// Whether an organisation established on `established` has existed for at least one
+/// year on `today` (its first anniversary counts; one born on 29 February has its
+/// anniversary on 1 March in other years).
+pub fn established_one_year(established: NaiveDate, today: NaiveDate) -> bool {
+    today
+        .checked_sub_months(Months::new(12))
+        .is_some_and(|year_ago| established <= year_ago)
 }
 
 const TITLES: [(&str, &str); 4] = [
@@ -374,4 +382,40 @@ pub async fn eligible(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().expect("date")
+    }
+
+    #[test]
+    fn one_year_counts_from_the_first_anniversary() {
+        // P2: 成立1年及以上.
+        assert!(established_one_year(date("2025-11-22"), date("2026-11-22")));
+        assert!(!established_one_year(
+            date("2025-11-23"),
+            date("2026-11-22")
+        ));
+        assert!(established_one_year(date("2000-01-01"), date("2026-11-22")));
+        assert!(!established_one_year(
+            date("2026-11-22"),
+            date("2026-11-22")
+        ));
+        assert!(!established_one_year(
+            date("2024-02-29"),
+            date("2025-02-28")
+        ));
+        assert!(established_one_year(date("2024-02-29"), date("2025-03-01")));
+    }
+
+    #[test]
+    fn full_years_are_counted_as_people_count_them() {
+        assert_eq!(full_years(date("2010-10-21"), date("2026-11-22")), 16);
+        assert_eq!(full_years(date("2010-11-23"), date("2026-11-22")), 15);
+        assert_eq!(full_years(date("2026-12-01"), date("2026-11-22")), 0);
+    }
 }

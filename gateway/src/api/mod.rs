@@ -54,6 +54,8 @@ pub struct Settings {
     pub default_quotas: Quotas,
     /// When progress reports are due.
     pub reports: ReportSchedule,
+    /// Reviewers an application needs at least (BRIEF P3: three by default).
+    pub min_reviewers: usize,
 }
 
 impl Settings {
@@ -66,6 +68,7 @@ impl Settings {
             job_limits: JobLimits::default(),
             default_quotas: Quotas::default(),
             reports: ReportSchedule::default(),
+            min_reviewers: crate::review::MIN_REVIEWERS,
         }
     }
 }

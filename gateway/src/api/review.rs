@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::applications::visible;
 use super::{ApiError, ApiJson, AppState, request_id};
 use crate::identity::Caller;
-use crate::review::{self, MIN_REVIEWERS, ReviewError, Scores};
+use crate::review::{self, ReviewError, Scores};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -82,7 +82,7 @@ async fn assign(
         &state.store,
         &id,
         &body.reviewer_ids,
-        MIN_REVIEWERS,
+        state.settings.min_reviewers,
         &caller.user_id,
         &request_id(),
     )

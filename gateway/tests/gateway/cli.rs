@@ -396,3 +396,42 @@ fn model_run_scores_sample_data_through_the_sandbox() {
         text(&ddl.stderr)
     );
 }
+
+#[test]
+fn serve_refuses_a_bad_configuration_or_data_folder_by_name() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("creditpool.toml");
+    std::fs::write(&config, "[server]\nmin_reviewers = 0\n").expect("write");
+    let out = creditpool(&["--config", config.to_str().expect("utf8"), "serve"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("server.min_reviewers must be at least 1"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&config, "[server]\nlisten_on = \"x\"\n").expect("write");
+    let out = creditpool(&["--config", config.to_str().expect("utf8"), "serve"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("listen_on"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A data folder that is not a generated data set is named.
+    let database = dir.path().join("p.db");
+    let out = creditpool(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        dir.path().join("nothing-here").to_str().expect("utf8"),
+        "--database",
+        database.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("nothing-here"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -5,6 +5,7 @@ mod api;
 mod applications;
 mod audit;
 mod cli;
+mod criteria;
 mod helpers;
 mod lifecycle;
 mod review;
