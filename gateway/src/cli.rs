@@ -314,6 +314,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .or(config.server.workspaces.clone())
                 .unwrap_or_else(|| gateway::workspace::default_root(&database));
             let mut settings = gateway::api::Settings::new(data_dir(data), workspaces);
+            // The key that picks sample rows: made once, kept beside the database.
+            let key = database.with_extension("gate-key");
+            settings.gate = gateway::gate::GateSettings::new(
+                gateway::gate::load_or_create_secret(&key)
+                    .with_context(|| format!("the output gate's key {}", key.display()))?,
+            );
             let server = &config.server;
             if let Some(slots) = server.job_slots {
                 settings.job_slots = slots.max(1);

@@ -3,8 +3,6 @@
 //! reviewers. Each check says what it looked at: the records, their ids and dates.
 
 use chrono::{Datelike, Months, NaiveDate};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::Date32Type;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
@@ -301,43 +299,7 @@ async fn query(
         .with_param_values(vec![ScalarValue::Utf8(Some(value.to_owned()))])?
         .collect()
         .await?;
-    Ok(batches.iter().flat_map(rows).collect())
-}
-
-fn rows(batch: &RecordBatch) -> Vec<serde_json::Value> {
-    let schema = batch.schema();
-    (0..batch.num_rows())
-        .map(|row| {
-            let mut object = serde_json::Map::new();
-            for (i, field) in schema.fields().iter().enumerate() {
-                object.insert(field.name().clone(), cell(batch.column(i).as_ref(), row));
-            }
-            serde_json::Value::Object(object)
-        })
-        .collect()
-}
-
-fn cell(column: &dyn Array, row: usize) -> serde_json::Value {
-    use datafusion::arrow::datatypes::DataType;
-    if column.is_null(row) {
-        return serde_json::Value::Null;
-    }
-    match column.data_type() {
-        DataType::Utf8 => json!(column.as_string::<i32>().value(row)),
-        DataType::Utf8View => json!(column.as_string_view().value(row)),
-        DataType::Date32 => json!(
-            column
-                .as_primitive::<Date32Type>()
-                .value_as_date(row)
-                .map(|d| d.to_string())
-        ),
-        DataType::Float64 => json!(
-            column
-                .as_primitive::<datafusion::arrow::datatypes::Float64Type>()
-                .value(row)
-        ),
-        other => json!(format!("<{other}>")),
-    }
+    Ok(batches.iter().flat_map(crate::cells::objects).collect())
 }
 
 /// Up to `limit` registered enterprises that pass every required criterion on `today`
@@ -366,7 +328,7 @@ pub async fn eligible(
         .collect()
         .await?;
     let mut out = Vec::new();
-    for row in batches.iter().flat_map(rows) {
+    for row in batches.iter().flat_map(crate::cells::objects) {
         let form = ApplicationForm {
             uscc: row["uscc"].as_str().map(str::to_owned),
             ..ApplicationForm::default()

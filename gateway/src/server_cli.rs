@@ -54,7 +54,13 @@ pub async fn demo_server(
 ) -> Result<()> {
     let store = open_store(database).await?;
     let workspaces = gateway::workspace::default_root(database);
-    let state = AppState::start(store, Settings::new(data, workspaces))
+    let mut settings = Settings::new(data, workspaces);
+    let key = database.with_extension("gate-key");
+    settings.gate = gateway::gate::GateSettings::new(
+        gateway::gate::load_or_create_secret(&key)
+            .with_context(|| format!("the output gate's key {}", key.display()))?,
+    );
+    let state = AppState::start(store, settings)
         .await
         .context("cannot start the demo server")?;
     let logins = demo::seed(&state)

@@ -162,7 +162,8 @@ impl Workspaces {
         &self.catalog
     }
 
-    fn sandbox(&self) -> Result<Arc<Sandbox>, JobError> {
+    /// The sandbox, started on first use.
+    pub fn sandbox(&self) -> Result<Arc<Sandbox>, JobError> {
         if let Some(s) = self.sandbox.get() {
             return Ok(s.clone());
         }
@@ -205,6 +206,7 @@ impl Workspaces {
             .await?
             .unwrap_or_default();
         let grants = accounts::granted_tables(&self.store, institution_id).await?;
+        let models = crate::models::active_paths(&self.store, institution_id).await?;
         let id = new_id();
         let mut tx = self.store.write().await?;
         let active: i64 = sqlx::query_scalar(
@@ -242,6 +244,7 @@ impl Workspaces {
                     "institution_id": institution_id,
                     "sql": sql,
                     "tables": grants,
+                    "models": models.len(),
                 }),
                 request_id,
             },
@@ -253,7 +256,7 @@ impl Workspaces {
         let work = {
             let (this, id, sql, out) = (self.clone(), id.clone(), sql.to_owned(), out.clone());
             Box::new(move |cancel: sandbox::CancelToken| {
-                Box::pin(async move { this.run(&id, &sql, &grants, &out, &cancel).await })
+                Box::pin(async move { this.run(&id, &sql, &grants, &models, &out, &cancel).await })
                     as std::pin::Pin<Box<dyn std::future::Future<Output = JobResult> + Send>>
             })
         };
@@ -284,6 +287,7 @@ impl Workspaces {
         id: &str,
         sql: &str,
         grants: &[String],
+        models: &[String],
         out: &std::path::Path,
         cancel: &sandbox::CancelToken,
     ) -> JobResult {
@@ -304,7 +308,14 @@ impl Workspaces {
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir).map_err(|e| JobError::Io(e.to_string()))?;
         }
-        sandbox::run_job(&ctx, self.sandbox()?, &[], sql, out, &self.limits, cancel).await
+        let sandbox = self.sandbox()?;
+        let mut loaded = Vec::new();
+        for path in models {
+            let bytes = std::fs::read(path).map_err(|e| JobError::Io(format!("{path}: {e}")))?;
+            // Compiled once per module bytes; later loads come from the sandbox's cache.
+            loaded.push(sandbox.load(&bytes).map_err(JobError::Model)?);
+        }
+        sandbox::run_job(&ctx, sandbox, &loaded, sql, out, &self.limits, cancel).await
     }
 
     async fn finish(

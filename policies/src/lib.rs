@@ -12,6 +12,7 @@
 
 pub mod access;
 mod id_number;
+pub mod masking;
 mod normalise;
 mod uscc;
 

@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use policies::access::{Action, InstitutionRef, Resource};
@@ -14,6 +14,7 @@ use super::applications::Page;
 use super::{ApiError, ApiJson, AppState, request_id};
 use crate::accounts::{self, AccountError};
 use crate::identity::{Caller, Role};
+use crate::models::{self, ModelError};
 use crate::reports::{self, ReportContent, ReportError};
 use crate::workspace::WorkspaceError;
 
@@ -33,6 +34,11 @@ pub(super) fn routes() -> Router<AppState> {
             post(submit_report).get(list_reports),
         )
         .route("/reports/overdue", get(overdue))
+        .route(
+            "/institutions/{id}/models",
+            post(upload_model).get(list_models),
+        )
+        .route("/institutions/{id}/models/{model}", delete(delete_model))
         .route(
             "/institutions/{id}/evaluations",
             post(evaluate).get(list_evaluations),
@@ -481,4 +487,99 @@ async fn list_evaluations(
         "items": reports::evaluations(&state.store, &id).await?,
         "next_cursor": null,
     })))
+}
+
+impl From<ModelError> for ApiError {
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::Refused(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "model_refused", m)
+            }
+            ModelError::Exists(_) => {
+                ApiError::new(StatusCode::CONFLICT, "model_exists", e.to_string())
+            }
+            ModelError::NotFound => ApiError::not_found("model"),
+            ModelError::Files(e) => ApiError::internal(e),
+            ModelError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Largest module accepted over the API (the sandbox's own limit).
+fn max_model_bytes() -> usize {
+    sandbox::SandboxConfig::default().max_module_bytes
+}
+
+/// Uploads a model: the raw WebAssembly module as the body (`application/wasm`).
+async fn upload_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    institution(&state, &caller, &id, Action::UseWorkspace).await?;
+    let media_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if media_type != "application/wasm" {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the WebAssembly module as the body with Content-Type: application/wasm",
+        ));
+    }
+    let bytes = axum::body::to_bytes(body, max_model_bytes())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("a model may be at most {} MiB", max_model_bytes() >> 20),
+            )
+        })?;
+    let workspace = accounts::workspace_path(&state.store, &id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_workspace",
+                "the institution has no open workspace",
+            )
+        })?;
+    let sandbox = state.workspaces.sandbox().map_err(ApiError::internal)?;
+    let info = models::upload(
+        &state.store,
+        &sandbox,
+        &workspace,
+        &id,
+        &caller.user_id,
+        &bytes,
+        &request_id(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+async fn list_models(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    institution(&state, &caller, &id, read_action(&caller)).await?;
+    Ok(Json(serde_json::json!({
+        "items": models::list(&state.store, &id).await?,
+        "next_cursor": null,
+    })))
+}
+
+async fn delete_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, model)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    institution(&state, &caller, &id, Action::UseWorkspace).await?;
+    models::delete(&state.store, &id, &model, &caller.user_id, &request_id()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

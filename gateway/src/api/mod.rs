@@ -2,6 +2,7 @@
 
 mod applications;
 mod error;
+mod gate;
 mod institutions;
 mod json;
 pub mod openapi;
@@ -28,6 +29,7 @@ pub use json::ApiJson;
 use policies::access::{AccessError, AccessPolicy, Action, InstitutionRef, Principal, Resource};
 
 use crate::accounts::Quotas;
+use crate::gate::GateSettings;
 use crate::identity::{self, Caller};
 use crate::reports::{self, ReportSchedule};
 use crate::store::{Store, new_id};
@@ -56,6 +58,8 @@ pub struct Settings {
     pub reports: ReportSchedule,
     /// Reviewers an application needs at least (BRIEF P3: three by default).
     pub min_reviewers: usize,
+    /// The output gate: sample caps, thresholds and its secret.
+    pub gate: GateSettings,
 }
 
 impl Settings {
@@ -69,6 +73,7 @@ impl Settings {
             default_quotas: Quotas::default(),
             reports: ReportSchedule::default(),
             min_reviewers: crate::review::MIN_REVIEWERS,
+            gate: GateSettings::new(crate::gate::new_secret()),
         }
     }
 }
@@ -222,7 +227,8 @@ pub fn app(state: AppState) -> Router {
             sessions::routes()
                 .merge(applications::routes())
                 .merge(review::routes())
-                .merge(institutions::routes()),
+                .merge(institutions::routes())
+                .merge(gate::routes()),
         )
         // The API description and an offline Swagger UI (assets compiled in).
         .merge(

@@ -19,7 +19,7 @@ use crate::helpers::{TestApp, assert_error};
 const GRANTS: [&str; 3] = ["admin_penalties", "dishonesty_list", "enterprises"];
 
 /// A real enterprise of the sample data that meets every entry criterion.
-async fn eligible(app: &TestApp, n: usize) -> Vec<(String, String)> {
+pub async fn eligible(app: &TestApp, n: usize) -> Vec<(String, String)> {
     let today = chrono::Utc::now().date_naive();
     let found = gateway::criteria::eligible(app.workspaces.catalog(), today, n)
         .await
@@ -31,16 +31,17 @@ async fn eligible(app: &TestApp, n: usize) -> Vec<(String, String)> {
 /// An application by `username` for the enterprise `(uscc, name)`, submitted, reviewed
 /// by three reviewers and approved. Returns (application id, applicant token, admin
 /// token).
-async fn approved(
+pub async fn approved(
     app: &TestApp,
     username: &str,
     enterprise: &(String, String),
+    data_supply: &[&str],
 ) -> (String, String, String) {
     let applicant = register(app, username).await;
     let mut form = complete_form();
     form["uscc"] = json!(enterprise.0);
     form["institution_name"] = json!(enterprise.1);
-    form["data_supply"] = json!(["enterprises", "admin_penalties", "dishonesty_list"]);
+    form["data_supply"] = json!(data_supply);
     let path = app.draft_with_evidence(&applicant, form).await;
     let (status, submitted) = app
         .call(
@@ -141,7 +142,7 @@ async fn approved(
 }
 
 /// Waits until `check` holds for the job (polling as an administrator).
-async fn job_until(
+pub async fn job_until(
     app: &TestApp,
     admin: &str,
     institution: &str,
@@ -160,7 +161,7 @@ async fn job_until(
     panic!("job {job} never reached the expected state");
 }
 
-async fn submit_job(app: &TestApp, token: &str, institution: &str, sql: &str) -> String {
+pub async fn submit_job(app: &TestApp, token: &str, institution: &str, sql: &str) -> String {
     let (status, job) = app
         .call(
             Method::POST,
@@ -186,7 +187,7 @@ const LONG_SQL: &str = "SELECT COUNT(*) AS n FROM enterprises a, enterprises b, 
 async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
     let app = TestApp::spawn().await;
     let enterprises = eligible(&app, 1).await;
-    let (application, token, admin) = approved(&app, "acme.apply", &enterprises[0]).await;
+    let (application, token, admin) = approved(&app, "acme.apply", &enterprises[0], &GRANTS).await;
 
     // P3: batch opening is all or nothing; a bad id names itself and opens nothing.
     let (status, body) = app
@@ -596,7 +597,7 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
 async fn administrators_see_overdue_progress_reports() {
     let app = TestApp::spawn().await;
     let enterprises = eligible(&app, 1).await;
-    let (application, token, admin) = approved(&app, "late.apply", &enterprises[0]).await;
+    let (application, token, admin) = approved(&app, "late.apply", &enterprises[0], &GRANTS).await;
     let (status, body) = app
         .call(
             Method::POST,
@@ -772,4 +773,30 @@ async fn evidence_uploads_are_checked_and_change_nothing_when_refused() {
     assert_eq!(response.headers()["content-type"], "application/pdf");
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     assert_eq!(response.bytes().await.expect("bytes").to_vec(), content);
+}
+
+/// The account of an approved applicant (the `nth` eligible enterprise) opened:
+/// (institution id, its token, admin token).
+pub async fn opened(
+    app: &TestApp,
+    username: &str,
+    data_supply: &[&str],
+    nth: usize,
+) -> (String, String, String) {
+    let enterprises = eligible(app, nth + 1).await;
+    let (application, token, admin) = approved(app, username, &enterprises[nth], data_supply).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/institutions",
+            Some(&admin),
+            Some(json!({ "application_ids": [application] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let institution = body["opened"][0]["institution_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    (institution, token, admin)
 }

@@ -6,6 +6,7 @@ mod applications;
 mod audit;
 mod cli;
 mod criteria;
+mod gate;
 mod helpers;
 mod lifecycle;
 mod review;

@@ -1,0 +1,236 @@
+//! The output gate over HTTP (BRIEF P8): samples, aggregates, evaluations of a job's
+//! result, the institution's usage against its quotas, and leak tracing.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use policies::access::{Action, InstitutionRef, Resource};
+use serde::Deserialize;
+
+use super::{ApiError, ApiJson, AppState, request_id};
+use crate::accounts;
+use crate::gate::{self, AggregateRequest, EvaluationRequest, GateError};
+use crate::identity::{Caller, Role};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/institutions/{id}/jobs/{job}/sample", post(sample))
+        .route("/institutions/{id}/jobs/{job}/aggregate", post(aggregate))
+        .route("/institutions/{id}/jobs/{job}/evaluation", post(evaluation))
+        .route("/institutions/{id}/usage", get(usage))
+        .route("/releases/trace", post(trace))
+}
+
+impl From<GateError> for ApiError {
+    fn from(e: GateError) -> Self {
+        match e {
+            GateError::NotFound => ApiError::not_found("job"),
+            GateError::NotReady(m) => ApiError::new(StatusCode::CONFLICT, "result_not_ready", m),
+            GateError::TooSmall(m) => ApiError::new(StatusCode::CONFLICT, "result_too_small", m),
+            GateError::Invalid { field, message } => ApiError::invalid(field, message),
+            GateError::Refused(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "release_refused", m)
+            }
+            GateError::Budget { message, resets_at } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                message,
+            )
+            .with_details(
+                serde_json::json!({ "quota": "sampled_rows_per_day", "resets_at": resets_at }),
+            ),
+            GateError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Only the institution itself releases from its results (never an administrator).
+async fn own(state: &AppState, caller: &Caller, id: &str, action: Action) -> Result<(), ApiError> {
+    if caller.role != Role::Institution || caller.institution_id.as_deref() != Some(id) {
+        if caller.role == Role::Institution {
+            return Err(ApiError::not_found("institution"));
+        }
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the institution's own users release from its results",
+        ));
+    }
+    let status = caller.institution_status.clone().unwrap_or_default();
+    state.authorize(
+        caller,
+        action,
+        &Resource::Institution(InstitutionRef {
+            id: id.into(),
+            status,
+        }),
+    )
+}
+
+async fn sample(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, job)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    own(&state, &caller, &id, Action::UseWorkspace).await?;
+    let sample = gate::sample(
+        &state.store,
+        &state.workspaces,
+        &state.settings.gate,
+        &id,
+        &job,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(sample)).into_response())
+}
+
+async fn aggregate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, job)): Path<(String, String)>,
+    ApiJson(body): ApiJson<AggregateRequest>,
+) -> Result<Response, ApiError> {
+    own(&state, &caller, &id, Action::UseWorkspace).await?;
+    let out = gate::aggregate(
+        &state.store,
+        &state.workspaces,
+        &state.settings.gate,
+        &id,
+        &job,
+        &body,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+async fn evaluation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, job)): Path<(String, String)>,
+    ApiJson(body): ApiJson<EvaluationRequest>,
+) -> Result<Response, ApiError> {
+    own(&state, &caller, &id, Action::UseWorkspace).await?;
+    let out = gate::evaluate(
+        &state.store,
+        &state.workspaces,
+        &state.settings.gate,
+        &id,
+        &job,
+        &body,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// What the institution has used of each quota, and what is left.
+async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let action = if caller.role == Role::Institution {
+        Action::UseWorkspace
+    } else {
+        Action::ReadInstitution
+    };
+    if caller.role == Role::Institution && caller.institution_id.as_deref() != Some(id.as_str()) {
+        return Err(ApiError::not_found("institution"));
+    }
+    let institution = accounts::get(&state.store, &id).await?;
+    state.authorize(
+        &caller,
+        action,
+        &Resource::Institution(InstitutionRef {
+            id: id.clone(),
+            status: institution.status.clone(),
+        }),
+    )?;
+    let quotas = institution.quotas.unwrap_or_default();
+    let pool = state.store.pool();
+    let day = format!("{}T00:00:00", chrono::Utc::now().date_naive());
+    let active: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
+    )
+    .bind(&id)
+    .fetch_one(pool)
+    .await
+    .map_err(ApiError::internal)?;
+    let cpu_ms: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(cpu_ms), 0) FROM jobs WHERE institution_id = ? AND ended_at >= ?",
+    )
+    .bind(&id)
+    .bind(&day)
+    .fetch_one(pool)
+    .await
+    .map_err(ApiError::internal)?;
+    let sampled = gate::released_today(&state.store, &id).await?;
+    let storage = match accounts::workspace_path(&state.store, &id).await? {
+        Some(path) => folder_bytes(&path),
+        None => 0,
+    };
+    let tomorrow = format!(
+        "{}T00:00:00Z",
+        chrono::Utc::now().date_naive() + chrono::Duration::days(1)
+    );
+    let item = |used: i64, limit: i64, resets: Option<&str>| serde_json::json!({ "used": used, "limit": limit, "left": (limit - used).max(0), "resets_at": resets });
+    Ok(Json(serde_json::json!({
+        "institution_id": id,
+        "concurrent_jobs": item(active, quotas.concurrent_jobs, None),
+        "cpu_seconds_per_day": item(cpu_ms / 1000, quotas.cpu_seconds_per_day, Some(&tomorrow)),
+        "storage_bytes": item(storage as i64, quotas.storage_bytes, None),
+        "sampled_rows_per_day": item(sampled, quotas.sampled_rows_per_day, Some(&tomorrow)),
+        "requests_per_minute": { "limit": quotas.requests_per_minute },
+    })))
+}
+
+fn folder_bytes(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Trace {
+    row_hashes: Vec<String>,
+}
+
+/// Administrators trace leaked rows (their hashes as the gate computes them) to the
+/// releases that contained them.
+async fn trace(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Trace>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&caller, Action::ReadAuditLog, &Resource::Platform)?;
+    if body.row_hashes.is_empty() || body.row_hashes.len() > 10_000 {
+        return Err(ApiError::invalid(
+            "row_hashes",
+            "give 1 to 10,000 row hashes",
+        ));
+    }
+    Ok(Json(serde_json::json!({
+        "items": gate::trace(&state.store, &body.row_hashes).await?,
+        "next_cursor": null,
+    })))
+}

@@ -1,0 +1,1062 @@
+//! The output gate (BRIEF P8): the one door through which anything computed in a
+//! workspace leaves it.
+//!
+//! - **Samples.** A result leaves only as a random sample of at most
+//!   `min(max_sample_rows, sample_fraction × rows)` rows. Which rows is decided by
+//!   HMAC-SHA256 under a server secret over the institution and each row's content, so
+//!   asking again returns the same rows, and a differently worded job that produces the
+//!   same rows gets the same sample. Released rows count against the institution's daily
+//!   budget (`sampled_rows_per_day`); a repeat of an identical release is not counted
+//!   again. Each release is in the ledger with its fingerprint and each row's hash, so a
+//!   leaked row leads back to its release.
+//! - **Column sensitivity.** From the plan's lineage: a result that read a secret column
+//!   anywhere is never sampled; a column that is exactly a masked column is released
+//!   masked; a column computed from a masked column is refused.
+//! - **Aggregates.** Groups of at least `k` subjects (distinct `subject_id`, `uscc` or
+//!   `id_number` when the result has one, else rows), counts rounded to `round_to`,
+//!   smaller groups suppressed.
+//! - **Evaluation.** AUC, KS, Gini and bad rate by score decile of a score column
+//!   against a 0/1 label column, computed here, each decile at least `k` subjects.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use catalog::Sensitivity;
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{concat_batches, take};
+use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use policies::masking::Mask;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::accounts;
+use crate::audit::{self, Event};
+use crate::cells;
+use crate::lineage::{self, Origin, SourceColumn};
+use crate::store::{Store, StoreError, hex, new_id, now, sha256_hex};
+use crate::workspace::{Job, Workspaces};
+
+/// How the gate releases.
+#[derive(Clone, Debug)]
+pub struct GateSettings {
+    /// The key that decides which rows a sample holds; never leaves the server.
+    pub secret: Arc<[u8; 32]>,
+    /// Most rows in one sample.
+    pub max_sample_rows: usize,
+    /// Largest share of a result one sample may hold.
+    pub sample_fraction: f64,
+    /// Fewest subjects in a released group or decile.
+    pub k: u64,
+    /// Released counts are rounded to a multiple of this.
+    pub round_to: u64,
+}
+
+impl GateSettings {
+    /// The defaults of BRIEF P8 (100 rows or 1 %, k = 10, counts to 5) with `secret`.
+    pub fn new(secret: [u8; 32]) -> GateSettings {
+        GateSettings {
+            secret: Arc::new(secret),
+            max_sample_rows: 100,
+            sample_fraction: 0.01,
+            k: 10,
+            round_to: 5,
+        }
+    }
+
+    /// The sample size for a result of `rows` rows.
+    pub fn sample_size(&self, rows: usize) -> usize {
+        let share = (rows as f64 * self.sample_fraction).floor() as usize;
+        share.min(self.max_sample_rows)
+    }
+
+    /// `n` rounded to the nearest multiple of `round_to`.
+    pub fn round(&self, n: u64) -> u64 {
+        let r = self.round_to.max(1);
+        (n + r / 2) / r * r
+    }
+}
+
+/// Why the gate refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// No such job.
+    #[error("no such job")]
+    NotFound,
+    /// The job has no result to release.
+    #[error("{0}")]
+    NotReady(String),
+    /// The result is too small for what was asked.
+    #[error("{0}")]
+    TooSmall(String),
+    /// The request names something wrong.
+    #[error("{message}")]
+    Invalid {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The result's columns may not leave in this form.
+    #[error("{0}")]
+    Refused(String),
+    /// The daily budget is spent.
+    #[error("{message}")]
+    Budget {
+        /// What to do, and when it resets.
+        message: String,
+        /// When it resets (RFC 3339).
+        resets_at: String,
+    },
+    /// A bug or environment problem.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for GateError {
+    fn from(e: StoreError) -> Self {
+        GateError::Internal(e.to_string())
+    }
+}
+
+impl From<sqlx::Error> for GateError {
+    fn from(e: sqlx::Error) -> Self {
+        GateError::Internal(e.to_string())
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for GateError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        GateError::Internal(e.to_string())
+    }
+}
+
+/// How one result column leaves.
+#[derive(Clone, Debug, Serialize)]
+pub struct ColumnTreatment {
+    /// The column.
+    pub name: String,
+    /// Its type.
+    #[serde(rename = "type")]
+    pub data_type: String,
+    /// `released` or `masked`.
+    pub treatment: String,
+    /// The source columns it comes from, as `table.column`.
+    pub sources: Vec<String>,
+}
+
+/// A released sample.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sample {
+    /// The ledger entry.
+    pub release_id: String,
+    /// The job.
+    pub job_id: String,
+    /// Rows in the whole result.
+    pub result_rows: usize,
+    /// Rows released.
+    pub rows_released: usize,
+    /// The columns and how each was treated.
+    pub columns: Vec<ColumnTreatment>,
+    /// The rows, in the order of `columns`.
+    pub rows: Vec<Vec<Value>>,
+    /// SHA-256 identifying exactly this release.
+    pub fingerprint: String,
+    /// Whether this is a repeat of an earlier identical release (not counted again).
+    pub repeated: bool,
+    /// The daily budget after this release.
+    pub budget: Budget,
+}
+
+/// What is left of the daily sample budget.
+#[derive(Clone, Debug, Serialize)]
+pub struct Budget {
+    /// Rows released today (UTC).
+    pub used_today: i64,
+    /// The limit.
+    pub limit: i64,
+    /// When the count starts again.
+    pub resets_at: String,
+}
+
+fn tomorrow() -> String {
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    format!("{day}T00:00:00Z")
+}
+
+fn today_start() -> String {
+    format!("{}T00:00:00", chrono::Utc::now().date_naive())
+}
+
+/// Rows released to an institution today.
+pub async fn released_today(store: &Store, institution_id: &str) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE(SUM(rows), 0) FROM releases WHERE institution_id = ? AND kind = 'sample' \
+         AND released_at >= ?",
+    )
+    .bind(institution_id)
+    .bind(today_start())
+    .fetch_one(store.pool())
+    .await?)
+}
+
+/// The job's result, checked: it must have succeeded and its file must be the one
+/// recorded.
+async fn result(
+    store: &Store,
+    workspaces: &Workspaces,
+    institution_id: &str,
+    job_id: &str,
+) -> Result<(Job, PathBuf, RecordBatch), GateError> {
+    let job = workspaces
+        .get(institution_id, job_id)
+        .await
+        .map_err(|e| match e {
+            crate::workspace::WorkspaceError::NotFound => GateError::NotFound,
+            other => GateError::Internal(other.to_string()),
+        })?;
+    if job.state != "succeeded" {
+        return Err(GateError::NotReady(format!(
+            "the job is {}; only a succeeded job's result can be released",
+            job.state
+        )));
+    }
+    let root = accounts::workspace_path(store, institution_id)
+        .await?
+        .ok_or_else(|| GateError::NotReady("the institution has no open workspace".into()))?;
+    let path = root.join("results").join(format!("{job_id}.parquet"));
+    let bytes = std::fs::read(&path)
+        .map_err(|e| GateError::Internal(format!("{}: {e}", path.display())))?;
+    let recorded: Option<String> =
+        sqlx::query_scalar("SELECT result_sha256 FROM jobs WHERE id = ?")
+            .bind(job_id)
+            .fetch_one(store.pool())
+            .await?;
+    if recorded.as_deref() != Some(sha256_hex(&bytes).as_str()) {
+        return Err(GateError::Internal(format!(
+            "the result file of job {job_id} does not match its recorded hash"
+        )));
+    }
+    let ctx = SessionContext::new();
+    ctx.register_parquet(
+        "result",
+        path.to_str().unwrap_or_default(),
+        ParquetReadOptions::default(),
+    )
+    .await?;
+    let df = ctx.table("result").await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await?;
+    let batch =
+        concat_batches(&schema, &batches).map_err(|e| GateError::Internal(e.to_string()))?;
+    Ok((job, path, batch))
+}
+
+/// The sensitivity of a source column (tables outside the catalog have none).
+fn sensitivity(column: &SourceColumn) -> Sensitivity {
+    catalog::Manifest::builtin()
+        .table(&column.0)
+        .and_then(|t| t.column(&column.1))
+        .map_or(Sensitivity::Public, |c| c.sensitivity)
+}
+
+fn dotted(c: &SourceColumn) -> String {
+    format!("{}.{}", c.0, c.1)
+}
+
+/// Lineage of the job's result: what it read anywhere, and each column's origin.
+async fn lineage_of(
+    store: &Store,
+    workspaces: &Workspaces,
+    institution_id: &str,
+    job: &Job,
+    width: usize,
+) -> Result<(BTreeSet<SourceColumn>, Vec<Origin>), GateError> {
+    let ctx = sandbox::job_session(&sandbox::JobLimits::default())
+        .map_err(|e| GateError::Internal(e.to_string()))?;
+    let grants = accounts::granted_tables(store, institution_id).await?;
+    let tables: Vec<&str> = grants.iter().map(String::as_str).collect();
+    workspaces
+        .catalog()
+        .register(&ctx, &tables)
+        .await
+        .map_err(|e| GateError::Internal(e.to_string()))?;
+    let sandbox = workspaces
+        .sandbox()
+        .map_err(|e| GateError::Internal(e.to_string()))?;
+    for path in crate::models::active_paths(store, institution_id).await? {
+        let bytes =
+            std::fs::read(&path).map_err(|e| GateError::Internal(format!("{path}: {e}")))?;
+        let model = sandbox
+            .load(&bytes)
+            .map_err(|e| GateError::Internal(e.to_string()))?;
+        sandbox::register_model(&ctx, sandbox.clone(), &model, &sandbox::CancelToken::new());
+    }
+    let plan = ctx
+        .sql(&job.sql)
+        .await
+        .map_err(|e| {
+            GateError::Refused(format!(
+                "the job's query no longer plans over the institution's current tables and models ({e}); run it again"
+            ))
+        })?
+        .into_optimized_plan()?;
+    let read = lineage::columns_read(&plan);
+    let mut origins = lineage::origins(&plan);
+    if origins.len() != width {
+        origins = vec![Origin::Derived(read.clone()); width];
+    }
+    Ok((read, origins))
+}
+
+/// How each column of a sample leaves, or why the sample is refused.
+fn treatments(
+    batch: &RecordBatch,
+    read: &BTreeSet<SourceColumn>,
+    origins: &[Origin],
+) -> Result<Vec<(ColumnTreatment, Option<Mask>)>, GateError> {
+    if let Some(secret) = read.iter().find(|c| sensitivity(c) == Sensitivity::Secret) {
+        return Err(GateError::Refused(format!(
+            "the query reads the secret column {}; secret columns never leave the sandbox, not even in samples. Drop it from the query, or release aggregates instead",
+            dotted(secret)
+        )));
+    }
+    let schema = batch.schema();
+    let mut out = Vec::new();
+    for (field, origin) in schema.fields().iter().zip(origins) {
+        let sources: Vec<String> = origin.sources().iter().map(dotted).collect();
+        let mask = match origin {
+            Origin::Column(c) if sensitivity(c) == Sensitivity::Masked => {
+                Some(Mask::for_column(&c.1))
+            }
+            Origin::Column(_) => None,
+            Origin::Derived(from) => {
+                if let Some(masked) = from.iter().find(|c| sensitivity(c) == Sensitivity::Masked) {
+                    return Err(GateError::Refused(format!(
+                        "result column '{}' is computed from the masked column {}; a masked column may leave only as itself, masked. Select it unchanged or drop it",
+                        field.name(),
+                        dotted(masked)
+                    )));
+                }
+                None
+            }
+        };
+        out.push((
+            ColumnTreatment {
+                name: field.name().clone(),
+                data_type: field.data_type().to_string(),
+                treatment: if mask.is_some() { "masked" } else { "released" }.into(),
+                sources,
+            },
+            mask,
+        ));
+    }
+    Ok(out)
+}
+
+/// Which rows of `batch` a sample of `n` holds, for `institution_id`: the `n` rows with
+/// the smallest HMAC of their content. Returns (indices in sample order, each row's hash).
+pub fn choose(
+    batch: &RecordBatch,
+    secret: &[u8; 32],
+    institution_id: &str,
+    n: usize,
+) -> Result<(Vec<u32>, Vec<String>), GateError> {
+    let fields = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| SortField::new(f.data_type().clone()))
+        .collect();
+    let converter = RowConverter::new(fields).map_err(|e| GateError::Internal(e.to_string()))?;
+    let rows = converter
+        .convert_columns(batch.columns())
+        .map_err(|e| GateError::Internal(e.to_string()))?;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let mut keyed: Vec<(Vec<u8>, u32)> = (0..batch.num_rows())
+        .map(|i| {
+            let mut context = ring::hmac::Context::with_key(&key);
+            context.update(institution_id.as_bytes());
+            context.update(&[0]);
+            context.update(rows.row(i).as_ref());
+            (context.sign().as_ref().to_vec(), i as u32)
+        })
+        .collect();
+    keyed.sort();
+    keyed.truncate(n);
+    let hashes = keyed
+        .iter()
+        .map(|(_, i)| sha256_hex(rows.row(*i as usize).as_ref()))
+        .collect();
+    Ok((keyed.into_iter().map(|(_, i)| i).collect(), hashes))
+}
+
+/// Releases the sample of a job's result; audited, in the ledger, within the budget.
+pub async fn sample(
+    store: &Store,
+    workspaces: &Workspaces,
+    settings: &GateSettings,
+    institution_id: &str,
+    job_id: &str,
+    actor: &str,
+    request_id: &str,
+) -> Result<Sample, GateError> {
+    let (job, _, batch) = result(store, workspaces, institution_id, job_id).await?;
+    let (read, origins) =
+        lineage_of(store, workspaces, institution_id, &job, batch.num_columns()).await?;
+    let treatments = treatments(&batch, &read, &origins)?;
+    let n = settings.sample_size(batch.num_rows());
+    if n == 0 {
+        return Err(GateError::TooSmall(format!(
+            "a result of {} rows gives a sample of 0 rows (at most {:.0} % of a result, and at most {} rows); release aggregates of it instead",
+            batch.num_rows(),
+            settings.sample_fraction * 100.0,
+            settings.max_sample_rows
+        )));
+    }
+    let (indices, row_hashes) = choose(&batch, &settings.secret, institution_id, n)?;
+    let indices = UInt32Array::from(indices);
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), &indices, None))
+        .collect::<Result<_, _>>()
+        .map_err(|e| GateError::Internal(e.to_string()))?;
+    let rows: Vec<Vec<Value>> = (0..indices.len())
+        .map(|r| {
+            columns
+                .iter()
+                .zip(&treatments)
+                .map(
+                    |(column, (_, mask))| match (mask, cells::text(column.as_ref(), r)) {
+                        (Some(mask), Some(text)) => json!(mask.apply(&text)),
+                        (Some(_), None) if !column.is_null(r) => json!("*"),
+                        _ => cells::cell(column.as_ref(), r),
+                    },
+                )
+                .collect()
+        })
+        .collect();
+    let mut sorted_hashes = row_hashes.clone();
+    sorted_hashes.sort();
+    let fingerprint = sha256_hex(
+        format!(
+            "sample\n{institution_id}\n{job_id}\n{}",
+            sorted_hashes.join("\n")
+        )
+        .as_bytes(),
+    );
+
+    let quota = accounts::quotas(store, institution_id)
+        .await?
+        .unwrap_or_default();
+    let mut tx = store.write().await?;
+    let earlier: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM releases WHERE institution_id = ? AND job_id = ? AND kind = 'sample' AND fingerprint = ?",
+    )
+    .bind(institution_id)
+    .bind(job_id)
+    .bind(&fingerprint)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let used: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(rows), 0) FROM releases WHERE institution_id = ? AND kind = 'sample' AND released_at >= ?",
+    )
+    .bind(institution_id)
+    .bind(today_start())
+    .fetch_one(&mut *tx)
+    .await?;
+    let (release_id, repeated, used) = match earlier {
+        Some(id) => (id, true, used),
+        None => {
+            if used + n as i64 > quota.sampled_rows_per_day {
+                return Err(GateError::Budget {
+                    message: format!(
+                        "quota sampled_rows_per_day: this sample of {n} rows would take your institution to {} of its {} rows for today; it resets at {} (UTC midnight)",
+                        used + n as i64,
+                        quota.sampled_rows_per_day,
+                        tomorrow()
+                    ),
+                    resets_at: tomorrow(),
+                });
+            }
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO releases (id, institution_id, job_id, kind, rows, fingerprint, released_by, \
+                 released_at, row_hashes, request) VALUES (?, ?, ?, 'sample', ?, ?, ?, ?, ?, '{}')",
+            )
+            .bind(&id)
+            .bind(institution_id)
+            .bind(job_id)
+            .bind(n as i64)
+            .bind(&fingerprint)
+            .bind(actor)
+            .bind(now())
+            .bind(serde_json::to_string(&row_hashes).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+            (id, false, used + n as i64)
+        }
+    };
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: if repeated { "release.sample_repeated" } else { "release.sample" },
+            subject: &release_id,
+            detail: json!({
+                "institution_id": institution_id,
+                "job_id": job_id,
+                "rows": n,
+                "result_rows": batch.num_rows(),
+                "fingerprint": fingerprint,
+                "masked_columns": treatments.iter().filter(|(_, m)| m.is_some()).map(|(t, _)| t.name.clone()).collect::<Vec<_>>(),
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Sample {
+        release_id,
+        job_id: job_id.into(),
+        result_rows: batch.num_rows(),
+        rows_released: n,
+        columns: treatments.into_iter().map(|(t, _)| t).collect(),
+        rows,
+        fingerprint,
+        repeated,
+        budget: Budget {
+            used_today: used,
+            limit: quota.sampled_rows_per_day,
+            resets_at: tomorrow(),
+        },
+    })
+}
+
+/// An aggregate request.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateRequest {
+    /// Columns to group by (at most 5; none for one overall group).
+    #[serde(default)]
+    pub group_by: Vec<String>,
+    /// Numeric columns to sum per group.
+    #[serde(default)]
+    pub sum: Vec<String>,
+    /// Numeric columns to average per group.
+    #[serde(default)]
+    pub mean: Vec<String>,
+}
+
+/// Columns that identify a subject, in order of preference, for counting subjects.
+pub const SUBJECT_COLUMNS: [&str; 4] = ["subject_id", "uscc", "id_number", "person_id"];
+
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Releases threshold-checked aggregates of a job's result.
+#[allow(clippy::too_many_arguments)]
+pub async fn aggregate(
+    store: &Store,
+    workspaces: &Workspaces,
+    settings: &GateSettings,
+    institution_id: &str,
+    job_id: &str,
+    request: &AggregateRequest,
+    actor: &str,
+    request_id: &str,
+) -> Result<Value, GateError> {
+    let (job, path, batch) = result(store, workspaces, institution_id, job_id).await?;
+    let schema = batch.schema();
+    if request.group_by.len() > 5 {
+        return Err(GateError::Invalid {
+            field: "group_by".into(),
+            message: "group by at most 5 columns".into(),
+        });
+    }
+    let numeric = |t: &datafusion::arrow::datatypes::DataType| t.is_numeric();
+    for (list, name) in [
+        (&request.group_by, "group_by"),
+        (&request.sum, "sum"),
+        (&request.mean, "mean"),
+    ] {
+        for (i, column) in list.iter().enumerate() {
+            let Ok(field) = schema.field_with_name(column) else {
+                return Err(GateError::Invalid {
+                    field: format!("{name}[{i}]"),
+                    message: format!("the result has no column '{column}'"),
+                });
+            };
+            if name != "group_by" && !numeric(field.data_type()) {
+                return Err(GateError::Invalid {
+                    field: format!("{name}[{i}]"),
+                    message: format!("column '{column}' is {}, not a number", field.data_type()),
+                });
+            }
+        }
+    }
+    // Grouping by an identifier would make a group of every subject: refuse it plainly.
+    let (_, origins) =
+        lineage_of(store, workspaces, institution_id, &job, batch.num_columns()).await?;
+    for (i, column) in request.group_by.iter().enumerate() {
+        let index = schema.index_of(column).unwrap_or(0);
+        if let Some(Origin::Column(c)) = origins.get(index)
+            && sensitivity(c) != Sensitivity::Public
+        {
+            return Err(GateError::Invalid {
+                field: format!("group_by[{i}]"),
+                message: format!(
+                    "'{column}' is the {} column {}; grouping by it would single out subjects",
+                    sensitivity(c).as_str(),
+                    dotted(c)
+                ),
+            });
+        }
+    }
+    let subject = SUBJECT_COLUMNS
+        .iter()
+        .find(|c| schema.field_with_name(c).is_ok());
+    let count = match subject {
+        Some(c) => format!("COUNT(DISTINCT {})", quoted(c)),
+        None => "COUNT(*)".into(),
+    };
+    let keys: Vec<String> = request.group_by.iter().map(|c| quoted(c)).collect();
+    let mut select = keys.clone();
+    select.push(format!("{count} AS \"__subjects\""));
+    for c in &request.sum {
+        select.push(format!("SUM(CAST({} AS DOUBLE))", quoted(c)));
+    }
+    for c in &request.mean {
+        select.push(format!("AVG(CAST({} AS DOUBLE))", quoted(c)));
+    }
+    let mut sql = format!("SELECT {} FROM result", select.join(", "));
+    if !keys.is_empty() {
+        sql.push_str(&format!(
+            " GROUP BY {} ORDER BY {}",
+            keys.join(", "),
+            keys.join(", ")
+        ));
+    }
+    let ctx = SessionContext::new();
+    ctx.register_parquet(
+        "result",
+        path.to_str().unwrap_or_default(),
+        ParquetReadOptions::default(),
+    )
+    .await?;
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let mut groups = Vec::new();
+    let mut suppressed = 0u64;
+    for b in &batches {
+        for row in 0..b.num_rows() {
+            let n = cells::cell(b.column(keys.len()).as_ref(), row)
+                .as_u64()
+                .unwrap_or(0);
+            if n < settings.k {
+                suppressed += 1;
+                continue;
+            }
+            let mut group = serde_json::Map::new();
+            for (i, key) in request.group_by.iter().enumerate() {
+                group.insert(key.clone(), cells::cell(b.column(i).as_ref(), row));
+            }
+            group.insert("subjects".into(), json!(settings.round(n)));
+            let mut at = keys.len() + 1;
+            for (kind, list) in [("sum", &request.sum), ("mean", &request.mean)] {
+                for c in list {
+                    let v = cells::cell(b.column(at).as_ref(), row).as_f64();
+                    group.insert(
+                        format!("{kind}_{c}"),
+                        json!(v.map(|v| (v * 100.0).round() / 100.0)),
+                    );
+                    at += 1;
+                }
+            }
+            groups.push(Value::Object(group));
+        }
+    }
+    let output = json!({
+        "job_id": job_id,
+        "subjects_counted_by": subject.copied().unwrap_or("rows"),
+        "k": settings.k,
+        "counts_rounded_to": settings.round_to,
+        "groups": groups,
+        "groups_suppressed": suppressed,
+    });
+    let release = record(
+        store,
+        institution_id,
+        job_id,
+        "aggregate",
+        groups.len(),
+        &output,
+        &serde_json::to_value(request).unwrap_or_default(),
+        actor,
+        request_id,
+    )
+    .await?;
+    let mut output = output;
+    output["release_id"] = json!(release.0);
+    output["fingerprint"] = json!(release.1);
+    Ok(output)
+}
+
+/// An evaluation request.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationRequest {
+    /// The score column (higher = riskier).
+    pub score: String,
+    /// The outcome column: 1 or true for bad (default), 0 or false for good.
+    pub label: String,
+}
+
+/// The metrics of a score against 0/1 labels; `scores` and `bads` of equal length.
+pub fn metrics(scores: &[f64], bads: &[bool], k: u64, round: impl Fn(u64) -> u64) -> Value {
+    let n = scores.len();
+    let total_bad = bads.iter().filter(|b| **b).count() as f64;
+    let total_good = n as f64 - total_bad;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]));
+    // AUC by ranks, ties sharing their average rank.
+    let mut rank_sum_bad = 0.0;
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        while j + 1 < n && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum_bad += (i..=j).filter(|&t| bads[order[t]]).count() as f64 * rank;
+        i = j + 1;
+    }
+    let auc = (rank_sum_bad - total_bad * (total_bad + 1.0) / 2.0) / (total_bad * total_good);
+    // KS: the largest gap between the cumulative shares of bads and goods, scanning
+    // thresholds from the highest score down.
+    let (mut cum_bad, mut cum_good, mut ks) = (0.0, 0.0, 0.0f64);
+    let mut i = n;
+    while i > 0 {
+        let mut j = i - 1;
+        while j > 0 && scores[order[j - 1]] == scores[order[i - 1]] {
+            j -= 1;
+        }
+        for t in j..i {
+            if bads[order[t]] {
+                cum_bad += 1.0;
+            } else {
+                cum_good += 1.0;
+            }
+        }
+        ks = ks.max((cum_bad / total_bad - cum_good / total_good).abs());
+        i = j;
+    }
+    // Deciles from the highest score: decile 1 is the riskiest tenth.
+    let deciles: Vec<Value> = (0..10)
+        .map(|d| {
+            let (lo, hi) = (n * (9 - d) / 10, n * (10 - d) / 10);
+            let members = &order[lo..hi];
+            let bad = members.iter().filter(|i| bads[**i]).count();
+            json!({
+                "decile": d + 1,
+                "subjects": round(members.len() as u64),
+                "bad_rate": if members.is_empty() { 0.0 } else { (bad as f64 / members.len() as f64 * 1000.0).round() / 1000.0 },
+            })
+        })
+        .collect();
+    let r4 = |x: f64| (x * 10_000.0).round() / 10_000.0;
+    json!({
+        "subjects": round(n as u64),
+        "bad_rate": r4(total_bad / n as f64),
+        "auc": r4(auc),
+        "gini": r4(2.0 * auc - 1.0),
+        "ks": r4(ks),
+        "deciles": deciles,
+        "k": k,
+    })
+}
+
+/// Evaluates a score column against a label column of a job's result, inside the
+/// sandbox; only the metrics leave.
+#[allow(clippy::too_many_arguments)]
+pub async fn evaluate(
+    store: &Store,
+    workspaces: &Workspaces,
+    settings: &GateSettings,
+    institution_id: &str,
+    job_id: &str,
+    request: &EvaluationRequest,
+    actor: &str,
+    request_id: &str,
+) -> Result<Value, GateError> {
+    let (_, path, batch) = result(store, workspaces, institution_id, job_id).await?;
+    let schema = batch.schema();
+    for (field, column) in [("score", &request.score), ("label", &request.label)] {
+        let Ok(f) = schema.field_with_name(column) else {
+            return Err(GateError::Invalid {
+                field: field.into(),
+                message: format!("the result has no column '{column}'"),
+            });
+        };
+        if !(f.data_type().is_numeric()
+            || (field == "label"
+                && f.data_type() == &datafusion::arrow::datatypes::DataType::Boolean))
+        {
+            return Err(GateError::Invalid {
+                field: field.into(),
+                message: format!("column '{column}' is {}, not a number", f.data_type()),
+            });
+        }
+    }
+    let ctx = SessionContext::new();
+    ctx.register_parquet(
+        "result",
+        path.to_str().unwrap_or_default(),
+        ParquetReadOptions::default(),
+    )
+    .await?;
+    let sql = format!(
+        "SELECT CAST({s} AS DOUBLE), CAST(CAST({l} AS INT) AS BIGINT) FROM result \
+         WHERE {s} IS NOT NULL AND {l} IS NOT NULL",
+        s = quoted(&request.score),
+        l = quoted(&request.label)
+    );
+    let batches = ctx.sql(&sql).await?.collect().await?;
+    let (mut scores, mut bads) = (Vec::new(), Vec::new());
+    for b in &batches {
+        for row in 0..b.num_rows() {
+            let score = cells::cell(b.column(0).as_ref(), row)
+                .as_f64()
+                .unwrap_or(f64::NAN);
+            let label = cells::cell(b.column(1).as_ref(), row)
+                .as_i64()
+                .unwrap_or(-1);
+            if !(label == 0 || label == 1) {
+                return Err(GateError::Invalid {
+                    field: "label".into(),
+                    message: format!(
+                        "the label column holds {label}; it must be 0 or 1 (or false/true)"
+                    ),
+                });
+            }
+            if score.is_finite() {
+                scores.push(score);
+                bads.push(label == 1);
+            }
+        }
+    }
+    let bad = bads.iter().filter(|b| **b).count() as u64;
+    let good = bads.len() as u64 - bad;
+    if (scores.len() as u64) < 10 * settings.k || bad < settings.k || good < settings.k {
+        return Err(GateError::TooSmall(format!(
+            "an evaluation needs at least {} scored rows with at least {} bads and {} goods (each decile at least {} subjects); this result has {} rows, {bad} bads and {good} goods",
+            10 * settings.k,
+            settings.k,
+            settings.k,
+            settings.k,
+            scores.len()
+        )));
+    }
+    let mut output = metrics(&scores, &bads, settings.k, |n| settings.round(n));
+    output["job_id"] = json!(job_id);
+    let release = record(
+        store,
+        institution_id,
+        job_id,
+        "evaluation",
+        0,
+        &output,
+        &serde_json::to_value(request).unwrap_or_default(),
+        actor,
+        request_id,
+    )
+    .await?;
+    output["release_id"] = json!(release.0);
+    output["fingerprint"] = json!(release.1);
+    Ok(output)
+}
+
+/// Records an aggregate or evaluation release in the ledger and the audit log.
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    store: &Store,
+    institution_id: &str,
+    job_id: &str,
+    kind: &str,
+    rows: usize,
+    output: &Value,
+    request: &Value,
+    actor: &str,
+    request_id: &str,
+) -> Result<(String, String), GateError> {
+    let fingerprint =
+        sha256_hex(format!("{kind}\n{institution_id}\n{job_id}\n{output}").as_bytes());
+    let id = new_id();
+    let mut tx = store.write().await?;
+    sqlx::query(
+        "INSERT INTO releases (id, institution_id, job_id, kind, rows, fingerprint, released_by, \
+         released_at, row_hashes, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)",
+    )
+    .bind(&id)
+    .bind(institution_id)
+    .bind(job_id)
+    .bind(kind)
+    .bind(rows as i64)
+    .bind(&fingerprint)
+    .bind(actor)
+    .bind(now())
+    .bind(request.to_string())
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: if kind == "aggregate" {
+                "release.aggregate"
+            } else {
+                "release.evaluation"
+            },
+            subject: &id,
+            detail: json!({
+                "institution_id": institution_id,
+                "job_id": job_id,
+                "request": request,
+                "fingerprint": fingerprint,
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((id, fingerprint))
+}
+
+/// Finds the releases that contain any of `row_hashes` (hashes of leaked rows as the
+/// gate computes them), for tracing a leak to the institution that received it.
+pub async fn trace(store: &Store, row_hashes: &[String]) -> Result<Vec<Value>, GateError> {
+    let rows = sqlx::query_as::<_, (String, String, String, String, String)>(
+        "SELECT r.id, r.institution_id, r.job_id, r.released_at, r.row_hashes FROM releases r \
+         WHERE r.kind = 'sample'",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let wanted: BTreeSet<&str> = row_hashes.iter().map(String::as_str).collect();
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, institution, job, at, hashes)| {
+            let hashes: Vec<String> = serde_json::from_str(&hashes).unwrap_or_default();
+            let matched = hashes.iter().filter(|h| wanted.contains(h.as_str())).count();
+            (matched > 0).then(|| {
+                json!({ "release_id": id, "institution_id": institution, "job_id": job, "released_at": at, "rows_matched": matched })
+            })
+        })
+        .collect())
+}
+
+/// Hex of a random 32-byte secret.
+pub fn new_secret() -> [u8; 32] {
+    crate::store::random_bytes::<32>()
+}
+
+/// Reads the gate's secret from `path`, creating it (readable by the owner only) on
+/// first use.
+pub fn load_or_create_secret(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let text = text.trim();
+            let mut secret = [0u8; 32];
+            if text.len() != 64 {
+                return Err(std::io::Error::other(format!(
+                    "{} does not hold a 32-byte hex key",
+                    path.display()
+                )));
+            }
+            for (i, byte) in secret.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| {
+                    std::io::Error::other(format!("{} does not hold a hex key", path.display()))
+                })?;
+            }
+            Ok(secret)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = new_secret();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            use std::io::Write;
+            options.open(path)?.write_all(hex(&secret).as_bytes())?;
+            Ok(secret)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_sizes_follow_the_smaller_of_the_caps() {
+        let g = GateSettings::new([7; 32]);
+        assert_eq!(g.sample_size(99), 0);
+        assert_eq!(g.sample_size(100), 1);
+        assert_eq!(g.sample_size(5_000), 50);
+        assert_eq!(g.sample_size(10_000), 100);
+        assert_eq!(g.sample_size(1_000_000), 100);
+    }
+
+    #[test]
+    fn counts_round_to_the_nearest_multiple() {
+        let g = GateSettings::new([7; 32]);
+        assert_eq!(
+            [
+                g.round(10),
+                g.round(12),
+                g.round(13),
+                g.round(17),
+                g.round(18)
+            ],
+            [10, 10, 15, 15, 20]
+        );
+    }
+
+    #[test]
+    fn metrics_of_a_perfect_and_a_useless_score() {
+        let scores: Vec<f64> = (0..200).map(f64::from).collect();
+        let bads: Vec<bool> = (0..200).map(|i| i >= 150).collect();
+        let m = metrics(&scores, &bads, 10, |n| n);
+        assert_eq!(m["auc"], 1.0);
+        assert_eq!(m["gini"], 1.0);
+        assert_eq!(m["ks"], 1.0);
+        assert_eq!(m["deciles"][0]["bad_rate"], 1.0);
+        assert_eq!(m["deciles"][9]["bad_rate"], 0.0);
+        let flat = vec![1.0; 200];
+        let m = metrics(&flat, &bads, 10, |n| n);
+        assert_eq!(m["auc"], 0.5);
+        assert_eq!(m["ks"], 0.0);
+    }
+
+    #[test]
+    fn the_auc_agrees_with_the_sample_crate() {
+        let scores: Vec<f64> = (0..500).map(|i| ((i * 37) % 101) as f64).collect();
+        let bads: Vec<bool> = (0..500)
+            .map(|i| (i * 37) % 101 > 60 || i % 7 == 0)
+            .collect();
+        let ours = metrics(&scores, &bads, 10, |n| n)["auc"]
+            .as_f64()
+            .expect("auc");
+        let labels: Vec<f64> = bads.iter().map(|b| f64::from(u8::from(*b))).collect();
+        let theirs = samples::metrics::auc(&scores, &labels);
+        assert!((ours - theirs).abs() < 1e-4, "{ours} vs {theirs}");
+    }
+}

@@ -1,0 +1,250 @@
+//! An institution's WebAssembly models (BRIEF P4, P5): uploaded through the API,
+//! validated by the sandbox before anything is stored, kept in the workspace by
+//! SHA-256, listed and deleted. Each active model is a SQL function in the
+//! institution's jobs, under its manifest's name.
+
+use std::path::Path;
+
+use sandbox::{Model, SandboxError};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::audit::{self, Event};
+use crate::store::{Store, StoreError, new_id, now, sha256_hex};
+
+/// A model as listed.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelInfo {
+    /// Id.
+    pub id: String,
+    /// SQL function name (from the manifest).
+    pub name: String,
+    /// Version (from the manifest).
+    pub version: String,
+    /// What it computes.
+    pub description: String,
+    /// Arguments and result, as `name: type`.
+    pub signature: String,
+    /// SHA-256 of the module.
+    pub sha256: String,
+    /// Size of the module.
+    pub size_bytes: i64,
+    /// Who.
+    pub uploaded_by: String,
+    /// When.
+    pub uploaded_at: String,
+}
+
+/// Why a model operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The sandbox refused the module.
+    #[error("{0}")]
+    Refused(String),
+    /// A model of that name is active.
+    #[error(
+        "a model named '{0}' is already active; delete it first (DELETE /api/v1/institutions/{{id}}/models/{{model}}) or give the new one another name"
+    )]
+    Exists(String),
+    /// No such model.
+    #[error("no such model")]
+    NotFound,
+    /// The module could not be written.
+    #[error("storing the model: {0}")]
+    Files(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ModelError {
+    fn from(e: sqlx::Error) -> Self {
+        ModelError::Store(StoreError::Query(e))
+    }
+}
+
+fn signature(model: &Model) -> String {
+    let m = model.manifest();
+    let args: Vec<String> = m
+        .inputs
+        .iter()
+        .map(|c| format!("{}: {:?}", c.name, c.column_type))
+        .collect();
+    format!("{}({}) -> {:?}", m.name, args.join(", "), m.output_type())
+}
+
+/// Validates `bytes` with the sandbox, then stores the module under the workspace and
+/// records it; audited.
+pub async fn upload(
+    store: &Store,
+    sandbox: &sandbox::Sandbox,
+    workspace: &Path,
+    institution_id: &str,
+    user_id: &str,
+    bytes: &[u8],
+    request_id: &str,
+) -> Result<ModelInfo, ModelError> {
+    let model = sandbox.load(bytes).map_err(|e| match e {
+        SandboxError::Invalid(reason) => ModelError::Refused(format!("model refused: {reason}")),
+        other => {
+            tracing::error!("loading an uploaded model: {other}");
+            ModelError::Refused(
+                "the model could not be compiled; check it with `creditpool model check`".into(),
+            )
+        }
+    })?;
+    let manifest = model.manifest();
+    let sha256 = sha256_hex(bytes);
+    let dir = workspace.join("models");
+    std::fs::create_dir_all(&dir).map_err(|e| ModelError::Files(e.to_string()))?;
+    let path = dir.join(format!("{sha256}.wasm"));
+    std::fs::write(&path, bytes).map_err(|e| ModelError::Files(e.to_string()))?;
+    let info = ModelInfo {
+        id: new_id(),
+        name: manifest.name.clone(),
+        version: manifest.version.clone(),
+        description: manifest.description.clone(),
+        signature: signature(&model),
+        sha256,
+        size_bytes: bytes.len() as i64,
+        uploaded_by: user_id.into(),
+        uploaded_at: now(),
+    };
+    let mut tx = store.write().await?;
+    let taken: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM models WHERE institution_id = ? AND name = ? AND deleted_at IS NULL",
+    )
+    .bind(institution_id)
+    .bind(&info.name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if taken.is_some() {
+        return Err(ModelError::Exists(info.name));
+    }
+    sqlx::query(
+        "INSERT INTO models (id, institution_id, name, version, sha256, size_bytes, manifest, path, \
+         uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&info.id)
+    .bind(institution_id)
+    .bind(&info.name)
+    .bind(&info.version)
+    .bind(&info.sha256)
+    .bind(info.size_bytes)
+    .bind(serde_json::json!({
+        "description": info.description,
+        "signature": info.signature,
+    }).to_string())
+    .bind(path.display().to_string())
+    .bind(user_id)
+    .bind(&info.uploaded_at)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: user_id,
+            action: "model.uploaded",
+            subject: &info.id,
+            detail: serde_json::json!({
+                "institution_id": institution_id,
+                "name": info.name,
+                "version": info.version,
+                "sha256": info.sha256,
+                "size_bytes": info.size_bytes,
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(info)
+}
+
+fn from_row(r: &sqlx::sqlite::SqliteRow) -> ModelInfo {
+    let manifest: serde_json::Value =
+        serde_json::from_str(&r.get::<String, _>("manifest")).unwrap_or_default();
+    ModelInfo {
+        id: r.get("id"),
+        name: r.get("name"),
+        version: r.get("version"),
+        description: manifest["description"].as_str().unwrap_or_default().into(),
+        signature: manifest["signature"].as_str().unwrap_or_default().into(),
+        sha256: r.get("sha256"),
+        size_bytes: r.get("size_bytes"),
+        uploaded_by: r.get("uploaded_by"),
+        uploaded_at: r.get("uploaded_at"),
+    }
+}
+
+/// The institution's active models, by name.
+pub async fn list(store: &Store, institution_id: &str) -> Result<Vec<ModelInfo>, ModelError> {
+    Ok(sqlx::query(
+        "SELECT * FROM models WHERE institution_id = ? AND deleted_at IS NULL ORDER BY name",
+    )
+    .bind(institution_id)
+    .fetch_all(store.pool())
+    .await?
+    .iter()
+    .map(from_row)
+    .collect())
+}
+
+/// The module files of the institution's active models.
+pub async fn active_paths(store: &Store, institution_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT path FROM models WHERE institution_id = ? AND deleted_at IS NULL ORDER BY name",
+    )
+    .bind(institution_id)
+    .fetch_all(store.pool())
+    .await?)
+}
+
+/// Deletes a model: it stops being a function in new jobs; its file goes when no other
+/// active model of the institution has the same bytes. Audited.
+pub async fn delete(
+    store: &Store,
+    institution_id: &str,
+    id: &str,
+    actor: &str,
+    request_id: &str,
+) -> Result<(), ModelError> {
+    let mut tx = store.write().await?;
+    let row = sqlx::query(
+        "SELECT name, sha256, path FROM models WHERE id = ? AND institution_id = ? AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(institution_id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ModelError::NotFound)?;
+    let (name, sha256, path): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    sqlx::query("UPDATE models SET deleted_at = ? WHERE id = ?")
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let still_used: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM models WHERE institution_id = ? AND sha256 = ? AND deleted_at IS NULL",
+    )
+    .bind(institution_id)
+    .bind(&sha256)
+    .fetch_one(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "model.deleted",
+            subject: id,
+            detail: serde_json::json!({ "institution_id": institution_id, "name": name, "sha256": sha256 }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    if still_used == 0 {
+        let _ = std::fs::remove_file(&path);
+    }
+    Ok(())
+}

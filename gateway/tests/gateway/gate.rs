@@ -1,0 +1,399 @@
+//! The output gate over a real listener (BRIEF P8, Q3): an institution uploads a WASM
+//! model, scores granted public-credit data with it in SQL, and gets out only a
+//! deterministic random sample within its caps and budget, threshold-checked
+//! aggregates and evaluation metrics. And the attacks fail with clear errors: repeated
+//! and reworded sampling, secret and derived masked columns, small results, identifier
+//! groups, someone else's results.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_error};
+use crate::lifecycle::{job_until, opened, submit_job};
+
+const TABLES: [&str; 4] = [
+    "abnormal_operations",
+    "admin_penalties",
+    "enterprises",
+    "persons",
+];
+
+/// The hand-written example model, compiled from its text.
+fn linear_model() -> Vec<u8> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../samples/models/linear_score.wat"
+    );
+    wat::parse_file(path).expect("the example model compiles")
+}
+
+const SCORE_SQL: &str = "SELECT e.subject_id, e.uscc, e.name, e.region_name, \
+     linear_score(CAST(COALESCE(p.n, 0) AS DOUBLE), CAST(COALESCE(a.n, 0) AS DOUBLE), \
+                  CAST(2026 - date_part('year', e.establishment_date) AS DOUBLE)) AS score, \
+     CASE WHEN COALESCE(p.n, 0) > 0 THEN 1 ELSE 0 END AS bad \
+     FROM enterprises e \
+     LEFT JOIN (SELECT subject_id, COUNT(*) AS n FROM admin_penalties GROUP BY subject_id) p ON p.subject_id = e.subject_id \
+     LEFT JOIN (SELECT subject_id, COUNT(*) AS n FROM abnormal_operations GROUP BY subject_id) a ON a.subject_id = e.subject_id";
+
+/// Runs `sql` to success and returns the job id.
+async fn run(app: &TestApp, token: &str, admin: &str, institution: &str, sql: &str) -> String {
+    let job = submit_job(app, token, institution, sql).await;
+    let done = job_until(app, admin, institution, &job, |j| j["ended_at"].is_string()).await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    job
+}
+
+async fn release(
+    app: &TestApp,
+    token: &str,
+    institution: &str,
+    job: &str,
+    what: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    app.call(
+        Method::POST,
+        &format!("/api/v1/institutions/{institution}/jobs/{job}/{what}"),
+        Some(token),
+        body,
+    )
+    .await
+}
+
+fn column(sample: &Value, name: &str) -> Vec<Value> {
+    let i = sample["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .position(|c| c["name"] == name)
+        .expect("column");
+    sample["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r[i].clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scored_result_leaves_only_as_a_stable_sample_aggregates_and_metrics() {
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+
+    // A model, validated by the sandbox on upload; junk is refused by name.
+    let models = format!("/api/v1/institutions/{institution}/models");
+    let response = app
+        .client
+        .post(app.url(&models))
+        .bearer_auth(&token)
+        .header("content-type", "application/wasm")
+        .body(b"\0asm junk".to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "model_refused", "{body}");
+    let (status, model) = app
+        .upload(&models, &token, "application/wasm", linear_model())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{model}");
+    assert_eq!(model["name"], "linear_score");
+    let (status, body) = app
+        .upload(&models, &token, "application/wasm", linear_model())
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "model_exists");
+
+    // Score the granted data in SQL with the model; rows never come back from the job.
+    let scored = run(&app, &token, &admin, &institution, SCORE_SQL).await;
+    let (_, job) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/jobs/{scored}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let result_rows = job["report"]["rows_out"].as_u64().expect("rows");
+    assert_eq!(result_rows, 2000, "{job}");
+    assert!(
+        job["report"]["fuel"].as_u64().is_some_and(|f| f > 0),
+        "the model ran: {job}"
+    );
+
+    // P8: a sample of 1 % (20 rows), the same on every request, not counted twice.
+    let (status, first) = release(&app, &token, &institution, &scored, "sample", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["rows_released"], 20);
+    assert_eq!(first["rows"].as_array().map(Vec::len), Some(20));
+    assert_eq!(first["repeated"], false);
+    let (status, again) = release(&app, &token, &institution, &scored, "sample", None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again["rows"], first["rows"]);
+    assert_eq!(again["fingerprint"], first["fingerprint"]);
+    assert_eq!(again["repeated"], true);
+    assert_eq!(again["budget"]["used_today"], 20);
+
+    // A differently worded job producing the same rows gets the same sample.
+    let reworded = format!("SELECT * FROM ({SCORE_SQL}) t ORDER BY name DESC");
+    let reworded = run(&app, &token, &admin, &institution, &reworded).await;
+    let (status, other) = release(&app, &token, &institution, &reworded, "sample", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    let ids = |s: &Value| {
+        column(s, "uscc")
+            .into_iter()
+            .map(|v| v.to_string())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(ids(&other), ids(&first));
+
+    // Aggregates: every released group has at least 10 subjects, counts rounded to 5.
+    let (status, groups) = release(
+        &app,
+        &token,
+        &institution,
+        &scored,
+        "aggregate",
+        Some(json!({ "group_by": ["region_name"], "mean": ["score"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{groups}");
+    assert_eq!(groups["subjects_counted_by"], "subject_id");
+    let released = groups["groups"].as_array().expect("groups");
+    assert!(!released.is_empty());
+    for g in released {
+        let n = g["subjects"].as_u64().expect("n");
+        assert!(n >= 10 && n % 5 == 0, "{g}");
+        assert!(g["mean_score"].is_number(), "{g}");
+    }
+    let (status, body) = release(
+        &app,
+        &token,
+        &institution,
+        &scored,
+        "aggregate",
+        Some(json!({ "group_by": ["no_such_column"] })),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "group_by[0]");
+    // Grouping by subject: every group is one subject, all suppressed.
+    let (_, singles) = release(
+        &app,
+        &token,
+        &institution,
+        &scored,
+        "aggregate",
+        Some(json!({ "group_by": ["subject_id"] })),
+    )
+    .await;
+    assert_eq!(singles["groups"], json!([]), "{singles}");
+    assert_eq!(singles["groups_suppressed"], 2000);
+
+    // Evaluation of the score against the outcome, without seeing a row.
+    let (status, metrics) = release(
+        &app,
+        &token,
+        &institution,
+        &scored,
+        "evaluation",
+        Some(json!({ "score": "score", "label": "bad" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{metrics}");
+    let auc = metrics["auc"].as_f64().expect("auc");
+    assert!((0.0..=1.0).contains(&auc), "{metrics}");
+    assert!((metrics["gini"].as_f64().expect("gini") - (2.0 * auc - 1.0)).abs() < 1e-3);
+    assert_eq!(metrics["deciles"].as_array().map(Vec::len), Some(10));
+    // The score falls as penalties rise, so the riskiest decile holds the lowest scores:
+    // the AUC of "higher score = riskier" is below one half.
+    assert!(auc < 0.5, "{metrics}");
+
+    // The ledger and the audit log hold every release with its fingerprint.
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM releases ORDER BY rowid")
+        .fetch_all(app.store.pool())
+        .await
+        .expect("ledger");
+    assert_eq!(
+        kinds,
+        ["sample", "sample", "aggregate", "aggregate", "evaluation"]
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'release.%' AND detail LIKE ?",
+    )
+    .bind(format!("%{}%", first["fingerprint"].as_str().expect("fp")))
+    .fetch_one(app.store.pool())
+    .await
+    .expect("audit");
+    assert_eq!(audited, 2, "the release and its repeat");
+
+    // The usage endpoint shows what is left.
+    let (status, usage) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/usage"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["sampled_rows_per_day"]["used"], 40);
+    assert_eq!(usage["sampled_rows_per_day"]["left"], 960);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identifiers_are_masked_secrets_never_leave_and_the_budget_holds() {
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+
+    // Q3: ID numbers and mobiles leave masked.
+    let people = run(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT name, id_number, mobile AS phone FROM persons",
+    )
+    .await;
+    let (status, sample) = release(&app, &token, &institution, &people, "sample", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{sample}");
+    assert_eq!(sample["rows_released"], 10);
+    let treatments: Vec<&str> = sample["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["treatment"].as_str().expect("t"))
+        .collect();
+    assert_eq!(treatments, ["released", "masked", "masked"]);
+    for id in column(&sample, "id_number") {
+        let id = id.as_str().expect("text");
+        assert_eq!(id.chars().count(), 18, "{id}");
+        assert_eq!(&id[6..14], "********", "{id}");
+    }
+    for phone in column(&sample, "phone") {
+        let phone = phone.as_str().expect("text");
+        assert_eq!(&phone[3..7], "****", "{phone}");
+    }
+
+    // Secret columns never leave, even only filtered on; derived masked columns are refused.
+    for (sql, names) in [
+        ("SELECT name, birth_date FROM persons", "persons.birth_date"),
+        (
+            "SELECT name FROM persons WHERE birth_date > DATE '1990-01-01'",
+            "persons.birth_date",
+        ),
+        ("SELECT name, address FROM persons", "persons.address"),
+        (
+            "SELECT name, substr(id_number, 7, 8) AS born FROM persons",
+            "persons.id_number",
+        ),
+    ] {
+        let job = run(&app, &token, &admin, &institution, sql).await;
+        let (status, body) = release(&app, &token, &institution, &job, "sample", None).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "release_refused",
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(names)),
+            "{sql}: {body}"
+        );
+    }
+    // Grouping by an identifier is refused.
+    let (status, body) = release(
+        &app,
+        &token,
+        &institution,
+        &people,
+        "aggregate",
+        Some(json!({ "group_by": ["id_number"] })),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+
+    // A small result gives no sample.
+    let small = run(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT uscc FROM enterprises LIMIT 99",
+    )
+    .await;
+    let (status, body) = release(&app, &token, &institution, &small, "sample", None).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "result_too_small");
+    let (status, body) = release(
+        &app,
+        &token,
+        &institution,
+        &small,
+        "evaluation",
+        Some(json!({ "score": "uscc", "label": "uscc" })),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+
+    // The daily budget: many jobs copying raw rows stop at the budget, naming it.
+    sqlx::query("UPDATE quotas SET sampled_rows_per_day = 45 WHERE institution_id = ?")
+        .bind(&institution)
+        .execute(app.store.pool())
+        .await
+        .expect("quota");
+    let mut refused = None;
+    for shift in 0..5 {
+        let sql = format!("SELECT uscc, name, {shift} AS variant FROM enterprises");
+        let job = run(&app, &token, &admin, &institution, &sql).await;
+        let (status, body) = release(&app, &token, &institution, &job, "sample", None).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((shift, body));
+            break;
+        }
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (shift, body) = refused.expect("the budget stops the copying");
+    assert_eq!(shift, 1, "10 + 20 rows fit in 45; the next 20 do not");
+    assert_eq!(body["error"]["code"], "quota_exceeded");
+    assert_eq!(body["error"]["details"]["quota"], "sampled_rows_per_day");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("resets at")),
+        "{body}"
+    );
+    let released: i64 = sqlx::query_scalar("SELECT SUM(rows) FROM releases WHERE kind = 'sample'")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("sum");
+    assert_eq!(released, 30);
+
+    // Nobody else releases from these results: administrators are refused, another
+    // institution is told they do not exist.
+    let (status, body) = release(&app, &admin, &institution, &people, "sample", None).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (other, other_token, _) = opened(&app, "other.apply", &TABLES, 1).await;
+    let (status, body) = release(&app, &other_token, &institution, &people, "sample", None).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = release(&app, &other_token, &other, &people, "sample", None).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+}
