@@ -41,7 +41,7 @@ CREATE TABLE grants (
 CREATE TABLE quotas (
     institution_id        TEXT PRIMARY KEY REFERENCES institutions (id),
     concurrent_jobs       INTEGER NOT NULL CHECK (concurrent_jobs > 0),
-    cpu_seconds_per_day   INTEGER NOT NULL CHECK (cpu_seconds_per_day > 0),
+    job_seconds_per_day   INTEGER NOT NULL CHECK (job_seconds_per_day > 0),
     storage_bytes         INTEGER NOT NULL CHECK (storage_bytes > 0),
     sampled_rows_per_day  INTEGER NOT NULL CHECK (sampled_rows_per_day >= 0),
     requests_per_minute   INTEGER NOT NULL CHECK (requests_per_minute > 0)

@@ -17,8 +17,9 @@ use crate::store::{Store, StoreError, Tx, new_id, now, sha256_hex};
 pub struct Quotas {
     /// Jobs queued or running at once.
     pub concurrent_jobs: i64,
-    /// CPU seconds of jobs per UTC day.
-    pub cpu_seconds_per_day: i64,
+    /// Seconds of running jobs per UTC day (wall clock: the time a job holds a slot
+    /// and its cores).
+    pub job_seconds_per_day: i64,
     /// Bytes of workspace storage.
     pub storage_bytes: i64,
     /// Rows released as samples per UTC day.
@@ -31,7 +32,7 @@ impl Default for Quotas {
     fn default() -> Self {
         Quotas {
             concurrent_jobs: 2,
-            cpu_seconds_per_day: 3_600,
+            job_seconds_per_day: 3_600,
             storage_bytes: 10 << 30,
             sampled_rows_per_day: 1_000,
             requests_per_minute: 600,
@@ -292,12 +293,12 @@ pub async fn open_batch(
             .await?;
         }
         sqlx::query(
-            "INSERT INTO quotas (institution_id, concurrent_jobs, cpu_seconds_per_day, storage_bytes, \
+            "INSERT INTO quotas (institution_id, concurrent_jobs, job_seconds_per_day, storage_bytes, \
              sampled_rows_per_day, requests_per_minute) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&institution_id)
         .bind(quotas.concurrent_jobs)
-        .bind(quotas.cpu_seconds_per_day)
+        .bind(quotas.job_seconds_per_day)
         .bind(quotas.storage_bytes)
         .bind(quotas.sampled_rows_per_day)
         .bind(quotas.requests_per_minute)
@@ -462,7 +463,7 @@ pub async fn granted_tables(store: &Store, id: &str) -> Result<Vec<String>, Stor
 /// An institution's quotas.
 pub async fn quotas(store: &Store, id: &str) -> Result<Option<Quotas>, StoreError> {
     Ok(sqlx::query(
-        "SELECT concurrent_jobs, cpu_seconds_per_day, storage_bytes, sampled_rows_per_day, \
+        "SELECT concurrent_jobs, job_seconds_per_day, storage_bytes, sampled_rows_per_day, \
          requests_per_minute FROM quotas WHERE institution_id = ?",
     )
     .bind(id)
@@ -470,7 +471,7 @@ pub async fn quotas(store: &Store, id: &str) -> Result<Option<Quotas>, StoreErro
     .await?
     .map(|r| Quotas {
         concurrent_jobs: r.get(0),
-        cpu_seconds_per_day: r.get(1),
+        job_seconds_per_day: r.get(1),
         storage_bytes: r.get(2),
         sampled_rows_per_day: r.get(3),
         requests_per_minute: r.get(4),

@@ -18,7 +18,7 @@
 //! - **Evaluation.** AUC, KS, Gini and bad rate by score decile of a score column
 //!   against a 0/1 label column, computed here, each decile at least `k` subjects.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -35,6 +35,7 @@ use crate::accounts;
 use crate::audit::{self, Event};
 use crate::cells;
 use crate::lineage::{self, Origin, SourceColumn};
+use crate::own_data::Visible;
 use crate::store::{Store, StoreError, hex, new_id, now, sha256_hex};
 use crate::workspace::{Job, Workspaces};
 
@@ -253,8 +254,14 @@ async fn result(
     Ok((job, path, batch))
 }
 
-/// The sensitivity of a source column (tables outside the catalog have none).
-fn sensitivity(column: &SourceColumn) -> Sensitivity {
+/// Sensitivities of the columns of the institution's own and shared tables.
+type OwnSensitivity = HashMap<(String, String), Sensitivity>;
+
+/// The sensitivity of a source column: from the catalog, or from its owner's tags.
+fn sensitivity(column: &SourceColumn, own: &OwnSensitivity) -> Sensitivity {
+    if let Some(s) = own.get(column) {
+        return *s;
+    }
     catalog::Manifest::builtin()
         .table(&column.0)
         .and_then(|t| t.column(&column.1))
@@ -272,6 +279,7 @@ async fn lineage_of(
     institution_id: &str,
     job: &Job,
     width: usize,
+    own: &[Visible],
 ) -> Result<(BTreeSet<SourceColumn>, Vec<Origin>), GateError> {
     let ctx = sandbox::job_session(&sandbox::JobLimits::default())
         .map_err(|e| GateError::Internal(e.to_string()))?;
@@ -282,6 +290,7 @@ async fn lineage_of(
         .register(&ctx, &tables)
         .await
         .map_err(|e| GateError::Internal(e.to_string()))?;
+    crate::own_data::register(&ctx, own).await?;
     let sandbox = workspaces
         .sandbox()
         .map_err(|e| GateError::Internal(e.to_string()))?;
@@ -315,8 +324,12 @@ fn treatments(
     batch: &RecordBatch,
     read: &BTreeSet<SourceColumn>,
     origins: &[Origin],
+    own: &OwnSensitivity,
 ) -> Result<Vec<(ColumnTreatment, Option<Mask>)>, GateError> {
-    if let Some(secret) = read.iter().find(|c| sensitivity(c) == Sensitivity::Secret) {
+    if let Some(secret) = read
+        .iter()
+        .find(|c| sensitivity(c, own) == Sensitivity::Secret)
+    {
         return Err(GateError::Refused(format!(
             "the query reads the secret column {}; secret columns never leave the sandbox, not even in samples. Drop it from the query, or release aggregates instead",
             dotted(secret)
@@ -327,12 +340,15 @@ fn treatments(
     for (field, origin) in schema.fields().iter().zip(origins) {
         let sources: Vec<String> = origin.sources().iter().map(dotted).collect();
         let mask = match origin {
-            Origin::Column(c) if sensitivity(c) == Sensitivity::Masked => {
+            Origin::Column(c) if sensitivity(c, own) == Sensitivity::Masked => {
                 Some(Mask::for_column(&c.1))
             }
             Origin::Column(_) => None,
             Origin::Derived(from) => {
-                if let Some(masked) = from.iter().find(|c| sensitivity(c) == Sensitivity::Masked) {
+                if let Some(masked) = from
+                    .iter()
+                    .find(|c| sensitivity(c, own) == Sensitivity::Masked)
+                {
                     return Err(GateError::Refused(format!(
                         "result column '{}' is computed from the masked column {}; a masked column may leave only as itself, masked. Select it unchanged or drop it",
                         field.name(),
@@ -393,19 +409,29 @@ pub fn choose(
 }
 
 /// Releases the sample of a job's result; audited, in the ledger, within the budget.
+#[allow(clippy::too_many_arguments)]
 pub async fn sample(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
     institution_id: &str,
     job_id: &str,
+    own: &[Visible],
     actor: &str,
     request_id: &str,
 ) -> Result<Sample, GateError> {
     let (job, _, batch) = result(store, workspaces, institution_id, job_id).await?;
-    let (read, origins) =
-        lineage_of(store, workspaces, institution_id, &job, batch.num_columns()).await?;
-    let treatments = treatments(&batch, &read, &origins)?;
+    let (read, origins) = lineage_of(
+        store,
+        workspaces,
+        institution_id,
+        &job,
+        batch.num_columns(),
+        own,
+    )
+    .await?;
+    let own_sensitivity = crate::own_data::sensitivities(own);
+    let treatments = treatments(&batch, &read, &origins, &own_sensitivity)?;
     let n = settings.sample_size(batch.num_rows());
     if n == 0 {
         return Err(GateError::TooSmall(format!(
@@ -566,6 +592,7 @@ pub async fn aggregate(
     institution_id: &str,
     job_id: &str,
     request: &AggregateRequest,
+    own: &[Visible],
     actor: &str,
     request_id: &str,
 ) -> Result<Value, GateError> {
@@ -599,18 +626,26 @@ pub async fn aggregate(
         }
     }
     // Grouping by an identifier would make a group of every subject: refuse it plainly.
-    let (_, origins) =
-        lineage_of(store, workspaces, institution_id, &job, batch.num_columns()).await?;
+    let (_, origins) = lineage_of(
+        store,
+        workspaces,
+        institution_id,
+        &job,
+        batch.num_columns(),
+        own,
+    )
+    .await?;
+    let own_sensitivity = crate::own_data::sensitivities(own);
     for (i, column) in request.group_by.iter().enumerate() {
         let index = schema.index_of(column).unwrap_or(0);
         if let Some(Origin::Column(c)) = origins.get(index)
-            && sensitivity(c) != Sensitivity::Public
+            && sensitivity(c, &own_sensitivity) != Sensitivity::Public
         {
             return Err(GateError::Invalid {
                 field: format!("group_by[{i}]"),
                 message: format!(
                     "'{column}' is the {} column {}; grouping by it would single out subjects",
-                    sensitivity(c).as_str(),
+                    sensitivity(c, &own_sensitivity).as_str(),
                     dotted(c)
                 ),
             });

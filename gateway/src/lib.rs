@@ -14,6 +14,7 @@ pub mod gate;
 pub mod identity;
 pub mod lineage;
 pub mod models;
+pub mod own_data;
 pub mod reports;
 pub mod review;
 pub mod store;

@@ -100,6 +100,14 @@ impl From<sqlx::Error> for WorkspaceError {
     }
 }
 
+/// What a job may read: granted tables, the institution's models, its own and shared
+/// tables.
+struct JobInputs {
+    grants: Vec<String>,
+    models: Vec<String>,
+    own: Vec<crate::own_data::Visible>,
+}
+
 /// Runs the institutions' jobs.
 pub struct Workspaces {
     store: Store,
@@ -109,6 +117,8 @@ pub struct Workspaces {
     limits: JobLimits,
     /// Queue ids of jobs not yet ended.
     live: Mutex<HashMap<String, JobId>>,
+    /// When running jobs started.
+    started: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Workspaces {
@@ -154,6 +164,7 @@ impl Workspaces {
             sandbox: OnceLock::new(),
             limits,
             live: Mutex::new(HashMap::new()),
+            started: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -174,6 +185,10 @@ impl Workspaces {
         Ok(self.sandbox.get_or_init(|| s).clone())
     }
 
+    fn started(&self) -> std::sync::MutexGuard<'_, HashMap<String, std::time::Instant>> {
+        self.started.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobId>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -184,6 +199,7 @@ impl Workspaces {
         institution_id: &str,
         user_id: &str,
         sql: &str,
+        own: Vec<crate::own_data::Visible>,
         request_id: &str,
     ) -> Result<Job, WorkspaceError> {
         let sql = sql.trim();
@@ -215,6 +231,34 @@ impl Workspaces {
         .bind(institution_id)
         .fetch_one(&mut *tx)
         .await?;
+        let ran_ms: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(wall_ms), 0) FROM jobs WHERE institution_id = ? AND ended_at >= ?",
+        )
+        .bind(institution_id)
+        .bind(format!("{}T00:00:00", chrono::Utc::now().date_naive()))
+        .fetch_one(&mut *tx)
+        .await?;
+        let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+        if ran_ms / 1000 >= quotas.job_seconds_per_day {
+            return Err(WorkspaceError::Quota {
+                quota: "job_seconds_per_day",
+                message: format!(
+                    "quota job_seconds_per_day: your institution's jobs have run {} s today, its limit of {} s; it resets at {tomorrow}T00:00:00Z (UTC midnight)",
+                    ran_ms / 1000,
+                    quotas.job_seconds_per_day
+                ),
+            });
+        }
+        let stored = folder_bytes(&root);
+        if stored >= quotas.storage_bytes as u64 {
+            return Err(WorkspaceError::Quota {
+                quota: "storage_bytes",
+                message: format!(
+                    "quota storage_bytes: your workspace holds {stored} bytes, its limit of {}; delete tables, models or old results first",
+                    quotas.storage_bytes
+                ),
+            });
+        }
         if active >= quotas.concurrent_jobs {
             return Err(WorkspaceError::Quota {
                 quota: "concurrent_jobs",
@@ -245,6 +289,7 @@ impl Workspaces {
                     "sql": sql,
                     "tables": grants,
                     "models": models.len(),
+                    "own_tables": own.iter().map(|v| v.sql_name.clone()).collect::<Vec<_>>(),
                 }),
                 request_id,
             },
@@ -253,10 +298,15 @@ impl Workspaces {
         tx.commit().await?;
 
         let out = root.join("results").join(format!("{id}.parquet"));
+        let inputs = JobInputs {
+            grants,
+            models,
+            own,
+        };
         let work = {
             let (this, id, sql, out) = (self.clone(), id.clone(), sql.to_owned(), out.clone());
             Box::new(move |cancel: sandbox::CancelToken| {
-                Box::pin(async move { this.run(&id, &sql, &grants, &models, &out, &cancel).await })
+                Box::pin(async move { this.run(&id, &sql, &inputs, &out, &cancel).await })
                     as std::pin::Pin<Box<dyn std::future::Future<Output = JobResult> + Send>>
             })
         };
@@ -286,11 +336,17 @@ impl Workspaces {
         &self,
         id: &str,
         sql: &str,
-        grants: &[String],
-        models: &[String],
+        inputs: &JobInputs,
         out: &std::path::Path,
         cancel: &sandbox::CancelToken,
     ) -> JobResult {
+        let JobInputs {
+            grants,
+            models,
+            own,
+        } = inputs;
+        self.started()
+            .insert(id.to_owned(), std::time::Instant::now());
         let started =
             sqlx::query("UPDATE jobs SET state = 'running' WHERE id = ? AND state = 'queued'")
                 .bind(id)
@@ -305,6 +361,9 @@ impl Workspaces {
             .register(&ctx, &tables)
             .await
             .map_err(|e| JobError::Internal(format!("registering the granted tables: {e}")))?;
+        crate::own_data::register(&ctx, own)
+            .await
+            .map_err(|e| JobError::Internal(format!("registering the own tables: {e}")))?;
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir).map_err(|e| JobError::Io(e.to_string()))?;
         }
@@ -366,13 +425,21 @@ impl Workspaces {
                 if let JobError::Internal(_) | JobError::Io(_) = e {
                     tracing::error!(job = %id, "job failed inside the platform: {e}");
                 }
-                sqlx::query("UPDATE jobs SET state = ?, ended_at = ?, error = ? WHERE id = ?")
-                    .bind(state)
-                    .bind(&at)
-                    .bind(&message)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                // A failed or cancelled job's time counts against the quota too.
+                let wall_ms = self
+                    .started()
+                    .get(id)
+                    .map_or(0, |t| t.elapsed().as_millis() as i64);
+                sqlx::query(
+                    "UPDATE jobs SET state = ?, ended_at = ?, error = ?, wall_ms = ? WHERE id = ?",
+                )
+                .bind(state)
+                .bind(&at)
+                .bind(&message)
+                .bind(wall_ms)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
                 (
                     if state == "cancelled" {
                         "job.cancelled"
@@ -383,6 +450,7 @@ impl Workspaces {
                 )
             }
         };
+        self.started().remove(id);
         audit::append(
             &mut tx,
             Event {
@@ -557,4 +625,23 @@ pub fn default_root(database: &std::path::Path) -> PathBuf {
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."))
         .join("workspaces")
+}
+
+/// Bytes under a folder (a missing folder holds none).
+pub fn folder_bytes(path: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
 }

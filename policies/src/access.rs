@@ -48,6 +48,7 @@ pub enum Action {
     ReadInstitution,
     DeclareAffiliations,
     EvaluateInstitution,
+    ReadTable,
 }
 
 impl Action {
@@ -76,6 +77,7 @@ impl Action {
             Action::ReadInstitution => "read_institution",
             Action::DeclareAffiliations => "declare_affiliations",
             Action::EvaluateInstitution => "evaluate_institution",
+            Action::ReadTable => "read_table",
         }
     }
 }
@@ -137,6 +139,17 @@ pub enum Resource {
         id: String,
         /// Its owner's user id.
         owner: String,
+    },
+    /// An institution's own table (BRIEF P5).
+    OwnTable {
+        /// Its id.
+        id: String,
+        /// The institution that imported it.
+        owner: InstitutionRef,
+        /// `private`, `institutions` or `pool`.
+        sharing: String,
+        /// With `institutions`: the institutions it is shared with.
+        shared_with: Vec<String>,
     },
 }
 
@@ -278,6 +291,24 @@ impl AccessPolicy {
                     "parents": [],
                 }));
                 uid("Product", id)
+            }
+            Resource::OwnTable {
+                id,
+                owner,
+                sharing,
+                shared_with,
+            } => {
+                institutions.push(owner);
+                entities.push(json!({
+                    "uid": uid("OwnTable", id),
+                    "attrs": {
+                        "owner": entity_ref("Institution", &owner.id),
+                        "sharing": sharing,
+                        "shared_with": shared_with.iter().map(|i| entity_ref("Institution", i)).collect::<Vec<_>>(),
+                    },
+                    "parents": [],
+                }));
+                uid("OwnTable", id)
             }
             Resource::Credential { id, owner } => {
                 entities.push(json!({

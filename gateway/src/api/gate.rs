@@ -75,12 +75,15 @@ async fn sample(
     Path((id, job)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     own(&state, &caller, &id, Action::UseWorkspace).await?;
+    let tables =
+        crate::own_data::visible(&state.store, &state.access, &super::principal(&caller)).await?;
     let sample = gate::sample(
         &state.store,
         &state.workspaces,
         &state.settings.gate,
         &id,
         &job,
+        &tables,
         &caller.user_id,
         &request_id(),
     )
@@ -95,6 +98,8 @@ async fn aggregate(
     ApiJson(body): ApiJson<AggregateRequest>,
 ) -> Result<Response, ApiError> {
     own(&state, &caller, &id, Action::UseWorkspace).await?;
+    let tables =
+        crate::own_data::visible(&state.store, &state.access, &super::principal(&caller)).await?;
     let out = gate::aggregate(
         &state.store,
         &state.workspaces,
@@ -102,6 +107,7 @@ async fn aggregate(
         &id,
         &job,
         &body,
+        &tables,
         &caller.user_id,
         &request_id(),
     )
@@ -163,8 +169,8 @@ async fn usage(
     .fetch_one(pool)
     .await
     .map_err(ApiError::internal)?;
-    let cpu_ms: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(cpu_ms), 0) FROM jobs WHERE institution_id = ? AND ended_at >= ?",
+    let job_ms: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(wall_ms), 0) FROM jobs WHERE institution_id = ? AND ended_at >= ?",
     )
     .bind(&id)
     .bind(&day)
@@ -173,7 +179,7 @@ async fn usage(
     .map_err(ApiError::internal)?;
     let sampled = gate::released_today(&state.store, &id).await?;
     let storage = match accounts::workspace_path(&state.store, &id).await? {
-        Some(path) => folder_bytes(&path),
+        Some(path) => crate::workspace::folder_bytes(&path),
         None => 0,
     };
     let tomorrow = format!(
@@ -184,29 +190,11 @@ async fn usage(
     Ok(Json(serde_json::json!({
         "institution_id": id,
         "concurrent_jobs": item(active, quotas.concurrent_jobs, None),
-        "cpu_seconds_per_day": item(cpu_ms / 1000, quotas.cpu_seconds_per_day, Some(&tomorrow)),
+        "job_seconds_per_day": item(job_ms / 1000, quotas.job_seconds_per_day, Some(&tomorrow)),
         "storage_bytes": item(storage as i64, quotas.storage_bytes, None),
         "sampled_rows_per_day": item(sampled, quotas.sampled_rows_per_day, Some(&tomorrow)),
         "requests_per_minute": { "limit": quotas.requests_per_minute },
     })))
-}
-
-fn folder_bytes(path: &std::path::Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => stack.push(entry.path()),
-                Ok(m) => total += m.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
 }
 
 #[derive(Deserialize)]

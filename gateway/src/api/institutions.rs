@@ -328,9 +328,29 @@ async fn tables(
             })
         })
         .collect();
-    Ok(Json(
-        serde_json::json!({ "items": items, "next_cursor": null }),
-    ))
+    // The institution's own tables and those shared with it, as its jobs see them.
+    let mut own_tables = Vec::new();
+    if caller.role == Role::Institution {
+        let visible =
+            crate::own_data::visible(&state.store, &state.access, &super::principal(&caller))
+                .await?;
+        for v in visible {
+            own_tables.push(serde_json::json!({
+                "id": v.sql_name,
+                "table_id": v.table.id,
+                "owner": v.table.institution_id,
+                "own": v.own,
+                "sharing": v.table.sharing,
+                "rows": v.table.rows,
+                "columns": v.table.columns,
+            }));
+        }
+    }
+    Ok(Json(serde_json::json!({
+        "items": items,
+        "own_and_shared": own_tables,
+        "next_cursor": null,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -346,9 +366,11 @@ async fn submit_job(
     ApiJson(body): ApiJson<JobRequest>,
 ) -> Result<Response, ApiError> {
     institution(&state, &caller, &id, Action::UseWorkspace).await?;
+    let own =
+        crate::own_data::visible(&state.store, &state.access, &super::principal(&caller)).await?;
     let job = state
         .workspaces
-        .submit(&id, &caller.user_id, &body.sql, &request_id())
+        .submit(&id, &caller.user_id, &body.sql, own, &request_id())
         .await?;
     Ok((StatusCode::ACCEPTED, Json(job)).into_response())
 }

@@ -6,6 +6,7 @@ mod gate;
 mod institutions;
 mod json;
 pub mod openapi;
+mod own_data;
 mod review;
 mod sessions;
 
@@ -104,6 +105,7 @@ pub struct AppState {
     /// The platform's set-up.
     pub settings: Arc<Settings>,
     limiter: Arc<LoginLimiter>,
+    requests: Arc<RequestCounter>,
 }
 
 impl AppState {
@@ -126,6 +128,7 @@ impl AppState {
             workspaces,
             settings: Arc::new(settings),
             limiter: Arc::default(),
+            requests: Arc::default(),
         })
     }
 
@@ -151,16 +154,7 @@ impl AppState {
         action: Action,
         resource: &Resource,
     ) -> Result<(), ApiError> {
-        let principal = Principal {
-            user_id: caller.user_id.clone(),
-            role: caller.role.as_str().to_owned(),
-            institution: caller
-                .institution_id
-                .clone()
-                .zip(caller.institution_status.clone())
-                .map(|(id, status)| InstitutionRef { id, status }),
-            affiliations: caller.affiliations.clone(),
-        };
+        let principal = principal(caller);
         if self
             .access
             .is_allowed(&principal, action, resource)
@@ -196,6 +190,44 @@ impl AppState {
     }
 }
 
+/// Counts each institution's API requests in one-minute windows (quota
+/// `requests_per_minute`).
+#[derive(Debug, Default)]
+struct RequestCounter(Mutex<HashMap<String, (Instant, i64)>>);
+
+impl RequestCounter {
+    /// Counts a request; `Err(seconds until the window ends)` past `limit`.
+    fn count(&self, institution: &str, limit: i64) -> Result<(), u64> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let entry = map.entry(institution.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= Duration::from_secs(60) {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        if entry.1 > limit {
+            return Err(60u64
+                .saturating_sub(now.duration_since(entry.0).as_secs())
+                .max(1));
+        }
+        Ok(())
+    }
+}
+
+/// The caller as the access rules see them.
+pub(crate) fn principal(caller: &Caller) -> Principal {
+    Principal {
+        user_id: caller.user_id.clone(),
+        role: caller.role.as_str().to_owned(),
+        institution: caller
+            .institution_id
+            .clone()
+            .zip(caller.institution_status.clone())
+            .map(|(id, status)| InstitutionRef { id, status }),
+        affiliations: caller.affiliations.clone(),
+    }
+}
+
 /// Counts login attempts per client address in one-minute windows.
 #[derive(Debug, Default)]
 struct LoginLimiter(Mutex<HashMap<IpAddr, (Instant, u32)>>);
@@ -228,7 +260,8 @@ pub fn app(state: AppState) -> Router {
                 .merge(applications::routes())
                 .merge(review::routes())
                 .merge(institutions::routes())
-                .merge(gate::routes()),
+                .merge(gate::routes())
+                .merge(own_data::routes()),
         )
         // The API description and an offline Swagger UI (assets compiled in).
         .merge(
@@ -382,6 +415,23 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::unauthenticated("the Authorization header must be 'Bearer <token>'")
             })?;
         let caller = identity::authenticate(&state.store, token).await?;
+        if let Some(institution) = caller.institution_id.as_deref() {
+            let limit = crate::accounts::quotas(&state.store, institution)
+                .await?
+                .map_or(Quotas::default().requests_per_minute, |q| {
+                    q.requests_per_minute
+                });
+            if let Err(wait) = state.requests.count(institution, limit) {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "quota_exceeded",
+                    format!(
+                        "quota requests_per_minute: your institution has made more than {limit} requests this minute; wait {wait} s"
+                    ),
+                )
+                .with_details(serde_json::json!({ "quota": "requests_per_minute", "retry_after_seconds": wait })));
+            }
+        }
         if let Some(institution) = caller.institution_id.clone() {
             // Measured usage for re-evaluation (BRIEF P7), off the request's path.
             let store = state.store.clone();

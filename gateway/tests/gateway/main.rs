@@ -9,4 +9,5 @@ mod criteria;
 mod gate;
 mod helpers;
 mod lifecycle;
+mod own_data;
 mod review;

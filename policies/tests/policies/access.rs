@@ -336,3 +336,47 @@ fn everyone_signed_in_reads_their_own_status_and_nothing_is_allowed_by_default()
         &Resource::Platform
     ));
 }
+
+fn own_table(owner: &InstitutionRef, sharing: &str, with: &[&str]) -> Resource {
+    Resource::OwnTable {
+        id: format!("table-of-{}", owner.id),
+        owner: owner.clone(),
+        sharing: sharing.into(),
+        shared_with: with.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+#[test]
+fn an_own_table_is_read_by_its_owner_the_named_and_the_pool_only() {
+    // P5: private, named institutions, or the whole pool.
+    let (acme, named, stranger) = (
+        institution("acme", "active"),
+        institution("named", "active"),
+        institution("stranger", "active"),
+    );
+    let private = own_table(&acme, "private", &["named"]);
+    assert!(allowed(&member(&acme), Action::ReadTable, &private));
+    assert!(!allowed(&member(&named), Action::ReadTable, &private));
+    let shared = own_table(&acme, "institutions", &["named"]);
+    assert!(allowed(&member(&named), Action::ReadTable, &shared));
+    assert!(!allowed(&member(&stranger), Action::ReadTable, &shared));
+    let pool = own_table(&acme, "pool", &[]);
+    assert!(allowed(&member(&stranger), Action::ReadTable, &pool));
+    // Staff do not read institutions' tables.
+    assert!(!allowed(&admin(), Action::ReadTable, &pool));
+    assert!(!allowed(&reviewer("r1", &[]), Action::ReadTable, &pool));
+}
+
+#[test]
+fn tables_of_inactive_institutions_are_not_shared() {
+    let suspended = institution("acme", "suspended");
+    let reader = institution("reader", "active");
+    let pool = own_table(&suspended, "pool", &[]);
+    assert!(!allowed(&member(&reader), Action::ReadTable, &pool));
+    let active = institution("acme", "active");
+    assert!(allowed(
+        &member(&reader),
+        Action::ReadTable,
+        &own_table(&active, "pool", &[])
+    ));
+}

@@ -1,0 +1,210 @@
+//! Own data over HTTP (BRIEF P5): upload, list, share, delete.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post, put};
+use axum::{Json, Router};
+use futures::StreamExt;
+use policies::access::{Action, InstitutionRef, Resource};
+use serde::Deserialize;
+use std::io::Write;
+
+use super::{ApiError, ApiJson, AppState, request_id};
+use crate::accounts;
+use crate::identity::{Caller, Role};
+use crate::own_data::{self, OwnDataError, Upload};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/institutions/{id}/own-tables", post(upload).get(list))
+        .route("/institutions/{id}/own-tables/{table}/sharing", put(share))
+        .route("/institutions/{id}/own-tables/{table}", delete(remove))
+}
+
+impl From<OwnDataError> for ApiError {
+    fn from(e: OwnDataError) -> Self {
+        match e {
+            OwnDataError::Invalid { field, message } => ApiError::invalid(field, message),
+            OwnDataError::Unreadable(m) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_upload", m)
+            }
+            OwnDataError::Exists(_) => {
+                ApiError::new(StatusCode::CONFLICT, "table_exists", e.to_string())
+            }
+            OwnDataError::NotFound => ApiError::not_found("table"),
+            OwnDataError::Files(e) => ApiError::internal(e),
+            OwnDataError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// The caller's own institution, active: only its users manage its data.
+async fn own(state: &AppState, caller: &Caller, id: &str) -> Result<std::path::PathBuf, ApiError> {
+    if caller.role != Role::Institution || caller.institution_id.as_deref() != Some(id) {
+        if caller.role == Role::Institution {
+            return Err(ApiError::not_found("institution"));
+        }
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the institution's own users manage its data",
+        ));
+    }
+    state.authorize(
+        caller,
+        Action::UseWorkspace,
+        &Resource::Institution(InstitutionRef {
+            id: id.into(),
+            status: caller.institution_status.clone().unwrap_or_default(),
+        }),
+    )?;
+    accounts::workspace_path(&state.store, id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "no_workspace",
+                "the institution has no open workspace",
+            )
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadQuery {
+    name: Option<String>,
+    format: Option<String>,
+    types: Option<String>,
+    sensitivity: Option<String>,
+}
+
+/// Uploads a CSV (with a header row) or Parquet file as the body; `?name=` the table,
+/// `?format=csv|parquet`, optional `?types=col:type,…` and `?sensitivity=col:masked,…`.
+/// Answers with the table and a validation report.
+async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<UploadQuery>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let workspace = own(&state, &caller, &id).await?;
+    let request = Upload {
+        name: query.name.as_deref().unwrap_or(""),
+        format: query.format.as_deref().unwrap_or(""),
+        types: own_data::pairs("types", query.types.as_deref())?,
+        sensitivity: own_data::pairs("sensitivity", query.sensitivity.as_deref())?,
+    };
+    own_data::check_upload(&request)?;
+    // The file streams to disk under the smaller of the upload cap and the storage
+    // left; past it, the partial file is removed and nothing remains.
+    let quotas = accounts::quotas(&state.store, &id)
+        .await?
+        .unwrap_or_default();
+    let used = crate::workspace::folder_bytes(&workspace);
+    let left = (quotas.storage_bytes as u64).saturating_sub(used);
+    let cap = left.min(own_data::MAX_UPLOAD_BYTES);
+    let dir = workspace.join("uploads");
+    std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+    let file = dir.join(format!("{}.{}", crate::store::new_id(), request.format));
+    let written = async {
+        let mut out = std::fs::File::create(&file).map_err(ApiError::internal)?;
+        let mut stream = body.into_data_stream();
+        let mut size = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", "the upload was interrupted"))?;
+            size += chunk.len() as u64;
+            if size > cap {
+                return Err(if cap < own_data::MAX_UPLOAD_BYTES {
+                    ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "quota_exceeded",
+                        format!("quota storage_bytes: the upload does not fit in the {left} bytes left of your workspace's {} bytes; delete tables or results first", quotas.storage_bytes),
+                    )
+                    .with_details(serde_json::json!({ "quota": "storage_bytes" }))
+                } else {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "upload_too_large",
+                        format!("an upload may be at most {} MiB", own_data::MAX_UPLOAD_BYTES >> 20),
+                    )
+                });
+            }
+            out.write_all(&chunk).map_err(ApiError::internal)?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&file);
+        return Err(e);
+    }
+    let (table, report) = own_data::import(
+        &state.store,
+        &workspace,
+        &id,
+        &caller.user_id,
+        &request,
+        &file,
+        &request_id(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "table": table, "report": report })),
+    )
+        .into_response())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    own(&state, &caller, &id).await?;
+    Ok(Json(serde_json::json!({
+        "items": own_data::list(&state.store, &id).await?,
+        "next_cursor": null,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sharing {
+    mode: String,
+    #[serde(default)]
+    institutions: Vec<String>,
+}
+
+async fn share(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, table)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Sharing>,
+) -> Result<Json<own_data::OwnTable>, ApiError> {
+    own(&state, &caller, &id).await?;
+    Ok(Json(
+        own_data::share(
+            &state.store,
+            &id,
+            &table,
+            &body.mode,
+            &body.institutions,
+            &caller.user_id,
+            &request_id(),
+        )
+        .await?,
+    ))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, table)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    own(&state, &caller, &id).await?;
+    own_data::delete(&state.store, &id, &table, &caller.user_id, &request_id()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,800 @@
+//! An institution's own data (BRIEF P5): CSV or Parquet uploaded into its workspace,
+//! schema inferred (with explicit overrides), checked, converted to Parquet and committed
+//! atomically (a failed upload leaves nothing behind), with a sensitivity per column and
+//! a sharing mode (private, named institutions, the whole pool) that the access rules
+//! enforce. Shared tables appear read-only in the grantees' jobs as `shared_<name>`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use catalog::Sensitivity;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
+use futures::StreamExt;
+use policies::access::{AccessPolicy, Action, InstitutionRef, Principal, Resource};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::audit::{self, Event};
+use crate::store::{Store, StoreError, new_id, now, sha256_hex};
+
+/// Largest upload, whatever the storage quota.
+pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;
+/// Most columns in an own table.
+pub const MAX_COLUMNS: usize = 500;
+
+/// One column of an own table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnColumn {
+    /// Name.
+    pub name: String,
+    /// Type: `utf8`, `int64`, `float64`, `boolean` or `date32`.
+    #[serde(rename = "type")]
+    pub column_type: String,
+    /// `public`, `masked` or `secret`.
+    pub sensitivity: String,
+    /// Empty values.
+    pub nulls: u64,
+}
+
+/// An own table as listed.
+#[derive(Clone, Debug, Serialize)]
+pub struct OwnTable {
+    /// Id.
+    pub id: String,
+    /// The owning institution.
+    pub institution_id: String,
+    /// Its name in the owner's SQL.
+    pub name: String,
+    /// Columns.
+    pub columns: Vec<OwnColumn>,
+    /// Rows.
+    pub rows: i64,
+    /// Size of the stored Parquet file.
+    pub size_bytes: i64,
+    /// SHA-256 of the stored file.
+    pub sha256: String,
+    /// `private`, `institutions` or `pool`.
+    pub sharing: String,
+    /// With `institutions`: who.
+    pub shared_with: Vec<String>,
+    /// When.
+    pub uploaded_at: String,
+    /// Where it is stored.
+    #[serde(skip)]
+    pub path: String,
+}
+
+/// Why an upload or change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OwnDataError {
+    /// A parameter is wrong.
+    #[error("{message}")]
+    Invalid {
+        /// The parameter.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file could not be read as what it claims to be.
+    #[error("{0}")]
+    Unreadable(String),
+    /// A table of that name exists.
+    #[error(
+        "a table named '{0}' already exists in your workspace; delete it first or choose another name"
+    )]
+    Exists(String),
+    /// No such table.
+    #[error("no such table")]
+    NotFound,
+    /// Files could not be written.
+    #[error("{0}")]
+    Files(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for OwnDataError {
+    fn from(e: sqlx::Error) -> Self {
+        OwnDataError::Store(StoreError::Query(e))
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> OwnDataError {
+    OwnDataError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Whether `name` is a plain SQL identifier: a letter or `_`, then letters, digits, `_`.
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.len() <= 63
+}
+
+fn arrow_type(name: &str) -> Option<DataType> {
+    Some(match name {
+        "utf8" => DataType::Utf8,
+        "int64" => DataType::Int64,
+        "float64" => DataType::Float64,
+        "boolean" => DataType::Boolean,
+        "date32" => DataType::Date32,
+        _ => return None,
+    })
+}
+
+fn type_name(t: &DataType) -> Option<&'static str> {
+    Some(match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "utf8",
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "int64",
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => "int64",
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => "float64",
+        DataType::Boolean => "boolean",
+        DataType::Date32 | DataType::Date64 => "date32",
+        _ => return None,
+    })
+}
+
+/// Parses `a:x,b:y` into pairs, naming the parameter at fault.
+pub fn pairs(field: &str, text: Option<&str>) -> Result<Vec<(String, String)>, OwnDataError> {
+    let Some(text) = text.filter(|t| !t.trim().is_empty()) else {
+        return Ok(Vec::new());
+    };
+    text.split(',')
+        .map(|pair| {
+            let (k, v) = pair.split_once(':').ok_or_else(|| {
+                invalid(
+                    field,
+                    format!(
+                        "'{pair}' is not column:value (as in {field}=amount:float64,opened:date32)"
+                    ),
+                )
+            })?;
+            Ok((k.trim().to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// What an upload asks for.
+#[derive(Clone, Debug)]
+pub struct Upload<'a> {
+    /// Table name.
+    pub name: &'a str,
+    /// `csv` or `parquet`.
+    pub format: &'a str,
+    /// Type overrides.
+    pub types: Vec<(String, String)>,
+    /// Sensitivity tags.
+    pub sensitivity: Vec<(String, String)>,
+}
+
+/// Checks the name and format before the body is read.
+pub fn check_upload(upload: &Upload<'_>) -> Result<(), OwnDataError> {
+    if !is_identifier(upload.name) {
+        return Err(invalid(
+            "name",
+            "name the table with lower-case letters, digits and '_', starting with a letter (at most 63)",
+        ));
+    }
+    if catalog::Manifest::builtin().table(upload.name).is_some()
+        || upload.name.starts_with("shared_")
+    {
+        return Err(invalid(
+            "name",
+            format!(
+                "'{}' is reserved (a public-credit table, or the shared_ prefix); choose another name",
+                upload.name
+            ),
+        ));
+    }
+    if upload.format != "csv" && upload.format != "parquet" {
+        return Err(invalid("format", "format is csv or parquet"));
+    }
+    for (column, t) in &upload.types {
+        if arrow_type(t).is_none() {
+            return Err(invalid(
+                "types",
+                format!(
+                    "'{t}' for column '{column}' is not one of utf8, int64, float64, boolean, date32"
+                ),
+            ));
+        }
+    }
+    for (column, s) in &upload.sensitivity {
+        if !["public", "masked", "secret"].contains(&s.as_str()) {
+            return Err(invalid(
+                "sensitivity",
+                format!("'{s}' for column '{column}' is not one of public, masked, secret"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Imports the uploaded file at `file` (removed afterwards, whatever happens) as table
+/// `upload.name` of the institution; returns the table and its validation report.
+pub async fn import(
+    store: &Store,
+    workspace: &Path,
+    institution_id: &str,
+    user_id: &str,
+    upload: &Upload<'_>,
+    file: &Path,
+    request_id: &str,
+) -> Result<(OwnTable, serde_json::Value), OwnDataError> {
+    let outcome = convert(workspace, upload, file).await;
+    let _ = std::fs::remove_file(file);
+    let (path, columns, rows, warnings) = outcome?;
+    let committed = commit(
+        store,
+        institution_id,
+        user_id,
+        upload,
+        &path,
+        &columns,
+        rows,
+        request_id,
+    )
+    .await;
+    match committed {
+        Ok(table) => {
+            let report = serde_json::json!({
+                "rows": rows,
+                "columns": columns,
+                "warnings": warnings,
+            });
+            Ok((table, report))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(e)
+        }
+    }
+}
+
+type Converted = (PathBuf, Vec<OwnColumn>, u64, Vec<String>);
+
+async fn convert(
+    workspace: &Path,
+    upload: &Upload<'_>,
+    file: &Path,
+) -> Result<Converted, OwnDataError> {
+    let ctx = SessionContext::new();
+    let location = file.to_str().unwrap_or_default();
+    let unreadable = |e: datafusion::error::DataFusionError| {
+        OwnDataError::Unreadable(format!(
+            "the file is not readable as {}: {}",
+            upload.format,
+            e.find_root()
+        ))
+    };
+    let df = if upload.format == "csv" {
+        let extension = file
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("csv")
+            .to_owned();
+        let options = CsvReadOptions::new()
+            .has_header(true)
+            .file_extension(&extension);
+        let inferred = ctx
+            .read_csv(location, options.clone())
+            .await
+            .map_err(unreadable)?;
+        let overrides: HashMap<&str, &str> = upload
+            .types
+            .iter()
+            .map(|(c, t)| (c.as_str(), t.as_str()))
+            .collect();
+        let fields: Vec<Field> = inferred
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                let t = match overrides.get(f.name().as_str()) {
+                    Some(t) => arrow_type(t).unwrap_or(DataType::Utf8),
+                    None => f.data_type().clone(),
+                };
+                Field::new(f.name(), t, true)
+            })
+            .collect();
+        let schema = Schema::new(fields);
+        ctx.read_csv(location, options.schema(&schema))
+            .await
+            .map_err(unreadable)?
+    } else {
+        let extension = file
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("parquet")
+            .to_owned();
+        let df = ctx
+            .read_parquet(
+                location,
+                ParquetReadOptions::default().file_extension(&extension),
+            )
+            .await
+            .map_err(unreadable)?;
+        let exprs: Vec<datafusion::prelude::Expr> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                let column = datafusion::prelude::ident(f.name());
+                match upload
+                    .types
+                    .iter()
+                    .find(|(c, _)| c == f.name())
+                    .and_then(|(_, t)| arrow_type(t))
+                {
+                    Some(t) => datafusion::prelude::cast(column, t).alias(f.name()),
+                    None => column,
+                }
+            })
+            .collect();
+        df.select(exprs).map_err(unreadable)?
+    };
+    let schema = df.schema().as_arrow().clone();
+    if schema.fields().len() > MAX_COLUMNS {
+        return Err(invalid("file", format!("at most {MAX_COLUMNS} columns")));
+    }
+    for (column, _) in upload.types.iter().chain(upload.sensitivity.iter()) {
+        if schema.field_with_name(column).is_err() {
+            return Err(invalid(
+                "types",
+                format!("the file has no column '{column}'"),
+            ));
+        }
+    }
+    let mut columns = Vec::new();
+    for f in schema.fields() {
+        if !is_identifier(f.name()) {
+            return Err(invalid(
+                "file",
+                format!(
+                    "column '{}' is not a plain name (lower-case letters, digits, '_'); rename it in the file",
+                    f.name()
+                ),
+            ));
+        }
+        let Some(t) = type_name(f.data_type()) else {
+            return Err(invalid(
+                "types",
+                format!(
+                    "column '{}' has type {}; give it one of utf8, int64, float64, boolean, date32 in types=",
+                    f.name(),
+                    f.data_type()
+                ),
+            ));
+        };
+        let sensitivity = upload
+            .sensitivity
+            .iter()
+            .find(|(c, _)| c == f.name())
+            .map_or("public".to_owned(), |(_, s)| s.clone());
+        columns.push(OwnColumn {
+            name: f.name().clone(),
+            column_type: t.into(),
+            sensitivity,
+            nulls: 0,
+        });
+    }
+    // Normalise the types, then write Parquet under a temporary name.
+    let exprs: Vec<datafusion::prelude::Expr> = columns
+        .iter()
+        .map(|c| {
+            datafusion::prelude::cast(
+                datafusion::prelude::ident(&c.name),
+                arrow_type(&c.column_type).unwrap_or(DataType::Utf8),
+            )
+            .alias(&c.name)
+        })
+        .collect();
+    let df = df.select(exprs).map_err(unreadable)?;
+    let dir = workspace.join("own");
+    std::fs::create_dir_all(&dir).map_err(|e| OwnDataError::Files(e.to_string()))?;
+    let id = new_id();
+    let partial = dir.join(format!("{id}.parquet.partial"));
+    let path = dir.join(format!("{id}.parquet"));
+    let result = async {
+        let out =
+            std::fs::File::create(&partial).map_err(|e| OwnDataError::Files(e.to_string()))?;
+        let arrow_schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let mut writer = ArrowWriter::try_new(out, arrow_schema, None)
+            .map_err(|e| OwnDataError::Files(e.to_string()))?;
+        let mut stream = df.execute_stream().await.map_err(unreadable)?;
+        let mut rows = 0u64;
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(unreadable)?;
+            rows += batch.num_rows() as u64;
+            for (i, c) in columns.iter_mut().enumerate() {
+                c.nulls += batch.column(i).null_count() as u64;
+            }
+            writer
+                .write(&batch)
+                .map_err(|e| OwnDataError::Files(e.to_string()))?;
+        }
+        writer
+            .close()
+            .map_err(|e| OwnDataError::Files(e.to_string()))?;
+        Ok::<u64, OwnDataError>(rows)
+    }
+    .await;
+    let rows = match result {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    if rows == 0 {
+        let _ = std::fs::remove_file(&partial);
+        return Err(invalid("file", "the file has no rows"));
+    }
+    std::fs::rename(&partial, &path).map_err(|e| OwnDataError::Files(e.to_string()))?;
+    let mut warnings = Vec::new();
+    for c in &columns {
+        if c.nulls == rows {
+            warnings.push(format!("column '{}' is empty in every row", c.name));
+        }
+        let identifying = [
+            "id_number",
+            "mobile",
+            "phone",
+            "name",
+            "address",
+            "birth_date",
+            "id_card",
+        ];
+        if c.sensitivity == "public" && identifying.iter().any(|w| c.name.contains(w)) {
+            warnings.push(format!(
+                "column '{}' looks identifying but is tagged public; tag it masked or secret (sensitivity={}:masked)",
+                c.name, c.name
+            ));
+        }
+    }
+    Ok((path, columns, rows, warnings))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn commit(
+    store: &Store,
+    institution_id: &str,
+    user_id: &str,
+    upload: &Upload<'_>,
+    path: &Path,
+    columns: &[OwnColumn],
+    rows: u64,
+    request_id: &str,
+) -> Result<OwnTable, OwnDataError> {
+    let bytes = std::fs::read(path).map_err(|e| OwnDataError::Files(e.to_string()))?;
+    let sha256 = sha256_hex(&bytes);
+    let id = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let at = now();
+    let mut tx = store.write().await?;
+    let taken: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM own_tables WHERE institution_id = ? AND name = ? AND deleted_at IS NULL",
+    )
+    .bind(institution_id)
+    .bind(upload.name)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if taken.is_some() {
+        return Err(OwnDataError::Exists(upload.name.into()));
+    }
+    sqlx::query(
+        "INSERT INTO own_tables (id, institution_id, name, columns, rows, size_bytes, sha256, path, \
+         sharing, uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'private', ?, ?)",
+    )
+    .bind(&id)
+    .bind(institution_id)
+    .bind(upload.name)
+    .bind(serde_json::to_string(columns).unwrap_or_default())
+    .bind(rows as i64)
+    .bind(bytes.len() as i64)
+    .bind(&sha256)
+    .bind(path.display().to_string())
+    .bind(user_id)
+    .bind(&at)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: user_id,
+            action: "own_table.imported",
+            subject: &id,
+            detail: serde_json::json!({
+                "institution_id": institution_id,
+                "name": upload.name,
+                "rows": rows,
+                "sha256": sha256,
+                "columns": columns.iter().map(|c| format!("{} {} {}", c.name, c.column_type, c.sensitivity)).collect::<Vec<_>>(),
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(OwnTable {
+        id,
+        institution_id: institution_id.into(),
+        name: upload.name.into(),
+        columns: columns.to_vec(),
+        rows: rows as i64,
+        size_bytes: bytes.len() as i64,
+        sha256,
+        sharing: "private".into(),
+        shared_with: Vec::new(),
+        uploaded_at: at,
+        path: path.display().to_string(),
+    })
+}
+
+async fn from_row(store: &Store, r: &sqlx::sqlite::SqliteRow) -> Result<OwnTable, OwnDataError> {
+    let id: String = r.get("id");
+    let shared_with: Vec<String> = sqlx::query_scalar(
+        "SELECT institution_id FROM own_table_shares WHERE table_id = ? ORDER BY institution_id",
+    )
+    .bind(&id)
+    .fetch_all(store.pool())
+    .await?;
+    Ok(OwnTable {
+        id,
+        institution_id: r.get("institution_id"),
+        name: r.get("name"),
+        columns: serde_json::from_str(&r.get::<String, _>("columns")).unwrap_or_default(),
+        rows: r.get("rows"),
+        size_bytes: r.get("size_bytes"),
+        sha256: r.get("sha256"),
+        sharing: r.get("sharing"),
+        shared_with,
+        uploaded_at: r.get("uploaded_at"),
+        path: r.get("path"),
+    })
+}
+
+/// Every live own table of every institution (for deciding what a reader may see).
+async fn all_live(store: &Store) -> Result<Vec<(OwnTable, String)>, OwnDataError> {
+    let rows = sqlx::query(
+        "SELECT t.*, i.status AS owner_status FROM own_tables t JOIN institutions i ON i.id = t.institution_id \
+         WHERE t.deleted_at IS NULL ORDER BY t.institution_id, t.name",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        out.push((
+            from_row(store, r).await?,
+            r.get::<String, _>("owner_status"),
+        ));
+    }
+    Ok(out)
+}
+
+/// A table as a job of `reader` sees it: its SQL name, file, and column sensitivities.
+#[derive(Clone, Debug, Serialize)]
+pub struct Visible {
+    /// The name in the reader's SQL (`name`, or `shared_name` for others' tables).
+    pub sql_name: String,
+    /// The table.
+    pub table: OwnTable,
+    /// Whether the reader owns it.
+    pub own: bool,
+}
+
+/// The own and shared tables an institution's jobs see, decided by the access rules.
+pub async fn visible(
+    store: &Store,
+    access: &AccessPolicy,
+    reader: &Principal,
+) -> Result<Vec<Visible>, OwnDataError> {
+    let Some(reader_institution) = reader.institution.clone() else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<Visible> = Vec::new();
+    for (table, owner_status) in all_live(store).await? {
+        let resource = Resource::OwnTable {
+            id: table.id.clone(),
+            owner: InstitutionRef {
+                id: table.institution_id.clone(),
+                status: owner_status,
+            },
+            sharing: table.sharing.clone(),
+            shared_with: table.shared_with.clone(),
+        };
+        let allowed = access
+            .is_allowed(reader, Action::ReadTable, &resource)
+            .map_err(|e| OwnDataError::Files(e.to_string()))?;
+        if !allowed {
+            continue;
+        }
+        let own = table.institution_id == reader_institution.id;
+        let mut sql_name = if own {
+            table.name.clone()
+        } else {
+            format!("shared_{}", table.name)
+        };
+        let base = sql_name.clone();
+        let mut n = 2;
+        while out.iter().any(|v| v.sql_name == sql_name) {
+            sql_name = format!("{base}_{n}");
+            n += 1;
+        }
+        out.push(Visible {
+            sql_name,
+            table,
+            own,
+        });
+    }
+    Ok(out)
+}
+
+/// Registers `tables` in a job's session.
+pub async fn register(ctx: &SessionContext, tables: &[Visible]) -> datafusion::error::Result<()> {
+    for v in tables {
+        ctx.register_parquet(&v.sql_name, &v.table.path, ParquetReadOptions::default())
+            .await?;
+    }
+    Ok(())
+}
+
+/// The sensitivity of each column of `tables`, by (SQL name, column).
+pub fn sensitivities(tables: &[Visible]) -> HashMap<(String, String), Sensitivity> {
+    let mut out = HashMap::new();
+    for v in tables {
+        for c in &v.table.columns {
+            let s = match c.sensitivity.as_str() {
+                "secret" => Sensitivity::Secret,
+                "masked" => Sensitivity::Masked,
+                _ => Sensitivity::Public,
+            };
+            out.insert((v.sql_name.clone(), c.name.clone()), s);
+        }
+    }
+    out
+}
+
+/// One of the institution's own tables.
+pub async fn get(store: &Store, institution_id: &str, id: &str) -> Result<OwnTable, OwnDataError> {
+    let row = sqlx::query(
+        "SELECT * FROM own_tables WHERE id = ? AND institution_id = ? AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .bind(institution_id)
+    .fetch_optional(store.pool())
+    .await?
+    .ok_or(OwnDataError::NotFound)?;
+    from_row(store, &row).await
+}
+
+/// Sets how a table is shared (`private` revokes every share at once); audited.
+pub async fn share(
+    store: &Store,
+    institution_id: &str,
+    id: &str,
+    mode: &str,
+    with: &[String],
+    actor: &str,
+    request_id: &str,
+) -> Result<OwnTable, OwnDataError> {
+    if !["private", "institutions", "pool"].contains(&mode) {
+        return Err(invalid("mode", "mode is private, institutions or pool"));
+    }
+    if mode == "institutions" && with.is_empty() {
+        return Err(invalid(
+            "institutions",
+            "name the institutions to share with",
+        ));
+    }
+    if mode != "institutions" && !with.is_empty() {
+        return Err(invalid(
+            "institutions",
+            format!("institutions are named only with mode institutions, not {mode}"),
+        ));
+    }
+    get(store, institution_id, id).await?;
+    let mut tx = store.write().await?;
+    for (i, other) in with.iter().enumerate() {
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM institutions WHERE id = ?")
+            .bind(other)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() || other == institution_id {
+            return Err(invalid(
+                &format!("institutions[{i}]"),
+                format!("'{other}' is not another institution of the pool"),
+            ));
+        }
+    }
+    sqlx::query("UPDATE own_tables SET sharing = ? WHERE id = ?")
+        .bind(mode)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM own_table_shares WHERE table_id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    for other in with {
+        sqlx::query("INSERT INTO own_table_shares (table_id, institution_id) VALUES (?, ?)")
+            .bind(id)
+            .bind(other)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "own_table.sharing_changed",
+            subject: id,
+            detail: serde_json::json!({ "institution_id": institution_id, "mode": mode, "institutions": with }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(store, institution_id, id).await
+}
+
+/// Deletes a table and its file; audited.
+pub async fn delete(
+    store: &Store,
+    institution_id: &str,
+    id: &str,
+    actor: &str,
+    request_id: &str,
+) -> Result<(), OwnDataError> {
+    let table = get(store, institution_id, id).await?;
+    let mut tx = store.write().await?;
+    sqlx::query("UPDATE own_tables SET deleted_at = ? WHERE id = ?")
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM own_table_shares WHERE table_id = ?")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "own_table.deleted",
+            subject: id,
+            detail: serde_json::json!({ "institution_id": institution_id, "name": table.name, "sha256": table.sha256 }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    let _ = std::fs::remove_file(&table.path);
+    Ok(())
+}
+
+/// The institution's own live tables.
+pub async fn list(store: &Store, institution_id: &str) -> Result<Vec<OwnTable>, OwnDataError> {
+    let rows = sqlx::query(
+        "SELECT * FROM own_tables WHERE institution_id = ? AND deleted_at IS NULL ORDER BY name",
+    )
+    .bind(institution_id)
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        out.push(from_row(store, r).await?);
+    }
+    Ok(out)
+}

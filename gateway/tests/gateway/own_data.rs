@@ -1,0 +1,491 @@
+//! Own data (BRIEF P5) and quotas over a real listener: an institution uploads its loan
+//! outcomes, joins them with granted public-credit features, scores them with a WASM
+//! model and evaluates the model; shares the table with named institutions or the pool
+//! and revokes it; and every quota stops with an error that names it.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_error, sample_data};
+use crate::lifecycle::{job_until, opened, submit_job};
+
+const TABLES: [&str; 3] = ["abnormal_operations", "admin_penalties", "enterprises"];
+
+fn loans_parquet() -> Vec<u8> {
+    std::fs::read(
+        sample_data()
+            .join("own-data")
+            .join("demo_loan_outcomes.parquet"),
+    )
+    .expect("own data")
+}
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    institution: &str,
+    query: &str,
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    app.upload(
+        &format!("/api/v1/institutions/{institution}/own-tables?{query}"),
+        token,
+        "application/octet-stream",
+        body,
+    )
+    .await
+}
+
+async fn job_state(app: &TestApp, token: &str, admin: &str, institution: &str, sql: &str) -> Value {
+    let job = submit_job(app, token, institution, sql).await;
+    job_until(app, admin, institution, &job, |j| j["ended_at"].is_string()).await
+}
+
+fn files_under(path: &std::path::Path) -> usize {
+    std::fs::read_dir(path).map_or(0, |d| d.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_loans_join_granted_data_and_evaluate_a_model_without_leaving() {
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+
+    // The decimal amount needs a type the sandbox knows; the error names it.
+    let (status, body) = upload(
+        &app,
+        &token,
+        &institution,
+        "name=loans&format=parquet",
+        loans_parquet(),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("amount")),
+        "{body}"
+    );
+    let (status, body) = upload(
+        &app,
+        &token,
+        &institution,
+        "name=loans&format=parquet&types=amount:float64,term_months:int64",
+        loans_parquet(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let rows = body["report"]["rows"].as_u64().expect("rows");
+    assert!(rows >= 200, "{body}");
+    let defaulted = body["table"]["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .find(|c| c["name"] == "defaulted")
+        .cloned()
+        .expect("label column");
+    assert_eq!(defaulted["type"], "boolean");
+    let (status, body) = upload(
+        &app,
+        &token,
+        &institution,
+        "name=loans&format=parquet&types=amount:float64,term_months:int64",
+        loans_parquet(),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "table_exists");
+
+    // A CSV with inferred types; a broken one leaves nothing behind.
+    let csv = "loan_id,uscc,overdue_days,defaulted\nL1,91330100000000001A,0,false\nL2,91330100000000002B,95,true\n";
+    let (status, body) = upload(
+        &app,
+        &token,
+        &institution,
+        "name=small_book&format=csv",
+        csv.into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let types: Vec<&str> = body["table"]["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(types, ["utf8", "utf8", "int64", "boolean"]);
+    let workspace: String =
+        sqlx::query_scalar("SELECT path FROM workspaces WHERE institution_id = ?")
+            .bind(&institution)
+            .fetch_one(app.store.pool())
+            .await
+            .expect("workspace");
+    let own_dir = std::path::Path::new(&workspace).join("own");
+    let before = files_under(&own_dir);
+    for (query, body, code) in [
+        (
+            "name=broken&format=csv",
+            "a,b\n1,2\n3\n4,5,6\n",
+            "invalid_upload",
+        ),
+        (
+            "name=broken&format=csv&types=a:int64",
+            "a,b\nx,2\n",
+            "invalid_upload",
+        ),
+        (
+            "name=broken&format=parquet",
+            "not parquet at all",
+            "invalid_upload",
+        ),
+        ("name=enterprises&format=csv", "a\n1\n", "invalid_field"),
+        ("name=Bad-Name&format=csv", "a\n1\n", "invalid_field"),
+        ("name=broken&format=xlsx", "a\n1\n", "invalid_field"),
+        (
+            "name=broken&format=csv&types=a:money",
+            "a\n1\n",
+            "invalid_field",
+        ),
+    ] {
+        let (status, answer) = upload(&app, &token, &institution, query, body.into()).await;
+        assert_eq!(answer["error"]["code"], code, "{query}: {answer}");
+        assert!(status.is_client_error(), "{query}");
+    }
+    assert_eq!(
+        files_under(&own_dir),
+        before,
+        "a refused upload left a file"
+    );
+    assert_eq!(
+        files_under(&std::path::Path::new(&workspace).join("uploads")),
+        0
+    );
+    let tables: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM own_tables WHERE name = 'broken'")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(tables, 0);
+
+    // The institution's tables: granted, then own.
+    let (_, listed) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/tables"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let own: Vec<&str> = listed["own_and_shared"]
+        .as_array()
+        .expect("own")
+        .iter()
+        .map(|t| t["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(own, ["loans", "small_book"]);
+
+    // Join own outcomes with granted features, score with an uploaded model, evaluate.
+    let model = wat::parse_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../samples/models/linear_score.wat"
+    ))
+    .expect("model");
+    let (status, body) = app
+        .upload(
+            &format!("/api/v1/institutions/{institution}/models"),
+            &token,
+            "application/wasm",
+            model,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sql = "SELECT l.loan_id, CASE WHEN l.defaulted THEN 1 ELSE 0 END AS bad, \
+        -linear_score(CAST(COALESCE(p.n, 0) AS DOUBLE), CAST(COALESCE(a.n, 0) AS DOUBLE), \
+                      CAST(2026 - date_part('year', e.establishment_date) AS DOUBLE)) AS risk \
+        FROM loans l JOIN enterprises e ON e.uscc = l.uscc \
+        LEFT JOIN (SELECT subject_id, COUNT(*) AS n FROM admin_penalties GROUP BY subject_id) p ON p.subject_id = e.subject_id \
+        LEFT JOIN (SELECT subject_id, COUNT(*) AS n FROM abnormal_operations GROUP BY subject_id) a ON a.subject_id = e.subject_id";
+    let job = job_state(&app, &token, &admin, &institution, sql).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let id = job["id"].as_str().expect("id");
+    let (status, metrics) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/institutions/{institution}/jobs/{id}/evaluation"),
+            Some(&token),
+            Some(json!({ "score": "risk", "label": "bad" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{metrics}");
+    // The public-credit signal ranks the lender's defaulters better than chance.
+    assert!(
+        metrics["auc"].as_f64().is_some_and(|a| a > 0.55),
+        "{metrics}"
+    );
+    assert!(metrics.get("rows").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_tables_reach_exactly_whom_the_owner_names_until_revoked() {
+    let app = TestApp::spawn().await;
+    let (owner, owner_token, admin) = opened(&app, "owner.apply", &TABLES, 0).await;
+    let (named, named_token, _) = opened(&app, "named.apply", &TABLES, 1).await;
+    let (_, other_token, _) = opened(&app, "other.apply", &TABLES, 2).await;
+    let other: String =
+        sqlx::query_scalar("SELECT institution_id FROM users WHERE username = 'other.apply'")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("other");
+    let (status, body) = upload(
+        &app,
+        &owner_token,
+        &owner,
+        "name=loans&format=parquet&types=amount:float64,term_months:int64",
+        loans_parquet(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let table = body["table"]["id"].as_str().expect("id").to_owned();
+    let sharing = format!("/api/v1/institutions/{owner}/own-tables/{table}/sharing");
+    let count = "SELECT COUNT(*) AS n FROM shared_loans";
+
+    let can_read = |token: String, institution: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move { job_state(app, &token, &admin, &institution, count).await["state"] == "succeeded" }
+    };
+    // Private: nobody else.
+    assert!(!can_read(named_token.clone(), named.clone()).await);
+    // Named institutions: only them.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &sharing,
+            Some(&owner_token),
+            Some(json!({ "mode": "institutions", "institutions": [named] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(can_read(named_token.clone(), named.clone()).await);
+    assert!(!can_read(other_token.clone(), other.clone()).await);
+    // Another institution cannot change the owner's sharing.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/institutions/{owner}/own-tables/{table}/sharing"),
+            Some(&named_token),
+            Some(json!({ "mode": "pool" })),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    // The pool: everyone; until the owner is suspended.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &sharing,
+            Some(&owner_token),
+            Some(json!({ "mode": "pool" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(can_read(other_token.clone(), other.clone()).await);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/institutions/{owner}/suspend"),
+            Some(&admin),
+            Some(json!({ "reason": "数据安全检查", "rectification_deadline": "2099-01-01" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(!can_read(other_token.clone(), other.clone()).await);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/institutions/{owner}/reinstate"),
+            Some(&admin),
+            Some(json!({ "reason": "检查通过，恢复" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Revoked at any time: private again, at once.
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &sharing,
+            Some(&owner_token),
+            Some(json!({ "mode": "private" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!can_read(named_token.clone(), named.clone()).await);
+    assert!(!can_read(other_token.clone(), other.clone()).await);
+    // Bad sharing requests name the field.
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &sharing,
+            Some(&owner_token),
+            Some(json!({ "mode": "institutions", "institutions": ["nobody"] })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "institutions[0]");
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE subject = ? ORDER BY seq")
+            .bind(&table)
+            .fetch_all(app.store.pool())
+            .await
+            .expect("audit");
+    assert_eq!(
+        actions,
+        [
+            "own_table.imported",
+            "own_table.sharing_changed",
+            "own_table.sharing_changed",
+            "own_table.sharing_changed"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_quota_stops_with_an_error_that_names_it() {
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    let jobs = format!("/api/v1/institutions/{institution}/jobs");
+    let set = |sql: &'static str| {
+        let app = &app;
+        let institution = institution.clone();
+        async move {
+            sqlx::query(sql)
+                .bind(&institution)
+                .execute(app.store.pool())
+                .await
+                .expect("quota");
+        }
+    };
+
+    // Concurrent jobs: two run, the third is refused.
+    let long = "SELECT COUNT(*) FROM enterprises a, enterprises b, enterprises c WHERE a.name <> b.name OR b.name <> c.name";
+    let first = submit_job(&app, &token, &institution, long).await;
+    let second = submit_job(&app, &token, &institution, long).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &jobs,
+            Some(&token),
+            Some(json!({ "sql": "SELECT 1" })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+    );
+    assert_eq!(body["error"]["details"]["quota"], "concurrent_jobs");
+    for job in [&first, &second] {
+        let (status, _) = app
+            .call(
+                Method::POST,
+                &format!("{jobs}/{job}/cancel"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        job_until(&app, &admin, &institution, job, |j| {
+            j["ended_at"].is_string()
+        })
+        .await;
+    }
+
+    // Job time per day, counting cancelled jobs too.
+    set("UPDATE quotas SET job_seconds_per_day = 1 WHERE institution_id = ?").await;
+    sqlx::query("UPDATE jobs SET wall_ms = 1500 WHERE id = ?")
+        .bind(&first)
+        .execute(app.store.pool())
+        .await
+        .expect("time");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &jobs,
+            Some(&token),
+            Some(json!({ "sql": "SELECT 1" })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+    );
+    assert_eq!(body["error"]["details"]["quota"], "job_seconds_per_day");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("resets at")),
+        "{body}"
+    );
+
+    // Storage: an upload that does not fit is refused and leaves nothing.
+    set("UPDATE quotas SET storage_bytes = 64 WHERE institution_id = ?").await;
+    let (status, body) = upload(
+        &app,
+        &token,
+        &institution,
+        "name=loans&format=parquet",
+        loans_parquet(),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+    );
+    assert_eq!(body["error"]["details"]["quota"], "storage_bytes");
+
+    // The usage endpoint says what is left.
+    let (status, usage) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/usage"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["job_seconds_per_day"]["left"], 0);
+    assert_eq!(usage["concurrent_jobs"]["used"], 0);
+
+    // Requests per minute.
+    set("UPDATE quotas SET requests_per_minute = 3 WHERE institution_id = ?").await;
+    let mut refused = None;
+    for i in 0..6 {
+        let (status, body) = app
+            .call(Method::GET, "/api/v1/me", Some(&token), None)
+            .await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some((i, body));
+            break;
+        }
+    }
+    let (i, body) = refused.expect("the rate limit applies");
+    assert!(i <= 3, "refused only after the limit: {i}");
+    assert_eq!(body["error"]["details"]["quota"], "requests_per_minute");
+    assert!(
+        body["error"]["details"]["retry_after_seconds"]
+            .as_u64()
+            .is_some_and(|s| s >= 1)
+    );
+}
