@@ -510,7 +510,7 @@ pub async fn sample(
             let id = new_id();
             sqlx::query(
                 "INSERT INTO releases (id, institution_id, job_id, kind, rows, fingerprint, released_by, \
-                 released_at, row_hashes, request) VALUES (?, ?, ?, 'sample', ?, ?, ?, ?, ?, '{}')",
+                 released_at, row_hashes, request) VALUES (?, ?, ?, 'sample', ?, ?, ?, ?, ?, ?)",
             )
             .bind(&id)
             .bind(institution_id)
@@ -520,6 +520,11 @@ pub async fn sample(
             .bind(actor)
             .bind(now())
             .bind(serde_json::to_string(&row_hashes).unwrap_or_default())
+            // The sample's data items (附件3 实验结果样本数据项), for product registration.
+            .bind(
+                json!({ "columns": treatments.iter().map(|(t, _)| json!({ "name": t.name, "type": t.data_type, "treatment": t.treatment })).collect::<Vec<_>>() })
+                    .to_string(),
+            )
             .execute(&mut *tx)
             .await?;
             (id, false, used + n as i64)

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod lineage;
 pub mod models;
 pub mod own_data;
+pub mod products;
 pub mod reports;
 pub mod review;
 pub mod store;

@@ -49,6 +49,9 @@ pub enum Action {
     DeclareAffiliations,
     EvaluateInstitution,
     ReadTable,
+    ReadProduct,
+    AssignProductReviewers,
+    DecideProduct,
 }
 
 impl Action {
@@ -78,6 +81,9 @@ impl Action {
             Action::DeclareAffiliations => "declare_affiliations",
             Action::EvaluateInstitution => "evaluate_institution",
             Action::ReadTable => "read_table",
+            Action::ReadProduct => "read_product",
+            Action::AssignProductReviewers => "assign_product_reviewers",
+            Action::DecideProduct => "decide_product",
         }
     }
 }

@@ -7,6 +7,7 @@ mod institutions;
 mod json;
 pub mod openapi;
 mod own_data;
+mod products;
 mod review;
 mod sessions;
 
@@ -261,7 +262,8 @@ pub fn app(state: AppState) -> Router {
                 .merge(review::routes())
                 .merge(institutions::routes())
                 .merge(gate::routes())
-                .merge(own_data::routes()),
+                .merge(own_data::routes())
+                .merge(products::routes()),
         )
         // The API description and an offline Swagger UI (assets compiled in).
         .merge(

@@ -84,6 +84,13 @@ const OPS: &[Op] = &[
     op!("get" "/api/v1/institutions/{id}/own-tables", "own data", "The institution's own tables with columns, sensitivities and sharing.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
     op!("put" "/api/v1/institutions/{id}/own-tables/{table}/sharing", "own data", "Share a table: private, named institutions or the whole pool; private revokes every share at once. Shared tables appear read-only in the grantees' jobs as shared_<name>.", auth = true, body = Some((JSON, "{mode: private|institutions|pool, institutions: [id]}")), ok = 200, errors = [(404, "not_found")]),
     op!("delete" "/api/v1/institutions/{id}/own-tables/{table}", "own data", "Delete an own table and its file.", auth = true, body = None, ok = 204, errors = [(404, "not_found")]),
+    op!("post" "/api/v1/institutions/{id}/products", "products", "Register a credit product (P8, 附件3): name, contact, the job whose result it comes from (a sample must have been released from it; its columns become the product's data items), developed as planned or how the plan changed, and the description (data used, model, product, scenarios). Every field at fault is named.", auth = true, body = Some((JSON, "{product_name, contact_name, contact_phone, job_id, developed_as_planned, plan_adjustment?, description: {data_used, model, product, scenarios}}")), ok = 201, errors = [(404, "not_found")]),
+    op!("get" "/api/v1/institutions/{id}/products", "products", "The institution's products.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("get" "/api/v1/products/{id}", "products", "One product with its reviews (reviewers see only their own until the decision) and, for reviewers and administrators, the institution's management record (lifecycle, re-evaluations, progress reports).", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("post" "/api/v1/products/{id}/reviewers", "products", "Assign at least three reviewers to a product (administrators); an affiliated reviewer is refused by name.", auth = true, body = Some((JSON, "{reviewer_ids}")), ok = 200, errors = [(404, "not_found"), (409, "wrong_stage")]),
+    op!("post" "/api/v1/products/{id}/reviews", "products", "An assigned reviewer's assessment (P9): market demand, innovation, the institution's management (0-100), recommend or not, and an opinion; once.", auth = true, body = Some((JSON, "{market_demand, innovation, management, recommend, opinion}")), ok = 201, errors = [(404, "not_found"), (409, "wrong_stage")]),
+    op!("post" "/api/v1/products/{id}/decision", "products", "Record whether the product is recommended, with a reason, once every assigned reviewer has reviewed.", auth = true, body = Some((JSON, "{recommended, reason}")), ok = 200, errors = [(404, "not_found"), (409, "wrong_stage")]),
+    op!("get" "/api/v1/public/products", "products", "The public list of recommended products of institutions in good standing. No login.", auth = false, body = None, ok = 200, errors = []),
     op!("post" "/api/v1/institutions/{id}/reports", "oversight", "Submit the progress report (P6) of one period: progress, data-security risks, data-quality problems.", auth = true, body = Some((JSON, "{period_start, progress, security_risks, quality_problems}")), ok = 201, errors = [(404, "not_found"), (409, "already_reported")]),
     op!("get" "/api/v1/institutions/{id}/reports", "oversight", "The reporting schedule with each period's status, and the reports.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
     op!("get" "/api/v1/reports/overdue", "oversight", "Overdue progress reports of every institution (administrators).", auth = true, body = None, ok = 200, errors = []),
@@ -133,6 +140,9 @@ pub fn document() -> Value {
         if op.auth {
             errors.extend(AUTH);
         }
+        // Only for bugs; the message says nothing of internals and the request id
+        // finds the log entry.
+        errors.push((500, "internal"));
         let mut by_status: std::collections::BTreeMap<u16, Vec<&str>> = Default::default();
         for (status, code) in errors {
             by_status.entry(status).or_default().push(code);

@@ -10,4 +10,5 @@ mod gate;
 mod helpers;
 mod lifecycle;
 mod own_data;
+mod products;
 mod review;

@@ -380,3 +380,32 @@ fn tables_of_inactive_institutions_are_not_shared() {
         &own_table(&active, "pool", &[])
     ));
 }
+
+fn product(of: &InstitutionRef, reviewers: &[&str]) -> Resource {
+    Resource::Product {
+        id: format!("product-of-{}", of.id),
+        institution: of.clone(),
+        uscc: ACME_USCC.into(),
+        reviewers: reviewers.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+#[test]
+fn products_are_read_by_their_institution_assigned_reviewers_and_administrators() {
+    // P8, P9.
+    let (acme, other) = (
+        institution("acme", "active"),
+        institution("other", "active"),
+    );
+    let p = product(&acme, &["r1"]);
+    assert!(allowed(&member(&acme), Action::ReadProduct, &p));
+    assert!(!allowed(&member(&other), Action::ReadProduct, &p));
+    assert!(allowed(&reviewer("r1", &[]), Action::ReadProduct, &p));
+    assert!(!allowed(&reviewer("r2", &[]), Action::ReadProduct, &p));
+    assert!(allowed(&admin(), Action::ReadProduct, &p));
+    for action in [Action::AssignProductReviewers, Action::DecideProduct] {
+        assert!(allowed(&admin(), action, &p), "{action:?}");
+        assert!(!allowed(&member(&acme), action, &p), "{action:?}");
+        assert!(!allowed(&reviewer("r1", &[]), action, &p), "{action:?}");
+    }
+}

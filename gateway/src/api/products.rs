@@ -1,0 +1,279 @@
+//! Products over HTTP (BRIEF P8, P9): registration, review with the institution's
+//! management record, the recorded recommendation, and the public list.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use policies::access::{Action, InstitutionRef, Principal, Resource};
+use serde::Deserialize;
+
+use super::{ApiError, ApiJson, AppState, request_id};
+use crate::accounts;
+use crate::identity::{Caller, Role};
+use crate::products::{self, Assessment, Product, ProductError, Registration};
+use crate::review;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/institutions/{id}/products", post(register).get(list))
+        .route("/products/{id}", get(read))
+        .route("/products/{id}/reviewers", post(assign))
+        .route("/products/{id}/reviews", post(submit_review))
+        .route("/products/{id}/decision", post(decide))
+        .route("/public/products", get(public_list))
+}
+
+impl From<ProductError> for ApiError {
+    fn from(e: ProductError) -> Self {
+        match e {
+            ProductError::NotFound => ApiError::not_found("product"),
+            ProductError::Invalid(errors) => {
+                let first = errors.first().map(|e| e.field.clone()).unwrap_or_default();
+                let message = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                ApiError::invalid(first, message)
+                    .with_details(serde_json::to_value(&errors).unwrap_or_default())
+            }
+            ProductError::Stage(m) => ApiError::new(StatusCode::CONFLICT, "wrong_stage", m),
+            ProductError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+async fn resource(state: &AppState, p: &Product) -> Result<Resource, ApiError> {
+    let status = accounts::get(&state.store, &p.institution_id).await?.status;
+    Ok(Resource::Product {
+        id: p.id.clone(),
+        institution: InstitutionRef {
+            id: p.institution_id.clone(),
+            status,
+        },
+        uscc: p.uscc.clone(),
+        reviewers: products::reviewers(&state.store, &p.id).await?,
+    })
+}
+
+/// The product if the caller may do `action` on it; "not found" if they may not even
+/// read it (a suspended institution reading its own is told it is suspended).
+async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+) -> Result<Product, ApiError> {
+    let product = products::get(&state.store, id).await?;
+    let target = resource(state, &product).await?;
+    let can_read = state
+        .access
+        .is_allowed(&super::principal(caller), Action::ReadProduct, &target)
+        .map_err(ApiError::internal)?;
+    if !can_read {
+        if caller.institution_id.as_deref() == Some(product.institution_id.as_str()) {
+            state.authorize(caller, Action::ReadProduct, &target)?;
+        }
+        return Err(ApiError::not_found("product"));
+    }
+    if action != Action::ReadProduct {
+        state.authorize(caller, action, &target)?;
+    }
+    Ok(product)
+}
+
+async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Registration>,
+) -> Result<Response, ApiError> {
+    if caller.role != Role::Institution || caller.institution_id.as_deref() != Some(id.as_str()) {
+        return Err(if caller.role == Role::Institution {
+            ApiError::not_found("institution")
+        } else {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "only the institution's own users register its products",
+            )
+        });
+    }
+    state.authorize(
+        &caller,
+        Action::UseWorkspace,
+        &Resource::Institution(InstitutionRef {
+            id: id.clone(),
+            status: caller.institution_status.clone().unwrap_or_default(),
+        }),
+    )?;
+    let product =
+        products::register(&state.store, &id, &body, &caller.user_id, &request_id()).await?;
+    Ok((StatusCode::CREATED, Json(product)).into_response())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let action = if caller.role == Role::Institution {
+        if caller.institution_id.as_deref() != Some(id.as_str()) {
+            return Err(ApiError::not_found("institution"));
+        }
+        Action::UseWorkspace
+    } else {
+        Action::ReadInstitution
+    };
+    let status = accounts::get(&state.store, &id).await?.status;
+    state.authorize(
+        &caller,
+        action,
+        &Resource::Institution(InstitutionRef {
+            id: id.clone(),
+            status,
+        }),
+    )?;
+    Ok(Json(serde_json::json!({
+        "items": products::of_institution(&state.store, &id).await?,
+        "next_cursor": null,
+    })))
+}
+
+/// A product with its reviews (a reviewer sees only their own until the decision) and,
+/// for reviewers and administrators, the institution's management record (P9).
+async fn read(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let product = visible(&state, &caller, &id, Action::ReadProduct).await?;
+    let decided = matches!(product.status.as_str(), "recommended" | "not_recommended");
+    let only = (caller.role == Role::Reviewer && !decided).then_some(caller.user_id.as_str());
+    let mut out = serde_json::json!({
+        "product": product,
+        "reviews": products::reviews(&state.store, &id, only).await?,
+    });
+    if caller.role != Role::Institution {
+        let institution = accounts::get(&state.store, &product.institution_id).await?;
+        let today = chrono::Utc::now().date_naive();
+        out["management_record"] = serde_json::json!({
+            "status": institution.status,
+            "lifecycle": institution.lifecycle,
+            "evaluations": crate::reports::evaluations(&state.store, &product.institution_id).await?,
+            "progress_reports": crate::reports::schedule(&state.store, &product.institution_id, today, state.settings.reports).await?,
+        });
+    }
+    Ok(Json(out))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Assignment {
+    reviewer_ids: Vec<String>,
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Assignment>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let product = visible(&state, &caller, &id, Action::AssignProductReviewers).await?;
+    let institution = accounts::get(&state.store, &product.institution_id).await?;
+    // Conflicts of interest are refused by the rule that would stop the review.
+    for (i, reviewer) in body.reviewer_ids.iter().enumerate() {
+        let principal = Principal {
+            user_id: reviewer.clone(),
+            role: "reviewer".into(),
+            institution: None,
+            affiliations: review::affiliations(&state.store, reviewer).await?,
+        };
+        let target = Resource::Product {
+            id: id.clone(),
+            institution: InstitutionRef {
+                id: institution.id.clone(),
+                status: institution.status.clone(),
+            },
+            uscc: product.uscc.clone(),
+            reviewers: vec![reviewer.clone()],
+        };
+        if !state
+            .access
+            .is_allowed(&principal, Action::ReviewProduct, &target)
+            .map_err(ApiError::internal)?
+        {
+            return Err(ApiError::invalid(
+                format!("reviewer_ids[{i}]"),
+                format!(
+                    "reviewer '{reviewer}' has declared an affiliation with the institution ({}) and may not review its product",
+                    product.uscc
+                ),
+            ));
+        }
+    }
+    let assigned = products::assign(
+        &state.store,
+        &id,
+        &body.reviewer_ids,
+        state.settings.min_reviewers,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    Ok(Json(
+        serde_json::json!({ "status": "under_review", "reviewers": assigned }),
+    ))
+}
+
+async fn submit_review(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Assessment>,
+) -> Result<Response, ApiError> {
+    visible(&state, &caller, &id, Action::ReviewProduct).await?;
+    products::review(&state.store, &id, &caller.user_id, &body, &request_id()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "product_id": id, "submitted": true })),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionRequest {
+    recommended: bool,
+    reason: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<DecisionRequest>,
+) -> Result<Json<Product>, ApiError> {
+    visible(&state, &caller, &id, Action::DecideProduct).await?;
+    Ok(Json(
+        products::decide(
+            &state.store,
+            &id,
+            body.recommended,
+            &body.reason,
+            &caller.user_id,
+            &request_id(),
+        )
+        .await?,
+    ))
+}
+
+/// Recommended products, for everyone (no login).
+async fn public_list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    Ok(Json(serde_json::json!({
+        "items": products::public_list(&state.store).await?,
+        "next_cursor": null,
+    })))
+}
