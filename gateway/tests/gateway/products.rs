@@ -102,7 +102,7 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{sample}");
     let n = sample["rows_released"].as_u64().expect("n");
-    assert!(n >= 1 && n <= 100 && n <= rows / 100, "{n} of {rows}");
+    assert!((1..=100).contains(&n) && n <= rows / 100, "{n} of {rows}");
     let (_, again) = app
         .call(Method::POST, &sample_path, Some(&token), None)
         .await;
