@@ -6,13 +6,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use policies::access::{Action, InstitutionRef, Resource};
+use policies::access::{Action, Resource};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, AppState, request_id};
 use crate::accounts;
 use crate::gate::{self, AggregateRequest, EvaluationRequest, GateError};
-use crate::identity::{Caller, Role};
+use crate::identity::Caller;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -46,35 +46,18 @@ impl From<GateError> for ApiError {
     }
 }
 
-/// Only the institution itself releases from its results (never an administrator).
-async fn own(state: &AppState, caller: &Caller, id: &str, action: Action) -> Result<(), ApiError> {
-    if caller.role != Role::Institution || caller.institution_id.as_deref() != Some(id) {
-        if caller.role == Role::Institution {
-            return Err(ApiError::not_found("institution"));
-        }
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only the institution's own users release from its results",
-        ));
-    }
-    let status = caller.institution_status.clone().unwrap_or_default();
-    state.authorize(
-        caller,
-        action,
-        &Resource::Institution(InstitutionRef {
-            id: id.into(),
-            status,
-        }),
-    )
-}
-
 async fn sample(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, job)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    own(&state, &caller, &id, Action::UseWorkspace).await?;
+    super::own_institution(
+        &state,
+        &caller,
+        &id,
+        Action::UseWorkspace,
+        "release from its results",
+    )?;
     let tables =
         crate::own_data::visible(&state.store, &state.access, &super::principal(&caller)).await?;
     let sample = gate::sample(
@@ -97,7 +80,13 @@ async fn aggregate(
     Path((id, job)): Path<(String, String)>,
     ApiJson(body): ApiJson<AggregateRequest>,
 ) -> Result<Response, ApiError> {
-    own(&state, &caller, &id, Action::UseWorkspace).await?;
+    super::own_institution(
+        &state,
+        &caller,
+        &id,
+        Action::UseWorkspace,
+        "release from its results",
+    )?;
     let tables =
         crate::own_data::visible(&state.store, &state.access, &super::principal(&caller)).await?;
     let out = gate::aggregate(
@@ -121,7 +110,13 @@ async fn evaluation(
     Path((id, job)): Path<(String, String)>,
     ApiJson(body): ApiJson<EvaluationRequest>,
 ) -> Result<Response, ApiError> {
-    own(&state, &caller, &id, Action::UseWorkspace).await?;
+    super::own_institution(
+        &state,
+        &caller,
+        &id,
+        Action::UseWorkspace,
+        "release from its results",
+    )?;
     let out = gate::evaluate(
         &state.store,
         &state.workspaces,
@@ -142,23 +137,14 @@ async fn usage(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let action = if caller.role == Role::Institution {
-        Action::UseWorkspace
-    } else {
-        Action::ReadInstitution
-    };
-    if caller.role == Role::Institution && caller.institution_id.as_deref() != Some(id.as_str()) {
-        return Err(ApiError::not_found("institution"));
-    }
-    let institution = accounts::get(&state.store, &id).await?;
-    state.authorize(
+    super::institutions::institution(
+        &state,
         &caller,
-        action,
-        &Resource::Institution(InstitutionRef {
-            id: id.clone(),
-            status: institution.status.clone(),
-        }),
-    )?;
+        &id,
+        super::institutions::read_action(&caller),
+    )
+    .await?;
+    let institution = accounts::get(&state.store, &id).await?;
     let quotas = institution.quotas.unwrap_or_default();
     let pool = state.store.pool();
     let day = format!("{}T00:00:00", chrono::Utc::now().date_naive());

@@ -109,7 +109,7 @@ impl From<ReportError> for ApiError {
 }
 
 /// Authorizes `action` on institution `id`; another institution's id is "not found".
-async fn institution(
+pub(super) async fn institution(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -140,7 +140,7 @@ async fn institution(
 
 /// What reading an institution's things needs: its own users use the workspace,
 /// administrators read the institution.
-fn read_action(caller: &Caller) -> Action {
+pub(super) fn read_action(caller: &Caller) -> Action {
     if caller.role == Role::Institution {
         Action::UseWorkspace
     } else {

@@ -215,6 +215,69 @@ impl RequestCounter {
     }
 }
 
+/// Authorizes `action` on institution `id` for that institution's own users only
+/// (uploads, releases, registrations): another institution's users are told it does not
+/// exist, platform staff that only its users may do `what`.
+pub(crate) fn own_institution(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: Action,
+    what: &str,
+) -> Result<(), ApiError> {
+    if caller.role != identity::Role::Institution || caller.institution_id.as_deref() != Some(id) {
+        if caller.role == identity::Role::Institution {
+            return Err(ApiError::not_found("institution"));
+        }
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("only the institution's own users {what}"),
+        ));
+    }
+    state.authorize(
+        caller,
+        action,
+        &Resource::Institution(InstitutionRef {
+            id: id.into(),
+            status: caller.institution_status.clone().unwrap_or_default(),
+        }),
+    )
+}
+
+/// Refuses, naming the field, any of `reviewer_ids` whom the access rules would not let
+/// do `action` on the target built for them: a declared affiliation with the
+/// institution under review is a conflict of interest.
+pub(crate) async fn refuse_conflicts(
+    state: &AppState,
+    reviewer_ids: &[String],
+    action: Action,
+    target: impl Fn(&str) -> Resource,
+    whose: &str,
+) -> Result<(), ApiError> {
+    for (i, reviewer) in reviewer_ids.iter().enumerate() {
+        let principal = Principal {
+            user_id: reviewer.clone(),
+            role: "reviewer".into(),
+            institution: None,
+            affiliations: crate::review::affiliations(&state.store, reviewer).await?,
+        };
+        let allowed = state
+            .access
+            .is_allowed(&principal, action, &target(reviewer))
+            .map_err(ApiError::internal)?;
+        if !allowed {
+            return Err(ApiError::invalid(
+                format!("reviewer_ids[{i}]"),
+                format!(
+                    "reviewer '{reviewer}' has declared an affiliation with {whose} and may not review it"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The caller as the access rules see them.
 pub(crate) fn principal(caller: &Caller) -> Principal {
     Principal {

@@ -7,13 +7,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post, put};
 use axum::{Json, Router};
 use futures::StreamExt;
-use policies::access::{Action, InstitutionRef, Resource};
+use policies::access::Action;
 use serde::Deserialize;
 use std::io::Write;
 
 use super::{ApiError, ApiJson, AppState, request_id};
 use crate::accounts;
-use crate::identity::{Caller, Role};
+use crate::identity::Caller;
 use crate::own_data::{self, OwnDataError, Upload};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -42,24 +42,7 @@ impl From<OwnDataError> for ApiError {
 
 /// The caller's own institution, active: only its users manage its data.
 async fn own(state: &AppState, caller: &Caller, id: &str) -> Result<std::path::PathBuf, ApiError> {
-    if caller.role != Role::Institution || caller.institution_id.as_deref() != Some(id) {
-        if caller.role == Role::Institution {
-            return Err(ApiError::not_found("institution"));
-        }
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only the institution's own users manage its data",
-        ));
-    }
-    state.authorize(
-        caller,
-        Action::UseWorkspace,
-        &Resource::Institution(InstitutionRef {
-            id: id.into(),
-            status: caller.institution_status.clone().unwrap_or_default(),
-        }),
-    )?;
+    super::own_institution(state, caller, id, Action::UseWorkspace, "manage its data")?;
     accounts::workspace_path(&state.store, id)
         .await?
         .ok_or_else(|| {

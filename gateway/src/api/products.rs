@@ -6,14 +6,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use policies::access::{Action, InstitutionRef, Principal, Resource};
+use policies::access::{Action, InstitutionRef, Resource};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, AppState, request_id};
 use crate::accounts;
 use crate::identity::{Caller, Role};
 use crate::products::{self, Assessment, Product, ProductError, Registration};
-use crate::review;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -90,24 +89,12 @@ async fn register(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<Response, ApiError> {
-    if caller.role != Role::Institution || caller.institution_id.as_deref() != Some(id.as_str()) {
-        return Err(if caller.role == Role::Institution {
-            ApiError::not_found("institution")
-        } else {
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "only the institution's own users register its products",
-            )
-        });
-    }
-    state.authorize(
+    super::own_institution(
+        &state,
         &caller,
+        &id,
         Action::UseWorkspace,
-        &Resource::Institution(InstitutionRef {
-            id: id.clone(),
-            status: caller.institution_status.clone().unwrap_or_default(),
-        }),
+        "register its products",
     )?;
     let product =
         products::register(&state.store, &id, &body, &caller.user_id, &request_id()).await?;
@@ -119,23 +106,13 @@ async fn list(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let action = if caller.role == Role::Institution {
-        if caller.institution_id.as_deref() != Some(id.as_str()) {
-            return Err(ApiError::not_found("institution"));
-        }
-        Action::UseWorkspace
-    } else {
-        Action::ReadInstitution
-    };
-    let status = accounts::get(&state.store, &id).await?.status;
-    state.authorize(
+    super::institutions::institution(
+        &state,
         &caller,
-        action,
-        &Resource::Institution(InstitutionRef {
-            id: id.clone(),
-            status,
-        }),
-    )?;
+        &id,
+        super::institutions::read_action(&caller),
+    )
+    .await?;
     Ok(Json(serde_json::json!({
         "items": products::of_institution(&state.store, &id).await?,
         "next_cursor": null,
@@ -184,36 +161,23 @@ async fn assign(
     let product = visible(&state, &caller, &id, Action::AssignProductReviewers).await?;
     let institution = accounts::get(&state.store, &product.institution_id).await?;
     // Conflicts of interest are refused by the rule that would stop the review.
-    for (i, reviewer) in body.reviewer_ids.iter().enumerate() {
-        let principal = Principal {
-            user_id: reviewer.clone(),
-            role: "reviewer".into(),
-            institution: None,
-            affiliations: review::affiliations(&state.store, reviewer).await?,
-        };
-        let target = Resource::Product {
+    let owner = InstitutionRef {
+        id: institution.id.clone(),
+        status: institution.status.clone(),
+    };
+    super::refuse_conflicts(
+        &state,
+        &body.reviewer_ids,
+        Action::ReviewProduct,
+        |reviewer| Resource::Product {
             id: id.clone(),
-            institution: InstitutionRef {
-                id: institution.id.clone(),
-                status: institution.status.clone(),
-            },
+            institution: owner.clone(),
             uscc: product.uscc.clone(),
-            reviewers: vec![reviewer.clone()],
-        };
-        if !state
-            .access
-            .is_allowed(&principal, Action::ReviewProduct, &target)
-            .map_err(ApiError::internal)?
-        {
-            return Err(ApiError::invalid(
-                format!("reviewer_ids[{i}]"),
-                format!(
-                    "reviewer '{reviewer}' has declared an affiliation with the institution ({}) and may not review its product",
-                    product.uscc
-                ),
-            ));
-        }
-    }
+            reviewers: vec![reviewer.to_owned()],
+        },
+        &format!("the institution ({})", product.uscc),
+    )
+    .await?;
     let assigned = products::assign(
         &state.store,
         &id,

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::{Json, Router};
-use policies::access::{Action, Principal, Resource};
+use policies::access::{Action, Resource};
 use serde::Deserialize;
 
 use super::applications::visible;
@@ -52,32 +52,19 @@ async fn assign(
     // A reviewer with a conflict of interest is refused here, by the same rule that
     // would stop them reviewing.
     let uscc = application.form.uscc.clone().unwrap_or_default();
-    for (i, reviewer) in body.reviewer_ids.iter().enumerate() {
-        let principal = Principal {
-            user_id: reviewer.clone(),
-            role: "reviewer".into(),
-            institution: None,
-            affiliations: review::affiliations(&state.store, reviewer).await?,
-        };
-        let target = Resource::Application {
+    super::refuse_conflicts(
+        &state,
+        &body.reviewer_ids,
+        Action::ReviewApplication,
+        |reviewer| Resource::Application {
             id: id.clone(),
             applicant: application.applicant_id.clone(),
             uscc: uscc.clone(),
-            reviewers: vec![reviewer.clone()],
-        };
-        let allowed = state
-            .access
-            .is_allowed(&principal, Action::ReviewApplication, &target)
-            .map_err(ApiError::internal)?;
-        if !allowed {
-            return Err(ApiError::invalid(
-                format!("reviewer_ids[{i}]"),
-                format!(
-                    "reviewer '{reviewer}' has declared an affiliation with the applicant ({uscc}) and may not review it"
-                ),
-            ));
-        }
-    }
+            reviewers: vec![reviewer.to_owned()],
+        },
+        &format!("the applicant ({uscc})"),
+    )
+    .await?;
     let assigned = review::assign(
         &state.store,
         &id,
