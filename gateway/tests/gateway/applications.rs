@@ -195,12 +195,7 @@ async fn draft_fix_submit_and_the_application_is_frozen() {
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "not_a_draft");
 
-    let actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM audit_log WHERE subject = ? ORDER BY seq")
-            .bind(&id)
-            .fetch_all(app.store.pool())
-            .await
-            .expect("audit");
+    let actions: Vec<String> = app.audit_actions(&id).await;
     assert_eq!(
         actions,
         [

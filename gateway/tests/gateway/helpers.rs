@@ -172,6 +172,15 @@ impl TestApp {
         )
     }
 
+    /// The audit log's actions about `subject`, in order.
+    pub async fn audit_actions(&self, subject: &str) -> Vec<String> {
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE subject = ? ORDER BY seq")
+            .bind(subject)
+            .fetch_all(self.store.pool())
+            .await
+            .expect("the audit log reads")
+    }
+
     /// Creates a draft of `form` for the applicant `token`, uploads an evidence file for
     /// each qualification and lists it there; returns the application's path.
     pub async fn draft_with_evidence(&self, token: &str, mut form: Value) -> String {

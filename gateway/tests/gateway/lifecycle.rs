@@ -551,12 +551,7 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
     assert_error(status, &body, StatusCode::CONFLICT, "wrong_state");
 
     // P10: the trail is whole, and names every step.
-    let actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM audit_log WHERE subject = ? ORDER BY seq")
-            .bind(&institution)
-            .fetch_all(app.store.pool())
-            .await
-            .expect("audit");
+    let actions: Vec<String> = app.audit_actions(&institution).await;
     assert_eq!(
         actions,
         [
@@ -567,12 +562,7 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
             "institution.terminated"
         ]
     );
-    let job_actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM audit_log WHERE subject = ? ORDER BY seq")
-            .bind(&long)
-            .fetch_all(app.store.pool())
-            .await
-            .expect("audit");
+    let job_actions: Vec<String> = app.audit_actions(&long).await;
     assert_eq!(job_actions, ["job.submitted", "job.cancelled"]);
     assert!(matches!(
         audit::verify(&app.store).await.expect("verify"),
@@ -596,29 +586,15 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
 #[tokio::test]
 async fn administrators_see_overdue_progress_reports() {
     let app = TestApp::spawn().await;
-    let enterprises = eligible(&app, 1).await;
-    let (application, token, admin) = approved(&app, "late.apply", &enterprises[0], &GRANTS).await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/institutions",
-            Some(&admin),
-            Some(json!({ "application_ids": [application] })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let institution = body["opened"][0]["institution_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (institution, token, admin) = opened(&app, "late.apply", &GRANTS, 0).await;
     // The account opened seven months ago: two quarters have ended, the first due long
     // ago, the second due 15 days after it ended.
     let today = chrono::Utc::now().date_naive();
-    let opened = today
+    let opened_on = today
         .checked_sub_months(chrono::Months::new(7))
         .expect("date");
     sqlx::query("UPDATE workspaces SET opened_at = ? WHERE institution_id = ?")
-        .bind(format!("{opened}T00:00:00.000Z"))
+        .bind(format!("{opened_on}T00:00:00.000Z"))
         .bind(&institution)
         .execute(app.store.pool())
         .await
@@ -630,7 +606,7 @@ async fn administrators_see_overdue_progress_reports() {
     assert_eq!(status, StatusCode::OK, "{overdue}");
     let items = overdue["items"].as_array().expect("items");
     assert_eq!(items.len(), 2, "{overdue}");
-    assert_eq!(items[0]["period_start"], json!(opened));
+    assert_eq!(items[0]["period_start"], json!(opened_on));
     assert!(
         items[0]["days_overdue"]
             .as_i64()
@@ -648,7 +624,7 @@ async fn administrators_see_overdue_progress_reports() {
             Method::POST,
             &format!("/api/v1/institutions/{institution}/reports"),
             Some(&token),
-            Some(json!({ "period_start": opened, "progress": "建模", "security_risks": "无", "quality_problems": "无" })),
+            Some(json!({ "period_start": opened_on, "progress": "建模", "security_risks": "无", "quality_problems": "无" })),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

@@ -339,12 +339,7 @@ async fn shared_tables_reach_exactly_whom_the_owner_names_until_revoked() {
         "invalid_field",
     );
     assert_eq!(body["error"]["field"], "institutions[0]");
-    let actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM audit_log WHERE subject = ? ORDER BY seq")
-            .bind(&table)
-            .fetch_all(app.store.pool())
-            .await
-            .expect("audit");
+    let actions: Vec<String> = app.audit_actions(&table).await;
     assert_eq!(
         actions,
         [

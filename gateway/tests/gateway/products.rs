@@ -323,12 +323,7 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
         .await;
     assert_eq!(public["items"], json!([]));
 
-    let actions: Vec<String> =
-        sqlx::query_scalar("SELECT action FROM audit_log WHERE subject = ? ORDER BY seq")
-            .bind(&id)
-            .fetch_all(app.store.pool())
-            .await
-            .expect("audit");
+    let actions: Vec<String> = app.audit_actions(&id).await;
     assert_eq!(
         actions,
         [
