@@ -749,6 +749,59 @@ pub async fn share(
     get(store, institution_id, id).await
 }
 
+/// Changes the sensitivity of some columns (`column → public|masked|secret`); audited.
+/// The gate applies the new tags to every later release.
+pub async fn set_sensitivity(
+    store: &Store,
+    institution_id: &str,
+    id: &str,
+    tags: &std::collections::BTreeMap<String, String>,
+    actor: &str,
+    request_id: &str,
+) -> Result<OwnTable, OwnDataError> {
+    let mut table = get(store, institution_id, id).await?;
+    if tags.is_empty() {
+        return Err(invalid(
+            "columns",
+            "name at least one column and its sensitivity",
+        ));
+    }
+    for (column, sensitivity) in tags {
+        if !["public", "masked", "secret"].contains(&sensitivity.as_str()) {
+            return Err(invalid(
+                &format!("columns.{column}"),
+                format!("'{sensitivity}' is not one of public, masked, secret"),
+            ));
+        }
+        let Some(c) = table.columns.iter_mut().find(|c| &c.name == column) else {
+            return Err(invalid(
+                &format!("columns.{column}"),
+                format!("the table has no column '{column}'"),
+            ));
+        };
+        c.sensitivity = sensitivity.clone();
+    }
+    let mut tx = store.write().await?;
+    sqlx::query("UPDATE own_tables SET columns = ? WHERE id = ?")
+        .bind(serde_json::to_string(&table.columns).unwrap_or_default())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "own_table.sensitivity_changed",
+            subject: id,
+            detail: serde_json::json!({ "institution_id": institution_id, "columns": tags }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(table)
+}
+
 /// Deletes a table and its file; audited.
 pub async fn delete(
     store: &Store,

@@ -20,6 +20,10 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/institutions/{id}/own-tables", post(upload).get(list))
         .route("/institutions/{id}/own-tables/{table}/sharing", put(share))
+        .route(
+            "/institutions/{id}/own-tables/{table}/sensitivity",
+            put(set_sensitivity),
+        )
         .route("/institutions/{id}/own-tables/{table}", delete(remove))
 }
 
@@ -175,6 +179,32 @@ async fn share(
             &table,
             &body.mode,
             &body.institutions,
+            &caller.user_id,
+            &request_id(),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sensitivity {
+    columns: std::collections::BTreeMap<String, String>,
+}
+
+async fn set_sensitivity(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, table)): Path<(String, String)>,
+    ApiJson(body): ApiJson<Sensitivity>,
+) -> Result<Json<own_data::OwnTable>, ApiError> {
+    own(&state, &caller, &id).await?;
+    Ok(Json(
+        own_data::set_sensitivity(
+            &state.store,
+            &id,
+            &table,
+            &body.columns,
             &caller.user_id,
             &request_id(),
         )

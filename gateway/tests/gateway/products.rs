@@ -130,6 +130,65 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
         );
     }
 
+    // The owner may retag a column; the gate follows at once.
+    let (_, tables) = app
+        .call(
+            Method::GET,
+            &format!("{base}/own-tables"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let loans_id = tables["items"][0]["id"].as_str().expect("id").to_owned();
+    let tags = format!("{base}/own-tables/{loans_id}/sensitivity");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &tags,
+            Some(&token),
+            Some(json!({ "columns": { "uscc": "secret" } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .call(Method::POST, &sample_path, Some(&token), None)
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "release_refused",
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("loans.uscc")),
+        "{body}"
+    );
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &tags,
+            Some(&token),
+            Some(json!({ "columns": { "no_such": "secret" } })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &tags,
+            Some(&token),
+            Some(json!({ "columns": { "uscc": "masked" } })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
     // Evaluation without seeing a row.
     let (status, metrics) = app
         .call(
@@ -322,6 +381,16 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
         .call(Method::GET, "/api/v1/public/products", None, None)
         .await;
     assert_eq!(public["items"], json!([]));
+    // And nothing more leaves while it is suspended.
+    let (status, body) = app
+        .call(Method::POST, &sample_path, Some(&token), None)
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "institution_suspended",
+    );
 
     let actions: Vec<String> = app.audit_actions(&id).await;
     assert_eq!(
