@@ -11,6 +11,7 @@
 //! inner spaces, full-width characters, lower case) before they are checked.
 
 pub mod access;
+pub mod calendar;
 pub mod disclosure;
 mod id_number;
 pub mod masking;
