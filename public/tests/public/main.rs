@@ -1,0 +1,3 @@
+//! The public query module over the sample data.
+
+mod search;

@@ -1,0 +1,73 @@
+//! Q4 over the sample register: the index finds exactly the names a brute-force scan
+//! finds, for substrings of real names of every length.
+
+use public::search::{Index, normalise};
+
+async fn index() -> Index {
+    let dir = tempfile::tempdir().expect("tmp");
+    samples::generate(
+        &samples::GenerateOptions {
+            scale: 0.02,
+            seed: 5,
+            as_of: samples::default_as_of(),
+            out: dir.path().to_path_buf(),
+            threads: 0,
+        },
+        &|_| {},
+    )
+    .expect("sample data");
+    let catalog = catalog::Catalog::open(dir.path()).expect("catalog");
+    Index::load(&catalog).await.expect("index")
+}
+
+#[tokio::test]
+async fn the_index_finds_exactly_what_a_scan_finds() {
+    let idx = index().await;
+    assert!(idx.len() >= 1_900, "{}", idx.len());
+    // Queries: substrings of real names, of lengths 1 to 6, taken at several places.
+    let names: Vec<String> = idx
+        .search("公司", 0, 50)
+        .expect("search")
+        .items
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    assert!(!names.is_empty());
+    let mut checked = 0;
+    for name in &names {
+        let chars: Vec<char> = normalise(name).chars().collect();
+        for len in 1..=6.min(chars.len()) {
+            for start in [0, chars.len() / 2, chars.len() - len] {
+                if start + len > chars.len() {
+                    continue;
+                }
+                let query: String = chars[start..start + len].iter().collect();
+                let page = idx.search(&query, 0, usize::MAX).expect("search");
+                let expected = brute_force(&idx, &query);
+                assert_eq!(page.total, expected, "query {query}");
+                assert!(
+                    page.items
+                        .iter()
+                        .all(|e| normalise(&e.name).contains(&query))
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 200, "{checked}");
+}
+
+fn brute_force(idx: &Index, query: &str) -> usize {
+    idx.entries()
+        .iter()
+        .filter(|e| normalise(&e.name).contains(query))
+        .count()
+}
+
+#[tokio::test]
+async fn exact_codes_find_their_subject() {
+    let idx = index().await;
+    let some = &idx.entries()[17];
+    let found = idx.by_uscc(&some.uscc).expect("found");
+    assert_eq!(found.subject_id, some.subject_id);
+}
