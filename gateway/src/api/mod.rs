@@ -8,6 +8,7 @@ mod json;
 pub mod openapi;
 mod own_data;
 mod products;
+mod public;
 mod review;
 mod sessions;
 
@@ -92,6 +93,9 @@ pub enum StartError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The search index could not be built.
+    #[error("building the search index: {0}")]
+    Search(String),
 }
 
 /// What every handler can reach.
@@ -105,6 +109,8 @@ pub struct AppState {
     pub workspaces: Arc<Workspaces>,
     /// The platform's set-up.
     pub settings: Arc<Settings>,
+    /// The public search index of enterprises and organisations (Q4).
+    pub search: Arc<::public::search::Index>,
     limiter: Arc<LoginLimiter>,
     requests: Arc<RequestCounter>,
 }
@@ -114,6 +120,11 @@ impl AppState {
     /// checked against the catalog, the job queue started.
     pub async fn start(store: Store, settings: Settings) -> Result<AppState, StartError> {
         let catalog = Arc::new(catalog::Catalog::open(&settings.data_dir)?);
+        let search = Arc::new(
+            ::public::search::Index::load(&catalog)
+                .await
+                .map_err(|e| StartError::Search(e.to_string()))?,
+        );
         std::fs::create_dir_all(&settings.workspaces_dir)
             .map_err(|e| crate::store::StoreError::Query(sqlx::Error::Io(e)))?;
         let workspaces = Workspaces::start(
@@ -128,6 +139,7 @@ impl AppState {
             access: Arc::new(AccessPolicy::load()?),
             workspaces,
             settings: Arc::new(settings),
+            search,
             limiter: Arc::default(),
             requests: Arc::default(),
         })
@@ -326,7 +338,8 @@ pub fn app(state: AppState) -> Router {
                 .merge(institutions::routes())
                 .merge(gate::routes())
                 .merge(own_data::routes())
-                .merge(products::routes()),
+                .merge(products::routes())
+                .merge(public::routes()),
         )
         // The API description and an offline Swagger UI (assets compiled in).
         .merge(

@@ -482,7 +482,8 @@ async fn the_openapi_description_names_every_route_and_each_answers() {
                 .replace("{job}", "x")
                 .replace("{file}", "x")
                 .replace("{model}", "x")
-                .replace("{table}", "x");
+                .replace("{table}", "x")
+                .replace("{uscc}", "x");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let response = app
                 .client

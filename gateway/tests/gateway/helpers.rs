@@ -172,6 +172,20 @@ impl TestApp {
         )
     }
 
+    /// One registered enterprise of the sample data, as the public search returns it.
+    pub async fn search_sample(&self) -> Value {
+        let (status, body) = self
+            .call(
+                Method::GET,
+                "/api/v1/public/subjects?q=%E5%85%AC%E5%8F%B8&limit=1",
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["items"][0].clone()
+    }
+
     /// The audit log's actions about `subject`, in order.
     pub async fn audit_actions(&self, subject: &str) -> Vec<String> {
         sqlx::query_scalar("SELECT action FROM audit_log WHERE subject = ? ORDER BY seq")

@@ -11,4 +11,5 @@ mod helpers;
 mod lifecycle;
 mod own_data;
 mod products;
+mod public;
 mod review;

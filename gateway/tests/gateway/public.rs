@@ -1,0 +1,124 @@
+//! The public search (BRIEF Q4) over a real listener, without logging in.
+
+use reqwest::{Method, StatusCode};
+
+use crate::helpers::{TestApp, assert_error};
+
+#[tokio::test]
+async fn anyone_finds_an_enterprise_by_code_or_by_part_of_its_name() {
+    let app = TestApp::spawn().await;
+    let some = app.search_sample().await;
+
+    // By code, as people type it: full-width, lower case.
+    let typed: String = some["uscc"]
+        .as_str()
+        .expect("uscc")
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(c as u32 + 0xFEE0).unwrap_or(c),
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects?q={typed}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["match"], "code");
+    assert_eq!(body["items"][0]["name"], some["name"]);
+    assert!(body["warning"].is_null(), "{body}");
+
+    // A code with a wrong check character is looked up all the same, with a warning.
+    let mut wrong = some["uscc"].as_str().expect("uscc").to_owned();
+    let last = wrong.pop().expect("char");
+    wrong.push(if last == '0' { '1' } else { '0' });
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects?q={wrong}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["total"], 0);
+    assert!(
+        body["warning"].as_str().is_some_and(|w| !w.is_empty()),
+        "{body}"
+    );
+
+    // By part of the name, paged with the cursor.
+    let name = some["name"].as_str().expect("name");
+    let part: String = name.chars().skip(2).take(3).collect();
+    let (status, first) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects?q={part}&limit=1"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["match"], "name");
+    assert!(first["total"].as_u64().is_some_and(|n| n >= 1));
+    let mut seen = vec![first["items"][0]["uscc"].clone()];
+    let mut cursor = first["next_cursor"].as_str().map(str::to_owned);
+    while let Some(c) = cursor {
+        let (_, next) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/public/subjects?q={part}&limit=1&cursor={c}"),
+                None,
+                None,
+            )
+            .await;
+        seen.push(next["items"][0]["uscc"].clone());
+        cursor = next["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.len() as u64, first["total"].as_u64().expect("total"));
+    assert!(seen.contains(&some["uscc"]));
+
+    // One subject by code; unknown codes and bad parameters are clear errors.
+    let (status, one) = app
+        .call(
+            Method::GET,
+            &format!(
+                "/api/v1/public/subjects/{}",
+                some["uscc"].as_str().expect("uscc")
+            ),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["name"], some["name"]);
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/public/subjects/91330000000000000X",
+            None,
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    for bad in ["q=%20%20", "q=x&limit=0", "q=x&limit=101", "q=x&cursor=abc"] {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/public/subjects?{bad}"),
+                None,
+                None,
+            )
+            .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        );
+    }
+}
