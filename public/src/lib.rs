@@ -1,4 +1,5 @@
 //! The public query module (BRIEF Q1–Q11): what the public, enterprises and agencies
 //! may look up. Today: the search index of enterprises and organisations (Q4).
 
+pub mod records;
 pub mod search;

@@ -1,3 +1,4 @@
 //! The public query module over the sample data.
 
+mod records;
 mod search;
