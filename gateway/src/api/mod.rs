@@ -63,6 +63,8 @@ pub struct Settings {
     pub min_reviewers: usize,
     /// The output gate: sample caps, thresholds and its secret.
     pub gate: GateSettings,
+    /// Disclosure windows of the public side (BRIEF Q2).
+    pub disclosure: policies::disclosure::Rules,
 }
 
 impl Settings {
@@ -77,6 +79,7 @@ impl Settings {
             reports: ReportSchedule::default(),
             min_reviewers: crate::review::MIN_REVIEWERS,
             gate: GateSettings::new(crate::gate::new_secret()),
+            disclosure: policies::disclosure::Rules::default(),
         }
     }
 }

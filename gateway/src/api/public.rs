@@ -14,6 +14,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/public/subjects", get(search))
         .route("/public/subjects/{uscc}", get(by_code))
+        .route("/public/subjects/{uscc}/records", get(records))
 }
 
 #[derive(Deserialize)]
@@ -98,4 +99,31 @@ async fn by_code(
     let mut out = item(found);
     out["warning"] = code_warning(&uscc).unwrap_or(Value::Null);
     Ok(Json(out))
+}
+
+/// The records the public sees of an enterprise or organisation today (Q1–Q3), by
+/// section of 附录A; every section is listed, empty ones with a count of 0.
+async fn records(
+    State(state): State<AppState>,
+    Path(uscc): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let found = state
+        .search
+        .by_uscc(&uscc)
+        .ok_or_else(|| ApiError::not_found("enterprise or organisation"))?;
+    let today = chrono::Utc::now().date_naive();
+    let sections = ::public::records::disclosed(
+        state.workspaces.catalog(),
+        &found.subject_id,
+        today,
+        &state.settings.disclosure,
+        &std::collections::HashSet::new(),
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "subject": item(found),
+        "as_of": today,
+        "sections": sections,
+    })))
 }

@@ -122,3 +122,40 @@ async fn anyone_finds_an_enterprise_by_code_or_by_part_of_its_name() {
         );
     }
 }
+
+#[tokio::test]
+async fn anyone_sees_an_enterprises_disclosed_records_by_section() {
+    let app = TestApp::spawn().await;
+    let some = app.search_sample().await;
+    let uscc = some["uscc"].as_str().expect("uscc");
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects/{uscc}/records"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["subject"]["uscc"], uscc);
+    let sections = body["sections"].as_array().expect("sections");
+    assert_eq!(sections.len(), 14);
+    // Its registration is always there; internal columns never are.
+    let registration = sections
+        .iter()
+        .find(|s| s["table"] == "enterprises")
+        .expect("registration");
+    assert_eq!(registration["count"], 1);
+    assert_eq!(registration["records"][0]["uscc"], uscc);
+    let text = body.to_string();
+    assert!(!text.contains("\"subject_type\"") && !text.contains("\"withdrawn_date\""));
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/public/subjects/91330000000000000X/records",
+            None,
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+}
