@@ -17,6 +17,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/public/subjects/{uscc}/records", get(records))
 }
 
+/// Longest query accepted.
+const MAX_QUERY_CHARS: usize = 100;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SearchQuery {
@@ -49,6 +52,12 @@ async fn search(
     Query(query): Query<SearchQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let q = query.q.unwrap_or_default();
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(ApiError::invalid(
+            "q",
+            format!("a query has at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("limit", "limit is between 1 and 100"));

@@ -105,7 +105,14 @@ async fn anyone_finds_an_enterprise_by_code_or_by_part_of_its_name() {
         )
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
-    for bad in ["q=%20%20", "q=x&limit=0", "q=x&limit=101", "q=x&cursor=abc"] {
+    let long = "x".repeat(101);
+    for bad in [
+        "q=%20%20",
+        "q=x&limit=0",
+        "q=x&limit=101",
+        "q=x&cursor=abc",
+        &format!("q={long}"),
+    ] {
         let (status, body) = app
             .call(
                 Method::GET,
