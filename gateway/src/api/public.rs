@@ -97,14 +97,19 @@ async fn search(
     })))
 }
 
+/// The enterprise or organisation with this code, or 404.
+fn subject<'a>(state: &'a AppState, uscc: &str) -> Result<&'a Entry, ApiError> {
+    state
+        .search
+        .by_uscc(uscc)
+        .ok_or_else(|| ApiError::not_found("enterprise or organisation"))
+}
+
 async fn by_code(
     State(state): State<AppState>,
     Path(uscc): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let found = state
-        .search
-        .by_uscc(&uscc)
-        .ok_or_else(|| ApiError::not_found("enterprise or organisation"))?;
+    let found = subject(&state, &uscc)?;
     let mut out = item(found);
     out["warning"] = code_warning(&uscc).unwrap_or(Value::Null);
     Ok(Json(out))
@@ -116,10 +121,7 @@ async fn records(
     State(state): State<AppState>,
     Path(uscc): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let found = state
-        .search
-        .by_uscc(&uscc)
-        .ok_or_else(|| ApiError::not_found("enterprise or organisation"))?;
+    let found = subject(&state, &uscc)?;
     let today = chrono::Utc::now().date_naive();
     let sections = ::public::records::disclosed(
         state.workspaces.catalog(),

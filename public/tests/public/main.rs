@@ -2,3 +2,28 @@
 
 mod records;
 mod search;
+
+use std::sync::OnceLock;
+
+/// The sample register every test reads, generated once per test binary (scale 0.02).
+pub fn sample_catalog() -> &'static catalog::Catalog {
+    static DATA: OnceLock<(tempfile::TempDir, catalog::Catalog)> = OnceLock::new();
+    &DATA
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("tmp");
+            samples::generate(
+                &samples::GenerateOptions {
+                    scale: 0.02,
+                    seed: 8,
+                    as_of: samples::default_as_of(),
+                    out: dir.path().to_path_buf(),
+                    threads: 0,
+                },
+                &|_| {},
+            )
+            .expect("sample data");
+            let catalog = catalog::Catalog::open(dir.path()).expect("catalog");
+            (dir, catalog)
+        })
+        .1
+}

@@ -66,20 +66,8 @@ async fn penalties(
 
 #[tokio::test]
 async fn penalties_are_shown_exactly_as_the_rules_say() {
-    let dir = tempfile::tempdir().expect("tmp");
-    samples::generate(
-        &samples::GenerateOptions {
-            scale: 0.02,
-            seed: 8,
-            as_of: today(),
-            out: dir.path().to_path_buf(),
-            threads: 0,
-        },
-        &|_| {},
-    )
-    .expect("data");
-    let catalog = catalog::Catalog::open(dir.path()).expect("catalog");
-    let rows = penalties(&catalog).await;
+    let catalog = crate::sample_catalog();
+    let rows = penalties(catalog).await;
     let subjects: Vec<String> = {
         let mut s: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
         s.dedup();
@@ -102,7 +90,7 @@ async fn penalties_are_shown_exactly_as_the_rules_say() {
             }
         }
         let sections = public::records::disclosed(
-            &catalog,
+            catalog,
             subject,
             today(),
             &Rules::default(),
@@ -143,20 +131,8 @@ async fn penalties_are_shown_exactly_as_the_rules_say() {
 
 #[tokio::test]
 async fn objections_are_marked_and_nothing_secret_appears() {
-    let dir = tempfile::tempdir().expect("tmp");
-    samples::generate(
-        &samples::GenerateOptions {
-            scale: 0.02,
-            seed: 8,
-            as_of: today(),
-            out: dir.path().to_path_buf(),
-            threads: 0,
-        },
-        &|_| {},
-    )
-    .expect("data");
-    let catalog = catalog::Catalog::open(dir.path()).expect("catalog");
-    let rows = penalties(&catalog).await;
+    let catalog = crate::sample_catalog();
+    let rows = penalties(catalog).await;
     let subject = rows
         .iter()
         .rev()
@@ -165,7 +141,7 @@ async fn objections_are_marked_and_nothing_secret_appears() {
         .0
         .clone();
     let sections = public::records::disclosed(
-        &catalog,
+        catalog,
         &subject,
         today(),
         &Rules::default(),
@@ -182,7 +158,7 @@ async fn objections_are_marked_and_nothing_secret_appears() {
         .expect("id")
         .to_owned();
     let marked = public::records::disclosed(
-        &catalog,
+        catalog,
         &subject,
         today(),
         &Rules::default(),

@@ -4,20 +4,7 @@
 use public::search::{Index, normalise};
 
 async fn index() -> Index {
-    let dir = tempfile::tempdir().expect("tmp");
-    samples::generate(
-        &samples::GenerateOptions {
-            scale: 0.02,
-            seed: 5,
-            as_of: samples::default_as_of(),
-            out: dir.path().to_path_buf(),
-            threads: 0,
-        },
-        &|_| {},
-    )
-    .expect("sample data");
-    let catalog = catalog::Catalog::open(dir.path()).expect("catalog");
-    Index::load(&catalog).await.expect("index")
+    Index::load(crate::sample_catalog()).await.expect("index")
 }
 
 #[tokio::test]
