@@ -2,5 +2,6 @@
 //! may look up. Today: the search index of enterprises and organisations (Q4).
 
 pub mod records;
+pub mod report;
 pub mod report_id;
 pub mod search;

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use policies::access::{Action, Resource};
 use serde::Deserialize;
 
-use super::{ApiError, ApiJson, AppState, ClientIp, request_id};
+use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
 use crate::application::ApplicationForm;
 use crate::applications::{self, Application, ApplicationError};
 use crate::criteria;
@@ -192,7 +192,7 @@ impl Page {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let limit = page.size()?;
     let all = state
@@ -290,7 +290,7 @@ async fn upload_evidence(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(upload): Query<Upload>,
+    ApiQuery(upload): ApiQuery<Upload>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {

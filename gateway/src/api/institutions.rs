@@ -1,7 +1,7 @@
 //! Institutions over HTTP: batch opening (BRIEF P3), the lifecycle (P7), workspaces and
 //! jobs, progress reports (P6) and re-evaluations (P7).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -11,7 +11,7 @@ use policies::access::{Action, InstitutionRef, Resource};
 use serde::Deserialize;
 
 use super::applications::Page;
-use super::{ApiError, ApiJson, AppState, request_id};
+use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use crate::accounts::{self, AccountError};
 use crate::identity::{Caller, Role};
 use crate::models::{self, ModelError};
@@ -179,7 +179,7 @@ async fn open_batch(
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
     let limit = page.size()?;
@@ -379,7 +379,7 @@ async fn list_jobs(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(page): Query<Page>,
+    ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
     let limit = page.size()?;

@@ -79,3 +79,30 @@ fn field_named_in(detail: &str) -> Option<String> {
     let (path, _) = detail.split_once(": ")?;
     (!path.is_empty() && path != "." && !path.contains(' ')).then(|| path.to_owned())
 }
+
+/// `Query<T>` with API errors: a query string that does not fit is 400 `invalid_query`,
+/// naming what serde could not read (an unknown or mistyped parameter).
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => {
+                let detail = std::error::Error::source(&rejection)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| rejection.body_text());
+                Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("the query string does not have the expected parameters: {detail}"),
+                ))
+            }
+        }
+    }
+}

@@ -27,7 +27,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 pub use error::{ApiError, request_id};
-pub use json::ApiJson;
+pub use json::{ApiJson, ApiQuery};
 
 use policies::access::{AccessError, AccessPolicy, Action, InstitutionRef, Principal, Resource};
 

@@ -1,7 +1,7 @@
 //! Own data over HTTP (BRIEF P5): upload, list, share, delete.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post, put};
@@ -11,7 +11,7 @@ use policies::access::Action;
 use serde::Deserialize;
 use std::io::Write;
 
-use super::{ApiError, ApiJson, AppState, request_id};
+use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use crate::accounts;
 use crate::identity::Caller;
 use crate::own_data::{self, OwnDataError, Upload};
@@ -74,7 +74,7 @@ async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(query): Query<UploadQuery>,
+    ApiQuery(query): ApiQuery<UploadQuery>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let workspace = own(&state, &caller, &id).await?;

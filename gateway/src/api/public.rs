@@ -1,13 +1,13 @@
 //! The public side (BRIEF Q4): finding an enterprise or organisation by its code or by
 //! any part of its name, without logging in. Natural persons are not searchable here.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState};
+use super::{ApiError, ApiQuery, AppState};
 use ::public::search::{Entry, SearchError};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -15,6 +15,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/public/subjects", get(search))
         .route("/public/subjects/{uscc}", get(by_code))
         .route("/public/subjects/{uscc}/records", get(records))
+        .route(
+            "/public/subjects/{uscc}/reports",
+            axum::routing::post(issue_report),
+        )
+        .route("/public/reports/verify", get(verify_report))
 }
 
 /// Longest query accepted.
@@ -49,7 +54,7 @@ fn code_warning(q: &str) -> Option<Value> {
 /// Exact by code when the query is a code, else every name containing it; paged.
 async fn search(
     State(state): State<AppState>,
-    Query(query): Query<SearchQuery>,
+    ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let q = query.q.unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
@@ -137,4 +142,129 @@ async fn records(
         "as_of": today,
         "sections": sections,
     })))
+}
+
+/// The key of report verification codes, derived from the server's key so that it
+/// never equals the gate's.
+fn report_key(state: &AppState) -> Vec<u8> {
+    let mut material = b"creditpool report verification\n".to_vec();
+    material.extend_from_slice(state.settings.gate.secret.as_ref());
+    ring::digest::digest(&ring::digest::SHA256, &material)
+        .as_ref()
+        .to_vec()
+}
+
+/// Issues the public credit report of an enterprise or organisation (Q5) as JSON, with
+/// a fresh report number and its verification code; archived with its hash (Q6).
+async fn issue_report(
+    State(state): State<AppState>,
+    Path(uscc): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let found = subject(&state, &uscc)?.clone();
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
+    let now = chrono::Utc::now().with_timezone(&beijing);
+    let sections = ::public::records::disclosed(
+        state.workspaces.catalog(),
+        &found.subject_id,
+        now.date_naive(),
+        &state.settings.disclosure,
+        &std::collections::HashSet::new(),
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    let issuer = ::public::report::Issuer {
+        name: "浙江省公共信用信息平台".into(),
+        verify_url: "/api/v1/public/reports/verify".into(),
+        objection_contact: "向报告出具单位提出书面异议".into(),
+    };
+    let key = report_key(&state);
+    // A number is the second of issue and four random digits: retry on a collision.
+    for _ in 0..10 {
+        let number = ::public::report_id::report_number(now, ::public::report_id::random_suffix());
+        let report = ::public::report::build(&found, &sections, &issuer, now, &number, &key);
+        let hash = crate::store::sha256_hex(&::public::report::canonical(&report));
+        let content = serde_json::to_vec(&report).map_err(ApiError::internal)?;
+        let mut tx = state.store.write().await?;
+        let inserted = sqlx::query(
+            "INSERT OR IGNORE INTO issued_reports (number, uscc, subject_name, content_sha256, content, issued_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&number)
+        .bind(&found.uscc)
+        .bind(&found.name)
+        .bind(&hash)
+        .bind(&content)
+        .bind(crate::store::now())
+        .execute(&mut *tx)
+        .await
+        .map_err(ApiError::internal)?
+        .rows_affected();
+        if inserted == 0 {
+            continue;
+        }
+        crate::audit::append(
+            &mut tx,
+            crate::audit::Event {
+                actor: "public",
+                action: "report.issued",
+                subject: &number,
+                detail: json!({ "uscc": found.uscc, "content_sha256": hash }),
+                request_id: &super::request_id(),
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(ApiError::internal)?;
+        return Ok((axum::http::StatusCode::CREATED, Json(report)).into_response());
+    }
+    Err(ApiError::internal(
+        "ten report numbers in one second collided",
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Verification {
+    number: String,
+    code: String,
+}
+
+/// Whether a report number and verification code belong together (Q5): the answer
+/// names the subject and the time of issue only when they do.
+async fn verify_report(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<Verification>,
+) -> Result<Json<Value>, ApiError> {
+    let row: Option<(String, String, String, String)> = sqlx::query_as(
+        "SELECT uscc, subject_name, content_sha256, issued_at FROM issued_reports WHERE number = ?",
+    )
+    .bind(query.number.trim())
+    .fetch_optional(state.store.pool())
+    .await
+    .map_err(ApiError::internal)?;
+    let key = report_key(&state);
+    match row {
+        Some((uscc, name, hash, issued_at))
+            if ::public::report_id::verify_hash(
+                &key,
+                query.number.trim(),
+                &uscc,
+                &hash,
+                &query.code,
+            ) =>
+        {
+            Ok(Json(json!({
+                "valid": true,
+                "report_number": query.number.trim(),
+                "uscc": uscc,
+                "subject_name": name,
+                "issued_at": issued_at,
+                "content_sha256": hash,
+            })))
+        }
+        _ => Ok(Json(json!({
+            "valid": false,
+            "message": "this report number and verification code do not belong to a report issued here; the report may have been altered",
+        }))),
+    }
 }

@@ -166,3 +166,92 @@ async fn anyone_sees_an_enterprises_disclosed_records_by_section() {
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test]
+async fn a_report_is_issued_archived_and_verified_by_its_code() {
+    let app = TestApp::spawn().await;
+    let some = app.search_sample().await;
+    let uscc = some["uscc"].as_str().expect("uscc");
+    let (status, report) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/public/subjects/{uscc}/reports"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    assert_eq!(report["sections"].as_array().map(Vec::len), Some(12));
+    assert_eq!(report["cover"]["uscc"], uscc);
+    let number = report["cover"]["report_number"]
+        .as_str()
+        .expect("number")
+        .to_owned();
+    assert_eq!(number.len(), 18);
+    assert!(number.bytes().all(|b| b.is_ascii_digit()));
+    let code = report["cover"]["verification_code"]
+        .as_str()
+        .expect("code")
+        .to_owned();
+
+    let verify = |number: String, code: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/public/reports/verify?number={number}&code={code}"),
+                    None,
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let ok = verify(number.clone(), code.clone()).await;
+    assert_eq!(ok["valid"], true, "{ok}");
+    assert_eq!(ok["uscc"], uscc);
+    let mut wrong = code.clone();
+    let last = wrong.pop().expect("char");
+    wrong.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(verify(number.clone(), wrong).await["valid"], false);
+    assert_eq!(
+        verify("202601010000000000".into(), code.clone()).await["valid"],
+        false
+    );
+
+    // The archive holds the report with the hash the code covers.
+    let (hash, content): (String, Vec<u8>) =
+        sqlx::query_as("SELECT content_sha256, content FROM issued_reports WHERE number = ?")
+            .bind(&number)
+            .fetch_one(app.store.pool())
+            .await
+            .expect("archived");
+    let archived: serde_json::Value = serde_json::from_slice(&content).expect("json");
+    assert_eq!(archived, report);
+    assert_eq!(
+        hash,
+        gateway::store::sha256_hex(&public::report::canonical(&archived))
+    );
+    assert_eq!(app.audit_actions(&number).await, ["report.issued"]);
+    // A malformed query string is a JSON error like every other.
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/public/reports/verify?number=1",
+            None,
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/public/subjects?q=x&colour=red",
+            None,
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+}
