@@ -272,6 +272,10 @@ fn dotted(c: &SourceColumn) -> String {
     format!("{}.{}", c.0, c.1)
 }
 
+/// What the plan read anywhere, each result column's origin, and what it used in
+/// expressions.
+type Lineage = (BTreeSet<SourceColumn>, Vec<Origin>, BTreeSet<SourceColumn>);
+
 /// Lineage of the job's result: what it read anywhere, and each column's origin.
 async fn lineage_of(
     store: &Store,
@@ -280,16 +284,13 @@ async fn lineage_of(
     job: &Job,
     width: usize,
     own: &[Visible],
-) -> Result<(BTreeSet<SourceColumn>, Vec<Origin>), GateError> {
+) -> Result<Lineage, GateError> {
     let ctx = sandbox::job_session(&sandbox::JobLimits::default())
         .map_err(|e| GateError::Internal(e.to_string()))?;
     let grants = accounts::granted_tables(store, institution_id).await?;
-    let tables: Vec<&str> = grants.iter().map(String::as_str).collect();
-    workspaces
-        .catalog()
-        .register(&ctx, &tables)
+    crate::workspace::register_granted(&ctx, workspaces.catalog(), &grants)
         .await
-        .map_err(|e| GateError::Internal(e.to_string()))?;
+        .map_err(GateError::Internal)?;
     crate::own_data::register(&ctx, own).await?;
     let sandbox = workspaces
         .sandbox()
@@ -312,11 +313,12 @@ async fn lineage_of(
         })?
         .into_optimized_plan()?;
     let read = lineage::columns_read(&plan);
+    let used = lineage::used_in_expressions(&plan);
     let mut origins = lineage::origins(&plan);
     if origins.len() != width {
         origins = vec![Origin::Derived(read.clone()); width];
     }
-    Ok((read, origins))
+    Ok((read, origins, used))
 }
 
 /// How each column of a sample leaves, or why the sample is refused.
@@ -421,7 +423,7 @@ pub async fn sample(
     request_id: &str,
 ) -> Result<Sample, GateError> {
     let (job, _, batch) = result(store, workspaces, institution_id, job_id).await?;
-    let (read, origins) = lineage_of(
+    let (read, origins, used) = lineage_of(
         store,
         workspaces,
         institution_id,
@@ -431,6 +433,15 @@ pub async fn sample(
     )
     .await?;
     let own_sensitivity = crate::own_data::sensitivities(own);
+    if let Some(masked) = used
+        .iter()
+        .find(|c| sensitivity(c, &own_sensitivity) == Sensitivity::Masked)
+    {
+        return Err(GateError::Refused(format!(
+            "the query uses the masked column {} in a condition or computation; the rows it selects could reveal the hidden characters, so its result is not sampled. Select masked columns only unchanged, or release aggregates",
+            dotted(masked)
+        )));
+    }
     let treatments = treatments(&batch, &read, &origins, &own_sensitivity)?;
     let n = settings.sample_size(batch.num_rows());
     if n == 0 {
@@ -631,7 +642,7 @@ pub async fn aggregate(
         }
     }
     // Grouping by an identifier would make a group of every subject: refuse it plainly.
-    let (_, origins) = lineage_of(
+    let (_, origins, _) = lineage_of(
         store,
         workspaces,
         institution_id,
@@ -641,28 +652,53 @@ pub async fn aggregate(
     )
     .await?;
     let own_sensitivity = crate::own_data::sensitivities(own);
-    for (i, column) in request.group_by.iter().enumerate() {
-        let index = schema.index_of(column).unwrap_or(0);
-        if let Some(Origin::Column(c)) = origins.get(index)
-            && sensitivity(c, &own_sensitivity) != Sensitivity::Public
-        {
-            return Err(GateError::Invalid {
-                field: format!("group_by[{i}]"),
-                message: format!(
-                    "'{column}' is the {} column {}; grouping by it would single out subjects",
-                    sensitivity(c, &own_sensitivity).as_str(),
-                    dotted(c)
-                ),
-            });
+    // Nothing computed from a secret or masked column is grouped by, summed or averaged:
+    // groups of such values would release them (a group per value, or a mean of one).
+    for (list, name) in [
+        (&request.group_by, "group_by"),
+        (&request.sum, "sum"),
+        (&request.mean, "mean"),
+    ] {
+        for (i, column) in list.iter().enumerate() {
+            let index = schema.index_of(column).unwrap_or(0);
+            let sources = origins.get(index).map(Origin::sources).unwrap_or_default();
+            if let Some(s) = sources
+                .iter()
+                .find(|c| sensitivity(c, &own_sensitivity) != Sensitivity::Public)
+            {
+                return Err(GateError::Invalid {
+                    field: format!("{name}[{i}]"),
+                    message: format!(
+                        "'{column}' comes from the {} column {}; aggregates are released only over public columns",
+                        sensitivity(s, &own_sensitivity).as_str(),
+                        dotted(s)
+                    ),
+                });
+            }
         }
     }
-    let subject = SUBJECT_COLUMNS
+    // Subjects are counted by a column that is exactly a subject identifier of a source
+    // table, so that repeating rows cannot make a small group look large.
+    let subject = schema
+        .fields()
         .iter()
-        .find(|c| schema.field_with_name(c).is_ok());
-    let count = match subject {
-        Some(c) => format!("COUNT(DISTINCT {})", quoted(c)),
-        None => "COUNT(*)".into(),
+        .enumerate()
+        .find_map(|(i, f)| match origins.get(i) {
+            Some(Origin::Column((_, source))) if SUBJECT_COLUMNS.contains(&source.as_str()) => {
+                Some(f.name().clone())
+            }
+            _ => None,
+        });
+    let Some(subject) = subject else {
+        return Err(GateError::Invalid {
+            field: "group_by".into(),
+            message: format!(
+                "the result has no subject column to count groups by; select one of {} unchanged in the job",
+                SUBJECT_COLUMNS.join(", ")
+            ),
+        });
     };
+    let count = format!("COUNT(DISTINCT {})", quoted(&subject));
     let keys: Vec<String> = request.group_by.iter().map(|c| quoted(c)).collect();
     let mut select = keys.clone();
     select.push(format!("{count} AS \"__subjects\""));
@@ -720,7 +756,7 @@ pub async fn aggregate(
     }
     let output = json!({
         "job_id": job_id,
-        "subjects_counted_by": subject.copied().unwrap_or("rows"),
+        "subjects_counted_by": subject,
         "k": settings.k,
         "counts_rounded_to": settings.round_to,
         "groups": groups,
@@ -828,11 +864,22 @@ pub async fn evaluate(
     institution_id: &str,
     job_id: &str,
     request: &EvaluationRequest,
+    own: &[Visible],
     actor: &str,
     request_id: &str,
 ) -> Result<Value, GateError> {
-    let (_, path, batch) = result(store, workspaces, institution_id, job_id).await?;
+    let (job, path, batch) = result(store, workspaces, institution_id, job_id).await?;
     let schema = batch.schema();
+    let (_, origins, _) = lineage_of(
+        store,
+        workspaces,
+        institution_id,
+        &job,
+        batch.num_columns(),
+        own,
+    )
+    .await?;
+    let own_sensitivity = crate::own_data::sensitivities(own);
     for (field, column) in [("score", &request.score), ("label", &request.label)] {
         let Ok(f) = schema.field_with_name(column) else {
             return Err(GateError::Invalid {
@@ -847,6 +894,23 @@ pub async fn evaluate(
             return Err(GateError::Invalid {
                 field: field.into(),
                 message: format!("column '{column}' is {}, not a number", f.data_type()),
+            });
+        }
+        // Metrics of a score or label computed from secret or masked values would encode
+        // them (deciles can spell out digits).
+        let index = schema.index_of(column).unwrap_or(0);
+        let sources = origins.get(index).map(Origin::sources).unwrap_or_default();
+        if let Some(s) = sources
+            .iter()
+            .find(|c| sensitivity(c, &own_sensitivity) != Sensitivity::Public)
+        {
+            return Err(GateError::Invalid {
+                field: field.into(),
+                message: format!(
+                    "'{column}' comes from the {} column {}; evaluations use public columns only",
+                    sensitivity(s, &own_sensitivity).as_str(),
+                    dotted(s)
+                ),
             });
         }
     }
@@ -876,9 +940,7 @@ pub async fn evaluate(
             if !(label == 0 || label == 1) {
                 return Err(GateError::Invalid {
                     field: "label".into(),
-                    message: format!(
-                        "the label column holds {label}; it must be 0 or 1 (or false/true)"
-                    ),
+                    message: "the label column holds values other than 0 and 1 (or false and true); map it to 0/1 in the job".into(),
                 });
             }
             if score.is_finite() {

@@ -356,9 +356,7 @@ impl Workspaces {
             tracing::error!(job = %id, "recording a job as running: {e}");
         }
         let ctx = sandbox::job_session(&self.limits)?;
-        let tables: Vec<&str> = grants.iter().map(String::as_str).collect();
-        self.catalog
-            .register(&ctx, &tables)
+        register_granted(&ctx, &self.catalog, grants)
             .await
             .map_err(|e| JobError::Internal(format!("registering the granted tables: {e}")))?;
         crate::own_data::register(&ctx, own)
@@ -644,4 +642,42 @@ pub fn folder_bytes(path: &std::path::Path) -> u64 {
         }
     }
     total
+}
+
+/// Registers the granted public-credit tables in a job's session without their secret
+/// columns (BRIEF Q3: secret columns are never shown): an institution's SQL cannot name
+/// them, filter on them or read them through an error message.
+pub async fn register_granted(
+    ctx: &datafusion::prelude::SessionContext,
+    catalog: &Catalog,
+    grants: &[String],
+) -> Result<(), String> {
+    let tables: Vec<&str> = grants.iter().map(String::as_str).collect();
+    catalog
+        .register(ctx, &tables)
+        .await
+        .map_err(|e| e.to_string())?;
+    for id in &tables {
+        let Some(def) = catalog::Manifest::builtin().table(id) else {
+            continue;
+        };
+        let visible: Vec<&str> = def
+            .columns
+            .iter()
+            .filter(|c| c.sensitivity != catalog::Sensitivity::Secret)
+            .map(|c| c.name.as_str())
+            .collect();
+        if visible.len() == def.columns.len() {
+            continue;
+        }
+        let view = ctx
+            .table(*id)
+            .await
+            .and_then(|df| df.select_columns(&visible))
+            .map_err(|e| e.to_string())?
+            .into_view();
+        ctx.deregister_table(*id).map_err(|e| e.to_string())?;
+        ctx.register_table(*id, view).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }

@@ -316,6 +316,23 @@ fn classify(e: DataFusionError, limits: &JobLimits) -> JobError {
                     .to_owned()
             }
         }),
-        root => JobError::Sql(root.to_string()),
+        // Planning errors speak of the query, not of the data: shown as they are.
+        root @ (DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::NotImplemented(_)
+        | DataFusionError::Configuration(_)) => JobError::Sql(root.to_string()),
+        // Errors while running can quote the data they failed on (a cast error names the
+        // value): say what kind of failure it was, never the value.
+        DataFusionError::ArrowError(..) => JobError::Sql(
+            "the query failed while running: a value could not be converted or computed \
+             (a CAST, a parse or arithmetic); the value is not shown, to keep the data in \
+             the sandbox — guard the expression (TRY_CAST, CASE) and run it again"
+                .to_owned(),
+        ),
+        _ => JobError::Sql(
+            "the query failed while running; the details are not shown because they can \
+             contain data — check the expressions over the data and run it again"
+                .to_owned(),
+        ),
     }
 }

@@ -117,6 +117,8 @@ async fn evaluation(
         Action::UseWorkspace,
         "release from its results",
     )?;
+    let tables =
+        crate::own_data::visible(&state.store, &state.access, &super::principal(&caller)).await?;
     let out = gate::evaluate(
         &state.store,
         &state.workspaces,
@@ -124,6 +126,7 @@ async fn evaluation(
         &id,
         &job,
         &body,
+        &tables,
         &caller.user_id,
         &request_id(),
     )

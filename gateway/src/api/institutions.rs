@@ -315,7 +315,10 @@ async fn tables(
                 "name_zh": t.name_zh,
                 "name_en": t.name_en,
                 "source_unit": t.source_unit,
-                "columns": t.arrow_schema().fields().iter().map(|f| {
+                // Secret columns are not visible to the institution's SQL at all.
+                "columns": t.arrow_schema().fields().iter().filter(|f| {
+                    t.column(f.name()).is_none_or(|c| c.sensitivity != catalog::Sensitivity::Secret)
+                }).map(|f| {
                     let def = t.column(f.name());
                     serde_json::json!({
                         "name": f.name(),

@@ -282,18 +282,34 @@ async fn identifiers_are_masked_secrets_never_leave_and_the_budget_holds() {
         assert_eq!(&phone[3..7], "****", "{phone}");
     }
 
-    // Secret columns never leave, even only filtered on; derived masked columns are refused.
-    for (sql, names) in [
-        ("SELECT name, birth_date FROM persons", "persons.birth_date"),
+    // Secret columns are not even visible to SQL: naming them fails the job by name.
+    for (sql, column) in [
+        ("SELECT name, birth_date FROM persons", "birth_date"),
         (
             "SELECT name FROM persons WHERE birth_date > DATE '1990-01-01'",
-            "persons.birth_date",
+            "birth_date",
         ),
-        ("SELECT name, address FROM persons", "persons.address"),
-        (
-            "SELECT name, substr(id_number, 7, 8) AS born FROM persons",
-            "persons.id_number",
-        ),
+        ("SELECT name, CAST(address AS INT) FROM persons", "address"),
+    ] {
+        let job = submit_job(&app, &token, &institution, sql).await;
+        let done = job_until(&app, &admin, &institution, &job, |j| {
+            j["ended_at"].is_string()
+        })
+        .await;
+        assert_eq!(done["state"], "failed", "{sql}: {done}");
+        assert!(
+            done["error"].as_str().is_some_and(|e| e.contains(column)),
+            "{sql}: {done}"
+        );
+    }
+    // Masked columns leave only unchanged: computed from, or used to choose rows (a join
+    // against every possible value would unmask them), the sample is refused.
+    for sql in [
+        "SELECT name, substr(id_number, 7, 8) AS born FROM persons",
+        "SELECT p.name, d.v AS hidden FROM persons p \
+         JOIN (SELECT lpad(CAST(value AS VARCHAR), 4, '0') AS v FROM generate_series(0, 9999)) d \
+         ON substr(p.mobile, 4, 4) = d.v",
+        "SELECT name FROM persons WHERE id_number LIKE '330106199%'",
     ] {
         let job = run(&app, &token, &admin, &institution, sql).await;
         let (status, body) = release(&app, &token, &institution, &job, "sample", None).await;
@@ -306,10 +322,63 @@ async fn identifiers_are_masked_secrets_never_leave_and_the_budget_holds() {
         assert!(
             body["error"]["message"]
                 .as_str()
-                .is_some_and(|m| m.contains(names)),
+                .is_some_and(|m| m.contains("persons.")),
             "{sql}: {body}"
         );
     }
+    // Nor can aggregates or evaluations carry them out.
+    let born = run(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, substr(id_number, 7, 4) AS year FROM persons",
+    )
+    .await;
+    let (status, body) = release(
+        &app,
+        &token,
+        &institution,
+        &born,
+        "aggregate",
+        Some(json!({ "group_by": ["year"] })),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let repeated = run(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT p.name AS who FROM persons p CROSS JOIN generate_series(1, 10)",
+    )
+    .await;
+    let (status, body) = release(
+        &app,
+        &token,
+        &institution,
+        &repeated,
+        "aggregate",
+        Some(json!({ "group_by": ["who"] })),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("subject column")),
+        "{body}"
+    );
     // Grouping by an identifier is refused.
     let (status, body) = release(
         &app,
@@ -345,6 +414,29 @@ async fn identifiers_are_masked_secrets_never_leave_and_the_budget_holds() {
         &small,
         "evaluation",
         Some(json!({ "score": "uscc", "label": "uscc" })),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let idn = run(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT 1.0 AS score, CAST(substr(id_number, 7, 8) AS BIGINT) AS label FROM persons",
+    )
+    .await;
+    let (status, body) = release(
+        &app,
+        &token,
+        &institution,
+        &idn,
+        "evaluation",
+        Some(json!({ "score": "score", "label": "label" })),
     )
     .await;
     assert_error(

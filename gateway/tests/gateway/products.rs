@@ -51,7 +51,7 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
     .expect("loans");
     let (status, body) = app
         .upload(
-            &format!("{base}/own-tables?name=loans&format=parquet&types=amount:float64,term_months:int64&sensitivity=uscc:masked"),
+            &format!("{base}/own-tables?name=loans&format=parquet&types=amount:float64,term_months:int64&sensitivity=loan_id:masked"),
             &token,
             "application/octet-stream",
             loans,
@@ -94,8 +94,8 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
     );
     assert_eq!(body["error"]["field"], "job_id");
 
-    // The sample: the same on repeat, never above the cap, the borrower's code masked
-    // as its owner tagged it.
+    // The sample: the same on repeat, never above the cap, the loan number masked as its
+    // owner tagged it.
     let sample_path = format!("{base}/jobs/{job}/sample");
     let (status, sample) = app
         .call(Method::POST, &sample_path, Some(&token), None)
@@ -118,14 +118,14 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
             )
         })
         .collect();
-    assert!(treatment.contains(&("uscc", "masked")), "{treatment:?}");
-    let uscc_index = treatment
+    assert!(treatment.contains(&("loan_id", "masked")), "{treatment:?}");
+    let loan_index = treatment
         .iter()
-        .position(|(n, _)| *n == "uscc")
-        .expect("uscc");
+        .position(|(n, _)| *n == "loan_id")
+        .expect("loan_id");
     for row in sample["rows"].as_array().expect("rows") {
         assert!(
-            row[uscc_index].as_str().is_some_and(|u| u.contains("****")),
+            row[loan_index].as_str().is_some_and(|u| u.contains('*')),
             "{row}"
         );
     }
@@ -184,7 +184,7 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
             Method::PUT,
             &tags,
             Some(&token),
-            Some(json!({ "columns": { "uscc": "masked" } })),
+            Some(json!({ "columns": { "uscc": "public" } })),
         )
         .await;
     assert_eq!(status, StatusCode::OK);

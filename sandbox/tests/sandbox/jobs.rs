@@ -390,3 +390,39 @@ async fn cancelling_stops_sql_that_produces_no_batch_for_a_long_time() {
     );
     assert!(!dir.path().join("r.parquet").exists());
 }
+
+#[tokio::test]
+async fn errors_while_running_never_quote_the_data() {
+    // A cast error would name the value it failed on: the job says what kind of failure
+    // it was, not the value.
+    let s = sandbox(SandboxConfig::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let e = job(
+        &s,
+        &[],
+        "SELECT CAST(name AS INT) FROM enterprises",
+        &dir.path().join("r.parquet"),
+        &JobLimits::default(),
+        &CancelToken::new(),
+    )
+    .await
+    .expect_err("the cast fails");
+    let message = e.to_string();
+    assert!(message.contains("could not be converted"), "{message}");
+    assert!(
+        !message.contains("公司") && !message.contains("有限"),
+        "{message}"
+    );
+    // Planning errors, which speak only of the query, stay precise.
+    let e = job(
+        &s,
+        &[],
+        "SELECT no_such_column FROM enterprises",
+        &dir.path().join("r.parquet"),
+        &JobLimits::default(),
+        &CancelToken::new(),
+    )
+    .await
+    .expect_err("unknown column");
+    assert!(e.to_string().contains("no_such_column"), "{e}");
+}
