@@ -181,25 +181,46 @@ pub struct Budget {
     pub resets_at: String,
 }
 
-fn tomorrow() -> String {
-    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
-    format!("{day}T00:00:00Z")
+/// The start of the budget's window: the last 24 hours (a rolling window, so that no
+/// moment, such as midnight, doubles what can be taken).
+fn window_start() -> String {
+    (chrono::Utc::now() - chrono::Duration::hours(24))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn today_start() -> String {
-    format!("{}T00:00:00", chrono::Utc::now().date_naive())
+/// When the oldest release still counted leaves the window (now, if none is counted).
+async fn window_frees_at(store: &Store, institution_id: &str) -> Result<String, StoreError> {
+    let oldest: Option<String> = sqlx::query_scalar(
+        "SELECT MIN(released_at) FROM releases WHERE institution_id = ? AND kind = 'sample' \
+         AND released_at >= ?",
+    )
+    .bind(institution_id)
+    .bind(window_start())
+    .fetch_one(store.pool())
+    .await?;
+    let at = oldest
+        .and_then(|o| chrono::DateTime::parse_from_rfc3339(&o).ok())
+        .map_or_else(chrono::Utc::now, |o| {
+            o.with_timezone(&chrono::Utc) + chrono::Duration::hours(24)
+        });
+    Ok(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-/// Rows released to an institution today.
-pub async fn released_today(store: &Store, institution_id: &str) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
+/// Rows released to an institution in the last 24 hours, and when the oldest of them
+/// stops counting.
+pub async fn released_today(
+    store: &Store,
+    institution_id: &str,
+) -> Result<(i64, String), StoreError> {
+    let used = sqlx::query_scalar(
         "SELECT COALESCE(SUM(rows), 0) FROM releases WHERE institution_id = ? AND kind = 'sample' \
          AND released_at >= ?",
     )
     .bind(institution_id)
-    .bind(today_start())
+    .bind(window_start())
     .fetch_one(store.pool())
-    .await?)
+    .await?;
+    Ok((used, window_frees_at(store, institution_id).await?))
 }
 
 /// The job's result, checked: it must have succeeded and its file must be the one
@@ -501,21 +522,21 @@ pub async fn sample(
         "SELECT COALESCE(SUM(rows), 0) FROM releases WHERE institution_id = ? AND kind = 'sample' AND released_at >= ?",
     )
     .bind(institution_id)
-    .bind(today_start())
+    .bind(window_start())
     .fetch_one(&mut *tx)
     .await?;
+    let frees_at = window_frees_at(store, institution_id).await?;
     let (release_id, repeated, used) = match earlier {
         Some(id) => (id, true, used),
         None => {
             if used + n as i64 > quota.sampled_rows_per_day {
                 return Err(GateError::Budget {
                     message: format!(
-                        "quota sampled_rows_per_day: this sample of {n} rows would take your institution to {} of its {} rows for today; it resets at {} (UTC midnight)",
+                        "quota sampled_rows_per_day: this sample of {n} rows would take your institution to {} of its {} rows in the last 24 hours; rows start to count again as releases age, the oldest resets at {frees_at}",
                         used + n as i64,
                         quota.sampled_rows_per_day,
-                        tomorrow()
                     ),
-                    resets_at: tomorrow(),
+                    resets_at: frees_at.clone(),
                 });
             }
             let id = new_id();
@@ -572,7 +593,7 @@ pub async fn sample(
         budget: Budget {
             used_today: used,
             limit: quota.sampled_rows_per_day,
-            resets_at: tomorrow(),
+            resets_at: frees_at,
         },
     })
 }

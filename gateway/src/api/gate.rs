@@ -166,7 +166,7 @@ async fn usage(
     .fetch_one(pool)
     .await
     .map_err(ApiError::internal)?;
-    let sampled = gate::released_today(&state.store, &id).await?;
+    let (sampled, sampled_frees_at) = gate::released_today(&state.store, &id).await?;
     let storage = match accounts::workspace_path(&state.store, &id).await? {
         Some(path) => crate::workspace::folder_bytes(&path),
         None => 0,
@@ -181,7 +181,7 @@ async fn usage(
         "concurrent_jobs": item(active, quotas.concurrent_jobs, None),
         "job_seconds_per_day": item(job_ms / 1000, quotas.job_seconds_per_day, Some(&tomorrow)),
         "storage_bytes": item(storage as i64, quotas.storage_bytes, None),
-        "sampled_rows_per_day": item(sampled, quotas.sampled_rows_per_day, Some(&tomorrow)),
+        "sampled_rows_per_day": item(sampled, quotas.sampled_rows_per_day, Some(&sampled_frees_at)),
         "requests_per_minute": { "limit": quotas.requests_per_minute },
     })))
 }

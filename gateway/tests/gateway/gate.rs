@@ -478,6 +478,21 @@ async fn identifiers_are_masked_secrets_never_leave_and_the_budget_holds() {
         .await
         .expect("sum");
     assert_eq!(released, 30);
+    // The budget is a rolling 24 hours: once the releases are older, rows count again.
+    sqlx::query("UPDATE releases SET released_at = '2000-01-01T00:00:00.000Z'")
+        .execute(app.store.pool())
+        .await
+        .expect("age");
+    let job = run(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT uscc, name, 9 AS variant FROM enterprises",
+    )
+    .await;
+    let (status, body) = release(&app, &token, &institution, &job, "sample", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 
     // Nobody else releases from these results: administrators are refused, another
     // institution is told they do not exist.
