@@ -306,6 +306,23 @@ async fn lineage_of(
     width: usize,
     own: &[Visible],
 ) -> Result<Lineage, GateError> {
+    // The release is judged against the tables the job read: if any of them is no longer
+    // visible under the same name (a share revoked, a table deleted or replaced), refuse.
+    let given: Option<String> = sqlx::query_scalar("SELECT inputs FROM jobs WHERE id = ?")
+        .bind(&job.id)
+        .fetch_optional(store.pool())
+        .await?;
+    let given: serde_json::Map<String, Value> = given
+        .and_then(|g| serde_json::from_str(&g).ok())
+        .unwrap_or_default();
+    let now = crate::workspace::inputs_json(own);
+    for (name, table) in &given {
+        if now.get(name) != Some(table) {
+            return Err(GateError::Refused(format!(
+                "the table '{name}' this job read is no longer yours to read under that name (a share was revoked, or the table was deleted or replaced); nothing from this result is released — run the job again"
+            )));
+        }
+    }
     let ctx = sandbox::job_session(&sandbox::JobLimits::default())
         .map_err(|e| GateError::Internal(e.to_string()))?;
     let grants = accounts::granted_tables(store, institution_id).await?;

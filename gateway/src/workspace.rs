@@ -268,14 +268,15 @@ impl Workspaces {
             });
         }
         sqlx::query(
-            "INSERT INTO jobs (id, institution_id, submitted_by, sql, state, submitted_at) \
-             VALUES (?, ?, ?, ?, 'queued', ?)",
+            "INSERT INTO jobs (id, institution_id, submitted_by, sql, state, submitted_at, inputs) \
+             VALUES (?, ?, ?, ?, 'queued', ?, ?)",
         )
         .bind(&id)
         .bind(institution_id)
         .bind(user_id)
         .bind(sql)
         .bind(now())
+        .bind(inputs_json(&own).to_string())
         .execute(&mut *tx)
         .await?;
         audit::append(
@@ -680,4 +681,13 @@ pub async fn register_granted(
         ctx.register_table(*id, view).map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// The own and shared tables a job is given, by the name its SQL uses.
+pub fn inputs_json(own: &[crate::own_data::Visible]) -> serde_json::Value {
+    serde_json::Value::Object(
+        own.iter()
+            .map(|v| (v.sql_name.clone(), serde_json::json!(v.table.id)))
+            .collect(),
+    )
 }

@@ -311,6 +311,18 @@ async fn shared_tables_reach_exactly_whom_the_owner_names_until_revoked() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    // A result computed while the table was shared can no longer be released once the
+    // share is revoked.
+    let copied = job_state(
+        &app,
+        &named_token,
+        &admin,
+        &named,
+        "SELECT l.* FROM shared_loans l",
+    )
+    .await;
+    assert_eq!(copied["state"], "succeeded", "{copied}");
+    let copied = copied["id"].as_str().expect("id").to_owned();
     // Revoked at any time: private again, at once.
     let (status, _) = app
         .call(
@@ -323,6 +335,26 @@ async fn shared_tables_reach_exactly_whom_the_owner_names_until_revoked() {
     assert_eq!(status, StatusCode::OK);
     assert!(!can_read(named_token.clone(), named.clone()).await);
     assert!(!can_read(other_token.clone(), other.clone()).await);
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/institutions/{named}/jobs/{copied}/sample"),
+            Some(&named_token),
+            None,
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "release_refused",
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("shared_loans")),
+        "{body}"
+    );
     // Bad sharing requests name the field.
     let (status, body) = app
         .call(
