@@ -52,6 +52,8 @@ pub struct GateSettings {
     pub k: u64,
     /// Released counts are rounded to a multiple of this.
     pub round_to: u64,
+    /// Largest result (uncompressed, as Parquet's metadata says) the gate loads.
+    pub max_result_bytes: u64,
 }
 
 impl GateSettings {
@@ -63,6 +65,7 @@ impl GateSettings {
             sample_fraction: 0.01,
             k: 10,
             round_to: 5,
+            max_result_bytes: 512 << 20,
         }
     }
 
@@ -91,6 +94,9 @@ pub enum GateError {
     /// The result is too small for what was asked.
     #[error("{0}")]
     TooSmall(String),
+    /// The result is too large to be loaded for a release.
+    #[error("{0}")]
+    TooLarge(String),
     /// The request names something wrong.
     #[error("{message}")]
     Invalid {
@@ -228,6 +234,7 @@ pub async fn released_today(
 async fn result(
     store: &Store,
     workspaces: &Workspaces,
+    settings: &GateSettings,
     institution_id: &str,
     job_id: &str,
 ) -> Result<(Job, PathBuf, RecordBatch), GateError> {
@@ -248,6 +255,27 @@ async fn result(
         .await?
         .ok_or_else(|| GateError::NotReady("the institution has no open workspace".into()))?;
     let path = root.join("results").join(format!("{job_id}.parquet"));
+    // Refuse before loading anything a result that would not fit in memory decoded.
+    let decoded: u64 = std::fs::File::open(&path)
+        .ok()
+        .and_then(|f| {
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+                .ok()
+        })
+        .map(|b| {
+            b.metadata()
+                .row_groups()
+                .iter()
+                .map(|g| g.total_byte_size().max(0) as u64)
+                .sum()
+        })
+        .ok_or_else(|| GateError::Internal(format!("reading {}", path.display())))?;
+    if decoded > settings.max_result_bytes {
+        return Err(GateError::TooLarge(format!(
+            "the result is {decoded} bytes decoded, more than the {} the gate loads for a release; narrow the job (fewer or shorter columns) or aggregate in SQL first",
+            settings.max_result_bytes
+        )));
+    }
     let bytes = std::fs::read(&path)
         .map_err(|e| GateError::Internal(format!("{}: {e}", path.display())))?;
     let recorded: Option<String> =
@@ -460,7 +488,7 @@ pub async fn sample(
     actor: &str,
     request_id: &str,
 ) -> Result<Sample, GateError> {
-    let (job, _, batch) = result(store, workspaces, institution_id, job_id).await?;
+    let (job, _, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let (read, origins, used) = lineage_of(
         store,
         workspaces,
@@ -650,7 +678,7 @@ pub async fn aggregate(
     actor: &str,
     request_id: &str,
 ) -> Result<Value, GateError> {
-    let (job, path, batch) = result(store, workspaces, institution_id, job_id).await?;
+    let (job, path, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
     if request.group_by.len() > 5 {
         return Err(GateError::Invalid {
@@ -906,7 +934,7 @@ pub async fn evaluate(
     actor: &str,
     request_id: &str,
 ) -> Result<Value, GateError> {
-    let (job, path, batch) = result(store, workspaces, institution_id, job_id).await?;
+    let (job, path, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
     let (_, origins, _) = lineage_of(
         store,

@@ -29,6 +29,7 @@ impl From<GateError> for ApiError {
             GateError::NotFound => ApiError::not_found("job"),
             GateError::NotReady(m) => ApiError::new(StatusCode::CONFLICT, "result_not_ready", m),
             GateError::TooSmall(m) => ApiError::new(StatusCode::CONFLICT, "result_too_small", m),
+            GateError::TooLarge(m) => ApiError::new(StatusCode::CONFLICT, "result_too_large", m),
             GateError::Invalid { field, message } => ApiError::invalid(field, message),
             GateError::Refused(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "release_refused", m)

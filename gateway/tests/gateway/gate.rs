@@ -504,3 +504,32 @@ async fn identifiers_are_masked_secrets_never_leave_and_the_budget_holds() {
     let (status, body) = release(&app, &other_token, &other, &people, "sample", None).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_too_large_to_load_is_refused_before_it_is_read() {
+    let app = TestApp::spawn_with(|s| s.gate.max_result_bytes = 4 * 1024).await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    let job = run(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT uscc, name, address FROM enterprises",
+    )
+    .await;
+    for what in ["sample", "evaluation", "aggregate"] {
+        let body = (what != "sample").then(|| json!({ "score": "uscc", "label": "uscc" }));
+        let body = if what == "aggregate" {
+            Some(json!({ "group_by": ["name"] }))
+        } else {
+            body
+        };
+        let (status, answer) = release(&app, &token, &institution, &job, what, body).await;
+        assert_error(status, &answer, StatusCode::CONFLICT, "result_too_large");
+    }
+    let released: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM releases")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(released, 0);
+}

@@ -46,6 +46,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 impl TestApp {
     /// Starts a gateway on 127.0.0.1:0 over a fresh database.
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Starts a gateway whose settings `adjust` changes first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("tmp");
         let store = Store::open(&dir.path().join("creditpool.db"))
             .await
@@ -54,7 +59,8 @@ impl TestApp {
             .await
             .expect("listener");
         let address = listener.local_addr().expect("address");
-        let settings = Settings::new(sample_data(), dir.path().join("workspaces"));
+        let mut settings = Settings::new(sample_data(), dir.path().join("workspaces"));
+        adjust(&mut settings);
         let state = AppState::start(store.clone(), settings)
             .await
             .expect("the gateway starts");
