@@ -139,6 +139,34 @@ impl From<datafusion::error::DataFusionError> for GateError {
     }
 }
 
+/// Refuses `column` of the result if it comes from a masked or secret source column,
+/// naming `field` of the request and `rule`.
+fn public_only(
+    schema: &datafusion::arrow::datatypes::Schema,
+    origins: &[Origin],
+    own: &OwnSensitivity,
+    column: &str,
+    field: &str,
+    rule: &str,
+) -> Result<(), GateError> {
+    let index = schema.index_of(column).unwrap_or(0);
+    let sources = origins.get(index).map(Origin::sources).unwrap_or_default();
+    match sources
+        .iter()
+        .find(|c| sensitivity(c, own) != Sensitivity::Public)
+    {
+        Some(s) => Err(GateError::Invalid {
+            field: field.into(),
+            message: format!(
+                "'{column}' comes from the {} column {}; {rule}",
+                sensitivity(s, own).as_str(),
+                dotted(s)
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// How one result column leaves.
 #[derive(Clone, Debug, Serialize)]
 pub struct ColumnTreatment {
@@ -726,21 +754,14 @@ pub async fn aggregate(
         (&request.mean, "mean"),
     ] {
         for (i, column) in list.iter().enumerate() {
-            let index = schema.index_of(column).unwrap_or(0);
-            let sources = origins.get(index).map(Origin::sources).unwrap_or_default();
-            if let Some(s) = sources
-                .iter()
-                .find(|c| sensitivity(c, &own_sensitivity) != Sensitivity::Public)
-            {
-                return Err(GateError::Invalid {
-                    field: format!("{name}[{i}]"),
-                    message: format!(
-                        "'{column}' comes from the {} column {}; aggregates are released only over public columns",
-                        sensitivity(s, &own_sensitivity).as_str(),
-                        dotted(s)
-                    ),
-                });
-            }
+            public_only(
+                &schema,
+                &origins,
+                &own_sensitivity,
+                column,
+                &format!("{name}[{i}]"),
+                "aggregates are released only over public columns",
+            )?;
         }
     }
     // Subjects are counted by a column that is exactly a subject identifier of a source
@@ -964,21 +985,14 @@ pub async fn evaluate(
         }
         // Metrics of a score or label computed from secret or masked values would encode
         // them (deciles can spell out digits).
-        let index = schema.index_of(column).unwrap_or(0);
-        let sources = origins.get(index).map(Origin::sources).unwrap_or_default();
-        if let Some(s) = sources
-            .iter()
-            .find(|c| sensitivity(c, &own_sensitivity) != Sensitivity::Public)
-        {
-            return Err(GateError::Invalid {
-                field: field.into(),
-                message: format!(
-                    "'{column}' comes from the {} column {}; evaluations use public columns only",
-                    sensitivity(s, &own_sensitivity).as_str(),
-                    dotted(s)
-                ),
-            });
-        }
+        public_only(
+            &schema,
+            &origins,
+            &own_sensitivity,
+            column,
+            field,
+            "evaluations use public columns only",
+        )?;
     }
     let ctx = SessionContext::new();
     ctx.register_parquet(
