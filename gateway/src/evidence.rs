@@ -65,19 +65,28 @@ impl From<sqlx::Error> for EvidenceError {
     }
 }
 
-/// Checks the declared type against the content; returns the type.
-pub fn check_type(declared: &str, content: &[u8]) -> Result<&'static str, EvidenceError> {
+/// The accepted type a Content-Type names, with its leading bytes.
+pub fn accepted_type(declared: &str) -> Result<(&'static str, &'static [u8]), EvidenceError> {
     let declared = declared
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let Some((media_type, magic)) = ACCEPTED.iter().find(|(t, _)| *t == declared) else {
-        return Err(EvidenceError::Type(format!(
-            "evidence must be PDF, PNG or JPEG (Content-Type application/pdf, image/png or image/jpeg); got '{declared}'"
-        )));
-    };
+    ACCEPTED
+        .iter()
+        .find(|(t, _)| *t == declared)
+        .copied()
+        .ok_or_else(|| {
+            EvidenceError::Type(format!(
+                "evidence must be PDF, PNG or JPEG (Content-Type application/pdf, image/png or image/jpeg); got '{declared}'"
+            ))
+        })
+}
+
+/// Checks the declared type against the content; returns the type.
+pub fn check_type(declared: &str, content: &[u8]) -> Result<&'static str, EvidenceError> {
+    let (media_type, magic) = accepted_type(declared)?;
     if !content.starts_with(magic) {
         return Err(EvidenceError::Type(format!(
             "the content is not a {media_type} file: it does not begin as one"

@@ -299,11 +299,9 @@ async fn upload_evidence(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    evidence::check_type(media_type, b"").or_else(|e| match e {
-        // The content is checked once it has arrived.
-        EvidenceError::Type(m) if m.starts_with("the content") => Ok(""),
-        other => Err(other),
-    })?;
+    // The declared type is refused before the body is read; the content is checked
+    // against it once it has arrived.
+    evidence::accepted_type(media_type)?;
     let content = axum::body::to_bytes(body, evidence::MAX_EVIDENCE_BYTES)
         .await
         .map_err(|_| {

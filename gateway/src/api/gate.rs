@@ -47,20 +47,29 @@ impl From<GateError> for ApiError {
     }
 }
 
+/// Checks that the caller is one of the institution's own users, who alone release from
+/// its results, and returns the own and shared tables its jobs see.
+async fn releaser(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Vec<crate::own_data::Visible>, ApiError> {
+    super::own_institution(
+        state,
+        caller,
+        id,
+        Action::UseWorkspace,
+        "release from its results",
+    )?;
+    Ok(crate::own_data::visible(&state.store, &state.access, &super::principal(caller)).await?)
+}
+
 async fn sample(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, job)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    super::own_institution(
-        &state,
-        &caller,
-        &id,
-        Action::UseWorkspace,
-        "release from its results",
-    )?;
-    let tables =
-        crate::own_data::visible(&state.store, &state.access, &super::principal(&caller)).await?;
+    let tables = releaser(&state, &caller, &id).await?;
     let sample = gate::sample(
         &state.store,
         &state.workspaces,
@@ -81,15 +90,7 @@ async fn aggregate(
     Path((id, job)): Path<(String, String)>,
     ApiJson(body): ApiJson<AggregateRequest>,
 ) -> Result<Response, ApiError> {
-    super::own_institution(
-        &state,
-        &caller,
-        &id,
-        Action::UseWorkspace,
-        "release from its results",
-    )?;
-    let tables =
-        crate::own_data::visible(&state.store, &state.access, &super::principal(&caller)).await?;
+    let tables = releaser(&state, &caller, &id).await?;
     let out = gate::aggregate(
         &state.store,
         &state.workspaces,
@@ -111,15 +112,7 @@ async fn evaluation(
     Path((id, job)): Path<(String, String)>,
     ApiJson(body): ApiJson<EvaluationRequest>,
 ) -> Result<Response, ApiError> {
-    super::own_institution(
-        &state,
-        &caller,
-        &id,
-        Action::UseWorkspace,
-        "release from its results",
-    )?;
-    let tables =
-        crate::own_data::visible(&state.store, &state.access, &super::principal(&caller)).await?;
+    let tables = releaser(&state, &caller, &id).await?;
     let out = gate::evaluate(
         &state.store,
         &state.workspaces,

@@ -749,6 +749,33 @@ async fn evidence_uploads_are_checked_and_change_nothing_when_refused() {
     assert_eq!(response.headers()["content-type"], "application/pdf");
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     assert_eq!(response.bytes().await.expect("bytes").to_vec(), content);
+
+    // At most MAX_FILES files per application.
+    for i in 1..gateway::evidence::MAX_FILES {
+        let (status, body) = app
+            .upload(
+                &format!("{path}?filename=more-{i}.pdf"),
+                &token,
+                "application/pdf",
+                b"%PDF-1.4".to_vec(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = app
+        .upload(
+            &format!("{path}?filename=one-too-many.pdf"),
+            &token,
+            "application/pdf",
+            b"%PDF-1.4".to_vec(),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "file_too_large",
+    );
 }
 
 /// The account of an approved applicant (the `nth` eligible enterprise) opened:

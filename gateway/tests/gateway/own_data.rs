@@ -516,3 +516,72 @@ async fn every_quota_stops_with_an_error_that_names_it() {
             .is_some_and(|s| s >= 1)
     );
 }
+
+#[tokio::test]
+async fn oversized_sql_models_and_batches_are_refused_by_name() {
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    // SQL longer than the limit.
+    let long = format!(
+        "SELECT 1 -- {}",
+        "x".repeat(gateway::workspace::MAX_SQL_BYTES)
+    );
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/institutions/{institution}/jobs"),
+            Some(&token),
+            Some(json!({ "sql": long })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "sql");
+    // Models: only application/wasm, at most the sandbox's module size.
+    let models = format!("/api/v1/institutions/{institution}/models");
+    let (status, body) = app
+        .upload(&models, &token, "text/plain", b"\0asm".to_vec())
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    let big = vec![0u8; sandbox::SandboxConfig::default().max_module_bytes + 1];
+    let (status, body) = app.upload(&models, &token, "application/wasm", big).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    );
+    // A batch opening of more applications than one batch may hold.
+    let ids: Vec<String> = (0..=gateway::accounts::MAX_BATCH)
+        .map(|i| format!("a{i}"))
+        .collect();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/institutions",
+            Some(&admin),
+            Some(json!({ "application_ids": ids })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "application_ids");
+    let models_stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM models")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(models_stored, 0);
+}
