@@ -78,6 +78,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoLogin>> {
                     display_name: login.username,
                     role,
                     institution_id: None,
+                    organisation: None,
+                    subject_id: None,
                     password: PASSWORD,
                 },
                 "demo",

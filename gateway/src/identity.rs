@@ -31,6 +31,13 @@ pub enum Role {
     /// A user of an institution that is applying; becomes an institution user when
     /// its account is opened.
     Applicant,
+    /// Staff of an agency (a state organ, public institution or people's organisation)
+    /// who request verification of listed subjects (Q7): a dedicated role.
+    AgencyStaff,
+    /// A user of a source unit (数源单位), who resolves objections to its records (Q8).
+    SourceUnit,
+    /// A natural person, who sees their own record and authorises others to (Q4).
+    Person,
 }
 
 impl Role {
@@ -41,15 +48,22 @@ impl Role {
             Role::Reviewer => "reviewer",
             Role::Institution => "institution",
             Role::Applicant => "applicant",
+            Role::AgencyStaff => "agency_staff",
+            Role::SourceUnit => "source_unit",
+            Role::Person => "person",
         }
     }
 
-    fn parse(s: &str) -> Option<Role> {
+    /// The role with this stored name.
+    pub fn parse(s: &str) -> Option<Role> {
         match s {
             "administrator" => Some(Role::Administrator),
             "reviewer" => Some(Role::Reviewer),
             "institution" => Some(Role::Institution),
             "applicant" => Some(Role::Applicant),
+            "agency_staff" => Some(Role::AgencyStaff),
+            "source_unit" => Some(Role::SourceUnit),
+            "person" => Some(Role::Person),
             _ => None,
         }
     }
@@ -73,6 +87,12 @@ pub struct Caller {
     /// Reviewers: unified social credit codes of the institutions they belong to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub affiliations: Vec<String>,
+    /// Agency staff: their agency; source-unit users: their unit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation: Option<String>,
+    /// Natural persons: their subject_id in the persons register.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_id: Option<String>,
     /// The credential used.
     #[serde(skip)]
     pub credential_id: String,
@@ -181,6 +201,10 @@ pub struct NewUser<'a> {
     pub role: Role,
     /// The institution of an institution user.
     pub institution_id: Option<&'a str>,
+    /// The agency of agency staff, the unit of a source-unit user.
+    pub organisation: Option<&'a str>,
+    /// A natural person's subject_id in the persons register.
+    pub subject_id: Option<&'a str>,
     /// The password (checked, then hashed).
     pub password: &'a str,
 }
@@ -203,14 +227,17 @@ pub async fn create_user(
     }
     let id = new_id();
     sqlx::query(
-        "INSERT INTO users (id, username, display_name, role, institution_id, password_hash, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO users (id, username, display_name, role, institution_id, organisation, \
+                            subject_id, password_hash, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&id)
     .bind(user.username)
     .bind(user.display_name)
     .bind(user.role.as_str())
     .bind(user.institution_id)
+    .bind(user.organisation)
+    .bind(user.subject_id)
     .bind(hash_password(user.password))
     .bind(now())
     .execute(&mut **tx)
@@ -225,6 +252,7 @@ pub async fn create_user(
                 "username": user.username,
                 "role": user.role.as_str(),
                 "institution_id": user.institution_id,
+                "organisation": user.organisation,
             }),
             request_id,
         },
@@ -486,7 +514,7 @@ pub async fn revoke(
 pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, IdentityError> {
     let row = sqlx::query(
         "SELECT c.id, c.expires_at, c.revoked_at, u.id, u.username, u.display_name, u.role, \
-                u.institution_id, i.status \
+                u.institution_id, i.status, u.organisation, u.subject_id \
          FROM credentials c JOIN users u ON u.id = c.user_id \
          LEFT JOIN institutions i ON i.id = u.institution_id \
          WHERE c.token_hash = ?",
@@ -521,6 +549,8 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, Identity
         institution_id: row.get(7),
         institution_status: row.get(8),
         affiliations,
+        organisation: row.get(9),
+        subject_id: row.get(10),
     };
     sqlx::query("UPDATE credentials SET last_used_at = ? WHERE id = ?")
         .bind(now())

@@ -14,6 +14,7 @@ pub mod gate;
 pub mod identity;
 pub mod lineage;
 pub mod models;
+pub mod objections;
 pub mod own_data;
 pub mod products;
 pub mod reports;

@@ -115,6 +115,8 @@ pub async fn create_admin(database: &Path, username: &str, display_name: &str) -
             display_name,
             role: Role::Administrator,
             institution_id: None,
+            organisation: None,
+            subject_id: None,
             password,
         },
         &actor,

@@ -52,6 +52,16 @@ pub enum Action {
     ReadProduct,
     AssignProductReviewers,
     DecideProduct,
+    ManageUsers,
+    ReadPersonRecords,
+    IssuePersonReport,
+    ManageAuthorisations,
+    ReadObjection,
+    ResolveObjection,
+    ReadObjectionLedger,
+    HandleTickets,
+    VerifySubjects,
+    ReadServiceQuality,
 }
 
 impl Action {
@@ -84,6 +94,16 @@ impl Action {
             Action::ReadProduct => "read_product",
             Action::AssignProductReviewers => "assign_product_reviewers",
             Action::DecideProduct => "decide_product",
+            Action::ManageUsers => "manage_users",
+            Action::ReadPersonRecords => "read_person_records",
+            Action::IssuePersonReport => "issue_person_report",
+            Action::ManageAuthorisations => "manage_authorisations",
+            Action::ReadObjection => "read_objection",
+            Action::ResolveObjection => "resolve_objection",
+            Action::ReadObjectionLedger => "read_objection_ledger",
+            Action::HandleTickets => "handle_tickets",
+            Action::VerifySubjects => "verify_subjects",
+            Action::ReadServiceQuality => "read_service_quality",
         }
     }
 }
@@ -98,7 +118,7 @@ pub struct InstitutionRef {
 }
 
 /// Who asks.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Principal {
     /// User id.
     pub user_id: String,
@@ -108,6 +128,10 @@ pub struct Principal {
     pub institution: Option<InstitutionRef>,
     /// Unified social credit codes of the institutions a reviewer belongs to.
     pub affiliations: Vec<String>,
+    /// Agency staff: their agency; source-unit users: their unit.
+    pub organisation: Option<String>,
+    /// Natural persons: their subject_id in the persons register.
+    pub subject: Option<String>,
 }
 
 /// What is asked about.
@@ -145,6 +169,22 @@ pub enum Resource {
         id: String,
         /// Its owner's user id.
         owner: String,
+    },
+    /// A natural person's record (Q4), with who holds a live authorisation for it.
+    PersonRecord {
+        /// The person's subject_id.
+        subject: String,
+        /// Users authorised to read the disclosed records.
+        readers: Vec<String>,
+        /// Users authorised to have the credit report issued.
+        report_readers: Vec<String>,
+    },
+    /// An objection to a record (Q8).
+    Objection {
+        /// Its id.
+        id: String,
+        /// The source unit of the record objected to.
+        source_unit: String,
     },
     /// An institution's own table (BRIEF P5).
     OwnTable {
@@ -244,6 +284,12 @@ impl AccessPolicy {
             "role": principal.role,
             "affiliations": principal.affiliations,
         });
+        if let Some(o) = &principal.organisation {
+            user_attrs["organisation"] = json!(o);
+        }
+        if let Some(subject) = &principal.subject {
+            user_attrs["subject"] = json!(subject);
+        }
         if let Some(i) = &principal.institution {
             user_attrs["institution"] = entity_ref("Institution", &i.id);
             institutions.push(i);
@@ -315,6 +361,35 @@ impl AccessPolicy {
                     "parents": [],
                 }));
                 uid("OwnTable", id)
+            }
+            Resource::PersonRecord {
+                subject,
+                readers,
+                report_readers,
+            } => {
+                let users = |ids: &[String]| {
+                    ids.iter()
+                        .map(|r| entity_ref("User", r))
+                        .collect::<Vec<_>>()
+                };
+                entities.push(json!({
+                    "uid": uid("PersonRecord", subject),
+                    "attrs": {
+                        "subject": subject,
+                        "readers": users(readers),
+                        "report_readers": users(report_readers),
+                    },
+                    "parents": [],
+                }));
+                uid("PersonRecord", subject)
+            }
+            Resource::Objection { id, source_unit } => {
+                entities.push(json!({
+                    "uid": uid("Objection", id),
+                    "attrs": { "source_unit": source_unit },
+                    "parents": [],
+                }));
+                uid("Objection", id)
             }
             Resource::Credential { id, owner } => {
                 entities.push(json!({

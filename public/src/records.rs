@@ -4,7 +4,7 @@
 //! catalog allows (masked columns masked with `policies::masking`, secret columns never),
 //! grouped by the sections of 附录A.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use catalog::{Manifest, Sensitivity, TableDef};
 use chrono::NaiveDate;
@@ -134,14 +134,26 @@ fn shown(table: &TableDef, batch: &RecordBatch, row: usize) -> serde_json::Map<S
     out
 }
 
-/// The records of subject `subject_id` disclosed on `today`, by section of 附录A; records
-/// in `under_objection` (record ids) are marked. Every table is listed, empty or not.
+/// What objections (Q8) have done or are doing to records, by record id.
+#[derive(Clone, Debug, Default)]
+pub struct Objected {
+    /// Records with an objection being handled: shown marked "异议处理中".
+    pub open: HashSet<String>,
+    /// Records their source unit withdrew on an objection, and when: gone from then on.
+    pub withdrawn: HashMap<String, NaiveDate>,
+    /// Records their source unit corrected on an objection, with what it said: shown
+    /// with the correction until the corrected record arrives from the source.
+    pub corrected: HashMap<String, String>,
+}
+
+/// The records of subject `subject_id` disclosed on `today`, by section of 附录A, with
+/// what objections did to them (`objected`). Every table is listed, empty or not.
 pub async fn disclosed(
     catalog: &catalog::Catalog,
     subject_id: &str,
     today: NaiveDate,
     rules: &Rules,
-    under_objection: &HashSet<String>,
+    objected: &Objected,
 ) -> Result<Vec<Value>, RecordsError> {
     let ctx = SessionContext::new();
     catalog.register_all(&ctx).await?;
@@ -182,6 +194,11 @@ pub async fn disclosed(
                 let record_id = text(batch, "record_id", row).unwrap_or_default();
                 let info_class = text(batch, "info_class", row).unwrap_or_default();
                 let withdrawn = text(batch, "status", row).as_deref() == Some("withdrawn");
+                let withdrawn_on = if withdrawn {
+                    Some(date(batch, "withdrawn_date", row).unwrap_or(decided))
+                } else {
+                    objected.withdrawn.get(&record_id).copied()
+                };
                 let record = Record {
                     category: category(&table.id, &info_class),
                     severity: match text(batch, "severity", row).as_deref() {
@@ -190,10 +207,9 @@ pub async fn disclosed(
                         _ => None,
                     },
                     decision_date: decided,
-                    withdrawn_on: withdrawn
-                        .then(|| date(batch, "withdrawn_date", row).unwrap_or(decided)),
+                    withdrawn_on,
                     removed_on: date(batch, "removed_date", row),
-                    under_objection: under_objection.contains(&record_id),
+                    under_objection: objected.open.contains(&record_id),
                 };
                 if let Disclosure::Shown {
                     under_objection,
@@ -207,6 +223,12 @@ pub async fn disclosed(
                     );
                     if under_objection {
                         shown.insert("mark".into(), json!(UNDER_OBJECTION));
+                    }
+                    if let Some(note) = objected.corrected.get(&record_id) {
+                        shown.insert(
+                            "correction".into(),
+                            json!(format!("经异议核实已更正：{note}")),
+                        );
                     }
                     records.push(Value::Object(shown));
                 }
@@ -222,4 +244,102 @@ pub async fn disclosed(
         }));
     }
     Ok(sections)
+}
+
+/// Where a record is: its table, subject and source unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Located {
+    /// Catalog table.
+    pub table: String,
+    /// The record's subject.
+    pub subject_id: String,
+    /// `enterprise` or `person`.
+    pub subject_type: String,
+    /// The unit that supplied it (数源单位), as the record names it.
+    pub source_unit: String,
+}
+
+/// The record with this id, in whichever record table holds it.
+pub async fn locate(
+    catalog: &catalog::Catalog,
+    record_id: &str,
+) -> Result<Option<Located>, RecordsError> {
+    let ctx = SessionContext::new();
+    catalog.register_all(&ctx).await?;
+    for table in &Manifest::builtin().tables {
+        if table.column("record_id").is_none() || table.column("source_unit").is_none() {
+            continue;
+        }
+        let batches = ctx
+            .sql(&format!(
+                "SELECT subject_id, subject_type, source_unit FROM {} WHERE record_id = $1 LIMIT 1",
+                table.id
+            ))
+            .await?
+            .with_param_values(vec![ScalarValue::Utf8(Some(record_id.to_owned()))])?
+            .collect()
+            .await?;
+        if let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) {
+            return Ok(Some(Located {
+                table: table.id.clone(),
+                subject_id: text(batch, "subject_id", 0).unwrap_or_default(),
+                subject_type: text(batch, "subject_type", 0).unwrap_or_default(),
+                source_unit: text(batch, "source_unit", 0).unwrap_or_default(),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// A natural person as the persons register knows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// Their subject id (P…).
+    pub subject_id: String,
+    /// Their name.
+    pub name: String,
+    /// Their ID number, masked (Q3).
+    pub id_number_masked: String,
+}
+
+/// The person with exactly this name and ID number, if the register has them; or, with
+/// `id_number` only (`name` = None), whoever holds that number.
+pub async fn person(
+    catalog: &catalog::Catalog,
+    name: Option<&str>,
+    id_number: &str,
+) -> Result<Option<Person>, RecordsError> {
+    person_where(catalog, "id_number", id_number)
+        .await
+        .map(|p| p.filter(|p| name.is_none_or(|n| n == p.name)))
+}
+
+/// The person with this subject id.
+pub async fn person_by_subject(
+    catalog: &catalog::Catalog,
+    subject_id: &str,
+) -> Result<Option<Person>, RecordsError> {
+    person_where(catalog, "subject_id", subject_id).await
+}
+
+async fn person_where(
+    catalog: &catalog::Catalog,
+    column: &str,
+    value: &str,
+) -> Result<Option<Person>, RecordsError> {
+    let ctx = SessionContext::new();
+    catalog.register_all(&ctx).await?;
+    let batches = ctx
+        .sql(&format!(
+            "SELECT subject_id, name, id_number FROM persons WHERE {column} = $1 LIMIT 1"
+        ))
+        .await?
+        .with_param_values(vec![ScalarValue::Utf8(Some(value.to_owned()))])?
+        .collect()
+        .await?;
+    Ok(batches.iter().find(|b| b.num_rows() > 0).map(|b| Person {
+        subject_id: text(b, "subject_id", 0).unwrap_or_default(),
+        name: text(b, "name", 0).unwrap_or_default(),
+        id_number_masked: Mask::IdNumber.apply(&text(b, "id_number", 0).unwrap_or_default()),
+    }))
 }

@@ -91,6 +91,8 @@ async fn register(
             display_name: body.display_name.trim(),
             role: Role::Applicant,
             institution_id: None,
+            organisation: None,
+            subject_id: None,
             password: &body.password,
         },
         "self-registration",

@@ -10,6 +10,7 @@ mod own_data;
 mod products;
 mod public;
 mod review;
+mod service;
 mod sessions;
 
 use std::collections::HashMap;
@@ -276,6 +277,7 @@ pub(crate) async fn refuse_conflicts(
             role: "reviewer".into(),
             institution: None,
             affiliations: crate::review::affiliations(&state.store, reviewer).await?,
+            ..Default::default()
         };
         let allowed = state
             .access
@@ -304,6 +306,8 @@ pub(crate) fn principal(caller: &Caller) -> Principal {
             .zip(caller.institution_status.clone())
             .map(|(id, status)| InstitutionRef { id, status }),
         affiliations: caller.affiliations.clone(),
+        organisation: caller.organisation.clone(),
+        subject: caller.subject_id.clone(),
     }
 }
 
@@ -342,7 +346,8 @@ pub fn app(state: AppState) -> Router {
                 .merge(gate::routes())
                 .merge(own_data::routes())
                 .merge(products::routes())
-                .merge(public::routes()),
+                .merge(public::routes())
+                .merge(service::routes()),
         )
         // The API description and an offline Swagger UI (assets compiled in).
         .merge(

@@ -4,6 +4,8 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
+use std::collections::HashSet;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -33,13 +35,18 @@ struct SearchQuery {
     cursor: Option<String>,
 }
 
-fn item(e: &Entry) -> Value {
-    json!({
+fn item(e: &Entry, objected: &HashSet<String>) -> Value {
+    let mut out = json!({
         "uscc": e.uscc,
         "name": e.name,
         "region_name": e.region_name,
         "industry_code": e.industry_code,
-    })
+    });
+    // Q8: a subject with a record under objection is marked wherever it appears.
+    if objected.contains(&e.subject_id) {
+        out["mark"] = json!(policies::disclosure::UNDER_OBJECTION);
+    }
+    out
 }
 
 /// What a code's checksum says, as a warning (early pilot codes fail it and are still
@@ -73,13 +80,14 @@ async fn search(
             ApiError::invalid("cursor", "pass the next_cursor of the previous page")
         })?,
     };
+    let objected = crate::objections::subjects_under_objection(&state.store).await?;
     if policies::Uscc::check(&q).is_ok() {
         let found = state.search.by_uscc(&q);
         return Ok(Json(json!({
             "query": q,
             "match": "code",
             "warning": code_warning(&q),
-            "items": found.map(item).into_iter().collect::<Vec<_>>(),
+            "items": found.map(|e| item(e, &objected)).into_iter().collect::<Vec<_>>(),
             "total": usize::from(found.is_some()),
             "next_cursor": null,
         })));
@@ -95,7 +103,7 @@ async fn search(
     Ok(Json(json!({
         "query": q,
         "match": "name",
-        "items": page.items.iter().map(|e| item(e)).collect::<Vec<_>>(),
+        "items": page.items.iter().map(|e| item(e, &objected)).collect::<Vec<_>>(),
         "total": page.total,
         "truncated": page.truncated,
         "next_cursor": (next < page.total).then(|| next.to_string()),
@@ -115,7 +123,8 @@ async fn by_code(
     Path(uscc): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let found = subject(&state, &uscc)?;
-    let mut out = item(found);
+    let objected = crate::objections::subjects_under_objection(&state.store).await?;
+    let mut out = item(found, &objected);
     out["warning"] = code_warning(&uscc).unwrap_or(Value::Null);
     Ok(Json(out))
 }
@@ -133,12 +142,12 @@ async fn records(
         &found.subject_id,
         today,
         &state.settings.disclosure,
-        &std::collections::HashSet::new(),
+        &crate::objections::objected(&state.store).await?,
     )
     .await
     .map_err(ApiError::internal)?;
     Ok(Json(json!({
-        "subject": item(found),
+        "subject": item(found, &HashSet::new()),
         "as_of": today,
         "sections": sections,
     })))
@@ -169,7 +178,7 @@ async fn issue_report(
         &found.subject_id,
         now.date_naive(),
         &state.settings.disclosure,
-        &std::collections::HashSet::new(),
+        &crate::objections::objected(&state.store).await?,
     )
     .await
     .map_err(ApiError::internal)?;

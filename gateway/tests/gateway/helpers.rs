@@ -87,6 +87,19 @@ impl TestApp {
 
     /// Creates a user with [`PASSWORD`], of an institution if one is given.
     pub async fn user_of(&self, username: &str, role: Role, institution: Option<&str>) -> String {
+        self.user_in(username, role, institution, None, None).await
+    }
+
+    /// Creates a user with [`PASSWORD`] with every attachment a role may need: an
+    /// institution, an organisation (agency or source unit), a person's subject id.
+    pub async fn user_in(
+        &self,
+        username: &str,
+        role: Role,
+        institution: Option<&str>,
+        organisation: Option<&str>,
+        subject_id: Option<&str>,
+    ) -> String {
         let mut tx = self.store.write().await.expect("tx");
         let id = identity::create_user(
             &mut tx,
@@ -95,6 +108,8 @@ impl TestApp {
                 display_name: username,
                 role,
                 institution_id: institution,
+                organisation,
+                subject_id,
                 password: PASSWORD,
             },
             "test",

@@ -9,6 +9,7 @@ mod criteria;
 mod gate;
 mod helpers;
 mod lifecycle;
+mod objections;
 mod own_data;
 mod products;
 mod public;

@@ -22,6 +22,7 @@ fn admin() -> Principal {
         role: "administrator".into(),
         institution: None,
         affiliations: vec![],
+        ..Default::default()
     }
 }
 
@@ -32,6 +33,7 @@ fn reviewer(id: &str, affiliations: &[&str]) -> Principal {
         role: "reviewer".into(),
         institution: None,
         affiliations: affiliations.iter().map(|u| u.to_string()).collect(),
+        ..Default::default()
     }
 }
 
@@ -41,6 +43,7 @@ fn applicant(id: &str) -> Principal {
         role: "applicant".into(),
         institution: None,
         affiliations: vec![],
+        ..Default::default()
     }
 }
 
@@ -53,6 +56,7 @@ fn member(of: &InstitutionRef) -> Principal {
         role: "institution".into(),
         institution: Some(of.clone()),
         affiliations: vec![],
+        ..Default::default()
     }
 }
 
@@ -324,6 +328,7 @@ fn everyone_signed_in_reads_their_own_status_and_nothing_is_allowed_by_default()
         role: "superuser".into(),
         institution: None,
         affiliations: vec![],
+        ..Default::default()
     };
     assert!(!allowed(
         &stranger,

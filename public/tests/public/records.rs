@@ -9,6 +9,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::Date32Type;
 use datafusion::prelude::SessionContext;
 use policies::disclosure::Rules;
+use public::records::Objected;
 
 fn today() -> NaiveDate {
     samples::default_as_of()
@@ -94,7 +95,7 @@ async fn penalties_are_shown_exactly_as_the_rules_say() {
             subject,
             today(),
             &Rules::default(),
-            &HashSet::new(),
+            &Objected::default(),
         )
         .await
         .expect("records");
@@ -145,7 +146,7 @@ async fn objections_are_marked_and_nothing_secret_appears() {
         &subject,
         today(),
         &Rules::default(),
-        &HashSet::new(),
+        &Objected::default(),
     )
     .await
     .expect("records");
@@ -162,7 +163,10 @@ async fn objections_are_marked_and_nothing_secret_appears() {
         &subject,
         today(),
         &Rules::default(),
-        &HashSet::from([record_id.clone()]),
+        &Objected {
+            open: HashSet::from([record_id.clone()]),
+            ..Objected::default()
+        },
     )
     .await
     .expect("records");

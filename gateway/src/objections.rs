@@ -1,0 +1,545 @@
+//! Objections to public credit records (BRIEF Q8, standard 6.4): filed with a
+//! completeness and accuracy check, the record marked "异议处理中" everywhere at once,
+//! dispatched to the queue of the record's source unit, resolved there (corrected,
+//! withdrawn or upheld) within 5 working days of the calendar, and kept as a ledger.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use policies::calendar::{Calendar, CalendarError};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::audit::{self, Event};
+use crate::store::{Store, StoreError, new_id, now, random_bytes, sha256_hex};
+
+/// Working days from filing within which an objection is done (6.4.4).
+pub const DEADLINE_WORKING_DAYS: u32 = 5;
+/// Longest objection text, in characters.
+pub const MAX_CONTENT_CHARS: usize = 2000;
+/// Shortest objection text: enough to say what is wrong.
+pub const MIN_CONTENT_CHARS: usize = 10;
+
+/// Today in China (UTC+8), the day deadlines count from.
+pub fn china_today() -> NaiveDate {
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    chrono::Utc::now().with_timezone(&beijing).date_naive()
+}
+
+/// An objection as filed (6.4.2).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filing {
+    /// The applicant's name: the enterprise's registered name or the person's name.
+    #[serde(default)]
+    pub applicant_name: String,
+    /// The applicant's unified social credit code, or a person's citizen ID number.
+    #[serde(default)]
+    pub applicant_code: String,
+    /// A telephone number to reach the applicant.
+    #[serde(default)]
+    pub phone: String,
+    /// What is wrong with the record.
+    #[serde(default)]
+    pub content: String,
+    /// The record objected to (its `record_id`).
+    #[serde(default)]
+    pub record_id: String,
+}
+
+/// Why an objection was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectionError {
+    /// Fields missing or malformed, each named.
+    #[error("the objection is incomplete: {}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
+    Incomplete(Vec<(&'static str, String)>),
+    /// No record has this id.
+    #[error("no public credit record has the id '{0}'")]
+    NoRecord(String),
+    /// The applicant is not the record's subject.
+    #[error(
+        "record '{0}' is not a record of the subject with this applicant code and name ({1} does not match): an objection is filed by the subject of the record"
+    )]
+    NotTheSubject(String, &'static str),
+    /// An objection to this record is already being handled.
+    #[error("objection {0} to this record is already being handled")]
+    AlreadyOpen(String),
+    /// The objection is already resolved.
+    #[error("this objection was already resolved ({0})")]
+    Resolved(String),
+    /// The calendar has no data for a year the deadline falls in.
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+    /// The records could not be read.
+    #[error("reading records: {0}")]
+    Records(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for ObjectionError {
+    fn from(e: sqlx::Error) -> Self {
+        ObjectionError::Store(e.into())
+    }
+}
+
+/// Checks that a phone number looks like one: a mainland mobile (11 digits from 1) or a
+/// fixed line with its area code (0 + 2–3 digits, optional '-', 7–8 digits).
+pub fn check_phone(phone: &str) -> Result<(), String> {
+    let digits: String = phone.chars().filter(|c| *c != '-' && *c != ' ').collect();
+    let all_digits = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    let mobile = all_digits && digits.len() == 11 && digits.starts_with('1');
+    let fixed = all_digits && digits.starts_with('0') && (10..=12).contains(&digits.len());
+    if mobile || fixed {
+        Ok(())
+    } else {
+        Err(
+            "a mobile number of 11 digits, or a fixed line with its area code (0571-12345678)"
+                .into(),
+        )
+    }
+}
+
+/// Who the applicant code says the applicant is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applicant {
+    /// An enterprise or organisation, by its code.
+    Organisation(String),
+    /// A natural person, by their (valid) citizen ID number.
+    Person(String),
+}
+
+/// The completeness and form check of 6.4.2: every field at fault is named.
+pub fn check(filing: &Filing) -> Result<Applicant, ObjectionError> {
+    let mut faults: Vec<(&'static str, String)> = Vec::new();
+    if filing.applicant_name.trim().is_empty() {
+        faults.push(("applicant_name", "the applicant's name is required".into()));
+    } else if filing.applicant_name.chars().count() > 100 {
+        faults.push(("applicant_name", "at most 100 characters".into()));
+    }
+    let code = filing.applicant_code.trim();
+    let applicant = if code.is_empty() {
+        faults.push((
+            "applicant_code",
+            "the unified social credit code, or for a person the citizen ID number, is required"
+                .into(),
+        ));
+        None
+    } else if code.len() == 18 && policies::Uscc::check(code).is_ok() {
+        Some(Applicant::Organisation(code.to_uppercase()))
+    } else {
+        match policies::IdNumber::parse(code) {
+            Ok(id) => Some(Applicant::Person(id.as_str().to_owned())),
+            Err(e) => {
+                faults.push((
+                    "applicant_code",
+                    format!(
+                        "neither a unified social credit code nor a valid citizen ID number ({e})"
+                    ),
+                ));
+                None
+            }
+        }
+    };
+    if filing.phone.trim().is_empty() {
+        faults.push(("phone", "a telephone number is required".into()));
+    } else if let Err(e) = check_phone(filing.phone.trim()) {
+        faults.push(("phone", e));
+    }
+    let content = filing.content.trim().chars().count();
+    if content < MIN_CONTENT_CHARS {
+        faults.push((
+            "content",
+            format!(
+                "say what is wrong with the record, in at least {MIN_CONTENT_CHARS} characters"
+            ),
+        ));
+    } else if content > MAX_CONTENT_CHARS {
+        faults.push(("content", format!("at most {MAX_CONTENT_CHARS} characters")));
+    }
+    if filing.record_id.trim().is_empty() {
+        faults.push((
+            "record_id",
+            "the id of the record objected to is required (record_id, as the records list shows it)".into(),
+        ));
+    }
+    match applicant {
+        Some(applicant) if faults.is_empty() => Ok(applicant),
+        _ => Err(ObjectionError::Incomplete(faults)),
+    }
+}
+
+/// An objection just filed: the follow-up token is shown once.
+#[derive(Clone, Debug, Serialize)]
+pub struct Filed {
+    /// Its id.
+    pub id: String,
+    /// Its number, quoted in every contact.
+    pub number: String,
+    /// The secret with which the applicant follows it without an account.
+    pub token: String,
+    /// The source unit it was dispatched to.
+    pub source_unit: String,
+    /// The day by which it is done.
+    pub due_on: NaiveDate,
+}
+
+/// Files an objection whose record has been located and whose applicant has been
+/// matched to the record's subject by the caller. Marks the record at once (every
+/// output path reads [`objected`]), dispatches it, audits it.
+#[allow(clippy::too_many_arguments)]
+pub async fn file(
+    store: &Store,
+    calendar: &Calendar,
+    filing: &Filing,
+    located: &::public::records::Located,
+    filed_by: Option<&str>,
+    today: NaiveDate,
+    request_id: &str,
+) -> Result<Filed, ObjectionError> {
+    let due_on = calendar.add_working_days(today, DEADLINE_WORKING_DAYS)?;
+    let mut tx = store.write().await?;
+    let open: Option<String> =
+        sqlx::query_scalar("SELECT number FROM objections WHERE record_id = ? AND status = 'open'")
+            .bind(filing.record_id.trim())
+            .fetch_optional(&mut *tx)
+            .await?;
+    if let Some(number) = open {
+        return Err(ObjectionError::AlreadyOpen(number));
+    }
+    let id = new_id();
+    let token = format!("cpo_{}", crate::store::hex(&random_bytes::<16>()));
+    let suffix = u32::from_be_bytes(random_bytes::<4>()) % 10_000;
+    let number = format!("YY{}{:04}", today.format("%Y%m%d"), suffix);
+    sqlx::query(
+        "INSERT INTO objections (id, number, token_sha256, filed_by, applicant_name, applicant_code, \
+             phone, content, record_table, record_id, subject_id, source_unit, status, filed_at, due_on) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+    )
+    .bind(&id)
+    .bind(&number)
+    .bind(sha256_hex(token.as_bytes()))
+    .bind(filed_by)
+    .bind(filing.applicant_name.trim())
+    .bind(filing.applicant_code.trim())
+    .bind(filing.phone.trim())
+    .bind(filing.content.trim())
+    .bind(&located.table)
+    .bind(filing.record_id.trim())
+    .bind(&located.subject_id)
+    .bind(&located.source_unit)
+    .bind(now())
+    .bind(due_on.to_string())
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: filed_by.unwrap_or("public"),
+            action: "objection.filed",
+            subject: &id,
+            detail: serde_json::json!({
+                "number": number,
+                "record_id": filing.record_id.trim(),
+                "table": located.table,
+                "source_unit": located.source_unit,
+                "due_on": due_on,
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Filed {
+        id,
+        number,
+        token,
+        source_unit: located.source_unit.clone(),
+        due_on,
+    })
+}
+
+/// What objections have done or are doing to records, for every output path.
+pub async fn objected(store: &Store) -> Result<::public::records::Objected, StoreError> {
+    let rows = sqlx::query(
+        "SELECT record_id, status, resolution, resolved_at FROM objections \
+         WHERE status IN ('open', 'corrected', 'withdrawn') ORDER BY filed_at",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = ::public::records::Objected::default();
+    for row in rows {
+        let record: String = row.get(0);
+        let status: String = row.get(1);
+        match status.as_str() {
+            "open" => {
+                out.open.insert(record);
+            }
+            "corrected" => {
+                out.corrected
+                    .insert(record, row.get::<Option<String>, _>(2).unwrap_or_default());
+            }
+            _ => {
+                let at: Option<String> = row.get(3);
+                let day = at
+                    .as_deref()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.date_naive())
+                    .unwrap_or_else(china_today);
+                out.withdrawn.insert(record, day);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Subjects with a record under objection (search results carry the mark too).
+pub async fn subjects_under_objection(store: &Store) -> Result<HashSet<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT subject_id FROM objections WHERE status = 'open'")
+            .fetch_all(store.pool())
+            .await?
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// An objection as its handlers and its applicant see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Objection {
+    /// Id.
+    pub id: String,
+    /// Number.
+    pub number: String,
+    /// Applicant's name.
+    pub applicant_name: String,
+    /// Applicant's code (masked when it is an ID number).
+    pub applicant_code: String,
+    /// Phone, masked (administrators, who answer the applicant, see it whole).
+    pub phone: String,
+    /// The phone as given.
+    #[serde(skip)]
+    pub phone_as_given: String,
+    /// What the applicant says.
+    pub content: String,
+    /// The record's table.
+    pub record_table: String,
+    /// The record.
+    pub record_id: String,
+    /// The record's subject.
+    pub subject_id: String,
+    /// Where it was dispatched.
+    pub source_unit: String,
+    /// `open`, `corrected`, `withdrawn` or `upheld`.
+    pub status: String,
+    /// When it was filed.
+    pub filed_at: String,
+    /// Deadline (5 working days).
+    pub due_on: String,
+    /// Open past its deadline (today in China is after `due_on`).
+    pub overdue: bool,
+    /// When it was resolved.
+    pub resolved_at: Option<String>,
+    /// What the source unit found.
+    pub resolution: Option<String>,
+    /// Resolved by the deadline (resolved ones only).
+    pub on_time: Option<bool>,
+}
+
+/// `SELECT` of the columns [`objection`] reads, then the rest of the query.
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, number, applicant_name, applicant_code, phone, content, record_table, \
+             record_id, subject_id, source_unit, status, filed_at, due_on, resolved_at, \
+             resolution",
+            $rest
+        )
+    };
+}
+
+fn objection(row: &sqlx::sqlite::SqliteRow, today: NaiveDate) -> Objection {
+    let code: String = row.get(3);
+    let code = if code.len() == 18 && policies::Uscc::check(&code).is_ok() {
+        code
+    } else {
+        policies::masking::Mask::IdNumber.apply(&code)
+    };
+    let phone: String = row.get(4);
+    let due_on: String = row.get(12);
+    let status: String = row.get(10);
+    let resolved_at: Option<String> = row.get(13);
+    let due = NaiveDate::parse_from_str(&due_on, "%Y-%m-%d").ok();
+    let resolved_day = resolved_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| {
+            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
+                .date_naive()
+        });
+    Objection {
+        id: row.get(0),
+        number: row.get(1),
+        applicant_name: row.get(2),
+        applicant_code: code,
+        phone: policies::masking::Mask::Mobile.apply(&phone),
+        phone_as_given: phone,
+        content: row.get(5),
+        record_table: row.get(6),
+        record_id: row.get(7),
+        subject_id: row.get(8),
+        source_unit: row.get(9),
+        overdue: status == "open" && due.is_some_and(|d| today > d),
+        on_time: resolved_day.zip(due).map(|(r, d)| r <= d),
+        status,
+        filed_at: row.get(11),
+        due_on,
+        resolved_at,
+        resolution: row.get(14),
+    }
+}
+
+/// One objection by id.
+pub async fn get(store: &Store, id: &str) -> Result<Option<Objection>, StoreError> {
+    let row = sqlx::query(select!(" FROM objections WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(row.map(|r| objection(&r, china_today())))
+}
+
+/// The objection with this number, if `token` is its follow-up token.
+pub async fn follow(
+    store: &Store,
+    number: &str,
+    token: &str,
+) -> Result<Option<Objection>, StoreError> {
+    let row = sqlx::query(select!(", token_sha256 FROM objections WHERE number = ?"))
+        .bind(number)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(row
+        // Hashes are compared, so timing says nothing about the token itself.
+        .filter(|r| r.get::<String, _>(15) == sha256_hex(token.as_bytes()))
+        .map(|r| objection(&r, china_today())))
+}
+
+/// The ledger (6.4.5): every objection, newest first, of one source unit or of all,
+/// optionally only those in one status or only the overdue ones.
+pub async fn ledger(
+    store: &Store,
+    source_unit: Option<&str>,
+    status: Option<&str>,
+    overdue_only: bool,
+) -> Result<Vec<Objection>, StoreError> {
+    let rows = sqlx::query(select!(
+        " FROM objections \
+         WHERE (?1 IS NULL OR source_unit = ?1) AND (?2 IS NULL OR status = ?2) \
+         ORDER BY filed_at DESC"
+    ))
+    .bind(source_unit)
+    .bind(status)
+    .fetch_all(store.pool())
+    .await?;
+    let today = china_today();
+    Ok(rows
+        .iter()
+        .map(|r| objection(r, today))
+        .filter(|o| !overdue_only || o.overdue)
+        .collect())
+}
+
+/// How an objection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The record was wrong and is corrected: shown with the correction until the
+    /// source's corrected record arrives.
+    Corrected,
+    /// The record should not be public: withdrawn from disclosure at once.
+    Withdrawn,
+    /// The record is right: the mark is lifted.
+    Upheld,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Corrected => "corrected",
+            Outcome::Withdrawn => "withdrawn",
+            Outcome::Upheld => "upheld",
+        }
+    }
+}
+
+/// Resolves an open objection (the caller has been authorised for it); audited.
+pub async fn resolve(
+    store: &Store,
+    id: &str,
+    outcome: Outcome,
+    resolution: &str,
+    by: &str,
+    request_id: &str,
+) -> Result<Objection, ObjectionError> {
+    let mut tx = store.write().await?;
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM objections WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    match status.as_deref() {
+        None => return Err(ObjectionError::NoRecord(id.to_owned())),
+        Some("open") => {}
+        Some(other) => return Err(ObjectionError::Resolved(other.to_owned())),
+    }
+    sqlx::query(
+        "UPDATE objections SET status = ?, resolution = ?, resolved_at = ?, resolved_by = ? \
+         WHERE id = ? AND status = 'open'",
+    )
+    .bind(outcome.as_str())
+    .bind(resolution)
+    .bind(now())
+    .bind(by)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: by,
+            action: "objection.resolved",
+            subject: id,
+            detail: serde_json::json!({ "outcome": outcome.as_str(), "resolution": resolution }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(store, id)
+        .await?
+        .ok_or_else(|| ObjectionError::NoRecord(id.to_owned()))
+}
+
+/// Objections filed and completed, for the quality view (7.4: 100 % completed).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Completion {
+    /// Filed in all.
+    pub filed: u64,
+    /// Resolved.
+    pub resolved: u64,
+    /// Resolved by their deadline.
+    pub on_time: u64,
+    /// Open past their deadline.
+    pub overdue: u64,
+}
+
+/// The completion figures over every objection.
+pub async fn completion(store: &Store) -> Result<Completion, StoreError> {
+    let all = ledger(store, None, None, false).await?;
+    Ok(Completion {
+        filed: all.len() as u64,
+        resolved: all.iter().filter(|o| o.status != "open").count() as u64,
+        on_time: all.iter().filter(|o| o.on_time == Some(true)).count() as u64,
+        overdue: all.iter().filter(|o| o.overdue).count() as u64,
+    })
+}

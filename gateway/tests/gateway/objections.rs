@@ -1,0 +1,382 @@
+//! Objections (BRIEF Q8) over a real listener: filed by the public with a completeness
+//! check, the record marked everywhere, resolved by its source unit within the calendar's
+//! deadline, followed by the applicant, kept in the ledger.
+
+use gateway::identity::Role;
+use policies::calendar::Calendar;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_error};
+
+/// An enterprise of the sample data and one of its disclosed records (preferring one
+/// that is not the registration itself).
+async fn enterprise_with_a_record(app: &TestApp) -> (Value, Value) {
+    let some = app.search_sample().await;
+    let uscc = some["uscc"].as_str().expect("uscc");
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects/{uscc}/records"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let sections = body["sections"].as_array().expect("sections");
+    let record = sections
+        .iter()
+        .rev()
+        .find_map(|s| s["records"].as_array().and_then(|r| r.first()).cloned())
+        .expect("a disclosed record");
+    (some, record)
+}
+
+fn marked(records: &Value, record_id: &str) -> Option<Value> {
+    records["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .flat_map(|s| s["records"].as_array().cloned().unwrap_or_default())
+        .find(|r| r["record_id"] == record_id)
+}
+
+#[tokio::test]
+async fn an_objection_flows_from_filing_to_resolution_and_the_record_is_marked_meanwhile() {
+    let app = TestApp::spawn().await;
+    let (subject, record) = enterprise_with_a_record(&app).await;
+    let uscc = subject["uscc"].as_str().expect("uscc").to_owned();
+    let name = subject["name"].as_str().expect("name").to_owned();
+    let record_id = record["record_id"].as_str().expect("record_id").to_owned();
+    let unit = record["source_unit"]
+        .as_str()
+        .expect("source_unit")
+        .to_owned();
+    let records_path = format!("/api/v1/public/subjects/{uscc}/records");
+
+    // Q8 / 6.4.2: an empty filing names every missing field, and files nothing.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/public/objections",
+            None,
+            Some(json!({})),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "applicant_name",
+            "applicant_code",
+            "phone",
+            "content",
+            "record_id"
+        ]
+    );
+    let filing = json!({
+        "applicant_name": name,
+        "applicant_code": uscc,
+        "phone": "0571-87654321",
+        "content": "该记录的处罚决定已被复议撤销，请核实后更正。",
+        "record_id": record_id,
+    });
+    for (field, value, code) in [
+        ("phone", json!("12345"), "invalid_field"),
+        ("applicant_code", json!("12345"), "invalid_field"),
+        ("content", json!("错了"), "invalid_field"),
+        ("record_id", json!("no-such-record"), "no_such_record"),
+        // Someone else's name with this code: not the record's subject.
+        ("applicant_name", json!("别的公司"), "not_the_subject"),
+    ] {
+        let mut bad = filing.clone();
+        bad[field] = value;
+        let (status, body) = app
+            .call(Method::POST, "/api/v1/public/objections", None, Some(bad))
+            .await;
+        assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, code);
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+    let (_, untouched) = app.call(Method::GET, &records_path, None, None).await;
+    assert!(marked(&untouched, &record_id).expect("record")["mark"].is_null());
+
+    // Filed: due 5 working days after today on the calendar.
+    let (status, filed) = app
+        .call(
+            Method::POST,
+            "/api/v1/public/objections",
+            None,
+            Some(filing.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    let today = gateway::objections::china_today();
+    let due = Calendar::builtin()
+        .add_working_days(today, 5)
+        .expect("calendar");
+    assert_eq!(filed["due_on"], due.to_string());
+    assert_eq!(filed["source_unit"], unit);
+    let id = filed["id"].as_str().expect("id").to_owned();
+    let number = filed["number"].as_str().expect("number").to_owned();
+    let token = filed["token"].as_str().expect("token").to_owned();
+
+    // Marked at once: records, search results, the credit report.
+    let (_, records) = app.call(Method::GET, &records_path, None, None).await;
+    assert_eq!(
+        marked(&records, &record_id).expect("record")["mark"],
+        "异议处理中"
+    );
+    let (_, found) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects?q={uscc}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(found["items"][0]["mark"], "异议处理中", "{found}");
+    let (status, report) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/public/subjects/{uscc}/reports"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(
+        report.to_string().contains("异议处理中"),
+        "the report shows the mark"
+    );
+
+    // One objection at a time per record.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/public/objections",
+            None,
+            Some(filing.clone()),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "objection_open");
+
+    // The applicant follows it with the token; a wrong token learns nothing.
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/objections/{number}?token=cpo_wrong"),
+            None,
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let follow = format!("/api/v1/public/objections/{number}?token={token}");
+    let (status, body) = app.call(Method::GET, &follow, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "open");
+
+    // Dispatched to the record's source unit: its queue has it; another unit's does not
+    // and cannot even see it; an institution user has no ledger.
+    app.user_in("unit", Role::SourceUnit, None, Some(&unit), None)
+        .await;
+    app.user_in(
+        "other-unit",
+        Role::SourceUnit,
+        None,
+        Some("另一数源单位"),
+        None,
+    )
+    .await;
+    app.user("admin", Role::Administrator).await;
+    app.user("applicant", Role::Applicant).await;
+    let unit_token = app.login("unit").await;
+    let other = app.login("other-unit").await;
+    let admin = app.login("admin").await;
+    let applicant = app.login("applicant").await;
+    let (status, queue) = app
+        .call(
+            Method::GET,
+            "/api/v1/objections?status=open",
+            Some(&unit_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(queue["items"][0]["number"], number);
+    assert_ne!(
+        queue["items"][0]["phone"], "0571-87654321",
+        "masked for the unit"
+    );
+    let (_, other_queue) = app
+        .call(Method::GET, "/api/v1/objections", Some(&other), None)
+        .await;
+    assert_eq!(other_queue["total"], 0);
+    let resolution = |outcome: &str| json!({ "outcome": outcome, "resolution": "经核实，该处罚已被复议撤销，撤下该记录。" });
+    for who in [&other, &applicant] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/objections/{id}/resolution"),
+                Some(who),
+                Some(resolution("withdrawn")),
+            )
+            .await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    }
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/objections", Some(&applicant), None)
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (_, still) = app.call(Method::GET, &records_path, None, None).await;
+    assert_eq!(
+        marked(&still, &record_id).expect("record")["mark"],
+        "异议处理中"
+    );
+
+    // Resolved by the unit, within the deadline: withdrawn, so gone at once.
+    let (status, done) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/objections/{id}/resolution"),
+            Some(&unit_token),
+            Some(resolution("withdrawn")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["status"], "withdrawn");
+    assert_eq!(done["on_time"], true);
+    let (_, after) = app.call(Method::GET, &records_path, None, None).await;
+    assert!(marked(&after, &record_id).is_none(), "withdrawn at once");
+    let (_, found) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects?q={uscc}"),
+            None,
+            None,
+        )
+        .await;
+    assert!(found["items"][0]["mark"].is_null(), "{found}");
+    let (_, body) = app.call(Method::GET, &follow, None, None).await;
+    assert_eq!(body["status"], "withdrawn");
+    assert!(
+        body["resolution"]
+            .as_str()
+            .is_some_and(|r| r.contains("撤下"))
+    );
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/objections/{id}/resolution"),
+            Some(&unit_token),
+            Some(resolution("upheld")),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "objection_resolved");
+
+    // The ledger (administrators) keeps it; the audit log has both steps.
+    let (status, ledger) = app
+        .call(Method::GET, "/api/v1/objections", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{ledger}");
+    assert_eq!(ledger["items"][0]["status"], "withdrawn");
+    assert_eq!(
+        app.audit_actions(&id).await,
+        ["objection.filed", "objection.resolved"]
+    );
+}
+
+#[tokio::test]
+async fn a_corrected_record_shows_its_correction_and_overdue_objections_are_flagged() {
+    let app = TestApp::spawn().await;
+    let (subject, record) = enterprise_with_a_record(&app).await;
+    let uscc = subject["uscc"].as_str().expect("uscc").to_owned();
+    let record_id = record["record_id"].as_str().expect("record_id").to_owned();
+    let unit = record["source_unit"]
+        .as_str()
+        .expect("source_unit")
+        .to_owned();
+    let (status, filed) = app
+        .call(
+            Method::POST,
+            "/api/v1/public/objections",
+            None,
+            Some(json!({
+                "applicant_name": subject["name"],
+                "applicant_code": uscc,
+                "phone": "13812345678",
+                "content": "记录中的金额有误，应为五千元。",
+                "record_id": record_id,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    let id = filed["id"].as_str().expect("id").to_owned();
+
+    // Aged past its deadline: flagged overdue in the ledger.
+    sqlx::query("UPDATE objections SET due_on = '2026-01-05' WHERE id = ?")
+        .bind(&id)
+        .execute(app.store.pool())
+        .await
+        .expect("age");
+    app.user("admin", Role::Administrator).await;
+    let admin = app.login("admin").await;
+    let (_, overdue) = app
+        .call(
+            Method::GET,
+            "/api/v1/objections?overdue=true",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(overdue["total"], 1, "{overdue}");
+    assert_eq!(overdue["items"][0]["overdue"], true);
+    assert_eq!(
+        overdue["items"][0]["phone"], "13812345678",
+        "whole for the service"
+    );
+
+    app.user_in("unit", Role::SourceUnit, None, Some(&unit), None)
+        .await;
+    let unit_token = app.login("unit").await;
+    let (status, done) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/objections/{id}/resolution"),
+            Some(&unit_token),
+            Some(json!({ "outcome": "corrected", "resolution": "金额更正为5000元" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["on_time"], false, "resolved after the (aged) deadline");
+    let (_, records) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects/{uscc}/records"),
+            None,
+            None,
+        )
+        .await;
+    let shown = marked(&records, &record_id).expect("still shown");
+    assert!(shown["mark"].is_null());
+    assert_eq!(shown["correction"], "经异议核实已更正：金额更正为5000元");
+    let (_, overdue) = app
+        .call(
+            Method::GET,
+            "/api/v1/objections?overdue=true",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(overdue["total"], 0);
+}
