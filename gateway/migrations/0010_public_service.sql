@@ -9,6 +9,13 @@
 PRAGMA foreign_keys = OFF;
 BEGIN;
 
+-- Reports are issued as JSON, printable HTML or PDF for a named requester (Q5, Q6): the
+-- issued document's own hash is archived too, so a document can be checked byte for byte.
+ALTER TABLE issued_reports ADD COLUMN format TEXT NOT NULL DEFAULT 'json';
+ALTER TABLE issued_reports ADD COLUMN requester TEXT NOT NULL DEFAULT '';
+ALTER TABLE issued_reports ADD COLUMN document_sha256 TEXT;
+ALTER TABLE issued_reports ADD COLUMN subject_id TEXT;
+
 CREATE TABLE users_new (
     id              TEXT PRIMARY KEY,
     username        TEXT NOT NULL UNIQUE,

@@ -33,6 +33,17 @@ struct Config {
     server: ServerConfig,
     #[serde(default)]
     database: DatabaseConfig,
+    #[serde(default)]
+    public: PublicConfig,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublicConfig {
+    base_url: Option<String>,
+    font: Option<PathBuf>,
+    issuer: Option<String>,
+    contact: Option<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -341,6 +352,31 @@ pub async fn run(cli: Cli) -> Result<()> {
                     "server.report_grace_days must be between 0 and 90"
                 );
                 settings.reports.grace_days = days;
+            }
+            let public = &config.public;
+            settings.public.base_url = match &public.base_url {
+                Some(url) => {
+                    anyhow::ensure!(
+                        url.starts_with("https://") || url.starts_with("http://"),
+                        "public.base_url must start with https:// (or http://)"
+                    );
+                    url.trim_end_matches('/').to_owned()
+                }
+                None => format!("http://{listen}"),
+            };
+            if let Some(font) = &public.font {
+                anyhow::ensure!(
+                    font.is_file(),
+                    "public.font {} is not a file: install fonts-wqy-microhei (scripts/setup) or name a TrueType font",
+                    font.display()
+                );
+                settings.public.font = font.clone();
+            }
+            if let Some(issuer) = &public.issuer {
+                settings.public.issuer = issuer.clone();
+            }
+            if let Some(contact) = &public.contact {
+                settings.public.contact = contact.clone();
             }
             crate::server_cli::serve(listen, &database, settings).await
         }

@@ -173,7 +173,9 @@ pub async fn disclosed(
         .collect();
     let mut sections = Vec::new();
     for table in &Manifest::builtin().tables {
-        if table.id == "persons" || table.column("subject_id").is_none() {
+        // The identity register is a person's own basic information only.
+        let person = subject_id.starts_with('P');
+        if table.column("subject_id").is_none() || (table.id == "persons" && !person) {
             continue;
         }
         let batches = ctx

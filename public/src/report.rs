@@ -13,12 +13,44 @@ use crate::search::Entry;
 
 /// The report's name.
 pub const REPORT_NAME: &str = "法人和非法人组织公共信用信息报告";
+/// The report's name for a natural person.
+pub const PERSON_REPORT_NAME: &str = "自然人公共信用信息报告";
+
+/// Whom a report is about.
+#[derive(Clone, Copy, Debug)]
+pub enum Subject<'a> {
+    /// An enterprise or organisation.
+    Organisation(&'a Entry),
+    /// A natural person (their ID number masked).
+    Person(&'a crate::records::Person),
+}
+
+impl Subject<'_> {
+    /// The code the report names the subject by: the USCC, or the masked ID number.
+    pub fn code(&self) -> &str {
+        match self {
+            Subject::Organisation(e) => &e.uscc,
+            Subject::Person(p) => &p.id_number_masked,
+        }
+    }
+
+    /// The subject's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Subject::Organisation(e) => &e.name,
+            Subject::Person(p) => &p.name,
+        }
+    }
+}
 /// Version of the report format.
 pub const VERSION: &str = "1.0";
 
 /// The twelve body sections of 附录A, with the catalog tables each reports.
 pub const SECTIONS: [(&str, &[&str]); 12] = [
-    ("一、登记注册基础信息", &["enterprises", "officers"]),
+    (
+        "一、登记注册基础信息",
+        &["enterprises", "persons", "officers"],
+    ),
     (
         "二、行政管理信息",
         &["admin_licences", "admin_penalties", "admin_actions"],
@@ -52,7 +84,7 @@ pub struct Issuer {
 /// Builds a report from the subject's disclosed records (`records::disclosed`, by
 /// catalog table); returns it with its number and verification code filled in.
 pub fn build(
-    subject: &Entry,
+    subject: Subject<'_>,
     disclosed: &[Value],
     issuer: &Issuer,
     at: DateTime<FixedOffset>,
@@ -93,11 +125,28 @@ pub fn build(
             "statement": if count == 0 { json!("本部分无记录。") } else { Value::Null },
         }));
     }
+    let (report_name, code_field, basic) = match subject {
+        Subject::Organisation(e) => (
+            REPORT_NAME,
+            "uscc",
+            json!({
+                "uscc": e.uscc,
+                "name": e.name,
+                "region": e.region_name,
+                "industry_code": e.industry_code,
+            }),
+        ),
+        Subject::Person(p) => (
+            PERSON_REPORT_NAME,
+            "id_number",
+            json!({ "name": p.name, "id_number": p.id_number_masked }),
+        ),
+    };
     let mut report = json!({
         "cover": {
-            "report_name": REPORT_NAME,
-            "subject_name": subject.name,
-            "uscc": subject.uscc,
+            "report_name": report_name,
+            "subject_name": subject.name(),
+            code_field: subject.code(),
             "issuer": issuer.name,
             "generated_at": at.to_rfc3339(),
             "report_number": number,
@@ -105,12 +154,7 @@ pub fn build(
             "version": VERSION,
         },
         "overview": {
-            "basic": {
-                "uscc": subject.uscc,
-                "name": subject.name,
-                "region": subject.region_name,
-                "industry_code": subject.industry_code,
-            },
+            "basic": basic,
             "counts": overview,
         },
         "notes": {
@@ -122,9 +166,40 @@ pub fn build(
         },
         "sections": sections,
     });
-    let code = report_id::verification_code(key, number, &subject.uscc, &canonical(&report));
+    let code = report_id::verification_code(key, number, subject.code(), &canonical(&report));
     report["cover"]["verification_code"] = json!(code);
     report
+}
+
+/// The Chinese label of a record's field, from the columns of the record's own table
+/// (named by its `source_table`) first, then of any table.
+pub fn field_label(record: &Value, field: &str) -> String {
+    match field {
+        "disclosed_through" => return "公示截止日期".into(),
+        "mark" => return "标注".into(),
+        "correction" => return "更正说明".into(),
+        "source_table" => return "信息类别".into(),
+        "advice" => return "建议".into(),
+        "negative_records" => return "不良信息条数".into(),
+        _ => {}
+    }
+    let tables = &catalog::Manifest::builtin().tables;
+    let own = tables
+        .iter()
+        .filter(|t| record["source_table"] == t.name_zh.as_str());
+    own.chain(tables.iter())
+        .flat_map(|t| t.columns.iter())
+        .find(|c| c.name == field)
+        .map(|c| c.name_zh.clone())
+        .unwrap_or_else(|| field.to_owned())
+}
+
+/// A report time as printed: `2026年11月20日 09:30:00`.
+pub fn display_time(value: &Value) -> String {
+    let text = value.as_str().unwrap_or_default();
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.format("%Y年%m月%d日 %H:%M:%S").to_string())
+        .unwrap_or_else(|_| text.to_owned())
 }
 
 /// The bytes the verification code covers: the report's JSON with the code left out.
@@ -173,7 +248,7 @@ mod tests {
             "records": [{ "record_id": "R1", "decision_date": "2025-01-01" }]
         })];
         let r = build(
-            &entry(),
+            Subject::Organisation(&entry()),
             &disclosed,
             &issuer(),
             at,

@@ -7,6 +7,7 @@ mod institutions;
 mod json;
 pub mod openapi;
 mod own_data;
+mod persons;
 mod products;
 mod public;
 mod review;
@@ -66,6 +67,32 @@ pub struct Settings {
     pub gate: GateSettings,
     /// Disclosure windows of the public side (BRIEF Q2).
     pub disclosure: policies::disclosure::Rules,
+    /// How the public side presents itself (reports, letters).
+    pub public: PublicSettings,
+}
+
+/// How the public side presents itself (BRIEF Q5, Q7).
+#[derive(Clone, Debug)]
+pub struct PublicSettings {
+    /// The address the public reaches the platform at: report QR codes point here.
+    pub base_url: String,
+    /// The TrueType font (file or collection, face 0) reports and letters are set in.
+    pub font: PathBuf,
+    /// The issuer named on reports and letters (报告出具单位).
+    pub issuer: String,
+    /// Contact line of verification letters (联系人及联系方式).
+    pub contact: String,
+}
+
+impl Default for PublicSettings {
+    fn default() -> Self {
+        PublicSettings {
+            base_url: "http://127.0.0.1:8080".into(),
+            font: ::public::pdf::DEFAULT_FONT.into(),
+            issuer: "浙江省公共信用信息平台".into(),
+            contact: "信用信息服务窗口，电话：0571-12345678".into(),
+        }
+    }
 }
 
 impl Settings {
@@ -81,6 +108,7 @@ impl Settings {
             min_reviewers: crate::review::MIN_REVIEWERS,
             gate: GateSettings::new(crate::gate::new_secret()),
             disclosure: policies::disclosure::Rules::default(),
+            public: PublicSettings::default(),
         }
     }
 }
@@ -115,6 +143,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The public search index of enterprises and organisations (Q4).
     pub search: Arc<::public::search::Index>,
+    /// The report font, loaded on first use (the server serves JSON without it).
+    face: Arc<std::sync::OnceLock<Result<Arc<::public::pdf::Face>, String>>>,
     limiter: Arc<LoginLimiter>,
     requests: Arc<RequestCounter>,
 }
@@ -144,9 +174,30 @@ impl AppState {
             workspaces,
             settings: Arc::new(settings),
             search,
+            face: Arc::default(),
             limiter: Arc::default(),
             requests: Arc::default(),
         })
+    }
+
+    /// The report font; 503 naming the missing font when it cannot be loaded.
+    pub fn face(&self) -> Result<Arc<::public::pdf::Face>, ApiError> {
+        self.face
+            .get_or_init(|| {
+                let path = self.settings.public.font.to_string_lossy().into_owned();
+                ::public::pdf::Face::load(&path, 0)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(|e| {
+                tracing::error!("{e}");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "pdf_unavailable",
+                    "PDF documents cannot be made at the moment: ask for format=html or json, or try later",
+                )
+            })
     }
 
     /// Counts a login or registration attempt from `ip`; 429 past the limit.
@@ -347,7 +398,8 @@ pub fn app(state: AppState) -> Router {
                 .merge(own_data::routes())
                 .merge(products::routes())
                 .merge(public::routes())
-                .merge(service::routes()),
+                .merge(service::routes())
+                .merge(persons::routes()),
         )
         // The API description and an offline Swagger UI (assets compiled in).
         .merge(

@@ -22,6 +22,11 @@ pub(super) fn routes() -> Router<AppState> {
             axum::routing::post(issue_report),
         )
         .route("/public/reports/verify", get(verify_report))
+        .route(
+            "/public/reports/{number}/document-check",
+            axum::routing::post(check_document)
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_DOCUMENT_BYTES)),
+        )
 }
 
 /// Longest query accepted.
@@ -163,48 +168,157 @@ fn report_key(state: &AppState) -> Vec<u8> {
         .to_vec()
 }
 
-/// Issues the public credit report of an enterprise or organisation (Q5) as JSON, with
-/// a fresh report number and its verification code; archived with its hash (Q6).
+/// The form a report is issued in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum Format {
+    /// The report as data.
+    #[default]
+    Json,
+    /// A printable page.
+    Html,
+    /// A PDF document.
+    Pdf,
+}
+
+impl Format {
+    fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Html => "html",
+            Format::Pdf => "pdf",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    #[serde(default)]
+    format: Format,
+    requester: Option<String>,
+}
+
+/// Longest requester name on a watermark.
+const MAX_REQUESTER_CHARS: usize = 50;
+
+/// Issues the public credit report of an enterprise or organisation (Q5) as JSON,
+/// printable HTML or PDF (`?format=`), watermarked with the requester (`?requester=`,
+/// else "社会公众") and the time; archived with its hashes (Q6).
 async fn issue_report(
     State(state): State<AppState>,
     Path(uscc): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    use axum::response::IntoResponse;
     let found = subject(&state, &uscc)?.clone();
+    let requester = match query.requester.as_deref().map(str::trim) {
+        None | Some("") => "社会公众".to_owned(),
+        Some(r) if r.chars().count() > MAX_REQUESTER_CHARS || r.chars().any(char::is_control) => {
+            return Err(ApiError::invalid(
+                "requester",
+                format!(
+                    "a requester's name has at most {MAX_REQUESTER_CHARS} characters, without control characters"
+                ),
+            ));
+        }
+        Some(r) => r.to_owned(),
+    };
+    issue(
+        &state,
+        ::public::report::Subject::Organisation(&found),
+        &found.subject_id,
+        query.format,
+        &requester,
+        "public",
+    )
+    .await
+}
+
+/// Builds, renders, archives and audits one report; the response carries the document.
+pub(super) async fn issue(
+    state: &AppState,
+    subject: ::public::report::Subject<'_>,
+    subject_id: &str,
+    format: Format,
+    requester: &str,
+    actor: &str,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    // Fail before numbering when the PDF font is missing.
+    let face = match format {
+        Format::Pdf => Some(state.face()?),
+        _ => None,
+    };
     let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
     let now = chrono::Utc::now().with_timezone(&beijing);
     let sections = ::public::records::disclosed(
         state.workspaces.catalog(),
-        &found.subject_id,
+        subject_id,
         now.date_naive(),
         &state.settings.disclosure,
         &crate::objections::objected(&state.store).await?,
     )
     .await
     .map_err(ApiError::internal)?;
+    let base = &state.settings.public.base_url;
     let issuer = ::public::report::Issuer {
-        name: "浙江省公共信用信息平台".into(),
-        verify_url: "/api/v1/public/reports/verify".into(),
-        objection_contact: "向报告出具单位提出书面异议".into(),
+        name: state.settings.public.issuer.clone(),
+        verify_url: format!("{base}/api/v1/public/reports/verify"),
+        objection_contact: format!("{base}/api/v1/public/objections"),
     };
-    let key = report_key(&state);
+    let key = report_key(state);
+    let watermark = format!("{requester} {} 查询", now.format("%Y-%m-%d %H:%M"));
     // A number is the second of issue and four random digits: retry on a collision.
     for _ in 0..10 {
         let number = ::public::report_id::report_number(now, ::public::report_id::random_suffix());
-        let report = ::public::report::build(&found, &sections, &issuer, now, &number, &key);
+        let report = ::public::report::build(subject, &sections, &issuer, now, &number, &key);
+        let code = report["cover"]["verification_code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let hash = crate::store::sha256_hex(&::public::report::canonical(&report));
         let content = serde_json::to_vec(&report).map_err(ApiError::internal)?;
+        let verify_url = format!("{base}/api/v1/public/reports/verify?number={number}&code={code}");
+        let (document, content_type) = match (format, &face) {
+            (Format::Pdf, Some(face)) => {
+                let face = face.clone();
+                let (report, watermark, url) =
+                    (report.clone(), watermark.clone(), verify_url.clone());
+                let pdf = tokio::task::spawn_blocking(move || {
+                    ::public::pdf::report(&face, &report, &watermark, &url)
+                })
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+                (pdf, "application/pdf")
+            }
+            (Format::Html, _) => (
+                ::public::html::report(&report, &watermark, &verify_url).into_bytes(),
+                "text/html; charset=utf-8",
+            ),
+            _ => (
+                serde_json::to_vec_pretty(&report).map_err(ApiError::internal)?,
+                "application/json",
+            ),
+        };
+        let document_hash = crate::store::sha256_hex(&document);
         let mut tx = state.store.write().await?;
         let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO issued_reports (number, uscc, subject_name, content_sha256, content, issued_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO issued_reports (number, uscc, subject_name, content_sha256, content, issued_at, \
+                 format, requester, document_sha256, subject_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&number)
-        .bind(&found.uscc)
-        .bind(&found.name)
+        .bind(subject.code())
+        .bind(subject.name())
         .bind(&hash)
         .bind(&content)
         .bind(crate::store::now())
+        .bind(format.as_str())
+        .bind(requester)
+        .bind(&document_hash)
+        .bind(subject_id)
         .execute(&mut *tx)
         .await
         .map_err(ApiError::internal)?
@@ -215,16 +329,46 @@ async fn issue_report(
         crate::audit::append(
             &mut tx,
             crate::audit::Event {
-                actor: "public",
+                actor,
                 action: "report.issued",
                 subject: &number,
-                detail: json!({ "uscc": found.uscc, "content_sha256": hash }),
+                detail: json!({
+                    "subject": subject.code(),
+                    "format": format.as_str(),
+                    "requester": requester,
+                    "content_sha256": hash,
+                    "document_sha256": document_hash,
+                }),
                 request_id: &super::request_id(),
             },
         )
         .await?;
         tx.commit().await.map_err(ApiError::internal)?;
-        return Ok((axum::http::StatusCode::CREATED, Json(report)).into_response());
+        let mut response = (axum::http::StatusCode::CREATED, document).into_response();
+        let headers = response.headers_mut();
+        let value = |v: &str| axum::http::HeaderValue::from_str(v).map_err(ApiError::internal);
+        headers.insert(header::CONTENT_TYPE, value(content_type)?);
+        headers.insert("x-report-number", value(&number)?);
+        headers.insert("x-verification-code", value(&code)?);
+        match format {
+            Format::Pdf => {
+                headers.insert(
+                    header::CONTENT_DISPOSITION,
+                    value(&format!(
+                        "attachment; filename=\"credit-report-{number}.pdf\""
+                    ))?,
+                );
+            }
+            Format::Html => {
+                // The page is self-contained: no script, no outside resource.
+                headers.insert(
+                    header::CONTENT_SECURITY_POLICY,
+                    value("default-src 'none'; style-src 'unsafe-inline'; img-src data:")?,
+                );
+            }
+            Format::Json => {}
+        }
+        return Ok(response);
     }
     Err(ApiError::internal(
         "ten report numbers in one second collided",
@@ -274,6 +418,51 @@ async fn verify_report(
         _ => Ok(Json(json!({
             "valid": false,
             "message": "this report number and verification code do not belong to a report issued here; the report may have been altered",
+        }))),
+    }
+}
+
+/// Largest document accepted for a check.
+const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
+
+/// Whether a document (the PDF, HTML or JSON as downloaded) is, byte for byte, the one
+/// issued under this report number: any changed byte fails.
+async fn check_document(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let body = body.map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "a document to check is at most {} MiB",
+                MAX_DOCUMENT_BYTES >> 20
+            ),
+        )
+    })?;
+    let row: Option<(String, String, Option<String>, String, String)> = sqlx::query_as(
+        "SELECT subject_name, issued_at, document_sha256, format, uscc FROM issued_reports WHERE number = ?",
+    )
+    .bind(number.trim())
+    .fetch_optional(state.store.pool())
+    .await
+    .map_err(ApiError::internal)?;
+    let hash = crate::store::sha256_hex(&body);
+    match row {
+        Some((name, issued_at, Some(stored), format, code)) if stored == hash => Ok(Json(json!({
+            "valid": true,
+            "report_number": number.trim(),
+            "subject_name": name,
+            "subject_code": code,
+            "issued_at": issued_at,
+            "format": format,
+            "document_sha256": hash,
+        }))),
+        _ => Ok(Json(json!({
+            "valid": false,
+            "message": "this document is not, byte for byte, a report issued here under this number: it may have been altered",
         }))),
     }
 }

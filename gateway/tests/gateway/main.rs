@@ -11,6 +11,7 @@ mod helpers;
 mod lifecycle;
 mod objections;
 mod own_data;
+mod persons;
 mod products;
 mod public;
 mod review;

@@ -255,3 +255,202 @@ async fn a_report_is_issued_archived_and_verified_by_its_code() {
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
 }
+
+/// Issues a report document over HTTP; returns the status, the headers and the bytes.
+pub async fn issue_document(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let mut request = app.client.post(app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    (
+        status,
+        headers,
+        response.bytes().await.expect("body").to_vec(),
+    )
+}
+
+/// The text of each page of a PDF, as a reader program extracts it.
+pub fn pdf_pages(pdf: &[u8]) -> Vec<String> {
+    let document = lopdf::Document::load_mem(pdf).expect("a PDF");
+    document
+        .get_pages()
+        .keys()
+        .map(|n| document.extract_text(&[*n]).expect("page text"))
+        .collect()
+}
+
+async fn check_document(app: &TestApp, number: &str, document: Vec<u8>) -> serde_json::Value {
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/public/reports/{number}/document-check")))
+        .body(document)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("json")
+}
+
+#[tokio::test]
+async fn a_pdf_report_is_issued_watermarked_verified_and_fails_after_any_change() {
+    let app = TestApp::spawn().await;
+    let some = app.search_sample().await;
+    let uscc = some["uscc"].as_str().expect("uscc");
+    let (status, headers, pdf) = issue_document(
+        &app,
+        &format!("/api/v1/public/subjects/{uscc}/reports?format=pdf&requester=王五"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers["content-type"], "application/pdf");
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .is_ok_and(|d| d.starts_with("attachment"))
+    );
+    let number = headers["x-report-number"]
+        .to_str()
+        .expect("number")
+        .to_owned();
+    let code = headers["x-verification-code"]
+        .to_str()
+        .expect("code")
+        .to_owned();
+
+    // Read back: every cover field, the twelve sections, the watermark on every page.
+    let pages = pdf_pages(&pdf);
+    let all = pages.concat();
+    for text in [
+        "法人和非法人组织公共信用信息报告",
+        some["name"].as_str().expect("name"),
+        uscc,
+        "浙江省公共信用信息平台",
+        &number,
+        &code,
+        "报告生成时间",
+        "报告版本",
+    ] {
+        assert!(pages[0].contains(text), "cover has {text}");
+    }
+    for (title, _) in public::report::SECTIONS {
+        assert!(all.contains(title), "{title}");
+    }
+    for (i, page) in pages.iter().enumerate() {
+        assert!(
+            page.contains("王五"),
+            "watermark names the requester on page {}",
+            i + 1
+        );
+        assert!(page.contains("查询"), "page {}", i + 1);
+    }
+
+    // The code read from the PDF verifies; the document is the one issued, byte for
+    // byte; any changed byte fails.
+    let (_, verified) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/reports/verify?number={number}&code={code}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(verified["valid"], true, "{verified}");
+    assert_eq!(
+        check_document(&app, &number, pdf.clone()).await["valid"],
+        true
+    );
+    for at in [0, pdf.len() / 3, pdf.len() / 2, pdf.len() - 1] {
+        let mut changed = pdf.clone();
+        changed[at] ^= 0x01;
+        let body = check_document(&app, &number, changed).await;
+        assert_eq!(body["valid"], false, "byte {at} changed");
+    }
+    let (format, requester): (String, String) =
+        sqlx::query_as("SELECT format, requester FROM issued_reports WHERE number = ?")
+            .bind(&number)
+            .fetch_one(app.store.pool())
+            .await
+            .expect("archived");
+    assert_eq!((format.as_str(), requester.as_str()), ("pdf", "王五"));
+
+    // The printable page: self-contained, no script allowed, watermark and QR code.
+    let (status, headers, html) = issue_document(
+        &app,
+        &format!("/api/v1/public/subjects/{uscc}/reports?format=html"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .is_ok_and(|c| c.contains("default-src 'none'"))
+    );
+    let html = String::from_utf8(html).expect("utf-8");
+    assert!(html.contains("社会公众"), "the default requester");
+    assert!(html.contains("<svg"));
+
+    // Bad requests are refused by name.
+    for (query, code) in [
+        ("format=docx", "invalid_query"),
+        ("requester=%07bell", "invalid_field"),
+    ] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/public/subjects/{uscc}/reports?{query}"),
+                None,
+                None,
+            )
+            .await;
+        let expected = if code == "invalid_query" {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        assert_error(status, &body, expected, code);
+    }
+}
+
+#[tokio::test]
+async fn without_the_font_pdf_is_refused_clearly_and_json_still_works() {
+    let app = TestApp::spawn_with(|s| s.public.font = "/nonexistent/font.ttc".into()).await;
+    let some = app.search_sample().await;
+    let uscc = some["uscc"].as_str().expect("uscc");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/public/subjects/{uscc}/reports?format=pdf"),
+            None,
+            None,
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "pdf_unavailable",
+    );
+    let issued: i64 = sqlx::query_scalar("SELECT count(*) FROM issued_reports")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(issued, 0, "nothing issued or numbered");
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/public/subjects/{uscc}/reports"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}

@@ -1,5 +1,6 @@
 //! The public query module over the sample data.
 
+mod pdf;
 mod records;
 mod search;
 
