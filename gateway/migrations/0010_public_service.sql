@@ -121,5 +121,23 @@ CREATE TABLE tickets (
 );
 CREATE INDEX tickets_open ON tickets (status, due_on);
 
+-- Verification requests of agencies and their feedback letters (Q7, 附录B).
+CREATE TABLE verifications (
+    id              TEXT PRIMARY KEY,
+    number          TEXT NOT NULL UNIQUE,
+    requested_by    TEXT NOT NULL REFERENCES users (id),
+    agency          TEXT NOT NULL,
+    matter          TEXT NOT NULL,
+    letter_title    TEXT NOT NULL,
+    -- The subjects as listed, and what was found: JSON arrays.
+    subjects        TEXT NOT NULL,
+    results         TEXT NOT NULL,
+    cut_off_at      TEXT NOT NULL,
+    letter_sha256   TEXT NOT NULL,
+    -- The feedback letter as issued (PDF), archived (Q6).
+    letter          BLOB NOT NULL
+);
+CREATE INDEX verifications_by_agency ON verifications (agency, cut_off_at);
+
 COMMIT;
 PRAGMA foreign_keys = ON;

@@ -8,3 +8,4 @@ pub mod records;
 pub mod report;
 pub mod report_id;
 pub mod search;
+pub mod verification;

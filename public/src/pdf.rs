@@ -566,3 +566,103 @@ pub fn report(
         format!("{title}　报告编号：{number}　第 {n} 页 / 共 {total} 页")
     })
 }
+
+/// The feedback letter of a verification (附录B, standard 6.3.5).
+#[derive(Clone, Debug)]
+pub struct Letter {
+    /// The matter (事项名称) the letter answers.
+    pub matter: String,
+    /// The requesting unit (单位名称).
+    pub addressee: String,
+    /// The title of the request letter (来函名称).
+    pub letter_title: String,
+    /// The cut-off time (核查截止时间), as printed.
+    pub cut_off: String,
+    /// The issuing unit.
+    pub issuer: String,
+    /// The platform (system) the checks ran on (核查平台（系统）名称).
+    pub platform: String,
+    /// Contact person and telephone (核查联系人及联系方式).
+    pub contact: String,
+    /// The letter's number.
+    pub number: String,
+    /// The date under the seal, as printed.
+    pub date: String,
+    /// The results, one per listed subject.
+    pub findings: Vec<crate::verification::Finding>,
+}
+
+/// The feedback letter as a PDF: the letter of 附录B, then the results as its annex;
+/// watermarked on every page.
+pub fn letter(face: &Face, letter: &Letter, watermark: &str) -> Result<Vec<u8>, PdfError> {
+    let mut pages = Pages::new(face);
+    let title = format!("关于反馈{}信用记录查询结果的函", letter.matter);
+    pages.gap(24.0);
+    let size = 17.0;
+    for line in layout::wrap(&title, PAGE.0 - 2.0 * MARGIN, |s| face.width(s, size)) {
+        pages.y += size * 1.6;
+        let x = (PAGE.0 - face.width(&line, size)) / 2.0;
+        let y = pages.y;
+        pages.page().push(Op::Text {
+            x,
+            y,
+            size,
+            text: line,
+            grey: 0,
+        });
+    }
+    pages.gap(24.0);
+    pages.para(&format!("{}：", letter.addressee), 12.0, 0.0, 0);
+    pages.gap(6.0);
+    pages.para(
+        &format!(
+            "《{}》收悉。截止到{}，{}通过{}，对来函中的信用主体进行了查询，查询结果附后。",
+            letter.letter_title, letter.cut_off, letter.issuer, letter.platform
+        ),
+        12.0,
+        24.0,
+        0,
+    );
+    pages.para(
+        "本查询结果客观反映查询时间点信用主体信用记录状况，供依法依规参考使用。",
+        12.0,
+        24.0,
+        0,
+    );
+    pages.gap(6.0);
+    pages.para(
+        &format!("联系人及联系方式：{}", letter.contact),
+        12.0,
+        24.0,
+        0,
+    );
+    pages.gap(6.0);
+    pages.para("附件：信用记录查询结果", 12.0, 24.0, 0);
+    pages.gap(36.0);
+    pages.para(&format!("{}（盖章）", letter.issuer), 12.0, 260.0, 0);
+    pages.para(&letter.date, 12.0, 300.0, 0);
+
+    pages.new_page();
+    pages.heading("附件：信用记录查询结果", 13.0);
+    pages.para(
+        &format!(
+            "核查截止时间：{}　核查平台：{}",
+            letter.cut_off, letter.platform
+        ),
+        10.0,
+        4.0,
+        60,
+    );
+    for (i, f) in letter.findings.iter().enumerate() {
+        pages.gap(4.0);
+        pages.field("序号", &(i + 1).to_string(), 10.5);
+        pages.field("主体名称", &f.name, 10.5);
+        pages.field("代码", &f.code, 10.5);
+        pages.field("核查结果", &f.conclusion, 10.5);
+        pages.rule(0.3);
+    }
+    let number = letter.number.clone();
+    render(face, pages.pages, &title, watermark, |n, total| {
+        format!("信用记录查询结果函　编号：{number}　第 {n} 页 / 共 {total} 页")
+    })
+}

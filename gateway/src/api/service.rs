@@ -1,6 +1,7 @@
-//! The public service's case work (BRIEF Q8): objections filed by the public, handled in
+//! The public service's case work: objections (BRIEF Q8) filed by the public, handled in
 //! the queue of the record's source unit, followed by the applicant with the token
-//! given at filing, and kept as a ledger by the administrators.
+//! given at filing, and kept as a ledger by the administrators; verification requests
+//! of agencies and their feedback letters (Q7); the staff accounts behind both.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -22,6 +23,12 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/objections", get(ledger))
         .route("/objections/{id}", get(read))
         .route("/objections/{id}/resolution", post(resolve))
+        .route("/users", post(create_user).get(list_users))
+        .route(
+            "/verifications",
+            post(verify_subjects).get(list_verifications),
+        )
+        .route("/verifications/{id}/letter", get(verification_letter))
 }
 
 impl From<ObjectionError> for ApiError {
@@ -282,4 +289,336 @@ async fn resolve(
         )
         .await?,
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStaff {
+    username: String,
+    display_name: String,
+    password: String,
+    role: String,
+    organisation: Option<String>,
+}
+
+/// Administrators create the accounts of staff: administrators, reviewers, agency
+/// staff (with their agency) and source-unit users (with their unit, as records name
+/// it). Institutions, applicants and persons register themselves.
+async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewStaff>,
+) -> Result<Response, ApiError> {
+    state.authorize(&caller, Action::ManageUsers, &Resource::Platform)?;
+    let role = match Role::parse(&body.role) {
+        Some(r @ (Role::Administrator | Role::Reviewer | Role::AgencyStaff | Role::SourceUnit)) => {
+            r
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "role",
+                "role is administrator, reviewer, agency_staff or source_unit (institutions, applicants and persons register themselves)",
+            ));
+        }
+    };
+    let organisation = body
+        .organisation
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty());
+    let needs = matches!(role, Role::AgencyStaff | Role::SourceUnit);
+    match (needs, organisation) {
+        (true, None) => {
+            return Err(ApiError::invalid(
+                "organisation",
+                "agency staff need their agency, source-unit users their unit (as its records name it)",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(ApiError::invalid(
+                "organisation",
+                "only agency staff and source-unit users belong to an organisation",
+            ));
+        }
+        (true, Some(o)) if o.chars().count() > 100 => {
+            return Err(ApiError::invalid("organisation", "at most 100 characters"));
+        }
+        _ => {}
+    }
+    let display_name = body.display_name.trim();
+    if display_name.is_empty() || display_name.chars().count() > 100 {
+        return Err(ApiError::invalid(
+            "display_name",
+            "give a name of 1 to 100 characters",
+        ));
+    }
+    let mut tx = state.store.write().await?;
+    let id = crate::identity::create_user(
+        &mut tx,
+        crate::identity::NewUser {
+            username: &body.username,
+            display_name,
+            role,
+            institution_id: None,
+            organisation,
+            subject_id: None,
+            password: &body.password,
+        },
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "user_id": id,
+            "username": body.username,
+            "role": role.as_str(),
+            "organisation": organisation,
+        })),
+    )
+        .into_response())
+}
+
+/// Every user, for administrators.
+async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    state.authorize(&caller, Action::ManageUsers, &Resource::Platform)?;
+    let rows = sqlx::query(
+        "SELECT id, username, display_name, role, organisation, institution_id, created_at \
+         FROM users ORDER BY created_at",
+    )
+    .fetch_all(state.store.pool())
+    .await
+    .map_err(ApiError::internal)?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            use sqlx::Row;
+            json!({
+                "id": r.get::<String, _>(0),
+                "username": r.get::<String, _>(1),
+                "display_name": r.get::<String, _>(2),
+                "role": r.get::<String, _>(3),
+                "organisation": r.get::<Option<String>, _>(4),
+                "institution_id": r.get::<Option<String>, _>(5),
+                "created_at": r.get::<String, _>(6),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerificationRequest {
+    matter: String,
+    letter_title: String,
+    subjects: Vec<::public::verification::Listed>,
+}
+
+/// Agency staff submit a verification request (Q7): the subjects are checked as of now
+/// and the feedback letter of 附录B is issued and archived.
+async fn verify_subjects(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<VerificationRequest>,
+) -> Result<Response, ApiError> {
+    use ::public::verification::MAX_SUBJECTS;
+    state.authorize(&caller, Action::VerifySubjects, &Resource::Platform)?;
+    let matter = body.matter.trim();
+    if matter.chars().count() < 2 || matter.chars().count() > 100 {
+        return Err(ApiError::invalid(
+            "matter",
+            "name the matter in 2 to 100 characters",
+        ));
+    }
+    let letter_title = body.letter_title.trim();
+    if letter_title.chars().count() < 2 || letter_title.chars().count() > 100 {
+        return Err(ApiError::invalid(
+            "letter_title",
+            "give the title of your request letter, 2 to 100 characters",
+        ));
+    }
+    if body.subjects.is_empty() || body.subjects.len() > MAX_SUBJECTS {
+        return Err(ApiError::invalid(
+            "subjects",
+            format!("list 1 to {MAX_SUBJECTS} subjects; split longer lists"),
+        ));
+    }
+    for (i, s) in body.subjects.iter().enumerate() {
+        if s.name.trim().is_empty() || s.code.trim().is_empty() {
+            return Err(ApiError::invalid(
+                format!("subjects[{i}]"),
+                "each subject needs its name and its code (USCC, or a person's ID number)",
+            ));
+        }
+    }
+    let face = state.face()?;
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
+    let now = chrono::Utc::now().with_timezone(&beijing);
+    let findings = ::public::verification::check(
+        state.workspaces.catalog(),
+        &state.search,
+        &body.subjects,
+        now.date_naive(),
+        &state.settings.disclosure,
+        &objections::objected(&state.store).await?,
+    )
+    .await
+    .map_err(ApiError::internal)?;
+    let agency = caller.organisation.clone().unwrap_or_default();
+    let suffix = u32::from_be_bytes(crate::store::random_bytes::<4>()) % 10_000;
+    let number = format!("HC{}{suffix:04}", now.format("%Y%m%d%H%M%S"));
+    let public = &state.settings.public;
+    let letter = ::public::pdf::Letter {
+        matter: matter.to_owned(),
+        addressee: agency.clone(),
+        letter_title: letter_title.to_owned(),
+        cut_off: now.format("%Y年%m月%d日%H时%M分").to_string(),
+        issuer: public.issuer.clone(),
+        platform: format!("{}信用核查系统", public.issuer),
+        contact: public.contact.clone(),
+        number: number.clone(),
+        date: now.format("%Y年%m月%d日").to_string(),
+        findings: findings.clone(),
+    };
+    let watermark = format!(
+        "{} {} {} 核查",
+        agency,
+        caller.display_name,
+        now.format("%Y-%m-%d %H:%M")
+    );
+    let pdf =
+        tokio::task::spawn_blocking(move || ::public::pdf::letter(&face, &letter, &watermark))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+    let id = crate::store::new_id();
+    let letter_hash = crate::store::sha256_hex(&pdf);
+    let mut tx = state.store.write().await?;
+    sqlx::query(
+        "INSERT INTO verifications (id, number, requested_by, agency, matter, letter_title, subjects, \
+             results, cut_off_at, letter_sha256, letter) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(&number)
+    .bind(&caller.user_id)
+    .bind(&agency)
+    .bind(matter)
+    .bind(letter_title)
+    .bind(serde_json::to_string(&body.subjects).map_err(ApiError::internal)?)
+    .bind(serde_json::to_string(&findings).map_err(ApiError::internal)?)
+    .bind(now.to_rfc3339())
+    .bind(&letter_hash)
+    .bind(&pdf)
+    .execute(&mut *tx)
+    .await
+    .map_err(ApiError::internal)?;
+    crate::audit::append(
+        &mut tx,
+        crate::audit::Event {
+            actor: &caller.user_id,
+            action: "verification.issued",
+            subject: &id,
+            detail: json!({
+                "number": number,
+                "agency": agency,
+                "matter": matter,
+                "subjects": body.subjects.len(),
+                "letter_sha256": letter_hash,
+            }),
+            request_id: &request_id(),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": id,
+            "number": number,
+            "cut_off_at": now.to_rfc3339(),
+            "results": findings,
+            "letter": format!("/api/v1/verifications/{id}/letter"),
+            "letter_sha256": letter_hash,
+        })),
+    )
+        .into_response())
+}
+
+/// Verifications of the caller's agency (administrators: all).
+async fn list_verifications(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let agency = if caller.role == Role::AgencyStaff {
+        caller.organisation.clone()
+    } else {
+        state.authorize(&caller, Action::ReadObjectionLedger, &Resource::Platform)?;
+        None
+    };
+    let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT id, number, agency, matter, results, cut_off_at FROM verifications \
+         WHERE ?1 IS NULL OR agency = ?1 ORDER BY cut_off_at DESC",
+    )
+    .bind(agency)
+    .fetch_all(state.store.pool())
+    .await
+    .map_err(ApiError::internal)?;
+    let items: Vec<Value> = rows
+        .into_iter()
+        .map(|(id, number, agency, matter, results, cut_off_at)| {
+            json!({
+                "id": id, "number": number, "agency": agency, "matter": matter,
+                "results": serde_json::from_str::<Value>(&results).unwrap_or(Value::Null),
+                "cut_off_at": cut_off_at,
+                "letter": format!("/api/v1/verifications/{id}/letter"),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items, "next_cursor": null })))
+}
+
+/// The archived feedback letter (PDF), for its agency's staff and administrators.
+async fn verification_letter(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let row: Option<(String, String, Vec<u8>)> =
+        sqlx::query_as("SELECT agency, number, letter FROM verifications WHERE id = ?")
+            .bind(&id)
+            .fetch_optional(state.store.pool())
+            .await
+            .map_err(ApiError::internal)?;
+    let Some((agency, number, pdf)) = row else {
+        return Err(ApiError::not_found("verification"));
+    };
+    let own = caller.role == Role::AgencyStaff && caller.organisation.as_deref() == Some(&agency);
+    if !own {
+        // Another agency's letter is not even acknowledged.
+        if caller.role != Role::Administrator {
+            return Err(ApiError::not_found("verification"));
+        }
+        state.authorize(&caller, Action::ReadObjectionLedger, &Resource::Platform)?;
+    }
+    let mut response = (StatusCode::OK, pdf).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/pdf"),
+    );
+    headers.insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_str(&format!(
+            "attachment; filename=\"verification-{number}.pdf\""
+        ))
+        .map_err(ApiError::internal)?,
+    );
+    Ok(response)
 }

@@ -15,3 +15,4 @@ mod persons;
 mod products;
 mod public;
 mod review;
+mod verification;
