@@ -20,4 +20,5 @@ pub mod products;
 pub mod reports;
 pub mod review;
 pub mod store;
+pub mod tickets;
 pub mod workspace;

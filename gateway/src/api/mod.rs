@@ -13,6 +13,7 @@ mod public;
 mod review;
 mod service;
 mod sessions;
+mod tickets;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -399,7 +400,8 @@ pub fn app(state: AppState) -> Router {
                 .merge(products::routes())
                 .merge(public::routes())
                 .merge(service::routes())
-                .merge(persons::routes()),
+                .merge(persons::routes())
+                .merge(tickets::routes()),
         )
         // The API description and an offline Swagger UI (assets compiled in).
         .merge(

@@ -15,4 +15,5 @@ mod persons;
 mod products;
 mod public;
 mod review;
+mod tickets;
 mod verification;

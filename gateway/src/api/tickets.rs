@@ -1,0 +1,220 @@
+//! Consultations and complaints (BRIEF Q9, Q11) over HTTP: the public files and follows
+//! them with a token and rates the answer; administrators record telephone calls and
+//! letters, extend with a reason, and answer.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
+use crate::identity::Caller;
+use crate::tickets::{self, NewTicket, TicketError};
+use policies::access::{Action, Resource};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/public/tickets", post(file_public))
+        .route("/public/tickets/{number}", get(follow))
+        .route("/public/tickets/{number}/rating", post(rate))
+        .route("/tickets", post(file_staff).get(list))
+        .route("/tickets/{id}/extension", post(extend))
+        .route("/tickets/{id}/answer", post(answer))
+}
+
+impl From<TicketError> for ApiError {
+    fn from(e: TicketError) -> Self {
+        match e {
+            TicketError::Invalid(field, message) => ApiError::invalid(field, message),
+            TicketError::NotFound => ApiError::not_found("ticket"),
+            TicketError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "ticket_state", m),
+            TicketError::Calendar(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "calendar_missing",
+                format!("{e}; the working-day calendar must be extended first"),
+            ),
+            TicketError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn filed(f: tickets::Filed) -> Response {
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "id": f.id,
+            "number": f.number,
+            "token": f.token,
+            "status": "open",
+            "due_on": f.due_on,
+            "message": format!(
+                "received as {}: it will be answered by {}. Keep the token: it is shown only now and is needed to follow and rate it.",
+                f.number, f.due_on
+            ),
+        })),
+    )
+        .into_response()
+}
+
+/// The public files a consultation or complaint through the platform.
+async fn file_public(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<NewTicket>,
+) -> Result<Response, ApiError> {
+    let channel = tickets::check(&body, false)?;
+    Ok(filed(
+        tickets::file(&state.store, &body, channel, "public", &request_id()).await?,
+    ))
+}
+
+/// Staff record one that came by telephone or letter.
+async fn file_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewTicket>,
+) -> Result<Response, ApiError> {
+    state.authorize(&caller, Action::HandleTickets, &Resource::Platform)?;
+    let channel = tickets::check(&body, true)?;
+    Ok(filed(
+        tickets::file(&state.store, &body, channel, &caller.user_id, &request_id()).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenQuery {
+    token: String,
+}
+
+async fn by_token(
+    state: &AppState,
+    number: &str,
+    token: &str,
+) -> Result<tickets::Ticket, ApiError> {
+    tickets::follow(&state.store, number, token)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no ticket with that number and token: check both as given at filing",
+            )
+        })
+}
+
+async fn follow(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
+) -> Result<Json<tickets::Ticket>, ApiError> {
+    Ok(Json(by_token(&state, &number, &query.token).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rating {
+    rating: i64,
+    #[serde(default)]
+    comment: String,
+}
+
+/// The requester rates the answer (Q11), once.
+async fn rate(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    ApiQuery(query): ApiQuery<TokenQuery>,
+    ApiJson(body): ApiJson<Rating>,
+) -> Result<Json<tickets::Ticket>, ApiError> {
+    let ticket = by_token(&state, &number, &query.token).await?;
+    Ok(Json(
+        tickets::rate(
+            &state.store,
+            &ticket,
+            body.rating,
+            &body.comment,
+            &request_id(),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    #[serde(default)]
+    overdue: bool,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    state.authorize(&caller, Action::HandleTickets, &Resource::Platform)?;
+    if let Some(s) = &query.status
+        && s != "open"
+        && s != "answered"
+    {
+        return Err(ApiError::invalid("status", "status is open or answered"));
+    }
+    let items = tickets::list(&state.store, query.status.as_deref(), query.overdue).await?;
+    Ok(Json(
+        json!({ "total": items.len(), "items": items, "next_cursor": null }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Extension {
+    days: i64,
+    reason: String,
+}
+
+async fn extend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Extension>,
+) -> Result<Json<tickets::Ticket>, ApiError> {
+    state.authorize(&caller, Action::HandleTickets, &Resource::Platform)?;
+    Ok(Json(
+        tickets::extend(
+            &state.store,
+            &id,
+            body.days,
+            &body.reason,
+            &caller.user_id,
+            &request_id(),
+        )
+        .await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Answer {
+    answer: String,
+}
+
+async fn answer(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Answer>,
+) -> Result<Json<tickets::Ticket>, ApiError> {
+    state.authorize(&caller, Action::HandleTickets, &Resource::Platform)?;
+    Ok(Json(
+        tickets::answer(
+            &state.store,
+            &id,
+            &body.answer,
+            &caller.user_id,
+            &request_id(),
+        )
+        .await?,
+    ))
+}

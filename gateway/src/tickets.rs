@@ -1,0 +1,516 @@
+//! Consultations and complaints (BRIEF Q9, Q11; standard 6.5, 8): filed through the
+//! platform (or recorded by staff from a telephone call or a letter), answered within 5
+//! working days, extendable with a reason to at most 20 in all, rated by the requester.
+
+use chrono::NaiveDate;
+use policies::calendar::{Calendar, CalendarError};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::audit::{self, Event};
+use crate::objections::china_today;
+use crate::store::{Store, StoreError, new_id, now, random_bytes, sha256_hex};
+
+/// Working days a ticket is answered in.
+pub const DEADLINE_WORKING_DAYS: i64 = 5;
+/// Working days a ticket may take at most, extensions included (6.5.4).
+pub const MAX_WORKING_DAYS: i64 = 20;
+
+/// Why a ticket could not be filed or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum TicketError {
+    /// A field at fault.
+    #[error("{1}")]
+    Invalid(&'static str, String),
+    /// No such ticket (or not with that token).
+    #[error("no such ticket")]
+    NotFound,
+    /// The ticket is not in a state for this.
+    #[error("{0}")]
+    Conflict(String),
+    /// The calendar has no data for a year the deadline falls in.
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for TicketError {
+    fn from(e: sqlx::Error) -> Self {
+        TicketError::Store(e.into())
+    }
+}
+
+/// A ticket as filed.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicket {
+    /// `consultation` or `complaint`.
+    pub kind: String,
+    /// `information_query` (信用信息查询), `credit_evaluation` (信用评价),
+    /// `wrong_association` (信用信息关联错误) or `other`.
+    pub category: String,
+    /// `platform` (the default), or, when staff record it, `telephone` or `letter`.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Who asks.
+    pub name: String,
+    /// How to reach them (telephone or e-mail).
+    pub contact: String,
+    /// The question or complaint.
+    pub content: String,
+}
+
+const KINDS: [&str; 2] = ["consultation", "complaint"];
+const CATEGORIES: [&str; 4] = [
+    "information_query",
+    "credit_evaluation",
+    "wrong_association",
+    "other",
+];
+
+/// Checks a filing; `staff` may record telephone and letter channels.
+pub fn check(ticket: &NewTicket, staff: bool) -> Result<&'static str, TicketError> {
+    if !KINDS.contains(&ticket.kind.as_str()) {
+        return Err(TicketError::Invalid(
+            "kind",
+            "kind is consultation (咨询) or complaint (投诉)".into(),
+        ));
+    }
+    if !CATEGORIES.contains(&ticket.category.as_str()) {
+        return Err(TicketError::Invalid(
+            "category",
+            "category is information_query (信用信息查询), credit_evaluation (信用评价), wrong_association (信用信息关联错误) or other".into(),
+        ));
+    }
+    let channel = match ticket.channel.as_deref() {
+        None | Some("platform") => "platform",
+        Some("telephone") if staff => "telephone",
+        Some("letter") if staff => "letter",
+        Some(_) => {
+            return Err(TicketError::Invalid(
+                "channel",
+                "the platform channel is the only one for online filing; staff record telephone and letter".into(),
+            ));
+        }
+    };
+    let name = ticket.name.trim().chars().count();
+    if name == 0 || name > 100 {
+        return Err(TicketError::Invalid(
+            "name",
+            "give a name of 1 to 100 characters".into(),
+        ));
+    }
+    let contact = ticket.contact.trim();
+    let looks_like_mail = contact.contains('@') && contact.len() <= 200 && !contact.contains(' ');
+    if !looks_like_mail && crate::objections::check_phone(contact).is_err() {
+        return Err(TicketError::Invalid(
+            "contact",
+            "give a telephone number (11-digit mobile or fixed line with area code) or an e-mail address".into(),
+        ));
+    }
+    let content = ticket.content.trim().chars().count();
+    if !(5..=2000).contains(&content) {
+        return Err(TicketError::Invalid(
+            "content",
+            "say what it is about, in 5 to 2000 characters".into(),
+        ));
+    }
+    Ok(channel)
+}
+
+/// A ticket just filed; the token is shown once.
+#[derive(Clone, Debug, Serialize)]
+pub struct Filed {
+    /// Id.
+    pub id: String,
+    /// Number quoted in every contact.
+    pub number: String,
+    /// Secret to follow and rate it.
+    pub token: String,
+    /// Answer due by.
+    pub due_on: NaiveDate,
+}
+
+/// Files a checked ticket; audited.
+pub async fn file(
+    store: &Store,
+    ticket: &NewTicket,
+    channel: &str,
+    actor: &str,
+    request_id: &str,
+) -> Result<Filed, TicketError> {
+    let today = china_today();
+    let due_on = Calendar::builtin().add_working_days(today, DEADLINE_WORKING_DAYS as u32)?;
+    let id = new_id();
+    let token = format!("cpt_{}", crate::store::hex(&random_bytes::<16>()));
+    let number = format!(
+        "ZX{}{:04}",
+        today.format("%Y%m%d"),
+        u32::from_be_bytes(random_bytes::<4>()) % 10_000
+    );
+    let mut tx = store.write().await?;
+    sqlx::query(
+        "INSERT INTO tickets (id, number, token_sha256, kind, category, channel, name, contact, content, \
+             status, filed_at, due_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+    )
+    .bind(&id)
+    .bind(&number)
+    .bind(sha256_hex(token.as_bytes()))
+    .bind(&ticket.kind)
+    .bind(&ticket.category)
+    .bind(channel)
+    .bind(ticket.name.trim())
+    .bind(ticket.contact.trim())
+    .bind(ticket.content.trim())
+    .bind(now())
+    .bind(due_on.to_string())
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "ticket.filed",
+            subject: &id,
+            detail: serde_json::json!({ "number": number, "kind": ticket.kind, "category": ticket.category, "channel": channel, "due_on": due_on }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Filed {
+        id,
+        number,
+        token,
+        due_on,
+    })
+}
+
+/// A ticket as its handlers and its requester see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Ticket {
+    /// Id.
+    pub id: String,
+    /// Number.
+    pub number: String,
+    /// consultation or complaint.
+    pub kind: String,
+    /// Category.
+    pub category: String,
+    /// Channel.
+    pub channel: String,
+    /// Who asked.
+    pub name: String,
+    /// Contact, masked unless for staff.
+    pub contact: String,
+    /// The question.
+    pub content: String,
+    /// open or answered.
+    pub status: String,
+    /// Filed at.
+    pub filed_at: String,
+    /// Due by.
+    pub due_on: String,
+    /// Working days allowed in all.
+    pub allowed_days: i64,
+    /// Why it was extended.
+    pub extension_reason: Option<String>,
+    /// The answer.
+    pub answer: Option<String>,
+    /// Answered at.
+    pub answered_at: Option<String>,
+    /// Open past its deadline.
+    pub overdue: bool,
+    /// Answered by the deadline.
+    pub on_time: Option<bool>,
+    /// The requester's rating, 1–5.
+    pub rating: Option<i64>,
+    /// The requester's comment.
+    pub rating_comment: Option<String>,
+}
+
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, number, kind, category, channel, name, contact, content, status, filed_at, \
+             due_on, allowed_days, extension_reason, answer, answered_at, rating, rating_comment",
+            $rest
+        )
+    };
+}
+
+fn ticket(row: &sqlx::sqlite::SqliteRow) -> Ticket {
+    let due_on: String = row.get(10);
+    let due = NaiveDate::parse_from_str(&due_on, "%Y-%m-%d").ok();
+    let status: String = row.get(8);
+    let answered_at: Option<String> = row.get(14);
+    let answered_day = answered_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| {
+            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
+                .date_naive()
+        });
+    Ticket {
+        id: row.get(0),
+        number: row.get(1),
+        kind: row.get(2),
+        category: row.get(3),
+        channel: row.get(4),
+        name: row.get(5),
+        contact: row.get(6),
+        content: row.get(7),
+        overdue: status == "open" && due.is_some_and(|d| china_today() > d),
+        on_time: answered_day.zip(due).map(|(a, d)| a <= d),
+        status,
+        filed_at: row.get(9),
+        due_on,
+        allowed_days: row.get(11),
+        extension_reason: row.get(12),
+        answer: row.get(13),
+        answered_at,
+        rating: row.get(15),
+        rating_comment: row.get(16),
+    }
+}
+
+/// One ticket by id.
+pub async fn get(store: &Store, id: &str) -> Result<Option<Ticket>, StoreError> {
+    Ok(sqlx::query(select!(" FROM tickets WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(store.pool())
+        .await?
+        .map(|r| ticket(&r)))
+}
+
+/// The ticket with this number, if `token` is its token.
+pub async fn follow(
+    store: &Store,
+    number: &str,
+    token: &str,
+) -> Result<Option<Ticket>, StoreError> {
+    Ok(
+        sqlx::query(select!(", token_sha256 FROM tickets WHERE number = ?"))
+            .bind(number)
+            .fetch_optional(store.pool())
+            .await?
+            .filter(|r| r.get::<String, _>(17) == sha256_hex(token.as_bytes()))
+            .map(|r| ticket(&r)),
+    )
+}
+
+/// Every ticket, newest first, optionally of one status or only the overdue.
+pub async fn list(
+    store: &Store,
+    status: Option<&str>,
+    overdue_only: bool,
+) -> Result<Vec<Ticket>, StoreError> {
+    Ok(sqlx::query(select!(
+        " FROM tickets WHERE ?1 IS NULL OR status = ?1 ORDER BY filed_at DESC"
+    ))
+    .bind(status)
+    .fetch_all(store.pool())
+    .await?
+    .iter()
+    .map(ticket)
+    .filter(|t| !overdue_only || t.overdue)
+    .collect())
+}
+
+/// Runs one UPDATE of ticket `id` and audits it as `(action, detail)` by
+/// `(actor, request_id)`.
+async fn change(
+    store: &Store,
+    id: &str,
+    sql: &'static str,
+    binds: &[&str],
+    (action, detail): (&str, serde_json::Value),
+    (actor, request_id): (&str, &str),
+) -> Result<Ticket, TicketError> {
+    let mut tx = store.write().await?;
+    let mut query = sqlx::query(sql);
+    for b in binds {
+        query = query.bind(*b);
+    }
+    if query.execute(&mut *tx).await?.rows_affected() == 0 {
+        return Err(TicketError::NotFound);
+    }
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action,
+            subject: id,
+            detail,
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(store, id).await?.ok_or(TicketError::NotFound)
+}
+
+/// Extends an open ticket by `days` working days with a reason; at most 20 in all.
+pub async fn extend(
+    store: &Store,
+    id: &str,
+    days: i64,
+    reason: &str,
+    actor: &str,
+    request_id: &str,
+) -> Result<Ticket, TicketError> {
+    let current = get(store, id).await?.ok_or(TicketError::NotFound)?;
+    if current.status != "open" {
+        return Err(TicketError::Conflict(
+            "an answered ticket is not extended".into(),
+        ));
+    }
+    let allowed = current.allowed_days + days;
+    if days < 1 || allowed > MAX_WORKING_DAYS {
+        return Err(TicketError::Invalid(
+            "days",
+            format!(
+                "a ticket takes at most {MAX_WORKING_DAYS} working days in all; this one has {} already, so it may be extended by 1 to {} more",
+                current.allowed_days,
+                MAX_WORKING_DAYS - current.allowed_days
+            ),
+        ));
+    }
+    if reason.trim().chars().count() < 4 {
+        return Err(TicketError::Invalid(
+            "reason",
+            "an extension needs its reason (why the case is complex), at least 4 characters".into(),
+        ));
+    }
+    let filed = chrono::DateTime::parse_from_rfc3339(&current.filed_at)
+        .map(|t| {
+            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
+                .date_naive()
+        })
+        .unwrap_or_else(|_| china_today());
+    let due = Calendar::builtin().add_working_days(filed, allowed as u32)?;
+    let reason = match &current.extension_reason {
+        Some(before) => format!("{before}；{}", reason.trim()),
+        None => reason.trim().to_owned(),
+    };
+    change(
+        store,
+        id,
+        "UPDATE tickets SET allowed_days = ?, due_on = ?, extension_reason = ? WHERE id = ? AND status = 'open'",
+        &[&allowed.to_string(), &due.to_string(), &reason, id],
+        ("ticket.extended", serde_json::json!({ "allowed_days": allowed, "due_on": due, "reason": reason })),
+        (actor, request_id),
+    )
+    .await
+}
+
+/// Answers an open ticket.
+pub async fn answer(
+    store: &Store,
+    id: &str,
+    text: &str,
+    actor: &str,
+    request_id: &str,
+) -> Result<Ticket, TicketError> {
+    let text = text.trim();
+    if !(2..=4000).contains(&text.chars().count()) {
+        return Err(TicketError::Invalid(
+            "answer",
+            "an answer has 2 to 4000 characters".into(),
+        ));
+    }
+    match get(store, id).await?.map(|t| t.status) {
+        None => return Err(TicketError::NotFound),
+        Some(s) if s != "open" => {
+            return Err(TicketError::Conflict(
+                "this ticket is already answered".into(),
+            ));
+        }
+        _ => {}
+    }
+    change(
+        store,
+        id,
+        "UPDATE tickets SET status = 'answered', answer = ?, answered_at = ?, answered_by = ? WHERE id = ? AND status = 'open'",
+        &[text, &now(), actor, id],
+        ("ticket.answered", serde_json::json!({})),
+        (actor, request_id),
+    )
+    .await
+}
+
+/// The requester rates the handling of an answered ticket, once (Q11).
+pub async fn rate(
+    store: &Store,
+    ticket: &Ticket,
+    rating: i64,
+    comment: &str,
+    request_id: &str,
+) -> Result<Ticket, TicketError> {
+    if !(1..=5).contains(&rating) {
+        return Err(TicketError::Invalid(
+            "rating",
+            "rate from 1 (very unsatisfied) to 5 (very satisfied)".into(),
+        ));
+    }
+    if comment.chars().count() > 500 {
+        return Err(TicketError::Invalid(
+            "comment",
+            "at most 500 characters".into(),
+        ));
+    }
+    if ticket.status != "answered" {
+        return Err(TicketError::Conflict(
+            "a ticket is rated once it is answered".into(),
+        ));
+    }
+    if ticket.rating.is_some() {
+        return Err(TicketError::Conflict("this ticket is already rated".into()));
+    }
+    change(
+        store,
+        &ticket.id,
+        "UPDATE tickets SET rating = ?, rating_comment = ?, rated_at = ? WHERE id = ? AND rating IS NULL",
+        &[&rating.to_string(), comment.trim(), &now(), &ticket.id],
+        ("ticket.rated", serde_json::json!({ "rating": rating })),
+        ("public", request_id),
+    )
+    .await
+}
+
+/// Figures of the quality view (Q10, Q11).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Figures {
+    /// Tickets filed.
+    pub filed: u64,
+    /// Complaints among them.
+    pub complaints: u64,
+    /// Answered.
+    pub answered: u64,
+    /// Answered by their deadline.
+    pub on_time: u64,
+    /// Open past their deadline.
+    pub overdue: u64,
+    /// Ratings given.
+    pub rated: u64,
+    /// Mean rating (1–5).
+    pub mean_rating: Option<f64>,
+}
+
+/// The ticket figures.
+pub async fn figures(store: &Store) -> Result<Figures, StoreError> {
+    let all = list(store, None, false).await?;
+    let ratings: Vec<i64> = all.iter().filter_map(|t| t.rating).collect();
+    Ok(Figures {
+        filed: all.len() as u64,
+        complaints: all.iter().filter(|t| t.kind == "complaint").count() as u64,
+        answered: all.iter().filter(|t| t.status == "answered").count() as u64,
+        on_time: all.iter().filter(|t| t.on_time == Some(true)).count() as u64,
+        overdue: all.iter().filter(|t| t.overdue).count() as u64,
+        rated: ratings.len() as u64,
+        mean_rating: (!ratings.is_empty())
+            .then(|| ratings.iter().sum::<i64>() as f64 / ratings.len() as f64),
+    })
+}
