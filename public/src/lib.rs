@@ -8,4 +8,5 @@ pub mod records;
 pub mod report;
 pub mod report_id;
 pub mod search;
+pub mod special;
 pub mod verification;

@@ -76,6 +76,7 @@ pub struct Index {
     entries: Vec<Entry>,
     names: Vec<Vec<char>>,
     by_uscc: HashMap<String, u32>,
+    by_subject: HashMap<String, u32>,
     grams: HashMap<(char, Option<char>), Vec<u32>>,
 }
 
@@ -91,6 +92,11 @@ impl Index {
                 .iter()
                 .enumerate()
                 .map(|(i, e)| (e.uscc.clone(), i as u32))
+                .collect(),
+            by_subject: entries
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.subject_id.clone(), i as u32))
                 .collect(),
             entries,
             grams: HashMap::new(),
@@ -157,6 +163,13 @@ impl Index {
     /// Whether nothing is indexed.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The subject with this platform subject id.
+    pub fn by_subject(&self, subject_id: &str) -> Option<&Entry> {
+        self.by_subject
+            .get(subject_id)
+            .map(|i| &self.entries[*i as usize])
     }
 
     /// The subject with this code (normalised as identifiers are).

@@ -144,6 +144,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The public search index of enterprises and organisations (Q4).
     pub search: Arc<::public::search::Index>,
+    /// The lists and qualifications of the special queries (Q4).
+    pub special: Arc<::public::special::Special>,
     /// The report font, loaded on first use (the server serves JSON without it).
     face: Arc<std::sync::OnceLock<Result<Arc<::public::pdf::Face>, String>>>,
     limiter: Arc<LoginLimiter>,
@@ -157,6 +159,11 @@ impl AppState {
         let catalog = Arc::new(catalog::Catalog::open(&settings.data_dir)?);
         let search = Arc::new(
             ::public::search::Index::load(&catalog)
+                .await
+                .map_err(|e| StartError::Search(e.to_string()))?,
+        );
+        let special = Arc::new(
+            ::public::special::Special::load(&catalog)
                 .await
                 .map_err(|e| StartError::Search(e.to_string()))?,
         );
@@ -175,6 +182,7 @@ impl AppState {
             workspaces,
             settings: Arc::new(settings),
             search,
+            special,
             face: Arc::default(),
             limiter: Arc::default(),
             requests: Arc::default(),

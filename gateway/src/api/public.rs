@@ -22,6 +22,9 @@ pub(super) fn routes() -> Router<AppState> {
             axum::routing::post(issue_report),
         )
         .route("/public/reports/verify", get(verify_report))
+        .route("/public/special/{list}", get(special))
+        .route("/public/sectors", get(sectors))
+        .route("/public/sectors/{sector}", get(sector))
         .route(
             "/public/reports/{number}/document-check",
             axum::routing::post(check_document)
@@ -465,4 +468,181 @@ async fn check_document(
             "message": "this document is not, byte for byte, a report issued here under this number: it may have been altered",
         }))),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    q: Option<String>,
+    region: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// (offset, limit) of the page asked for.
+    fn page(&self) -> Result<(usize, usize), ApiError> {
+        let limit = self.limit.unwrap_or(20);
+        if !(1..=100).contains(&limit) {
+            return Err(ApiError::invalid("limit", "limit is between 1 and 100"));
+        }
+        let offset = match self.cursor.as_deref() {
+            None => 0,
+            Some(c) => c.parse().map_err(|_| {
+                ApiError::invalid("cursor", "pass the next_cursor of the previous page")
+            })?,
+        };
+        for (field, value) in [("q", &self.q), ("region", &self.region)] {
+            if value
+                .as_deref()
+                .is_some_and(|v| v.chars().count() > MAX_QUERY_CHARS)
+            {
+                return Err(ApiError::invalid(
+                    field,
+                    format!("at most {MAX_QUERY_CHARS} characters"),
+                ));
+            }
+        }
+        Ok((offset, limit as usize))
+    }
+}
+
+fn paged(items: Vec<Value>, offset: usize, limit: usize) -> Value {
+    let total = items.len();
+    let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+    let next = offset + page.len();
+    json!({
+        "total": total,
+        "items": page,
+        "next_cursor": (next < total).then(|| next.to_string()),
+    })
+}
+
+/// Special queries (Q4): the enterprises on the red list, the serious-dishonesty list or
+/// the abnormal-operation list today, or holding a valid qualification certificate
+/// (`qualifications`, `q` = part of its name); `q` otherwise filters by name.
+async fn special(
+    State(state): State<AppState>,
+    Path(list): Path<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (offset, limit) = query.page()?;
+    let today = crate::objections::china_today();
+    let wanted = query
+        .q
+        .as_deref()
+        .map(::public::search::normalise)
+        .unwrap_or_default();
+    let objected = crate::objections::subjects_under_objection(&state.store).await?;
+    let entry = |subject_id: &str| state.search.by_subject(subject_id);
+    let items: Vec<Value> = if list == "qualifications" {
+        state
+            .special
+            .qualified(query.q.as_deref().unwrap_or_default(), today)
+            .into_iter()
+            .filter_map(|q| {
+                let e = entry(&q.subject_id)?;
+                let mut out = item(e, &objected);
+                out["qualification"] = json!(q);
+                Some(out)
+            })
+            .collect()
+    } else {
+        let which = ::public::special::List::parse(&list).ok_or_else(|| {
+            ApiError::not_found(
+                "special list (red_list, black_list, abnormal_operations, qualifications)",
+            )
+        })?;
+        state
+            .special
+            .listed(which, today, &state.settings.disclosure)
+            .into_iter()
+            .filter_map(|l| {
+                let e = entry(&l.subject_id)?;
+                if !wanted.is_empty() && !::public::search::normalise(&e.name).contains(&wanted) {
+                    return None;
+                }
+                let mut out = item(e, &objected);
+                out["listing"] = json!(l);
+                Some(out)
+            })
+            .collect()
+    };
+    let mut out = paged(items, offset, limit);
+    out["list"] = json!(list);
+    out["as_of"] = json!(today);
+    Ok(Json(out))
+}
+
+/// The named sectors of the sector query.
+async fn sectors() -> Json<Value> {
+    let items: Vec<Value> = ::public::special::SECTORS
+        .iter()
+        .map(|(id, code, name)| json!({ "id": id, "industry_code": code, "name_zh": name }))
+        .collect();
+    Json(json!({ "items": items, "next_cursor": null }))
+}
+
+/// Sector queries (Q4): the enterprises of a named sector or of an industry code (GB/T
+/// 4754, a prefix such as `O801`), optionally in a region, each with the lists it is on.
+async fn sector(
+    State(state): State<AppState>,
+    Path(sector): Path<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let (offset, limit) = query.page()?;
+    let prefix = match ::public::special::SECTORS
+        .iter()
+        .find(|(id, _, _)| *id == sector)
+    {
+        Some((_, code, _)) => (*code).to_owned(),
+        None => {
+            let code = sector.to_ascii_uppercase();
+            let mut chars = code.chars();
+            let valid = chars.next().is_some_and(|c| c.is_ascii_uppercase())
+                && code.len() <= 5
+                && chars.all(|c| c.is_ascii_digit());
+            if !valid {
+                return Err(ApiError::not_found(
+                    "sector (a named sector of GET /public/sectors, or an industry code such as O801)",
+                ));
+            }
+            code
+        }
+    };
+    let today = crate::objections::china_today();
+    let rules = &state.settings.disclosure;
+    let on = |list| -> HashSet<&str> {
+        state
+            .special
+            .listed(list, today, rules)
+            .into_iter()
+            .map(|l| l.subject_id.as_str())
+            .collect()
+    };
+    use ::public::special::List;
+    let (red, black, abnormal) = (
+        on(List::RedList),
+        on(List::BlackList),
+        on(List::AbnormalOperations),
+    );
+    let objected = crate::objections::subjects_under_objection(&state.store).await?;
+    let items: Vec<Value> =
+        ::public::special::sector(&state.search, &prefix, query.region.as_deref())
+            .into_iter()
+            .map(|e| {
+                let mut out = item(e, &objected);
+                let id = e.subject_id.as_str();
+                out["lists"] = json!({
+                    "red_list": red.contains(id),
+                    "black_list": black.contains(id),
+                    "abnormal_operations": abnormal.contains(id),
+                });
+                out
+            })
+            .collect();
+    let mut out = paged(items, offset, limit);
+    out["industry_code"] = json!(prefix);
+    out["as_of"] = json!(today);
+    Ok(Json(out))
 }

@@ -454,3 +454,130 @@ async fn without_the_font_pdf_is_refused_clearly_and_json_still_works() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+/// Every item of a paged public list.
+async fn all_pages(app: &TestApp, path: &str) -> Vec<serde_json::Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}limit=100&cursor={c}"),
+            None => format!("{path}{sep}limit=100"),
+        };
+        let (status, body) = app.call(Method::GET, &url, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        items.extend(body["items"].as_array().cloned().unwrap_or_default());
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+#[tokio::test]
+async fn special_and_sector_queries_list_enterprises_as_the_disclosure_rules_say() {
+    let app = TestApp::spawn().await;
+    // Q4: the black list today; each listed enterprise's own records agree.
+    let black = all_pages(&app, "/api/v1/public/special/black_list").await;
+    assert!(!black.is_empty(), "the sample data has listed enterprises");
+    for listed in black.iter().take(5) {
+        let uscc = listed["uscc"].as_str().expect("uscc");
+        let (_, records) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/public/subjects/{uscc}/records"),
+                None,
+                None,
+            )
+            .await;
+        let section = records["sections"]
+            .as_array()
+            .expect("sections")
+            .iter()
+            .find(|s| s["table"] == "dishonesty_list")
+            .expect("section");
+        let shown: Vec<&serde_json::Value> = section["records"]
+            .as_array()
+            .expect("records")
+            .iter()
+            .filter(|r| r["record_id"] == listed["listing"]["record_id"])
+            .collect();
+        assert_eq!(
+            shown.len(),
+            1,
+            "{uscc}'s listing is disclosed on its own page too"
+        );
+    }
+    // Filtering by name keeps only names containing the query.
+    let name = black[0]["name"].as_str().expect("name");
+    let part: String = name.chars().skip(2).take(2).collect();
+    let filtered = all_pages(&app, &format!("/api/v1/public/special/black_list?q={part}")).await;
+    assert!(filtered.iter().any(|i| i["name"] == name));
+    assert!(
+        filtered
+            .iter()
+            .all(|i| i["name"].as_str().is_some_and(|n| n.contains(&part)))
+    );
+    // Qualifications: valid certificates whose name contains the query.
+    let qualified = all_pages(&app, "/api/v1/public/special/qualifications").await;
+    let first = qualified.first().expect("organisations hold certificates");
+    let q = first["qualification"]["qualification_name"]
+        .as_str()
+        .expect("name");
+    let some = all_pages(
+        &app,
+        &format!("/api/v1/public/special/qualifications?q={q}"),
+    )
+    .await;
+    assert!(!some.is_empty());
+    assert!(some.iter().all(|i| {
+        i["qualification"]["qualification_name"]
+            .as_str()
+            .is_some_and(|n| n.contains(q))
+    }));
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/public/special/grey_list", None, None)
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+
+    // Sectors: by name or by industry code, with each enterprise's lists.
+    let (_, sectors) = app
+        .call(Method::GET, "/api/v1/public/sectors", None, None)
+        .await;
+    assert!(
+        sectors["items"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|x| x["id"] == "elderly_care"))
+    );
+    let housekeeping = all_pages(&app, "/api/v1/public/sectors/housekeeping").await;
+    assert!(!housekeeping.is_empty());
+    assert!(housekeeping.iter().all(|e| {
+        e["industry_code"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("O801"))
+    }));
+    let by_code = all_pages(&app, "/api/v1/public/sectors/O801").await;
+    assert_eq!(by_code.len(), housekeeping.len());
+    let black_codes: std::collections::HashSet<&str> =
+        black.iter().filter_map(|b| b["uscc"].as_str()).collect();
+    for e in &housekeeping {
+        let uscc = e["uscc"].as_str().expect("uscc");
+        assert_eq!(
+            e["lists"]["black_list"],
+            black_codes.contains(uscc),
+            "{uscc}"
+        );
+    }
+    for bad in ["ZZ9", "O8010123", "家政"] {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/public/sectors/{bad}"),
+                None,
+                None,
+            )
+            .await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    }
+}
