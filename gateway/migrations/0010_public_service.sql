@@ -139,5 +139,10 @@ CREATE TABLE verifications (
 );
 CREATE INDEX verifications_by_agency ON verifications (agency, cut_off_at);
 
+-- One row per minute the service was up (Q10): availability and downtime span restarts.
+CREATE TABLE heartbeats (
+    minute  TEXT PRIMARY KEY
+);
+
 COMMIT;
 PRAGMA foreign_keys = ON;

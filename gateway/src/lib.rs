@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod gate;
 pub mod identity;
 pub mod lineage;
+pub mod metrics;
 pub mod models;
 pub mod objections;
 pub mod own_data;

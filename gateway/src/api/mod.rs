@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -146,6 +146,8 @@ pub struct AppState {
     pub search: Arc<::public::search::Index>,
     /// The lists and qualifications of the special queries (Q4).
     pub special: Arc<::public::special::Special>,
+    /// Request measurements (Q10).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The report font, loaded on first use (the server serves JSON without it).
     face: Arc<std::sync::OnceLock<Result<Arc<::public::pdf::Face>, String>>>,
     limiter: Arc<LoginLimiter>,
@@ -176,6 +178,16 @@ impl AppState {
             settings.job_limits.clone(),
         )
         .await?;
+        let heartbeat_store = store.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                if let Err(e) = crate::metrics::heartbeat(&heartbeat_store).await {
+                    tracing::warn!("writing the heartbeat: {e}");
+                }
+            }
+        });
         Ok(AppState {
             store,
             access: Arc::new(AccessPolicy::load()?),
@@ -183,6 +195,7 @@ impl AppState {
             settings: Arc::new(settings),
             search,
             special,
+            metrics: Arc::default(),
             face: Arc::default(),
             limiter: Arc::default(),
             requests: Arc::default(),
@@ -397,6 +410,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .nest(
             "/api/v1",
             sessions::routes()
@@ -409,16 +423,19 @@ pub fn app(state: AppState) -> Router {
                 .merge(public::routes())
                 .merge(service::routes())
                 .merge(persons::routes())
-                .merge(tickets::routes()),
+                .merge(tickets::routes())
+                .route("/quality", get(quality)),
         )
         // The API description and an offline Swagger UI (assets compiled in).
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
                 .external_url_unchecked("/api/openapi.json", openapi::document()),
         )
+        .route_layer(middleware::from_fn(tag_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), measure))
         .layer(middleware::from_fn(with_request_id))
         .with_state(state)
 }
@@ -490,6 +507,84 @@ async fn with_request_id(request: Request, next: Next) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// Hands the matched route template out with the response, for [`measure`].
+async fn tag_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+/// Measures every request by method, route template and status (Q10).
+async fn measure(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    state.metrics.record(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Prometheus metrics: requests, response times, case gauges.
+async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let objections = crate::objections::completion(&state.store).await?;
+    let tickets = crate::tickets::figures(&state.store).await?;
+    let text = state.metrics.prometheus(&[
+        (
+            "creditpool_objections_filed".into(),
+            objections.filed as f64,
+        ),
+        (
+            "creditpool_objections_resolved".into(),
+            objections.resolved as f64,
+        ),
+        (
+            "creditpool_objections_overdue".into(),
+            objections.overdue as f64,
+        ),
+        ("creditpool_tickets_filed".into(), tickets.filed as f64),
+        ("creditpool_tickets_overdue".into(), tickets.overdue as f64),
+    ]);
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// The service-quality view (Q10, Q11), for administrators.
+async fn quality(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&caller, Action::ReadServiceQuality, &Resource::Platform)?;
+    let objections = crate::objections::completion(&state.store).await?;
+    let open_in_time = objections.filed - objections.resolved - objections.overdue;
+    let due = objections.filed - open_in_time;
+    Ok(Json(serde_json::json!({
+        "responses": state.metrics.summary(),
+        "availability": crate::metrics::availability(&state.store).await?,
+        "objections": {
+            "figures": objections,
+            "completion_rate": (due > 0).then(|| objections.resolved as f64 / due as f64),
+            "target": 1.0,
+        },
+        "tickets": crate::tickets::figures(&state.store).await?,
+    })))
 }
 
 async fn healthz() -> Json<serde_json::Value> {

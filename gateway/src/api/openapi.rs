@@ -40,6 +40,8 @@ const JSON: &str = "application/json";
 const OPS: &[Op] = &[
     op!("get" "/healthz", "operations", "Liveness: the process answers.", auth = false, body = None, ok = 200, errors = []),
     op!("get" "/readyz", "operations", "Readiness: the database answers.", auth = false, body = None, ok = 200, errors = [(503, "not_ready")]),
+    op!("get" "/metrics", "operations", "Prometheus metrics (text format 0.0.4): requests by route and status class, response-time histograms, objection and ticket gauges (Q10). Route templates only, never ids.", auth = false, body = None, ok = 200, errors = []),
+    op!("get" "/api/v1/quality", "operations", "The service-quality view (Q10, Q11) for administrators: response-time percentiles against the 3 s ceiling, server-error rate against 0.01 %, availability and downtime from the minute heartbeat against 8 h a year, objection completion against 100 %, consultations and complaints with their ratings.", auth = true, body = None, ok = 200, errors = [(403, "forbidden")]),
     op!("post" "/api/v1/sessions", "identity", "Log in with username and password; returns a session token (12 h). Locked for 15 minutes after 5 failures; at most 20 attempts a minute per address.", auth = false, body = Some((JSON, "{username, password}")), ok = 201, errors = [(401, "unauthenticated"), (429, "account_locked"), (429, "rate_limited")]),
     op!("delete" "/api/v1/sessions/current", "identity", "Log out: revoke the token used.", auth = true, body = None, ok = 204, errors = []),
     op!("get" "/api/v1/me", "identity", "Who the caller is: role, institution and its status.", auth = true, body = None, ok = 200, errors = []),

@@ -14,6 +14,7 @@ mod own_data;
 mod persons;
 mod products;
 mod public;
+mod quality;
 mod review;
 mod tickets;
 mod verification;
