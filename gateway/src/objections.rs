@@ -294,6 +294,57 @@ pub async fn objected(store: &Store) -> Result<::public::records::Objected, Stor
     Ok(out)
 }
 
+/// What objections do to records, and the subjects with one under objection, as every
+/// public output path needs them.
+#[derive(Debug, Default)]
+pub struct Marked {
+    /// By record.
+    pub records: ::public::records::Objected,
+    /// Subjects with a record under objection (search results carry the mark too).
+    pub subjects: HashSet<String>,
+}
+
+/// [`Marked`], cached between changes: read on every public request, changed only when
+/// an objection is filed or resolved (through [`Marks::invalidate`]).
+#[derive(Debug, Default)]
+pub struct Marks {
+    cached: std::sync::RwLock<Option<std::sync::Arc<Marked>>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl Marks {
+    /// The current marks.
+    pub async fn get(&self, store: &Store) -> Result<std::sync::Arc<Marked>, StoreError> {
+        use std::sync::atomic::Ordering;
+        if let Some(marked) = self
+            .cached
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Ok(marked);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let marked = std::sync::Arc::new(Marked {
+            records: objected(store).await?,
+            subjects: subjects_under_objection(store).await?,
+        });
+        // Kept only if nothing changed while it was read.
+        let mut cached = self.cached.write().unwrap_or_else(|e| e.into_inner());
+        if self.generation.load(Ordering::Acquire) == generation {
+            *cached = Some(marked.clone());
+        }
+        Ok(marked)
+    }
+
+    /// Drops the cache after a change (call once the change is committed).
+    pub fn invalidate(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        *self.cached.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
 /// Subjects with a record under objection (search results carry the mark too).
 pub async fn subjects_under_objection(store: &Store) -> Result<HashSet<String>, StoreError> {
     Ok(

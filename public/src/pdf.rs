@@ -344,7 +344,11 @@ fn render(
     watermark: &str,
     footer: impl Fn(usize, usize) -> String,
 ) -> Result<Vec<u8>, PdfError> {
-    let mut document = Document::new();
+    // Content streams are small and compress little; the font subset is still deflated.
+    let mut document = Document::new_with(krilla::SerializeSettings {
+        compress_content_streams: false,
+        ..krilla::SerializeSettings::default()
+    });
     let total = pages.len();
     let settings = || {
         PageSettings::from_wh(PAGE.0, PAGE.1)

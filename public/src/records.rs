@@ -11,7 +11,6 @@ use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Date32Type};
 use datafusion::prelude::SessionContext;
-use datafusion::scalar::ScalarValue;
 use policies::disclosure::{
     self, Category, Disclosure, Listing, Record, Rules, Severity, UNDER_OBJECTION,
 };
@@ -146,50 +145,154 @@ pub struct Objected {
     pub corrected: HashMap<String, String>,
 }
 
-/// The records of subject `subject_id` disclosed on `today`, by section of 附录A, with
-/// what objections did to them (`objected`). Every table is listed, empty or not.
-pub async fn disclosed(
-    catalog: &catalog::Catalog,
-    subject_id: &str,
-    today: NaiveDate,
-    rules: &Rules,
-    objected: &Objected,
-) -> Result<Vec<Value>, RecordsError> {
-    let ctx = SessionContext::new();
-    catalog.register_all(&ctx).await?;
-    let param = || vec![ScalarValue::Utf8(Some(subject_id.to_owned()))];
-    let listings: Vec<Listing> = ctx
-        .sql("SELECT decision_date, removed_date FROM dishonesty_list WHERE subject_id = $1 AND status = 'active'")
-        .await?
-        .with_param_values(param())?
-        .collect()
-        .await?
-        .iter()
-        .flat_map(|b| {
-            (0..b.num_rows()).filter_map(move |r| {
-                Some(Listing { listed_on: date(b, "decision_date", r)?, removed_on: date(b, "removed_date", r) })
-            })
+/// Every record table held in memory, indexed by subject (and persons by ID number),
+/// so that a subject's records are found without scanning (BRIEF Q4–Q7: a report in
+/// milliseconds at scale 10). Loaded once at start from the catalog's Parquet files.
+pub struct Records {
+    tables: Vec<Table>,
+    persons_by_id_number: HashMap<String, u32>,
+}
+
+struct Table {
+    def: &'static TableDef,
+    /// The whole table as one batch.
+    batch: RecordBatch,
+    /// Rows of each subject.
+    by_subject: HashMap<String, Vec<u32>>,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records")
+            .field("tables", &self.tables.len())
+            .field(
+                "rows",
+                &self
+                    .tables
+                    .iter()
+                    .map(|t| t.batch.num_rows())
+                    .sum::<usize>(),
+            )
+            .finish()
+    }
+}
+
+/// The value of string column `name` at every row, as `&str` (nulls as "").
+fn strings<'a>(batch: &'a RecordBatch, name: &str) -> Vec<&'a str> {
+    let Some(column) = batch.column_by_name(name) else {
+        return Vec::new();
+    };
+    match column.data_type() {
+        DataType::Utf8 => {
+            let a = column.as_string::<i32>();
+            (0..a.len())
+                .map(|i| if a.is_null(i) { "" } else { a.value(i) })
+                .collect()
+        }
+        DataType::Utf8View => {
+            let a = column.as_string_view();
+            (0..a.len())
+                .map(|i| if a.is_null(i) { "" } else { a.value(i) })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+impl Records {
+    /// Reads every record table of the catalog into memory and indexes it.
+    pub async fn load(catalog: &catalog::Catalog) -> Result<Records, RecordsError> {
+        let ctx = SessionContext::new();
+        catalog.register_all(&ctx).await?;
+        let mut tables = Vec::new();
+        let mut persons_by_id_number = HashMap::new();
+        for def in &Manifest::builtin().tables {
+            if def.column("subject_id").is_none() {
+                continue;
+            }
+            let frame = ctx.table(def.id.as_str()).await?;
+            let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
+            let batches = frame.collect().await?;
+            let batch = datafusion::arrow::compute::concat_batches(&schema, &batches)
+                .map_err(|e| RecordsError(e.to_string()))?;
+            let mut by_subject: HashMap<String, Vec<u32>> = HashMap::new();
+            for (row, subject) in strings(&batch, "subject_id").into_iter().enumerate() {
+                by_subject
+                    .entry(subject.to_owned())
+                    .or_default()
+                    .push(row as u32);
+            }
+            if def.id == "persons" {
+                for (row, id) in strings(&batch, "id_number").into_iter().enumerate() {
+                    persons_by_id_number.insert(id.to_owned(), row as u32);
+                }
+            }
+            tables.push(Table {
+                def,
+                batch,
+                by_subject,
+            });
+        }
+        Ok(Records {
+            tables,
+            persons_by_id_number,
         })
-        .collect();
-    let mut sections = Vec::new();
-    for table in &Manifest::builtin().tables {
+    }
+
+    fn table(&self, id: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.def.id == id)
+    }
+
+    /// The rows of `subject_id` in `table`, newest decision first, as one batch.
+    fn rows_of(&self, table: &Table, subject_id: &str) -> Result<RecordBatch, RecordsError> {
+        let mut rows: Vec<u32> = table
+            .by_subject
+            .get(subject_id)
+            .cloned()
+            .unwrap_or_default();
+        rows.sort_by_key(|r| std::cmp::Reverse(date(&table.batch, "decision_date", *r as usize)));
+        let indices = datafusion::arrow::array::UInt32Array::from(rows);
+        datafusion::arrow::compute::take_record_batch(&table.batch, &indices)
+            .map_err(|e| RecordsError(e.to_string()))
+    }
+
+    /// The records of subject `subject_id` disclosed on `today`, by section of 附录A,
+    /// with what objections did to them (`objected`). Every table is listed, empty or
+    /// not (the persons register only for a person).
+    pub fn disclosed(
+        &self,
+        subject_id: &str,
+        today: NaiveDate,
+        rules: &Rules,
+        objected: &Objected,
+    ) -> Result<Vec<Value>, RecordsError> {
+        let listings: Vec<Listing> = match self.table("dishonesty_list") {
+            Some(t) => {
+                let b = self.rows_of(t, subject_id)?;
+                (0..b.num_rows())
+                    .filter(|r| text(&b, "status", *r).as_deref() == Some("active"))
+                    .filter_map(|r| {
+                        Some(Listing {
+                            listed_on: date(&b, "decision_date", r)?,
+                            removed_on: date(&b, "removed_date", r),
+                        })
+                    })
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         // The identity register is a person's own basic information only.
         let person = subject_id.starts_with('P');
-        if table.column("subject_id").is_none() || (table.id == "persons" && !person) {
-            continue;
-        }
-        let batches = ctx
-            .sql(&format!(
-                "SELECT * FROM {} WHERE subject_id = $1 ORDER BY decision_date DESC",
-                table.id
-            ))
-            .await?
-            .with_param_values(param())?
-            .collect()
-            .await?;
-        let mut records = Vec::new();
-        for batch in &batches {
+        let mut sections = Vec::new();
+        for t in &self.tables {
+            let table = t.def;
+            if table.id == "persons" && !person {
+                continue;
+            }
+            let batch = self.rows_of(t, subject_id)?;
+            let mut records = Vec::new();
             for row in 0..batch.num_rows() {
+                let batch = &batch;
                 let Some(decided) = date(batch, "decision_date", row) else {
                     continue;
                 };
@@ -235,17 +338,61 @@ pub async fn disclosed(
                     records.push(Value::Object(shown));
                 }
             }
+            sections.push(json!({
+                "section": table.section,
+                "table": table.id,
+                "name_zh": table.name_zh,
+                "source_unit": table.source_unit,
+                "count": records.len(),
+                "records": records,
+            }));
         }
-        sections.push(json!({
-            "section": table.section,
-            "table": table.id,
-            "name_zh": table.name_zh,
-            "source_unit": table.source_unit,
-            "count": records.len(),
-            "records": records,
-        }));
+        Ok(sections)
     }
-    Ok(sections)
+
+    /// The record with this id, in whichever record table holds it.
+    pub fn locate(&self, record_id: &str) -> Option<Located> {
+        for t in &self.tables {
+            if t.def.column("record_id").is_none() || t.def.column("source_unit").is_none() {
+                continue;
+            }
+            let ids = strings(&t.batch, "record_id");
+            if let Some(row) = ids.iter().position(|id| *id == record_id) {
+                return Some(Located {
+                    table: t.def.id.clone(),
+                    subject_id: text(&t.batch, "subject_id", row).unwrap_or_default(),
+                    subject_type: text(&t.batch, "subject_type", row).unwrap_or_default(),
+                    source_unit: text(&t.batch, "source_unit", row).unwrap_or_default(),
+                });
+            }
+        }
+        None
+    }
+
+    fn person_at(&self, row: u32) -> Option<Person> {
+        let t = self.table("persons")?;
+        let row = row as usize;
+        Some(Person {
+            subject_id: text(&t.batch, "subject_id", row).unwrap_or_default(),
+            name: text(&t.batch, "name", row).unwrap_or_default(),
+            id_number_masked: Mask::IdNumber
+                .apply(&text(&t.batch, "id_number", row).unwrap_or_default()),
+        })
+    }
+
+    /// The person with exactly this name and ID number, if the register has them; or,
+    /// with `name` = None, whoever holds that number.
+    pub fn person(&self, name: Option<&str>, id_number: &str) -> Option<Person> {
+        let row = *self.persons_by_id_number.get(id_number)?;
+        self.person_at(row)
+            .filter(|p| name.is_none_or(|n| n == p.name))
+    }
+
+    /// The person with this subject id.
+    pub fn person_by_subject(&self, subject_id: &str) -> Option<Person> {
+        let row = *self.table("persons")?.by_subject.get(subject_id)?.first()?;
+        self.person_at(row)
+    }
 }
 
 /// Where a record is: its table, subject and source unit.
@@ -261,38 +408,6 @@ pub struct Located {
     pub source_unit: String,
 }
 
-/// The record with this id, in whichever record table holds it.
-pub async fn locate(
-    catalog: &catalog::Catalog,
-    record_id: &str,
-) -> Result<Option<Located>, RecordsError> {
-    let ctx = SessionContext::new();
-    catalog.register_all(&ctx).await?;
-    for table in &Manifest::builtin().tables {
-        if table.column("record_id").is_none() || table.column("source_unit").is_none() {
-            continue;
-        }
-        let batches = ctx
-            .sql(&format!(
-                "SELECT subject_id, subject_type, source_unit FROM {} WHERE record_id = $1 LIMIT 1",
-                table.id
-            ))
-            .await?
-            .with_param_values(vec![ScalarValue::Utf8(Some(record_id.to_owned()))])?
-            .collect()
-            .await?;
-        if let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) {
-            return Ok(Some(Located {
-                table: table.id.clone(),
-                subject_id: text(batch, "subject_id", 0).unwrap_or_default(),
-                subject_type: text(batch, "subject_type", 0).unwrap_or_default(),
-                source_unit: text(batch, "source_unit", 0).unwrap_or_default(),
-            }));
-        }
-    }
-    Ok(None)
-}
-
 /// A natural person as the persons register knows them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Person {
@@ -302,46 +417,4 @@ pub struct Person {
     pub name: String,
     /// Their ID number, masked (Q3).
     pub id_number_masked: String,
-}
-
-/// The person with exactly this name and ID number, if the register has them; or, with
-/// `id_number` only (`name` = None), whoever holds that number.
-pub async fn person(
-    catalog: &catalog::Catalog,
-    name: Option<&str>,
-    id_number: &str,
-) -> Result<Option<Person>, RecordsError> {
-    person_where(catalog, "id_number", id_number)
-        .await
-        .map(|p| p.filter(|p| name.is_none_or(|n| n == p.name)))
-}
-
-/// The person with this subject id.
-pub async fn person_by_subject(
-    catalog: &catalog::Catalog,
-    subject_id: &str,
-) -> Result<Option<Person>, RecordsError> {
-    person_where(catalog, "subject_id", subject_id).await
-}
-
-async fn person_where(
-    catalog: &catalog::Catalog,
-    column: &str,
-    value: &str,
-) -> Result<Option<Person>, RecordsError> {
-    let ctx = SessionContext::new();
-    catalog.register_all(&ctx).await?;
-    let batches = ctx
-        .sql(&format!(
-            "SELECT subject_id, name, id_number FROM persons WHERE {column} = $1 LIMIT 1"
-        ))
-        .await?
-        .with_param_values(vec![ScalarValue::Utf8(Some(value.to_owned()))])?
-        .collect()
-        .await?;
-    Ok(batches.iter().find(|b| b.num_rows() > 0).map(|b| Person {
-        subject_id: text(b, "subject_id", 0).unwrap_or_default(),
-        name: text(b, "name", 0).unwrap_or_default(),
-        id_number_masked: Mask::IdNumber.apply(&text(b, "id_number", 0).unwrap_or_default()),
-    }))
 }

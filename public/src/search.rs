@@ -77,6 +77,8 @@ pub struct Index {
     names: Vec<Vec<char>>,
     by_uscc: HashMap<String, u32>,
     by_subject: HashMap<String, u32>,
+    /// Each entry's place in name order, so results are ordered without comparing names.
+    name_order: Vec<u32>,
     grams: HashMap<(char, Option<char>), Vec<u32>>,
 }
 
@@ -98,9 +100,20 @@ impl Index {
                 .enumerate()
                 .map(|(i, e)| (e.subject_id.clone(), i as u32))
                 .collect(),
+            name_order: Vec::new(),
             entries,
             grams: HashMap::new(),
         };
+        let mut by_name: Vec<u32> = (0..index.entries.len() as u32).collect();
+        by_name.sort_by(|a, b| {
+            index.entries[*a as usize]
+                .name
+                .cmp(&index.entries[*b as usize].name)
+        });
+        index.name_order = vec![0; by_name.len()];
+        for (place, i) in by_name.into_iter().enumerate() {
+            index.name_order[i as usize] = place as u32;
+        }
         for (i, name) in index.names.iter().enumerate() {
             let mut seen = std::collections::HashSet::new();
             for (j, c) in name.iter().enumerate() {
@@ -220,18 +233,32 @@ impl Index {
             }
         }
         lists.sort_by_key(|l| l.len());
-        let mut candidates: Vec<u32> = lists[0].clone();
-        for other in &lists[1..] {
-            candidates = intersect(&candidates, other);
+        // The shortest list is read in place; only intersections allocate.
+        let mut candidates: std::borrow::Cow<'_, [u32]> = std::borrow::Cow::Borrowed(lists[0]);
+        // A short list is cheaper to check name by name than to intersect.
+        let intersecting = lists[0].len() > 4 * MAX_MATCHES;
+        for other in lists[1..].iter().filter(|_| intersecting) {
+            candidates = std::borrow::Cow::Owned(intersect(&candidates, other));
             if candidates.is_empty() {
                 break;
             }
         }
+        // One character, or two: being in the list is containing the query. Longer
+        // queries hold every pair but maybe not in a row: each candidate is checked.
+        let exact = q.len() <= 2;
         let mut matches: Vec<(u8, usize, u32)> = Vec::new();
         let mut truncated = false;
-        for i in candidates {
+        for &i in candidates.iter() {
             let name = &self.names[i as usize];
-            if let Some(at) = find(name, &q) {
+            // Where the query starts only matters as "at the start or not".
+            let at = if exact {
+                Some(usize::from(!name.starts_with(&q)))
+            } else if name.starts_with(&q) {
+                Some(0)
+            } else {
+                find(name, &q)
+            };
+            if let Some(at) = at {
                 if matches.len() == MAX_MATCHES {
                     truncated = true;
                     break;
@@ -246,14 +273,21 @@ impl Index {
                 matches.push((rank, name.len(), i));
             }
         }
-        matches.sort_by(|a, b| {
-            a.cmp(b).then_with(|| {
-                self.entries[a.2 as usize]
-                    .name
-                    .cmp(&self.entries[b.2 as usize].name)
-            })
-        });
+        let order = |a: &(u8, usize, u32), b: &(u8, usize, u32)| {
+            (a.0, a.1, self.name_order[a.2 as usize]).cmp(&(
+                b.0,
+                b.1,
+                self.name_order[b.2 as usize],
+            ))
+        };
         let total = matches.len();
+        // Only the requested page needs ordering: select it, then sort it.
+        let wanted = offset.saturating_add(limit).min(total);
+        if wanted > 0 && wanted < total {
+            matches.select_nth_unstable_by(wanted - 1, order);
+            matches.truncate(wanted);
+        }
+        matches.sort_by(order);
         let items = matches
             .iter()
             .skip(offset)
@@ -297,7 +331,11 @@ fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
 }
 
 fn find(haystack: &[char], needle: &[char]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let first = *needle.first()?;
+    // The first character is compared inline: most windows fail there.
+    haystack
+        .windows(needle.len())
+        .position(|w| w[0] == first && w == needle)
 }
 
 #[cfg(test)]

@@ -55,8 +55,8 @@ fn count(sections: &[Value], table: &str) -> usize {
 }
 
 /// Looks every listed subject up and sums up its disclosed records on `today`.
-pub async fn check(
-    catalog: &catalog::Catalog,
+pub fn check(
+    records: &records::Records,
     index: &Index,
     listed: &[Listed],
     today: NaiveDate,
@@ -70,7 +70,7 @@ pub async fn check(
             let same = normalise(&entry.name) == normalise(&subject.name);
             (same.then(|| entry.subject_id.clone()), entry.uscc.clone())
         } else if let Ok(id) = policies::IdNumber::parse(code) {
-            let person = records::person(catalog, Some(subject.name.trim()), id.as_str()).await?;
+            let person = records.person(Some(subject.name.trim()), id.as_str());
             (
                 person.map(|p| p.subject_id),
                 policies::masking::Mask::IdNumber.apply(id.as_str()),
@@ -92,7 +92,7 @@ pub async fn check(
             });
             continue;
         };
-        let sections = records::disclosed(catalog, &subject_id, today, rules, objected).await?;
+        let sections = records.disclosed(&subject_id, today, rules, objected)?;
         let mut finding = Finding {
             name: subject.name.clone(),
             code: shown_code,

@@ -144,6 +144,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The public search index of enterprises and organisations (Q4).
     pub search: Arc<::public::search::Index>,
+    /// Objection marks of records and subjects, cached between changes (Q8).
+    pub marks: Arc<crate::objections::Marks>,
+    /// Every public record in memory, indexed by subject (Q1–Q7).
+    pub records: Arc<::public::records::Records>,
     /// The lists and qualifications of the special queries (Q4).
     pub special: Arc<::public::special::Special>,
     /// Request measurements (Q10).
@@ -161,6 +165,11 @@ impl AppState {
         let catalog = Arc::new(catalog::Catalog::open(&settings.data_dir)?);
         let search = Arc::new(
             ::public::search::Index::load(&catalog)
+                .await
+                .map_err(|e| StartError::Search(e.to_string()))?,
+        );
+        let records = Arc::new(
+            ::public::records::Records::load(&catalog)
                 .await
                 .map_err(|e| StartError::Search(e.to_string()))?,
         );
@@ -194,6 +203,8 @@ impl AppState {
             workspaces,
             settings: Arc::new(settings),
             search,
+            marks: Arc::default(),
+            records,
             special,
             metrics: Arc::default(),
             face: Arc::default(),

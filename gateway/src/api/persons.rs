@@ -59,18 +59,17 @@ async fn register(
             "give your name as registered, 1 to 50 characters",
         ));
     }
-    let person =
-        ::public::records::person(state.workspaces.catalog(), Some(name), id_number.as_str())
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "not_in_register",
-                    "this name and ID number do not match a person in the population register",
-                )
-                .with_field("id_number")
-            })?;
+    let person = state
+        .records
+        .person(Some(name), id_number.as_str())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_in_register",
+                "this name and ID number do not match a person in the population register",
+            )
+            .with_field("id_number")
+        })?;
     let mut tx = state.store.write().await?;
     let taken: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE subject_id = ?")
         .bind(&person.subject_id)
@@ -359,9 +358,9 @@ async fn audit_use(
 }
 
 async fn person(state: &AppState, subject: &str) -> Result<::public::records::Person, ApiError> {
-    ::public::records::person_by_subject(state.workspaces.catalog(), subject)
-        .await
-        .map_err(ApiError::internal)?
+    state
+        .records
+        .person_by_subject(subject)
         .ok_or_else(|| ApiError::not_found("person"))
 }
 
@@ -374,15 +373,15 @@ async fn records(
     let used = authorised(&state, &caller, &subject, Action::ReadPersonRecords).await?;
     let found = person(&state, &subject).await?;
     let today = crate::objections::china_today();
-    let sections = ::public::records::disclosed(
-        state.workspaces.catalog(),
-        &subject,
-        today,
-        &state.settings.disclosure,
-        &crate::objections::objected(&state.store).await?,
-    )
-    .await
-    .map_err(ApiError::internal)?;
+    let sections = state
+        .records
+        .disclosed(
+            &subject,
+            today,
+            &state.settings.disclosure,
+            &state.marks.get(&state.store).await?.records,
+        )
+        .map_err(ApiError::internal)?;
     audit_use(&state, &caller, &subject, &used, "records").await?;
     Ok(Json(json!({
         "subject": { "subject_id": subject, "name": found.name, "id_number": found.id_number_masked },

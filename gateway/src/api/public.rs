@@ -88,14 +88,15 @@ async fn search(
             ApiError::invalid("cursor", "pass the next_cursor of the previous page")
         })?,
     };
-    let objected = crate::objections::subjects_under_objection(&state.store).await?;
+    let marks = state.marks.get(&state.store).await?;
+    let objected = &marks.subjects;
     if policies::Uscc::check(&q).is_ok() {
         let found = state.search.by_uscc(&q);
         return Ok(Json(json!({
             "query": q,
             "match": "code",
             "warning": code_warning(&q),
-            "items": found.map(|e| item(e, &objected)).into_iter().collect::<Vec<_>>(),
+            "items": found.map(|e| item(e, objected)).into_iter().collect::<Vec<_>>(),
             "total": usize::from(found.is_some()),
             "next_cursor": null,
         })));
@@ -111,7 +112,7 @@ async fn search(
     Ok(Json(json!({
         "query": q,
         "match": "name",
-        "items": page.items.iter().map(|e| item(e, &objected)).collect::<Vec<_>>(),
+        "items": page.items.iter().map(|e| item(e, objected)).collect::<Vec<_>>(),
         "total": page.total,
         "truncated": page.truncated,
         "next_cursor": (next < page.total).then(|| next.to_string()),
@@ -131,8 +132,9 @@ async fn by_code(
     Path(uscc): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let found = subject(&state, &uscc)?;
-    let objected = crate::objections::subjects_under_objection(&state.store).await?;
-    let mut out = item(found, &objected);
+    let marks = state.marks.get(&state.store).await?;
+    let objected = &marks.subjects;
+    let mut out = item(found, objected);
     out["warning"] = code_warning(&uscc).unwrap_or(Value::Null);
     Ok(Json(out))
 }
@@ -145,15 +147,15 @@ async fn records(
 ) -> Result<Json<Value>, ApiError> {
     let found = subject(&state, &uscc)?;
     let today = chrono::Utc::now().date_naive();
-    let sections = ::public::records::disclosed(
-        state.workspaces.catalog(),
-        &found.subject_id,
-        today,
-        &state.settings.disclosure,
-        &crate::objections::objected(&state.store).await?,
-    )
-    .await
-    .map_err(ApiError::internal)?;
+    let sections = state
+        .records
+        .disclosed(
+            &found.subject_id,
+            today,
+            &state.settings.disclosure,
+            &state.marks.get(&state.store).await?.records,
+        )
+        .map_err(ApiError::internal)?;
     Ok(Json(json!({
         "subject": item(found, &HashSet::new()),
         "as_of": today,
@@ -255,15 +257,15 @@ pub(super) async fn issue(
     };
     let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
     let now = chrono::Utc::now().with_timezone(&beijing);
-    let sections = ::public::records::disclosed(
-        state.workspaces.catalog(),
-        subject_id,
-        now.date_naive(),
-        &state.settings.disclosure,
-        &crate::objections::objected(&state.store).await?,
-    )
-    .await
-    .map_err(ApiError::internal)?;
+    let sections = state
+        .records
+        .disclosed(
+            subject_id,
+            now.date_naive(),
+            &state.settings.disclosure,
+            &state.marks.get(&state.store).await?.records,
+        )
+        .map_err(ApiError::internal)?;
     let base = &state.settings.public.base_url;
     let issuer = ::public::report::Issuer {
         name: state.settings.public.issuer.clone(),
@@ -533,7 +535,8 @@ async fn special(
         .as_deref()
         .map(::public::search::normalise)
         .unwrap_or_default();
-    let objected = crate::objections::subjects_under_objection(&state.store).await?;
+    let marks = state.marks.get(&state.store).await?;
+    let objected = &marks.subjects;
     let entry = |subject_id: &str| state.search.by_subject(subject_id);
     let items: Vec<Value> = if list == "qualifications" {
         state
@@ -542,7 +545,7 @@ async fn special(
             .into_iter()
             .filter_map(|q| {
                 let e = entry(&q.subject_id)?;
-                let mut out = item(e, &objected);
+                let mut out = item(e, objected);
                 out["qualification"] = json!(q);
                 Some(out)
             })
@@ -562,7 +565,7 @@ async fn special(
                 if !wanted.is_empty() && !::public::search::normalise(&e.name).contains(&wanted) {
                     return None;
                 }
-                let mut out = item(e, &objected);
+                let mut out = item(e, objected);
                 out["listing"] = json!(l);
                 Some(out)
             })
@@ -626,12 +629,13 @@ async fn sector(
         on(List::BlackList),
         on(List::AbnormalOperations),
     );
-    let objected = crate::objections::subjects_under_objection(&state.store).await?;
+    let marks = state.marks.get(&state.store).await?;
+    let objected = &marks.subjects;
     let items: Vec<Value> =
         ::public::special::sector(&state.search, &prefix, query.region.as_deref())
             .into_iter()
             .map(|e| {
-                let mut out = item(e, &objected);
+                let mut out = item(e, objected);
                 let id = e.subject_id.as_str();
                 out["lists"] = json!({
                     "red_list": red.contains(id),

@@ -83,11 +83,10 @@ async fn file(
     ApiJson(filing): ApiJson<Filing>,
 ) -> Result<Response, ApiError> {
     let applicant = objections::check(&filing)?;
-    let catalog = state.workspaces.catalog();
     let record_id = filing.record_id.trim();
-    let located = ::public::records::locate(catalog, record_id)
-        .await
-        .map_err(|e| ObjectionError::Records(e.to_string()))?
+    let located = state
+        .records
+        .locate(record_id)
         .ok_or_else(|| ObjectionError::NoRecord(record_id.to_owned()))?;
     let same = |a: &str, b: &str| ::public::search::normalise(a) == ::public::search::normalise(b);
     // (subject id, registered name) of the applicant, as the registers know them.
@@ -96,9 +95,9 @@ async fn file(
             .search
             .by_uscc(code)
             .map(|e| (e.subject_id.clone(), e.name.clone())),
-        Applicant::Person(id_number) => ::public::records::person(catalog, None, id_number)
-            .await
-            .map_err(|e| ObjectionError::Records(e.to_string()))?
+        Applicant::Person(id_number) => state
+            .records
+            .person(None, id_number)
             .map(|p| (p.subject_id, p.name)),
     };
     match registered {
@@ -129,6 +128,7 @@ async fn file(
         &request_id(),
     )
     .await?;
+    state.marks.invalidate();
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -278,17 +278,18 @@ async fn resolve(
             "say what was found and done, in 4 to 2000 characters (it is sent to the applicant)",
         ));
     }
-    Ok(Json(
-        objections::resolve(
-            &state.store,
-            &id,
-            body.outcome,
-            text,
-            &caller.user_id,
-            &request_id(),
-        )
-        .await?,
-    ))
+    let resolved = objections::resolve(
+        &state.store,
+        &id,
+        body.outcome,
+        text,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await;
+    // Even a failed resolution may have raced with another: the marks are re-read.
+    state.marks.invalidate();
+    Ok(Json(resolved?))
 }
 
 #[derive(Deserialize)]
@@ -461,14 +462,13 @@ async fn verify_subjects(
     let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
     let now = chrono::Utc::now().with_timezone(&beijing);
     let findings = ::public::verification::check(
-        state.workspaces.catalog(),
+        &state.records,
         &state.search,
         &body.subjects,
         now.date_naive(),
         &state.settings.disclosure,
-        &objections::objected(&state.store).await?,
+        &state.marks.get(&state.store).await?.records,
     )
-    .await
     .map_err(ApiError::internal)?;
     let agency = caller.organisation.clone().unwrap_or_default();
     let suffix = u32::from_be_bytes(crate::store::random_bytes::<4>()) % 10_000;

@@ -28,3 +28,19 @@ pub fn sample_catalog() -> &'static catalog::Catalog {
         })
         .1
 }
+
+/// The sample register's records, in memory.
+pub fn sample_records() -> &'static public::records::Records {
+    static RECORDS: OnceLock<public::records::Records> = OnceLock::new();
+    RECORDS.get_or_init(|| {
+        // Loaded on a thread of its own: the tests call this from inside their runtime.
+        std::thread::spawn(|| {
+            tokio::runtime::Runtime::new()
+                .expect("runtime")
+                .block_on(public::records::Records::load(sample_catalog()))
+                .expect("records")
+        })
+        .join()
+        .expect("loading the records")
+    })
+}

@@ -64,20 +64,18 @@ async fn person_with_records() -> (String, String, String) {
 #[tokio::test]
 async fn a_pdf_report_read_back_has_the_cover_every_section_the_watermark_and_masked_forms_only() {
     let (subject_id, id_number, mobile) = person_with_records().await;
-    let person = public::records::person_by_subject(sample_catalog(), &subject_id)
-        .await
-        .expect("read")
+    let person = crate::sample_records()
+        .person_by_subject(&subject_id)
         .expect("person");
     let at = DateTime::parse_from_rfc3339("2026-11-20T09:30:00+08:00").expect("time");
-    let sections = public::records::disclosed(
-        sample_catalog(),
-        &subject_id,
-        at.date_naive(),
-        &Rules::default(),
-        &Objected::default(),
-    )
-    .await
-    .expect("records");
+    let sections = crate::sample_records()
+        .disclosed(
+            &subject_id,
+            at.date_naive(),
+            &Rules::default(),
+            &Objected::default(),
+        )
+        .expect("records");
     let number = "202611200930001234";
     let r = report::build(
         Subject::Person(&person),
@@ -181,20 +179,18 @@ async fn a_pdf_report_read_back_has_the_cover_every_section_the_watermark_and_ma
 #[tokio::test]
 async fn the_html_report_has_the_same_content_escaped_with_the_watermark() {
     let (subject_id, id_number, _) = person_with_records().await;
-    let person = public::records::person_by_subject(sample_catalog(), &subject_id)
-        .await
-        .expect("read")
+    let person = crate::sample_records()
+        .person_by_subject(&subject_id)
         .expect("person");
     let at = DateTime::parse_from_rfc3339("2026-11-20T09:30:00+08:00").expect("time");
-    let sections = public::records::disclosed(
-        sample_catalog(),
-        &subject_id,
-        at.date_naive(),
-        &Rules::default(),
-        &Objected::default(),
-    )
-    .await
-    .expect("records");
+    let sections = crate::sample_records()
+        .disclosed(
+            &subject_id,
+            at.date_naive(),
+            &Rules::default(),
+            &Objected::default(),
+        )
+        .expect("records");
     let r = report::build(
         Subject::Person(&person),
         &sections,

@@ -90,15 +90,9 @@ async fn penalties_are_shown_exactly_as_the_rules_say() {
                 expected += 1;
             }
         }
-        let sections = public::records::disclosed(
-            catalog,
-            subject,
-            today(),
-            &Rules::default(),
-            &Objected::default(),
-        )
-        .await
-        .expect("records");
+        let sections = crate::sample_records()
+            .disclosed(subject, today(), &Rules::default(), &Objected::default())
+            .expect("records");
         assert_eq!(
             sections.len(),
             14,
@@ -141,15 +135,9 @@ async fn objections_are_marked_and_nothing_secret_appears() {
         .expect("a recent penalty")
         .0
         .clone();
-    let sections = public::records::disclosed(
-        catalog,
-        &subject,
-        today(),
-        &Rules::default(),
-        &Objected::default(),
-    )
-    .await
-    .expect("records");
+    let sections = crate::sample_records()
+        .disclosed(&subject, today(), &Rules::default(), &Objected::default())
+        .expect("records");
     let penalty = sections
         .iter()
         .find(|s| s["table"] == "admin_penalties")
@@ -158,18 +146,17 @@ async fn objections_are_marked_and_nothing_secret_appears() {
         .as_str()
         .expect("id")
         .to_owned();
-    let marked = public::records::disclosed(
-        catalog,
-        &subject,
-        today(),
-        &Rules::default(),
-        &Objected {
-            open: HashSet::from([record_id.clone()]),
-            ..Objected::default()
-        },
-    )
-    .await
-    .expect("records");
+    let marked = crate::sample_records()
+        .disclosed(
+            &subject,
+            today(),
+            &Rules::default(),
+            &Objected {
+                open: HashSet::from([record_id.clone()]),
+                ..Objected::default()
+            },
+        )
+        .expect("records");
     let penalty = marked
         .iter()
         .find(|s| s["table"] == "admin_penalties")

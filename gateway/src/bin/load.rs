@@ -1,0 +1,222 @@
+//! `creditpool-load`: the load generator of the public-query benchmark (issue 6,
+//! docs/benchmarks.md). A separate process from the server, on loopback: it reads the
+//! enterprises of the same data folder, then keeps `--concurrency` requests in flight
+//! for each workload in turn — exact lookup by code, fuzzy search by part of a name, PDF
+//! credit report — and prints each one's latency percentiles and throughput.
+//!
+//! ```sh
+//! creditpool-load --url http://127.0.0.1:8080 --data DIR --concurrency 64 --requests 20000
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use datafusion::arrow::array::AsArray;
+use datafusion::prelude::SessionContext;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "creditpool-load",
+    about = "Load generator of the public-query benchmark"
+)]
+struct Args {
+    /// The server's address.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The data folder the server serves (the load is drawn from its enterprises).
+    #[arg(long)]
+    data: std::path::PathBuf,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Requests per workload (PDF reports: a tenth of it, at least 500).
+    #[arg(long, default_value_t = 20_000)]
+    requests: usize,
+    /// Workloads to run: code, name, pdf.
+    #[arg(long, value_delimiter = ',', default_value = "code,name,pdf")]
+    workloads: Vec<String>,
+}
+
+/// A tiny deterministic generator (xorshift), so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+async fn enterprises(data: &std::path::Path) -> Result<Vec<(String, String)>> {
+    let catalog = catalog::Catalog::open(data).context("opening the data folder")?;
+    let ctx = SessionContext::new();
+    catalog.register(&ctx, &["enterprises"]).await?;
+    let batches = ctx
+        .sql("SELECT uscc, name FROM enterprises WHERE status = 'active'")
+        .await?
+        .collect()
+        .await?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let cast = |i: usize| {
+            datafusion::arrow::compute::cast(
+                b.column(i),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+        };
+        let (codes, names) = (cast(0)?, cast(1)?);
+        let (codes, names) = (codes.as_string::<i32>(), names.as_string::<i32>());
+        for r in 0..b.num_rows() {
+            out.push((codes.value(r).to_owned(), names.value(r).to_owned()));
+        }
+    }
+    anyhow::ensure!(
+        !out.is_empty(),
+        "no active enterprises in {}",
+        data.display()
+    );
+    Ok(out)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+async fn run(
+    client: &reqwest::Client,
+    name: &str,
+    concurrency: usize,
+    requests: Vec<(reqwest::Method, String)>,
+) -> Result<()> {
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (client, requests, next, errors) = (
+            client.clone(),
+            requests.clone(),
+            next.clone(),
+            errors.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut took = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((method, url)) = requests.get(i) else {
+                    return took;
+                };
+                let t = Instant::now();
+                let ok = match client.request(method.clone(), url).send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                took.push(t.elapsed());
+                if !ok {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let mut all = Vec::with_capacity(requests.len());
+    for w in workers {
+        all.extend(w.await?);
+    }
+    let wall = started.elapsed();
+    all.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name:<6} {:>7} requests  {:>8.0} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  errors {}",
+        all.len(),
+        all.len() as f64 / wall.as_secs_f64(),
+        ms(percentile(&all, 0.50)),
+        ms(percentile(&all, 0.95)),
+        ms(percentile(&all, 0.99)),
+        ms(*all.last().unwrap_or(&Duration::ZERO)),
+        errors.load(Ordering::Relaxed),
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let subjects = enterprises(&args.data).await?;
+    println!(
+        "{} enterprises; {} in flight; server {}",
+        subjects.len(),
+        args.concurrency,
+        args.url
+    );
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .timeout(Duration::from_secs(60))
+        .build()?;
+    let base = args.url.trim_end_matches('/');
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let encode = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    for workload in &args.workloads {
+        let n = if workload == "pdf" {
+            (args.requests / 10).max(500)
+        } else {
+            args.requests
+        };
+        let requests: Vec<(reqwest::Method, String)> = (0..n)
+            .map(|_| {
+                let (code, name) = &subjects[rng.below(subjects.len())];
+                match workload.as_str() {
+                    "code" => (
+                        reqwest::Method::GET,
+                        format!("{base}/api/v1/public/subjects?q={code}"),
+                    ),
+                    "name" => {
+                        // Two to four characters from anywhere in a real name.
+                        let chars: Vec<char> = name.chars().collect();
+                        let len = 2 + rng.below(3).min(chars.len().saturating_sub(2));
+                        let start = rng.below(chars.len().saturating_sub(len) + 1);
+                        let part: String = chars[start..start + len.min(chars.len())].iter().collect();
+                        (
+                            reqwest::Method::GET,
+                            format!("{base}/api/v1/public/subjects?q={}&limit=20", encode(&part)),
+                        )
+                    }
+                    _ => (
+                        reqwest::Method::POST,
+                        format!("{base}/api/v1/public/subjects/{code}/reports?format=pdf&requester=bench"),
+                    ),
+                }
+            })
+            .collect();
+        // Warm up the connections and the server's caches.
+        run(
+            &client,
+            "warmup",
+            args.concurrency,
+            requests[..n.min(200)].to_vec(),
+        )
+        .await?;
+        run(&client, workload, args.concurrency, requests).await?;
+    }
+    Ok(())
+}
