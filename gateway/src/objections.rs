@@ -26,6 +26,14 @@ pub fn china_today() -> NaiveDate {
     chrono::Utc::now().with_timezone(&beijing).date_naive()
 }
 
+/// The day in China of a stored RFC 3339 time.
+pub fn china_day(stored: &str) -> Option<NaiveDate> {
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
+    chrono::DateTime::parse_from_rfc3339(stored)
+        .ok()
+        .map(|t| t.with_timezone(&beijing).date_naive())
+}
+
 /// An objection as filed (6.4.2).
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -284,8 +292,7 @@ pub async fn objected(store: &Store) -> Result<::public::records::Objected, Stor
                 let at: Option<String> = row.get(3);
                 let day = at
                     .as_deref()
-                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                    .map(|t| t.date_naive())
+                    .and_then(china_day)
                     .unwrap_or_else(china_today);
                 out.withdrawn.insert(record, day);
             }
@@ -422,13 +429,7 @@ fn objection(row: &sqlx::sqlite::SqliteRow, today: NaiveDate) -> Objection {
     let status: String = row.get(10);
     let resolved_at: Option<String> = row.get(13);
     let due = NaiveDate::parse_from_str(&due_on, "%Y-%m-%d").ok();
-    let resolved_day = resolved_at
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| {
-            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-                .date_naive()
-        });
+    let resolved_day = resolved_at.as_deref().and_then(china_day);
     Objection {
         id: row.get(0),
         number: row.get(1),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::audit::{self, Event};
-use crate::objections::china_today;
+use crate::objections::{china_day, china_today};
 use crate::store::{Store, StoreError, new_id, now, random_bytes, sha256_hex};
 
 /// Working days a ticket is answered in.
@@ -246,13 +246,7 @@ fn ticket(row: &sqlx::sqlite::SqliteRow) -> Ticket {
     let due = NaiveDate::parse_from_str(&due_on, "%Y-%m-%d").ok();
     let status: String = row.get(8);
     let answered_at: Option<String> = row.get(14);
-    let answered_day = answered_at
-        .as_deref()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| {
-            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-                .date_naive()
-        });
+    let answered_day = answered_at.as_deref().and_then(china_day);
     Ticket {
         id: row.get(0),
         number: row.get(1),
@@ -384,12 +378,7 @@ pub async fn extend(
             "an extension needs its reason (why the case is complex), at least 4 characters".into(),
         ));
     }
-    let filed = chrono::DateTime::parse_from_rfc3339(&current.filed_at)
-        .map(|t| {
-            t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
-                .date_naive()
-        })
-        .unwrap_or_else(|_| china_today());
+    let filed = china_day(&current.filed_at).unwrap_or_else(china_today);
     let due = Calendar::builtin().add_working_days(filed, allowed as u32)?;
     let reason = match &current.extension_reason {
         Some(before) => format!("{before}；{}", reason.trim()),

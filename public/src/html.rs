@@ -117,14 +117,7 @@ pub fn report(report: &Value, watermark: &str, verify_url: &str) -> String {
     out.push_str("<h2>报告概览</h2><table>");
     if let Some(basic) = report["overview"]["basic"].as_object() {
         for (k, v) in basic {
-            let label = match k.as_str() {
-                "uscc" => "统一社会信用代码",
-                "id_number" => "身份证号码",
-                "name" => "名称",
-                "region" => "所在地区",
-                "industry_code" => "行业代码",
-                other => other,
-            };
+            let label = crate::report::basic_label(k);
             out.push_str(&format!(
                 "<tr><th>{}</th><td>{}</td></tr>",
                 escape(label),
@@ -144,13 +137,7 @@ pub fn report(report: &Value, watermark: &str, verify_url: &str) -> String {
         ));
     }
     out.push_str("</table><h2>报告说明</h2><table>");
-    for (key, label) in [
-        ("disclaimer", "免责条款"),
-        ("use", "报告使用要求"),
-        ("data_sources", "报告数据来源"),
-        ("verification", "报告验证方式"),
-        ("objection", "异议方式"),
-    ] {
+    for (key, label) in crate::report::NOTES {
         out.push_str(&format!(
             "<tr><th>{label}</th><td>{}</td></tr>",
             text(&report["notes"][key])

@@ -504,14 +504,7 @@ pub fn report(
     pages.heading("报告概览", 14.0);
     if let Some(basic) = report["overview"]["basic"].as_object() {
         for (k, v) in basic {
-            let label = match k.as_str() {
-                "uscc" => "统一社会信用代码",
-                "id_number" => "身份证号码",
-                "name" => "名称",
-                "region" => "所在地区",
-                "industry_code" => "行业代码",
-                other => other,
-            };
+            let label = crate::report::basic_label(k);
             pages.field(label, &text(v), 10.5);
         }
     }
@@ -529,13 +522,7 @@ pub fn report(
         );
     }
     pages.heading("报告说明", 14.0);
-    for (key, label) in [
-        ("disclaimer", "免责条款"),
-        ("use", "报告使用要求"),
-        ("data_sources", "报告数据来源"),
-        ("verification", "报告验证方式"),
-        ("objection", "异议方式"),
-    ] {
+    for (key, label) in crate::report::NOTES {
         pages.field(label, &text(&report["notes"][key]), 10.5);
     }
 

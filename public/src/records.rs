@@ -57,7 +57,7 @@ pub fn category(table: &str, info_class: &str) -> Category {
     }
 }
 
-fn date(batch: &RecordBatch, name: &str, row: usize) -> Option<NaiveDate> {
+pub(crate) fn date(batch: &RecordBatch, name: &str, row: usize) -> Option<NaiveDate> {
     let column = batch.column_by_name(name)?;
     if column.is_null(row) || column.data_type() != &DataType::Date32 {
         return None;
@@ -65,7 +65,7 @@ fn date(batch: &RecordBatch, name: &str, row: usize) -> Option<NaiveDate> {
     column.as_primitive::<Date32Type>().value_as_date(row)
 }
 
-fn text(batch: &RecordBatch, name: &str, row: usize) -> Option<String> {
+pub(crate) fn text(batch: &RecordBatch, name: &str, row: usize) -> Option<String> {
     let column = batch.column_by_name(name)?;
     if column.is_null(row) {
         return None;

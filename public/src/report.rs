@@ -194,6 +194,27 @@ pub fn field_label(record: &Value, field: &str) -> String {
         .unwrap_or_else(|| field.to_owned())
 }
 
+/// The Chinese label of a field of the overview's basic information.
+pub fn basic_label(field: &str) -> &str {
+    match field {
+        "uscc" => "统一社会信用代码",
+        "id_number" => "身份证号码",
+        "name" => "名称",
+        "region" => "所在地区",
+        "industry_code" => "行业代码",
+        other => other,
+    }
+}
+
+/// The notes of the report (报告说明), by key, with their printed titles.
+pub const NOTES: [(&str, &str); 5] = [
+    ("disclaimer", "免责条款"),
+    ("use", "报告使用要求"),
+    ("data_sources", "报告数据来源"),
+    ("verification", "报告验证方式"),
+    ("objection", "异议方式"),
+];
+
 /// A report time as printed: `2026年11月20日 09:30:00`.
 pub fn display_time(value: &Value) -> String {
     let text = value.as_str().unwrap_or_default();

@@ -10,12 +10,12 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Date32Type};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use policies::disclosure::{self, Category, Disclosure, Record, Rules};
 use serde::Serialize;
 
+use crate::records::{date, text};
 use crate::search::{Index, normalise};
 
 /// The lists a special query reads.
@@ -113,26 +113,6 @@ pub const SECTORS: [(&str, &str, &str); 4] = [
 pub struct Special {
     lists: HashMap<List, Vec<Listing>>,
     qualifications: Vec<Qualification>,
-}
-
-fn date(batch: &RecordBatch, name: &str, row: usize) -> Option<NaiveDate> {
-    let column = batch.column_by_name(name)?;
-    if column.is_null(row) || column.data_type() != &DataType::Date32 {
-        return None;
-    }
-    column.as_primitive::<Date32Type>().value_as_date(row)
-}
-
-fn text(batch: &RecordBatch, name: &str, row: usize) -> Option<String> {
-    let column = batch.column_by_name(name)?;
-    if column.is_null(row) {
-        return None;
-    }
-    match column.data_type() {
-        DataType::Utf8 => Some(column.as_string::<i32>().value(row).to_owned()),
-        DataType::Utf8View => Some(column.as_string_view().value(row).to_owned()),
-        _ => None,
-    }
 }
 
 fn withdrawn(batch: &RecordBatch, row: usize, decided: NaiveDate) -> Option<NaiveDate> {

@@ -146,7 +146,7 @@ async fn records(
     Path(uscc): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let found = subject(&state, &uscc)?;
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::objections::china_today();
     let sections = state
         .records
         .disclosed(

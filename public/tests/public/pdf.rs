@@ -61,21 +61,33 @@ async fn person_with_records() -> (String, String, String) {
     (s(0), s(1), s(2))
 }
 
-#[tokio::test]
-async fn a_pdf_report_read_back_has_the_cover_every_section_the_watermark_and_masked_forms_only() {
-    let (subject_id, id_number, mobile) = person_with_records().await;
+/// The person, the time of issue and the disclosed records a report is built from.
+fn person_report_inputs(
+    subject_id: &str,
+) -> (
+    public::records::Person,
+    DateTime<chrono::FixedOffset>,
+    Vec<serde_json::Value>,
+) {
     let person = crate::sample_records()
-        .person_by_subject(&subject_id)
+        .person_by_subject(subject_id)
         .expect("person");
     let at = DateTime::parse_from_rfc3339("2026-11-20T09:30:00+08:00").expect("time");
     let sections = crate::sample_records()
         .disclosed(
-            &subject_id,
+            subject_id,
             at.date_naive(),
             &Rules::default(),
             &Objected::default(),
         )
         .expect("records");
+    (person, at, sections)
+}
+
+#[tokio::test]
+async fn a_pdf_report_read_back_has_the_cover_every_section_the_watermark_and_masked_forms_only() {
+    let (subject_id, id_number, mobile) = person_with_records().await;
+    let (person, at, sections) = person_report_inputs(&subject_id);
     let number = "202611200930001234";
     let r = report::build(
         Subject::Person(&person),
@@ -179,18 +191,7 @@ async fn a_pdf_report_read_back_has_the_cover_every_section_the_watermark_and_ma
 #[tokio::test]
 async fn the_html_report_has_the_same_content_escaped_with_the_watermark() {
     let (subject_id, id_number, _) = person_with_records().await;
-    let person = crate::sample_records()
-        .person_by_subject(&subject_id)
-        .expect("person");
-    let at = DateTime::parse_from_rfc3339("2026-11-20T09:30:00+08:00").expect("time");
-    let sections = crate::sample_records()
-        .disclosed(
-            &subject_id,
-            at.date_naive(),
-            &Rules::default(),
-            &Objected::default(),
-        )
-        .expect("records");
+    let (person, at, sections) = person_report_inputs(&subject_id);
     let r = report::build(
         Subject::Person(&person),
         &sections,
