@@ -243,6 +243,11 @@ impl Records {
         self.tables.iter().find(|t| t.def.id == id)
     }
 
+    /// The whole of record table `id`, as loaded.
+    pub fn batch(&self, id: &str) -> Option<&RecordBatch> {
+        self.table(id).map(|t| &t.batch)
+    }
+
     /// The rows of `subject_id` in `table`, newest decision first, as one batch.
     fn rows_of(&self, table: &Table, subject_id: &str) -> Result<RecordBatch, RecordsError> {
         let mut rows: Vec<u32> = table

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::prelude::SessionContext;
 use policies::disclosure::{self, Category, Disclosure, Record, Rules};
 use serde::Serialize;
 
@@ -121,53 +120,42 @@ fn withdrawn(batch: &RecordBatch, row: usize, decided: NaiveDate) -> Option<Naiv
 }
 
 impl Special {
-    /// Reads the lists and the organisations' qualifications from the catalog.
-    pub async fn load(catalog: &catalog::Catalog) -> Result<Special, crate::records::RecordsError> {
-        let ctx = SessionContext::new();
-        catalog.register_all(&ctx).await?;
+    /// The lists and the organisations' qualifications, from the records already in
+    /// memory.
+    pub fn load(records: &crate::records::Records) -> Special {
         let mut special = Special::default();
+        // The rows of an enterprise in `table`, with their decision dates.
+        let rows = |table: &str| -> Option<(&RecordBatch, Vec<(usize, NaiveDate)>)> {
+            let b = records.batch(table)?;
+            let rows = (0..b.num_rows())
+                .filter(|r| text(b, "subject_type", *r).as_deref() == Some("enterprise"))
+                .filter_map(|r| Some((r, date(b, "decision_date", r)?)))
+                .collect();
+            Some((b, rows))
+        };
         for list in [List::RedList, List::BlackList, List::AbnormalOperations] {
-            let batches = ctx
-                .sql(&format!(
-                    "SELECT * FROM {} WHERE subject_type = 'enterprise' ORDER BY decision_date DESC",
-                    list.table()
-                ))
-                .await?
-                .collect()
-                .await?;
-            let mut listings = Vec::new();
-            for b in &batches {
-                for row in 0..b.num_rows() {
-                    let Some(listed_on) = date(b, "decision_date", row) else {
-                        continue;
-                    };
-                    listings.push(Listing {
-                        record_id: text(b, "record_id", row).unwrap_or_default(),
-                        subject_id: text(b, "subject_id", row).unwrap_or_default(),
-                        listed_on,
-                        removed_on: date(b, "removed_date", row),
-                        reason: text(b, "reason", row).unwrap_or_default(),
-                        source_unit: text(b, "source_unit", row).unwrap_or_default(),
-                        withdrawn_on: withdrawn(b, row, listed_on),
-                    });
-                }
-            }
+            let Some((b, rows)) = rows(list.table()) else {
+                continue;
+            };
+            let mut listings: Vec<Listing> = rows
+                .into_iter()
+                .map(|(row, listed_on)| Listing {
+                    record_id: text(b, "record_id", row).unwrap_or_default(),
+                    subject_id: text(b, "subject_id", row).unwrap_or_default(),
+                    listed_on,
+                    removed_on: date(b, "removed_date", row),
+                    reason: text(b, "reason", row).unwrap_or_default(),
+                    source_unit: text(b, "source_unit", row).unwrap_or_default(),
+                    withdrawn_on: withdrawn(b, row, listed_on),
+                })
+                .collect();
+            listings.sort_by_key(|l| std::cmp::Reverse(l.listed_on));
             special.lists.insert(list, listings);
         }
-        let batches = ctx
-            .sql(
-                "SELECT * FROM qualifications WHERE subject_type = 'enterprise' \
-                 ORDER BY decision_date DESC",
-            )
-            .await?
-            .collect()
-            .await?;
-        for b in &batches {
-            for row in 0..b.num_rows() {
-                let Some(issued_on) = date(b, "decision_date", row) else {
-                    continue;
-                };
-                special.qualifications.push(Qualification {
+        if let Some((b, rows)) = rows("qualifications") {
+            special.qualifications = rows
+                .into_iter()
+                .map(|(row, issued_on)| Qualification {
                     record_id: text(b, "record_id", row).unwrap_or_default(),
                     subject_id: text(b, "subject_id", row).unwrap_or_default(),
                     qualification_name: text(b, "qualification_name", row).unwrap_or_default(),
@@ -176,10 +164,13 @@ impl Special {
                     issued_on,
                     valid_until: date(b, "valid_until", row),
                     withdrawn_on: withdrawn(b, row, issued_on),
-                });
-            }
+                })
+                .collect();
+            special
+                .qualifications
+                .sort_by_key(|q| std::cmp::Reverse(q.issued_on));
         }
-        Ok(special)
+        special
     }
 
     /// The listings of `list` shown on `today`, newest first.

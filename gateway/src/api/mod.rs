@@ -173,11 +173,7 @@ impl AppState {
                 .await
                 .map_err(|e| StartError::Search(e.to_string()))?,
         );
-        let special = Arc::new(
-            ::public::special::Special::load(&catalog)
-                .await
-                .map_err(|e| StartError::Search(e.to_string()))?,
-        );
+        let special = Arc::new(::public::special::Special::load(&records));
         std::fs::create_dir_all(&settings.workspaces_dir)
             .map_err(|e| crate::store::StoreError::Query(sqlx::Error::Io(e)))?;
         let workspaces = Workspaces::start(

@@ -78,16 +78,7 @@ async fn search(
             format!("a query has at most {MAX_QUERY_CHARS} characters"),
         ));
     }
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit", "limit is between 1 and 100"));
-    }
-    let offset: usize = match query.cursor.as_deref() {
-        None => 0,
-        Some(c) => c.parse().map_err(|_| {
-            ApiError::invalid("cursor", "pass the next_cursor of the previous page")
-        })?,
-    };
+    let (offset, limit) = page(query.limit, query.cursor.as_deref())?;
     let marks = state.marks.get(&state.store).await?;
     let objected = &marks.subjects;
     if policies::Uscc::check(&q).is_ok() {
@@ -103,7 +94,7 @@ async fn search(
     }
     let page = state
         .search
-        .search(&q, offset, limit as usize)
+        .search(&q, offset, limit)
         .map_err(|e| match e {
             SearchError::Empty => ApiError::invalid("q", e.to_string()),
             other => ApiError::internal(other),
@@ -484,16 +475,7 @@ struct PageQuery {
 impl PageQuery {
     /// (offset, limit) of the page asked for.
     fn page(&self) -> Result<(usize, usize), ApiError> {
-        let limit = self.limit.unwrap_or(20);
-        if !(1..=100).contains(&limit) {
-            return Err(ApiError::invalid("limit", "limit is between 1 and 100"));
-        }
-        let offset = match self.cursor.as_deref() {
-            None => 0,
-            Some(c) => c.parse().map_err(|_| {
-                ApiError::invalid("cursor", "pass the next_cursor of the previous page")
-            })?,
-        };
+        let (offset, limit) = page(self.limit, self.cursor.as_deref())?;
         for (field, value) in [("q", &self.q), ("region", &self.region)] {
             if value
                 .as_deref()
@@ -505,8 +487,23 @@ impl PageQuery {
                 ));
             }
         }
-        Ok((offset, limit as usize))
+        Ok((offset, limit))
     }
+}
+
+/// (offset, limit) of the page a `limit` and a `cursor` (a previous `next_cursor`) ask for.
+fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(usize, usize), ApiError> {
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("limit", "limit is between 1 and 100"));
+    }
+    let offset = match cursor {
+        None => 0,
+        Some(c) => c.parse().map_err(|_| {
+            ApiError::invalid("cursor", "pass the next_cursor of the previous page")
+        })?,
+    };
+    Ok((offset, limit as usize))
 }
 
 fn paged(items: Vec<Value>, offset: usize, limit: usize) -> Value {

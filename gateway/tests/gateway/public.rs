@@ -373,6 +373,22 @@ async fn a_pdf_report_is_issued_watermarked_verified_and_fails_after_any_change(
         let body = check_document(&app, &number, changed).await;
         assert_eq!(body["valid"], false, "byte {at} changed");
     }
+    // A body larger than any report is refused before it is read whole.
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/public/reports/{number}/document-check")))
+        .body(vec![0u8; 32 * 1024 * 1024 + 1])
+        .send()
+        .await
+        .expect("answer");
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.expect("a JSON error");
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+    );
     let (format, requester): (String, String) =
         sqlx::query_as("SELECT format, requester FROM issued_reports WHERE number = ?")
             .bind(&number)

@@ -97,6 +97,25 @@ async fn agency_staff_have_listed_subjects_checked_and_get_the_feedback_letter()
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_field",
     );
+    // One more than a request may list: split longer lists.
+    let too_many: Vec<serde_json::Value> = (0..=public::verification::MAX_SUBJECTS)
+        .map(|_| json!({ "name": some["name"], "code": some["uscc"] }))
+        .collect();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/verifications",
+            Some(&clerk),
+            Some(json!({ "matter": "评优评先", "letter_title": "关于查询的函", "subjects": too_many })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "subjects");
 
     let (status, done) = app
         .call(
