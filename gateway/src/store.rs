@@ -33,10 +33,17 @@ pub enum StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// The one connection that writes.
+    writer: SqlitePool,
 }
 
-/// A write transaction, begun with `BEGIN IMMEDIATE` so that concurrent writers queue
-/// on the busy timeout instead of failing when a reader upgrades.
+/// A write transaction on the store's one writing connection, begun with
+/// `BEGIN IMMEDIATE` so that it never has to upgrade from a read.
+///
+/// SQLite lets one writer in at a time. Writers of this process wait for the writing
+/// connection in the pool's queue, in order, and wake as soon as it is free; were they
+/// to race on several connections, the losers would sleep in SQLite's busy handler (up
+/// to 100 ms a try) while the database sat idle.
 pub type Tx = Transaction<'static, Sqlite>;
 
 impl Store {
@@ -59,16 +66,22 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
+        let failed = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .connect_with(options.clone())
+            .await
+            .map_err(failed)?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+            .map_err(failed)?;
+        Ok(Store { pool, writer })
     }
 
     /// The connection pool, for reads.
@@ -78,7 +91,7 @@ impl Store {
 
     /// Begins a write transaction.
     pub async fn write(&self) -> Result<Tx, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Whether the database answers.

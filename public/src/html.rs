@@ -22,17 +22,15 @@ pub fn escape(text: &str) -> String {
 
 /// The QR code of `payload` as an SVG of unit squares.
 pub fn qr_svg(payload: &str, size_px: u32) -> String {
-    let Ok(code) = qrcode::QrCode::new(payload.as_bytes()) else {
+    let Some(code) = crate::qr::encode(payload) else {
         return String::new();
     };
-    let n = code.width();
+    let n = code.width;
     let quiet = 4;
     let total = n + 2 * quiet;
     let mut path = String::new();
-    for (i, colour) in code.to_colors().iter().enumerate() {
-        if *colour == qrcode::Color::Dark {
-            path.push_str(&format!("M{} {}h1v1h-1z", i % n + quiet, i / n + quiet));
-        }
+    for (col, row) in code.dark_modules() {
+        path.push_str(&format!("M{} {}h1v1h-1z", col + quiet, row + quiet));
     }
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {total} {total}\" width=\"{size_px}\" height=\"{size_px}\" role=\"img\" aria-label=\"验证二维码\" shape-rendering=\"crispEdges\"><rect width=\"{total}\" height=\"{total}\" fill=\"#fff\"/><path d=\"{path}\" fill=\"#000\"/></svg>"

@@ -4,6 +4,7 @@
 pub mod html;
 pub mod layout;
 pub mod pdf;
+pub mod qr;
 pub mod records;
 pub mod report;
 pub mod report_id;

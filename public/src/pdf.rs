@@ -3,20 +3,19 @@
 //! ([`crate::layout`]), a QR code of the verification address on the cover, and a
 //! watermark naming the requester and the time on every page.
 //!
-//! krilla writes the PDF; the layout is ours: text is measured with skrifa (the font
-//! reader krilla itself uses, same version) so what is measured is what is drawn.
+//! The PDF is written here with `pdf-writer`, and the layout is ours: text is measured
+//! with skrifa from the same tables that are embedded, so what is measured is what is
+//! drawn. A document embeds two subsets of the font: one of the words every report and
+//! letter uses (labels, headings, notes, digits and punctuation), made and compressed
+//! once per process, and one of the rest of its own characters (names, addresses,
+//! record texts). Subsetting and compressing glyphs is most of the cost of a document,
+//! and most of a document's glyphs are its fixed words.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use krilla::Document;
-use krilla::color::rgb;
-use krilla::geom::{PathBuilder, Point, Rect, Transform};
-use krilla::metadata::Metadata;
-use krilla::num::NormalizedF32;
-use krilla::page::PageSettings;
-use krilla::paint::{Fill, Stroke};
-use krilla::surface::Surface;
-use krilla::text::{Font, GlyphId, KrillaGlyph};
+use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
+use pdf_writer::{Chunk, Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use serde_json::Value;
 use skrifa::instance::{LocationRef, Size};
 use skrifa::raw::TableProvider;
@@ -46,27 +45,42 @@ pub enum PdfError {
         /// Why it failed.
         reason: String,
     },
-    /// krilla refused the document.
+    /// The font could not be subset.
     #[error("writing the PDF: {0}")]
     Write(String),
 }
 
-/// A font face: krilla's handle for drawing, the bytes for measuring.
+/// A font face: its bytes, its measures, and the subset of the fixed words.
 pub struct Face {
     data: Arc<Vec<u8>>,
     index: u32,
-    font: Font,
     units_per_em: f32,
+    /// Glyph and advance (in ems) of every character of the Basic Multilingual Plane,
+    /// read once: laying out a report measures every character, often more than once.
+    bmp: Vec<(u32, f32)>,
+    /// PostScript name, ascent, descent and bounding box (in thousandths of an em).
+    name: String,
+    ascent: f32,
+    descent: f32,
+    bbox: Rect,
+    /// The subset of the words every document uses, and its objects, written once.
+    shared: Subset,
+    shared_objects: Chunk,
 }
 
 impl std::fmt::Debug for Face {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Face").field("index", &self.index).finish()
+        f.debug_struct("Face")
+            .field("index", &self.index)
+            .field("name", &self.name)
+            .field("shared_glyphs", &self.shared.glyphs.len())
+            .finish()
     }
 }
 
 impl Face {
-    /// Loads face `index` of a TrueType file or collection.
+    /// Loads face `index` of a TrueType file or collection, and subsets the words every
+    /// document uses.
     pub fn load(path: &str, index: u32) -> Result<Face, PdfError> {
         let fail = |reason: String| PdfError::Font {
             path: path.to_owned(),
@@ -74,50 +88,265 @@ impl Face {
         };
         let data = Arc::new(std::fs::read(path).map_err(|e| fail(e.to_string()))?);
         let parsed = FontRef::from_index(&data, index).map_err(|e| fail(e.to_string()))?;
-        let units_per_em = parsed
-            .head()
-            .map(|h| f32::from(h.units_per_em()))
-            .unwrap_or(1000.0);
+        let head = parsed.head().map_err(|e| fail(e.to_string()))?;
+        let units_per_em = f32::from(head.units_per_em());
         if parsed.charmap().map('信').is_none() {
             return Err(fail("it has no Chinese characters".into()));
         }
-        let font = Font::new(data.clone().into(), index)
-            .ok_or_else(|| fail(format!("no face {index} in it")))?;
-        Ok(Face {
+        let metrics = parsed.glyph_metrics(Size::unscaled(), LocationRef::default());
+        let advance = |glyph| metrics.advance_width(glyph).unwrap_or(0.0) / units_per_em;
+        let notdef = advance(skrifa::GlyphId::NOTDEF);
+        let mut bmp = vec![(0, notdef); 0x1_0000];
+        for (c, glyph) in parsed.charmap().mappings() {
+            if let Some(slot) = bmp.get_mut(c as usize) {
+                *slot = (glyph.to_u32(), advance(glyph));
+            }
+        }
+        let thousandths = |v: f32| v * 1000.0 / units_per_em;
+        let (ascent, descent) = match parsed.hhea() {
+            Ok(h) => (
+                thousandths(f32::from(h.ascender().to_i16())),
+                thousandths(f32::from(h.descender().to_i16())),
+            ),
+            Err(_) => (880.0, -120.0),
+        };
+        let bbox = Rect::new(
+            thousandths(f32::from(head.x_min())),
+            thousandths(f32::from(head.y_min())),
+            thousandths(f32::from(head.x_max())),
+            thousandths(f32::from(head.y_max())),
+        );
+        let name: String = parsed
+            .localized_strings(skrifa::string::StringId::POSTSCRIPT_NAME)
+            .english_or_first()
+            .map(|n| n.chars().filter(char::is_ascii_alphanumeric).collect())
+            .filter(|n: &String| !n.is_empty())
+            .unwrap_or_else(|| "CJKFont".into());
+        let mut face = Face {
             data,
             index,
-            font,
             units_per_em,
-        })
+            bmp,
+            name,
+            ascent,
+            descent,
+            bbox,
+            shared: Subset::default(),
+            shared_objects: Chunk::new(),
+        };
+        let words = vocabulary();
+        face.shared = Subset::new(&face, words.chars(), "S").map_err(|e| fail(e.to_string()))?;
+        let mut objects = Chunk::new();
+        face.shared.write(&face, &mut objects, SHARED_FONT);
+        face.shared_objects = objects;
+        Ok(face)
     }
 
-    fn glyphs(&self, text: &str) -> Vec<KrillaGlyph> {
+    /// Glyph and advance in ems of `c`.
+    fn glyph(&self, c: char) -> (u32, f32) {
+        if let Some(known) = self.bmp.get(c as usize) {
+            return *known;
+        }
         let Ok(font) = FontRef::from_index(&self.data, self.index) else {
-            return Vec::new();
+            return (0, 0.0);
         };
-        let charmap = font.charmap();
+        let glyph = font.charmap().map(c).unwrap_or_default();
         let metrics = font.glyph_metrics(Size::unscaled(), LocationRef::default());
-        text.char_indices()
-            .map(|(i, c)| {
-                let glyph = charmap.map(c).unwrap_or_default();
-                let advance = metrics.advance_width(glyph).unwrap_or(0.0) / self.units_per_em;
-                KrillaGlyph::new(
-                    GlyphId::new(glyph.to_u32()),
-                    advance,
-                    0.0,
-                    0.0,
-                    0.0,
-                    i..i + c.len_utf8(),
-                    None,
-                )
-            })
-            .collect()
+        let advance = metrics.advance_width(glyph).unwrap_or(0.0) / self.units_per_em;
+        (glyph.to_u32(), advance)
     }
 
     /// Width in points of `text` at `size`.
     pub fn width(&self, text: &str, size: f32) -> f32 {
-        self.glyphs(text).iter().map(|g| g.x_advance * size).sum()
+        text.chars().map(|c| self.glyph(c).1 * size).sum()
     }
+}
+
+/// The words every document uses: the report's and the letter's fixed text, every
+/// table and column label of the catalog, digits, ASCII and Chinese punctuation.
+/// Anything missing here still prints (from the document's own subset), only at the
+/// cost of subsetting it each time.
+fn vocabulary() -> String {
+    let mut words: String = (' '..='~').collect();
+    words.push_str(FIXED_WORDS);
+    let entry = crate::search::Entry {
+        subject_id: String::new(),
+        uscc: String::new(),
+        name: String::new(),
+        industry_code: String::new(),
+        region_name: String::new(),
+    };
+    let issuer = crate::report::Issuer {
+        name: String::new(),
+        verify_url: String::new(),
+        objection_contact: String::new(),
+    };
+    let at = chrono::DateTime::UNIX_EPOCH.fixed_offset();
+    // With and without negative records: the advice differs.
+    for disclosed in [
+        vec![],
+        vec![serde_json::json!({ "table": "admin_penalties", "count": 1, "records": [] })],
+    ] {
+        let specimen = crate::report::build(
+            crate::report::Subject::Organisation(&entry),
+            &disclosed,
+            &issuer,
+            at,
+            "",
+            b"",
+        );
+        words.push_str(&specimen.to_string());
+    }
+    words.push_str(crate::report::PERSON_REPORT_NAME);
+    for table in &catalog::Manifest::builtin().tables {
+        words.push_str(&table.name_zh);
+        for column in &table.columns {
+            words.push_str(&column.name_zh);
+        }
+    }
+    words
+}
+
+/// The fixed words of this module's pages (cover, footers, the letter of 附录B) and of
+/// the watermarks and verification results the gateway writes.
+const FIXED_WORDS: &str = "报告名称信用主体名称身份证号码统一社会信用代码报告出具单位报告生成时间报告编号\
+    验证码报告版本扫描二维码或访问验证本报告真伪。报告概览条报告说明（共条）…………结束\
+    报告编号：第页／/共关于反馈信用记录查询结果的函：《》收悉。截止到，通过对来函中的信用\
+    主体进行了查询，查询结果附后。本查询结果客观反映查询时间点信用主体信用记录状况，供依法\
+    依规参考使用。联系人及联系方式：附件：信用记录查询结果（盖章）核查截止时间：核查平台：\
+    序号主体名称代码核查结果信用记录查询结果函编号：社会公众查询核查年月日\
+    未查询到名称与代码一致的信用主体，请核对后重新提交。存在严重失信主体名单信息条、\
+    行政处罚信息经营异常名录信息司法判决及执行信息未发现严重失信、行政处罚、经营异常及\
+    司法判决执行信息；有守信激励或荣誉信息　，。、；：？！“”‘’（）《》【】—…·\
+    ０１２３４５６７８９异议处理中";
+
+/// A subset of the face, embedded as a CID-keyed TrueType font.
+#[derive(Default)]
+struct Subset {
+    /// The resource name pages use for it.
+    resource: &'static str,
+    /// The face's glyph ids in the subset's order (the subset's glyph 1 is the first).
+    glyphs: Vec<u32>,
+    /// The subset's glyph id of each of the face's glyphs in it.
+    ids: HashMap<u32, u16>,
+    /// Advance of each subset glyph, in thousandths of an em (glyph 0 first).
+    widths: Vec<f32>,
+    /// The character each subset glyph stands for (glyph 0 first: none).
+    chars: Vec<Option<char>>,
+    /// The font program, compressed.
+    program: Vec<u8>,
+    /// Its name in the document: a tag of the glyph set, then the face's name.
+    base_font: String,
+}
+
+impl Subset {
+    /// The subset of `face` holding the glyphs of `text`.
+    fn new(
+        face: &Face,
+        text: impl Iterator<Item = char>,
+        resource: &'static str,
+    ) -> Result<Subset, PdfError> {
+        let mut subset = Subset {
+            resource,
+            widths: vec![face.glyph('\0').1 * 1000.0],
+            chars: vec![None],
+            ..Subset::default()
+        };
+        let mut remapper = subsetter::GlyphRemapper::new();
+        for c in text {
+            let (glyph, advance) = face.glyph(c);
+            if glyph == 0 || subset.ids.contains_key(&glyph) {
+                continue;
+            }
+            let Ok(old) = u16::try_from(glyph) else {
+                continue;
+            };
+            let id = remapper.remap(old);
+            subset.ids.insert(glyph, id);
+            subset.glyphs.push(glyph);
+            subset.widths.push(advance * 1000.0);
+            subset.chars.push(Some(c));
+        }
+        let program = subsetter::subset(&face.data, face.index, &remapper)
+            .map_err(|e| PdfError::Write(format!("subsetting the font: {e}")))?;
+        subset.program = deflate(&program);
+        // The tag names the glyph set, as PDF readers expect of subsets.
+        let digest = ring::digest::digest(&ring::digest::SHA256, &subset.glyphs_bytes());
+        let tag: String = digest.as_ref()[..6]
+            .iter()
+            .map(|b| char::from(b'A' + b % 26))
+            .collect();
+        subset.base_font = format!("{tag}+{}", face.name);
+        Ok(subset)
+    }
+
+    fn glyphs_bytes(&self) -> Vec<u8> {
+        self.glyphs.iter().flat_map(|g| g.to_be_bytes()).collect()
+    }
+
+    /// Writes the font's objects, from `first` on (five references), into `chunk`.
+    fn write(&self, face: &Face, chunk: &mut Chunk, first: Ref) -> Ref {
+        let [font, cid, descriptor, program, cmap] =
+            std::array::from_fn(|i| Ref::new(first.get() + i as i32));
+        let system = SystemInfo {
+            registry: Str(b"Adobe"),
+            ordering: Str(b"Identity"),
+            supplement: 0,
+        };
+        chunk
+            .type0_font(font)
+            .base_font(Name(self.base_font.as_bytes()))
+            .encoding_predefined(Name(b"Identity-H"))
+            .descendant_font(cid)
+            .to_unicode(cmap);
+        let mut cid_font = chunk.cid_font(cid);
+        cid_font
+            .subtype(CidFontType::Type2)
+            .base_font(Name(self.base_font.as_bytes()))
+            .system_info(system)
+            .font_descriptor(descriptor)
+            .default_width(0.0)
+            .cid_to_gid_map_predefined(Name(b"Identity"));
+        cid_font
+            .widths()
+            .consecutive(0, self.widths.iter().copied());
+        cid_font.finish();
+        chunk
+            .font_descriptor(descriptor)
+            .name(Name(self.base_font.as_bytes()))
+            .flags(FontFlags::SYMBOLIC)
+            .bbox(face.bbox)
+            .italic_angle(0.0)
+            .ascent(face.ascent)
+            .descent(face.descent)
+            .cap_height(face.ascent)
+            .stem_v(80.0)
+            .font_file2(program);
+        chunk
+            .stream(program, &self.program)
+            .filter(Filter::FlateDecode);
+        let mut unicode = UnicodeCmap::new(Name(b"Custom"), system);
+        for (id, c) in self.chars.iter().enumerate() {
+            if let (Ok(id), Some(c)) = (u16::try_from(id), c) {
+                unicode.pair(id, *c);
+            }
+        }
+        let unicode = unicode.finish();
+        chunk
+            .cmap(cmap, &unicode)
+            .name(Name(b"Custom"))
+            .system_info(system);
+        font
+    }
+}
+
+/// Deflates (zlib) `data` for a `FlateDecode` stream.
+fn deflate(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+    // Writing to memory cannot fail.
+    let _ = encoder.write_all(data);
+    encoder.finish().unwrap_or_default()
 }
 
 /// One thing drawn on a page.
@@ -265,76 +494,127 @@ impl<'f> Pages<'f> {
     }
 }
 
-fn fill(grey: u8, opacity: f32) -> Fill {
-    Fill {
-        paint: rgb::Color::new(grey, grey, grey).into(),
-        opacity: NormalizedF32::new(opacity).unwrap_or(NormalizedF32::ONE),
-        ..Default::default()
+/// Fixed object numbers: the catalog, the page tree, the document information, the
+/// watermark's graphics state, the shared subset (five), the document's own subset
+/// (five); pages follow.
+const CATALOG: Ref = Ref::new(1);
+const PAGE_TREE: Ref = Ref::new(2);
+const INFO: Ref = Ref::new(3);
+const WATERMARK_STATE: Ref = Ref::new(4);
+const SHARED_FONT: Ref = Ref::new(5);
+const OWN_FONT: Ref = Ref::new(10);
+const FIRST_PAGE: i32 = 15;
+
+/// PDF's y runs up from the bottom of the page; the layout's runs down from the top.
+fn up(y: f32) -> f32 {
+    PAGE.1 - y
+}
+
+fn grey(level: u8) -> f32 {
+    f32::from(level) / 255.0
+}
+
+/// Shows `text` with its baseline starting at (`x`, `y`) in PDF coordinates, each
+/// character from the shared subset when it is there, else the document's own.
+fn show(
+    content: &mut Content,
+    face: &Face,
+    own: Option<&Subset>,
+    (x, y): (f32, f32),
+    size: f32,
+    text: &str,
+) {
+    content.begin_text();
+    content.next_line(x, y);
+    let mut current: Option<&'static str> = None;
+    let mut run: Vec<u8> = Vec::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        let glyph = face.glyph(c).0;
+        let (resource, id) = match (face.shared.ids.get(&glyph), own) {
+            (Some(id), _) => (face.shared.resource, *id),
+            (None, Some(own)) => match own.ids.get(&glyph) {
+                Some(id) => (own.resource, *id),
+                None => (face.shared.resource, 0),
+            },
+            (None, None) => (face.shared.resource, 0),
+        };
+        if current != Some(resource) {
+            if !run.is_empty() {
+                content.show(Str(&run));
+                run.clear();
+            }
+            content.set_font(Name(resource.as_bytes()), size);
+            current = Some(resource);
+        }
+        run.extend(id.to_be_bytes());
     }
-}
-
-fn draw_text(surface: &mut Surface, face: &Face, x: f32, y: f32, size: f32, text: &str) {
-    let glyphs = face.glyphs(text);
-    surface.draw_glyphs(
-        Point::from_xy(x, y),
-        &glyphs,
-        face.font.clone(),
-        text,
-        size,
-        false,
-    );
-}
-
-fn draw_rect(surface: &mut Surface, rect: Option<Rect>, grey: u8) {
-    let Some(rect) = rect else { return };
-    let mut path = PathBuilder::new();
-    path.push_rect(rect);
-    if let Some(path) = path.finish() {
-        surface.set_stroke(None);
-        surface.set_fill(Some(fill(grey, 1.0)));
-        surface.draw_path(&path);
+    if !run.is_empty() {
+        content.show(Str(&run));
     }
+    content.end_text();
 }
 
-fn draw_qr(surface: &mut Surface, x: f32, y: f32, module: f32, payload: &str) {
-    let Ok(code) = qrcode::QrCode::new(payload.as_bytes()) else {
+fn draw_qr(content: &mut Content, x: f32, y: f32, module: f32, payload: &str) {
+    let Some(code) = crate::qr::encode(payload) else {
         return;
     };
-    let n = code.width();
-    let mut path = PathBuilder::new();
-    for (i, colour) in code.to_colors().iter().enumerate() {
-        if *colour == qrcode::Color::Dark {
-            let (col, row) = ((i % n) as f32, (i / n) as f32);
-            if let Some(r) = Rect::from_xywh(x + col * module, y + row * module, module, module) {
-                path.push_rect(r);
-            }
-        }
+    content.set_fill_gray(0.0);
+    for (col, row) in code.dark_modules() {
+        let (col, row) = (col as f32, row as f32);
+        content.rect(
+            x + col * module,
+            up(y + (row + 1.0) * module),
+            module,
+            module,
+        );
     }
-    if let Some(path) = path.finish() {
-        surface.set_stroke(None);
-        surface.set_fill(Some(fill(0, 1.0)));
-        surface.draw_path(&path);
-    }
+    content.fill_nonzero();
 }
 
 /// The watermark: the requester and the time, large, light and diagonal, under the text.
-fn draw_watermark(surface: &mut Surface, face: &Face, text: &str) {
+fn draw_watermark(content: &mut Content, face: &Face, own: Option<&Subset>, text: &str) {
     let size = 26.0;
     let (cx, cy) = (PAGE.0 / 2.0, PAGE.1 / 2.0);
+    let (sin, cos) = 30f32.to_radians().sin_cos();
+    let width = face.width(text, size);
     for dy in [-260.0, 0.0, 260.0] {
-        surface.push_transform(&Transform::from_rotate_at(-30.0, cx, cy + dy));
-        surface.set_fill(Some(fill(150, 0.22)));
-        let start = Point::from_xy(cx - face.width(text, size) / 2.0, cy + dy + size * 0.35);
-        surface.draw_glyphs(
-            start,
-            &face.glyphs(text),
-            face.font.clone(),
-            text,
+        // Turned 30° anticlockwise about the centre of its line.
+        let (px, py) = (cx, up(cy + dy));
+        content.save_state();
+        content.set_parameters(Name(b"W"));
+        content.set_fill_gray(grey(150));
+        content.transform([
+            cos,
+            sin,
+            -sin,
+            cos,
+            px - px * cos + py * sin,
+            py - px * sin - py * cos,
+        ]);
+        show(
+            content,
+            face,
+            own,
+            (cx - width / 2.0, up(cy + dy + size * 0.35)),
             size,
-            false,
+            text,
         );
-        surface.pop();
+        content.restore_state();
     }
+}
+
+/// The characters of `texts` that the shared subset lacks, each glyph once: what the
+/// document's own subset holds.
+fn own_characters<'a>(face: &Face, texts: impl Iterator<Item = &'a str>) -> String {
+    let mut own = String::new();
+    let mut glyphs = std::collections::HashSet::new();
+    for c in texts.flat_map(str::chars) {
+        let glyph = face.glyph(c).0;
+        if glyph != 0 && !face.shared.ids.contains_key(&glyph) && glyphs.insert(glyph) {
+            own.push(c);
+        }
+    }
+    own
 }
 
 fn render(
@@ -344,20 +624,49 @@ fn render(
     watermark: &str,
     footer: impl Fn(usize, usize) -> String,
 ) -> Result<Vec<u8>, PdfError> {
-    // Content streams are small and compress little; the font subset is still deflated.
-    let mut document = Document::new_with(krilla::SerializeSettings {
-        compress_content_streams: false,
-        ..krilla::SerializeSettings::default()
-    });
     let total = pages.len();
-    let settings = || {
-        PageSettings::from_wh(PAGE.0, PAGE.1)
-            .ok_or_else(|| PdfError::Write("A4 is a valid page size".into()))
+    let footers: Vec<String> = (1..=total).map(|n| footer(n, total)).collect();
+    let texts = pages
+        .iter()
+        .flatten()
+        .filter_map(|op| match op {
+            Op::Text { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .chain(footers.iter().map(String::as_str))
+        .chain([watermark]);
+    let own_text = own_characters(face, texts);
+    let own = if own_text.is_empty() {
+        None
+    } else {
+        Some(Subset::new(face, own_text.chars(), "D")?)
     };
-    for (n, ops) in pages.into_iter().enumerate() {
-        let mut page = document.start_page_with(settings()?);
-        let mut surface = page.surface();
-        draw_watermark(&mut surface, face, watermark);
+
+    let mut pdf = Pdf::new();
+    pdf.extend(&face.shared_objects);
+    if let Some(own) = &own {
+        own.write(face, &mut pdf, OWN_FONT);
+    }
+    pdf.ext_graphics(WATERMARK_STATE).non_stroking_alpha(0.22);
+    let page_refs: Vec<(Ref, Ref)> = (0..total as i32)
+        .map(|n| {
+            (
+                Ref::new(FIRST_PAGE + 2 * n),
+                Ref::new(FIRST_PAGE + 2 * n + 1),
+            )
+        })
+        .collect();
+    pdf.catalog(CATALOG).pages(PAGE_TREE).lang(TextStr("zh-CN"));
+    pdf.document_info(INFO)
+        .title(TextStr(title))
+        .creator(TextStr("creditpool"));
+    pdf.pages(PAGE_TREE)
+        .kids(page_refs.iter().map(|(page, _)| *page))
+        .count(total as i32);
+    for ((ops, footer), (page_ref, content_ref)) in pages.into_iter().zip(&footers).zip(&page_refs)
+    {
+        let mut content = Content::new();
+        draw_watermark(&mut content, face, own.as_ref(), watermark);
         for op in ops {
             match op {
                 Op::Text {
@@ -365,56 +674,57 @@ fn render(
                     y,
                     size,
                     text,
-                    grey,
+                    grey: level,
                 } => {
-                    surface.set_stroke(None);
-                    surface.set_fill(Some(fill(grey, 1.0)));
-                    draw_text(&mut surface, face, x, y, size, &text);
+                    content.set_fill_gray(grey(level));
+                    show(&mut content, face, own.as_ref(), (x, up(y)), size, &text);
                 }
                 Op::Band { x, y, w, h } => {
-                    draw_rect(&mut surface, Rect::from_xywh(x, y, w, h), 232)
+                    content.set_fill_gray(grey(232));
+                    content.rect(x, up(y + h), w, h);
+                    content.fill_nonzero();
                 }
                 Op::Rule { y, width } => {
-                    let mut path = PathBuilder::new();
-                    path.move_to(MARGIN, y);
-                    path.line_to(PAGE.0 - MARGIN, y);
-                    if let Some(path) = path.finish() {
-                        surface.set_fill(None);
-                        surface.set_stroke(Some(Stroke {
-                            paint: rgb::Color::new(160, 160, 160).into(),
-                            width,
-                            ..Default::default()
-                        }));
-                        surface.draw_path(&path);
-                        surface.set_stroke(None);
-                    }
+                    content.set_stroke_gray(grey(160));
+                    content.set_line_width(width);
+                    content.move_to(MARGIN, up(y));
+                    content.line_to(PAGE.0 - MARGIN, up(y));
+                    content.stroke();
                 }
                 Op::Qr {
                     x,
                     y,
                     module,
                     payload,
-                } => draw_qr(&mut surface, x, y, module, &payload),
+                } => draw_qr(&mut content, x, y, module, &payload),
             }
         }
-        surface.set_stroke(None);
-        surface.set_fill(Some(fill(90, 1.0)));
-        let text = footer(n + 1, total);
         let size = 8.5;
-        let x = (PAGE.0 - face.width(&text, size)) / 2.0;
-        draw_text(&mut surface, face, x, PAGE.1 - 32.0, size, &text);
-        surface.finish();
-        page.finish();
+        let x = (PAGE.0 - face.width(footer, size)) / 2.0;
+        content.set_fill_gray(grey(90));
+        show(
+            &mut content,
+            face,
+            own.as_ref(),
+            (x, up(PAGE.1 - 32.0)),
+            size,
+            footer,
+        );
+        pdf.stream(*content_ref, &content.finish());
+        let mut page = pdf.page(*page_ref);
+        page.media_box(Rect::new(0.0, 0.0, PAGE.0, PAGE.1))
+            .parent(PAGE_TREE)
+            .contents(*content_ref);
+        let mut resources = page.resources();
+        let mut fonts = resources.fonts();
+        fonts.pair(Name(face.shared.resource.as_bytes()), SHARED_FONT);
+        if let Some(own) = &own {
+            fonts.pair(Name(own.resource.as_bytes()), OWN_FONT);
+        }
+        fonts.finish();
+        resources.ext_g_states().pair(Name(b"W"), WATERMARK_STATE);
     }
-    document.set_metadata(
-        Metadata::new()
-            .title(title.to_owned())
-            .language("zh-CN".to_owned())
-            .creator("creditpool".to_owned()),
-    );
-    document
-        .finish()
-        .map_err(|e| PdfError::Write(format!("{e:?}")))
+    Ok(pdf.finish())
 }
 
 fn shown(value: &Value) -> String {
@@ -656,4 +966,33 @@ pub fn letter(face: &Face, letter: &Letter, watermark: &str) -> Result<Vec<u8>, 
     render(face, pages.pages, &title, watermark, |n, total| {
         format!("信用记录查询结果函　编号：{number}　第 {n} 页 / 共 {total} 页")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_documents_own_subset_holds_only_what_the_shared_one_lacks() {
+        let face = Face::load(DEFAULT_FONT, 0).expect("the font scripts/setup installs");
+        // Every fixed word is shared: a document of them alone needs no subset of its own.
+        assert_eq!(
+            own_characters(&face, [vocabulary().as_str()].into_iter()),
+            ""
+        );
+        for word in [
+            "报告编号",
+            "行政处罚",
+            "异议处理中",
+            "第 3 页 / 共 4 页",
+            "0123 ABC",
+        ] {
+            assert_eq!(own_characters(&face, [word].into_iter()), "", "{word}");
+        }
+        // Names are the document's own, each character once.
+        assert_eq!(
+            own_characters(&face, ["报告：馨蕊馨", "蕊"].into_iter()),
+            "馨蕊"
+        );
+    }
 }

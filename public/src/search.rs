@@ -5,13 +5,18 @@
 //! Chinese and ASCII brackets unified, spaces dropped, ASCII lower-cased), so
 //! `浙江（杭州）` finds `浙江(杭州)`. The index keeps, for every character and every pair
 //! of adjacent characters of a normalised name, the names that contain it; a query's
-//! pairs are intersected (shortest list first) and each candidate is checked for the
-//! whole query as a substring, so every name containing the query is found and no other
-//! (unlike word tokenisers, which miss matches that cross their word boundaries).
-//! Results are ordered exact match, then prefix, then shorter names; broad queries are
-//! bounded.
+//! rarest pair gives the candidates, and each is checked for the whole query as a
+//! substring, so every name containing the query is found and no other (unlike word
+//! tokenisers, which miss matches that cross their word boundaries).
+//!
+//! Results are ordered exact match, then prefix, then shorter names. Names are numbered
+//! in that order of length and name once, at indexing, so a page is the first matches met
+//! in a list and is found without ordering every match; names starting with the query
+//! are one run of the names in normalised order. Broad queries are counted up to a bound
+//! and told to narrow down.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::DataType;
@@ -73,48 +78,58 @@ pub fn normalise(text: &str) -> String {
 /// The index.
 #[derive(Debug, Default)]
 pub struct Index {
+    /// Entries in rank order: shorter normalised names first, then by registered name,
+    /// so that every list of entry numbers is already in the order results are shown.
     entries: Vec<Entry>,
-    names: Vec<Vec<char>>,
+    /// Every normalised name, one after the other; entry `i`'s is
+    /// `chars[starts[i]..starts[i + 1]]`.
+    chars: Vec<char>,
+    starts: Vec<u32>,
+    /// Entry numbers in the order of their normalised names: the names starting with a
+    /// query are one run of it.
+    by_normalised: Vec<u32>,
     by_uscc: HashMap<String, u32>,
     by_subject: HashMap<String, u32>,
-    /// Each entry's place in name order, so results are ordered without comparing names.
-    name_order: Vec<u32>,
+    /// For every character, and every pair of adjacent characters, the entries whose
+    /// normalised name holds it, ascending.
     grams: HashMap<(char, Option<char>), Vec<u32>>,
+    /// Counts of broad queries of three or more characters, which take a scan to count.
+    counts: Mutex<HashMap<Vec<char>, usize>>,
+    /// Most matches a query counts.
+    max_matches: usize,
 }
+
+/// Queries whose count took at least this many candidates are remembered.
+const REMEMBERED_SCAN: usize = 2_000;
+/// Most query counts remembered (the set starts afresh when full).
+const REMEMBERED_COUNTS: usize = 50_000;
+/// Prefix runs up to this long are sorted into rank order; longer ones are found by a
+/// scan in rank order, where they are dense.
+const SORTED_PREFIXES: usize = 4_096;
 
 impl Index {
     /// Indexes `entries`.
     pub fn new(entries: Vec<Entry>) -> Index {
+        Index::with_max_matches(entries, MAX_MATCHES)
+    }
+
+    /// Indexes `entries`, counting at most `max_matches` matches of a query.
+    pub fn with_max_matches(entries: Vec<Entry>, max_matches: usize) -> Index {
+        let mut keyed: Vec<(Vec<char>, Entry)> = entries
+            .into_iter()
+            .map(|e| (normalise(&e.name).chars().collect(), e))
+            .collect();
+        keyed.sort_by(|(a, x), (b, y)| a.len().cmp(&b.len()).then_with(|| x.name.cmp(&y.name)));
         let mut index = Index {
-            names: entries
-                .iter()
-                .map(|e| normalise(&e.name).chars().collect())
-                .collect(),
-            by_uscc: entries
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (e.uscc.clone(), i as u32))
-                .collect(),
-            by_subject: entries
-                .iter()
-                .enumerate()
-                .map(|(i, e)| (e.subject_id.clone(), i as u32))
-                .collect(),
-            name_order: Vec::new(),
-            entries,
-            grams: HashMap::new(),
+            max_matches,
+            ..Index::default()
         };
-        let mut by_name: Vec<u32> = (0..index.entries.len() as u32).collect();
-        by_name.sort_by(|a, b| {
-            index.entries[*a as usize]
-                .name
-                .cmp(&index.entries[*b as usize].name)
-        });
-        index.name_order = vec![0; by_name.len()];
-        for (place, i) in by_name.into_iter().enumerate() {
-            index.name_order[i as usize] = place as u32;
-        }
-        for (i, name) in index.names.iter().enumerate() {
+        index.starts.push(0);
+        for (i, (name, entry)) in keyed.into_iter().enumerate() {
+            let id = i as u32;
+            index.by_uscc.insert(entry.uscc.clone(), id);
+            index.by_subject.insert(entry.subject_id.clone(), id);
+            index.entries.push(entry);
             let mut seen = std::collections::HashSet::new();
             for (j, c) in name.iter().enumerate() {
                 let mut grams = vec![(*c, None)];
@@ -123,11 +138,16 @@ impl Index {
                 }
                 for gram in grams {
                     if seen.insert(gram) {
-                        index.grams.entry(gram).or_default().push(i as u32);
+                        index.grams.entry(gram).or_default().push(id);
                     }
                 }
             }
+            index.chars.extend_from_slice(&name);
+            index.starts.push(index.chars.len() as u32);
         }
+        let mut by_normalised: Vec<u32> = (0..index.entries.len() as u32).collect();
+        by_normalised.sort_unstable_by(|a, b| index.name(*a).cmp(index.name(*b)));
+        index.by_normalised = by_normalised;
         index
     }
 
@@ -163,7 +183,7 @@ impl Index {
         Ok(Index::new(entries))
     }
 
-    /// Every indexed subject, in load order.
+    /// Every indexed subject, in rank order (shorter names first).
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
@@ -195,7 +215,27 @@ impl Index {
         self.by_uscc.get(&code).map(|i| &self.entries[*i as usize])
     }
 
-    /// Every name containing `query`, best first, paged by `offset` and `limit`.
+    /// Entry `id`'s normalised name.
+    fn name(&self, id: u32) -> &[char] {
+        &self.chars[self.starts[id as usize] as usize..self.starts[id as usize + 1] as usize]
+    }
+
+    /// The entries whose normalised name starts with `q`, in the order of normalised
+    /// names.
+    fn starting_with(&self, q: &[char]) -> &[u32] {
+        let from = self.by_normalised.partition_point(|id| self.name(*id) < q);
+        let rest = &self.by_normalised[from..];
+        let to = rest.partition_point(|id| self.name(*id).starts_with(q));
+        &rest[..to]
+    }
+
+    /// Every name containing `query`, best first (the name itself, then names starting
+    /// with it, then the others; shorter names first within each), paged by `offset`
+    /// and `limit`.
+    ///
+    /// Only the page is put in order: entry numbers are in rank order, so a page is the
+    /// first matches met in a posting list. The count stops at the index's maximum; a
+    /// count that took a long scan is remembered, as the index never changes.
     pub fn search(
         &self,
         query: &str,
@@ -203,102 +243,113 @@ impl Index {
         limit: usize,
     ) -> Result<Page<'_>, SearchError> {
         let q: Vec<char> = normalise(query).chars().collect();
-        let Some(first) = q.first() else {
+        if q.is_empty() {
             return Err(SearchError::Empty);
+        }
+        let none = Page {
+            items: Vec::new(),
+            total: 0,
+            truncated: false,
         };
-        let mut lists: Vec<&Vec<u32>> = Vec::new();
-        if q.len() == 1 {
-            match self.grams.get(&(*first, None)) {
-                Some(l) => lists.push(l),
-                None => {
-                    return Ok(Page {
-                        items: Vec::new(),
-                        total: 0,
-                        truncated: false,
-                    });
-                }
-            }
+        // The rarest gram of the query: its list holds every match.
+        let mut candidates: Option<&Vec<u32>> = None;
+        let grams: Vec<(char, Option<char>)> = if q.len() == 1 {
+            vec![(q[0], None)]
         } else {
-            for pair in q.windows(2) {
-                match self.grams.get(&(pair[0], Some(pair[1]))) {
-                    Some(l) => lists.push(l),
-                    None => {
-                        return Ok(Page {
-                            items: Vec::new(),
-                            total: 0,
-                            truncated: false,
-                        });
-                    }
-                }
-            }
-        }
-        lists.sort_by_key(|l| l.len());
-        // The shortest list is read in place; only intersections allocate.
-        let mut candidates: std::borrow::Cow<'_, [u32]> = std::borrow::Cow::Borrowed(lists[0]);
-        // A short list is cheaper to check name by name than to intersect.
-        let intersecting = lists[0].len() > 4 * MAX_MATCHES;
-        for other in lists[1..].iter().filter(|_| intersecting) {
-            candidates = std::borrow::Cow::Owned(intersect(&candidates, other));
-            if candidates.is_empty() {
-                break;
-            }
-        }
-        // One character, or two: being in the list is containing the query. Longer
-        // queries hold every pair but maybe not in a row: each candidate is checked.
-        let exact = q.len() <= 2;
-        let mut matches: Vec<(u8, usize, u32)> = Vec::new();
-        let mut truncated = false;
-        for &i in candidates.iter() {
-            let name = &self.names[i as usize];
-            // Where the query starts only matters as "at the start or not".
-            let at = if exact {
-                Some(usize::from(!name.starts_with(&q)))
-            } else if name.starts_with(&q) {
-                Some(0)
-            } else {
-                find(name, &q)
-            };
-            if let Some(at) = at {
-                if matches.len() == MAX_MATCHES {
-                    truncated = true;
-                    break;
-                }
-                let rank = if name.len() == q.len() {
-                    0
-                } else if at == 0 {
-                    1
-                } else {
-                    2
-                };
-                matches.push((rank, name.len(), i));
-            }
-        }
-        let order = |a: &(u8, usize, u32), b: &(u8, usize, u32)| {
-            (a.0, a.1, self.name_order[a.2 as usize]).cmp(&(
-                b.0,
-                b.1,
-                self.name_order[b.2 as usize],
-            ))
+            q.windows(2).map(|p| (p[0], Some(p[1]))).collect()
         };
-        let total = matches.len();
-        // Only the requested page needs ordering: select it, then sort it.
-        let wanted = offset.saturating_add(limit).min(total);
-        if wanted > 0 && wanted < total {
-            matches.select_nth_unstable_by(wanted - 1, order);
-            matches.truncate(wanted);
+        for gram in grams {
+            match self.grams.get(&gram) {
+                Some(list) if candidates.is_none_or(|c| list.len() < c.len()) => {
+                    candidates = Some(list)
+                }
+                Some(_) => {}
+                None => return Ok(none),
+            }
         }
-        matches.sort_by(order);
-        let items = matches
+        let Some(candidates) = candidates else {
+            return Ok(none);
+        };
+        // One character, or two: being in the list is containing the query.
+        let listed_is_match = q.len() <= 2;
+        let contains = |id: u32| listed_is_match || find(self.name(id), &q).is_some();
+        let starts = |id: u32| self.name(id).starts_with(&q);
+        let wanted = offset.saturating_add(limit).min(self.max_matches);
+
+        // Names starting with the query come first.
+        let prefixed = self.starting_with(&q);
+        let mut page: Vec<u32> = if prefixed.len() <= SORTED_PREFIXES {
+            let mut ids = prefixed.to_vec();
+            ids.sort_unstable();
+            ids.truncate(wanted);
+            ids
+        } else {
+            candidates
+                .iter()
+                .copied()
+                .filter(|id| starts(*id))
+                .take(wanted)
+                .collect()
+        };
+        // Then the others, in list order, which is rank order.
+        if page.len() < wanted {
+            let more = wanted - page.len();
+            page.extend(
+                candidates
+                    .iter()
+                    .copied()
+                    .filter(|id| !starts(*id) && contains(*id))
+                    .take(more),
+            );
+        }
+
+        let count = if listed_is_match {
+            candidates.len()
+        } else {
+            self.count(&q, candidates, &contains)
+        };
+        let items = page
             .iter()
             .skip(offset)
             .take(limit)
-            .map(|(_, _, i)| &self.entries[*i as usize])
+            .map(|id| &self.entries[*id as usize])
             .collect();
         Ok(Page {
             items,
-            total,
-            truncated,
+            total: count.min(self.max_matches),
+            truncated: count > self.max_matches,
         })
+    }
+
+    /// How many candidates contain `q`, counted up to one more than the maximum.
+    fn count(&self, q: &[char], candidates: &[u32], contains: &impl Fn(u32) -> bool) -> usize {
+        if let Some(count) = self.remembered().get(q) {
+            return *count;
+        }
+        let mut count = 0;
+        let mut scanned = 0;
+        for id in candidates {
+            scanned += 1;
+            if contains(*id) {
+                count += 1;
+                if count > self.max_matches {
+                    break;
+                }
+            }
+        }
+        if scanned >= REMEMBERED_SCAN {
+            let mut remembered = self.remembered();
+            if remembered.len() >= REMEMBERED_COUNTS {
+                remembered.clear();
+            }
+            remembered.insert(q.to_vec(), count);
+        }
+        count
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<char>, usize>> {
+        // A count is whole or absent: a panic elsewhere cannot leave one half-written.
+        self.counts.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -312,22 +363,6 @@ fn text(batch: &RecordBatch, column: usize, row: usize) -> String {
         DataType::LargeUtf8 => array.as_string::<i64>().value(row).to_owned(),
         _ => array.as_string::<i32>().value(row).to_owned(),
     }
-}
-
-fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
 }
 
 fn find(haystack: &[char], needle: &[char]) -> Option<usize> {
@@ -423,6 +458,85 @@ mod tests {
         assert_eq!(second.items.len(), 2);
         assert!(first.items.iter().all(|e| !second.items.contains(e)));
         assert!(names(&first).iter().all(|n| n.starts_with("杭州")));
+    }
+
+    /// The order a search promises, by brute force: the name itself, then names starting
+    /// with the query, then the others; shorter names, then registered names, first.
+    fn expected<'a>(entries: &'a [Entry], query: &str) -> Vec<&'a str> {
+        let q = normalise(query);
+        let mut found: Vec<(u8, usize, &str)> = entries
+            .iter()
+            .filter_map(|e| {
+                let n = normalise(&e.name);
+                let class = if n == q {
+                    0
+                } else if n.starts_with(&q) {
+                    1
+                } else if n.contains(&q) {
+                    2
+                } else {
+                    return None;
+                };
+                Some((class, n.chars().count(), e.name.as_str()))
+            })
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, _, name)| name).collect()
+    }
+
+    #[test]
+    fn pages_follow_the_promised_order_for_long_prefix_runs_and_remembered_counts() {
+        // Enough names that a prefix run is found by scanning (more than
+        // SORTED_PREFIXES) and a broad three-character count is remembered.
+        let mut entries = Vec::new();
+        for i in 0..6_000 {
+            let name = match i % 4 {
+                0 => format!("杭州{}家政服务有限公司", i),
+                1 => format!("宁波杭州{}家政服务部", i),
+                2 => format!("杭州家政{}", i),
+                _ => format!("杭州{}养老服务中心", i),
+            };
+            entries.push(entry(&format!("C{i}"), &name));
+        }
+        entries.push(entry("X1", "杭州家政"));
+        let idx = Index::new(entries.clone());
+        assert!(idx.starting_with(&['杭', '州']).len() > SORTED_PREFIXES);
+        for query in [
+            "杭州",
+            "杭州家政",
+            "家政服务",
+            "州家",
+            "服务",
+            "养老服务中心",
+            "1",
+        ] {
+            let all = expected(&entries, query);
+            for (offset, limit) in [(0, 20), (15, 20), (1_490, 30), (5_990, 50)] {
+                let page = idx.search(query, offset, limit).expect("search");
+                let want: Vec<&str> = all.iter().skip(offset).take(limit).copied().collect();
+                assert_eq!(names(&page), want, "{query} at {offset}");
+                assert_eq!(page.total, all.len().min(MAX_MATCHES), "{query}");
+            }
+        }
+        // The same count the second time, from memory.
+        let first = idx.search("家政服务", 0, 5).expect("search").total;
+        assert!(
+            idx.remembered()
+                .contains_key(&"家政服务".chars().collect::<Vec<_>>())
+        );
+        assert_eq!(idx.search("家政服务", 0, 5).expect("search").total, first);
+    }
+
+    #[test]
+    fn broad_queries_are_counted_up_to_the_bound_and_say_so() {
+        let idx = Index::with_max_matches(index().entries, 3);
+        // Four names hold 杭州, three 有限公 (of which A1, A5, A6).
+        let page = idx.search("杭州", 0, 10).expect("search");
+        assert_eq!((page.total, page.truncated, page.items.len()), (3, true, 3));
+        let page = idx.search("有限公", 0, 10).expect("search");
+        assert_eq!((page.total, page.truncated), (3, false));
+        let page = idx.search("杭州", 3, 10).expect("search");
+        assert!(page.items.is_empty(), "no page beyond the bound");
     }
 
     #[test]

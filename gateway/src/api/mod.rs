@@ -154,6 +154,9 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The report font, loaded on first use (the server serves JSON without it).
     face: Arc<std::sync::OnceLock<Result<Arc<::public::pdf::Face>, String>>>,
+    /// One permit per core for rendering documents: under load, documents queue for a
+    /// core rather than dozens of threads taking turns on two.
+    renders: Arc<tokio::sync::Semaphore>,
     limiter: Arc<LoginLimiter>,
     requests: Arc<RequestCounter>,
 }
@@ -163,16 +166,19 @@ impl AppState {
     /// checked against the catalog, the job queue started.
     pub async fn start(store: Store, settings: Settings) -> Result<AppState, StartError> {
         let catalog = Arc::new(catalog::Catalog::open(&settings.data_dir)?);
-        let search = Arc::new(
-            ::public::search::Index::load(&catalog)
-                .await
-                .map_err(|e| StartError::Search(e.to_string()))?,
-        );
-        let records = Arc::new(
-            ::public::records::Records::load(&catalog)
-                .await
-                .map_err(|e| StartError::Search(e.to_string()))?,
-        );
+        // The two are independent: decoded side by side, on both cores.
+        let indexing = tokio::spawn({
+            let catalog = catalog.clone();
+            async move { ::public::search::Index::load(&catalog).await }
+        });
+        let records = ::public::records::Records::load(&catalog)
+            .await
+            .map_err(|e| StartError::Search(e.to_string()))?;
+        let search = indexing
+            .await
+            .map_err(|e| StartError::Search(e.to_string()))?
+            .map_err(|e| StartError::Search(e.to_string()))?;
+        let (search, records) = (Arc::new(search), Arc::new(records));
         let special = Arc::new(::public::special::Special::load(&records));
         std::fs::create_dir_all(&settings.workspaces_dir)
             .map_err(|e| crate::store::StoreError::Query(sqlx::Error::Io(e)))?;
@@ -204,6 +210,9 @@ impl AppState {
             special,
             metrics: Arc::default(),
             face: Arc::default(),
+            renders: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, usize::from),
+            )),
             limiter: Arc::default(),
             requests: Arc::default(),
         })
@@ -227,6 +236,17 @@ impl AppState {
                     "PDF documents cannot be made at the moment: ask for format=html or json, or try later",
                 )
             })
+    }
+
+    /// Runs `render` (a PDF, CPU-bound) on a blocking thread once a core is free.
+    pub async fn render<T: Send + 'static>(
+        &self,
+        render: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _core = self.renders.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(render)
+            .await
+            .map_err(ApiError::internal)
     }
 
     /// Counts a login or registration attempt from `ip`; 429 past the limit.

@@ -279,14 +279,11 @@ pub(super) async fn issue(
         let (document, content_type) = match (format, &face) {
             (Format::Pdf, Some(face)) => {
                 let face = face.clone();
-                let (report, watermark, url) =
-                    (report.clone(), watermark.clone(), verify_url.clone());
-                let pdf = tokio::task::spawn_blocking(move || {
-                    ::public::pdf::report(&face, &report, &watermark, &url)
-                })
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?;
+                let (watermark, url) = (watermark.clone(), verify_url.clone());
+                let pdf = state
+                    .render(move || ::public::pdf::report(&face, &report, &watermark, &url))
+                    .await?
+                    .map_err(ApiError::internal)?;
                 (pdf, "application/pdf")
             }
             (Format::Html, _) => (

@@ -492,11 +492,10 @@ async fn verify_subjects(
         caller.display_name,
         now.format("%Y-%m-%d %H:%M")
     );
-    let pdf =
-        tokio::task::spawn_blocking(move || ::public::pdf::letter(&face, &letter, &watermark))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::internal)?;
+    let pdf = state
+        .render(move || ::public::pdf::letter(&face, &letter, &watermark))
+        .await?
+        .map_err(ApiError::internal)?;
     let id = crate::store::new_id();
     let letter_hash = crate::store::sha256_hex(&pdf);
     let mut tx = state.store.write().await?;

@@ -31,12 +31,14 @@ async fn the_index_finds_exactly_what_a_scan_finds() {
                 let query: String = chars[start..start + len].iter().collect();
                 let page = idx.search(&query, 0, usize::MAX).expect("search");
                 let expected = brute_force(&idx, &query);
-                assert_eq!(page.total, expected, "query {query}");
-                assert!(
-                    page.items
-                        .iter()
-                        .all(|e| normalise(&e.name).contains(&query))
-                );
+                assert_eq!(page.total, expected.len(), "query {query}");
+                let got: Vec<&str> = page.items.iter().map(|e| e.name.as_str()).collect();
+                assert_eq!(got, expected, "query {query}");
+                // A page further on is the same run of the same order.
+                let later = idx.search(&query, 3, 7).expect("search");
+                let got: Vec<&str> = later.items.iter().map(|e| e.name.as_str()).collect();
+                let want: Vec<&str> = expected.iter().skip(3).take(7).copied().collect();
+                assert_eq!(got, want, "query {query} from 3");
                 checked += 1;
             }
         }
@@ -44,11 +46,25 @@ async fn the_index_finds_exactly_what_a_scan_finds() {
     assert!(checked > 200, "{checked}");
 }
 
-fn brute_force(idx: &Index, query: &str) -> usize {
-    idx.entries()
+/// Every name containing `query` in the promised order: the name itself, then names
+/// starting with it, then the others; shorter names, then registered names, first.
+fn brute_force<'a>(idx: &'a Index, query: &str) -> Vec<&'a str> {
+    let mut found: Vec<(u8, usize, &str)> = idx
+        .entries()
         .iter()
-        .filter(|e| normalise(&e.name).contains(query))
-        .count()
+        .filter_map(|e| {
+            let name = normalise(&e.name);
+            let class = match (name == query, name.starts_with(query)) {
+                (true, _) => 0,
+                (false, true) => 1,
+                _ if name.contains(query) => 2,
+                _ => return None,
+            };
+            Some((class, name.chars().count(), e.name.as_str()))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, _, name)| name).collect()
 }
 
 #[tokio::test]
