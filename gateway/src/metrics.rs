@@ -33,10 +33,11 @@ struct Series {
     sum_seconds: f64,
 }
 
-/// Request measurements of this process, by (method, route).
+/// Request measurements of this process, by method, then route (so that recording a
+/// request allocates nothing once its route has been seen).
 #[derive(Debug, Default)]
 pub struct Metrics {
-    series: Mutex<BTreeMap<(String, String), Series>>,
+    series: Mutex<BTreeMap<String, BTreeMap<String, Series>>>,
 }
 
 impl Metrics {
@@ -44,9 +45,15 @@ impl Metrics {
     pub fn record(&self, method: &str, route: &str, status: u16, took: Duration) {
         let seconds = took.as_secs_f64();
         let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        let s = series
-            .entry((method.to_owned(), route.to_owned()))
-            .or_default();
+        if !series.get(method).is_some_and(|r| r.contains_key(route)) {
+            series
+                .entry(method.to_owned())
+                .or_default()
+                .insert(route.to_owned(), Series::default());
+        }
+        let Some(s) = series.get_mut(method).and_then(|r| r.get_mut(route)) else {
+            return;
+        };
         let class = usize::from(status / 100).min(5);
         s.by_class[class] += 1;
         let bucket = BUCKETS
@@ -60,7 +67,7 @@ impl Metrics {
     fn totals(&self) -> Series {
         let series = self.series.lock().unwrap_or_else(|e| e.into_inner());
         let mut total = Series::default();
-        for s in series.values() {
+        for s in series.values().flat_map(BTreeMap::values) {
             for (t, v) in total.by_class.iter_mut().zip(s.by_class) {
                 *t += v;
             }
@@ -81,7 +88,10 @@ impl Metrics {
         );
         out.push_str("# TYPE creditpool_http_requests_total counter\n");
         let label = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
-        for ((method, route), s) in series.iter() {
+        for (method, route, s) in series
+            .iter()
+            .flat_map(|(m, routes)| routes.iter().map(move |(r, s)| (m, r, s)))
+        {
             for (class, n) in s.by_class.iter().enumerate().filter(|(_, n)| **n > 0) {
                 out.push_str(&format!(
                     "creditpool_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{class}xx\"}} {n}\n",
@@ -92,7 +102,10 @@ impl Metrics {
         }
         out.push_str("# HELP creditpool_http_request_duration_seconds Time to answer, by route.\n");
         out.push_str("# TYPE creditpool_http_request_duration_seconds histogram\n");
-        for ((method, route), s) in series.iter() {
+        for (method, route, s) in series
+            .iter()
+            .flat_map(|(m, routes)| routes.iter().map(move |(r, s)| (m, r, s)))
+        {
             let labels = format!("method=\"{}\",route=\"{}\"", label(method), label(route));
             let mut cumulative = 0;
             for (i, bound) in BUCKETS.iter().enumerate() {

@@ -131,9 +131,21 @@ pub enum StartError {
     Search(String),
 }
 
-/// What every handler can reach.
+/// What every handler can reach: one shared reference, cloned for every request.
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state behind [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     /// The platform database.
     pub store: Store,
     /// The access rules.
@@ -199,7 +211,7 @@ impl AppState {
                 }
             }
         });
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             store,
             access: Arc::new(AccessPolicy::load()?),
             workspaces,
@@ -215,7 +227,7 @@ impl AppState {
             )),
             limiter: Arc::default(),
             requests: Arc::default(),
-        })
+        })))
     }
 
     /// The report font; 503 naming the missing font when it cannot be loaded.
