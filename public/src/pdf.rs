@@ -12,7 +12,6 @@
 //! and most of a document's glyphs are its fixed words.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Chunk, Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
@@ -52,12 +51,14 @@ pub enum PdfError {
 
 /// A font face: its bytes, its measures, and the subset of the fixed words.
 pub struct Face {
-    data: Arc<Vec<u8>>,
+    data: Vec<u8>,
     index: u32,
     units_per_em: f32,
     /// Glyph and advance (in ems) of every character of the Basic Multilingual Plane,
     /// read once: laying out a report measures every character, often more than once.
     bmp: Vec<(u32, f32)>,
+    /// Advance of the glyph drawn for a missing character, in ems.
+    notdef: f32,
     /// PostScript name, ascent, descent and bounding box (in thousandths of an em).
     name: String,
     ascent: f32,
@@ -73,7 +74,7 @@ impl std::fmt::Debug for Face {
         f.debug_struct("Face")
             .field("index", &self.index)
             .field("name", &self.name)
-            .field("shared_glyphs", &self.shared.glyphs.len())
+            .field("shared_glyphs", &self.shared.ids.len())
             .finish()
     }
 }
@@ -86,7 +87,7 @@ impl Face {
             path: path.to_owned(),
             reason,
         };
-        let data = Arc::new(std::fs::read(path).map_err(|e| fail(e.to_string()))?);
+        let data = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
         let parsed = FontRef::from_index(&data, index).map_err(|e| fail(e.to_string()))?;
         let head = parsed.head().map_err(|e| fail(e.to_string()))?;
         let units_per_em = f32::from(head.units_per_em());
@@ -127,6 +128,7 @@ impl Face {
             index,
             units_per_em,
             bmp,
+            notdef,
             name,
             ascent,
             descent,
@@ -169,18 +171,10 @@ impl Face {
 fn vocabulary() -> String {
     let mut words: String = (' '..='~').collect();
     words.push_str(FIXED_WORDS);
-    let entry = crate::search::Entry {
-        subject_id: String::new(),
-        uscc: String::new(),
-        name: String::new(),
-        industry_code: String::new(),
-        region_name: String::new(),
-    };
-    let issuer = crate::report::Issuer {
-        name: String::new(),
-        verify_url: String::new(),
-        objection_contact: String::new(),
-    };
+    let (entry, issuer) = (
+        crate::search::Entry::default(),
+        crate::report::Issuer::default(),
+    );
     let at = chrono::DateTime::UNIX_EPOCH.fixed_offset();
     // With and without negative records: the advice differs.
     for disclosed in [
@@ -225,8 +219,6 @@ const FIXED_WORDS: &str = "报告名称信用主体名称身份证号码统一�
 struct Subset {
     /// The resource name pages use for it.
     resource: &'static str,
-    /// The face's glyph ids in the subset's order (the subset's glyph 1 is the first).
-    glyphs: Vec<u32>,
     /// The subset's glyph id of each of the face's glyphs in it.
     ids: HashMap<u32, u16>,
     /// Advance of each subset glyph, in thousandths of an em (glyph 0 first).
@@ -248,7 +240,7 @@ impl Subset {
     ) -> Result<Subset, PdfError> {
         let mut subset = Subset {
             resource,
-            widths: vec![face.glyph('\0').1 * 1000.0],
+            widths: vec![face.notdef * 1000.0],
             chars: vec![None],
             ..Subset::default()
         };
@@ -263,7 +255,6 @@ impl Subset {
             };
             let id = remapper.remap(old);
             subset.ids.insert(glyph, id);
-            subset.glyphs.push(glyph);
             subset.widths.push(advance * 1000.0);
             subset.chars.push(Some(c));
         }
@@ -271,7 +262,8 @@ impl Subset {
             .map_err(|e| PdfError::Write(format!("subsetting the font: {e}")))?;
         subset.program = deflate(&program);
         // The tag names the glyph set, as PDF readers expect of subsets.
-        let digest = ring::digest::digest(&ring::digest::SHA256, &subset.glyphs_bytes());
+        let glyph_set: String = subset.chars.iter().flatten().collect();
+        let digest = ring::digest::digest(&ring::digest::SHA256, glyph_set.as_bytes());
         let tag: String = digest.as_ref()[..6]
             .iter()
             .map(|b| char::from(b'A' + b % 26))
@@ -280,12 +272,8 @@ impl Subset {
         Ok(subset)
     }
 
-    fn glyphs_bytes(&self) -> Vec<u8> {
-        self.glyphs.iter().flat_map(|g| g.to_be_bytes()).collect()
-    }
-
     /// Writes the font's objects, from `first` on (five references), into `chunk`.
-    fn write(&self, face: &Face, chunk: &mut Chunk, first: Ref) -> Ref {
+    fn write(&self, face: &Face, chunk: &mut Chunk, first: Ref) {
         let [font, cid, descriptor, program, cmap] =
             std::array::from_fn(|i| Ref::new(first.get() + i as i32));
         let system = SystemInfo {
@@ -336,7 +324,6 @@ impl Subset {
             .cmap(cmap, &unicode)
             .name(Name(b"Custom"))
             .system_info(system);
-        font
     }
 }
 
@@ -530,14 +517,12 @@ fn show(
     let mut run: Vec<u8> = Vec::with_capacity(text.len() * 2);
     for c in text.chars() {
         let glyph = face.glyph(c).0;
-        let (resource, id) = match (face.shared.ids.get(&glyph), own) {
-            (Some(id), _) => (face.shared.resource, *id),
-            (None, Some(own)) => match own.ids.get(&glyph) {
-                Some(id) => (own.resource, *id),
-                None => (face.shared.resource, 0),
-            },
-            (None, None) => (face.shared.resource, 0),
-        };
+        // A character in neither subset is drawn as the missing glyph (0).
+        let (resource, id) = [Some(&face.shared), own]
+            .into_iter()
+            .flatten()
+            .find_map(|subset| subset.ids.get(&glyph).map(|id| (subset.resource, *id)))
+            .unwrap_or((face.shared.resource, 0));
         if current != Some(resource) {
             if !run.is_empty() {
                 content.show(Str(&run));

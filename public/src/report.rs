@@ -71,7 +71,7 @@ pub const SECTIONS: [(&str, &[&str]); 12] = [
 ];
 
 /// What the issuer puts on every report.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Issuer {
     /// 报告出具单位.
     pub name: String,

@@ -26,7 +26,7 @@ use datafusion::prelude::SessionContext;
 pub const MAX_MATCHES: usize = 10_000;
 
 /// One indexed subject.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Entry {
     /// Platform subject id.
     pub subject_id: String,
@@ -125,21 +125,18 @@ impl Index {
             ..Index::default()
         };
         index.starts.push(0);
+        let mut seen = std::collections::HashSet::new();
         for (i, (name, entry)) in keyed.into_iter().enumerate() {
             let id = i as u32;
             index.by_uscc.insert(entry.uscc.clone(), id);
             index.by_subject.insert(entry.subject_id.clone(), id);
             index.entries.push(entry);
-            let mut seen = std::collections::HashSet::new();
-            for (j, c) in name.iter().enumerate() {
-                let mut grams = vec![(*c, None)];
-                if let Some(next) = name.get(j + 1) {
-                    grams.push((*c, Some(*next)));
-                }
-                for gram in grams {
-                    if seen.insert(gram) {
-                        index.grams.entry(gram).or_default().push(id);
-                    }
+            // Each character and each adjacent pair, once per name.
+            seen.clear();
+            let pairs = name.windows(2).map(|p| (p[0], Some(p[1])));
+            for gram in name.iter().map(|c| (*c, None)).chain(pairs) {
+                if seen.insert(gram) {
+                    index.grams.entry(gram).or_default().push(id);
                 }
             }
             index.chars.extend_from_slice(&name);
