@@ -33,6 +33,20 @@ struct Series {
     sum_seconds: f64,
 }
 
+impl Series {
+    fn add(&mut self, status: u16, took: Duration) {
+        let seconds = took.as_secs_f64();
+        let class = usize::from(status / 100).min(5);
+        self.by_class[class] += 1;
+        let bucket = BUCKETS
+            .iter()
+            .position(|b| seconds <= *b)
+            .unwrap_or(BUCKETS.len());
+        self.buckets[bucket] += 1;
+        self.sum_seconds += seconds;
+    }
+}
+
 /// Request measurements of this process, by method, then route (so that recording a
 /// request allocates nothing once its route has been seen).
 #[derive(Debug, Default)]
@@ -43,25 +57,16 @@ pub struct Metrics {
 impl Metrics {
     /// Records one request.
     pub fn record(&self, method: &str, route: &str, status: u16, took: Duration) {
-        let seconds = took.as_secs_f64();
         let mut series = self.series.lock().unwrap_or_else(|e| e.into_inner());
-        if !series.get(method).is_some_and(|r| r.contains_key(route)) {
-            series
-                .entry(method.to_owned())
-                .or_default()
-                .insert(route.to_owned(), Series::default());
+        if let Some(s) = series.get_mut(method).and_then(|r| r.get_mut(route)) {
+            return s.add(status, took);
         }
-        let Some(s) = series.get_mut(method).and_then(|r| r.get_mut(route)) else {
-            return;
-        };
-        let class = usize::from(status / 100).min(5);
-        s.by_class[class] += 1;
-        let bucket = BUCKETS
-            .iter()
-            .position(|b| seconds <= *b)
-            .unwrap_or(BUCKETS.len());
-        s.buckets[bucket] += 1;
-        s.sum_seconds += seconds;
+        series
+            .entry(method.to_owned())
+            .or_default()
+            .entry(route.to_owned())
+            .or_default()
+            .add(status, took);
     }
 
     fn totals(&self) -> Series {

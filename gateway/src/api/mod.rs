@@ -165,12 +165,12 @@ pub struct Shared {
     /// Request measurements (Q10).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The report font, loaded on first use (the server serves JSON without it).
-    face: Arc<std::sync::OnceLock<Result<Arc<::public::pdf::Face>, String>>>,
+    face: std::sync::OnceLock<Result<Arc<::public::pdf::Face>, String>>,
     /// One permit per core for rendering documents: under load, documents queue for a
     /// core rather than dozens of threads taking turns on two.
-    renders: Arc<tokio::sync::Semaphore>,
-    limiter: Arc<LoginLimiter>,
-    requests: Arc<RequestCounter>,
+    renders: tokio::sync::Semaphore,
+    limiter: LoginLimiter,
+    requests: RequestCounter,
 }
 
 impl AppState {
@@ -221,12 +221,12 @@ impl AppState {
             records,
             special,
             metrics: Arc::default(),
-            face: Arc::default(),
-            renders: Arc::new(tokio::sync::Semaphore::new(
+            face: std::sync::OnceLock::new(),
+            renders: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
-            )),
-            limiter: Arc::default(),
-            requests: Arc::default(),
+            ),
+            limiter: LoginLimiter::default(),
+            requests: RequestCounter::default(),
         })))
     }
 
