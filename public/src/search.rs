@@ -204,6 +204,13 @@ impl Index {
 
     /// The subject with this code (normalised as identifiers are).
     pub fn by_uscc(&self, uscc: &str) -> Option<&Entry> {
+        // Most queries are typed as stored, already normal: no copy needed.
+        if uscc
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            return self.by_uscc.get(uscc).map(|i| &self.entries[*i as usize]);
+        }
         let code: String = policies::to_half_width(uscc)
             .chars()
             .filter(|c| !c.is_whitespace() && *c != '-')

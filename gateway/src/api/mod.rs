@@ -38,7 +38,7 @@ use crate::accounts::Quotas;
 use crate::gate::GateSettings;
 use crate::identity::{self, Caller};
 use crate::reports::{self, ReportSchedule};
-use crate::store::{Store, new_id};
+use crate::store::Store;
 use crate::workspace::Workspaces;
 use sandbox::JobLimits;
 
@@ -524,7 +524,7 @@ async fn with_request_id(request: Request, next: Next) -> Response {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map(str::to_owned)
-        .unwrap_or_else(new_id);
+        .unwrap_or_else(fresh_request_id);
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let started = Instant::now();
     let mut response = error::REQUEST_ID
@@ -548,6 +548,28 @@ async fn with_request_id(request: Request, next: Next) -> Response {
     response
 }
 
+/// A fresh request id, 32 hex digits: this process's random prefix, then a counter
+/// passed through a keyed bijection (the SplitMix64 finaliser over the counter xor a
+/// random key), so ids never repeat within a process, do not show how many requests it
+/// served, and cost no call to the operating system's random source. Request ids
+/// correlate logs; they guard nothing.
+fn fresh_request_id() -> String {
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static KEYS: LazyLock<[u64; 2]> = LazyLock::new(|| {
+        let bytes = crate::store::random_bytes::<16>();
+        let half = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default());
+        [half(0), half(8)]
+    });
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let [prefix, key] = *KEYS;
+    let mut x = COUNTER.fetch_add(1, Ordering::Relaxed) ^ key;
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    format!("{prefix:016x}{x:016x}")
+}
+
 /// Hands the matched route template out with the response, for [`measure`].
 async fn tag_route(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
@@ -560,17 +582,16 @@ async fn tag_route(request: Request, next: Next) -> Response {
 
 /// Measures every request by method, route template and status (Q10).
 async fn measure(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().as_str().to_owned();
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
     let route = response
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .map_or("unmatched", MatchedPath::as_str);
     state.metrics.record(
-        &method,
-        &route,
+        method.as_str(),
+        route,
         response.status().as_u16(),
         started.elapsed(),
     );
@@ -724,5 +745,37 @@ impl FromRequestParts<AppState> for Caller {
             });
         }
         Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_hex_of_one_prefix() {
+        let ids: Vec<String> = (0..100_000).map(|_| fresh_request_id()).collect();
+        assert!(
+            ids.iter()
+                .all(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        );
+        assert_eq!(
+            ids.iter().collect::<std::collections::HashSet<_>>().len(),
+            ids.len()
+        );
+        assert!(ids.iter().all(|id| id[..16] == ids[0][..16]));
+        // The counter does not show through: consecutive ids differ in most digits.
+        let alike = ids
+            .windows(2)
+            .map(|w| {
+                w[0][16..]
+                    .bytes()
+                    .zip(w[1][16..].bytes())
+                    .filter(|(a, b)| a == b)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        assert!(alike < 12, "{alike} of 16 digits alike");
     }
 }

@@ -6,7 +6,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use std::collections::HashSet;
 
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiQuery, AppState};
@@ -43,34 +44,72 @@ struct SearchQuery {
     cursor: Option<String>,
 }
 
-fn item(e: &Entry, objected: &HashSet<String>) -> Value {
-    let mut out = json!({
-        "uscc": e.uscc,
-        "name": e.name,
-        "region_name": e.region_name,
-        "industry_code": e.industry_code,
-    });
-    // Q8: a subject with a record under objection is marked wherever it appears.
-    if objected.contains(&e.subject_id) {
-        out["mark"] = json!(policies::disclosure::UNDER_OBJECTION);
+/// A subject as search results and lists show it.
+#[derive(Serialize)]
+struct Item<'a> {
+    uscc: &'a str,
+    name: &'a str,
+    region_name: &'a str,
+    industry_code: &'a str,
+    /// Q8: a subject with a record under objection is marked wherever it appears.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mark: Option<&'static str>,
+}
+
+impl<'a> Item<'a> {
+    fn new(e: &'a Entry, objected: &HashSet<String>) -> Self {
+        Self {
+            uscc: &e.uscc,
+            name: &e.name,
+            region_name: &e.region_name,
+            industry_code: &e.industry_code,
+            mark: objected
+                .contains(&e.subject_id)
+                .then_some(policies::disclosure::UNDER_OBJECTION),
+        }
     }
-    out
+}
+
+/// [`Item`] as a JSON object, for lists that add fields of their own.
+fn item(e: &Entry, objected: &HashSet<String>) -> Value {
+    json!(Item::new(e, objected))
 }
 
 /// What a code's checksum says, as a warning (early pilot codes fail it and are still
 /// valid, so a failure never rejects the query).
-fn code_warning(q: &str) -> Option<Value> {
-    match policies::Uscc::check(q) {
-        Ok(check) => check.warnings.first().map(|w| json!(w.to_string())),
-        Err(_) => None,
-    }
+fn code_warning(check: &policies::UsccCheck) -> Option<String> {
+    check.warnings.first().map(ToString::to_string)
+}
+
+/// The answer to a query that is a code.
+#[derive(Serialize)]
+struct CodeResults<'a> {
+    query: &'a str,
+    #[serde(rename = "match")]
+    matched: &'static str,
+    warning: Option<String>,
+    items: Vec<Item<'a>>,
+    total: usize,
+    next_cursor: Option<String>,
+}
+
+/// The answer to a query by part of a name.
+#[derive(Serialize)]
+struct NameResults<'a> {
+    query: &'a str,
+    #[serde(rename = "match")]
+    matched: &'static str,
+    items: Vec<Item<'a>>,
+    total: usize,
+    truncated: bool,
+    next_cursor: Option<String>,
 }
 
 /// Exact by code when the query is a code, else every name containing it; paged.
 async fn search(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<SearchQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let q = query.q.unwrap_or_default();
     if q.chars().count() > MAX_QUERY_CHARS {
         return Err(ApiError::invalid(
@@ -81,16 +120,17 @@ async fn search(
     let (offset, limit) = page(query.limit, query.cursor.as_deref())?;
     let marks = state.marks.get(&state.store).await?;
     let objected = &marks.subjects;
-    if policies::Uscc::check(&q).is_ok() {
+    if let Ok(check) = policies::Uscc::check(&q) {
         let found = state.search.by_uscc(&q);
-        return Ok(Json(json!({
-            "query": q,
-            "match": "code",
-            "warning": code_warning(&q),
-            "items": found.map(|e| item(e, objected)).into_iter().collect::<Vec<_>>(),
-            "total": usize::from(found.is_some()),
-            "next_cursor": null,
-        })));
+        return Ok(Json(CodeResults {
+            query: &q,
+            matched: "code",
+            warning: code_warning(&check),
+            items: found.map(|e| Item::new(e, objected)).into_iter().collect(),
+            total: usize::from(found.is_some()),
+            next_cursor: None,
+        })
+        .into_response());
     }
     let page = state
         .search
@@ -100,14 +140,15 @@ async fn search(
             other => ApiError::internal(other),
         })?;
     let next = offset + page.items.len();
-    Ok(Json(json!({
-        "query": q,
-        "match": "name",
-        "items": page.items.iter().map(|e| item(e, objected)).collect::<Vec<_>>(),
-        "total": page.total,
-        "truncated": page.truncated,
-        "next_cursor": (next < page.total).then(|| next.to_string()),
-    })))
+    Ok(Json(NameResults {
+        query: &q,
+        matched: "name",
+        items: page.items.iter().map(|e| Item::new(e, objected)).collect(),
+        total: page.total,
+        truncated: page.truncated,
+        next_cursor: (next < page.total).then(|| next.to_string()),
+    })
+    .into_response())
 }
 
 /// The enterprise or organisation with this code, or 404.
@@ -118,16 +159,27 @@ fn subject<'a>(state: &'a AppState, uscc: &str) -> Result<&'a Entry, ApiError> {
         .ok_or_else(|| ApiError::not_found("enterprise or organisation"))
 }
 
+/// One subject found by its code, with what the code's checksum says.
+#[derive(Serialize)]
+struct ByCode<'a> {
+    #[serde(flatten)]
+    item: Item<'a>,
+    warning: Option<String>,
+}
+
 async fn by_code(
     State(state): State<AppState>,
     Path(uscc): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let found = subject(&state, &uscc)?;
     let marks = state.marks.get(&state.store).await?;
-    let objected = &marks.subjects;
-    let mut out = item(found, objected);
-    out["warning"] = code_warning(&uscc).unwrap_or(Value::Null);
-    Ok(Json(out))
+    Ok(Json(ByCode {
+        item: Item::new(found, &marks.subjects),
+        warning: policies::Uscc::check(&uscc)
+            .ok()
+            .and_then(|check| code_warning(&check)),
+    })
+    .into_response())
 }
 
 /// The records the public sees of an enterprise or organisation today (Q1–Q3), by
