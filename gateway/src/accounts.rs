@@ -535,7 +535,7 @@ pub async fn suspend(
     request_id: &str,
 ) -> Result<(), AccountError> {
     let reason = check_reason(reason)?;
-    if deadline <= chrono::Utc::now().date_naive() {
+    if deadline <= crate::store::china_today() {
         return Err(invalid(
             "rectification_deadline",
             "the rectification deadline must be a day after today",

@@ -91,7 +91,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoLogin>> {
         tx.commit().await?;
     }
     let (admin, reviewers, applicant) = (&ids[0], &ids[1..4], &ids[4]);
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::store::china_today();
     let eligible = criteria::eligible(state.workspaces.catalog(), today, 1).await?;
     let (uscc, name) = eligible.into_iter().next().ok_or_else(|| {
         anyhow::anyhow!("the sample data has no enterprise meeting the entry criteria")

@@ -11,7 +11,9 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, new_id, now, random_bytes, sha256_hex};
+use crate::store::{
+    Store, StoreError, china_day, china_today, new_id, now, random_bytes, sha256_hex,
+};
 
 /// Working days from filing within which an objection is done (6.4.4).
 pub const DEADLINE_WORKING_DAYS: u32 = 5;
@@ -19,20 +21,6 @@ pub const DEADLINE_WORKING_DAYS: u32 = 5;
 pub const MAX_CONTENT_CHARS: usize = 2000;
 /// Shortest objection text: enough to say what is wrong.
 pub const MIN_CONTENT_CHARS: usize = 10;
-
-/// Today in China (UTC+8), the day deadlines count from.
-pub fn china_today() -> NaiveDate {
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    chrono::Utc::now().with_timezone(&beijing).date_naive()
-}
-
-/// The day in China of a stored RFC 3339 time.
-pub fn china_day(stored: &str) -> Option<NaiveDate> {
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
-    chrono::DateTime::parse_from_rfc3339(stored)
-        .ok()
-        .map(|t| t.with_timezone(&beijing).date_naive())
-}
 
 /// An objection as filed (6.4.2).
 #[derive(Clone, Debug, Default, serde::Deserialize)]

@@ -151,7 +151,7 @@ pub async fn opened_on(store: &Store, institution_id: &str) -> Result<NaiveDate,
             .await?
             .ok_or(ReportError::NotFound)?;
     chrono::DateTime::parse_from_rfc3339(&at)
-        .map(|d| d.date_naive())
+        .map(|d| d.with_timezone(&crate::store::beijing()).date_naive())
         .map_err(|e| ReportError::Store(StoreError::Query(sqlx::Error::Decode(Box::new(e)))))
 }
 
@@ -164,7 +164,7 @@ pub async fn submit(
     actor: &str,
     request_id: &str,
 ) -> Result<ProgressReport, ReportError> {
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::store::china_today();
     let opened = opened_on(store, institution_id).await?;
     let Some((start, end, _)) = periods(opened, today, schedule)
         .into_iter()
@@ -309,9 +309,7 @@ pub async fn schedule(
             let report = reports.iter().find(|r| r.period_start == start);
             let status = match report {
                 Some(r) => {
-                    let on = chrono::DateTime::parse_from_rfc3339(&r.submitted_at)
-                        .map(|d| d.date_naive())
-                        .unwrap_or(today);
+                    let on = crate::store::china_day(&r.submitted_at).unwrap_or(today);
                     if on <= due_on {
                         "submitted"
                     } else {
@@ -392,7 +390,7 @@ pub async fn count_request(
     institution_id: &str,
     refused: bool,
 ) -> Result<(), StoreError> {
-    let day = chrono::Utc::now().date_naive().to_string();
+    let day = crate::store::china_today().to_string();
     sqlx::query(
         "INSERT INTO usage_daily (institution_id, day, requests, refusals) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (institution_id, day) DO UPDATE SET requests = requests + ?3, refusals = refusals + ?4",
@@ -460,9 +458,12 @@ pub async fn measure(
     end: NaiveDate,
     rules: ReportSchedule,
 ) -> Result<Measures, ReportError> {
+    // Days are China's: usage is counted by China's day; times are stored in UTC.
     let (from, to) = (start.to_string(), end.to_string());
-    // Times are stored as RFC 3339 UTC, so a day's prefix compares as text.
-    let to_exclusive = (end + Duration::days(1)).to_string();
+    let (starts, ends) = (
+        crate::store::china_day_starts(start),
+        crate::store::china_day_starts(end + Duration::days(1)),
+    );
     let usage = sqlx::query(
         "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(refusals), 0) FROM usage_daily \
          WHERE institution_id = ? AND day BETWEEN ? AND ?",
@@ -477,8 +478,8 @@ pub async fn measure(
          WHERE institution_id = ? AND submitted_at >= ? AND submitted_at < ?",
     )
     .bind(institution_id)
-    .bind(&from)
-    .bind(&to_exclusive)
+    .bind(&starts)
+    .bind(&ends)
     .fetch_one(store.pool())
     .await?;
     let released: i64 = sqlx::query_scalar(
@@ -486,11 +487,11 @@ pub async fn measure(
          WHERE institution_id = ? AND released_at >= ? AND released_at < ?",
     )
     .bind(institution_id)
-    .bind(&from)
-    .bind(&to_exclusive)
+    .bind(&starts)
+    .bind(&ends)
     .fetch_one(store.pool())
     .await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::store::china_today();
     let periods = schedule(store, institution_id, today.min(end), rules).await?;
     let due: Vec<&Period> = periods
         .iter()
@@ -526,7 +527,7 @@ pub async fn evaluate(
     if end < start {
         return Err(invalid("period_end", "the window ends before it starts"));
     }
-    if end > chrono::Utc::now().date_naive() {
+    if end > crate::store::china_today() {
         return Err(invalid(
             "period_end",
             "the window may not end in the future",

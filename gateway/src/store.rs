@@ -130,3 +130,84 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// China's time, UTC+8. The platform's days are China's days: deadlines, daily quotas,
+/// report periods and disclosure windows count from them.
+pub fn beijing() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+/// Today in China.
+pub fn china_today() -> chrono::NaiveDate {
+    chrono::Utc::now().with_timezone(&beijing()).date_naive()
+}
+
+/// The day in China of a stored RFC 3339 time.
+pub fn china_day(stored: &str) -> Option<chrono::NaiveDate> {
+    chrono::DateTime::parse_from_rfc3339(stored)
+        .ok()
+        .map(|t| t.with_timezone(&beijing()).date_naive())
+}
+
+/// The instant China's `day` begins, written as [`now`] writes times (UTC), so that
+/// stored times compare with it as text.
+pub fn china_day_starts(day: chrono::NaiveDate) -> String {
+    let midnight = day
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_local_timezone(beijing())
+        .single()
+        .expect("a fixed offset has one midnight");
+    midnight
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The midnight that ends today in China, for display (RFC 3339, `+08:00`).
+pub fn china_midnight_tonight() -> String {
+    format!(
+        "{}T00:00:00+08:00",
+        china_today() + chrono::Duration::days(1)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn days_are_chinas_days() {
+        let day = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        // China's 23 November begins at 16:00 UTC on the 22nd.
+        assert_eq!(
+            china_day_starts(day("2026-11-23")),
+            "2026-11-22T16:00:00.000Z"
+        );
+        assert_eq!(
+            china_day("2026-11-22T15:59:59.999Z"),
+            Some(day("2026-11-22"))
+        );
+        assert_eq!(
+            china_day("2026-11-22T16:00:00.000Z"),
+            Some(day("2026-11-23"))
+        );
+        assert_eq!(
+            china_day("2026-11-23T00:30:00+08:00"),
+            Some(day("2026-11-23"))
+        );
+        assert_eq!(china_day("yesterday"), None);
+        // Stored times compare with a day's start as text.
+        let start = china_day_starts(day("2026-11-23"));
+        assert!("2026-11-22T16:00:00.001Z" >= start.as_str());
+        assert!("2026-11-22T15:59:59.999Z" < start.as_str());
+        let tonight = china_midnight_tonight();
+        assert!(tonight.ends_with("T00:00:00+08:00"), "{tonight}");
+        assert_eq!(
+            chrono::DateTime::parse_from_rfc3339(&tonight)
+                .unwrap()
+                .date_naive(),
+            china_today() + chrono::Duration::days(1)
+        );
+    }
+}

@@ -8,8 +8,8 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::audit::{self, Event};
-use crate::objections::{china_day, china_today};
 use crate::store::{Store, StoreError, new_id, now, random_bytes, sha256_hex};
+use crate::store::{china_day, china_today};
 
 /// Working days a ticket is answered in.
 pub const DEADLINE_WORKING_DAYS: i64 = 5;

@@ -235,15 +235,15 @@ impl Workspaces {
             "SELECT COALESCE(SUM(wall_ms), 0) FROM jobs WHERE institution_id = ? AND ended_at >= ?",
         )
         .bind(institution_id)
-        .bind(format!("{}T00:00:00", chrono::Utc::now().date_naive()))
+        .bind(crate::store::china_day_starts(crate::store::china_today()))
         .fetch_one(&mut *tx)
         .await?;
-        let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+        let resets = crate::store::china_midnight_tonight();
         if ran_ms / 1000 >= quotas.job_seconds_per_day {
             return Err(WorkspaceError::Quota {
                 quota: "job_seconds_per_day",
                 message: format!(
-                    "quota job_seconds_per_day: your institution's jobs have run {} s today, its limit of {} s; it resets at {tomorrow}T00:00:00Z (UTC midnight)",
+                    "quota job_seconds_per_day: your institution's jobs have run {} s today, its limit of {} s; it resets at {resets} (midnight in China)",
                     ran_ms / 1000,
                     quotas.job_seconds_per_day
                 ),

@@ -249,7 +249,7 @@ async fn submit(
     // BRIEF P2: the entry criteria, checked from the platform's data and attached for
     // the reviewers. A failure here is the platform's, not the applicant's: the
     // submission stands and the operators are told.
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::store::china_today();
     match criteria::check(state.workspaces.catalog(), &application.form, today).await {
         Ok(report) => {
             applications::attach_criteria(&state.store, &id, &report, &request_id()).await?

@@ -144,7 +144,7 @@ async fn usage(
     let institution = accounts::get(&state.store, &id).await?;
     let quotas = institution.quotas.unwrap_or_default();
     let pool = state.store.pool();
-    let day = format!("{}T00:00:00", chrono::Utc::now().date_naive());
+    let day = crate::store::china_day_starts(crate::store::china_today());
     let active: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
     )
@@ -165,10 +165,7 @@ async fn usage(
         Some(path) => crate::workspace::folder_bytes(&path),
         None => 0,
     };
-    let tomorrow = format!(
-        "{}T00:00:00Z",
-        chrono::Utc::now().date_naive() + chrono::Duration::days(1)
-    );
+    let tomorrow = crate::store::china_midnight_tonight();
     let item = |used: i64, limit: i64, resets: Option<&str>| serde_json::json!({ "used": used, "limit": limit, "left": (limit - used).max(0), "resets_at": resets });
     Ok(Json(serde_json::json!({
         "institution_id": id,

@@ -451,7 +451,7 @@ async fn list_reports(
         Action::ReadInstitution
     };
     institution(&state, &caller, &id, action).await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::store::china_today();
     Ok(Json(serde_json::json!({
         "schedule": reports::schedule(&state.store, &id, today, state.settings.reports).await?,
         "items": reports::list(&state.store, &id).await?,
@@ -464,7 +464,7 @@ async fn overdue(
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
-    let today = chrono::Utc::now().date_naive();
+    let today = crate::store::china_today();
     Ok(Json(serde_json::json!({
         "items": reports::overdue(&state.store, today, state.settings.reports).await?,
         "next_cursor": null,

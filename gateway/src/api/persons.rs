@@ -372,7 +372,7 @@ async fn records(
 ) -> Result<Json<Value>, ApiError> {
     let used = authorised(&state, &caller, &subject, Action::ReadPersonRecords).await?;
     let found = person(&state, &subject).await?;
-    let today = crate::objections::china_today();
+    let today = crate::store::china_today();
     let sections = state
         .records
         .disclosed(

@@ -135,7 +135,7 @@ async fn read(
     });
     if caller.role != Role::Institution {
         let institution = accounts::get(&state.store, &product.institution_id).await?;
-        let today = chrono::Utc::now().date_naive();
+        let today = crate::store::china_today();
         out["management_record"] = serde_json::json!({
             "status": institution.status,
             "lifecycle": institution.lifecycle,

@@ -189,7 +189,7 @@ async fn records(
     Path(uscc): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let found = subject(&state, &uscc)?;
-    let today = crate::objections::china_today();
+    let today = crate::store::china_today();
     let sections = state
         .records
         .disclosed(
@@ -298,8 +298,7 @@ pub(super) async fn issue(
         Format::Pdf => Some(state.face()?),
         _ => None,
     };
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
-    let now = chrono::Utc::now().with_timezone(&beijing);
+    let now = chrono::Utc::now().with_timezone(&crate::store::beijing());
     let sections = state
         .records
         .disclosed(
@@ -575,7 +574,7 @@ async fn special(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let (offset, limit) = query.page()?;
-    let today = crate::objections::china_today();
+    let today = crate::store::china_today();
     let wanted = query
         .q
         .as_deref()
@@ -659,7 +658,7 @@ async fn sector(
             code
         }
     };
-    let today = crate::objections::china_today();
+    let today = crate::store::china_today();
     let rules = &state.settings.disclosure;
     let on = |list| -> HashSet<&str> {
         state

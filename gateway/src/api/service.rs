@@ -124,7 +124,7 @@ async fn file(
         &filing,
         &located,
         None,
-        objections::china_today(),
+        crate::store::china_today(),
         &request_id(),
     )
     .await?;
@@ -459,8 +459,7 @@ async fn verify_subjects(
         }
     }
     let face = state.face()?;
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8");
-    let now = chrono::Utc::now().with_timezone(&beijing);
+    let now = chrono::Utc::now().with_timezone(&crate::store::beijing());
     let findings = ::public::verification::check(
         &state.records,
         &state.search,

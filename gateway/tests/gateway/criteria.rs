@@ -10,7 +10,7 @@ use gateway::criteria::{self, CriteriaReport};
 use crate::helpers::sample_data;
 
 fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
+    gateway::store::china_today()
 }
 
 /// The first USCC a query over the sample data returns.

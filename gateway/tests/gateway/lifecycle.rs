@@ -20,7 +20,7 @@ const GRANTS: [&str; 3] = ["admin_penalties", "dishonesty_list", "enterprises"];
 
 /// A real enterprise of the sample data that meets every entry criterion.
 pub async fn eligible(app: &TestApp, n: usize) -> Vec<(String, String)> {
-    let today = chrono::Utc::now().date_naive();
+    let today = gateway::store::china_today();
     let found = gateway::criteria::eligible(app.workspaces.catalog(), today, n)
         .await
         .expect("criteria run");
@@ -429,7 +429,7 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
     assert_eq!(status, StatusCode::OK);
 
     // P6: a progress report for the first period; once only; periods named.
-    let today = chrono::Utc::now().date_naive();
+    let today = gateway::store::china_today();
     let reports_path = format!("/api/v1/institutions/{institution}/reports");
     let report = json!({
         "period_start": today,
@@ -589,7 +589,7 @@ async fn administrators_see_overdue_progress_reports() {
     let (institution, token, admin) = opened(&app, "late.apply", &GRANTS, 0).await;
     // The account opened seven months ago: two quarters have ended, the first due long
     // ago, the second due 15 days after it ended.
-    let today = chrono::Utc::now().date_naive();
+    let today = gateway::store::china_today();
     let opened_on = today
         .checked_sub_months(chrono::Months::new(7))
         .expect("date");

@@ -121,7 +121,7 @@ async fn an_objection_flows_from_filing_to_resolution_and_the_record_is_marked_m
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{filed}");
-    let today = gateway::objections::china_today();
+    let today = gateway::store::china_today();
     let due = Calendar::builtin()
         .add_working_days(today, 5)
         .expect("calendar");

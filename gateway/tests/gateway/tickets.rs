@@ -47,7 +47,7 @@ async fn a_complaint_is_answered_within_the_deadline_extended_at_most_to_twenty_
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{filed}");
-    let today = gateway::objections::china_today();
+    let today = gateway::store::china_today();
     let calendar = Calendar::builtin();
     assert_eq!(
         filed["due_on"],
