@@ -44,6 +44,8 @@ struct PublicConfig {
     font: Option<PathBuf>,
     issuer: Option<String>,
     contact: Option<String>,
+    requests_per_minute: Option<u32>,
+    burst: Option<u32>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -55,6 +57,8 @@ struct ServerConfig {
     min_reviewers: Option<usize>,
     report_period_months: Option<u32>,
     report_grace_days: Option<i64>,
+    #[serde(default)]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -378,6 +382,14 @@ pub async fn run(cli: Cli) -> Result<()> {
             if let Some(contact) = &public.contact {
                 settings.public.contact = contact.clone();
             }
+            if let Some(rate) = public.requests_per_minute {
+                settings.public_rate.per_minute = rate;
+            }
+            if let Some(burst) = public.burst {
+                anyhow::ensure!(burst >= 1, "public.burst must be at least 1");
+                settings.public_rate.burst = burst;
+            }
+            settings.trusted_proxies = server.trusted_proxies.clone();
             crate::server_cli::serve(listen, &database, settings).await
         }
         Command::Admin(AdminCommand::Create {
@@ -587,4 +599,25 @@ async fn demo(data: &Path, scale: f64, seed: u64) -> Result<()> {
         datafusion::arrow::util::pretty::pretty_format_batches(&batches)?
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_configuration_reads() {
+        let config: Config = toml::from_str(include_str!("../../deploy/creditpool.example.toml"))
+            .expect("deploy/creditpool.example.toml reads");
+        assert_eq!(
+            config.server.trusted_proxies,
+            [
+                "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+        assert_eq!(config.public.requests_per_minute, Some(1_200));
+        assert_eq!(config.public.burst, Some(100));
+        assert!(config.data.dir.is_some() && config.database.path.is_some());
+    }
 }

@@ -1,6 +1,7 @@
 //! The HTTP API (`/api/v1`, shared/API-CONVENTIONS.md) and the operational endpoints.
 
 mod applications;
+mod clients;
 mod error;
 mod gate;
 mod institutions;
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -29,6 +30,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
+pub(crate) use clients::ClientIp;
+pub use clients::{LOGIN_ATTEMPTS_PER_MINUTE, PublicRate, client_address};
+use clients::{LoginLimiter, RateLimiter};
 pub use error::{ApiError, request_id};
 pub use json::{ApiJson, ApiQuery};
 
@@ -44,8 +48,6 @@ use sandbox::JobLimits;
 
 /// Largest JSON body accepted.
 pub const MAX_JSON_BYTES: usize = 1 << 20;
-/// Login attempts per client address per minute.
-pub const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 20;
 
 /// How the platform is set up: where its data and workspaces are, and its defaults.
 #[derive(Clone, Debug)]
@@ -70,6 +72,11 @@ pub struct Settings {
     pub disclosure: policies::disclosure::Rules,
     /// How the public side presents itself (reports, letters).
     pub public: PublicSettings,
+    /// Anonymous requests to `/api/v1/public/…` per client address.
+    pub public_rate: PublicRate,
+    /// The platform's own reverse proxies: requests from them are attributed to the
+    /// client their `X-Forwarded-For` names (exact addresses).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// How the public side presents itself (BRIEF Q5, Q7).
@@ -110,6 +117,8 @@ impl Settings {
             gate: GateSettings::new(crate::gate::new_secret()),
             disclosure: policies::disclosure::Rules::default(),
             public: PublicSettings::default(),
+            public_rate: PublicRate::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -170,6 +179,7 @@ pub struct Shared {
     /// core rather than dozens of threads taking turns on two.
     renders: tokio::sync::Semaphore,
     limiter: LoginLimiter,
+    public_limiter: RateLimiter,
     requests: RequestCounter,
 }
 
@@ -211,6 +221,7 @@ impl AppState {
                 }
             }
         });
+        let public_limiter = RateLimiter::new(settings.public_rate);
         Ok(AppState(Arc::new(Shared {
             store,
             access: Arc::new(AccessPolicy::load()?),
@@ -226,6 +237,7 @@ impl AppState {
                 std::thread::available_parallelism().map_or(2, usize::from),
             ),
             limiter: LoginLimiter::default(),
+            public_limiter,
             requests: RequestCounter::default(),
         })))
     }
@@ -423,27 +435,6 @@ pub(crate) fn principal(caller: &Caller) -> Principal {
     }
 }
 
-/// Counts login attempts per client address in one-minute windows.
-#[derive(Debug, Default)]
-struct LoginLimiter(Mutex<HashMap<IpAddr, (Instant, u32)>>);
-
-impl LoginLimiter {
-    /// Whether another attempt from `ip` is allowed now.
-    fn allow(&self, ip: IpAddr) -> bool {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        if map.len() > 100_000 {
-            map.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
-        }
-        let entry = map.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= LOGIN_ATTEMPTS_PER_MINUTE
-    }
-}
-
 /// The whole application: API, health checks, request ids, JSON errors everywhere.
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -474,6 +465,10 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            clients::limit_public,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), measure))
         .layer(middleware::from_fn(with_request_id))
         .with_state(state)
@@ -680,25 +675,6 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this endpoint does not accept that method",
     )
-}
-
-/// The client's address, for the login limiter.
-pub(crate) struct ClientIp(Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
-    }
-}
-
-/// The client's address, when the server knows it.
-fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -175,6 +175,9 @@ pub fn document() -> Value {
         if op.auth {
             errors.extend(AUTH);
         }
+        if op.path.starts_with("/api/v1/public/") && !errors.contains(&(429, "rate_limited")) {
+            errors.push((429, "rate_limited"));
+        }
         // Only for bugs; the message says nothing of internals and the request id
         // finds the log entry.
         errors.push((500, "internal"));

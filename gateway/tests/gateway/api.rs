@@ -3,7 +3,7 @@
 
 use gateway::identity::Role;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, assert_error};
 
@@ -164,6 +164,89 @@ async fn logins_from_one_address_are_rate_limited() {
         }
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// `GET path` with `X-Forwarded-For: forwarded`; the status, `Retry-After` and body.
+async fn forwarded_get(
+    app: &TestApp,
+    path: &str,
+    forwarded: &str,
+) -> (StatusCode, Option<String>, Value) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .header("x-forwarded-for", forwarded)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    (status, retry, response.json().await.expect("JSON"))
+}
+
+#[tokio::test]
+async fn public_requests_are_limited_per_client_address_behind_a_trusted_proxy() {
+    // Q4, Q10: the public side is open to all; one address may not take it over. The
+    // test's requests come through "the proxy" at 127.0.0.1, naming their clients.
+    let app = TestApp::spawn_with(|s| {
+        s.public_rate = gateway::api::PublicRate {
+            per_minute: 1,
+            burst: 3,
+        };
+        s.trusted_proxies = vec!["127.0.0.1".parse().expect("address")];
+    })
+    .await;
+    let search = "/api/v1/public/sectors";
+    for _ in 0..3 {
+        let (status, _, _) = forwarded_get(&app, search, "198.51.100.1, 203.0.113.9").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, retry, body) = forwarded_get(&app, search, "203.0.113.9").await;
+    assert_error(status, &body, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    assert_eq!(retry.as_deref(), Some("60"));
+    assert_eq!(body["error"]["details"]["retry_after_seconds"], 60);
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("at most 1 a minute, 3 at once; retry in 60 s"),
+        "{message}"
+    );
+    // The client's own claim to be someone else (left of the proxy's entry) is ignored.
+    let (status, _, _) = forwarded_get(&app, search, "198.51.100.2, 203.0.113.9").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy, and the non-public API, are not affected.
+    let (status, _, _) = forwarded_get(&app, search, "203.0.113.10").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = forwarded_get(&app, "/healthz", "203.0.113.9").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_forwarded_addresses_are_not_believed() {
+    let app = TestApp::spawn_with(|s| {
+        s.public_rate = gateway::api::PublicRate {
+            per_minute: 1,
+            burst: 2,
+        };
+    })
+    .await;
+    let search = "/api/v1/public/sectors";
+    // Each request claims another address; the peer (127.0.0.1) is what counts.
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let (status, _, _) = forwarded_get(&app, search, &format!("203.0.113.{i}")).await;
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,315 @@
+//! Who a request comes from, and how often an address may ask: the client's address
+//! (through trusted reverse proxies), the login limiter, and the limit on anonymous
+//! public requests (BRIEF Q4, Q10: the public side is open to everyone, so no one
+//! address may take the server's time from the rest).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, AppState};
+
+/// Login and registration attempts allowed per client address and minute.
+pub const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 20;
+
+/// Addresses no limiter keeps track of at once; past it, idle ones are forgotten.
+const TRACKED_ADDRESSES: usize = 100_000;
+
+/// How many anonymous requests to `/api/v1/public/…` one client address may make: a
+/// sustained rate and a burst (a token bucket per address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicRate {
+    /// Requests a minute, sustained; 0 turns the limit off.
+    pub per_minute: u32,
+    /// Requests at once after a quiet spell.
+    pub burst: u32,
+}
+
+impl Default for PublicRate {
+    /// Ample for a person at a browser or a page of lookups; not for harvesting.
+    fn default() -> Self {
+        PublicRate {
+            per_minute: 1_200,
+            burst: 100,
+        }
+    }
+}
+
+/// The client's address: the peer's, or, when the peer is one of `trusted` (the
+/// platform's own reverse proxies), the nearest address in `X-Forwarded-For` that is
+/// not a trusted proxy. Proxies append the address they received from, so entries left
+/// of the last untrusted one were written by the client and are never believed; an
+/// entry that does not parse stops the walk at the proxy that passed it on.
+pub fn client_address(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let mut nearest = peer?;
+    if !trusted.contains(&nearest) {
+        return Some(nearest);
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("").split(','))
+        .map(str::trim)
+        .collect();
+    for hop in hops.iter().rev() {
+        let Some(address) = parse_hop(hop) else {
+            break;
+        };
+        nearest = address;
+        if !trusted.contains(&address) {
+            break;
+        }
+    }
+    Some(nearest)
+}
+
+/// One `X-Forwarded-For` entry: an address, with a port or in brackets as some proxies
+/// write it.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            hop.strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .and_then(|h| h.parse().ok())
+        })
+}
+
+/// The client's address (see [`client_address`]), for the limiters.
+pub(crate) struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<ClientIp, Self::Rejection> {
+        Ok(ClientIp(client_address(
+            peer(parts.extensions.get::<ConnectInfo<SocketAddr>>()),
+            &parts.headers,
+            &state.settings.trusted_proxies,
+        )))
+    }
+}
+
+fn peer(info: Option<&ConnectInfo<SocketAddr>>) -> Option<IpAddr> {
+    info.map(|c| c.0.ip())
+}
+
+/// Counts login attempts per client address in one-minute windows.
+#[derive(Debug, Default)]
+pub(crate) struct LoginLimiter(Mutex<HashMap<IpAddr, (Instant, u32)>>);
+
+impl LoginLimiter {
+    /// Whether another attempt from `ip` is allowed now.
+    pub(crate) fn allow(&self, ip: IpAddr) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if map.len() > TRACKED_ADDRESSES {
+            map.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        }
+        let entry = map.entry(ip).or_insert((now, 0));
+        if now.duration_since(entry.0) >= Duration::from_secs(60) {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= LOGIN_ATTEMPTS_PER_MINUTE
+    }
+}
+
+/// A token bucket per client address.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    rate: PublicRate,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub(crate) fn new(rate: PublicRate) -> Self {
+        RateLimiter {
+            rate,
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// Takes a token for `ip` at `now`; `Err(wait)` when its bucket is empty.
+    fn take(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
+        if self.rate.per_minute == 0 {
+            return Ok(());
+        }
+        // Tokens a second.
+        let (rate, burst) = (
+            f64::from(self.rate.per_minute) / 60.0,
+            f64::from(self.rate.burst.max(1)),
+        );
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() > TRACKED_ADDRESSES {
+            // A bucket that has filled up again is the same as none.
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
+        }
+        let (tokens, at) = buckets.entry(ip).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / rate))
+        }
+    }
+}
+
+/// Refuses anonymous public requests past the address's rate with 429 and
+/// `Retry-After`.
+pub(super) async fn limit_public(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.settings.public_rate.per_minute > 0
+        && request.uri().path().starts_with("/api/v1/public/")
+    {
+        let ip = client_address(
+            peer(request.extensions().get::<ConnectInfo<SocketAddr>>()),
+            request.headers(),
+            &state.settings.trusted_proxies,
+        );
+        if let Some(ip) = ip
+            && let Err(wait) = state.public_limiter.take(ip, Instant::now())
+        {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            let rate = state.settings.public_rate;
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "too many requests from your address: at most {} a minute, {} at once; retry in {seconds} s",
+                    rate.per_minute, rate.burst
+                ),
+            )
+            .with_details(serde_json::json!({ "retry_after_seconds": seconds }))
+            .into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", v.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        let headers = forwarded(&["203.0.113.9"]);
+        assert_eq!(
+            client_address(Some(ip("198.51.100.7")), &headers, &[ip("127.0.0.1")]),
+            Some(ip("198.51.100.7"))
+        );
+        assert_eq!(client_address(None, &headers, &[]), None);
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_nearest_untrusted_hop() {
+        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
+        let proxy = Some(ip("127.0.0.1"));
+        // The client's own claim (left) is not believed; the address the proxies saw is.
+        let headers = forwarded(&["1.1.1.1, 203.0.113.9, 10.0.0.2"]);
+        assert_eq!(
+            client_address(proxy, &headers, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // Several headers read as one list, in order.
+        let headers = forwarded(&["1.1.1.1", "203.0.113.9"]);
+        assert_eq!(
+            client_address(proxy, &headers, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // Ports and brackets as proxies write them.
+        let headers = forwarded(&["203.0.113.9:5123"]);
+        assert_eq!(
+            client_address(proxy, &headers, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        let headers = forwarded(&["[2001:db8::7]"]);
+        assert_eq!(
+            client_address(proxy, &headers, &trusted),
+            Some(ip("2001:db8::7"))
+        );
+        // No header: the proxy itself; garbage: the last hop that parsed.
+        assert_eq!(client_address(proxy, &HeaderMap::new(), &trusted), proxy);
+        let headers = forwarded(&["203.0.113.9, not-an-address, 10.0.0.2"]);
+        assert_eq!(
+            client_address(proxy, &headers, &trusted),
+            Some(ip("10.0.0.2"))
+        );
+    }
+
+    #[test]
+    fn buckets_allow_the_burst_then_the_rate_per_address() {
+        let limiter = RateLimiter::new(PublicRate {
+            per_minute: 600,
+            burst: 5,
+        });
+        let start = Instant::now();
+        let (a, b) = (ip("203.0.113.9"), ip("203.0.113.10"));
+        for _ in 0..5 {
+            assert_eq!(limiter.take(a, start), Ok(()));
+        }
+        let wait = limiter.take(a, start).unwrap_err();
+        assert!(
+            (Duration::from_millis(99)..=Duration::from_millis(101)).contains(&wait),
+            "{wait:?}"
+        );
+        // Another address has its own bucket.
+        assert_eq!(limiter.take(b, start), Ok(()));
+        // A tenth of a second later, one more; a second later, the burst again (no more).
+        assert_eq!(limiter.take(a, start + Duration::from_millis(100)), Ok(()));
+        assert!(limiter.take(a, start + Duration::from_millis(100)).is_err());
+        let later = start + Duration::from_secs(5);
+        for _ in 0..5 {
+            assert_eq!(limiter.take(a, later), Ok(()));
+        }
+        assert!(limiter.take(a, later).is_err());
+    }
+
+    #[test]
+    fn a_rate_of_zero_is_no_limit() {
+        let limiter = RateLimiter::new(PublicRate {
+            per_minute: 0,
+            burst: 0,
+        });
+        let now = Instant::now();
+        assert!((0..10_000).all(|_| limiter.take(ip("203.0.113.9"), now).is_ok()));
+    }
+}
