@@ -151,6 +151,7 @@ pub struct Objected {
 pub struct Records {
     tables: Vec<Table>,
     persons_by_id_number: HashMap<String, u32>,
+    source_units: std::collections::BTreeSet<String>,
 }
 
 struct Table {
@@ -206,6 +207,7 @@ impl Records {
         catalog.register_all(&ctx).await?;
         let mut tables = Vec::new();
         let mut persons_by_id_number = HashMap::new();
+        let mut source_units = std::collections::BTreeSet::new();
         for def in &Manifest::builtin().tables {
             if def.column("subject_id").is_none() {
                 continue;
@@ -222,6 +224,13 @@ impl Records {
                     .or_default()
                     .push(row as u32);
             }
+            if def.column("source_unit").is_some() {
+                for unit in strings(&batch, "source_unit") {
+                    if !source_units.contains(unit) {
+                        source_units.insert(unit.to_owned());
+                    }
+                }
+            }
             if def.id == "persons" {
                 for (row, id) in strings(&batch, "id_number").into_iter().enumerate() {
                     persons_by_id_number.insert(id.to_owned(), row as u32);
@@ -236,7 +245,14 @@ impl Records {
         Ok(Records {
             tables,
             persons_by_id_number,
+            source_units,
         })
+    }
+
+    /// The source units (数据来源单位) the records name, in order: the units objections go
+    /// to.
+    pub fn source_units(&self) -> &std::collections::BTreeSet<String> {
+        &self.source_units
     }
 
     fn table(&self, id: &str) -> Option<&Table> {

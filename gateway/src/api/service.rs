@@ -302,6 +302,35 @@ struct NewStaff {
     organisation: Option<String>,
 }
 
+/// A source-unit user's unit must be one the records name, exactly: objections reach
+/// the unit by that name. A near miss is answered with the units it could mean.
+fn source_unit_named(state: &AppState, unit: &str) -> Result<(), ApiError> {
+    let units = state.records.source_units();
+    if units.contains(unit) {
+        return Ok(());
+    }
+    let wanted = ::public::search::normalise(unit);
+    let near: Vec<&str> = units
+        .iter()
+        .filter(|u| {
+            let u = ::public::search::normalise(u);
+            u.contains(&wanted) || wanted.contains(&u)
+        })
+        .map(String::as_str)
+        .take(5)
+        .collect();
+    let hint = if near.is_empty() {
+        "give the unit's name exactly as its records name it (the source_unit of a record)"
+            .to_owned()
+    } else {
+        format!("did you mean {}?", near.join("、"))
+    };
+    Err(ApiError::invalid(
+        "organisation",
+        format!("no record names the source unit '{unit}': {hint}"),
+    ))
+}
+
 /// Administrators create the accounts of staff: administrators, reviewers, agency
 /// staff (with their agency) and source-unit users (with their unit, as records name
 /// it). Institutions, applicants and persons register themselves.
@@ -343,6 +372,9 @@ async fn create_user(
         }
         (true, Some(o)) if o.chars().count() > 100 => {
             return Err(ApiError::invalid("organisation", "at most 100 characters"));
+        }
+        (true, Some(unit)) if role == Role::SourceUnit => {
+            source_unit_named(&state, unit)?;
         }
         _ => {}
     }

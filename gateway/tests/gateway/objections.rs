@@ -380,3 +380,76 @@ async fn a_corrected_record_shows_its_correction_and_overdue_objections_are_flag
         .await;
     assert_eq!(overdue["total"], 0);
 }
+
+#[tokio::test]
+async fn a_source_unit_account_names_a_unit_the_records_name() {
+    // Q8: objections reach a source unit by the name its records give; an account under
+    // another name would never see them.
+    let app = TestApp::spawn().await;
+    app.user("admin", Role::Administrator).await;
+    let admin = app.login("admin").await;
+    let (_, record) = enterprise_with_a_record(&app).await;
+    let unit = record["source_unit"].as_str().expect("source_unit");
+    let create = |username: &str, organisation: &str| {
+        json!({
+            "username": username, "display_name": "异议处理员",
+            "password": "correct horse battery staple",
+            "role": "source_unit", "organisation": organisation,
+        })
+    };
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin),
+            Some(create("unit.one", "某某局")),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "organisation");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("no record names the source unit '某某局'"),
+        "{message}"
+    );
+    // Part of a real unit's name: the units it could mean are offered.
+    let part: String = unit.chars().skip(1).collect();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin),
+            Some(create("unit.two", &part)),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("did you mean"), "{message}");
+    let refused: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username IN ('unit.one', 'unit.two')")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("query");
+    assert_eq!(refused, 0);
+    // The unit as its records name it.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            Some(&admin),
+            Some(create("unit.three", unit)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["organisation"], unit);
+}
