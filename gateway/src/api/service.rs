@@ -589,7 +589,7 @@ async fn list_verifications(
     let agency = if caller.role == Role::AgencyStaff {
         caller.organisation.clone()
     } else {
-        state.authorize(&caller, Action::ReadObjectionLedger, &Resource::Platform)?;
+        state.authorize(&caller, Action::ReadVerificationLedger, &Resource::Platform)?;
         None
     };
     let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
@@ -635,7 +635,7 @@ async fn verification_letter(
         if caller.role != Role::Administrator {
             return Err(ApiError::not_found("verification"));
         }
-        state.authorize(&caller, Action::ReadObjectionLedger, &Resource::Platform)?;
+        state.authorize(&caller, Action::ReadVerificationLedger, &Resource::Platform)?;
     }
     let mut response = (StatusCode::OK, pdf).into_response();
     let headers = response.headers_mut();

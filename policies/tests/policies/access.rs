@@ -414,3 +414,54 @@ fn products_are_read_by_their_institution_assigned_reviewers_and_administrators(
         assert!(!allowed(&reviewer("r1", &[]), action, &p), "{action:?}");
     }
 }
+
+fn staff(role: &str, organisation: &str) -> Principal {
+    Principal {
+        user_id: format!("{role}-1"),
+        role: role.into(),
+        organisation: Some(organisation.into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_public_service_ledgers_are_the_administrators_and_verification_the_agencies() {
+    // Q7, Q8, Q10: administrators keep the ledgers; agency staff verify subjects and see
+    // only their own letters (checked by the gateway), never the whole ledger.
+    let ledgers = [
+        Action::ManageUsers,
+        Action::ReadObjectionLedger,
+        Action::ReadVerificationLedger,
+        Action::HandleTickets,
+        Action::ReadServiceQuality,
+    ];
+    for action in ledgers {
+        assert!(allowed(&admin(), action, &Resource::Platform), "{action:?}");
+        for other in [
+            staff("agency_staff", "杭州市发展和改革委员会"),
+            staff("source_unit", "杭州市市场监督管理局"),
+            reviewer("r1", &[]),
+            applicant("a1"),
+            member(&institution("acme", "active")),
+        ] {
+            assert!(
+                !allowed(&other, action, &Resource::Platform),
+                "{} {action:?}",
+                other.role
+            );
+        }
+    }
+    let agency = staff("agency_staff", "杭州市发展和改革委员会");
+    assert!(allowed(
+        &agency,
+        Action::VerifySubjects,
+        &Resource::Platform
+    ));
+    for other in [admin(), staff("source_unit", "杭州市市场监督管理局")] {
+        assert!(!allowed(
+            &other,
+            Action::VerifySubjects,
+            &Resource::Platform
+        ));
+    }
+}
