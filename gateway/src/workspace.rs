@@ -106,6 +106,9 @@ struct JobInputs {
     grants: Vec<String>,
     models: Vec<String>,
     own: Vec<crate::own_data::Visible>,
+    /// The job's limits: the platform's, with the result no larger than the storage the
+    /// institution had left at submission.
+    limits: JobLimits,
 }
 
 /// Runs the institutions' jobs.
@@ -299,10 +302,15 @@ impl Workspaces {
         tx.commit().await?;
 
         let out = root.join("results").join(format!("{id}.parquet"));
+        let mut limits = self.limits.clone();
+        limits.max_result_bytes = limits
+            .max_result_bytes
+            .min((quotas.storage_bytes as u64).saturating_sub(stored));
         let inputs = JobInputs {
             grants,
             models,
             own,
+            limits,
         };
         let work = {
             let (this, id, sql, out) = (self.clone(), id.clone(), sql.to_owned(), out.clone());
@@ -345,6 +353,7 @@ impl Workspaces {
             grants,
             models,
             own,
+            limits,
         } = inputs;
         self.started()
             .insert(id.to_owned(), std::time::Instant::now());
@@ -356,7 +365,7 @@ impl Workspaces {
         if let Err(e) = started {
             tracing::error!(job = %id, "recording a job as running: {e}");
         }
-        let ctx = sandbox::job_session(&self.limits)?;
+        let ctx = sandbox::job_session(limits)?;
         register_granted(&ctx, &self.catalog, grants)
             .await
             .map_err(|e| JobError::Internal(format!("registering the granted tables: {e}")))?;
@@ -373,7 +382,7 @@ impl Workspaces {
             // Compiled once per module bytes; later loads come from the sandbox's cache.
             loaded.push(sandbox.load(&bytes).map_err(JobError::Model)?);
         }
-        sandbox::run_job(&ctx, sandbox, &loaded, sql, out, &self.limits, cancel).await
+        sandbox::run_job(&ctx, sandbox, &loaded, sql, out, limits, cancel).await
     }
 
     async fn finish(

@@ -29,6 +29,8 @@ pub struct JobLimits {
     pub memory_bytes: usize,
     /// Wall-clock time for the whole job.
     pub timeout: Duration,
+    /// Largest result file (Parquet, as written); the job fails past it.
+    pub max_result_bytes: u64,
 }
 
 impl Default for JobLimits {
@@ -36,6 +38,7 @@ impl Default for JobLimits {
         JobLimits {
             memory_bytes: 1 << 30,
             timeout: Duration::from_secs(600),
+            max_result_bytes: 1 << 30,
         }
     }
 }
@@ -105,6 +108,14 @@ pub enum JobError {
     Timeout {
         /// The limit.
         limit_ms: u64,
+    },
+    /// The result grew past the job's limit.
+    #[error(
+        "the job's result grew past its limit of {limit_bytes} bytes (the smaller of the job limit and the storage your institution has left); select fewer rows or columns, or aggregate in the SQL"
+    )]
+    ResultTooLarge {
+        /// The limit.
+        limit_bytes: u64,
     },
     /// The job was cancelled.
     #[error("the job was cancelled")]
@@ -277,6 +288,12 @@ async fn write_result(
         writer
             .write(&batch)
             .map_err(|e| JobError::Io(e.to_string()))?;
+        // Written plus buffered: the file cannot end smaller than this.
+        if (writer.bytes_written() + writer.in_progress_size()) as u64 > limits.max_result_bytes {
+            return Err(JobError::ResultTooLarge {
+                limit_bytes: limits.max_result_bytes,
+            });
+        }
     }
     writer.close().map_err(|e| JobError::Io(e.to_string()))?;
     Ok(rows)

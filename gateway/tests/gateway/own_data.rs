@@ -435,6 +435,51 @@ async fn every_quota_stops_with_an_error_that_names_it() {
         .await;
     }
 
+    // Storage, for a job: its result may grow only into the storage left at submission.
+    let (_, usage) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/usage"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let stored = usage["storage_bytes"]["used"].as_i64().expect("used");
+    sqlx::query("UPDATE quotas SET storage_bytes = ? WHERE institution_id = ?")
+        .bind(stored + 4096)
+        .bind(&institution)
+        .execute(app.store.pool())
+        .await
+        .expect("quota");
+    let big = submit_job(
+        &app,
+        &token,
+        &institution,
+        "SELECT subject_id, name, region_code FROM enterprises",
+    )
+    .await;
+    let ended = job_until(&app, &admin, &institution, &big, |j| {
+        j["ended_at"].is_string()
+    })
+    .await;
+    assert_eq!(ended["state"], "failed", "{ended}");
+    let error = ended["error"].as_str().expect("error");
+    assert!(
+        error.contains("result grew past its limit of 4096 bytes"),
+        "{error}"
+    );
+    let results = std::fs::read_dir(
+        app.dir
+            .path()
+            .join("workspaces")
+            .join(&institution)
+            .join("results"),
+    )
+    .expect("the workspace's results folder")
+    .count();
+    assert_eq!(results, 0, "no result file is left");
+    set("UPDATE quotas SET storage_bytes = 1073741824 WHERE institution_id = ?").await;
+
     // Job time per day, counting cancelled jobs too.
     set("UPDATE quotas SET job_seconds_per_day = 1 WHERE institution_id = ?").await;
     sqlx::query("UPDATE jobs SET wall_ms = 1500 WHERE id = ?")

@@ -327,6 +327,46 @@ async fn a_query_over_its_memory_limit_fails_clearly() {
 }
 
 #[tokio::test]
+async fn a_result_past_its_size_limit_fails_and_leaves_no_file() {
+    let s = sandbox(SandboxConfig::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let limits = JobLimits {
+        max_result_bytes: 16 << 10,
+        ..JobLimits::default()
+    };
+    let out = dir.path().join("r.parquet");
+    let e = job(
+        &s,
+        &[],
+        "SELECT subject_id, name, region_code FROM enterprises",
+        &out,
+        &limits,
+        &CancelToken::new(),
+    )
+    .await
+    .expect_err("too large");
+    assert!(
+        matches!(e, JobError::ResultTooLarge { limit_bytes } if limit_bytes == 16 << 10),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("16384 bytes"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert!(left.is_empty(), "{left:?}");
+    // The same job under the default limit succeeds.
+    job(
+        &s,
+        &[],
+        "SELECT subject_id, name, region_code FROM enterprises",
+        &out,
+        &JobLimits::default(),
+        &CancelToken::new(),
+    )
+    .await
+    .expect("fits");
+    assert!(out.is_file());
+}
+
+#[tokio::test]
 async fn models_compose_in_one_query() {
     let s = sandbox(SandboxConfig::default());
     let score = s.load(&wasm(LINEAR_WAT)).expect("load");
