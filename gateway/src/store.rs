@@ -126,6 +126,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
+/// The size and lower-case hex SHA-256 of a file, read in pieces (results can be large).
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok((size, hex(context.finish().as_ref())));
+        }
+        context.update(&buffer[..n]);
+        size += n as u64;
+    }
+}
+
 /// Now, as stored: RFC 3339 in UTC with millisecond precision.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -175,6 +192,19 @@ pub fn china_midnight_tonight() -> String {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    #[test]
+    fn files_hash_in_pieces_as_a_whole() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("result.parquet");
+        let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &bytes).expect("write");
+        assert_eq!(
+            sha256_file(&path).expect("reads"),
+            (bytes.len() as u64, sha256_hex(&bytes))
+        );
+        assert!(sha256_file(&dir.path().join("missing")).is_err());
+    }
 
     #[test]
     fn days_are_chinas_days() {

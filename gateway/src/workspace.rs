@@ -391,11 +391,19 @@ impl Workspaces {
         outcome: &JobResult,
         out: &std::path::Path,
     ) -> Result<(), StoreError> {
+        // Read before the write transaction: a result can be large.
+        let digest = match outcome {
+            Ok(_) => crate::store::sha256_file(out).unwrap_or_else(|e| {
+                tracing::error!(job = %id, "reading the result {}: {e}", out.display());
+                (0, sha256_hex(&[]))
+            }),
+            Err(_) => (0, String::new()),
+        };
         let mut tx = self.store.write().await?;
         let at = now();
         let (state, detail) = match outcome {
             Ok(report) => {
-                let bytes = std::fs::read(out).unwrap_or_default();
+                let (size, sha256) = &digest;
                 let schema = result_schema(out);
                 sqlx::query(
                     "UPDATE jobs SET state = 'succeeded', ended_at = ?, rows_in = ?, rows_out = ?, \
@@ -409,8 +417,8 @@ impl Workspaces {
                 .bind(report.models.cpu.as_millis() as i64)
                 .bind(report.wall.as_millis() as i64)
                 .bind(schema.to_string())
-                .bind(bytes.len() as i64)
-                .bind(sha256_hex(&bytes))
+                .bind(*size as i64)
+                .bind(sha256)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -419,7 +427,7 @@ impl Workspaces {
                     serde_json::json!({
                         "rows_in": report.rows_in,
                         "rows_out": report.rows_out,
-                        "result_sha256": sha256_hex(&bytes),
+                        "result_sha256": sha256,
                     }),
                 )
             }
