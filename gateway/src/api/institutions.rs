@@ -487,6 +487,8 @@ async fn evaluate(
     ApiJson(body): ApiJson<EvaluationRequest>,
 ) -> Result<Response, ApiError> {
     institution(&state, &caller, &id, Action::EvaluateInstitution).await?;
+    // The measures include the requests counted since the last write.
+    state.usage.flush(&state.store).await?;
     let evaluation = reports::evaluate(
         &state.store,
         &id,

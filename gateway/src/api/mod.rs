@@ -48,6 +48,8 @@ use sandbox::JobLimits;
 
 /// Largest JSON body accepted.
 pub const MAX_JSON_BYTES: usize = 1 << 20;
+/// How often institutions' request counts are written.
+const USAGE_FLUSH: Duration = Duration::from_secs(5);
 
 /// How the platform is set up: where its data and workspaces are, and its defaults.
 #[derive(Clone, Debug)]
@@ -173,6 +175,8 @@ pub struct Shared {
     pub special: Arc<::public::special::Special>,
     /// Request measurements (Q10).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Institutions' requests per day, written every few seconds (P7).
+    pub usage: Arc<reports::Usage>,
     /// The report font, loaded on first use (the server serves JSON without it).
     face: std::sync::OnceLock<Result<Arc<::public::pdf::Face>, String>>,
     /// One permit per core for rendering documents: under load, documents queue for a
@@ -221,6 +225,19 @@ impl AppState {
                 }
             }
         });
+        let usage = Arc::new(reports::Usage::default());
+        tokio::spawn({
+            let (usage, store) = (usage.clone(), store.clone());
+            async move {
+                let mut every = tokio::time::interval(USAGE_FLUSH);
+                loop {
+                    every.tick().await;
+                    if let Err(e) = usage.flush(&store).await {
+                        tracing::warn!("writing the usage counts: {e}");
+                    }
+                }
+            }
+        });
         let public_limiter = RateLimiter::new(settings.public_rate);
         Ok(AppState(Arc::new(Shared {
             store,
@@ -232,6 +249,7 @@ impl AppState {
             records,
             special,
             metrics: Arc::default(),
+            usage,
             face: std::sync::OnceLock::new(),
             renders: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, usize::from),
@@ -303,13 +321,8 @@ impl AppState {
         {
             return Ok(());
         }
-        if let Some(institution) = caller.institution_id.clone() {
-            let store = self.store.clone();
-            tokio::spawn(async move {
-                if let Err(e) = reports::count_request(&store, &institution, true).await {
-                    tracing::warn!("counting a refusal: {e}");
-                }
-            });
+        if let Some(institution) = caller.institution_id.as_deref() {
+            self.usage.count(institution, true);
         }
         match caller.institution_status.as_deref() {
             Some(status @ ("suspended" | "terminated")) => Err(ApiError::new(
@@ -476,12 +489,16 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves `app` on `listener` until Ctrl-C or SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
-    axum::serve(
+    let served = axum::serve(
         listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
-    .await
+    .await;
+    if let Err(e) = state.usage.flush(&state.store).await {
+        tracing::warn!("writing the usage counts at shutdown: {e}");
+    }
+    served
 }
 
 async fn shutdown_signal() {
@@ -711,14 +728,9 @@ impl FromRequestParts<AppState> for Caller {
                 .with_details(serde_json::json!({ "quota": "requests_per_minute", "retry_after_seconds": wait })));
             }
         }
-        if let Some(institution) = caller.institution_id.clone() {
-            // Measured usage for re-evaluation (BRIEF P7), off the request's path.
-            let store = state.store.clone();
-            tokio::spawn(async move {
-                if let Err(e) = reports::count_request(&store, &institution, false).await {
-                    tracing::warn!("counting a request: {e}");
-                }
-            });
+        if let Some(institution) = caller.institution_id.as_deref() {
+            // Measured usage for re-evaluation (BRIEF P7).
+            state.usage.count(institution, false);
         }
         Ok(caller)
     }
