@@ -97,6 +97,8 @@ pub struct Index {
     counts: Mutex<HashMap<Vec<char>, usize>>,
     /// Most matches a query counts.
     max_matches: usize,
+    /// Most counts remembered ([`REMEMBERED_COUNTS`]; smaller in tests).
+    remembered_counts: usize,
 }
 
 /// Queries whose count took at least this many candidates are remembered.
@@ -122,6 +124,7 @@ impl Index {
         keyed.sort_by(|(a, x), (b, y)| a.len().cmp(&b.len()).then_with(|| x.name.cmp(&y.name)));
         let mut index = Index {
             max_matches,
+            remembered_counts: REMEMBERED_COUNTS,
             ..Index::default()
         };
         index.starts.push(0);
@@ -343,7 +346,7 @@ impl Index {
         }
         if scanned >= REMEMBERED_SCAN {
             let mut remembered = self.remembered();
-            if remembered.len() >= REMEMBERED_COUNTS {
+            if remembered.len() >= self.remembered_counts {
                 remembered.clear();
             }
             remembered.insert(q.to_vec(), count);
@@ -529,6 +532,35 @@ mod tests {
                 .contains_key(&"家政服务".chars().collect::<Vec<_>>())
         );
         assert_eq!(idx.search("家政服务", 0, 5).expect("search").total, first);
+    }
+
+    #[test]
+    fn remembered_counts_are_bounded_and_stay_right() {
+        let mut entries = Vec::new();
+        for i in 0..6_000 {
+            entries.push(entry(&format!("C{i}"), &format!("杭州{i}家政服务有限公司")));
+        }
+        let mut idx = Index::new(entries.clone());
+        idx.remembered_counts = 2;
+        // Each of these scans more than REMEMBERED_SCAN names to be counted.
+        let queries = ["家政服务", "政服务有", "服务有限", "家政服务有限"];
+        for (i, query) in queries.iter().enumerate() {
+            let page = idx.search(query, 0, 5).expect("search");
+            assert_eq!(page.total, expected(&entries, query).len().min(MAX_MATCHES));
+            let remembered = idx.remembered();
+            assert!(
+                remembered.len() <= 2,
+                "{} after {}",
+                remembered.len(),
+                i + 1
+            );
+            assert!(remembered.contains_key(&query.chars().collect::<Vec<_>>()));
+        }
+        // Forgotten counts are counted again, the same.
+        for query in queries {
+            let page = idx.search(query, 0, 5).expect("search");
+            assert_eq!(page.total, expected(&entries, query).len().min(MAX_MATCHES));
+        }
     }
 
     #[test]
