@@ -397,50 +397,45 @@ async fn a_source_unit_account_names_a_unit_the_records_name() {
             "role": "source_unit", "organisation": organisation,
         })
     };
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/users",
-            Some(&admin),
-            Some(create("unit.one", "某某局")),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_field",
-    );
-    assert_eq!(body["error"]["field"], "organisation");
-    let message = body["error"]["message"].as_str().expect("message");
+    // Refused with the field named and the reason; the message returned.
+    let refused = |username: &'static str, organisation: String| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            let (status, body) = app
+                .call(
+                    Method::POST,
+                    "/api/v1/users",
+                    Some(admin),
+                    Some(create(username, &organisation)),
+                )
+                .await;
+            assert_error(
+                status,
+                &body,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+            );
+            assert_eq!(body["error"]["field"], "organisation");
+            body["error"]["message"]
+                .as_str()
+                .expect("message")
+                .to_owned()
+        }
+    };
+    let message = refused("unit.one", "某某局".into()).await;
     assert!(
         message.contains("no record names the source unit '某某局'"),
         "{message}"
     );
     // Part of a real unit's name: the units it could mean are offered.
-    let part: String = unit.chars().skip(1).collect();
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/v1/users",
-            Some(&admin),
-            Some(create("unit.two", &part)),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_field",
-    );
-    let message = body["error"]["message"].as_str().expect("message");
+    let message = refused("unit.two", unit.chars().skip(1).collect()).await;
     assert!(message.contains("did you mean"), "{message}");
-    let refused: i64 =
+    let created: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE username IN ('unit.one', 'unit.two')")
             .fetch_one(app.store.pool())
             .await
             .expect("query");
-    assert_eq!(refused, 0);
+    assert_eq!(created, 0);
     // The unit as its records name it.
     let (status, body) = app
         .call(

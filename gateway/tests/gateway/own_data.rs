@@ -436,15 +436,10 @@ async fn every_quota_stops_with_an_error_that_names_it() {
     }
 
     // Storage, for a job: its result may grow only into the storage left at submission.
-    let (_, usage) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/institutions/{institution}/usage"),
-            Some(&token),
-            None,
-        )
-        .await;
-    let stored = usage["storage_bytes"]["used"].as_i64().expect("used");
+    let usage_path = format!("/api/v1/institutions/{institution}/usage");
+    let usage = || app.call(Method::GET, &usage_path, Some(&token), None);
+    let (_, before) = usage().await;
+    let stored = before["storage_bytes"]["used"].as_i64().expect("used");
     sqlx::query("UPDATE quotas SET storage_bytes = ? WHERE institution_id = ?")
         .bind(stored + 4096)
         .bind(&institution)
@@ -528,14 +523,7 @@ async fn every_quota_stops_with_an_error_that_names_it() {
     assert_eq!(body["error"]["details"]["quota"], "storage_bytes");
 
     // The usage endpoint says what is left.
-    let (status, usage) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/institutions/{institution}/usage"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let (status, usage) = usage().await;
     assert_eq!(status, StatusCode::OK, "{usage}");
     assert_eq!(usage["job_seconds_per_day"]["left"], 0);
     assert_eq!(usage["concurrent_jobs"]["used"], 0);
