@@ -17,12 +17,12 @@ use crate::store::{Store, StoreError, Tx, new_id, now, sha256_hex};
 pub struct Quotas {
     /// Jobs queued or running at once.
     pub concurrent_jobs: i64,
-    /// Seconds of running jobs per UTC day (wall clock: the time a job holds a slot
-    /// and its cores).
+    /// Seconds of running jobs per day in China (wall clock: the time a job holds a
+    /// slot and its cores).
     pub job_seconds_per_day: i64,
     /// Bytes of workspace storage.
     pub storage_bytes: i64,
-    /// Rows released as samples per UTC day.
+    /// Rows released as samples in any 24 hours.
     pub sampled_rows_per_day: i64,
     /// API requests per minute.
     pub requests_per_minute: i64,

@@ -207,7 +207,7 @@ pub struct Sample {
 /// What is left of the daily sample budget.
 #[derive(Clone, Debug, Serialize)]
 pub struct Budget {
-    /// Rows released today (UTC).
+    /// Rows released in the last 24 hours.
     pub used_today: i64,
     /// The limit.
     pub limit: i64,

@@ -389,12 +389,17 @@ pub async fn overdue(
 /// a request costs no write of its own. At most the last few seconds of counts are lost
 /// if the process dies.
 #[derive(Debug, Default)]
-pub struct Usage(std::sync::Mutex<std::collections::HashMap<(String, NaiveDate), (i64, i64)>>);
+pub struct Usage {
+    counts: std::sync::Mutex<std::collections::HashMap<(String, NaiveDate), (i64, i64)>>,
+    /// Held from taking the counts to committing them: a flush that returns has written
+    /// everything counted before it began, whoever else was flushing.
+    writing: tokio::sync::Mutex<()>,
+}
 
 impl Usage {
     /// Counts a request of `institution_id` today, refused or not.
     pub fn count(&self, institution_id: &str, refused: bool) {
-        let mut counts = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let entry = counts
             .entry((institution_id.to_owned(), crate::store::china_today()))
             .or_default();
@@ -405,10 +410,19 @@ impl Usage {
         }
     }
 
-    /// Writes what was counted since the last flush; kept for the next one if the write
-    /// fails.
-    pub async fn flush(&self, store: &Store) -> Result<(), StoreError> {
-        let counts = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+    /// Writes what was counted; kept for the next flush if the write fails. The write
+    /// runs as a task of its own, so a caller that goes away cannot cancel it half-way
+    /// and lose the counts it took.
+    pub async fn flush(self: &std::sync::Arc<Self>, store: &Store) -> Result<(), StoreError> {
+        let (usage, store) = (self.clone(), store.clone());
+        tokio::spawn(async move { usage.write(&store).await })
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Query(sqlx::Error::Protocol(e.to_string()))))
+    }
+
+    async fn write(&self, store: &Store) -> Result<(), StoreError> {
+        let _writing = self.writing.lock().await;
+        let counts = std::mem::take(&mut *self.counts.lock().unwrap_or_else(|e| e.into_inner()));
         if counts.is_empty() {
             return Ok(());
         }
@@ -432,7 +446,7 @@ impl Usage {
         }
         .await;
         if written.is_err() {
-            let mut now = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let mut now = self.counts.lock().unwrap_or_else(|e| e.into_inner());
             for (key, (requests, refusals)) in counts {
                 let entry = now.entry(key).or_default();
                 entry.0 += requests;
@@ -489,7 +503,7 @@ pub struct Evaluation {
     pub evaluated_at: String,
 }
 
-/// Measures an institution over `[start, end]` (whole UTC days).
+/// Measures an institution over `[start, end]` (whole days in China).
 pub async fn measure(
     store: &Store,
     institution_id: &str,
@@ -685,7 +699,7 @@ mod tests {
         .execute(store.pool())
         .await
         .expect("institution");
-        let usage = Usage::default();
+        let usage = std::sync::Arc::new(Usage::default());
         let read = || async {
             sqlx::query_as::<_, (String, i64, i64)>(
                 "SELECT day, requests, refusals FROM usage_daily WHERE institution_id = 'inst-1'",

@@ -14,7 +14,7 @@ use sqlx::Row;
 
 use crate::accounts;
 use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, new_id, now, sha256_hex};
+use crate::store::{Store, StoreError, new_id, now};
 
 /// Longest SQL text accepted, in bytes.
 pub const MAX_SQL_BYTES: usize = 64 * 1024;
@@ -391,13 +391,25 @@ impl Workspaces {
         outcome: &JobResult,
         out: &std::path::Path,
     ) -> Result<(), StoreError> {
-        // Read before the write transaction: a result can be large.
-        let digest = match outcome {
-            Ok(_) => crate::store::sha256_file(out).unwrap_or_else(|e| {
-                tracing::error!(job = %id, "reading the result {}: {e}", out.display());
-                (0, sha256_hex(&[]))
-            }),
-            Err(_) => (0, String::new()),
+        // Hashed before the write transaction, off the async workers: a result can be
+        // large. A result that cannot be read back fails the job.
+        let unreadable;
+        let (outcome, digest) = match outcome {
+            Ok(report) => {
+                let path = out.to_path_buf();
+                let read = tokio::task::spawn_blocking(move || crate::store::sha256_file(&path))
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r);
+                match read {
+                    Ok(digest) => (Ok(report), digest),
+                    Err(e) => {
+                        unreadable = JobError::Io(format!("reading the result back: {e}"));
+                        (Err(&unreadable), (0, String::new()))
+                    }
+                }
+            }
+            Err(e) => (Err(e), (0, String::new())),
         };
         let mut tx = self.store.write().await?;
         let at = now();

@@ -288,7 +288,7 @@ async fn write_result(
         writer
             .write(&batch)
             .map_err(|e| JobError::Io(e.to_string()))?;
-        // Written plus buffered: the file cannot end smaller than this.
+        // Written plus the estimate of what is buffered: stops a runaway result early.
         if (writer.bytes_written() + writer.in_progress_size()) as u64 > limits.max_result_bytes {
             return Err(JobError::ResultTooLarge {
                 limit_bytes: limits.max_result_bytes,
@@ -296,6 +296,15 @@ async fn write_result(
         }
     }
     writer.close().map_err(|e| JobError::Io(e.to_string()))?;
+    // The file as closed, footer included, is what is held to the limit.
+    let size = std::fs::metadata(partial(out))
+        .map_err(|e| JobError::Io(e.to_string()))?
+        .len();
+    if size > limits.max_result_bytes {
+        return Err(JobError::ResultTooLarge {
+            limit_bytes: limits.max_result_bytes,
+        });
+    }
     Ok(rows)
 }
 

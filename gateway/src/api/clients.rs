@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -46,32 +46,49 @@ impl Default for PublicRate {
 /// platform's own reverse proxies), the nearest address in `X-Forwarded-For` that is
 /// not a trusted proxy. Proxies append the address they received from, so entries left
 /// of the last untrusted one were written by the client and are never believed; an
-/// entry that does not parse stops the walk at the proxy that passed it on.
+/// entry that does not parse stops the walk at the proxy that passed it on. IPv4
+/// addresses mapped into IPv6 (a server listening on `[::]`) count as IPv4.
 pub fn client_address(
     peer: Option<IpAddr>,
     headers: &HeaderMap,
     trusted: &[IpAddr],
 ) -> Option<IpAddr> {
-    let mut nearest = peer?;
-    if !trusted.contains(&nearest) {
+    let trusted = |a: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *a);
+    let mut nearest = peer?.to_canonical();
+    if !trusted(&nearest) {
         return Some(nearest);
     }
-    let hops: Vec<&str> = headers
+    // Entries are split as bytes: a client's own entry with bytes that are not text
+    // must not hide the entries its proxies appended.
+    let hops: Vec<&[u8]> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .flat_map(|v| v.to_str().unwrap_or("").split(','))
-        .map(str::trim)
+        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
         .collect();
     for hop in hops.iter().rev() {
-        let Some(address) = parse_hop(hop) else {
+        let Some(address) = std::str::from_utf8(hop)
+            .ok()
+            .and_then(|h| parse_hop(h.trim()))
+        else {
             break;
         };
-        nearest = address;
-        if !trusted.contains(&address) {
+        nearest = address.to_canonical();
+        if !trusted(&nearest) {
             break;
         }
     }
     Some(nearest)
+}
+
+/// What a limiter counts by: an IPv4 address, or the /64 network of an IPv6 address
+/// (one subscriber's allocation, whose addresses cost nothing to change).
+fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+            v6.to_bits() & !((1u128 << 64) - 1),
+        )),
+        v4 => v4,
+    }
 }
 
 /// One `X-Forwarded-For` entry: an address, with a port or in brackets as some proxies
@@ -121,7 +138,7 @@ impl LoginLimiter {
         if map.len() > TRACKED_ADDRESSES {
             map.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
         }
-        let entry = map.entry(ip).or_insert((now, 0));
+        let entry = map.entry(limit_key(ip)).or_insert((now, 0));
         if now.duration_since(entry.0) >= Duration::from_secs(60) {
             *entry = (now, 0);
         }
@@ -162,7 +179,7 @@ impl RateLimiter {
                 *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
             });
         }
-        let (tokens, at) = buckets.entry(ip).or_insert((burst, now));
+        let (tokens, at) = buckets.entry(limit_key(ip)).or_insert((burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
         *at = now;
         if *tokens >= 1.0 {
@@ -204,6 +221,10 @@ pub(super) async fn limit_public(
             )
             .with_details(serde_json::json!({ "retry_after_seconds": seconds }))
             .into_response();
+            // Measured under its route, like any other answer (`tag_route` did not run).
+            if let Some(route) = request.extensions().get::<MatchedPath>().cloned() {
+                response.extensions_mut().insert(route);
+            }
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -276,6 +297,37 @@ mod tests {
     }
 
     #[test]
+    fn odd_bytes_mapped_addresses_and_ipv6_networks_change_nothing() {
+        let trusted = [ip("127.0.0.1")];
+        // A client's entry that is not text does not hide what its proxy appended.
+        let mut headers = HeaderMap::new();
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.9").unwrap(),
+        );
+        assert_eq!(
+            client_address(Some(ip("127.0.0.1")), &headers, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // A server on [::] sees its IPv4 proxy as ::ffff:127.0.0.1: still trusted.
+        let headers = forwarded(&["203.0.113.9"]);
+        assert_eq!(
+            client_address(Some(ip("::ffff:127.0.0.1")), &headers, &trusted),
+            Some(ip("203.0.113.9"))
+        );
+        // Addresses of one IPv6 /64 share a bucket; another /64 has its own.
+        let limiter = RateLimiter::new(PublicRate {
+            per_minute: 60,
+            burst: 2,
+        });
+        let now = Instant::now();
+        assert!(limiter.take(ip("2001:db8:1:2::1"), now).is_ok());
+        assert!(limiter.take(ip("2001:db8:1:2:ffff::9"), now).is_ok());
+        assert!(limiter.take(ip("2001:db8:1:2::abcd"), now).is_err());
+        assert!(limiter.take(ip("2001:db8:1:3::1"), now).is_ok());
+    }
+
+    #[test]
     fn buckets_allow_the_burst_then_the_rate_per_address() {
         let limiter = RateLimiter::new(PublicRate {
             per_minute: 600,
@@ -293,7 +345,7 @@ mod tests {
         );
         // Another address has its own bucket.
         assert_eq!(limiter.take(b, start), Ok(()));
-        // A tenth of a second later, one more; a second later, the burst again (no more).
+        // A tenth of a second later, one more; seconds later, the burst again (no more).
         assert_eq!(limiter.take(a, start + Duration::from_millis(100)), Ok(()));
         assert!(limiter.take(a, start + Duration::from_millis(100)).is_err());
         let later = start + Duration::from_secs(5);

@@ -561,25 +561,32 @@ async fn with_request_id(request: Request, next: Next) -> Response {
 }
 
 /// A fresh request id, 32 hex digits: this process's random prefix, then a counter
-/// passed through a keyed bijection (the SplitMix64 finaliser over the counter xor a
-/// random key), so ids never repeat within a process, do not show how many requests it
-/// served, and cost no call to the operating system's random source. Request ids
+/// through a four-round Feistel permutation whose rounds are SipHash under a random key
+/// (Luby–Rackoff), so ids never repeat within a process, do not show how many requests
+/// it served, and cost no call to the operating system's random source. Request ids
 /// correlate logs; they guard nothing.
 fn fresh_request_id() -> String {
+    use std::hash::{BuildHasher, RandomState};
     use std::sync::LazyLock;
     use std::sync::atomic::{AtomicU64, Ordering};
-    static KEYS: LazyLock<[u64; 2]> = LazyLock::new(|| {
-        let bytes = crate::store::random_bytes::<16>();
-        let half = |i: usize| u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default());
-        [half(0), half(8)]
+    static KEYS: LazyLock<(u64, RandomState)> = LazyLock::new(|| {
+        (
+            u64::from_le_bytes(crate::store::random_bytes::<8>()),
+            RandomState::new(),
+        )
     });
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let [prefix, key] = *KEYS;
-    let mut x = COUNTER.fetch_add(1, Ordering::Relaxed) ^ key;
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^= x >> 31;
-    format!("{prefix:016x}{x:016x}")
+    let (prefix, rounds) = &*KEYS;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let (mut left, mut right) = ((n >> 32) as u32, n as u32);
+    for round in 0u8..4 {
+        let f = rounds.hash_one((round, right)) as u32;
+        (left, right) = (right, left ^ f);
+    }
+    format!(
+        "{prefix:016x}{:016x}",
+        (u64::from(left) << 32) | u64::from(right)
+    )
 }
 
 /// Hands the matched route template out with the response, for [`measure`].

@@ -312,6 +312,7 @@ fn source_unit_named(state: &AppState, unit: &str) -> Result<(), ApiError> {
     let wanted = ::public::search::normalise(unit);
     let near: Vec<&str> = units
         .iter()
+        .filter(|_| !wanted.is_empty())
         .filter(|u| {
             let u = ::public::search::normalise(u);
             u.contains(&wanted) || wanted.contains(&u)

@@ -236,6 +236,10 @@ async fn run(
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    anyhow::ensure!(
+        args.concurrency > 0 && args.requests > 0,
+        "--concurrency and --requests must be at least 1"
+    );
     let subjects = enterprises(&args.data).await?;
     println!(
         "{} enterprises; {} in flight; server {}",

@@ -221,6 +221,22 @@ async fn public_requests_are_limited_per_client_address_behind_a_trusted_proxy()
     assert_eq!(status, StatusCode::OK);
     let (status, _, _) = forwarded_get(&app, "/healthz", "203.0.113.9").await;
     assert_eq!(status, StatusCode::OK);
+    // Refusals are measured under their route (Q10), not as unmatched paths.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains(
+            "creditpool_http_requests_total{method=\"GET\",route=\"/api/v1/public/sectors\",status=\"4xx\"} 2"
+        ),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
