@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -131,8 +131,8 @@ fn peer(info: Option<&ConnectInfo<SocketAddr>>) -> Option<IpAddr> {
 pub(crate) struct LoginLimiter(Mutex<HashMap<IpAddr, (Instant, u32)>>);
 
 impl LoginLimiter {
-    /// Whether another attempt from `ip` is allowed now.
-    pub(crate) fn allow(&self, ip: IpAddr) -> bool {
+    /// Whether another attempt from `ip` is allowed now; else the seconds until it is.
+    pub(crate) fn allow(&self, ip: IpAddr) -> Result<(), u64> {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if map.len() > TRACKED_ADDRESSES {
@@ -143,7 +143,13 @@ impl LoginLimiter {
             *entry = (now, 0);
         }
         entry.1 += 1;
-        entry.1 <= LOGIN_ATTEMPTS_PER_MINUTE
+        if entry.1 <= LOGIN_ATTEMPTS_PER_MINUTE {
+            Ok(())
+        } else {
+            Err(60u64
+                .saturating_sub(now.duration_since(entry.0).as_secs())
+                .max(1))
+        }
     }
 }
 
@@ -225,9 +231,6 @@ pub(super) async fn limit_public(
             if let Some(route) = request.extensions().get::<MatchedPath>().cloned() {
                 response.extensions_mut().insert(route);
             }
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             return response;
         }
     }
@@ -237,6 +240,7 @@ pub(super) async fn limit_public(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

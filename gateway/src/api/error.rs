@@ -110,10 +110,20 @@ impl IntoResponse for ApiError {
         if let Some(field) = field {
             error["field"] = field.into();
         }
+        // A refusal that knows when to come back says so in the header too (RFC 9110).
+        let retry_after = details
+            .as_ref()
+            .and_then(|d| d["retry_after_seconds"].as_u64());
         if let Some(details) = details {
             error["details"] = details;
         }
-        (status, Json(serde_json::json!({ "error": error }))).into_response()
+        let mut response = (status, Json(serde_json::json!({ "error": error }))).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -127,11 +137,17 @@ impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
         match e {
             IdentityError::BadLogin => ApiError::unauthenticated(e.to_string()),
-            IdentityError::Locked { .. } => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "account_locked",
-                e.to_string(),
-            ),
+            IdentityError::Locked { ref until } => {
+                let seconds = chrono::DateTime::parse_from_rfc3339(until)
+                    .map(|t| (t.timestamp() - chrono::Utc::now().timestamp()).max(1))
+                    .unwrap_or(1);
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "account_locked",
+                    e.to_string(),
+                )
+                .with_details(serde_json::json!({ "retry_after_seconds": seconds }))
+            }
             IdentityError::BadToken => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string())
             }

@@ -293,16 +293,19 @@ impl AppState {
 
     /// Counts a login or registration attempt from `ip`; 429 past the limit.
     pub fn limit_attempts(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
-        match ip {
-            Some(ip) if !self.limiter.allow(ip) => Err(ApiError::new(
+        let Some(ip) = ip else {
+            return Ok(());
+        };
+        self.limiter.allow(ip).map_err(|seconds| {
+            ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 format!(
-                    "too many login or registration attempts from your address: at most {LOGIN_ATTEMPTS_PER_MINUTE} a minute; wait a minute"
+                    "too many login or registration attempts from your address: at most {LOGIN_ATTEMPTS_PER_MINUTE} a minute; retry in {seconds} s"
                 ),
-            )),
-            _ => Ok(()),
-        }
+            )
+            .with_details(serde_json::json!({ "retry_after_seconds": seconds }))
+        })
     }
 
     /// Refuses with 403 unless the access rules allow `caller` to do `action` on

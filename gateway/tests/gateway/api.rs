@@ -136,6 +136,11 @@ async fn wrong_passwords_look_like_unknown_users_and_five_lock_the_account() {
             .expect("message")
             .contains("locked until")
     );
+    // About 15 minutes to wait, said in seconds.
+    let wait = body["error"]["details"]["retry_after_seconds"]
+        .as_u64()
+        .expect("retry_after_seconds");
+    assert!((14 * 60..=15 * 60).contains(&wait), "{wait}");
 
     let locks: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'user.locked'")
@@ -164,6 +169,24 @@ async fn logins_from_one_address_are_rate_limited() {
         }
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    // The refusal says when to come back, in the body and in Retry-After.
+    let response = app
+        .client
+        .post(app.url("/api/v1/sessions"))
+        .json(&json!({ "username": "user-x", "password": "x-password-long" }))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["error"]["details"]["retry_after_seconds"], retry);
 }
 
 /// `GET path` with `X-Forwarded-For: forwarded`; the status, `Retry-After` and body.
