@@ -58,7 +58,7 @@ struct ServerConfig {
     report_period_months: Option<u32>,
     report_grace_days: Option<i64>,
     #[serde(default)]
-    trusted_proxies: Vec<std::net::IpAddr>,
+    trusted_proxies: Vec<gateway::api::Network>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -612,7 +612,7 @@ mod tests {
         assert_eq!(
             config.server.trusted_proxies,
             [
-                "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+                "127.0.0.1".parse::<gateway::api::Network>().unwrap(),
                 "::1".parse().unwrap()
             ]
         );

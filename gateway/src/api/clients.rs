@@ -42,6 +42,65 @@ impl Default for PublicRate {
     }
 }
 
+/// An address or a network of them (`10.0.0.0/8`, `fd00::/8`): where the platform's
+/// reverse proxies may be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Network {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Whether `ip` is in the network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        let bits = |a: IpAddr| match a.to_canonical() {
+            IpAddr::V4(v4) => (u128::from(v4.to_bits()) << 96, 32u8, false),
+            IpAddr::V6(v6) => (v6.to_bits(), 128u8, true),
+        };
+        let (net, width, v6) = bits(self.address);
+        let (other, _, other_v6) = bits(*ip);
+        if v6 != other_v6 {
+            return false;
+        }
+        let prefix = u32::from(self.prefix.min(width));
+        let mask = u128::MAX.checked_shl(128 - prefix).unwrap_or(0);
+        net & mask == other & mask
+    }
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Network, String> {
+        let bad = || format!("'{s}' is not an address or a network such as 10.0.0.0/8");
+        let (address, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let address: IpAddr = address.trim().parse().map_err(|_| bad())?;
+        let address = address.to_canonical();
+        let width = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(bad)?,
+            None => width,
+        };
+        Ok(Network { address, prefix })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Network {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Network, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// The client's address: the peer's, or, when the peer is one of `trusted` (the
 /// platform's own reverse proxies), the nearest address in `X-Forwarded-For` that is
 /// not a trusted proxy. Proxies append the address they received from, so entries left
@@ -51,9 +110,9 @@ impl Default for PublicRate {
 pub fn client_address(
     peer: Option<IpAddr>,
     headers: &HeaderMap,
-    trusted: &[IpAddr],
+    trusted: &[Network],
 ) -> Option<IpAddr> {
-    let trusted = |a: &IpAddr| trusted.iter().any(|t| t.to_canonical() == *a);
+    let trusted = |a: &IpAddr| trusted.iter().any(|t| t.contains(a));
     let mut nearest = peer?.to_canonical();
     if !trusted(&nearest) {
         return Some(nearest);
@@ -246,6 +305,36 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn net(s: &str) -> Network {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn networks_hold_their_addresses_and_refuse_nonsense() {
+        let private = net("10.0.0.0/8");
+        assert!(private.contains(&ip("10.200.3.4")));
+        assert!(private.contains(&ip("::ffff:10.1.2.3")));
+        assert!(!private.contains(&ip("11.0.0.1")));
+        assert!(!private.contains(&ip("::a00:1")), "IPv6 is not IPv4");
+        let site = net("fd00:1:2:3::/64");
+        assert!(site.contains(&ip("fd00:1:2:3:ffff::1")));
+        assert!(!site.contains(&ip("fd00:1:2:4::1")));
+        assert!(net("127.0.0.1").contains(&ip("127.0.0.1")));
+        assert!(!net("127.0.0.1").contains(&ip("127.0.0.2")));
+        assert!(net("0.0.0.0/0").contains(&ip("203.0.113.9")));
+        for bad in [
+            "",
+            "localhost",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/x",
+            "10.0.0.0/",
+        ] {
+            let e = bad.parse::<Network>().unwrap_err();
+            assert!(e.contains("not an address or a network"), "{bad}: {e}");
+        }
+    }
+
     fn forwarded(values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
         for v in values {
@@ -258,7 +347,7 @@ mod tests {
     fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
         let headers = forwarded(&["203.0.113.9"]);
         assert_eq!(
-            client_address(Some(ip("198.51.100.7")), &headers, &[ip("127.0.0.1")]),
+            client_address(Some(ip("198.51.100.7")), &headers, &[net("127.0.0.1")]),
             Some(ip("198.51.100.7"))
         );
         assert_eq!(client_address(None, &headers, &[]), None);
@@ -266,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_trusted_proxy_names_the_nearest_untrusted_hop() {
-        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
+        let trusted = [net("127.0.0.1"), net("10.0.0.0/24")];
         let proxy = Some(ip("127.0.0.1"));
         // The client's own claim (left) is not believed; the address the proxies saw is.
         let headers = forwarded(&["1.1.1.1, 203.0.113.9, 10.0.0.2"]);
@@ -302,7 +391,7 @@ mod tests {
 
     #[test]
     fn odd_bytes_mapped_addresses_and_ipv6_networks_change_nothing() {
-        let trusted = [ip("127.0.0.1")];
+        let trusted = [net("127.0.0.1")];
         // A client's entry that is not text does not hide what its proxy appended.
         let mut headers = HeaderMap::new();
         headers.append(

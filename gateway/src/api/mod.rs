@@ -31,7 +31,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 pub(crate) use clients::ClientIp;
-pub use clients::{LOGIN_ATTEMPTS_PER_MINUTE, PublicRate, client_address};
+pub use clients::{LOGIN_ATTEMPTS_PER_MINUTE, Network, PublicRate, client_address};
 use clients::{LoginLimiter, RateLimiter};
 pub use error::{ApiError, request_id};
 pub use json::{ApiJson, ApiQuery};
@@ -76,9 +76,9 @@ pub struct Settings {
     pub public: PublicSettings,
     /// Anonymous requests to `/api/v1/public/…` per client address.
     pub public_rate: PublicRate,
-    /// The platform's own reverse proxies: requests from them are attributed to the
-    /// client their `X-Forwarded-For` names (exact addresses).
-    pub trusted_proxies: Vec<IpAddr>,
+    /// The platform's own reverse proxies (addresses or networks): requests from them
+    /// are attributed to the client their `X-Forwarded-For` names.
+    pub trusted_proxies: Vec<Network>,
 }
 
 /// How the public side presents itself (BRIEF Q5, Q7).

@@ -219,7 +219,7 @@ async fn public_requests_are_limited_per_client_address_behind_a_trusted_proxy()
             per_minute: 1,
             burst: 3,
         };
-        s.trusted_proxies = vec!["127.0.0.1".parse().expect("address")];
+        s.trusted_proxies = vec!["127.0.0.0/8".parse().expect("network")];
     })
     .await;
     let search = "/api/v1/public/sectors";

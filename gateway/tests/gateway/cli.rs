@@ -417,6 +417,14 @@ fn serve_refuses_a_bad_configuration_or_data_folder_by_name() {
         "{}",
         text(&out.stderr)
     );
+    std::fs::write(&config, "[server]\ntrusted_proxies = [\"proxy.local\"]\n").expect("write");
+    let out = creditpool(&["--config", config.to_str().expect("utf8"), "serve"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("'proxy.local' is not an address or a network"),
+        "{}",
+        text(&out.stderr)
+    );
     // A data folder that is not a generated data set is named.
     let database = dir.path().join("p.db");
     let out = creditpool(&[
