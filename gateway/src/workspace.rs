@@ -262,6 +262,23 @@ impl Workspaces {
                 ),
             });
         }
+        // What the institution's queued and running jobs may still write is theirs.
+        let reserved: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(result_cap), 0) FROM jobs \
+             WHERE institution_id = ? AND state IN ('queued', 'running')",
+        )
+        .bind(institution_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let free = (quotas.storage_bytes as u64)
+            .saturating_sub(stored)
+            .saturating_sub(reserved.max(0) as u64);
+        if free == 0 {
+            return Err(WorkspaceError::Quota {
+                quota: "storage_bytes",
+                message: "quota storage_bytes: the storage your workspace has left is reserved for the results of your queued and running jobs; wait for one to end or cancel one".into(),
+            });
+        }
         if active >= quotas.concurrent_jobs {
             return Err(WorkspaceError::Quota {
                 quota: "concurrent_jobs",
@@ -270,9 +287,10 @@ impl Workspaces {
                 ),
             });
         }
+        let result_cap = self.limits.max_result_bytes.min(free);
         sqlx::query(
-            "INSERT INTO jobs (id, institution_id, submitted_by, sql, state, submitted_at, inputs) \
-             VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+            "INSERT INTO jobs (id, institution_id, submitted_by, sql, state, submitted_at, inputs, result_cap) \
+             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
         )
         .bind(&id)
         .bind(institution_id)
@@ -280,6 +298,7 @@ impl Workspaces {
         .bind(sql)
         .bind(now())
         .bind(inputs_json(&own).to_string())
+        .bind(result_cap as i64)
         .execute(&mut *tx)
         .await?;
         audit::append(
@@ -303,9 +322,7 @@ impl Workspaces {
 
         let out = root.join("results").join(format!("{id}.parquet"));
         let mut limits = self.limits.clone();
-        limits.max_result_bytes = limits
-            .max_result_bytes
-            .min((quotas.storage_bytes as u64).saturating_sub(stored));
+        limits.max_result_bytes = result_cap;
         let inputs = JobInputs {
             grants,
             models,

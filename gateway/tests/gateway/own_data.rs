@@ -473,6 +473,45 @@ async fn every_quota_stops_with_an_error_that_names_it() {
     .expect("the workspace's results folder")
     .count();
     assert_eq!(results, 0, "no result file is left");
+    // The storage left is reserved for a running job's result: another job must wait.
+    let running = submit_job(&app, &token, &institution, long).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &jobs,
+            Some(&token),
+            Some(json!({ "sql": "SELECT 1" })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+    );
+    assert_eq!(body["error"]["details"]["quota"], "storage_bytes");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("reserved for the results"), "{message}");
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("{jobs}/{running}/cancel"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    job_until(&app, &admin, &institution, &running, |j| {
+        j["ended_at"].is_string()
+    })
+    .await;
+    // Once it has ended, its reservation is free again.
+    let small = submit_job(&app, &token, &institution, "SELECT 1 AS one").await;
+    let ended = job_until(&app, &admin, &institution, &small, |j| {
+        j["ended_at"].is_string()
+    })
+    .await;
+    assert_eq!(ended["state"], "succeeded", "{ended}");
     set("UPDATE quotas SET storage_bytes = 1073741824 WHERE institution_id = ?").await;
 
     // Job time per day, counting cancelled jobs too.
