@@ -141,14 +141,20 @@ impl Workspaces {
         slots: usize,
         limits: JobLimits,
     ) -> Result<Arc<Workspaces>, StoreError> {
-        let orphans: Vec<String> = sqlx::query_scalar(
+        let orphans: Vec<(String, String)> = sqlx::query_as(
             "UPDATE jobs SET state = 'failed', ended_at = ?, \
              error = 'the server restarted while the job was queued or running; submit it again' \
-             WHERE state IN ('queued', 'running') RETURNING id",
+             WHERE state IN ('queued', 'running') RETURNING id, institution_id",
         )
         .bind(now())
         .fetch_all(store.pool())
         .await?;
+        // What they had written is nobody's result: it must not hold storage.
+        for (id, institution_id) in &orphans {
+            if let Some(root) = accounts::workspace_path(&store, institution_id).await? {
+                let _ = std::fs::remove_file(partial_result(&root, id));
+            }
+        }
         if !orphans.is_empty() {
             tracing::warn!(
                 jobs = orphans.len(),
@@ -262,23 +268,6 @@ impl Workspaces {
                 ),
             });
         }
-        // What the institution's queued and running jobs may still write is theirs.
-        let reserved: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(result_cap), 0) FROM jobs \
-             WHERE institution_id = ? AND state IN ('queued', 'running')",
-        )
-        .bind(institution_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let free = (quotas.storage_bytes as u64)
-            .saturating_sub(stored)
-            .saturating_sub(reserved.max(0) as u64);
-        if free == 0 {
-            return Err(WorkspaceError::Quota {
-                quota: "storage_bytes",
-                message: "quota storage_bytes: the storage your workspace has left is reserved for the results of your queued and running jobs; wait for one to end or cancel one".into(),
-            });
-        }
         if active >= quotas.concurrent_jobs {
             return Err(WorkspaceError::Quota {
                 quota: "concurrent_jobs",
@@ -287,7 +276,19 @@ impl Workspaces {
                 ),
             });
         }
-        let result_cap = self.limits.max_result_bytes.min(free);
+        let free = (quotas.storage_bytes as u64)
+            .saturating_sub(stored)
+            .saturating_sub(reserved_bytes(&mut *tx, &root, institution_id).await?);
+        if free == 0 {
+            return Err(WorkspaceError::Quota {
+                quota: "storage_bytes",
+                message: "quota storage_bytes: the storage your workspace has left is reserved for the results of your queued and running jobs; wait for one to end or cancel one".into(),
+            });
+        }
+        // The free space is shared among the job slots still free, so one job cannot
+        // hold all of it.
+        let slots_free = (quotas.concurrent_jobs - active).max(1) as u64;
+        let result_cap = self.limits.max_result_bytes.min(free / slots_free).max(1);
         sqlx::query(
             "INSERT INTO jobs (id, institution_id, submitted_by, sql, state, submitted_at, inputs, result_cap) \
              VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
@@ -631,6 +632,34 @@ fn job_from_row(row: &sqlx::sqlite::SqliteRow) -> Job {
             .get::<Option<String>, _>("result_schema")
             .and_then(|s| serde_json::from_str(&s).ok()),
     }
+}
+
+/// Where a running job's result grows until the job succeeds.
+fn partial_result(root: &std::path::Path, job_id: &str) -> std::path::PathBuf {
+    root.join("results")
+        .join(format!("{job_id}.parquet.partial"))
+}
+
+/// The storage an institution's queued and running jobs have reserved and not yet
+/// written (their partial results already count in the folder's size).
+pub async fn reserved_bytes<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    root: &std::path::Path,
+    institution_id: &str,
+) -> Result<u64, StoreError> {
+    let caps: Vec<(String, Option<i64>)> = sqlx::query_as(
+        "SELECT id, result_cap FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
+    )
+    .bind(institution_id)
+    .fetch_all(executor)
+    .await?;
+    Ok(caps
+        .iter()
+        .map(|(id, cap)| {
+            let written = std::fs::metadata(partial_result(root, id)).map_or(0, |m| m.len());
+            (cap.unwrap_or(0).max(0) as u64).saturating_sub(written)
+        })
+        .sum())
 }
 
 /// What the user is told about a failed job: their SQL's or model's fault in full, the

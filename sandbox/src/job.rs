@@ -111,7 +111,7 @@ pub enum JobError {
     },
     /// The result grew past the job's limit.
     #[error(
-        "the job's result grew past its limit of {limit_bytes} bytes (the smaller of the job limit and the storage your institution has left); select fewer rows or columns, or aggregate in the SQL"
+        "the job's result grew past its limit of {limit_bytes} bytes (its share of the storage your institution has left, at most the platform's job limit); select fewer rows or columns, or aggregate in the SQL"
     )]
     ResultTooLarge {
         /// The limit.

@@ -77,9 +77,8 @@ impl std::str::FromStr for Network {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let address: IpAddr = address.trim().parse().map_err(|_| bad())?;
-        let address = address.to_canonical();
-        let width = if address.is_ipv4() { 32 } else { 128 };
+        let written: IpAddr = address.trim().parse().map_err(|_| bad())?;
+        let width: u8 = if written.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             Some(p) => p
                 .trim()
@@ -89,6 +88,18 @@ impl std::str::FromStr for Network {
                 .ok_or_else(bad)?,
             None => width,
         };
+        let address = written.to_canonical();
+        // An IPv4-mapped network (::ffff:10.0.0.0/104) is the IPv4 network it maps.
+        let prefix = if address.is_ipv4() && !written.is_ipv4() {
+            prefix.checked_sub(96).ok_or_else(bad)?
+        } else {
+            prefix
+        };
+        if prefix == 0 {
+            return Err(format!(
+                "'{s}' trusts every address: any client could name its own address; list the proxies' addresses or networks"
+            ));
+        }
         Ok(Network { address, prefix })
     }
 }
@@ -321,7 +332,14 @@ mod tests {
         assert!(!site.contains(&ip("fd00:1:2:4::1")));
         assert!(net("127.0.0.1").contains(&ip("127.0.0.1")));
         assert!(!net("127.0.0.1").contains(&ip("127.0.0.2")));
-        assert!(net("0.0.0.0/0").contains(&ip("203.0.113.9")));
+        assert!(net("0.0.0.0/1").contains(&ip("10.0.0.1")));
+        assert!(!net("0.0.0.0/1").contains(&ip("203.0.113.9")));
+        let mapped = net("::ffff:10.0.0.0/104");
+        assert!(mapped.contains(&ip("10.9.8.7")) && !mapped.contains(&ip("11.0.0.1")));
+        for everyone in ["0.0.0.0/0", "::/0"] {
+            let e = everyone.parse::<Network>().unwrap_err();
+            assert!(e.contains("trusts every address"), "{e}");
+        }
         for bad in [
             "",
             "localhost",
@@ -329,6 +347,7 @@ mod tests {
             "::/129",
             "10.0.0.0/x",
             "10.0.0.0/",
+            "::ffff:10.0.0.0/64",
         ] {
             let e = bad.parse::<Network>().unwrap_err();
             assert!(e.contains("not an address or a network"), "{bad}: {e}");

@@ -138,8 +138,10 @@ impl From<IdentityError> for ApiError {
         match e {
             IdentityError::BadLogin => ApiError::unauthenticated(e.to_string()),
             IdentityError::Locked { ref until } => {
+                // `until` is cut to the second: one more, so that a client retrying on
+                // time finds the account open.
                 let seconds = chrono::DateTime::parse_from_rfc3339(until)
-                    .map(|t| (t.timestamp() - chrono::Utc::now().timestamp()).max(1))
+                    .map(|t| (t.timestamp() - chrono::Utc::now().timestamp() + 1).max(1))
                     .unwrap_or(1);
                 ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,

@@ -161,9 +161,12 @@ async fn usage(
     .await
     .map_err(ApiError::internal)?;
     let (sampled, sampled_frees_at) = gate::released_today(&state.store, &id).await?;
-    let storage = match accounts::workspace_path(&state.store, &id).await? {
-        Some(path) => crate::workspace::folder_bytes(&path),
-        None => 0,
+    let (storage, reserved) = match accounts::workspace_path(&state.store, &id).await? {
+        Some(path) => (
+            crate::workspace::folder_bytes(&path),
+            crate::workspace::reserved_bytes(pool, &path, &id).await?,
+        ),
+        None => (0, 0),
     };
     let tomorrow = crate::store::china_midnight_tonight();
     let item = |used: i64, limit: i64, resets: Option<&str>| serde_json::json!({ "used": used, "limit": limit, "left": (limit - used).max(0), "resets_at": resets });
@@ -171,7 +174,14 @@ async fn usage(
         "institution_id": id,
         "concurrent_jobs": item(active, quotas.concurrent_jobs, None),
         "job_seconds_per_day": item(job_ms / 1000, quotas.job_seconds_per_day, Some(&tomorrow)),
-        "storage_bytes": item(storage as i64, quotas.storage_bytes, None),
+        // Reserved: room held for the results of queued and running jobs.
+        "storage_bytes": {
+            "used": storage,
+            "reserved": reserved,
+            "limit": quotas.storage_bytes,
+            "left": (quotas.storage_bytes - storage as i64 - reserved as i64).max(0),
+            "resets_at": null,
+        },
         "sampled_rows_per_day": item(sampled, quotas.sampled_rows_per_day, Some(&sampled_frees_at)),
         "requests_per_minute": { "limit": quotas.requests_per_minute },
     })))

@@ -91,7 +91,10 @@ async fn upload(
         .await?
         .unwrap_or_default();
     let used = crate::workspace::folder_bytes(&workspace);
-    let left = (quotas.storage_bytes as u64).saturating_sub(used);
+    let reserved = crate::workspace::reserved_bytes(state.store.pool(), &workspace, &id).await?;
+    let left = (quotas.storage_bytes as u64)
+        .saturating_sub(used)
+        .saturating_sub(reserved);
     let cap = left.min(own_data::MAX_UPLOAD_BYTES);
     let dir = workspace.join("uploads");
     std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;

@@ -435,7 +435,8 @@ async fn every_quota_stops_with_an_error_that_names_it() {
         .await;
     }
 
-    // Storage, for a job: its result may grow only into the storage left at submission.
+    // Storage, for a job: its result may grow only into its share of the storage left
+    // at submission (half of it: one of two free slots).
     let usage_path = format!("/api/v1/institutions/{institution}/usage");
     let usage = || app.call(Method::GET, &usage_path, Some(&token), None);
     let (_, before) = usage().await;
@@ -460,7 +461,7 @@ async fn every_quota_stops_with_an_error_that_names_it() {
     assert_eq!(ended["state"], "failed", "{ended}");
     let error = ended["error"].as_str().expect("error");
     assert!(
-        error.contains("result grew past its limit of 4096 bytes"),
+        error.contains("result grew past its limit of 2048 bytes"),
         "{error}"
     );
     let results = std::fs::read_dir(
@@ -473,8 +474,27 @@ async fn every_quota_stops_with_an_error_that_names_it() {
     .expect("the workspace's results folder")
     .count();
     assert_eq!(results, 0, "no result file is left");
-    // The storage left is reserved for a running job's result: another job must wait.
+    // A running job holds room for its result: half the storage left, one of two free
+    // slots. The usage report shows it; with the quota lowered to what is used and
+    // reserved, another job must wait, though a slot is free.
     let running = submit_job(&app, &token, &institution, long).await;
+    let (_, during) = usage().await;
+    let reserved = during["storage_bytes"]["reserved"]
+        .as_i64()
+        .expect("reserved");
+    let used = during["storage_bytes"]["used"].as_i64().expect("used");
+    assert!((2_040..=2_048).contains(&reserved), "{during}");
+    assert_eq!(
+        during["storage_bytes"]["left"],
+        stored + 4096 - used - reserved,
+        "{during}"
+    );
+    sqlx::query("UPDATE quotas SET storage_bytes = ? WHERE institution_id = ?")
+        .bind(stored + 2048)
+        .bind(&institution)
+        .execute(app.store.pool())
+        .await
+        .expect("quota");
     let (status, body) = app
         .call(
             Method::POST,
@@ -506,6 +526,14 @@ async fn every_quota_stops_with_an_error_that_names_it() {
     })
     .await;
     // Once it has ended, its reservation is free again.
+    let (_, after) = usage().await;
+    assert_eq!(after["storage_bytes"]["reserved"], 0, "{after}");
+    sqlx::query("UPDATE quotas SET storage_bytes = ? WHERE institution_id = ?")
+        .bind(stored + 4096)
+        .bind(&institution)
+        .execute(app.store.pool())
+        .await
+        .expect("quota");
     let small = submit_job(&app, &token, &institution, "SELECT 1 AS one").await;
     let ended = job_until(&app, &admin, &institution, &small, |j| {
         j["ended_at"].is_string()
