@@ -399,40 +399,64 @@ async fn every_quota_stops_with_an_error_that_names_it() {
                 .expect("quota");
         }
     };
+    let set_storage = |bytes: i64| {
+        let app = &app;
+        let institution = institution.clone();
+        async move {
+            sqlx::query("UPDATE quotas SET storage_bytes = ? WHERE institution_id = ?")
+                .bind(bytes)
+                .bind(&institution)
+                .execute(app.store.pool())
+                .await
+                .expect("quota");
+        }
+    };
+    // A job refused for a quota; the error's body.
+    let refused_job = || {
+        let (app, jobs, token) = (&app, &jobs, &token);
+        async move {
+            let (status, body) = app
+                .call(
+                    Method::POST,
+                    jobs,
+                    Some(token),
+                    Some(json!({ "sql": "SELECT 1" })),
+                )
+                .await;
+            assert_error(
+                status,
+                &body,
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+            );
+            body
+        }
+    };
+    // Cancels a job and waits for its end.
+    let cancel = |job: String| {
+        let (app, jobs, token, admin, institution) = (&app, &jobs, &token, &admin, &institution);
+        async move {
+            let (status, _) = app
+                .call(
+                    Method::POST,
+                    &format!("{jobs}/{job}/cancel"),
+                    Some(token),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::ACCEPTED);
+            job_until(app, admin, institution, &job, |j| j["ended_at"].is_string()).await;
+        }
+    };
 
     // Concurrent jobs: two run, the third is refused.
     let long = "SELECT COUNT(*) FROM enterprises a, enterprises b, enterprises c WHERE a.name <> b.name OR b.name <> c.name";
     let first = submit_job(&app, &token, &institution, long).await;
     let second = submit_job(&app, &token, &institution, long).await;
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &jobs,
-            Some(&token),
-            Some(json!({ "sql": "SELECT 1" })),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::TOO_MANY_REQUESTS,
-        "quota_exceeded",
-    );
+    let body = refused_job().await;
     assert_eq!(body["error"]["details"]["quota"], "concurrent_jobs");
     for job in [&first, &second] {
-        let (status, _) = app
-            .call(
-                Method::POST,
-                &format!("{jobs}/{job}/cancel"),
-                Some(&token),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED);
-        job_until(&app, &admin, &institution, job, |j| {
-            j["ended_at"].is_string()
-        })
-        .await;
+        cancel(job.clone()).await;
     }
 
     // Storage, for a job: its result may grow only into its share of the storage left
@@ -441,12 +465,7 @@ async fn every_quota_stops_with_an_error_that_names_it() {
     let usage = || app.call(Method::GET, &usage_path, Some(&token), None);
     let (_, before) = usage().await;
     let stored = before["storage_bytes"]["used"].as_i64().expect("used");
-    sqlx::query("UPDATE quotas SET storage_bytes = ? WHERE institution_id = ?")
-        .bind(stored + 4096)
-        .bind(&institution)
-        .execute(app.store.pool())
-        .await
-        .expect("quota");
+    set_storage(stored + 4096).await;
     let big = submit_job(
         &app,
         &token,
@@ -489,51 +508,16 @@ async fn every_quota_stops_with_an_error_that_names_it() {
         stored + 4096 - used - reserved,
         "{during}"
     );
-    sqlx::query("UPDATE quotas SET storage_bytes = ? WHERE institution_id = ?")
-        .bind(stored + 2048)
-        .bind(&institution)
-        .execute(app.store.pool())
-        .await
-        .expect("quota");
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &jobs,
-            Some(&token),
-            Some(json!({ "sql": "SELECT 1" })),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::TOO_MANY_REQUESTS,
-        "quota_exceeded",
-    );
+    set_storage(stored + 2048).await;
+    let body = refused_job().await;
     assert_eq!(body["error"]["details"]["quota"], "storage_bytes");
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("reserved for the results"), "{message}");
-    let (status, _) = app
-        .call(
-            Method::POST,
-            &format!("{jobs}/{running}/cancel"),
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    job_until(&app, &admin, &institution, &running, |j| {
-        j["ended_at"].is_string()
-    })
-    .await;
+    cancel(running).await;
     // Once it has ended, its reservation is free again.
     let (_, after) = usage().await;
     assert_eq!(after["storage_bytes"]["reserved"], 0, "{after}");
-    sqlx::query("UPDATE quotas SET storage_bytes = ? WHERE institution_id = ?")
-        .bind(stored + 4096)
-        .bind(&institution)
-        .execute(app.store.pool())
-        .await
-        .expect("quota");
+    set_storage(stored + 4096).await;
     let small = submit_job(&app, &token, &institution, "SELECT 1 AS one").await;
     let ended = job_until(&app, &admin, &institution, &small, |j| {
         j["ended_at"].is_string()
@@ -549,20 +533,7 @@ async fn every_quota_stops_with_an_error_that_names_it() {
         .execute(app.store.pool())
         .await
         .expect("time");
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &jobs,
-            Some(&token),
-            Some(json!({ "sql": "SELECT 1" })),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::TOO_MANY_REQUESTS,
-        "quota_exceeded",
-    );
+    let body = refused_job().await;
     assert_eq!(body["error"]["details"]["quota"], "job_seconds_per_day");
     assert!(
         body["error"]["message"]
