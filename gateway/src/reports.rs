@@ -720,6 +720,24 @@ mod tests {
         usage.flush(&store).await.expect("nothing to flush");
         usage.count("inst-1", false);
         usage.flush(&store).await.expect("flush");
-        assert_eq!(read().await, [(today, 3, 1)]);
+        assert_eq!(read().await, [(today.clone(), 3, 1)]);
+        // A failed write keeps its counts for the next flush.
+        let alter = |sql: &'static str| {
+            let store = &store;
+            async move {
+                sqlx::query(sql)
+                    .execute(store.pool())
+                    .await
+                    .expect("alter");
+            }
+        };
+        usage.count("inst-1", false);
+        usage.count("inst-1", true);
+        alter("ALTER TABLE usage_daily RENAME TO usage_daily_away").await;
+        assert!(usage.flush(&store).await.is_err());
+        alter("ALTER TABLE usage_daily_away RENAME TO usage_daily").await;
+        usage.count("inst-1", false);
+        usage.flush(&store).await.expect("flush");
+        assert_eq!(read().await, [(today, 5, 2)]);
     }
 }

@@ -184,16 +184,28 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<ClientIp, Self::Rejection> {
-        Ok(ClientIp(client_address(
-            peer(parts.extensions.get::<ConnectInfo<SocketAddr>>()),
+        Ok(ClientIp(client_of(
+            state,
+            &parts.extensions,
             &parts.headers,
-            &state.settings.trusted_proxies,
         )))
     }
 }
 
-fn peer(info: Option<&ConnectInfo<SocketAddr>>) -> Option<IpAddr> {
-    info.map(|c| c.0.ip())
+/// The client of a request with these extensions and headers, by the state's trusted
+/// proxies.
+fn client_of(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    client_address(
+        extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip()),
+        headers,
+        &state.settings.trusted_proxies,
+    )
 }
 
 /// Counts login attempts per client address in one-minute windows.
@@ -277,12 +289,7 @@ pub(super) async fn limit_public(
     if state.settings.public_rate.per_minute > 0
         && request.uri().path().starts_with("/api/v1/public/")
     {
-        let ip = client_address(
-            peer(request.extensions().get::<ConnectInfo<SocketAddr>>()),
-            request.headers(),
-            &state.settings.trusted_proxies,
-        );
-        if let Some(ip) = ip
+        if let Some(ip) = client_of(&state, request.extensions(), request.headers())
             && let Err(wait) = state.public_limiter.take(ip, Instant::now())
         {
             let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;

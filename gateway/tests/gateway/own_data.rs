@@ -656,3 +656,59 @@ async fn oversized_sql_models_and_batches_are_refused_by_name() {
         .expect("count");
     assert_eq!(models_stored, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_fails_orphaned_jobs_and_frees_their_storage() {
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    let done = submit_job(&app, &token, &institution, "SELECT 1 AS one").await;
+    job_until(&app, &admin, &institution, &done, |j| {
+        j["ended_at"].is_string()
+    })
+    .await;
+    // A job the previous process was running, part of its result written.
+    sqlx::query(
+        "INSERT INTO jobs (id, institution_id, submitted_by, sql, state, submitted_at, inputs, result_cap) \
+         SELECT 'orphan', institution_id, submitted_by, sql, 'running', submitted_at, inputs, 4096 \
+         FROM jobs WHERE id = ?",
+    )
+    .bind(&done)
+    .execute(app.store.pool())
+    .await
+    .expect("orphan");
+    let results = app
+        .dir
+        .path()
+        .join("workspaces")
+        .join(&institution)
+        .join("results");
+    let partial = results.join("orphan.parquet.partial");
+    std::fs::write(&partial, [0u8; 1000]).expect("partial");
+    let usage_path = format!("/api/v1/institutions/{institution}/usage");
+    let (_, before) = app.call(Method::GET, &usage_path, Some(&token), None).await;
+    assert_eq!(before["storage_bytes"]["reserved"], 3096, "{before}");
+
+    let catalog = std::sync::Arc::new(catalog::Catalog::open(sample_data()).expect("catalog"));
+    gateway::workspace::Workspaces::start(
+        app.store.clone(),
+        catalog,
+        1,
+        sandbox::JobLimits::default(),
+    )
+    .await
+    .expect("restarts");
+    let (state, error): (String, String) =
+        sqlx::query_as("SELECT state, error FROM jobs WHERE id = 'orphan'")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("job");
+    assert_eq!(state, "failed");
+    assert!(error.contains("the server restarted"), "{error}");
+    assert!(!partial.exists(), "the orphan's partial result is removed");
+    assert!(
+        results.join(format!("{done}.parquet")).exists(),
+        "finished results stay"
+    );
+    let (_, after) = app.call(Method::GET, &usage_path, Some(&token), None).await;
+    assert_eq!(after["storage_bytes"]["reserved"], 0, "{after}");
+}
