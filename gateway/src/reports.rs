@@ -725,10 +725,7 @@ mod tests {
         let alter = |sql: &'static str| {
             let store = &store;
             async move {
-                sqlx::query(sql)
-                    .execute(store.pool())
-                    .await
-                    .expect("alter");
+                sqlx::query(sql).execute(store.pool()).await.expect("alter");
             }
         };
         usage.count("inst-1", false);

@@ -288,28 +288,26 @@ pub(super) async fn limit_public(
 ) -> Response {
     if state.settings.public_rate.per_minute > 0
         && request.uri().path().starts_with("/api/v1/public/")
+        && let Some(ip) = client_of(&state, request.extensions(), request.headers())
+        && let Err(wait) = state.public_limiter.take(ip, Instant::now())
     {
-        if let Some(ip) = client_of(&state, request.extensions(), request.headers())
-            && let Err(wait) = state.public_limiter.take(ip, Instant::now())
-        {
-            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-            let rate = state.settings.public_rate;
-            let mut response = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!(
-                    "too many requests from your address: at most {} a minute, {} at once; retry in {seconds} s",
-                    rate.per_minute, rate.burst
-                ),
-            )
-            .with_details(serde_json::json!({ "retry_after_seconds": seconds }))
-            .into_response();
-            // Measured under its route, like any other answer (`tag_route` did not run).
-            if let Some(route) = request.extensions().get::<MatchedPath>().cloned() {
-                response.extensions_mut().insert(route);
-            }
-            return response;
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let rate = state.settings.public_rate;
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many requests from your address: at most {} a minute, {} at once; retry in {seconds} s",
+                rate.per_minute, rate.burst
+            ),
+        )
+        .with_details(serde_json::json!({ "retry_after_seconds": seconds }))
+        .into_response();
+        // Measured under its route, like any other answer (`tag_route` did not run).
+        if let Some(route) = request.extensions().get::<MatchedPath>().cloned() {
+            response.extensions_mut().insert(route);
         }
+        return response;
     }
     next.run(request).await
 }
