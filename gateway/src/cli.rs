@@ -149,6 +149,28 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The working-day calendar of objection and complaint deadlines.
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CalendarCommand {
+    /// The calendar's years (shipped and added) and the year it lacks, if any.
+    List {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// Add a year from the State Council's notice, in the form of
+    /// policies/data/working-days.toml (one or more [[years]] entries: year, source,
+    /// holidays, working_weekends). Checked and audited; open provisional deadlines are
+    /// recounted. A running server picks it up within a minute.
+    Add {
+        /// The TOML file.
+        file: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -399,6 +421,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         }) => crate::server_cli::create_admin(&database(db), &username, &display_name).await,
         Command::Audit(AuditCommand::Verify { database: db }) => {
             crate::server_cli::verify_audit(&database(db)).await
+        }
+        Command::Calendar(CalendarCommand::List { database: db }) => {
+            crate::server_cli::list_calendar(&database(db)).await
+        }
+        Command::Calendar(CalendarCommand::Add { file, database: db }) => {
+            crate::server_cli::add_calendar_years(&database(db), &file).await
         }
     }
 }

@@ -9,9 +9,10 @@
 //!   budget (`sampled_rows_per_day`); a repeat of an identical release is not counted
 //!   again. Each release is in the ledger with its fingerprint and each row's hash, so a
 //!   leaked row leads back to its release.
-//! - **Column sensitivity.** From the plan's lineage: a result that read a secret column
-//!   anywhere is never sampled; a column that is exactly a masked column is released
-//!   masked; a column computed from a masked column is refused.
+//! - **One provenance rule.** Every release path is judged on every source column the
+//!   job's optimised plan reads anywhere: nothing leaves a query that read a secret
+//!   column. Identifying columns reach jobs only as keyed pseudonyms
+//!   (`crate::pseudonyms`), and a sample shows them as such.
 //! - **Aggregates.** Groups of at least `k` subjects (distinct `subject_id`, `uscc` or
 //!   `id_number` when the result has one, else rows), counts rounded to `round_to`,
 //!   smaller groups suppressed.
@@ -27,7 +28,6 @@ use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use policies::masking::Mask;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -139,32 +139,30 @@ impl From<datafusion::error::DataFusionError> for GateError {
     }
 }
 
-/// Refuses `column` of the result if it comes from a masked or secret source column,
-/// naming `field` of the request and `rule`.
-fn public_only(
-    schema: &datafusion::arrow::datatypes::Schema,
-    origins: &[Origin],
+/// The one provenance rule of every release path (sample, aggregate, evaluation): a
+/// release is judged on every source column the job's optimised plan reads anywhere —
+/// projection, condition, join, window, sort, subquery — and nothing is released from
+/// a query that read a secret column. Masked and other identifying columns reach a job
+/// only as pseudonyms (`pseudonyms`), so reading them reveals nothing.
+fn refuse_secret_reads(
+    read: &BTreeSet<SourceColumn>,
     own: &OwnSensitivity,
-    column: &str,
-    field: &str,
-    rule: &str,
 ) -> Result<(), GateError> {
-    let index = schema.index_of(column).unwrap_or(0);
-    let sources = origins.get(index).map(Origin::sources).unwrap_or_default();
-    match sources
+    match read
         .iter()
-        .find(|c| sensitivity(c, own) != Sensitivity::Public)
+        .find(|c| sensitivity(c, own) == Sensitivity::Secret)
     {
-        Some(s) => Err(GateError::Invalid {
-            field: field.into(),
-            message: format!(
-                "'{column}' comes from the {} column {}; {rule}",
-                sensitivity(s, own).as_str(),
-                dotted(s)
-            ),
-        }),
+        Some(secret) => Err(GateError::Refused(format!(
+            "the query reads the secret column {}; nothing computed from a query that reads a secret column leaves the sandbox, not even aggregates or samples. Drop it from the query",
+            dotted(secret)
+        ))),
         None => Ok(()),
     }
+}
+
+/// Whether a source column reaches jobs as a pseudonym.
+fn pseudonymised(column: &SourceColumn, own: &OwnSensitivity) -> bool {
+    crate::pseudonyms::is_pseudonymised(&column.0, &column.1, sensitivity(column, own))
 }
 
 /// How one result column leaves.
@@ -188,8 +186,9 @@ pub struct Sample {
     pub release_id: String,
     /// The job.
     pub job_id: String,
-    /// Rows in the whole result.
-    pub result_rows: usize,
+    /// Rows in the whole result, rounded as the job's figures are
+    /// (`workspace::coarse_count`).
+    pub result_rows: i64,
     /// Rows released.
     pub rows_released: usize,
     /// The columns and how each was treated.
@@ -349,9 +348,8 @@ fn dotted(c: &SourceColumn) -> String {
     format!("{}.{}", c.0, c.1)
 }
 
-/// What the plan read anywhere, each result column's origin, and what it used in
-/// expressions.
-type Lineage = (BTreeSet<SourceColumn>, Vec<Origin>, BTreeSet<SourceColumn>);
+/// What the plan read anywhere, and each result column's origin.
+type Lineage = (BTreeSet<SourceColumn>, Vec<Origin>);
 
 /// Lineage of the job's result: what it read anywhere, and each column's origin.
 async fn lineage_of(
@@ -382,10 +380,11 @@ async fn lineage_of(
     let ctx = sandbox::job_session(&sandbox::JobLimits::default())
         .map_err(|e| GateError::Internal(e.to_string()))?;
     let grants = accounts::granted_tables(store, institution_id).await?;
-    crate::workspace::register_granted(&ctx, workspaces.catalog(), &grants)
+    let pseudonyms = workspaces.pseudonyms(institution_id);
+    crate::workspace::register_granted(&ctx, workspaces.catalog(), &grants, &pseudonyms)
         .await
         .map_err(GateError::Internal)?;
-    crate::own_data::register(&ctx, own).await?;
+    crate::own_data::register(&ctx, own, &pseudonyms).await?;
     let sandbox = workspaces
         .sandbox()
         .map_err(|e| GateError::Internal(e.to_string()))?;
@@ -407,12 +406,11 @@ async fn lineage_of(
         })?
         .into_optimized_plan()?;
     let read = lineage::columns_read(&plan);
-    let used = lineage::used_in_expressions(&plan);
     let mut origins = lineage::origins(&plan);
     if origins.len() != width {
         origins = vec![Origin::Derived(read.clone()); width];
     }
-    Ok((read, origins, used))
+    Ok((read, origins))
 }
 
 /// How each column of a sample leaves, or why the sample is refused.
@@ -421,50 +419,24 @@ fn treatments(
     read: &BTreeSet<SourceColumn>,
     origins: &[Origin],
     own: &OwnSensitivity,
-) -> Result<Vec<(ColumnTreatment, Option<Mask>)>, GateError> {
-    if let Some(secret) = read
-        .iter()
-        .find(|c| sensitivity(c, own) == Sensitivity::Secret)
-    {
-        return Err(GateError::Refused(format!(
-            "the query reads the secret column {}; secret columns never leave the sandbox, not even in samples. Drop it from the query, or release aggregates instead",
-            dotted(secret)
-        )));
-    }
+) -> Result<Vec<ColumnTreatment>, GateError> {
+    refuse_secret_reads(read, own)?;
     let schema = batch.schema();
-    let mut out = Vec::new();
-    for (field, origin) in schema.fields().iter().zip(origins) {
-        let sources: Vec<String> = origin.sources().iter().map(dotted).collect();
-        let mask = match origin {
-            Origin::Column(c) if sensitivity(c, own) == Sensitivity::Masked => {
-                Some(Mask::for_column(&c.1))
+    Ok(schema
+        .fields()
+        .iter()
+        .zip(origins)
+        .map(|(field, origin)| ColumnTreatment {
+            name: field.name().clone(),
+            data_type: field.data_type().to_string(),
+            treatment: match origin {
+                Origin::Column(c) if pseudonymised(c, own) => "pseudonymised",
+                _ => "released",
             }
-            Origin::Column(_) => None,
-            Origin::Derived(from) => {
-                if let Some(masked) = from
-                    .iter()
-                    .find(|c| sensitivity(c, own) == Sensitivity::Masked)
-                {
-                    return Err(GateError::Refused(format!(
-                        "result column '{}' is computed from the masked column {}; a masked column may leave only as itself, masked. Select it unchanged or drop it",
-                        field.name(),
-                        dotted(masked)
-                    )));
-                }
-                None
-            }
-        };
-        out.push((
-            ColumnTreatment {
-                name: field.name().clone(),
-                data_type: field.data_type().to_string(),
-                treatment: if mask.is_some() { "masked" } else { "released" }.into(),
-                sources,
-            },
-            mask,
-        ));
-    }
-    Ok(out)
+            .into(),
+            sources: origin.sources().iter().map(dotted).collect(),
+        })
+        .collect())
 }
 
 /// Which rows of `batch` a sample of `n` holds, for `institution_id`: the `n` rows with
@@ -517,7 +489,7 @@ pub async fn sample(
     request_id: &str,
 ) -> Result<Sample, GateError> {
     let (job, _, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
-    let (read, origins, used) = lineage_of(
+    let (read, origins) = lineage_of(
         store,
         workspaces,
         institution_id,
@@ -527,21 +499,29 @@ pub async fn sample(
     )
     .await?;
     let own_sensitivity = crate::own_data::sensitivities(own);
-    if let Some(masked) = used
-        .iter()
-        .find(|c| sensitivity(c, &own_sensitivity) == Sensitivity::Masked)
-    {
-        return Err(GateError::Refused(format!(
-            "the query uses the masked column {} in a condition or computation; the rows it selects could reveal the hidden characters, so its result is not sampled. Select masked columns only unchanged, or release aggregates",
-            dotted(masked)
-        )));
-    }
     let treatments = treatments(&batch, &read, &origins, &own_sensitivity)?;
+    // A column tagged identifying after the job ran holds values, not pseudonyms.
+    for (i, t) in treatments.iter().enumerate() {
+        let column = batch.column(i);
+        if t.treatment == "pseudonymised"
+            && (0..column.len()).any(|r| {
+                !column.is_null(r)
+                    && !cells::text(column.as_ref(), r)
+                        .is_some_and(|v| crate::pseudonyms::is_pseudonym(&v))
+            })
+        {
+            return Err(GateError::Refused(format!(
+                "result column '{}' comes from {}, tagged as identifying after this job ran, so the result holds its values rather than pseudonyms; run the job again",
+                t.name,
+                t.sources.join(", ")
+            )));
+        }
+    }
     let n = settings.sample_size(batch.num_rows());
     if n == 0 {
         return Err(GateError::TooSmall(format!(
-            "a result of {} rows gives a sample of 0 rows (at most {:.0} % of a result, and at most {} rows); release aggregates of it instead",
-            batch.num_rows(),
+            "a result of fewer than {} rows gives a sample of 0 rows (at most {:.0} % of a result, and at most {} rows); release aggregates of it instead",
+            (1.0 / settings.sample_fraction).ceil(),
             settings.sample_fraction * 100.0,
             settings.max_sample_rows
         )));
@@ -558,14 +538,7 @@ pub async fn sample(
         .map(|r| {
             columns
                 .iter()
-                .zip(&treatments)
-                .map(
-                    |(column, (_, mask))| match (mask, cells::text(column.as_ref(), r)) {
-                        (Some(mask), Some(text)) => json!(mask.apply(&text)),
-                        (Some(_), None) if !column.is_null(r) => json!("*"),
-                        _ => cells::cell(column.as_ref(), r),
-                    },
-                )
+                .map(|column| cells::cell(column.as_ref(), r))
                 .collect()
         })
         .collect();
@@ -627,7 +600,7 @@ pub async fn sample(
             .bind(serde_json::to_string(&row_hashes).unwrap_or_default())
             // The sample's data items (附件3 实验结果样本数据项), for product registration.
             .bind(
-                json!({ "columns": treatments.iter().map(|(t, _)| json!({ "name": t.name, "type": t.data_type, "treatment": t.treatment })).collect::<Vec<_>>() })
+                json!({ "columns": treatments.iter().map(|t| json!({ "name": t.name, "type": t.data_type, "treatment": t.treatment })).collect::<Vec<_>>() })
                     .to_string(),
             )
             .execute(&mut *tx)
@@ -647,7 +620,7 @@ pub async fn sample(
                 "rows": n,
                 "result_rows": batch.num_rows(),
                 "fingerprint": fingerprint,
-                "masked_columns": treatments.iter().filter(|(_, m)| m.is_some()).map(|(t, _)| t.name.clone()).collect::<Vec<_>>(),
+                "pseudonymised_columns": treatments.iter().filter(|t| t.treatment == "pseudonymised").map(|t| t.name.clone()).collect::<Vec<_>>(),
             }),
             request_id,
         },
@@ -657,9 +630,9 @@ pub async fn sample(
     Ok(Sample {
         release_id,
         job_id: job_id.into(),
-        result_rows: batch.num_rows(),
+        result_rows: crate::workspace::coarse_count(batch.num_rows() as i64),
         rows_released: n,
-        columns: treatments.into_iter().map(|(t, _)| t).collect(),
+        columns: treatments,
         rows,
         fingerprint,
         repeated,
@@ -735,8 +708,7 @@ pub async fn aggregate(
             }
         }
     }
-    // Grouping by an identifier would make a group of every subject: refuse it plainly.
-    let (_, origins, _) = lineage_of(
+    let (read, origins) = lineage_of(
         store,
         workspaces,
         institution_id,
@@ -746,22 +718,23 @@ pub async fn aggregate(
     )
     .await?;
     let own_sensitivity = crate::own_data::sensitivities(own);
-    // Nothing computed from a secret or masked column is grouped by, summed or averaged:
-    // groups of such values would release them (a group per value, or a mean of one).
-    for (list, name) in [
-        (&request.group_by, "group_by"),
-        (&request.sum, "sum"),
-        (&request.mean, "mean"),
-    ] {
-        for (i, column) in list.iter().enumerate() {
-            public_only(
-                &schema,
-                &origins,
-                &own_sensitivity,
-                column,
-                &format!("{name}[{i}]"),
-                "aggregates are released only over public columns",
-            )?;
+    refuse_secret_reads(&read, &own_sensitivity)?;
+    // Grouping by an identifier would make a group of every subject: refuse it plainly.
+    for (i, column) in request.group_by.iter().enumerate() {
+        let index = schema.index_of(column).unwrap_or(0);
+        if let Some(identifier) = origins
+            .get(index)
+            .into_iter()
+            .flat_map(Origin::sources)
+            .find(|c| pseudonymised(c, &own_sensitivity))
+        {
+            return Err(GateError::Invalid {
+                field: format!("group_by[{i}]"),
+                message: format!(
+                    "'{column}' comes from {}, which jobs see as a pseudonym of one subject: a group per subject would be suppressed whole; group by a property of the subjects instead",
+                    dotted(&identifier)
+                ),
+            });
         }
     }
     // Subjects are counted by a column that is exactly a subject identifier of a source
@@ -957,7 +930,7 @@ pub async fn evaluate(
 ) -> Result<Value, GateError> {
     let (job, path, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
-    let (_, origins, _) = lineage_of(
+    let (read, _) = lineage_of(
         store,
         workspaces,
         institution_id,
@@ -966,7 +939,7 @@ pub async fn evaluate(
         own,
     )
     .await?;
-    let own_sensitivity = crate::own_data::sensitivities(own);
+    refuse_secret_reads(&read, &crate::own_data::sensitivities(own))?;
     for (field, column) in [("score", &request.score), ("label", &request.label)] {
         let Ok(f) = schema.field_with_name(column) else {
             return Err(GateError::Invalid {
@@ -983,16 +956,6 @@ pub async fn evaluate(
                 message: format!("column '{column}' is {}, not a number", f.data_type()),
             });
         }
-        // Metrics of a score or label computed from secret or masked values would encode
-        // them (deciles can spell out digits).
-        public_only(
-            &schema,
-            &origins,
-            &own_sensitivity,
-            column,
-            field,
-            "evaluations use public columns only",
-        )?;
     }
     let ctx = SessionContext::new();
     ctx.register_parquet(
@@ -1033,12 +996,11 @@ pub async fn evaluate(
     let good = bads.len() as u64 - bad;
     if (scores.len() as u64) < 10 * settings.k || bad < settings.k || good < settings.k {
         return Err(GateError::TooSmall(format!(
-            "an evaluation needs at least {} scored rows with at least {} bads and {} goods (each decile at least {} subjects); this result has {} rows, {bad} bads and {good} goods",
+            "an evaluation needs at least {} scored rows with at least {} bads and {} goods (each decile at least {} subjects); this result has fewer (its counts are not shown: they could carry data)",
             10 * settings.k,
             settings.k,
             settings.k,
             settings.k,
-            scores.len()
         )));
     }
     let mut output = metrics(&scores, &bads, settings.k, |n| settings.round(n));

@@ -165,6 +165,14 @@ fn of_expr(e: &Expr, input: &LogicalPlan, origins: &[Origin]) -> Origin {
     while let Expr::Alias(alias) = inner {
         inner = &alias.expr;
     }
+    // A registered table's pseudonymised column (`crate::pseudonyms`) is its source
+    // column, as the pseudonym that jobs see.
+    if let Expr::ScalarFunction(f) = inner
+        && f.name() == crate::pseudonyms::FUNCTION
+        && let [argument] = f.args.as_slice()
+    {
+        inner = argument;
+    }
     if let Expr::Column(column) = inner
         && let Ok(i) = input.schema().index_of_column(column)
         && let Some(origin) = origins.get(i)
@@ -200,55 +208,4 @@ fn derived(e: &Expr, input: &LogicalPlan, origins: &[Origin]) -> Origin {
         Ok(TreeNodeRecursion::Continue)
     });
     Origin::Derived(sources)
-}
-
-/// Every source column the plan uses in an expression anywhere — a filter, a join
-/// condition, a computed column, a grouping, an ordering — as opposed to passing it
-/// through unchanged. A masked column used this way can be unmasked by the rows it
-/// selects (a join against all possible digits), so samples of such plans are refused.
-pub fn used_in_expressions(plan: &LogicalPlan) -> BTreeSet<SourceColumn> {
-    let mut used = BTreeSet::new();
-    let _ = plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            let table = scan.table_name.table().to_owned();
-            for filter in &scan.filters {
-                for column in filter.column_refs() {
-                    used.insert((table.clone(), column.name.clone()));
-                }
-            }
-            return Ok(TreeNodeRecursion::Continue);
-        }
-        let inputs = node.inputs();
-        let input_origins: Vec<Vec<Origin>> = inputs.iter().map(|i| origins(i)).collect();
-        for expr in node.expressions() {
-            // A projection of a bare column only passes it through.
-            if matches!(node, LogicalPlan::Projection(_)) {
-                let mut inner = &expr;
-                while let Expr::Alias(alias) = inner {
-                    inner = &alias.expr;
-                }
-                if matches!(inner, Expr::Column(_)) {
-                    continue;
-                }
-            }
-            for column in expr.column_refs() {
-                let mut placed = false;
-                for (input, origins) in inputs.iter().zip(&input_origins) {
-                    if let Ok(i) = input.schema().index_of_column(column)
-                        && let Some(origin) = origins.get(i)
-                    {
-                        used.extend(origin.sources());
-                        placed = true;
-                        break;
-                    }
-                }
-                if !placed {
-                    // A column this module cannot place: assume the worst.
-                    used.extend(columns_read(node));
-                }
-            }
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
-    used
 }

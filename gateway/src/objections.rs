@@ -6,7 +6,6 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use policies::calendar::{Calendar, CalendarError};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -63,9 +62,6 @@ pub enum ObjectionError {
     /// The objection is already resolved.
     #[error("this objection was already resolved ({0})")]
     Resolved(String),
-    /// The calendar has no data for a year the deadline falls in.
-    #[error(transparent)]
-    Calendar(#[from] CalendarError),
     /// The records could not be read.
     #[error("reading records: {0}")]
     Records(String),
@@ -179,6 +175,9 @@ pub struct Filed {
     pub source_unit: String,
     /// The day by which it is done.
     pub due_on: NaiveDate,
+    /// The deadline runs into a year the calendar has no data for yet: counted on
+    /// Monday-to-Friday days, recounted when the year is added.
+    pub due_provisional: bool,
 }
 
 /// Files an objection whose record has been located and whose applicant has been
@@ -187,15 +186,18 @@ pub struct Filed {
 #[allow(clippy::too_many_arguments)]
 pub async fn file(
     store: &Store,
-    calendar: &Calendar,
+    calendars: &crate::calendar::Calendars,
     filing: &Filing,
     located: &::public::records::Located,
     filed_by: Option<&str>,
     today: NaiveDate,
     request_id: &str,
 ) -> Result<Filed, ObjectionError> {
-    let due_on = calendar.add_working_days(today, DEADLINE_WORKING_DAYS)?;
     let mut tx = store.write().await?;
+    // Read while the writing connection is held: a year being added is in it or not yet
+    // committed, and then recounts this deadline.
+    let deadline = calendars.current().deadline(today, DEADLINE_WORKING_DAYS);
+    let due_on = deadline.day;
     let open: Option<String> =
         sqlx::query_scalar("SELECT number FROM objections WHERE record_id = ? AND status = 'open'")
             .bind(filing.record_id.trim())
@@ -210,8 +212,9 @@ pub async fn file(
     let number = format!("YY{}{:04}", today.format("%Y%m%d"), suffix);
     sqlx::query(
         "INSERT INTO objections (id, number, token_sha256, filed_by, applicant_name, applicant_code, \
-             phone, content, record_table, record_id, subject_id, source_unit, status, filed_at, due_on) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+             phone, content, record_table, record_id, subject_id, source_unit, status, filed_at, due_on, \
+             due_provisional) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
     )
     .bind(&id)
     .bind(&number)
@@ -227,6 +230,7 @@ pub async fn file(
     .bind(&located.source_unit)
     .bind(now())
     .bind(due_on.to_string())
+    .bind(deadline.provisional)
     .execute(&mut *tx)
     .await?;
     audit::append(
@@ -241,6 +245,7 @@ pub async fn file(
                 "table": located.table,
                 "source_unit": located.source_unit,
                 "due_on": due_on,
+                "due_provisional": deadline.provisional,
             }),
             request_id,
         },
@@ -253,6 +258,7 @@ pub async fn file(
         token,
         source_unit: located.source_unit.clone(),
         due_on,
+        due_provisional: deadline.provisional,
     })
 }
 
@@ -383,6 +389,9 @@ pub struct Objection {
     pub filed_at: String,
     /// Deadline (5 working days).
     pub due_on: String,
+    /// The deadline runs into a year without calendar data: provisional, recounted
+    /// when the year is added.
+    pub due_provisional: bool,
     /// Open past its deadline (today in China is after `due_on`).
     pub overdue: bool,
     /// When it was resolved.
@@ -399,7 +408,7 @@ macro_rules! select {
         concat!(
             "SELECT id, number, applicant_name, applicant_code, phone, content, record_table, \
              record_id, subject_id, source_unit, status, filed_at, due_on, resolved_at, \
-             resolution",
+             resolution, due_provisional",
             $rest
         )
     };
@@ -435,6 +444,7 @@ fn objection(row: &sqlx::sqlite::SqliteRow, today: NaiveDate) -> Objection {
         status,
         filed_at: row.get(11),
         due_on,
+        due_provisional: row.get(15),
         resolved_at,
         resolution: row.get(14),
     }
@@ -461,7 +471,7 @@ pub async fn follow(
         .await?;
     Ok(row
         // Hashes are compared, so timing says nothing about the token itself.
-        .filter(|r| r.get::<String, _>(15) == sha256_hex(token.as_bytes()))
+        .filter(|r| r.get::<String, _>(16) == sha256_hex(token.as_bytes()))
         .map(|r| objection(&r, china_today())))
 }
 
@@ -571,6 +581,8 @@ pub struct Completion {
     pub on_time: u64,
     /// Open past their deadline.
     pub overdue: u64,
+    /// Open with a provisional deadline (a year without calendar data).
+    pub provisional: u64,
 }
 
 /// The completion figures over every objection.
@@ -581,5 +593,9 @@ pub async fn completion(store: &Store) -> Result<Completion, StoreError> {
         resolved: all.iter().filter(|o| o.status != "open").count() as u64,
         on_time: all.iter().filter(|o| o.on_time == Some(true)).count() as u64,
         overdue: all.iter().filter(|o| o.overdue).count() as u64,
+        provisional: all
+            .iter()
+            .filter(|o| o.status == "open" && o.due_provisional)
+            .count() as u64,
     })
 }

@@ -641,11 +641,28 @@ pub async fn visible(
     Ok(out)
 }
 
-/// Registers `tables` in a job's session.
-pub async fn register(ctx: &SessionContext, tables: &[Visible]) -> datafusion::error::Result<()> {
+/// Registers `tables` in a job's session, masked columns as the reader's pseudonyms
+/// (so its own and shared tables join its granted ones on them).
+pub async fn register(
+    ctx: &SessionContext,
+    tables: &[Visible],
+    pseudonyms: &crate::pseudonyms::Pseudonyms,
+) -> datafusion::error::Result<()> {
     for v in tables {
         ctx.register_parquet(&v.sql_name, &v.table.path, ParquetReadOptions::default())
             .await?;
+        let of = |tag: &str| -> Vec<&str> {
+            v.table
+                .columns
+                .iter()
+                .filter(|c| c.sensitivity == tag)
+                .map(|c| c.name.as_str())
+                .collect()
+        };
+        // Another institution's secret columns are not there at all; the owner's are,
+        // and a query that reads them releases nothing (the gate).
+        let hidden = if v.own { Vec::new() } else { of("secret") };
+        crate::pseudonyms::wrap(ctx, &v.sql_name, pseudonyms, &of("masked"), &hidden).await?;
     }
     Ok(())
 }

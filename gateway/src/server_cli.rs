@@ -7,9 +7,11 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use gateway::api::{self, AppState, Settings};
 use gateway::audit::{self, Verdict};
+use gateway::calendar::Calendars;
 use gateway::demo;
 use gateway::identity::{self, NewUser, Role};
-use gateway::store::Store;
+use gateway::store::{Store, china_today};
+use policies::calendar::Calendar;
 
 /// Opens the platform database, with a message that says which file failed.
 pub async fn open_store(path: &Path) -> Result<Store> {
@@ -126,6 +128,71 @@ pub async fn create_admin(database: &Path, username: &str, display_name: &str) -
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     tx.commit().await?;
     eprintln!("created administrator {username} (id {id})");
+    Ok(())
+}
+
+/// Prints the working-day calendar's years and the year it lacks.
+pub async fn list_calendar(database: &Path) -> Result<()> {
+    let store = open_store(database).await?;
+    let calendars = Calendars::load(&store, Calendar::builtin().clone()).await?;
+    let calendar = calendars.current();
+    let (years, missing) = gateway::calendar::listing(&calendar, &calendars, china_today());
+    for year in years {
+        println!(
+            "{}  {:7}  {:2} days off, {} worked weekend days  {}",
+            year.year,
+            year.origin,
+            year.holidays.len(),
+            year.working_weekends.len(),
+            year.source
+        );
+    }
+    if let Some(year) = missing {
+        println!("warning: {}", gateway::calendar::missing_warning(year));
+    }
+    Ok(())
+}
+
+/// Adds the years of a calendar file; each is checked and audited, and the provisional
+/// deadlines it decides are recounted.
+pub async fn add_calendar_years(database: &Path, file: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read the calendar file {}", file.display()))?;
+    let notices = Calendar::notices(&text)
+        .with_context(|| format!("the calendar file {} is not valid", file.display()))?;
+    anyhow::ensure!(
+        !notices.is_empty(),
+        "the calendar file {} has no [[years]] entry",
+        file.display()
+    );
+    let store = open_store(database).await?;
+    let calendars = Calendars::load(&store, Calendar::builtin().clone()).await?;
+    let actor = format!("cli:{}", whoami());
+    for notice in notices {
+        let year = notice.year;
+        let (_, recount) = calendars
+            .add(&store, notice, &actor, "-")
+            .await
+            .with_context(|| format!("{year} was not added"))?;
+        println!(
+            "added {year}: {} objection and {} ticket deadlines recounted",
+            recount.objections.len(),
+            recount.tickets.len()
+        );
+        for case in recount.objections.iter().chain(&recount.tickets) {
+            println!(
+                "  {}: due {} (was {}){}",
+                case.number,
+                case.due_on,
+                case.was,
+                if case.provisional {
+                    ", still provisional"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
     Ok(())
 }
 

@@ -3,7 +3,6 @@
 //! working days, extendable with a reason to at most 20 in all, rated by the requester.
 
 use chrono::NaiveDate;
-use policies::calendar::{Calendar, CalendarError};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -28,9 +27,6 @@ pub enum TicketError {
     /// The ticket is not in a state for this.
     #[error("{0}")]
     Conflict(String),
-    /// The calendar has no data for a year the deadline falls in.
-    #[error(transparent)]
-    Calendar(#[from] CalendarError),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -131,18 +127,21 @@ pub struct Filed {
     pub token: String,
     /// Answer due by.
     pub due_on: NaiveDate,
+    /// The deadline runs into a year without calendar data: provisional, recounted
+    /// when the year is added.
+    pub due_provisional: bool,
 }
 
 /// Files a checked ticket; audited.
 pub async fn file(
     store: &Store,
+    calendars: &crate::calendar::Calendars,
     ticket: &NewTicket,
     channel: &str,
     actor: &str,
     request_id: &str,
 ) -> Result<Filed, TicketError> {
     let today = china_today();
-    let due_on = Calendar::builtin().add_working_days(today, DEADLINE_WORKING_DAYS as u32)?;
     let id = new_id();
     let token = format!("cpt_{}", crate::store::hex(&random_bytes::<16>()));
     let number = format!(
@@ -151,9 +150,14 @@ pub async fn file(
         u32::from_be_bytes(random_bytes::<4>()) % 10_000
     );
     let mut tx = store.write().await?;
+    // Read while the writing connection is held (see `calendar`).
+    let deadline = calendars
+        .current()
+        .deadline(today, DEADLINE_WORKING_DAYS as u32);
+    let due_on = deadline.day;
     sqlx::query(
         "INSERT INTO tickets (id, number, token_sha256, kind, category, channel, name, contact, content, \
-             status, filed_at, due_on) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+             status, filed_at, due_on, due_provisional) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
     )
     .bind(&id)
     .bind(&number)
@@ -166,6 +170,7 @@ pub async fn file(
     .bind(ticket.content.trim())
     .bind(now())
     .bind(due_on.to_string())
+    .bind(deadline.provisional)
     .execute(&mut *tx)
     .await?;
     audit::append(
@@ -174,7 +179,7 @@ pub async fn file(
             actor,
             action: "ticket.filed",
             subject: &id,
-            detail: serde_json::json!({ "number": number, "kind": ticket.kind, "category": ticket.category, "channel": channel, "due_on": due_on }),
+            detail: serde_json::json!({ "number": number, "kind": ticket.kind, "category": ticket.category, "channel": channel, "due_on": due_on, "due_provisional": deadline.provisional }),
             request_id,
         },
     )
@@ -185,6 +190,7 @@ pub async fn file(
         number,
         token,
         due_on,
+        due_provisional: deadline.provisional,
     })
 }
 
@@ -213,6 +219,9 @@ pub struct Ticket {
     pub filed_at: String,
     /// Due by.
     pub due_on: String,
+    /// The deadline runs into a year without calendar data: provisional, recounted
+    /// when the year is added.
+    pub due_provisional: bool,
     /// Working days allowed in all.
     pub allowed_days: i64,
     /// Why it was extended.
@@ -235,7 +244,8 @@ macro_rules! select {
     ($rest:literal) => {
         concat!(
             "SELECT id, number, kind, category, channel, name, contact, content, status, filed_at, \
-             due_on, allowed_days, extension_reason, answer, answered_at, rating, rating_comment",
+             due_on, allowed_days, extension_reason, answer, answered_at, rating, rating_comment, \
+             due_provisional",
             $rest
         )
     };
@@ -261,6 +271,7 @@ fn ticket(row: &sqlx::sqlite::SqliteRow) -> Ticket {
         status,
         filed_at: row.get(9),
         due_on,
+        due_provisional: row.get(17),
         allowed_days: row.get(11),
         extension_reason: row.get(12),
         answer: row.get(13),
@@ -290,7 +301,7 @@ pub async fn follow(
             .bind(number)
             .fetch_optional(store.pool())
             .await?
-            .filter(|r| r.get::<String, _>(17) == sha256_hex(token.as_bytes()))
+            .filter(|r| r.get::<String, _>(18) == sha256_hex(token.as_bytes()))
             .map(|r| ticket(&r)),
     )
 }
@@ -349,6 +360,7 @@ async fn change(
 /// Extends an open ticket by `days` working days with a reason; at most 20 in all.
 pub async fn extend(
     store: &Store,
+    calendars: &crate::calendar::Calendars,
     id: &str,
     days: i64,
     reason: &str,
@@ -379,7 +391,8 @@ pub async fn extend(
         ));
     }
     let filed = china_day(&current.filed_at).unwrap_or_else(china_today);
-    let due = Calendar::builtin().add_working_days(filed, allowed as u32)?;
+    // An addition racing this one is caught by the next refresh's recount.
+    let due = calendars.current().deadline(filed, allowed as u32);
     let reason = match &current.extension_reason {
         Some(before) => format!("{before}；{}", reason.trim()),
         None => reason.trim().to_owned(),
@@ -387,9 +400,10 @@ pub async fn extend(
     change(
         store,
         id,
-        "UPDATE tickets SET allowed_days = ?, due_on = ?, extension_reason = ? WHERE id = ? AND status = 'open'",
-        &[&allowed.to_string(), &due.to_string(), &reason, id],
-        ("ticket.extended", serde_json::json!({ "allowed_days": allowed, "due_on": due, "reason": reason })),
+        "UPDATE tickets SET allowed_days = ?, due_on = ?, due_provisional = ?, extension_reason = ? \
+         WHERE id = ? AND status = 'open'",
+        &[&allowed.to_string(), &due.day.to_string(), if due.provisional { "1" } else { "0" }, &reason, id],
+        ("ticket.extended", serde_json::json!({ "allowed_days": allowed, "due_on": due.day, "due_provisional": due.provisional, "reason": reason })),
         (actor, request_id),
     )
     .await
@@ -482,6 +496,8 @@ pub struct Figures {
     pub on_time: u64,
     /// Open past their deadline.
     pub overdue: u64,
+    /// Open with a provisional deadline (a year without calendar data).
+    pub provisional: u64,
     /// Ratings given.
     pub rated: u64,
     /// Mean rating (1–5).
@@ -498,6 +514,10 @@ pub async fn figures(store: &Store) -> Result<Figures, StoreError> {
         answered: all.iter().filter(|t| t.status == "answered").count() as u64,
         on_time: all.iter().filter(|t| t.on_time == Some(true)).count() as u64,
         overdue: all.iter().filter(|t| t.overdue).count() as u64,
+        provisional: all
+            .iter()
+            .filter(|t| t.status == "open" && t.due_provisional)
+            .count() as u64,
         rated: ratings.len() as u64,
         mean_rating: (!ratings.is_empty())
             .then(|| ratings.iter().sum::<i64>() as f64 / ratings.len() as f64),

@@ -14,6 +14,7 @@ use sqlx::Row;
 
 use crate::accounts;
 use crate::audit::{self, Event};
+use crate::pseudonyms::Pseudonyms;
 use crate::store::{Store, StoreError, new_id, now};
 
 /// Longest SQL text accepted, in bytes.
@@ -59,6 +60,55 @@ pub struct JobUsage {
     pub wall_ms: i64,
     /// Size of the result file.
     pub result_bytes: i64,
+    /// Whether the figures are rounded, as institutions see them (issue 14: exact row
+    /// counts, sizes, fuel and times would each carry data a query or a model chose).
+    pub rounded: bool,
+}
+
+/// `n` rounded to `digits` significant figures (half away from zero).
+pub fn significant(n: i64, digits: u32) -> i64 {
+    let magnitude = n.unsigned_abs();
+    let length = magnitude.checked_ilog10().map_or(1, |l| l + 1);
+    if length <= digits {
+        return n;
+    }
+    let unit = 10u64.pow(length - digits);
+    let rounded = (magnitude + unit / 2) / unit * unit;
+    i64::try_from(rounded).unwrap_or(i64::MAX) * n.signum()
+}
+
+/// A count as institutions see it: 0 as 0, 1 to 9 as 10, otherwise to two significant
+/// figures. A job's figures answer at most a few bits each about what it read.
+pub fn coarse_count(n: i64) -> i64 {
+    match n {
+        0 => 0,
+        1..=9 => 10,
+        _ => significant(n, 2),
+    }
+}
+
+impl JobUsage {
+    /// The figures as the institution sees them: counts and sizes to two significant
+    /// figures (a count under ten as 10), fuel and times to one.
+    pub fn coarse(&self) -> JobUsage {
+        JobUsage {
+            rows_in: coarse_count(self.rows_in),
+            rows_out: coarse_count(self.rows_out),
+            fuel: significant(self.fuel, 1),
+            cpu_ms: significant(self.cpu_ms, 1),
+            wall_ms: significant(self.wall_ms, 1),
+            result_bytes: coarse_count(self.result_bytes),
+            rounded: true,
+        }
+    }
+}
+
+impl Job {
+    /// The job as its institution sees it: figures rounded ([`JobUsage::coarse`]).
+    pub fn for_institution(mut self) -> Job {
+        self.report = self.report.as_ref().map(JobUsage::coarse);
+        self
+    }
 }
 
 /// Why a workspace operation was refused.
@@ -106,6 +156,8 @@ struct JobInputs {
     grants: Vec<String>,
     models: Vec<String>,
     own: Vec<crate::own_data::Visible>,
+    /// The institution's key for identifying values.
+    pseudonyms: Pseudonyms,
     /// The job's limits: the platform's, with the result no larger than the storage the
     /// institution had left at submission.
     limits: JobLimits,
@@ -115,6 +167,8 @@ struct JobInputs {
 pub struct Workspaces {
     store: Store,
     catalog: Arc<Catalog>,
+    /// The server's key from which each institution's pseudonym key is derived.
+    secret: Arc<[u8; 32]>,
     queue: JobQueue,
     sandbox: OnceLock<Arc<Sandbox>>,
     limits: JobLimits,
@@ -133,11 +187,13 @@ impl std::fmt::Debug for Workspaces {
 }
 
 impl Workspaces {
-    /// Starts the job queue with `slots` running slots. Jobs a previous process left
-    /// queued or running are marked failed: their process is gone.
+    /// Starts the job queue with `slots` running slots; identifying values reach jobs as
+    /// pseudonyms keyed under `secret`. Jobs a previous process left queued or running
+    /// are marked failed: their process is gone.
     pub async fn start(
         store: Store,
         catalog: Arc<Catalog>,
+        secret: Arc<[u8; 32]>,
         slots: usize,
         limits: JobLimits,
     ) -> Result<Arc<Workspaces>, StoreError> {
@@ -169,6 +225,7 @@ impl Workspaces {
         Ok(Arc::new(Workspaces {
             store,
             catalog,
+            secret,
             queue,
             sandbox: OnceLock::new(),
             limits,
@@ -180,6 +237,11 @@ impl Workspaces {
     /// The catalog of public-credit tables.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The pseudonym key of an institution.
+    pub fn pseudonyms(&self, institution_id: &str) -> Pseudonyms {
+        Pseudonyms::new(&self.secret, institution_id)
     }
 
     /// The sandbox, started on first use.
@@ -328,6 +390,7 @@ impl Workspaces {
             grants,
             models,
             own,
+            pseudonyms: self.pseudonyms(institution_id),
             limits,
         };
         let work = {
@@ -371,6 +434,7 @@ impl Workspaces {
             grants,
             models,
             own,
+            pseudonyms,
             limits,
         } = inputs;
         self.started()
@@ -384,10 +448,10 @@ impl Workspaces {
             tracing::error!(job = %id, "recording a job as running: {e}");
         }
         let ctx = sandbox::job_session(limits)?;
-        register_granted(&ctx, &self.catalog, grants)
+        register_granted(&ctx, &self.catalog, grants, pseudonyms)
             .await
             .map_err(|e| JobError::Internal(format!("registering the granted tables: {e}")))?;
-        crate::own_data::register(&ctx, own)
+        crate::own_data::register(&ctx, own, pseudonyms)
             .await
             .map_err(|e| JobError::Internal(format!("registering the own tables: {e}")))?;
         if let Some(dir) = out.parent() {
@@ -468,8 +532,12 @@ impl Workspaces {
                     "failed"
                 };
                 let message = user_message(e);
-                if let JobError::Internal(_) | JobError::Io(_) = e {
-                    tracing::error!(job = %id, "job failed inside the platform: {e}");
+                match e {
+                    JobError::Internal(_) | JobError::Io(_) => {
+                        tracing::error!(job = %id, "job failed inside the platform: {e}");
+                    }
+                    JobError::Model(_) => tracing::info!(job = %id, "a model failed: {e}"),
+                    _ => {}
                 }
                 // A failed or cancelled job's time counts against the quota too.
                 let wall_ms = self
@@ -617,6 +685,7 @@ fn job_from_row(row: &sqlx::sqlite::SqliteRow) -> Job {
         cpu_ms: row.get::<Option<i64>, _>("cpu_ms").unwrap_or(0),
         wall_ms: row.get::<Option<i64>, _>("wall_ms").unwrap_or(0),
         result_bytes: row.get::<Option<i64>, _>("result_bytes").unwrap_or(0),
+        rounded: false,
     });
     Job {
         id: row.get("id"),
@@ -670,6 +739,16 @@ fn user_message(e: &JobError) -> String {
             "the job failed inside the platform; the operators have been told — try again later"
                 .into()
         }
+        // What a guest says when it fails (a trap's kind and place, the lengths and
+        // offsets of a malformed output) is the guest's choice, so it could carry data
+        // out (issue 14, class 5): the institution is told which model and what kind of
+        // failure; the details go to the platform's log.
+        JobError::Model(sandbox::SandboxError::Trap { model, .. }) => format!(
+            "model '{model}' failed: it trapped (a WebAssembly runtime error such as unreachable code, a division by zero or an out-of-bounds access); the details are not shown, since a model could choose them — run the model on your own sample data with `creditpool model run` to see them"
+        ),
+        JobError::Model(sandbox::SandboxError::BadOutput { model, .. }) => format!(
+            "model '{model}' returned an output that breaks the ABI (docs/model-abi.md §4: bounds, lengths, offsets, UTF-8, row count, type); the details are not shown, since a model could choose them — check it with `creditpool model run` on your own sample data"
+        ),
         other => other.to_string(),
     }
 }
@@ -721,12 +800,14 @@ pub fn folder_bytes(path: &std::path::Path) -> u64 {
 }
 
 /// Registers the granted public-credit tables in a job's session without their secret
-/// columns (BRIEF Q3: secret columns are never shown): an institution's SQL cannot name
-/// them, filter on them or read them through an error message.
+/// columns (BRIEF Q3: secret columns are never shown: an institution's SQL cannot name
+/// them, filter on them or read them through an error message) and with identifying
+/// columns as the institution's pseudonyms (`pseudonyms`).
 pub async fn register_granted(
     ctx: &datafusion::prelude::SessionContext,
     catalog: &Catalog,
     grants: &[String],
+    pseudonyms: &Pseudonyms,
 ) -> Result<(), String> {
     let tables: Vec<&str> = grants.iter().map(String::as_str).collect();
     catalog
@@ -737,23 +818,18 @@ pub async fn register_granted(
         let Some(def) = catalog::Manifest::builtin().table(id) else {
             continue;
         };
-        let visible: Vec<&str> = def
-            .columns
-            .iter()
-            .filter(|c| c.sensitivity != catalog::Sensitivity::Secret)
-            .map(|c| c.name.as_str())
-            .collect();
-        if visible.len() == def.columns.len() {
-            continue;
-        }
-        let view = ctx
-            .table(*id)
+        let of = |wanted: fn(&str, &str, catalog::Sensitivity) -> bool| -> Vec<&str> {
+            def.columns
+                .iter()
+                .filter(|c| wanted(id, &c.name, c.sensitivity))
+                .map(|c| c.name.as_str())
+                .collect()
+        };
+        let hidden = of(|_, _, s| s == catalog::Sensitivity::Secret);
+        let pseudonymised = of(crate::pseudonyms::is_pseudonymised);
+        crate::pseudonyms::wrap(ctx, id, pseudonyms, &pseudonymised, &hidden)
             .await
-            .and_then(|df| df.select_columns(&visible))
-            .map_err(|e| e.to_string())?
-            .into_view();
-        ctx.deregister_table(*id).map_err(|e| e.to_string())?;
-        ctx.register_table(*id, view).map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -765,4 +841,72 @@ pub fn inputs_json(own: &[crate::own_data::Visible]) -> serde_json::Value {
             .map(|v| (v.sql_name.clone(), serde_json::json!(v.table.id)))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn institutions_see_figures_rounded() {
+        // Issue 14, class 5: a count equal to a hidden value, or fuel used as a counter,
+        // comes out as one of few values.
+        assert_eq!(
+            [0, 1, 9, 10, 99, 104, 105, 12_345, 987_654].map(coarse_count),
+            [0, 10, 10, 10, 99, 100, 110, 12_000, 990_000]
+        );
+        assert_eq!(
+            [0, 7, 14, 15, 3_456_789, -250].map(|n| significant(n, 1)),
+            [0, 7, 10, 20, 3_000_000, -300]
+        );
+        let exact = JobUsage {
+            rows_in: 50_123,
+            rows_out: 3,
+            fuel: 123_456_789,
+            cpu_ms: 1_234,
+            wall_ms: 56,
+            result_bytes: 4_629,
+            rounded: false,
+        };
+        let seen = exact.coarse();
+        assert_eq!(
+            (
+                seen.rows_in,
+                seen.rows_out,
+                seen.fuel,
+                seen.cpu_ms,
+                seen.wall_ms,
+                seen.result_bytes,
+                seen.rounded
+            ),
+            (50_000, 10, 100_000_000, 1_000, 60, 4_600, true)
+        );
+    }
+
+    #[test]
+    fn a_failing_model_is_named_but_its_own_words_are_not_passed_on() {
+        // A model chooses its trap and its malformed output: numbers in them would be a
+        // channel out of the sandbox.
+        let trap = JobError::Model(sandbox::SandboxError::Trap {
+            model: "leaky".into(),
+            message: "wasm trap: unreachable at function 330106 offset 19900307".into(),
+        });
+        let bad = JobError::Model(sandbox::SandboxError::BadOutput {
+            model: "leaky".into(),
+            reason: "row count 13812345678 is not the batch's 1024".into(),
+        });
+        for e in [trap, bad] {
+            let message = user_message(&e);
+            assert!(message.contains("model 'leaky'"), "{message}");
+            assert!(
+                !message.contains("330106")
+                    && !message.contains("19900307")
+                    && !message.contains("13812345678"),
+                "{message}"
+            );
+        }
+        // A limit's own value is the platform's, and stays.
+        let limit = JobError::Timeout { limit_ms: 60_000 };
+        assert!(user_message(&limit).contains("60000"));
+    }
 }

@@ -63,6 +63,7 @@ pub enum Action {
     HandleTickets,
     VerifySubjects,
     ReadServiceQuality,
+    ManageCalendar,
 }
 
 impl Action {
@@ -106,6 +107,7 @@ impl Action {
             Action::HandleTickets => "handle_tickets",
             Action::VerifySubjects => "verify_subjects",
             Action::ReadServiceQuality => "read_service_quality",
+            Action::ManageCalendar => "manage_calendar",
         }
     }
 }

@@ -1,7 +1,11 @@
 //! Working days (BRIEF Q8, Q9): the calendar of statutory holidays and worked weekend
-//! days, kept as data with its sources (`policies/data/working-days.toml`). Deadlines
-//! such as "five working days" are counted on it. A day in a year without data is an
-//! error, never a guess.
+//! days, kept as data with its sources. The years shipped with the platform are in
+//! `policies/data/working-days.toml`; administrators add later ones from the State
+//! Council's notice without a rebuild ([`Calendar::with_year`]). Deadlines such as
+//! "five working days" are counted on it: [`Calendar::is_working_day`] and
+//! [`Calendar::add_working_days`] refuse a year without data, while
+//! [`Calendar::deadline`] counts such a year's Monday-to-Friday days and says the
+//! deadline is provisional, so that a filing is never refused for want of a notice.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -20,24 +24,39 @@ pub enum CalendarError {
         "the working-day calendar has no data for {0}: add that year's State Council holiday notice to policies/data/working-days.toml"
     )]
     NoData(i32),
-    /// The calendar file is wrong.
-    #[error("the working-day calendar is invalid: {0}")]
-    Invalid(String),
+    /// The calendar file, or a year's notice, is wrong: `field` of the notice
+    /// (`year`, `source`, `holidays`, `working_weekends`, or `years` for the file).
+    #[error("the working-day calendar is invalid: {message}")]
+    Invalid {
+        /// The field at fault.
+        field: &'static str,
+        /// What is wrong, naming the value.
+        message: String,
+    },
+    /// A year added that the calendar already has.
+    #[error("the working-day calendar already has {0}; a year is added once")]
+    AlreadyListed(i32),
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
-    years: Vec<YearEntry>,
+    years: Vec<YearNotice>,
 }
 
-#[derive(Deserialize)]
+/// One year's arrangement as the State Council's notice gives it: the form of an entry
+/// of the calendar file, of `creditpool calendar add` and of the API.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
-struct YearEntry {
-    year: i32,
-    source: String,
-    holidays: Vec<String>,
-    working_weekends: Vec<String>,
+pub struct YearNotice {
+    /// The year.
+    pub year: i32,
+    /// The notice: its title, number and date of publication.
+    pub source: String,
+    /// Days off: single days `YYYY-MM-DD` or inclusive ranges `YYYY-MM-DD..YYYY-MM-DD`.
+    pub holidays: Vec<String>,
+    /// Saturdays and Sundays worked instead (调休上班), `YYYY-MM-DD`.
+    pub working_weekends: Vec<String>,
 }
 
 /// One year's holidays and worked weekend days, with the notice they come from.
@@ -49,20 +68,103 @@ pub struct Year {
     working_weekends: BTreeSet<NaiveDate>,
 }
 
+impl Year {
+    /// Its days off, in order.
+    pub fn holidays(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.holidays.iter().copied()
+    }
+
+    /// Its worked weekend days, in order.
+    pub fn working_weekends(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.working_weekends.iter().copied()
+    }
+}
+
+/// A deadline counted in working days.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    /// The last day.
+    pub day: NaiveDate,
+    /// Part of it was counted on Monday-to-Friday days because a year it crosses has no
+    /// data yet: it is recounted when that year is added.
+    pub provisional: bool,
+}
+
+/// Years a notice may be for: the platform's own era, with room to spare.
+const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+/// More days off than any notice has given (2020 had 30 with the epidemic extension).
+const MAX_HOLIDAYS: usize = 45;
+/// More worked weekend days than any notice has given (usually five or six).
+const MAX_WORKING_WEEKENDS: usize = 15;
+
 /// The working-day calendar.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Calendar {
     years: BTreeMap<i32, Year>,
 }
 
-fn date(text: &str) -> Result<NaiveDate, CalendarError> {
+fn invalid(field: &'static str, message: String) -> CalendarError {
+    CalendarError::Invalid { field, message }
+}
+
+fn date(text: &str, field: &'static str) -> Result<NaiveDate, CalendarError> {
     text.trim()
         .parse()
-        .map_err(|_| CalendarError::Invalid(format!("'{text}' is not a date (YYYY-MM-DD)")))
+        .map_err(|_| invalid(field, format!("'{text}' is not a date (YYYY-MM-DD)")))
 }
 
 fn weekend(d: NaiveDate) -> bool {
     matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+impl Year {
+    /// Checks a notice: dates in their year, ranges in order, worked days on weekends
+    /// only and never also holidays, a source named.
+    fn from_notice(notice: YearNotice) -> Result<Year, CalendarError> {
+        let y = notice.year;
+        if notice.source.trim().is_empty() {
+            return Err(invalid("source", format!("{y} has no source")));
+        }
+        let mut holidays = BTreeSet::new();
+        for item in &notice.holidays {
+            let (first, last) = match item.split_once("..") {
+                Some((a, b)) => (date(a, "holidays")?, date(b, "holidays")?),
+                None => (date(item, "holidays")?, date(item, "holidays")?),
+            };
+            if last < first || first.year() != y || last.year() != y {
+                return Err(invalid(
+                    "holidays",
+                    format!("{y}: '{item}' is not a range within {y}"),
+                ));
+            }
+            let mut d = first;
+            while d <= last {
+                holidays.insert(d);
+                match d.succ_opt() {
+                    Some(next) => d = next,
+                    None => break,
+                }
+            }
+        }
+        let mut working_weekends = BTreeSet::new();
+        for item in &notice.working_weekends {
+            let d = date(item, "working_weekends")?;
+            if d.year() != y || !weekend(d) || holidays.contains(&d) {
+                return Err(invalid(
+                    "working_weekends",
+                    format!(
+                        "{y}: worked day {d} must be a Saturday or Sunday of {y} that is not a holiday"
+                    ),
+                ));
+            }
+            working_weekends.insert(d);
+        }
+        Ok(Year {
+            source: notice.source.trim().to_owned(),
+            holidays,
+            working_weekends,
+        })
+    }
 }
 
 impl Calendar {
@@ -72,56 +174,93 @@ impl Calendar {
         CALENDAR.get_or_init(|| Calendar::parse(BUILTIN).expect("the shipped calendar is valid"))
     }
 
+    /// The notices of a calendar file (`[[years]]` entries), as written, unchecked:
+    /// what `creditpool calendar add` reads before adding each with
+    /// [`Calendar::with_year`].
+    pub fn notices(text: &str) -> Result<Vec<YearNotice>, CalendarError> {
+        let file: File = toml::from_str(text).map_err(|e| invalid("years", e.to_string()))?;
+        Ok(file.years)
+    }
+
     /// Parses and checks a calendar: dates in their year, ranges in order, worked days
     /// on weekends only and never also holidays, each year once.
     pub fn parse(text: &str) -> Result<Calendar, CalendarError> {
-        let file: File = toml::from_str(text).map_err(|e| CalendarError::Invalid(e.to_string()))?;
+        let file: File = toml::from_str(text).map_err(|e| invalid("years", e.to_string()))?;
         let mut years = BTreeMap::new();
-        for entry in file.years {
-            let y = entry.year;
-            if entry.source.trim().is_empty() {
-                return Err(CalendarError::Invalid(format!("{y} has no source")));
-            }
-            let mut holidays = BTreeSet::new();
-            for item in &entry.holidays {
-                let (first, last) = match item.split_once("..") {
-                    Some((a, b)) => (date(a)?, date(b)?),
-                    None => (date(item)?, date(item)?),
-                };
-                if last < first || first.year() != y || last.year() != y {
-                    return Err(CalendarError::Invalid(format!(
-                        "{y}: '{item}' is not a range within {y}"
-                    )));
-                }
-                let mut d = first;
-                while d <= last {
-                    holidays.insert(d);
-                    match d.succ_opt() {
-                        Some(next) => d = next,
-                        None => break,
-                    }
-                }
-            }
-            let mut working_weekends = BTreeSet::new();
-            for item in &entry.working_weekends {
-                let d = date(item)?;
-                if d.year() != y || !weekend(d) || holidays.contains(&d) {
-                    return Err(CalendarError::Invalid(format!(
-                        "{y}: worked day {d} must be a Saturday or Sunday of {y} that is not a holiday"
-                    )));
-                }
-                working_weekends.insert(d);
-            }
-            let year = Year {
-                source: entry.source,
-                holidays,
-                working_weekends,
-            };
-            if years.insert(y, year).is_some() {
-                return Err(CalendarError::Invalid(format!("{y} is listed twice")));
+        for notice in file.years {
+            let y = notice.year;
+            if years.insert(y, Year::from_notice(notice)?).is_some() {
+                return Err(invalid("years", format!("{y} is listed twice")));
             }
         }
         Ok(Calendar { years })
+    }
+
+    /// This calendar with one more year, from the State Council's notice, checked as the
+    /// file's years are and more strictly: a year of this century not already listed,
+    /// New Year's Day (元旦) among its holidays (every notice has it, so a notice without
+    /// it is a typing error), and no more days off or worked days than any notice gave.
+    pub fn with_year(&self, notice: YearNotice) -> Result<Calendar, CalendarError> {
+        let y = notice.year;
+        if !YEARS.contains(&y) {
+            return Err(invalid(
+                "year",
+                format!(
+                    "{y} is not a year the platform can be in ({}–{})",
+                    YEARS.start(),
+                    YEARS.end()
+                ),
+            ));
+        }
+        if self.years.contains_key(&y) {
+            return Err(CalendarError::AlreadyListed(y));
+        }
+        let year = Year::from_notice(notice)?;
+        let new_year = NaiveDate::from_ymd_opt(y, 1, 1).expect("1 January exists");
+        if !year.holidays.contains(&new_year) {
+            return Err(invalid(
+                "holidays",
+                format!(
+                    "{y}: New Year's Day ({new_year}) is not among the holidays; every notice gives it: check the dates"
+                ),
+            ));
+        }
+        if year.holidays.len() > MAX_HOLIDAYS {
+            return Err(invalid(
+                "holidays",
+                format!(
+                    "{y}: {} days off is more than any notice has given (at most {MAX_HOLIDAYS}): check the ranges",
+                    year.holidays.len()
+                ),
+            ));
+        }
+        if year.working_weekends.len() > MAX_WORKING_WEEKENDS {
+            return Err(invalid(
+                "working_weekends",
+                format!(
+                    "{y}: {} worked weekend days is more than any notice has given (at most {MAX_WORKING_WEEKENDS})",
+                    year.working_weekends.len()
+                ),
+            ));
+        }
+        let mut years = self.years.clone();
+        years.insert(y, year);
+        Ok(Calendar { years })
+    }
+
+    /// Whether the calendar has data for `year`.
+    pub fn has_year(&self, year: i32) -> bool {
+        self.years.contains_key(&year)
+    }
+
+    /// The year whose data is missing and wanted by `today`: this year's at any time, and
+    /// from 1 November next year's, when deadlines start to run into it.
+    pub fn missing_year(&self, today: NaiveDate) -> Option<i32> {
+        let year = today.year();
+        if !self.has_year(year) {
+            return Some(year);
+        }
+        (today.month() >= 11 && !self.has_year(year + 1)).then_some(year + 1)
     }
 
     /// The years with data, and their sources.
@@ -141,8 +280,34 @@ impl Calendar {
         Ok(!weekend(day) || year.working_weekends.contains(&day))
     }
 
+    /// The deadline of "n working days" from `from` (`from` itself not counted), counted
+    /// on this calendar where it has data and on Monday-to-Friday days where it has not,
+    /// which makes the deadline provisional.
+    pub fn deadline(&self, from: NaiveDate, n: u32) -> Deadline {
+        let mut day = from;
+        let mut left = n;
+        let mut provisional = false;
+        while left > 0 {
+            let Some(next) = day.succ_opt() else {
+                break;
+            };
+            day = next;
+            let working = match self.is_working_day(day) {
+                Ok(working) => working,
+                Err(_) => {
+                    provisional = true;
+                    !weekend(day)
+                }
+            };
+            if working {
+                left -= 1;
+            }
+        }
+        Deadline { day, provisional }
+    }
+
     /// The `n`th working day after `from` (`from` itself not counted): the deadline of
-    /// "n working days" from a filing on `from`.
+    /// "n working days" from a filing on `from`; an error where a year has no data.
     pub fn add_working_days(&self, from: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
         let mut day = from;
         let mut left = n;
@@ -234,5 +399,94 @@ mod tests {
             bad("[[years]]\nyear = 2026\nsource = \" \"\nholidays = []\nworking_weekends = []\n")
                 .contains("no source")
         );
+    }
+
+    fn notice(year: i32, holidays: &[&str], worked: &[&str]) -> YearNotice {
+        YearNotice {
+            year,
+            source: format!("国务院办公厅关于{year}年部分节假日安排的通知"),
+            holidays: holidays.iter().map(|s| (*s).to_owned()).collect(),
+            working_weekends: worked.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_deadline_in_a_year_without_data_is_provisional_on_weekdays_and_recounted_once_added() {
+        // Q8, Q9: filed Monday 2026-12-28, five working days run into 2027, which has no
+        // data: counted Monday to Friday (Tue 29, Wed 30, Thu 31, Fri 1, Mon 4).
+        let c = Calendar::builtin();
+        let provisional = c.deadline(d("2026-12-28"), 5);
+        assert_eq!(
+            provisional,
+            Deadline {
+                day: d("2027-01-04"),
+                provisional: true
+            }
+        );
+        // Within known years it is the strict count, and final.
+        assert_eq!(
+            c.deadline(d("2026-11-20"), 20),
+            Deadline {
+                day: d("2026-12-18"),
+                provisional: false
+            }
+        );
+        // Once 2027 is added (a notice with 1–3 January off), the same filing is due
+        // Tuesday 5 January, and no longer provisional.
+        let added = c
+            .with_year(notice(2027, &["2027-01-01..2027-01-03"], &[]))
+            .expect("a valid year");
+        assert_eq!(
+            added.deadline(d("2026-12-28"), 5),
+            Deadline {
+                day: d("2027-01-05"),
+                provisional: false
+            }
+        );
+        assert_eq!(
+            added.add_working_days(d("2026-12-28"), 5),
+            Ok(d("2027-01-05"))
+        );
+        // The shipped calendar itself is unchanged.
+        assert!(!c.has_year(2027));
+    }
+
+    #[test]
+    fn an_added_year_is_checked_before_it_counts() {
+        let c = Calendar::builtin();
+        let refused = |n: YearNotice| c.with_year(n).expect_err("refused");
+        assert_eq!(
+            refused(notice(2026, &["2026-01-01"], &[])),
+            CalendarError::AlreadyListed(2026)
+        );
+        let message = |n: YearNotice| refused(n).to_string();
+        assert!(message(notice(2027, &["2027-02-10"], &[])).contains("New Year's Day"));
+        assert!(message(notice(2027, &["2027-01-01", "2028-01-01"], &[])).contains("within 2027"));
+        assert!(message(notice(2027, &["2027-01-01", "2027-13-40"], &[])).contains("2027-13-40"));
+        assert!(
+            message(notice(2027, &["2027-01-01..2027-03-31"], &[]))
+                .contains("more than any notice")
+        );
+        assert!(
+            message(notice(2027, &["2027-01-01"], &["2027-01-06"])).contains("Saturday or Sunday")
+        );
+        assert!(message(notice(1999, &["1999-01-01"], &[])).contains("not a year"));
+        let mut nameless = notice(2027, &["2027-01-01"], &[]);
+        nameless.source = "  ".into();
+        assert!(message(nameless).contains("no source"));
+    }
+
+    #[test]
+    fn the_missing_year_is_this_one_or_from_november_the_next() {
+        let c = Calendar::builtin();
+        assert_eq!(c.missing_year(d("2026-10-31")), None);
+        assert_eq!(c.missing_year(d("2026-11-01")), Some(2027));
+        assert_eq!(c.missing_year(d("2027-03-01")), Some(2027));
+        assert_eq!(c.missing_year(d("2025-12-15")), None);
+        let added = c
+            .with_year(notice(2027, &["2027-01-01"], &[]))
+            .expect("a valid year");
+        assert_eq!(added.missing_year(d("2026-12-03")), None);
+        assert_eq!(added.missing_year(d("2027-11-02")), Some(2028));
     }
 }

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use datafusion::logical_expr::ScalarUDF;
+use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
@@ -163,6 +164,72 @@ pub fn register_model(
     usage
 }
 
+/// Deepest expression a job may nest (`a + b + …` of 256 terms is 256 deep): far more
+/// than any model's features need, and far less than what could exhaust a thread's stack
+/// in the engine's recursive evaluation.
+pub const MAX_EXPRESSION_DEPTH: usize = 256;
+/// Deepest plan a job may build (operators inside operators, subqueries included).
+pub const MAX_PLAN_DEPTH: usize = 256;
+
+/// The deepest expression and the deepest plan nesting of `plan`, measured without
+/// recursion (so that measuring a hostile plan cannot overflow the stack either).
+pub fn plan_depths(plan: &LogicalPlan) -> (usize, usize) {
+    let (mut deepest_expr, mut deepest_plan) = (0, 0);
+    let mut plans: Vec<(&LogicalPlan, usize)> = vec![(plan, 1)];
+    // Subqueries are measured on their own and added at their depth: their nesting is
+    // bounded by the SQL parser's recursion limit.
+    let mut subqueries: Vec<(Arc<LogicalPlan>, usize)> = Vec::new();
+    while let Some((node, depth)) = plans.pop() {
+        deepest_plan = deepest_plan.max(depth);
+        for input in node.inputs() {
+            plans.push((input, depth + 1));
+        }
+        let _ = node.apply_expressions(|e| {
+            let mut exprs: Vec<(&Expr, usize)> = vec![(e, 1)];
+            while let Some((e, d)) = exprs.pop() {
+                deepest_expr = deepest_expr.max(d);
+                match e {
+                    Expr::ScalarSubquery(q)
+                    | Expr::Exists(datafusion::logical_expr::expr::Exists {
+                        subquery: q, ..
+                    }) => {
+                        subqueries.push((q.subquery.clone(), depth));
+                    }
+                    Expr::InSubquery(q) => subqueries.push((q.subquery.subquery.clone(), depth)),
+                    _ => {}
+                }
+                let _ = e.apply_children(|child| {
+                    exprs.push((child, d + 1));
+                    Ok(TreeNodeRecursion::Continue)
+                });
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
+    for (subquery, depth) in subqueries {
+        let (expr, nesting) = plan_depths(&subquery);
+        deepest_expr = deepest_expr.max(expr);
+        deepest_plan = deepest_plan.max(depth + nesting);
+    }
+    (deepest_expr, deepest_plan)
+}
+
+/// Refuses a plan nested past the limits, before anything recursive walks it.
+fn refuse_deep(plan: &LogicalPlan) -> Result<(), JobError> {
+    let (expression, nesting) = plan_depths(plan);
+    if expression > MAX_EXPRESSION_DEPTH {
+        return Err(JobError::Sql(format!(
+            "an expression of the query is nested {expression} deep, more than the {MAX_EXPRESSION_DEPTH} a job may use; split long chains of operators into columns of a common table expression"
+        )));
+    }
+    if nesting > MAX_PLAN_DEPTH {
+        return Err(JobError::Sql(format!(
+            "the query nests {nesting} operators or subqueries, more than the {MAX_PLAN_DEPTH} a job may use; flatten it"
+        )));
+    }
+    Ok(())
+}
+
 /// How often a running job looks at its cancel token between batches.
 const CANCEL_POLL: Duration = Duration::from_millis(10);
 
@@ -217,6 +284,7 @@ pub async fn run_job(
             .sql_with_options(sql, read_only())
             .await
             .map_err(|e| classify(e, limits))?;
+        refuse_deep(df.logical_plan())?;
         let plan = df
             .create_physical_plan()
             .await

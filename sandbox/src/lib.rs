@@ -24,7 +24,10 @@ pub use abi::{ABI_VERSION, AbiType, MANIFEST_SECTION};
 pub use cache::ArtifactCache;
 pub use engine::{CompileStats, Model, Sandbox, SandboxConfig};
 pub use error::{InvalidModel, Limit, SandboxError};
-pub use job::{JobError, JobLimits, JobReport, JobState, job_session, register_model, run_job};
+pub use job::{
+    JobError, JobLimits, JobReport, JobState, MAX_EXPRESSION_DEPTH, MAX_PLAN_DEPTH, job_session,
+    plan_depths, register_model, run_job,
+};
 pub use manifest::{ColumnSpec, ModelManifest};
 pub use queue::{JobId, JobQueue, JobResult, JobStatus, JobWork, Observer};
 pub use run::{BatchUsage, CancelToken};

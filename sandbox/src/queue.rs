@@ -75,6 +75,9 @@ impl std::fmt::Debug for JobQueue {
     }
 }
 
+/// Stack of the job runtime's threads.
+const JOB_THREAD_STACK: usize = 64 << 20;
+
 impl JobQueue {
     /// A queue running at most `slots` jobs at once (at least one), on a runtime of its
     /// own with as many threads as the machine has cores.
@@ -83,6 +86,10 @@ impl JobQueue {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("creditpool-job")
+            // Planning and evaluating a query recurse over its expressions; a job's plan
+            // is refused past MAX_EXPRESSION_DEPTH, and this leaves a wide margin (the
+            // stack is reserved, not committed, until used).
+            .thread_stack_size(JOB_THREAD_STACK)
             .enable_time()
             .build()
             .map_err(|e| JobError::Internal(format!("starting the job runtime: {e}")))?;

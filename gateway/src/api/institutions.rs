@@ -16,7 +16,7 @@ use crate::accounts::{self, AccountError};
 use crate::identity::{Caller, Role};
 use crate::models::{self, ModelError};
 use crate::reports::{self, ReportContent, ReportError};
-use crate::workspace::WorkspaceError;
+use crate::workspace::{Job, WorkspaceError};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -375,7 +375,7 @@ async fn submit_job(
         .workspaces
         .submit(&id, &caller.user_id, &body.sql, own, &request_id())
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
+    Ok((StatusCode::ACCEPTED, Json(seen_by(&caller, job))).into_response())
 }
 
 async fn list_jobs(
@@ -386,10 +386,13 @@ async fn list_jobs(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
     let limit = page.size()?;
-    let items = state
+    let items: Vec<Job> = state
         .workspaces
         .list(&id, page.cursor.as_deref(), i64::from(limit))
-        .await?;
+        .await?
+        .into_iter()
+        .map(|j| seen_by(&caller, j))
+        .collect();
     let next_cursor = (items.len() == limit as usize)
         .then(|| items.last().map(|j| j.id.clone()))
         .flatten();
@@ -402,9 +405,22 @@ async fn read_job(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, job)): Path<(String, String)>,
-) -> Result<Json<crate::workspace::Job>, ApiError> {
+) -> Result<Json<Job>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
-    Ok(Json(state.workspaces.get(&id, &job).await?))
+    Ok(Json(seen_by(
+        &caller,
+        state.workspaces.get(&id, &job).await?,
+    )))
+}
+
+/// A job as `caller` sees it: an institution's users see its figures rounded (issue 14);
+/// administrators, who oversee, see them exact.
+fn seen_by(caller: &Caller, job: Job) -> Job {
+    if caller.role == Role::Institution {
+        job.for_institution()
+    } else {
+        job
+    }
 }
 
 async fn cancel_job(
@@ -417,7 +433,7 @@ async fn cancel_job(
         .workspaces
         .cancel(&id, &job, &caller.user_id, &request_id())
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
+    Ok((StatusCode::ACCEPTED, Json(seen_by(&caller, job))).into_response())
 }
 
 async fn submit_report(

@@ -1,6 +1,7 @@
 //! The HTTP API (`/api/v1`, shared/API-CONVENTIONS.md) and the operational endpoints.
 
 mod applications;
+mod calendar;
 mod clients;
 mod error;
 mod gate;
@@ -79,6 +80,8 @@ pub struct Settings {
     /// The platform's own reverse proxies (addresses or networks): requests from them
     /// are attributed to the client their `X-Forwarded-For` names.
     pub trusted_proxies: Vec<Network>,
+    /// The working-day calendar's shipped years; those added since are in the database.
+    pub calendar: policies::calendar::Calendar,
 }
 
 /// How the public side presents itself (BRIEF Q5, Q7).
@@ -121,6 +124,7 @@ impl Settings {
             public: PublicSettings::default(),
             public_rate: PublicRate::default(),
             trusted_proxies: Vec::new(),
+            calendar: policies::calendar::Calendar::builtin().clone(),
         }
     }
 }
@@ -167,6 +171,8 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     /// The public search index of enterprises and organisations (Q4).
     pub search: Arc<::public::search::Index>,
+    /// The working-day calendar in force (Q8, Q9).
+    pub calendars: Arc<crate::calendar::Calendars>,
     /// Objection marks of records and subjects, cached between changes (Q8).
     pub marks: Arc<crate::objections::Marks>,
     /// Every public record in memory, indexed by subject (Q1–Q7).
@@ -211,17 +217,29 @@ impl AppState {
         let workspaces = Workspaces::start(
             store.clone(),
             catalog,
+            settings.gate.secret.clone(),
             settings.job_slots,
             settings.job_limits.clone(),
         )
         .await?;
+        let calendars =
+            Arc::new(crate::calendar::Calendars::load(&store, settings.calendar.clone()).await?);
         let heartbeat_store = store.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                every.tick().await;
-                if let Err(e) = crate::metrics::heartbeat(&heartbeat_store).await {
-                    tracing::warn!("writing the heartbeat: {e}");
+        tokio::spawn({
+            let calendars = calendars.clone();
+            async move {
+                let mut every = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    if let Err(e) = crate::metrics::heartbeat(&heartbeat_store).await {
+                        tracing::warn!("writing the heartbeat: {e}");
+                    }
+                    // A year added from the command line, or by another node (the
+                    // first tick is at once: deadlines decided while the server was
+                    // down are recounted at start).
+                    if let Err(e) = calendars.refresh(&heartbeat_store).await {
+                        tracing::warn!("reading the working-day calendar: {e}");
+                    }
                 }
             }
         });
@@ -245,6 +263,7 @@ impl AppState {
             workspaces,
             settings: Arc::new(settings),
             search,
+            calendars,
             marks: Arc::default(),
             records,
             special,
@@ -470,6 +489,7 @@ pub fn app(state: AppState) -> Router {
                 .merge(service::routes())
                 .merge(persons::routes())
                 .merge(tickets::routes())
+                .merge(calendar::routes())
                 .route("/quality", get(quality)),
         )
         // The API description and an offline Swagger UI (assets compiled in).
@@ -639,6 +659,18 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
         ),
         ("creditpool_tickets_filed".into(), tickets.filed as f64),
         ("creditpool_tickets_overdue".into(), tickets.overdue as f64),
+        (
+            "creditpool_calendar_missing_year".into(),
+            state
+                .calendars
+                .current()
+                .missing_year(crate::store::china_today())
+                .map_or(0.0, f64::from),
+        ),
+        (
+            "creditpool_deadlines_provisional".into(),
+            (objections.provisional + tickets.provisional) as f64,
+        ),
     ]);
     let mut response = text.into_response();
     response.headers_mut().insert(
@@ -666,7 +698,20 @@ async fn quality(
             "target": 1.0,
         },
         "tickets": crate::tickets::figures(&state.store).await?,
+        "calendar": calendar::status(&state),
     })))
+}
+
+/// What a receipt adds to a provisional deadline.
+pub(crate) fn provisional_note(provisional: bool, due_on: chrono::NaiveDate) -> String {
+    if provisional {
+        format!(
+            " (provisional: the working-day calendar of {} is not yet published, so the days were counted Monday to Friday; the deadline is recounted when it is)",
+            chrono::Datelike::year(&due_on)
+        )
+    } else {
+        String::new()
+    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -64,13 +64,6 @@ impl From<ObjectionError> for ApiError {
             ObjectionError::Resolved(_) => {
                 ApiError::new(StatusCode::CONFLICT, "objection_resolved", e.to_string())
             }
-            ObjectionError::Calendar(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "calendar_missing",
-                format!(
-                    "{e}; the working-day calendar must be extended before objections can be accepted"
-                ),
-            ),
             ObjectionError::Records(_) | ObjectionError::Store(_) => ApiError::internal(e),
         }
     }
@@ -120,7 +113,7 @@ async fn file(
     }
     let filed = objections::file(
         &state.store,
-        policies::calendar::Calendar::builtin(),
+        &state.calendars,
         &filing,
         &located,
         None,
@@ -138,9 +131,11 @@ async fn file(
             "status": "open",
             "source_unit": filed.source_unit,
             "due_on": filed.due_on,
+            "due_provisional": filed.due_provisional,
             "message": format!(
-                "objection {} accepted: the record is marked 异议处理中 and has been sent to {} for verification; it will be done by {}. Keep the token: it is shown only now and is needed to follow the objection.",
-                filed.number, filed.source_unit, filed.due_on
+                "objection {} accepted: the record is marked 异议处理中 and has been sent to {} for verification; it will be done by {}{}. Keep the token: it is shown only now and is needed to follow the objection.",
+                filed.number, filed.source_unit, filed.due_on,
+                super::provisional_note(filed.due_provisional, filed.due_on)
             ),
         })),
     )

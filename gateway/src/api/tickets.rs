@@ -31,11 +31,6 @@ impl From<TicketError> for ApiError {
             TicketError::Invalid(field, message) => ApiError::invalid(field, message),
             TicketError::NotFound => ApiError::not_found("ticket"),
             TicketError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "ticket_state", m),
-            TicketError::Calendar(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "calendar_missing",
-                format!("{e}; the working-day calendar must be extended first"),
-            ),
             TicketError::Store(e) => ApiError::internal(e),
         }
     }
@@ -50,9 +45,10 @@ fn filed(f: tickets::Filed) -> Response {
             "token": f.token,
             "status": "open",
             "due_on": f.due_on,
+            "due_provisional": f.due_provisional,
             "message": format!(
-                "received as {}: it will be answered by {}. Keep the token: it is shown only now and is needed to follow and rate it.",
-                f.number, f.due_on
+                "received as {}: it will be answered by {}{}. Keep the token: it is shown only now and is needed to follow and rate it.",
+                f.number, f.due_on, super::provisional_note(f.due_provisional, f.due_on)
             ),
         })),
     )
@@ -66,7 +62,15 @@ async fn file_public(
 ) -> Result<Response, ApiError> {
     let channel = tickets::check(&body, false)?;
     Ok(filed(
-        tickets::file(&state.store, &body, channel, "public", &request_id()).await?,
+        tickets::file(
+            &state.store,
+            &state.calendars,
+            &body,
+            channel,
+            "public",
+            &request_id(),
+        )
+        .await?,
     ))
 }
 
@@ -79,7 +83,15 @@ async fn file_staff(
     state.authorize(&caller, Action::HandleTickets, &Resource::Platform)?;
     let channel = tickets::check(&body, true)?;
     Ok(filed(
-        tickets::file(&state.store, &body, channel, &caller.user_id, &request_id()).await?,
+        tickets::file(
+            &state.store,
+            &state.calendars,
+            &body,
+            channel,
+            &caller.user_id,
+            &request_id(),
+        )
+        .await?,
     ))
 }
 
@@ -184,6 +196,7 @@ async fn extend(
     Ok(Json(
         tickets::extend(
             &state.store,
+            &state.calendars,
             &id,
             body.days,
             &body.reason,

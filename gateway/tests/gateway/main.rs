@@ -4,7 +4,9 @@
 mod api;
 mod applications;
 mod audit;
+mod calendar;
 mod cli;
+mod containment;
 mod criteria;
 mod gate;
 mod helpers;

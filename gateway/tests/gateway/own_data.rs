@@ -692,6 +692,7 @@ async fn a_restart_fails_orphaned_jobs_and_frees_their_storage() {
     gateway::workspace::Workspaces::start(
         app.store.clone(),
         catalog,
+        std::sync::Arc::new([0u8; 32]),
         1,
         sandbox::JobLimits::default(),
     )

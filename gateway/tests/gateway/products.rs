@@ -94,8 +94,8 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
     );
     assert_eq!(body["error"]["field"], "job_id");
 
-    // The sample: the same on repeat, never above the cap, the loan number masked as its
-    // owner tagged it.
+    // The sample: the same on repeat, never above the cap, the loan number (tagged
+    // masked by its owner) a pseudonym.
     let sample_path = format!("{base}/jobs/{job}/sample");
     let (status, sample) = app
         .call(Method::POST, &sample_path, Some(&token), None)
@@ -118,14 +118,19 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
             )
         })
         .collect();
-    assert!(treatment.contains(&("loan_id", "masked")), "{treatment:?}");
+    assert!(
+        treatment.contains(&("loan_id", "pseudonymised")),
+        "{treatment:?}"
+    );
     let loan_index = treatment
         .iter()
         .position(|(n, _)| *n == "loan_id")
         .expect("loan_id");
     for row in sample["rows"].as_array().expect("rows") {
         assert!(
-            row[loan_index].as_str().is_some_and(|u| u.contains('*')),
+            row[loan_index]
+                .as_str()
+                .is_some_and(|u| u.starts_with("ps_")),
             "{row}"
         );
     }

@@ -434,6 +434,8 @@ fn the_public_service_ledgers_are_the_administrators_and_verification_the_agenci
         Action::ReadVerificationLedger,
         Action::HandleTickets,
         Action::ReadServiceQuality,
+        // Q8, Q9: the working-day calendar is the administrators' to extend.
+        Action::ManageCalendar,
     ];
     for action in ledgers {
         assert!(allowed(&admin(), action, &Resource::Platform), "{action:?}");

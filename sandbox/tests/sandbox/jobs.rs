@@ -466,3 +466,109 @@ async fn errors_while_running_never_quote_the_data() {
     .expect_err("unknown column");
     assert!(e.to_string().contains("no_such_column"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_sql_is_refused_by_name_and_never_overflows_a_stack() {
+    // Issue 14 (class 7), issue 17: one expression of 3,000 terms (about 6 KB of SQL)
+    // used to overflow the job thread's stack and abort the whole server. Jobs run on the
+    // job queue's runtime, as the gateway runs them.
+    let queue = sandbox::JobQueue::new(1).expect("queue");
+    let s = sandbox(SandboxConfig::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let run = |sql: String, name: &str| {
+        let (s, out) = (s.clone(), dir.path().join(name));
+        queue.submit(Box::new(move |cancel: CancelToken| {
+            Box::pin(async move {
+                let limits = JobLimits::default();
+                let ctx = session(&limits).await;
+                run_job(&ctx, s, &[], &sql, &out, &limits, &cancel).await
+            })
+        }))
+    };
+    let terms = |n: usize, op: &str| (0..n).map(|i| format!("{i}")).collect::<Vec<_>>().join(op);
+    let long = run(
+        format!("SELECT {} AS total FROM enterprises", terms(3_000, " + ")),
+        "long.parquet",
+    );
+    let concatenated = run(
+        format!(
+            "SELECT uscc FROM enterprises WHERE name = {}",
+            (0..3_000).map(|_| "name").collect::<Vec<_>>().join(" || ")
+        ),
+        "concat.parquet",
+    );
+    let nested = run(
+        format!(
+            "SELECT {}1{} FROM enterprises",
+            "(".repeat(500),
+            ")".repeat(500)
+        ),
+        "nested.parquet",
+    );
+    // At the limit a job runs.
+    let deepest = run(
+        format!(
+            "SELECT {} AS total FROM enterprises",
+            terms(sandbox::MAX_EXPRESSION_DEPTH - 10, " + ")
+        ),
+        "deepest.parquet",
+    );
+    for (id, expected) in [
+        (long, "deep, more than the 256"),
+        (concatenated, "more than the 256"),
+        (nested, "nested too deeply"),
+    ] {
+        let status = queue.wait(id).await.expect("ended");
+        let error = status.outcome.expect("an outcome").expect_err("refused");
+        assert!(matches!(error, JobError::Sql(_)), "{error:?}");
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+    let status = queue.wait(deepest).await.expect("ended");
+    let report = status.outcome.expect("an outcome").expect("runs");
+    assert!(report.rows_out > 0);
+    assert!(!dir.path().join("long.parquet").exists());
+    // The queue still runs jobs: nothing crashed.
+    let after = run("SELECT uscc FROM enterprises".into(), "after.parquet");
+    assert!(
+        queue
+            .wait(after)
+            .await
+            .expect("ended")
+            .outcome
+            .expect("o")
+            .is_ok()
+    );
+}
+
+#[test]
+fn plan_depth_is_measured_without_recursion() {
+    // Built and dropped on a large stack (both recurse), measured on a small one.
+    use datafusion::logical_expr::{Expr, LogicalPlanBuilder, lit};
+    let depths = std::thread::Builder::new()
+        .stack_size(512 << 20)
+        .spawn(|| {
+            let mut expr: Expr = lit(0i64);
+            for i in 1..20_000i64 {
+                expr = expr + lit(i);
+            }
+            let plan = LogicalPlanBuilder::empty(true)
+                .project(vec![expr])
+                .expect("project")
+                .build()
+                .expect("plan");
+            let depths = std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .stack_size(256 << 10)
+                    .spawn_scoped(scope, || sandbox::plan_depths(&plan))
+                    .expect("thread")
+                    .join()
+                    .expect("measured on 256 KiB of stack")
+            });
+            drop(plan);
+            depths
+        })
+        .expect("thread")
+        .join()
+        .expect("built");
+    assert_eq!(depths, (20_000, 2));
+}

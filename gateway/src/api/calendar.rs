@@ -1,0 +1,86 @@
+//! The working-day calendar (BRIEF Q8, Q9): its years for anyone to read, and a year
+//! added by administrators from the State Council's notice without a rebuild.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::{ApiError, ApiJson, AppState, request_id};
+use crate::calendar::{AddError, listing, missing_warning};
+use crate::identity::Caller;
+use crate::store::china_today;
+use policies::access::{Action, Resource};
+use policies::calendar::{CalendarError, YearNotice};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/calendar/years", get(list).post(add))
+}
+
+impl From<AddError> for ApiError {
+    fn from(e: AddError) -> Self {
+        match e {
+            AddError::Invalid(CalendarError::AlreadyListed(_)) => {
+                ApiError::new(StatusCode::CONFLICT, "calendar_year_exists", e.to_string())
+            }
+            AddError::Invalid(CalendarError::Invalid { field, message }) => {
+                ApiError::invalid(field, message)
+            }
+            AddError::Invalid(CalendarError::NoData(_)) | AddError::Store(_) => {
+                ApiError::internal(e)
+            }
+        }
+    }
+}
+
+/// What the quality view says of the calendar.
+pub(super) fn status(state: &AppState) -> Value {
+    let calendar = state.calendars.current();
+    let missing = calendar.missing_year(china_today());
+    json!({
+        "years": calendar.years().map(|(y, _)| y).collect::<Vec<_>>(),
+        "missing_year": missing,
+        "warning": missing.map(missing_warning),
+    })
+}
+
+/// The years of the calendar, with their sources, days off and worked weekend days;
+/// no login (the arrangement is public).
+async fn list(State(state): State<AppState>) -> Json<Value> {
+    let calendar = state.calendars.current();
+    let (years, missing) = listing(&calendar, &state.calendars, china_today());
+    Json(json!({
+        "items": years,
+        "missing_year": missing,
+        "warning": missing.map(missing_warning),
+    }))
+}
+
+/// Adds a year from its notice (administrators); open deadlines that ran into it are
+/// recounted and listed.
+async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(notice): ApiJson<YearNotice>,
+) -> Result<Response, ApiError> {
+    state.authorize(&caller, Action::ManageCalendar, &Resource::Platform)?;
+    let year = notice.year;
+    let (calendar, recount) = state
+        .calendars
+        .add(&state.store, notice, &caller.user_id, &request_id())
+        .await?;
+    let (years, _) = listing(&calendar, &state.calendars, china_today());
+    let added = years.into_iter().find(|y| y.year == year);
+    let message = format!(
+        "{year} added to the working-day calendar; {} objection and {} ticket deadlines recounted",
+        recount.objections.len(),
+        recount.tickets.len()
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "year": added, "recounted": recount, "message": message })),
+    )
+        .into_response())
+}

@@ -1,0 +1,351 @@
+//! Containment (issue 14), tried as a hostile institution would, over a real listener.
+//! Class 1: masked identifiers used in conditions, joins and computations. They reach a
+//! job only as the institution's keyed pseudonyms, so none of these recovers a value or
+//! the secret birth date inside an ID number, while joins on them still work, across
+//! the institution's own and shared tables too. Class 6: another institution's shared
+//! table shows neither its secret columns nor its identifiers in clear.
+
+use std::collections::BTreeSet;
+
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::Date32Type;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_error, sample_data};
+use crate::lifecycle::{job_until, opened, submit_job};
+
+const TABLES: [&str; 2] = ["enterprises", "persons"];
+
+/// The persons of the sample data as the files hold them: (mobile, birth date as
+/// YYYYMMDD).
+async fn persons_in_the_files() -> Vec<(String, String)> {
+    let file = std::fs::File::open(
+        sample_data()
+            .join(catalog::PUBLIC_CREDIT_DIR)
+            .join("persons.parquet"),
+    )
+    .expect("persons");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let mut out = Vec::new();
+    for batch in reader {
+        let b = batch.expect("a batch");
+        let schema = b.schema();
+        let mobiles = b
+            .column(schema.index_of("mobile").expect("mobile"))
+            .as_string::<i32>();
+        let born = b
+            .column(schema.index_of("birth_date").expect("birth_date"))
+            .as_primitive::<Date32Type>();
+        for i in 0..b.num_rows() {
+            let day = born.value_as_date(i).expect("a date");
+            out.push((
+                mobiles.value(i).to_owned(),
+                day.format("%Y%m%d").to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// Runs `sql` to its end; returns the job.
+async fn ended(app: &TestApp, token: &str, admin: &str, institution: &str, sql: &str) -> Value {
+    let job = submit_job(app, token, institution, sql).await;
+    job_until(app, admin, institution, &job, |j| j["ended_at"].is_string()).await
+}
+
+async fn sample(app: &TestApp, token: &str, institution: &str, job: &Value) -> (StatusCode, Value) {
+    app.call(
+        Method::POST,
+        &format!(
+            "/api/v1/institutions/{institution}/jobs/{}/sample",
+            job["id"].as_str().expect("id")
+        ),
+        Some(token),
+        None,
+    )
+    .await
+}
+
+fn values(sample: &Value, column: usize) -> Vec<String> {
+    sample["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r[column].as_str().expect("text").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn masked_identifiers_cannot_be_recovered_by_filters_joins_or_substrings() {
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    let files = persons_in_the_files().await;
+    let births: BTreeSet<&str> = files.iter().map(|(_, b)| b.as_str()).collect();
+
+    // Filters on what a value would start with, and joins against every possible value
+    // of the hidden digits, select nothing: no row is chosen by an identifier's value.
+    for sql in [
+        "SELECT subject_id FROM persons WHERE id_number LIKE '33%'",
+        "SELECT subject_id FROM persons WHERE substr(id_number, 1, 2) = '33'",
+        "SELECT subject_id FROM persons WHERE mobile LIKE '1%' OR id_number >= '0'  AND id_number < '9'",
+    ] {
+        let job = ended(&app, &token, &admin, &institution, sql).await;
+        assert_eq!(job["state"], "succeeded", "{sql}: {job}");
+        assert_eq!(job["report"]["rows_out"], 0, "{sql}: {job}");
+    }
+
+    // A list holding every person's true mobile number, the strongest "table of every
+    // possible value", uploaded in clear: joined against the register it matches no one.
+    let csv: String = std::iter::once("mobile\n".to_owned())
+        .chain(files.iter().map(|(mobile, _)| format!("{mobile}\n")))
+        .collect();
+    let (status, body) = app
+        .upload(
+            &format!(
+                "/api/v1/institutions/{institution}/own-tables?name=every_mobile&format=csv&types=mobile:utf8"
+            ),
+            &token,
+            "application/octet-stream",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let joined = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT p.subject_id, m.mobile FROM persons p JOIN every_mobile m ON p.mobile = m.mobile",
+    )
+    .await;
+    assert_eq!(joined["state"], "succeeded", "{joined}");
+    assert_eq!(joined["report"]["rows_out"], 0, "{joined}");
+
+    // Class 5: the institution sees a job's figures rounded; administrators, exact.
+    let path = format!(
+        "/api/v1/institutions/{institution}/jobs/{}",
+        joined["id"].as_str().expect("id")
+    );
+    let (_, seen) = app.call(Method::GET, &path, Some(&token), None).await;
+    assert_eq!(seen["report"]["rounded"], true, "{seen}");
+    assert_eq!(joined["report"]["rounded"], false, "{joined}");
+    let one_figure = |v: &Value| {
+        let digits = v.as_u64().expect("a figure").to_string();
+        digits.trim_end_matches('0').len() <= 1
+    };
+    for figure in ["fuel", "cpu_ms", "wall_ms"] {
+        assert!(one_figure(&seen["report"][figure]), "{figure}: {seen}");
+    }
+
+    // The digits where an ID number holds the birth date are a pseudonym's: released,
+    // they are no person's birth date.
+    let born = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT substr(id_number, 7, 8) AS born, id_number FROM persons",
+    )
+    .await;
+    assert_eq!(born["state"], "succeeded", "{born}");
+    let (status, released) = sample(&app, &token, &institution, &born).await;
+    assert_eq!(status, StatusCode::CREATED, "{released}");
+    assert_eq!(released["columns"][0]["treatment"], "released");
+    assert_eq!(released["columns"][1]["treatment"], "pseudonymised");
+    for (substring, id) in values(&released, 0).iter().zip(values(&released, 1)) {
+        assert!(!births.contains(substring.as_str()), "{substring}");
+        assert_eq!(substring, &id[6..14], "a substring of the pseudonym");
+    }
+
+    // Aggregates and evaluations judged by the same rule: whatever they compute from an
+    // identifier is computed from its pseudonym. Here the share of ID numbers issued in
+    // Zhejiang (starting 33) is 0, though nearly every person's is.
+    let old = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, region_code, \
+         CASE WHEN substr(id_number, 1, 2) = '33' THEN 1.0 ELSE 0.0 END AS old \
+         FROM persons",
+    )
+    .await;
+    assert_eq!(old["state"], "succeeded", "{old}");
+    let (status, overall) = app
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/institutions/{institution}/jobs/{}/aggregate",
+                old["id"].as_str().expect("id")
+            ),
+            Some(&token),
+            Some(json!({ "mean": ["old"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{overall}");
+    assert_eq!(overall["groups"][0]["mean_old"], 0.0, "{overall}");
+
+    // Class 7: one expression of 3,000 terms fails its job by name; the server and its
+    // job slots go on.
+    let terms: Vec<String> = (0..3_000).map(|i| i.to_string()).collect();
+    let deep = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        &format!("SELECT {} AS total FROM persons", terms.join(" + ")),
+    )
+    .await;
+    assert_eq!(deep["state"], "failed", "{deep}");
+    assert!(
+        deep["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("more than the 256")),
+        "{deep}"
+    );
+    let after = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id FROM persons",
+    )
+    .await;
+    assert_eq!(after["state"], "succeeded", "{after}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_and_shared_identifiers_join_as_pseudonyms_and_shared_secrets_stay_hidden() {
+    let app = TestApp::spawn().await;
+    let (owner, owner_token, admin) = opened(&app, "owner.apply", &TABLES, 0).await;
+    let (reader, reader_token, _) = opened(&app, "reader.apply", &TABLES, 1).await;
+    let files = persons_in_the_files().await;
+
+    // The owner's contacts: mobiles of 40 persons of the register, written another way,
+    // tagged masked, with a secret note; shared with the reader.
+    let mut csv = String::from("mobile,note,segment\n");
+    for (i, (mobile, _)) in files.iter().take(40).enumerate() {
+        csv.push_str(&format!(
+            "+86 {}-{}-{},客户{i}的私密备注,{}\n",
+            &mobile[..3],
+            &mobile[3..7],
+            &mobile[7..],
+            i % 2
+        ));
+    }
+    let (status, body) = app
+        .upload(
+            &format!(
+                "/api/v1/institutions/{owner}/own-tables?name=contacts&format=csv&sensitivity=mobile:masked,note:secret"
+            ),
+            &owner_token,
+            "application/octet-stream",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let table = body["table"]["id"].as_str().expect("id").to_owned();
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/institutions/{owner}/own-tables/{table}/sharing"),
+            Some(&owner_token),
+            Some(json!({ "mode": "institutions", "institutions": [reader] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Each joins the contacts to the register on the pseudonyms: all 40 match, for the
+    // owner under its key and for the reader under its own.
+    for (institution, token, name) in [
+        (&owner, &owner_token, "contacts"),
+        (&reader, &reader_token, "shared_contacts"),
+    ] {
+        let job = ended(
+            &app,
+            token,
+            &admin,
+            institution,
+            &format!(
+                "SELECT p.subject_id, c.mobile FROM {name} c JOIN persons p ON p.mobile = c.mobile"
+            ),
+        )
+        .await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["report"]["rows_out"], 40, "{name}: {job}");
+    }
+    // The reader sees the owner's identifiers only as its own pseudonyms, never in clear,
+    // and the secret note not at all.
+    let job = ended(
+        &app,
+        &reader_token,
+        &admin,
+        &reader,
+        "SELECT mobile FROM shared_contacts WHERE mobile LIKE '%1%' AND mobile NOT LIKE 'ps_%'",
+    )
+    .await;
+    assert_eq!(job["report"]["rows_out"], 0, "{job}");
+    let job = ended(
+        &app,
+        &reader_token,
+        &admin,
+        &reader,
+        "SELECT note FROM shared_contacts",
+    )
+    .await;
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(
+        job["error"].as_str().is_some_and(|e| e.contains("note")),
+        "{job}"
+    );
+    // The owner may read its own secret column, but nothing computed by a query that
+    // reads it leaves, whichever the release.
+    let job = ended(
+        &app,
+        &owner_token,
+        &admin,
+        &owner,
+        "SELECT c.segment, p.subject_id FROM contacts c JOIN persons p ON p.mobile = c.mobile \
+         WHERE length(c.note) > 0",
+    )
+    .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let path = format!(
+        "/api/v1/institutions/{owner}/jobs/{}",
+        job["id"].as_str().expect("id")
+    );
+    for (what, body) in [
+        ("sample", None),
+        ("aggregate", Some(json!({ "mean": ["segment"] }))),
+        (
+            "evaluation",
+            Some(json!({ "score": "segment", "label": "segment" })),
+        ),
+    ] {
+        let (status, answer) = app
+            .call(
+                Method::POST,
+                &format!("{path}/{what}"),
+                Some(&owner_token),
+                body,
+            )
+            .await;
+        assert_error(
+            status,
+            &answer,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "release_refused",
+        );
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("contacts.note")),
+            "{what}: {answer}"
+        );
+    }
+}
