@@ -413,30 +413,79 @@ async fn lineage_of(
     Ok((read, origins))
 }
 
-/// How each column of a sample leaves, or why the sample is refused.
+/// Significant figures of a computed number in a sample.
+pub const SAMPLE_SIGNIFICANT_FIGURES: i32 = 4;
+/// Longest computed text in a sample, in characters.
+pub const SAMPLE_MAX_COMPUTED_CHARS: usize = 8;
+
+/// How each column of a sample leaves, or why the sample is refused. A sample carries
+/// a bounded amount of each row (issue 14, class 3): a cell is a source cell passed
+/// through (pseudonymised if identifying), or a value computed to a bounded width — a
+/// number rounded to [`SAMPLE_SIGNIFICANT_FIGURES`], a boolean, a date or time, or a
+/// text of at most [`SAMPLE_MAX_COMPUTED_CHARS`] characters — so that no cell can carry
+/// many rows (a string or array aggregation, a long computed string).
 fn treatments(
     batch: &RecordBatch,
     read: &BTreeSet<SourceColumn>,
     origins: &[Origin],
     own: &OwnSensitivity,
 ) -> Result<Vec<ColumnTreatment>, GateError> {
+    use datafusion::arrow::datatypes::DataType;
     refuse_secret_reads(read, own)?;
     let schema = batch.schema();
-    Ok(schema
-        .fields()
-        .iter()
-        .zip(origins)
-        .map(|(field, origin)| ColumnTreatment {
+    let mut out = Vec::new();
+    for ((field, origin), column) in schema.fields().iter().zip(origins).zip(batch.columns()) {
+        let sources: Vec<String> = origin.sources().iter().map(dotted).collect();
+        let treatment = match origin {
+            Origin::Column(c) if pseudonymised(c, own) => "pseudonymised",
+            Origin::Column(_) => "released",
+            Origin::Derived(_) => match field.data_type() {
+                t if t.is_floating()
+                    || t.is_integer()
+                    || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) =>
+                {
+                    "rounded"
+                }
+                DataType::Boolean
+                | DataType::Date32
+                | DataType::Date64
+                | DataType::Timestamp(..)
+                | DataType::Time32(_)
+                | DataType::Time64(_) => "released",
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                    if (0..column.len()).all(|r| {
+                        cells::text(column.as_ref(), r)
+                            .is_none_or(|v| v.chars().count() <= SAMPLE_MAX_COMPUTED_CHARS)
+                    }) =>
+                {
+                    "released"
+                }
+                other => {
+                    return Err(GateError::Refused(format!(
+                        "result column '{}' is computed ({other}) and not a number, a date, a boolean or a text of at most {SAMPLE_MAX_COMPUTED_CHARS} characters; a sample carries one bounded cell per column and row, so that no cell holds many rows (string or array aggregation, long computed text). Select source columns unchanged, or compute a number",
+                        field.name()
+                    )));
+                }
+            },
+        };
+        out.push(ColumnTreatment {
             name: field.name().clone(),
             data_type: field.data_type().to_string(),
-            treatment: match origin {
-                Origin::Column(c) if pseudonymised(c, own) => "pseudonymised",
-                _ => "released",
-            }
-            .into(),
-            sources: origin.sources().iter().map(dotted).collect(),
-        })
-        .collect())
+            treatment: treatment.into(),
+            sources,
+        });
+    }
+    Ok(out)
+}
+
+/// `x` to `figures` significant figures.
+pub fn round_significant(x: f64, figures: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    // Through decimal text, so the result is the double nearest the rounded decimal.
+    let digits = usize::try_from(figures.max(1) - 1).unwrap_or(0);
+    format!("{x:.digits$e}").parse().unwrap_or(x)
 }
 
 /// Which rows of `batch` a sample of `n` holds, for `institution_id`: the `n` rows with
@@ -538,7 +587,30 @@ pub async fn sample(
         .map(|r| {
             columns
                 .iter()
-                .map(|column| cells::cell(column.as_ref(), r))
+                .zip(&treatments)
+                .map(|(column, t)| {
+                    let cell = cells::cell(column.as_ref(), r);
+                    match (t.treatment.as_str(), &cell) {
+                        ("rounded", Value::Number(n)) => {
+                            let x = round_significant(
+                                n.as_f64().unwrap_or(f64::NAN),
+                                SAMPLE_SIGNIFICANT_FIGURES,
+                            );
+                            if n.is_f64() {
+                                json!(x)
+                            } else {
+                                json!(x as i64)
+                            }
+                        }
+                        // Decimals come as text.
+                        ("rounded", Value::String(text)) => {
+                            text.parse::<f64>().map_or(Value::Null, |x| {
+                                json!(round_significant(x, SAMPLE_SIGNIFICANT_FIGURES))
+                            })
+                        }
+                        _ => cell,
+                    }
+                })
                 .collect()
         })
         .collect();
@@ -662,6 +734,32 @@ pub struct AggregateRequest {
 /// Columns that identify a subject, in order of preference, for counting subjects.
 pub const SUBJECT_COLUMNS: [&str; 4] = ["subject_id", "uscc", "id_number", "person_id"];
 
+/// The result column that counts subjects: one that is exactly a subject identifier of
+/// a source table, so that repeating rows cannot make a small group look large.
+fn subject_column(
+    schema: &datafusion::arrow::datatypes::Schema,
+    origins: &[Origin],
+    field: &str,
+) -> Result<String, GateError> {
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .find_map(|(i, f)| match origins.get(i) {
+            Some(Origin::Column((_, source))) if SUBJECT_COLUMNS.contains(&source.as_str()) => {
+                Some(f.name().clone())
+            }
+            _ => None,
+        })
+        .ok_or_else(|| GateError::Invalid {
+            field: field.into(),
+            message: format!(
+                "the result has no subject column to count subjects by; select one of {} unchanged in the job",
+                SUBJECT_COLUMNS.join(", ")
+            ),
+        })
+}
+
 fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -737,27 +835,7 @@ pub async fn aggregate(
             });
         }
     }
-    // Subjects are counted by a column that is exactly a subject identifier of a source
-    // table, so that repeating rows cannot make a small group look large.
-    let subject = schema
-        .fields()
-        .iter()
-        .enumerate()
-        .find_map(|(i, f)| match origins.get(i) {
-            Some(Origin::Column((_, source))) if SUBJECT_COLUMNS.contains(&source.as_str()) => {
-                Some(f.name().clone())
-            }
-            _ => None,
-        });
-    let Some(subject) = subject else {
-        return Err(GateError::Invalid {
-            field: "group_by".into(),
-            message: format!(
-                "the result has no subject column to count groups by; select one of {} unchanged in the job",
-                SUBJECT_COLUMNS.join(", ")
-            ),
-        });
-    };
+    let subject = subject_column(&schema, &origins, "group_by")?;
     let count = format!("COUNT(DISTINCT {})", quoted(&subject));
     let keys: Vec<String> = request.group_by.iter().map(|c| quoted(c)).collect();
     let mut select = keys.clone();
@@ -850,8 +928,16 @@ pub struct EvaluationRequest {
     pub label: String,
 }
 
-/// The metrics of a score against 0/1 labels; `scores` and `bads` of equal length.
-pub fn metrics(scores: &[f64], bads: &[bool], k: u64, round: impl Fn(u64) -> u64) -> Value {
+/// The metrics of a score against 0/1 labels; `scores`, `bads` and `subjects` (each
+/// row's subject, hashed) of equal length. Returns the metrics and the fewest distinct
+/// subjects of any decile.
+pub fn metrics(
+    scores: &[f64],
+    bads: &[bool],
+    subjects: &[u64],
+    k: u64,
+    round: impl Fn(u64) -> u64,
+) -> (Value, usize) {
     let n = scores.len();
     let total_bad = bads.iter().filter(|b| **b).count() as f64;
     let total_good = n as f64 - total_bad;
@@ -889,29 +975,42 @@ pub fn metrics(scores: &[f64], bads: &[bool], k: u64, round: impl Fn(u64) -> u64
         ks = ks.max((cum_bad / total_bad - cum_good / total_good).abs());
         i = j;
     }
-    // Deciles from the highest score: decile 1 is the riskiest tenth.
+    // Deciles from the highest score: decile 1 is the riskiest tenth. Each is counted
+    // in distinct subjects: rows repeated for one subject do not make a decile larger.
+    let distinct = |rows: &[usize]| {
+        rows.iter()
+            .map(|i| subjects[*i])
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    let mut fewest = usize::MAX;
     let deciles: Vec<Value> = (0..10)
         .map(|d| {
             let (lo, hi) = (n * (9 - d) / 10, n * (10 - d) / 10);
             let members = &order[lo..hi];
             let bad = members.iter().filter(|i| bads[**i]).count();
+            let subjects = distinct(members);
+            fewest = fewest.min(subjects);
             json!({
                 "decile": d + 1,
-                "subjects": round(members.len() as u64),
+                "subjects": round(subjects as u64),
+                "scored_rows": round(members.len() as u64),
                 "bad_rate": if members.is_empty() { 0.0 } else { (bad as f64 / members.len() as f64 * 1000.0).round() / 1000.0 },
             })
         })
         .collect();
     let r4 = |x: f64| (x * 10_000.0).round() / 10_000.0;
-    json!({
-        "subjects": round(n as u64),
+    let metrics = json!({
+        "subjects": round(distinct(&order) as u64),
+        "scored_rows": round(n as u64),
         "bad_rate": r4(total_bad / n as f64),
         "auc": r4(auc),
         "gini": r4(2.0 * auc - 1.0),
         "ks": r4(ks),
         "deciles": deciles,
         "k": k,
-    })
+    });
+    (metrics, fewest)
 }
 
 /// Evaluates a score column against a label column of a job's result, inside the
@@ -930,7 +1029,7 @@ pub async fn evaluate(
 ) -> Result<Value, GateError> {
     let (job, path, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
-    let (read, _) = lineage_of(
+    let (read, origins) = lineage_of(
         store,
         workspaces,
         institution_id,
@@ -940,6 +1039,7 @@ pub async fn evaluate(
     )
     .await?;
     refuse_secret_reads(&read, &crate::own_data::sensitivities(own))?;
+    let subject = subject_column(&schema, &origins, "score")?;
     for (field, column) in [("score", &request.score), ("label", &request.label)] {
         let Ok(f) = schema.field_with_name(column) else {
             return Err(GateError::Invalid {
@@ -965,13 +1065,15 @@ pub async fn evaluate(
     )
     .await?;
     let sql = format!(
-        "SELECT CAST({s} AS DOUBLE), CAST(CAST({l} AS INT) AS BIGINT) FROM result \
-         WHERE {s} IS NOT NULL AND {l} IS NOT NULL",
+        "SELECT CAST({s} AS DOUBLE), CAST(CAST({l} AS INT) AS BIGINT), CAST({subject} AS VARCHAR) \
+         FROM result WHERE {s} IS NOT NULL AND {l} IS NOT NULL",
         s = quoted(&request.score),
-        l = quoted(&request.label)
+        l = quoted(&request.label),
+        subject = quoted(&subject),
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
-    let (mut scores, mut bads) = (Vec::new(), Vec::new());
+    let (mut scores, mut bads, mut subjects) = (Vec::new(), Vec::new(), Vec::new());
+    let hasher = std::hash::RandomState::new();
     for b in &batches {
         for row in 0..b.num_rows() {
             let score = cells::cell(b.column(0).as_ref(), row)
@@ -989,6 +1091,10 @@ pub async fn evaluate(
             if score.is_finite() {
                 scores.push(score);
                 bads.push(label == 1);
+                subjects.push(std::hash::BuildHasher::hash_one(
+                    &hasher,
+                    cells::text(b.column(2).as_ref(), row),
+                ));
             }
         }
     }
@@ -1003,7 +1109,14 @@ pub async fn evaluate(
             settings.k,
         )));
     }
-    let mut output = metrics(&scores, &bads, settings.k, |n| settings.round(n));
+    let (mut output, fewest) =
+        metrics(&scores, &bads, &subjects, settings.k, |n| settings.round(n));
+    if (fewest as u64) < settings.k {
+        return Err(GateError::TooSmall(format!(
+            "a score decile holds fewer than {} distinct subjects (counted by '{subject}': several rows of one subject count once); evaluate over more subjects",
+            settings.k
+        )));
+    }
     output["job_id"] = json!(job_id);
     let release = record(
         store,
@@ -1160,6 +1273,15 @@ mod tests {
     }
 
     #[test]
+    fn computed_numbers_keep_four_significant_figures() {
+        assert_eq!(round_significant(211_199_999.9, 4), 211_200_000.0);
+        assert_eq!(round_significant(0.000_123_456, 4), 0.000_123_5);
+        assert_eq!(round_significant(-98_765.4, 4), -98_770.0);
+        assert_eq!(round_significant(0.0, 4), 0.0);
+        assert!(round_significant(f64::NAN, 4).is_nan());
+    }
+
+    #[test]
     fn counts_round_to_the_nearest_multiple() {
         let g = GateSettings::new([7; 32]);
         assert_eq!(
@@ -1178,16 +1300,24 @@ mod tests {
     fn metrics_of_a_perfect_and_a_useless_score() {
         let scores: Vec<f64> = (0..200).map(f64::from).collect();
         let bads: Vec<bool> = (0..200).map(|i| i >= 150).collect();
-        let m = metrics(&scores, &bads, 10, |n| n);
+        let subjects: Vec<u64> = (0..200).collect();
+        let (m, fewest) = metrics(&scores, &bads, &subjects, 10, |n| n);
+        assert_eq!(fewest, 20);
         assert_eq!(m["auc"], 1.0);
         assert_eq!(m["gini"], 1.0);
         assert_eq!(m["ks"], 1.0);
         assert_eq!(m["deciles"][0]["bad_rate"], 1.0);
         assert_eq!(m["deciles"][9]["bad_rate"], 0.0);
         let flat = vec![1.0; 200];
-        let m = metrics(&flat, &bads, 10, |n| n);
+        let (m, _) = metrics(&flat, &bads, &subjects, 10, |n| n);
         assert_eq!(m["auc"], 0.5);
         assert_eq!(m["ks"], 0.0);
+        // Rows repeated for a few subjects: deciles are counted in distinct subjects.
+        let few: Vec<u64> = (0..200).map(|i| i % 5).collect();
+        let (m, fewest) = metrics(&scores, &bads, &few, 10, |n| n);
+        assert_eq!(fewest, 5);
+        assert_eq!(m["subjects"], 5);
+        assert_eq!(m["scored_rows"], 200);
     }
 
     #[test]
@@ -1196,7 +1326,8 @@ mod tests {
         let bads: Vec<bool> = (0..500)
             .map(|i| (i * 37) % 101 > 60 || i % 7 == 0)
             .collect();
-        let ours = metrics(&scores, &bads, 10, |n| n)["auc"]
+        let subjects: Vec<u64> = (0..500).collect();
+        let ours = metrics(&scores, &bads, &subjects, 10, |n| n).0["auc"]
             .as_f64()
             .expect("auc");
         let labels: Vec<f64> = bads.iter().map(|b| f64::from(u8::from(*b))).collect();

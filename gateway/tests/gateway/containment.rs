@@ -349,3 +349,165 @@ async fn own_and_shared_identifiers_join_as_pseudonyms_and_shared_secrets_stay_h
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sample_cell_carries_one_bounded_value_never_many_rows() {
+    // Class 3: one released row must not carry many source rows. Computed cells leave
+    // as numbers rounded to 4 significant figures, booleans, dates, or texts of at most
+    // 8 characters; anything else refuses the sample, naming the column.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    for (sql, column) in [
+        (
+            "SELECT e.subject_id, g.many FROM enterprises e JOIN (SELECT region_code, \
+             string_agg(name, ',') AS many FROM enterprises GROUP BY region_code) g \
+             ON g.region_code = e.region_code",
+            "many",
+        ),
+        (
+            "SELECT e.subject_id, (SELECT string_agg(uscc, '') FROM enterprises) AS every_code \
+             FROM enterprises e",
+            "every_code",
+        ),
+        (
+            "SELECT e.subject_id, g.list FROM enterprises e JOIN (SELECT region_code, \
+             array_agg(name) AS list FROM enterprises GROUP BY region_code) g \
+             ON g.region_code = e.region_code",
+            "list",
+        ),
+        (
+            "SELECT subject_id, concat(name, address) AS long_text FROM enterprises",
+            "long_text",
+        ),
+    ] {
+        let job = ended(&app, &token, &admin, &institution, sql).await;
+        assert_eq!(job["state"], "succeeded", "{sql}: {job}");
+        let (status, body) = sample(&app, &token, &institution, &job).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "release_refused",
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("'{column}'"))),
+            "{sql}: {body}"
+        );
+    }
+    // Source cells pass through; computed numbers are rounded; short labels leave.
+    let job = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, name, CAST(registered_capital AS DOUBLE) / 3.0 + 0.123456789 AS third, \
+         CASE WHEN registered_capital > 1000000 THEN 'large' ELSE 'small' END AS size \
+         FROM enterprises",
+    )
+    .await;
+    let (status, released) = sample(&app, &token, &institution, &job).await;
+    assert_eq!(status, StatusCode::CREATED, "{released}");
+    let treatments: Vec<&str> = released["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["treatment"].as_str().expect("t"))
+        .collect();
+    assert_eq!(treatments, ["released", "released", "rounded", "released"]);
+    for row in released["rows"].as_array().expect("rows") {
+        if let Some(third) = row[2].as_f64() {
+            let digits: String = format!("{third:e}")
+                .split('e')
+                .next()
+                .expect("mantissa")
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect();
+            assert!(digits.len() <= 4, "{third}");
+        }
+        assert!(["large", "small"].contains(&row[3].as_str().expect("size")));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_evaluation_counts_distinct_subjects_not_repeated_rows() {
+    // Class 2: 60 enterprises, each repeated ten times, look like 600 scored rows; the
+    // deciles are counted in distinct subjects and fall below k.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    let features = "CAST(e.registered_capital AS DOUBLE) AS score, \
+         CASE WHEN substr(e.subject_id, length(e.subject_id), 1) IN ('0', '2', '4', '6', '8') \
+         THEN 1 ELSE 0 END AS bad";
+    let repeated = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        &format!(
+            "SELECT e.subject_id, {features} FROM (SELECT * FROM enterprises \
+             WHERE registered_capital IS NOT NULL ORDER BY subject_id LIMIT 60) e \
+             CROSS JOIN generate_series(1, 10)"
+        ),
+    )
+    .await;
+    assert_eq!(repeated["state"], "succeeded", "{repeated}");
+    let evaluate = |job: &Value| {
+        let path = format!(
+            "/api/v1/institutions/{institution}/jobs/{}/evaluation",
+            job["id"].as_str().expect("id")
+        );
+        let (app, token) = (&app, &token);
+        async move {
+            app.call(
+                Method::POST,
+                &path,
+                Some(token),
+                Some(json!({ "score": "score", "label": "bad" })),
+            )
+            .await
+        }
+    };
+    let (status, body) = evaluate(&repeated).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "result_too_small");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("distinct subjects")),
+        "{body}"
+    );
+    // Without a subject column there is nothing to count subjects by.
+    let anonymous = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        &format!("SELECT {features} FROM enterprises e WHERE e.registered_capital IS NOT NULL"),
+    )
+    .await;
+    let (status, body) = evaluate(&anonymous).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    // The same features over the distinct enterprises evaluate.
+    let distinct = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        &format!(
+            "SELECT e.subject_id, {features} FROM enterprises e WHERE e.registered_capital IS NOT NULL"
+        ),
+    )
+    .await;
+    let (status, metrics) = evaluate(&distinct).await;
+    assert_eq!(status, StatusCode::CREATED, "{metrics}");
+    assert!(
+        metrics["subjects"].as_u64().is_some_and(|n| n >= 100),
+        "{metrics}"
+    );
+}

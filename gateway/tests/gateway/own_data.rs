@@ -202,7 +202,9 @@ async fn own_loans_join_granted_data_and_evaluate_a_model_without_leaving() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let sql = "SELECT l.loan_id, CASE WHEN l.defaulted THEN 1 ELSE 0 END AS bad, \
+    // Issue 14: an evaluation counts distinct subjects, so the borrower's code is
+    // selected unchanged.
+    let sql = "SELECT l.loan_id, l.uscc, CASE WHEN l.defaulted THEN 1 ELSE 0 END AS bad, \
         -linear_score(CAST(COALESCE(p.n, 0) AS DOUBLE), CAST(COALESCE(a.n, 0) AS DOUBLE), \
                       CAST(2026 - date_part('year', e.establishment_date) AS DOUBLE)) AS risk \
         FROM loans l JOIN enterprises e ON e.uscc = l.uscc \
