@@ -660,6 +660,89 @@ impl Workspaces {
         Ok(ids)
     }
 
+    /// Cancels the queued and running jobs of institutions other than `owner` that read
+    /// one of `owner`'s tables they may no longer read — a share revoked or narrowed, a
+    /// table deleted, the owner suspended or terminated — decided by the same access rule
+    /// as a job's inputs (issue 14, class 6). Whatever such a job had computed is never
+    /// released: the gate refuses a result whose inputs changed. Returns the jobs.
+    pub async fn cancel_revoked_readers(
+        &self,
+        access: &policies::access::AccessPolicy,
+        owner: &str,
+        actor: &str,
+        request_id: &str,
+    ) -> Result<Vec<String>, WorkspaceError> {
+        let owned: std::collections::HashSet<String> =
+            sqlx::query_scalar("SELECT id FROM own_tables WHERE institution_id = ?")
+                .bind(owner)
+                .fetch_all(self.store.pool())
+                .await?
+                .into_iter()
+                .collect();
+        let readers: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT j.id, j.institution_id, j.inputs, i.status FROM jobs j \
+             JOIN institutions i ON i.id = j.institution_id \
+             WHERE j.state IN ('queued', 'running') AND j.institution_id != ?",
+        )
+        .bind(owner)
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut cancelled = Vec::new();
+        for (id, institution_id, inputs, status) in readers {
+            let inputs: HashMap<String, String> = serde_json::from_str(&inputs).unwrap_or_default();
+            let read: Vec<&String> = inputs.values().filter(|t| owned.contains(*t)).collect();
+            if read.is_empty() {
+                continue;
+            }
+            let reader = policies::access::Principal {
+                user_id: "system".into(),
+                role: "institution".into(),
+                institution: Some(policies::access::InstitutionRef {
+                    id: institution_id.clone(),
+                    status,
+                }),
+                ..Default::default()
+            };
+            let visible: std::collections::HashSet<String> =
+                crate::own_data::visible(&self.store, access, &reader)
+                    .await
+                    .map_err(|e| {
+                        WorkspaceError::Store(StoreError::Query(sqlx::Error::Protocol(
+                            e.to_string(),
+                        )))
+                    })?
+                    .into_iter()
+                    .map(|v| v.table.id)
+                    .collect();
+            let lost: Vec<&String> = read.into_iter().filter(|t| !visible.contains(*t)).collect();
+            if lost.is_empty() {
+                continue;
+            }
+            if let Some(queue_id) = self.live().get(&id).copied() {
+                self.queue.cancel(queue_id);
+            }
+            let mut tx = self.store.write().await?;
+            audit::append(
+                &mut tx,
+                Event {
+                    actor,
+                    action: "job.cancel_requested",
+                    subject: &id,
+                    detail: serde_json::json!({
+                        "institution_id": institution_id,
+                        "reason": "input_revoked",
+                        "tables": lost,
+                    }),
+                    request_id,
+                },
+            )
+            .await?;
+            tx.commit().await?;
+            cancelled.push(id);
+        }
+        Ok(cancelled)
+    }
+
     /// Waits until a job has ended and its end is recorded (tools and tests).
     pub async fn wait(&self, id: &str) {
         let queue_id = self.live().get(id).copied();

@@ -240,7 +240,14 @@ async fn suspend(
         &request_id(),
     )
     .await?;
-    let cancelled = state.workspaces.cancel_all(&id).await?;
+    let mut cancelled = state.workspaces.cancel_all(&id).await?;
+    // Others' jobs reading its shared tables stop too (issue 14, class 6).
+    cancelled.extend(
+        state
+            .workspaces
+            .cancel_revoked_readers(&state.access, &id, &caller.user_id, &request_id())
+            .await?,
+    );
     Ok(Json(serde_json::json!({
         "institution": accounts::get(&state.store, &id).await?,
         "jobs_cancelled": cancelled,
@@ -291,6 +298,14 @@ async fn terminate(
         &request_id(),
     )
     .await?;
+    // Its shared tables are no one's to read now: others' jobs reading them stop.
+    let mut cancelled = cancelled;
+    cancelled.extend(
+        state
+            .workspaces
+            .cancel_revoked_readers(&state.access, &id, &caller.user_id, &request_id())
+            .await?,
+    );
     Ok(Json(serde_json::json!({
         "institution": accounts::get(&state.store, &id).await?,
         "jobs_cancelled": cancelled,

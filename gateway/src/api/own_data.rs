@@ -175,18 +175,22 @@ async fn share(
     ApiJson(body): ApiJson<Sharing>,
 ) -> Result<Json<own_data::OwnTable>, ApiError> {
     own(&state, &caller, &id).await?;
-    Ok(Json(
-        own_data::share(
-            &state.store,
-            &id,
-            &table,
-            &body.mode,
-            &body.institutions,
-            &caller.user_id,
-            &request_id(),
-        )
-        .await?,
-    ))
+    let shared = own_data::share(
+        &state.store,
+        &id,
+        &table,
+        &body.mode,
+        &body.institutions,
+        &caller.user_id,
+        &request_id(),
+    )
+    .await?;
+    // A reader that lost the table stops reading it at once.
+    state
+        .workspaces
+        .cancel_revoked_readers(&state.access, &id, &caller.user_id, &request_id())
+        .await?;
+    Ok(Json(shared))
 }
 
 #[derive(Deserialize)]
@@ -222,5 +226,9 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     own(&state, &caller, &id).await?;
     own_data::delete(&state.store, &id, &table, &caller.user_id, &request_id()).await?;
+    state
+        .workspaces
+        .cancel_revoked_readers(&state.access, &id, &caller.user_id, &request_id())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -351,6 +351,60 @@ async fn own_and_shared_identifiers_join_as_pseudonyms_and_shared_secrets_stay_h
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_share_stops_the_readers_running_jobs_at_once() {
+    // Class 6: a job keeps no access to a share revoked while it runs.
+    let app = TestApp::spawn().await;
+    let (owner, owner_token, admin) = opened(&app, "owner.apply", &TABLES, 0).await;
+    let (reader, reader_token, _) = opened(&app, "reader.apply", &TABLES, 1).await;
+    let (status, body) = app
+        .upload(
+            &format!("/api/v1/institutions/{owner}/own-tables?name=segments&format=csv"),
+            &owner_token,
+            "application/octet-stream",
+            "segment,weight\n1,0.5\n2,0.7\n".into(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let table = body["table"]["id"].as_str().expect("id").to_owned();
+    let sharing = format!("/api/v1/institutions/{owner}/own-tables/{table}/sharing");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &sharing,
+            Some(&owner_token),
+            Some(json!({ "mode": "institutions", "institutions": [reader] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Long enough never to finish by itself within the test.
+    let job = submit_job(
+        &app,
+        &reader_token,
+        &reader,
+        "SELECT COUNT(*) AS n FROM shared_segments s CROSS JOIN enterprises a \
+         CROSS JOIN enterprises b CROSS JOIN generate_series(1, 1000)",
+    )
+    .await;
+    job_until(&app, &admin, &reader, &job, |j| j["state"] == "running").await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &sharing,
+            Some(&owner_token),
+            Some(json!({ "mode": "private" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ended = job_until(&app, &admin, &reader, &job, |j| j["ended_at"].is_string()).await;
+    assert_eq!(ended["state"], "cancelled", "{ended}");
+    let actions = app.audit_actions(&job).await;
+    assert!(
+        actions.contains(&"job.cancel_requested".to_owned()),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sample_cell_carries_one_bounded_value_never_many_rows() {
     // Class 3: one released row must not carry many source rows. Computed cells leave
     // as numbers rounded to 4 significant figures, booleans, dates, or texts of at most
