@@ -403,7 +403,7 @@ impl Workspaces {
         // Held across submit so the job cannot end before its queue id is recorded.
         let queue_id = {
             let mut live = self.live();
-            let queue_id = self.queue.submit(work);
+            let queue_id = self.queue.submit_as(institution_id, work);
             live.insert(id.clone(), queue_id);
             queue_id
         };

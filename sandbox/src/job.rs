@@ -2,6 +2,7 @@
 //! Parquet into the account's workspace.
 
 use std::fs::File;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -15,6 +16,8 @@ use datafusion::logical_expr::{Expr, LogicalPlan, ScalarUDF};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, Query, Visit, Visitor};
 use datafusion::sql::sqlparser::parser::ParserError;
 use futures::StreamExt;
 
@@ -214,20 +217,89 @@ pub fn plan_depths(plan: &LogicalPlan) -> (usize, usize) {
     (deepest_expr, deepest_plan)
 }
 
+fn too_deep_expression() -> JobError {
+    JobError::Sql(format!(
+        "an expression of the query is nested more than {MAX_EXPRESSION_DEPTH} deep, the most a job may use; split long chains of operators into columns of a common table expression"
+    ))
+}
+
+fn too_deep_plan() -> JobError {
+    JobError::Sql(format!(
+        "the query nests operators or subqueries more than {MAX_PLAN_DEPTH} deep, the most a job may use; flatten it"
+    ))
+}
+
 /// Refuses a plan nested past the limits, before anything recursive walks it.
 fn refuse_deep(plan: &LogicalPlan) -> Result<(), JobError> {
     let (expression, nesting) = plan_depths(plan);
     if expression > MAX_EXPRESSION_DEPTH {
-        return Err(JobError::Sql(format!(
-            "an expression of the query is nested {expression} deep, more than the {MAX_EXPRESSION_DEPTH} a job may use; split long chains of operators into columns of a common table expression"
-        )));
+        return Err(too_deep_expression());
     }
     if nesting > MAX_PLAN_DEPTH {
-        return Err(JobError::Sql(format!(
-            "the query nests {nesting} operators or subqueries, more than the {MAX_PLAN_DEPTH} a job may use; flatten it"
-        )));
+        return Err(too_deep_plan());
     }
     Ok(())
+}
+
+/// Depths of the parsed SQL, stopping as soon as one passes its limit: a walk of at
+/// most the limits' depth, in time linear in the text, before the planner (whose work
+/// can grow with the square of an expression's depth) sees anything.
+#[derive(Default)]
+struct SqlDepth {
+    expression: usize,
+    query: usize,
+}
+
+impl Visitor for SqlDepth {
+    type Break = JobError;
+
+    fn pre_visit_expr(&mut self, _: &SqlExpr) -> ControlFlow<JobError> {
+        self.expression += 1;
+        if self.expression > MAX_EXPRESSION_DEPTH {
+            return ControlFlow::Break(too_deep_expression());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, _: &SqlExpr) -> ControlFlow<JobError> {
+        self.expression -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<JobError> {
+        self.query += 1;
+        if self.query > MAX_PLAN_DEPTH {
+            return ControlFlow::Break(too_deep_plan());
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &Query) -> ControlFlow<JobError> {
+        self.query -= 1;
+        ControlFlow::Continue(())
+    }
+}
+
+/// Parses `sql` as the session would and refuses it if nested past the limits.
+fn refuse_deep_sql(ctx: &SessionContext, sql: &str, limits: &JobLimits) -> Result<(), JobError> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    let mut statement = state
+        .sql_to_statement(sql, &dialect)
+        .map_err(|e| classify(e, limits))?;
+    loop {
+        match statement {
+            DFStatement::Explain(explain) => statement = *explain.statement,
+            DFStatement::Statement(s) => {
+                return match s.visit(&mut SqlDepth::default()) {
+                    ControlFlow::Break(refusal) => Err(refusal),
+                    ControlFlow::Continue(()) => Ok(()),
+                };
+            }
+            // Refused as writes by the read-only options.
+            _ => return Ok(()),
+        }
+    }
 }
 
 /// How often a running job looks at its cancel token between batches.
@@ -280,6 +352,7 @@ pub async fn run_job(
             .map_err(|e| JobError::Internal(e.to_string()))?;
     }
     let work = async {
+        refuse_deep_sql(ctx, sql, limits)?;
         let df = ctx
             .sql_with_options(sql, read_only())
             .await

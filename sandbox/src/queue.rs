@@ -3,6 +3,12 @@
 //! any point. Every change of state is reported to an observer, which the gateway uses
 //! to persist and audit it.
 //!
+//! Slots are shared fairly between tenants (the gateway's institutions): a freed slot
+//! goes to the waiting job of the tenant with the fewest running jobs, the earliest
+//! submitted among equals. A tenant alone may use every slot, but another tenant's job
+//! waits at most until the first running job ends — one job's deadline at worst —
+//! however many jobs the first tenant queued (issue 14, class 7).
+//!
 //! Jobs run on the queue's own Tokio runtime, never on the caller's: a model's batch
 //! occupies its thread until it returns, and that must not stall the API that serves
 //! status and cancellation requests (DataFusion's advice for CPU-bound work).
@@ -13,7 +19,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::job::{JobError, JobReport, JobState};
 use crate::run::CancelToken;
@@ -57,11 +63,67 @@ impl Drop for Workers {
     }
 }
 
-/// Runs jobs, at most `slots` at a time, in the order they were submitted.
+/// Who gets the next free slot.
+#[derive(Default)]
+struct Scheduler {
+    free: usize,
+    /// Jobs waiting for a slot, in submission order, with their tenant.
+    waiting: Vec<(JobId, String, oneshot::Sender<()>)>,
+    /// Running jobs per tenant.
+    running: HashMap<String, usize>,
+}
+
+impl Scheduler {
+    /// Hands free slots to waiting jobs: each to the tenant with the fewest running.
+    fn dispatch(&mut self) {
+        while self.free > 0 && !self.waiting.is_empty() {
+            let next = (0..self.waiting.len())
+                .min_by_key(|&i| {
+                    let (id, tenant, _) = &self.waiting[i];
+                    (self.running.get(tenant).copied().unwrap_or(0), *id)
+                })
+                .unwrap_or(0);
+            let (_, tenant, start) = self.waiting.remove(next);
+            // A job whose task is gone (the queue shutting down) takes no slot.
+            if start.send(()).is_ok() {
+                self.free -= 1;
+                *self.running.entry(tenant).or_default() += 1;
+            }
+        }
+    }
+
+    fn release(&mut self, tenant: &str) {
+        self.free += 1;
+        if let Some(n) = self.running.get_mut(tenant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.running.remove(tenant);
+            }
+        }
+        self.dispatch();
+    }
+}
+
+/// A slot held by a running job, given back when dropped (a panicking job included).
+struct Slot {
+    scheduler: Arc<Mutex<Scheduler>>,
+    tenant: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.scheduler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .release(&self.tenant);
+    }
+}
+
+/// Runs jobs, at most `slots` at a time, shared fairly between tenants.
 #[derive(Clone)]
 pub struct JobQueue {
     workers: Arc<Workers>,
-    slots: Arc<Semaphore>,
+    scheduler: Arc<Mutex<Scheduler>>,
     jobs: Arc<Mutex<HashMap<JobId, Entry>>>,
     next: Arc<AtomicU64>,
     observer: Option<Observer>,
@@ -70,7 +132,7 @@ pub struct JobQueue {
 impl std::fmt::Debug for JobQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JobQueue")
-            .field("free_slots", &self.slots.available_permits())
+            .field("free_slots", &self.scheduler().free)
             .finish()
     }
 }
@@ -95,7 +157,10 @@ impl JobQueue {
             .map_err(|e| JobError::Internal(format!("starting the job runtime: {e}")))?;
         Ok(JobQueue {
             workers: Arc::new(Workers(Some(runtime))),
-            slots: Arc::new(Semaphore::new(slots.max(1))),
+            scheduler: Arc::new(Mutex::new(Scheduler {
+                free: slots.max(1),
+                ..Scheduler::default()
+            })),
             jobs: Arc::new(Mutex::new(HashMap::new())),
             next: Arc::new(AtomicU64::new(1)),
             observer: None,
@@ -108,8 +173,14 @@ impl JobQueue {
         self
     }
 
-    /// Queues `work`; it starts when a slot is free, unless cancelled first.
+    /// Queues `work` of a tenant of its own; see [`JobQueue::submit_as`].
     pub fn submit(&self, work: JobWork) -> JobId {
+        self.submit_as("", work)
+    }
+
+    /// Queues `work` of `tenant`; it starts when a slot is given to it (the tenant with
+    /// the fewest running jobs first), unless cancelled first.
+    pub fn submit_as(&self, tenant: &str, work: JobWork) -> JobId {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let cancel = CancelToken::new();
         let (status, _) = watch::channel(JobStatus {
@@ -132,10 +203,21 @@ impl JobQueue {
             );
             return id;
         };
+        let (start, started) = oneshot::channel();
+        {
+            let mut scheduler = self.scheduler();
+            scheduler.waiting.push((id, tenant.to_owned(), start));
+            scheduler.dispatch();
+        }
+        let tenant = tenant.to_owned();
         runtime.spawn(async move {
-            // Closed only if the queue is dropped, in which case nothing is waiting.
-            let Ok(_permit) = queue.slots.clone().acquire_owned().await else {
+            // Dropped unsent only if the queue is dropped, when nothing is waiting.
+            if started.await.is_err() {
                 return;
+            }
+            let _slot = Slot {
+                scheduler: queue.scheduler.clone(),
+                tenant,
             };
             if cancel.is_cancelled() {
                 queue.finish(id, Err(JobError::Cancelled));
@@ -190,6 +272,10 @@ impl JobQueue {
             .values()
             .filter(|e| e.status.borrow().outcome.is_none())
             .count()
+    }
+
+    fn scheduler(&self) -> std::sync::MutexGuard<'_, Scheduler> {
+        self.scheduler.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, Entry>> {

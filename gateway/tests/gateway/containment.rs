@@ -205,7 +205,7 @@ async fn masked_identifiers_cannot_be_recovered_by_filters_joins_or_substrings()
     assert!(
         deep["error"]
             .as_str()
-            .is_some_and(|e| e.contains("more than the 256")),
+            .is_some_and(|e| e.contains("nested more than 256 deep")),
         "{deep}"
     );
     let after = ended(

@@ -186,3 +186,39 @@ async fn cancelling_a_running_job_interrupts_its_guest_mid_batch() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn slots_go_to_the_tenant_with_the_fewest_running_jobs() {
+    // Issue 14, class 7: one tenant's queue of jobs does not hold another's back by
+    // more than the first running job. Two slots; tenant a fills them and queues three
+    // more; tenant b's job, submitted last, runs as soon as one of a's ends.
+    let queue = JobQueue::new(2).expect("queue");
+    let gates: Vec<Arc<tokio::sync::Notify>> = (0..6)
+        .map(|_| Arc::new(tokio::sync::Notify::new()))
+        .collect();
+    let a: Vec<u64> = (0..5)
+        .map(|i| queue.submit_as("a", gated_job(gates[i].clone())))
+        .collect();
+    let b = queue.submit_as("b", gated_job(gates[5].clone()));
+    until_state(&queue, a[0], JobState::Running).await;
+    until_state(&queue, a[1], JobState::Running).await;
+    let state = |id| queue.status(id).expect("known").state;
+    assert!(a[2..].iter().all(|id| state(*id) == JobState::Queued));
+    assert_eq!(state(b), JobState::Queued);
+    // One of a's ends: the slot goes to b, though a queued first.
+    gates[0].notify_one();
+    until_state(&queue, b, JobState::Running).await;
+    assert!(a[2..].iter().all(|id| state(*id) == JobState::Queued));
+    // b ends: a, alone again, takes the freed slot, in submission order.
+    gates[5].notify_one();
+    until_state(&queue, a[2], JobState::Running).await;
+    assert_eq!(state(a[3]), JobState::Queued);
+    for (i, id) in a.iter().enumerate().skip(1) {
+        until_state(&queue, *id, JobState::Running).await;
+        gates[i].notify_one();
+        assert_eq!(
+            queue.wait(*id).await.expect("known").state,
+            JobState::Succeeded
+        );
+    }
+}
