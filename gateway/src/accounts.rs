@@ -24,8 +24,15 @@ pub struct Quotas {
     pub storage_bytes: i64,
     /// Rows released as samples in any 24 hours.
     pub sampled_rows_per_day: i64,
+    /// Aggregates and evaluations released in any 24 hours.
+    #[serde(default = "default_statistical_releases")]
+    pub statistical_releases_per_day: i64,
     /// API requests per minute.
     pub requests_per_minute: i64,
+}
+
+fn default_statistical_releases() -> i64 {
+    Quotas::default().statistical_releases_per_day
 }
 
 impl Default for Quotas {
@@ -35,6 +42,7 @@ impl Default for Quotas {
             job_seconds_per_day: 3_600,
             storage_bytes: 10 << 30,
             sampled_rows_per_day: 1_000,
+            statistical_releases_per_day: 50,
             requests_per_minute: 600,
         }
     }
@@ -294,7 +302,8 @@ pub async fn open_batch(
         }
         sqlx::query(
             "INSERT INTO quotas (institution_id, concurrent_jobs, job_seconds_per_day, storage_bytes, \
-             sampled_rows_per_day, requests_per_minute) VALUES (?, ?, ?, ?, ?, ?)",
+             sampled_rows_per_day, requests_per_minute, statistical_releases_per_day) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&institution_id)
         .bind(quotas.concurrent_jobs)
@@ -302,6 +311,7 @@ pub async fn open_batch(
         .bind(quotas.storage_bytes)
         .bind(quotas.sampled_rows_per_day)
         .bind(quotas.requests_per_minute)
+        .bind(quotas.statistical_releases_per_day)
         .execute(&mut *tx)
         .await?;
         lifecycle(
@@ -464,7 +474,7 @@ pub async fn granted_tables(store: &Store, id: &str) -> Result<Vec<String>, Stor
 pub async fn quotas(store: &Store, id: &str) -> Result<Option<Quotas>, StoreError> {
     Ok(sqlx::query(
         "SELECT concurrent_jobs, job_seconds_per_day, storage_bytes, sampled_rows_per_day, \
-         requests_per_minute FROM quotas WHERE institution_id = ?",
+         requests_per_minute, statistical_releases_per_day FROM quotas WHERE institution_id = ?",
     )
     .bind(id)
     .fetch_optional(store.pool())
@@ -475,6 +485,7 @@ pub async fn quotas(store: &Store, id: &str) -> Result<Option<Quotas>, StoreErro
         storage_bytes: r.get(2),
         sampled_rows_per_day: r.get(3),
         requests_per_minute: r.get(4),
+        statistical_releases_per_day: r.get(5),
     }))
 }
 

@@ -36,6 +36,7 @@ use crate::audit::{self, Event};
 use crate::cells;
 use crate::lineage::{self, Origin, SourceColumn};
 use crate::own_data::Visible;
+use crate::sketch::Sketch;
 use crate::store::{Store, StoreError, hex, new_id, now, sha256_hex};
 use crate::workspace::{Job, Workspaces};
 
@@ -108,9 +109,11 @@ pub enum GateError {
     /// The result's columns may not leave in this form.
     #[error("{0}")]
     Refused(String),
-    /// The daily budget is spent.
+    /// A daily budget is spent.
     #[error("{message}")]
     Budget {
+        /// The quota's name.
+        quota: &'static str,
         /// What to do, and when it resets.
         message: String,
         /// When it resets (RFC 3339).
@@ -254,6 +257,18 @@ pub async fn released_today(
     .fetch_one(store.pool())
     .await?;
     Ok((used, window_frees_at(store, institution_id).await?))
+}
+
+/// Aggregates and evaluations released to an institution in the last 24 hours.
+pub async fn statistical_today(store: &Store, institution_id: &str) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM releases WHERE institution_id = ? \
+         AND kind IN ('aggregate', 'evaluation') AND released_at >= ?",
+    )
+    .bind(institution_id)
+    .bind(window_start())
+    .fetch_one(store.pool())
+    .await?)
 }
 
 /// The job's result, checked: it must have succeeded and its file must be the one
@@ -649,6 +664,7 @@ pub async fn sample(
         None => {
             if used + n as i64 > quota.sampled_rows_per_day {
                 return Err(GateError::Budget {
+                    quota: "sampled_rows_per_day",
                     message: format!(
                         "quota sampled_rows_per_day: this sample of {n} rows would take your institution to {} of its {} rows in the last 24 hours; rows start to count again as releases age, the oldest resets at {frees_at}",
                         used + n as i64,
@@ -863,6 +879,7 @@ pub async fn aggregate(
     .await?;
     let batches = ctx.sql(&sql).await?.collect().await?;
     let mut groups = Vec::new();
+    let mut released: HashMap<String, i64> = HashMap::new();
     let mut suppressed = 0u64;
     for b in &batches {
         for row in 0..b.num_rows() {
@@ -873,6 +890,7 @@ pub async fn aggregate(
                 suppressed += 1;
                 continue;
             }
+            released.insert(group_key(b, keys.len(), row), n as i64);
             let mut group = serde_json::Map::new();
             for (i, key) in request.group_by.iter().enumerate() {
                 group.insert(key.clone(), cells::cell(b.column(i).as_ref(), row));
@@ -884,7 +902,7 @@ pub async fn aggregate(
                     let v = cells::cell(b.column(at).as_ref(), row).as_f64();
                     group.insert(
                         format!("{kind}_{c}"),
-                        json!(v.map(|v| (v * 100.0).round() / 100.0)),
+                        json!(v.map(|v| round_significant(v, SAMPLE_SIGNIFICANT_FIGURES))),
                     );
                     at += 1;
                 }
@@ -900,14 +918,56 @@ pub async fn aggregate(
         "groups": groups,
         "groups_suppressed": suppressed,
     });
+    // The subjects of each released group, sketched for the differencing check.
+    let mut members: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut distinct = keys.clone();
+    distinct.push(format!(
+        "CAST({} AS VARCHAR) AS \"__subject\"",
+        quoted(&subject)
+    ));
+    let rows = if released.is_empty() {
+        Vec::new()
+    } else {
+        ctx.sql(&format!(
+            "SELECT DISTINCT {} FROM result",
+            distinct.join(", ")
+        ))
+        .await?
+        .collect()
+        .await?
+    };
+    for b in &rows {
+        for row in 0..b.num_rows() {
+            let key = group_key(b, keys.len(), row);
+            if released.contains_key(&key)
+                && let Some(who) = cells::text(b.column(keys.len()).as_ref(), row)
+            {
+                members
+                    .entry(key)
+                    .or_default()
+                    .push(subject_key(&settings.secret, &who));
+            }
+        }
+    }
+    let sketches: Vec<(String, i64, Sketch)> = released
+        .iter()
+        .map(|(key, n)| {
+            let subjects = members.remove(key).unwrap_or_default();
+            (key.clone(), *n, Sketch::of(subjects))
+        })
+        .collect();
     let release = record(
         store,
-        institution_id,
-        job_id,
-        "aggregate",
-        groups.len(),
-        &output,
-        &serde_json::to_value(request).unwrap_or_default(),
+        settings,
+        Release {
+            institution_id,
+            job_id,
+            kind: "aggregate",
+            rows: groups.len(),
+            output: &output,
+            request: &serde_json::to_value(request).unwrap_or_default(),
+            groups: &sketches,
+        },
         actor,
         request_id,
     )
@@ -1073,7 +1133,7 @@ pub async fn evaluate(
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
     let (mut scores, mut bads, mut subjects) = (Vec::new(), Vec::new(), Vec::new());
-    let hasher = std::hash::RandomState::new();
+    let mut keyed_subjects = Vec::new();
     for b in &batches {
         for row in 0..b.num_rows() {
             let score = cells::cell(b.column(0).as_ref(), row)
@@ -1091,10 +1151,12 @@ pub async fn evaluate(
             if score.is_finite() {
                 scores.push(score);
                 bads.push(label == 1);
-                subjects.push(std::hash::BuildHasher::hash_one(
-                    &hasher,
-                    cells::text(b.column(2).as_ref(), row),
-                ));
+                let key = subject_key(
+                    &settings.secret,
+                    &cells::text(b.column(2).as_ref(), row).unwrap_or_default(),
+                );
+                subjects.push(key);
+                keyed_subjects.push(key);
             }
         }
     }
@@ -1118,14 +1180,21 @@ pub async fn evaluate(
         )));
     }
     output["job_id"] = json!(job_id);
+    let everyone: std::collections::HashSet<u64> = keyed_subjects.into_iter().collect();
+    let n = everyone.len() as i64;
+    let sketches = [("all".to_owned(), n, Sketch::of(everyone))];
     let release = record(
         store,
-        institution_id,
-        job_id,
-        "evaluation",
-        0,
-        &output,
-        &serde_json::to_value(request).unwrap_or_default(),
+        settings,
+        Release {
+            institution_id,
+            job_id,
+            kind: "evaluation",
+            rows: 0,
+            output: &output,
+            request: &serde_json::to_value(request).unwrap_or_default(),
+            groups: &sketches,
+        },
         actor,
         request_id,
     )
@@ -1135,23 +1204,120 @@ pub async fn evaluate(
     Ok(output)
 }
 
-/// Records an aggregate or evaluation release in the ledger and the audit log.
-#[allow(clippy::too_many_arguments)]
+/// The key of a released group: its key cells as JSON.
+fn group_key(batch: &RecordBatch, keys: usize, row: usize) -> String {
+    Value::Array(
+        (0..keys)
+            .map(|i| cells::cell(batch.column(i).as_ref(), row))
+            .collect(),
+    )
+    .to_string()
+}
+
+/// A subject's key in sketches: keyed, so sketches reveal nothing of who is in a group.
+fn subject_key(secret: &[u8; 32], subject: &str) -> u64 {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let tag = ring::hmac::sign(&key, format!("creditpool subject\0{subject}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&tag.as_ref()[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// An aggregate or evaluation about to be recorded.
+struct Release<'a> {
+    institution_id: &'a str,
+    job_id: &'a str,
+    kind: &'a str,
+    rows: usize,
+    output: &'a Value,
+    request: &'a Value,
+    /// Each released group: its key, its subjects (exact) and their sketch.
+    groups: &'a [(String, i64, Sketch)],
+}
+
+/// Records an aggregate or evaluation release in the ledger and the audit log, within
+/// the institution's daily count of such releases and only if no released group differs
+/// from one the institution was given before by fewer than k subjects (differencing:
+/// the two would single those subjects out). Checked and recorded in one transaction.
 async fn record(
     store: &Store,
-    institution_id: &str,
-    job_id: &str,
-    kind: &str,
-    rows: usize,
-    output: &Value,
-    request: &Value,
+    settings: &GateSettings,
+    release: Release<'_>,
     actor: &str,
     request_id: &str,
 ) -> Result<(String, String), GateError> {
+    let Release {
+        institution_id,
+        job_id,
+        kind,
+        rows,
+        output,
+        request,
+        groups,
+    } = release;
     let fingerprint =
         sha256_hex(format!("{kind}\n{institution_id}\n{job_id}\n{output}").as_bytes());
+    let quota = accounts::quotas(store, institution_id)
+        .await?
+        .unwrap_or_default();
     let id = new_id();
     let mut tx = store.write().await?;
+    let used: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM releases WHERE institution_id = ? \
+         AND kind IN ('aggregate', 'evaluation') AND released_at >= ?",
+    )
+    .bind(institution_id)
+    .bind(window_start())
+    .fetch_one(&mut *tx)
+    .await?;
+    if used >= quota.statistical_releases_per_day {
+        let oldest: Option<String> = sqlx::query_scalar(
+            "SELECT MIN(released_at) FROM releases WHERE institution_id = ? \
+             AND kind IN ('aggregate', 'evaluation') AND released_at >= ?",
+        )
+        .bind(institution_id)
+        .bind(window_start())
+        .fetch_one(&mut *tx)
+        .await?;
+        let resets_at = oldest
+            .and_then(|o| chrono::DateTime::parse_from_rfc3339(&o).ok())
+            .map_or_else(chrono::Utc::now, |o| {
+                o.with_timezone(&chrono::Utc) + chrono::Duration::hours(24)
+            })
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        return Err(GateError::Budget {
+            quota: "statistical_releases_per_day",
+            message: format!(
+                "quota statistical_releases_per_day: your institution has had {used} aggregates and evaluations in the last 24 hours, its limit; they start to count again as releases age, the oldest resets at {resets_at}"
+            ),
+            resets_at,
+        });
+    }
+    let k = settings.k as i64;
+    for (key, n, sketch) in groups {
+        let earlier: Vec<(String, Vec<u8>)> = sqlx::query_as(
+            "SELECT release_id, sketch FROM release_groups WHERE institution_id = ? \
+             AND subjects > ? AND subjects < ?",
+        )
+        .bind(institution_id)
+        .bind(n - k)
+        .bind(n + k)
+        .fetch_all(&mut *tx)
+        .await?;
+        for (release_id, bytes) in earlier {
+            let Some(before) = Sketch::from_bytes(&bytes) else {
+                continue;
+            };
+            if let Some(d) = sketch.difference(&before)
+                && d > 0
+                && (d as i64) < k
+            {
+                return Err(GateError::Refused(format!(
+                    "the group {key} differs from a group of your earlier release {release_id} by fewer than {k} subjects; the two together would single those subjects out, so this release is refused — widen or narrow the population by at least {k} subjects"
+                )));
+            }
+        }
+    }
     sqlx::query(
         "INSERT INTO releases (id, institution_id, job_id, kind, rows, fingerprint, released_by, \
          released_at, row_hashes, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)",
@@ -1167,6 +1333,18 @@ async fn record(
     .bind(request.to_string())
     .execute(&mut *tx)
     .await?;
+    for (_, n, sketch) in groups {
+        sqlx::query(
+            "INSERT INTO release_groups (release_id, institution_id, subjects, sketch) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(institution_id)
+        .bind(n)
+        .bind(sketch.to_bytes())
+        .execute(&mut *tx)
+        .await?;
+    }
     audit::append(
         &mut tx,
         Event {

@@ -34,14 +34,12 @@ impl From<GateError> for ApiError {
             GateError::Refused(m) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "release_refused", m)
             }
-            GateError::Budget { message, resets_at } => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "quota_exceeded",
+            GateError::Budget {
+                quota,
                 message,
-            )
-            .with_details(
-                serde_json::json!({ "quota": "sampled_rows_per_day", "resets_at": resets_at }),
-            ),
+                resets_at,
+            } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+                .with_details(serde_json::json!({ "quota": quota, "resets_at": resets_at })),
             GateError::Internal(e) => ApiError::internal(e),
         }
     }
@@ -161,6 +159,7 @@ async fn usage(
     .await
     .map_err(ApiError::internal)?;
     let (sampled, sampled_frees_at) = gate::released_today(&state.store, &id).await?;
+    let statistical = gate::statistical_today(&state.store, &id).await?;
     let (storage, reserved) = match accounts::workspace_path(&state.store, &id).await? {
         Some(path) => (
             crate::workspace::folder_bytes(&path),
@@ -183,6 +182,7 @@ async fn usage(
             "resets_at": null,
         },
         "sampled_rows_per_day": item(sampled, quotas.sampled_rows_per_day, Some(&sampled_frees_at)),
+        "statistical_releases_per_day": item(statistical, quotas.statistical_releases_per_day, None),
         "requests_per_minute": { "limit": quotas.requests_per_minute },
     })))
 }

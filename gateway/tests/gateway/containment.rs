@@ -565,3 +565,102 @@ async fn an_evaluation_counts_distinct_subjects_not_repeated_rows() {
         "{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregates_that_differ_by_fewer_than_k_subjects_are_refused_and_budgeted() {
+    // Class 4: the sum over all enterprises and the sum over all but one give that one's
+    // value by subtraction. The second release is refused, whatever the rewording.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    let aggregate = |job: Value, body: Value| {
+        let path = format!(
+            "/api/v1/institutions/{institution}/jobs/{}/aggregate",
+            job["id"].as_str().expect("id")
+        );
+        let (app, token) = (&app, &token);
+        async move { app.call(Method::POST, &path, Some(token), Some(body)).await }
+    };
+    let capital = "SELECT subject_id, CAST(registered_capital AS DOUBLE) AS capital \
+         FROM enterprises WHERE registered_capital IS NOT NULL";
+    let all = ended(&app, &token, &admin, &institution, capital).await;
+    let (status, first) = aggregate(all, json!({ "sum": ["capital"] })).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // Sums are rounded too.
+    let sum = first["groups"][0]["sum_capital"].as_f64().expect("sum");
+    assert_eq!(
+        format!("{sum:e}")
+            .split('e')
+            .next()
+            .map(str::len)
+            .map(|l| l <= 5),
+        Some(true),
+        "{sum}"
+    );
+    for (excluded, sql) in [
+        (
+            1,
+            format!(
+                "{capital} AND subject_id <> (SELECT MIN(subject_id) FROM enterprises WHERE registered_capital IS NOT NULL)"
+            ),
+        ),
+        (
+            3,
+            format!("SELECT * FROM ({capital}) t ORDER BY subject_id OFFSET 3"),
+        ),
+    ] {
+        let fewer = ended(&app, &token, &admin, &institution, &sql).await;
+        assert_eq!(fewer["state"], "succeeded", "{fewer}");
+        let (status, body) = aggregate(fewer, json!({ "sum": ["capital"] })).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "release_refused",
+        );
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("fewer than 10 subjects")),
+            "{excluded}: {body}"
+        );
+    }
+    // The same population again, or one differing by many, is released.
+    let half = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        &format!("SELECT * FROM ({capital}) t ORDER BY subject_id LIMIT 500"),
+    )
+    .await;
+    let (status, body) = aggregate(half, json!({ "mean": ["capital"] })).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Aggregates and evaluations have a daily budget of their own.
+    sqlx::query("UPDATE quotas SET statistical_releases_per_day = 2 WHERE institution_id = ?")
+        .bind(&institution)
+        .execute(app.store.pool())
+        .await
+        .expect("quota");
+    let again = ended(&app, &token, &admin, &institution, capital).await;
+    let (status, body) = aggregate(again, json!({ "mean": ["capital"] })).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+    );
+    assert_eq!(
+        body["error"]["details"]["quota"],
+        "statistical_releases_per_day"
+    );
+    let (_, usage) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/usage"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(usage["statistical_releases_per_day"]["used"], 2, "{usage}");
+}
