@@ -27,8 +27,11 @@ use datafusion::prelude::{SessionContext, col};
 
 use crate::store::hex;
 
-/// The name of the pseudonym function in plans (never registered: SQL cannot call it).
-pub const FUNCTION: &str = "pseudonym";
+/// The name of the pseudonym function in plans. Never registered, so SQL cannot call
+/// it; and no model can take it, since a model's name has no '.' (`sandbox::manifest`),
+/// so the lineage, which passes a source column's origin through this function alone,
+/// cannot be fooled by a model of the same name.
+pub const FUNCTION: &str = "creditpool.pseudonym";
 /// Every pseudonym starts with this.
 pub const PREFIX: &str = "ps_";
 

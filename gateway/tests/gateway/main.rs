@@ -9,6 +9,7 @@ mod cli;
 mod containment;
 mod criteria;
 mod gate;
+mod gate_cases;
 mod helpers;
 mod lifecycle;
 mod objections;
