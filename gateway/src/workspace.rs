@@ -622,23 +622,12 @@ impl Workspaces {
         if job.ended_at.is_some() {
             return Err(WorkspaceError::Ended(job.state));
         }
-        let queue_id = self.live().get(id).copied();
-        if let Some(queue_id) = queue_id {
-            self.queue.cancel(queue_id);
-        }
-        let mut tx = self.store.write().await?;
-        audit::append(
-            &mut tx,
-            Event {
-                actor,
-                action: "job.cancel_requested",
-                subject: id,
-                detail: serde_json::json!({ "institution_id": institution_id }),
-                request_id,
-            },
+        self.request_cancel(
+            id,
+            serde_json::json!({ "institution_id": institution_id }),
+            (actor, request_id),
         )
         .await?;
-        tx.commit().await?;
         self.get(institution_id, id).await
     }
 
@@ -658,6 +647,32 @@ impl Workspaces {
             }
         }
         Ok(ids)
+    }
+
+    /// Cancels a job in the queue and audits the request with `detail`.
+    async fn request_cancel(
+        &self,
+        id: &str,
+        detail: serde_json::Value,
+        (actor, request_id): (&str, &str),
+    ) -> Result<(), WorkspaceError> {
+        if let Some(queue_id) = self.live().get(id).copied() {
+            self.queue.cancel(queue_id);
+        }
+        let mut tx = self.store.write().await?;
+        audit::append(
+            &mut tx,
+            Event {
+                actor,
+                action: "job.cancel_requested",
+                subject: id,
+                detail,
+                request_id,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Cancels the queued and running jobs of institutions other than `owner` that read
@@ -718,26 +733,16 @@ impl Workspaces {
             if lost.is_empty() {
                 continue;
             }
-            if let Some(queue_id) = self.live().get(&id).copied() {
-                self.queue.cancel(queue_id);
-            }
-            let mut tx = self.store.write().await?;
-            audit::append(
-                &mut tx,
-                Event {
-                    actor,
-                    action: "job.cancel_requested",
-                    subject: &id,
-                    detail: serde_json::json!({
-                        "institution_id": institution_id,
-                        "reason": "input_revoked",
-                        "tables": lost,
-                    }),
-                    request_id,
-                },
+            self.request_cancel(
+                &id,
+                serde_json::json!({
+                    "institution_id": institution_id,
+                    "reason": "input_revoked",
+                    "tables": lost,
+                }),
+                (actor, request_id),
             )
             .await?;
-            tx.commit().await?;
             cancelled.push(id);
         }
         Ok(cancelled)

@@ -13,7 +13,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, sample_data};
+use crate::helpers::{TestApp, assert_error, assert_error_saying, sample_data};
 use crate::lifecycle::{job_until, opened, submit_job};
 
 const TABLES: [&str; 2] = ["enterprises", "persons"];
@@ -335,17 +335,12 @@ async fn own_and_shared_identifiers_join_as_pseudonyms_and_shared_secrets_stay_h
                 body,
             )
             .await;
-        assert_error(
+        assert_error_saying(
             status,
             &answer,
             StatusCode::UNPROCESSABLE_ENTITY,
             "release_refused",
-        );
-        assert!(
-            answer["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("contacts.note")),
-            "{what}: {answer}"
+            "contacts.note",
         );
     }
 }
@@ -437,17 +432,12 @@ async fn a_sample_cell_carries_one_bounded_value_never_many_rows() {
         let job = ended(&app, &token, &admin, &institution, sql).await;
         assert_eq!(job["state"], "succeeded", "{sql}: {job}");
         let (status, body) = sample(&app, &token, &institution, &job).await;
-        assert_error(
+        assert_error_saying(
             status,
             &body,
             StatusCode::UNPROCESSABLE_ENTITY,
             "release_refused",
-        );
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains(&format!("'{column}'"))),
-            "{sql}: {body}"
+            &format!("'{column}'"),
         );
     }
     // Source cells pass through; computed numbers are rounded; short labels leave.
@@ -524,12 +514,12 @@ async fn an_evaluation_counts_distinct_subjects_not_repeated_rows() {
         }
     };
     let (status, body) = evaluate(&repeated).await;
-    assert_error(status, &body, StatusCode::CONFLICT, "result_too_small");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("distinct subjects")),
-        "{body}"
+    assert_error_saying(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "result_too_small",
+        "distinct subjects",
     );
     // Without a subject column there is nothing to count subjects by.
     let anonymous = ended(
@@ -596,32 +586,22 @@ async fn aggregates_that_differ_by_fewer_than_k_subjects_are_refused_and_budgete
         Some(true),
         "{sum}"
     );
-    for (excluded, sql) in [
-        (
-            1,
-            format!(
-                "{capital} AND subject_id <> (SELECT MIN(subject_id) FROM enterprises WHERE registered_capital IS NOT NULL)"
-            ),
+    // All but one subject, and all but three, reworded.
+    for sql in [
+        format!(
+            "{capital} AND subject_id <> (SELECT MIN(subject_id) FROM enterprises WHERE registered_capital IS NOT NULL)"
         ),
-        (
-            3,
-            format!("SELECT * FROM ({capital}) t ORDER BY subject_id OFFSET 3"),
-        ),
+        format!("SELECT * FROM ({capital}) t ORDER BY subject_id OFFSET 3"),
     ] {
         let fewer = ended(&app, &token, &admin, &institution, &sql).await;
         assert_eq!(fewer["state"], "succeeded", "{fewer}");
         let (status, body) = aggregate(fewer, json!({ "sum": ["capital"] })).await;
-        assert_error(
+        assert_error_saying(
             status,
             &body,
             StatusCode::UNPROCESSABLE_ENTITY,
             "release_refused",
-        );
-        assert!(
-            body["error"]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("fewer than 10 subjects")),
-            "{excluded}: {body}"
+            "fewer than 10 subjects",
         );
     }
     // The same population again, or one differing by many, is released.

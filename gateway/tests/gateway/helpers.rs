@@ -260,3 +260,20 @@ pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, code
     );
     assert!(body["error"]["request_id"].as_str().is_some(), "{body}");
 }
+
+/// [`assert_error`], and the message says `says`.
+pub fn assert_error_saying(
+    status: StatusCode,
+    body: &Value,
+    expected: StatusCode,
+    code: &str,
+    says: &str,
+) {
+    assert_error(status, body, expected, code);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(says)),
+        "'{says}' not in {body}"
+    );
+}
