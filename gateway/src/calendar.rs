@@ -74,8 +74,11 @@ impl Calendars {
             current: RwLock::new(Arc::new(base.clone())),
             base,
         };
-        let stored = calendars.stored(store).await?;
-        calendars.set(stored);
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT notice FROM calendar_years ORDER BY year")
+                .fetch_all(store.pool())
+                .await?;
+        calendars.set(calendars.with_stored(rows.into_iter().map(|(n,)| n)));
         Ok(calendars)
     }
 
@@ -95,8 +98,10 @@ impl Calendars {
     /// the provisional deadlines that the calendar now decides (a ticket extended while
     /// a year was being added is caught here).
     pub async fn refresh(&self, store: &Store) -> Result<Recount, StoreError> {
-        let calendar = self.stored(store).await?;
+        // Read under the write lock: an addition committing meanwhile is either in it or
+        // waits, so the calendar never goes back to fewer years.
         let mut tx = store.write().await?;
+        let calendar = self.stored(&mut tx).await?;
         if *self.current() != calendar {
             self.set(calendar.clone());
         }
@@ -107,14 +112,18 @@ impl Calendars {
 
     /// The base with every stored year. A stored year that a later release ships is
     /// taken from the release.
-    async fn stored(&self, store: &Store) -> Result<Calendar, StoreError> {
-        let rows = sqlx::query("SELECT year, notice FROM calendar_years ORDER BY year")
-            .fetch_all(store.pool())
-            .await?;
+    async fn stored(&self, tx: &mut Tx) -> Result<Calendar, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT notice FROM calendar_years ORDER BY year")
+                .fetch_all(&mut **tx)
+                .await?;
+        Ok(self.with_stored(rows.into_iter().map(|(n,)| n)))
+    }
+
+    /// The base with these stored notices; one that does not parse is logged and left.
+    fn with_stored(&self, notices: impl Iterator<Item = String>) -> Calendar {
         let mut calendar = self.base.clone();
-        for row in rows {
-            let year: i64 = row.get(0);
-            let text: String = row.get(1);
+        for text in notices {
             let added = serde_json::from_str::<YearNotice>(&text)
                 .map_err(|e| CalendarError::Invalid {
                     field: "notice",
@@ -124,10 +133,10 @@ impl Calendars {
             match added {
                 Ok(next) => calendar = next,
                 Err(CalendarError::AlreadyListed(_)) => {}
-                Err(e) => tracing::error!("the stored calendar year {year} is ignored: {e}"),
+                Err(e) => tracing::error!("a stored calendar year is ignored: {e}"),
             }
         }
-        Ok(calendar)
+        calendar
     }
 
     /// Adds a year from its notice: checked, stored and audited with the deadlines it
@@ -140,7 +149,9 @@ impl Calendars {
         request_id: &str,
     ) -> Result<(Calendar, Recount), AddError> {
         let mut tx = store.write().await?;
-        let calendar = self.current().with_year(notice.clone())?;
+        // From the stored years, not the ones in memory: another process may have added
+        // one since the last refresh.
+        let calendar = self.stored(&mut tx).await?.with_year(notice.clone())?;
         sqlx::query(
             "INSERT INTO calendar_years (year, notice, added_by, added_at) VALUES (?, ?, ?, ?)",
         )

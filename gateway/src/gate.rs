@@ -432,13 +432,17 @@ async fn lineage_of(
 pub const SAMPLE_SIGNIFICANT_FIGURES: i32 = 4;
 /// Longest computed text in a sample, in characters.
 pub const SAMPLE_MAX_COMPUTED_CHARS: usize = 8;
+/// Longest computed text in a sample, in UTF-8 bytes (so 8 characters of any script
+/// carry no more than 16 bytes).
+pub const SAMPLE_MAX_COMPUTED_BYTES: usize = 16;
 
 /// How each column of a sample leaves, or why the sample is refused. A sample carries
 /// a bounded amount of each row (issue 14, class 3): a cell is a source cell passed
 /// through (pseudonymised if identifying), or a value computed to a bounded width — a
-/// number rounded to [`SAMPLE_SIGNIFICANT_FIGURES`], a boolean, a date or time, or a
-/// text of at most [`SAMPLE_MAX_COMPUTED_CHARS`] characters — so that no cell can carry
-/// many rows (a string or array aggregation, a long computed string).
+/// number rounded to [`SAMPLE_SIGNIFICANT_FIGURES`], a boolean, a date, or a text of at
+/// most [`SAMPLE_MAX_COMPUTED_CHARS`] characters and [`SAMPLE_MAX_COMPUTED_BYTES`]
+/// bytes — so that no cell can carry many rows (a string or array aggregation, a long
+/// computed string, a computed timestamp's 64 bits).
 fn treatments(
     batch: &RecordBatch,
     read: &BTreeSet<SourceColumn>,
@@ -461,23 +465,20 @@ fn treatments(
                 {
                     "rounded"
                 }
-                DataType::Boolean
-                | DataType::Date32
-                | DataType::Date64
-                | DataType::Timestamp(..)
-                | DataType::Time32(_)
-                | DataType::Time64(_) => "released",
+                DataType::Boolean | DataType::Date32 | DataType::Date64 => "released",
                 DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
                     if (0..column.len()).all(|r| {
-                        cells::text(column.as_ref(), r)
-                            .is_none_or(|v| v.chars().count() <= SAMPLE_MAX_COMPUTED_CHARS)
+                        cells::text(column.as_ref(), r).is_none_or(|v| {
+                            v.chars().count() <= SAMPLE_MAX_COMPUTED_CHARS
+                                && v.len() <= SAMPLE_MAX_COMPUTED_BYTES
+                        })
                     }) =>
                 {
                     "released"
                 }
                 other => {
                     return Err(GateError::Refused(format!(
-                        "result column '{}' is computed ({other}) and not a number, a date, a boolean or a text of at most {SAMPLE_MAX_COMPUTED_CHARS} characters; a sample carries one bounded cell per column and row, so that no cell holds many rows (string or array aggregation, long computed text). Select source columns unchanged, or compute a number",
+                        "result column '{}' is computed ({other}) and not a number, a date, a boolean or a text of at most {SAMPLE_MAX_COMPUTED_CHARS} characters ({SAMPLE_MAX_COMPUTED_BYTES} bytes); a sample carries one bounded cell per column and row, so that no cell holds many rows (string or array aggregation, long computed text). Select source columns unchanged, or compute a number or a date",
                         field.name()
                     )));
                 }

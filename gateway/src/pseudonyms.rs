@@ -35,10 +35,16 @@ pub const FUNCTION: &str = "creditpool.pseudonym";
 /// Every pseudonym starts with this.
 pub const PREFIX: &str = "ps_";
 
-/// Natural persons' names: public in the catalog's sense (not masked on the public
-/// side, where only the person sees their record), but identifying, so pseudonymised in
-/// the sandbox like masked columns (a released row never names a natural person).
-const PERSON_NAMES: &[(&str, &str)] = &[("persons", "name")];
+/// Natural persons' names: public in the catalog's sense (the register's names are shown
+/// only to the person; officers' and legal representatives' names are disclosed with
+/// their organisation's registration), but identifying, so pseudonymised in the sandbox
+/// like masked columns: joined to a person's records through their subject id, a clear
+/// name would name the person a released row describes.
+const PERSON_NAMES: &[(&str, &str)] = &[
+    ("persons", "name"),
+    ("officers", "person_name"),
+    ("enterprises", "legal_representative"),
+];
 
 /// Whether a column reaches institutions' SQL as a pseudonym: every masked column, and
 /// natural persons' names. The one rule, used by registration and by the gate.
@@ -115,13 +121,13 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// The form compared: half-width, upper case, without spaces, hyphens or dots, and a
+/// The form compared: half-width, upper case, without spaces, hyphens or brackets, and a
 /// mobile number without its +86 / 0086 prefix, so that one person's number written two
 /// ways is one pseudonym.
 fn normal_form(value: &str) -> String {
     let mut out: String = policies::to_half_width(value)
         .chars()
-        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '.' | '(' | ')'))
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '(' | ')'))
         .map(|c| c.to_ascii_uppercase())
         .collect();
     for prefix in ["+86", "0086"] {

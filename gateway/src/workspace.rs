@@ -903,8 +903,13 @@ pub async fn register_granted(
         .await
         .map_err(|e| e.to_string())?;
     for id in &tables {
+        // Registered only as declared: a table without a declaration has no
+        // sensitivities, so it is not registered at all.
         let Some(def) = catalog::Manifest::builtin().table(id) else {
-            continue;
+            ctx.deregister_table(*id).map_err(|e| e.to_string())?;
+            return Err(format!(
+                "the granted table '{id}' is not declared in the catalog"
+            ));
         };
         let of = |wanted: fn(&str, &str, catalog::Sensitivity) -> bool| -> Vec<&str> {
             def.columns
