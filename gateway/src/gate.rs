@@ -879,6 +879,7 @@ pub async fn aggregate(
     )
     .await?;
     let batches = ctx.sql(&sql).await?.collect().await?;
+    let dominated = dominated_groups(&ctx, &keys, &subject, request).await?;
     let mut groups = Vec::new();
     let mut released: HashMap<String, i64> = HashMap::new();
     let mut suppressed = 0u64;
@@ -887,7 +888,7 @@ pub async fn aggregate(
             let n = cells::cell(b.column(keys.len()).as_ref(), row)
                 .as_u64()
                 .unwrap_or(0);
-            if n < settings.k {
+            if n < settings.k || dominated.contains(&group_key(b, keys.len(), row)) {
                 suppressed += 1;
                 continue;
             }
@@ -916,6 +917,7 @@ pub async fn aggregate(
         "subjects_counted_by": subject,
         "k": settings.k,
         "counts_rounded_to": settings.round_to,
+        "dominance": { "n": DOMINANCE_N, "k": DOMINANCE_K },
         "groups": groups,
         "groups_suppressed": suppressed,
     });
@@ -1203,6 +1205,65 @@ pub async fn evaluate(
     output["release_id"] = json!(release.0);
     output["fingerprint"] = json!(release.1);
     Ok(output)
+}
+
+/// The nk-dominance rule (ACRO's default): a group whose `DOMINANCE_N` largest subjects
+/// make more than `DOMINANCE_K` of a summed or averaged column's total (by absolute
+/// value, each subject's rows added up) is suppressed, since its figure all but gives
+/// those subjects' values — one subject repeated many times, or one very large.
+pub const DOMINANCE_N: usize = 2;
+/// See [`DOMINANCE_N`].
+pub const DOMINANCE_K: f64 = 0.9;
+
+/// The groups (by [`group_key`]) that a summed or averaged column of `request` is
+/// dominated in.
+async fn dominated_groups(
+    ctx: &SessionContext,
+    keys: &[String],
+    subject: &str,
+    request: &AggregateRequest,
+) -> Result<std::collections::HashSet<String>, GateError> {
+    let mut dominated = std::collections::HashSet::new();
+    let measured: BTreeSet<&String> = request.sum.iter().chain(&request.mean).collect();
+    for column in measured {
+        let mut by = keys.to_vec();
+        by.push(quoted(subject));
+        let mut select = keys.to_vec();
+        select.push(format!(
+            "SUM(ABS(CAST({} AS DOUBLE))) AS \"__part\"",
+            quoted(column)
+        ));
+        let batches = ctx
+            .sql(&format!(
+                "SELECT {} FROM result GROUP BY {}",
+                select.join(", "),
+                by.join(", ")
+            ))
+            .await?
+            .collect()
+            .await?;
+        let mut parts: HashMap<String, Vec<f64>> = HashMap::new();
+        for b in &batches {
+            for row in 0..b.num_rows() {
+                let part = cells::cell(b.column(keys.len()).as_ref(), row)
+                    .as_f64()
+                    .unwrap_or(0.0);
+                parts
+                    .entry(group_key(b, keys.len(), row))
+                    .or_default()
+                    .push(part);
+            }
+        }
+        for (key, mut group) in parts {
+            let total: f64 = group.iter().sum();
+            group.sort_by(|a, b| b.total_cmp(a));
+            let top: f64 = group.iter().take(DOMINANCE_N).sum();
+            if total > 0.0 && top > DOMINANCE_K * total {
+                dominated.insert(key);
+            }
+        }
+    }
+    Ok(dominated)
 }
 
 /// The key of a released group: its key cells as JSON.
