@@ -55,6 +55,9 @@ pub struct GateSettings {
     pub round_to: u64,
     /// Largest result (uncompressed, as Parquet's metadata says) the gate loads.
     pub max_result_bytes: u64,
+    /// Share of a public-credit table's rows an institution may ever be given in
+    /// samples of queries that read it (never less than `max_sample_rows`).
+    pub lifetime_sample_share: f64,
 }
 
 impl GateSettings {
@@ -67,7 +70,14 @@ impl GateSettings {
             k: 10,
             round_to: 5,
             max_result_bytes: 512 << 20,
+            lifetime_sample_share: 0.02,
         }
+    }
+
+    /// Rows of a table of `rows` rows an institution may ever be given in samples.
+    pub fn lifetime_sample_limit(&self, rows: u64) -> i64 {
+        let share = (rows as f64 * self.lifetime_sample_share).floor() as i64;
+        share.max(self.max_sample_rows as i64)
     }
 
     /// The sample size for a result of `rows` rows.
@@ -116,8 +126,8 @@ pub enum GateError {
         quota: &'static str,
         /// What to do, and when it resets.
         message: String,
-        /// When it resets (RFC 3339).
-        resets_at: String,
+        /// When it resets (RFC 3339); `None` for a lifetime bound.
+        resets_at: Option<String>,
     },
     /// A bug or environment problem.
     #[error("{0}")]
@@ -565,6 +575,20 @@ pub async fn sample(
     .await?;
     let own_sensitivity = crate::own_data::sensitivities(own);
     let treatments = treatments(&batch, &read, &origins, &own_sensitivity)?;
+    // The public-credit tables the query read, with their sizes, for the lifetime bound.
+    let sources: Vec<(String, u64)> = read
+        .iter()
+        .map(|(table, _)| table)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter_map(|t| {
+            workspaces
+                .catalog()
+                .table(t)
+                .ok()
+                .map(|c| (t.clone(), c.row_count))
+        })
+        .collect();
     // A column tagged identifying after the job ran holds values, not pseudonyms.
     for (i, t) in treatments.iter().enumerate() {
         let column = batch.column(i);
@@ -663,6 +687,29 @@ pub async fn sample(
     let (release_id, repeated, used) = match earlier {
         Some(id) => (id, true, used),
         None => {
+            // The lifetime bound of each public-credit table the query read.
+            for (table, rows) in &sources {
+                let limit = settings.lifetime_sample_limit(*rows);
+                let before: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(rows), 0) FROM release_tables \
+                     WHERE institution_id = ? AND source_table = ?",
+                )
+                .bind(institution_id)
+                .bind(table)
+                .fetch_one(&mut *tx)
+                .await?;
+                if before + n as i64 > limit {
+                    return Err(GateError::Budget {
+                        quota: "sampled_rows_per_table",
+                        message: format!(
+                            "quota sampled_rows_per_table: samples of queries that read {table} have given your institution {before} rows, and this one would pass the {limit} it may ever have of that table ({:.0} % of its rows, at least {}); release aggregates instead",
+                            settings.lifetime_sample_share * 100.0,
+                            settings.max_sample_rows
+                        ),
+                        resets_at: None,
+                    });
+                }
+            }
             if used + n as i64 > quota.sampled_rows_per_day {
                 return Err(GateError::Budget {
                     quota: "sampled_rows_per_day",
@@ -671,7 +718,7 @@ pub async fn sample(
                         used + n as i64,
                         quota.sampled_rows_per_day,
                     ),
-                    resets_at: frees_at.clone(),
+                    resets_at: Some(frees_at.clone()),
                 });
             }
             let id = new_id();
@@ -694,6 +741,18 @@ pub async fn sample(
             )
             .execute(&mut *tx)
             .await?;
+            for (table, _) in &sources {
+                sqlx::query(
+                    "INSERT INTO release_tables (release_id, institution_id, source_table, rows) \
+                     VALUES (?, ?, ?, ?)",
+                )
+                .bind(&id)
+                .bind(institution_id)
+                .bind(table)
+                .bind(n as i64)
+                .execute(&mut *tx)
+                .await?;
+            }
             (id, false, used + n as i64)
         }
     };
@@ -1352,7 +1411,7 @@ async fn record(
             message: format!(
                 "quota statistical_releases_per_day: your institution has had {used} aggregates and evaluations in the last 24 hours, its limit; they start to count again as releases age, the oldest resets at {resets_at}"
             ),
-            resets_at,
+            resets_at: Some(resets_at),
         });
     }
     let k = settings.k as i64;

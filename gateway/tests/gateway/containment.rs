@@ -644,3 +644,59 @@ async fn aggregates_that_differ_by_fewer_than_k_subjects_are_refused_and_budgete
         .await;
     assert_eq!(usage["statistical_releases_per_day"]["used"], 2, "{usage}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn samples_of_a_table_have_a_lifetime_bound_as_well_as_the_daily_one() {
+    // Class 3: rewording a job (and waiting out the daily budget) does not add up to the
+    // whole table: samples of queries that read a table give at most 2 % of its rows
+    // (never less than 100) over the institution's life. 2,000 enterprises: 100 rows.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    for variant in 0..5 {
+        let job = ended(
+            &app,
+            &token,
+            &admin,
+            &institution,
+            &format!("SELECT subject_id, name, {variant} AS variant FROM enterprises"),
+        )
+        .await;
+        let (status, body) = sample(&app, &token, &institution, &job).await;
+        assert_eq!(status, StatusCode::CREATED, "{variant}: {body}");
+        assert_eq!(body["rows_released"], 20);
+        // The daily budget is waited out each time.
+        sqlx::query("UPDATE releases SET released_at = '2000-01-01T00:00:00.000Z'")
+            .execute(app.store.pool())
+            .await
+            .expect("age");
+    }
+    let job = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, name, 5 AS variant FROM enterprises",
+    )
+    .await;
+    let (status, body) = sample(&app, &token, &institution, &job).await;
+    assert_error_saying(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+        "enterprises",
+    );
+    assert_eq!(body["error"]["details"]["quota"], "sampled_rows_per_table");
+    assert!(body["error"]["details"]["resets_at"].is_null(), "{body}");
+    // Another table's bound is its own.
+    let people = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, gender FROM persons",
+    )
+    .await;
+    let (status, body) = sample(&app, &token, &institution, &people).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
