@@ -351,12 +351,6 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .or(config.server.workspaces.clone())
                 .unwrap_or_else(|| gateway::workspace::default_root(&database));
             let mut settings = gateway::api::Settings::new(data_dir(data), workspaces);
-            // The key that picks sample rows: made once, kept beside the database.
-            let key = database.with_extension("gate-key");
-            settings.gate = gateway::gate::GateSettings::new(
-                gateway::gate::load_or_create_secret(&key)
-                    .with_context(|| format!("the output gate's key {}", key.display()))?,
-            );
             let server = &config.server;
             if let Some(slots) = server.job_slots {
                 settings.job_slots = slots.max(1);
@@ -412,6 +406,17 @@ pub async fn run(cli: Cli) -> Result<()> {
                 settings.public_rate.burst = burst;
             }
             settings.trusted_proxies = server.trusted_proxies.clone();
+            // The key that picks sample rows and keys pseudonyms: made once, kept beside
+            // the database; only once the configuration is known to be good, so that a
+            // refused start leaves no key behind.
+            let key = database.with_extension("gate-key");
+            settings.gate = gateway::gate::GateSettings {
+                secret: std::sync::Arc::new(
+                    gateway::gate::load_or_create_secret(&key)
+                        .with_context(|| format!("the output gate's key {}", key.display()))?,
+                ),
+                ..settings.gate
+            };
             crate::server_cli::serve(listen, &database, settings).await
         }
         Command::Admin(AdminCommand::Create {

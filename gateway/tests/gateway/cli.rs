@@ -425,6 +425,13 @@ fn serve_refuses_a_bad_configuration_or_data_folder_by_name() {
         "{}",
         text(&out.stderr)
     );
+    // A refused start leaves no key behind (these ran with the default database, in the
+    // package folder).
+    assert!(
+        !std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("creditpool.gate-key")
+            .exists()
+    );
     // A data folder that is not a generated data set is named.
     let database = dir.path().join("p.db");
     let out = creditpool(&[
