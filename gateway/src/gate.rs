@@ -409,7 +409,8 @@ async fn lineage_of(
     crate::workspace::register_granted(&ctx, workspaces.catalog(), &grants, &pseudonyms)
         .await
         .map_err(GateError::Internal)?;
-    crate::own_data::register(&ctx, own, &pseudonyms).await?;
+    let inputs: Vec<_> = own.iter().map(Visible::input).collect();
+    crate::own_data::register(&ctx, &inputs, &pseudonyms).await?;
     let sandbox = workspaces
         .sandbox()
         .map_err(|e| GateError::Internal(e.to_string()))?;

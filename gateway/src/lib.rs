@@ -25,4 +25,5 @@ pub mod review;
 pub mod sketch;
 pub mod store;
 pub mod tickets;
+pub mod worker;
 pub mod workspace;

@@ -641,28 +641,55 @@ pub async fn visible(
     Ok(out)
 }
 
+/// An own or shared table as a job's session registers it: all a job's worker process
+/// is told of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct OwnInput {
+    /// The name in the reader's SQL.
+    pub sql_name: String,
+    /// The stored Parquet file.
+    pub path: String,
+    /// Columns that enter as the reader's pseudonyms.
+    pub masked: Vec<String>,
+    /// Columns not registered at all (another institution's secret columns).
+    pub hidden: Vec<String>,
+}
+
+impl Visible {
+    /// How a job's session registers the table: masked columns as the reader's
+    /// pseudonyms; another institution's secret columns not at all, the owner's kept
+    /// (a query that reads them releases nothing: the gate).
+    pub fn input(&self) -> OwnInput {
+        let of = |tag: &str| -> Vec<String> {
+            self.table
+                .columns
+                .iter()
+                .filter(|c| c.sensitivity == tag)
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        OwnInput {
+            sql_name: self.sql_name.clone(),
+            path: self.table.path.clone(),
+            masked: of("masked"),
+            hidden: if self.own { Vec::new() } else { of("secret") },
+        }
+    }
+}
+
 /// Registers `tables` in a job's session, masked columns as the reader's pseudonyms
 /// (so its own and shared tables join its granted ones on them).
 pub async fn register(
     ctx: &SessionContext,
-    tables: &[Visible],
+    tables: &[OwnInput],
     pseudonyms: &crate::pseudonyms::Pseudonyms,
 ) -> datafusion::error::Result<()> {
-    for v in tables {
-        ctx.register_parquet(&v.sql_name, &v.table.path, ParquetReadOptions::default())
+    for t in tables {
+        ctx.register_parquet(&t.sql_name, &t.path, ParquetReadOptions::default())
             .await?;
-        let of = |tag: &str| -> Vec<&str> {
-            v.table
-                .columns
-                .iter()
-                .filter(|c| c.sensitivity == tag)
-                .map(|c| c.name.as_str())
-                .collect()
-        };
-        // Another institution's secret columns are not there at all; the owner's are,
-        // and a query that reads them releases nothing (the gate).
-        let hidden = if v.own { Vec::new() } else { of("secret") };
-        crate::pseudonyms::wrap(ctx, &v.sql_name, pseudonyms, &of("masked"), &hidden).await?;
+        let masked: Vec<&str> = t.masked.iter().map(String::as_str).collect();
+        let hidden: Vec<&str> = t.hidden.iter().map(String::as_str).collect();
+        crate::pseudonyms::wrap(ctx, &t.sql_name, pseudonyms, &masked, &hidden).await?;
     }
     Ok(())
 }

@@ -56,6 +56,8 @@ pub fn is_pseudonymised(table: &str, column: &str, sensitivity: catalog::Sensiti
 #[derive(Clone)]
 pub struct Pseudonyms {
     key: ring::hmac::Key,
+    /// The key's bytes, handed to the job's worker process and to nothing else.
+    derived: [u8; 32],
     /// A short public tag of the key, so that two pseudonym functions compare equal
     /// exactly when they are the same institution's.
     tag: [u8; 8],
@@ -83,10 +85,24 @@ impl Pseudonyms {
         );
         let mut tag = [0u8; 8];
         tag.copy_from_slice(&tag_of.as_ref()[..8]);
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(derived.as_ref());
+        Pseudonyms::from_parts(bytes, tag)
+    }
+
+    /// The key as [`Pseudonyms::parts`] gave it: how a job's worker process receives
+    /// its institution's key (and only that: never the server's secret).
+    pub fn from_parts(derived: [u8; 32], tag: [u8; 8]) -> Pseudonyms {
         Pseudonyms {
-            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref()),
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &derived),
+            derived,
             tag,
         }
+    }
+
+    /// The key's bytes and its tag, for [`Pseudonyms::from_parts`].
+    pub fn parts(&self) -> ([u8; 32], [u8; 8]) {
+        (self.derived, self.tag)
     }
 
     /// The pseudonym of one value: `ps_` and 24 hex digits (96 bits) of the HMAC of its

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use catalog::Catalog;
-use sandbox::{JobError, JobId, JobLimits, JobQueue, JobResult, Sandbox, SandboxConfig};
+use sandbox::{JobError, JobId, JobLimits, JobQueue, JobResult, Sandbox};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -16,6 +16,7 @@ use crate::accounts;
 use crate::audit::{self, Event};
 use crate::pseudonyms::Pseudonyms;
 use crate::store::{Store, StoreError, new_id, now};
+use crate::worker::{Artifacts, JobSpec, WorkerCommand};
 
 /// Longest SQL text accepted, in bytes.
 pub const MAX_SQL_BYTES: usize = 64 * 1024;
@@ -150,20 +151,21 @@ impl From<sqlx::Error> for WorkspaceError {
     }
 }
 
-/// What a job may read: granted tables, the institution's models, its own and shared
-/// tables.
-struct JobInputs {
-    grants: Vec<String>,
-    models: Vec<String>,
-    own: Vec<crate::own_data::Visible>,
-    /// The institution's key for identifying values.
-    pseudonyms: Pseudonyms,
-    /// The job's limits: the platform's, with the result no larger than the storage the
-    /// institution had left at submission.
-    limits: JobLimits,
+/// How jobs run: how many at once, their limits, and the worker process each runs in.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    /// Jobs running at once, platform-wide.
+    pub slots: usize,
+    /// Limits of each job.
+    pub limits: JobLimits,
+    /// The program each running job is a process of.
+    pub worker: WorkerCommand,
+    /// Where compiled models are kept, sealed, for the workers to load.
+    pub compiled_models: PathBuf,
 }
 
-/// Runs the institutions' jobs.
+/// Runs the institutions' jobs, each in a worker process of its own
+/// ([`crate::worker`]).
 pub struct Workspaces {
     store: Store,
     catalog: Arc<Catalog>,
@@ -172,6 +174,8 @@ pub struct Workspaces {
     queue: JobQueue,
     sandbox: OnceLock<Arc<Sandbox>>,
     limits: JobLimits,
+    worker: WorkerCommand,
+    artifacts: Artifacts,
     /// Queue ids of jobs not yet ended.
     live: Mutex<HashMap<String, JobId>>,
     /// When running jobs started.
@@ -194,8 +198,7 @@ impl Workspaces {
         store: Store,
         catalog: Arc<Catalog>,
         secret: Arc<[u8; 32]>,
-        slots: usize,
-        limits: JobLimits,
+        jobs: JobSettings,
     ) -> Result<Arc<Workspaces>, StoreError> {
         let orphans: Vec<(String, String)> = sqlx::query_as(
             "UPDATE jobs SET state = 'failed', ended_at = ?, \
@@ -217,18 +220,30 @@ impl Workspaces {
                 "jobs of a previous process marked failed"
             );
         }
-        let queue = JobQueue::new(slots).map_err(|e| {
+        let queue = JobQueue::new(jobs.slots).map_err(|e| {
             StoreError::Query(sqlx::Error::Protocol(format!(
                 "starting the job queue: {e}"
             )))
         })?;
+        // The seals of compiled models: a key of their own, derived from the secret.
+        let seal = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_ref()),
+            b"creditpool compiled-model seal",
+        );
+        let mut key = [0u8; 32];
+        key.copy_from_slice(seal.as_ref());
         Ok(Arc::new(Workspaces {
             store,
             catalog,
             secret,
             queue,
             sandbox: OnceLock::new(),
-            limits,
+            limits: jobs.limits,
+            worker: jobs.worker,
+            artifacts: Artifacts {
+                dir: jobs.compiled_models,
+                key,
+            },
             live: Mutex::new(HashMap::new()),
             started: Mutex::new(HashMap::new()),
         }))
@@ -244,14 +259,18 @@ impl Workspaces {
         Pseudonyms::new(&self.secret, institution_id)
     }
 
-    /// The sandbox, started on first use.
+    /// The sandbox, started on first use: it checks models when they are uploaded and
+    /// compiles them into the cache the job workers load them from.
     pub fn sandbox(&self) -> Result<Arc<Sandbox>, JobError> {
         if let Some(s) = self.sandbox.get() {
             return Ok(s.clone());
         }
+        let cache = sandbox::ArtifactCache::new(&self.artifacts.dir, &self.artifacts.key)
+            .map_err(|e| JobError::Internal(format!("opening the compiled models: {e}")))?;
         let s = Arc::new(
-            Sandbox::new(SandboxConfig::default())
-                .map_err(|e| JobError::Internal(format!("starting the sandbox: {e}")))?,
+            Sandbox::new(crate::worker::sandbox_config())
+                .map_err(|e| JobError::Internal(format!("starting the sandbox: {e}")))?
+                .with_cache(cache),
         );
         Ok(self.sandbox.get_or_init(|| s).clone())
     }
@@ -386,17 +405,24 @@ impl Workspaces {
         let out = root.join("results").join(format!("{id}.parquet"));
         let mut limits = self.limits.clone();
         limits.max_result_bytes = result_cap;
-        let inputs = JobInputs {
+        let spec = JobSpec {
+            job_id: id.clone(),
+            data_dir: self.catalog.root().to_path_buf(),
             grants,
+            own: own.iter().map(crate::own_data::Visible::input).collect(),
             models,
-            own,
-            pseudonyms: self.pseudonyms(institution_id),
-            limits,
+            pseudonym_key: self.pseudonyms(institution_id).parts(),
+            artifacts: Some(self.artifacts.clone()),
+            sql: sql.to_owned(),
+            out: out.clone(),
+            memory_bytes: limits.memory_bytes,
+            timeout_ms: limits.timeout.as_millis() as u64,
+            max_result_bytes: limits.max_result_bytes,
         };
         let work = {
-            let (this, id, sql, out) = (self.clone(), id.clone(), sql.to_owned(), out.clone());
+            let this = self.clone();
             Box::new(move |cancel: sandbox::CancelToken| {
-                Box::pin(async move { this.run(&id, &sql, &inputs, &out, &cancel).await })
+                Box::pin(async move { this.run(&spec, &cancel).await })
                     as std::pin::Pin<Box<dyn std::future::Future<Output = JobResult> + Send>>
             })
         };
@@ -422,21 +448,9 @@ impl Workspaces {
         self.get(institution_id, &id).await
     }
 
-    async fn run(
-        &self,
-        id: &str,
-        sql: &str,
-        inputs: &JobInputs,
-        out: &std::path::Path,
-        cancel: &sandbox::CancelToken,
-    ) -> JobResult {
-        let JobInputs {
-            grants,
-            models,
-            own,
-            pseudonyms,
-            limits,
-        } = inputs;
+    /// Runs a job in its worker process, once the queue gives it a slot.
+    async fn run(&self, spec: &JobSpec, cancel: &sandbox::CancelToken) -> JobResult {
+        let id = &spec.job_id;
         self.started()
             .insert(id.to_owned(), std::time::Instant::now());
         let started =
@@ -447,24 +461,7 @@ impl Workspaces {
         if let Err(e) = started {
             tracing::error!(job = %id, "recording a job as running: {e}");
         }
-        let ctx = sandbox::job_session(limits)?;
-        register_granted(&ctx, &self.catalog, grants, pseudonyms)
-            .await
-            .map_err(|e| JobError::Internal(format!("registering the granted tables: {e}")))?;
-        crate::own_data::register(&ctx, own, pseudonyms)
-            .await
-            .map_err(|e| JobError::Internal(format!("registering the own tables: {e}")))?;
-        if let Some(dir) = out.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| JobError::Io(e.to_string()))?;
-        }
-        let sandbox = self.sandbox()?;
-        let mut loaded = Vec::new();
-        for path in models {
-            let bytes = std::fs::read(path).map_err(|e| JobError::Io(format!("{path}: {e}")))?;
-            // Compiled once per module bytes; later loads come from the sandbox's cache.
-            loaded.push(sandbox.load(&bytes).map_err(JobError::Model)?);
-        }
-        sandbox::run_job(&ctx, sandbox, &loaded, sql, out, limits, cancel).await
+        crate::worker::run(&self.worker, spec, cancel).await
     }
 
     async fn finish(

@@ -76,7 +76,7 @@ impl JobState {
 }
 
 /// What a finished job used and produced.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct JobReport {
     /// Rows read from tables.
     pub rows_in: u64,

@@ -29,6 +29,6 @@ pub use job::{
     plan_depths, register_model, run_job,
 };
 pub use manifest::{ColumnSpec, ModelManifest};
-pub use queue::{JobId, JobQueue, JobResult, JobStatus, JobWork, Observer};
+pub use queue::{JOB_THREAD_STACK, JobId, JobQueue, JobResult, JobStatus, JobWork, Observer};
 pub use run::{BatchUsage, CancelToken};
 pub use udf::ModelUsage;

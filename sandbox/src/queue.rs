@@ -137,8 +137,8 @@ impl std::fmt::Debug for JobQueue {
     }
 }
 
-/// Stack of the job runtime's threads.
-const JOB_THREAD_STACK: usize = 64 << 20;
+/// Stack of the threads that plan and run a job's query.
+pub const JOB_THREAD_STACK: usize = 64 << 20;
 
 impl JobQueue {
     /// A queue running at most `slots` jobs at once (at least one), on a runtime of its
@@ -152,6 +152,8 @@ impl JobQueue {
             // is refused past MAX_EXPRESSION_DEPTH, and this leaves a wide margin (the
             // stack is reserved, not committed, until used).
             .thread_stack_size(JOB_THREAD_STACK)
+            // Jobs may wait on worker processes and pipes.
+            .enable_io()
             .enable_time()
             .build()
             .map_err(|e| JobError::Internal(format!("starting the job runtime: {e}")))?;

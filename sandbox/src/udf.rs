@@ -13,7 +13,7 @@ use crate::engine::{Model, Sandbox};
 use crate::run::{BatchUsage, CancelToken};
 
 /// What all calls of the models in one job used.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModelUsage {
     /// Batches scored.
     pub batches: u64,

@@ -49,6 +49,8 @@ use sandbox::JobLimits;
 
 /// Largest JSON body accepted.
 pub const MAX_JSON_BYTES: usize = 1 << 20;
+/// The folder, in the workspaces folder, of compiled models (sealed; no institution's).
+pub const COMPILED_MODELS_DIR: &str = ".compiled-models";
 /// How often institutions' request counts are written.
 const USAGE_FLUSH: Duration = Duration::from_secs(5);
 
@@ -63,6 +65,9 @@ pub struct Settings {
     pub job_slots: usize,
     /// Limits of each job.
     pub job_limits: JobLimits,
+    /// The program each running job is a process of: `creditpool job-worker`, by
+    /// default the running binary's own.
+    pub job_worker: crate::worker::WorkerCommand,
     /// Quotas given to a newly opened account.
     pub default_quotas: Quotas,
     /// When progress reports are due.
@@ -116,6 +121,7 @@ impl Settings {
             workspaces_dir: workspaces_dir.into(),
             job_slots: 2,
             job_limits: JobLimits::default(),
+            job_worker: crate::worker::WorkerCommand::current_exe(),
             default_quotas: Quotas::default(),
             reports: ReportSchedule::default(),
             min_reviewers: crate::review::MIN_REVIEWERS,
@@ -218,8 +224,12 @@ impl AppState {
             store.clone(),
             catalog,
             settings.gate.secret.clone(),
-            settings.job_slots,
-            settings.job_limits.clone(),
+            crate::workspace::JobSettings {
+                slots: settings.job_slots,
+                limits: settings.job_limits.clone(),
+                worker: settings.job_worker.clone(),
+                compiled_models: settings.workspaces_dir.join(COMPILED_MODELS_DIR),
+            },
         )
         .await?;
         let calendars =

@@ -60,6 +60,7 @@ impl TestApp {
             .expect("listener");
         let address = listener.local_addr().expect("address");
         let mut settings = Settings::new(sample_data(), dir.path().join("workspaces"));
+        settings.job_worker = worker();
         adjust(&mut settings);
         let state = AppState::start(store.clone(), settings)
             .await
@@ -276,4 +277,9 @@ pub fn assert_error_saying(
             .is_some_and(|m| m.contains(says)),
         "'{says}' not in {body}"
     );
+}
+
+/// The job worker: this build's `creditpool` binary (the test binary itself is not one).
+pub fn worker() -> gateway::worker::WorkerCommand {
+    gateway::worker::WorkerCommand::new(env!("CARGO_BIN_EXE_creditpool"))
 }

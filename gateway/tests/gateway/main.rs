@@ -18,6 +18,7 @@ mod persons;
 mod products;
 mod public;
 mod quality;
+mod resources;
 mod review;
 mod tickets;
 mod verification;

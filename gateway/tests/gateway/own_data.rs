@@ -695,8 +695,12 @@ async fn a_restart_fails_orphaned_jobs_and_frees_their_storage() {
         app.store.clone(),
         catalog,
         std::sync::Arc::new([0u8; 32]),
-        1,
-        sandbox::JobLimits::default(),
+        gateway::workspace::JobSettings {
+            slots: 1,
+            limits: sandbox::JobLimits::default(),
+            worker: crate::helpers::worker(),
+            compiled_models: app.dir.path().join("compiled"),
+        },
     )
     .await
     .expect("restarts");

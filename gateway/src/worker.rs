@@ -1,0 +1,653 @@
+//! Jobs run in worker processes (issue 14, class 7): each running job is a `creditpool
+//! job-worker` process of its own, started by the server, told its job on a pipe, and
+//! killed the moment its job is cancelled or passes its deadline, whatever its plan is
+//! doing. The operating system, not the query engine's good manners, enforces the limits:
+//!
+//! - **Time.** The server kills the worker at the deadline (plus [`KILL_GRACE`]) and on
+//!   cancel; a CPU-bound plan that never yields stops within a second all the same.
+//! - **Memory.** The worker's data segment (`RLIMIT_DATA`: heap, anonymous mappings,
+//!   thread stacks) is limited to the job's memory plus [`WORKER_OVERHEAD_BYTES`], so
+//!   memory an expression allocates outside the query engine's pool (a `repeat`, a
+//!   string aggregate) counts too: past it, the allocation fails and the job ends.
+//! - **CPU.** The worker runs at a lower priority (`nice`), so jobs take the CPU the
+//!   public side leaves; `RLIMIT_CPU` is a backstop to the deadline.
+//! - **Crashes.** A stack overflow, an abort or a fault ends the worker, not the server:
+//!   that job fails, every other job and request goes on.
+//! - **Orphans.** A worker dies with the server (`PR_SET_PDEATHSIG`).
+//!
+//! The worker receives only what its job needs: the SQL, the tables' files and
+//! sensitivities, the models' files, the institution's pseudonym key (never the server's
+//! secret) and the compiled-model cache's key. It answers with one JSON outcome on its
+//! standard output; what it writes to its standard error goes to the server's log.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, ExitStatus, Stdio};
+use std::time::Duration;
+
+use sandbox::{CancelToken, JobError, JobLimits, JobReport, JobResult, SandboxError};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::own_data::OwnInput;
+use crate::pseudonyms::Pseudonyms;
+
+/// The hidden subcommand of `creditpool` that runs one job.
+pub const SUBCOMMAND: &str = "job-worker";
+
+/// Memory a worker may use beyond its query's memory limit and its threads' stacks: the
+/// engine and the model sandbox, the instances of models scoring at once (64 MiB each
+/// at most), scan and result-writer buffers.
+pub const WORKER_OVERHEAD_BYTES: u64 = 512 << 20;
+
+/// Threads a worker runs blocking work on (file reads), besides one per core.
+const BLOCKING_THREADS: usize = 4;
+
+/// How long after its deadline a worker that has not ended by itself is killed.
+pub const KILL_GRACE: Duration = Duration::from_millis(500);
+
+/// The worker's priority (`nice`): below the server's, so that jobs never starve the
+/// public side of CPU (issue 14, performance).
+pub const WORKER_NICE: i32 = 10;
+
+/// Largest outcome a worker may send (its report, with the models' log text).
+const MAX_OUTCOME_BYTES: usize = 1 << 20;
+/// Last bytes of a worker's standard error kept for the log.
+const STDERR_TAIL_BYTES: usize = 16 << 10;
+/// The variable telling a worker its server's process id.
+const SERVER_PID: &str = "CREDITPOOL_SERVER_PID";
+/// How often the server looks at a running job's cancel token.
+const CANCEL_POLL: Duration = Duration::from_millis(10);
+
+/// The program the server starts for each job.
+#[derive(Clone, Debug)]
+pub struct WorkerCommand {
+    program: PathBuf,
+}
+
+impl WorkerCommand {
+    /// `program job-worker`: `program` must be a `creditpool` binary of this version.
+    pub fn new(program: impl Into<PathBuf>) -> WorkerCommand {
+        WorkerCommand {
+            program: program.into(),
+        }
+    }
+
+    /// The running `creditpool` binary itself.
+    pub fn current_exe() -> WorkerCommand {
+        WorkerCommand::new(std::env::current_exe().unwrap_or_else(|_| "creditpool".into()))
+    }
+
+    /// The program.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+}
+
+/// The compiled-model cache a worker shares with the server: each model is compiled
+/// once, when uploaded, and the workers load the sealed machine code.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Artifacts {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The key of the seals.
+    pub key: [u8; 32],
+}
+
+/// One job, as its worker is told it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The job's id, for the log.
+    pub job_id: String,
+    /// The public-credit data folder.
+    pub data_dir: PathBuf,
+    /// The granted public-credit tables.
+    pub grants: Vec<String>,
+    /// The own and shared tables.
+    pub own: Vec<OwnInput>,
+    /// The models' files.
+    pub models: Vec<String>,
+    /// The institution's pseudonym key and its tag ([`Pseudonyms::parts`]).
+    pub pseudonym_key: ([u8; 32], [u8; 8]),
+    /// The compiled-model cache.
+    pub artifacts: Option<Artifacts>,
+    /// The SQL.
+    pub sql: String,
+    /// Where the result goes.
+    pub out: PathBuf,
+    /// The query's memory limit, in bytes.
+    pub memory_bytes: usize,
+    /// The job's time limit, in ms.
+    pub timeout_ms: u64,
+    /// The largest result, in bytes.
+    pub max_result_bytes: u64,
+}
+
+impl JobSpec {
+    /// The job's limits.
+    pub fn limits(&self) -> JobLimits {
+        JobLimits {
+            memory_bytes: self.memory_bytes,
+            timeout: Duration::from_millis(self.timeout_ms),
+            max_result_bytes: self.max_result_bytes,
+        }
+    }
+}
+
+/// How a job ended, as a worker reports it.
+#[derive(Debug, Serialize, Deserialize)]
+enum Outcome {
+    Done(JobReport),
+    Failed(WireError),
+}
+
+/// [`JobError`] on the pipe.
+#[derive(Debug, Serialize, Deserialize)]
+enum WireError {
+    Sql(String),
+    Memory { limit_mib: usize },
+    Timeout { limit_ms: u64 },
+    ResultTooLarge { limit_bytes: u64 },
+    Cancelled,
+    Io(String),
+    Internal(String),
+    ModelTrap { model: String, message: String },
+    ModelBadOutput { model: String, reason: String },
+    Model(String),
+}
+
+impl From<&JobError> for WireError {
+    fn from(e: &JobError) -> WireError {
+        match e {
+            JobError::Sql(m) => WireError::Sql(m.clone()),
+            JobError::Memory { limit_mib } => WireError::Memory {
+                limit_mib: *limit_mib,
+            },
+            JobError::Timeout { limit_ms } => WireError::Timeout {
+                limit_ms: *limit_ms,
+            },
+            JobError::ResultTooLarge { limit_bytes } => WireError::ResultTooLarge {
+                limit_bytes: *limit_bytes,
+            },
+            JobError::Cancelled => WireError::Cancelled,
+            JobError::Io(m) => WireError::Io(m.clone()),
+            JobError::Internal(m) => WireError::Internal(m.clone()),
+            JobError::Model(SandboxError::Trap { model, message }) => WireError::ModelTrap {
+                model: model.clone(),
+                message: message.clone(),
+            },
+            JobError::Model(SandboxError::BadOutput { model, reason }) => {
+                WireError::ModelBadOutput {
+                    model: model.clone(),
+                    reason: reason.clone(),
+                }
+            }
+            JobError::Model(SandboxError::Cancelled) => WireError::Cancelled,
+            JobError::Model(other) => WireError::Model(other.to_string()),
+        }
+    }
+}
+
+impl From<WireError> for JobError {
+    fn from(e: WireError) -> JobError {
+        match e {
+            WireError::Sql(m) => JobError::Sql(m),
+            WireError::Memory { limit_mib } => JobError::Memory { limit_mib },
+            WireError::Timeout { limit_ms } => JobError::Timeout { limit_ms },
+            WireError::ResultTooLarge { limit_bytes } => JobError::ResultTooLarge { limit_bytes },
+            WireError::Cancelled => JobError::Cancelled,
+            WireError::Io(m) => JobError::Io(m),
+            WireError::Internal(m) => JobError::Internal(m),
+            WireError::ModelTrap { model, message } => {
+                JobError::Model(SandboxError::Trap { model, message })
+            }
+            WireError::ModelBadOutput { model, reason } => {
+                JobError::Model(SandboxError::BadOutput { model, reason })
+            }
+            // Its words are the sandbox's own (limits, refusals): shown as they were.
+            WireError::Model(m) => JobError::Model(SandboxError::Call(m)),
+        }
+    }
+}
+
+/// Runs `spec` in a worker process started with `command`, killing it when `cancel`
+/// is cancelled or the job's deadline passes. The result file appears only if the job
+/// succeeds.
+pub async fn run(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToken) -> JobResult {
+    let limits = spec.limits();
+    let input = serde_json::to_vec(spec).map_err(|e| JobError::Internal(e.to_string()))?;
+    let mut child = tokio::process::Command::new(&command.program)
+        .arg(SUBCOMMAND)
+        // Only for people reading `ps`: the job is told on the pipe.
+        .arg(&spec.job_id)
+        // Nothing of the server's environment (its configuration, its secrets) reaches
+        // the worker but what it is told on the pipe.
+        .env_clear()
+        .env("RUST_BACKTRACE", "0")
+        // mimalloc reserves its arenas without committing them, so that the memory
+        // limit counts what is used, not what is reserved (an eagerly committed arena
+        // of 1 GiB would count in full).
+        .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
+        .env(SERVER_PID, std::process::id().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| {
+            JobError::Internal(format!(
+                "starting the job worker {}: {e}",
+                command.program.display()
+            ))
+        })?;
+    let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(JobError::Internal("the job worker has no pipes".into()));
+    };
+    let talk = async {
+        let write = async {
+            // A worker that died early closes its end: its exit says why.
+            let _ = stdin.write_all(&input).await;
+            drop(stdin);
+        };
+        let (_, out, err) = tokio::join!(
+            write,
+            read_head(&mut stdout, MAX_OUTCOME_BYTES),
+            read_tail(&mut stderr, STDERR_TAIL_BYTES)
+        );
+        (out, err)
+    };
+    tokio::pin!(talk);
+    let deadline = tokio::time::sleep(limits.timeout + KILL_GRACE);
+    tokio::pin!(deadline);
+    let cancelled = async {
+        while !cancel.is_cancelled() {
+            tokio::time::sleep(CANCEL_POLL).await;
+        }
+    };
+    let ended = tokio::select! {
+        said = &mut talk => Ok(said),
+        () = cancelled => Err(JobError::Cancelled),
+        () = &mut deadline => Err(JobError::Timeout {
+            limit_ms: limits.timeout.as_millis() as u64,
+        }),
+    };
+    let outcome = match ended {
+        Ok((out, err)) => {
+            let status = child
+                .wait()
+                .await
+                .map_err(|e| JobError::Internal(format!("waiting for the job worker: {e}")))?;
+            let err = String::from_utf8_lossy(&err);
+            if !err.trim().is_empty() {
+                tracing::info!(job = %spec.job_id, "job worker said: {}", err.trim());
+            }
+            understand(&spec.job_id, status, &out, &err, &limits)
+        }
+        Err(stopped) => {
+            // SIGKILL: nothing the worker's plan is doing can delay it.
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            Err(stopped)
+        }
+    };
+    if outcome.is_err() {
+        // Whatever a stopped worker had written is nobody's result.
+        let _ = std::fs::remove_file(sandbox_partial(&spec.out));
+        let _ = std::fs::remove_file(&spec.out);
+    }
+    outcome
+}
+
+/// What a worker's outcome, exit status and last words mean.
+fn understand(
+    job_id: &str,
+    status: ExitStatus,
+    out: &[u8],
+    err: &str,
+    limits: &JobLimits,
+) -> JobResult {
+    if status.success()
+        && let Ok(outcome) = serde_json::from_slice::<Outcome>(out)
+    {
+        return match outcome {
+            Outcome::Done(report) => Ok(report),
+            Outcome::Failed(e) => Err(e.into()),
+        };
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let signal = status.signal();
+    tracing::warn!(job = %job_id, %status, "a job worker ended abnormally");
+    if err.contains("memory allocation of") || err.contains("out of memory") {
+        // The allocator refused past RLIMIT_DATA: an expression outside the pool.
+        return Err(JobError::Memory {
+            limit_mib: limits.memory_bytes >> 20,
+        });
+    }
+    if err.contains("has overflowed its stack") {
+        return Err(JobError::Sql(
+            "the query is nested too deeply to evaluate; flatten it with common table expressions"
+                .into(),
+        ));
+    }
+    use rustix::process::Signal;
+    match signal {
+        Some(s) if s == Signal::XFSZ.as_raw() => Err(JobError::ResultTooLarge {
+            limit_bytes: limits.max_result_bytes,
+        }),
+        Some(s) if s == Signal::XCPU.as_raw() => Err(JobError::Timeout {
+            limit_ms: limits.timeout.as_millis() as u64,
+        }),
+        _ => Err(JobError::Internal(format!(
+            "the job worker ended with {status} and no outcome"
+        ))),
+    }
+}
+
+/// The partial result file the sandbox writes before its rename.
+fn sandbox_partial(out: &Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    out.with_file_name(name)
+}
+
+/// The first `limit` bytes of `from`, reading (and dropping) the rest to its end.
+async fn read_head(from: &mut (impl AsyncRead + Unpin), limit: usize) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let room = limit.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+    kept
+}
+
+/// The last `limit` bytes of `from`, read to its end.
+async fn read_tail(from: &mut (impl AsyncRead + Unpin), limit: usize) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > 2 * limit {
+            kept.drain(..kept.len() - limit);
+        }
+    }
+    if kept.len() > limit {
+        kept.drain(..kept.len() - limit);
+    }
+    kept
+}
+
+/// The worker's side: `creditpool job-worker`. Reads its job from standard input,
+/// confines itself, runs the job and writes the outcome to standard output.
+pub fn main() -> ExitCode {
+    // Dies with the server: a worker never outlives the process that would kill it.
+    // (Sent when the thread that started the worker ends: a thread of the job queue's
+    // runtime, which lives as long as the server's job queue.)
+    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+    let server = std::env::var(SERVER_PID)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok());
+    let parent = rustix::process::getppid().map(|p| p.as_raw_nonzero().get());
+    if server.is_none() || parent != server {
+        // The server ended before the signal was armed, or this is not its child.
+        eprintln!("job worker: not started by a creditpool server, or it has ended");
+        return ExitCode::from(3);
+    }
+    let mut input = Vec::new();
+    if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut input) {
+        eprintln!("job worker: reading the job: {e}");
+        return ExitCode::from(2);
+    }
+    let spec: JobSpec = match serde_json::from_slice(&input) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("job worker: the job is not understood: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = confine(&spec) {
+        eprintln!("job worker: confining itself: {e}");
+        return ExitCode::from(2);
+    }
+    let outcome = match job_runtime() {
+        Ok(runtime) => runtime.block_on(run_here(&spec)),
+        Err(e) => Err(JobError::Internal(format!("starting the job runtime: {e}"))),
+    };
+    let outcome = match &outcome {
+        Ok(report) => Outcome::Done(report.clone()),
+        Err(e) => Outcome::Failed(e.into()),
+    };
+    let written = serde_json::to_writer(std::io::stdout().lock(), &outcome);
+    if let Err(e) = written {
+        eprintln!("job worker: writing the outcome: {e}");
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Lowers the worker's priority and sets its resource limits, before any thread starts
+/// (threads inherit both).
+fn confine(spec: &JobSpec) -> std::io::Result<()> {
+    use rustix::process::{Resource, Rlimit, setpriority_process, setrlimit};
+    setpriority_process(None, WORKER_NICE)?;
+    let limit = |resource, value: u64| {
+        setrlimit(
+            resource,
+            Rlimit {
+                current: Some(value),
+                maximum: Some(value),
+            },
+        )
+    };
+    // Thread stacks are committed in full, so they are counted in full.
+    let stacks = ((cores() + BLOCKING_THREADS) * sandbox::JOB_THREAD_STACK) as u64;
+    limit(
+        Resource::Data,
+        spec.memory_bytes as u64 + WORKER_OVERHEAD_BYTES + stacks,
+    )?;
+    // CPU seconds on every core for the whole deadline, and some: the deadline itself
+    // is the server's to enforce; this only bounds a worker the server lost.
+    let cores = cores() as u64;
+    limit(
+        Resource::Cpu,
+        (spec.timeout_ms / 1000 + 10).saturating_mul(cores),
+    )?;
+    // The result file is the only file a worker writes.
+    limit(
+        Resource::Fsize,
+        spec.max_result_bytes.saturating_add(1 << 20),
+    )?;
+    limit(Resource::Core, 0)?;
+    Ok(())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The worker's runtime: as many threads as cores, with the stacks planning and
+/// evaluating a query need.
+fn job_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores())
+        .max_blocking_threads(BLOCKING_THREADS)
+        .thread_name("creditpool-job")
+        .thread_stack_size(sandbox::JOB_THREAD_STACK)
+        .enable_time()
+        .build()
+}
+
+/// Runs the job in this process: the session over exactly the job's tables, its
+/// models, its SQL.
+async fn run_here(spec: &JobSpec) -> JobResult {
+    let limits = spec.limits();
+    let catalog = catalog::Catalog::open(&spec.data_dir)
+        .map_err(|e| JobError::Internal(format!("opening the data folder: {e}")))?;
+    let (key, tag) = spec.pseudonym_key;
+    let pseudonyms = Pseudonyms::from_parts(key, tag);
+    let ctx = sandbox::job_session(&limits)?;
+    crate::workspace::register_granted(&ctx, &catalog, &spec.grants, &pseudonyms)
+        .await
+        .map_err(|e| JobError::Internal(format!("registering the granted tables: {e}")))?;
+    crate::own_data::register(&ctx, &spec.own, &pseudonyms)
+        .await
+        .map_err(|e| JobError::Internal(format!("registering the own tables: {e}")))?;
+    if let Some(dir) = spec.out.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| JobError::Io(e.to_string()))?;
+    }
+    let mut sandbox = sandbox::Sandbox::new(sandbox_config())
+        .map_err(|e| JobError::Internal(format!("starting the sandbox: {e}")))?;
+    if let Some(a) = &spec.artifacts {
+        let cache = sandbox::ArtifactCache::new(&a.dir, &a.key)
+            .map_err(|e| JobError::Internal(format!("opening the compiled models: {e}")))?;
+        sandbox = sandbox.with_cache(cache);
+    }
+    let sandbox = std::sync::Arc::new(sandbox);
+    let mut loaded = Vec::new();
+    for path in &spec.models {
+        let bytes = std::fs::read(path).map_err(|e| JobError::Io(format!("{path}: {e}")))?;
+        loaded.push(sandbox.load(&bytes).map_err(JobError::Model)?);
+    }
+    sandbox::run_job(
+        &ctx,
+        sandbox,
+        &loaded,
+        &spec.sql,
+        &spec.out,
+        &limits,
+        &CancelToken::new(),
+    )
+    .await
+}
+
+/// The sandbox of the server and of its workers (one configuration, so that both
+/// share the compiled models): as many instance slots as a job can use at once (one
+/// per thread, and spares).
+pub fn sandbox_config() -> sandbox::SandboxConfig {
+    sandbox::SandboxConfig {
+        max_concurrent_instances: 16,
+        ..sandbox::SandboxConfig::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+
+    fn limits() -> JobLimits {
+        JobLimits {
+            memory_bytes: 64 << 20,
+            timeout: Duration::from_secs(3),
+            max_result_bytes: 1 << 20,
+        }
+    }
+
+    fn killed_by(signal: rustix::process::Signal) -> ExitStatus {
+        ExitStatus::from_raw(signal.as_raw())
+    }
+
+    fn exited(code: i32) -> ExitStatus {
+        ExitStatus::from_raw(code << 8)
+    }
+
+    #[test]
+    fn a_worker_that_ends_abnormally_fails_its_job_by_cause() {
+        use rustix::process::Signal;
+        let abort = killed_by(Signal::ABORT);
+        assert!(matches!(
+            understand(
+                "j",
+                abort,
+                b"",
+                "memory allocation of 1073741824 bytes failed",
+                &limits()
+            ),
+            Err(JobError::Memory { limit_mib: 64 })
+        ));
+        let overflow = understand(
+            "j",
+            abort,
+            b"",
+            "thread 'creditpool-job' has overflowed its stack",
+            &limits(),
+        );
+        assert!(
+            matches!(&overflow, Err(JobError::Sql(m)) if m.contains("nested too deeply")),
+            "{overflow:?}"
+        );
+        assert!(matches!(
+            understand("j", killed_by(Signal::XFSZ), b"", "", &limits()),
+            Err(JobError::ResultTooLarge { limit_bytes }) if limit_bytes == 1 << 20
+        ));
+        assert!(matches!(
+            understand("j", killed_by(Signal::XCPU), b"", "", &limits()),
+            Err(JobError::Timeout { limit_ms: 3000 })
+        ));
+        // A fault, or an outcome that does not parse, is the platform's trouble.
+        assert!(matches!(
+            understand("j", killed_by(Signal::SEGV), b"", "", &limits()),
+            Err(JobError::Internal(_))
+        ));
+        assert!(matches!(
+            understand("j", exited(0), b"{\"Done\":", "", &limits()),
+            Err(JobError::Internal(_))
+        ));
+        // A worker that answered but exited with an error is not believed.
+        let answer = serde_json::to_vec(&Outcome::Failed(WireError::Cancelled)).expect("json");
+        assert!(matches!(
+            understand("j", exited(2), &answer, "", &limits()),
+            Err(JobError::Internal(_))
+        ));
+        assert!(matches!(
+            understand("j", exited(0), &answer, "", &limits()),
+            Err(JobError::Cancelled)
+        ));
+    }
+
+    #[test]
+    fn job_errors_cross_the_pipe_as_they_were() {
+        let errors = [
+            JobError::Sql("syntax error: x".into()),
+            JobError::Memory { limit_mib: 64 },
+            JobError::Timeout { limit_ms: 5 },
+            JobError::ResultTooLarge { limit_bytes: 7 },
+            JobError::Cancelled,
+            JobError::Io("disk".into()),
+            JobError::Internal("bug".into()),
+            JobError::Model(SandboxError::Trap {
+                model: "m".into(),
+                message: "unreachable".into(),
+            }),
+            JobError::Model(SandboxError::BadOutput {
+                model: "m".into(),
+                reason: "length".into(),
+            }),
+            JobError::Model(SandboxError::LimitExceeded {
+                model: "m".into(),
+                limit: sandbox::Limit::Fuel,
+                value: "10".into(),
+            }),
+        ];
+        for e in errors {
+            let wire = serde_json::to_string(&WireError::from(&e)).expect("json");
+            let back: JobError = serde_json::from_str::<WireError>(&wire)
+                .expect("parses")
+                .into();
+            assert_eq!(back.to_string(), e.to_string(), "{wire}");
+            assert_eq!(
+                std::mem::discriminant(&back),
+                std::mem::discriminant(&e),
+                "{wire}"
+            );
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! Containment, class 7 (issue 14): no institution's SQL can hold the platform. Each job
+//! is a worker process of its own, killed at cancel and at its deadline whatever its
+//! plan is doing; memory an expression allocates counts against the job's limit; a
+//! job's crash ends that job only. Tried with the shapes that held the in-process runner:
+//! a cross join, a recursive CTE, a regular expression over a large input, `repeat`, and
+//! a deeply nested expression.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+use crate::lifecycle::{job_until, opened, submit_job};
+
+const TABLES: [&str; 2] = ["enterprises", "persons"];
+
+/// The job limits of these tests: small enough to reach, large enough for real work.
+const TIMEOUT: Duration = Duration::from_secs(3);
+const MEMORY: usize = 64 << 20;
+
+/// Slack for a loaded CI machine on top of the one second the kill itself is held to
+/// (a poll of 10 ms and a SIGKILL): these tests show that a job *stops*, not how fast.
+const SLACK: Duration = Duration::from_secs(4);
+
+/// Plans that never finish by themselves within the tests, each CPU-bound in a way the
+/// query engine does not interrupt (an aggregate over a huge join produces no batch to
+/// poll between), or growing without bound.
+const HOSTILE: [(&str, &str); 3] = [
+    (
+        "cross join",
+        "SELECT COUNT(*) AS n FROM enterprises a CROSS JOIN enterprises b \
+         CROSS JOIN generate_series(1, 1000)",
+    ),
+    (
+        "recursive CTE",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) \
+         SELECT COUNT(*) AS n FROM r",
+    ),
+    (
+        "regular expression",
+        "SELECT COUNT(*) AS n FROM enterprises a CROSS JOIN generate_series(1, 100000) g \
+         WHERE regexp_like(concat(repeat(a.name, 50), g.value), '(\\p{Han}+.)*[0-9]{7}$')",
+    ),
+];
+
+async fn app() -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.job_limits.timeout = TIMEOUT;
+        s.job_limits.memory_bytes = MEMORY;
+        s.job_slots = 2;
+    })
+    .await
+}
+
+async fn ended_job(app: &TestApp, admin: &str, institution: &str, job: &str) -> Value {
+    job_until(app, admin, institution, job, |j| j["ended_at"].is_string()).await
+}
+
+/// The `creditpool job-worker` processes of `job` (its id is the worker's argument, so
+/// that operators see it in `ps`) that this test process started and that still run.
+fn workers(job: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Field 4 of stat, after the parenthesised name, is the parent's pid.
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        let is_worker = args.contains(&gateway::worker::SUBCOMMAND.as_bytes())
+            && args.contains(&job.as_bytes());
+        // A zombie (state Z) has ended; its parent has not collected it yet.
+        let zombie = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        if is_worker && parent == Some(me) && !zombie {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_any_plan_and_its_process_at_once() {
+    let app = app().await;
+    let (institution, token, admin) = opened(&app, "cancel.apply", &TABLES, 0).await;
+    for (shape, sql) in HOSTILE {
+        let job = submit_job(&app, &token, &institution, sql).await;
+        job_until(&app, &admin, &institution, &job, |j| {
+            j["state"] == "running"
+        })
+        .await;
+        assert_eq!(workers(&job).len(), 1, "{shape}: the job runs in a worker");
+        let asked = Instant::now();
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/institutions/{institution}/jobs/{job}/cancel"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{shape}: {body}");
+        let ended = ended_job(&app, &admin, &institution, &job).await;
+        assert_eq!(ended["state"], "cancelled", "{shape}: {ended}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(1) + SLACK,
+            "{shape}: cancelled after {:?}",
+            asked.elapsed()
+        );
+        assert!(
+            workers(&job).is_empty(),
+            "{shape}: the worker is gone once its job is cancelled"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_stops_any_plan_and_frees_its_slot() {
+    let app = app().await;
+    let (institution, token, admin) = opened(&app, "deadline.apply", &TABLES, 0).await;
+    let (other, other_token, _) = opened(&app, "patient.apply", &TABLES, 1).await;
+    for (shape, sql) in HOSTILE {
+        // Both slots held by one institution's runaway plans…
+        let started = Instant::now();
+        let jobs = [
+            submit_job(&app, &token, &institution, sql).await,
+            submit_job(&app, &token, &institution, sql).await,
+        ];
+        // …delay another institution's job by one deadline at most.
+        let patient = submit_job(&app, &other_token, &other, "SELECT 1 AS one").await;
+        for job in &jobs {
+            let ended = ended_job(&app, &admin, &institution, job).await;
+            assert_eq!(ended["state"], "failed", "{shape}: {ended}");
+            assert!(
+                ended["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("exceeded its time limit of 3000 ms")),
+                "{shape}: {ended}"
+            );
+        }
+        let done = ended_job(&app, &admin, &other, &patient).await;
+        assert_eq!(done["state"], "succeeded", "{shape}: {done}");
+        assert!(
+            started.elapsed() < TIMEOUT + Duration::from_secs(1) + SLACK,
+            "{shape}: the other institution's job ended after {:?}",
+            started.elapsed()
+        );
+        for job in &jobs {
+            assert!(
+                workers(job).is_empty(),
+                "{shape}: no worker outlives its job"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_an_expression_allocates_counts_against_the_job() {
+    let app = app().await;
+    let (institution, token, admin) = opened(&app, "memory.apply", &TABLES, 0).await;
+    // `repeat` allocates its strings outside the query engine's memory pool: each name
+    // 20,000 times over, for 2,000 enterprises, is about a gigabyte, which the machine
+    // has but the job may not. The job fails by name.
+    let job = submit_job(
+        &app,
+        &token,
+        &institution,
+        "SELECT length(repeat(name, 20000)) AS n FROM enterprises",
+    )
+    .await;
+    let ended = ended_job(&app, &admin, &institution, &job).await;
+    assert_eq!(ended["state"], "failed", "{ended}");
+    assert!(
+        ended["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("memory limit of 64 MiB")),
+        "{ended}"
+    );
+
+    // A deeply nested expression is refused before it is planned, and what a plan's
+    // recursion could still do to a stack happens in the worker, never the server.
+    let terms: Vec<String> = (0..3_000).map(|i| format!("length(name) + {i}")).collect();
+    let job = submit_job(
+        &app,
+        &token,
+        &institution,
+        &format!("SELECT {} AS total FROM enterprises", terms.join(" + ")),
+    )
+    .await;
+    let ended = ended_job(&app, &admin, &institution, &job).await;
+    assert_eq!(ended["state"], "failed", "{ended}");
+    assert!(
+        ended["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("nested more than 256 deep")),
+        "{ended}"
+    );
+
+    // The platform goes on: the next job runs.
+    let job = submit_job(
+        &app,
+        &token,
+        &institution,
+        "SELECT COUNT(*) AS n FROM persons",
+    )
+    .await;
+    let ended = ended_job(&app, &admin, &institution, &job).await;
+    assert_eq!(ended["state"], "succeeded", "{ended}");
+}
