@@ -373,8 +373,12 @@ fn dotted(c: &SourceColumn) -> String {
     format!("{}.{}", c.0, c.1)
 }
 
-/// What the plan read anywhere, and each result column's origin.
-type Lineage = (BTreeSet<SourceColumn>, Vec<Origin>);
+/// What the plan read anywhere, each result column's origin, and the optimised plan.
+type Lineage = (
+    BTreeSet<SourceColumn>,
+    Vec<Origin>,
+    datafusion::logical_expr::LogicalPlan,
+);
 
 /// Lineage of the job's result: what it read anywhere, and each column's origin.
 async fn lineage_of(
@@ -436,7 +440,7 @@ async fn lineage_of(
     if origins.len() != width {
         origins = vec![Origin::Derived(read.clone()); width];
     }
-    Ok((read, origins))
+    Ok((read, origins, plan))
 }
 
 /// Significant figures of a computed number in a sample.
@@ -565,7 +569,7 @@ pub async fn sample(
     request_id: &str,
 ) -> Result<Sample, GateError> {
     let (job, _, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
-    let (read, origins) = lineage_of(
+    let (read, origins, _) = lineage_of(
         store,
         workspaces,
         institution_id,
@@ -837,6 +841,21 @@ fn subject_column(
         })
 }
 
+/// Refuses a result whose rows need not each describe the subject counted by `subject`
+/// (issue 14, class 2: k faked by a join): see [`lineage::one_subject_per_row`].
+fn one_subject_per_row(
+    plan: &datafusion::logical_expr::LogicalPlan,
+    schema: &datafusion::arrow::datatypes::Schema,
+    subject: &str,
+) -> Result<(), GateError> {
+    let index = schema.index_of(subject).unwrap_or(usize::MAX);
+    lineage::one_subject_per_row(plan, index, &SUBJECT_COLUMNS).map_err(|reason| {
+        GateError::Refused(format!(
+            "subjects cannot be counted by '{subject}': {reason}; nothing is released"
+        ))
+    })
+}
+
 fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -883,7 +902,7 @@ pub async fn aggregate(
             }
         }
     }
-    let (read, origins) = lineage_of(
+    let (read, origins, plan) = lineage_of(
         store,
         workspaces,
         institution_id,
@@ -913,6 +932,7 @@ pub async fn aggregate(
         }
     }
     let subject = subject_column(&schema, &origins, "group_by")?;
+    one_subject_per_row(&plan, &schema, &subject)?;
     let count = format!("COUNT(DISTINCT {})", quoted(&subject));
     let keys: Vec<String> = request.group_by.iter().map(|c| quoted(c)).collect();
     let mut select = keys.clone();
@@ -1152,7 +1172,7 @@ pub async fn evaluate(
 ) -> Result<Value, GateError> {
     let (job, path, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
-    let (read, origins) = lineage_of(
+    let (read, origins, plan) = lineage_of(
         store,
         workspaces,
         institution_id,
@@ -1163,6 +1183,7 @@ pub async fn evaluate(
     .await?;
     refuse_secret_reads(&read, &crate::own_data::sensitivities(own))?;
     let subject = subject_column(&schema, &origins, "score")?;
+    one_subject_per_row(&plan, &schema, &subject)?;
     for (field, column) in [("score", &request.score), ("label", &request.label)] {
         let Ok(f) = schema.field_with_name(column) else {
             return Err(GateError::Invalid {

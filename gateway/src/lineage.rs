@@ -7,8 +7,9 @@
 
 use std::collections::BTreeSet;
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::logical_expr::{Expr, JoinType, LogicalPlan};
+use datafusion::logical_expr::{Expr, ExprSchemable, JoinType, LogicalPlan};
 
 /// A column of a registered table: (table, column).
 pub type SourceColumn = (String, String);
@@ -208,4 +209,338 @@ fn derived(e: &Expr, input: &LogicalPlan, origins: &[Origin]) -> Origin {
         Ok(TreeNodeRecursion::Continue)
     });
     Origin::Derived(sources)
+}
+
+/// One scan of a table in a plan: a table read twice is two instances.
+type Instance = usize;
+/// A result column that is exactly one instance's source column, passed through.
+type Passed = Option<(Instance, String)>;
+
+/// Whether each row of the plan's result describes one subject: the subject of the
+/// table instance whose identifier column `counted` passes through (issue 14, class 2).
+/// Every other scan of a table that holds subjects must be joined to that instance on a
+/// subject identifier (`subject_columns`), directly or through other such joins, and
+/// nothing may combine rows of different subjects (an aggregate not grouped by a subject
+/// identifier, a window not partitioned by one). Otherwise a group's subjects, counted on
+/// `counted`, need not be the subjects its figures describe: a cross join with ten
+/// others makes one subject look like ten. Plans not understood are refused. Returns
+/// the reason for the user when the rows cannot be counted so.
+pub fn one_subject_per_row(
+    plan: &LogicalPlan,
+    counted: usize,
+    subject_columns: &[&str],
+) -> Result<(), String> {
+    let mut rows = Rows {
+        subject_columns,
+        instances: Vec::new(),
+        parent: Vec::new(),
+    };
+    let passed = rows.walk(plan)?;
+    let Some(Some((instance, _))) = passed.get(counted) else {
+        return Err("the subject column is not passed through unchanged from one table".to_owned());
+    };
+    let root = rows.find(*instance);
+    let counted_table = rows.instances[*instance].0.clone();
+    for i in 0..rows.instances.len() {
+        let (table, holds_subjects) = rows.instances[i].clone();
+        if holds_subjects && rows.find(i) != root {
+            return Err(format!(
+                "the result puts rows of '{table}' beside rows of '{counted_table}' without joining them on a subject identifier ({}): a cross join, a join on another column or a subquery could put other subjects' data in a subject's row, so its groups cannot be counted subject by subject — join on the subject identifier, or aggregate '{table}' per subject first",
+                subject_columns.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+struct Rows<'a> {
+    subject_columns: &'a [&'a str],
+    /// Each instance's table and whether it holds subjects (has a subject column).
+    instances: Vec<(String, bool)>,
+    /// Union-find over instances joined on subject identifiers.
+    parent: Vec<Instance>,
+}
+
+impl Rows<'_> {
+    fn find(&mut self, mut i: Instance) -> Instance {
+        while self.parent[i] != i {
+            self.parent[i] = self.parent[self.parent[i]];
+            i = self.parent[i];
+        }
+        i
+    }
+
+    fn union(&mut self, a: Instance, b: Instance) {
+        let (a, b) = (self.find(a), self.find(b));
+        self.parent[a] = b;
+    }
+
+    fn is_subject(&self, passed: &Passed) -> Option<Instance> {
+        match passed {
+            Some((i, column)) if self.subject_columns.contains(&column.as_str()) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// Links the two sides of an equality when both are subject identifiers.
+    fn link(&mut self, left: &Passed, right: &Passed) {
+        if let (Some(a), Some(b)) = (self.is_subject(left), self.is_subject(right)) {
+            self.union(a, b);
+        }
+    }
+
+    /// Links the equalities of subject identifiers in a conjunction; refuses a
+    /// subquery it cannot follow.
+    fn conditions(
+        &mut self,
+        predicate: &Expr,
+        input: &LogicalPlan,
+        passed: &[Passed],
+    ) -> Result<(), String> {
+        self.subqueries(predicate)?;
+        for part in datafusion::logical_expr::utils::split_conjunction(predicate) {
+            if let Expr::BinaryExpr(b) = part
+                && b.op == datafusion::logical_expr::Operator::Eq
+            {
+                let (l, r) = (
+                    pass(&b.left, input.schema(), passed),
+                    pass(&b.right, input.schema(), passed),
+                );
+                self.link(&l, &r);
+            }
+        }
+        Ok(())
+    }
+
+    /// Subqueries left in an expression: their scans join no row of the outer query on
+    /// a subject identifier that this module can see.
+    fn subqueries(&mut self, e: &Expr) -> Result<(), String> {
+        let mut plans = Vec::new();
+        let _ = e.apply(|sub| {
+            match sub {
+                Expr::ScalarSubquery(q)
+                | Expr::Exists(datafusion::logical_expr::expr::Exists { subquery: q, .. }) => {
+                    plans.push(q.subquery.clone());
+                }
+                Expr::InSubquery(q) => plans.push(q.subquery.subquery.clone()),
+                _ => {}
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        for plan in plans {
+            self.walk(&plan)?;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, plan: &LogicalPlan) -> Result<Vec<Passed>, String> {
+        let passthrough = |rows: &mut Self, input: &LogicalPlan| -> Result<Vec<Passed>, String> {
+            let passed = rows.walk(input)?;
+            if passed.len() == plan.schema().fields().len() {
+                Ok(passed)
+            } else {
+                Ok(vec![None; plan.schema().fields().len()])
+            }
+        };
+        match plan {
+            LogicalPlan::TableScan(scan) => {
+                let instance = self.instances.len();
+                let holds_subjects = scan
+                    .source
+                    .schema()
+                    .fields()
+                    .iter()
+                    .any(|f| self.subject_columns.contains(&f.name().as_str()));
+                self.instances
+                    .push((scan.table_name.table().to_owned(), holds_subjects));
+                self.parent.push(instance);
+                Ok(scan
+                    .projected_schema
+                    .fields()
+                    .iter()
+                    .map(|f| Some((instance, f.name().clone())))
+                    .collect())
+            }
+            LogicalPlan::Projection(p) => {
+                let input = self.walk(&p.input)?;
+                let mut out = Vec::new();
+                for e in &p.expr {
+                    self.subqueries(e)?;
+                    out.push(pass(e, p.input.schema(), &input));
+                }
+                Ok(out)
+            }
+            LogicalPlan::Filter(f) => {
+                let input = self.walk(&f.input)?;
+                self.conditions(&f.predicate, &f.input, &input)?;
+                Ok(input)
+            }
+            LogicalPlan::Join(j) => {
+                let (left, right) = (self.walk(&j.left)?, self.walk(&j.right)?);
+                for (l, r) in &j.on {
+                    let (l, r) = (
+                        pass(l, j.left.schema(), &left),
+                        pass(r, j.right.schema(), &right),
+                    );
+                    self.link(&l, &r);
+                }
+                let both: Vec<Passed> = left.iter().chain(right.iter()).cloned().collect();
+                if let Some(filter) = &j.filter {
+                    // The filter sees both sides, in order.
+                    let schema = j
+                        .left
+                        .schema()
+                        .join(j.right.schema())
+                        .map_err(|e| e.to_string())?;
+                    self.subqueries(filter)?;
+                    for part in datafusion::logical_expr::utils::split_conjunction(filter) {
+                        if let Expr::BinaryExpr(b) = part
+                            && b.op == datafusion::logical_expr::Operator::Eq
+                        {
+                            let (l, r) = (
+                                pass(&b.left, &schema, &both),
+                                pass(&b.right, &schema, &both),
+                            );
+                            self.link(&l, &r);
+                        }
+                    }
+                }
+                match j.join_type {
+                    JoinType::Inner | JoinType::Left | JoinType::Right | JoinType::Full => Ok(both),
+                    JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark => {
+                        let mut out = left;
+                        out.resize(plan.schema().fields().len(), None);
+                        Ok(out)
+                    }
+                    JoinType::RightSemi | JoinType::RightAnti | JoinType::RightMark => {
+                        let mut out = right;
+                        out.resize(plan.schema().fields().len(), None);
+                        Ok(out)
+                    }
+                }
+            }
+            LogicalPlan::Aggregate(a) => {
+                let input = self.walk(&a.input)?;
+                let keys: Vec<Passed> = a
+                    .group_expr
+                    .iter()
+                    .map(|e| pass(e, a.input.schema(), &input))
+                    .collect();
+                // Grouped by a subject identifier, each output row is one subject's;
+                // otherwise its figures combine subjects, and no later join on an
+                // identifier can make them one subject's.
+                if !keys.iter().any(|k| self.is_subject(k).is_some()) {
+                    let instance = self.instances.len();
+                    self.instances
+                        .push(("an aggregate over several subjects".to_owned(), true));
+                    self.parent.push(instance);
+                }
+                let mut out = keys;
+                out.resize(plan.schema().fields().len(), None);
+                Ok(out)
+            }
+            LogicalPlan::Window(w) => {
+                let input = self.walk(&w.input)?;
+                for e in &w.window_expr {
+                    self.subqueries(e)?;
+                    let partitioned = match e {
+                        Expr::WindowFunction(f) => f.params.partition_by.iter().any(|p| {
+                            self.is_subject(&pass(p, w.input.schema(), &input))
+                                .is_some()
+                        }),
+                        _ => false,
+                    };
+                    if !partitioned {
+                        return Err(
+                            "a window function not partitioned by a subject identifier computes a row's value from other subjects' rows; partition it by the subject"
+                                .to_owned(),
+                        );
+                    }
+                }
+                let mut out = input;
+                out.resize(plan.schema().fields().len(), None);
+                Ok(out)
+            }
+            LogicalPlan::Union(u) => {
+                let branches = u
+                    .inputs
+                    .iter()
+                    .map(|i| self.walk(i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                // A row comes from one branch and describes that branch's subject: the
+                // branches' identifier columns at one position are one subject column.
+                let width = plan.schema().fields().len();
+                let mut out = Vec::with_capacity(width);
+                for i in 0..width {
+                    let at: Vec<Passed> = branches
+                        .iter()
+                        .map(|b| b.get(i).cloned().flatten())
+                        .collect();
+                    let subjects: Vec<Instance> =
+                        at.iter().filter_map(|p| self.is_subject(p)).collect();
+                    if subjects.len() == branches.len()
+                        && let Some((first, rest)) = subjects.split_first()
+                    {
+                        for other in rest {
+                            self.union(*first, *other);
+                        }
+                        out.push(at[0].clone());
+                    } else {
+                        out.push(None);
+                    }
+                }
+                Ok(out)
+            }
+            LogicalPlan::Sort(s) => passthrough(self, &s.input),
+            LogicalPlan::Limit(l) => passthrough(self, &l.input),
+            LogicalPlan::Repartition(r) => passthrough(self, &r.input),
+            LogicalPlan::SubqueryAlias(s) => passthrough(self, &s.input),
+            LogicalPlan::Distinct(datafusion::logical_expr::Distinct::All(input)) => {
+                passthrough(self, input)
+            }
+            LogicalPlan::EmptyRelation(_) | LogicalPlan::Values(_) => {
+                Ok(vec![None; plan.schema().fields().len()])
+            }
+            other => Err(format!(
+                "the query uses {}, which the gate cannot follow subject by subject; rewrite it with joins on the subject identifier",
+                other.display()
+            )),
+        }
+    }
+}
+
+/// The instance column an expression over `schema` passes through unchanged (an alias
+/// or the pseudonym function at most), if it does.
+fn pass(e: &Expr, schema: &datafusion::common::DFSchema, passed: &[Passed]) -> Passed {
+    let mut inner = e;
+    loop {
+        match inner {
+            Expr::Alias(alias) => inner = &alias.expr,
+            Expr::ScalarFunction(f)
+                if f.name() == crate::pseudonyms::FUNCTION && f.args.len() == 1 =>
+            {
+                inner = &f.args[0];
+            }
+            // The planner's coercions between text types (to join a file's text with a
+            // declared one): one text to the same text, so still the identifier.
+            Expr::Cast(datafusion::logical_expr::Cast { expr, field })
+            | Expr::TryCast(datafusion::logical_expr::TryCast { expr, field })
+                if matches!(
+                    field.data_type(),
+                    DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+                ) && matches!(
+                    expr.get_type(schema),
+                    Ok(DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+                ) =>
+            {
+                inner = expr;
+            }
+            _ => break,
+        }
+    }
+    let Expr::Column(column) = inner else {
+        return None;
+    };
+    let i = schema.index_of_column(column).ok()?;
+    passed.get(i).cloned().flatten()
 }

@@ -2,8 +2,9 @@
 //! sealed with an HMAC so that a tampered artifact is never deserialised.
 //!
 //! Deserialising a compiled artifact runs its machine code later, so it is exactly as
-//! trusted as the bytes on disk. The HMAC key lives only in the server's memory: an
-//! attacker who can write the cache folder but not read the key cannot plant code.
+//! trusted as the bytes on disk. The HMAC key lives only in the memory of the server and
+//! of the job workers it starts: an attacker who can write the cache folder but not read
+//! the key cannot plant code.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
@@ -85,8 +86,9 @@ impl ArtifactCache {
         }
         // SAFETY: `Module::deserialize` requires bytes produced by `Module::serialize` of
         // a compatible engine and not modified since. The HMAC, keyed by a secret only
-        // this process holds, proves this process's `put` wrote exactly these bytes for
-        // this module hash and this engine's compatibility hash.
+        // the server and the job workers it starts hold (given on a pipe), proves that one
+        // of them wrote exactly these bytes for this module hash and this engine's
+        // compatibility hash.
         #[allow(unsafe_code)]
         let module = unsafe { Module::deserialize(engine, artifact) };
         match module {

@@ -586,11 +586,10 @@ async fn aggregates_that_differ_by_fewer_than_k_subjects_are_refused_and_budgete
         Some(true),
         "{sum}"
     );
-    // All but one subject, and all but three, reworded.
+    // All but one subject, and all but three, reworded. (Leaving one out through a
+    // subquery over other subjects is refused before any count: class 2, below.)
     for sql in [
-        format!(
-            "{capital} AND subject_id <> (SELECT MIN(subject_id) FROM enterprises WHERE registered_capital IS NOT NULL)"
-        ),
+        format!("SELECT * FROM ({capital}) t ORDER BY subject_id DESC OFFSET 1"),
         format!("SELECT * FROM ({capital}) t ORDER BY subject_id OFFSET 3"),
     ] {
         let fewer = ended(&app, &token, &admin, &institution, &sql).await;
@@ -699,4 +698,89 @@ async fn samples_of_a_table_have_a_lifetime_bound_as_well_as_the_daily_one() {
     .await;
     let (status, body) = sample(&app, &token, &institution, &people).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k_counts_the_subjects_a_row_describes_not_those_joined_beside_it() {
+    // Class 2: subjects are counted on an identifier passed through, so a join that puts
+    // other subjects' identifiers beside one subject's data made one subject look like
+    // many. Each row must describe the subject it is counted as: every table read is
+    // joined to it on a subject identifier, and nothing combines subjects' rows.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    let release = |job: Value, kind: &'static str, body: Value| {
+        let path = format!(
+            "/api/v1/institutions/{institution}/jobs/{}/{kind}",
+            job["id"].as_str().expect("id")
+        );
+        let (app, token) = (&app, &token);
+        async move { app.call(Method::POST, &path, Some(token), Some(body)).await }
+    };
+    let by_g = json!({ "group_by": ["g"] });
+    for sql in [
+        // One person's gender beside twelve others' identifiers.
+        "SELECT o.subject_id, p.gender AS g FROM persons p \
+         CROSS JOIN (SELECT subject_id FROM persons ORDER BY subject_id LIMIT 12) o \
+         WHERE p.subject_id IN (SELECT subject_id FROM persons ORDER BY subject_id LIMIT 1)",
+        // The same through a join on another column.
+        "SELECT o.subject_id, p.gender AS g FROM persons p \
+         JOIN persons o ON o.region_code = p.region_code",
+        // A figure over other subjects (here all; it could be one) in every row.
+        "SELECT subject_id, (SELECT MAX(registered_capital) FROM enterprises) AS g \
+         FROM enterprises",
+        // The previous subject's value in each row.
+        "SELECT subject_id, LAG(region_code) OVER (ORDER BY subject_id) AS g FROM enterprises",
+    ] {
+        let job = ended(&app, &token, &admin, &institution, sql).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let (status, body) = release(job, "aggregate", by_g.clone()).await;
+        assert_error_saying(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "release_refused",
+            "subjects cannot be counted by",
+        );
+    }
+    // Evaluations count subjects the same way.
+    let job = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT o.subject_id, CAST(length(p.region_code) AS DOUBLE) AS score, \
+         CASE WHEN p.gender = '男' THEN 1 ELSE 0 END AS bad \
+         FROM persons p JOIN persons o ON o.region_code = p.region_code",
+    )
+    .await;
+    let (status, body) = release(
+        job,
+        "evaluation",
+        json!({ "score": "score", "label": "bad" }),
+    )
+    .await;
+    assert_error_saying(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "release_refused",
+        "subjects cannot be counted by",
+    );
+
+    // Joined on the subject, aggregated per subject, or windowed within one subject's
+    // rows, each row is one subject's: released.
+    for sql in [
+        "SELECT e.subject_id, e.region_code AS g, x.n FROM enterprises e \
+         JOIN (SELECT subject_id, COUNT(*) AS n FROM enterprises GROUP BY subject_id) x \
+         ON x.subject_id = e.subject_id",
+        "SELECT subject_id, region_code AS g, \
+         LAG(name) OVER (PARTITION BY subject_id ORDER BY name) AS previous FROM enterprises",
+        "SELECT subject_id, region_code AS g FROM enterprises \
+         WHERE subject_id IN (SELECT subject_id FROM enterprises)",
+    ] {
+        let job = ended(&app, &token, &admin, &institution, sql).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        let (status, body) = release(job, "aggregate", by_g.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "{sql}: {body}");
+    }
 }
