@@ -45,9 +45,9 @@ const BLOCKING_THREADS: usize = 4;
 /// How long after its deadline a worker that has not ended by itself is killed.
 pub const KILL_GRACE: Duration = Duration::from_millis(500);
 
-/// The worker's priority (`nice`): below the server's, so that jobs never starve the
+/// The worker's priority (`nice`, the lowest): below the server's, so that jobs never starve the
 /// public side of CPU (issue 14, performance).
-pub const WORKER_NICE: i32 = 10;
+pub const WORKER_NICE: i32 = 19;
 
 /// Largest outcome a worker may send (its report, with the models' log text).
 const MAX_OUTCOME_BYTES: usize = 1 << 20;
