@@ -717,23 +717,43 @@ async fn k_counts_the_subjects_a_row_describes_not_those_joined_beside_it() {
         async move { app.call(Method::POST, &path, Some(token), Some(body)).await }
     };
     let by_g = json!({ "group_by": ["g"] });
-    for sql in [
+    let per_g = ("aggregate", by_g.clone());
+    for (sql, (kind, request)) in [
         // One person's gender beside twelve others' identifiers.
-        "SELECT o.subject_id, p.gender AS g FROM persons p \
-         CROSS JOIN (SELECT subject_id FROM persons ORDER BY subject_id LIMIT 12) o \
-         WHERE p.subject_id IN (SELECT subject_id FROM persons ORDER BY subject_id LIMIT 1)",
+        (
+            "SELECT o.subject_id, p.gender AS g FROM persons p \
+             CROSS JOIN (SELECT subject_id FROM persons ORDER BY subject_id LIMIT 12) o \
+             WHERE p.subject_id IN (SELECT subject_id FROM persons ORDER BY subject_id LIMIT 1)",
+            per_g.clone(),
+        ),
         // The same through a join on another column.
-        "SELECT o.subject_id, p.gender AS g FROM persons p \
-         JOIN persons o ON o.region_code = p.region_code",
+        (
+            "SELECT o.subject_id, p.gender AS g FROM persons p \
+             JOIN persons o ON o.region_code = p.region_code",
+            per_g.clone(),
+        ),
         // A figure over other subjects (here all; it could be one) in every row.
-        "SELECT subject_id, (SELECT MAX(registered_capital) FROM enterprises) AS g \
-         FROM enterprises",
+        (
+            "SELECT subject_id, (SELECT MAX(registered_capital) FROM enterprises) AS g \
+             FROM enterprises",
+            per_g.clone(),
+        ),
         // The previous subject's value in each row.
-        "SELECT subject_id, LAG(region_code) OVER (ORDER BY subject_id) AS g FROM enterprises",
+        (
+            "SELECT subject_id, LAG(region_code) OVER (ORDER BY subject_id) AS g FROM enterprises",
+            per_g.clone(),
+        ),
+        // Evaluations count subjects the same way.
+        (
+            "SELECT o.subject_id, CAST(length(p.region_code) AS DOUBLE) AS score, \
+             CASE WHEN p.gender = '男' THEN 1 ELSE 0 END AS bad \
+             FROM persons p JOIN persons o ON o.region_code = p.region_code",
+            ("evaluation", json!({ "score": "score", "label": "bad" })),
+        ),
     ] {
         let job = ended(&app, &token, &admin, &institution, sql).await;
         assert_eq!(job["state"], "succeeded", "{job}");
-        let (status, body) = release(job, "aggregate", by_g.clone()).await;
+        let (status, body) = release(job, kind, request).await;
         assert_error_saying(
             status,
             &body,
@@ -742,30 +762,6 @@ async fn k_counts_the_subjects_a_row_describes_not_those_joined_beside_it() {
             "subjects cannot be counted by",
         );
     }
-    // Evaluations count subjects the same way.
-    let job = ended(
-        &app,
-        &token,
-        &admin,
-        &institution,
-        "SELECT o.subject_id, CAST(length(p.region_code) AS DOUBLE) AS score, \
-         CASE WHEN p.gender = '男' THEN 1 ELSE 0 END AS bad \
-         FROM persons p JOIN persons o ON o.region_code = p.region_code",
-    )
-    .await;
-    let (status, body) = release(
-        job,
-        "evaluation",
-        json!({ "score": "score", "label": "bad" }),
-    )
-    .await;
-    assert_error_saying(
-        status,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "release_refused",
-        "subjects cannot be counted by",
-    );
 
     // Joined on the subject, aggregated per subject, or windowed within one subject's
     // rows, each row is one subject's: released.
