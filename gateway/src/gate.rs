@@ -814,6 +814,9 @@ pub struct AggregateRequest {
 
 /// Columns that identify a subject, in order of preference, for counting subjects.
 pub const SUBJECT_COLUMNS: [&str; 4] = ["subject_id", "uscc", "id_number", "person_id"];
+/// The subject columns that name another subject than the row's own (an officer of the
+/// organisation the row is about).
+pub const OTHER_SUBJECT_COLUMNS: [&str; 1] = ["person_id"];
 
 /// The result column that counts subjects: one that is exactly a subject identifier of
 /// a source table, so that repeating rows cannot make a small group look large.
@@ -849,11 +852,13 @@ fn one_subject_per_row(
     subject: &str,
 ) -> Result<(), GateError> {
     let index = schema.index_of(subject).unwrap_or(usize::MAX);
-    lineage::one_subject_per_row(plan, index, &SUBJECT_COLUMNS).map_err(|reason| {
-        GateError::Refused(format!(
-            "subjects cannot be counted by '{subject}': {reason}; nothing is released"
-        ))
-    })
+    lineage::one_subject_per_row(plan, index, &SUBJECT_COLUMNS, &OTHER_SUBJECT_COLUMNS).map_err(
+        |reason| {
+            GateError::Refused(format!(
+                "subjects cannot be counted by '{subject}': {reason}; nothing is released"
+            ))
+        },
+    )
 }
 
 fn quoted(name: &str) -> String {

@@ -225,25 +225,35 @@ type Passed = Option<(Instance, String)>;
 /// `counted`, need not be the subjects its figures describe: a cross join with ten
 /// others makes one subject look like ten. Plans not understood are refused. Returns
 /// the reason for the user when the rows cannot be counted so.
+///
+/// `others` are the subject columns that name another subject than the row's own (an
+/// officer's `person_id` in a row of an organisation): joined on them, a table's rows
+/// describe that other subject, not the row's.
 pub fn one_subject_per_row(
     plan: &LogicalPlan,
     counted: usize,
     subject_columns: &[&str],
+    others: &[&str],
 ) -> Result<(), String> {
     let mut rows = Rows {
         subject_columns,
+        others,
         instances: Vec::new(),
         parent: Vec::new(),
     };
     let passed = rows.walk(plan)?;
-    let Some(Some((instance, _))) = passed.get(counted) else {
+    let Some(Some(counted)) = passed.get(counted) else {
         return Err("the subject column is not passed through unchanged from one table".to_owned());
     };
-    let root = rows.find(*instance);
-    let counted_table = rows.instances[*instance].0.clone();
+    let Some(node) = rows.is_subject(&Some(counted.clone())) else {
+        return Err("the subject column is not a subject identifier".to_owned());
+    };
+    let root = rows.find(node);
+    let counted_table = rows.instances[counted.0].0.clone();
     for i in 0..rows.instances.len() {
         let (table, holds_subjects) = rows.instances[i].clone();
-        if holds_subjects && rows.find(i) != root {
+        // The row's own subject of every table read must be the counted one.
+        if holds_subjects && rows.find(2 * i) != root {
             return Err(format!(
                 "the result puts rows of '{table}' beside rows of '{counted_table}' without joining them on a subject identifier ({}): a cross join, a join on another column or a subquery could put other subjects' data in a subject's row, so its groups cannot be counted subject by subject — join on the subject identifier, or aggregate '{table}' per subject first",
                 subject_columns.join(", ")
@@ -255,14 +265,24 @@ pub fn one_subject_per_row(
 
 struct Rows<'a> {
     subject_columns: &'a [&'a str],
-    /// Each instance's table and whether it holds subjects (has a subject column).
+    others: &'a [&'a str],
+    /// Each instance's table and whether it holds subjects (has a column that names
+    /// the row's own subject).
     instances: Vec<(String, bool)>,
-    /// Union-find over instances joined on subject identifiers.
-    parent: Vec<Instance>,
+    /// Union-find over subjects: instance `i`'s own subject is node `2 i`, the other
+    /// subject it names (`others`) node `2 i + 1`; joins on identifiers link them.
+    parent: Vec<usize>,
 }
 
 impl Rows<'_> {
-    fn find(&mut self, mut i: Instance) -> Instance {
+    fn add(&mut self, table: String, holds_subjects: bool) -> Instance {
+        let instance = self.instances.len();
+        self.instances.push((table, holds_subjects));
+        self.parent.extend([2 * instance, 2 * instance + 1]);
+        instance
+    }
+
+    fn find(&mut self, mut i: usize) -> usize {
         while self.parent[i] != i {
             self.parent[i] = self.parent[self.parent[i]];
             i = self.parent[i];
@@ -270,14 +290,17 @@ impl Rows<'_> {
         i
     }
 
-    fn union(&mut self, a: Instance, b: Instance) {
+    fn union(&mut self, a: usize, b: usize) {
         let (a, b) = (self.find(a), self.find(b));
         self.parent[a] = b;
     }
 
-    fn is_subject(&self, passed: &Passed) -> Option<Instance> {
+    /// The subject node a passed-through identifier column names.
+    fn is_subject(&self, passed: &Passed) -> Option<usize> {
         match passed {
-            Some((i, column)) if self.subject_columns.contains(&column.as_str()) => Some(*i),
+            Some((i, column)) if self.subject_columns.contains(&column.as_str()) => {
+                Some(2 * i + usize::from(self.others.contains(&column.as_str())))
+            }
             _ => None,
         }
     }
@@ -344,16 +367,11 @@ impl Rows<'_> {
         };
         match plan {
             LogicalPlan::TableScan(scan) => {
-                let instance = self.instances.len();
-                let holds_subjects = scan
-                    .source
-                    .schema()
-                    .fields()
-                    .iter()
-                    .any(|f| self.subject_columns.contains(&f.name().as_str()));
-                self.instances
-                    .push((scan.table_name.table().to_owned(), holds_subjects));
-                self.parent.push(instance);
+                let holds_subjects = scan.source.schema().fields().iter().any(|f| {
+                    let name = f.name().as_str();
+                    self.subject_columns.contains(&name) && !self.others.contains(&name)
+                });
+                let instance = self.add(scan.table_name.table().to_owned(), holds_subjects);
                 Ok(scan
                     .projected_schema
                     .fields()
@@ -430,10 +448,7 @@ impl Rows<'_> {
                 // otherwise its figures combine subjects, and no later join on an
                 // identifier can make them one subject's.
                 if !keys.iter().any(|k| self.is_subject(k).is_some()) {
-                    let instance = self.instances.len();
-                    self.instances
-                        .push(("an aggregate over several subjects".to_owned(), true));
-                    self.parent.push(instance);
+                    self.add("an aggregate over several subjects".to_owned(), true);
                 }
                 let mut out = keys;
                 out.resize(plan.schema().fields().len(), None);
@@ -476,7 +491,7 @@ impl Rows<'_> {
                         .iter()
                         .map(|b| b.get(i).cloned().flatten())
                         .collect();
-                    let subjects: Vec<Instance> =
+                    let subjects: Vec<usize> =
                         at.iter().filter_map(|p| self.is_subject(p)).collect();
                     if subjects.len() == branches.len()
                         && let Some((first, rest)) = subjects.split_first()

@@ -89,6 +89,7 @@ async fn every_gate_case_is_decided_as_written() {
             "abnormal_operations",
             "admin_penalties",
             "enterprises",
+            "officers",
             "persons",
         ],
         0,
