@@ -850,15 +850,48 @@ fn one_subject_per_row(
     plan: &datafusion::logical_expr::LogicalPlan,
     schema: &datafusion::arrow::datatypes::Schema,
     subject: &str,
+    own: &[Visible],
 ) -> Result<(), GateError> {
     let index = schema.index_of(subject).unwrap_or(usize::MAX);
-    lineage::one_subject_per_row(plan, index, &SUBJECT_COLUMNS, &OTHER_SUBJECT_COLUMNS).map_err(
-        |reason| {
+    let kind = |table: &str| {
+        if catalog::Manifest::builtin().table(table).is_some() {
+            lineage::TableKind::Catalog
+        } else if own.iter().any(|v| v.own && v.sql_name == table) || table.ends_with(')') {
+            // The reader's own tables, and table functions (`generate_series()`): data
+            // the institution has anyway, describing no subject of the pool.
+            lineage::TableKind::Own
+        } else {
+            lineage::TableKind::Shared
+        }
+    };
+    lineage::one_subject_per_row(plan, index, &SUBJECT_COLUMNS, &OTHER_SUBJECT_COLUMNS, &kind)
+        .map_err(|reason| {
             GateError::Refused(format!(
                 "subjects cannot be counted by '{subject}': {reason}; nothing is released"
             ))
-        },
-    )
+        })
+}
+
+/// Refuses a result with rows of no subject: they would add to a group's figures
+/// without being counted among its subjects (an outer join's unmatched rows).
+async fn refuse_rows_without_subject(ctx: &SessionContext, subject: &str) -> Result<(), GateError> {
+    let batches = ctx
+        .sql(&format!(
+            "SELECT COUNT(*) FROM result WHERE {} IS NULL",
+            quoted(subject)
+        ))
+        .await?
+        .collect()
+        .await?;
+    let none = batches.first().map_or(0, |b| {
+        cells::cell(b.column(0).as_ref(), 0).as_u64().unwrap_or(0)
+    });
+    if none > 0 {
+        return Err(GateError::Refused(format!(
+            "the result has rows without a subject (an empty '{subject}', as an outer join leaves them): their figures would count in a group without their subject; filter them out in the job (WHERE {subject} IS NOT NULL)"
+        )));
+    }
+    Ok(())
 }
 
 fn quoted(name: &str) -> String {
@@ -937,7 +970,7 @@ pub async fn aggregate(
         }
     }
     let subject = subject_column(&schema, &origins, "group_by")?;
-    one_subject_per_row(&plan, &schema, &subject)?;
+    one_subject_per_row(&plan, &schema, &subject, own)?;
     let count = format!("COUNT(DISTINCT {})", quoted(&subject));
     let keys: Vec<String> = request.group_by.iter().map(|c| quoted(c)).collect();
     let mut select = keys.clone();
@@ -963,6 +996,7 @@ pub async fn aggregate(
         ParquetReadOptions::default(),
     )
     .await?;
+    refuse_rows_without_subject(&ctx, &subject).await?;
     let batches = ctx.sql(&sql).await?.collect().await?;
     let dominated = dominated_groups(&ctx, &keys, &subject, request).await?;
     let mut groups = Vec::new();
@@ -1188,7 +1222,7 @@ pub async fn evaluate(
     .await?;
     refuse_secret_reads(&read, &crate::own_data::sensitivities(own))?;
     let subject = subject_column(&schema, &origins, "score")?;
-    one_subject_per_row(&plan, &schema, &subject)?;
+    one_subject_per_row(&plan, &schema, &subject, own)?;
     for (field, column) in [("score", &request.score), ("label", &request.label)] {
         let Ok(f) = schema.field_with_name(column) else {
             return Err(GateError::Invalid {
@@ -1213,6 +1247,7 @@ pub async fn evaluate(
         ParquetReadOptions::default(),
     )
     .await?;
+    refuse_rows_without_subject(&ctx, &subject).await?;
     let sql = format!(
         "SELECT CAST({s} AS DOUBLE), CAST(CAST({l} AS INT) AS BIGINT), CAST({subject} AS VARCHAR) \
          FROM result WHERE {s} IS NOT NULL AND {l} IS NOT NULL",

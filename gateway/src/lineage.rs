@@ -228,18 +228,24 @@ type Passed = Option<(Instance, String)>;
 ///
 /// `others` are the subject columns that name another subject than the row's own (an
 /// officer's `person_id` in a row of an organisation): joined on them, a table's rows
-/// describe that other subject, not the row's.
+/// describe that other subject, not the row's. `kind` tells catalog tables (whose
+/// identifier columns are declared) from the reader's own and from shared tables (whose
+/// columns an institution names and fills as it likes: each is a subject of its own,
+/// and a shared table without one is taken to describe subjects nobody can join).
 pub fn one_subject_per_row(
     plan: &LogicalPlan,
     counted: usize,
     subject_columns: &[&str],
     others: &[&str],
+    kind: &dyn Fn(&str) -> TableKind,
 ) -> Result<(), String> {
     let mut rows = Rows {
         subject_columns,
         others,
+        kind,
         instances: Vec::new(),
         parent: Vec::new(),
+        keys: Vec::new(),
     };
     let passed = rows.walk(plan)?;
     let Some(Some(counted)) = passed.get(counted) else {
@@ -249,37 +255,67 @@ pub fn one_subject_per_row(
         return Err("the subject column is not a subject identifier".to_owned());
     };
     let root = rows.find(node);
-    let counted_table = rows.instances[counted.0].0.clone();
+    let counted_table = rows.instances[counted.0].table.clone();
     for i in 0..rows.instances.len() {
-        let (table, holds_subjects) = rows.instances[i].clone();
-        // The row's own subject of every table read must be the counted one.
-        if holds_subjects && rows.find(2 * i) != root {
+        let (table, required) = (
+            rows.instances[i].table.clone(),
+            rows.instances[i].required.clone(),
+        );
+        // The subjects of every table read must be the counted one.
+        if required.into_iter().any(|n| rows.find(n) != root) {
             return Err(format!(
                 "the result puts rows of '{table}' beside rows of '{counted_table}' without joining them on a subject identifier ({}): a cross join, a join on another column or a subquery could put other subjects' data in a subject's row, so its groups cannot be counted subject by subject — join on the subject identifier, or aggregate '{table}' per subject first",
                 subject_columns.join(", ")
             ));
         }
     }
+    // Each aggregate and window inside must be per counted subject.
+    for group in std::mem::take(&mut rows.keys) {
+        if !group.into_iter().any(|n| rows.find(n) == root) {
+            return Err(
+                "an aggregate or window of the query is grouped by another subject than the one counted, so a row can carry other subjects' figures; group by the counted subject"
+                    .to_owned(),
+            );
+        }
+    }
     Ok(())
+}
+
+/// Where a table read by a job comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableKind {
+    /// A public-credit table of the catalog.
+    Catalog,
+    /// One of the reader's own tables.
+    Own,
+    /// Another institution's table shared with the reader.
+    Shared,
+}
+
+/// One scan: its table, the subject node each identifier column names, and the nodes
+/// that must be the counted subject's.
+struct Scan {
+    table: String,
+    nodes: Vec<(String, usize)>,
+    required: Vec<usize>,
 }
 
 struct Rows<'a> {
     subject_columns: &'a [&'a str],
     others: &'a [&'a str],
-    /// Each instance's table and whether it holds subjects (has a column that names
-    /// the row's own subject).
-    instances: Vec<(String, bool)>,
-    /// Union-find over subjects: instance `i`'s own subject is node `2 i`, the other
-    /// subject it names (`others`) node `2 i + 1`; joins on identifiers link them.
+    kind: &'a dyn Fn(&str) -> TableKind,
+    instances: Vec<Scan>,
+    /// Union-find over subject nodes; joins on identifiers link them.
     parent: Vec<usize>,
+    /// The subject nodes each aggregate groups by and each window partitions by: one of
+    /// each group must be the counted subject.
+    keys: Vec<Vec<usize>>,
 }
 
 impl Rows<'_> {
-    fn add(&mut self, table: String, holds_subjects: bool) -> Instance {
-        let instance = self.instances.len();
-        self.instances.push((table, holds_subjects));
-        self.parent.extend([2 * instance, 2 * instance + 1]);
-        instance
+    fn node(&mut self) -> usize {
+        self.parent.push(self.parent.len());
+        self.parent.len() - 1
     }
 
     fn find(&mut self, mut i: usize) -> usize {
@@ -295,14 +331,70 @@ impl Rows<'_> {
         self.parent[a] = b;
     }
 
+    /// A scan of `table` whose full schema has `columns`.
+    fn scan(&mut self, table: &str, columns: &[&str]) -> Instance {
+        let identifiers: Vec<&str> = columns
+            .iter()
+            .copied()
+            .filter(|c| self.subject_columns.contains(c))
+            .collect();
+        let mut nodes = Vec::new();
+        let mut required = Vec::new();
+        match (self.kind)(table) {
+            TableKind::Catalog => {
+                // Declared: the row's own identifiers name one subject; `others`
+                // another each.
+                let own = self.node();
+                for c in &identifiers {
+                    if self.others.contains(c) {
+                        let other = self.node();
+                        nodes.push(((*c).to_owned(), other));
+                    } else {
+                        nodes.push(((*c).to_owned(), own));
+                        if !required.contains(&own) {
+                            required.push(own);
+                        }
+                    }
+                }
+            }
+            kind => {
+                for c in &identifiers {
+                    let n = self.node();
+                    nodes.push(((*c).to_owned(), n));
+                    required.push(n);
+                }
+                if identifiers.is_empty() && kind == TableKind::Shared {
+                    let nobody = self.node();
+                    required.push(nobody);
+                }
+            }
+        }
+        self.instances.push(Scan {
+            table: table.to_owned(),
+            nodes,
+            required,
+        });
+        self.instances.len() - 1
+    }
+
+    /// Rows that combine several subjects' rows: no join can make them one subject's.
+    fn mixed(&mut self) {
+        let nobody = self.node();
+        self.instances.push(Scan {
+            table: "an aggregate over several subjects".to_owned(),
+            nodes: Vec::new(),
+            required: vec![nobody],
+        });
+    }
+
     /// The subject node a passed-through identifier column names.
     fn is_subject(&self, passed: &Passed) -> Option<usize> {
-        match passed {
-            Some((i, column)) if self.subject_columns.contains(&column.as_str()) => {
-                Some(2 * i + usize::from(self.others.contains(&column.as_str())))
-            }
-            _ => None,
-        }
+        let (i, column) = passed.as_ref()?;
+        self.instances[*i]
+            .nodes
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, n)| *n)
     }
 
     /// Links the two sides of an equality when both are subject identifiers.
@@ -367,11 +459,10 @@ impl Rows<'_> {
         };
         match plan {
             LogicalPlan::TableScan(scan) => {
-                let holds_subjects = scan.source.schema().fields().iter().any(|f| {
-                    let name = f.name().as_str();
-                    self.subject_columns.contains(&name) && !self.others.contains(&name)
-                });
-                let instance = self.add(scan.table_name.table().to_owned(), holds_subjects);
+                let schema = scan.source.schema();
+                let columns: Vec<&str> =
+                    schema.fields().iter().map(|f| f.name().as_str()).collect();
+                let instance = self.scan(scan.table_name.table(), &columns);
                 Ok(scan
                     .projected_schema
                     .fields()
@@ -395,7 +486,14 @@ impl Rows<'_> {
             }
             LogicalPlan::Join(j) => {
                 let (left, right) = (self.walk(&j.left)?, self.walk(&j.right)?);
-                for (l, r) in &j.on {
+                // A join that matches NULL to NULL joins rows of no subject.
+                let on: &[_] =
+                    if j.null_equality == datafusion::common::NullEquality::NullEqualsNothing {
+                        &j.on
+                    } else {
+                        &[]
+                    };
+                for (l, r) in on {
                     let (l, r) = (
                         pass(l, j.left.schema(), &left),
                         pass(r, j.right.schema(), &right),
@@ -447,8 +545,11 @@ impl Rows<'_> {
                 // Grouped by a subject identifier, each output row is one subject's;
                 // otherwise its figures combine subjects, and no later join on an
                 // identifier can make them one subject's.
-                if !keys.iter().any(|k| self.is_subject(k).is_some()) {
-                    self.add("an aggregate over several subjects".to_owned(), true);
+                let subjects: Vec<usize> = keys.iter().filter_map(|k| self.is_subject(k)).collect();
+                if subjects.is_empty() {
+                    self.mixed();
+                } else {
+                    self.keys.push(subjects);
                 }
                 let mut out = keys;
                 out.resize(plan.schema().fields().len(), None);
@@ -458,53 +559,38 @@ impl Rows<'_> {
                 let input = self.walk(&w.input)?;
                 for e in &w.window_expr {
                     self.subqueries(e)?;
-                    let partitioned = match e {
-                        Expr::WindowFunction(f) => f.params.partition_by.iter().any(|p| {
-                            self.is_subject(&pass(p, w.input.schema(), &input))
-                                .is_some()
-                        }),
-                        _ => false,
+                    let mut inner = e;
+                    while let Expr::Alias(alias) = inner {
+                        inner = &alias.expr;
+                    }
+                    let partitions: Vec<usize> = match inner {
+                        Expr::WindowFunction(f) => f
+                            .params
+                            .partition_by
+                            .iter()
+                            .filter_map(|p| self.is_subject(&pass(p, w.input.schema(), &input)))
+                            .collect(),
+                        _ => Vec::new(),
                     };
-                    if !partitioned {
+                    if partitions.is_empty() {
                         return Err(
                             "a window function not partitioned by a subject identifier computes a row's value from other subjects' rows; partition it by the subject"
                                 .to_owned(),
                         );
                     }
+                    self.keys.push(partitions);
                 }
                 let mut out = input;
                 out.resize(plan.schema().fields().len(), None);
                 Ok(out)
             }
             LogicalPlan::Union(u) => {
-                let branches = u
-                    .inputs
-                    .iter()
-                    .map(|i| self.walk(i))
-                    .collect::<Result<Vec<_>, _>>()?;
-                // A row comes from one branch and describes that branch's subject: the
-                // branches' identifier columns at one position are one subject column.
-                let width = plan.schema().fields().len();
-                let mut out = Vec::with_capacity(width);
-                for i in 0..width {
-                    let at: Vec<Passed> = branches
-                        .iter()
-                        .map(|b| b.get(i).cloned().flatten())
-                        .collect();
-                    let subjects: Vec<usize> =
-                        at.iter().filter_map(|p| self.is_subject(p)).collect();
-                    if subjects.len() == branches.len()
-                        && let Some((first, rest)) = subjects.split_first()
-                    {
-                        for other in rest {
-                            self.union(*first, *other);
-                        }
-                        out.push(at[0].clone());
-                    } else {
-                        out.push(None);
-                    }
+                // A row comes from one branch; its identifier columns are not one
+                // scan's, so nothing passes through to be counted or joined on.
+                for input in &u.inputs {
+                    self.walk(input)?;
                 }
-                Ok(out)
+                Ok(vec![None; plan.schema().fields().len()])
             }
             LogicalPlan::Sort(s) => passthrough(self, &s.input),
             LogicalPlan::Limit(l) => passthrough(self, &l.input),

@@ -265,22 +265,34 @@ pub async fn run(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToken) 
             tokio::time::sleep(CANCEL_POLL).await;
         }
     };
+    tokio::pin!(cancelled);
+    let timeout = || JobError::Timeout {
+        limit_ms: limits.timeout.as_millis() as u64,
+    };
+    // The pipes close, then the process ends: both within the deadline, or it is
+    // killed (a worker that closed its pipes and went on must not hold its slot).
     let ended = tokio::select! {
         said = &mut talk => Ok(said),
-        () = cancelled => Err(JobError::Cancelled),
-        () = &mut deadline => Err(JobError::Timeout {
-            limit_ms: limits.timeout.as_millis() as u64,
-        }),
+        () = &mut cancelled => Err(JobError::Cancelled),
+        () = &mut deadline => Err(timeout()),
+    };
+    let ended = match ended {
+        Ok(said) => tokio::select! {
+            status = child.wait() => Ok((said, status)),
+            () = &mut cancelled => Err(JobError::Cancelled),
+            () = &mut deadline => Err(timeout()),
+        },
+        Err(stopped) => Err(stopped),
     };
     let outcome = match ended {
-        Ok((out, err)) => {
-            let status = child
-                .wait()
-                .await
+        Ok(((out, err), status)) => {
+            let status = status
                 .map_err(|e| JobError::Internal(format!("waiting for the job worker: {e}")))?;
             let err = String::from_utf8_lossy(&err);
             if !err.trim().is_empty() {
-                tracing::info!(job = %spec.job_id, "job worker said: {}", err.trim());
+                // Escaped, and not at the default level: it can hold a panic's words,
+                // which may quote data.
+                tracing::debug!(job = %spec.job_id, "job worker said: {:?}", err.trim());
             }
             understand(&spec.job_id, status, &out, &err, &limits)
         }
@@ -446,6 +458,17 @@ fn confine(spec: &JobSpec) -> std::io::Result<()> {
             },
         )
     };
+    // Past the soft limit the kernel sends a catchable signal (SIGXCPU), told apart
+    // from a crash; at the hard limit, SIGKILL.
+    let soft = |resource, value: u64, slack: u64| {
+        setrlimit(
+            resource,
+            Rlimit {
+                current: Some(value),
+                maximum: Some(value.saturating_add(slack)),
+            },
+        )
+    };
     // Thread stacks are committed in full, so they are counted in full.
     let stacks = ((cores() + BLOCKING_THREADS) * sandbox::JOB_THREAD_STACK) as u64;
     limit(
@@ -455,9 +478,10 @@ fn confine(spec: &JobSpec) -> std::io::Result<()> {
     // CPU seconds on every core for the whole deadline, and some: the deadline itself
     // is the server's to enforce; this only bounds a worker the server lost.
     let cores = cores() as u64;
-    limit(
+    soft(
         Resource::Cpu,
         (spec.timeout_ms / 1000 + 10).saturating_mul(cores),
+        5,
     )?;
     // The result file is the only file a worker writes.
     limit(
