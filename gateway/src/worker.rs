@@ -305,7 +305,7 @@ pub async fn run(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToken) 
     };
     if outcome.is_err() {
         // Whatever a stopped worker had written is nobody's result.
-        let _ = std::fs::remove_file(sandbox_partial(&spec.out));
+        let _ = std::fs::remove_file(sandbox::partial_path(&spec.out));
         let _ = std::fs::remove_file(&spec.out);
     }
     outcome
@@ -354,13 +354,6 @@ fn understand(
             "the job worker ended with {status} and no outcome"
         ))),
     }
-}
-
-/// The partial result file the sandbox writes before its rename.
-fn sandbox_partial(out: &Path) -> PathBuf {
-    let mut name = out.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    out.with_file_name(name)
 }
 
 /// The first `limit` bytes of `from`, reading (and dropping) the rest to its end.

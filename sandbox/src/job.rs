@@ -387,11 +387,11 @@ pub async fn run_job(
     let (rows_in, rows_out) = match outcome {
         Ok(x) => x,
         Err(e) => {
-            let _ = std::fs::remove_file(partial(out));
+            let _ = std::fs::remove_file(partial_path(out));
             return Err(e);
         }
     };
-    std::fs::rename(partial(out), out).map_err(|e| JobError::Io(e.to_string()))?;
+    std::fs::rename(partial_path(out), out).map_err(|e| JobError::Io(e.to_string()))?;
     let models = usage.lock().map(|u| u.clone()).unwrap_or_default();
     Ok(JobReport {
         rows_in,
@@ -402,7 +402,8 @@ pub async fn run_job(
     })
 }
 
-fn partial(out: &Path) -> PathBuf {
+/// Where a job writes its result until it succeeds (renamed to `out` then).
+pub fn partial_path(out: &Path) -> PathBuf {
     let mut name = out.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
     out.with_file_name(name)
@@ -415,7 +416,7 @@ async fn write_result(
     cancel: &CancelToken,
     limits: &JobLimits,
 ) -> Result<u64, JobError> {
-    let file = File::create(partial(out)).map_err(|e| JobError::Io(e.to_string()))?;
+    let file = File::create(partial_path(out)).map_err(|e| JobError::Io(e.to_string()))?;
     let mut writer =
         ArrowWriter::try_new(file, plan.schema(), None).map_err(|e| JobError::Io(e.to_string()))?;
     let mut stream = execute_stream(plan, ctx.task_ctx()).map_err(|e| classify(e, limits))?;
@@ -438,7 +439,7 @@ async fn write_result(
     }
     writer.close().map_err(|e| JobError::Io(e.to_string()))?;
     // The file as closed, footer included, is what is held to the limit.
-    let size = std::fs::metadata(partial(out))
+    let size = std::fs::metadata(partial_path(out))
         .map_err(|e| JobError::Io(e.to_string()))?
         .len();
     if size > limits.max_result_bytes {

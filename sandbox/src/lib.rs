@@ -26,7 +26,7 @@ pub use engine::{CompileStats, Model, Sandbox, SandboxConfig};
 pub use error::{InvalidModel, Limit, SandboxError};
 pub use job::{
     JobError, JobLimits, JobReport, JobState, MAX_EXPRESSION_DEPTH, MAX_PLAN_DEPTH, job_session,
-    plan_depths, register_model, run_job,
+    partial_path, plan_depths, register_model, run_job,
 };
 pub use manifest::{ColumnSpec, ModelManifest};
 pub use queue::{JOB_THREAD_STACK, JobId, JobQueue, JobResult, JobStatus, JobWork, Observer};
