@@ -101,18 +101,7 @@ impl Catalog {
             .map(|id| self.table(id))
             .collect::<Result<Vec<_>, _>>()?;
         for table in chosen {
-            let schema = table.def.arrow_schema();
-            let path = table.path.to_string_lossy();
-            ctx.register_parquet(
-                table.def.id.as_str(),
-                path.as_ref(),
-                ParquetReadOptions::default().schema(&schema),
-            )
-            .await
-            .map_err(|e| CatalogError::Register {
-                table: table.def.id.clone(),
-                message: e.to_string(),
-            })?;
+            register_table(ctx, &table.def, &table.path).await?;
         }
         Ok(())
     }
@@ -122,6 +111,27 @@ impl Catalog {
         let ids: Vec<&str> = self.tables.iter().map(|t| t.def.id.as_str()).collect();
         self.register(ctx, &ids).await
     }
+}
+
+/// Registers the table declared by `def` in `ctx` under its id, read from `path` with
+/// exactly the declared schema. (A job worker, given only its job's files, registers
+/// them this way without opening the whole data folder.)
+pub async fn register_table(
+    ctx: &SessionContext,
+    def: &TableDef,
+    path: &Path,
+) -> Result<(), CatalogError> {
+    let schema = def.arrow_schema();
+    ctx.register_parquet(
+        def.id.as_str(),
+        path.to_string_lossy().as_ref(),
+        ParquetReadOptions::default().schema(&schema),
+    )
+    .await
+    .map_err(|e| CatalogError::Register {
+        table: def.id.clone(),
+        message: e.to_string(),
+    })
 }
 
 /// Reads a file's Parquet footer and compares its schema with the declaration.

@@ -410,7 +410,9 @@ async fn lineage_of(
         .map_err(|e| GateError::Internal(e.to_string()))?;
     let grants = accounts::granted_tables(store, institution_id).await?;
     let pseudonyms = workspaces.pseudonyms(institution_id);
-    crate::workspace::register_granted(&ctx, workspaces.catalog(), &grants, &pseudonyms)
+    let granted = crate::workspace::granted_files(workspaces.catalog(), &grants)
+        .map_err(GateError::Internal)?;
+    crate::workspace::register_granted(&ctx, &granted, &pseudonyms)
         .await
         .map_err(GateError::Internal)?;
     let inputs: Vec<_> = own.iter().map(Visible::input).collect();

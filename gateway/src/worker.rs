@@ -9,16 +9,21 @@
 //!   thread stacks) is limited to the job's memory plus [`WORKER_OVERHEAD_BYTES`], so
 //!   memory an expression allocates outside the query engine's pool (a `repeat`, a
 //!   string aggregate) counts too: past it, the allocation fails and the job ends.
-//! - **CPU.** The worker runs at a lower priority (`nice`), so jobs take the CPU the
-//!   public side leaves; `RLIMIT_CPU` is a backstop to the deadline.
+//! - **CPU.** The worker runs at the idle priority (`SCHED_IDLE`, and nice 19), so jobs
+//!   take only the CPU the public side leaves; `RLIMIT_CPU` is a backstop to the deadline.
+//! - **Files and network.** The worker confines itself with Landlock to its job's files
+//!   (its granted tables' files, not the data folder; its own and shared tables; its
+//!   models; the compiled-model cache, read-only) and its result's folder, with no TCP
+//!   and no signals outside itself.
 //! - **Crashes.** A stack overflow, an abort or a fault ends the worker, not the server:
 //!   that job fails, every other job and request goes on.
 //! - **Orphans.** A worker dies with the server (`PR_SET_PDEATHSIG`).
 //!
 //! The worker receives only what its job needs: the SQL, the tables' files and
 //! sensitivities, the models' files, the institution's pseudonym key (never the server's
-//! secret) and the compiled-model cache's key. It answers with one JSON outcome on its
-//! standard output; what it writes to its standard error goes to the server's log.
+//! secret) and the pins of its compiled models (never the key of their seals). It
+//! answers with one JSON outcome on its standard output; what it writes to its standard
+//! error goes to the server's log.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus, Stdio};
@@ -83,14 +88,17 @@ impl WorkerCommand {
     }
 }
 
-/// The compiled-model cache a worker shares with the server: each model is compiled
-/// once, when uploaded, and the workers load the sealed machine code.
+/// The compiled-model cache as a worker reads it: each model is compiled once, when
+/// uploaded, and sealed by the server; a worker loads an artifact only if its file's
+/// digest is the one the server pinned for this job after checking the seal. A worker
+/// holds no key and may not write the folder, so a worker its job subverted cannot plant
+/// code for another job's worker.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Artifacts {
     /// The folder.
     pub dir: PathBuf,
-    /// The key of the seals.
-    pub key: [u8; 32],
+    /// Module SHA-256 → the digest of its sealed artifact's file.
+    pub pins: Vec<(String, sandbox::ArtifactPin)>,
 }
 
 /// One job, as its worker is told it.
@@ -98,10 +106,8 @@ pub struct Artifacts {
 pub struct JobSpec {
     /// The job's id, for the log.
     pub job_id: String,
-    /// The public-credit data folder.
-    pub data_dir: PathBuf,
-    /// The granted public-credit tables.
-    pub grants: Vec<String>,
+    /// The granted public-credit tables and their files.
+    pub grants: Vec<crate::workspace::GrantedFile>,
     /// The own and shared tables.
     pub own: Vec<OwnInput>,
     /// The models' files.
@@ -442,6 +448,7 @@ pub fn main() -> ExitCode {
 fn confine(spec: &JobSpec) -> std::io::Result<()> {
     use rustix::process::{Resource, Rlimit, setpriority_process, setrlimit};
     setpriority_process(None, WORKER_NICE)?;
+    idle_priority()?;
     let limit = |resource, value: u64| {
         setrlimit(
             resource,
@@ -482,7 +489,92 @@ fn confine(spec: &JobSpec) -> std::io::Result<()> {
         spec.max_result_bytes.saturating_add(1 << 20),
     )?;
     limit(Resource::Core, 0)?;
+    if let Some(dir) = spec.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let status = lock_down(spec).map_err(std::io::Error::other)?;
+    if status.ruleset != landlock::RulesetStatus::FullyEnforced {
+        tracing::warn!(
+            ruleset = ?status.ruleset,
+            "this kernel does not fully enforce Landlock: the job worker is not confined to its files"
+        );
+    }
     Ok(())
+}
+
+/// `SCHED_IDLE`: the worker's threads run only when no thread of normal priority wants
+/// the CPU, and a waking request thread of the server preempts them at once (a nice
+/// value only shortens their share; they would still hold a core for a time slice).
+fn idle_priority() -> std::io::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `sched_setscheduler` reads `param` for the duration of the call; pid 0 is
+    // the calling thread, which later threads inherit the policy from.
+    #[allow(unsafe_code)]
+    let done = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// The Landlock ABI a worker's confinement is written for (6: files, TCP, and signals
+/// and abstract sockets scoped to the worker).
+pub const LANDLOCK_ABI: i64 = 6;
+
+/// The Landlock ABI version this kernel supports, if any.
+pub fn landlock_abi() -> Option<i64> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a null attribute pointer, size 0 and the VERSION flag, the call only
+    // returns the ABI version (or fails); it reads and writes no memory of ours.
+    #[allow(unsafe_code)]
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    (abi > 0).then_some(abi)
+}
+
+/// Confines the calling thread, and every thread and process it starts later, to its
+/// job's files (Landlock): it may read its granted tables' files, its own and shared
+/// tables' files, its models' files and the compiled-model cache, and write only in the
+/// folder of its result. Nothing else of the file system can be opened (the data
+/// folder's other tables, other institutions' workspaces, the database, the server's
+/// key), no TCP connection can be made or accepted, and no process outside the worker
+/// can be signalled. Applied last in [`confine`], before any other thread starts.
+fn lock_down(spec: &JobSpec) -> Result<landlock::RestrictionStatus, landlock::RulesetError> {
+    use landlock::{
+        ABI, Access, AccessFs, AccessNet, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
+        path_beneath_rules,
+    };
+    let abi = ABI::V6; // LANDLOCK_ABI
+    let read = AccessFs::from_read(abi);
+    let files = spec
+        .grants
+        .iter()
+        .map(|g| g.path.clone())
+        .chain(spec.own.iter().map(|o| PathBuf::from(&o.path)))
+        .chain(spec.models.iter().map(PathBuf::from))
+        .chain(spec.artifacts.iter().map(|a| a.dir.clone()));
+    let result_dir = spec.out.parent().map(Path::to_path_buf);
+    let write = AccessFs::ReadFile
+        | AccessFs::WriteFile
+        | AccessFs::ReadDir
+        | AccessFs::MakeReg
+        | AccessFs::RemoveFile
+        | AccessFs::Truncate;
+    Ruleset::default()
+        .handle_access(AccessFs::from_all(abi))?
+        .handle_access(AccessNet::from_all(abi))?
+        .scope(Scope::from_all(abi))?
+        .create()?
+        .add_rules(path_beneath_rules(files, read))?
+        .add_rules(path_beneath_rules(result_dir, write))?
+        .restrict_self()
 }
 
 fn cores() -> usize {
@@ -505,26 +597,19 @@ fn job_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// models, its SQL.
 async fn run_here(spec: &JobSpec) -> JobResult {
     let limits = spec.limits();
-    let catalog = catalog::Catalog::open(&spec.data_dir)
-        .map_err(|e| JobError::Internal(format!("opening the data folder: {e}")))?;
     let (key, tag) = spec.pseudonym_key;
     let pseudonyms = Pseudonyms::from_parts(key, tag);
     let ctx = sandbox::job_session(&limits)?;
-    crate::workspace::register_granted(&ctx, &catalog, &spec.grants, &pseudonyms)
+    crate::workspace::register_granted(&ctx, &spec.grants, &pseudonyms)
         .await
         .map_err(|e| JobError::Internal(format!("registering the granted tables: {e}")))?;
     crate::own_data::register(&ctx, &spec.own, &pseudonyms)
         .await
         .map_err(|e| JobError::Internal(format!("registering the own tables: {e}")))?;
-    if let Some(dir) = spec.out.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| JobError::Io(e.to_string()))?;
-    }
     let mut sandbox = sandbox::Sandbox::new(sandbox_config())
         .map_err(|e| JobError::Internal(format!("starting the sandbox: {e}")))?;
     if let Some(a) = &spec.artifacts {
-        let cache = sandbox::ArtifactCache::new(&a.dir, &a.key)
-            .map_err(|e| JobError::Internal(format!("opening the compiled models: {e}")))?;
-        sandbox = sandbox.with_cache(cache);
+        sandbox = sandbox.with_cache(sandbox::ArtifactCache::pinned(&a.dir, a.pins.clone()));
     }
     let sandbox = std::sync::Arc::new(sandbox);
     let mut loaded = Vec::new();
@@ -628,6 +713,83 @@ mod tests {
             understand("j", exited(0), &answer, "", &limits()),
             Err(JobError::Cancelled)
         ));
+    }
+
+    /// Issue 14, worker hardening: a confined worker opens its job's files and nothing
+    /// else of the disk, writes only in its result's folder, and reaches no TCP port.
+    /// Tried in a thread of its own: Landlock confines the thread that asks, and the
+    /// threads it starts, not the test harness.
+    #[test]
+    fn a_confined_worker_reaches_only_its_jobs_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = |name: &str| {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+            std::fs::write(&path, name).expect("write");
+            path
+        };
+        let granted = file("public-credit/enterprises.parquet");
+        let other_table = file("public-credit/persons.parquet");
+        let own = file("workspaces/a/own/customers.parquet");
+        let others_own = file("workspaces/b/own/customers.parquet");
+        let model = file("workspaces/a/models/m.wasm");
+        let compiled = file("compiled/m.cwasm");
+        let database = file("creditpool.db");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+        let port = listener.local_addr().expect("addr").port();
+        let spec = JobSpec {
+            job_id: "j".into(),
+            grants: vec![crate::workspace::GrantedFile {
+                id: "enterprises".into(),
+                path: granted.clone(),
+            }],
+            own: vec![OwnInput {
+                sql_name: "customers".into(),
+                path: own.to_string_lossy().into_owned(),
+                masked: Vec::new(),
+                hidden: Vec::new(),
+            }],
+            models: vec![model.to_string_lossy().into_owned()],
+            pseudonym_key: ([0; 32], [0; 8]),
+            artifacts: Some(Artifacts {
+                dir: dir.path().join("compiled"),
+                pins: Vec::new(),
+            }),
+            sql: "SELECT 1".into(),
+            out: dir.path().join("workspaces/a/results/j.parquet"),
+            memory_bytes: 64 << 20,
+            timeout_ms: 3000,
+            max_result_bytes: 1 << 20,
+        };
+        std::fs::create_dir_all(spec.out.parent().expect("parent")).expect("dir");
+        let out = spec.out.clone();
+        let root = dir.path().to_path_buf();
+        let tried = std::thread::spawn(move || {
+            let status = lock_down(&spec).expect("confined");
+            let read = |p: &Path| std::fs::read(p).is_ok();
+            let partial = sandbox::partial_path(&out);
+            (
+                status.ruleset,
+                [&granted, &own, &model, &compiled].map(|p| read(p)),
+                [&other_table, &others_own, &database].map(|p| read(p)),
+                std::fs::write(&partial, b"result").is_ok()
+                    && std::fs::rename(&partial, &out).is_ok(),
+                std::fs::write(root.join("workspaces/a/own/planted"), b"x").is_ok(),
+                std::fs::read_dir(root.join("public-credit")).is_ok(),
+                std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            )
+        });
+        let (status, allowed, denied, wrote_result, wrote_elsewhere, listed, connected) =
+            tried.join().expect("the confined thread");
+        assert_eq!(status, landlock::RulesetStatus::FullyEnforced);
+        assert_eq!(allowed, [true; 4], "its job's files");
+        assert_eq!(denied, [false; 3], "other tables, workspaces, the database");
+        assert!(wrote_result, "its result");
+        assert!(!wrote_elsewhere, "nothing outside its result's folder");
+        assert!(!listed, "not even the names of the other tables");
+        assert!(!connected, "no network");
+        // The test harness itself is not confined.
+        assert!(std::fs::read(dir.path().join("creditpool.db")).is_ok());
     }
 
     #[test]

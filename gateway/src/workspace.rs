@@ -175,7 +175,9 @@ pub struct Workspaces {
     sandbox: OnceLock<Arc<Sandbox>>,
     limits: JobLimits,
     worker: WorkerCommand,
-    artifacts: Artifacts,
+    /// The compiled-model cache and the key of its seals (never given to a worker).
+    compiled_models: std::path::PathBuf,
+    seal_key: [u8; 32],
     /// Queue ids of jobs not yet ended.
     live: Mutex<HashMap<String, JobId>>,
     /// When running jobs started.
@@ -220,6 +222,14 @@ impl Workspaces {
                 "jobs of a previous process marked failed"
             );
         }
+        match crate::worker::landlock_abi() {
+            Some(abi) if abi >= crate::worker::LANDLOCK_ABI => {}
+            found => tracing::warn!(
+                landlock_abi = ?found,
+                wanted = crate::worker::LANDLOCK_ABI,
+                "this kernel does not fully support Landlock: job workers cannot be confined to their jobs' files and kept off the network (Linux 6.12 or later does)"
+            ),
+        }
         let queue = JobQueue::new(jobs.slots).map_err(|e| {
             StoreError::Query(sqlx::Error::Protocol(format!(
                 "starting the job queue: {e}"
@@ -240,10 +250,8 @@ impl Workspaces {
             sandbox: OnceLock::new(),
             limits: jobs.limits,
             worker: jobs.worker,
-            artifacts: Artifacts {
-                dir: jobs.compiled_models,
-                key,
-            },
+            compiled_models: jobs.compiled_models,
+            seal_key: key,
             live: Mutex::new(HashMap::new()),
             started: Mutex::new(HashMap::new()),
         }))
@@ -265,7 +273,7 @@ impl Workspaces {
         if let Some(s) = self.sandbox.get() {
             return Ok(s.clone());
         }
-        let cache = sandbox::ArtifactCache::new(&self.artifacts.dir, &self.artifacts.key)
+        let cache = sandbox::ArtifactCache::new(&self.compiled_models, &self.seal_key)
             .map_err(|e| JobError::Internal(format!("opening the compiled models: {e}")))?;
         let s = Arc::new(
             Sandbox::new(crate::worker::sandbox_config())
@@ -312,6 +320,13 @@ impl Workspaces {
             .await?
             .unwrap_or_default();
         let grants = accounts::granted_tables(&self.store, institution_id).await?;
+        let granted = granted_files(&self.catalog, &grants).map_err(|e| {
+            tracing::error!(institution = %institution_id, "resolving the granted tables: {e}");
+            WorkspaceError::Invalid {
+                field: "tables",
+                message: "a table granted to the institution is missing from the platform's data folder; ask the platform's administrators".into(),
+            }
+        })?;
         let models = crate::models::active_paths(&self.store, institution_id).await?;
         let id = new_id();
         let mut tx = self.store.write().await?;
@@ -407,12 +422,11 @@ impl Workspaces {
         limits.max_result_bytes = result_cap;
         let spec = JobSpec {
             job_id: id.clone(),
-            data_dir: self.catalog.root().to_path_buf(),
-            grants,
+            grants: granted,
             own: own.iter().map(crate::own_data::Visible::input).collect(),
             models,
             pseudonym_key: self.pseudonyms(institution_id).parts(),
-            artifacts: Some(self.artifacts.clone()),
+            artifacts: None,
             sql: sql.to_owned(),
             out: out.clone(),
             memory_bytes: limits.memory_bytes,
@@ -461,7 +475,31 @@ impl Workspaces {
         if let Err(e) = started {
             tracing::error!(job = %id, "recording a job as running: {e}");
         }
-        crate::worker::run(&self.worker, spec, cancel).await
+        // The compiled models the worker may load: pinned now, each after its seal is
+        // checked, so that the worker needs no key.
+        let mut spec = spec.clone();
+        spec.artifacts = Some(self.artifacts(&spec.models));
+        crate::worker::run(&self.worker, &spec, cancel).await
+    }
+
+    /// The compiled-model cache as a worker is given it: its folder and the pins of the
+    /// models `paths`. A model without a sealed artifact is compiled by the worker.
+    fn artifacts(&self, paths: &[String]) -> Artifacts {
+        let pins = match self.sandbox() {
+            Ok(sandbox) => paths
+                .iter()
+                .filter_map(|p| std::fs::read(p).ok())
+                .filter_map(|bytes| sandbox.pin(&bytes))
+                .collect(),
+            Err(e) => {
+                tracing::error!("pinning the compiled models: {e}");
+                Vec::new()
+            }
+        };
+        Artifacts {
+            dir: self.compiled_models.clone(),
+            pins,
+        }
     }
 
     async fn finish(
@@ -890,24 +928,21 @@ pub fn folder_bytes(path: &std::path::Path) -> u64 {
 /// columns as the institution's pseudonyms (`pseudonyms`).
 pub async fn register_granted(
     ctx: &datafusion::prelude::SessionContext,
-    catalog: &Catalog,
-    grants: &[String],
+    tables: &[GrantedFile],
     pseudonyms: &Pseudonyms,
 ) -> Result<(), String> {
-    let tables: Vec<&str> = grants.iter().map(String::as_str).collect();
-    catalog
-        .register(ctx, &tables)
-        .await
-        .map_err(|e| e.to_string())?;
-    for id in &tables {
+    for table in tables {
+        let id = table.id.as_str();
         // Registered only as declared: a table without a declaration has no
         // sensitivities, so it is not registered at all.
         let Some(def) = catalog::Manifest::builtin().table(id) else {
-            ctx.deregister_table(*id).map_err(|e| e.to_string())?;
             return Err(format!(
                 "the granted table '{id}' is not declared in the catalog"
             ));
         };
+        catalog::register_table(ctx, def, &table.path)
+            .await
+            .map_err(|e| e.to_string())?;
         let of = |wanted: fn(&str, &str, catalog::Sensitivity) -> bool| -> Vec<&str> {
             def.columns
                 .iter()
@@ -922,6 +957,30 @@ pub async fn register_granted(
             .map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+/// A granted public-credit table as a job is given it: its id and its file, and
+/// nothing else of the data folder.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct GrantedFile {
+    /// The table's id.
+    pub id: String,
+    /// Its Parquet file.
+    pub path: std::path::PathBuf,
+}
+
+/// The files of the granted tables `grants`.
+pub fn granted_files(catalog: &Catalog, grants: &[String]) -> Result<Vec<GrantedFile>, String> {
+    grants
+        .iter()
+        .map(|id| {
+            let table = catalog.table(id).map_err(|e| e.to_string())?;
+            Ok(GrantedFile {
+                id: id.clone(),
+                path: table.path.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The own and shared tables a job is given, by the name its SQL uses.

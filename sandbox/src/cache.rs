@@ -2,10 +2,18 @@
 //! sealed with an HMAC so that a tampered artifact is never deserialised.
 //!
 //! Deserialising a compiled artifact runs its machine code later, so it is exactly as
-//! trusted as the bytes on disk. The HMAC key lives only in the memory of the server and
-//! of the job workers it starts: an attacker who can write the cache folder but not read
-//! the key cannot plant code.
+//! trusted as the bytes on disk. Two kinds of cache read the same folder:
+//! - the **sealing** cache ([`ArtifactCache::new`]), the server's: it writes artifacts
+//!   sealed with an HMAC whose key lives only in the server's memory, and checks the seal
+//!   before loading one. An attacker who can write the folder but not read the key cannot
+//!   plant code.
+//! - the **pinned** cache ([`ArtifactCache::pinned`]), a job worker's: it holds no key. It
+//!   loads an artifact only if the file's SHA-256 equals the digest the server gave it
+//!   (the server checked that file's seal first: [`ArtifactCache::pin`]), and never writes
+//!   or removes anything. A worker subverted by its job cannot forge an artifact that
+//!   another job's worker would run.
 
+use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
 use std::hash::{Hash, Hasher};
@@ -20,8 +28,20 @@ const TAG_BYTES: usize = 32;
 /// The on-disk artifact cache.
 pub struct ArtifactCache {
     dir: PathBuf,
-    key: hmac::Key,
+    trust: Trust,
 }
+
+/// How a cache decides that an artifact on disk may be loaded.
+enum Trust {
+    /// Its seal verifies under this key; the cache may write and remove artifacts.
+    Seal(hmac::Key),
+    /// Its file's SHA-256 is the one pinned for its module; the cache is read-only.
+    Pinned(HashMap<String, ArtifactPin>),
+}
+
+/// The SHA-256 of an artifact file whose seal the server checked ([`ArtifactCache::pin`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ArtifactPin(pub [u8; 32]);
 
 /// What a lookup found.
 pub(crate) enum Lookup {
@@ -43,8 +63,46 @@ impl ArtifactCache {
         fs::create_dir_all(dir.as_ref())?;
         Ok(ArtifactCache {
             dir: dir.as_ref().to_path_buf(),
-            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            trust: Trust::Seal(hmac::Key::new(hmac::HMAC_SHA256, secret)),
         })
+    }
+
+    /// A read-only cache in `dir` that loads only the artifacts pinned in `pins` (module
+    /// SHA-256 → the artifact file's digest); any other module is compiled in memory.
+    pub fn pinned(
+        dir: impl AsRef<Path>,
+        pins: impl IntoIterator<Item = (String, ArtifactPin)>,
+    ) -> ArtifactCache {
+        ArtifactCache {
+            dir: dir.as_ref().to_path_buf(),
+            trust: Trust::Pinned(pins.into_iter().collect()),
+        }
+    }
+
+    /// The pin of module `sha256`'s artifact for this engine: the digest of its file,
+    /// if it is there and its seal verifies. Only a sealing cache pins.
+    pub fn pin(&self, engine: &Engine, sha256: &str) -> Option<ArtifactPin> {
+        if !matches!(self.trust, Trust::Seal(_)) {
+            return None;
+        }
+        let bytes = fs::read(self.path(engine, sha256)).ok()?;
+        self.unsealed(engine, sha256, &bytes)?;
+        Some(digest_of(&bytes))
+    }
+
+    /// The artifact inside `bytes`, if this cache trusts them.
+    fn unsealed<'a>(&self, engine: &Engine, sha256: &str, bytes: &'a [u8]) -> Option<&'a [u8]> {
+        if bytes.len() <= TAG_BYTES {
+            return None;
+        }
+        let (artifact, tag) = bytes.split_at(bytes.len() - TAG_BYTES);
+        let trusted = match &self.trust {
+            Trust::Seal(key) => {
+                hmac::verify(key, &Self::sealed(engine, sha256, artifact), tag).is_ok()
+            }
+            Trust::Pinned(pins) => pins.get(sha256) == Some(&digest_of(bytes)),
+        };
+        trusted.then_some(artifact)
     }
 
     fn compatibility(engine: &Engine) -> String {
@@ -74,37 +132,42 @@ impl ArtifactCache {
         let Ok(bytes) = fs::read(&path) else {
             return Lookup::Miss;
         };
-        if bytes.len() <= TAG_BYTES {
-            let _ = fs::remove_file(&path);
+        let Some(artifact) = self.unsealed(engine, sha256, &bytes) else {
+            tracing::warn!(path = %path.display(), "discarding a compiled-model artifact whose seal or pin does not verify");
+            self.discard(&path);
             return Lookup::Miss;
-        }
-        let (artifact, tag) = bytes.split_at(bytes.len() - TAG_BYTES);
-        if hmac::verify(&self.key, &Self::sealed(engine, sha256, artifact), tag).is_err() {
-            tracing::warn!(path = %path.display(), "discarding a compiled-model artifact whose seal does not verify");
-            let _ = fs::remove_file(&path);
-            return Lookup::Miss;
-        }
+        };
         // SAFETY: `Module::deserialize` requires bytes produced by `Module::serialize` of
-        // a compatible engine and not modified since. The HMAC, keyed by a secret only
-        // the server and the job workers it starts hold (given on a pipe), proves that one
-        // of them wrote exactly these bytes for this module hash and this engine's
-        // compatibility hash.
+        // a compatible engine and not modified since. The HMAC, keyed by a secret only the
+        // server holds, proves that the server wrote exactly these bytes for this module
+        // hash and this engine's compatibility hash; a pin is the digest of a file whose
+        // HMAC the server checked.
         #[allow(unsafe_code)]
         let module = unsafe { Module::deserialize(engine, artifact) };
         match module {
             Ok(m) => Lookup::Hit(m),
             Err(_) => {
-                let _ = fs::remove_file(&path);
+                self.discard(&path);
                 Lookup::Miss
             }
         }
     }
 
+    /// Removes a bad artifact, if this cache is the one that writes.
+    fn discard(&self, path: &Path) {
+        if matches!(self.trust, Trust::Seal(_)) {
+            let _ = fs::remove_file(path);
+        }
+    }
+
     pub(crate) fn put(&self, engine: &Engine, sha256: &str, module: &Module) {
+        let Trust::Seal(key) = &self.trust else {
+            return;
+        };
         let Ok(mut artifact) = module.serialize() else {
             return;
         };
-        let tag = hmac::sign(&self.key, &Self::sealed(engine, sha256, &artifact));
+        let tag = hmac::sign(key, &Self::sealed(engine, sha256, &artifact));
         artifact.extend_from_slice(tag.as_ref());
         let path = self.path(engine, sha256);
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -112,4 +175,10 @@ impl ArtifactCache {
             let _ = fs::rename(&tmp, &path);
         }
     }
+}
+
+fn digest_of(bytes: &[u8]) -> ArtifactPin {
+    let mut pin = [0u8; 32];
+    pin.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref());
+    ArtifactPin(pin)
 }

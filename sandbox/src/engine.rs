@@ -248,8 +248,7 @@ impl Sandbox {
     /// except `creditpool_abi_version`, under the batch limits.
     pub fn load(&self, bytes: &[u8]) -> Result<Model, SandboxError> {
         let manifest = inspect(bytes, &self.config)?;
-        let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-        let id: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let id = module_id(bytes);
         let module = self.compiled_module(&id, bytes)?;
         let imports_log = check_interface(&module)?;
         let mut linker: Linker<Guest> = Linker::new(&self.engine);
@@ -283,6 +282,15 @@ impl Sandbox {
             return Err(InvalidModel::AbiVersion { found: version }.into());
         }
         Ok(model)
+    }
+
+    /// The pin of the compiled artifact of module `bytes` in this sandbox's cache, with
+    /// the module's id: what a job worker's pinned cache needs to load that artifact
+    /// ([`ArtifactCache::pinned`]). `None` if there is no such artifact or it does not verify.
+    pub fn pin(&self, bytes: &[u8]) -> Option<(String, crate::ArtifactPin)> {
+        let id = module_id(bytes);
+        let pin = self.cache.as_ref()?.pin(&self.engine, &id)?;
+        Some((id, pin))
     }
 
     /// The compiled module for `bytes`: from memory, from the sealed disk cache, or
@@ -501,4 +509,10 @@ fn check_interface(module: &Module) -> Result<bool, InvalidModel> {
     )?;
     func(exports::SCORE, 1, 1, "a function (i32 input) -> i32")?;
     Ok(imports_log)
+}
+
+/// A module's id: the SHA-256 of its bytes, in hex.
+fn module_id(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }

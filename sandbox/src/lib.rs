@@ -21,7 +21,7 @@ mod run;
 mod udf;
 
 pub use abi::{ABI_VERSION, AbiType, MANIFEST_SECTION};
-pub use cache::ArtifactCache;
+pub use cache::{ArtifactCache, ArtifactPin};
 pub use engine::{CompileStats, Model, Sandbox, SandboxConfig};
 pub use error::{InvalidModel, Limit, SandboxError};
 pub use job::{

@@ -91,6 +91,49 @@ fn workers(job: &str) -> Vec<u32> {
     out
 }
 
+/// A running worker yields the CPU to the server (`SCHED_IDLE`, nice 19) and has
+/// dropped the right to gain privileges (set by its Landlock confinement, whose rules
+/// the worker's unit tests try).
+fn assert_confined(pid: u32, shape: &str) {
+    const SCHED_IDLE: &str = "5";
+    // Fields 19 (nice), 20 (threads) and 41 (policy) of stat; the first after the name
+    // is field 3. The worker confines itself before it starts its job's threads.
+    let stat = || std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let field = |stat: &str, n: usize| -> String {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(n - 3))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let waited = Instant::now();
+    while field(&stat(), 20) == "1" && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stat = stat();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    assert_ne!(
+        field(&stat, 20),
+        "1",
+        "{shape}: the job's threads started: {stat}"
+    );
+    assert_eq!(fields.get(19 - 3), Some(&"19"), "{shape}: nice: {stat}");
+    assert_eq!(
+        fields.get(41 - 3),
+        Some(&SCHED_IDLE),
+        "{shape}: policy: {stat}"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["NoNewPrivs:", "1"])),
+        "{shape}: {status}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_any_plan_and_its_process_at_once() {
     let app = app().await;
@@ -101,7 +144,9 @@ async fn cancel_stops_any_plan_and_its_process_at_once() {
             j["state"] == "running"
         })
         .await;
-        assert_eq!(workers(&job).len(), 1, "{shape}: the job runs in a worker");
+        let running = workers(&job);
+        assert_eq!(running.len(), 1, "{shape}: the job runs in a worker");
+        assert_confined(running[0], shape);
         let asked = Instant::now();
         let (status, body) = app
             .call(

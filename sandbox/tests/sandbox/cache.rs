@@ -1,5 +1,6 @@
 //! Each module is compiled once; compiled artifacts are cached on disk sealed with an
-//! HMAC, and a tampered or foreign artifact is refused and rebuilt.
+//! HMAC, and a tampered or foreign artifact is refused and rebuilt. Job workers hold no
+//! key: they load only artifacts whose digest the server pinned, and write nothing.
 
 use std::fs;
 
@@ -132,5 +133,97 @@ fn the_in_memory_modules_are_bounded_least_recently_used_first() {
         sandbox.compile_stats().compiled,
         4,
         "b was dropped and compiled again"
+    );
+}
+
+/// A job worker's cache: the artifacts the server pinned, read-only.
+fn pinned(dir: &std::path::Path, pins: Vec<(String, sandbox::ArtifactPin)>) -> Sandbox {
+    Sandbox::new(SandboxConfig {
+        max_concurrent_instances: 4,
+        ..SandboxConfig::default()
+    })
+    .expect("sandbox")
+    .with_cache(ArtifactCache::pinned(dir, pins))
+}
+
+/// The files of a folder with their contents.
+fn snapshot(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| {
+            let path = e.expect("entry").path();
+            let bytes = fs::read(&path).expect("read");
+            (path, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_worker_loads_the_artifact_the_server_pinned_without_its_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bytes = wasm(LINEAR_WAT);
+    let server = cached(dir.path(), SECRET);
+    server.load(&bytes).expect("compiled at upload");
+    let pin = server.pin(&bytes).expect("the sealed artifact is pinned");
+    let before = snapshot(dir.path());
+
+    let worker = pinned(dir.path(), vec![pin]);
+    worker.load(&bytes).expect("load");
+    assert_eq!(
+        worker.compile_stats(),
+        CompileStats {
+            compiled: 0,
+            memory_hits: 0,
+            disk_hits: 1
+        }
+    );
+    assert_healthy(&worker);
+    assert_eq!(snapshot(dir.path()), before, "a worker writes nothing");
+}
+
+#[test]
+fn a_worker_refuses_an_artifact_changed_after_the_server_pinned_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bytes = wasm(LINEAR_WAT);
+    let server = cached(dir.path(), SECRET);
+    let model = server.load(&bytes).expect("load");
+    let pin = server.pin(&bytes).expect("pinned");
+    let path = ArtifactCache::new(dir.path(), SECRET)
+        .expect("cache")
+        .path(server.engine(), model.id());
+    // Another worker, subverted by its job, rewrites the artifact.
+    let mut artifact = fs::read(&path).expect("read");
+    let middle = artifact.len() / 2;
+    artifact[middle] ^= 0x01;
+    fs::write(&path, &artifact).expect("write");
+    // ... so the server no longer pins it ...
+    assert!(server.pin(&bytes).is_none(), "a broken seal is not pinned");
+
+    // ... and a worker given the earlier pin does not run it either.
+    let worker = pinned(dir.path(), vec![pin]);
+    worker.load(&bytes).expect("compiled in memory instead");
+    assert_eq!(worker.compile_stats().compiled, 1);
+    assert_eq!(worker.compile_stats().disk_hits, 0);
+    assert_healthy(&worker);
+    assert_eq!(
+        fs::read(&path).expect("still there"),
+        artifact,
+        "a worker neither removes nor rewrites the cache"
+    );
+}
+
+#[test]
+fn a_worker_compiles_an_unpinned_module_in_memory_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bytes = wasm(LINEAR_WAT);
+    let worker = pinned(dir.path(), Vec::new());
+    worker.load(&bytes).expect("load");
+    assert_eq!(worker.compile_stats().compiled, 1);
+    assert!(snapshot(dir.path()).is_empty(), "nothing written");
+    assert!(
+        worker.pin(&bytes).is_none(),
+        "a pinned cache has no seal to pin by"
     );
 }
