@@ -29,6 +29,21 @@ pub struct Quotas {
     pub statistical_releases_per_day: i64,
     /// API requests per minute.
     pub requests_per_minute: i64,
+    /// Cells (rows × columns) released as samples in any 24 hours.
+    #[serde(default = "default_sampled_cells")]
+    pub sampled_cells_per_day: i64,
+    /// Jobs that may fail while running per day in China (a failure can depend on the
+    /// data, so it is an output of its own).
+    #[serde(default = "default_failed_jobs")]
+    pub failed_jobs_per_day: i64,
+}
+
+fn default_sampled_cells() -> i64 {
+    Quotas::default().sampled_cells_per_day
+}
+
+fn default_failed_jobs() -> i64 {
+    Quotas::default().failed_jobs_per_day
 }
 
 fn default_statistical_releases() -> i64 {
@@ -44,6 +59,8 @@ impl Default for Quotas {
             sampled_rows_per_day: 1_000,
             statistical_releases_per_day: 50,
             requests_per_minute: 600,
+            sampled_cells_per_day: 10_000,
+            failed_jobs_per_day: 50,
         }
     }
 }
@@ -302,8 +319,8 @@ pub async fn open_batch(
         }
         sqlx::query(
             "INSERT INTO quotas (institution_id, concurrent_jobs, job_seconds_per_day, storage_bytes, \
-             sampled_rows_per_day, requests_per_minute, statistical_releases_per_day) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             sampled_rows_per_day, requests_per_minute, statistical_releases_per_day, \
+             sampled_cells_per_day, failed_jobs_per_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&institution_id)
         .bind(quotas.concurrent_jobs)
@@ -312,6 +329,8 @@ pub async fn open_batch(
         .bind(quotas.sampled_rows_per_day)
         .bind(quotas.requests_per_minute)
         .bind(quotas.statistical_releases_per_day)
+        .bind(quotas.sampled_cells_per_day)
+        .bind(quotas.failed_jobs_per_day)
         .execute(&mut *tx)
         .await?;
         lifecycle(
@@ -474,7 +493,8 @@ pub async fn granted_tables(store: &Store, id: &str) -> Result<Vec<String>, Stor
 pub async fn quotas(store: &Store, id: &str) -> Result<Option<Quotas>, StoreError> {
     Ok(sqlx::query(
         "SELECT concurrent_jobs, job_seconds_per_day, storage_bytes, sampled_rows_per_day, \
-         requests_per_minute, statistical_releases_per_day FROM quotas WHERE institution_id = ?",
+         requests_per_minute, statistical_releases_per_day, sampled_cells_per_day, \
+         failed_jobs_per_day FROM quotas WHERE institution_id = ?",
     )
     .bind(id)
     .fetch_optional(store.pool())
@@ -486,6 +506,8 @@ pub async fn quotas(store: &Store, id: &str) -> Result<Option<Quotas>, StoreErro
         sampled_rows_per_day: r.get(3),
         requests_per_minute: r.get(4),
         statistical_releases_per_day: r.get(5),
+        sampled_cells_per_day: r.get(6),
+        failed_jobs_per_day: r.get(7),
     }))
 }
 

@@ -223,6 +223,10 @@ pub struct Budget {
     pub used_today: i64,
     /// The limit.
     pub limit: i64,
+    /// Cells (rows × columns) released in the last 24 hours.
+    pub cells_used_today: i64,
+    /// Their limit.
+    pub cells_limit: i64,
     /// When the count starts again.
     pub resets_at: String,
 }
@@ -252,21 +256,21 @@ async fn window_frees_at(store: &Store, institution_id: &str) -> Result<String, 
     Ok(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-/// Rows released to an institution in the last 24 hours, and when the oldest of them
-/// stops counting.
+/// Rows and cells released to an institution in the last 24 hours, and when the oldest
+/// of them stops counting.
 pub async fn released_today(
     store: &Store,
     institution_id: &str,
-) -> Result<(i64, String), StoreError> {
-    let used = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(rows), 0) FROM releases WHERE institution_id = ? AND kind = 'sample' \
-         AND released_at >= ?",
+) -> Result<(i64, i64, String), StoreError> {
+    let (rows, cells) = sqlx::query_as(
+        "SELECT COALESCE(SUM(rows), 0), COALESCE(SUM(cells), 0) FROM releases \
+         WHERE institution_id = ? AND kind = 'sample' AND released_at >= ?",
     )
     .bind(institution_id)
     .bind(window_start())
     .fetch_one(store.pool())
     .await?;
-    Ok((used, window_frees_at(store, institution_id).await?))
+    Ok((rows, cells, window_frees_at(store, institution_id).await?))
 }
 
 /// Aggregates and evaluations released to an institution in the last 24 hours.
@@ -683,16 +687,19 @@ pub async fn sample(
     .bind(&fingerprint)
     .fetch_optional(&mut *tx)
     .await?;
-    let used: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(rows), 0) FROM releases WHERE institution_id = ? AND kind = 'sample' AND released_at >= ?",
+    let (used, used_cells): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(rows), 0), COALESCE(SUM(cells), 0) FROM releases \
+         WHERE institution_id = ? AND kind = 'sample' AND released_at >= ?",
     )
     .bind(institution_id)
     .bind(window_start())
     .fetch_one(&mut *tx)
     .await?;
     let frees_at = window_frees_at(store, institution_id).await?;
-    let (release_id, repeated, used) = match earlier {
-        Some(id) => (id, true, used),
+    // Cells, not only rows: a row of forty columns carries more than a row of two.
+    let cells = (n * treatments.len().max(1)) as i64;
+    let (release_id, repeated, used, used_cells) = match earlier {
+        Some(id) => (id, true, used, used_cells),
         None => {
             // The lifetime bound of each public-credit table the query read.
             for (table, rows) in &sources {
@@ -728,15 +735,29 @@ pub async fn sample(
                     resets_at: Some(frees_at.clone()),
                 });
             }
+            if used_cells + cells > quota.sampled_cells_per_day {
+                return Err(GateError::Budget {
+                    quota: "sampled_cells_per_day",
+                    message: format!(
+                        "quota sampled_cells_per_day: this sample of {n} rows × {} columns = {cells} cells would take your institution to {} of its {} cells in the last 24 hours; select fewer columns, or wait: cells start to count again as releases age, the oldest resets at {frees_at}",
+                        treatments.len(),
+                        used_cells + cells,
+                        quota.sampled_cells_per_day,
+                    ),
+                    resets_at: Some(frees_at.clone()),
+                });
+            }
             let id = new_id();
             sqlx::query(
-                "INSERT INTO releases (id, institution_id, job_id, kind, rows, fingerprint, released_by, \
-                 released_at, row_hashes, request) VALUES (?, ?, ?, 'sample', ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO releases (id, institution_id, job_id, kind, rows, cells, fingerprint, \
+                 released_by, released_at, row_hashes, request) \
+                 VALUES (?, ?, ?, 'sample', ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&id)
             .bind(institution_id)
             .bind(job_id)
             .bind(n as i64)
+            .bind(cells)
             .bind(&fingerprint)
             .bind(actor)
             .bind(now())
@@ -760,7 +781,7 @@ pub async fn sample(
                 .execute(&mut *tx)
                 .await?;
             }
-            (id, false, used + n as i64)
+            (id, false, used + n as i64, used_cells + cells)
         }
     };
     audit::append(
@@ -773,6 +794,7 @@ pub async fn sample(
                 "institution_id": institution_id,
                 "job_id": job_id,
                 "rows": n,
+                "cells": cells,
                 "result_rows": batch.num_rows(),
                 "fingerprint": fingerprint,
                 "pseudonymised_columns": treatments.iter().filter(|t| t.treatment == "pseudonymised").map(|t| t.name.clone()).collect::<Vec<_>>(),
@@ -794,6 +816,8 @@ pub async fn sample(
         budget: Budget {
             used_today: used,
             limit: quota.sampled_rows_per_day,
+            cells_used_today: used_cells,
+            cells_limit: quota.sampled_cells_per_day,
             resets_at: frees_at,
         },
     })
@@ -1337,9 +1361,31 @@ pub async fn evaluate(
 pub const DOMINANCE_N: usize = 2;
 /// See [`DOMINANCE_N`].
 pub const DOMINANCE_K: f64 = 0.9;
+/// The p% rule (ACRO's default, p = 10 %): a group is suppressed when the subjects other
+/// than its two largest add up to less than p of the largest, since the second largest
+/// could then estimate the largest's value to within p. With these parameters the rule
+/// never fires where nk-dominance does not (were the rest below 10 % of the largest, the
+/// two largest would make more than 90 % of the total); it is applied all the same, so
+/// that the rules hold whatever either's parameters become.
+pub const P_PERCENT: f64 = 0.10;
 
-/// The groups (by [`group_key`]) that a summed or averaged column of `request` is
-/// dominated in.
+/// Whether a group whose subjects contribute `parts` (each subject's rows added up, by
+/// absolute value) is sensitive: dominated by its largest subjects (nk-dominance) or
+/// estimable by its second largest (the p% rule).
+fn sensitive(parts: &mut [f64]) -> bool {
+    let total: f64 = parts.iter().sum();
+    if total <= 0.0 {
+        return false;
+    }
+    parts.sort_by(|a, b| b.total_cmp(a));
+    let top: f64 = parts.iter().take(DOMINANCE_N).sum();
+    let largest = parts.first().copied().unwrap_or(0.0);
+    let second = parts.get(1).copied().unwrap_or(0.0);
+    top > DOMINANCE_K * total || total - largest - second < P_PERCENT * largest
+}
+
+/// The groups (by [`group_key`]) in which a summed or averaged column of `request` is
+/// sensitive ([`sensitive`]).
 async fn dominated_groups(
     ctx: &SessionContext,
     keys: &[String],
@@ -1378,10 +1424,7 @@ async fn dominated_groups(
             }
         }
         for (key, mut group) in parts {
-            let total: f64 = group.iter().sum();
-            group.sort_by(|a, b| b.total_cmp(a));
-            let top: f64 = group.iter().take(DOMINANCE_N).sum();
-            if total > 0.0 && top > DOMINANCE_K * total {
+            if sensitive(&mut group) {
                 dominated.insert(key);
             }
         }
@@ -1633,6 +1676,42 @@ mod tests {
         assert_eq!(g.sample_size(5_000), 50);
         assert_eq!(g.sample_size(10_000), 100);
         assert_eq!(g.sample_size(1_000_000), 100);
+    }
+
+    #[test]
+    fn groups_dominated_by_few_subjects_or_estimable_by_the_second_largest_are_sensitive() {
+        let sensitive = |parts: &[f64]| super::sensitive(&mut parts.to_vec());
+        // Ten equal subjects: neither rule.
+        assert!(!sensitive(&[10.0; 10]));
+        // nk-dominance: the two largest make 95 % of the total.
+        assert!(sensitive(&[50.0, 45.0, 1.0, 1.0, 1.0, 1.0, 1.0]));
+        // One subject repeated (its rows added up) dominates as one.
+        assert!(sensitive(&[1_000.0, 5.0, 5.0, 5.0, 5.0, 5.0]));
+        // The two largest at 90 % exactly are not "more than 90 %"; the rest is 11 % of
+        // the largest, above p.
+        assert!(!sensitive(&[50.0, 40.0, 2.5, 2.5, 2.5, 2.5]));
+        // Nothing to protect in a zero total; order does not matter.
+        assert!(!sensitive(&[0.0; 10]));
+        assert!(sensitive(&[1.0, 1.0, 1.0, 1.0, 45.0, 50.0, 1.0]));
+        // With ACRO's parameters the p% rule fires only where nk-dominance does: over
+        // many pseudo-random groups, never one without the other.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 1_000) as f64
+        };
+        for _ in 0..20_000 {
+            let len = 2 + (next() as usize % 12);
+            let mut parts: Vec<f64> = (0..len).map(|_| next()).collect();
+            let total: f64 = parts.iter().sum();
+            parts.sort_by(|a, b| b.total_cmp(a));
+            let p_rule = total > 0.0 && total - parts[0] - parts[1] < P_PERCENT * parts[0];
+            let nk = total > 0.0 && parts[0] + parts[1] > DOMINANCE_K * total;
+            assert!(!p_rule || nk, "{parts:?}");
+            assert_eq!(super::sensitive(&mut parts), nk, "{parts:?}");
+        }
     }
 
     #[test]

@@ -150,6 +150,7 @@ enum Outcome {
 #[derive(Debug, Serialize, Deserialize)]
 enum WireError {
     Sql(String),
+    Execution(String),
     Memory { limit_mib: usize },
     Timeout { limit_ms: u64 },
     ResultTooLarge { limit_bytes: u64 },
@@ -165,6 +166,7 @@ impl From<&JobError> for WireError {
     fn from(e: &JobError) -> WireError {
         match e {
             JobError::Sql(m) => WireError::Sql(m.clone()),
+            JobError::Execution(m) => WireError::Execution(m.clone()),
             JobError::Memory { limit_mib } => WireError::Memory {
                 limit_mib: *limit_mib,
             },
@@ -197,6 +199,7 @@ impl From<WireError> for JobError {
     fn from(e: WireError) -> JobError {
         match e {
             WireError::Sql(m) => JobError::Sql(m),
+            WireError::Execution(m) => JobError::Execution(m),
             WireError::Memory { limit_mib } => JobError::Memory { limit_mib },
             WireError::Timeout { limit_ms } => JobError::Timeout { limit_ms },
             WireError::ResultTooLarge { limit_bytes } => JobError::ResultTooLarge { limit_bytes },
@@ -796,6 +799,7 @@ mod tests {
     fn job_errors_cross_the_pipe_as_they_were() {
         let errors = [
             JobError::Sql("syntax error: x".into()),
+            JobError::Execution("a value could not be converted".into()),
             JobError::Memory { limit_mib: 64 },
             JobError::Timeout { limit_ms: 5 },
             JobError::ResultTooLarge { limit_bytes: 7 },

@@ -344,6 +344,24 @@ impl Workspaces {
         .fetch_one(&mut *tx)
         .await?;
         let resets = crate::store::china_midnight_tonight();
+        // A job's failure is an output too (issue 14, class 5): whether it failed, and
+        // how, can depend on the data. Failures that can have a daily budget, counted
+        // with the jobs that may still fail, so it holds exactly.
+        let failed = failed_today(&mut *tx, institution_id).await?;
+        if failed + active >= quotas.failed_jobs_per_day {
+            return Err(WorkspaceError::Quota {
+                quota: "failed_jobs_per_day",
+                message: format!(
+                    "quota failed_jobs_per_day: {failed} of your institution's jobs failed while running today{}, and it may have {} such failures a day (a failure can tell something about the data, so failures are limited); it resets at {resets} (midnight in China) — try SQL and models on your own sample data first",
+                    if active > 0 {
+                        format!(" and {active} more are queued or running")
+                    } else {
+                        String::new()
+                    },
+                    quotas.failed_jobs_per_day
+                ),
+            });
+        }
         if ran_ms / 1000 >= quotas.job_seconds_per_day {
             return Err(WorkspaceError::Quota {
                 quota: "job_seconds_per_day",
@@ -580,12 +598,14 @@ impl Workspaces {
                     .get(id)
                     .map_or(0, |t| t.elapsed().as_millis() as i64);
                 sqlx::query(
-                    "UPDATE jobs SET state = ?, ended_at = ?, error = ?, wall_ms = ? WHERE id = ?",
+                    "UPDATE jobs SET state = ?, ended_at = ?, error = ?, wall_ms = ?, \
+                     data_failure = ? WHERE id = ?",
                 )
                 .bind(state)
                 .bind(&at)
                 .bind(&message)
                 .bind(wall_ms)
+                .bind(e.depends_on_data())
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -852,6 +872,21 @@ pub async fn reserved_bytes<'e>(
             (cap.unwrap_or(0).max(0) as u64).saturating_sub(written)
         })
         .sum())
+}
+
+/// An institution's jobs that failed today (in China) in a way that can depend on the
+/// data ([`JobError::depends_on_data`]): what `failed_jobs_per_day` limits.
+pub async fn failed_today<'e, E>(executor: E, institution_id: &str) -> Result<i64, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE institution_id = ? AND data_failure = 1 AND ended_at >= ?",
+    )
+    .bind(institution_id)
+    .bind(crate::store::china_day_starts(crate::store::china_today()))
+    .fetch_one(executor)
+    .await
 }
 
 /// What the user is told about a failed job: their SQL's or model's fault in full, the

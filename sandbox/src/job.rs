@@ -96,6 +96,10 @@ pub enum JobError {
     /// The SQL was refused or does not plan: the caller's input.
     #[error("SQL refused: {0}")]
     Sql(String),
+    /// The query failed while running: a value could not be computed. The message never
+    /// quotes the data.
+    #[error("the query failed while running: {0}")]
+    Execution(String),
     /// A model failed or hit a limit.
     #[error(transparent)]
     Model(#[from] SandboxError),
@@ -130,6 +134,16 @@ pub enum JobError {
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl JobError {
+    /// Whether the failure can depend on the data the job read, and so tells its
+    /// institution something about it (issue 14, class 5): a failure while running, a
+    /// model's, a limit reached. A refused or unplannable query and a cancelled job
+    /// depend only on the query and on the institution itself.
+    pub fn depends_on_data(&self) -> bool {
+        !matches!(self, JobError::Sql(_) | JobError::Cancelled)
+    }
 }
 
 /// A session for one job: a memory pool without spilling, no URL tables, no catalog
@@ -491,15 +505,15 @@ fn classify(e: DataFusionError, limits: &JobLimits) -> JobError {
         | DataFusionError::Configuration(_)) => JobError::Sql(root.to_string()),
         // Errors while running can quote the data they failed on (a cast error names the
         // value): say what kind of failure it was, never the value.
-        DataFusionError::ArrowError(..) => JobError::Sql(
-            "the query failed while running: a value could not be converted or computed \
-             (a CAST, a parse or arithmetic); the value is not shown, to keep the data in \
-             the sandbox — guard the expression (TRY_CAST, CASE) and run it again"
+        DataFusionError::ArrowError(..) => JobError::Execution(
+            "a value could not be converted or computed (a CAST, a parse or arithmetic); \
+             the value is not shown, to keep the data in the sandbox — guard the expression \
+             (TRY_CAST, CASE) and run it again"
                 .to_owned(),
         ),
-        _ => JobError::Sql(
-            "the query failed while running; the details are not shown because they can \
-             contain data — check the expressions over the data and run it again"
+        _ => JobError::Execution(
+            "the details are not shown because they can contain data — check the \
+             expressions over the data and run it again"
                 .to_owned(),
         ),
     }

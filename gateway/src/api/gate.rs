@@ -158,7 +158,11 @@ async fn usage(
     .fetch_one(pool)
     .await
     .map_err(ApiError::internal)?;
-    let (sampled, sampled_frees_at) = gate::released_today(&state.store, &id).await?;
+    let (sampled, sampled_cells, sampled_frees_at) =
+        gate::released_today(&state.store, &id).await?;
+    let failed = crate::workspace::failed_today(pool, &id)
+        .await
+        .map_err(ApiError::internal)?;
     let statistical = gate::statistical_today(&state.store, &id).await?;
     let (storage, reserved) = match accounts::workspace_path(&state.store, &id).await? {
         Some(path) => (
@@ -181,7 +185,9 @@ async fn usage(
             "left": (quotas.storage_bytes - storage as i64 - reserved as i64).max(0),
             "resets_at": null,
         },
+        "failed_jobs_per_day": item(failed, quotas.failed_jobs_per_day, Some(&tomorrow)),
         "sampled_rows_per_day": item(sampled, quotas.sampled_rows_per_day, Some(&sampled_frees_at)),
+        "sampled_cells_per_day": item(sampled_cells, quotas.sampled_cells_per_day, Some(&sampled_frees_at)),
         "statistical_releases_per_day": item(statistical, quotas.statistical_releases_per_day, None),
         "requests_per_minute": { "limit": quotas.requests_per_minute },
     })))

@@ -3,7 +3,9 @@
 //! job only as the institution's keyed pseudonyms, so none of these recovers a value or
 //! the secret birth date inside an ID number, while joins on them still work, across
 //! the institution's own and shared tables too. Class 6: another institution's shared
-//! table shows neither its secret columns nor its identifiers in clear.
+//! table shows neither its secret columns nor its identifiers in clear. Classes 2 to 5:
+//! k counted by subjects, bounded sample cells and budgets (rows, cells, per table for
+//! life), differencing, coarse job figures and a budget of failures.
 
 use std::collections::BTreeSet;
 
@@ -779,4 +781,148 @@ async fn k_counts_the_subjects_a_row_describes_not_those_joined_beside_it() {
         let (status, body) = release(job, "aggregate", by_g.clone()).await;
         assert_eq!(status, StatusCode::CREATED, "{sql}: {body}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_budget_counts_cells_not_only_rows() {
+    // Class 3: a row of many columns carries more than a row of two, so the daily sample
+    // budget counts cells (rows × columns) as well as rows.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    sqlx::query("UPDATE quotas SET sampled_cells_per_day = 100 WHERE institution_id = ?")
+        .bind(&institution)
+        .execute(app.store.pool())
+        .await
+        .expect("quota");
+    // 20 rows × 2 columns = 40 cells: within 100.
+    let narrow = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, name FROM enterprises",
+    )
+    .await;
+    let (status, body) = sample(&app, &token, &institution, &narrow).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["budget"]["cells_used_today"], 40, "{body}");
+    assert_eq!(body["budget"]["cells_limit"], 100, "{body}");
+    // 20 rows × 4 columns = 80 more: past 100, though 40 rows are far within the row budget.
+    let wide = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, name, region_name, 1 AS one FROM enterprises",
+    )
+    .await;
+    let (status, body) = sample(&app, &token, &institution, &wide).await;
+    assert_error_saying(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+        "20 rows × 4 columns = 80 cells",
+    );
+    assert_eq!(body["error"]["details"]["quota"], "sampled_cells_per_day");
+    let (rows, cells): (i64, i64) =
+        sqlx::query_as("SELECT SUM(rows), SUM(cells) FROM releases WHERE kind = 'sample'")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("sums");
+    assert_eq!(
+        (rows, cells),
+        (20, 40),
+        "the refused sample released nothing"
+    );
+    // The usage view shows both.
+    let (status, usage) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/usage"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["sampled_cells_per_day"]["used"], 40, "{usage}");
+    assert_eq!(usage["sampled_cells_per_day"]["left"], 60, "{usage}");
+    assert_eq!(usage["sampled_rows_per_day"]["used"], 20, "{usage}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_that_can_depend_on_the_data_have_a_daily_budget() {
+    // Class 5: whether a job fails while running, and how, can depend on the data it
+    // read (a CAST that fails on one value, a model that traps on it), so each such
+    // failure is an output. They are limited per day; SQL refused before it reads
+    // anything is not counted.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    sqlx::query("UPDATE quotas SET failed_jobs_per_day = 2 WHERE institution_id = ?")
+        .bind(&institution)
+        .execute(app.store.pool())
+        .await
+        .expect("quota");
+    // A query that does not plan reads nothing, so it is not counted.
+    let typo = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT no_such_column FROM enterprises",
+    )
+    .await;
+    assert_eq!(typo["state"], "failed", "{typo}");
+    let failing = "SELECT CAST(name AS INT) AS n FROM enterprises";
+    for _ in 0..2 {
+        let job = ended(&app, &token, &admin, &institution, failing).await;
+        assert_eq!(job["state"], "failed", "{job}");
+        assert!(
+            job["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("failed while running")),
+            "{job}"
+        );
+    }
+    let jobs = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM jobs")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("count")
+    };
+    let before = jobs().await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/institutions/{institution}/jobs"),
+            Some(&token),
+            Some(json!({ "sql": "SELECT 1 AS one" })),
+        )
+        .await;
+    assert_error_saying(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+        "2 of your institution's jobs failed while running today",
+    );
+    assert_eq!(body["error"]["details"]["quota"], "failed_jobs_per_day");
+    assert_eq!(jobs().await, before, "nothing was queued");
+    let (_, usage) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/usage"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(usage["failed_jobs_per_day"]["used"], 2, "{usage}");
+    assert_eq!(usage["failed_jobs_per_day"]["left"], 0, "{usage}");
+    // The next day (in China) the budget is whole again.
+    sqlx::query("UPDATE jobs SET ended_at = '2000-01-01T00:00:00.000Z'")
+        .execute(app.store.pool())
+        .await
+        .expect("age");
+    let job = ended(&app, &token, &admin, &institution, "SELECT 1 AS one").await;
+    assert_eq!(job["state"], "succeeded", "{job}");
 }

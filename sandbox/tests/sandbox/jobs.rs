@@ -453,7 +453,12 @@ async fn errors_while_running_never_quote_the_data() {
         !message.contains("公司") && !message.contains("有限"),
         "{message}"
     );
-    // Planning errors, which speak only of the query, stay precise.
+    // Such a failure can depend on the data: it is counted against the institution's
+    // failures (issue 14, class 5).
+    assert!(matches!(e, JobError::Execution(_)), "{e:?}");
+    assert!(e.depends_on_data());
+    // Planning errors, which speak only of the query, stay precise, and depend on the
+    // query alone.
     let e = job(
         &s,
         &[],
@@ -465,6 +470,7 @@ async fn errors_while_running_never_quote_the_data() {
     .await
     .expect_err("unknown column");
     assert!(e.to_string().contains("no_such_column"), "{e}");
+    assert!(!e.depends_on_data(), "{e:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
