@@ -1139,6 +1139,10 @@ pub struct EvaluationRequest {
 /// The metrics of a score against 0/1 labels; `scores`, `bads` and `subjects` (each
 /// row's subject, hashed) of equal length. Returns the metrics and the fewest distinct
 /// subjects of any decile.
+///
+/// Every figure weighs subjects, not rows (issue 14, class 2): each row counts as
+/// 1 / (its subject's rows), so a subject with a thousand rows weighs what a subject
+/// with one does, and cannot make a decile's bad rate, the AUC or the KS its own label.
 pub fn metrics(
     scores: &[f64],
     bads: &[bool],
@@ -1147,44 +1151,52 @@ pub fn metrics(
     round: impl Fn(u64) -> u64,
 ) -> (Value, usize) {
     let n = scores.len();
-    let total_bad = bads.iter().filter(|b| **b).count() as f64;
-    let total_good = n as f64 - total_bad;
+    let mut rows_of: HashMap<u64, f64> = HashMap::new();
+    for s in subjects {
+        *rows_of.entry(*s).or_default() += 1.0;
+    }
+    let weight: Vec<f64> = subjects.iter().map(|s| 1.0 / rows_of[s]).collect();
+    let total_bad: f64 = (0..n).filter(|i| bads[*i]).map(|i| weight[i]).sum();
+    let total_good: f64 = (0..n).filter(|i| !bads[*i]).map(|i| weight[i]).sum();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]));
-    // AUC by ranks, ties sharing their average rank.
-    let mut rank_sum_bad = 0.0;
+    // The runs of tied scores, lowest first, with their bad and good weights.
+    let mut ties: Vec<(usize, usize, f64, f64)> = Vec::new();
     let mut i = 0;
     while i < n {
         let mut j = i;
         while j + 1 < n && scores[order[j + 1]] == scores[order[i]] {
             j += 1;
         }
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        rank_sum_bad += (i..=j).filter(|&t| bads[order[t]]).count() as f64 * rank;
+        let (bad, good) = order[i..=j].iter().fold((0.0, 0.0), |(b, g), r| {
+            if bads[*r] {
+                (b + weight[*r], g)
+            } else {
+                (b, g + weight[*r])
+            }
+        });
+        ties.push((i, j, bad, good));
         i = j + 1;
     }
-    let auc = (rank_sum_bad - total_bad * (total_bad + 1.0) / 2.0) / (total_bad * total_good);
+    // AUC: the weighted share of (bad, good) pairs in which the bad scores higher, a tie
+    // counting half (Mann-Whitney).
+    let mut good_below = 0.0;
+    let mut pairs = 0.0;
+    for (_, _, bad, good) in &ties {
+        pairs += bad * (good_below + good / 2.0);
+        good_below += good;
+    }
+    let auc = pairs / (total_bad * total_good);
     // KS: the largest gap between the cumulative shares of bads and goods, scanning
     // thresholds from the highest score down.
     let (mut cum_bad, mut cum_good, mut ks) = (0.0, 0.0, 0.0f64);
-    let mut i = n;
-    while i > 0 {
-        let mut j = i - 1;
-        while j > 0 && scores[order[j - 1]] == scores[order[i - 1]] {
-            j -= 1;
-        }
-        for t in j..i {
-            if bads[order[t]] {
-                cum_bad += 1.0;
-            } else {
-                cum_good += 1.0;
-            }
-        }
+    for (_, _, bad, good) in ties.iter().rev() {
+        cum_bad += bad;
+        cum_good += good;
         ks = ks.max((cum_bad / total_bad - cum_good / total_good).abs());
-        i = j;
     }
-    // Deciles from the highest score: decile 1 is the riskiest tenth. Each is counted
-    // in distinct subjects: rows repeated for one subject do not make a decile larger.
+    // Deciles from the highest score: decile 1 is the riskiest tenth of the rows. Each
+    // is counted in distinct subjects, and its bad rate weighs subjects, not rows.
     let distinct = |rows: &[usize]| {
         rows.iter()
             .map(|i| subjects[*i])
@@ -1196,14 +1208,15 @@ pub fn metrics(
         .map(|d| {
             let (lo, hi) = (n * (9 - d) / 10, n * (10 - d) / 10);
             let members = &order[lo..hi];
-            let bad = members.iter().filter(|i| bads[**i]).count();
+            let weighed: f64 = members.iter().map(|i| weight[*i]).sum();
+            let bad: f64 = members.iter().filter(|i| bads[**i]).map(|i| weight[*i]).sum();
             let subjects = distinct(members);
             fewest = fewest.min(subjects);
             json!({
                 "decile": d + 1,
                 "subjects": round(subjects as u64),
                 "scored_rows": round(members.len() as u64),
-                "bad_rate": if members.is_empty() { 0.0 } else { (bad as f64 / members.len() as f64 * 1000.0).round() / 1000.0 },
+                "bad_rate": if weighed > 0.0 { (bad / weighed * 1000.0).round() / 1000.0 } else { 0.0 },
             })
         })
         .collect();
@@ -1211,7 +1224,7 @@ pub fn metrics(
     let metrics = json!({
         "subjects": round(distinct(&order) as u64),
         "scored_rows": round(n as u64),
-        "bad_rate": r4(total_bad / n as f64),
+        "bad_rate": r4(total_bad / (total_bad + total_good)),
         "auc": r4(auc),
         "gini": r4(2.0 * auc - 1.0),
         "ks": r4(ks),
@@ -1760,6 +1773,44 @@ mod tests {
         assert_eq!(fewest, 5);
         assert_eq!(m["subjects"], 5);
         assert_eq!(m["scored_rows"], 200);
+    }
+
+    #[test]
+    fn a_subject_with_many_rows_weighs_what_one_with_a_single_row_does() {
+        // Ten subjects in one decile-sized population, one of them bad with 1,000 rows:
+        // weighed by rows, the bad rate would be 1000/1009 and give its label away.
+        let mut scores = Vec::new();
+        let mut bads = Vec::new();
+        let mut subjects = Vec::new();
+        for s in 0..100u64 {
+            let rows = if s == 0 { 1_000 } else { 1 };
+            for _ in 0..rows {
+                scores.push(s as f64);
+                bads.push(s % 10 == 0);
+                subjects.push(s);
+            }
+        }
+        let (m, _) = metrics(&scores, &bads, &subjects, 10, |n| n);
+        assert_eq!(m["bad_rate"], 0.1, "ten bad subjects of 100: {m}");
+        // The subject of 1,000 rows fills the lowest deciles; there it counts once.
+        let lowest = &m["deciles"][9];
+        assert_eq!(lowest["subjects"], 1, "{m}");
+        assert_eq!(lowest["bad_rate"], 1.0);
+        // The same population with one row a subject gives the same AUC and KS.
+        let once: Vec<usize> = (0..scores.len())
+            .filter(|i| *i == 0 || subjects[*i] != subjects[*i - 1])
+            .collect();
+        let pick = |v: &[f64]| once.iter().map(|i| v[*i]).collect::<Vec<_>>();
+        let (one_row, _) = metrics(
+            &pick(&scores),
+            &once.iter().map(|i| bads[*i]).collect::<Vec<_>>(),
+            &once.iter().map(|i| subjects[*i]).collect::<Vec<_>>(),
+            10,
+            |n| n,
+        );
+        assert_eq!(m["auc"], one_row["auc"]);
+        assert_eq!(m["ks"], one_row["ks"]);
+        assert_eq!(m["bad_rate"], one_row["bad_rate"]);
     }
 
     #[test]
