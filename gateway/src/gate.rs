@@ -575,7 +575,7 @@ pub async fn sample(
     request_id: &str,
 ) -> Result<Sample, GateError> {
     let (job, _, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
-    let (read, origins, _) = lineage_of(
+    let (read, origins, plan) = lineage_of(
         store,
         workspaces,
         institution_id,
@@ -586,6 +586,14 @@ pub async fn sample(
     .await?;
     let own_sensitivity = crate::own_data::sensitivities(own);
     let treatments = treatments(&batch, &read, &origins, &own_sensitivity)?;
+    // Which rows a sample holds is an output too: they must be selected, as they are
+    // filled, by their own subject's data alone (not kept or dropped by a join or a
+    // subquery over other subjects, such as the officers behind an organisation).
+    rows_of_one_subject(&plan, None, own).map_err(|reason| {
+        GateError::Refused(format!(
+            "each row of a sample must be one subject's, selected and filled by that subject's data alone: {reason}; nothing is released"
+        ))
+    })?;
     // The public-credit tables the query read, with their sizes, for the lifetime bound.
     let sources: Vec<(String, u64)> = read
         .iter()
@@ -879,6 +887,19 @@ fn one_subject_per_row(
     own: &[Visible],
 ) -> Result<(), GateError> {
     let index = schema.index_of(subject).unwrap_or(usize::MAX);
+    rows_of_one_subject(plan, Some(index), own).map_err(|reason| {
+        GateError::Refused(format!(
+            "subjects cannot be counted by '{subject}': {reason}; nothing is released"
+        ))
+    })
+}
+
+/// [`lineage::one_subject_per_row`] with the platform's subject columns and table kinds.
+fn rows_of_one_subject(
+    plan: &datafusion::logical_expr::LogicalPlan,
+    counted: Option<usize>,
+    own: &[Visible],
+) -> Result<(), String> {
     let kind = |table: &str| {
         if catalog::Manifest::builtin().table(table).is_some() {
             lineage::TableKind::Catalog
@@ -890,12 +911,13 @@ fn one_subject_per_row(
             lineage::TableKind::Shared
         }
     };
-    lineage::one_subject_per_row(plan, index, &SUBJECT_COLUMNS, &OTHER_SUBJECT_COLUMNS, &kind)
-        .map_err(|reason| {
-            GateError::Refused(format!(
-                "subjects cannot be counted by '{subject}': {reason}; nothing is released"
-            ))
-        })
+    lineage::one_subject_per_row(
+        plan,
+        counted,
+        &SUBJECT_COLUMNS,
+        &OTHER_SUBJECT_COLUMNS,
+        &kind,
+    )
 }
 
 /// Refuses a result with rows of no subject: they would add to a group's figures
@@ -1063,6 +1085,7 @@ pub async fn aggregate(
         "k": settings.k,
         "counts_rounded_to": settings.round_to,
         "dominance": { "n": DOMINANCE_N, "k": DOMINANCE_K },
+        "p_percent": P_PERCENT,
         "groups": groups,
         "groups_suppressed": suppressed,
     });

@@ -232,9 +232,14 @@ type Passed = Option<(Instance, String)>;
 /// identifier columns are declared) from the reader's own and from shared tables (whose
 /// columns an institution names and fills as it likes: each is a subject of its own,
 /// and a shared table without one is taken to describe subjects nobody can join).
+///
+/// With `counted` `None` (a sample, which need not show its subject column), the
+/// subject is that of the first table read that holds subjects, and the same holds of
+/// every other: each row is one subject's, selected and filled by that subject's data
+/// alone, never by other subjects' values.
 pub fn one_subject_per_row(
     plan: &LogicalPlan,
-    counted: usize,
+    counted: Option<usize>,
     subject_columns: &[&str],
     others: &[&str],
     kind: &dyn Fn(&str) -> TableKind,
@@ -248,14 +253,31 @@ pub fn one_subject_per_row(
         keys: Vec::new(),
     };
     let passed = rows.walk(plan)?;
-    let Some(Some(counted)) = passed.get(counted) else {
-        return Err("the subject column is not passed through unchanged from one table".to_owned());
-    };
-    let Some(node) = rows.is_subject(&Some(counted.clone())) else {
-        return Err("the subject column is not a subject identifier".to_owned());
+    let (node, counted_table) = match counted {
+        Some(counted) => {
+            let Some(Some(counted)) = passed.get(counted) else {
+                return Err(
+                    "the subject column is not passed through unchanged from one table".to_owned(),
+                );
+            };
+            let Some(node) = rows.is_subject(&Some(counted.clone())) else {
+                return Err("the subject column is not a subject identifier".to_owned());
+            };
+            (node, rows.instances[counted.0].table.clone())
+        }
+        None => {
+            let first = rows
+                .instances
+                .iter()
+                .find_map(|i| i.required.first().map(|n| (*n, i.table.clone())));
+            match first {
+                Some(first) => first,
+                // No table read holds subjects (only table functions).
+                None => return Ok(()),
+            }
+        }
     };
     let root = rows.find(node);
-    let counted_table = rows.instances[counted.0].table.clone();
     for i in 0..rows.instances.len() {
         let (table, required) = (
             rows.instances[i].table.clone(),
