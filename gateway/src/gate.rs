@@ -173,6 +173,34 @@ fn refuse_secret_reads(
     }
 }
 
+/// Refuses a sample whose job matched the institution's own (or a shared) table to the
+/// register through a natural person's identifier: it read an own or shared column
+/// tagged masked and an identifying column of the register (both pseudonyms, so they
+/// join). Its rows would tell which of the people an institution knows by name or
+/// number have which records (a guessed ID number confirmed, a customer found on a
+/// list): a person's record is theirs to see (the standard's 6.2.2). Aggregates and
+/// evaluations of such joins, counted by distinct persons, are released as usual.
+fn refuse_persons_matched_in_samples(
+    read: &BTreeSet<SourceColumn>,
+    own: &OwnSensitivity,
+) -> Result<(), GateError> {
+    let in_register = |c: &SourceColumn| catalog::Manifest::builtin().table(&c.0).is_some();
+    let register = read
+        .iter()
+        .find(|c| in_register(c) && pseudonymised(c, own));
+    let yours = read
+        .iter()
+        .find(|c| !in_register(c) && pseudonymised(c, own));
+    match (register, yours) {
+        (Some(register), Some(yours)) => Err(GateError::Refused(format!(
+            "the query reads {} (tagged masked: a person's identifier) and the register's {}, so its rows can match people you know to their records; a sample of it would say who has which record, so none is released — release aggregates or an evaluation of it instead (they count distinct persons)",
+            dotted(yours),
+            dotted(register)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a source column reaches jobs as a pseudonym.
 fn pseudonymised(column: &SourceColumn, own: &OwnSensitivity) -> bool {
     crate::pseudonyms::is_pseudonymised(&column.0, &column.1, sensitivity(column, own))
@@ -586,6 +614,7 @@ pub async fn sample(
     .await?;
     let own_sensitivity = crate::own_data::sensitivities(own);
     let treatments = treatments(&batch, &read, &origins, &own_sensitivity)?;
+    refuse_persons_matched_in_samples(&read, &own_sensitivity)?;
     // Which rows a sample holds is an output too: they must be selected, as they are
     // filled, by their own subject's data alone (not kept or dropped by a join or a
     // subquery over other subjects, such as the officers behind an organisation).

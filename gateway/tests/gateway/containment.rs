@@ -926,3 +926,108 @@ async fn failures_that_can_depend_on_the_data_have_a_daily_budget() {
     let job = ended(&app, &token, &admin, &institution, "SELECT 1 AS one").await;
     assert_eq!(job["state"], "succeeded", "{job}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessed_identifiers_are_not_confirmed_row_by_row() {
+    // An institution uploads ID numbers it holds or guesses, tagged masked so that they
+    // join the register, with a clear copy tagged public. A sample of the join would
+    // tell which of them the register holds, and which records each has: refused, on
+    // every wording of the match. Aggregates of the join, counted by distinct persons,
+    // are released as usual.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    let file = std::fs::File::open(
+        sample_data()
+            .join(catalog::PUBLIC_CREDIT_DIR)
+            .join("persons.parquet"),
+    )
+    .expect("persons");
+    let mut ids = Vec::new();
+    for batch in ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader")
+    {
+        let batch = batch.expect("rows");
+        let column = batch
+            .column(batch.schema().index_of("id_number").expect("id_number"))
+            .as_string::<i32>();
+        ids.extend(column.iter().flatten().map(str::to_owned));
+    }
+    assert!(ids.len() >= 500, "{}", ids.len());
+    // 500 real ID numbers and 500 made up.
+    let mut csv = String::from("id_number,id_clear,segment\n");
+    for (i, real) in ids.iter().enumerate().take(500) {
+        csv.push_str(&format!("{real},{real},{}\n", i % 2));
+        csv.push_str(&format!(
+            "33010219800101{i:04},33010219800101{i:04},{}\n",
+            i % 2
+        ));
+    }
+    let (status, body) = app
+        .upload(
+            &format!(
+                "/api/v1/institutions/{institution}/own-tables?name=guesses&format=csv&sensitivity=id_number:masked"
+            ),
+            &token,
+            "application/octet-stream",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for sql in [
+        "SELECT g.id_clear FROM guesses g JOIN persons p ON p.id_number = g.id_number",
+        "SELECT id_clear FROM guesses WHERE id_number IN (SELECT id_number FROM persons)",
+        "SELECT g.id_clear, p.gender FROM guesses g JOIN persons p ON lower(p.id_number) = lower(g.id_number)",
+        "SELECT g.id_clear FROM guesses g WHERE EXISTS (SELECT 1 FROM persons p WHERE p.id_number = g.id_number)",
+    ] {
+        let job = ended(&app, &token, &admin, &institution, sql).await;
+        assert_eq!(job["state"], "succeeded", "{sql}: {job}");
+        let (status, body) = sample(&app, &token, &institution, &job).await;
+        assert_error_saying(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "release_refused",
+            "guesses.id_number",
+        );
+    }
+    let released: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM releases")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(released, 0, "nothing was released");
+    // Counted by distinct persons, the join is released as an aggregate.
+    let job = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT p.subject_id, g.segment FROM guesses g JOIN persons p ON p.id_number = g.id_number",
+    )
+    .await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!(
+                "/api/v1/institutions/{institution}/jobs/{}/aggregate",
+                job["id"].as_str().expect("id")
+            ),
+            Some(&token),
+            Some(json!({ "group_by": ["segment"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["groups"].as_array().map(Vec::len), Some(2), "{body}");
+    // The institution's own identifiers alone still sample (as pseudonyms).
+    let job = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT id_number, segment FROM guesses",
+    )
+    .await;
+    let (status, body) = sample(&app, &token, &institution, &job).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
