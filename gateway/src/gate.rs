@@ -301,16 +301,11 @@ pub async fn released_today(
     Ok((rows, cells, window_frees_at(store, institution_id).await?))
 }
 
-/// Aggregates and evaluations released to an institution in the last 24 hours.
+/// Aggregates and evaluations released to an institution in the last 24 hours, with
+/// the refusals that count like them ([`statistical`]).
 pub async fn statistical_today(store: &Store, institution_id: &str) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM releases WHERE institution_id = ? \
-         AND kind IN ('aggregate', 'evaluation') AND released_at >= ?",
-    )
-    .bind(institution_id)
-    .bind(window_start())
-    .fetch_one(store.pool())
-    .await?)
+    let mut conn = store.pool().acquire().await?;
+    statistical_used(&mut conn, institution_id).await
 }
 
 /// The job's result, checked: it must have succeeded and its file must be the one
@@ -975,9 +970,158 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Releases threshold-checked aggregates of a job's result.
+/// Refuses when an institution's aggregates and evaluations of the last 24 hours, with
+/// their refusals, reach `statistical_releases_per_day`.
+async fn statistical_budget(
+    conn: &mut sqlx::SqliteConnection,
+    institution_id: &str,
+    quota: &accounts::Quotas,
+) -> Result<(), GateError> {
+    let used = statistical_used(&mut *conn, institution_id).await?;
+    if used < quota.statistical_releases_per_day {
+        return Ok(());
+    }
+    let oldest: Option<String> = sqlx::query_scalar(
+        "SELECT MIN(at) FROM (\
+           SELECT released_at AS at FROM releases WHERE institution_id = ?1 \
+             AND kind IN ('aggregate', 'evaluation') AND released_at >= ?2 \
+           UNION ALL SELECT refused_at FROM release_refusals WHERE institution_id = ?1 \
+             AND refused_at >= ?2)",
+    )
+    .bind(institution_id)
+    .bind(window_start())
+    .fetch_one(&mut *conn)
+    .await?;
+    let resets_at = oldest
+        .and_then(|o| chrono::DateTime::parse_from_rfc3339(&o).ok())
+        .map_or_else(chrono::Utc::now, |o| {
+            o.with_timezone(&chrono::Utc) + chrono::Duration::hours(24)
+        })
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Err(GateError::Budget {
+        quota: "statistical_releases_per_day",
+        message: format!(
+            "quota statistical_releases_per_day: your institution has had {used} aggregates and evaluations (refusals included) in the last 24 hours, its limit; they start to count again as they age, the oldest resets at {resets_at}"
+        ),
+        resets_at: Some(resets_at),
+    })
+}
+
+/// Aggregates and evaluations released to an institution in the last 24 hours, and
+/// those refused for what the data held (a refusal is an answer too).
+async fn statistical_used(
+    conn: &mut sqlx::SqliteConnection,
+    institution_id: &str,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM releases WHERE institution_id = ?1 \
+           AND kind IN ('aggregate', 'evaluation') AND released_at >= ?2) \
+         + (SELECT COUNT(*) FROM release_refusals WHERE institution_id = ?1 AND refused_at >= ?2)",
+    )
+    .bind(institution_id)
+    .bind(window_start())
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// An aggregate or evaluation: within the budget before anything is computed, and a
+/// refusal that depends on the data (too few subjects, differencing, rows without a
+/// subject) recorded and counted like a release, since whether a release is refused
+/// tells something about the data too.
+#[allow(clippy::too_many_arguments)]
+async fn statistical(
+    store: &Store,
+    institution_id: &str,
+    job_id: &str,
+    kind: &str,
+    actor: &str,
+    request_id: &str,
+    release: impl std::future::Future<Output = Result<Value, GateError>>,
+) -> Result<Value, GateError> {
+    let quota = accounts::quotas(store, institution_id)
+        .await?
+        .unwrap_or_default();
+    {
+        let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
+        statistical_budget(&mut conn, institution_id, &quota).await?;
+    }
+    let outcome = release.await;
+    if let Err(e @ (GateError::Refused(_) | GateError::TooSmall(_))) = &outcome {
+        let id = new_id();
+        let at = now();
+        let mut tx = store.write().await?;
+        sqlx::query(
+            "INSERT INTO release_refusals (id, institution_id, job_id, kind, reason, refused_at) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(institution_id)
+        .bind(job_id)
+        .bind(kind)
+        .bind(e.to_string())
+        .bind(&at)
+        .execute(&mut *tx)
+        .await?;
+        audit::append(
+            &mut tx,
+            Event {
+                actor,
+                action: "release.refused",
+                subject: &id,
+                detail: json!({
+                    "institution_id": institution_id,
+                    "job_id": job_id,
+                    "kind": kind,
+                    "reason": e.to_string(),
+                }),
+                request_id,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    outcome
+}
+
+/// Releases threshold-checked aggregates of a job's result, within the budget of
+/// statistical releases (refusals counted: [`statistical`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn aggregate(
+    store: &Store,
+    workspaces: &Workspaces,
+    settings: &GateSettings,
+    institution_id: &str,
+    job_id: &str,
+    request: &AggregateRequest,
+    own: &[Visible],
+    actor: &str,
+    request_id: &str,
+) -> Result<Value, GateError> {
+    let release = aggregate_release(
+        store,
+        workspaces,
+        settings,
+        institution_id,
+        job_id,
+        request,
+        own,
+        actor,
+        request_id,
+    );
+    statistical(
+        store,
+        institution_id,
+        job_id,
+        "aggregate",
+        actor,
+        request_id,
+        release,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn aggregate_release(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
@@ -1287,9 +1431,45 @@ pub fn metrics(
 }
 
 /// Evaluates a score column against a label column of a job's result, inside the
-/// sandbox; only the metrics leave.
+/// sandbox; only the metrics leave, within the budget of statistical releases
+/// (refusals counted: [`statistical`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn evaluate(
+    store: &Store,
+    workspaces: &Workspaces,
+    settings: &GateSettings,
+    institution_id: &str,
+    job_id: &str,
+    request: &EvaluationRequest,
+    own: &[Visible],
+    actor: &str,
+    request_id: &str,
+) -> Result<Value, GateError> {
+    let release = evaluation_release(
+        store,
+        workspaces,
+        settings,
+        institution_id,
+        job_id,
+        request,
+        own,
+        actor,
+        request_id,
+    );
+    statistical(
+        store,
+        institution_id,
+        job_id,
+        "evaluation",
+        actor,
+        request_id,
+        release,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn evaluation_release(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
@@ -1555,37 +1735,7 @@ async fn record(
         .unwrap_or_default();
     let id = new_id();
     let mut tx = store.write().await?;
-    let used: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM releases WHERE institution_id = ? \
-         AND kind IN ('aggregate', 'evaluation') AND released_at >= ?",
-    )
-    .bind(institution_id)
-    .bind(window_start())
-    .fetch_one(&mut *tx)
-    .await?;
-    if used >= quota.statistical_releases_per_day {
-        let oldest: Option<String> = sqlx::query_scalar(
-            "SELECT MIN(released_at) FROM releases WHERE institution_id = ? \
-             AND kind IN ('aggregate', 'evaluation') AND released_at >= ?",
-        )
-        .bind(institution_id)
-        .bind(window_start())
-        .fetch_one(&mut *tx)
-        .await?;
-        let resets_at = oldest
-            .and_then(|o| chrono::DateTime::parse_from_rfc3339(&o).ok())
-            .map_or_else(chrono::Utc::now, |o| {
-                o.with_timezone(&chrono::Utc) + chrono::Duration::hours(24)
-            })
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        return Err(GateError::Budget {
-            quota: "statistical_releases_per_day",
-            message: format!(
-                "quota statistical_releases_per_day: your institution has had {used} aggregates and evaluations in the last 24 hours, its limit; they start to count again as releases age, the oldest resets at {resets_at}"
-            ),
-            resets_at: Some(resets_at),
-        });
-    }
+    statistical_budget(&mut tx, institution_id, &quota).await?;
     let k = settings.k as i64;
     for (key, n, sketch) in groups {
         let earlier: Vec<(String, Vec<u8>)> = sqlx::query_as(

@@ -643,7 +643,8 @@ async fn aggregates_that_differ_by_fewer_than_k_subjects_are_refused_and_budgete
             None,
         )
         .await;
-    assert_eq!(usage["statistical_releases_per_day"]["used"], 2, "{usage}");
+    // Two released, and the two refused for differencing: a refusal is an answer too.
+    assert_eq!(usage["statistical_releases_per_day"]["used"], 4, "{usage}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1030,4 +1031,94 @@ async fn guessed_identifiers_are_not_confirmed_row_by_row() {
     .await;
     let (status, body) = sample(&app, &token, &institution, &job).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_aggregate_or_evaluation_counts_like_a_release() {
+    // Classes 4 and 5: whether an aggregate or evaluation is refused for what the data
+    // holds (too few subjects, differencing) is an answer too. Refusals are recorded and
+    // count against the daily budget of statistical releases, which is checked before
+    // anything is computed.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    sqlx::query("UPDATE quotas SET statistical_releases_per_day = 2 WHERE institution_id = ?")
+        .bind(&institution)
+        .execute(app.store.pool())
+        .await
+        .expect("quota");
+    let release = |job: Value, kind: &'static str, body: Value| {
+        let (app, token, institution) = (&app, &token, &institution);
+        async move {
+            app.call(
+                Method::POST,
+                &format!(
+                    "/api/v1/institutions/{institution}/jobs/{}/{kind}",
+                    job["id"].as_str().expect("id")
+                ),
+                Some(token),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let few = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, CAST(registered_capital AS DOUBLE) AS score, \
+         CASE WHEN registered_capital > 5000000 THEN 1 ELSE 0 END AS label \
+         FROM enterprises WHERE registered_capital > 1e15",
+    )
+    .await;
+    let evaluation = json!({ "score": "score", "label": "label" });
+    for _ in 0..2 {
+        let (status, body) = release(few.clone(), "evaluation", evaluation.clone()).await;
+        assert_error(status, &body, StatusCode::CONFLICT, "result_too_small");
+    }
+    let refusals: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM release_refusals")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(refusals, 2);
+    let audited: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'release.refused'")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("audit");
+    assert_eq!(audited, 2);
+    // The budget is used up: a release that would pass is not computed.
+    let regions = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, region_name FROM enterprises",
+    )
+    .await;
+    let (status, body) =
+        release(regions, "aggregate", json!({ "group_by": ["region_name"] })).await;
+    assert_error_saying(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota_exceeded",
+        "refusals included",
+    );
+    assert_eq!(
+        body["error"]["details"]["quota"],
+        "statistical_releases_per_day"
+    );
+    let (_, usage) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/usage"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(usage["statistical_releases_per_day"]["used"], 2, "{usage}");
+    // Nor is the refusal itself given again once the budget is used up.
+    let (status, body) = release(few, "evaluation", evaluation).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
 }
