@@ -1,11 +1,11 @@
--- Issue 14: an aggregate or evaluation refused for what the data held (too few subjects,
--- differencing, rows without a subject) is an answer too; each is recorded and counts
--- against statistical_releases_per_day like a release.
+-- Issue 14: a release refused (a sample, an aggregate or an evaluation: too few rows or
+-- subjects, differencing, a sampled cell too wide, ...) is an answer too; each is
+-- recorded and counts against statistical_releases_per_day like an aggregate.
 CREATE TABLE release_refusals (
     id              TEXT PRIMARY KEY,
     institution_id  TEXT NOT NULL REFERENCES institutions (id),
     job_id          TEXT NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('aggregate', 'evaluation')),
+    kind            TEXT NOT NULL CHECK (kind IN ('sample', 'aggregate', 'evaluation')),
     reason          TEXT NOT NULL,
     refused_at      TEXT NOT NULL
 );

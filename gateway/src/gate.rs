@@ -302,7 +302,7 @@ pub async fn released_today(
 }
 
 /// Aggregates and evaluations released to an institution in the last 24 hours, with
-/// the refusals that count like them ([`statistical`]).
+/// the refusals that count like them ([`answered`]).
 pub async fn statistical_today(store: &Store, institution_id: &str) -> Result<i64, StoreError> {
     let mut conn = store.pool().acquire().await?;
     statistical_used(&mut conn, institution_id).await
@@ -585,9 +585,43 @@ pub fn choose(
     Ok((keyed.into_iter().map(|(_, i)| i).collect(), hashes))
 }
 
-/// Releases the sample of a job's result; audited, in the ledger, within the budget.
+/// Releases the sample of a job's result; audited, in the ledger, within the budget. A
+/// refusal counts against the budget of statistical releases ([`answered`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn sample(
+    store: &Store,
+    workspaces: &Workspaces,
+    settings: &GateSettings,
+    institution_id: &str,
+    job_id: &str,
+    own: &[Visible],
+    actor: &str,
+    request_id: &str,
+) -> Result<Sample, GateError> {
+    let release = sample_release(
+        store,
+        workspaces,
+        settings,
+        institution_id,
+        job_id,
+        own,
+        actor,
+        request_id,
+    );
+    answered(
+        store,
+        institution_id,
+        job_id,
+        "sample",
+        actor,
+        request_id,
+        release,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn sample_release(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
@@ -1001,14 +1035,14 @@ async fn statistical_budget(
     Err(GateError::Budget {
         quota: "statistical_releases_per_day",
         message: format!(
-            "quota statistical_releases_per_day: your institution has had {used} aggregates and evaluations (refusals included) in the last 24 hours, its limit; they start to count again as they age, the oldest resets at {resets_at}"
+            "quota statistical_releases_per_day: your institution has had {used} aggregates and evaluations in the last 24 hours, refused releases of any kind included (a refusal tells something about the data too), its limit; no release is computed until they start to count again as they age, the oldest resets at {resets_at}"
         ),
         resets_at: Some(resets_at),
     })
 }
 
 /// Aggregates and evaluations released to an institution in the last 24 hours, and
-/// those refused for what the data held (a refusal is an answer too).
+/// releases of any kind refused (a refusal is an answer too).
 async fn statistical_used(
     conn: &mut sqlx::SqliteConnection,
     institution_id: &str,
@@ -1024,20 +1058,20 @@ async fn statistical_used(
     .await?)
 }
 
-/// An aggregate or evaluation: within the budget before anything is computed, and a
-/// refusal that depends on the data (too few subjects, differencing, rows without a
-/// subject) recorded and counted like a release, since whether a release is refused
-/// tells something about the data too.
+/// A release of any kind, answered within the budget of statistical releases: checked
+/// before anything is computed, and a refusal (too few rows or subjects, differencing,
+/// rows without a subject, a sampled cell too wide) recorded and counted like an
+/// aggregate, since whether a release is refused tells something about the data too.
 #[allow(clippy::too_many_arguments)]
-async fn statistical(
+async fn answered<T>(
     store: &Store,
     institution_id: &str,
     job_id: &str,
     kind: &str,
     actor: &str,
     request_id: &str,
-    release: impl std::future::Future<Output = Result<Value, GateError>>,
-) -> Result<Value, GateError> {
+    release: impl std::future::Future<Output = Result<T, GateError>>,
+) -> Result<T, GateError> {
     let quota = accounts::quotas(store, institution_id)
         .await?
         .unwrap_or_default();
@@ -1084,7 +1118,7 @@ async fn statistical(
 }
 
 /// Releases threshold-checked aggregates of a job's result, within the budget of
-/// statistical releases (refusals counted: [`statistical`]).
+/// statistical releases (refusals counted: [`answered`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn aggregate(
     store: &Store,
@@ -1108,7 +1142,7 @@ pub async fn aggregate(
         actor,
         request_id,
     );
-    statistical(
+    answered(
         store,
         institution_id,
         job_id,
@@ -1432,7 +1466,7 @@ pub fn metrics(
 
 /// Evaluates a score column against a label column of a job's result, inside the
 /// sandbox; only the metrics leave, within the budget of statistical releases
-/// (refusals counted: [`statistical`]).
+/// (refusals counted: [`answered`]).
 #[allow(clippy::too_many_arguments)]
 pub async fn evaluate(
     store: &Store,
@@ -1456,7 +1490,7 @@ pub async fn evaluate(
         actor,
         request_id,
     );
-    statistical(
+    answered(
         store,
         institution_id,
         job_id,

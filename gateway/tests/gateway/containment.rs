@@ -1034,14 +1034,15 @@ async fn guessed_identifiers_are_not_confirmed_row_by_row() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_aggregate_or_evaluation_counts_like_a_release() {
-    // Classes 4 and 5: whether an aggregate or evaluation is refused for what the data
-    // holds (too few subjects, differencing) is an answer too. Refusals are recorded and
-    // count against the daily budget of statistical releases, which is checked before
-    // anything is computed.
+async fn a_refused_release_counts_like_an_aggregate() {
+    // Classes 4 and 5: whether a release is refused for what the data holds (too few
+    // rows or subjects, differencing, a sampled cell too wide) is an answer too.
+    // Refusals of samples, aggregates and evaluations are recorded and count against
+    // the daily budget of statistical releases, which is checked before anything is
+    // computed.
     let app = TestApp::spawn().await;
     let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
-    sqlx::query("UPDATE quotas SET statistical_releases_per_day = 2 WHERE institution_id = ?")
+    sqlx::query("UPDATE quotas SET statistical_releases_per_day = 3 WHERE institution_id = ?")
         .bind(&institution)
         .execute(app.store.pool())
         .await
@@ -1076,17 +1077,21 @@ async fn a_refused_aggregate_or_evaluation_counts_like_a_release() {
         let (status, body) = release(few.clone(), "evaluation", evaluation.clone()).await;
         assert_error(status, &body, StatusCode::CONFLICT, "result_too_small");
     }
-    let refusals: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM release_refusals")
-        .fetch_one(app.store.pool())
-        .await
-        .expect("count");
-    assert_eq!(refusals, 2);
+    // A sample of the same empty result: too small, refused, counted.
+    let (status, body) = sample(&app, &token, &institution, &few).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "result_too_small");
+    let refusals: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM release_refusals ORDER BY refused_at")
+            .fetch_all(app.store.pool())
+            .await
+            .expect("refusals");
+    assert_eq!(refusals, ["evaluation", "evaluation", "sample"]);
     let audited: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'release.refused'")
             .fetch_one(app.store.pool())
             .await
             .expect("audit");
-    assert_eq!(audited, 2);
+    assert_eq!(audited, 3);
     // The budget is used up: a release that would pass is not computed.
     let regions = ended(
         &app,
@@ -1103,7 +1108,7 @@ async fn a_refused_aggregate_or_evaluation_counts_like_a_release() {
         &body,
         StatusCode::TOO_MANY_REQUESTS,
         "quota_exceeded",
-        "refusals included",
+        "refused releases of any kind included",
     );
     assert_eq!(
         body["error"]["details"]["quota"],
@@ -1117,8 +1122,10 @@ async fn a_refused_aggregate_or_evaluation_counts_like_a_release() {
             None,
         )
         .await;
-    assert_eq!(usage["statistical_releases_per_day"]["used"], 2, "{usage}");
-    // Nor is the refusal itself given again once the budget is used up.
+    assert_eq!(usage["statistical_releases_per_day"]["used"], 3, "{usage}");
+    // Nor is a refusal given again once the budget is used up, for a sample either.
+    let (status, body) = sample(&app, &token, &institution, &few).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     let (status, body) = release(few, "evaluation", evaluation).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
 }
