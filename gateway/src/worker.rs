@@ -502,7 +502,66 @@ fn confine(spec: &JobSpec) -> std::io::Result<()> {
             "this kernel does not fully enforce Landlock: the job worker is not confined to its files"
         );
     }
+    deny_system_calls()?;
     Ok(())
+}
+
+/// System calls a job never makes, denied (`EPERM`) by a seccomp filter: sockets of
+/// any kind (Landlock covers TCP only: UDP, Unix and raw sockets too), tracing and
+/// reading other processes' memory, namespaces and mounts, running programs, kernel
+/// keys, modules and BPF, `io_uring` (whose operations bypass a filter of system
+/// calls), `userfaultfd` and `perf_event_open` (tools of kernel exploits).
+pub const DENIED_SYSTEM_CALLS: [(&str, libc::c_long); 31] = [
+    ("socket", libc::SYS_socket),
+    ("socketpair", libc::SYS_socketpair),
+    ("connect", libc::SYS_connect),
+    ("bind", libc::SYS_bind),
+    ("listen", libc::SYS_listen),
+    ("accept", libc::SYS_accept),
+    ("accept4", libc::SYS_accept4),
+    ("ptrace", libc::SYS_ptrace),
+    ("process_vm_readv", libc::SYS_process_vm_readv),
+    ("process_vm_writev", libc::SYS_process_vm_writev),
+    ("pidfd_getfd", libc::SYS_pidfd_getfd),
+    ("unshare", libc::SYS_unshare),
+    ("setns", libc::SYS_setns),
+    ("mount", libc::SYS_mount),
+    ("umount2", libc::SYS_umount2),
+    ("pivot_root", libc::SYS_pivot_root),
+    ("chroot", libc::SYS_chroot),
+    ("execve", libc::SYS_execve),
+    ("execveat", libc::SYS_execveat),
+    ("keyctl", libc::SYS_keyctl),
+    ("add_key", libc::SYS_add_key),
+    ("request_key", libc::SYS_request_key),
+    ("bpf", libc::SYS_bpf),
+    ("init_module", libc::SYS_init_module),
+    ("finit_module", libc::SYS_finit_module),
+    ("kexec_load", libc::SYS_kexec_load),
+    ("io_uring_setup", libc::SYS_io_uring_setup),
+    ("io_uring_enter", libc::SYS_io_uring_enter),
+    ("io_uring_register", libc::SYS_io_uring_register),
+    ("userfaultfd", libc::SYS_userfaultfd),
+    ("perf_event_open", libc::SYS_perf_event_open),
+];
+
+/// Installs the seccomp filter of [`DENIED_SYSTEM_CALLS`] on the calling thread (and
+/// the threads it starts later).
+fn deny_system_calls() -> std::io::Result<()> {
+    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+    let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(std::io::Error::other)?;
+    let filter = SeccompFilter::new(
+        DENIED_SYSTEM_CALLS
+            .iter()
+            .map(|(_, number)| (*number, Vec::new()))
+            .collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(std::io::Error::other)?;
+    let program: BpfProgram = filter.try_into().map_err(std::io::Error::other)?;
+    seccompiler::apply_filter(&program).map_err(std::io::Error::other)
 }
 
 /// `SCHED_IDLE`: the worker's threads run only when no thread of normal priority wants
@@ -719,7 +778,8 @@ mod tests {
     }
 
     /// Issue 14, worker hardening: a confined worker opens its job's files and nothing
-    /// else of the disk, writes only in its result's folder, and reaches no TCP port.
+    /// else of the disk, writes only in its result's folder, makes no socket of any kind
+    /// and runs no program.
     /// Tried in a thread of its own: Landlock confines the thread that asks, and the
     /// threads it starts, not the test harness.
     #[test]
@@ -769,6 +829,7 @@ mod tests {
         let root = dir.path().to_path_buf();
         let tried = std::thread::spawn(move || {
             let status = lock_down(&spec).expect("confined");
+            deny_system_calls().expect("filtered");
             let read = |p: &Path| std::fs::read(p).is_ok();
             let partial = sandbox::partial_path(&out);
             (
@@ -780,9 +841,15 @@ mod tests {
                 std::fs::write(root.join("workspaces/a/own/planted"), b"x").is_ok(),
                 std::fs::read_dir(root.join("public-credit")).is_ok(),
                 std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                [
+                    std::net::UdpSocket::bind("127.0.0.1:0").is_ok(),
+                    std::os::unix::net::UnixDatagram::unbound().is_ok(),
+                    std::os::unix::net::UnixStream::pair().is_ok(),
+                    std::process::Command::new("/bin/true").status().is_ok(),
+                ],
             )
         });
-        let (status, allowed, denied, wrote_result, wrote_elsewhere, listed, connected) =
+        let (status, allowed, denied, wrote_result, wrote_elsewhere, listed, connected, others) =
             tried.join().expect("the confined thread");
         assert_eq!(status, landlock::RulesetStatus::FullyEnforced);
         assert_eq!(allowed, [true; 4], "its job's files");
@@ -791,6 +858,7 @@ mod tests {
         assert!(!wrote_elsewhere, "nothing outside its result's folder");
         assert!(!listed, "not even the names of the other tables");
         assert!(!connected, "no network");
+        assert_eq!(others, [false; 4], "no UDP or Unix sockets, no programs");
         // The test harness itself is not confined.
         assert!(std::fs::read(dir.path().join("creditpool.db")).is_ok());
     }

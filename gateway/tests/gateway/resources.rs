@@ -91,9 +91,9 @@ fn workers(job: &str) -> Vec<u32> {
     out
 }
 
-/// A running worker yields the CPU to the server (`SCHED_IDLE`, nice 19) and has
-/// dropped the right to gain privileges (set by its Landlock confinement, whose rules
-/// the worker's unit tests try).
+/// A running worker yields the CPU to the server (`SCHED_IDLE`, nice 19), has dropped
+/// the right to gain privileges (set by its Landlock confinement) and runs under its
+/// seccomp filter (both tried by the worker's unit tests).
 fn assert_confined(pid: u32, shape: &str) {
     const SCHED_IDLE: &str = "5";
     // Fields 19 (nice), 20 (threads) and 41 (policy) of stat; the first after the name
@@ -130,6 +130,13 @@ fn assert_confined(pid: u32, shape: &str) {
         status
             .lines()
             .any(|l| l.split_whitespace().eq(["NoNewPrivs:", "1"])),
+        "{shape}: {status}"
+    );
+    // Mode 2: a seccomp filter (the system calls a job never makes).
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["Seccomp:", "2"])),
         "{shape}: {status}"
     );
 }
