@@ -241,7 +241,7 @@ pub async fn open_batch(
         } else {
             let form: ApplicationForm = serde_json::from_str(&row.get::<String, _>(1))
                 .map_err(|e| StoreError::Query(sqlx::Error::Decode(Box::new(e))))?;
-            let uscc = form.uscc.clone().unwrap_or_default();
+            let uscc = policies::Uscc::canonical(form.uscc.as_deref().unwrap_or_default());
             let taken: Option<String> =
                 sqlx::query_scalar("SELECT id FROM institutions WHERE uscc = ?")
                     .bind(&uscc)
@@ -276,7 +276,7 @@ pub async fn open_batch(
     for (application_id, applicant_id, form) in forms {
         let institution_id = new_id();
         let name = form.institution_name.clone().unwrap_or_default();
-        let uscc = form.uscc.clone().unwrap_or_default();
+        let uscc = policies::Uscc::canonical(form.uscc.as_deref().unwrap_or_default());
         let path = workspaces.join(&institution_id);
         sqlx::query(
             "INSERT INTO institutions (id, name, uscc, status, created_at) VALUES (?, ?, ?, 'active', ?)",

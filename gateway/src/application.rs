@@ -104,6 +104,18 @@ pub struct ApplicationForm {
     pub own_data: Vec<OwnDataItem>,
 }
 
+impl ApplicationForm {
+    /// The form as stored: its unified social credit code in its one canonical form
+    /// ([`policies::Uscc::canonical`]), so that the code the applicant typed in lower
+    /// case or full width is the code every check compares (conflicts of interest, the
+    /// register, duplicate institutions).
+    pub fn normalised(&self) -> ApplicationForm {
+        let mut form = self.clone();
+        form.uscc = form.uscc.as_deref().map(policies::Uscc::canonical);
+        form
+    }
+}
+
 /// One field at fault and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FieldError {

@@ -70,6 +70,106 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application, ApplicationErr
     })
 }
 
+/// Brings the unified social credit codes stored before codes were normalised into their
+/// one canonical form ([`policies::Uscc::canonical`]): in application forms, institutions
+/// and reviewers' affiliations. Run at every start, after the schema's migrations; it
+/// changes nothing once done, and what it changes is audited. Two institutions whose
+/// codes differ only in how they were typed are left as they are and reported: which
+/// one is the real one is an administrator's decision.
+pub async fn normalise_stored_codes(pool: &sqlx::SqlitePool) -> Result<(), StoreError> {
+    let mut tx: Tx = pool.begin().await?;
+    let mut forms = 0;
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, form FROM applications")
+        .fetch_all(&mut *tx)
+        .await?;
+    for (id, text) in rows {
+        let Ok(form) = serde_json::from_str::<ApplicationForm>(&text) else {
+            continue;
+        };
+        let normal = form.normalised();
+        if normal != form {
+            sqlx::query("UPDATE applications SET form = ? WHERE id = ?")
+                .bind(serde_json::to_string(&normal).expect("a form serialises"))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            forms += 1;
+        }
+    }
+    let mut institutions = 0;
+    let mut clashes = Vec::new();
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, uscc FROM institutions")
+        .fetch_all(&mut *tx)
+        .await?;
+    for (id, code) in rows {
+        let normal = policies::Uscc::canonical(&code);
+        if normal == code {
+            continue;
+        }
+        let taken: Option<String> =
+            sqlx::query_scalar("SELECT id FROM institutions WHERE uscc = ?")
+                .bind(&normal)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(other) = taken {
+            clashes.push(serde_json::json!({ "institutions": [id, other], "uscc": normal }));
+            continue;
+        }
+        sqlx::query("UPDATE institutions SET uscc = ? WHERE id = ?")
+            .bind(&normal)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        institutions += 1;
+    }
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT user_id, uscc FROM reviewer_affiliations")
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut affiliations = 0;
+    for (user, code) in rows {
+        let normal = policies::Uscc::canonical(&code);
+        if normal != code {
+            sqlx::query(
+                "UPDATE OR IGNORE reviewer_affiliations SET uscc = ? WHERE user_id = ? AND uscc = ?",
+            )
+            .bind(&normal)
+            .bind(&user)
+            .bind(&code)
+            .execute(&mut *tx)
+            .await?;
+            affiliations += 1;
+        }
+    }
+    if forms + institutions + affiliations == 0 && clashes.is_empty() {
+        return Ok(());
+    }
+    if !clashes.is_empty() {
+        tracing::error!(
+            clashes = %serde_json::Value::Array(clashes.clone()),
+            "institutions whose unified social credit codes differ only in how they were typed; an administrator must decide which is real"
+        );
+    }
+    audit::append(
+        &mut tx,
+        Event {
+            actor: "system",
+            action: "store.codes_normalised",
+            subject: "unified social credit codes",
+            detail: serde_json::json!({
+                "application_forms": forms,
+                "institutions": institutions,
+                "affiliations": affiliations,
+                "clashes": clashes,
+            }),
+            request_id: "start",
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Creates a draft for `applicant_id`.
 pub async fn create(
     store: &Store,
@@ -86,7 +186,7 @@ pub async fn create(
     )
     .bind(&id)
     .bind(applicant_id)
-    .bind(serde_json::to_string(form).expect("a form serialises"))
+    .bind(serde_json::to_string(&form.normalised()).expect("a form serialises"))
     .bind(&at)
     .bind(&at)
     .execute(&mut *tx)
@@ -163,7 +263,7 @@ pub async fn update(
     let mut tx = store.write().await?;
     draft_in(&mut tx, id).await?;
     sqlx::query("UPDATE applications SET form = ?, updated_at = ? WHERE id = ?")
-        .bind(serde_json::to_string(form).expect("a form serialises"))
+        .bind(serde_json::to_string(&form.normalised()).expect("a form serialises"))
         .bind(now())
         .bind(id)
         .execute(&mut *tx)

@@ -69,7 +69,7 @@ pub async fn check(
     form: &ApplicationForm,
     today: NaiveDate,
 ) -> Result<CriteriaReport, CriteriaError> {
-    let uscc = form.uscc.clone().unwrap_or_default();
+    let uscc = policies::Uscc::canonical(form.uscc.as_deref().unwrap_or_default());
     let ctx = SessionContext::new();
     catalog
         .register(

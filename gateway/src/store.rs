@@ -76,6 +76,8 @@ impl Store {
             .await
             .map_err(failed)?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        // Data that needs the domain's own rules to migrate.
+        crate::applications::normalise_stored_codes(&pool).await?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options)

@@ -195,6 +195,18 @@ impl Uscc {
         }
     }
 
+    /// The one form in which a code is stored, compared and given to the access rules:
+    /// 18 upper-case ASCII characters when its format is valid (spaces, hyphens and
+    /// full-width characters removed or narrowed, letters upper-cased), otherwise the
+    /// input trimmed, which no valid code equals. Every path that stores or compares a
+    /// code goes through this, so `91110000600037341l` and `９１１１…Ｌ` are one code.
+    pub fn canonical(input: &str) -> String {
+        match Self::check(input) {
+            Ok(checked) => checked.uscc.0,
+            Err(_) => input.trim().to_owned(),
+        }
+    }
+
     /// Builds a clean code from its parts, computing both check characters.
     ///
     /// `authority` and `category` are single characters, `region` is six digits and

@@ -138,7 +138,7 @@ async fn resource(state: &AppState, a: &Application) -> Result<Resource, ApiErro
     Ok(Resource::Application {
         id: a.id.clone(),
         applicant: a.applicant_id.clone(),
-        uscc: a.form.uscc.clone().unwrap_or_default(),
+        uscc: policies::Uscc::canonical(a.form.uscc.as_deref().unwrap_or_default()),
         reviewers: crate::review::reviewers(&state.store, &a.id).await?,
     })
 }

@@ -51,7 +51,7 @@ async fn assign(
     let application = visible(&state, &caller, &id, Action::AssignReviewers).await?;
     // A reviewer with a conflict of interest is refused here, by the same rule that
     // would stop them reviewing.
-    let uscc = application.form.uscc.clone().unwrap_or_default();
+    let uscc = policies::Uscc::canonical(application.form.uscc.as_deref().unwrap_or_default());
     super::refuse_conflicts(
         &state,
         &body.reviewer_ids,

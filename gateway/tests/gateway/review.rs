@@ -274,3 +274,131 @@ async fn affiliations_are_declared_by_reviewers_with_valid_codes_only() {
         .await;
     assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
 }
+
+#[tokio::test]
+async fn a_code_typed_in_any_form_is_one_code_for_conflicts_of_interest() {
+    // Issue 15: an application's code typed in lower case, with spaces or hyphens, or in
+    // full width, is stored in its one canonical form, so the conflict-of-interest rule
+    // (Cedar, comparing it with reviewers' affiliations) holds whatever was typed.
+    let app = TestApp::spawn().await;
+    let (_, _, admin, ids, _) = setup(&app).await;
+    let canonical = "91110000600037341L";
+    for (i, typed) in [
+        "91110000600037341l",
+        " 9111 0000 6000 3734 1L ",
+        "911100-006000-37341L",
+        "９１１１００００６０００３７３４１Ｌ",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let applicant = register(&app, &format!("typist{i}.apply")).await;
+        let mut form = complete_form();
+        form["uscc"] = json!(typed);
+        let path = app.draft_with_evidence(&applicant, form).await;
+        let (status, submitted) = app
+            .call(
+                Method::POST,
+                &format!("{path}/submit"),
+                Some(&applicant),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{typed}: {submitted}");
+        assert_eq!(
+            submitted["form"]["uscc"], canonical,
+            "{typed}: stored as typed"
+        );
+        // The criteria find the register's entry under the same code.
+        assert_eq!(
+            submitted["criteria"]["uscc"], canonical,
+            "{typed}: {submitted}"
+        );
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("{path}/reviewers"),
+                Some(&admin),
+                Some(json!({ "reviewer_ids": [ids[0], ids[3], ids[1]] })),
+            )
+            .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        );
+        assert_eq!(body["error"]["field"], "reviewer_ids[1]", "{typed}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn codes_stored_as_typed_before_are_normalised_at_start() {
+    // Issue 15: the migration. Codes stored before normalisation (in application forms,
+    // institutions, affiliations) are brought to the canonical form when the store opens,
+    // audited; a second start changes nothing.
+    let app = TestApp::spawn().await;
+    let (path, _, _, ids, _) = setup(&app).await;
+    let id = path.rsplit('/').next().expect("id").to_owned();
+    let pool = app.store.pool();
+    sqlx::query("UPDATE applications SET form = json_set(form, '$.uscc', '91110000600037341l') WHERE id = ?")
+        .bind(&id)
+        .execute(pool)
+        .await
+        .expect("form");
+    sqlx::query(
+        "INSERT INTO institutions (id, name, uscc, status, created_at) \
+         VALUES ('legacy', '旧机构', '9133 0100-7429 1418 69', 'active', '2026-01-01T00:00:00Z')",
+    )
+    .execute(pool)
+    .await
+    .expect("institution");
+    sqlx::query("UPDATE reviewer_affiliations SET uscc = '91110000600037341l' WHERE user_id = ?")
+        .bind(&ids[3])
+        .execute(pool)
+        .await
+        .expect("affiliation");
+    let db = app.dir.path().join("creditpool.db");
+    let reopened = gateway::store::Store::open(&db).await.expect("reopened");
+    let pool = reopened.pool();
+    let form: String =
+        sqlx::query_scalar("SELECT json_extract(form, '$.uscc') FROM applications WHERE id = ?")
+            .bind(&id)
+            .fetch_one(pool)
+            .await
+            .expect("form");
+    assert_eq!(form, "91110000600037341L");
+    let institution: String =
+        sqlx::query_scalar("SELECT uscc FROM institutions WHERE id = 'legacy'")
+            .fetch_one(pool)
+            .await
+            .expect("institution");
+    assert_eq!(institution, "913301007429141869");
+    let affiliation: String =
+        sqlx::query_scalar("SELECT uscc FROM reviewer_affiliations WHERE user_id = ?")
+            .bind(&ids[3])
+            .fetch_one(pool)
+            .await
+            .expect("affiliation");
+    assert_eq!(affiliation, "91110000600037341L");
+    let audited: Vec<String> =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE action = 'store.codes_normalised'")
+            .fetch_all(pool)
+            .await
+            .expect("audit");
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    let detail: serde_json::Value = serde_json::from_str(&audited[0]).expect("json");
+    assert_eq!(detail["application_forms"], 1);
+    assert_eq!(detail["institutions"], 1);
+    assert_eq!(detail["affiliations"], 1);
+    // Again: nothing to do, nothing audited.
+    drop(reopened);
+    let again = gateway::store::Store::open(&db).await.expect("again");
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'store.codes_normalised'",
+    )
+    .fetch_one(again.pool())
+    .await
+    .expect("audit");
+    assert_eq!(count, 1);
+}

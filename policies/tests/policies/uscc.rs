@@ -215,3 +215,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn every_way_of_typing_a_code_has_one_canonical_form() {
+    // Issue 15: the form stored, compared and given to the access rules.
+    for typed in [
+        "91110000600037341L",
+        "91110000600037341l",
+        " 9111 0000 6000 3734 1L ",
+        "911100-006000-37341L",
+        "９１１１００００６０００３７３４１Ｌ",
+    ] {
+        assert_eq!(Uscc::canonical(typed), "91110000600037341L", "{typed}");
+    }
+    // Not a code: kept as typed (trimmed), equal to no valid code.
+    assert_eq!(Uscc::canonical(" 12345 "), "12345");
+}
