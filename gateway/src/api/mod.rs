@@ -651,7 +651,10 @@ async fn measure(State(state): State<AppState>, request: Request, next: Next) ->
 }
 
 /// Prometheus metrics: requests, response times, case gauges.
-async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+/// Prometheus metrics, for administrators only (a scraper uses an administrator's API
+/// key): per-route traffic and the objection and ticket figures are not public.
+async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    state.authorize(&caller, Action::ReadServiceQuality, &Resource::Platform)?;
     let objections = crate::objections::completion(&state.store).await?;
     let tickets = crate::tickets::figures(&state.store).await?;
     let text = state.metrics.prometheus(&[

@@ -245,9 +245,12 @@ async fn public_requests_are_limited_per_client_address_behind_a_trusted_proxy()
     let (status, _, _) = forwarded_get(&app, "/healthz", "203.0.113.9").await;
     assert_eq!(status, StatusCode::OK);
     // Refusals are measured under their route (Q10), not as unmatched paths.
+    app.user("admin.metrics", Role::Administrator).await;
+    let admin = app.login("admin.metrics").await;
     let metrics = app
         .client
         .get(app.url("/metrics"))
+        .bearer_auth(&admin)
         .send()
         .await
         .expect("metrics")

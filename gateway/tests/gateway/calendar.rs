@@ -103,6 +103,7 @@ async fn a_deadline_past_the_calendar_is_provisional_until_an_administrator_adds
     let metrics = app
         .client
         .get(app.url("/metrics"))
+        .bearer_auth(&admin)
         .send()
         .await
         .expect("metrics")

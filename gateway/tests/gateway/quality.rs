@@ -31,9 +31,31 @@ async fn requests_are_measured_and_the_quality_view_compares_them_with_the_stand
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // Issue 15: metrics are the administrators' (per-route traffic, objection and ticket
+    // figures): nobody else reads them.
+    app.user("admin", Role::Administrator).await;
+    app.user("applicant", Role::Applicant).await;
+    let admin = app.login("admin").await;
+    let applicant = app.login("applicant").await;
+    let anonymous = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let other = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(&applicant)
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(other.status(), StatusCode::FORBIDDEN);
     let response = app
         .client
         .get(app.url("/metrics"))
+        .bearer_auth(&admin)
         .send()
         .await
         .expect("metrics");
@@ -54,10 +76,6 @@ async fn requests_are_measured_and_the_quality_view_compares_them_with_the_stand
     assert!(!text.contains(uscc));
     assert!(text.contains("creditpool_objections_overdue 0"));
 
-    app.user("admin", Role::Administrator).await;
-    app.user("applicant", Role::Applicant).await;
-    let admin = app.login("admin").await;
-    let applicant = app.login("applicant").await;
     let (status, body) = app
         .call(Method::GET, "/api/v1/quality", Some(&applicant), None)
         .await;
