@@ -201,10 +201,22 @@ async fn list(
         .authorize(&caller, Action::ListApplications, &Resource::Platform)
         .is_ok();
     let own = (!all).then_some(caller.user_id.as_str());
-    let items = applications::list(&state.store, own, limit, page.cursor.as_deref()).await?;
-    let next_cursor = (items.len() == limit as usize)
-        .then(|| items.last().map(|a| a.id.clone()))
+    let page_items = applications::list(&state.store, own, limit, page.cursor.as_deref()).await?;
+    let next_cursor = (page_items.len() == limit as usize)
+        .then(|| page_items.last().map(|a| a.id.clone()))
         .flatten();
+    // Each listed as the single read would allow it (a suspended institution's applicant
+    // reads none), so the list never shows what a read refuses.
+    let mut items = Vec::with_capacity(page_items.len());
+    for application in page_items {
+        let target = resource(&state, &application).await?;
+        if state
+            .authorize(&caller, Action::ReadApplication, &target)
+            .is_ok()
+        {
+            items.push(application);
+        }
+    }
     Ok(Json(
         serde_json::json!({ "items": items, "next_cursor": next_cursor }),
     ))

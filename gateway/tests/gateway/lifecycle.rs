@@ -380,6 +380,21 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
         StatusCode::FORBIDDEN,
         "institution_suspended",
     );
+    // Issue 15: its applications are closed to it, in the list as in the single read.
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/applications/{application}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, listed) = app
+        .call(Method::GET, "/api/v1/applications", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["items"], json!([]), "{listed}");
     // It may still read its own status, with the reason and deadline.
     let (status, mine) = app
         .call(
