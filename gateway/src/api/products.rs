@@ -129,9 +129,21 @@ async fn read(
     let product = visible(&state, &caller, &id, Action::ReadProduct).await?;
     let decided = matches!(product.status.as_str(), "recommended" | "not_recommended");
     let only = (caller.role == Role::Reviewer && !decided).then_some(caller.user_id.as_str());
+    let mut reviews = products::reviews(&state.store, &id, only).await?;
+    let reviews_in = if only.is_some() {
+        products::reviews(&state.store, &id, None).await?.len()
+    } else {
+        reviews.len()
+    };
+    // Blind review (issue 15): until the decision the institution sees how many reviews
+    // are in, not who wrote what; each reviewer only their own; administrators all.
+    if !decided && !matches!(caller.role, Role::Administrator | Role::Reviewer) {
+        reviews.clear();
+    }
     let mut out = serde_json::json!({
         "product": product,
-        "reviews": products::reviews(&state.store, &id, only).await?,
+        "reviews_in": reviews_in,
+        "reviews": reviews,
     });
     if caller.role != Role::Institution {
         let institution = accounts::get(&state.store, &product.institution_id).await?;

@@ -102,12 +102,20 @@ async fn list_reviews(
     let application = visible(&state, &caller, &id, Action::ReadApplication).await?;
     let decision = review::decision(&state.store, &id).await?;
     let mut reviews = review::reviews(&state.store, &id).await?;
-    // Reviewers judge independently: until the decision, each sees only their own.
-    if caller.role == crate::identity::Role::Reviewer && decision.is_none() {
-        reviews.retain(|r| r.reviewer_id == caller.user_id);
+    let reviews_in = reviews.len();
+    // Blind review (issue 15), until the decision: each reviewer sees only their own
+    // review, the applicant how many are in and not who wrote what; administrators see
+    // all. After it, the reviews are shown as the workflow intends.
+    if decision.is_none() {
+        match caller.role {
+            crate::identity::Role::Administrator => {}
+            crate::identity::Role::Reviewer => reviews.retain(|r| r.reviewer_id == caller.user_id),
+            _ => reviews.clear(),
+        }
     }
     Ok(Json(serde_json::json!({
         "status": application.status,
+        "reviews_in": reviews_in,
         "reviews": reviews,
         "decision": decision,
     })))

@@ -337,6 +337,18 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
         )
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "wrong_stage");
+    // Issue 15, blind review: before the decision the institution sees how many reviews
+    // are in, not who wrote what; a reviewer only their own; administrators all.
+    let (status, seen) = app.call(Method::GET, &path, Some(&token), None).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["reviews_in"], 3, "{seen}");
+    assert_eq!(seen["reviews"], json!([]), "{seen}");
+    let (_, seen) = app
+        .call(Method::GET, &path, Some(&reviewers[1].1), None)
+        .await;
+    assert_eq!(seen["reviews"].as_array().map(Vec::len), Some(1), "{seen}");
+    let (_, seen) = app.call(Method::GET, &path, Some(&admin), None).await;
+    assert_eq!(seen["reviews"].as_array().map(Vec::len), Some(3), "{seen}");
     // The public list is empty until the recorded decision.
     let (status, public) = app
         .call(Method::GET, "/api/v1/public/products", None, None)

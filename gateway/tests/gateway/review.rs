@@ -166,6 +166,24 @@ async fn three_reviews_then_a_recorded_decision_that_the_applicant_sees() {
         Some(1),
         "only one's own review"
     );
+    // Issue 15, blind review: until the decision the applicant sees how many reviews are
+    // in, not who wrote what; administrators see all.
+    let (status, blind) = app
+        .call(
+            Method::GET,
+            &format!("{path}/reviews"),
+            Some(&applicant),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{blind}");
+    assert_eq!(blind["reviews_in"], 2, "{blind}");
+    assert_eq!(blind["reviews"], json!([]), "{blind}");
+    assert!(!blind.to_string().contains("expert."), "{blind}");
+    let (_, all) = app
+        .call(Method::GET, &format!("{path}/reviews"), Some(&admin), None)
+        .await;
+    assert_eq!(all["reviews"].as_array().map(Vec::len), Some(2), "{all}");
     // The conflicted reviewer cannot review even by guessing the id.
     let (status, _) = app
         .call(
