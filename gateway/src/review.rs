@@ -66,6 +66,9 @@ pub enum ReviewError {
     /// The application is not at the stage this step needs.
     #[error("{0}")]
     Stage(String),
+    /// An affiliation cannot be withdrawn while its holder reviews what it concerns.
+    #[error("{0}")]
+    AffiliationInUse(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -399,6 +402,53 @@ pub async fn declare_affiliations(
     codes.sort();
     codes.dedup();
     let mut tx = store.write().await?;
+    let before: Vec<String> = sqlx::query_scalar(
+        "SELECT uscc FROM reviewer_affiliations WHERE user_id = ? ORDER BY uscc",
+    )
+    .bind(reviewer_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let removed: Vec<&String> = before.iter().filter(|c| !codes.contains(c)).collect();
+    let added: Vec<&String> = codes.iter().filter(|c| !before.contains(c)).collect();
+    // An affiliation is a record (issue 15): it cannot be withdrawn while its holder is
+    // assigned to an undecided application or product of that code, or the conflict it
+    // declares would stop stopping the review.
+    if !removed.is_empty() {
+        let applications: Vec<(String, String)> = sqlx::query_as(
+            "SELECT a.id, COALESCE(json_extract(a.form, '$.uscc'), '') FROM application_reviewers r \
+             JOIN applications a ON a.id = r.application_id \
+             LEFT JOIN decisions d ON d.application_id = a.id \
+             WHERE r.reviewer_id = ? AND d.application_id IS NULL",
+        )
+        .bind(reviewer_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let products: Vec<(String, String)> = sqlx::query_as(
+            "SELECT p.id, i.uscc FROM product_reviewers r JOIN products p ON p.id = r.product_id \
+             JOIN institutions i ON i.id = p.institution_id \
+             LEFT JOIN product_decisions d ON d.product_id = p.id \
+             WHERE r.reviewer_id = ? AND d.product_id IS NULL",
+        )
+        .bind(reviewer_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let concerned = applications
+            .iter()
+            .map(|(id, code)| (format!("application {id}"), code))
+            .chain(
+                products
+                    .iter()
+                    .map(|(id, code)| (format!("product {id}"), code)),
+            );
+        for (what, code) in concerned {
+            let code = policies::Uscc::canonical(code);
+            if removed.iter().any(|r| **r == code) {
+                return Err(ReviewError::AffiliationInUse(format!(
+                    "the affiliation {code} cannot be withdrawn while you are assigned to {what}, which concerns it; ask an administrator to reassign the review first"
+                )));
+            }
+        }
+    }
     sqlx::query("DELETE FROM reviewer_affiliations WHERE user_id = ?")
         .bind(reviewer_id)
         .execute(&mut *tx)
@@ -416,7 +466,7 @@ pub async fn declare_affiliations(
             actor: reviewer_id,
             action: "reviewer.affiliations_declared",
             subject: reviewer_id,
-            detail: serde_json::json!({ "usccs": codes }),
+            detail: serde_json::json!({ "usccs": codes, "added": added, "removed": removed }),
             request_id,
         },
     )

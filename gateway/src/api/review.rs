@@ -31,6 +31,9 @@ impl From<ReviewError> for ApiError {
             ReviewError::Stage(message) => {
                 ApiError::new(StatusCode::CONFLICT, "wrong_stage", message)
             }
+            ReviewError::AffiliationInUse(message) => {
+                ApiError::new(StatusCode::CONFLICT, "affiliation_in_use", message)
+            }
             ReviewError::Store(e) => ApiError::internal(e),
         }
     }

@@ -420,3 +420,76 @@ async fn codes_stored_as_typed_before_are_normalised_at_start() {
     .expect("audit");
     assert_eq!(count, 1);
 }
+
+#[tokio::test]
+async fn an_affiliation_declared_during_a_review_stops_it_and_cannot_be_withdrawn() {
+    // Issue 15: affiliations are a record. A reviewer who declares the applicant's code
+    // after being assigned cannot review (the rule is checked again at review time), and
+    // cannot withdraw the affiliation while assigned to get the review back; each
+    // change is audited with what was added and removed.
+    let app = TestApp::spawn().await;
+    let (path, _, admin, ids, tokens) = setup(&app).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviewers"),
+            Some(&admin),
+            Some(json!({ "reviewer_ids": [ids[0], ids[1], ids[2]] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let declare = |codes: serde_json::Value| {
+        app.call(
+            Method::PUT,
+            "/api/v1/me/affiliations",
+            Some(&tokens[0]),
+            Some(json!({ "usccs": codes })),
+        )
+    };
+    let (status, body) = declare(json!(["91110000600037341l"])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("{path}/reviews"),
+            Some(&tokens[0]),
+            Some(scores("已声明关联，仍想评审。")),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "the conflict stops the review"
+    );
+    let (status, body) = declare(json!([])).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "affiliation_in_use");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("91110000600037341L")),
+        "{body}"
+    );
+    let held: Vec<String> =
+        sqlx::query_scalar("SELECT uscc FROM reviewer_affiliations WHERE user_id = ?")
+            .bind(&ids[0])
+            .fetch_all(app.store.pool())
+            .await
+            .expect("affiliations");
+    assert_eq!(held, ["91110000600037341L"], "nothing changed");
+    let details: Vec<String> = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'reviewer.affiliations_declared' AND actor = ?",
+    )
+    .bind(&ids[0])
+    .fetch_all(app.store.pool())
+    .await
+    .expect("audit");
+    assert_eq!(details.len(), 1, "{details:?}");
+    let detail: serde_json::Value = serde_json::from_str(&details[0]).expect("json");
+    assert_eq!(detail["added"], json!(["91110000600037341L"]));
+    assert_eq!(detail["removed"], json!([]));
+    // Another code may come and go.
+    let (status, body) = declare(json!(["91110000600037341L", "913304007429141869"])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = declare(json!(["91110000600037341L"])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
