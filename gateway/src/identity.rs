@@ -9,10 +9,25 @@ use sqlx::Row;
 use crate::audit::{self, Event};
 use crate::store::{Store, StoreError, Tx, new_id, now, random_bytes, sha256_hex};
 
-/// Consecutive failed logins that lock an account.
-pub const MAX_FAILED_LOGINS: i64 = 5;
-/// How long a locked account stays locked.
-pub const LOCKOUT: Duration = Duration::minutes(15);
+/// Failed logins from one address to one username before each further one delays the
+/// next (issue 15: a lock per account and address, so that others cannot lock the
+/// owner out).
+pub const FREE_FAILURES: i64 = 5;
+/// The first delay after [`FREE_FAILURES`]; each further failure doubles it, up to
+/// [`LONGEST_DELAY`].
+pub const FIRST_DELAY: Duration = Duration::minutes(1);
+/// The longest delay of one address.
+pub const LONGEST_DELAY: Duration = Duration::hours(1);
+/// Failed logins to one username from every address within [`CEILING_WINDOW`] that lock
+/// it from everywhere for [`CEILING_LOCK`]: far above what its owner mistypes.
+pub const ACCOUNT_CEILING: i64 = 100;
+/// See [`ACCOUNT_CEILING`].
+pub const CEILING_WINDOW: Duration = Duration::hours(24);
+/// See [`ACCOUNT_CEILING`].
+pub const CEILING_LOCK: Duration = Duration::minutes(15);
+/// Failed logins to one username within [`CEILING_WINDOW`] that alert administrators
+/// (audited as `security.login_alert`, counted in the quality view).
+pub const ALERT_AT: i64 = 30;
 /// How long a session token lives.
 pub const SESSION_LIFETIME: Duration = Duration::hours(12);
 /// Shortest password accepted.
@@ -105,7 +120,9 @@ pub enum IdentityError {
     #[error("the username or password is wrong")]
     BadLogin,
     /// Too many failed logins.
-    #[error("too many failed logins: the account is locked until {until}")]
+    #[error(
+        "too many failed logins: logging in to this account is locked until {until} (from your address, or from everywhere after very many failures)"
+    )]
     Locked {
         /// When it unlocks (RFC 3339).
         until: String,
@@ -303,73 +320,153 @@ async fn issue(
     })
 }
 
-/// Checks a username and password and opens a session. Failed attempts count towards
-/// a lockout; an unknown username costs the same time as a wrong password.
+/// Checks a username and password and opens a session, from `client` (an address, or
+/// `"unknown"`). Failures are counted per username and address, with growing delays
+/// after [`FREE_FAILURES`], and per username from every address up to
+/// [`ACCOUNT_CEILING`]; an unknown username is counted, delayed and answered exactly
+/// as a known one, and costs the same time.
 pub async fn login(
     store: &Store,
     username: &str,
     password: &str,
+    client: &str,
     request_id: &str,
 ) -> Result<Issued, IdentityError> {
     let mut tx = store.write().await?;
-    let row = sqlx::query(
-        "SELECT id, password_hash, failed_logins, locked_until FROM users WHERE username = ?",
-    )
-    .bind(username)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        // Spend the time a real check would, so response times do not reveal names.
-        let _ = password_matches(password, dummy_hash());
-        return Err(IdentityError::BadLogin);
-    };
-    let (user_id, stored, failed, locked_until): (String, String, i64, Option<String>) =
-        (row.get(0), row.get(1), row.get(2), row.get(3));
     let now_utc = Utc::now();
-    if let Some(until) = locked_until
-        .as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .filter(|t| *t > now_utc)
-    {
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let pair = failures(&mut tx, username, client).await?;
+    let account = failures(&mut tx, username, "*").await?;
+    let locked = [&pair, &account]
+        .into_iter()
+        .filter_map(|f| f.as_ref().and_then(|f| f.locked_until))
+        .filter(|until| *until > now_utc)
+        .max();
+    if let Some(until) = locked {
         return Err(IdentityError::Locked {
-            until: until
-                .with_timezone(&Utc)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            until: until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         });
     }
-    if !password_matches(password, &stored) {
-        let failed = failed + 1;
-        let lock = (failed >= MAX_FAILED_LOGINS)
-            .then(|| (now_utc + LOCKOUT).to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        sqlx::query("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?")
-            .bind(if lock.is_some() { 0 } else { failed })
-            .bind(&lock)
-            .bind(&user_id)
+    let row = sqlx::query("SELECT id, password_hash FROM users WHERE username = ?")
+        .bind(username)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let user: Option<(String, String)> = row.map(|r| (r.get(0), r.get(1)));
+    // An unknown username spends the time a real check would.
+    let matched = match &user {
+        Some((_, stored)) => password_matches(password, stored),
+        None => {
+            let _ = password_matches(password, dummy_hash());
+            false
+        }
+    };
+    let known = user.as_ref().map(|(id, _)| id.clone());
+    let Some((user_id, _)) = user.filter(|_| matched) else {
+        // The pair: growing delays after the free failures.
+        let failed = pair.as_ref().map_or(0, |f| f.failures) + 1;
+        let pair_lock = (failed >= FREE_FAILURES).then(|| {
+            let doublings = (failed - FREE_FAILURES).min(16) as u32;
+            now_utc + (FIRST_DELAY * 2i32.pow(doublings)).min(LONGEST_DELAY)
+        });
+        record_failure(
+            &mut tx,
+            username,
+            client,
+            failed,
+            pair.as_ref(),
+            pair_lock,
+            now_utc,
+        )
+        .await?;
+        // The username from everywhere, over a window.
+        let current = account
+            .as_ref()
+            .filter(|f| f.first_at > now_utc - CEILING_WINDOW);
+        let total = current.map_or(0, |f| f.failures) + 1;
+        let account_lock = (total >= ACCOUNT_CEILING).then(|| now_utc + CEILING_LOCK);
+        record_failure(
+            &mut tx,
+            username,
+            "*",
+            total,
+            current,
+            account_lock,
+            now_utc,
+        )
+        .await?;
+        let alert = total >= ALERT_AT && !current.is_some_and(|f| f.alerted);
+        if alert {
+            sqlx::query(
+                "UPDATE login_failures SET alerted = 1 WHERE username = ? AND client = '*'",
+            )
+            .bind(username)
             .execute(&mut *tx)
             .await?;
-        audit::append(
-            &mut tx,
-            Event {
-                actor: &user_id,
-                action: if lock.is_some() {
-                    "user.locked"
-                } else {
-                    "session.login_failed"
+            tracing::warn!(
+                username,
+                failures = total,
+                "sustained failed logins to one username"
+            );
+            audit::append(
+                &mut tx,
+                Event {
+                    actor: "system",
+                    action: "security.login_alert",
+                    subject: username,
+                    detail: serde_json::json!({
+                        "failures": total,
+                        "window_hours": CEILING_WINDOW.num_hours(),
+                        "known_user": known.is_some(),
+                    }),
+                    request_id,
                 },
-                subject: &user_id,
-                detail: serde_json::json!({ "failed_logins": failed }),
-                request_id,
-            },
+            )
+            .await?;
+        }
+        let lock = pair_lock.into_iter().chain(account_lock).max();
+        if let Some(id) = &known {
+            audit::append(
+                &mut tx,
+                Event {
+                    actor: id,
+                    action: if lock.is_some() {
+                        "user.locked"
+                    } else {
+                        "session.login_failed"
+                    },
+                    subject: id,
+                    detail: serde_json::json!({
+                        "client": client,
+                        "failures_from_client": failed,
+                        "failures_from_everywhere": total,
+                        "locked_until": lock.map(stamp),
+                        "everywhere": account_lock.is_some(),
+                    }),
+                    request_id,
+                },
+            )
+            .await?;
+        }
+        // Failures of another day that hold no lock are forgotten.
+        sqlx::query(
+            "DELETE FROM login_failures WHERE last_at < ? AND (locked_until IS NULL OR locked_until < ?)",
         )
+        .bind(stamp(now_utc - CEILING_WINDOW))
+        .bind(stamp(now_utc))
+        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         return Err(match lock {
-            Some(until) => IdentityError::Locked { until },
+            Some(until) => IdentityError::Locked {
+                until: until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            },
             None => IdentityError::BadLogin,
         });
-    }
-    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?")
-        .bind(&user_id)
+    };
+    // The owner's address starts afresh; the count from everywhere stands.
+    sqlx::query("DELETE FROM login_failures WHERE username = ? AND client = ?")
+        .bind(username)
+        .bind(client)
         .execute(&mut *tx)
         .await?;
     let issued = issue(
@@ -386,13 +483,91 @@ pub async fn login(
             actor: &user_id,
             action: "session.created",
             subject: &issued.id,
-            detail: serde_json::json!({}),
+            detail: serde_json::json!({ "client": client }),
             request_id,
         },
     )
     .await?;
     tx.commit().await?;
     Ok(issued)
+}
+
+/// Alerts of sustained failed logins raised in the last 24 hours.
+pub async fn login_alerts(store: &Store) -> Result<i64, StoreError> {
+    let since =
+        (Utc::now() - Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'security.login_alert' AND at >= ?",
+    )
+    .bind(since)
+    .fetch_one(store.pool())
+    .await?)
+}
+
+/// Failed logins counted for a username from one client (or `"*"`: from every one).
+struct Failures {
+    failures: i64,
+    first_at: DateTime<Utc>,
+    locked_until: Option<DateTime<Utc>>,
+    alerted: bool,
+}
+
+async fn failures(
+    tx: &mut Tx,
+    username: &str,
+    client: &str,
+) -> Result<Option<Failures>, StoreError> {
+    let row: Option<(i64, String, Option<String>, bool)> = sqlx::query_as(
+        "SELECT failures, first_at, locked_until, alerted FROM login_failures \
+         WHERE username = ? AND client = ?",
+    )
+    .bind(username)
+    .bind(client)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let time = |t: &str| {
+        DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    Ok(
+        row.map(|(failures, first_at, locked_until, alerted)| Failures {
+            failures,
+            first_at: time(&first_at).unwrap_or_else(Utc::now),
+            locked_until: locked_until.as_deref().and_then(time),
+            alerted,
+        }),
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record_failure(
+    tx: &mut Tx,
+    username: &str,
+    client: &str,
+    failures: i64,
+    before: Option<&Failures>,
+    lock: Option<DateTime<Utc>>,
+    now_utc: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let first_at = before.map_or(now_utc, |f| f.first_at);
+    sqlx::query(
+        "INSERT INTO login_failures (username, client, failures, first_at, last_at, locked_until, alerted) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (username, client) DO UPDATE SET failures = ?3, first_at = ?4, last_at = ?5, \
+         locked_until = ?6, alerted = ?7",
+    )
+    .bind(username)
+    .bind(client)
+    .bind(failures)
+    .bind(stamp(first_at))
+    .bind(stamp(now_utc))
+    .bind(lock.map(stamp))
+    .bind(before.is_some_and(|f| f.alerted))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// An Argon2id hash of a random password, for timing-equal refusals.

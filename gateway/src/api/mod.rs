@@ -712,6 +712,11 @@ async fn quality(
         },
         "tickets": crate::tickets::figures(&state.store).await?,
         "calendar": calendar::status(&state),
+        "security": {
+            // Usernames under sustained failed logins (identity::ALERT_AT within a day),
+            // each audited as security.login_alert.
+            "login_alerts_24h": crate::identity::login_alerts(&state.store).await?,
+        },
     })))
 }
 

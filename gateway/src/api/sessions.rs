@@ -34,8 +34,15 @@ async fn login(
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
     state.limit_attempts(ip)?;
-    let issued =
-        identity::login(&state.store, &body.username, &body.password, &request_id()).await?;
+    let client = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let issued = identity::login(
+        &state.store,
+        &body.username,
+        &body.password,
+        &client,
+        &request_id(),
+    )
+    .await?;
     let caller = identity::authenticate(&state.store, &issued.token).await?;
     Ok((
         StatusCode::CREATED,
