@@ -576,11 +576,18 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| hash_password(&crate::store::hex(&random_bytes::<16>())))
 }
 
-/// Creates a long-lived API key for the caller.
+/// How long an API key lives unless its owner asks otherwise (issue 15: keys expire).
+pub const API_KEY_DAYS: i64 = 90;
+/// The longest an API key may live.
+pub const API_KEY_MAX_DAYS: i64 = 365;
+
+/// Creates an API key for the caller, expiring after `days` (default [`API_KEY_DAYS`],
+/// at most [`API_KEY_MAX_DAYS`]).
 pub async fn create_api_key(
     store: &Store,
     caller: &Caller,
     name: &str,
+    days: Option<i64>,
     request_id: &str,
 ) -> Result<Issued, IdentityError> {
     let name = name.trim();
@@ -590,21 +597,151 @@ pub async fn create_api_key(
             message: "an API key needs a name of 1 to 100 characters, to recognise it later".into(),
         });
     }
+    let days = days.unwrap_or(API_KEY_DAYS);
+    if !(1..=API_KEY_MAX_DAYS).contains(&days) {
+        return Err(IdentityError::Invalid {
+            field: "expires_in_days",
+            message: format!(
+                "an API key lives 1 to {API_KEY_MAX_DAYS} days ({API_KEY_DAYS} by default); rotate it before it expires"
+            ),
+        });
+    }
     let mut tx = store.write().await?;
-    let issued = issue(&mut tx, &caller.user_id, "api_key", name, None).await?;
+    let issued = issue(
+        &mut tx,
+        &caller.user_id,
+        "api_key",
+        name,
+        Some(Utc::now() + Duration::days(days)),
+    )
+    .await?;
     audit::append(
         &mut tx,
         Event {
             actor: &caller.user_id,
             action: "api_key.created",
             subject: &issued.id,
-            detail: serde_json::json!({ "name": name }),
+            detail: serde_json::json!({ "name": name, "expires_at": issued.expires_at }),
             request_id,
         },
     )
     .await?;
     tx.commit().await?;
     Ok(issued)
+}
+
+/// Replaces one of the caller's live API keys by a new key of the same name and a new
+/// lifetime of [`API_KEY_DAYS`]; the old key is revoked in the same transaction. `None`
+/// if the caller has no such live key.
+pub async fn rotate_api_key(
+    store: &Store,
+    caller: &Caller,
+    id: &str,
+    request_id: &str,
+) -> Result<Option<Issued>, IdentityError> {
+    let mut tx = store.write().await?;
+    let name: Option<String> = sqlx::query_scalar(
+        "SELECT name FROM credentials WHERE id = ? AND user_id = ? AND kind = 'api_key' \
+         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+    )
+    .bind(id)
+    .bind(&caller.user_id)
+    .bind(now())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    sqlx::query("UPDATE credentials SET revoked_at = ? WHERE id = ?")
+        .bind(now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let issued = issue(
+        &mut tx,
+        &caller.user_id,
+        "api_key",
+        &name,
+        Some(Utc::now() + Duration::days(API_KEY_DAYS)),
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: &caller.user_id,
+            action: "api_key.rotated",
+            subject: &issued.id,
+            detail: serde_json::json!({ "name": name, "replaces": id, "expires_at": issued.expires_at }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(issued))
+}
+
+/// Changes the caller's password, after checking the current one, and revokes the
+/// caller's other sessions (the one in use stays). Returns how many were revoked.
+pub async fn change_password(
+    store: &Store,
+    caller: &Caller,
+    current: &str,
+    new: &str,
+    request_id: &str,
+) -> Result<u64, IdentityError> {
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
+        .bind(&caller.user_id)
+        .fetch_one(store.pool())
+        .await?;
+    if !password_matches(current, &stored) {
+        return Err(IdentityError::Invalid {
+            field: "current_password",
+            message: "the current password is wrong".into(),
+        });
+    }
+    check_password(&caller.username, new).map_err(|e| match e {
+        IdentityError::Invalid { message, .. } => IdentityError::Invalid {
+            field: "new_password",
+            message,
+        },
+        other => other,
+    })?;
+    if new == current {
+        return Err(IdentityError::Invalid {
+            field: "new_password",
+            message: "the new password is the current one; choose another".into(),
+        });
+    }
+    let hash = hash_password(new);
+    let mut tx = store.write().await?;
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        .bind(&hash)
+        .bind(&caller.user_id)
+        .execute(&mut *tx)
+        .await?;
+    let revoked = sqlx::query(
+        "UPDATE credentials SET revoked_at = ? WHERE user_id = ? AND kind = 'session' \
+         AND id <> ? AND revoked_at IS NULL",
+    )
+    .bind(now())
+    .bind(&caller.user_id)
+    .bind(&caller.credential_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    audit::append(
+        &mut tx,
+        Event {
+            actor: &caller.user_id,
+            action: "user.password_changed",
+            subject: &caller.user_id,
+            detail: serde_json::json!({ "sessions_revoked": revoked }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(revoked)
 }
 
 /// A credential as listed to its owner (never the secret).

@@ -28,6 +28,7 @@ const POLICIES: [(&str, &str); 3] = [
 pub enum Action {
     ReadOwnStatus,
     ManageCredentials,
+    WithdrawOwnCredentials,
     CreateApplication,
     UseWorkspace,
     SubmitReport,
@@ -72,6 +73,7 @@ impl Action {
         match self {
             Action::ReadOwnStatus => "read_own_status",
             Action::ManageCredentials => "manage_credentials",
+            Action::WithdrawOwnCredentials => "withdraw_own_credentials",
             Action::CreateApplication => "create_application",
             Action::UseWorkspace => "use_workspace",
             Action::SubmitReport => "submit_report",

@@ -3,7 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
@@ -19,6 +19,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/me", get(me))
         .route("/api-keys", post(create_api_key).get(list_api_keys))
         .route("/api-keys/{id}", delete(revoke_api_key))
+        .route("/api-keys/{id}/rotate", post(rotate_api_key))
+        .route("/me/password", put(change_password))
 }
 
 #[derive(Deserialize)]
@@ -77,6 +79,55 @@ fn own_credentials(caller: &Caller) -> Resource {
 #[serde(deny_unknown_fields)]
 struct NewApiKey {
     name: String,
+    /// Days until the key expires: 90 by default, 1 to 365.
+    expires_in_days: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password and revokes the caller's other sessions.
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(
+        &caller,
+        Action::ManageCredentials,
+        &own_credentials(&caller),
+    )?;
+    let revoked = identity::change_password(
+        &state.store,
+        &caller,
+        &body.current_password,
+        &body.new_password,
+        &request_id(),
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "sessions_revoked": revoked })))
+}
+
+/// Replaces an API key by a new one of the same name (and a new lifetime); the old one
+/// stops working at once.
+async fn rotate_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    state.authorize(
+        &caller,
+        Action::ManageCredentials,
+        &own_credentials(&caller),
+    )?;
+    match identity::rotate_api_key(&state.store, &caller, &id, &request_id()).await? {
+        Some(issued) => Ok((StatusCode::CREATED, Json(issued)).into_response()),
+        None => Err(ApiError::not_found("API key")),
+    }
 }
 
 async fn create_api_key(
@@ -89,7 +140,14 @@ async fn create_api_key(
         Action::ManageCredentials,
         &own_credentials(&caller),
     )?;
-    let issued = identity::create_api_key(&state.store, &caller, &body.name, &request_id()).await?;
+    let issued = identity::create_api_key(
+        &state.store,
+        &caller,
+        &body.name,
+        body.expires_in_days,
+        &request_id(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
@@ -99,7 +157,7 @@ async fn list_api_keys(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state.authorize(
         &caller,
-        Action::ManageCredentials,
+        Action::WithdrawOwnCredentials,
         &own_credentials(&caller),
     )?;
     let items = identity::list_api_keys(&state.store, &caller).await?;
@@ -115,7 +173,7 @@ async fn revoke_api_key(
 ) -> Result<StatusCode, ApiError> {
     state.authorize(
         &caller,
-        Action::ManageCredentials,
+        Action::WithdrawOwnCredentials,
         &own_credentials(&caller),
     )?;
     if identity::revoke(&state.store, &caller, &id, &request_id()).await? {

@@ -382,7 +382,8 @@ async fn api_keys_work_until_revoked_and_only_their_owner_can_revoke_them() {
     let secret = key["token"].as_str().expect("token").to_owned();
     let key_id = key["id"].as_str().expect("id").to_owned();
     assert!(secret.starts_with("cpk_"));
-    assert!(key["expires_at"].is_null());
+    // Issue 15: keys expire (90 days by default: `api_keys_expire_and_rotate`).
+    assert!(key["expires_at"].is_string(), "{key}");
 
     let (status, me) = app
         .call(Method::GET, "/api/v1/me", Some(&secret), None)
@@ -610,15 +611,22 @@ async fn a_suspended_institutions_tokens_only_read_its_status() {
         StatusCode::FORBIDDEN,
         "institution_suspended",
     );
-    let (status, body) = app
+    // Issue 15: listing and revoking its own keys stay open, so that a leaked key can be
+    // withdrawn during a suspension.
+    let (status, keys) = app
         .call(Method::GET, "/api/v1/api-keys", Some(&token), None)
         .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::FORBIDDEN,
-        "institution_suspended",
-    );
+    assert_eq!(status, StatusCode::OK, "{keys}");
+    let key = keys["items"][0]["id"].as_str().expect("a key").to_owned();
+    let (status, body) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/api-keys/{key}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (status, me) = app
         .call(Method::GET, "/api/v1/me", Some(&token), None)
         .await;
@@ -713,4 +721,138 @@ async fn the_openapi_description_names_every_route_and_each_answers() {
         .await
         .expect("answer");
     assert_eq!(script.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_the_other_sessions() {
+    // Issue 15: credentials can be withdrawn. A password change needs the current
+    // password, keeps the session in use, and ends every other.
+    let app = TestApp::spawn().await;
+    app.user("zhao", Role::Reviewer).await;
+    let here = app.login("zhao").await;
+    let elsewhere = app.login("zhao").await;
+    let change = |current: &'static str, new: &'static str| {
+        let (app, here) = (&app, &here);
+        async move {
+            app.call(
+                Method::PUT,
+                "/api/v1/me/password",
+                Some(here),
+                Some(json!({ "current_password": current, "new_password": new })),
+            )
+            .await
+        }
+    };
+    let (status, body) = change("not-the-password", "a-new-long-password").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "current_password");
+    let (status, body) = change(PASSWORD, "short").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "new_password");
+    let (status, body) = change(PASSWORD, "a-new-long-password").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["sessions_revoked"], 1);
+    let (status, _) = app.call(Method::GET, "/api/v1/me", Some(&here), None).await;
+    assert_eq!(status, StatusCode::OK, "the session in use goes on");
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/me", Some(&elsewhere), None)
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+    let login = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/api/v1/sessions",
+                None,
+                Some(json!({ "username": "zhao", "password": password })),
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(login(PASSWORD).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(login("a-new-long-password").await, StatusCode::CREATED);
+    let changed: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'user.password_changed'")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("audit");
+    assert_eq!(changed, 1);
+}
+
+#[tokio::test]
+async fn api_keys_expire_and_rotate() {
+    // Issue 15: API keys live 90 days unless asked otherwise (at most 365), and a key
+    // is rotated into a new one while the old stops at once.
+    let app = TestApp::spawn().await;
+    app.user("qian", Role::Reviewer).await;
+    let token = app.login("qian").await;
+    let create = |body: Value| {
+        let (app, token) = (&app, &token);
+        async move {
+            app.call(Method::POST, "/api/v1/api-keys", Some(token), Some(body))
+                .await
+        }
+    };
+    let (status, key) = create(json!({ "name": "nightly" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{key}");
+    let expires = chrono::DateTime::parse_from_rfc3339(key["expires_at"].as_str().expect("expiry"))
+        .expect("a time");
+    let days = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
+    assert!((89 * 24..=90 * 24).contains(&days), "{key}");
+    for days in [0, 366] {
+        let (status, body) = create(json!({ "name": "bad", "expires_in_days": days })).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        );
+        assert_eq!(body["error"]["field"], "expires_in_days");
+    }
+    let old = key["token"].as_str().expect("token").to_owned();
+    let id = key["id"].as_str().expect("id").to_owned();
+    let (status, rotated) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/api-keys/{id}/rotate"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rotated}");
+    let new = rotated["token"].as_str().expect("token").to_owned();
+    let (status, _) = app.call(Method::GET, "/api/v1/me", Some(&new), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app.call(Method::GET, "/api/v1/me", Some(&old), None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+    // Rotating the old one again finds nothing.
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/api-keys/{id}/rotate"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // An expired key stops working.
+    sqlx::query("UPDATE credentials SET expires_at = '2000-01-01T00:00:00.000Z' WHERE id = ?")
+        .bind(rotated["id"].as_str().expect("id"))
+        .execute(app.store.pool())
+        .await
+        .expect("expire");
+    let (status, body) = app.call(Method::GET, "/api/v1/me", Some(&new), None).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
 }

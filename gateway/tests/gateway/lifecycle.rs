@@ -380,6 +380,26 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
         StatusCode::FORBIDDEN,
         "institution_suspended",
     );
+    // Issue 15: it may still list and revoke its own API keys (a leaked key can be
+    // withdrawn at any time), but not make new ones.
+    let (status, keys) = app
+        .call(Method::GET, "/api/v1/api-keys", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{keys}");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&token),
+            Some(json!({ "name": "during suspension" })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "institution_suspended",
+    );
     // Issue 15: its applications are closed to it, in the list as in the single read.
     let (status, body) = app
         .call(

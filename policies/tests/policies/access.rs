@@ -218,6 +218,19 @@ fn a_suspended_or_terminated_institution_may_only_read_its_own_status() {
             owner: user.user_id.clone(),
         };
         assert!(!allowed(&user, Action::ManageCredentials, &key), "{status}");
+        // Issue 15: but it may list and revoke its own keys, and nobody else's.
+        assert!(
+            allowed(&user, Action::WithdrawOwnCredentials, &key),
+            "{status}"
+        );
+        let others = Resource::Credential {
+            id: "k2".into(),
+            owner: "someone-else".into(),
+        };
+        assert!(
+            !allowed(&user, Action::WithdrawOwnCredentials, &others),
+            "{status}"
+        );
     }
     // The same user, active, may do all of it.
     let acme = institution("acme", "active");
