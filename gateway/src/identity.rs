@@ -127,6 +127,12 @@ pub enum IdentityError {
         /// When it unlocks (RFC 3339).
         until: String,
     },
+    /// An administrator disabled the account.
+    #[error("this account is disabled by an administrator; ask them to enable it again")]
+    Disabled,
+    /// No such user.
+    #[error("no such user")]
+    NoUser,
     /// The token is unknown, expired or revoked.
     #[error("the token is not valid (unknown, expired or revoked); log in again")]
     BadToken,
@@ -463,6 +469,13 @@ pub async fn login(
             None => IdentityError::BadLogin,
         });
     };
+    let disabled: Option<String> = sqlx::query_scalar("SELECT disabled_at FROM users WHERE id = ?")
+        .bind(&user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if disabled.is_some() {
+        return Err(IdentityError::Disabled);
+    }
     // The owner's address starts afresh; the count from everywhere stands.
     sqlx::query("DELETE FROM login_failures WHERE username = ? AND client = ?")
         .bind(username)
@@ -826,7 +839,7 @@ pub async fn revoke(
 pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, IdentityError> {
     let row = sqlx::query(
         "SELECT c.id, c.expires_at, c.revoked_at, u.id, u.username, u.display_name, u.role, \
-                u.institution_id, i.status, u.organisation, u.subject_id \
+                u.institution_id, i.status, u.organisation, u.subject_id, u.disabled_at \
          FROM credentials c JOIN users u ON u.id = c.user_id \
          LEFT JOIN institutions i ON i.id = u.institution_id \
          WHERE c.token_hash = ?",
@@ -843,6 +856,9 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, Identity
         .is_some_and(|t| t <= Utc::now());
     if revoked_at.is_some() || expired {
         return Err(IdentityError::BadToken);
+    }
+    if row.get::<Option<String>, _>(11).is_some() {
+        return Err(IdentityError::Disabled);
     }
     let role: String = row.get(6);
     let role = Role::parse(&role).ok_or(IdentityError::BadToken)?;
@@ -870,4 +886,94 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, Identity
         .execute(store.pool())
         .await?;
     Ok(caller)
+}
+
+/// What an administrator does to another user's access (issue 15), audited with a reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserAction {
+    /// Disable the account and revoke all its credentials.
+    Disable,
+    /// Enable a disabled account again (its old credentials stay revoked).
+    Enable,
+    /// Revoke all its sessions and API keys, leaving the account enabled.
+    RevokeCredentials,
+}
+
+/// Applies `action` to user `user_id` on behalf of administrator `actor`; returns how
+/// many credentials were revoked. An administrator cannot disable themselves.
+pub async fn administer_user(
+    store: &Store,
+    actor: &str,
+    user_id: &str,
+    action: UserAction,
+    reason: &str,
+    request_id: &str,
+) -> Result<u64, IdentityError> {
+    let reason = reason.trim();
+    if reason.chars().count() < 4 {
+        return Err(IdentityError::Invalid {
+            field: "reason",
+            message: "give the reason (at least 4 characters): it is kept in the audit log".into(),
+        });
+    }
+    if action == UserAction::Disable && actor == user_id {
+        return Err(IdentityError::Invalid {
+            field: "id",
+            message: "you cannot disable your own account; ask another administrator".into(),
+        });
+    }
+    let mut tx = store.write().await?;
+    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if exists.is_none() {
+        return Err(IdentityError::NoUser);
+    }
+    let at = now();
+    match action {
+        UserAction::Disable => {
+            sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
+                .bind(&at)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        UserAction::Enable => {
+            sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = ?")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        UserAction::RevokeCredentials => {}
+    }
+    let revoked = if action == UserAction::Enable {
+        0
+    } else {
+        sqlx::query(
+            "UPDATE credentials SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
+        )
+        .bind(&at)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+    };
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: match action {
+                UserAction::Disable => "user.disabled",
+                UserAction::Enable => "user.enabled",
+                UserAction::RevokeCredentials => "user.credentials_revoked",
+            },
+            subject: user_id,
+            detail: serde_json::json!({ "reason": reason, "credentials_revoked": revoked }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(revoked)
 }

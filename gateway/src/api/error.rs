@@ -158,6 +158,10 @@ impl From<IdentityError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "username_taken", e.to_string())
                     .with_field("username")
             }
+            IdentityError::Disabled => {
+                ApiError::new(StatusCode::FORBIDDEN, "account_disabled", e.to_string())
+            }
+            IdentityError::NoUser => ApiError::not_found("user"),
             IdentityError::Store(e) => ApiError::internal(e),
         }
     }

@@ -24,6 +24,12 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/objections/{id}", get(read))
         .route("/objections/{id}/resolution", post(resolve))
         .route("/users", post(create_user).get(list_users))
+        .route("/users/{id}/disable", post(disable_user))
+        .route("/users/{id}/enable", post(enable_user))
+        .route(
+            "/users/{id}/revoke-credentials",
+            post(revoke_user_credentials),
+        )
         .route(
             "/verifications",
             post(verify_subjects).get(list_verifications),
@@ -410,6 +416,85 @@ async fn create_user(
         .into_response())
 }
 
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reason {
+    reason: String,
+}
+
+async fn administer(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: crate::identity::UserAction,
+    reason: &str,
+) -> Result<Json<Value>, ApiError> {
+    state.authorize(caller, Action::ManageUsers, &Resource::Platform)?;
+    let revoked = crate::identity::administer_user(
+        &state.store,
+        &caller.user_id,
+        id,
+        action,
+        reason,
+        &request_id(),
+    )
+    .await?;
+    Ok(Json(
+        json!({ "user_id": id, "credentials_revoked": revoked }),
+    ))
+}
+
+/// Administrators disable a user (every credential revoked, none issued until enabled).
+async fn disable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Json<Value>, ApiError> {
+    administer(
+        &state,
+        &caller,
+        &id,
+        crate::identity::UserAction::Disable,
+        &body.reason,
+    )
+    .await
+}
+
+/// Administrators enable a disabled user again.
+async fn enable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Json<Value>, ApiError> {
+    administer(
+        &state,
+        &caller,
+        &id,
+        crate::identity::UserAction::Enable,
+        &body.reason,
+    )
+    .await
+}
+
+/// Administrators revoke every session and API key of a user.
+async fn revoke_user_credentials(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Json<Value>, ApiError> {
+    administer(
+        &state,
+        &caller,
+        &id,
+        crate::identity::UserAction::RevokeCredentials,
+        &body.reason,
+    )
+    .await
+}
+
 /// Every user, for administrators.
 async fn list_users(
     State(state): State<AppState>,
@@ -417,8 +502,8 @@ async fn list_users(
 ) -> Result<Json<Value>, ApiError> {
     state.authorize(&caller, Action::ManageUsers, &Resource::Platform)?;
     let rows = sqlx::query(
-        "SELECT id, username, display_name, role, organisation, institution_id, created_at \
-         FROM users ORDER BY created_at",
+        "SELECT id, username, display_name, role, organisation, institution_id, created_at, \
+         disabled_at FROM users ORDER BY created_at",
     )
     .fetch_all(state.store.pool())
     .await
@@ -435,6 +520,7 @@ async fn list_users(
                 "organisation": r.get::<Option<String>, _>(4),
                 "institution_id": r.get::<Option<String>, _>(5),
                 "created_at": r.get::<String, _>(6),
+                "disabled_at": r.get::<Option<String>, _>(7),
             })
         })
         .collect();

@@ -856,3 +856,157 @@ async fn api_keys_expire_and_rotate() {
     let (status, body) = app.call(Method::GET, "/api/v1/me", Some(&new), None).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
 }
+
+#[tokio::test]
+async fn administrators_disable_enable_and_revoke_any_users_access() {
+    // Issue 15: a departed reviewer or a leaked key can be stopped. Administrators
+    // disable a user (every credential revoked, logins refused), enable them again, and
+    // revoke a user's sessions and keys; each with a reason, audited.
+    let app = TestApp::spawn().await;
+    let sun = app.user("sun", Role::Reviewer).await;
+    let admin_id = app.user("admin.li", Role::Administrator).await;
+    let admin = app.login("admin.li").await;
+    let session = app.login("sun").await;
+    let (_, key) = app
+        .call(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&session),
+            Some(json!({ "name": "script" })),
+        )
+        .await;
+    let key = key["token"].as_str().expect("key").to_owned();
+    let act = |what: &'static str, who: String, body: Value, token: String| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                &format!("/api/v1/users/{who}/{what}"),
+                Some(&token),
+                Some(body),
+            )
+            .await
+        }
+    };
+    // Only administrators, with a reason, never on themselves, on users that exist.
+    let (status, body) = act(
+        "disable",
+        admin_id.clone(),
+        json!({ "reason": "离职" }),
+        session.clone(),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, body) = act(
+        "disable",
+        sun.clone(),
+        json!({ "reason": "" }),
+        admin.clone(),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let (status, body) = act(
+        "disable",
+        admin_id.clone(),
+        json!({ "reason": "测试自己停用" }),
+        admin.clone(),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let (status, body) = act(
+        "disable",
+        "no-such-user".into(),
+        json!({ "reason": "离职人员" }),
+        admin.clone(),
+    )
+    .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+
+    // Revoking credentials ends the session and the key; the account stays.
+    let (status, body) = act(
+        "revoke-credentials",
+        sun.clone(),
+        json!({ "reason": "密钥泄露" }),
+        admin.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["credentials_revoked"], 2);
+    for token in [&session, &key] {
+        let (status, body) = app.call(Method::GET, "/api/v1/me", Some(token), None).await;
+        assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+    }
+    let again = app.login("sun").await;
+
+    // Disabling ends every credential and refuses logins until enabled.
+    let (status, body) = act(
+        "disable",
+        sun.clone(),
+        json!({ "reason": "评审专家已离职" }),
+        admin.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["credentials_revoked"], 1);
+    let (status, body) = app
+        .call(Method::GET, "/api/v1/me", Some(&again), None)
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "invalid_token");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/sessions",
+            None,
+            Some(json!({ "username": "sun", "password": PASSWORD })),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "account_disabled");
+    let (_, users) = app
+        .call(Method::GET, "/api/v1/users", Some(&admin), None)
+        .await;
+    let listed = users["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|u| u["id"] == sun)
+        .cloned()
+        .expect("listed");
+    assert!(listed["disabled_at"].is_string(), "{listed}");
+
+    let (status, body) = act(
+        "enable",
+        sun.clone(),
+        json!({ "reason": "重新聘任" }),
+        admin.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.login("sun").await;
+
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE subject = ? AND action LIKE 'user.%' ORDER BY seq",
+    )
+    .bind(&sun)
+    .fetch_all(app.store.pool())
+    .await
+    .expect("audit");
+    assert_eq!(
+        actions,
+        [
+            "user.created",
+            "user.credentials_revoked",
+            "user.disabled",
+            "user.enabled"
+        ]
+    );
+}
