@@ -321,6 +321,31 @@ fn credentials_are_managed_by_their_owner_only() {
         &key
     ));
     assert!(!allowed(&admin(), Action::ManageCredentials, &key));
+    // Issue 15: withdrawing (listing, revoking) is the owner's too, and nobody else's:
+    // an administrator stops another user's access through manage_users instead.
+    assert!(allowed(
+        &reviewer("r1", &[]),
+        Action::WithdrawOwnCredentials,
+        &key
+    ));
+    assert!(!allowed(
+        &reviewer("r2", &[]),
+        Action::WithdrawOwnCredentials,
+        &key
+    ));
+    assert!(!allowed(&admin(), Action::WithdrawOwnCredentials, &key));
+    assert!(allowed(&admin(), Action::ManageUsers, &Resource::Platform));
+    assert!(!allowed(
+        &reviewer("r1", &[]),
+        Action::ManageUsers,
+        &Resource::Platform
+    ));
+    let acme = institution("acme", "active");
+    assert!(!allowed(
+        &member(&acme),
+        Action::ManageUsers,
+        &Resource::Platform
+    ));
 }
 
 #[test]
