@@ -138,17 +138,25 @@ pub async fn normalise_stored_codes(pool: &sqlx::SqlitePool) -> Result<(), Store
             .bind(&code)
             .execute(&mut *tx)
             .await?;
+            // The canonical code was there already: the typed copy goes.
+            sqlx::query("DELETE FROM reviewer_affiliations WHERE user_id = ? AND uscc = ?")
+                .bind(&user)
+                .bind(&code)
+                .execute(&mut *tx)
+                .await?;
             affiliations += 1;
         }
-    }
-    if forms + institutions + affiliations == 0 && clashes.is_empty() {
-        return Ok(());
     }
     if !clashes.is_empty() {
         tracing::error!(
             clashes = %serde_json::Value::Array(clashes.clone()),
             "institutions whose unified social credit codes differ only in how they were typed; an administrator must decide which is real"
         );
+    }
+    // Audited when something changed; clashes alone are logged at every start until
+    // resolved, not audited again each time.
+    if forms + institutions + affiliations == 0 {
+        return Ok(());
     }
     audit::append(
         &mut tx,

@@ -173,10 +173,10 @@ fn refuse_secret_reads(
     }
 }
 
-/// Refuses a sample whose job matched the institution's own (or a shared) table to the
-/// register through a natural person's identifier: it read an own or shared column
-/// tagged masked and an identifying column of the register (both pseudonyms, so they
-/// join). Its rows would tell which of the people an institution knows by name or
+/// Refuses a sample whose job could match the institution's own (or a shared) table to
+/// the register through a natural person's identifier: it read an identifying column of
+/// the register (a pseudonym) and any column of an own or shared table (tagged masked,
+/// or pseudonyms from an earlier sample uploaded again under another tag). Its rows would tell which of the people an institution knows by name or
 /// number have which records (a guessed ID number confirmed, a customer found on a
 /// list): a person's record is theirs to see (the standard's 6.2.2). Aggregates and
 /// evaluations of such joins, counted by distinct persons, are released as usual.
@@ -188,12 +188,15 @@ fn refuse_persons_matched_in_samples(
     let register = read
         .iter()
         .find(|c| in_register(c) && pseudonymised(c, own));
+    // Any own or shared column, whatever its tag: pseudonyms released in an earlier
+    // sample, uploaded again in a column tagged public, would match just the same.
     let yours = read
         .iter()
-        .find(|c| !in_register(c) && pseudonymised(c, own));
+        .filter(|c| !in_register(c))
+        .max_by_key(|c| pseudonymised(c, own));
     match (register, yours) {
         (Some(register), Some(yours)) => Err(GateError::Refused(format!(
-            "the query reads {} (tagged masked: a person's identifier) and the register's {}, so its rows can match people you know to their records; a sample of it would say who has which record, so none is released — release aggregates or an evaluation of it instead (they count distinct persons)",
+            "the query reads {} of your own or a shared table and the register's {} (a person's identifier), so its rows can match people you know to their records; a sample of it would say who has which record, so none is released — release aggregates or an evaluation of it instead (they count distinct persons)",
             dotted(yours),
             dotted(register)
         ))),
@@ -1058,6 +1061,17 @@ async fn statistical_used(
     .await?)
 }
 
+/// The lock under which an institution's releases are answered one at a time.
+fn answer_lock(institution_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    type Locks = std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+    static LOCKS: std::sync::OnceLock<Locks> = std::sync::OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    locks.entry(institution_id.to_owned()).or_default().clone()
+}
+
 /// A release of any kind, answered within the budget of statistical releases: checked
 /// before anything is computed, and a refusal (too few rows or subjects, differencing,
 /// rows without a subject, a sampled cell too wide) recorded and counted like an
@@ -1072,6 +1086,11 @@ async fn answered<T>(
     request_id: &str,
     release: impl std::future::Future<Output = Result<T, GateError>>,
 ) -> Result<T, GateError> {
+    // One answer at a time per institution: the budget is checked, the answer computed
+    // and recorded under one lock, so that requests sent at once cannot all pass the
+    // check before any of them is counted.
+    let lock = answer_lock(institution_id);
+    let _answering = lock.lock().await;
     let quota = accounts::quotas(store, institution_id)
         .await?
         .unwrap_or_default();
@@ -1080,7 +1099,15 @@ async fn answered<T>(
         statistical_budget(&mut conn, institution_id, &quota).await?;
     }
     let outcome = release.await;
-    if let Err(e @ (GateError::Refused(_) | GateError::TooSmall(_))) = &outcome {
+    // Every refusal counts, whatever its kind: a field found wrong in the data (a label
+    // that is not 0 or 1), a value that fails to compute, too few subjects, differencing.
+    if let Err(
+        e @ (GateError::Refused(_)
+        | GateError::TooSmall(_)
+        | GateError::Invalid { .. }
+        | GateError::Internal(_)),
+    ) = &outcome
+    {
         let id = new_id();
         let at = now();
         let mut tx = store.write().await?;

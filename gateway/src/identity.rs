@@ -474,7 +474,9 @@ pub async fn login(
         .fetch_one(&mut *tx)
         .await?;
     if disabled.is_some() {
-        return Err(IdentityError::Disabled);
+        // Answered as a wrong password: "disabled" after a matching password would
+        // confirm the password to whoever guessed it.
+        return Err(IdentityError::BadLogin);
     }
     // The owner's address starts afresh; the count from everywhere stands.
     sqlx::query("DELETE FROM login_failures WHERE username = ? AND client = ?")

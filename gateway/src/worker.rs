@@ -508,10 +508,11 @@ fn confine(spec: &JobSpec) -> std::io::Result<()> {
 
 /// System calls a job never makes, denied (`EPERM`) by a seccomp filter: sockets of
 /// any kind (Landlock covers TCP only: UDP, Unix and raw sockets too), tracing and
-/// reading other processes' memory, namespaces and mounts, running programs, kernel
-/// keys, modules and BPF, `io_uring` (whose operations bypass a filter of system
-/// calls), `userfaultfd` and `perf_event_open` (tools of kernel exploits).
-pub const DENIED_SYSTEM_CALLS: [(&str, libc::c_long); 31] = [
+/// reading other processes' memory, namespaces (`unshare`, `setns`; `clone` with
+/// namespace flags is not filtered) and mounts, running programs, kernel keys, modules
+/// and BPF, `io_uring` (whose operations bypass a filter of system calls),
+/// `userfaultfd` and `perf_event_open` (tools of kernel exploits).
+pub const DENIED_SYSTEM_CALLS: [(&str, libc::c_long); 39] = [
     ("socket", libc::SYS_socket),
     ("socketpair", libc::SYS_socketpair),
     ("connect", libc::SYS_connect),
@@ -537,7 +538,15 @@ pub const DENIED_SYSTEM_CALLS: [(&str, libc::c_long); 31] = [
     ("bpf", libc::SYS_bpf),
     ("init_module", libc::SYS_init_module),
     ("finit_module", libc::SYS_finit_module),
+    ("delete_module", libc::SYS_delete_module),
     ("kexec_load", libc::SYS_kexec_load),
+    ("kexec_file_load", libc::SYS_kexec_file_load),
+    ("fsopen", libc::SYS_fsopen),
+    ("fsmount", libc::SYS_fsmount),
+    ("fspick", libc::SYS_fspick),
+    ("move_mount", libc::SYS_move_mount),
+    ("open_tree", libc::SYS_open_tree),
+    ("mount_setattr", libc::SYS_mount_setattr),
     ("io_uring_setup", libc::SYS_io_uring_setup),
     ("io_uring_enter", libc::SYS_io_uring_enter),
     ("io_uring_register", libc::SYS_io_uring_register),
@@ -550,10 +559,16 @@ pub const DENIED_SYSTEM_CALLS: [(&str, libc::c_long); 31] = [
 fn deny_system_calls() -> std::io::Result<()> {
     use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(std::io::Error::other)?;
+    // On x86_64 the same calls exist again in the x32 ABI, numbered with bit 30 set and
+    // under the same architecture tag: both are denied.
+    const X32: libc::c_long = 0x4000_0000;
+    let x32 = cfg!(target_arch = "x86_64");
     let filter = SeccompFilter::new(
         DENIED_SYSTEM_CALLS
             .iter()
-            .map(|(_, number)| (*number, Vec::new()))
+            .flat_map(|(_, number)| [Some(*number), x32.then_some(*number | X32)])
+            .flatten()
+            .map(|number| (number, Vec::new()))
             .collect(),
         SeccompAction::Allow,
         SeccompAction::Errno(libc::EPERM as u32),

@@ -93,6 +93,7 @@ struct PasswordChange {
 /// Changes the caller's password and revokes the caller's other sessions.
 async fn change_password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     caller: Caller,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -101,6 +102,8 @@ async fn change_password(
         Action::ManageCredentials,
         &own_credentials(&caller),
     )?;
+    // Guesses at the current password are limited like logins.
+    state.limit_attempts(ip)?;
     let revoked = identity::change_password(
         &state.store,
         &caller,

@@ -1031,6 +1031,38 @@ async fn guessed_identifiers_are_not_confirmed_row_by_row() {
     .await;
     let (status, body) = sample(&app, &token, &institution, &job).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Those pseudonyms uploaded again in a column tagged public match the register just
+    // the same: refused too.
+    let mut csv = String::from("seen\n");
+    for pseudonym in values(&body, 0) {
+        csv.push_str(&format!("{pseudonym}\n"));
+    }
+    let (status, uploaded) = app
+        .upload(
+            &format!("/api/v1/institutions/{institution}/own-tables?name=seen&format=csv"),
+            &token,
+            "application/octet-stream",
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let job = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT s.seen, p.gender FROM seen s JOIN persons p ON p.id_number = s.seen",
+    )
+    .await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let (status, body) = sample(&app, &token, &institution, &job).await;
+    assert_error_saying(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "release_refused",
+        "seen.seen",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
