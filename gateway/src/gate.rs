@@ -20,14 +20,13 @@
 //!   against a 0/1 label column, computed here, each decile at least `k` subjects.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use catalog::Sensitivity;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::{concat_batches, take};
 use datafusion::arrow::row::{RowConverter, SortField};
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -312,14 +311,14 @@ pub async fn statistical_today(store: &Store, institution_id: &str) -> Result<i6
 }
 
 /// The job's result, checked: it must have succeeded and its file must be the one
-/// recorded.
+/// recorded; decoded from the bytes that were checked.
 async fn result(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
     institution_id: &str,
     job_id: &str,
-) -> Result<(Job, PathBuf, RecordBatch), GateError> {
+) -> Result<(Job, RecordBatch), GateError> {
     let job = workspaces
         .get(institution_id, job_id)
         .await
@@ -370,19 +369,21 @@ async fn result(
             "the result file of job {job_id} does not match its recorded hash"
         )));
     }
-    let ctx = SessionContext::new();
-    ctx.register_parquet(
-        "result",
-        path.to_str().unwrap_or_default(),
-        ParquetReadOptions::default(),
-    )
-    .await?;
-    let df = ctx.table("result").await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
+    // Decoded from the very bytes whose hash was checked: reading the file again could
+    // read another file written in between.
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            axum::body::Bytes::from(bytes),
+        )
+        .and_then(|b| b.build())
+        .map_err(|e| GateError::Internal(format!("decoding the result of job {job_id}: {e}")))?;
+    let schema = datafusion::arrow::array::RecordBatchReader::schema(&reader);
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| GateError::Internal(format!("decoding the result of job {job_id}: {e}")))?;
     let batch =
         concat_batches(&schema, &batches).map_err(|e| GateError::Internal(e.to_string()))?;
-    Ok((job, path, batch))
+    Ok((job, batch))
 }
 
 /// Sensitivities of the columns of the institution's own and shared tables.
@@ -634,7 +635,7 @@ async fn sample_release(
     actor: &str,
     request_id: &str,
 ) -> Result<Sample, GateError> {
-    let (job, _, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
+    let (job, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let (read, origins, plan) = lineage_of(
         store,
         workspaces,
@@ -1193,7 +1194,7 @@ async fn aggregate_release(
     actor: &str,
     request_id: &str,
 ) -> Result<Value, GateError> {
-    let (job, path, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
+    let (job, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
     if request.group_by.len() > 5 {
         return Err(GateError::Invalid {
@@ -1271,13 +1272,9 @@ async fn aggregate_release(
             keys.join(", ")
         ));
     }
+    // The batch decoded from the bytes whose hash was checked, never the file again.
     let ctx = SessionContext::new();
-    ctx.register_parquet(
-        "result",
-        path.to_str().unwrap_or_default(),
-        ParquetReadOptions::default(),
-    )
-    .await?;
+    ctx.register_batch("result", batch.clone())?;
     refuse_rows_without_subject(&ctx, &subject).await?;
     let batches = ctx.sql(&sql).await?.collect().await?;
     let dominated = dominated_groups(&ctx, &keys, &subject, request).await?;
@@ -1541,7 +1538,7 @@ async fn evaluation_release(
     actor: &str,
     request_id: &str,
 ) -> Result<Value, GateError> {
-    let (job, path, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
+    let (job, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
     let (read, origins, plan) = lineage_of(
         store,
@@ -1572,13 +1569,9 @@ async fn evaluation_release(
             });
         }
     }
+    // The batch decoded from the bytes whose hash was checked, never the file again.
     let ctx = SessionContext::new();
-    ctx.register_parquet(
-        "result",
-        path.to_str().unwrap_or_default(),
-        ParquetReadOptions::default(),
-    )
-    .await?;
+    ctx.register_batch("result", batch.clone())?;
     refuse_rows_without_subject(&ctx, &subject).await?;
     let sql = format!(
         "SELECT CAST({s} AS DOUBLE), CAST(CAST({l} AS INT) AS BIGINT), CAST({subject} AS VARCHAR) \
