@@ -292,15 +292,24 @@ pub async fn released_today(
     store: &Store,
     institution_id: &str,
 ) -> Result<(i64, i64, String), StoreError> {
-    let (rows, cells) = sqlx::query_as(
+    let mut conn = store.pool().acquire().await?;
+    let (rows, cells) = sampled(&mut conn, institution_id).await?;
+    Ok((rows, cells, window_frees_at(store, institution_id).await?))
+}
+
+/// Rows and cells released as samples to an institution in the last 24 hours.
+async fn sampled(
+    conn: &mut sqlx::SqliteConnection,
+    institution_id: &str,
+) -> Result<(i64, i64), StoreError> {
+    Ok(sqlx::query_as(
         "SELECT COALESCE(SUM(rows), 0), COALESCE(SUM(cells), 0) FROM releases \
          WHERE institution_id = ? AND kind = 'sample' AND released_at >= ?",
     )
     .bind(institution_id)
     .bind(window_start())
-    .fetch_one(store.pool())
-    .await?;
-    Ok((rows, cells, window_frees_at(store, institution_id).await?))
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// Aggregates and evaluations released to an institution in the last 24 hours, with
@@ -757,14 +766,7 @@ async fn sample_release(
     .bind(&fingerprint)
     .fetch_optional(&mut *tx)
     .await?;
-    let (used, used_cells): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(rows), 0), COALESCE(SUM(cells), 0) FROM releases \
-         WHERE institution_id = ? AND kind = 'sample' AND released_at >= ?",
-    )
-    .bind(institution_id)
-    .bind(window_start())
-    .fetch_one(&mut *tx)
-    .await?;
+    let (used, used_cells) = sampled(&mut tx, institution_id).await?;
     let frees_at = window_frees_at(store, institution_id).await?;
     // Cells, not only rows: a row of forty columns carries more than a row of two.
     let cells = (n * treatments.len().max(1)) as i64;
