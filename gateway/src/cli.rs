@@ -59,6 +59,8 @@ struct ServerConfig {
     report_grace_days: Option<i64>,
     #[serde(default)]
     trusted_proxies: Vec<gateway::api::Network>,
+    /// Staff give a second factor at every login (default true).
+    second_factor_for_staff: Option<bool>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -114,6 +116,16 @@ enum Command {
         /// Prepare the data and the demo accounts, then exit instead of serving.
         #[arg(long)]
         no_serve: bool,
+        /// Ask staff for their second factor (TOTP) at login, as `serve` does; the
+        /// demo prints their secrets either way.
+        #[arg(long)]
+        second_factor: bool,
+    },
+    /// Prints the current one-time code (TOTP, RFC 6238) of a base32 secret, as an
+    /// authenticator app would: for the demo's staff and for scripts.
+    Totp {
+        /// The secret, base32 (as the demo prints it or enrolment answers it).
+        secret: String,
     },
     /// Synthetic public-credit data.
     #[command(subcommand)]
@@ -307,10 +319,19 @@ pub async fn run(cli: Cli) -> Result<()> {
             listen,
             database,
             no_serve,
+            second_factor,
         } => {
             let data = data_dir(data);
             demo(&data, scale, seed).await?;
-            crate::server_cli::demo_server(listen, &database, &data, !no_serve).await
+            crate::server_cli::demo_server(listen, &database, &data, !no_serve, second_factor).await
+        }
+        Command::Totp { secret } => {
+            let bytes = gateway::second_factor::from_base32(&secret)
+                .filter(|b| !b.is_empty())
+                .context("the secret is not base32 (letters A-Z and digits 2-7)")?;
+            let step = gateway::second_factor::step_of(chrono::Utc::now().timestamp());
+            println!("{:06}", gateway::second_factor::code_at(&bytes, step));
+            Ok(())
         }
         Command::Samples(SamplesCommand::Generate(args)) => generate(&GenerateArgs {
             as_of: args.as_of.or(Some(samples::default_as_of())),
@@ -406,6 +427,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                 settings.public_rate.burst = burst;
             }
             settings.trusted_proxies = server.trusted_proxies.clone();
+            let second_factor = server.second_factor_for_staff.unwrap_or(true);
+            if !second_factor {
+                tracing::warn!(
+                    "server.second_factor_for_staff = false: staff log in with a password alone (GB/T 22239 level 3 asks two kinds of authentication of administrators)"
+                );
+            }
             // The key that picks sample rows and keys pseudonyms: made once, kept beside
             // the database; only once the configuration is known to be good, so that a
             // refused start leaves no key behind.
@@ -417,6 +444,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 ),
                 ..settings.gate
             };
+            settings.second_factor =
+                crate::server_cli::second_factor_settings(&database, second_factor)?;
             crate::server_cli::serve(listen, &database, settings).await
         }
         Command::Admin(AdminCommand::Create {

@@ -22,6 +22,25 @@ pub struct DemoLogin {
     pub username: &'static str,
 }
 
+impl DemoLogin {
+    /// The TOTP secret (base32) of a staff login, known like its password; `None` for
+    /// the others, who have no second factor.
+    pub fn second_factor_secret(&self) -> Option<String> {
+        matches!(self.role, "administrator" | "reviewer")
+            .then(|| crate::second_factor::base32(&self.secret_bytes()))
+    }
+
+    fn secret_bytes(&self) -> [u8; 20] {
+        let digest = ring::digest::digest(
+            &ring::digest::SHA256,
+            format!("creditpool demo second factor {}", self.username).as_bytes(),
+        );
+        let mut secret = [0u8; 20];
+        secret.copy_from_slice(&digest.as_ref()[..20]);
+        secret
+    }
+}
+
 /// Every demo login, in the order printed.
 pub const LOGINS: [DemoLogin; 6] = [
     DemoLogin {
@@ -58,6 +77,30 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoLogin>> {
         .fetch_optional(store.pool())
         .await?;
     if seeded.is_some() {
+        // A demo database seeded before staff had second factors gets them now.
+        let mut tx = store.write().await?;
+        for login in LOGINS.iter().filter(|l| l.second_factor_secret().is_some()) {
+            let id: String = sqlx::query_scalar(
+                "SELECT id FROM users WHERE username = ? \
+                 AND id NOT IN (SELECT user_id FROM second_factors)",
+            )
+            .bind(login.username)
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or_default();
+            if !id.is_empty() {
+                crate::second_factor::enrol_known(
+                    &mut tx,
+                    &state.settings.second_factor,
+                    &id,
+                    &login.secret_bytes(),
+                    "demo",
+                    "-",
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
         return Ok(LOGINS.to_vec());
     }
     let mut ids = Vec::new();
@@ -86,6 +129,17 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoLogin>> {
                 "-",
             )
             .await?;
+            if login.second_factor_secret().is_some() {
+                crate::second_factor::enrol_known(
+                    &mut tx,
+                    &state.settings.second_factor,
+                    &id,
+                    &login.secret_bytes(),
+                    "demo",
+                    "-",
+                )
+                .await?;
+            }
             ids.push(id);
         }
         tx.commit().await?;

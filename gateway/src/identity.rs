@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 
 use crate::audit::{self, Event};
+use crate::second_factor::{self, SecondFactorSettings, Verdict};
 use crate::store::{Store, StoreError, Tx, new_id, now, random_bytes, sha256_hex};
 
 /// Failed logins from one address to one username before each further one delays the
@@ -127,6 +128,26 @@ pub enum IdentityError {
         /// When it unlocks (RFC 3339).
         until: String,
     },
+    /// The user has a second factor and gave no code.
+    #[error(
+        "this account needs a one-time code: send one_time_code with the six digits your authenticator app shows, or one of your recovery codes"
+    )]
+    SecondFactorRequired,
+    /// Staff must enrol a second factor before they log in.
+    #[error(
+        "staff accounts need a second factor: start enrolling with POST /api/v1/sessions/second-factor and your username and password, add the secret to an authenticator app, then log in with its code as one_time_code"
+    )]
+    SecondFactorEnrolmentNeeded,
+    /// The one-time code is wrong or was used already.
+    #[error(
+        "the one-time code is wrong or was used already: give the code your authenticator app shows now (or an unused recovery code)"
+    )]
+    BadSecondFactor,
+    /// The user has a confirmed second factor already.
+    #[error(
+        "this account has a second factor already; to replace it (a lost device), an administrator resets it"
+    )]
+    SecondFactorEnrolled,
     /// An administrator disabled the account.
     #[error("this account is disabled by an administrator; ask them to enable it again")]
     Disabled,
@@ -326,162 +347,71 @@ async fn issue(
     })
 }
 
-/// Checks a username and password and opens a session, from `client` (an address, or
-/// `"unknown"`). Failures are counted per username and address, with growing delays
-/// after [`FREE_FAILURES`], and per username from every address up to
-/// [`ACCOUNT_CEILING`]; an unknown username is counted, delayed and answered exactly
-/// as a known one, and costs the same time.
+/// A login: a username, a password and, where one is asked, a second factor.
+#[derive(Clone, Copy, Debug)]
+pub struct LoginAttempt<'a> {
+    /// The username.
+    pub username: &'a str,
+    /// The password.
+    pub password: &'a str,
+    /// A six-digit code of the user's authenticator app, or one of their recovery codes.
+    pub one_time_code: Option<&'a str>,
+    /// The client's address, or `"unknown"`.
+    pub client: &'a str,
+}
+
+/// A session opened by a login.
+#[derive(Debug)]
+pub struct LoggedIn {
+    /// The session.
+    pub issued: Issued,
+    /// The recovery codes, when this login finished enrolling a second factor (shown once).
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// Checks a login and opens a session. Failures (a wrong password or a wrong second
+/// factor) are counted per username and client address, with growing delays after
+/// [`FREE_FAILURES`], and per username from every address up to [`ACCOUNT_CEILING`];
+/// an unknown username is counted, delayed and answered exactly as a known one, and
+/// costs the same time.
 pub async fn login(
     store: &Store,
-    username: &str,
-    password: &str,
-    client: &str,
+    second_factor: &SecondFactorSettings,
+    attempt: LoginAttempt<'_>,
     request_id: &str,
-) -> Result<Issued, IdentityError> {
+) -> Result<LoggedIn, IdentityError> {
     let mut tx = store.write().await?;
-    let now_utc = Utc::now();
-    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let pair = failures(&mut tx, username, client).await?;
-    let account = failures(&mut tx, username, "*").await?;
-    let locked = [&pair, &account]
-        .into_iter()
-        .filter_map(|f| f.as_ref().and_then(|f| f.locked_until))
-        .filter(|until| *until > now_utc)
-        .max();
-    if let Some(until) = locked {
-        return Err(IdentityError::Locked {
-            until: until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        });
-    }
-    let row = sqlx::query("SELECT id, password_hash FROM users WHERE username = ?")
-        .bind(username)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let user: Option<(String, String)> = row.map(|r| (r.get(0), r.get(1)));
-    // An unknown username spends the time a real check would.
-    let matched = match &user {
-        Some((_, stored)) => password_matches(password, stored),
-        None => {
-            let _ = password_matches(password, dummy_hash());
-            false
+    let (user_id, role) = match password_step(&mut tx, attempt, request_id).await? {
+        Ok(user) => user,
+        Err(refused) => {
+            tx.commit().await?;
+            return Err(refused);
         }
     };
-    let known = user.as_ref().map(|(id, _)| id.clone());
-    let Some((user_id, _)) = user.filter(|_| matched) else {
-        // The pair: growing delays after the free failures.
-        let failed = pair.as_ref().map_or(0, |f| f.failures) + 1;
-        let pair_lock = (failed >= FREE_FAILURES).then(|| {
-            let doublings = (failed - FREE_FAILURES).min(16) as u32;
-            now_utc + (FIRST_DELAY * 2i32.pow(doublings)).min(LONGEST_DELAY)
-        });
-        record_failure(
-            &mut tx,
-            username,
-            client,
-            failed,
-            pair.as_ref(),
-            pair_lock,
-            now_utc,
-        )
-        .await?;
-        // The username from everywhere, over a window.
-        let current = account
-            .as_ref()
-            .filter(|f| f.first_at > now_utc - CEILING_WINDOW);
-        let total = current.map_or(0, |f| f.failures) + 1;
-        let account_lock = (total >= ACCOUNT_CEILING).then(|| now_utc + CEILING_LOCK);
-        record_failure(
-            &mut tx,
-            username,
-            "*",
-            total,
-            current,
-            account_lock,
-            now_utc,
-        )
-        .await?;
-        let alert = total >= ALERT_AT && !current.is_some_and(|f| f.alerted);
-        if alert {
-            sqlx::query(
-                "UPDATE login_failures SET alerted = 1 WHERE username = ? AND client = '*'",
-            )
-            .bind(username)
-            .execute(&mut *tx)
-            .await?;
-            tracing::warn!(
-                username,
-                failures = total,
-                "sustained failed logins to one username"
-            );
-            audit::append(
-                &mut tx,
-                Event {
-                    actor: "system",
-                    action: "security.login_alert",
-                    subject: username,
-                    detail: serde_json::json!({
-                        "failures": total,
-                        "window_hours": CEILING_WINDOW.num_hours(),
-                        "known_user": known.is_some(),
-                    }),
-                    request_id,
-                },
-            )
-            .await?;
+    let verdict = second_factor::check(
+        &mut tx,
+        second_factor,
+        &user_id,
+        role,
+        attempt.one_time_code,
+        Utc::now().timestamp(),
+        request_id,
+    )
+    .await?;
+    let recovery_codes = match verdict {
+        Verdict::Passed(codes) => codes,
+        Verdict::Missing => return Err(IdentityError::SecondFactorRequired),
+        Verdict::EnrolmentNeeded => return Err(IdentityError::SecondFactorEnrolmentNeeded),
+        Verdict::Wrong => {
+            let lock = record_failure(&mut tx, attempt, Some(&user_id), request_id).await?;
+            tx.commit().await?;
+            return Err(lock.map_or(IdentityError::BadSecondFactor, locked));
         }
-        let lock = pair_lock.into_iter().chain(account_lock).max();
-        if let Some(id) = &known {
-            audit::append(
-                &mut tx,
-                Event {
-                    actor: id,
-                    action: if lock.is_some() {
-                        "user.locked"
-                    } else {
-                        "session.login_failed"
-                    },
-                    subject: id,
-                    detail: serde_json::json!({
-                        "client": client,
-                        "failures_from_client": failed,
-                        "failures_from_everywhere": total,
-                        "locked_until": lock.map(stamp),
-                        "everywhere": account_lock.is_some(),
-                    }),
-                    request_id,
-                },
-            )
-            .await?;
-        }
-        // Failures of another day that hold no lock are forgotten.
-        sqlx::query(
-            "DELETE FROM login_failures WHERE last_at < ? AND (locked_until IS NULL OR locked_until < ?)",
-        )
-        .bind(stamp(now_utc - CEILING_WINDOW))
-        .bind(stamp(now_utc))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        return Err(match lock {
-            Some(until) => IdentityError::Locked {
-                until: until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            },
-            None => IdentityError::BadLogin,
-        });
     };
-    let disabled: Option<String> = sqlx::query_scalar("SELECT disabled_at FROM users WHERE id = ?")
-        .bind(&user_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    if disabled.is_some() {
-        // Answered as a wrong password: "disabled" after a matching password would
-        // confirm the password to whoever guessed it.
-        return Err(IdentityError::BadLogin);
-    }
     // The owner's address starts afresh; the count from everywhere stands.
     sqlx::query("DELETE FROM login_failures WHERE username = ? AND client = ?")
-        .bind(username)
-        .bind(client)
+        .bind(attempt.username)
+        .bind(attempt.client)
         .execute(&mut *tx)
         .await?;
     let issued = issue(
@@ -489,7 +419,7 @@ pub async fn login(
         &user_id,
         "session",
         "login",
-        Some(now_utc + SESSION_LIFETIME),
+        Some(Utc::now() + SESSION_LIFETIME),
     )
     .await?;
     audit::append(
@@ -498,13 +428,263 @@ pub async fn login(
             actor: &user_id,
             action: "session.created",
             subject: &issued.id,
-            detail: serde_json::json!({ "client": client }),
+            detail: serde_json::json!({
+                "client": attempt.client,
+                "second_factor": attempt.one_time_code.is_some(),
+            }),
             request_id,
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(issued)
+    Ok(LoggedIn {
+        issued,
+        recovery_codes,
+    })
+}
+
+/// Starts enrolling a second factor for the user of a login whose password is right
+/// (counted like a login); refused once the user has a confirmed one.
+pub async fn start_second_factor(
+    store: &Store,
+    second_factor: &SecondFactorSettings,
+    attempt: LoginAttempt<'_>,
+    request_id: &str,
+) -> Result<second_factor::Enrolment, IdentityError> {
+    let mut tx = store.write().await?;
+    let (user_id, _) = match password_step(&mut tx, attempt, request_id).await? {
+        Ok(user) => user,
+        Err(refused) => {
+            tx.commit().await?;
+            return Err(refused);
+        }
+    };
+    let enrolment = second_factor::start_enrolment(
+        &mut tx,
+        second_factor,
+        &user_id,
+        attempt.username,
+        request_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(enrolment)
+}
+
+/// Replaces the caller's recovery codes after a six-digit code of their authenticator
+/// app (a wrong code counts as a failed login of theirs).
+pub async fn renew_recovery_codes(
+    store: &Store,
+    second_factor: &SecondFactorSettings,
+    caller: &Caller,
+    one_time_code: &str,
+    client: &str,
+    request_id: &str,
+) -> Result<Vec<String>, IdentityError> {
+    let code = one_time_code.trim();
+    if code.len() != second_factor::DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(IdentityError::Invalid {
+            field: "one_time_code",
+            message: "give the six digits your authenticator app shows now (not a recovery code)"
+                .into(),
+        });
+    }
+    let mut tx = store.write().await?;
+    if !second_factor::confirmed(&mut tx, &caller.user_id).await? {
+        return Err(IdentityError::Invalid {
+            field: "one_time_code",
+            message:
+                "you have no second factor yet: enrol one with POST /api/v1/sessions/second-factor"
+                    .into(),
+        });
+    }
+    let verdict = second_factor::check(
+        &mut tx,
+        second_factor,
+        &caller.user_id,
+        caller.role,
+        Some(code),
+        Utc::now().timestamp(),
+        request_id,
+    )
+    .await?;
+    if verdict != Verdict::Passed(None) {
+        let attempt = LoginAttempt {
+            username: &caller.username,
+            password: "",
+            one_time_code: Some(code),
+            client,
+        };
+        let lock = record_failure(&mut tx, attempt, Some(&caller.user_id), request_id).await?;
+        tx.commit().await?;
+        return Err(lock.map_or(IdentityError::BadSecondFactor, locked));
+    }
+    let codes = second_factor::new_recovery_codes(&mut tx, &caller.user_id).await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: &caller.user_id,
+            action: "second_factor.recovery_codes_renewed",
+            subject: &caller.user_id,
+            detail: serde_json::json!({ "recovery_codes": codes.len() }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(codes)
+}
+
+fn locked(until: DateTime<Utc>) -> IdentityError {
+    IdentityError::Locked {
+        until: until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    }
+}
+
+/// The password half of a login, inside `tx`: the user's id and role, or the refusal to
+/// answer once `tx` is committed (a failure is recorded in it).
+async fn password_step(
+    tx: &mut Tx,
+    attempt: LoginAttempt<'_>,
+    request_id: &str,
+) -> Result<Result<(String, Role), IdentityError>, IdentityError> {
+    let now_utc = Utc::now();
+    let pair = failures(tx, attempt.username, attempt.client).await?;
+    let account = failures(tx, attempt.username, "*").await?;
+    let lock = [&pair, &account]
+        .into_iter()
+        .filter_map(|f| f.as_ref().and_then(|f| f.locked_until))
+        .filter(|until| *until > now_utc)
+        .max();
+    if let Some(until) = lock {
+        return Ok(Err(locked(until)));
+    }
+    let row =
+        sqlx::query("SELECT id, password_hash, role, disabled_at FROM users WHERE username = ?")
+            .bind(attempt.username)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let user: Option<(String, String, String, Option<String>)> =
+        row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)));
+    // An unknown username spends the time a real check would.
+    let matched = match &user {
+        Some((_, stored, _, _)) => password_matches(attempt.password, stored),
+        None => {
+            let _ = password_matches(attempt.password, dummy_hash());
+            false
+        }
+    };
+    let known = user.as_ref().map(|(id, ..)| id.as_str());
+    let Some((user_id, _, role, disabled)) = user.as_ref().filter(|_| matched) else {
+        let lock = record_failure(tx, attempt, known, request_id).await?;
+        return Ok(Err(lock.map_or(IdentityError::BadLogin, locked)));
+    };
+    if disabled.is_some() {
+        // Answered as a wrong password: "disabled" after a matching password would
+        // confirm the password to whoever guessed it.
+        return Ok(Err(IdentityError::BadLogin));
+    }
+    let role = Role::parse(role).ok_or(IdentityError::BadLogin)?;
+    Ok(Ok((user_id.clone(), role)))
+}
+
+/// Records a failed login of `attempt` (of user `known`, if the username is one) from
+/// its client and from everywhere, alerting administrators at [`ALERT_AT`]; the lock it
+/// sets, if any.
+async fn record_failure(
+    tx: &mut Tx,
+    attempt: LoginAttempt<'_>,
+    known: Option<&str>,
+    request_id: &str,
+) -> Result<Option<DateTime<Utc>>, IdentityError> {
+    let (username, client) = (attempt.username, attempt.client);
+    let now_utc = Utc::now();
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let pair = failures(tx, username, client).await?;
+    let account = failures(tx, username, "*").await?;
+    // The pair: growing delays after the free failures.
+    let failed = pair.as_ref().map_or(0, |f| f.failures) + 1;
+    let pair_lock = (failed >= FREE_FAILURES).then(|| {
+        let doublings = (failed - FREE_FAILURES).min(16) as u32;
+        now_utc + (FIRST_DELAY * 2i32.pow(doublings)).min(LONGEST_DELAY)
+    });
+    write_failures(
+        tx,
+        username,
+        client,
+        failed,
+        pair.as_ref(),
+        pair_lock,
+        now_utc,
+    )
+    .await?;
+    // The username from everywhere, over a window.
+    let current = account
+        .as_ref()
+        .filter(|f| f.first_at > now_utc - CEILING_WINDOW);
+    let total = current.map_or(0, |f| f.failures) + 1;
+    let account_lock = (total >= ACCOUNT_CEILING).then(|| now_utc + CEILING_LOCK);
+    write_failures(tx, username, "*", total, current, account_lock, now_utc).await?;
+    let alert = total >= ALERT_AT && !current.is_some_and(|f| f.alerted);
+    if alert {
+        sqlx::query("UPDATE login_failures SET alerted = 1 WHERE username = ? AND client = '*'")
+            .bind(username)
+            .execute(&mut **tx)
+            .await?;
+        tracing::warn!(
+            username,
+            failures = total,
+            "sustained failed logins to one username"
+        );
+        audit::append(
+            tx,
+            Event {
+                actor: "system",
+                action: "security.login_alert",
+                subject: username,
+                detail: serde_json::json!({
+                    "failures": total,
+                    "window_hours": CEILING_WINDOW.num_hours(),
+                    "known_user": known.is_some(),
+                }),
+                request_id,
+            },
+        )
+        .await?;
+    }
+    let lock = pair_lock.into_iter().chain(account_lock).max();
+    if let Some(id) = known {
+        audit::append(
+            tx,
+            Event {
+                actor: id,
+                action: if lock.is_some() {
+                    "user.locked"
+                } else {
+                    "session.login_failed"
+                },
+                subject: id,
+                detail: serde_json::json!({
+                    "client": client,
+                    "failures_from_client": failed,
+                    "failures_from_everywhere": total,
+                    "locked_until": lock.map(stamp),
+                    "everywhere": account_lock.is_some(),
+                }),
+                request_id,
+            },
+        )
+        .await?;
+    }
+    // Failures of another day that hold no lock are forgotten.
+    sqlx::query(
+        "DELETE FROM login_failures WHERE last_at < ? AND (locked_until IS NULL OR locked_until < ?)",
+    )
+    .bind(stamp(now_utc - CEILING_WINDOW))
+    .bind(stamp(now_utc))
+    .execute(&mut **tx)
+    .await?;
+    Ok(lock)
 }
 
 /// Alerts of sustained failed logins raised in the last 24 hours.
@@ -556,7 +736,7 @@ async fn failures(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn record_failure(
+async fn write_failures(
     tx: &mut Tx,
     username: &str,
     client: &str,
@@ -899,6 +1079,9 @@ pub enum UserAction {
     Enable,
     /// Revoke all its sessions and API keys, leaving the account enabled.
     RevokeCredentials,
+    /// Remove its second factor and recovery codes (a lost device): it enrols again at
+    /// its next login.
+    ResetSecondFactor,
 }
 
 /// Applies `action` to user `user_id` on behalf of administrator `actor`; returns how
@@ -948,8 +1131,16 @@ pub async fn administer_user(
                 .await?;
         }
         UserAction::RevokeCredentials => {}
+        UserAction::ResetSecondFactor => {
+            if !second_factor::remove(&mut tx, user_id).await? {
+                return Err(IdentityError::Invalid {
+                    field: "id",
+                    message: "this user has no second factor to reset".into(),
+                });
+            }
+        }
     }
-    let revoked = if action == UserAction::Enable {
+    let revoked = if matches!(action, UserAction::Enable | UserAction::ResetSecondFactor) {
         0
     } else {
         sqlx::query(
@@ -969,6 +1160,7 @@ pub async fn administer_user(
                 UserAction::Disable => "user.disabled",
                 UserAction::Enable => "user.enabled",
                 UserAction::RevokeCredentials => "user.credentials_revoked",
+                UserAction::ResetSecondFactor => "user.second_factor_reset",
             },
             subject: user_id,
             detail: serde_json::json!({ "reason": reason, "credentials_revoked": revoked }),

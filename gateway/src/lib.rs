@@ -22,6 +22,7 @@ pub mod products;
 pub mod pseudonyms;
 pub mod reports;
 pub mod review;
+pub mod second_factor;
 pub mod sketch;
 pub mod store;
 pub mod tickets;

@@ -53,6 +53,7 @@ pub async fn demo_server(
     database: &Path,
     data: &Path,
     serve: bool,
+    second_factor: bool,
 ) -> Result<()> {
     let store = open_store(database).await?;
     let workspaces = gateway::workspace::default_root(database);
@@ -62,6 +63,7 @@ pub async fn demo_server(
         gateway::gate::load_or_create_secret(&key)
             .with_context(|| format!("the output gate's key {}", key.display()))?,
     );
+    settings.second_factor = second_factor_settings(database, second_factor)?;
     let state = AppState::start(store, settings)
         .await
         .context("cannot start the demo server")?;
@@ -77,13 +79,17 @@ pub async fn demo_server(
     eprintln!("!! For trying creditpool out only: never use this database for real work.");
     eprintln!("!! `creditpool serve` creates no accounts; see `creditpool admin create`.");
     eprintln!("{bar}");
-    println!("\n{:<16} {:<22} password", "role", "username");
+    println!(
+        "\n{:<16} {:<22} {:<30} second factor (TOTP secret)",
+        "role", "username", "password"
+    );
     for login in &logins {
         println!(
-            "{:<16} {:<22} {}",
+            "{:<16} {:<22} {:<30} {}",
             login.role,
             login.username,
-            demo::PASSWORD
+            demo::PASSWORD,
+            login.second_factor_secret().as_deref().unwrap_or("-")
         );
     }
     println!(
@@ -91,10 +97,34 @@ pub async fn demo_server(
         logins.first().map_or("", |l| l.username),
         demo::PASSWORD
     );
+    if second_factor {
+        println!(
+            "staff also give \"one_time_code\": the code of their secret now (`creditpool totp <secret>` prints it, as does any authenticator app)"
+        );
+    } else {
+        println!(
+            "second factors are not asked in this demo (start it with --second-factor to ask them of staff, as `creditpool serve` does)"
+        );
+    }
     if !serve {
         return Ok(());
     }
     run(listen, database, state).await
+}
+
+/// Who gives a second factor, with the key sealing the secrets: kept beside the
+/// database, made on first use.
+pub fn second_factor_settings(
+    database: &Path,
+    required: bool,
+) -> Result<gateway::second_factor::SecondFactorSettings> {
+    let key = database.with_extension("second-factor-key");
+    let mut settings = gateway::second_factor::SecondFactorSettings::new(
+        gateway::gate::load_or_create_secret(&key)
+            .with_context(|| format!("the second-factor key {}", key.display()))?,
+    );
+    settings.required = required;
+    Ok(settings)
 }
 
 /// Creates the first (or another) administrator; the password comes from standard

@@ -158,6 +158,26 @@ impl From<IdentityError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "username_taken", e.to_string())
                     .with_field("username")
             }
+            IdentityError::SecondFactorRequired => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "second_factor_required",
+                e.to_string(),
+            )
+            .with_field("one_time_code"),
+            IdentityError::BadSecondFactor => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "bad_second_factor", e.to_string())
+                    .with_field("one_time_code")
+            }
+            IdentityError::SecondFactorEnrolmentNeeded => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "second_factor_enrolment_required",
+                e.to_string(),
+            ),
+            IdentityError::SecondFactorEnrolled => ApiError::new(
+                StatusCode::CONFLICT,
+                "second_factor_enrolled",
+                e.to_string(),
+            ),
             IdentityError::Disabled => {
                 ApiError::new(StatusCode::FORBIDDEN, "account_disabled", e.to_string())
             }

@@ -87,6 +87,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<Network>,
     /// The working-day calendar's shipped years; those added since are in the database.
     pub calendar: policies::calendar::Calendar,
+    /// Who gives a second factor at login, and the key its secrets are sealed with.
+    pub second_factor: crate::second_factor::SecondFactorSettings,
 }
 
 /// How the public side presents itself (BRIEF Q5, Q7).
@@ -131,6 +133,9 @@ impl Settings {
             public_rate: PublicRate::default(),
             trusted_proxies: Vec::new(),
             calendar: policies::calendar::Calendar::builtin().clone(),
+            second_factor: crate::second_factor::SecondFactorSettings::new(
+                crate::gate::new_secret(),
+            ),
         }
     }
 }

@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/users", post(create_user).get(list_users))
         .route("/users/{id}/disable", post(disable_user))
         .route("/users/{id}/enable", post(enable_user))
+        .route("/users/{id}/reset-second-factor", post(reset_second_factor))
         .route(
             "/users/{id}/revoke-credentials",
             post(revoke_user_credentials),
@@ -490,6 +491,23 @@ async fn revoke_user_credentials(
         &caller,
         &id,
         crate::identity::UserAction::RevokeCredentials,
+        &body.reason,
+    )
+    .await
+}
+
+/// Administrators remove a user's second factor (a lost device); the user enrols again.
+async fn reset_second_factor(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Reason>,
+) -> Result<Json<Value>, ApiError> {
+    administer(
+        &state,
+        &caller,
+        &id,
+        crate::identity::UserAction::ResetSecondFactor,
         &body.reason,
     )
     .await

@@ -16,6 +16,8 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/sessions", post(login))
         .route("/sessions/current", delete(logout))
+        .route("/sessions/second-factor", post(start_second_factor))
+        .route("/me/recovery-codes", post(renew_recovery_codes))
         .route("/me", get(me))
         .route("/api-keys", post(create_api_key).get(list_api_keys))
         .route("/api-keys/{id}", delete(revoke_api_key))
@@ -28,6 +30,19 @@ pub(super) fn routes() -> Router<AppState> {
 struct Login {
     username: String,
     password: String,
+    /// The six digits of the user's authenticator app, or a recovery code.
+    one_time_code: Option<String>,
+}
+
+impl Login {
+    fn attempt<'a>(&'a self, client: &'a str) -> identity::LoginAttempt<'a> {
+        identity::LoginAttempt {
+            username: &self.username,
+            password: &self.password,
+            one_time_code: self.one_time_code.as_deref(),
+            client,
+        }
+    }
 }
 
 async fn login(
@@ -37,22 +52,81 @@ async fn login(
 ) -> Result<Response, ApiError> {
     state.limit_attempts(ip)?;
     let client = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    let issued = identity::login(
+    let logged_in = identity::login(
         &state.store,
-        &body.username,
-        &body.password,
+        &state.settings.second_factor,
+        body.attempt(&client),
+        &request_id(),
+    )
+    .await?;
+    let caller = identity::authenticate(&state.store, &logged_in.issued.token).await?;
+    let mut answer = serde_json::json!({
+        "token": logged_in.issued.token,
+        "expires_at": logged_in.issued.expires_at,
+        "user": caller,
+    });
+    if let Some(codes) = logged_in.recovery_codes {
+        answer["recovery_codes"] = serde_json::json!(codes);
+        answer["recovery_codes_note"] = serde_json::json!(
+            "your second factor is enrolled. Keep these recovery codes somewhere safe: each logs you in once in place of a code, if you lose your authenticator; they are not shown again"
+        );
+    }
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// Starts enrolling a second factor (TOTP) for the user whose username and password
+/// these are: answers its secret, once; the next login with one of its codes confirms it.
+async fn start_second_factor(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Response, ApiError> {
+    state.limit_attempts(ip)?;
+    let client = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let enrolment = identity::start_second_factor(
+        &state.store,
+        &state.settings.second_factor,
+        body.attempt(&client),
+        &request_id(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(enrolment)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoveryRenewal {
+    /// A code of the caller's authenticator app.
+    one_time_code: String,
+}
+
+/// Replaces the caller's recovery codes by new ones (the old stop working), after a
+/// code of their authenticator app.
+async fn renew_recovery_codes(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    caller: Caller,
+    ApiJson(body): ApiJson<RecoveryRenewal>,
+) -> Result<Response, ApiError> {
+    state.authorize(
+        &caller,
+        Action::ManageCredentials,
+        &own_credentials(&caller),
+    )?;
+    state.limit_attempts(ip)?;
+    let client = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let codes = identity::renew_recovery_codes(
+        &state.store,
+        &state.settings.second_factor,
+        &caller,
+        &body.one_time_code,
         &client,
         &request_id(),
     )
     .await?;
-    let caller = identity::authenticate(&state.store, &issued.token).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({
-            "token": issued.token,
-            "expires_at": issued.expires_at,
-            "user": caller,
-        })),
+        Json(serde_json::json!({ "recovery_codes": codes })),
     )
         .into_response())
 }

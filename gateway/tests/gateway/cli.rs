@@ -233,6 +233,36 @@ fn demo_generates_once_then_reuses_the_data() {
     );
     assert!(stdout.contains("serious_penalties"), "{stdout}");
 
+    // Issue 15: staff have second factors, whose secrets are printed with the
+    // passwords; `creditpool totp` gives a secret's current code.
+    let secret_of = |username: &str| {
+        stdout
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(username))
+            .and_then(|l| l.split_whitespace().last())
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("{username} in {stdout}"))
+    };
+    for staff in ["demo.admin", "demo.reviewer1"] {
+        let secret = secret_of(staff);
+        assert_eq!(secret.len(), 32, "{secret}");
+        let printed = creditpool(&["totp", &secret]);
+        assert!(printed.status.success(), "{}", text(&printed.stderr));
+        let bytes = gateway::second_factor::from_base32(&secret).expect("base32");
+        let now = gateway::second_factor::step_of(chrono::Utc::now().timestamp());
+        let code: u32 = text(&printed.stdout).trim().parse().expect("six digits");
+        assert!(
+            [now - 1, now]
+                .iter()
+                .any(|step| gateway::second_factor::code_at(&bytes, *step) == code),
+            "{code}"
+        );
+    }
+    assert_eq!(secret_of("demo.institution"), "-");
+    let refused = creditpool(&["totp", "not-base32!"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("not base32"));
+
     let second = creditpool(&["demo", "--data", data, "--database", database, "--no-serve"]);
     assert!(second.status.success(), "{}", text(&second.stderr));
     assert!(text(&second.stderr).contains("using the existing data"));

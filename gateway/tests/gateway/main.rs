@@ -20,5 +20,6 @@ mod public;
 mod quality;
 mod resources;
 mod review;
+mod second_factor;
 mod tickets;
 mod verification;
