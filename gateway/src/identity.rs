@@ -882,18 +882,9 @@ pub async fn change_password(
     caller: &Caller,
     current: &str,
     new: &str,
+    client: &str,
     request_id: &str,
 ) -> Result<u64, IdentityError> {
-    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = ?")
-        .bind(&caller.user_id)
-        .fetch_one(store.pool())
-        .await?;
-    if !password_matches(current, &stored) {
-        return Err(IdentityError::Invalid {
-            field: "current_password",
-            message: "the current password is wrong".into(),
-        });
-    }
     check_password(&caller.username, new).map_err(|e| match e {
         IdentityError::Invalid { message, .. } => IdentityError::Invalid {
             field: "new_password",
@@ -909,6 +900,24 @@ pub async fn change_password(
     }
     let hash = hash_password(new);
     let mut tx = store.write().await?;
+    // A wrong current password is a failed login of the caller's, from this address:
+    // a stolen session cannot guess the password faster than a login could.
+    let attempt = LoginAttempt {
+        username: &caller.username,
+        password: current,
+        one_time_code: None,
+        client,
+    };
+    if let Err(refused) = password_step(&mut tx, attempt, request_id).await? {
+        tx.commit().await?;
+        return Err(match refused {
+            IdentityError::BadLogin => IdentityError::Invalid {
+                field: "current_password",
+                message: "the current password is wrong".into(),
+            },
+            other => other,
+        });
+    }
     sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
         .bind(&hash)
         .bind(&caller.user_id)

@@ -50,8 +50,7 @@ async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    state.limit_attempts(ip)?;
-    let client = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let client = attempt_from(&state, ip)?;
     let logged_in = identity::login(
         &state.store,
         &state.settings.second_factor,
@@ -81,8 +80,7 @@ async fn start_second_factor(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    state.limit_attempts(ip)?;
-    let client = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let client = attempt_from(&state, ip)?;
     let enrolment = identity::start_second_factor(
         &state.store,
         &state.settings.second_factor,
@@ -113,8 +111,7 @@ async fn renew_recovery_codes(
         Action::ManageCredentials,
         &own_credentials(&caller),
     )?;
-    state.limit_attempts(ip)?;
-    let client = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let client = attempt_from(&state, ip)?;
     let codes = identity::renew_recovery_codes(
         &state.store,
         &state.settings.second_factor,
@@ -139,6 +136,13 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusC
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Caller>, ApiError> {
     state.authorize(&caller, Action::ReadOwnStatus, &Resource::Platform)?;
     Ok(Json(caller))
+}
+
+/// An attempt at a password or a code from `ip`: limited per address (like logins);
+/// the client as failed logins are counted by.
+fn attempt_from(state: &AppState, ip: Option<std::net::IpAddr>) -> Result<String, ApiError> {
+    state.limit_attempts(ip)?;
+    Ok(ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()))
 }
 
 /// The caller's own credentials, as a resource of the access rules.
@@ -177,12 +181,13 @@ async fn change_password(
         &own_credentials(&caller),
     )?;
     // Guesses at the current password are limited like logins.
-    state.limit_attempts(ip)?;
+    let client = attempt_from(&state, ip)?;
     let revoked = identity::change_password(
         &state.store,
         &caller,
         &body.current_password,
         &body.new_password,
+        &client,
         &request_id(),
     )
     .await?;

@@ -792,6 +792,71 @@ async fn a_password_change_revokes_the_other_sessions() {
 }
 
 #[tokio::test]
+async fn guesses_at_the_current_password_count_as_failed_logins() {
+    // Issue 15: a stolen session cannot guess its owner's password through the password
+    // change any faster than through logins: the same delays, the same audit.
+    let app = TestApp::spawn().await;
+    let user = app.user("sun", Role::Reviewer).await;
+    let token = app.login("sun").await;
+    let change = |current: String| {
+        let (app, token) = (&app, &token);
+        async move {
+            app.call(
+                Method::PUT,
+                "/api/v1/me/password",
+                Some(token),
+                Some(json!({ "current_password": current, "new_password": "a-new-long-password" })),
+            )
+            .await
+        }
+    };
+    for guess in 1..5 {
+        let (status, body) = change(format!("guess number {guess}")).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        );
+    }
+    let (status, body) = change("guess number 5".into()).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+    );
+    // Now even the right password waits, and logging in from this address too.
+    let (status, body) = change(PASSWORD.into()).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+    );
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/sessions",
+            None,
+            Some(json!({ "username": "sun", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let actions = app.audit_actions(&user).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "session.login_failed")
+            .count(),
+        4,
+        "{actions:?}"
+    );
+    assert!(actions.iter().any(|a| a == "user.locked"), "{actions:?}");
+    assert!(!actions.iter().any(|a| a == "user.password_changed"));
+}
+
+#[tokio::test]
 async fn api_keys_expire_and_rotate() {
     // Issue 15: API keys live 90 days unless asked otherwise (at most 365), and a key
     // is rotated into a new one while the old stops at once.

@@ -371,6 +371,16 @@ async fn codes_stored_as_typed_before_are_normalised_at_start() {
     .execute(pool)
     .await
     .expect("institution");
+    // Two institutions whose codes differ only in how they were typed: neither is
+    // changed (which is real is an administrator's call), and the clash is reported.
+    sqlx::query(
+        "INSERT INTO institutions (id, name, uscc, status, created_at) VALUES \
+         ('typed-a', '甲', '91330106MA2CXXXX1q', 'active', '2026-01-01T00:00:00Z'), \
+         ('typed-b', '甲', '91330106MA2CXXXX1Q', 'active', '2026-01-02T00:00:00Z')",
+    )
+    .execute(pool)
+    .await
+    .expect("clashing institutions");
     sqlx::query("UPDATE reviewer_affiliations SET uscc = '91110000600037341l' WHERE user_id = ?")
         .bind(&ids[3])
         .execute(pool)
@@ -409,6 +419,16 @@ async fn codes_stored_as_typed_before_are_normalised_at_start() {
     assert_eq!(detail["application_forms"], 1);
     assert_eq!(detail["institutions"], 1);
     assert_eq!(detail["affiliations"], 1);
+    assert_eq!(
+        detail["clashes"],
+        json!([{ "institutions": ["typed-a", "typed-b"], "uscc": "91330106MA2CXXXX1Q" }])
+    );
+    let typed: Vec<String> =
+        sqlx::query_scalar("SELECT uscc FROM institutions WHERE id LIKE 'typed-%' ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .expect("institutions");
+    assert_eq!(typed, ["91330106MA2CXXXX1q", "91330106MA2CXXXX1Q"]);
     // Again: nothing to do, nothing audited.
     drop(reopened);
     let again = gateway::store::Store::open(&db).await.expect("again");
