@@ -1161,3 +1161,100 @@ async fn a_refused_release_counts_like_an_aggregate() {
     let (status, body) = release(few, "evaluation", evaluation).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_releases_cannot_overrun_the_budget() {
+    // Classes 4 and 5: one institution's releases are answered one at a time, so that
+    // requests sent together cannot all pass the budget check before any is counted:
+    // neither releases nor refusals (which tell something about the data too) go past
+    // the budget.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    sqlx::query("UPDATE quotas SET statistical_releases_per_day = 2 WHERE institution_id = ?")
+        .bind(&institution)
+        .execute(app.store.pool())
+        .await
+        .expect("quota");
+    let all_at_once = |job: Value, kind: &'static str, body: Value| {
+        let path = format!(
+            "/api/v1/institutions/{institution}/jobs/{}/{kind}",
+            job["id"].as_str().expect("id")
+        );
+        let (app, token) = (&app, &token);
+        async move {
+            futures::future::join_all(
+                (0..8).map(|_| app.call(Method::POST, &path, Some(token), Some(body.clone()))),
+            )
+            .await
+        }
+    };
+    let few = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, CAST(registered_capital AS DOUBLE) AS score, \
+         CASE WHEN registered_capital > 5000000 THEN 1 ELSE 0 END AS label \
+         FROM enterprises WHERE registered_capital > 1e15",
+    )
+    .await;
+    let answers = all_at_once(
+        few,
+        "evaluation",
+        json!({ "score": "score", "label": "label" }),
+    )
+    .await;
+    let codes: Vec<&str> = answers
+        .iter()
+        .map(|(_, body)| body["error"]["code"].as_str().unwrap_or("released"))
+        .collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == "result_too_small").count(),
+        2,
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| **c == "quota_exceeded").count(),
+        6,
+        "{codes:?}"
+    );
+    let refusals: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM release_refusals")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("refusals");
+    assert_eq!(refusals, 2);
+
+    // Releases that pass, the next day's budget.
+    sqlx::query("DELETE FROM release_refusals")
+        .execute(app.store.pool())
+        .await
+        .expect("a day later");
+    let regions = ended(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, region_name FROM enterprises",
+    )
+    .await;
+    let answers = all_at_once(regions, "aggregate", json!({ "group_by": ["region_name"] })).await;
+    let released = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .count();
+    assert_eq!(released, 2, "{answers:?}");
+    for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_error(
+            *status,
+            body,
+            StatusCode::TOO_MANY_REQUESTS,
+            "quota_exceeded",
+        );
+    }
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM releases WHERE kind = 'aggregate'")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("releases");
+    assert_eq!(recorded, 2);
+}
