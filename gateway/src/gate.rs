@@ -344,7 +344,7 @@ async fn result(
     let root = accounts::workspace_path(store, institution_id)
         .await?
         .ok_or_else(|| GateError::NotReady("the institution has no open workspace".into()))?;
-    let path = root.join("results").join(format!("{job_id}.parquet"));
+    let path = crate::workspace::result_file(&root, job_id);
     // Refuse before loading anything a result that would not fit in memory decoded.
     let decoded: u64 = std::fs::File::open(&path)
         .ok()

@@ -25,6 +25,7 @@
 //! answers with one JSON outcome on its standard output; what it writes to its standard
 //! error goes to the server's log.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus, Stdio};
 use std::time::Duration;
@@ -99,6 +100,9 @@ pub struct Artifacts {
     pub dir: PathBuf,
     /// Module SHA-256 → the digest of its sealed artifact's file.
     pub pins: Vec<(String, sandbox::ArtifactPin)>,
+    /// The pinned artifacts' files: the only files of the folder the worker may read
+    /// (not other institutions' compiled models).
+    pub files: Vec<PathBuf>,
 }
 
 /// One job, as its worker is told it.
@@ -222,6 +226,51 @@ impl From<WireError> for JobError {
 /// is cancelled or the job's deadline passes. The result file appears only if the job
 /// succeeds.
 pub async fn run(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToken) -> JobResult {
+    // The worker writes in a folder of its own, which holds nothing else; the server
+    // moves a finished result to its place.
+    let stage = staging(&spec.out);
+    let _ = std::fs::remove_dir_all(&stage);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&stage)
+        .map_err(|e| JobError::Io(format!("preparing the job's folder: {e}")))?;
+    let told = JobSpec {
+        out: staged(&spec.out),
+        ..spec.clone()
+    };
+    let outcome = match run_staged(command, &told, cancel).await {
+        Ok(mut report) => std::fs::rename(&told.out, &spec.out)
+            .map(|()| {
+                report.result = spec.out.clone();
+                report
+            })
+            .map_err(|e| JobError::Io(format!("moving the result to its place: {e}"))),
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_dir_all(&stage);
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(&spec.out);
+    }
+    outcome
+}
+
+/// The folder a worker writes the result `out` in: beside it, named after it, holding
+/// nothing else.
+pub fn staging(out: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(".");
+    name.push(out.file_name().unwrap_or_default());
+    name.push(".staging");
+    out.with_file_name(name)
+}
+
+/// Where a worker writes the result `out` (and, until it is complete, its
+/// [`sandbox::partial_path`]): inside its [`staging`] folder.
+pub fn staged(out: &Path) -> PathBuf {
+    staging(out).join("result.parquet")
+}
+
+async fn run_staged(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToken) -> JobResult {
     let limits = spec.limits();
     let input = serde_json::to_vec(spec).map_err(|e| JobError::Internal(e.to_string()))?;
     let mut child = tokio::process::Command::new(&command.program)
@@ -312,11 +361,8 @@ pub async fn run(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToken) 
             Err(stopped)
         }
     };
-    if outcome.is_err() {
-        // Whatever a stopped worker had written is nobody's result.
-        let _ = std::fs::remove_file(sandbox::partial_path(&spec.out));
-        let _ = std::fs::remove_file(&spec.out);
-    }
+    // Whatever a stopped worker had written is nobody's result: its staging folder goes
+    // (in [`run`]).
     outcome
 }
 
@@ -618,8 +664,8 @@ pub fn landlock_abi() -> Option<i64> {
 
 /// Confines the calling thread, and every thread and process it starts later, to its
 /// job's files (Landlock): it may read its granted tables' files, its own and shared
-/// tables' files, its models' files and the compiled-model cache, and write only in the
-/// folder of its result. Nothing else of the file system can be opened (the data
+/// tables' files, its models' files and their pinned compiled artifacts, and write only
+/// in its own staging folder ([`staged`]), where nothing else is. Nothing else of the file system can be opened (the data
 /// folder's other tables, other institutions' workspaces, the database, the server's
 /// key), no TCP connection can be made or accepted, and no process outside the worker
 /// can be signalled. Applied last in [`confine`], before any other thread starts.
@@ -636,7 +682,7 @@ fn lock_down(spec: &JobSpec) -> Result<landlock::RestrictionStatus, landlock::Ru
         .map(|g| g.path.clone())
         .chain(spec.own.iter().map(|o| PathBuf::from(&o.path)))
         .chain(spec.models.iter().map(PathBuf::from))
-        .chain(spec.artifacts.iter().map(|a| a.dir.clone()));
+        .chain(spec.artifacts.iter().flat_map(|a| a.files.iter().cloned()));
     let result_dir = spec.out.parent().map(Path::to_path_buf);
     let write = AccessFs::ReadFile
         | AccessFs::WriteFile
@@ -812,6 +858,8 @@ mod tests {
         let others_own = file("workspaces/b/own/customers.parquet");
         let model = file("workspaces/a/models/m.wasm");
         let compiled = file("compiled/m.cwasm");
+        let others_compiled = file("compiled/theirs.cwasm");
+        let earlier_result = file("workspaces/a/results/earlier.parquet");
         let database = file("creditpool.db");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
         let port = listener.local_addr().expect("addr").port();
@@ -832,9 +880,10 @@ mod tests {
             artifacts: Some(Artifacts {
                 dir: dir.path().join("compiled"),
                 pins: Vec::new(),
+                files: vec![compiled.clone()],
             }),
             sql: "SELECT 1".into(),
-            out: dir.path().join("workspaces/a/results/j.parquet"),
+            out: staged(&dir.path().join("workspaces/a/results/j.parquet")),
             memory_bytes: 64 << 20,
             timeout_ms: 3000,
             max_result_bytes: 1 << 20,
@@ -850,10 +899,21 @@ mod tests {
             (
                 status.ruleset,
                 [&granted, &own, &model, &compiled].map(|p| read(p)),
-                [&other_table, &others_own, &database].map(|p| read(p)),
+                [
+                    &other_table,
+                    &others_own,
+                    &others_compiled,
+                    &earlier_result,
+                    &database,
+                ]
+                .map(|p| read(p)),
                 std::fs::write(&partial, b"result").is_ok()
                     && std::fs::rename(&partial, &out).is_ok(),
-                std::fs::write(root.join("workspaces/a/own/planted"), b"x").is_ok(),
+                [
+                    std::fs::write(root.join("workspaces/a/own/planted"), b"x").is_ok(),
+                    std::fs::write(&earlier_result, b"x").is_ok(),
+                    std::fs::write(root.join("workspaces/a/results/planted"), b"x").is_ok(),
+                ],
                 std::fs::read_dir(root.join("public-credit")).is_ok(),
                 std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
                 [
@@ -869,9 +929,15 @@ mod tests {
             tried.join().expect("the confined thread");
         assert_eq!(status, landlock::RulesetStatus::FullyEnforced);
         assert_eq!(allowed, [true; 4], "its job's files");
-        assert_eq!(denied, [false; 3], "other tables, workspaces, the database");
+        assert_eq!(
+            denied, [false; 5],
+            "other tables and workspaces, others' compiled models, its institution's earlier results, the database"
+        );
         assert!(wrote_result, "its result");
-        assert!(!wrote_elsewhere, "nothing outside its result's folder");
+        assert_eq!(
+            wrote_elsewhere, [false; 3],
+            "nothing outside its staging folder, not even beside its result"
+        );
         assert!(!listed, "not even the names of the other tables");
         assert!(!connected, "no network");
         assert_eq!(

@@ -213,7 +213,7 @@ impl Workspaces {
         // What they had written is nobody's result: it must not hold storage.
         for (id, institution_id) in &orphans {
             if let Some(root) = accounts::workspace_path(&store, institution_id).await? {
-                let _ = std::fs::remove_file(partial_result(&root, id));
+                let _ = std::fs::remove_dir_all(crate::worker::staging(&result_file(&root, id)));
             }
         }
         if !orphans.is_empty() {
@@ -435,7 +435,7 @@ impl Workspaces {
         .await?;
         tx.commit().await?;
 
-        let out = root.join("results").join(format!("{id}.parquet"));
+        let out = result_file(&root, &id);
         let mut limits = self.limits.clone();
         limits.max_result_bytes = result_cap;
         let spec = JobSpec {
@@ -503,20 +503,25 @@ impl Workspaces {
     /// The compiled-model cache as a worker is given it: its folder and the pins of the
     /// models `paths`. A model without a sealed artifact is compiled by the worker.
     fn artifacts(&self, paths: &[String]) -> Artifacts {
-        let pins = match self.sandbox() {
-            Ok(sandbox) => paths
-                .iter()
-                .filter_map(|p| std::fs::read(p).ok())
-                .filter_map(|bytes| sandbox.pin(&bytes))
-                .collect(),
-            Err(e) => {
-                tracing::error!("pinning the compiled models: {e}");
-                Vec::new()
+        let mut pins = Vec::new();
+        let mut files = Vec::new();
+        match self.sandbox() {
+            Ok(sandbox) => {
+                for bytes in paths.iter().filter_map(|p| std::fs::read(p).ok()) {
+                    if let (Some(pin), Some(file)) =
+                        (sandbox.pin(&bytes), sandbox.artifact_file(&bytes))
+                    {
+                        pins.push(pin);
+                        files.push(file);
+                    }
+                }
             }
-        };
+            Err(e) => tracing::error!("pinning the compiled models: {e}"),
+        }
         Artifacts {
             dir: self.compiled_models.clone(),
             pins,
+            files,
         }
     }
 
@@ -846,10 +851,15 @@ fn job_from_row(row: &sqlx::sqlite::SqliteRow) -> Job {
     }
 }
 
-/// Where a running job's result grows until the job succeeds.
+/// Where a job's result is kept once it succeeded.
+pub fn result_file(root: &std::path::Path, job_id: &str) -> std::path::PathBuf {
+    root.join("results").join(format!("{job_id}.parquet"))
+}
+
+/// Where a running job's result grows until the job succeeds: in its worker's staging
+/// folder.
 fn partial_result(root: &std::path::Path, job_id: &str) -> std::path::PathBuf {
-    root.join("results")
-        .join(format!("{job_id}.parquet.partial"))
+    sandbox::partial_path(&crate::worker::staged(&result_file(root, job_id)))
 }
 
 /// The storage an institution's queued and running jobs have reserved and not yet

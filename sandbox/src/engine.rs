@@ -293,6 +293,12 @@ impl Sandbox {
         Some((id, pin))
     }
 
+    /// The file of the compiled artifact of module `bytes` in the disk cache (whether or
+    /// not it is there yet), if this sandbox has a cache.
+    pub fn artifact_file(&self, bytes: &[u8]) -> Option<std::path::PathBuf> {
+        Some(self.cache.as_ref()?.path(&self.engine, &module_id(bytes)))
+    }
+
     /// The compiled module for `bytes`: from memory, from the sealed disk cache, or
     /// compiled now (and then remembered in both).
     fn compiled_module(&self, id: &str, bytes: &[u8]) -> Result<Module, SandboxError> {

@@ -684,7 +684,9 @@ async fn a_restart_fails_orphaned_jobs_and_frees_their_storage() {
         .join("workspaces")
         .join(&institution)
         .join("results");
-    let partial = results.join("orphan.parquet.partial");
+    // Its worker's staging folder, with what it had written.
+    let partial = sandbox::partial_path(&gateway::worker::staged(&results.join("orphan.parquet")));
+    std::fs::create_dir_all(partial.parent().expect("staging")).expect("staging");
     std::fs::write(&partial, [0u8; 1000]).expect("partial");
     let usage_path = format!("/api/v1/institutions/{institution}/usage");
     let (_, before) = app.call(Method::GET, &usage_path, Some(&token), None).await;
@@ -711,11 +713,21 @@ async fn a_restart_fails_orphaned_jobs_and_frees_their_storage() {
             .expect("job");
     assert_eq!(state, "failed");
     assert!(error.contains("the server restarted"), "{error}");
-    assert!(!partial.exists(), "the orphan's partial result is removed");
+    assert!(
+        !partial.parent().expect("staging").exists(),
+        "the orphan's staging folder and partial result are removed"
+    );
     assert!(
         results.join(format!("{done}.parquet")).exists(),
         "finished results stay"
     );
+    // A finished job's staging folder went with its worker.
+    let left: Vec<String> = std::fs::read_dir(&results)
+        .expect("results")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     let (_, after) = app.call(Method::GET, &usage_path, Some(&token), None).await;
     assert_eq!(after["storage_bytes"]["reserved"], 0, "{after}");
 }
