@@ -61,6 +61,10 @@ struct ServerConfig {
     trusted_proxies: Vec<gateway::api::Network>,
     /// Staff give a second factor at every login (default true).
     second_factor_for_staff: Option<bool>,
+    /// Jobs may run where the kernel has no Landlock (default false: the server
+    /// refuses to start there).
+    #[serde(default)]
+    allow_unconfined_jobs: bool,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -427,6 +431,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 settings.public_rate.burst = burst;
             }
             settings.trusted_proxies = server.trusted_proxies.clone();
+            settings.allow_unconfined_jobs = server.allow_unconfined_jobs;
             let second_factor = server.second_factor_for_staff.unwrap_or(true);
             if !second_factor {
                 tracing::warn!(

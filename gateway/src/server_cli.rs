@@ -64,6 +64,9 @@ pub async fn demo_server(
             .with_context(|| format!("the output gate's key {}", key.display()))?,
     );
     settings.second_factor = second_factor_settings(database, second_factor)?;
+    // Trying the platform out works on a kernel without Landlock too (the server warns);
+    // `serve` refuses to start there unless told otherwise.
+    settings.allow_unconfined_jobs = true;
     let state = AppState::start(store, settings)
         .await
         .context("cannot start the demo server")?;

@@ -130,6 +130,10 @@ pub struct JobSpec {
     pub timeout_ms: u64,
     /// The largest result, in bytes.
     pub max_result_bytes: u64,
+    /// The job may run where the kernel cannot confine it to its files (the server's
+    /// `allow_unconfined_jobs`); otherwise such a worker refuses to run it.
+    #[serde(default)]
+    pub unconfined_allowed: bool,
 }
 
 impl JobSpec {
@@ -542,14 +546,36 @@ fn confine(spec: &JobSpec) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let status = lock_down(spec).map_err(std::io::Error::other)?;
-    if status.ruleset != landlock::RulesetStatus::FullyEnforced {
-        tracing::warn!(
-            ruleset = ?status.ruleset,
-            "this kernel does not fully enforce Landlock: the job worker is not confined to its files"
-        );
-    }
+    confinement_holds(status.ruleset, spec.unconfined_allowed)?;
     deny_system_calls()?;
     Ok(())
+}
+
+/// Whether a worker may go on under Landlock's `status`: fully enforced, or partly (an
+/// older kernel: the file rules hold, some newer rights do not); not at all only where
+/// the server allows unconfined jobs.
+fn confinement_holds(
+    status: landlock::RulesetStatus,
+    unconfined_allowed: bool,
+) -> std::io::Result<()> {
+    match status {
+        landlock::RulesetStatus::FullyEnforced => Ok(()),
+        landlock::RulesetStatus::PartiallyEnforced => {
+            tracing::warn!(
+                "this kernel enforces Landlock only in part: the worker is confined to its files, without the newest rights (Linux 6.12 or later has them all)"
+            );
+            Ok(())
+        }
+        landlock::RulesetStatus::NotEnforced if unconfined_allowed => {
+            tracing::warn!(
+                "this kernel does not enforce Landlock: the job worker is not confined to its files (allowed by allow_unconfined_jobs)"
+            );
+            Ok(())
+        }
+        landlock::RulesetStatus::NotEnforced => Err(std::io::Error::other(
+            "this kernel does not enforce Landlock, so the job worker cannot be confined to its files; the job is not run",
+        )),
+    }
 }
 
 /// System calls a job never makes, denied (`EPERM`) by a seccomp filter: sockets of
@@ -887,6 +913,7 @@ mod tests {
             memory_bytes: 64 << 20,
             timeout_ms: 3000,
             max_result_bytes: 1 << 20,
+            unconfined_allowed: false,
         };
         std::fs::create_dir_all(spec.out.parent().expect("parent")).expect("dir");
         let out = spec.out.clone();
@@ -966,6 +993,22 @@ mod tests {
             )
         };
         done == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+
+    /// Landlock does not fall open: a worker the kernel cannot confine refuses its job
+    /// unless the server allows unconfined jobs; a partly confining kernel still confines
+    /// it to its files.
+    #[test]
+    fn a_worker_without_confinement_refuses_its_job() {
+        use landlock::RulesetStatus::{FullyEnforced, NotEnforced, PartiallyEnforced};
+        assert!(confinement_holds(FullyEnforced, false).is_ok());
+        assert!(confinement_holds(PartiallyEnforced, false).is_ok());
+        let refused = confinement_holds(NotEnforced, false).expect_err("refused");
+        assert!(
+            refused.to_string().contains("cannot be confined"),
+            "{refused}"
+        );
+        assert!(confinement_holds(NotEnforced, true).is_ok());
     }
 
     #[test]

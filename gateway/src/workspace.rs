@@ -162,6 +162,9 @@ pub struct JobSettings {
     pub worker: WorkerCommand,
     /// Where compiled models are kept, sealed, for the workers to load.
     pub compiled_models: PathBuf,
+    /// Jobs may run where the kernel cannot confine their workers (no Landlock): only
+    /// for trying the platform out on such a machine.
+    pub allow_unconfined: bool,
 }
 
 /// Runs the institutions' jobs, each in a worker process of its own
@@ -175,6 +178,7 @@ pub struct Workspaces {
     sandbox: OnceLock<Arc<Sandbox>>,
     limits: JobLimits,
     worker: WorkerCommand,
+    allow_unconfined: bool,
     /// The compiled-model cache and the key of its seals (never given to a worker).
     compiled_models: std::path::PathBuf,
     seal_key: [u8; 32],
@@ -224,10 +228,15 @@ impl Workspaces {
         }
         match crate::worker::landlock_abi() {
             Some(abi) if abi >= crate::worker::LANDLOCK_ABI => {}
+            None if !jobs.allow_unconfined => {
+                return Err(StoreError::Query(sqlx::Error::Protocol(
+                    "this kernel has no Landlock, so job workers cannot be confined to their jobs' files: run on Linux 5.13 or later with landlock among the security modules (6.12 or later for every right), or set server.allow_unconfined_jobs = true to try the platform out without it".into(),
+                )));
+            }
             found => tracing::warn!(
                 landlock_abi = ?found,
                 wanted = crate::worker::LANDLOCK_ABI,
-                "this kernel does not fully support Landlock: job workers cannot be confined to their jobs' files and kept off the network (Linux 6.12 or later does)"
+                "this kernel does not fully support Landlock: job workers are confined to their jobs' files only in part, or not at all if allowed (Linux 6.12 or later has every right)"
             ),
         }
         let queue = JobQueue::new(jobs.slots).map_err(|e| {
@@ -250,6 +259,7 @@ impl Workspaces {
             sandbox: OnceLock::new(),
             limits: jobs.limits,
             worker: jobs.worker,
+            allow_unconfined: jobs.allow_unconfined,
             compiled_models: jobs.compiled_models,
             seal_key: key,
             live: Mutex::new(HashMap::new()),
@@ -450,6 +460,7 @@ impl Workspaces {
             memory_bytes: limits.memory_bytes,
             timeout_ms: limits.timeout.as_millis() as u64,
             max_result_bytes: limits.max_result_bytes,
+            unconfined_allowed: self.allow_unconfined,
         };
         let work = {
             let this = self.clone();

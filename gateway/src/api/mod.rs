@@ -89,6 +89,9 @@ pub struct Settings {
     pub calendar: policies::calendar::Calendar,
     /// Who gives a second factor at login, and the key its secrets are sealed with.
     pub second_factor: crate::second_factor::SecondFactorSettings,
+    /// Jobs may run where the kernel cannot confine their workers to their files (no
+    /// Landlock); off by default, when such a server refuses to start.
+    pub allow_unconfined_jobs: bool,
 }
 
 /// How the public side presents itself (BRIEF Q5, Q7).
@@ -136,6 +139,7 @@ impl Settings {
             second_factor: crate::second_factor::SecondFactorSettings::new(
                 crate::gate::new_secret(),
             ),
+            allow_unconfined_jobs: false,
         }
     }
 }
@@ -234,6 +238,7 @@ impl AppState {
                 limits: settings.job_limits.clone(),
                 worker: settings.job_worker.clone(),
                 compiled_models: settings.workspaces_dir.join(COMPILED_MODELS_DIR),
+                allow_unconfined: settings.allow_unconfined_jobs,
             },
         )
         .await?;

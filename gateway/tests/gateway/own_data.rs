@@ -702,6 +702,7 @@ async fn a_restart_fails_orphaned_jobs_and_frees_their_storage() {
             limits: sandbox::JobLimits::default(),
             worker: crate::helpers::worker(),
             compiled_models: app.dir.path().join("compiled"),
+            allow_unconfined: false,
         },
     )
     .await
