@@ -580,8 +580,8 @@ fn confinement_holds(
 
 /// System calls a job never makes, denied (`EPERM`) by a seccomp filter: sockets of
 /// any kind (Landlock covers TCP only: UDP, Unix and raw sockets too), tracing and
-/// reading other processes' memory, namespaces (`unshare`, `setns`; `clone` with
-/// namespace flags is not filtered) and mounts, running programs, kernel keys, modules
+/// reading other processes' memory, namespaces (`unshare`, `setns`, and `clone` with
+/// any namespace flag: [`NAMESPACE_FLAGS`]) and mounts, running programs, kernel keys, modules
 /// and BPF, `io_uring` (whose operations bypass a filter of system calls),
 /// `userfaultfd` and `perf_event_open` (tools of kernel exploits).
 pub const DENIED_SYSTEM_CALLS: [(&str, libc::c_long); 39] = [
@@ -626,29 +626,73 @@ pub const DENIED_SYSTEM_CALLS: [(&str, libc::c_long); 39] = [
     ("perf_event_open", libc::SYS_perf_event_open),
 ];
 
-/// Installs the seccomp filter of [`DENIED_SYSTEM_CALLS`] on the calling thread (and
-/// the threads it starts later).
+/// The `clone` flags that make new namespaces: `clone` with any of them is denied like
+/// `unshare`.
+pub const NAMESPACE_FLAGS: [libc::c_int; 8] = [
+    libc::CLONE_NEWNS,
+    libc::CLONE_NEWCGROUP,
+    libc::CLONE_NEWUTS,
+    libc::CLONE_NEWIPC,
+    libc::CLONE_NEWUSER,
+    libc::CLONE_NEWPID,
+    libc::CLONE_NEWNET,
+    0x80, // CLONE_NEWTIME
+];
+
+/// Installs the seccomp filters on the calling thread (and the threads it starts later):
+/// [`DENIED_SYSTEM_CALLS`] and `clone` with a [`NAMESPACE_FLAGS`] flag answer `EPERM`;
+/// `clone3`, whose flags are in memory a filter cannot read, answers `ENOSYS`, so that
+/// the C library falls back to `clone` (which is checked) to start threads.
 fn deny_system_calls() -> std::io::Result<()> {
-    use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, TargetArch};
+    use seccompiler::{
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+        SeccompRule, TargetArch,
+    };
     let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(std::io::Error::other)?;
     // On x86_64 the same calls exist again in the x32 ABI, numbered with bit 30 set and
     // under the same architecture tag: both are denied.
     const X32: libc::c_long = 0x4000_0000;
     let x32 = cfg!(target_arch = "x86_64");
-    let filter = SeccompFilter::new(
-        DENIED_SYSTEM_CALLS
-            .iter()
-            .flat_map(|(_, number)| [Some(*number), x32.then_some(*number | X32)])
+    let both = |number: libc::c_long| {
+        [Some(number), x32.then_some(number | X32)]
+            .into_iter()
             .flatten()
-            .map(|number| (number, Vec::new()))
-            .collect(),
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::EPERM as u32),
-        arch,
-    )
-    .map_err(std::io::Error::other)?;
-    let program: BpfProgram = filter.try_into().map_err(std::io::Error::other)?;
-    seccompiler::apply_filter(&program).map_err(std::io::Error::other)
+    };
+    let namespaces = NAMESPACE_FLAGS
+        .iter()
+        .map(|flag| {
+            let flag = *flag as u64;
+            SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Qword,
+                SeccompCmpOp::MaskedEq(flag),
+                flag,
+            )
+            .and_then(|c| SeccompRule::new(vec![c]))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(std::io::Error::other)?;
+    let denied = DENIED_SYSTEM_CALLS
+        .iter()
+        .flat_map(|(_, number)| both(*number))
+        .map(|number| (number, Vec::new()))
+        .chain(both(libc::SYS_clone).map(|number| (number, namespaces.clone())))
+        .collect();
+    let unknown = both(libc::SYS_clone3)
+        .map(|number| (number, Vec::new()))
+        .collect();
+    for (rules, answer) in [(denied, libc::EPERM), (unknown, libc::ENOSYS)] {
+        let filter = SeccompFilter::new(
+            rules,
+            SeccompAction::Allow,
+            SeccompAction::Errno(answer as u32),
+            arch,
+        )
+        .map_err(std::io::Error::other)?;
+        let program: BpfProgram = filter.try_into().map_err(std::io::Error::other)?;
+        seccompiler::apply_filter(&program).map_err(std::io::Error::other)?;
+    }
+    Ok(())
 }
 
 /// `SCHED_IDLE`: the worker's threads run only when no thread of normal priority wants
@@ -949,6 +993,8 @@ mod tests {
                     std::os::unix::net::UnixStream::pair().is_ok(),
                     std::process::Command::new("/bin/true").status().is_ok(),
                     x32_socket_refused(),
+                    clone_into_namespace_refused(),
+                    std::thread::spawn(|| 7).join().ok() == Some(7),
                 ],
             )
         });
@@ -969,11 +1015,42 @@ mod tests {
         assert!(!connected, "no network");
         assert_eq!(
             others,
-            [false, false, false, false, true],
-            "no UDP or Unix sockets, no programs, not even through x32 numbers"
+            [false, false, false, false, true, true, true],
+            "no UDP or Unix sockets, no programs, not even through x32 numbers, no namespaces through clone; threads still start"
         );
         // The test harness itself is not confined.
         assert!(std::fs::read(dir.path().join("creditpool.db")).is_ok());
+    }
+
+    /// Whether `clone` with a new user namespace is refused by the filter (`EPERM`) and
+    /// `clone3` is unknown (`ENOSYS`). Were the first let through, the child would leave
+    /// at once.
+    fn clone_into_namespace_refused() -> bool {
+        // SAFETY: raw system calls with integer arguments (a null stack makes `clone`
+        // behave as `fork`); a child, if one were made, exits without touching memory.
+        #[allow(unsafe_code)]
+        unsafe {
+            let pid = libc::syscall(
+                libc::SYS_clone,
+                libc::CLONE_NEWUSER | libc::SIGCHLD,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            );
+            if pid == 0 {
+                libc::_exit(0);
+            }
+            let refused =
+                pid == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+            if pid > 0 {
+                libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0);
+            }
+            let clone3 = libc::syscall(libc::SYS_clone3, 0usize, 0usize);
+            refused
+                && clone3 == -1
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS)
+        }
     }
 
     /// Whether `socket` called by its x32 number is refused by the filter (`EPERM`),
