@@ -76,14 +76,10 @@ impl From<sqlx::Error> for ObjectionError {
     }
 }
 
-/// Checks that a phone number looks like one: a mainland mobile (11 digits from 1) or a
-/// fixed line with its area code (0 + 2–3 digits, optional '-', 7–8 digits).
+/// Checks that a phone number looks like one ([`policies::is_phone`], the rule of every
+/// form), with the message to answer if not.
 pub fn check_phone(phone: &str) -> Result<(), String> {
-    let digits: String = phone.chars().filter(|c| *c != '-' && *c != ' ').collect();
-    let all_digits = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-    let mobile = all_digits && digits.len() == 11 && digits.starts_with('1');
-    let fixed = all_digits && digits.starts_with('0') && (10..=12).contains(&digits.len());
-    if mobile || fixed {
+    if policies::is_phone(phone) {
         Ok(())
     } else {
         Err(

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::application::{FieldError, MAX_TEXT_CHARS, is_valid_phone};
+use crate::application::{FieldError, MAX_TEXT_CHARS};
 use crate::audit::{self, Event};
 use crate::store::{Store, StoreError, new_id, now};
 
@@ -175,7 +175,7 @@ pub fn check(form: &Registration) -> Vec<FieldError> {
             MAX_TEXT_CHARS,
         );
     }
-    if !is_valid_phone(&form.contact_phone) {
+    if !policies::is_phone(&form.contact_phone) {
         errors.push(field(
             "contact_phone",
             "a mainland mobile (11 digits) or a landline with area code, e.g. 0571-87654321",

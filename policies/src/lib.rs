@@ -16,8 +16,10 @@ pub mod disclosure;
 mod id_number;
 pub mod masking;
 mod normalise;
+mod phone;
 mod uscc;
 
 pub use id_number::{Gender, IdNumber, IdNumberError};
 pub use normalise::to_half_width;
+pub use phone::is_phone;
 pub use uscc::{USCC_ALPHABET, Uscc, UsccCheck, UsccError, UsccWarning};
