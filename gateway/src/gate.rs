@@ -1217,6 +1217,12 @@ async fn aggregate_release(
                     message: format!("the result has no column '{column}'"),
                 });
             };
+            if list[..i].contains(column) {
+                return Err(GateError::Invalid {
+                    field: format!("{name}[{i}]"),
+                    message: format!("column '{column}' is named twice in {name}; name it once"),
+                });
+            }
             if name != "group_by" && !numeric(field.data_type()) {
                 return Err(GateError::Invalid {
                     field: format!("{name}[{i}]"),
@@ -1554,6 +1560,12 @@ async fn evaluation_release(
     refuse_secret_reads(&read, &crate::own_data::sensitivities(own))?;
     let subject = subject_column(&schema, &origins, "score")?;
     one_subject_per_row(&plan, &schema, &subject, own)?;
+    if request.score == request.label {
+        return Err(GateError::Invalid {
+            field: "label".into(),
+            message: "the score and the label are the same column; the label is the outcome (0 or 1) the score should predict".into(),
+        });
+    }
     for (field, column) in [("score", &request.score), ("label", &request.label)] {
         let Ok(f) = schema.field_with_name(column) else {
             return Err(GateError::Invalid {

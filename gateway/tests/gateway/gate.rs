@@ -434,6 +434,65 @@ async fn identifiers_are_masked_secrets_never_leave_and_the_budget_holds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_named_twice_is_refused_by_name_not_answered_500() {
+    // Issue 17: an aggregate naming one group-by column twice, or an evaluation whose
+    // score and label are one column, answered 500 from the planner.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &["enterprises"], 0).await;
+    let job = run(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT subject_id, region_name, CAST(registered_capital AS DOUBLE) AS capital, \
+         CASE WHEN registered_capital > 5000000 THEN 1 ELSE 0 END AS label FROM enterprises",
+    )
+    .await;
+    for (what, body, field) in [
+        (
+            "aggregate",
+            json!({ "group_by": ["region_name", "region_name"] }),
+            "group_by[1]",
+        ),
+        (
+            "aggregate",
+            json!({ "group_by": ["region_name"], "sum": ["capital", "capital"] }),
+            "sum[1]",
+        ),
+        (
+            "aggregate",
+            json!({ "mean": ["capital", "capital"] }),
+            "mean[1]",
+        ),
+        (
+            "evaluation",
+            json!({ "score": "label", "label": "label" }),
+            "label",
+        ),
+    ] {
+        let (status, answer) = release(&app, &token, &institution, &job, what, Some(body)).await;
+        assert_error(
+            status,
+            &answer,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        );
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+    }
+    // Named once, they are answered.
+    let (status, answer) = release(
+        &app,
+        &token,
+        &institution,
+        &job,
+        "aggregate",
+        Some(json!({ "group_by": ["region_name"], "sum": ["capital"], "mean": ["capital"] })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_too_large_to_load_is_refused_before_it_is_read() {
     let app = TestApp::spawn_with(|s| s.gate.max_result_bytes = 4 * 1024).await;
     let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
