@@ -5,6 +5,7 @@
 //! enforce. Shared tables appear read-only in the grantees' jobs as `shared_<name>`.
 
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use catalog::Sensitivity;
@@ -218,10 +219,101 @@ pub fn check_upload(upload: &Upload<'_>) -> Result<(), OwnDataError> {
     Ok(())
 }
 
+/// An uploaded file to read into Parquet, as a worker process is told it: uploads are
+/// hostile input, so the parsers run confined, out of the server's process.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConvertSpec {
+    /// Table name.
+    pub name: String,
+    /// `csv` or `parquet`.
+    pub format: String,
+    /// Type overrides.
+    pub types: Vec<(String, String)>,
+    /// Sensitivity tags.
+    pub sensitivity: Vec<(String, String)>,
+    /// The uploaded file, in the staging folder.
+    pub file: PathBuf,
+    /// The Parquet file to write, in the same folder.
+    pub out: PathBuf,
+    /// Memory the reading may use.
+    pub memory_bytes: u64,
+    /// Its time limit, in ms.
+    pub timeout_ms: u64,
+    /// It may run where the kernel cannot confine it (`allow_unconfined_jobs`).
+    pub unconfined_allowed: bool,
+}
+
+impl ConvertSpec {
+    /// What its worker confines itself to: its staging folder, nothing else.
+    pub fn confinement(&self) -> crate::worker::Confinement {
+        crate::worker::Confinement {
+            memory_bytes: self.memory_bytes,
+            timeout_ms: self.timeout_ms,
+            // The table as Parquet: never much larger than the upload.
+            max_write_bytes: 2 * MAX_UPLOAD_BYTES,
+            read: Vec::new(),
+            write: self
+                .out
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            unconfined_allowed: self.unconfined_allowed,
+        }
+    }
+}
+
+/// What a worker made of an upload.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ConvertOutcome {
+    /// Read and written to the spec's `out`.
+    Done {
+        /// The columns.
+        columns: Vec<OwnColumn>,
+        /// Rows.
+        rows: u64,
+        /// What the owner should look at.
+        warnings: Vec<String>,
+    },
+    /// A parameter or the file's shape is wrong.
+    Invalid {
+        /// The parameter.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is not readable as what it claims to be.
+    Unreadable(String),
+    /// Files could not be written.
+    Files(String),
+}
+
+/// The worker's side of reading an upload.
+pub async fn convert_here(spec: &ConvertSpec) -> ConvertOutcome {
+    let upload = Upload {
+        name: &spec.name,
+        format: &spec.format,
+        types: spec.types.clone(),
+        sensitivity: spec.sensitivity.clone(),
+    };
+    match convert(&spec.out, &upload, &spec.file).await {
+        Ok((columns, rows, warnings)) => ConvertOutcome::Done {
+            columns,
+            rows,
+            warnings,
+        },
+        Err(OwnDataError::Invalid { field, message }) => ConvertOutcome::Invalid { field, message },
+        Err(OwnDataError::Unreadable(m)) => ConvertOutcome::Unreadable(m),
+        Err(other) => ConvertOutcome::Files(other.to_string()),
+    }
+}
+
 /// Imports the uploaded file at `file` (removed afterwards, whatever happens) as table
-/// `upload.name` of the institution; returns the table and its validation report.
+/// `upload.name` of the institution, read by a confined worker process
+/// ([`crate::workspace::Workspaces::convert`]); returns the table and its validation
+/// report.
+#[allow(clippy::too_many_arguments)]
 pub async fn import(
     store: &Store,
+    workspaces: &crate::workspace::Workspaces,
     workspace: &Path,
     institution_id: &str,
     user_id: &str,
@@ -229,9 +321,30 @@ pub async fn import(
     file: &Path,
     request_id: &str,
 ) -> Result<(OwnTable, serde_json::Value), OwnDataError> {
-    let outcome = convert(workspace, upload, file).await;
+    let dir = workspace.join("own");
+    let id = new_id();
+    let path = dir.join(format!("{id}.parquet"));
+    // The worker's folder: the upload moves in, the table is written there, and the
+    // folder goes whatever happens.
+    let stage = dir.join(format!(".{id}.staging"));
+    let outcome = async {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&stage)
+            .map_err(|e| OwnDataError::Files(e.to_string()))?;
+        let staged = stage.join(format!("upload.{}", upload.format));
+        std::fs::rename(file, &staged).map_err(|e| OwnDataError::Files(e.to_string()))?;
+        let spec = workspaces.convert_spec(upload, staged, stage.join("table.parquet"));
+        let out = spec.out.clone();
+        let converted = workspaces.convert(&spec).await?;
+        std::fs::rename(&out, &path).map_err(|e| OwnDataError::Files(e.to_string()))?;
+        Ok::<_, OwnDataError>(converted)
+    }
+    .await;
     let _ = std::fs::remove_file(file);
-    let (path, columns, rows, warnings) = outcome?;
+    let _ = std::fs::remove_dir_all(&stage);
+    let (columns, rows, warnings) = outcome?;
     let committed = commit(
         store,
         institution_id,
@@ -259,13 +372,11 @@ pub async fn import(
     }
 }
 
-type Converted = (PathBuf, Vec<OwnColumn>, u64, Vec<String>);
+/// An upload read: its columns, rows and warnings.
+pub type Converted = (Vec<OwnColumn>, u64, Vec<String>);
 
-async fn convert(
-    workspace: &Path,
-    upload: &Upload<'_>,
-    file: &Path,
-) -> Result<Converted, OwnDataError> {
+/// Reads `file` as `upload` says and writes it as Parquet to `path`.
+async fn convert(path: &Path, upload: &Upload<'_>, file: &Path) -> Result<Converted, OwnDataError> {
     let ctx = SessionContext::new();
     let location = file.to_str().unwrap_or_default();
     let unreadable = |e: datafusion::error::DataFusionError| {
@@ -398,11 +509,7 @@ async fn convert(
         })
         .collect();
     let df = df.select(exprs).map_err(unreadable)?;
-    let dir = workspace.join("own");
-    std::fs::create_dir_all(&dir).map_err(|e| OwnDataError::Files(e.to_string()))?;
-    let id = new_id();
-    let partial = dir.join(format!("{id}.parquet.partial"));
-    let path = dir.join(format!("{id}.parquet"));
+    let partial = sandbox::partial_path(path);
     let result = async {
         let out =
             std::fs::File::create(&partial).map_err(|e| OwnDataError::Files(e.to_string()))?;
@@ -438,7 +545,7 @@ async fn convert(
         let _ = std::fs::remove_file(&partial);
         return Err(invalid("file", "the file has no rows"));
     }
-    std::fs::rename(&partial, &path).map_err(|e| OwnDataError::Files(e.to_string()))?;
+    std::fs::rename(&partial, path).map_err(|e| OwnDataError::Files(e.to_string()))?;
     let mut warnings = Vec::new();
     for c in &columns {
         if c.nulls == rows {
@@ -460,7 +567,7 @@ async fn convert(
             ));
         }
     }
-    Ok((path, columns, rows, warnings))
+    Ok((columns, rows, warnings))
 }
 
 #[allow(clippy::too_many_arguments)]

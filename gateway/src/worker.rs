@@ -136,7 +136,56 @@ pub struct JobSpec {
     pub unconfined_allowed: bool,
 }
 
+/// What a worker is told to do.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Task {
+    /// Run a job.
+    Job(JobSpec),
+    /// Read an uploaded file of an institution's own data into Parquet.
+    Convert(crate::own_data::ConvertSpec),
+}
+
+/// What a worker confines itself to, whatever its task.
+#[derive(Clone, Debug)]
+pub struct Confinement {
+    /// Memory its work may use, beyond the worker's overhead and thread stacks.
+    pub memory_bytes: u64,
+    /// Its time limit, in ms.
+    pub timeout_ms: u64,
+    /// The largest file it may write.
+    pub max_write_bytes: u64,
+    /// Files (and folders) it may read.
+    pub read: Vec<PathBuf>,
+    /// The one folder it may write in (and read).
+    pub write: PathBuf,
+    /// It may go on where the kernel cannot confine it.
+    pub unconfined_allowed: bool,
+}
+
 impl JobSpec {
+    /// What the job's worker confines itself to: its tables', models' and pinned
+    /// artifacts' files read-only, its staging folder writable.
+    pub fn confinement(&self) -> Confinement {
+        Confinement {
+            memory_bytes: self.memory_bytes as u64,
+            timeout_ms: self.timeout_ms,
+            max_write_bytes: self.max_result_bytes,
+            read: self
+                .grants
+                .iter()
+                .map(|g| g.path.clone())
+                .chain(self.own.iter().map(|o| PathBuf::from(&o.path)))
+                .chain(self.models.iter().map(PathBuf::from))
+                .chain(self.artifacts.iter().flat_map(|a| a.files.iter().cloned()))
+                .collect(),
+            write: self
+                .out
+                .parent()
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            unconfined_allowed: self.unconfined_allowed,
+        }
+    }
+
     /// The job's limits.
     pub fn limits(&self) -> JobLimits {
         JobLimits {
@@ -276,11 +325,47 @@ pub fn staged(out: &Path) -> PathBuf {
 
 async fn run_staged(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToken) -> JobResult {
     let limits = spec.limits();
-    let input = serde_json::to_vec(spec).map_err(|e| JobError::Internal(e.to_string()))?;
+    let said = converse(
+        command,
+        &spec.job_id,
+        &Task::Job(spec.clone()),
+        limits.timeout,
+        cancel,
+    )
+    .await?;
+    // Whatever a stopped worker had written is nobody's result: its staging folder goes
+    // (in [`run`]).
+    understand(&spec.job_id, said.status, &said.out, &said.err, &limits)
+}
+
+/// What a worker said: the head of its standard output (its outcome), the tail of its
+/// standard error, and how it ended.
+#[derive(Debug)]
+pub struct Said {
+    /// Its outcome, as JSON.
+    pub out: Vec<u8>,
+    /// Its last words (for the log only: they can quote data).
+    pub err: String,
+    /// How it ended.
+    pub status: ExitStatus,
+}
+
+/// Starts a worker, tells it `task` on its standard input and waits for it to end: the
+/// pipes close, then the process ends, both within `timeout` (plus [`KILL_GRACE`]) and
+/// unless `cancel` fires, or it is killed (SIGKILL: nothing it is doing can delay it).
+/// `label` names it in `ps` and the log.
+pub async fn converse(
+    command: &WorkerCommand,
+    label: &str,
+    task: &Task,
+    timeout: Duration,
+    cancel: &CancelToken,
+) -> Result<Said, JobError> {
+    let input = serde_json::to_vec(task).map_err(|e| JobError::Internal(e.to_string()))?;
     let mut child = tokio::process::Command::new(&command.program)
         .arg(SUBCOMMAND)
-        // Only for people reading `ps`: the job is told on the pipe.
-        .arg(&spec.job_id)
+        // Only for people reading `ps`: the task is told on the pipe.
+        .arg(label)
         // Nothing of the server's environment (its configuration, its secrets) reaches
         // the worker but what it is told on the pipe.
         .env_clear()
@@ -320,7 +405,7 @@ async fn run_staged(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToke
         (out, err)
     };
     tokio::pin!(talk);
-    let deadline = tokio::time::sleep(limits.timeout + KILL_GRACE);
+    let deadline = tokio::time::sleep(timeout + KILL_GRACE);
     tokio::pin!(deadline);
     let cancelled = async {
         while !cancel.is_cancelled() {
@@ -328,46 +413,41 @@ async fn run_staged(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToke
         }
     };
     tokio::pin!(cancelled);
-    let timeout = || JobError::Timeout {
-        limit_ms: limits.timeout.as_millis() as u64,
+    let timed_out = || JobError::Timeout {
+        limit_ms: timeout.as_millis() as u64,
     };
-    // The pipes close, then the process ends: both within the deadline, or it is
-    // killed (a worker that closed its pipes and went on must not hold its slot).
+    // A worker that closed its pipes and went on must not hold its slot.
     let ended = tokio::select! {
         said = &mut talk => Ok(said),
         () = &mut cancelled => Err(JobError::Cancelled),
-        () = &mut deadline => Err(timeout()),
+        () = &mut deadline => Err(timed_out()),
     };
     let ended = match ended {
         Ok(said) => tokio::select! {
             status = child.wait() => Ok((said, status)),
             () = &mut cancelled => Err(JobError::Cancelled),
-            () = &mut deadline => Err(timeout()),
+            () = &mut deadline => Err(timed_out()),
         },
         Err(stopped) => Err(stopped),
     };
-    let outcome = match ended {
+    match ended {
         Ok(((out, err), status)) => {
             let status = status
                 .map_err(|e| JobError::Internal(format!("waiting for the job worker: {e}")))?;
-            let err = String::from_utf8_lossy(&err);
+            let err = String::from_utf8_lossy(&err).into_owned();
             if !err.trim().is_empty() {
                 // Escaped, and not at the default level: it can hold a panic's words,
                 // which may quote data.
-                tracing::debug!(job = %spec.job_id, "job worker said: {:?}", err.trim());
+                tracing::debug!(worker = %label, "job worker said: {:?}", err.trim());
             }
-            understand(&spec.job_id, status, &out, &err, &limits)
+            Ok(Said { out, err, status })
         }
         Err(stopped) => {
-            // SIGKILL: nothing the worker's plan is doing can delay it.
             let _ = child.start_kill();
             let _ = child.wait().await;
             Err(stopped)
         }
-    };
-    // Whatever a stopped worker had written is nobody's result: its staging folder goes
-    // (in [`run`]).
-    outcome
+    }
 }
 
 /// What a worker's outcome, exit status and last words mean.
@@ -469,26 +549,44 @@ pub fn main() -> ExitCode {
         eprintln!("job worker: reading the job: {e}");
         return ExitCode::from(2);
     }
-    let spec: JobSpec = match serde_json::from_slice(&input) {
+    let task: Task = match serde_json::from_slice(&input) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("job worker: the job is not understood: {e}");
+            eprintln!("job worker: the task is not understood: {e}");
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = confine(&spec) {
+    let confinement = match &task {
+        Task::Job(spec) => spec.confinement(),
+        Task::Convert(spec) => spec.confinement(),
+    };
+    if let Err(e) = confine(&confinement) {
         eprintln!("job worker: confining itself: {e}");
         return ExitCode::from(2);
     }
-    let outcome = match job_runtime() {
-        Ok(runtime) => runtime.block_on(run_here(&spec)),
-        Err(e) => Err(JobError::Internal(format!("starting the job runtime: {e}"))),
+    let runtime = job_runtime();
+    let written = match task {
+        Task::Job(spec) => {
+            let outcome = match runtime {
+                Ok(runtime) => runtime.block_on(run_here(&spec)),
+                Err(e) => Err(JobError::Internal(format!("starting the job runtime: {e}"))),
+            };
+            let outcome = match &outcome {
+                Ok(report) => Outcome::Done(report.clone()),
+                Err(e) => Outcome::Failed(e.into()),
+            };
+            serde_json::to_writer(std::io::stdout().lock(), &outcome)
+        }
+        Task::Convert(spec) => {
+            let outcome = match runtime {
+                Ok(runtime) => runtime.block_on(crate::own_data::convert_here(&spec)),
+                Err(e) => {
+                    crate::own_data::ConvertOutcome::Files(format!("starting the runtime: {e}"))
+                }
+            };
+            serde_json::to_writer(std::io::stdout().lock(), &outcome)
+        }
     };
-    let outcome = match &outcome {
-        Ok(report) => Outcome::Done(report.clone()),
-        Err(e) => Outcome::Failed(e.into()),
-    };
-    let written = serde_json::to_writer(std::io::stdout().lock(), &outcome);
     if let Err(e) = written {
         eprintln!("job worker: writing the outcome: {e}");
         return ExitCode::from(2);
@@ -498,7 +596,7 @@ pub fn main() -> ExitCode {
 
 /// Lowers the worker's priority and sets its resource limits, before any thread starts
 /// (threads inherit both).
-fn confine(spec: &JobSpec) -> std::io::Result<()> {
+fn confine(spec: &Confinement) -> std::io::Result<()> {
     use rustix::process::{Resource, Rlimit, setpriority_process, setrlimit};
     setpriority_process(None, WORKER_NICE)?;
     idle_priority()?;
@@ -526,7 +624,7 @@ fn confine(spec: &JobSpec) -> std::io::Result<()> {
     let stacks = ((cores() + BLOCKING_THREADS) * sandbox::JOB_THREAD_STACK) as u64;
     limit(
         Resource::Data,
-        spec.memory_bytes as u64 + WORKER_OVERHEAD_BYTES + stacks,
+        spec.memory_bytes + WORKER_OVERHEAD_BYTES + stacks,
     )?;
     // CPU seconds on every core for the whole deadline, and some: the deadline itself
     // is the server's to enforce; this only bounds a worker the server lost.
@@ -539,12 +637,10 @@ fn confine(spec: &JobSpec) -> std::io::Result<()> {
     // The result file is the only file a worker writes.
     limit(
         Resource::Fsize,
-        spec.max_result_bytes.saturating_add(1 << 20),
+        spec.max_write_bytes.saturating_add(1 << 20),
     )?;
     limit(Resource::Core, 0)?;
-    if let Some(dir) = spec.out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+    std::fs::create_dir_all(&spec.write)?;
     let status = lock_down(spec).map_err(std::io::Error::other)?;
     confinement_holds(status.ruleset, spec.unconfined_allowed)?;
     deny_system_calls()?;
@@ -739,21 +835,15 @@ pub fn landlock_abi() -> Option<i64> {
 /// folder's other tables, other institutions' workspaces, the database, the server's
 /// key), no TCP connection can be made or accepted, and no process outside the worker
 /// can be signalled. Applied last in [`confine`], before any other thread starts.
-fn lock_down(spec: &JobSpec) -> Result<landlock::RestrictionStatus, landlock::RulesetError> {
+fn lock_down(spec: &Confinement) -> Result<landlock::RestrictionStatus, landlock::RulesetError> {
     use landlock::{
         ABI, Access, AccessFs, AccessNet, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
         path_beneath_rules,
     };
     let abi = ABI::V6; // LANDLOCK_ABI
     let read = AccessFs::from_read(abi);
-    let files = spec
-        .grants
-        .iter()
-        .map(|g| g.path.clone())
-        .chain(spec.own.iter().map(|o| PathBuf::from(&o.path)))
-        .chain(spec.models.iter().map(PathBuf::from))
-        .chain(spec.artifacts.iter().flat_map(|a| a.files.iter().cloned()));
-    let result_dir = spec.out.parent().map(Path::to_path_buf);
+    let files = spec.read.iter().cloned();
+    let result_dir = [spec.write.clone()];
     let write = AccessFs::ReadFile
         | AccessFs::WriteFile
         | AccessFs::ReadDir
@@ -963,7 +1053,7 @@ mod tests {
         let out = spec.out.clone();
         let root = dir.path().to_path_buf();
         let tried = std::thread::spawn(move || {
-            let status = lock_down(&spec).expect("confined");
+            let status = lock_down(&spec.confinement()).expect("confined");
             deny_system_calls().expect("filtered");
             let read = |p: &Path| std::fs::read(p).is_ok();
             let partial = sandbox::partial_path(&out);

@@ -511,6 +511,78 @@ impl Workspaces {
         crate::worker::run(&self.worker, &spec, cancel).await
     }
 
+    /// How a worker is told to read an upload `file` into `out`: under the job limits'
+    /// memory and time.
+    pub fn convert_spec(
+        &self,
+        upload: &crate::own_data::Upload<'_>,
+        file: PathBuf,
+        out: PathBuf,
+    ) -> crate::own_data::ConvertSpec {
+        crate::own_data::ConvertSpec {
+            name: upload.name.to_owned(),
+            format: upload.format.to_owned(),
+            types: upload.types.clone(),
+            sensitivity: upload.sensitivity.clone(),
+            file,
+            out,
+            memory_bytes: self.limits.memory_bytes as u64,
+            timeout_ms: self.limits.timeout.as_millis() as u64,
+            unconfined_allowed: self.allow_unconfined,
+        }
+    }
+
+    /// Reads an uploaded file into Parquet in a worker process of its own, confined to
+    /// the upload's staging folder under the memory and time of a job: a file that
+    /// crashes a parser, or needs more memory or time, ends that worker only and is
+    /// refused as unreadable.
+    pub async fn convert(
+        &self,
+        spec: &crate::own_data::ConvertSpec,
+    ) -> Result<crate::own_data::Converted, crate::own_data::OwnDataError> {
+        use crate::own_data::{ConvertOutcome, OwnDataError};
+        let unreadable = || {
+            OwnDataError::Unreadable(format!(
+                "the file could not be read as {}: it is malformed, or reading it needs more than {} MiB of memory or {} s",
+                spec.format,
+                spec.memory_bytes >> 20,
+                spec.timeout_ms / 1000
+            ))
+        };
+        let said = crate::worker::converse(
+            &self.worker,
+            &format!("upload-{}", spec.name),
+            &crate::worker::Task::Convert(spec.clone()),
+            std::time::Duration::from_millis(spec.timeout_ms),
+            &sandbox::CancelToken::new(),
+        )
+        .await;
+        let said = match said {
+            Ok(said) => said,
+            Err(sandbox::JobError::Timeout { .. }) => return Err(unreadable()),
+            Err(e) => return Err(OwnDataError::Files(e.to_string())),
+        };
+        if !said.status.success() {
+            tracing::warn!(status = %said.status, "an upload's worker ended abnormally");
+            return Err(unreadable());
+        }
+        match serde_json::from_slice::<ConvertOutcome>(&said.out) {
+            Ok(ConvertOutcome::Done {
+                columns,
+                rows,
+                warnings,
+            }) => Ok((columns, rows, warnings)),
+            Ok(ConvertOutcome::Invalid { field, message }) => {
+                Err(OwnDataError::Invalid { field, message })
+            }
+            Ok(ConvertOutcome::Unreadable(m)) => Err(OwnDataError::Unreadable(m)),
+            Ok(ConvertOutcome::Files(m)) => Err(OwnDataError::Files(m)),
+            Err(e) => Err(OwnDataError::Files(format!(
+                "the upload's worker answered nothing readable: {e}"
+            ))),
+        }
+    }
+
     /// The compiled-model cache as a worker is given it: its folder and the pins of the
     /// models `paths`. A model without a sealed artifact is compiled by the worker.
     fn artifacts(&self, paths: &[String]) -> Artifacts {

@@ -133,6 +133,7 @@ async fn upload(
     }
     let (table, report) = own_data::import(
         &state.store,
+        &state.workspaces,
         &workspace,
         &id,
         &caller.user_id,

@@ -732,3 +732,66 @@ async fn a_restart_fails_orphaned_jobs_and_frees_their_storage() {
     let (_, after) = app.call(Method::GET, &usage_path, Some(&token), None).await;
     assert_eq!(after["storage_bytes"]["reserved"], 0, "{after}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_parquet_upload_is_refused_and_leaves_nothing() {
+    // Issue 17: a body of `PAR1garbagePAR1` panicked in the Parquet footer decoder,
+    // closed the connection without an answer, and left a file that grew the storage
+    // used on every attempt.
+    let app = TestApp::spawn().await;
+    let (institution, token, _) = opened(&app, "acme.apply", &TABLES, 0).await;
+    let usage = format!("/api/v1/institutions/{institution}/usage");
+    let (_, before) = app.call(Method::GET, &usage, Some(&token), None).await;
+    let own = app
+        .dir
+        .path()
+        .join("workspaces")
+        .join(&institution)
+        .join("own");
+    let files = || std::fs::read_dir(&own).map(|d| d.count()).unwrap_or(0);
+    let footer_of = |len: u32| {
+        let mut body = b"PAR1".to_vec();
+        body.extend_from_slice(&[0xff; 16]);
+        body.extend_from_slice(&len.to_le_bytes());
+        body.extend_from_slice(b"PAR1");
+        body
+    };
+    for body in [
+        b"PAR1garbagePAR1".to_vec(),
+        b"PAR1".to_vec(),
+        footer_of(16),
+        footer_of(u32::MAX),
+        vec![0u8; 100],
+    ] {
+        for _ in 0..2 {
+            let (status, answer) = upload(
+                &app,
+                &token,
+                &institution,
+                "name=broken&format=parquet",
+                body.clone(),
+            )
+            .await;
+            assert_error(
+                status,
+                &answer,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_upload",
+            );
+            assert!(
+                answer["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.to_lowercase().contains("parquet")),
+                "{answer}"
+            );
+        }
+    }
+    assert_eq!(files(), 0, "no file is left in the workspace");
+    let (_, after) = app.call(Method::GET, &usage, Some(&token), None).await;
+    assert_eq!(
+        after["storage_bytes"]["used"], before["storage_bytes"]["used"],
+        "{after}"
+    );
+    let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
