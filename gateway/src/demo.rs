@@ -23,11 +23,24 @@ pub struct DemoLogin {
 }
 
 impl DemoLogin {
-    /// The TOTP secret (base32) of a staff login, known like its password; `None` for
-    /// the others, who have no second factor.
+    /// The TOTP secret (base32) of a staff login, known like its password, given to it
+    /// when the demo asks staff for second factors; `None` for the others.
     pub fn second_factor_secret(&self) -> Option<String> {
-        matches!(self.role, "administrator" | "reviewer")
+        Role::parse(self.role)
+            .is_some_and(Role::is_staff)
             .then(|| crate::second_factor::base32(&self.secret_bytes()))
+    }
+
+    /// Whether this login has a second factor in the demo's database.
+    pub async fn has_second_factor(&self, store: &crate::store::Store) -> anyhow::Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM second_factors f JOIN users u ON u.id = f.user_id \
+             WHERE u.username = ? AND f.confirmed_at IS NOT NULL",
+        )
+        .bind(self.username)
+        .fetch_optional(store.pool())
+        .await?;
+        Ok(found.is_some())
     }
 
     fn secret_bytes(&self) -> [u8; 20] {
@@ -77,9 +90,13 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoLogin>> {
         .fetch_optional(store.pool())
         .await?;
     if seeded.is_some() {
-        // A demo database seeded before staff had second factors gets them now.
+        // Asked for second factors, a demo seeded without them gives its staff theirs now.
         let mut tx = store.write().await?;
-        for login in LOGINS.iter().filter(|l| l.second_factor_secret().is_some()) {
+        let required = state.settings.second_factor.required;
+        for login in LOGINS
+            .iter()
+            .filter(|l| required && l.second_factor_secret().is_some())
+        {
             let id: String = sqlx::query_scalar(
                 "SELECT id FROM users WHERE username = ? \
                  AND id NOT IN (SELECT user_id FROM second_factors)",
@@ -129,7 +146,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoLogin>> {
                 "-",
             )
             .await?;
-            if login.second_factor_secret().is_some() {
+            if state.settings.second_factor.required && login.second_factor_secret().is_some() {
                 crate::second_factor::enrol_known(
                     &mut tx,
                     &state.settings.second_factor,

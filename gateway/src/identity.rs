@@ -143,6 +143,11 @@ pub enum IdentityError {
         "the one-time code is wrong or was used already: give the code your authenticator app shows now (or an unused recovery code)"
     )]
     BadSecondFactor,
+    /// Only staff who must enrol to log in enrol by password; others from a session.
+    #[error(
+        "enrol a second factor from your session: log in, then POST /api/v1/me/second-factor (enrolling by username and password is for staff who cannot log in without one)"
+    )]
+    EnrolFromSession,
     /// The user has a confirmed second factor already.
     #[error(
         "this account has a second factor already; to replace it (a lost device), an administrator resets it"
@@ -383,10 +388,7 @@ pub async fn login(
     let mut tx = store.write().await?;
     let (user_id, role) = match password_step(&mut tx, attempt, request_id).await? {
         Ok(user) => user,
-        Err(refused) => {
-            tx.commit().await?;
-            return Err(refused);
-        }
+        Err(refused) => return refuse(tx, refused).await,
     };
     let verdict = second_factor::check(
         &mut tx,
@@ -404,8 +406,7 @@ pub async fn login(
         Verdict::EnrolmentNeeded => return Err(IdentityError::SecondFactorEnrolmentNeeded),
         Verdict::Wrong => {
             let lock = record_failure(&mut tx, attempt, Some(&user_id), request_id).await?;
-            tx.commit().await?;
-            return Err(lock.map_or(IdentityError::BadSecondFactor, locked));
+            return refuse(tx, lock.map_or(IdentityError::BadSecondFactor, locked)).await;
         }
     };
     // The owner's address starts afresh; the count from everywhere stands.
@@ -430,7 +431,7 @@ pub async fn login(
             subject: &issued.id,
             detail: serde_json::json!({
                 "client": attempt.client,
-                "second_factor": attempt.one_time_code.is_some(),
+                "one_time_code_given": attempt.one_time_code.is_some(),
             }),
             request_id,
         },
@@ -443,8 +444,10 @@ pub async fn login(
     })
 }
 
-/// Starts enrolling a second factor for the user of a login whose password is right
-/// (counted like a login); refused once the user has a confirmed one.
+/// Starts enrolling a second factor for a staff member who cannot log in without one,
+/// by username and password (counted like a login): refused to anyone else, who
+/// enrols from a session ([`start_own_second_factor`]), and once the user has a
+/// confirmed factor.
 pub async fn start_second_factor(
     store: &Store,
     second_factor: &SecondFactorSettings,
@@ -452,13 +455,13 @@ pub async fn start_second_factor(
     request_id: &str,
 ) -> Result<second_factor::Enrolment, IdentityError> {
     let mut tx = store.write().await?;
-    let (user_id, _) = match password_step(&mut tx, attempt, request_id).await? {
+    let (user_id, role) = match password_step(&mut tx, attempt, request_id).await? {
         Ok(user) => user,
-        Err(refused) => {
-            tx.commit().await?;
-            return Err(refused);
-        }
+        Err(refused) => return refuse(tx, refused).await,
     };
+    if !(second_factor.required && role.is_staff()) {
+        return Err(IdentityError::EnrolFromSession);
+    }
     let enrolment = second_factor::start_enrolment(
         &mut tx,
         second_factor,
@@ -471,8 +474,30 @@ pub async fn start_second_factor(
     Ok(enrolment)
 }
 
+/// Starts enrolling a second factor for the caller, from their session; refused once
+/// they have a confirmed one.
+pub async fn start_own_second_factor(
+    store: &Store,
+    second_factor: &SecondFactorSettings,
+    caller: &Caller,
+    request_id: &str,
+) -> Result<second_factor::Enrolment, IdentityError> {
+    let mut tx = store.write().await?;
+    let enrolment = second_factor::start_enrolment(
+        &mut tx,
+        second_factor,
+        &caller.user_id,
+        &caller.username,
+        request_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(enrolment)
+}
+
 /// Replaces the caller's recovery codes after a six-digit code of their authenticator
-/// app (a wrong code counts as a failed login of theirs).
+/// app (a wrong code counts as a failed login of theirs, and a lock on their logins
+/// from this address holds here too).
 pub async fn renew_recovery_codes(
     store: &Store,
     second_factor: &SecondFactorSettings,
@@ -482,7 +507,7 @@ pub async fn renew_recovery_codes(
     request_id: &str,
 ) -> Result<Vec<String>, IdentityError> {
     let code = one_time_code.trim();
-    if code.len() != second_factor::DIGITS as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+    if !second_factor::is_six_digits(code) {
         return Err(IdentityError::Invalid {
             field: "one_time_code",
             message: "give the six digits your authenticator app shows now (not a recovery code)"
@@ -490,6 +515,9 @@ pub async fn renew_recovery_codes(
         });
     }
     let mut tx = store.write().await?;
+    if let Some(until) = lock_on(&mut tx, &caller.username, client).await? {
+        return Err(locked(until));
+    }
     if !second_factor::confirmed(&mut tx, &caller.user_id).await? {
         return Err(IdentityError::Invalid {
             field: "one_time_code",
@@ -516,8 +544,7 @@ pub async fn renew_recovery_codes(
             client,
         };
         let lock = record_failure(&mut tx, attempt, Some(&caller.user_id), request_id).await?;
-        tx.commit().await?;
-        return Err(lock.map_or(IdentityError::BadSecondFactor, locked));
+        return refuse(tx, lock.map_or(IdentityError::BadSecondFactor, locked)).await;
     }
     let codes = second_factor::new_recovery_codes(&mut tx, &caller.user_id).await?;
     audit::append(
@@ -541,22 +568,36 @@ fn locked(until: DateTime<Utc>) -> IdentityError {
     }
 }
 
+/// The lock that holds now on logins of `username` from `client`, or from everywhere.
+async fn lock_on(
+    tx: &mut Tx,
+    username: &str,
+    client: &str,
+) -> Result<Option<DateTime<Utc>>, IdentityError> {
+    let now_utc = Utc::now();
+    let pair = failures(tx, username, client).await?;
+    let account = failures(tx, username, "*").await?;
+    Ok([pair, account]
+        .into_iter()
+        .filter_map(|f| f.and_then(|f| f.locked_until))
+        .filter(|until| *until > now_utc)
+        .max())
+}
+
+/// Commits `tx`, where a failure was recorded, and answers `refused`.
+async fn refuse<T>(tx: Tx, refused: IdentityError) -> Result<T, IdentityError> {
+    tx.commit().await?;
+    Err(refused)
+}
+
 /// The password half of a login, inside `tx`: the user's id and role, or the refusal to
-/// answer once `tx` is committed (a failure is recorded in it).
+/// answer once `tx` is committed ([`refuse`]: a failure is recorded in it).
 async fn password_step(
     tx: &mut Tx,
     attempt: LoginAttempt<'_>,
     request_id: &str,
 ) -> Result<Result<(String, Role), IdentityError>, IdentityError> {
-    let now_utc = Utc::now();
-    let pair = failures(tx, attempt.username, attempt.client).await?;
-    let account = failures(tx, attempt.username, "*").await?;
-    let lock = [&pair, &account]
-        .into_iter()
-        .filter_map(|f| f.as_ref().and_then(|f| f.locked_until))
-        .filter(|until| *until > now_utc)
-        .max();
-    if let Some(until) = lock {
+    if let Some(until) = lock_on(tx, attempt.username, attempt.client).await? {
         return Ok(Err(locked(until)));
     }
     let row =
@@ -909,14 +950,14 @@ pub async fn change_password(
         client,
     };
     if let Err(refused) = password_step(&mut tx, attempt, request_id).await? {
-        tx.commit().await?;
-        return Err(match refused {
+        let refused = match refused {
             IdentityError::BadLogin => IdentityError::Invalid {
                 field: "current_password",
                 message: "the current password is wrong".into(),
             },
             other => other,
-        });
+        };
+        return refuse(tx, refused).await;
     }
     sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
         .bind(&hash)

@@ -28,8 +28,8 @@ pub const ISSUER: &str = "creditpool";
 #[derive(Clone)]
 pub struct SecondFactorSettings {
     /// Staff (administrators, reviewers, source units, agency staff) must enrol and
-    /// give a code at every login; anyone enrolled gives one. When `false` (the demo
-    /// and most tests), no code is asked of anyone, and a code given is still checked.
+    /// give a code at every login. Whatever this says, anyone with a confirmed factor
+    /// gives a code; when `false` (the demo and most tests), staff need not enrol.
     pub required: bool,
     /// The key sealing the stored secrets.
     pub key: std::sync::Arc<[u8; 32]>,
@@ -303,7 +303,8 @@ pub async fn check(
     let sealed: Vec<u8> = row.get(0);
     let confirmed = row.get::<Option<String>, _>(1).is_some();
     let last_step: i64 = row.get(2);
-    let asked = settings.required && (confirmed || role.is_staff());
+    // Anyone with a confirmed factor gives a code; staff must have one when required.
+    let asked = confirmed || (settings.required && role.is_staff());
     let Some(code) = code else {
         return Ok(match (asked, confirmed) {
             (false, _) => Verdict::Passed(None),
@@ -324,7 +325,7 @@ pub async fn check(
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect::<String>();
-    if digits.len() == DIGITS as usize && digits.bytes().all(|b| b.is_ascii_digit()) {
+    if is_six_digits(&digits) {
         let given: u32 = digits.parse().unwrap_or(u32::MAX);
         let now_step = step_of(unix_seconds);
         let matched = [now_step.saturating_sub(1), now_step, now_step + 1]
@@ -395,6 +396,11 @@ pub async fn check(
     )
     .await?;
     Ok(Verdict::Passed(None))
+}
+
+/// Whether `code` has the form of a TOTP code (six ASCII digits), not of a recovery code.
+pub fn is_six_digits(code: &str) -> bool {
+    code.len() == DIGITS as usize && code.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A recovery code's stored hash: case, spaces and hyphens do not matter.

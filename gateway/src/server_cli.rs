@@ -87,12 +87,17 @@ pub async fn demo_server(
         "role", "username", "password"
     );
     for login in &logins {
+        let secret = if login.has_second_factor(&state.store).await? {
+            login.second_factor_secret()
+        } else {
+            None
+        };
         println!(
             "{:<16} {:<22} {:<30} {}",
             login.role,
             login.username,
             demo::PASSWORD,
-            login.second_factor_secret().as_deref().unwrap_or("-")
+            secret.as_deref().unwrap_or("-")
         );
     }
     println!(
@@ -106,7 +111,7 @@ pub async fn demo_server(
         );
     } else {
         println!(
-            "second factors are not asked in this demo (start it with --second-factor to ask them of staff, as `creditpool serve` does)"
+            "staff log in with a password in this demo (start it with --second-factor to give them TOTP secrets and ask for codes, as `creditpool serve` does)"
         );
     }
     if !serve {

@@ -173,6 +173,9 @@ impl From<IdentityError> for ApiError {
                 "second_factor_enrolment_required",
                 e.to_string(),
             ),
+            IdentityError::EnrolFromSession => {
+                ApiError::new(StatusCode::FORBIDDEN, "enrol_from_session", e.to_string())
+            }
             IdentityError::SecondFactorEnrolled => ApiError::new(
                 StatusCode::CONFLICT,
                 "second_factor_enrolled",

@@ -17,6 +17,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/sessions", post(login))
         .route("/sessions/current", delete(logout))
         .route("/sessions/second-factor", post(start_second_factor))
+        .route("/me/second-factor", post(start_own_second_factor))
         .route("/me/recovery-codes", post(renew_recovery_codes))
         .route("/me", get(me))
         .route("/api-keys", post(create_api_key).get(list_api_keys))
@@ -85,6 +86,27 @@ async fn start_second_factor(
         &state.store,
         &state.settings.second_factor,
         body.attempt(&client),
+        &request_id(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(enrolment)).into_response())
+}
+
+/// Starts enrolling a second factor for the caller: answers its secret, once; the next
+/// login with one of its codes confirms it.
+async fn start_own_second_factor(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    state.authorize(
+        &caller,
+        Action::ManageCredentials,
+        &own_credentials(&caller),
+    )?;
+    let enrolment = identity::start_own_second_factor(
+        &state.store,
+        &state.settings.second_factor,
+        &caller,
         &request_id(),
     )
     .await?;

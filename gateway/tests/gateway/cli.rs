@@ -233,8 +233,39 @@ fn demo_generates_once_then_reuses_the_data() {
     );
     assert!(stdout.contains("serious_penalties"), "{stdout}");
 
-    // Issue 15: staff have second factors, whose secrets are printed with the
-    // passwords; `creditpool totp` gives a secret's current code.
+    let second = creditpool(&["demo", "--data", data, "--database", database, "--no-serve"]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(text(&second.stderr).contains("using the existing data"));
+    assert!(text(&second.stdout).contains("demo.admin"));
+    // Without --second-factor, staff log in with a password: no secrets.
+    let rows: Vec<String> = text(&first.stdout)
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|u| u.starts_with("demo."))
+        })
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert!(
+        rows.iter().all(|l| l.trim_end().ends_with(" -")),
+        "{rows:?}"
+    );
+
+    // Issue 15: asked for second factors, the demo gives its staff TOTP secrets and
+    // prints them with the passwords; `creditpool totp` gives a secret's current code.
+    let staff_only = creditpool(&[
+        "demo",
+        "--data",
+        data,
+        "--database",
+        database,
+        "--no-serve",
+        "--second-factor",
+    ]);
+    assert!(staff_only.status.success(), "{}", text(&staff_only.stderr));
+    let stdout = text(&staff_only.stdout);
     let secret_of = |username: &str| {
         stdout
             .lines()
@@ -262,11 +293,6 @@ fn demo_generates_once_then_reuses_the_data() {
     let refused = creditpool(&["totp", "not-base32!"]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("not base32"));
-
-    let second = creditpool(&["demo", "--data", data, "--database", database, "--no-serve"]);
-    assert!(second.status.success(), "{}", text(&second.stderr));
-    assert!(text(&second.stderr).contains("using the existing data"));
-    assert!(text(&second.stdout).contains("demo.admin"));
 }
 
 #[test]

@@ -84,8 +84,9 @@ async fn login(app: &TestApp, username: &str, code: Option<&str>) -> (StatusCode
         .await
 }
 
-/// Enrols `username` as a user would: the secret from the enrolment, then a login with
-/// one of its codes; returns the authenticator and the recovery codes.
+/// Enrols `username` as staff without a second factor would (by username and
+/// password): the secret from the enrolment, then a login with one of its codes;
+/// returns the authenticator and the recovery codes.
 async fn enrol(app: &TestApp, username: &str) -> (Authenticator, Vec<String>) {
     let (status, enrolment) = app
         .call(
@@ -95,6 +96,24 @@ async fn enrol(app: &TestApp, username: &str) -> (Authenticator, Vec<String>) {
             Some(json!({ "username": username, "password": PASSWORD })),
         )
         .await;
+    confirm(app, username, status, enrolment).await
+}
+
+/// Enrols `username` from a session of theirs, as anyone else would.
+async fn enrol_from_session(app: &TestApp, username: &str) -> (Authenticator, Vec<String>) {
+    let token = app.login(username).await;
+    let (status, enrolment) = app
+        .call(Method::POST, "/api/v1/me/second-factor", Some(&token), None)
+        .await;
+    confirm(app, username, status, enrolment).await
+}
+
+async fn confirm(
+    app: &TestApp,
+    username: &str,
+    status: StatusCode,
+    enrolment: Value,
+) -> (Authenticator, Vec<String>) {
     assert_eq!(status, StatusCode::CREATED, "{enrolment}");
     let secret = enrolment["secret"].as_str().expect("secret");
     let uri = enrolment["otpauth_uri"].as_str().expect("uri");
@@ -273,6 +292,40 @@ async fn recovery_codes_log_in_once_each_and_can_be_renewed() {
             .iter()
             .any(|a| a == "second_factor.recovery_codes_renewed")
     );
+    // Guessing the app's code through renewal counts as failed logins, and once the
+    // address is locked even the right code waits.
+    let token = body["token"].as_str().expect("token").to_owned();
+    let renew = |code: String| {
+        let (app, token) = (&app, &token);
+        async move {
+            app.call(
+                Method::POST,
+                "/api/v1/me/recovery-codes",
+                Some(token),
+                Some(json!({ "one_time_code": code })),
+            )
+            .await
+        }
+    };
+    for n in 1..5 {
+        let (status, body) = renew(phone.wrong(n)).await;
+        assert_error(status, &body, StatusCode::UNAUTHORIZED, "bad_second_factor");
+    }
+    let (status, body) = renew(phone.wrong(5)).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+    );
+    let code = phone.code().await;
+    let (status, body) = renew(code).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+    );
 }
 
 #[tokio::test]
@@ -403,8 +456,18 @@ async fn others_log_in_with_a_password_unless_they_enrolled_and_a_switch_turns_s
     // Institution users and applicants are not staff: a password suffices...
     app.user("applicant.lin", Role::Applicant).await;
     app.login("applicant.lin").await;
-    // ...until they enrol of their own accord.
-    let (mut phone, _) = enrol(&app, "applicant.lin").await;
+    // ...until they enrol of their own accord, from a session: a password alone does
+    // not enrol them (whoever knew it could lock them out with a factor of their own).
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/sessions/second-factor",
+            None,
+            Some(json!({ "username": "applicant.lin", "password": PASSWORD })),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "enrol_from_session");
+    let (mut phone, _) = enrol_from_session(&app, "applicant.lin").await;
     let (status, body) = login(&app, "applicant.lin", None).await;
     assert_error(
         status,
@@ -416,13 +479,19 @@ async fn others_log_in_with_a_password_unless_they_enrolled_and_a_switch_turns_s
     let (status, body) = login(&app, "applicant.lin", Some(&code)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
-    // With second factors switched off (the demo), staff log in with a password; a
-    // code given is still checked.
+    // With the switch off (the demo), staff need not enrol and log in with a
+    // password; one who enrolled all the same gives codes, the switch notwithstanding.
     let off = TestApp::spawn().await;
     off.user("reviewer.off", Role::Reviewer).await;
     off.login("reviewer.off").await;
-    let (mut phone, _) = enrol(&off, "reviewer.off").await;
-    off.login("reviewer.off").await;
+    let (mut phone, _) = enrol_from_session(&off, "reviewer.off").await;
+    let (status, body) = login(&off, "reviewer.off", None).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNAUTHORIZED,
+        "second_factor_required",
+    );
     let (status, body) = login(&off, "reviewer.off", Some(&phone.wrong(0))).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "bad_second_factor");
     let code = phone.code().await;
