@@ -680,7 +680,7 @@ fn confinement_holds(
 /// any namespace flag: [`NAMESPACE_FLAGS`]) and mounts, running programs, kernel keys, modules
 /// and BPF, `io_uring` (whose operations bypass a filter of system calls),
 /// `userfaultfd` and `perf_event_open` (tools of kernel exploits).
-pub const DENIED_SYSTEM_CALLS: [(&str, libc::c_long); 39] = [
+pub const DENIED_SYSTEM_CALLS: [(&str, libc::c_long); 46] = [
     ("socket", libc::SYS_socket),
     ("socketpair", libc::SYS_socketpair),
     ("connect", libc::SYS_connect),
@@ -720,6 +720,16 @@ pub const DENIED_SYSTEM_CALLS: [(&str, libc::c_long); 39] = [
     ("io_uring_register", libc::SYS_io_uring_register),
     ("userfaultfd", libc::SYS_userfaultfd),
     ("perf_event_open", libc::SYS_perf_event_open),
+    // Files by path: Landlock controls truncation only from ABI 3 (Linux 6.2).
+    ("truncate", libc::SYS_truncate),
+    // Signals to other processes: Landlock scopes them only from ABI 6 (Linux 6.12);
+    // `tgkill` is allowed to the worker's own threads (`abort`), see below.
+    ("kill", libc::SYS_kill),
+    ("tkill", libc::SYS_tkill),
+    ("rt_sigqueueinfo", libc::SYS_rt_sigqueueinfo),
+    ("rt_tgsigqueueinfo", libc::SYS_rt_tgsigqueueinfo),
+    ("pidfd_open", libc::SYS_pidfd_open),
+    ("pidfd_send_signal", libc::SYS_pidfd_send_signal),
 ];
 
 /// The `clone` flags that make new namespaces: `clone` with any of them is denied like
@@ -768,11 +778,23 @@ fn deny_system_calls() -> std::io::Result<()> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(std::io::Error::other)?;
+    // `tgkill` only to the worker itself.
+    let others = vec![
+        SeccompCondition::new(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Ne,
+            std::process::id().into(),
+        )
+        .and_then(|c| SeccompRule::new(vec![c]))
+        .map_err(std::io::Error::other)?,
+    ];
     let denied = DENIED_SYSTEM_CALLS
         .iter()
         .flat_map(|(_, number)| both(*number))
         .map(|number| (number, Vec::new()))
         .chain(both(libc::SYS_clone).map(|number| (number, namespaces.clone())))
+        .chain(both(libc::SYS_tgkill).map(|number| (number, others.clone())))
         .collect();
     let unknown = both(libc::SYS_clone3)
         .map(|number| (number, Vec::new()))
@@ -1085,6 +1107,15 @@ mod tests {
                     x32_socket_refused(),
                     clone_into_namespace_refused(),
                     std::thread::spawn(|| 7).join().ok() == Some(7),
+                    signals_reach_only_itself(),
+                    // SAFETY: a path the test made, as a C string; no memory is written.
+                    #[allow(unsafe_code)]
+                    unsafe {
+                        let path =
+                            std::ffi::CString::new(earlier_result.as_os_str().as_encoded_bytes())
+                                .expect("a path");
+                        libc::truncate(path.as_ptr(), 0) == 0
+                    },
                 ],
             )
         });
@@ -1105,8 +1136,8 @@ mod tests {
         assert!(!connected, "no network");
         assert_eq!(
             others,
-            [false, false, false, false, true, true, true],
-            "no UDP or Unix sockets, no programs, not even through x32 numbers, no namespaces through clone; threads still start"
+            [false, false, false, false, true, true, true, true, false],
+            "no UDP or Unix sockets, no programs, not even through x32 numbers, no namespaces through clone; threads still start; no signals to others; no truncation by path"
         );
         // The test harness itself is not confined.
         assert!(std::fs::read(dir.path().join("creditpool.db")).is_ok());
@@ -1140,6 +1171,21 @@ mod tests {
             refused
                 && clone3 == -1
                 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS)
+        }
+    }
+
+    /// Whether the worker may signal its own threads (as `abort` does) and no other
+    /// process: not its parent, by `kill` or `tgkill`.
+    fn signals_reach_only_itself() -> bool {
+        // SAFETY: raw system calls with integer arguments; signal 0 only checks.
+        #[allow(unsafe_code)]
+        unsafe {
+            let me = libc::getpid();
+            let parent = libc::getppid();
+            let own = libc::syscall(libc::SYS_tgkill, me, libc::gettid(), 0) == 0;
+            let kill = libc::kill(parent, 0) == 0;
+            let tgkill = libc::syscall(libc::SYS_tgkill, parent, parent, 0) == 0;
+            own && !kill && !tgkill
         }
     }
 
