@@ -1282,7 +1282,7 @@ async fn aggregate_release(
     }
     // The batch decoded from the bytes whose hash was checked, never the file again.
     let ctx = SessionContext::new();
-    ctx.register_batch("result", batch.clone())?;
+    ctx.register_table("result", std::sync::Arc::new(result_table(&batch)?))?;
     refuse_rows_without_subject(&ctx, &subject).await?;
     let batches = ctx.sql(&sql).await?.collect().await?;
     let dominated = dominated_groups(&ctx, &keys, &subject, request).await?;
@@ -1328,35 +1328,44 @@ async fn aggregate_release(
         "groups": groups,
         "groups_suppressed": suppressed,
     });
-    // The subjects of each released group, sketched for the differencing check.
+    // The subjects of each released group, sketched for the differencing check: one
+    // row per group with its distinct subjects.
     let mut members: HashMap<String, Vec<u64>> = HashMap::new();
-    let mut distinct = keys.clone();
-    distinct.push(format!(
-        "CAST({} AS VARCHAR) AS \"__subject\"",
+    let mut per_group = keys.clone();
+    per_group.push(format!(
+        "array_agg(DISTINCT CAST({} AS VARCHAR)) AS \"__subjects\"",
         quoted(&subject)
     ));
     let rows = if released.is_empty() {
         Vec::new()
     } else {
+        let group_by = if keys.is_empty() {
+            String::new()
+        } else {
+            format!(" GROUP BY {}", keys.join(", "))
+        };
         ctx.sql(&format!(
-            "SELECT DISTINCT {} FROM result",
-            distinct.join(", ")
+            "SELECT {} FROM result{group_by}",
+            per_group.join(", ")
         ))
         .await?
         .collect()
         .await?
     };
+    let subject_keys = SubjectKeys::new(&settings.secret);
     for b in &rows {
+        use datafusion::arrow::array::{Array, AsArray};
+        let lists = b.column(keys.len()).as_list::<i32>();
         for row in 0..b.num_rows() {
             let key = group_key(b, keys.len(), row);
-            if released.contains_key(&key)
-                && let Some(who) = cells::text(b.column(keys.len()).as_ref(), row)
-            {
-                members
-                    .entry(key)
-                    .or_default()
-                    .push(subject_key(&settings.secret, &who));
+            if !released.contains_key(&key) || lists.is_null(row) {
+                continue;
             }
+            let who = texts(lists.value(row).as_ref())?;
+            members
+                .entry(key)
+                .or_default()
+                .extend(who.iter().flatten().map(|subject| subject_keys.of(subject)));
         }
     }
     let sketches: Vec<(String, i64, Sketch)> = released
@@ -1585,7 +1594,7 @@ async fn evaluation_release(
     }
     // The batch decoded from the bytes whose hash was checked, never the file again.
     let ctx = SessionContext::new();
-    ctx.register_batch("result", batch.clone())?;
+    ctx.register_table("result", std::sync::Arc::new(result_table(&batch)?))?;
     refuse_rows_without_subject(&ctx, &subject).await?;
     let sql = format!(
         "SELECT CAST({s} AS DOUBLE), CAST(CAST({l} AS INT) AS BIGINT), CAST({subject} AS VARCHAR) \
@@ -1596,15 +1605,24 @@ async fn evaluation_release(
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
     let (mut scores, mut bads, mut subjects) = (Vec::new(), Vec::new(), Vec::new());
-    let mut keyed_subjects = Vec::new();
+    let subject_keys = SubjectKeys::new(&settings.secret);
     for b in &batches {
+        use datafusion::arrow::array::{Array, AsArray};
+        use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+        let score_of = b.column(0).as_primitive::<Float64Type>();
+        let label_of = b.column(1).as_primitive::<Int64Type>();
+        let subject_of = texts(b.column(2).as_ref())?;
         for row in 0..b.num_rows() {
-            let score = cells::cell(b.column(0).as_ref(), row)
-                .as_f64()
-                .unwrap_or(f64::NAN);
-            let label = cells::cell(b.column(1).as_ref(), row)
-                .as_i64()
-                .unwrap_or(-1);
+            let score = if score_of.is_null(row) {
+                f64::NAN
+            } else {
+                score_of.value(row)
+            };
+            let label = if label_of.is_null(row) {
+                -1
+            } else {
+                label_of.value(row)
+            };
             if !(label == 0 || label == 1) {
                 return Err(GateError::Invalid {
                     field: "label".into(),
@@ -1614,12 +1632,12 @@ async fn evaluation_release(
             if score.is_finite() {
                 scores.push(score);
                 bads.push(label == 1);
-                let key = subject_key(
-                    &settings.secret,
-                    &cells::text(b.column(2).as_ref(), row).unwrap_or_default(),
-                );
-                subjects.push(key);
-                keyed_subjects.push(key);
+                let who = if subject_of.is_null(row) {
+                    ""
+                } else {
+                    subject_of.value(row)
+                };
+                subjects.push(subject_keys.of(who));
             }
         }
     }
@@ -1643,7 +1661,7 @@ async fn evaluation_release(
         )));
     }
     output["job_id"] = json!(job_id);
-    let everyone: std::collections::HashSet<u64> = keyed_subjects.into_iter().collect();
+    let everyone: std::collections::HashSet<u64> = subjects.into_iter().collect();
     let n = everyone.len() as i64;
     let sketches = [("all".to_owned(), n, Sketch::of(everyone))];
     let release = record(
@@ -1685,20 +1703,28 @@ pub const P_PERCENT: f64 = 0.10;
 /// Whether a group whose subjects contribute `parts` (each subject's rows added up, by
 /// absolute value) is sensitive: dominated by its largest subjects (nk-dominance) or
 /// estimable by its second largest (the p% rule).
+#[cfg(test)]
 fn sensitive(parts: &mut [f64]) -> bool {
-    let total: f64 = parts.iter().sum();
-    if total <= 0.0 {
-        return false;
-    }
     parts.sort_by(|a, b| b.total_cmp(a));
+    let total: f64 = parts.iter().sum();
     let top: f64 = parts.iter().take(DOMINANCE_N).sum();
     let largest = parts.first().copied().unwrap_or(0.0);
     let second = parts.get(1).copied().unwrap_or(0.0);
+    sensitive_by(total, top, largest, second)
+}
+
+/// [`sensitive`] from a group's total, the sum of its [`DOMINANCE_N`] largest parts, and
+/// its largest and second largest part.
+fn sensitive_by(total: f64, top: f64, largest: f64, second: f64) -> bool {
+    if total <= 0.0 {
+        return false;
+    }
     top > DOMINANCE_K * total || total - largest - second < P_PERCENT * largest
 }
 
 /// The groups (by [`group_key`]) in which a summed or averaged column of `request` is
-/// sensitive ([`sensitive`]).
+/// sensitive ([`sensitive`]): each subject's part (its rows added up, by absolute
+/// value), ranked within its group, the group's total and its largest parts, in SQL.
 async fn dominated_groups(
     ctx: &SessionContext,
     keys: &[String],
@@ -1707,38 +1733,57 @@ async fn dominated_groups(
 ) -> Result<std::collections::HashSet<String>, GateError> {
     let mut dominated = std::collections::HashSet::new();
     let measured: BTreeSet<&String> = request.sum.iter().chain(&request.mean).collect();
+    let listed = |extra: &str| {
+        keys.iter()
+            .map(String::as_str)
+            .chain([extra].into_iter().filter(|e| !e.is_empty()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let partition = if keys.is_empty() {
+        String::new()
+    } else {
+        format!("PARTITION BY {} ", keys.join(", "))
+    };
+    let group_by = if keys.is_empty() {
+        String::new()
+    } else {
+        format!(" GROUP BY {}", keys.join(", "))
+    };
     for column in measured {
-        let mut by = keys.to_vec();
-        by.push(quoted(subject));
-        let mut select = keys.to_vec();
-        select.push(format!(
-            "SUM(ABS(CAST({} AS DOUBLE))) AS \"__part\"",
-            quoted(column)
-        ));
-        let batches = ctx
-            .sql(&format!(
-                "SELECT {} FROM result GROUP BY {}",
-                select.join(", "),
-                by.join(", ")
-            ))
-            .await?
-            .collect()
-            .await?;
-        let mut parts: HashMap<String, Vec<f64>> = HashMap::new();
+        let sql = format!(
+            "WITH parts AS (\
+               SELECT {by_subject}, COALESCE(SUM(ABS(CAST({c} AS DOUBLE))), 0) AS part \
+               FROM result GROUP BY {by_subject}), \
+             ranked AS (\
+               SELECT {keys_and_part}, ROW_NUMBER() OVER ({partition}ORDER BY part DESC) AS rank \
+               FROM parts) \
+             SELECT {keys_and_sums} FROM ranked{group_by}",
+            by_subject = listed(&quoted(subject)),
+            c = quoted(column),
+            keys_and_part = listed("part"),
+            keys_and_sums = listed(&format!(
+                "SUM(part), SUM(CASE WHEN rank <= {DOMINANCE_N} THEN part ELSE 0 END), \
+                 SUM(CASE WHEN rank = 1 THEN part ELSE 0 END), \
+                 SUM(CASE WHEN rank = 2 THEN part ELSE 0 END)"
+            )),
+        );
+        let batches = ctx.sql(&sql).await?.collect().await?;
         for b in &batches {
-            for row in 0..b.num_rows() {
-                let part = cells::cell(b.column(keys.len()).as_ref(), row)
+            let figure = |i: usize, row: usize| {
+                cells::cell(b.column(keys.len() + i).as_ref(), row)
                     .as_f64()
-                    .unwrap_or(0.0);
-                parts
-                    .entry(group_key(b, keys.len(), row))
-                    .or_default()
-                    .push(part);
-            }
-        }
-        for (key, mut group) in parts {
-            if sensitive(&mut group) {
-                dominated.insert(key);
+                    .unwrap_or(0.0)
+            };
+            for row in 0..b.num_rows() {
+                if sensitive_by(
+                    figure(0, row),
+                    figure(1, row),
+                    figure(2, row),
+                    figure(3, row),
+                ) {
+                    dominated.insert(group_key(b, keys.len(), row));
+                }
             }
         }
     }
@@ -1755,13 +1800,55 @@ fn group_key(batch: &RecordBatch, keys: usize, row: usize) -> String {
     .to_string()
 }
 
-/// A subject's key in sketches: keyed, so sketches reveal nothing of who is in a group.
-fn subject_key(secret: &[u8; 32], subject: &str) -> u64 {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
-    let tag = ring::hmac::sign(&key, format!("creditpool subject\0{subject}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&tag.as_ref()[..8]);
-    u64::from_le_bytes(first)
+/// Subjects' keys in sketches: keyed, so sketches reveal nothing of who is in a group.
+struct SubjectKeys(ring::hmac::Key);
+
+impl SubjectKeys {
+    fn new(secret: &[u8; 32]) -> SubjectKeys {
+        SubjectKeys(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret))
+    }
+
+    /// The key of `subject`: the first 8 bytes of HMAC-SHA256("creditpool subject\0" ‖ subject).
+    fn of(&self, subject: &str) -> u64 {
+        let mut context = ring::hmac::Context::with_key(&self.0);
+        context.update(b"creditpool subject\0");
+        context.update(subject.as_bytes());
+        let tag = context.sign();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&tag.as_ref()[..8]);
+        u64::from_le_bytes(first)
+    }
+}
+
+/// Text cells of `array` (any string or other type, cast to UTF-8).
+fn texts(
+    array: &dyn datafusion::arrow::array::Array,
+) -> Result<datafusion::arrow::array::StringArray, GateError> {
+    use datafusion::arrow::array::AsArray;
+    let cast =
+        datafusion::arrow::compute::cast(array, &datafusion::arrow::datatypes::DataType::Utf8)
+            .map_err(datafusion::error::DataFusionError::from)?;
+    Ok(cast.as_string::<i32>().clone())
+}
+
+/// The result as a table of several partitions of slices of the decoded batch (no
+/// copy), so that the gate's queries run on every core in batches of the usual size.
+fn result_table(batch: &RecordBatch) -> Result<datafusion::datasource::MemTable, GateError> {
+    const ROWS: usize = 8192;
+    let parts = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut partitions: Vec<Vec<RecordBatch>> = vec![Vec::new(); parts];
+    let mut offset = 0;
+    let mut i = 0;
+    while offset < batch.num_rows() {
+        let len = ROWS.min(batch.num_rows() - offset);
+        partitions[i % parts].push(batch.slice(offset, len));
+        offset += len;
+        i += 1;
+    }
+    Ok(datafusion::datasource::MemTable::try_new(
+        batch.schema(),
+        partitions,
+    )?)
 }
 
 /// An aggregate or evaluation about to be recorded.
@@ -1959,6 +2046,68 @@ mod tests {
         assert_eq!(g.sample_size(5_000), 50);
         assert_eq!(g.sample_size(10_000), 100);
         assert_eq!(g.sample_size(1_000_000), 100);
+    }
+
+    /// The SQL of [`dominated_groups`] finds what [`sensitive`] finds, group by group,
+    /// with a subject's rows added up first.
+    #[tokio::test]
+    async fn dominance_is_decided_per_group_over_each_subjects_total() {
+        use datafusion::arrow::array::{Float64Array, StringArray};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        let mut rows: Vec<(&str, String, f64)> = Vec::new();
+        // Group a: 50, 45 and five of 1 (dominated); subject a0's 50 comes in two rows.
+        rows.push(("a", "a0".into(), 30.0));
+        rows.push(("a", "a0".into(), 20.0));
+        rows.push(("a", "a1".into(), 45.0));
+        for i in 2..7 {
+            rows.push(("a", format!("a{i}"), 1.0));
+        }
+        // Group b: ten of 10 (not dominated), one with its 10 in two rows.
+        for i in 0..10 {
+            rows.push(("b", format!("b{i}"), if i == 0 { 4.0 } else { 10.0 }));
+        }
+        rows.push(("b", "b0".into(), 6.0));
+        let schema = std::sync::Arc::new(Schema::new(vec![
+            Field::new("region", DataType::Utf8, false),
+            Field::new("subject_id", DataType::Utf8, false),
+            Field::new("capital", DataType::Float64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                std::sync::Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                std::sync::Arc::new(StringArray::from_iter_values(
+                    rows.iter().map(|r| r.1.clone()),
+                )),
+                std::sync::Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            ],
+        )
+        .expect("batch");
+        let ctx = SessionContext::new();
+        ctx.register_table(
+            "result",
+            std::sync::Arc::new(result_table(&batch).expect("table")),
+        )
+        .expect("registered");
+        let request = AggregateRequest {
+            group_by: vec!["region".into()],
+            sum: vec!["capital".into()],
+            mean: Vec::new(),
+        };
+        let keys = vec![quoted("region")];
+        let found = dominated_groups(&ctx, &keys, "subject_id", &request)
+            .await
+            .expect("decided");
+        assert_eq!(found, ["[\"a\"]".to_owned()].into_iter().collect());
+        // One overall group: a and b together are not dominated.
+        let overall = AggregateRequest {
+            group_by: Vec::new(),
+            ..request
+        };
+        let found = dominated_groups(&ctx, &[], "subject_id", &overall)
+            .await
+            .expect("decided");
+        assert!(found.is_empty(), "{found:?}");
     }
 
     #[test]
