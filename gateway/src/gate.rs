@@ -1362,10 +1362,11 @@ async fn aggregate_release(
                 continue;
             }
             let who = texts(lists.value(row).as_ref())?;
+            let who: Vec<&str> = who.iter().flatten().collect();
             members
                 .entry(key)
                 .or_default()
-                .extend(who.iter().flatten().map(|subject| subject_keys.of(subject)));
+                .extend(subject_keys.of_all(&who));
         }
     }
     let sketches: Vec<(String, i64, Sketch)> = released
@@ -1422,7 +1423,7 @@ pub fn metrics(
     round: impl Fn(u64) -> u64,
 ) -> (Value, usize) {
     let n = scores.len();
-    let mut rows_of: HashMap<u64, f64> = HashMap::new();
+    let mut rows_of: KeyMap<f64> = KeyMap::with_capacity_and_hasher(n, Default::default());
     for s in subjects {
         *rows_of.entry(*s).or_default() += 1.0;
     }
@@ -1469,10 +1470,9 @@ pub fn metrics(
     // Deciles from the highest score: decile 1 is the riskiest tenth of the rows. Each
     // is counted in distinct subjects, and its bad rate weighs subjects, not rows.
     let distinct = |rows: &[usize]| {
-        rows.iter()
-            .map(|i| subjects[*i])
-            .collect::<std::collections::HashSet<_>>()
-            .len()
+        let mut set = KeySet::with_capacity_and_hasher(rows.len(), Default::default());
+        set.extend(rows.iter().map(|i| subjects[*i]));
+        set.len()
     };
     let mut fewest = usize::MAX;
     let deciles: Vec<Value> = (0..10)
@@ -1604,14 +1604,17 @@ async fn evaluation_release(
         subject = quoted(&subject),
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
-    let (mut scores, mut bads, mut subjects) = (Vec::new(), Vec::new(), Vec::new());
-    let subject_keys = SubjectKeys::new(&settings.secret);
-    for b in &batches {
+    let (mut scores, mut bads) = (Vec::new(), Vec::new());
+    let subject_texts = batches
+        .iter()
+        .map(|b| texts(b.column(2).as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut who: Vec<&str> = Vec::new();
+    for (b, subject_of) in batches.iter().zip(&subject_texts) {
         use datafusion::arrow::array::{Array, AsArray};
         use datafusion::arrow::datatypes::{Float64Type, Int64Type};
         let score_of = b.column(0).as_primitive::<Float64Type>();
         let label_of = b.column(1).as_primitive::<Int64Type>();
-        let subject_of = texts(b.column(2).as_ref())?;
         for row in 0..b.num_rows() {
             let score = if score_of.is_null(row) {
                 f64::NAN
@@ -1632,15 +1635,16 @@ async fn evaluation_release(
             if score.is_finite() {
                 scores.push(score);
                 bads.push(label == 1);
-                let who = if subject_of.is_null(row) {
+                who.push(if subject_of.is_null(row) {
                     ""
                 } else {
                     subject_of.value(row)
-                };
-                subjects.push(subject_keys.of(who));
+                });
             }
         }
     }
+    let subjects = SubjectKeys::new(&settings.secret).of_all(&who);
+    drop(who);
     let bad = bads.iter().filter(|b| **b).count() as u64;
     let good = bads.len() as u64 - bad;
     if (scores.len() as u64) < 10 * settings.k || bad < settings.k || good < settings.k {
@@ -1661,7 +1665,7 @@ async fn evaluation_release(
         )));
     }
     output["job_id"] = json!(job_id);
-    let everyone: std::collections::HashSet<u64> = subjects.into_iter().collect();
+    let everyone: KeySet = subjects.into_iter().collect();
     let n = everyone.len() as i64;
     let sketches = [("all".to_owned(), n, Sketch::of(everyone))];
     let release = record(
@@ -1800,6 +1804,32 @@ fn group_key(batch: &RecordBatch, keys: usize, row: usize) -> String {
     .to_string()
 }
 
+/// Hashes keys that are uniformly random already (keyed hashes of subjects) as
+/// themselves: sets of a million of them cost no hashing.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A set of subject keys ([`KeyHasher`]).
+pub type KeySet = std::collections::HashSet<u64, std::hash::BuildHasherDefault<KeyHasher>>;
+/// A map from subject keys ([`KeyHasher`]).
+pub type KeyMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// Subjects' keys in sketches: keyed, so sketches reveal nothing of who is in a group.
 struct SubjectKeys(ring::hmac::Key);
 
@@ -1817,6 +1847,24 @@ impl SubjectKeys {
         let mut first = [0u8; 8];
         first.copy_from_slice(&tag.as_ref()[..8]);
         u64::from_le_bytes(first)
+    }
+
+    /// The keys of `subjects`, in order, computed on every core.
+    fn of_all(&self, subjects: &[&str]) -> Vec<u64> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let chunk = subjects.len().div_ceil(cores).max(1);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = subjects
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|s| self.of(s)).collect::<Vec<_>>())
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().unwrap_or_default())
+                .collect()
+        })
     }
 }
 
