@@ -1262,7 +1262,8 @@ async fn aggregate_release(
     }
     let subject = subject_column(&schema, &origins, "group_by")?;
     one_subject_per_row(&plan, &schema, &subject, own)?;
-    let count = format!("COUNT(DISTINCT {})", quoted(&subject));
+    let who = format!("{SUBJECT_KEY}({})", quoted(&subject));
+    let count = format!("COUNT(DISTINCT {who})");
     let keys: Vec<String> = request.group_by.iter().map(|c| quoted(c)).collect();
     let mut select = keys.clone();
     select.push(format!("{count} AS \"__subjects\""));
@@ -1281,11 +1282,10 @@ async fn aggregate_release(
         ));
     }
     // The batch decoded from the bytes whose hash was checked, never the file again.
-    let ctx = SessionContext::new();
-    ctx.register_table("result", std::sync::Arc::new(result_table(&batch)?))?;
+    let ctx = result_session(&batch, &settings.secret)?;
     refuse_rows_without_subject(&ctx, &subject).await?;
     let batches = ctx.sql(&sql).await?.collect().await?;
-    let dominated = dominated_groups(&ctx, &keys, &subject, request).await?;
+    let dominated = dominated_groups(&ctx, &keys, &who, request).await?;
     let mut groups = Vec::new();
     let mut released: HashMap<String, i64> = HashMap::new();
     let mut suppressed = 0u64;
@@ -1332,10 +1332,7 @@ async fn aggregate_release(
     // row per group with its distinct subjects.
     let mut members: HashMap<String, Vec<u64>> = HashMap::new();
     let mut per_group = keys.clone();
-    per_group.push(format!(
-        "array_agg(DISTINCT CAST({} AS VARCHAR)) AS \"__subjects\"",
-        quoted(&subject)
-    ));
+    per_group.push(format!("array_agg(DISTINCT {who}) AS \"__subjects\""));
     let rows = if released.is_empty() {
         Vec::new()
     } else {
@@ -1352,21 +1349,20 @@ async fn aggregate_release(
         .collect()
         .await?
     };
-    let subject_keys = SubjectKeys::new(&settings.secret);
     for b in &rows {
         use datafusion::arrow::array::{Array, AsArray};
+        use datafusion::arrow::datatypes::UInt64Type;
         let lists = b.column(keys.len()).as_list::<i32>();
         for row in 0..b.num_rows() {
             let key = group_key(b, keys.len(), row);
             if !released.contains_key(&key) || lists.is_null(row) {
                 continue;
             }
-            let who = texts(lists.value(row).as_ref())?;
-            let who: Vec<&str> = who.iter().flatten().collect();
+            let list = lists.value(row);
             members
                 .entry(key)
                 .or_default()
-                .extend(subject_keys.of_all(&who));
+                .extend(list.as_primitive::<UInt64Type>().iter().flatten());
         }
     }
     let sketches: Vec<(String, i64, Sketch)> = released
@@ -1593,28 +1589,23 @@ async fn evaluation_release(
         }
     }
     // The batch decoded from the bytes whose hash was checked, never the file again.
-    let ctx = SessionContext::new();
-    ctx.register_table("result", std::sync::Arc::new(result_table(&batch)?))?;
+    let ctx = result_session(&batch, &settings.secret)?;
     refuse_rows_without_subject(&ctx, &subject).await?;
     let sql = format!(
-        "SELECT CAST({s} AS DOUBLE), CAST(CAST({l} AS INT) AS BIGINT), CAST({subject} AS VARCHAR) \
+        "SELECT CAST({s} AS DOUBLE), CAST(CAST({l} AS INT) AS BIGINT), {SUBJECT_KEY}({subject}) \
          FROM result WHERE {s} IS NOT NULL AND {l} IS NOT NULL",
         s = quoted(&request.score),
         l = quoted(&request.label),
         subject = quoted(&subject),
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
-    let (mut scores, mut bads) = (Vec::new(), Vec::new());
-    let subject_texts = batches
-        .iter()
-        .map(|b| texts(b.column(2).as_ref()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut who: Vec<&str> = Vec::new();
-    for (b, subject_of) in batches.iter().zip(&subject_texts) {
+    let (mut scores, mut bads, mut subjects) = (Vec::new(), Vec::new(), Vec::new());
+    for b in &batches {
         use datafusion::arrow::array::{Array, AsArray};
-        use datafusion::arrow::datatypes::{Float64Type, Int64Type};
+        use datafusion::arrow::datatypes::{Float64Type, Int64Type, UInt64Type};
         let score_of = b.column(0).as_primitive::<Float64Type>();
         let label_of = b.column(1).as_primitive::<Int64Type>();
+        let subject_of = b.column(2).as_primitive::<UInt64Type>();
         for row in 0..b.num_rows() {
             let score = if score_of.is_null(row) {
                 f64::NAN
@@ -1635,16 +1626,10 @@ async fn evaluation_release(
             if score.is_finite() {
                 scores.push(score);
                 bads.push(label == 1);
-                who.push(if subject_of.is_null(row) {
-                    ""
-                } else {
-                    subject_of.value(row)
-                });
+                subjects.push(subject_of.value(row));
             }
         }
     }
-    let subjects = SubjectKeys::new(&settings.secret).of_all(&who);
-    drop(who);
     let bad = bads.iter().filter(|b| **b).count() as u64;
     let good = bads.len() as u64 - bad;
     if (scores.len() as u64) < 10 * settings.k || bad < settings.k || good < settings.k {
@@ -1729,10 +1714,11 @@ fn sensitive_by(total: f64, top: f64, largest: f64, second: f64) -> bool {
 /// The groups (by [`group_key`]) in which a summed or averaged column of `request` is
 /// sensitive ([`sensitive`]): each subject's part (its rows added up, by absolute
 /// value), ranked within its group, the group's total and its largest parts, in SQL.
+/// `who` is the SQL expression of a row's subject.
 async fn dominated_groups(
     ctx: &SessionContext,
     keys: &[String],
-    subject: &str,
+    who: &str,
     request: &AggregateRequest,
 ) -> Result<std::collections::HashSet<String>, GateError> {
     let mut dominated = std::collections::HashSet::new();
@@ -1763,7 +1749,7 @@ async fn dominated_groups(
                SELECT {keys_and_part}, ROW_NUMBER() OVER ({partition}ORDER BY part DESC) AS rank \
                FROM parts) \
              SELECT {keys_and_sums} FROM ranked{group_by}",
-            by_subject = listed(&quoted(subject)),
+            by_subject = listed(who),
             c = quoted(column),
             keys_and_part = listed("part"),
             keys_and_sums = listed(&format!(
@@ -1848,24 +1834,86 @@ impl SubjectKeys {
         first.copy_from_slice(&tag.as_ref()[..8]);
         u64::from_le_bytes(first)
     }
+}
 
-    /// The keys of `subjects`, in order, computed on every core.
-    fn of_all(&self, subjects: &[&str]) -> Vec<u64> {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let chunk = subjects.len().div_ceil(cores).max(1);
-        std::thread::scope(|scope| {
-            let parts: Vec<_> = subjects
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().map(|s| self.of(s)).collect::<Vec<_>>())
-                })
-                .collect();
-            parts
-                .into_iter()
-                .flat_map(|p| p.join().unwrap_or_default())
-                .collect()
-        })
+/// The SQL function `__subject_key(subject)` of the gate's own queries: a subject's key
+/// ([`SubjectKeys::of`]) as UInt64, computed in the query on every partition, so that
+/// counting, grouping and sketching subjects work on integers, never on their text.
+struct SubjectKeyUdf {
+    keys: Arc<SubjectKeys>,
+    signature: datafusion::logical_expr::Signature,
+}
+
+/// The name of [`SubjectKeyUdf`].
+const SUBJECT_KEY: &str = "__subject_key";
+
+impl std::fmt::Debug for SubjectKeyUdf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(SUBJECT_KEY)
     }
+}
+
+impl PartialEq for SubjectKeyUdf {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.keys, &other.keys)
+    }
+}
+
+impl Eq for SubjectKeyUdf {}
+
+impl std::hash::Hash for SubjectKeyUdf {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        SUBJECT_KEY.hash(state);
+    }
+}
+
+impl datafusion::logical_expr::ScalarUDFImpl for SubjectKeyUdf {
+    fn name(&self) -> &str {
+        SUBJECT_KEY
+    }
+
+    fn signature(&self) -> &datafusion::logical_expr::Signature {
+        &self.signature
+    }
+
+    fn return_type(
+        &self,
+        _args: &[datafusion::arrow::datatypes::DataType],
+    ) -> datafusion::error::Result<datafusion::arrow::datatypes::DataType> {
+        Ok(datafusion::arrow::datatypes::DataType::UInt64)
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: datafusion::logical_expr::ScalarFunctionArgs,
+    ) -> datafusion::error::Result<datafusion::logical_expr::ColumnarValue> {
+        use datafusion::arrow::array::{Array, UInt64Array};
+        let input = args.args[0].to_array(args.number_rows)?;
+        let text = texts(input.as_ref())
+            .map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?;
+        let out: UInt64Array = (0..text.len())
+            .map(|i| (!text.is_null(i)).then(|| self.keys.of(text.value(i))))
+            .collect();
+        Ok(datafusion::logical_expr::ColumnarValue::Array(Arc::new(
+            out,
+        )))
+    }
+}
+
+/// A session over the decoded result, as table `result`, with `__subject_key`.
+fn result_session(batch: &RecordBatch, secret: &[u8; 32]) -> Result<SessionContext, GateError> {
+    let ctx = SessionContext::new();
+    ctx.register_table("result", Arc::new(result_table(batch)?))?;
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
+        SubjectKeyUdf {
+            keys: Arc::new(SubjectKeys::new(secret)),
+            signature: datafusion::logical_expr::Signature::any(
+                1,
+                datafusion::logical_expr::Volatility::Immutable,
+            ),
+        },
+    ));
+    Ok(ctx)
 }
 
 /// Text cells of `array` (any string or other type, cast to UTF-8).
