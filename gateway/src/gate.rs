@@ -1262,7 +1262,7 @@ async fn aggregate_release(
     }
     let subject = subject_column(&schema, &origins, "group_by")?;
     one_subject_per_row(&plan, &schema, &subject, own)?;
-    let who = format!("{SUBJECT_KEY}({})", quoted(&subject));
+    let who = WHO;
     let count = format!("COUNT(DISTINCT {who})");
     let keys: Vec<String> = request.group_by.iter().map(|c| quoted(c)).collect();
     let mut select = keys.clone();
@@ -1282,10 +1282,10 @@ async fn aggregate_release(
         ));
     }
     // The batch decoded from the bytes whose hash was checked, never the file again.
-    let ctx = result_session(&batch, &settings.secret)?;
+    let ctx = result_session(&batch, &settings.secret, &subject).await?;
     refuse_rows_without_subject(&ctx, &subject).await?;
     let batches = ctx.sql(&sql).await?.collect().await?;
-    let dominated = dominated_groups(&ctx, &keys, &who, request).await?;
+    let dominated = dominated_groups(&ctx, &keys, who, request).await?;
     let mut groups = Vec::new();
     let mut released: HashMap<String, i64> = HashMap::new();
     let mut suppressed = 0u64;
@@ -1589,14 +1589,13 @@ async fn evaluation_release(
         }
     }
     // The batch decoded from the bytes whose hash was checked, never the file again.
-    let ctx = result_session(&batch, &settings.secret)?;
+    let ctx = result_session(&batch, &settings.secret, &subject).await?;
     refuse_rows_without_subject(&ctx, &subject).await?;
     let sql = format!(
-        "SELECT CAST({s} AS DOUBLE), CAST(CAST({l} AS INT) AS BIGINT), {SUBJECT_KEY}({subject}) \
+        "SELECT CAST({s} AS DOUBLE), CAST(CAST({l} AS INT) AS BIGINT), {WHO} \
          FROM result WHERE {s} IS NOT NULL AND {l} IS NOT NULL",
         s = quoted(&request.score),
         l = quoted(&request.label),
-        subject = quoted(&subject),
     );
     let batches = ctx.sql(&sql).await?.collect().await?;
     let (mut scores, mut bads, mut subjects) = (Vec::new(), Vec::new(), Vec::new());
@@ -1900,10 +1899,19 @@ impl datafusion::logical_expr::ScalarUDFImpl for SubjectKeyUdf {
     }
 }
 
-/// A session over the decoded result, as table `result`, with `__subject_key`.
-fn result_session(batch: &RecordBatch, secret: &[u8; 32]) -> Result<SessionContext, GateError> {
+/// The column [`result_session`] adds: each row's subject key.
+const WHO: &str = "\"__creditpool_subject_key\"";
+
+/// A session over the decoded result, as table `result`, with each row's subject key
+/// computed once, in column [`WHO`] (the subject column `subject` keyed by
+/// `__subject_key`, on every partition).
+async fn result_session(
+    batch: &RecordBatch,
+    secret: &[u8; 32],
+    subject: &str,
+) -> Result<SessionContext, GateError> {
     let ctx = SessionContext::new();
-    ctx.register_table("result", Arc::new(result_table(batch)?))?;
+    ctx.register_table("decoded", Arc::new(result_table(batch)?))?;
     ctx.register_udf(datafusion::logical_expr::ScalarUDF::new_from_impl(
         SubjectKeyUdf {
             keys: Arc::new(SubjectKeys::new(secret)),
@@ -1913,6 +1921,21 @@ fn result_session(batch: &RecordBatch, secret: &[u8; 32]) -> Result<SessionConte
             ),
         },
     ));
+    let keyed = ctx
+        .sql(&format!(
+            "SELECT *, {SUBJECT_KEY}({}) AS {WHO} FROM decoded",
+            quoted(subject)
+        ))
+        .await?;
+    let schema = Arc::new(keyed.schema().as_arrow().clone());
+    let partitions = keyed.collect_partitioned().await?;
+    ctx.register_table(
+        "result",
+        Arc::new(datafusion::datasource::MemTable::try_new(
+            schema, partitions,
+        )?),
+    )?;
+    ctx.deregister_table("decoded")?;
     Ok(ctx)
 }
 
