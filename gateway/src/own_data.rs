@@ -5,7 +5,6 @@
 //! enforce. Shared tables appear read-only in the grantees' jobs as `shared_<name>`.
 
 use std::collections::HashMap;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use catalog::Sensitivity;
@@ -326,13 +325,10 @@ pub async fn import(
     let path = dir.join(format!("{id}.parquet"));
     // The worker's folder: the upload moves in, the table is written there, and the
     // folder goes whatever happens.
-    let stage = dir.join(format!(".{id}.staging"));
     let outcome = async {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&stage)
+        let stage = crate::worker::Staging::create(dir.join(format!(".{id}.staging")))
             .map_err(|e| OwnDataError::Files(e.to_string()))?;
+        let stage = stage.path();
         let staged = stage.join(format!("upload.{}", upload.format));
         std::fs::rename(file, &staged).map_err(|e| OwnDataError::Files(e.to_string()))?;
         let spec = workspaces.convert_spec(upload, staged, stage.join("table.parquet"));
@@ -343,7 +339,6 @@ pub async fn import(
     }
     .await;
     let _ = std::fs::remove_file(file);
-    let _ = std::fs::remove_dir_all(&stage);
     let (columns, rows, warnings) = outcome?;
     let committed = commit(
         store,

@@ -281,12 +281,7 @@ impl From<WireError> for JobError {
 pub async fn run(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToken) -> JobResult {
     // The worker writes in a folder of its own, which holds nothing else; the server
     // moves a finished result to its place.
-    let stage = staging(&spec.out);
-    let _ = std::fs::remove_dir_all(&stage);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&stage)
+    let stage = Staging::create(staging(&spec.out))
         .map_err(|e| JobError::Io(format!("preparing the job's folder: {e}")))?;
     let told = JobSpec {
         out: staged(&spec.out),
@@ -301,11 +296,67 @@ pub async fn run(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToken) 
             .map_err(|e| JobError::Io(format!("moving the result to its place: {e}"))),
         Err(e) => Err(e),
     };
-    let _ = std::fs::remove_dir_all(&stage);
+    drop(stage);
     if outcome.is_err() {
         let _ = std::fs::remove_file(&spec.out);
     }
     outcome
+}
+
+/// A worker's folder, removed with what it holds when this is dropped: it goes whatever
+/// happens to the job or request that made it (an error, a cancel, a client that went
+/// away). Folders a stopped server left are removed at start ([`sweep_staging`]).
+#[derive(Debug)]
+pub struct Staging(PathBuf);
+
+impl Staging {
+    /// Makes the folder afresh, readable by the server's user only.
+    pub fn create(path: PathBuf) -> std::io::Result<Staging> {
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&path)?;
+        Ok(Staging(path))
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Removes the staging folders (`.*.staging` in each workspace's `results` and `own`)
+/// that a server stopped while they were in use left behind; how many.
+pub fn sweep_staging(workspaces: &Path) -> usize {
+    let mut removed = 0;
+    let Ok(institutions) = std::fs::read_dir(workspaces) else {
+        return 0;
+    };
+    for institution in institutions.flatten() {
+        for folder in ["results", "own"] {
+            let Ok(entries) = std::fs::read_dir(institution.path().join(folder)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.')
+                    && name.ends_with(".staging")
+                    && std::fs::remove_dir_all(entry.path()).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    removed
 }
 
 /// The folder a worker writes the result `out` in: beside it, named after it, holding
@@ -1222,6 +1273,29 @@ mod tests {
             "{refused}"
         );
         assert!(confinement_holds(NotEnforced, true).is_ok());
+    }
+
+    /// A staging folder goes when its guard is dropped, and those a stopped server left
+    /// go at the next start; nothing else does.
+    #[test]
+    fn staging_folders_do_not_outlive_their_work() {
+        let root = tempfile::tempdir().expect("tmp");
+        let results = root.path().join("inst/results");
+        let own = root.path().join("inst/own");
+        let stage = Staging::create(staging(&results.join("j.parquet"))).expect("staging");
+        std::fs::write(stage.path().join("result.parquet.partial"), b"x").expect("write");
+        let path = stage.path().to_path_buf();
+        drop(stage);
+        assert!(!path.exists(), "dropped with its guard");
+        for left in [results.join(".a.parquet.staging"), own.join(".b.staging")] {
+            std::fs::create_dir_all(&left).expect("left");
+            std::fs::write(left.join("upload.csv"), b"x").expect("write");
+        }
+        std::fs::write(results.join("kept.parquet"), b"x").expect("result");
+        std::fs::create_dir_all(own.join("kept")).expect("dir");
+        assert_eq!(sweep_staging(root.path()), 2);
+        assert!(results.join("kept.parquet").exists() && own.join("kept").exists());
+        assert_eq!(sweep_staging(root.path()), 0);
     }
 
     #[test]

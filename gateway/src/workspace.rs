@@ -179,6 +179,8 @@ pub struct Workspaces {
     limits: JobLimits,
     worker: WorkerCommand,
     allow_unconfined: bool,
+    /// Uploads being read at once, at most as many as job slots.
+    conversions: tokio::sync::Semaphore,
     /// The compiled-model cache and the key of its seals (never given to a worker).
     compiled_models: std::path::PathBuf,
     seal_key: [u8; 32],
@@ -226,13 +228,10 @@ impl Workspaces {
                 "jobs of a previous process marked failed"
             );
         }
+        // Without Landlock and without leave, the server does not start
+        // (`AppState::start`); a worker refuses its job all the same.
         match crate::worker::landlock_abi() {
             Some(abi) if abi >= crate::worker::LANDLOCK_ABI => {}
-            None if !jobs.allow_unconfined => {
-                return Err(StoreError::Query(sqlx::Error::Protocol(
-                    "this kernel has no Landlock, so job workers cannot be confined to their jobs' files: run on Linux 5.13 or later with landlock among the security modules (6.12 or later for every right), or set server.allow_unconfined_jobs = true to try the platform out without it".into(),
-                )));
-            }
             found => tracing::warn!(
                 landlock_abi = ?found,
                 wanted = crate::worker::LANDLOCK_ABI,
@@ -260,6 +259,7 @@ impl Workspaces {
             limits: jobs.limits,
             worker: jobs.worker,
             allow_unconfined: jobs.allow_unconfined,
+            conversions: tokio::sync::Semaphore::new(jobs.slots.max(1)),
             compiled_models: jobs.compiled_models,
             seal_key: key,
             live: Mutex::new(HashMap::new()),
@@ -549,6 +549,12 @@ impl Workspaces {
                 spec.timeout_ms / 1000
             ))
         };
+        // Uploads take turns like jobs: no more workers reading files than job slots.
+        let _turn = self
+            .conversions
+            .acquire()
+            .await
+            .map_err(|e| OwnDataError::Files(e.to_string()))?;
         let said = crate::worker::converse(
             &self.worker,
             &format!("upload-{}", spec.name),
@@ -562,6 +568,14 @@ impl Workspaces {
             Err(sandbox::JobError::Timeout { .. }) => return Err(unreadable()),
             Err(e) => return Err(OwnDataError::Files(e.to_string())),
         };
+        if matches!(said.status.code(), Some(2 | 3)) {
+            // The worker could not start its work (confining itself, reading its task):
+            // not the file's fault.
+            return Err(OwnDataError::Files(format!(
+                "the upload's worker could not start: {}",
+                said.err.trim()
+            )));
+        }
         if !said.status.success() {
             tracing::warn!(status = %said.status, "an upload's worker ended abnormally");
             return Err(unreadable());

@@ -11,11 +11,20 @@ pub fn is_phone(phone: &str) -> bool {
     let p: String = to_half_width(phone).chars().filter(|c| *c != ' ').collect();
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let p = p.strip_prefix("+86").unwrap_or(&p);
-    let mobile = p.replace('-', "");
-    if mobile.len() == 11
-        && digits(&mobile)
-        && mobile.starts_with('1')
-        && (b'3'..=b'9').contains(&mobile.as_bytes()[1])
+    let compact = p.replace('-', "");
+    if compact.len() == 11
+        && digits(&compact)
+        && compact.starts_with('1')
+        && (b'3'..=b'9').contains(&compact.as_bytes()[1])
+    {
+        return true;
+    }
+    // A landline written in groups ("0571-8765-4321"): area code and number, 10 to 12
+    // digits in all.
+    if compact.starts_with('0')
+        && (10..=12).contains(&compact.len())
+        && digits(&compact)
+        && p.split('-').all(|group| !group.is_empty())
     {
         return true;
     }
@@ -54,6 +63,7 @@ mod tests {
             "0571-87654321-123",
             "１３８１２３４５６７８",
             "138-1234-5678",
+            "0571-8765-4321",
         ] {
             assert!(is_phone(ok), "{ok}");
         }

@@ -159,6 +159,9 @@ pub enum StartError {
     /// The search index could not be built.
     #[error("building the search index: {0}")]
     Search(String),
+    /// Job workers could not be confined on this machine.
+    #[error("{0}")]
+    Confinement(String),
 }
 
 /// What every handler can reach: one shared reference, cloned for every request.
@@ -227,8 +230,20 @@ impl AppState {
             .map_err(|e| StartError::Search(e.to_string()))?;
         let (search, records) = (Arc::new(search), Arc::new(records));
         let special = Arc::new(::public::special::Special::load(&records));
+        if crate::worker::landlock_abi().is_none() && !settings.allow_unconfined_jobs {
+            return Err(StartError::Confinement(
+                "this kernel has no Landlock, so job workers cannot be confined to their jobs' files: run on Linux 5.13 or later with landlock among the security modules (6.12 or later for every right), or set server.allow_unconfined_jobs = true to try the platform out without it".into(),
+            ));
+        }
         std::fs::create_dir_all(&settings.workspaces_dir)
             .map_err(|e| crate::store::StoreError::Query(sqlx::Error::Io(e)))?;
+        let swept = crate::worker::sweep_staging(&settings.workspaces_dir);
+        if swept > 0 {
+            tracing::warn!(
+                folders = swept,
+                "staging folders of a previous process removed"
+            );
+        }
         let workspaces = Workspaces::start(
             store.clone(),
             catalog,
