@@ -151,7 +151,14 @@ async fn cancel_stops_any_plan_and_its_process_at_once() {
             j["state"] == "running"
         })
         .await;
-        let running = workers(&job);
+        // "running" is recorded as the server prepares the worker (pins, its folder):
+        // the process appears a moment later.
+        let waited = Instant::now();
+        let mut running = workers(&job);
+        while running.is_empty() && waited.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            running = workers(&job);
+        }
         assert_eq!(running.len(), 1, "{shape}: the job runs in a worker");
         assert_confined(running[0], shape);
         let asked = Instant::now();
