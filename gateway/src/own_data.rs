@@ -251,10 +251,7 @@ impl ConvertSpec {
             // The table as Parquet: never much larger than the upload.
             max_write_bytes: 2 * MAX_UPLOAD_BYTES,
             read: Vec::new(),
-            write: self
-                .out
-                .parent()
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            write: crate::worker::folder_of(&self.out),
             unconfined_allowed: self.unconfined_allowed,
         }
     }
@@ -326,9 +323,10 @@ pub async fn import(
     // The worker's folder: the upload moves in, the table is written there, and the
     // folder goes whatever happens.
     let outcome = async {
-        let stage = crate::worker::Staging::create(dir.join(format!(".{id}.staging")))
+        // Removed with what it holds when this guard drops, at the end of the block.
+        let guard = crate::worker::Staging::create(dir.join(format!(".{id}.staging")))
             .map_err(|e| OwnDataError::Files(e.to_string()))?;
-        let stage = stage.path();
+        let stage = guard.path();
         let staged = stage.join(format!("upload.{}", upload.format));
         std::fs::rename(file, &staged).map_err(|e| OwnDataError::Files(e.to_string()))?;
         let spec = workspaces.convert_spec(upload, staged, stage.join("table.parquet"));

@@ -178,10 +178,7 @@ impl JobSpec {
                 .chain(self.models.iter().map(PathBuf::from))
                 .chain(self.artifacts.iter().flat_map(|a| a.files.iter().cloned()))
                 .collect(),
-            write: self
-                .out
-                .parent()
-                .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+            write: folder_of(&self.out),
             unconfined_allowed: self.unconfined_allowed,
         }
     }
@@ -357,6 +354,13 @@ pub fn sweep_staging(workspaces: &Path) -> usize {
         }
     }
     removed
+}
+
+/// The folder holding `file` (the current folder for a bare name).
+pub fn folder_of(file: &Path) -> PathBuf {
+    file.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// The folder a worker writes the result `out` in: beside it, named after it, holding
