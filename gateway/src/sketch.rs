@@ -61,6 +61,11 @@ impl Sketch {
         sketch
     }
 
+    /// Adds a key not in the set yet.
+    pub fn add(&mut self, key: u64) {
+        self.toggle(key, 1);
+    }
+
     fn toggle(&mut self, key: u64, sign: i64) {
         let check = check_of(key);
         for i in cells_of(key) {
