@@ -5,7 +5,7 @@ pub mod accounts;
 pub mod api;
 pub mod application;
 pub mod applications;
-pub mod audit;
+pub use storage::audit;
 pub mod calendar;
 pub mod cells;
 pub mod criteria;

@@ -689,7 +689,7 @@ mod tests {
     #[tokio::test]
     async fn usage_is_counted_in_memory_and_written_in_one_go() {
         let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("creditpool.db"))
+        let store = crate::store::open(&dir.path().join("creditpool.db"))
             .await
             .expect("database");
         sqlx::query(

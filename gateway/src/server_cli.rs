@@ -15,7 +15,7 @@ use policies::calendar::Calendar;
 
 /// Opens the platform database, with a message that says which file failed.
 pub async fn open_store(path: &Path) -> Result<Store> {
-    Store::open(path)
+    gateway::store::open(path)
         .await
         .with_context(|| format!("cannot open the platform database {}", path.display()))
 }

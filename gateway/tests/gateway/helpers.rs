@@ -52,7 +52,7 @@ impl TestApp {
     /// Starts a gateway whose settings `adjust` changes first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("tmp");
-        let store = Store::open(&dir.path().join("creditpool.db"))
+        let store = gateway::store::open(&dir.path().join("creditpool.db"))
             .await
             .expect("database");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -387,7 +387,7 @@ async fn codes_stored_as_typed_before_are_normalised_at_start() {
         .await
         .expect("affiliation");
     let db = app.dir.path().join("creditpool.db");
-    let reopened = gateway::store::Store::open(&db).await.expect("reopened");
+    let reopened = gateway::store::open(&db).await.expect("reopened");
     let pool = reopened.pool();
     let form: String =
         sqlx::query_scalar("SELECT json_extract(form, '$.uscc') FROM applications WHERE id = ?")
@@ -431,7 +431,7 @@ async fn codes_stored_as_typed_before_are_normalised_at_start() {
     assert_eq!(typed, ["91330106MA2CXXXX1q", "91330106MA2CXXXX1Q"]);
     // Again: nothing to do, nothing audited.
     drop(reopened);
-    let again = gateway::store::Store::open(&db).await.expect("again");
+    let again = gateway::store::open(&db).await.expect("again");
     let count: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'store.codes_normalised'",
     )

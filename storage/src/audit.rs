@@ -176,3 +176,53 @@ pub async fn verify(store: &Store) -> Result<Verdict, StoreError> {
         head: prev_hash,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The storage crate stands alone: a new database gets every migration, and its
+    /// audit chain links what is appended and catches an edited entry.
+    #[tokio::test]
+    async fn a_chain_in_a_new_database_links_and_catches_an_edit() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("creditpool.db"))
+            .await
+            .expect("opens");
+        for subject in ["a", "b", "c"] {
+            let mut tx = store.write().await.expect("tx");
+            append(
+                &mut tx,
+                Event {
+                    actor: "system",
+                    action: "test.appended",
+                    subject,
+                    detail: serde_json::json!({ "z": 1, "a": [subject] }),
+                    request_id: "-",
+                },
+            )
+            .await
+            .expect("appended");
+            tx.commit().await.expect("committed");
+        }
+        assert!(matches!(
+            verify(&store).await.expect("verified"),
+            Verdict::Intact { entries: 3, .. }
+        ));
+        // Append-only: an edit is refused; one made around the trigger is found.
+        let edit = "UPDATE audit_log SET subject = 'x' WHERE seq = 2";
+        assert!(sqlx::query(edit).execute(store.pool()).await.is_err());
+        sqlx::query("DROP TRIGGER audit_log_is_append_only_update")
+            .execute(store.pool())
+            .await
+            .expect("dropped");
+        sqlx::query(edit)
+            .execute(store.pool())
+            .await
+            .expect("edited");
+        assert!(matches!(
+            verify(&store).await.expect("verified"),
+            Verdict::Broken { seq: 2, .. }
+        ));
+    }
+}
