@@ -179,6 +179,11 @@ struct Figures {
 impl Figures {
     fn part(&mut self, part: f64) {
         self.total += part;
+        self.rank(part);
+    }
+
+    /// Keeps `part` if it is among the two largest.
+    fn rank(&mut self, part: f64) {
         if part > self.largest {
             self.second = self.largest;
             self.largest = part;
@@ -193,14 +198,8 @@ impl Figures {
         self.total += other.total;
         // Each subject's part is whole in one thread's tally, so the two largest of
         // both are among these four.
-        for part in [other.largest, other.second] {
-            if part > self.largest {
-                self.second = self.largest;
-                self.largest = part;
-            } else if part > self.second {
-                self.second = part;
-            }
-        }
+        self.rank(other.largest);
+        self.rank(other.second);
     }
 }
 
