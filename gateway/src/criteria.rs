@@ -5,7 +5,6 @@
 use chrono::{Datelike, Months, NaiveDate};
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::application::{ApplicationForm, QualificationKind};
@@ -17,34 +16,7 @@ pub const GOOD_GRADES: [&str; 2] = ["优", "良"];
 /// Offices whose holders must not be on the serious-dishonesty list.
 pub const CHECKED_OFFICES: [&str; 3] = ["legal_representative", "director", "supervisor"];
 
-/// One criterion's outcome.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Criterion {
-    /// Stable id: `established_one_year`, `credit_evaluation_good`,
-    /// `officers_not_dishonest`, `credit_reporting_licence`.
-    pub id: String,
-    /// The criterion as 附件1 states it.
-    pub title_zh: String,
-    /// `passed`, `failed`, or for the licence `declared` / `not_declared`.
-    pub outcome: String,
-    /// What was found, in a sentence.
-    pub finding: String,
-    /// The records the check used.
-    pub evidence: serde_json::Value,
-}
-
-/// Every criterion, as attached to an application.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CriteriaReport {
-    /// The code checked.
-    pub uscc: String,
-    /// The day the checks were made against.
-    pub checked_on: NaiveDate,
-    /// Whether every required criterion passed (the licence is preferred, not required).
-    pub all_required_passed: bool,
-    /// The checks, in the order of 附件1.
-    pub criteria: Vec<Criterion>,
-}
+pub use governance::criteria::{CriteriaReport, Criterion};
 
 /// Why the checks could not be made (the data, not the applicant, is at fault).
 #[derive(Debug, thiserror::Error)]

@@ -1,28 +1,28 @@
 //! The creditpool gateway: platform state, identity, the audit log and the HTTP API.
 //! The `creditpool` binary (`src/main.rs`) is its command line.
 
-pub mod accounts;
+pub use governance::accounts;
 pub mod api;
-pub mod application;
-pub mod applications;
+pub use governance::application;
+pub use governance::applications;
 pub use storage::audit;
 pub mod calendar;
 pub mod cells;
 pub mod criteria;
 pub mod demo;
-pub mod evidence;
+pub use governance::evidence;
 pub mod gate;
-pub mod identity;
+pub use governance::identity;
 pub mod lineage;
 pub mod metrics;
 pub mod models;
 pub mod objections;
 pub mod own_data;
-pub mod products;
+pub use governance::products;
 pub mod pseudonyms;
-pub mod reports;
-pub mod review;
-pub mod second_factor;
+pub use governance::reports;
+pub use governance::review;
+pub use governance::second_factor;
 pub mod sketch;
 pub mod store;
 pub mod tickets;

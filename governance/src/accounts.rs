@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::application::ApplicationForm;
-use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, Tx, new_id, now, sha256_hex};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, Tx, new_id, now, sha256_hex};
 
 /// The limits of an institution (enforced by the workspace; issue 5 adds the rest).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -568,7 +568,7 @@ pub async fn suspend(
     request_id: &str,
 ) -> Result<(), AccountError> {
     let reason = check_reason(reason)?;
-    if deadline <= crate::store::china_today() {
+    if deadline <= storage::store::china_today() {
         return Err(invalid(
             "rectification_deadline",
             "the rectification deadline must be a day after today",

@@ -3,8 +3,8 @@
 use sqlx::Row;
 
 use crate::application::{ApplicationForm, FieldError, check_for_submission};
-use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, Tx, new_id, now};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, Tx, new_id, now};
 
 /// Where an application is in the workflow.
 pub const STATUSES: [&str; 5] = ["draft", "submitted", "under_review", "approved", "rejected"];

@@ -5,8 +5,8 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, new_id, now, sha256_hex};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, new_id, now, sha256_hex};
 
 /// Largest evidence file.
 pub const MAX_EVIDENCE_BYTES: usize = 10 << 20;

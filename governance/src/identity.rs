@@ -6,9 +6,9 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 
-use crate::audit::{self, Event};
 use crate::second_factor::{self, SecondFactorSettings, Verdict};
-use crate::store::{Store, StoreError, Tx, new_id, now, random_bytes, sha256_hex};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, Tx, new_id, now, random_bytes, sha256_hex};
 
 /// Failed logins from one address to one username before each further one delays the
 /// next (issue 15: a lock per account and address, so that others cannot lock the
@@ -329,7 +329,7 @@ async fn issue(
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<Issued, IdentityError> {
     let prefix = if kind == "session" { "cps_" } else { "cpk_" };
-    let token = format!("{prefix}{}", crate::store::hex(&random_bytes::<32>()));
+    let token = format!("{prefix}{}", storage::store::hex(&random_bytes::<32>()));
     let id = new_id();
     let expires_at = expires_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
     sqlx::query(
@@ -809,7 +809,7 @@ async fn write_failures(
 /// An Argon2id hash of a random password, for timing-equal refusals.
 fn dummy_hash() -> &'static str {
     static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| hash_password(&crate::store::hex(&random_bytes::<16>())))
+    HASH.get_or_init(|| hash_password(&storage::store::hex(&random_bytes::<16>())))
 }
 
 /// How long an API key lives unless its owner asks otherwise (issue 15: keys expire).

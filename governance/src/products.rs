@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::application::{FieldError, MAX_TEXT_CHARS};
-use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, new_id, now};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, new_id, now};
 
 /// What the product is and does (产品描述): which data, which model, what product, for
 /// which scenarios.
@@ -313,7 +313,7 @@ pub async fn reviewers(store: &Store, id: &str) -> Result<Vec<String>, StoreErro
     .await?)
 }
 
-async fn status(tx: &mut crate::store::Tx, id: &str) -> Result<String, ProductError> {
+async fn status(tx: &mut storage::store::Tx, id: &str) -> Result<String, ProductError> {
     sqlx::query_scalar("SELECT status FROM products WHERE id = ?")
         .bind(id)
         .fetch_optional(&mut **tx)

@@ -9,8 +9,8 @@ use chrono::{Duration, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, new_id, now};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, new_id, now};
 
 /// How reporting is scheduled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +151,7 @@ pub async fn opened_on(store: &Store, institution_id: &str) -> Result<NaiveDate,
             .await?
             .ok_or(ReportError::NotFound)?;
     chrono::DateTime::parse_from_rfc3339(&at)
-        .map(|d| d.with_timezone(&crate::store::beijing()).date_naive())
+        .map(|d| d.with_timezone(&storage::store::beijing()).date_naive())
         .map_err(|e| ReportError::Store(StoreError::Query(sqlx::Error::Decode(Box::new(e)))))
 }
 
@@ -164,7 +164,7 @@ pub async fn submit(
     actor: &str,
     request_id: &str,
 ) -> Result<ProgressReport, ReportError> {
-    let today = crate::store::china_today();
+    let today = storage::store::china_today();
     let opened = opened_on(store, institution_id).await?;
     let Some((start, end, _)) = periods(opened, today, schedule)
         .into_iter()
@@ -309,7 +309,7 @@ pub async fn schedule(
             let report = reports.iter().find(|r| r.period_start == start);
             let status = match report {
                 Some(r) => {
-                    let on = crate::store::china_day(&r.submitted_at).unwrap_or(today);
+                    let on = storage::store::china_day(&r.submitted_at).unwrap_or(today);
                     if on <= due_on {
                         "submitted"
                     } else {
@@ -401,7 +401,7 @@ impl Usage {
     pub fn count(&self, institution_id: &str, refused: bool) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let entry = counts
-            .entry((institution_id.to_owned(), crate::store::china_today()))
+            .entry((institution_id.to_owned(), storage::store::china_today()))
             .or_default();
         if refused {
             entry.1 += 1;
@@ -514,8 +514,8 @@ pub async fn measure(
     // Days are China's: usage is counted by China's day; times are stored in UTC.
     let (from, to) = (start.to_string(), end.to_string());
     let (starts, ends) = (
-        crate::store::china_day_starts(start),
-        crate::store::china_day_starts(end + Duration::days(1)),
+        storage::store::china_day_starts(start),
+        storage::store::china_day_starts(end + Duration::days(1)),
     );
     let usage = sqlx::query(
         "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(refusals), 0) FROM usage_daily \
@@ -544,7 +544,7 @@ pub async fn measure(
     .bind(&ends)
     .fetch_one(store.pool())
     .await?;
-    let today = crate::store::china_today();
+    let today = storage::store::china_today();
     let periods = schedule(store, institution_id, today.min(end), rules).await?;
     let due: Vec<&Period> = periods
         .iter()
@@ -580,7 +580,7 @@ pub async fn evaluate(
     if end < start {
         return Err(invalid("period_end", "the window ends before it starts"));
     }
-    if end > crate::store::china_today() {
+    if end > storage::store::china_today() {
         return Err(invalid(
             "period_end",
             "the window may not end in the future",
@@ -689,7 +689,7 @@ mod tests {
     #[tokio::test]
     async fn usage_is_counted_in_memory_and_written_in_one_go() {
         let dir = tempfile::tempdir().expect("tmp");
-        let store = crate::store::open(&dir.path().join("creditpool.db"))
+        let store = storage::store::Store::open(&dir.path().join("creditpool.db"))
             .await
             .expect("database");
         sqlx::query(
@@ -715,7 +715,7 @@ mod tests {
         usage.count("no-such-institution", false);
         assert!(read().await.is_empty(), "nothing is written before a flush");
         usage.flush(&store).await.expect("flush");
-        let today = crate::store::china_today().to_string();
+        let today = storage::store::china_today().to_string();
         assert_eq!(read().await, [(today.clone(), 2, 1)]);
         usage.flush(&store).await.expect("nothing to flush");
         usage.count("inst-1", false);

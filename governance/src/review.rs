@@ -5,8 +5,8 @@
 
 use sqlx::Row;
 
-use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, now};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, now};
 
 /// Reviewers an application needs before a decision, unless configured otherwise.
 pub const MIN_REVIEWERS: usize = 3;
@@ -109,7 +109,7 @@ pub async fn affiliations(store: &Store, user_id: &str) -> Result<Vec<String>, S
     )
 }
 
-async fn status(tx: &mut crate::store::Tx, application_id: &str) -> Result<String, ReviewError> {
+async fn status(tx: &mut storage::store::Tx, application_id: &str) -> Result<String, ReviewError> {
     sqlx::query_scalar("SELECT status FROM applications WHERE id = ?")
         .bind(application_id)
         .fetch_optional(&mut **tx)

@@ -11,9 +11,9 @@
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use sqlx::Row;
 
-use crate::audit::{self, Event};
 use crate::identity::{IdentityError, Role};
-use crate::store::{StoreError, Tx, now, random_bytes, sha256_hex};
+use storage::audit::{self, Event};
+use storage::store::{StoreError, Tx, now, random_bytes, sha256_hex};
 
 /// Seconds per time step.
 pub const STEP_SECONDS: i64 = 30;
