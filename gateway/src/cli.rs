@@ -54,6 +54,8 @@ struct ServerConfig {
     listen: Option<std::net::SocketAddr>,
     workspaces: Option<PathBuf>,
     job_slots: Option<usize>,
+    /// Cores kept free of jobs for the public side (default 1).
+    reserved_cores: Option<usize>,
     min_reviewers: Option<usize>,
     report_period_months: Option<u32>,
     report_grace_days: Option<i64>,
@@ -379,6 +381,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             let server = &config.server;
             if let Some(slots) = server.job_slots {
                 settings.job_slots = slots.max(1);
+            }
+            if let Some(reserved) = server.reserved_cores {
+                settings.reserved_cores = reserved;
             }
             if let Some(n) = server.min_reviewers {
                 anyhow::ensure!(n >= 1, "server.min_reviewers must be at least 1");

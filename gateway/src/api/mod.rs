@@ -68,6 +68,10 @@ pub struct Settings {
     /// The program each running job is a process of: `creditpool job-worker`, by
     /// default the running binary's own.
     pub job_worker: crate::worker::WorkerCommand,
+    /// Cores kept free of jobs for the public side and the server (the first ones it may
+    /// use; jobs run on the others, or on every core when there are no others): 1 by
+    /// default, 0 lets jobs run on every core.
+    pub reserved_cores: usize,
     /// Quotas given to a newly opened account.
     pub default_quotas: Quotas,
     /// When progress reports are due.
@@ -127,6 +131,7 @@ impl Settings {
             job_slots: 2,
             job_limits: JobLimits::default(),
             job_worker: crate::worker::WorkerCommand::current_exe(),
+            reserved_cores: 1,
             default_quotas: Quotas::default(),
             reports: ReportSchedule::default(),
             min_reviewers: crate::review::MIN_REVIEWERS,
@@ -251,7 +256,10 @@ impl AppState {
             crate::workspace::JobSettings {
                 slots: settings.job_slots,
                 limits: settings.job_limits.clone(),
-                worker: settings.job_worker.clone(),
+                worker: settings
+                    .job_worker
+                    .clone()
+                    .on_cpus(crate::worker::job_cpus(settings.reserved_cores)),
                 compiled_models: settings.workspaces_dir.join(COMPILED_MODELS_DIR),
                 allow_unconfined: settings.allow_unconfined_jobs,
             },

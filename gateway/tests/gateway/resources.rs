@@ -91,9 +91,10 @@ fn workers(job: &str) -> Vec<u32> {
     out
 }
 
-/// A running worker yields the CPU to the server (`SCHED_IDLE`, nice 19), has dropped
-/// the right to gain privileges (set by its Landlock confinement) and runs under its
-/// seccomp filter (both tried by the worker's unit tests).
+/// A running worker yields the CPU to the server (`SCHED_IDLE`, nice 19), keeps off the
+/// core reserved for the public side (every one of its threads), has dropped the right
+/// to gain privileges (set by its Landlock confinement) and runs under its seccomp
+/// filter (both tried by the worker's unit tests).
 fn assert_confined(pid: u32, shape: &str) {
     const SCHED_IDLE: &str = "5";
     // Fields 19 (nice), 20 (threads) and 41 (policy) of stat; the first after the name
@@ -125,6 +126,33 @@ fn assert_confined(pid: u32, shape: &str) {
         Some(&SCHED_IDLE),
         "{shape}: policy: {stat}"
     );
+    // Issue 14, performance: the server's first core is the public side's (settings'
+    // reserved_cores, 1 by default), unless it has only one.
+    let server_cores = cpus_allowed(&format!("/proc/{}/status", std::process::id()));
+    let expected = if server_cores.len() > 1 {
+        assert_eq!(gateway::worker::job_cpus(1), server_cores[1..]);
+        server_cores[1..].to_vec()
+    } else {
+        assert!(
+            gateway::worker::job_cpus(1).is_empty(),
+            "one core: no restriction"
+        );
+        server_cores.clone()
+    };
+    let threads: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("its threads")
+        .filter_map(|t| t.ok())
+        .collect();
+    assert!(threads.len() > 1, "{shape}: its job's threads");
+    for thread in threads {
+        let cores = cpus_allowed(&thread.path().join("status").to_string_lossy());
+        assert_eq!(
+            cores,
+            expected,
+            "{shape}: the cores of thread {:?}",
+            thread.path()
+        );
+    }
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     assert!(
         status
@@ -262,4 +290,25 @@ async fn memory_an_expression_allocates_counts_against_the_job() {
     .await;
     let ended = ended_job(&app, &admin, &institution, &job).await;
     assert_eq!(ended["state"], "succeeded", "{ended}");
+}
+
+/// The cores a process or thread may run on, from `Cpus_allowed_list` of its status
+/// file (`0-1,3`).
+fn cpus_allowed(status: &str) -> Vec<usize> {
+    let status = std::fs::read_to_string(status).expect("status");
+    let list = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list")
+        .trim();
+    list.split(',')
+        .flat_map(|range| {
+            let (first, last) = range.split_once('-').unwrap_or((range, range));
+            let (first, last): (usize, usize) = (
+                first.parse().expect("a core"),
+                last.parse().expect("a core"),
+            );
+            first..=last
+        })
+        .collect()
 }
