@@ -3,10 +3,10 @@
 
 pub use governance::accounts;
 pub mod api;
+pub use desk::calendar;
 pub use governance::application;
 pub use governance::applications;
 pub use storage::audit;
-pub mod calendar;
 pub mod cells;
 pub mod criteria;
 pub mod demo;
@@ -16,7 +16,7 @@ pub use governance::identity;
 pub mod lineage;
 pub mod metrics;
 pub mod models;
-pub mod objections;
+pub use desk::objections;
 pub mod own_data;
 pub use governance::products;
 pub mod pseudonyms;
@@ -25,6 +25,6 @@ pub use governance::review;
 pub use governance::second_factor;
 pub mod sketch;
 pub mod store;
-pub mod tickets;
+pub use desk::tickets;
 pub mod worker;
 pub mod workspace;

@@ -173,6 +173,11 @@ pub enum IdentityError {
     /// The username is taken.
     #[error("the username '{0}' is already taken")]
     Taken(String),
+    /// The person registering has an account already.
+    #[error(
+        "this person already has an account: log in, or reset the password at a service counter"
+    )]
+    PersonRegistered,
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -308,6 +313,87 @@ pub async fn create_user(
     )
     .await?;
     Ok(id)
+}
+
+/// A natural person registers (BRIEF Q4): one account per person of the register, who
+/// is `subject_id` there and named `name`. Returns the user id.
+pub async fn register_person(
+    store: &Store,
+    username: &str,
+    password: &str,
+    name: &str,
+    subject_id: &str,
+    request_id: &str,
+) -> Result<String, IdentityError> {
+    let mut tx = store.write().await?;
+    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE subject_id = ?")
+        .bind(subject_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if taken.is_some() {
+        return Err(IdentityError::PersonRegistered);
+    }
+    let id = create_user(
+        &mut tx,
+        NewUser {
+            username,
+            display_name: name,
+            role: Role::Person,
+            institution_id: None,
+            organisation: None,
+            subject_id: Some(subject_id),
+            password,
+        },
+        "self-registration",
+        request_id,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A user as administrators list them.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct UserInfo {
+    /// Its id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Name shown to people.
+    pub display_name: String,
+    /// Role.
+    pub role: String,
+    /// Agency or source unit.
+    pub organisation: Option<String>,
+    /// Institution.
+    pub institution_id: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When an administrator disabled it, if one did.
+    pub disabled_at: Option<String>,
+}
+
+/// Every user, oldest first.
+pub async fn list_users(store: &Store) -> Result<Vec<UserInfo>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, username, display_name, role, organisation, institution_id, created_at, \
+         disabled_at FROM users ORDER BY created_at",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| UserInfo {
+            id: r.get(0),
+            username: r.get(1),
+            display_name: r.get(2),
+            role: r.get(3),
+            organisation: r.get(4),
+            institution_id: r.get(5),
+            created_at: r.get(6),
+            disabled_at: r.get(7),
+        })
+        .collect())
 }
 
 /// A credential just issued: the secret is shown once and never stored.

@@ -133,6 +133,27 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<desk::authorisations::AuthorisationError> for ApiError {
+    fn from(e: desk::authorisations::AuthorisationError) -> Self {
+        use desk::authorisations::AuthorisationError;
+        match e {
+            AuthorisationError::Invalid { field, message } => ApiError::invalid(field, message),
+            AuthorisationError::NotFound => ApiError::not_found("live authorisation of yours"),
+            AuthorisationError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<desk::verifications::RequestError> for ApiError {
+    fn from(e: desk::verifications::RequestError) -> Self {
+        match e {
+            desk::verifications::RequestError::Invalid { field, message } => {
+                ApiError::invalid(field, message)
+            }
+        }
+    }
+}
+
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
         match e {
@@ -185,6 +206,9 @@ impl From<IdentityError> for ApiError {
                 ApiError::new(StatusCode::FORBIDDEN, "account_disabled", e.to_string())
             }
             IdentityError::NoUser => ApiError::not_found("user"),
+            IdentityError::PersonRegistered => {
+                ApiError::new(StatusCode::CONFLICT, "already_registered", e.to_string())
+            }
             IdentityError::Store(e) => ApiError::internal(e),
         }
     }

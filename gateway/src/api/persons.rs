@@ -9,13 +9,11 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::public::{Format, issue};
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
-use crate::audit::{self, Event};
-use crate::identity::{self, Caller, NewUser, Role};
-use crate::store::{new_id, now};
+use crate::identity::{self, Caller};
+use desk::authorisations::{self, NewAuthorisation};
 use policies::access::{Action, Resource};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -26,9 +24,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/persons/{subject}/records", get(records))
         .route("/persons/{subject}/reports", post(report))
 }
-
-/// Longest an authorisation lasts.
-pub const MAX_AUTHORISATION_DAYS: i64 = 90;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,35 +65,15 @@ async fn register(
             )
             .with_field("id_number")
         })?;
-    let mut tx = state.store.write().await?;
-    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE subject_id = ?")
-        .bind(&person.subject_id)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(ApiError::internal)?;
-    if taken.is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_registered",
-            "this person already has an account: log in, or reset the password at a service counter",
-        ));
-    }
-    let id = identity::create_user(
-        &mut tx,
-        NewUser {
-            username: &body.username,
-            display_name: &person.name,
-            role: Role::Person,
-            institution_id: None,
-            organisation: None,
-            subject_id: Some(&person.subject_id),
-            password: &body.password,
-        },
-        "self-registration",
+    let id = identity::register_person(
+        &state.store,
+        &body.username,
+        &body.password,
+        &person.name,
+        &person.subject_id,
         &request_id(),
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -128,113 +103,36 @@ async fn grant(
     ApiJson(body): ApiJson<Grant>,
 ) -> Result<Response, ApiError> {
     state.authorize(&caller, Action::ManageAuthorisations, &Resource::Platform)?;
-    if !["records", "report"].contains(&body.scope.as_str()) {
-        return Err(ApiError::invalid(
-            "scope",
-            "scope is records (the disclosed records) or report (records and the credit report)",
-        ));
-    }
-    if !(1..=MAX_AUTHORISATION_DAYS).contains(&body.days) {
-        return Err(ApiError::invalid(
-            "days",
-            format!("an authorisation lasts 1 to {MAX_AUTHORISATION_DAYS} days"),
-        ));
-    }
-    let purpose = body.purpose.trim();
-    if purpose.chars().count() < 2 || purpose.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            "purpose",
-            "say what it is for, in 2 to 200 characters",
-        ));
-    }
-    let mut tx = state.store.write().await?;
-    let grantee: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
-        .bind(body.grantee.trim())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(ApiError::internal)?;
-    let grantee = grantee
-        .filter(|g| *g != caller.user_id)
-        .ok_or_else(|| ApiError::invalid("grantee", "no other user has this login name"))?;
-    let id = new_id();
-    let expires = (chrono::Utc::now() + chrono::Duration::days(body.days))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    sqlx::query(
-        "INSERT INTO authorisations (id, grantor_id, grantee_id, scope, purpose, created_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(&caller.user_id)
-    .bind(&grantee)
-    .bind(&body.scope)
-    .bind(purpose)
-    .bind(now())
-    .bind(&expires)
-    .execute(&mut *tx)
-    .await
-    .map_err(ApiError::internal)?;
-    audit::append(
-        &mut tx,
-        Event {
-            actor: &caller.user_id,
-            action: "authorisation.granted",
-            subject: &id,
-            detail: json!({ "grantee": grantee, "scope": body.scope, "purpose": purpose, "expires_at": expires }),
-            request_id: &request_id(),
+    let granted = authorisations::grant(
+        &state.store,
+        NewAuthorisation {
+            grantor_id: &caller.user_id,
+            grantee: &body.grantee,
+            scope: &body.scope,
+            purpose: &body.purpose,
+            days: body.days,
         },
+        &request_id(),
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
-            "id": id,
+            "id": granted.id,
             "grantee": body.grantee.trim(),
-            "scope": body.scope,
-            "purpose": purpose,
-            "expires_at": expires,
+            "scope": granted.scope,
+            "purpose": granted.purpose,
+            "expires_at": granted.expires_at,
             "subject_id": caller.subject_id,
         })),
     )
         .into_response())
 }
 
-fn authorisation(row: &sqlx::sqlite::SqliteRow) -> Value {
-    let expires: String = row.get("expires_at");
-    let revoked: Option<String> = row.get("revoked_at");
-    json!({
-        "id": row.get::<String, _>("id"),
-        "grantor": row.get::<String, _>("grantor"),
-        "grantor_subject_id": row.get::<Option<String>, _>("grantor_subject"),
-        "grantee": row.get::<String, _>("grantee"),
-        "scope": row.get::<String, _>("scope"),
-        "purpose": row.get::<String, _>("purpose"),
-        "created_at": row.get::<String, _>("created_at"),
-        "expires_at": expires,
-        "revoked_at": revoked,
-        "live": revoked.is_none() && expires > now(),
-    })
-}
-
 /// Authorisations the caller granted and those granted to them.
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
-    let rows = sqlx::query(
-        "SELECT a.id, g.username AS grantor, g.subject_id AS grantor_subject, r.username AS grantee, \
-                a.scope, a.purpose, a.created_at, a.expires_at, a.revoked_at, a.grantor_id \
-         FROM authorisations a JOIN users g ON g.id = a.grantor_id JOIN users r ON r.id = a.grantee_id \
-         WHERE a.grantor_id = ?1 OR a.grantee_id = ?1 ORDER BY a.created_at DESC",
-    )
-    .bind(&caller.user_id)
-    .fetch_all(state.store.pool())
-    .await
-    .map_err(ApiError::internal)?;
-    let (granted, received): (Vec<_>, Vec<_>) = rows
-        .iter()
-        .partition(|r| r.get::<String, _>("grantor_id") == caller.user_id);
-    Ok(Json(json!({
-        "granted": granted.into_iter().map(authorisation).collect::<Vec<_>>(),
-        "received": received.into_iter().map(authorisation).collect::<Vec<_>>(),
-    })))
+    let (granted, received) = authorisations::of_user(&state.store, &caller.user_id).await?;
+    Ok(Json(json!({ "granted": granted, "received": received })))
 }
 
 /// The grantor revokes an authorisation; it stops at once.
@@ -244,32 +142,7 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.authorize(&caller, Action::ManageAuthorisations, &Resource::Platform)?;
-    let mut tx = state.store.write().await?;
-    let done = sqlx::query(
-        "UPDATE authorisations SET revoked_at = ? WHERE id = ? AND grantor_id = ? AND revoked_at IS NULL",
-    )
-    .bind(now())
-    .bind(&id)
-    .bind(&caller.user_id)
-    .execute(&mut *tx)
-    .await
-    .map_err(ApiError::internal)?
-    .rows_affected();
-    if done == 0 {
-        return Err(ApiError::not_found("live authorisation of yours"));
-    }
-    audit::append(
-        &mut tx,
-        Event {
-            actor: &caller.user_id,
-            action: "authorisation.revoked",
-            subject: &id,
-            detail: json!({}),
-            request_id: &request_id(),
-        },
-    )
-    .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    authorisations::revoke(&state.store, &caller.user_id, &id, &request_id()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -282,25 +155,17 @@ async fn authorised(
     subject: &str,
     action: Action,
 ) -> Result<Option<String>, ApiError> {
-    let rows = sqlx::query(
-        "SELECT a.id, a.grantee_id, a.scope FROM authorisations a JOIN users u ON u.id = a.grantor_id \
-         WHERE u.subject_id = ? AND a.revoked_at IS NULL AND a.expires_at > ?",
-    )
-    .bind(subject)
-    .bind(now())
-    .fetch_all(state.store.pool())
-    .await
-    .map_err(ApiError::internal)?;
-    let grantees = |scopes: &[&str]| -> Vec<String> {
-        rows.iter()
-            .filter(|r| scopes.contains(&r.get::<String, _>(2).as_str()))
-            .map(|r| r.get::<String, _>(1))
+    let live = authorisations::live_on(&state.store, subject).await?;
+    let grantees = |report: bool| -> Vec<String> {
+        live.iter()
+            .filter(|a| !report || a.scope.covers_report())
+            .map(|a| a.grantee_id.clone())
             .collect()
     };
     let resource = Resource::PersonRecord {
         subject: subject.to_owned(),
-        readers: grantees(&["records", "report"]),
-        report_readers: grantees(&["report"]),
+        readers: grantees(false),
+        report_readers: grantees(true),
     };
     let allowed = state
         .access
@@ -316,18 +181,11 @@ async fn authorised(
     if caller.subject_id.as_deref() == Some(subject) {
         return Ok(None);
     }
-    let needed: &[&str] = if action == Action::IssuePersonReport {
-        &["report"]
-    } else {
-        &["records", "report"]
-    };
-    Ok(rows
+    let report = action == Action::IssuePersonReport;
+    Ok(live
         .iter()
-        .find(|r| {
-            r.get::<String, _>(1) == caller.user_id
-                && needed.contains(&r.get::<String, _>(2).as_str())
-        })
-        .map(|r| r.get::<String, _>(0)))
+        .find(|a| a.grantee_id == caller.user_id && (!report || a.scope.covers_report()))
+        .map(|a| a.id.clone()))
 }
 
 /// Audits a look at another person's record.
@@ -341,19 +199,15 @@ async fn audit_use(
     let Some(authorisation) = authorisation else {
         return Ok(());
     };
-    let mut tx = state.store.write().await?;
-    audit::append(
-        &mut tx,
-        Event {
-            actor: &caller.user_id,
-            action: "person_record.read",
-            subject,
-            detail: json!({ "authorisation": authorisation, "what": what }),
-            request_id: &request_id(),
-        },
+    authorisations::audit_read(
+        &state.store,
+        &caller.user_id,
+        subject,
+        authorisation,
+        what,
+        &request_id(),
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
     Ok(())
 }
 

@@ -206,14 +206,9 @@ async fn records(
     })))
 }
 
-/// The key of report verification codes, derived from the server's key so that it
-/// never equals the gate's.
+/// The key of report verification codes.
 fn report_key(state: &AppState) -> Vec<u8> {
-    let mut material = b"creditpool report verification\n".to_vec();
-    material.extend_from_slice(state.settings.gate.secret.as_ref());
-    ring::digest::digest(&ring::digest::SHA256, &material)
-        .as_ref()
-        .to_vec()
+    desk::issuance::report_key(state.settings.gate.secret.as_ref())
 }
 
 /// The form a report is issued in.
@@ -347,47 +342,26 @@ pub(super) async fn issue(
             ),
         };
         let document_hash = crate::store::sha256_hex(&document);
-        let mut tx = state.store.write().await?;
-        let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO issued_reports (number, uscc, subject_name, content_sha256, content, issued_at, \
-                 format, requester, document_sha256, subject_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&number)
-        .bind(subject.code())
-        .bind(subject.name())
-        .bind(&hash)
-        .bind(&content)
-        .bind(crate::store::now())
-        .bind(format.as_str())
-        .bind(requester)
-        .bind(&document_hash)
-        .bind(subject_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(ApiError::internal)?
-        .rows_affected();
-        if inserted == 0 {
-            continue;
-        }
-        crate::audit::append(
-            &mut tx,
-            crate::audit::Event {
-                actor,
-                action: "report.issued",
-                subject: &number,
-                detail: json!({
-                    "subject": subject.code(),
-                    "format": format.as_str(),
-                    "requester": requester,
-                    "content_sha256": hash,
-                    "document_sha256": document_hash,
-                }),
-                request_id: &super::request_id(),
+        let archived = desk::issuance::archive(
+            &state.store,
+            desk::issuance::Issued {
+                number: &number,
+                code: subject.code(),
+                name: subject.name(),
+                subject_id,
+                content_sha256: &hash,
+                content: &content,
+                format: format.as_str(),
+                requester,
+                document_sha256: &document_hash,
             },
+            actor,
+            &super::request_id(),
         )
         .await?;
-        tx.commit().await.map_err(ApiError::internal)?;
+        if !archived {
+            continue;
+        }
         let mut response = (axum::http::StatusCode::CREATED, document).into_response();
         let headers = response.headers_mut();
         let value = |v: &str| axum::http::HeaderValue::from_str(v).map_err(ApiError::internal);
@@ -432,38 +406,23 @@ async fn verify_report(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<Verification>,
 ) -> Result<Json<Value>, ApiError> {
-    let row: Option<(String, String, String, String)> = sqlx::query_as(
-        "SELECT uscc, subject_name, content_sha256, issued_at FROM issued_reports WHERE number = ?",
-    )
-    .bind(query.number.trim())
-    .fetch_optional(state.store.pool())
-    .await
-    .map_err(ApiError::internal)?;
     let key = report_key(&state);
-    match row {
-        Some((uscc, name, hash, issued_at))
-            if ::public::report_id::verify_hash(
-                &key,
-                query.number.trim(),
-                &uscc,
-                &hash,
-                &query.code,
-            ) =>
-        {
-            Ok(Json(json!({
-                "valid": true,
-                "report_number": query.number.trim(),
-                "uscc": uscc,
-                "subject_name": name,
-                "issued_at": issued_at,
-                "content_sha256": hash,
-            })))
-        }
-        _ => Ok(Json(json!({
+    let genuine =
+        desk::issuance::verify(&state.store, &key, query.number.trim(), &query.code).await?;
+    Ok(Json(match genuine {
+        Some(report) => json!({
+            "valid": true,
+            "report_number": report.report_number,
+            "uscc": report.uscc,
+            "subject_name": report.subject_name,
+            "issued_at": report.issued_at,
+            "content_sha256": report.content_sha256,
+        }),
+        None => json!({
             "valid": false,
             "message": "this report number and verification code do not belong to a report issued here; the report may have been altered",
-        }))),
-    }
+        }),
+    }))
 }
 
 /// Largest document accepted for a check.
@@ -486,29 +445,22 @@ async fn check_document(
             ),
         )
     })?;
-    let row: Option<(String, String, Option<String>, String, String)> = sqlx::query_as(
-        "SELECT subject_name, issued_at, document_sha256, format, uscc FROM issued_reports WHERE number = ?",
-    )
-    .bind(number.trim())
-    .fetch_optional(state.store.pool())
-    .await
-    .map_err(ApiError::internal)?;
-    let hash = crate::store::sha256_hex(&body);
-    match row {
-        Some((name, issued_at, Some(stored), format, code)) if stored == hash => Ok(Json(json!({
+    let document = desk::issuance::check_document(&state.store, number.trim(), &body).await?;
+    Ok(Json(match document {
+        Some(d) => json!({
             "valid": true,
-            "report_number": number.trim(),
-            "subject_name": name,
-            "subject_code": code,
-            "issued_at": issued_at,
-            "format": format,
-            "document_sha256": hash,
-        }))),
-        _ => Ok(Json(json!({
+            "report_number": d.report_number,
+            "subject_name": d.subject_name,
+            "subject_code": d.subject_code,
+            "issued_at": d.issued_at,
+            "format": d.format,
+            "document_sha256": d.document_sha256,
+        }),
+        None => json!({
             "valid": false,
             "message": "this document is not, byte for byte, a report issued here under this number: it may have been altered",
-        }))),
-    }
+        }),
+    }))
 }
 
 #[derive(Deserialize)]

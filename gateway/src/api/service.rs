@@ -519,29 +519,7 @@ async fn list_users(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     state.authorize(&caller, Action::ManageUsers, &Resource::Platform)?;
-    let rows = sqlx::query(
-        "SELECT id, username, display_name, role, organisation, institution_id, created_at, \
-         disabled_at FROM users ORDER BY created_at",
-    )
-    .fetch_all(state.store.pool())
-    .await
-    .map_err(ApiError::internal)?;
-    let items: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            use sqlx::Row;
-            json!({
-                "id": r.get::<String, _>(0),
-                "username": r.get::<String, _>(1),
-                "display_name": r.get::<String, _>(2),
-                "role": r.get::<String, _>(3),
-                "organisation": r.get::<Option<String>, _>(4),
-                "institution_id": r.get::<Option<String>, _>(5),
-                "created_at": r.get::<String, _>(6),
-                "disabled_at": r.get::<Option<String>, _>(7),
-            })
-        })
-        .collect();
+    let items = crate::identity::list_users(&state.store).await?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
@@ -560,36 +538,13 @@ async fn verify_subjects(
     caller: Caller,
     ApiJson(body): ApiJson<VerificationRequest>,
 ) -> Result<Response, ApiError> {
-    use ::public::verification::MAX_SUBJECTS;
     state.authorize(&caller, Action::VerifySubjects, &Resource::Platform)?;
-    let matter = body.matter.trim();
-    if matter.chars().count() < 2 || matter.chars().count() > 100 {
-        return Err(ApiError::invalid(
-            "matter",
-            "name the matter in 2 to 100 characters",
-        ));
+    let request = desk::verifications::Request {
+        matter: &body.matter,
+        letter_title: &body.letter_title,
+        subjects: &body.subjects,
     }
-    let letter_title = body.letter_title.trim();
-    if letter_title.chars().count() < 2 || letter_title.chars().count() > 100 {
-        return Err(ApiError::invalid(
-            "letter_title",
-            "give the title of your request letter, 2 to 100 characters",
-        ));
-    }
-    if body.subjects.is_empty() || body.subjects.len() > MAX_SUBJECTS {
-        return Err(ApiError::invalid(
-            "subjects",
-            format!("list 1 to {MAX_SUBJECTS} subjects; split longer lists"),
-        ));
-    }
-    for (i, s) in body.subjects.iter().enumerate() {
-        if s.name.trim().is_empty() || s.code.trim().is_empty() {
-            return Err(ApiError::invalid(
-                format!("subjects[{i}]"),
-                "each subject needs its name and its code (USCC, or a person's ID number)",
-            ));
-        }
-    }
+    .checked()?;
     let face = state.face()?;
     let now = chrono::Utc::now().with_timezone(&crate::store::beijing());
     let findings = ::public::verification::check(
@@ -606,9 +561,9 @@ async fn verify_subjects(
     let number = format!("HC{}{suffix:04}", now.format("%Y%m%d%H%M%S"));
     let public = &state.settings.public;
     let letter = ::public::pdf::Letter {
-        matter: matter.to_owned(),
+        matter: request.matter.to_owned(),
         addressee: agency.clone(),
-        letter_title: letter_title.to_owned(),
+        letter_title: request.letter_title.to_owned(),
         cut_off: now.format("%Y年%m月%d日%H时%M分").to_string(),
         issuer: public.issuer.clone(),
         platform: format!("{}信用核查系统", public.issuer),
@@ -627,52 +582,28 @@ async fn verify_subjects(
         .render(move || ::public::pdf::letter(&face, &letter, &watermark))
         .await?
         .map_err(ApiError::internal)?;
-    let id = crate::store::new_id();
-    let letter_hash = crate::store::sha256_hex(&pdf);
-    let mut tx = state.store.write().await?;
-    sqlx::query(
-        "INSERT INTO verifications (id, number, requested_by, agency, matter, letter_title, subjects, \
-             results, cut_off_at, letter_sha256, letter) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(&number)
-    .bind(&caller.user_id)
-    .bind(&agency)
-    .bind(matter)
-    .bind(letter_title)
-    .bind(serde_json::to_string(&body.subjects).map_err(ApiError::internal)?)
-    .bind(serde_json::to_string(&findings).map_err(ApiError::internal)?)
-    .bind(now.to_rfc3339())
-    .bind(&letter_hash)
-    .bind(&pdf)
-    .execute(&mut *tx)
-    .await
-    .map_err(ApiError::internal)?;
-    crate::audit::append(
-        &mut tx,
-        crate::audit::Event {
-            actor: &caller.user_id,
-            action: "verification.issued",
-            subject: &id,
-            detail: json!({
-                "number": number,
-                "agency": agency,
-                "matter": matter,
-                "subjects": body.subjects.len(),
-                "letter_sha256": letter_hash,
-            }),
-            request_id: &request_id(),
+    let cut_off_at = now.to_rfc3339();
+    let archived = desk::verifications::archive(
+        &state.store,
+        desk::verifications::Letter {
+            number: &number,
+            requested_by: &caller.user_id,
+            agency: &agency,
+            request,
+            findings: &findings,
+            cut_off_at: &cut_off_at,
+            pdf: &pdf,
         },
+        &request_id(),
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    let (id, letter_hash) = (archived.id, archived.letter_sha256);
     Ok((
         StatusCode::CREATED,
         Json(json!({
             "id": id,
             "number": number,
-            "cut_off_at": now.to_rfc3339(),
+            "cut_off_at": cut_off_at,
             "results": findings,
             "letter": format!("/api/v1/verifications/{id}/letter"),
             "letter_sha256": letter_hash,
@@ -692,22 +623,14 @@ async fn list_verifications(
         state.authorize(&caller, Action::ReadVerificationLedger, &Resource::Platform)?;
         None
     };
-    let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
-        "SELECT id, number, agency, matter, results, cut_off_at FROM verifications \
-         WHERE ?1 IS NULL OR agency = ?1 ORDER BY cut_off_at DESC",
-    )
-    .bind(agency)
-    .fetch_all(state.store.pool())
-    .await
-    .map_err(ApiError::internal)?;
-    let items: Vec<Value> = rows
+    let items: Vec<Value> = desk::verifications::list(&state.store, agency.as_deref())
+        .await?
         .into_iter()
-        .map(|(id, number, agency, matter, results, cut_off_at)| {
+        .map(|v| {
+            let letter = format!("/api/v1/verifications/{}/letter", v.id);
             json!({
-                "id": id, "number": number, "agency": agency, "matter": matter,
-                "results": serde_json::from_str::<Value>(&results).unwrap_or(Value::Null),
-                "cut_off_at": cut_off_at,
-                "letter": format!("/api/v1/verifications/{id}/letter"),
+                "id": v.id, "number": v.number, "agency": v.agency, "matter": v.matter,
+                "results": v.results, "cut_off_at": v.cut_off_at, "letter": letter,
             })
         })
         .collect();
@@ -720,13 +643,7 @@ async fn verification_letter(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let row: Option<(String, String, Vec<u8>)> =
-        sqlx::query_as("SELECT agency, number, letter FROM verifications WHERE id = ?")
-            .bind(&id)
-            .fetch_optional(state.store.pool())
-            .await
-            .map_err(ApiError::internal)?;
-    let Some((agency, number, pdf)) = row else {
+    let Some((agency, number, pdf)) = desk::verifications::letter(&state.store, &id).await? else {
         return Err(ApiError::not_found("verification"));
     };
     let own = caller.role == Role::AgencyStaff && caller.organisation.as_deref() == Some(&agency);

@@ -17,8 +17,8 @@ use policies::calendar::{Calendar, CalendarError, YearNotice};
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, Tx, china_day, now};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, Tx, china_day, now};
 
 /// Why a year was not added.
 #[derive(Debug, thiserror::Error)]

@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::audit::{self, Event};
-use crate::store::{
+use storage::audit::{self, Event};
+use storage::store::{
     Store, StoreError, china_day, china_today, new_id, now, random_bytes, sha256_hex,
 };
 
@@ -203,7 +203,7 @@ pub async fn file(
         return Err(ObjectionError::AlreadyOpen(number));
     }
     let id = new_id();
-    let token = format!("cpo_{}", crate::store::hex(&random_bytes::<16>()));
+    let token = format!("cpo_{}", storage::store::hex(&random_bytes::<16>()));
     let suffix = u32::from_be_bytes(random_bytes::<4>()) % 10_000;
     let number = format!("YY{}{:04}", today.format("%Y%m%d"), suffix);
     sqlx::query(

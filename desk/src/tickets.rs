@@ -6,9 +6,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, new_id, now, random_bytes, sha256_hex};
-use crate::store::{china_day, china_today};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, new_id, now, random_bytes, sha256_hex};
+use storage::store::{china_day, china_today};
 
 /// Working days a ticket is answered in.
 pub const DEADLINE_WORKING_DAYS: i64 = 5;
@@ -143,7 +143,7 @@ pub async fn file(
 ) -> Result<Filed, TicketError> {
     let today = china_today();
     let id = new_id();
-    let token = format!("cpt_{}", crate::store::hex(&random_bytes::<16>()));
+    let token = format!("cpt_{}", storage::store::hex(&random_bytes::<16>()));
     let number = format!(
         "ZX{}{:04}",
         today.format("%Y%m%d"),

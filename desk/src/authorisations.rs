@@ -1,0 +1,490 @@
+//! Persons' authorisations (BRIEF Q4, standard 6.2.2): only a person, or someone they
+//! authorised, sees that person's record. An authorisation names another user by login
+//! name, a scope, a purpose and a life of at most [`MAX_AUTHORISATION_DAYS`]; the person
+//! revokes it at any time and it stops at once. Every look at another person's record
+//! under an authorisation is audited with it ([`audit_read`]).
+
+use serde::Serialize;
+use sqlx::Row;
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, new_id, now};
+
+/// Longest an authorisation lasts.
+pub const MAX_AUTHORISATION_DAYS: i64 = 90;
+
+/// What an authorisation lets its holder see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// The disclosed records.
+    Records,
+    /// The records and the credit report.
+    Report,
+}
+
+impl Scope {
+    /// `records` or `report`.
+    pub fn parse(scope: &str) -> Option<Scope> {
+        match scope {
+            "records" => Some(Scope::Records),
+            "report" => Some(Scope::Report),
+            _ => None,
+        }
+    }
+
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Records => "records",
+            Scope::Report => "report",
+        }
+    }
+
+    /// Whether it lets its holder have the credit report issued.
+    pub fn covers_report(self) -> bool {
+        self == Scope::Report
+    }
+}
+
+/// Why an authorisation was not granted or revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthorisationError {
+    /// A field is not acceptable.
+    #[error("{message}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The grantor has no live authorisation with this id.
+    #[error("no live authorisation of yours has this id")]
+    NotFound,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for AuthorisationError {
+    fn from(e: sqlx::Error) -> Self {
+        AuthorisationError::Store(e.into())
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> AuthorisationError {
+    AuthorisationError::Invalid {
+        field,
+        message: message.into(),
+    }
+}
+
+/// An authorisation as a person asks for it.
+#[derive(Clone, Copy, Debug)]
+pub struct NewAuthorisation<'a> {
+    /// The person granting it (their user id).
+    pub grantor_id: &'a str,
+    /// The login name of the user it is granted to.
+    pub grantee: &'a str,
+    /// `records` or `report`.
+    pub scope: &'a str,
+    /// What it is for.
+    pub purpose: &'a str,
+    /// How many days it lasts.
+    pub days: i64,
+}
+
+/// An authorisation just granted.
+#[derive(Clone, Debug, Serialize)]
+pub struct Granted {
+    /// Its id.
+    pub id: String,
+    /// The grantee's user id.
+    pub grantee_id: String,
+    /// Its scope.
+    pub scope: Scope,
+    /// Its purpose, trimmed.
+    pub purpose: String,
+    /// When it ends (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Grants an authorisation, checked and audited.
+pub async fn grant(
+    store: &Store,
+    new: NewAuthorisation<'_>,
+    request_id: &str,
+) -> Result<Granted, AuthorisationError> {
+    let scope = Scope::parse(new.scope).ok_or_else(|| {
+        invalid(
+            "scope",
+            "scope is records (the disclosed records) or report (records and the credit report)",
+        )
+    })?;
+    if !(1..=MAX_AUTHORISATION_DAYS).contains(&new.days) {
+        return Err(invalid(
+            "days",
+            format!("an authorisation lasts 1 to {MAX_AUTHORISATION_DAYS} days"),
+        ));
+    }
+    let purpose = new.purpose.trim();
+    if purpose.chars().count() < 2 || purpose.chars().count() > 200 {
+        return Err(invalid(
+            "purpose",
+            "say what it is for, in 2 to 200 characters",
+        ));
+    }
+    let mut tx = store.write().await?;
+    let grantee: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+        .bind(new.grantee.trim())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let grantee = grantee
+        .filter(|g| g != new.grantor_id)
+        .ok_or_else(|| invalid("grantee", "no other user has this login name"))?;
+    let id = new_id();
+    let expires = (chrono::Utc::now() + chrono::Duration::days(new.days))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    sqlx::query(
+        "INSERT INTO authorisations (id, grantor_id, grantee_id, scope, purpose, created_at, expires_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(new.grantor_id)
+    .bind(&grantee)
+    .bind(scope.as_str())
+    .bind(purpose)
+    .bind(now())
+    .bind(&expires)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: new.grantor_id,
+            action: "authorisation.granted",
+            subject: &id,
+            detail: serde_json::json!({
+                "grantee": grantee,
+                "scope": scope.as_str(),
+                "purpose": purpose,
+                "expires_at": expires,
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Granted {
+        id,
+        grantee_id: grantee,
+        scope,
+        purpose: purpose.to_owned(),
+        expires_at: expires,
+    })
+}
+
+/// An authorisation as its grantor and grantee see it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Authorisation {
+    /// Its id.
+    pub id: String,
+    /// The grantor's login name.
+    pub grantor: String,
+    /// The grantor's subject id in the persons register.
+    pub grantor_subject_id: Option<String>,
+    /// The grantee's login name.
+    pub grantee: String,
+    /// `records` or `report`.
+    pub scope: String,
+    /// What it is for.
+    pub purpose: String,
+    /// When it was granted.
+    pub created_at: String,
+    /// When it ends.
+    pub expires_at: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+    /// Neither revoked nor expired.
+    pub live: bool,
+}
+
+/// The authorisations `user_id` granted, and those granted to them, newest first.
+pub async fn of_user(
+    store: &Store,
+    user_id: &str,
+) -> Result<(Vec<Authorisation>, Vec<Authorisation>), StoreError> {
+    let rows = sqlx::query(
+        "SELECT a.id, g.username AS grantor, g.subject_id AS grantor_subject, r.username AS grantee, \
+                a.scope, a.purpose, a.created_at, a.expires_at, a.revoked_at, a.grantor_id \
+         FROM authorisations a JOIN users g ON g.id = a.grantor_id JOIN users r ON r.id = a.grantee_id \
+         WHERE a.grantor_id = ?1 OR a.grantee_id = ?1 ORDER BY a.created_at DESC",
+    )
+    .bind(user_id)
+    .fetch_all(store.pool())
+    .await?;
+    let now = now();
+    let (granted, received): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .partition(|r| r.get::<String, _>("grantor_id") == user_id);
+    let listed = |rows: Vec<&sqlx::sqlite::SqliteRow>| -> Vec<Authorisation> {
+        rows.into_iter()
+            .map(|row| {
+                let expires_at: String = row.get("expires_at");
+                let revoked_at: Option<String> = row.get("revoked_at");
+                Authorisation {
+                    id: row.get("id"),
+                    grantor: row.get("grantor"),
+                    grantor_subject_id: row.get("grantor_subject"),
+                    grantee: row.get("grantee"),
+                    scope: row.get("scope"),
+                    purpose: row.get("purpose"),
+                    created_at: row.get("created_at"),
+                    live: revoked_at.is_none() && expires_at > now,
+                    expires_at,
+                    revoked_at,
+                }
+            })
+            .collect()
+    };
+    Ok((listed(granted), listed(received)))
+}
+
+/// The grantor revokes a live authorisation of theirs; it stops at once.
+pub async fn revoke(
+    store: &Store,
+    grantor_id: &str,
+    id: &str,
+    request_id: &str,
+) -> Result<(), AuthorisationError> {
+    let mut tx = store.write().await?;
+    let done = sqlx::query(
+        "UPDATE authorisations SET revoked_at = ? WHERE id = ? AND grantor_id = ? AND revoked_at IS NULL",
+    )
+    .bind(now())
+    .bind(id)
+    .bind(grantor_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if done == 0 {
+        return Err(AuthorisationError::NotFound);
+    }
+    audit::append(
+        &mut tx,
+        Event {
+            actor: grantor_id,
+            action: "authorisation.revoked",
+            subject: id,
+            detail: serde_json::json!({}),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A live authorisation on a person's record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Live {
+    /// Its id.
+    pub id: String,
+    /// The grantee's user id.
+    pub grantee_id: String,
+    /// Its scope.
+    pub scope: Scope,
+}
+
+/// The live (unrevoked, unexpired) authorisations on the record of person `subject`.
+pub async fn live_on(store: &Store, subject: &str) -> Result<Vec<Live>, StoreError> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT a.id, a.grantee_id, a.scope FROM authorisations a JOIN users u ON u.id = a.grantor_id \
+         WHERE u.subject_id = ? AND a.revoked_at IS NULL AND a.expires_at > ?",
+    )
+    .bind(subject)
+    .bind(now())
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, grantee_id, scope)| {
+            Some(Live {
+                id,
+                grantee_id,
+                scope: Scope::parse(&scope)?,
+            })
+        })
+        .collect())
+}
+
+/// Audits a look at person `subject`'s record under `authorisation` (`what`: the
+/// records or the report).
+pub async fn audit_read(
+    store: &Store,
+    actor: &str,
+    subject: &str,
+    authorisation: &str,
+    what: &str,
+    request_id: &str,
+) -> Result<(), StoreError> {
+    let mut tx = store.write().await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "person_record.read",
+            subject,
+            detail: serde_json::json!({ "authorisation": authorisation, "what": what }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn count(store: &Store, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(store.pool())
+            .await
+            .expect("count")
+    }
+
+    /// BRIEF Q4: an authorisation is checked before anything is written, lives only
+    /// until it is revoked, and each step is audited.
+    #[tokio::test]
+    async fn authorisations_are_checked_scoped_and_revocable() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("creditpool.db"))
+            .await
+            .expect("database");
+        for (id, username, subject) in [
+            ("u-person", "wang.fang", Some("P0001")),
+            ("u-bank", "bank.officer", None),
+        ] {
+            sqlx::query(
+                "INSERT INTO users (id, username, display_name, role, subject_id, password_hash, created_at) \
+                 VALUES (?, ?, ?, ?, ?, 'x', '2026-12-01T00:00:00Z')",
+            )
+            .bind(id)
+            .bind(username)
+            .bind(username)
+            .bind(if subject.is_some() { "person" } else { "reviewer" })
+            .bind(subject)
+            .execute(store.pool())
+            .await
+            .expect("user");
+        }
+        let asked = NewAuthorisation {
+            grantor_id: "u-person",
+            grantee: " bank.officer ",
+            scope: "records",
+            purpose: "贷款审批",
+            days: 30,
+        };
+        let refused = [
+            (
+                NewAuthorisation {
+                    scope: "everything",
+                    ..asked
+                },
+                "scope",
+            ),
+            (NewAuthorisation { days: 0, ..asked }, "days"),
+            (
+                NewAuthorisation {
+                    days: MAX_AUTHORISATION_DAYS + 1,
+                    ..asked
+                },
+                "days",
+            ),
+            (
+                NewAuthorisation {
+                    purpose: " x ",
+                    ..asked
+                },
+                "purpose",
+            ),
+            (
+                NewAuthorisation {
+                    grantee: "nobody",
+                    ..asked
+                },
+                "grantee",
+            ),
+            (
+                NewAuthorisation {
+                    grantee: "wang.fang",
+                    ..asked
+                },
+                "grantee",
+            ),
+        ];
+        for (new, field) in refused {
+            match grant(&store, new, "r").await {
+                Err(AuthorisationError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{new:?}: {other:?}"),
+            }
+        }
+        assert_eq!(count(&store, "authorisations").await, 0, "nothing written");
+        assert_eq!(count(&store, "audit_log").await, 0, "nothing audited");
+
+        let granted = grant(&store, asked, "r").await.expect("granted");
+        assert_eq!(granted.grantee_id, "u-bank");
+        assert_eq!(granted.scope, Scope::Records);
+        let live = live_on(&store, "P0001").await.expect("live");
+        assert_eq!(
+            live,
+            [Live {
+                id: granted.id.clone(),
+                grantee_id: "u-bank".into(),
+                scope: Scope::Records,
+            }]
+        );
+        assert!(!live[0].scope.covers_report(), "records only");
+        let (mine, received) = of_user(&store, "u-person").await.expect("listed");
+        assert_eq!((mine.len(), received.len()), (1, 0));
+        assert!(mine[0].live);
+        let (_, theirs) = of_user(&store, "u-bank").await.expect("listed");
+        assert_eq!(theirs[0].grantor_subject_id.as_deref(), Some("P0001"));
+
+        // Only the grantor revokes, once.
+        assert!(matches!(
+            revoke(&store, "u-bank", &granted.id, "r").await,
+            Err(AuthorisationError::NotFound)
+        ));
+        revoke(&store, "u-person", &granted.id, "r")
+            .await
+            .expect("revoked");
+        assert!(matches!(
+            revoke(&store, "u-person", &granted.id, "r").await,
+            Err(AuthorisationError::NotFound)
+        ));
+        assert!(live_on(&store, "P0001").await.expect("live").is_empty());
+        let (mine, _) = of_user(&store, "u-person").await.expect("listed");
+        assert!(!mine[0].live && mine[0].revoked_at.is_some());
+        audit_read(&store, "u-bank", "P0001", &granted.id, "records", "r")
+            .await
+            .expect("audited");
+        let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY seq")
+            .fetch_all(store.pool())
+            .await
+            .expect("audit");
+        assert_eq!(
+            actions,
+            [
+                "authorisation.granted",
+                "authorisation.revoked",
+                "person_record.read"
+            ]
+        );
+        assert!(matches!(
+            storage::audit::verify(&store).await.expect("verify"),
+            storage::audit::Verdict::Intact { entries: 3, .. }
+        ));
+    }
+}

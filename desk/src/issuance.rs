@@ -1,0 +1,182 @@
+//! The archive of issued credit reports (BRIEF Q5, Q6): each report is kept with its
+//! number, its subject, the hash of its canonical content and of the document as
+//! delivered, so that anyone holding a report can check it: by its number and
+//! verification code ([`verify`]), or the document itself, byte for byte
+//! ([`check_document`]).
+
+use serde::Serialize;
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, now};
+
+/// The key of report verification codes, derived from the server's key so that it never
+/// equals the gate's.
+pub fn report_key(server_secret: &[u8]) -> Vec<u8> {
+    let mut material = b"creditpool report verification\n".to_vec();
+    material.extend_from_slice(server_secret);
+    ring::digest::digest(&ring::digest::SHA256, &material)
+        .as_ref()
+        .to_vec()
+}
+
+/// A report about to be archived.
+#[derive(Clone, Copy, Debug)]
+pub struct Issued<'a> {
+    /// Its number.
+    pub number: &'a str,
+    /// The subject's code (USCC, or a person's masked ID number).
+    pub code: &'a str,
+    /// The subject's name.
+    pub name: &'a str,
+    /// The subject's id.
+    pub subject_id: &'a str,
+    /// The hash of its canonical content.
+    pub content_sha256: &'a str,
+    /// Its content (the report as JSON).
+    pub content: &'a [u8],
+    /// `json`, `html` or `pdf`.
+    pub format: &'a str,
+    /// Who asked for it, as its watermark names them.
+    pub requester: &'a str,
+    /// The hash of the document delivered.
+    pub document_sha256: &'a str,
+}
+
+/// Archives and audits an issued report; false (nothing written) when its number is
+/// taken already, so that the caller numbers it again.
+pub async fn archive(
+    store: &Store,
+    report: Issued<'_>,
+    actor: &str,
+    request_id: &str,
+) -> Result<bool, StoreError> {
+    let mut tx = store.write().await?;
+    let inserted = sqlx::query(
+        "INSERT OR IGNORE INTO issued_reports (number, uscc, subject_name, content_sha256, content, issued_at, \
+             format, requester, document_sha256, subject_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(report.number)
+    .bind(report.code)
+    .bind(report.name)
+    .bind(report.content_sha256)
+    .bind(report.content)
+    .bind(now())
+    .bind(report.format)
+    .bind(report.requester)
+    .bind(report.document_sha256)
+    .bind(report.subject_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "report.issued",
+            subject: report.number,
+            detail: serde_json::json!({
+                "subject": report.code,
+                "format": report.format,
+                "requester": report.requester,
+                "content_sha256": report.content_sha256,
+                "document_sha256": report.document_sha256,
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A report the archive vouches for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Genuine {
+    /// Its number.
+    pub report_number: String,
+    /// The subject's code.
+    pub uscc: String,
+    /// The subject's name.
+    pub subject_name: String,
+    /// When it was issued.
+    pub issued_at: String,
+    /// The hash of its canonical content.
+    pub content_sha256: String,
+}
+
+/// The report issued under `number`, when `code` is its verification code (under
+/// `key`, [`report_key`]); None for an unknown number or a wrong code alike.
+pub async fn verify(
+    store: &Store,
+    key: &[u8],
+    number: &str,
+    code: &str,
+) -> Result<Option<Genuine>, StoreError> {
+    let row: Option<(String, String, String, String)> = sqlx::query_as(
+        "SELECT uscc, subject_name, content_sha256, issued_at FROM issued_reports WHERE number = ?",
+    )
+    .bind(number)
+    .fetch_optional(store.pool())
+    .await?;
+    Ok(
+        row.and_then(|(uscc, subject_name, content_sha256, issued_at)| {
+            ::public::report_id::verify_hash(key, number, &uscc, &content_sha256, code).then(|| {
+                Genuine {
+                    report_number: number.to_owned(),
+                    uscc,
+                    subject_name,
+                    issued_at,
+                    content_sha256,
+                }
+            })
+        }),
+    )
+}
+
+/// A document the archive vouches for, byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Document {
+    /// The report's number.
+    pub report_number: String,
+    /// The subject's name.
+    pub subject_name: String,
+    /// The subject's code.
+    pub subject_code: String,
+    /// When it was issued.
+    pub issued_at: String,
+    /// `json`, `html` or `pdf`.
+    pub format: String,
+    /// The document's hash.
+    pub document_sha256: String,
+}
+
+/// The report issued under `number`, when `document` is, byte for byte, the document
+/// delivered then; None otherwise.
+pub async fn check_document(
+    store: &Store,
+    number: &str,
+    document: &[u8],
+) -> Result<Option<Document>, StoreError> {
+    let row: Option<(String, String, Option<String>, String, String)> = sqlx::query_as(
+        "SELECT subject_name, issued_at, document_sha256, format, uscc FROM issued_reports WHERE number = ?",
+    )
+    .bind(number)
+    .fetch_optional(store.pool())
+    .await?;
+    let hash = storage::store::sha256_hex(document);
+    Ok(
+        row.and_then(|(subject_name, issued_at, stored, format, subject_code)| {
+            (stored.as_deref() == Some(hash.as_str())).then(|| Document {
+                report_number: number.to_owned(),
+                subject_name,
+                subject_code,
+                issued_at,
+                format,
+                document_sha256: hash,
+            })
+        }),
+    )
+}
