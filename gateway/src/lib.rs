@@ -20,6 +20,7 @@ pub use desk::objections;
 pub mod own_data;
 pub use governance::products;
 pub mod pseudonyms;
+pub mod quotas;
 pub use governance::reports;
 pub use governance::review;
 pub use governance::second_factor;

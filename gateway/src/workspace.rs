@@ -340,24 +340,15 @@ impl Workspaces {
         let models = crate::models::active_paths(&self.store, institution_id).await?;
         let id = new_id();
         let mut tx = self.store.write().await?;
-        let active: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
-        )
-        .bind(institution_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let ran_ms: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(wall_ms), 0) FROM jobs WHERE institution_id = ? AND ended_at >= ?",
-        )
-        .bind(institution_id)
-        .bind(crate::store::china_day_starts(crate::store::china_today()))
-        .fetch_one(&mut *tx)
-        .await?;
+        let crate::quotas::JobUse {
+            active,
+            ran_ms,
+            failed,
+        } = crate::quotas::job_use(&mut tx, institution_id).await?;
         let resets = crate::store::china_midnight_tonight();
         // A job's failure is an output too (issue 14, class 5): whether it failed, and
         // how, can depend on the data. Failures that can have a daily budget, counted
         // with the jobs that may still fail, so it holds exactly.
-        let failed = failed_today(&mut *tx, institution_id).await?;
         if failed + active >= quotas.failed_jobs_per_day {
             return Err(WorkspaceError::Quota {
                 quota: "failed_jobs_per_day",

@@ -539,6 +539,16 @@ fn check_reason(reason: &str) -> Result<String, AccountError> {
     Ok(reason.to_owned())
 }
 
+/// The status of institution `id` (`active`, `suspended`, `terminated`), if it exists.
+pub async fn status(store: &Store, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
+            .bind(id)
+            .fetch_optional(store.pool())
+            .await?,
+    )
+}
+
 async fn status_in(tx: &mut Tx, id: &str) -> Result<String, AccountError> {
     sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
         .bind(id)

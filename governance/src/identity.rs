@@ -315,6 +315,19 @@ pub async fn create_user(
     Ok(id)
 }
 
+/// Creates a user in a transaction of its own and audits it; returns the user id.
+pub async fn add_user(
+    store: &Store,
+    user: NewUser<'_>,
+    actor: &str,
+    request_id: &str,
+) -> Result<String, IdentityError> {
+    let mut tx = store.write().await?;
+    let id = create_user(&mut tx, user, actor, request_id).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
 /// A natural person registers (BRIEF Q4): one account per person of the register, who
 /// is `subject_id` there and named `name`. Returns the user id.
 pub async fn register_person(

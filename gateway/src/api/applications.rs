@@ -83,9 +83,8 @@ async fn register(
             "give a name of 1 to 100 characters",
         ));
     }
-    let mut tx = state.store.write().await?;
-    let id = identity::create_user(
-        &mut tx,
+    let id = identity::add_user(
+        &state.store,
         NewUser {
             username: &body.username,
             display_name: body.display_name.trim(),
@@ -99,7 +98,6 @@ async fn register(
         &request_id(),
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,
         Json(serde_json::json!({ "user_id": id, "username": body.username, "role": "applicant" })),

@@ -10,7 +10,6 @@ use policies::access::{Action, Resource};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, AppState, request_id};
-use crate::accounts;
 use crate::gate::{self, AggregateRequest, EvaluationRequest, GateError};
 use crate::identity::Caller;
 
@@ -139,44 +138,17 @@ async fn usage(
         super::institutions::read_action(&caller),
     )
     .await?;
-    let institution = accounts::get(&state.store, &id).await?;
-    let quotas = institution.quotas.unwrap_or_default();
-    let pool = state.store.pool();
-    let day = crate::store::china_day_starts(crate::store::china_today());
-    let active: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
-    )
-    .bind(&id)
-    .fetch_one(pool)
-    .await
-    .map_err(ApiError::internal)?;
-    let job_ms: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(wall_ms), 0) FROM jobs WHERE institution_id = ? AND ended_at >= ?",
-    )
-    .bind(&id)
-    .bind(&day)
-    .fetch_one(pool)
-    .await
-    .map_err(ApiError::internal)?;
+    let used = crate::quotas::usage(&state.store, &id).await?;
+    let (quotas, jobs) = (used.quotas, used.jobs);
+    let (storage, reserved) = (used.storage_bytes, used.reserved_bytes);
     let (sampled, sampled_cells, sampled_frees_at) =
-        gate::released_today(&state.store, &id).await?;
-    let failed = crate::workspace::failed_today(pool, &id)
-        .await
-        .map_err(ApiError::internal)?;
-    let statistical = gate::statistical_today(&state.store, &id).await?;
-    let (storage, reserved) = match accounts::workspace_path(&state.store, &id).await? {
-        Some(path) => (
-            crate::workspace::folder_bytes(&path),
-            crate::workspace::reserved_bytes(pool, &path, &id).await?,
-        ),
-        None => (0, 0),
-    };
+        (used.sampled_rows, used.sampled_cells, used.sampled_frees_at);
     let tomorrow = crate::store::china_midnight_tonight();
     let item = |used: i64, limit: i64, resets: Option<&str>| serde_json::json!({ "used": used, "limit": limit, "left": (limit - used).max(0), "resets_at": resets });
     Ok(Json(serde_json::json!({
         "institution_id": id,
-        "concurrent_jobs": item(active, quotas.concurrent_jobs, None),
-        "job_seconds_per_day": item(job_ms / 1000, quotas.job_seconds_per_day, Some(&tomorrow)),
+        "concurrent_jobs": item(jobs.active, quotas.concurrent_jobs, None),
+        "job_seconds_per_day": item(jobs.ran_ms / 1000, quotas.job_seconds_per_day, Some(&tomorrow)),
         // Reserved: room held for the results of queued and running jobs.
         "storage_bytes": {
             "used": storage,
@@ -185,10 +157,10 @@ async fn usage(
             "left": (quotas.storage_bytes - storage as i64 - reserved as i64).max(0),
             "resets_at": null,
         },
-        "failed_jobs_per_day": item(failed, quotas.failed_jobs_per_day, Some(&tomorrow)),
+        "failed_jobs_per_day": item(jobs.failed, quotas.failed_jobs_per_day, Some(&tomorrow)),
         "sampled_rows_per_day": item(sampled, quotas.sampled_rows_per_day, Some(&sampled_frees_at)),
         "sampled_cells_per_day": item(sampled_cells, quotas.sampled_cells_per_day, Some(&sampled_frees_at)),
-        "statistical_releases_per_day": item(statistical, quotas.statistical_releases_per_day, None),
+        "statistical_releases_per_day": item(used.statistical_releases, quotas.statistical_releases_per_day, None),
         "requests_per_minute": { "limit": quotas.requests_per_minute },
     })))
 }

@@ -116,11 +116,7 @@ pub(super) async fn institution(
     action: Action,
 ) -> Result<(), ApiError> {
     let foreign = caller.role == Role::Institution && caller.institution_id.as_deref() != Some(id);
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
-        .bind(id)
-        .fetch_optional(state.store.pool())
-        .await
-        .map_err(ApiError::internal)?;
+    let status = crate::accounts::status(&state.store, id).await?;
     let Some(status) = status.filter(|_| !foreign) else {
         // Still counted as a refusal when an institution probes another's id.
         if foreign {

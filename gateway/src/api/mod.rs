@@ -164,6 +164,9 @@ pub enum StartError {
     /// The search index could not be built.
     #[error("building the search index: {0}")]
     Search(String),
+    /// The workspaces' folder could not be made.
+    #[error("creating the workspaces' folder {0}")]
+    Workspaces(String),
     /// Job workers could not be confined on this machine.
     #[error("{0}")]
     Confinement(String),
@@ -240,8 +243,9 @@ impl AppState {
                 "this kernel has no Landlock, so job workers cannot be confined to their jobs' files: run on Linux 5.13 or later with landlock among the security modules (6.12 or later for every right), or set server.allow_unconfined_jobs = true to try the platform out without it".into(),
             ));
         }
-        std::fs::create_dir_all(&settings.workspaces_dir)
-            .map_err(|e| crate::store::StoreError::Query(sqlx::Error::Io(e)))?;
+        std::fs::create_dir_all(&settings.workspaces_dir).map_err(|e| {
+            StartError::Workspaces(format!("{}: {e}", settings.workspaces_dir.display()))
+        })?;
         let swept = crate::worker::sweep_staging(&settings.workspaces_dir);
         if swept > 0 {
             tracing::warn!(

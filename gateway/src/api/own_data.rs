@@ -87,14 +87,8 @@ async fn upload(
     own_data::check_upload(&request)?;
     // The file streams to disk under the smaller of the upload cap and the storage
     // left; past it, the partial file is removed and nothing remains.
-    let quotas = accounts::quotas(&state.store, &id)
-        .await?
-        .unwrap_or_default();
-    let used = crate::workspace::folder_bytes(&workspace);
-    let reserved = crate::workspace::reserved_bytes(state.store.pool(), &workspace, &id).await?;
-    let left = (quotas.storage_bytes as u64)
-        .saturating_sub(used)
-        .saturating_sub(reserved);
+    let storage = crate::quotas::storage(&state.store, &id, &workspace).await?;
+    let left = storage.left();
     let cap = left.min(own_data::MAX_UPLOAD_BYTES);
     let dir = workspace.join("uploads");
     std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
@@ -111,7 +105,7 @@ async fn upload(
                     ApiError::new(
                         StatusCode::TOO_MANY_REQUESTS,
                         "quota_exceeded",
-                        format!("quota storage_bytes: the upload does not fit in the {left} bytes left of your workspace's {} bytes; delete tables or results first", quotas.storage_bytes),
+                        format!("quota storage_bytes: the upload does not fit in the {left} bytes left of your workspace's {} bytes; delete tables or results first", storage.limit),
                     )
                     .with_details(serde_json::json!({ "quota": "storage_bytes" }))
                 } else {

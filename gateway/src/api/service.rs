@@ -388,9 +388,8 @@ async fn create_user(
             "give a name of 1 to 100 characters",
         ));
     }
-    let mut tx = state.store.write().await?;
-    let id = crate::identity::create_user(
-        &mut tx,
+    let id = crate::identity::add_user(
+        &state.store,
         crate::identity::NewUser {
             username: &body.username,
             display_name,
@@ -404,7 +403,6 @@ async fn create_user(
         &request_id(),
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
