@@ -6,7 +6,7 @@
 
 use storage::store::{Store, StoreError, china_day_starts, china_today};
 
-use crate::accounts::{self, Quotas};
+use governance::accounts::{self, Quotas};
 
 /// An institution's jobs as the job quotas count them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

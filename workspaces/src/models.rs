@@ -9,8 +9,8 @@ use sandbox::{Model, SandboxError};
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, new_id, now, sha256_hex};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, new_id, now, sha256_hex};
 
 /// A model as listed.
 #[derive(Clone, Debug, Serialize)]

@@ -16,8 +16,8 @@ use policies::access::{AccessPolicy, Action, InstitutionRef, Principal, Resource
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::audit::{self, Event};
-use crate::store::{Store, StoreError, new_id, now, sha256_hex};
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, new_id, now, sha256_hex};
 
 /// Largest upload, whatever the storage quota.
 pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;

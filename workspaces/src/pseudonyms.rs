@@ -25,7 +25,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::{SessionContext, col};
 
-use crate::store::hex;
+use storage::store::hex;
 
 /// The name of the pseudonym function in plans. Never registered, so SQL cannot call
 /// it; and no model can take it, since a model's name has no '.' (`sandbox::manifest`),

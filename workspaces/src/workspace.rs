@@ -12,11 +12,11 @@ use sandbox::{JobError, JobId, JobLimits, JobQueue, JobResult, Sandbox};
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::accounts;
-use crate::audit::{self, Event};
 use crate::pseudonyms::Pseudonyms;
-use crate::store::{Store, StoreError, new_id, now};
 use crate::worker::{Artifacts, JobSpec, WorkerCommand};
+use governance::accounts;
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, new_id, now};
 
 /// Longest SQL text accepted, in bytes.
 pub const MAX_SQL_BYTES: usize = 64 * 1024;
@@ -345,7 +345,7 @@ impl Workspaces {
             ran_ms,
             failed,
         } = crate::quotas::job_use(&mut tx, institution_id).await?;
-        let resets = crate::store::china_midnight_tonight();
+        let resets = storage::store::china_midnight_tonight();
         // A job's failure is an output too (issue 14, class 5): whether it failed, and
         // how, can depend on the data. Failures that can have a daily budget, counted
         // with the jobs that may still fail, so it holds exactly.
@@ -625,7 +625,7 @@ impl Workspaces {
         let (outcome, digest) = match outcome {
             Ok(report) => {
                 let path = out.to_path_buf();
-                let read = tokio::task::spawn_blocking(move || crate::store::sha256_file(&path))
+                let read = tokio::task::spawn_blocking(move || storage::store::sha256_file(&path))
                     .await
                     .map_err(std::io::Error::other)
                     .and_then(|r| r);
@@ -982,7 +982,9 @@ where
         "SELECT COUNT(*) FROM jobs WHERE institution_id = ? AND data_failure = 1 AND ended_at >= ?",
     )
     .bind(institution_id)
-    .bind(crate::store::china_day_starts(crate::store::china_today()))
+    .bind(storage::store::china_day_starts(
+        storage::store::china_today(),
+    ))
     .fetch_one(executor)
     .await
 }

@@ -29,14 +29,14 @@ use datafusion::arrow::row::{RowConverter, SortField};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::accounts;
-use crate::audit::{self, Event};
 use crate::cells;
 use crate::lineage::{self, Origin, SourceColumn};
 use crate::own_data::Visible;
 use crate::sketch::Sketch;
-use crate::store::{Store, StoreError, hex, new_id, now, sha256_hex};
 use crate::workspace::{Job, Workspaces};
+use governance::accounts;
+use storage::audit::{self, Event};
+use storage::store::{Store, StoreError, hex, new_id, now, sha256_hex};
 
 mod tally;
 
@@ -389,7 +389,7 @@ async fn result(
     // read another file written in between.
     let reader =
         datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-            axum::body::Bytes::from(bytes),
+            bytes::Bytes::from(bytes),
         )
         .and_then(|b| {
             // One batch of every row: nothing to copy into one afterwards.
@@ -1971,7 +1971,7 @@ pub async fn trace(store: &Store, row_hashes: &[String]) -> Result<Vec<Value>, G
 
 /// Hex of a random 32-byte secret.
 pub fn new_secret() -> [u8; 32] {
-    crate::store::random_bytes::<32>()
+    storage::store::random_bytes::<32>()
 }
 
 /// Reads the gate's secret from `path`, creating it (readable by the owner only) on
