@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::store::{Store, StoreError};
-
 /// Upper bounds of the latency histogram's buckets, in seconds.
 pub const BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0, 5.0, 10.0,
@@ -21,8 +19,6 @@ pub const BUCKETS: [f64; 14] = [
 pub const CEILING_SECONDS: f64 = 3.0;
 /// The standard's error-rate ceiling (7.3): 0.01 %.
 pub const MAX_ERROR_RATE: f64 = 0.0001;
-/// The standard's yearly downtime allowance (7.1).
-pub const MAX_DOWNTIME_HOURS_PER_YEAR: f64 = 8.0;
 
 #[derive(Clone, Debug, Default)]
 struct Series {
@@ -200,61 +196,7 @@ pub struct Responses {
     pub max_error_rate: f64,
 }
 
-/// Records that the service is up this minute.
-pub async fn heartbeat(store: &Store) -> Result<(), StoreError> {
-    let minute = chrono::Utc::now().format("%Y-%m-%dT%H:%M").to_string();
-    let mut tx = store.write().await?;
-    sqlx::query("INSERT OR IGNORE INTO heartbeats (minute) VALUES (?)")
-        .bind(minute)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Availability from the heartbeats of the last 365 days.
-#[derive(Clone, Debug, Serialize)]
-pub struct Availability {
-    /// First minute measured in the window.
-    pub since: Option<String>,
-    /// Minutes in the window since then.
-    pub minutes: i64,
-    /// Minutes with a heartbeat.
-    pub minutes_up: i64,
-    /// Up share.
-    pub availability: Option<f64>,
-    /// Hours down in the window.
-    pub downtime_hours: f64,
-    /// The standard's allowance a year.
-    pub max_downtime_hours_per_year: f64,
-}
-
-/// The availability over the last 365 days (up to now).
-pub async fn availability(store: &Store) -> Result<Availability, StoreError> {
-    let now = chrono::Utc::now();
-    let from = (now - chrono::Duration::days(365))
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let (first, up): (Option<String>, i64) =
-        sqlx::query_as("SELECT min(minute), count(*) FROM heartbeats WHERE minute >= ?")
-            .bind(&from)
-            .fetch_one(store.pool())
-            .await?;
-    let minutes = first
-        .as_deref()
-        .and_then(|m| chrono::NaiveDateTime::parse_from_str(m, "%Y-%m-%dT%H:%M").ok())
-        .map(|m| (now.naive_utc() - m).num_minutes() + 1)
-        .unwrap_or(0)
-        .max(up);
-    Ok(Availability {
-        since: first,
-        minutes,
-        minutes_up: up,
-        availability: (minutes > 0).then(|| up as f64 / minutes as f64),
-        downtime_hours: (minutes - up) as f64 / 60.0,
-        max_downtime_hours_per_year: MAX_DOWNTIME_HOURS_PER_YEAR,
-    })
-}
+pub use platform::uptime::{Availability, MAX_DOWNTIME_HOURS_PER_YEAR, availability, heartbeat};
 
 #[cfg(test)]
 mod tests {

@@ -154,6 +154,33 @@ impl From<desk::verifications::RequestError> for ApiError {
     }
 }
 
+impl From<platform::Refusal> for ApiError {
+    fn from(e: platform::Refusal) -> Self {
+        use platform::Refusal;
+        match e {
+            Refusal::Forbidden { code, message } => {
+                ApiError::new(StatusCode::FORBIDDEN, code, message)
+            }
+            Refusal::NotFound(what) => ApiError::not_found(what),
+            Refusal::Invalid { field, message } => ApiError::invalid(field, message),
+            Refusal::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<platform::DocumentError> for ApiError {
+    fn from(e: platform::DocumentError) -> Self {
+        match e {
+            platform::DocumentError::FontUnavailable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "pdf_unavailable",
+                e.to_string(),
+            ),
+            platform::DocumentError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
         match e {

@@ -51,13 +51,7 @@ async fn releaser(
     caller: &Caller,
     id: &str,
 ) -> Result<Vec<crate::own_data::Visible>, ApiError> {
-    super::own_institution(
-        state,
-        caller,
-        id,
-        Action::UseWorkspace,
-        "release from its results",
-    )?;
+    state.own_institution(caller, id, Action::UseWorkspace, "release from its results")?;
     Ok(crate::own_data::visible(&state.store, &state.access, &super::principal(caller)).await?)
 }
 

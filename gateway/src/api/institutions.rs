@@ -124,14 +124,14 @@ pub(super) async fn institution(
         }
         return Err(ApiError::not_found("institution"));
     };
-    state.authorize(
+    Ok(state.authorize(
         caller,
         action,
         &Resource::Institution(InstitutionRef {
             id: id.into(),
             status,
         }),
-    )
+    )?)
 }
 
 /// What reading an institution's things needs: its own users use the workspace,

@@ -19,7 +19,6 @@ mod tickets;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,140 +36,15 @@ use clients::{LoginLimiter, RateLimiter};
 pub use error::{ApiError, request_id};
 pub use json::{ApiJson, ApiQuery};
 
-use policies::access::{AccessError, AccessPolicy, Action, InstitutionRef, Principal, Resource};
-
 use crate::accounts::Quotas;
-use crate::gate::GateSettings;
 use crate::identity::{self, Caller};
-use crate::reports::{self, ReportSchedule};
 use crate::store::Store;
-use crate::workspace::Workspaces;
-use sandbox::JobLimits;
+use policies::access::{Action, Resource};
+
+pub use platform::{COMPILED_MODELS_DIR, Platform, PublicSettings, Settings, StartError};
 
 /// Largest JSON body accepted.
 pub const MAX_JSON_BYTES: usize = 1 << 20;
-/// The folder, in the workspaces folder, of compiled models (sealed; no institution's).
-pub const COMPILED_MODELS_DIR: &str = ".compiled-models";
-/// How often institutions' request counts are written.
-const USAGE_FLUSH: Duration = Duration::from_secs(5);
-
-/// How the platform is set up: where its data and workspaces are, and its defaults.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// The public-credit data folder (checked against the catalog at start).
-    pub data_dir: PathBuf,
-    /// The folder holding every institution's workspace.
-    pub workspaces_dir: PathBuf,
-    /// Jobs running at once, platform-wide.
-    pub job_slots: usize,
-    /// Limits of each job.
-    pub job_limits: JobLimits,
-    /// The program each running job is a process of: `creditpool job-worker`, by
-    /// default the running binary's own.
-    pub job_worker: crate::worker::WorkerCommand,
-    /// Cores kept free of jobs for the public side and the server (the first ones it may
-    /// use; jobs run on the others, or on every core when there are no others): 1 by
-    /// default, 0 lets jobs run on every core.
-    pub reserved_cores: usize,
-    /// Quotas given to a newly opened account.
-    pub default_quotas: Quotas,
-    /// When progress reports are due.
-    pub reports: ReportSchedule,
-    /// Reviewers an application needs at least (BRIEF P3: three by default).
-    pub min_reviewers: usize,
-    /// The output gate: sample caps, thresholds and its secret.
-    pub gate: GateSettings,
-    /// Disclosure windows of the public side (BRIEF Q2).
-    pub disclosure: policies::disclosure::Rules,
-    /// How the public side presents itself (reports, letters).
-    pub public: PublicSettings,
-    /// Anonymous requests to `/api/v1/public/…` per client address.
-    pub public_rate: PublicRate,
-    /// The platform's own reverse proxies (addresses or networks): requests from them
-    /// are attributed to the client their `X-Forwarded-For` names.
-    pub trusted_proxies: Vec<Network>,
-    /// The working-day calendar's shipped years; those added since are in the database.
-    pub calendar: policies::calendar::Calendar,
-    /// Who gives a second factor at login, and the key its secrets are sealed with.
-    pub second_factor: crate::second_factor::SecondFactorSettings,
-    /// Jobs may run where the kernel cannot confine their workers to their files (no
-    /// Landlock); off by default, when such a server refuses to start.
-    pub allow_unconfined_jobs: bool,
-}
-
-/// How the public side presents itself (BRIEF Q5, Q7).
-#[derive(Clone, Debug)]
-pub struct PublicSettings {
-    /// The address the public reaches the platform at: report QR codes point here.
-    pub base_url: String,
-    /// The TrueType font (file or collection, face 0) reports and letters are set in.
-    pub font: PathBuf,
-    /// The issuer named on reports and letters (报告出具单位).
-    pub issuer: String,
-    /// Contact line of verification letters (联系人及联系方式).
-    pub contact: String,
-}
-
-impl Default for PublicSettings {
-    fn default() -> Self {
-        PublicSettings {
-            base_url: "http://127.0.0.1:8080".into(),
-            font: ::public::pdf::DEFAULT_FONT.into(),
-            issuer: "浙江省公共信用信息平台".into(),
-            contact: "信用信息服务窗口，电话：0571-12345678".into(),
-        }
-    }
-}
-
-impl Settings {
-    /// Defaults for data in `data_dir` and workspaces in `workspaces_dir`.
-    pub fn new(data_dir: impl Into<PathBuf>, workspaces_dir: impl Into<PathBuf>) -> Settings {
-        Settings {
-            data_dir: data_dir.into(),
-            workspaces_dir: workspaces_dir.into(),
-            job_slots: 2,
-            job_limits: JobLimits::default(),
-            job_worker: crate::worker::WorkerCommand::current_exe(),
-            reserved_cores: 1,
-            default_quotas: Quotas::default(),
-            reports: ReportSchedule::default(),
-            min_reviewers: crate::review::MIN_REVIEWERS,
-            gate: GateSettings::new(crate::gate::new_secret()),
-            disclosure: policies::disclosure::Rules::default(),
-            public: PublicSettings::default(),
-            public_rate: PublicRate::default(),
-            trusted_proxies: Vec::new(),
-            calendar: policies::calendar::Calendar::builtin().clone(),
-            second_factor: crate::second_factor::SecondFactorSettings::new(
-                crate::gate::new_secret(),
-            ),
-            allow_unconfined_jobs: false,
-        }
-    }
-}
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The access rules do not load.
-    #[error(transparent)]
-    Access(#[from] AccessError),
-    /// The data folder does not match the catalog.
-    #[error("the public-credit data: {0}")]
-    Catalog(#[from] catalog::CatalogError),
-    /// The database failed.
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    /// The search index could not be built.
-    #[error("building the search index: {0}")]
-    Search(String),
-    /// The workspaces' folder could not be made.
-    #[error("creating the workspaces' folder {0}")]
-    Workspaces(String),
-    /// Job workers could not be confined on this machine.
-    #[error("{0}")]
-    Confinement(String),
-}
 
 /// What every handler can reach: one shared reference, cloned for every request.
 #[derive(Clone, Debug)]
@@ -184,177 +58,39 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// The state behind [`AppState`].
+/// The state behind [`AppState`]: the platform, and what only HTTP needs (request
+/// measurements, the per-address limiters, the per-institution request counter).
 #[derive(Debug)]
 pub struct Shared {
-    /// The platform database.
-    pub store: Store,
-    /// The access rules.
-    pub access: Arc<AccessPolicy>,
-    /// The institutions' workspaces and jobs.
-    pub workspaces: Arc<Workspaces>,
-    /// The platform's set-up.
-    pub settings: Arc<Settings>,
-    /// The public search index of enterprises and organisations (Q4).
-    pub search: Arc<::public::search::Index>,
-    /// The working-day calendar in force (Q8, Q9).
-    pub calendars: Arc<crate::calendar::Calendars>,
-    /// Objection marks of records and subjects, cached between changes (Q8).
-    pub marks: Arc<crate::objections::Marks>,
-    /// Every public record in memory, indexed by subject (Q1–Q7).
-    pub records: Arc<::public::records::Records>,
-    /// The lists and qualifications of the special queries (Q4).
-    pub special: Arc<::public::special::Special>,
+    /// The platform every front door shares.
+    pub platform: Platform,
     /// Request measurements (Q10).
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// Institutions' requests per day, written every few seconds (P7).
-    pub usage: Arc<reports::Usage>,
-    /// The report font, loaded on first use (the server serves JSON without it).
-    face: std::sync::OnceLock<Result<Arc<::public::pdf::Face>, String>>,
-    /// One permit per core for rendering documents: under load, documents queue for a
-    /// core rather than dozens of threads taking turns on two.
-    renders: tokio::sync::Semaphore,
     limiter: LoginLimiter,
     public_limiter: RateLimiter,
     requests: RequestCounter,
 }
 
+impl std::ops::Deref for Shared {
+    type Target = Platform;
+
+    fn deref(&self) -> &Platform {
+        &self.platform
+    }
+}
+
 impl AppState {
-    /// State over an opened store: access rules loaded and validated, the data folder
-    /// checked against the catalog, the job queue started.
+    /// The platform started over an opened store ([`Platform::start`]), served over
+    /// HTTP.
     pub async fn start(store: Store, settings: Settings) -> Result<AppState, StartError> {
-        let catalog = Arc::new(catalog::Catalog::open(&settings.data_dir)?);
-        // The two are independent: decoded side by side, on both cores.
-        let indexing = tokio::spawn({
-            let catalog = catalog.clone();
-            async move { ::public::search::Index::load(&catalog).await }
-        });
-        let records = ::public::records::Records::load(&catalog)
-            .await
-            .map_err(|e| StartError::Search(e.to_string()))?;
-        let search = indexing
-            .await
-            .map_err(|e| StartError::Search(e.to_string()))?
-            .map_err(|e| StartError::Search(e.to_string()))?;
-        let (search, records) = (Arc::new(search), Arc::new(records));
-        let special = Arc::new(::public::special::Special::load(&records));
-        if crate::worker::landlock_abi().is_none() && !settings.allow_unconfined_jobs {
-            return Err(StartError::Confinement(
-                "this kernel has no Landlock, so job workers cannot be confined to their jobs' files: run on Linux 5.13 or later with landlock among the security modules (6.12 or later for every right), or set server.allow_unconfined_jobs = true to try the platform out without it".into(),
-            ));
-        }
-        std::fs::create_dir_all(&settings.workspaces_dir).map_err(|e| {
-            StartError::Workspaces(format!("{}: {e}", settings.workspaces_dir.display()))
-        })?;
-        let swept = crate::worker::sweep_staging(&settings.workspaces_dir);
-        if swept > 0 {
-            tracing::warn!(
-                folders = swept,
-                "staging folders of a previous process removed"
-            );
-        }
-        let workspaces = Workspaces::start(
-            store.clone(),
-            catalog,
-            settings.gate.secret.clone(),
-            crate::workspace::JobSettings {
-                slots: settings.job_slots,
-                limits: settings.job_limits.clone(),
-                worker: settings
-                    .job_worker
-                    .clone()
-                    .on_cpus(crate::worker::job_cpus(settings.reserved_cores)),
-                compiled_models: settings.workspaces_dir.join(COMPILED_MODELS_DIR),
-                allow_unconfined: settings.allow_unconfined_jobs,
-            },
-        )
-        .await?;
-        let calendars =
-            Arc::new(crate::calendar::Calendars::load(&store, settings.calendar.clone()).await?);
-        let heartbeat_store = store.clone();
-        tokio::spawn({
-            let calendars = calendars.clone();
-            async move {
-                let mut every = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    every.tick().await;
-                    if let Err(e) = crate::metrics::heartbeat(&heartbeat_store).await {
-                        tracing::warn!("writing the heartbeat: {e}");
-                    }
-                    // A year added from the command line, or by another node (the
-                    // first tick is at once: deadlines decided while the server was
-                    // down are recounted at start).
-                    if let Err(e) = calendars.refresh(&heartbeat_store).await {
-                        tracing::warn!("reading the working-day calendar: {e}");
-                    }
-                }
-            }
-        });
-        let usage = Arc::new(reports::Usage::default());
-        tokio::spawn({
-            let (usage, store) = (usage.clone(), store.clone());
-            async move {
-                let mut every = tokio::time::interval(USAGE_FLUSH);
-                loop {
-                    every.tick().await;
-                    if let Err(e) = usage.flush(&store).await {
-                        tracing::warn!("writing the usage counts: {e}");
-                    }
-                }
-            }
-        });
         let public_limiter = RateLimiter::new(settings.public_rate);
         Ok(AppState(Arc::new(Shared {
-            store,
-            access: Arc::new(AccessPolicy::load()?),
-            workspaces,
-            settings: Arc::new(settings),
-            search,
-            calendars,
-            marks: Arc::default(),
-            records,
-            special,
+            platform: Platform::start(store, settings).await?,
             metrics: Arc::default(),
-            usage,
-            face: std::sync::OnceLock::new(),
-            renders: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, usize::from),
-            ),
             limiter: LoginLimiter::default(),
             public_limiter,
             requests: RequestCounter::default(),
         })))
-    }
-
-    /// The report font; 503 naming the missing font when it cannot be loaded.
-    pub fn face(&self) -> Result<Arc<::public::pdf::Face>, ApiError> {
-        self.face
-            .get_or_init(|| {
-                let path = self.settings.public.font.to_string_lossy().into_owned();
-                ::public::pdf::Face::load(&path, 0)
-                    .map(Arc::new)
-                    .map_err(|e| e.to_string())
-            })
-            .clone()
-            .map_err(|e| {
-                tracing::error!("{e}");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "pdf_unavailable",
-                    "PDF documents cannot be made at the moment: ask for format=html or json, or try later",
-                )
-            })
-    }
-
-    /// Runs `render` (a PDF, CPU-bound) on a blocking thread once a core is free.
-    pub async fn render<T: Send + 'static>(
-        &self,
-        render: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let _core = self.renders.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(render)
-            .await
-            .map_err(ApiError::internal)
     }
 
     /// Counts a login or registration attempt from `ip`; 429 past the limit.
@@ -372,44 +108,6 @@ impl AppState {
             )
             .with_details(serde_json::json!({ "retry_after_seconds": seconds }))
         })
-    }
-
-    /// Refuses with 403 unless the access rules allow `caller` to do `action` on
-    /// `resource`. A suspended or terminated institution is told so.
-    pub fn authorize(
-        &self,
-        caller: &Caller,
-        action: Action,
-        resource: &Resource,
-    ) -> Result<(), ApiError> {
-        let principal = principal(caller);
-        if self
-            .access
-            .is_allowed(&principal, action, resource)
-            .map_err(ApiError::internal)?
-        {
-            return Ok(());
-        }
-        if let Some(institution) = caller.institution_id.as_deref() {
-            self.usage.count(institution, true);
-        }
-        match caller.institution_status.as_deref() {
-            Some(status @ ("suspended" | "terminated")) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "institution_suspended",
-                format!(
-                    "your institution is {status}: it may only read its status (GET /api/v1/me) until it is reinstated"
-                ),
-            )),
-            _ => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "your role may not {} here",
-                    action.as_str().replace('_', " ")
-                ),
-            )),
-        }
     }
 }
 
@@ -437,84 +135,9 @@ impl RequestCounter {
     }
 }
 
-/// Authorizes `action` on institution `id` for that institution's own users only
-/// (uploads, releases, registrations): another institution's users are told it does not
-/// exist, platform staff that only its users may do `what`.
-pub(crate) fn own_institution(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    action: Action,
-    what: &str,
-) -> Result<(), ApiError> {
-    if caller.role != identity::Role::Institution || caller.institution_id.as_deref() != Some(id) {
-        if caller.role == identity::Role::Institution {
-            return Err(ApiError::not_found("institution"));
-        }
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("only the institution's own users {what}"),
-        ));
-    }
-    state.authorize(
-        caller,
-        action,
-        &Resource::Institution(InstitutionRef {
-            id: id.into(),
-            status: caller.institution_status.clone().unwrap_or_default(),
-        }),
-    )
-}
-
-/// Refuses, naming the field, any of `reviewer_ids` whom the access rules would not let
-/// do `action` on the target built for them: a declared affiliation with the
-/// institution under review is a conflict of interest.
-pub(crate) async fn refuse_conflicts(
-    state: &AppState,
-    reviewer_ids: &[String],
-    action: Action,
-    target: impl Fn(&str) -> Resource,
-    whose: &str,
-) -> Result<(), ApiError> {
-    for (i, reviewer) in reviewer_ids.iter().enumerate() {
-        let principal = Principal {
-            user_id: reviewer.clone(),
-            role: "reviewer".into(),
-            institution: None,
-            affiliations: crate::review::affiliations(&state.store, reviewer).await?,
-            ..Default::default()
-        };
-        let allowed = state
-            .access
-            .is_allowed(&principal, action, &target(reviewer))
-            .map_err(ApiError::internal)?;
-        if !allowed {
-            return Err(ApiError::invalid(
-                format!("reviewer_ids[{i}]"),
-                format!(
-                    "reviewer '{reviewer}' has declared an affiliation with {whose} and may not review it"
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// The caller as the access rules see them.
-pub(crate) fn principal(caller: &Caller) -> Principal {
-    Principal {
-        user_id: caller.user_id.clone(),
-        role: caller.role.as_str().to_owned(),
-        institution: caller
-            .institution_id
-            .clone()
-            .zip(caller.institution_status.clone())
-            .map(|(id, status)| InstitutionRef { id, status }),
-        affiliations: caller.affiliations.clone(),
-        organisation: caller.organisation.clone(),
-        subject: caller.subject_id.clone(),
-    }
+pub(crate) fn principal(caller: &Caller) -> policies::access::Principal {
+    platform::principal(caller)
 }
 
 /// The whole application: API, health checks, request ids, JSON errors everywhere.

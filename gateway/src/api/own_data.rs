@@ -46,7 +46,7 @@ impl From<OwnDataError> for ApiError {
 
 /// The caller's own institution, active: only its users manage its data.
 async fn own(state: &AppState, caller: &Caller, id: &str) -> Result<std::path::PathBuf, ApiError> {
-    super::own_institution(state, caller, id, Action::UseWorkspace, "manage its data")?;
+    state.own_institution(caller, id, Action::UseWorkspace, "manage its data")?;
     accounts::workspace_path(&state.store, id)
         .await?
         .ok_or_else(|| {

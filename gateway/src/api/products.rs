@@ -89,13 +89,7 @@ async fn register(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<Response, ApiError> {
-    super::own_institution(
-        &state,
-        &caller,
-        &id,
-        Action::UseWorkspace,
-        "register its products",
-    )?;
+    state.own_institution(&caller, &id, Action::UseWorkspace, "register its products")?;
     let product =
         products::register(&state.store, &id, &body, &caller.user_id, &request_id()).await?;
     Ok((StatusCode::CREATED, Json(product)).into_response())
@@ -177,19 +171,19 @@ async fn assign(
         id: institution.id.clone(),
         status: institution.status.clone(),
     };
-    super::refuse_conflicts(
-        &state,
-        &body.reviewer_ids,
-        Action::ReviewProduct,
-        |reviewer| Resource::Product {
-            id: id.clone(),
-            institution: owner.clone(),
-            uscc: product.uscc.clone(),
-            reviewers: vec![reviewer.to_owned()],
-        },
-        &format!("the institution ({})", product.uscc),
-    )
-    .await?;
+    state
+        .refuse_conflicts(
+            &body.reviewer_ids,
+            Action::ReviewProduct,
+            |reviewer| Resource::Product {
+                id: id.clone(),
+                institution: owner.clone(),
+                uscc: product.uscc.clone(),
+                reviewers: vec![reviewer.to_owned()],
+            },
+            &format!("the institution ({})", product.uscc),
+        )
+        .await?;
     let assigned = products::assign(
         &state.store,
         &id,

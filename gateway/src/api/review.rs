@@ -55,19 +55,19 @@ async fn assign(
     // A reviewer with a conflict of interest is refused here, by the same rule that
     // would stop them reviewing.
     let uscc = policies::Uscc::canonical(application.form.uscc.as_deref().unwrap_or_default());
-    super::refuse_conflicts(
-        &state,
-        &body.reviewer_ids,
-        Action::ReviewApplication,
-        |reviewer| Resource::Application {
-            id: id.clone(),
-            applicant: application.applicant_id.clone(),
-            uscc: uscc.clone(),
-            reviewers: vec![reviewer.to_owned()],
-        },
-        &format!("the applicant ({uscc})"),
-    )
-    .await?;
+    state
+        .refuse_conflicts(
+            &body.reviewer_ids,
+            Action::ReviewApplication,
+            |reviewer| Resource::Application {
+                id: id.clone(),
+                applicant: application.applicant_id.clone(),
+                uscc: uscc.clone(),
+                reviewers: vec![reviewer.to_owned()],
+            },
+            &format!("the applicant ({uscc})"),
+        )
+        .await?;
     let assigned = review::assign(
         &state.store,
         &id,

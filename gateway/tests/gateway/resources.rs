@@ -45,8 +45,12 @@ const HOSTILE: [(&str, &str); 3] = [
 ];
 
 async fn app() -> TestApp {
+    app_timing_out_after(TIMEOUT).await
+}
+
+async fn app_timing_out_after(timeout: Duration) -> TestApp {
     TestApp::spawn_with(|s| {
-        s.job_limits.timeout = TIMEOUT;
+        s.job_limits.timeout = timeout;
         s.job_limits.memory_bytes = MEMORY;
         s.job_slots = 2;
     })
@@ -255,7 +259,10 @@ async fn the_deadline_stops_any_plan_and_frees_its_slot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_an_expression_allocates_counts_against_the_job() {
-    let app = app().await;
+    // A deadline far from reach: these jobs must fail by their memory, and a worker runs
+    // at the idle priority on the cores the server leaves it, so on a loaded machine a
+    // short deadline could come first.
+    let app = app_timing_out_after(Duration::from_secs(120)).await;
     let (institution, token, admin) = opened(&app, "memory.apply", &TABLES, 0).await;
     // `repeat` allocates its strings outside the query engine's memory pool: each name
     // 20,000 times over, for 2,000 enterprises, is about a gigabyte, which the machine

@@ -7,7 +7,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use serde_json::json;
 
-use crate::application::{ApplicationForm, QualificationKind};
+use governance::application::{ApplicationForm, QualificationKind};
 
 /// The public evaluation whose grade P2 names (公共信用综合评价).
 pub const PUBLIC_EVALUATION: &str = "公共信用综合评价";
@@ -271,7 +271,7 @@ async fn query(
         .with_param_values(vec![ScalarValue::Utf8(Some(value.to_owned()))])?
         .collect()
         .await?;
-    Ok(batches.iter().flat_map(crate::cells::objects).collect())
+    Ok(batches.iter().flat_map(workbench::cells::objects).collect())
 }
 
 /// Up to `limit` registered enterprises that pass every required criterion on `today`
@@ -300,7 +300,7 @@ pub async fn eligible(
         .collect()
         .await?;
     let mut out = Vec::new();
-    for row in batches.iter().flat_map(crate::cells::objects) {
+    for row in batches.iter().flat_map(workbench::cells::objects) {
         let form = ApplicationForm {
             uscc: row["uscc"].as_str().map(str::to_owned),
             ..ApplicationForm::default()

@@ -3,12 +3,13 @@
 //! account opening), so that every screen and endpoint has something to show. Only
 //! `creditpool demo` calls this, on a database of its own.
 
-use crate::accounts;
-use crate::api::AppState;
-use crate::application::ApplicationForm;
-use crate::identity::{self, NewUser, Role};
-use crate::review::{self, Scores};
-use crate::{applications, criteria, evidence};
+use crate::Platform;
+use crate::criteria;
+use governance::accounts;
+use governance::application::ApplicationForm;
+use governance::identity::{self, NewUser, Role};
+use governance::review::{self, Scores};
+use governance::{applications, evidence};
 
 /// The password of every demo login.
 pub const PASSWORD: &str = "demo-password-not-secret";
@@ -28,7 +29,7 @@ impl DemoLogin {
     pub fn second_factor_secret(&self) -> Option<String> {
         Role::parse(self.role)
             .is_some_and(Role::is_staff)
-            .then(|| crate::second_factor::base32(&self.secret_bytes()))
+            .then(|| governance::second_factor::base32(&self.secret_bytes()))
     }
 
     /// Whether this login has a second factor in the demo's database.
@@ -83,7 +84,7 @@ pub const LOGINS: [DemoLogin; 6] = [
 ];
 
 /// Seeds the demo accounts once (a second run finds them and changes nothing).
-pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoLogin>> {
+pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
     let store = &state.store;
     let seeded: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
         .bind(LOGINS[0].username)
@@ -106,7 +107,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoLogin>> {
             .await?
             .unwrap_or_default();
             if !id.is_empty() {
-                crate::second_factor::enrol_known(
+                governance::second_factor::enrol_known(
                     &mut tx,
                     &state.settings.second_factor,
                     &id,
@@ -147,7 +148,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Vec<DemoLogin>> {
             )
             .await?;
             if state.settings.second_factor.required && login.second_factor_secret().is_some() {
-                crate::second_factor::enrol_known(
+                governance::second_factor::enrol_known(
                     &mut tx,
                     &state.settings.second_factor,
                     &id,

@@ -5,9 +5,9 @@ pub use storage::store::*;
 
 /// Opens (creating if needed) the platform database at `path`: the schema's migrations
 /// ([`Store::open`]), then the data migrations that need a domain rule (stored codes
-/// brought into their canonical form, [`crate::applications::normalise_stored_codes`]).
+/// brought into their canonical form, [`governance::applications::normalise_stored_codes`]).
 pub async fn open(path: &std::path::Path) -> Result<Store, StoreError> {
     let store = Store::open(path).await?;
-    crate::applications::normalise_stored_codes(store.pool()).await?;
+    governance::applications::normalise_stored_codes(store.pool()).await?;
     Ok(store)
 }
