@@ -354,7 +354,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Catalog(CatalogCommand::Describe { table }) => describe(&table),
-        Command::Model(ModelCommand::Check { file }) => crate::model::check(&file),
+        Command::Model(ModelCommand::Check { file }) => crate::model_cli::check(&file),
         Command::Model(ModelCommand::Run {
             files,
             sql,
@@ -362,7 +362,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             tables,
             out,
             show,
-        }) => crate::model::run(&files, &sql, &data_dir(data), &tables, &out, show).await,
+        }) => crate::model_cli::run(&files, &sql, &data_dir(data), &tables, &out, show).await,
         Command::Serve {
             listen,
             database: db,

@@ -1,7 +1,7 @@
 //! `creditpool`: the product pool's one entry point.
 
 mod cli;
-mod model;
+mod model_cli;
 mod server_cli;
 mod table;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::application::ApplicationForm;
+use crate::form::ApplicationForm;
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, Tx, new_id, now, sha256_hex};
 
@@ -527,12 +527,12 @@ fn check_reason(reason: &str) -> Result<String, AccountError> {
     if reason.chars().count() < 5 {
         return Err(invalid("reason", "give the reason (at least 5 characters)"));
     }
-    if reason.chars().count() > crate::application::MAX_TEXT_CHARS {
+    if reason.chars().count() > crate::form::MAX_TEXT_CHARS {
         return Err(invalid(
             "reason",
             format!(
                 "the reason is longer than {} characters",
-                crate::application::MAX_TEXT_CHARS
+                crate::form::MAX_TEXT_CHARS
             ),
         ));
     }

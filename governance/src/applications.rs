@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use crate::application::{ApplicationForm, FieldError, check_for_submission};
+use crate::form::{ApplicationForm, FieldError, check_for_submission};
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, Tx, new_id, now};
 

@@ -5,12 +5,12 @@
 //! (`.ci/check-deps`): a governance rule's tests run without linking either.
 
 pub mod accounts;
-pub mod application;
 pub mod applications;
 pub mod criteria;
 pub mod evidence;
+pub mod form;
 pub mod identity;
 pub mod products;
-pub mod reports;
+pub mod progress;
 pub mod review;
 pub mod second_factor;

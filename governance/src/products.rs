@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::application::{FieldError, MAX_TEXT_CHARS};
+use crate::form::{FieldError, MAX_TEXT_CHARS};
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, new_id, now};
 

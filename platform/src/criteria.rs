@@ -7,7 +7,7 @@ use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use serde_json::json;
 
-use governance::application::{ApplicationForm, QualificationKind};
+use governance::form::{ApplicationForm, QualificationKind};
 
 /// The public evaluation whose grade P2 names (公共信用综合评价).
 pub const PUBLIC_EVALUATION: &str = "公共信用综合评价";

@@ -6,7 +6,7 @@
 use crate::Platform;
 use crate::criteria;
 use governance::accounts;
-use governance::application::ApplicationForm;
+use governance::form::ApplicationForm;
 use governance::identity::{self, NewUser, Role};
 use governance::review::{self, Scores};
 use governance::{applications, evidence};

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governance::identity::{self, Caller};
-use governance::reports;
+use governance::progress;
 use policies::access::{AccessError, AccessPolicy, Action, InstitutionRef, Principal, Resource};
 use storage::store::{Store, StoreError};
 use workbench::workspace::Workspaces;
@@ -122,7 +122,7 @@ pub struct Platform {
     /// The lists and qualifications of the special queries (Q4).
     pub special: Arc<::public::special::Special>,
     /// Institutions' requests per day, written every few seconds (P7).
-    pub usage: Arc<reports::Usage>,
+    pub usage: Arc<progress::Usage>,
     /// The report font, loaded on first use (the server serves JSON without it).
     face: std::sync::OnceLock<Result<Arc<::public::pdf::Face>, String>>,
     /// One permit per core for rendering documents: under load, documents queue for a
@@ -202,7 +202,7 @@ impl Platform {
                 }
             }
         });
-        let usage = Arc::new(reports::Usage::default());
+        let usage = Arc::new(progress::Usage::default());
         tokio::spawn({
             let (usage, store) = (usage.clone(), store.clone());
             async move {

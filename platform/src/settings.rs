@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use governance::accounts::Quotas;
-use governance::reports::ReportSchedule;
+use governance::progress::ReportSchedule;
 use sandbox::JobLimits;
 use workbench::gate::GateSettings;
 

@@ -12,10 +12,10 @@ use policies::access::{Action, Resource};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
-use crate::application::ApplicationForm;
 use crate::applications::{self, Application, ApplicationError};
 use crate::criteria;
 use crate::evidence::{self, EvidenceError};
+use crate::form::ApplicationForm;
 use crate::identity::{self, Caller, NewUser, Role};
 
 pub(super) fn routes() -> Router<AppState> {

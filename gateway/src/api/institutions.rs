@@ -15,7 +15,7 @@ use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use crate::accounts::{self, AccountError};
 use crate::identity::{Caller, Role};
 use crate::models::{self, ModelError};
-use crate::reports::{self, ReportContent, ReportError};
+use crate::progress::{self, ReportContent, ReportError};
 use crate::workspace::{Job, WorkspaceError};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -454,7 +454,7 @@ async fn submit_report(
     ApiJson(body): ApiJson<ReportContent>,
 ) -> Result<Response, ApiError> {
     institution(&state, &caller, &id, Action::SubmitReport).await?;
-    let report = reports::submit(
+    let report = progress::submit(
         &state.store,
         &id,
         &body,
@@ -480,8 +480,8 @@ async fn list_reports(
     institution(&state, &caller, &id, action).await?;
     let today = crate::store::china_today();
     Ok(Json(serde_json::json!({
-        "schedule": reports::schedule(&state.store, &id, today, state.settings.reports).await?,
-        "items": reports::list(&state.store, &id).await?,
+        "schedule": progress::schedule(&state.store, &id, today, state.settings.reports).await?,
+        "items": progress::list(&state.store, &id).await?,
         "next_cursor": null,
     })))
 }
@@ -493,7 +493,7 @@ async fn overdue(
     state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
     let today = crate::store::china_today();
     Ok(Json(serde_json::json!({
-        "items": reports::overdue(&state.store, today, state.settings.reports).await?,
+        "items": progress::overdue(&state.store, today, state.settings.reports).await?,
         "next_cursor": null,
     })))
 }
@@ -516,7 +516,7 @@ async fn evaluate(
     institution(&state, &caller, &id, Action::EvaluateInstitution).await?;
     // The measures include the requests counted since the last write.
     state.usage.flush(&state.store).await?;
-    let evaluation = reports::evaluate(
+    let evaluation = progress::evaluate(
         &state.store,
         &id,
         body.period_start,
@@ -538,7 +538,7 @@ async fn list_evaluations(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, Action::ReadInstitution).await?;
     Ok(Json(serde_json::json!({
-        "items": reports::evaluations(&state.store, &id).await?,
+        "items": progress::evaluations(&state.store, &id).await?,
         "next_cursor": null,
     })))
 }

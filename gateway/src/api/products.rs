@@ -145,8 +145,8 @@ async fn read(
         out["management_record"] = serde_json::json!({
             "status": institution.status,
             "lifecycle": institution.lifecycle,
-            "evaluations": crate::reports::evaluations(&state.store, &product.institution_id).await?,
-            "progress_reports": crate::reports::schedule(&state.store, &product.institution_id, today, state.settings.reports).await?,
+            "evaluations": crate::progress::evaluations(&state.store, &product.institution_id).await?,
+            "progress_reports": crate::progress::schedule(&state.store, &product.institution_id, today, state.settings.reports).await?,
         });
     }
     Ok(Json(out))

@@ -4,8 +4,8 @@
 use chrono::NaiveDate;
 use datafusion::arrow::array::AsArray;
 use datafusion::prelude::SessionContext;
-use gateway::application::ApplicationForm;
 use gateway::criteria::{self, CriteriaReport};
+use gateway::form::ApplicationForm;
 
 use crate::helpers::sample_data;
 

@@ -195,13 +195,10 @@ pub async fn submit(
                 format!("{field} is required (write \"none\" if there is nothing to report)"),
             ));
         }
-        if n > crate::application::MAX_TEXT_CHARS {
+        if n > crate::form::MAX_TEXT_CHARS {
             return Err(invalid(
                 field,
-                format!(
-                    "longer than {} characters",
-                    crate::application::MAX_TEXT_CHARS
-                ),
+                format!("longer than {} characters", crate::form::MAX_TEXT_CHARS),
             ));
         }
     }
