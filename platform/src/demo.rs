@@ -200,14 +200,11 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
     .await?;
     form.qualifications[0].evidence = vec![file.id];
     applications::update(store, &draft.id, applicant, &form, "-").await?;
-    let catalog_tables = catalog::Manifest::builtin()
-        .tables
-        .iter()
-        .map(|t| t.id.clone())
-        .collect();
-    let submitted = applications::submit(store, &draft.id, applicant, &catalog_tables, "-").await?;
-    let report = criteria::check(state.workspaces.catalog(), &submitted.form, today).await?;
-    applications::attach_criteria(store, &draft.id, &report, "-").await?;
+    let submitted = state.submit_application(&draft.id, applicant, "-").await?;
+    anyhow::ensure!(
+        submitted.criteria.is_some(),
+        "the demo application's entry criteria were not checked (see the log)"
+    );
     review::assign(
         store,
         &draft.id,

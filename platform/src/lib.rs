@@ -367,6 +367,106 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// An applicant submits their application (BRIEF P1, P2): the form checked for
+    /// submission, then the entry criteria checked from the platform's data and
+    /// attached for the reviewers. A failure of the criteria's check is the platform's,
+    /// not the applicant's: the submission stands and the operators are told (the log).
+    /// Returns the application as submitted, with its criteria when they were checked.
+    pub async fn submit_application(
+        &self,
+        id: &str,
+        applicant: &str,
+        request_id: &str,
+    ) -> Result<governance::applications::Application, governance::applications::ApplicationError>
+    {
+        use governance::applications;
+        let tables = catalog::Manifest::builtin()
+            .tables
+            .iter()
+            .map(|t| t.id.clone())
+            .collect();
+        let submitted =
+            applications::submit(&self.store, id, applicant, &tables, request_id).await?;
+        let today = storage::store::china_today();
+        match criteria::check(self.workspaces.catalog(), &submitted.form, today).await {
+            Ok(report) => {
+                applications::attach_criteria(&self.store, id, &report, request_id).await?
+            }
+            Err(e) => tracing::error!(application = %id, "entry criteria not checked: {e}"),
+        }
+        applications::get(&self.store, id).await
+    }
+}
+
+/// Why suspending or terminating an institution did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The account's rules refused it, or the database failed.
+    #[error(transparent)]
+    Account(#[from] governance::accounts::AccountError),
+    /// Its jobs could not be stopped.
+    #[error(transparent)]
+    Workspace(#[from] workbench::workspace::WorkspaceError),
+}
+
+impl Platform {
+    /// An administrator suspends an institution (BRIEF P7): the account suspended with
+    /// its reason and rectification deadline, its queued and running jobs cancelled, and
+    /// other institutions' jobs reading its shared tables stopped too (issue 14, class
+    /// 6). Returns the jobs cancelled.
+    pub async fn suspend_institution(
+        &self,
+        id: &str,
+        reason: &str,
+        rectification_deadline: chrono::NaiveDate,
+        actor: &str,
+        request_id: &str,
+    ) -> Result<Vec<String>, LifecycleError> {
+        governance::accounts::suspend(
+            &self.store,
+            id,
+            reason,
+            rectification_deadline,
+            actor,
+            request_id,
+        )
+        .await?;
+        let mut cancelled = self.workspaces.cancel_all(id).await?;
+        cancelled.extend(
+            self.workspaces
+                .cancel_revoked_readers(&self.access, id, actor, request_id)
+                .await?,
+        );
+        Ok(cancelled)
+    }
+
+    /// An administrator terminates an institution (BRIEF P7): its jobs stopped first, so
+    /// that none is still writing into the workspace being deleted; then the account
+    /// terminated and its workspace deleted with a deletion record; then others' jobs
+    /// reading its shared tables, no one's to read now, stopped. Returns the jobs
+    /// cancelled.
+    pub async fn terminate_institution(
+        &self,
+        id: &str,
+        reason: &str,
+        actor: &str,
+        request_id: &str,
+    ) -> Result<Vec<String>, LifecycleError> {
+        let mut cancelled = self.workspaces.cancel_all(id).await?;
+        for job in &cancelled {
+            self.workspaces.wait(job).await;
+        }
+        governance::accounts::terminate(&self.store, id, reason, actor, request_id).await?;
+        cancelled.extend(
+            self.workspaces
+                .cancel_revoked_readers(&self.access, id, actor, request_id)
+                .await?,
+        );
+        Ok(cancelled)
+    }
+}
+
 /// The caller as the access rules see them.
 pub fn principal(caller: &Caller) -> Principal {
     Principal {

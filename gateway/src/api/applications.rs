@@ -1,7 +1,5 @@
 //! Applicants, applications (BRIEF P1) and the data supply list they choose from.
 
-use std::collections::HashSet;
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,7 +11,6 @@ use serde::Deserialize;
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
 use crate::applications::{self, Application, ApplicationError};
-use crate::criteria;
 use crate::evidence::{self, EvidenceError};
 use crate::form::ApplicationForm;
 use crate::identity::{self, Caller, NewUser, Role};
@@ -121,14 +118,6 @@ async fn catalog(_caller: Caller) -> Json<serde_json::Value> {
         })
         .collect();
     Json(serde_json::json!({ "items": items, "next_cursor": null }))
-}
-
-fn catalog_tables() -> HashSet<String> {
-    catalog::Manifest::builtin()
-        .tables
-        .iter()
-        .map(|t| t.id.clone())
-        .collect()
 }
 
 /// The application as a resource of the access rules, with its reviewers.
@@ -248,25 +237,11 @@ async fn submit(
     Path(id): Path<String>,
 ) -> Result<Json<Application>, ApiError> {
     visible(&state, &caller, &id, Action::SubmitApplication).await?;
-    let application = applications::submit(
-        &state.store,
-        &id,
-        &caller.user_id,
-        &catalog_tables(),
-        &request_id(),
-    )
-    .await?;
-    // BRIEF P2: the entry criteria, checked from the platform's data and attached for
-    // the reviewers. A failure here is the platform's, not the applicant's: the
-    // submission stands and the operators are told.
-    let today = crate::store::china_today();
-    match criteria::check(state.workspaces.catalog(), &application.form, today).await {
-        Ok(report) => {
-            applications::attach_criteria(&state.store, &id, &report, &request_id()).await?
-        }
-        Err(e) => tracing::error!(application = %id, "entry criteria not checked: {e}"),
-    }
-    Ok(Json(applications::get(&state.store, &id).await?))
+    Ok(Json(
+        state
+            .submit_application(&id, &caller.user_id, &request_id())
+            .await?,
+    ))
 }
 
 impl From<EvidenceError> for ApiError {

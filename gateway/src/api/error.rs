@@ -154,6 +154,15 @@ impl From<desk::verifications::RequestError> for ApiError {
     }
 }
 
+impl From<platform::LifecycleError> for ApiError {
+    fn from(e: platform::LifecycleError) -> Self {
+        match e {
+            platform::LifecycleError::Account(e) => e.into(),
+            platform::LifecycleError::Workspace(e) => e.into(),
+        }
+    }
+}
+
 impl From<platform::Refusal> for ApiError {
     fn from(e: platform::Refusal) -> Self {
         use platform::Refusal;

@@ -227,23 +227,15 @@ async fn suspend(
     ApiJson(body): ApiJson<Suspension>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, Action::SuspendInstitution).await?;
-    accounts::suspend(
-        &state.store,
-        &id,
-        &body.reason,
-        body.rectification_deadline,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
-    let mut cancelled = state.workspaces.cancel_all(&id).await?;
-    // Others' jobs reading its shared tables stop too (issue 14, class 6).
-    cancelled.extend(
-        state
-            .workspaces
-            .cancel_revoked_readers(&state.access, &id, &caller.user_id, &request_id())
-            .await?,
-    );
+    let cancelled = state
+        .suspend_institution(
+            &id,
+            &body.reason,
+            body.rectification_deadline,
+            &caller.user_id,
+            &request_id(),
+        )
+        .await?;
     Ok(Json(serde_json::json!({
         "institution": accounts::get(&state.store, &id).await?,
         "jobs_cancelled": cancelled,
@@ -281,27 +273,9 @@ async fn terminate(
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, Action::TerminateInstitution).await?;
-    // Jobs first, so none is still writing into the workspace being deleted.
-    let cancelled = state.workspaces.cancel_all(&id).await?;
-    for job in &cancelled {
-        state.workspaces.wait(job).await;
-    }
-    accounts::terminate(
-        &state.store,
-        &id,
-        &body.reason,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
-    // Its shared tables are no one's to read now: others' jobs reading them stop.
-    let mut cancelled = cancelled;
-    cancelled.extend(
-        state
-            .workspaces
-            .cancel_revoked_readers(&state.access, &id, &caller.user_id, &request_id())
-            .await?,
-    );
+    let cancelled = state
+        .terminate_institution(&id, &body.reason, &caller.user_id, &request_id())
+        .await?;
     Ok(Json(serde_json::json!({
         "institution": accounts::get(&state.store, &id).await?,
         "jobs_cancelled": cancelled,
