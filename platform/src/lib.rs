@@ -9,6 +9,7 @@
 
 pub mod criteria;
 pub mod demo;
+pub mod issuance;
 pub mod settings;
 pub mod store;
 pub mod uptime;

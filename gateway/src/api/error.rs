@@ -163,6 +163,15 @@ impl From<platform::LifecycleError> for ApiError {
     }
 }
 
+impl From<platform::issuance::IssueError> for ApiError {
+    fn from(e: platform::issuance::IssueError) -> Self {
+        match e {
+            platform::issuance::IssueError::Document(e) => e.into(),
+            platform::issuance::IssueError::Internal(e) => ApiError::internal(e),
+        }
+    }
+}
+
 impl From<platform::Refusal> for ApiError {
     fn from(e: platform::Refusal) -> Self {
         use platform::Refusal;

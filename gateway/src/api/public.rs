@@ -206,33 +206,7 @@ async fn records(
     })))
 }
 
-/// The key of report verification codes.
-fn report_key(state: &AppState) -> Vec<u8> {
-    desk::issuance::report_key(state.settings.gate.secret.as_ref())
-}
-
-/// The form a report is issued in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum Format {
-    /// The report as data.
-    #[default]
-    Json,
-    /// A printable page.
-    Html,
-    /// A PDF document.
-    Pdf,
-}
-
-impl Format {
-    fn as_str(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Html => "html",
-            Format::Pdf => "pdf",
-        }
-    }
-}
+pub(super) use platform::issuance::Format;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -277,7 +251,8 @@ async fn issue_report(
     .await
 }
 
-/// Builds, renders, archives and audits one report; the response carries the document.
+/// Issues one report ([`platform::Platform::issue_report`]); the response carries the
+/// document, its number and verification code in headers.
 pub(super) async fn issue(
     state: &AppState,
     subject: ::public::report::Subject<'_>,
@@ -288,109 +263,42 @@ pub(super) async fn issue(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::http::header;
     use axum::response::IntoResponse;
-    // Fail before numbering when the PDF font is missing.
-    let face = match format {
-        Format::Pdf => Some(state.face()?),
-        _ => None,
-    };
-    let now = chrono::Utc::now().with_timezone(&crate::store::beijing());
-    let sections = state
-        .records
-        .disclosed(
+    let issued = state
+        .issue_report(
+            subject,
             subject_id,
-            now.date_naive(),
-            &state.settings.disclosure,
-            &state.marks.get(&state.store).await?.records,
-        )
-        .map_err(ApiError::internal)?;
-    let base = &state.settings.public.base_url;
-    let issuer = ::public::report::Issuer {
-        name: state.settings.public.issuer.clone(),
-        verify_url: format!("{base}/api/v1/public/reports/verify"),
-        objection_contact: format!("{base}/api/v1/public/objections"),
-    };
-    let key = report_key(state);
-    let watermark = format!("{requester} {} 查询", now.format("%Y-%m-%d %H:%M"));
-    // A number is the second of issue and four random digits: retry on a collision.
-    for _ in 0..10 {
-        let number = ::public::report_id::report_number(now, ::public::report_id::random_suffix());
-        let report = ::public::report::build(subject, &sections, &issuer, now, &number, &key);
-        let code = report["cover"]["verification_code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let hash = crate::store::sha256_hex(&::public::report::canonical(&report));
-        let content = serde_json::to_vec(&report).map_err(ApiError::internal)?;
-        let verify_url = format!("{base}/api/v1/public/reports/verify?number={number}&code={code}");
-        let (document, content_type) = match (format, &face) {
-            (Format::Pdf, Some(face)) => {
-                let face = face.clone();
-                let (watermark, url) = (watermark.clone(), verify_url.clone());
-                let pdf = state
-                    .render(move || ::public::pdf::report(&face, &report, &watermark, &url))
-                    .await?
-                    .map_err(ApiError::internal)?;
-                (pdf, "application/pdf")
-            }
-            (Format::Html, _) => (
-                ::public::html::report(&report, &watermark, &verify_url).into_bytes(),
-                "text/html; charset=utf-8",
-            ),
-            _ => (
-                serde_json::to_vec_pretty(&report).map_err(ApiError::internal)?,
-                "application/json",
-            ),
-        };
-        let document_hash = crate::store::sha256_hex(&document);
-        let archived = desk::issuance::archive(
-            &state.store,
-            desk::issuance::Issued {
-                number: &number,
-                code: subject.code(),
-                name: subject.name(),
-                subject_id,
-                content_sha256: &hash,
-                content: &content,
-                format: format.as_str(),
-                requester,
-                document_sha256: &document_hash,
-            },
+            format,
+            requester,
             actor,
             &super::request_id(),
         )
         .await?;
-        if !archived {
-            continue;
+    let number = issued.number;
+    let mut response = (axum::http::StatusCode::CREATED, issued.document).into_response();
+    let headers = response.headers_mut();
+    let value = |v: &str| axum::http::HeaderValue::from_str(v).map_err(ApiError::internal);
+    headers.insert(header::CONTENT_TYPE, value(format.content_type())?);
+    headers.insert("x-report-number", value(&number)?);
+    headers.insert("x-verification-code", value(&issued.code)?);
+    match format {
+        Format::Pdf => {
+            headers.insert(
+                header::CONTENT_DISPOSITION,
+                value(&format!(
+                    "attachment; filename=\"credit-report-{number}.pdf\""
+                ))?,
+            );
         }
-        let mut response = (axum::http::StatusCode::CREATED, document).into_response();
-        let headers = response.headers_mut();
-        let value = |v: &str| axum::http::HeaderValue::from_str(v).map_err(ApiError::internal);
-        headers.insert(header::CONTENT_TYPE, value(content_type)?);
-        headers.insert("x-report-number", value(&number)?);
-        headers.insert("x-verification-code", value(&code)?);
-        match format {
-            Format::Pdf => {
-                headers.insert(
-                    header::CONTENT_DISPOSITION,
-                    value(&format!(
-                        "attachment; filename=\"credit-report-{number}.pdf\""
-                    ))?,
-                );
-            }
-            Format::Html => {
-                // The page is self-contained: no script, no outside resource.
-                headers.insert(
-                    header::CONTENT_SECURITY_POLICY,
-                    value("default-src 'none'; style-src 'unsafe-inline'; img-src data:")?,
-                );
-            }
-            Format::Json => {}
+        Format::Html => {
+            // The page is self-contained: no script, no outside resource.
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                value("default-src 'none'; style-src 'unsafe-inline'; img-src data:")?,
+            );
         }
-        return Ok(response);
+        Format::Json => {}
     }
-    Err(ApiError::internal(
-        "ten report numbers in one second collided",
-    ))
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -406,7 +314,7 @@ async fn verify_report(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<Verification>,
 ) -> Result<Json<Value>, ApiError> {
-    let key = report_key(&state);
+    let key = state.report_key();
     let genuine =
         desk::issuance::verify(&state.store, &key, query.number.trim(), &query.code).await?;
     Ok(Json(match genuine {
