@@ -1,7 +1,9 @@
-//! Issuing a credit report (BRIEF Q5, Q6), the use case every front door calls: the
-//! subject's records as disclosed today (objections marked), the report built, numbered
-//! and signed with its verification code, rendered as JSON, a printable page or a PDF
-//! (watermarked with the requester and the time), archived with its hashes and audited.
+//! Issuing documents, the use cases every front door calls. A credit report (BRIEF Q5,
+//! Q6): the subject's records as disclosed today (objections marked), the report built,
+//! numbered and signed with its verification code, rendered as JSON, a printable page
+//! or a PDF (watermarked with the requester and the time), archived with its hashes and
+//! audited. A verification letter (Q7, 附录B): an agency's subjects checked as of now,
+//! the feedback letter rendered, archived and audited.
 
 use crate::{DocumentError, Platform};
 
@@ -166,5 +168,110 @@ impl Platform {
         Err(IssueError::Internal(
             "ten report numbers in one second collided".into(),
         ))
+    }
+}
+
+/// A verification letter issued and archived.
+#[derive(Clone, Debug)]
+pub struct IssuedLetter {
+    /// Its id in the archive.
+    pub id: String,
+    /// Its number.
+    pub number: String,
+    /// The cut-off of the check (RFC 3339).
+    pub cut_off_at: String,
+    /// What the check found, subject by subject.
+    pub findings: Vec<::public::verification::Finding>,
+    /// The hash of the PDF.
+    pub letter_sha256: String,
+}
+
+/// Why a verification letter was not issued.
+#[derive(Debug, thiserror::Error)]
+pub enum LetterError {
+    /// The request is not acceptable.
+    #[error(transparent)]
+    Request(#[from] desk::verifications::RequestError),
+    /// The letter could not be made, or the archive failed.
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+}
+
+impl Platform {
+    /// Agency staff `requester` (of `agency`, shown as `requester_name`) ask for the
+    /// subjects of `request` to be checked: the request checked, the subjects checked as
+    /// of now, the feedback letter rendered (PDF), archived and audited.
+    pub async fn issue_verification_letter(
+        &self,
+        request: desk::verifications::Request<'_>,
+        requester: &str,
+        requester_name: &str,
+        agency: &str,
+        request_id: &str,
+    ) -> Result<IssuedLetter, LetterError> {
+        let request = request.checked()?;
+        let face = self.face().map_err(IssueError::from)?;
+        let now = chrono::Utc::now().with_timezone(&storage::store::beijing());
+        let findings = ::public::verification::check(
+            &self.records,
+            &self.search,
+            request.subjects,
+            now.date_naive(),
+            &self.settings.disclosure,
+            &self
+                .marks
+                .get(&self.store)
+                .await
+                .map_err(IssueError::from)?
+                .records,
+        )
+        .map_err(|e| IssueError::Internal(e.to_string()))?;
+        let suffix = u32::from_be_bytes(storage::store::random_bytes::<4>()) % 10_000;
+        let number = format!("HC{}{suffix:04}", now.format("%Y%m%d%H%M%S"));
+        let public = &self.settings.public;
+        let letter = ::public::pdf::Letter {
+            matter: request.matter.to_owned(),
+            addressee: agency.to_owned(),
+            letter_title: request.letter_title.to_owned(),
+            cut_off: now.format("%Y年%m月%d日%H时%M分").to_string(),
+            issuer: public.issuer.clone(),
+            platform: format!("{}信用核查系统", public.issuer),
+            contact: public.contact.clone(),
+            number: number.clone(),
+            date: now.format("%Y年%m月%d日").to_string(),
+            findings: findings.clone(),
+        };
+        let watermark = format!(
+            "{agency} {requester_name} {} 核查",
+            now.format("%Y-%m-%d %H:%M")
+        );
+        let pdf = self
+            .render(move || ::public::pdf::letter(&face, &letter, &watermark))
+            .await
+            .map_err(IssueError::from)?
+            .map_err(|e| IssueError::Internal(e.to_string()))?;
+        let cut_off_at = now.to_rfc3339();
+        let archived = desk::verifications::archive(
+            &self.store,
+            desk::verifications::Letter {
+                number: &number,
+                requested_by: requester,
+                agency,
+                request,
+                findings: &findings,
+                cut_off_at: &cut_off_at,
+                pdf: &pdf,
+            },
+            request_id,
+        )
+        .await
+        .map_err(IssueError::from)?;
+        Ok(IssuedLetter {
+            id: archived.id,
+            number,
+            cut_off_at,
+            findings,
+            letter_sha256: archived.letter_sha256,
+        })
     }
 }

@@ -172,6 +172,15 @@ impl From<platform::issuance::IssueError> for ApiError {
     }
 }
 
+impl From<platform::issuance::LetterError> for ApiError {
+    fn from(e: platform::issuance::LetterError) -> Self {
+        match e {
+            platform::issuance::LetterError::Request(e) => e.into(),
+            platform::issuance::LetterError::Issue(e) => e.into(),
+        }
+    }
+}
+
 impl From<platform::Refusal> for ApiError {
     fn from(e: platform::Refusal) -> Self {
         use platform::Refusal;

@@ -537,74 +537,29 @@ async fn verify_subjects(
     ApiJson(body): ApiJson<VerificationRequest>,
 ) -> Result<Response, ApiError> {
     state.authorize(&caller, Action::VerifySubjects, &Resource::Platform)?;
-    let request = desk::verifications::Request {
-        matter: &body.matter,
-        letter_title: &body.letter_title,
-        subjects: &body.subjects,
-    }
-    .checked()?;
-    let face = state.face()?;
-    let now = chrono::Utc::now().with_timezone(&crate::store::beijing());
-    let findings = ::public::verification::check(
-        &state.records,
-        &state.search,
-        &body.subjects,
-        now.date_naive(),
-        &state.settings.disclosure,
-        &state.marks.get(&state.store).await?.records,
-    )
-    .map_err(ApiError::internal)?;
-    let agency = caller.organisation.clone().unwrap_or_default();
-    let suffix = u32::from_be_bytes(crate::store::random_bytes::<4>()) % 10_000;
-    let number = format!("HC{}{suffix:04}", now.format("%Y%m%d%H%M%S"));
-    let public = &state.settings.public;
-    let letter = ::public::pdf::Letter {
-        matter: request.matter.to_owned(),
-        addressee: agency.clone(),
-        letter_title: request.letter_title.to_owned(),
-        cut_off: now.format("%Y年%m月%d日%H时%M分").to_string(),
-        issuer: public.issuer.clone(),
-        platform: format!("{}信用核查系统", public.issuer),
-        contact: public.contact.clone(),
-        number: number.clone(),
-        date: now.format("%Y年%m月%d日").to_string(),
-        findings: findings.clone(),
-    };
-    let watermark = format!(
-        "{} {} {} 核查",
-        agency,
-        caller.display_name,
-        now.format("%Y-%m-%d %H:%M")
-    );
-    let pdf = state
-        .render(move || ::public::pdf::letter(&face, &letter, &watermark))
-        .await?
-        .map_err(ApiError::internal)?;
-    let cut_off_at = now.to_rfc3339();
-    let archived = desk::verifications::archive(
-        &state.store,
-        desk::verifications::Letter {
-            number: &number,
-            requested_by: &caller.user_id,
-            agency: &agency,
-            request,
-            findings: &findings,
-            cut_off_at: &cut_off_at,
-            pdf: &pdf,
-        },
-        &request_id(),
-    )
-    .await?;
-    let (id, letter_hash) = (archived.id, archived.letter_sha256);
+    let letter = state
+        .issue_verification_letter(
+            desk::verifications::Request {
+                matter: &body.matter,
+                letter_title: &body.letter_title,
+                subjects: &body.subjects,
+            },
+            &caller.user_id,
+            &caller.display_name,
+            caller.organisation.as_deref().unwrap_or_default(),
+            &request_id(),
+        )
+        .await?;
+    let id = letter.id;
     Ok((
         StatusCode::CREATED,
         Json(json!({
             "id": id,
-            "number": number,
-            "cut_off_at": cut_off_at,
-            "results": findings,
+            "number": letter.number,
+            "cut_off_at": letter.cut_off_at,
+            "results": letter.findings,
             "letter": format!("/api/v1/verifications/{id}/letter"),
-            "letter_sha256": letter_hash,
+            "letter_sha256": letter.letter_sha256,
         })),
     )
         .into_response())
