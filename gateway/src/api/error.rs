@@ -1,4 +1,4 @@
-//! The one error shape of the API (shared/API-CONVENTIONS.md): a status, a stable code,
+//! The one error shape of the API (docs/api-conventions.md): a status, a stable code,
 //! a human message, the field at fault if one is, and the request id. Internals go to
 //! the log, never to the client.
 

@@ -1,4 +1,4 @@
-//! The HTTP API (`/api/v1`, shared/API-CONVENTIONS.md) and the operational endpoints.
+//! The HTTP API (`/api/v1`, docs/api-conventions.md) and the operational endpoints.
 
 mod applications;
 mod calendar;

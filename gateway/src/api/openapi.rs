@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 description of the API (`/api/openapi.json`), the contract of
-//! shared/API-CONVENTIONS.md: every route, who may call it, its body and its error
+//! docs/api-conventions.md: every route, who may call it, its body and its error
 //! codes. Kept as one table beside the routes; a test checks that the table and the
 //! router name the same routes, and that each documented route answers.
 
@@ -238,7 +238,7 @@ pub fn document() -> Value {
         "info": {
             "title": "creditpool API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The product pool's gateway: accounts, applications, review, institutions, workspaces and oversight. Conventions: shared/API-CONVENTIONS.md. Errors are {\"error\": {code, message, field?, details?, request_id}}; lists take ?limit= (1-500, default 50) and ?cursor=, and answer {items, next_cursor}."
+            "description": "The product pool's gateway: accounts, applications, review, institutions, workspaces and oversight. Conventions: docs/api-conventions.md in the repository. Errors are {\"error\": {code, message, field?, details?, request_id}}; lists take ?limit= (1-500, default 50) and ?cursor=, and answer {items, next_cursor}."
         },
         "servers": [{ "url": "/" }],
         "paths": paths,
