@@ -1,5 +1,6 @@
-//! Keeps the documentation true: the codemap names every workspace member, and the
-//! README's test command is the one CI runs.
+//! Keeps the documentation true: the codemap names every workspace member, the README's
+//! test command is the one CI runs, every requirement cited exists in the brief, and no
+//! document points outside the repository.
 
 use std::fs;
 use std::path::PathBuf;
