@@ -278,7 +278,7 @@ impl Platform {
         if self
             .access
             .is_allowed(&principal, action, resource)
-            .map_err(|e| Refusal::Internal(e.to_string()))?
+            .map_err(rules_failed)?
         {
             return Ok(());
         }
@@ -354,7 +354,7 @@ impl Platform {
             let allowed = self
                 .access
                 .is_allowed(&principal, action, &target(reviewer))
-                .map_err(|e| Refusal::Internal(e.to_string()))?;
+                .map_err(rules_failed)?;
             if !allowed {
                 return Err(Refusal::Invalid {
                     field: format!("reviewer_ids[{i}]"),
@@ -466,6 +466,13 @@ impl Platform {
         );
         Ok(cancelled)
     }
+}
+
+/// The access rules could not be evaluated: logged here, since a caller may discard
+/// the refusal (a check whose answer only decides what to show).
+fn rules_failed(e: AccessError) -> Refusal {
+    tracing::error!("evaluating the access rules: {e}");
+    Refusal::Internal(e.to_string())
 }
 
 /// The caller as the access rules see them.
