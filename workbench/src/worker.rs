@@ -9,8 +9,9 @@
 //!   thread stacks) is limited to the job's memory plus [`WORKER_OVERHEAD_BYTES`], so
 //!   memory an expression allocates outside the query engine's pool (a `repeat`, a
 //!   string aggregate) counts too: past it, the allocation fails and the job ends.
-//! - **CPU.** The worker runs at the idle priority (`SCHED_IDLE`, and nice 19), so jobs
-//!   take only the CPU the public side leaves; `RLIMIT_CPU` is a backstop to the deadline.
+//! - **CPU.** The worker runs at the idle priority (`SCHED_IDLE`, and nice 19) and only
+//!   on the cores the server leaves to jobs ([`job_cpus`]), so jobs take only the CPU the
+//!   public side leaves; `RLIMIT_CPU` is a backstop to the deadline.
 //! - **Files and network.** The worker confines itself with Landlock to its job's files
 //!   (its granted tables' files, not the data folder; its own and shared tables; its
 //!   models; the compiled-model cache, read-only) and its result's folder, with no TCP
@@ -88,11 +89,6 @@ impl WorkerCommand {
     /// when empty), as [`job_cpus`] chooses them.
     pub fn on_cpus(self, cpus: Vec<usize>) -> WorkerCommand {
         WorkerCommand { cpus, ..self }
-    }
-
-    /// The cores its workers run on (empty: every core the server may use).
-    pub fn cpus(&self) -> &[usize] {
-        &self.cpus
     }
 
     /// The running `creditpool` binary itself.
@@ -988,7 +984,12 @@ pub fn job_cpus(reserved: usize) -> Vec<usize> {
     let cpus: Vec<usize> = (0..rustix::thread::CpuSet::MAX_CPU)
         .filter(|cpu| allowed.is_set(*cpu))
         .collect();
-    if cpus.len() <= reserved {
+    all_but_first(&cpus, reserved)
+}
+
+/// `cpus` without its first `reserved`; empty (no restriction) when that leaves none.
+fn all_but_first(cpus: &[usize], reserved: usize) -> Vec<usize> {
+    if reserved == 0 || cpus.len() <= reserved {
         return Vec::new();
     }
     cpus[reserved..].to_vec()
@@ -1389,6 +1390,38 @@ mod tests {
         assert_eq!(sweep_staging(root.path()), 2);
         assert!(results.join("kept.parquet").exists() && own.join("kept").exists());
         assert_eq!(sweep_staging(root.path()), 0);
+    }
+
+    /// Issue 14, performance: the cores a worker is told survive the trip, a list that
+    /// is not one is refused by name, and reserving leaves jobs the rest or, where
+    /// nothing would be left, every core.
+    #[test]
+    fn job_cores_are_told_checked_and_reserved() {
+        assert_eq!(
+            parse_cpu_list(&cpu_list(&[1, 3, 7])).expect("cores"),
+            [1, 3, 7]
+        );
+        assert!(parse_cpu_list(&cpu_list(&[])).expect("none").is_empty());
+        for bad in [
+            "1,x",
+            "-1",
+            "1,,2;3",
+            &rustix::thread::CpuSet::MAX_CPU.to_string(),
+        ] {
+            let refused = parse_cpu_list(bad).map(|_| ()).expect_err(bad).to_string();
+            assert!(
+                refused.contains(CPUS) && refused.contains("is not a core"),
+                "{refused}"
+            );
+        }
+        assert_eq!(all_but_first(&[0, 1, 2, 3], 1), [1, 2, 3]);
+        assert_eq!(all_but_first(&[4, 6], 1), [6]);
+        assert!(all_but_first(&[0, 1], 0).is_empty(), "0: every core");
+        assert!(
+            all_but_first(&[0, 1], 2).is_empty(),
+            "nothing left: every core"
+        );
+        assert!(all_but_first(&[0], 1).is_empty(), "one core: every core");
     }
 
     #[test]
