@@ -10,10 +10,10 @@ use policies::access::{Action, Resource};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
-use crate::applications::{self, Application, ApplicationError};
-use crate::evidence::{self, EvidenceError};
-use crate::form::ApplicationForm;
-use crate::identity::{self, Caller, NewUser, Role};
+use governance::applications::{self, Application, ApplicationError};
+use governance::evidence::{self, EvidenceError};
+use governance::form::ApplicationForm;
+use governance::identity::{self, Caller, NewUser, Role};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -126,7 +126,7 @@ async fn resource(state: &AppState, a: &Application) -> Result<Resource, ApiErro
         id: a.id.clone(),
         applicant: a.applicant_id.clone(),
         uscc: policies::Uscc::canonical(a.form.uscc.as_deref().unwrap_or_default()),
-        reviewers: crate::review::reviewers(&state.store, &a.id).await?,
+        reviewers: governance::review::reviewers(&state.store, &a.id).await?,
     })
 }
 

@@ -9,9 +9,9 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, AppState, request_id};
-use crate::calendar::{AddError, listing, missing_warning};
-use crate::identity::Caller;
-use crate::store::china_today;
+use desk::calendar::{AddError, listing, missing_warning};
+use governance::identity::Caller;
+use platform::store::china_today;
 use policies::access::{Action, Resource};
 use policies::calendar::{CalendarError, YearNotice};
 

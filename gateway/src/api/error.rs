@@ -6,8 +6,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::identity::IdentityError;
-use crate::store::StoreError;
+use governance::identity::IdentityError;
+use platform::store::StoreError;
 
 tokio::task_local! {
     /// The id of the request being served.

@@ -10,8 +10,8 @@ use policies::access::{Action, Resource};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, AppState, request_id};
-use crate::gate::{self, AggregateRequest, EvaluationRequest, GateError};
-use crate::identity::Caller;
+use governance::identity::Caller;
+use workbench::gate::{self, AggregateRequest, EvaluationRequest, GateError};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -50,9 +50,12 @@ async fn releaser(
     state: &AppState,
     caller: &Caller,
     id: &str,
-) -> Result<Vec<crate::own_data::Visible>, ApiError> {
+) -> Result<Vec<workbench::own_data::Visible>, ApiError> {
     state.own_institution(caller, id, Action::UseWorkspace, "release from its results")?;
-    Ok(crate::own_data::visible(&state.store, &state.access, &super::principal(caller)).await?)
+    Ok(
+        workbench::own_data::visible(&state.store, &state.access, &super::principal(caller))
+            .await?,
+    )
 }
 
 async fn sample(
@@ -132,12 +135,12 @@ async fn usage(
         super::institutions::read_action(&caller),
     )
     .await?;
-    let used = crate::quotas::usage(&state.store, &id).await?;
+    let used = workbench::quotas::usage(&state.store, &id).await?;
     let (quotas, jobs) = (used.quotas, used.jobs);
     let (storage, reserved) = (used.storage_bytes, used.reserved_bytes);
     let (sampled, sampled_cells, sampled_frees_at) =
         (used.sampled_rows, used.sampled_cells, used.sampled_frees_at);
-    let tomorrow = crate::store::china_midnight_tonight();
+    let tomorrow = platform::store::china_midnight_tonight();
     let item = |used: i64, limit: i64, resets: Option<&str>| serde_json::json!({ "used": used, "limit": limit, "left": (limit - used).max(0), "resets_at": resets });
     Ok(Json(serde_json::json!({
         "institution_id": id,

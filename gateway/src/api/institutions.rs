@@ -12,11 +12,11 @@ use serde::Deserialize;
 
 use super::applications::Page;
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
-use crate::accounts::{self, AccountError};
-use crate::identity::{Caller, Role};
-use crate::models::{self, ModelError};
-use crate::progress::{self, ReportContent, ReportError};
-use crate::workspace::{Job, WorkspaceError};
+use governance::accounts::{self, AccountError};
+use governance::identity::{Caller, Role};
+use governance::progress::{self, ReportContent, ReportError};
+use workbench::models::{self, ModelError};
+use workbench::workspace::{Job, WorkspaceError};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -116,7 +116,7 @@ pub(super) async fn institution(
     action: Action,
 ) -> Result<(), ApiError> {
     let foreign = caller.role == Role::Institution && caller.institution_id.as_deref() != Some(id);
-    let status = crate::accounts::status(&state.store, id).await?;
+    let status = governance::accounts::status(&state.store, id).await?;
     let Some(status) = status.filter(|_| !foreign) else {
         // Still counted as a refusal when an institution probes another's id.
         if foreign {
@@ -320,7 +320,7 @@ async fn tables(
     let mut own_tables = Vec::new();
     if caller.role == Role::Institution {
         let visible =
-            crate::own_data::visible(&state.store, &state.access, &super::principal(&caller))
+            workbench::own_data::visible(&state.store, &state.access, &super::principal(&caller))
                 .await?;
         for v in visible {
             own_tables.push(serde_json::json!({
@@ -354,8 +354,8 @@ async fn submit_job(
     ApiJson(body): ApiJson<JobRequest>,
 ) -> Result<Response, ApiError> {
     institution(&state, &caller, &id, Action::UseWorkspace).await?;
-    let own =
-        crate::own_data::visible(&state.store, &state.access, &super::principal(&caller)).await?;
+    let own = workbench::own_data::visible(&state.store, &state.access, &super::principal(&caller))
+        .await?;
     let job = state
         .workspaces
         .submit(&id, &caller.user_id, &body.sql, own, &request_id())
@@ -452,7 +452,7 @@ async fn list_reports(
         Action::ReadInstitution
     };
     institution(&state, &caller, &id, action).await?;
-    let today = crate::store::china_today();
+    let today = platform::store::china_today();
     Ok(Json(serde_json::json!({
         "schedule": progress::schedule(&state.store, &id, today, state.settings.reports).await?,
         "items": progress::list(&state.store, &id).await?,
@@ -465,7 +465,7 @@ async fn overdue(
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
-    let today = crate::store::china_today();
+    let today = platform::store::china_today();
     Ok(Json(serde_json::json!({
         "items": progress::overdue(&state.store, today, state.settings.reports).await?,
         "next_cursor": null,

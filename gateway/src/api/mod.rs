@@ -36,9 +36,9 @@ use clients::{LoginLimiter, RateLimiter};
 pub use error::{ApiError, request_id};
 pub use json::{ApiJson, ApiQuery};
 
-use crate::accounts::Quotas;
-use crate::identity::{self, Caller};
-use crate::store::Store;
+use governance::accounts::Quotas;
+use governance::identity::{self, Caller};
+use platform::store::Store;
 use policies::access::{Action, Resource};
 
 pub use platform::{COMPILED_MODELS_DIR, Platform, PublicSettings, Settings, StartError};
@@ -264,7 +264,7 @@ fn fresh_request_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static KEYS: LazyLock<(u64, RandomState)> = LazyLock::new(|| {
         (
-            u64::from_le_bytes(crate::store::random_bytes::<8>()),
+            u64::from_le_bytes(platform::store::random_bytes::<8>()),
             RandomState::new(),
         )
     });
@@ -315,8 +315,8 @@ async fn measure(State(state): State<AppState>, request: Request, next: Next) ->
 /// key): per-route traffic and the objection and ticket figures are not public.
 async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     state.authorize(&caller, Action::ReadServiceQuality, &Resource::Platform)?;
-    let objections = crate::objections::completion(&state.store).await?;
-    let tickets = crate::tickets::figures(&state.store).await?;
+    let objections = desk::objections::completion(&state.store).await?;
+    let tickets = desk::tickets::figures(&state.store).await?;
     let text = state.metrics.prometheus(&[
         (
             "creditpool_objections_filed".into(),
@@ -337,7 +337,7 @@ async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Respon
             state
                 .calendars
                 .current()
-                .missing_year(crate::store::china_today())
+                .missing_year(platform::store::china_today())
                 .map_or(0.0, f64::from),
         ),
         (
@@ -359,7 +359,7 @@ async fn quality(
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state.authorize(&caller, Action::ReadServiceQuality, &Resource::Platform)?;
-    let objections = crate::objections::completion(&state.store).await?;
+    let objections = desk::objections::completion(&state.store).await?;
     let open_in_time = objections.filed - objections.resolved - objections.overdue;
     let due = objections.filed - open_in_time;
     Ok(Json(serde_json::json!({
@@ -370,12 +370,12 @@ async fn quality(
             "completion_rate": (due > 0).then(|| objections.resolved as f64 / due as f64),
             "target": 1.0,
         },
-        "tickets": crate::tickets::figures(&state.store).await?,
+        "tickets": desk::tickets::figures(&state.store).await?,
         "calendar": calendar::status(&state),
         "security": {
             // Usernames under sustained failed logins (identity::ALERT_AT within a day),
             // each audited as security.login_alert.
-            "login_alerts_24h": crate::identity::login_alerts(&state.store).await?,
+            "login_alerts_24h": governance::identity::login_alerts(&state.store).await?,
         },
     })))
 }
@@ -445,7 +445,7 @@ impl FromRequestParts<AppState> for Caller {
             })?;
         let caller = identity::authenticate(&state.store, token).await?;
         if let Some(institution) = caller.institution_id.as_deref() {
-            let limit = crate::accounts::quotas(&state.store, institution)
+            let limit = governance::accounts::quotas(&state.store, institution)
                 .await?
                 .map_or(Quotas::default().requests_per_minute, |q| {
                     q.requests_per_minute

@@ -12,9 +12,9 @@ use serde::Deserialize;
 use std::io::Write;
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
-use crate::accounts;
-use crate::identity::Caller;
-use crate::own_data::{self, OwnDataError, Upload};
+use governance::accounts;
+use governance::identity::Caller;
+use workbench::own_data::{self, OwnDataError, Upload};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -87,12 +87,12 @@ async fn upload(
     own_data::check_upload(&request)?;
     // The file streams to disk under the smaller of the upload cap and the storage
     // left; past it, the partial file is removed and nothing remains.
-    let storage = crate::quotas::storage(&state.store, &id, &workspace).await?;
+    let storage = workbench::quotas::storage(&state.store, &id, &workspace).await?;
     let left = storage.left();
     let cap = left.min(own_data::MAX_UPLOAD_BYTES);
     let dir = workspace.join("uploads");
     std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
-    let file = dir.join(format!("{}.{}", crate::store::new_id(), request.format));
+    let file = dir.join(format!("{}.{}", platform::store::new_id(), request.format));
     let written = async {
         let mut out = std::fs::File::create(&file).map_err(ApiError::internal)?;
         let mut stream = body.into_data_stream();

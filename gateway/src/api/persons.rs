@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::public::{Format, issue};
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
-use crate::identity::{self, Caller};
 use desk::authorisations::{self, NewAuthorisation};
+use governance::identity::{self, Caller};
 use policies::access::{Action, Resource};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -226,7 +226,7 @@ async fn records(
 ) -> Result<Json<Value>, ApiError> {
     let used = authorised(&state, &caller, &subject, Action::ReadPersonRecords).await?;
     let found = person(&state, &subject).await?;
-    let today = crate::store::china_today();
+    let today = platform::store::china_today();
     let sections = state
         .records
         .disclosed(

@@ -10,9 +10,9 @@ use policies::access::{Action, InstitutionRef, Resource};
 use serde::Deserialize;
 
 use super::{ApiError, ApiJson, AppState, request_id};
-use crate::accounts;
-use crate::identity::{Caller, Role};
-use crate::products::{self, Assessment, Product, ProductError, Registration};
+use governance::accounts;
+use governance::identity::{Caller, Role};
+use governance::products::{self, Assessment, Product, ProductError, Registration};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -141,12 +141,12 @@ async fn read(
     });
     if caller.role != Role::Institution {
         let institution = accounts::get(&state.store, &product.institution_id).await?;
-        let today = crate::store::china_today();
+        let today = platform::store::china_today();
         out["management_record"] = serde_json::json!({
             "status": institution.status,
             "lifecycle": institution.lifecycle,
-            "evaluations": crate::progress::evaluations(&state.store, &product.institution_id).await?,
-            "progress_reports": crate::progress::schedule(&state.store, &product.institution_id, today, state.settings.reports).await?,
+            "evaluations": governance::progress::evaluations(&state.store, &product.institution_id).await?,
+            "progress_reports": governance::progress::schedule(&state.store, &product.institution_id, today, state.settings.reports).await?,
         });
     }
     Ok(Json(out))

@@ -189,7 +189,7 @@ async fn records(
     Path(uscc): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let found = subject(&state, &uscc)?;
-    let today = crate::store::china_today();
+    let today = platform::store::china_today();
     let sections = state
         .records
         .disclosed(
@@ -434,7 +434,7 @@ async fn special(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let (offset, limit) = query.page()?;
-    let today = crate::store::china_today();
+    let today = platform::store::china_today();
     let wanted = query
         .q
         .as_deref()
@@ -518,7 +518,7 @@ async fn sector(
             code
         }
     };
-    let today = crate::store::china_today();
+    let today = platform::store::china_today();
     let rules = &state.settings.disclosure;
     let on = |list| -> HashSet<&str> {
         state

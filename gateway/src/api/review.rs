@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::applications::visible;
 use super::{ApiError, ApiJson, AppState, request_id};
-use crate::identity::Caller;
-use crate::review::{self, ReviewError, Scores};
+use governance::identity::Caller;
+use governance::review::{self, ReviewError, Scores};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -111,8 +111,10 @@ async fn list_reviews(
     // all. After it, the reviews are shown as the workflow intends.
     if decision.is_none() {
         match caller.role {
-            crate::identity::Role::Administrator => {}
-            crate::identity::Role::Reviewer => reviews.retain(|r| r.reviewer_id == caller.user_id),
+            governance::identity::Role::Administrator => {}
+            governance::identity::Role::Reviewer => {
+                reviews.retain(|r| r.reviewer_id == caller.user_id)
+            }
             _ => reviews.clear(),
         }
     }

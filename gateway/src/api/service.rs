@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
-use crate::identity::{Caller, Role};
-use crate::objections::{self, Applicant, Filing, ObjectionError, Outcome};
+use desk::objections::{self, Applicant, Filing, ObjectionError, Outcome};
+use governance::identity::{Caller, Role};
 use policies::access::{Action, Resource};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -124,7 +124,7 @@ async fn file(
         &filing,
         &located,
         None,
-        crate::store::china_today(),
+        platform::store::china_today(),
         &request_id(),
     )
     .await?;
@@ -388,9 +388,9 @@ async fn create_user(
             "give a name of 1 to 100 characters",
         ));
     }
-    let id = crate::identity::add_user(
+    let id = governance::identity::add_user(
         &state.store,
-        crate::identity::NewUser {
+        governance::identity::NewUser {
             username: &body.username,
             display_name,
             role,
@@ -425,11 +425,11 @@ async fn administer(
     state: &AppState,
     caller: &Caller,
     id: &str,
-    action: crate::identity::UserAction,
+    action: governance::identity::UserAction,
     reason: &str,
 ) -> Result<Json<Value>, ApiError> {
     state.authorize(caller, Action::ManageUsers, &Resource::Platform)?;
-    let revoked = crate::identity::administer_user(
+    let revoked = governance::identity::administer_user(
         &state.store,
         &caller.user_id,
         id,
@@ -454,7 +454,7 @@ async fn disable_user(
         &state,
         &caller,
         &id,
-        crate::identity::UserAction::Disable,
+        governance::identity::UserAction::Disable,
         &body.reason,
     )
     .await
@@ -471,7 +471,7 @@ async fn enable_user(
         &state,
         &caller,
         &id,
-        crate::identity::UserAction::Enable,
+        governance::identity::UserAction::Enable,
         &body.reason,
     )
     .await
@@ -488,7 +488,7 @@ async fn revoke_user_credentials(
         &state,
         &caller,
         &id,
-        crate::identity::UserAction::RevokeCredentials,
+        governance::identity::UserAction::RevokeCredentials,
         &body.reason,
     )
     .await
@@ -505,7 +505,7 @@ async fn reset_second_factor(
         &state,
         &caller,
         &id,
-        crate::identity::UserAction::ResetSecondFactor,
+        governance::identity::UserAction::ResetSecondFactor,
         &body.reason,
     )
     .await
@@ -517,7 +517,7 @@ async fn list_users(
     caller: Caller,
 ) -> Result<Json<Value>, ApiError> {
     state.authorize(&caller, Action::ManageUsers, &Resource::Platform)?;
-    let items = crate::identity::list_users(&state.store).await?;
+    let items = governance::identity::list_users(&state.store).await?;
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 

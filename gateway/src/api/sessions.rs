@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{ApiError, ApiJson, AppState, ClientIp, request_id};
 use policies::access::{Action, Resource};
 
-use crate::identity::{self, Caller};
+use governance::identity::{self, Caller};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()

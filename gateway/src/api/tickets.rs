@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
-use crate::identity::Caller;
-use crate::tickets::{self, NewTicket, TicketError};
+use desk::tickets::{self, NewTicket, TicketError};
+use governance::identity::Caller;
 use policies::access::{Action, Resource};
 
 pub(super) fn routes() -> Router<AppState> {

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gateway::identity::Role;
-use gateway::second_factor::{STEP_SECONDS, code_at, from_base32};
+use governance::identity::Role;
+use governance::second_factor::{STEP_SECONDS, code_at, from_base32};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -332,11 +332,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             crate::server_cli::demo_server(listen, &database, &data, !no_serve, second_factor).await
         }
         Command::Totp { secret } => {
-            let bytes = gateway::second_factor::from_base32(&secret)
+            let bytes = governance::second_factor::from_base32(&secret)
                 .filter(|b| !b.is_empty())
                 .context("the secret is not base32 (letters A-Z and digits 2-7)")?;
-            let step = gateway::second_factor::step_of(chrono::Utc::now().timestamp());
-            println!("{:06}", gateway::second_factor::code_at(&bytes, step));
+            let step = governance::second_factor::step_of(chrono::Utc::now().timestamp());
+            println!("{:06}", governance::second_factor::code_at(&bytes, step));
             Ok(())
         }
         Command::Samples(SamplesCommand::Generate(args)) => generate(&GenerateArgs {
@@ -376,7 +376,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let database = database(db);
             let workspaces = workspaces
                 .or(config.server.workspaces.clone())
-                .unwrap_or_else(|| gateway::workspace::default_root(&database));
+                .unwrap_or_else(|| workbench::workspace::default_root(&database));
             let mut settings = gateway::api::Settings::new(data_dir(data), workspaces);
             let server = &config.server;
             if let Some(slots) = server.job_slots {
@@ -447,9 +447,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             // the database; only once the configuration is known to be good, so that a
             // refused start leaves no key behind.
             let key = database.with_extension("gate-key");
-            settings.gate = gateway::gate::GateSettings {
+            settings.gate = workbench::gate::GateSettings {
                 secret: std::sync::Arc::new(
-                    gateway::gate::load_or_create_secret(&key)
+                    workbench::gate::load_or_create_secret(&key)
                         .with_context(|| format!("the output gate's key {}", key.display()))?,
                 ),
                 ..settings.gate

@@ -2,9 +2,9 @@
 //! `creditpool audit verify` catching any edit, deletion, reordering or truncation made
 //! directly in the database file.
 
-use gateway::audit::{self, Verdict};
-use gateway::identity::Role;
-use gateway::store::Store;
+use governance::identity::Role;
+use platform::store::Store;
+use storage::audit::{self, Verdict};
 
 use crate::helpers::TestApp;
 

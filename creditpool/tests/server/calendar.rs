@@ -8,9 +8,9 @@
 use std::process::Command;
 
 use chrono::{Datelike, Duration, NaiveDate};
-use gateway::calendar::Calendars;
-use gateway::identity::Role;
-use gateway::store::china_today;
+use desk::calendar::Calendars;
+use governance::identity::Role;
+use platform::store::china_today;
 use policies::calendar::{Calendar, YearNotice};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -251,8 +251,8 @@ async fn a_deadline_past_the_calendar_is_provisional_until_an_administrator_adds
     assert_eq!(listing["items"].as_array().map(Vec::len), Some(2));
     assert_eq!(listing["missing_year"], Value::Null);
     assert!(matches!(
-        gateway::audit::verify(&app.store).await.expect("verify"),
-        gateway::audit::Verdict::Intact { .. }
+        storage::audit::verify(&app.store).await.expect("verify"),
+        storage::audit::Verdict::Intact { .. }
     ));
 }
 

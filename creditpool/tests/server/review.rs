@@ -1,7 +1,7 @@
 //! BRIEF P3 over HTTP: assignment (at least three, no conflicts of interest), independent
 //! reviews, and a decision that is final only when recorded.
 
-use gateway::identity::Role;
+use governance::identity::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -250,8 +250,8 @@ async fn three_reviews_then_a_recorded_decision_that_the_applicant_sees() {
     assert_eq!(application["status"], "approved");
 
     assert!(matches!(
-        gateway::audit::verify(&app.store).await.expect("verify"),
-        gateway::audit::Verdict::Intact { .. }
+        storage::audit::verify(&app.store).await.expect("verify"),
+        storage::audit::Verdict::Intact { .. }
     ));
 }
 
@@ -387,7 +387,7 @@ async fn codes_stored_as_typed_before_are_normalised_at_start() {
         .await
         .expect("affiliation");
     let db = app.dir.path().join("creditpool.db");
-    let reopened = gateway::store::open(&db).await.expect("reopened");
+    let reopened = platform::store::open(&db).await.expect("reopened");
     let pool = reopened.pool();
     let form: String =
         sqlx::query_scalar("SELECT json_extract(form, '$.uscc') FROM applications WHERE id = ?")
@@ -431,7 +431,7 @@ async fn codes_stored_as_typed_before_are_normalised_at_start() {
     assert_eq!(typed, ["91330106MA2CXXXX1q", "91330106MA2CXXXX1Q"]);
     // Again: nothing to do, nothing audited.
     drop(reopened);
-    let again = gateway::store::open(&db).await.expect("again");
+    let again = platform::store::open(&db).await.expect("again");
     let count: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE action = 'store.codes_normalised'",
     )

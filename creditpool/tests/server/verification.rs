@@ -1,7 +1,7 @@
 //! The verification service (BRIEF Q7) over a real listener: a dedicated staff role,
 //! subjects checked by code and name, the feedback letter of 附录B as a PDF.
 
-use gateway::identity::Role;
+use governance::identity::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -168,7 +168,7 @@ async fn agency_staff_have_listed_subjects_checked_and_get_the_feedback_letter()
             .fetch_one(app.store.pool())
             .await
             .expect("archived");
-    assert_eq!(archived, gateway::store::sha256_hex(&pdf));
+    assert_eq!(archived, platform::store::sha256_hex(&pdf));
     assert_eq!(app.audit_actions(id).await, ["verification.issued"]);
 
     // Another agency sees neither the letter nor the request.

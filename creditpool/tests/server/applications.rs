@@ -2,7 +2,7 @@
 //! field at fault, submits, and then can no longer change it; nobody else sees it but
 //! the administrators.
 
-use gateway::identity::Role;
+use governance::identity::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

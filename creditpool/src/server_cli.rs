@@ -5,17 +5,17 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use desk::calendar::Calendars;
 use gateway::api::{self, AppState, Settings};
-use gateway::audit::{self, Verdict};
-use gateway::calendar::Calendars;
-use gateway::demo;
-use gateway::identity::{self, NewUser, Role};
-use gateway::store::{Store, china_today};
+use governance::identity::{self, NewUser, Role};
+use platform::demo;
+use platform::store::{Store, china_today};
 use policies::calendar::Calendar;
+use storage::audit::{self, Verdict};
 
 /// Opens the platform database, with a message that says which file failed.
 pub async fn open_store(path: &Path) -> Result<Store> {
-    gateway::store::open(path)
+    platform::store::open(path)
         .await
         .with_context(|| format!("cannot open the platform database {}", path.display()))
 }
@@ -56,11 +56,11 @@ pub async fn demo_server(
     second_factor: bool,
 ) -> Result<()> {
     let store = open_store(database).await?;
-    let workspaces = gateway::workspace::default_root(database);
+    let workspaces = workbench::workspace::default_root(database);
     let mut settings = Settings::new(data, workspaces);
     let key = database.with_extension("gate-key");
-    settings.gate = gateway::gate::GateSettings::new(
-        gateway::gate::load_or_create_secret(&key)
+    settings.gate = workbench::gate::GateSettings::new(
+        workbench::gate::load_or_create_secret(&key)
             .with_context(|| format!("the output gate's key {}", key.display()))?,
     );
     settings.second_factor = second_factor_settings(database, second_factor)?;
@@ -125,10 +125,10 @@ pub async fn demo_server(
 pub fn second_factor_settings(
     database: &Path,
     required: bool,
-) -> Result<gateway::second_factor::SecondFactorSettings> {
+) -> Result<governance::second_factor::SecondFactorSettings> {
     let key = database.with_extension("second-factor-key");
-    let mut settings = gateway::second_factor::SecondFactorSettings::new(
-        gateway::gate::load_or_create_secret(&key)
+    let mut settings = governance::second_factor::SecondFactorSettings::new(
+        workbench::gate::load_or_create_secret(&key)
             .with_context(|| format!("the second-factor key {}", key.display()))?,
     );
     settings.required = required;
@@ -174,7 +174,7 @@ pub async fn list_calendar(database: &Path) -> Result<()> {
     let store = open_store(database).await?;
     let calendars = Calendars::load(&store, Calendar::builtin().clone()).await?;
     let calendar = calendars.current();
-    let (years, missing) = gateway::calendar::listing(&calendar, &calendars, china_today());
+    let (years, missing) = desk::calendar::listing(&calendar, &calendars, china_today());
     for year in years {
         println!(
             "{}  {:7}  {:2} days off, {} worked weekend days  {}",
@@ -186,7 +186,7 @@ pub async fn list_calendar(database: &Path) -> Result<()> {
         );
     }
     if let Some(year) = missing {
-        println!("warning: {}", gateway::calendar::missing_warning(year));
+        println!("warning: {}", desk::calendar::missing_warning(year));
     }
     Ok(())
 }

@@ -597,7 +597,7 @@ async fn oversized_sql_models_and_batches_are_refused_by_name() {
     // SQL longer than the limit.
     let long = format!(
         "SELECT 1 -- {}",
-        "x".repeat(gateway::workspace::MAX_SQL_BYTES)
+        "x".repeat(workbench::workspace::MAX_SQL_BYTES)
     );
     let (status, body) = app
         .call(
@@ -634,7 +634,7 @@ async fn oversized_sql_models_and_batches_are_refused_by_name() {
         "body_too_large",
     );
     // A batch opening of more applications than one batch may hold.
-    let ids: Vec<String> = (0..=gateway::accounts::MAX_BATCH)
+    let ids: Vec<String> = (0..=governance::accounts::MAX_BATCH)
         .map(|i| format!("a{i}"))
         .collect();
     let (status, body) = app
@@ -685,7 +685,8 @@ async fn a_restart_fails_orphaned_jobs_and_frees_their_storage() {
         .join(&institution)
         .join("results");
     // Its worker's staging folder, with what it had written.
-    let partial = sandbox::partial_path(&gateway::worker::staged(&results.join("orphan.parquet")));
+    let partial =
+        sandbox::partial_path(&workbench::worker::staged(&results.join("orphan.parquet")));
     std::fs::create_dir_all(partial.parent().expect("staging")).expect("staging");
     std::fs::write(&partial, [0u8; 1000]).expect("partial");
     let usage_path = format!("/api/v1/institutions/{institution}/usage");
@@ -693,11 +694,11 @@ async fn a_restart_fails_orphaned_jobs_and_frees_their_storage() {
     assert_eq!(before["storage_bytes"]["reserved"], 3096, "{before}");
 
     let catalog = std::sync::Arc::new(catalog::Catalog::open(sample_data()).expect("catalog"));
-    gateway::workspace::Workspaces::start(
+    workbench::workspace::Workspaces::start(
         app.store.clone(),
         catalog,
         std::sync::Arc::new([0u8; 32]),
-        gateway::workspace::JobSettings {
+        workbench::workspace::JobSettings {
             slots: 1,
             limits: sandbox::JobLimits::default(),
             worker: crate::helpers::worker(),

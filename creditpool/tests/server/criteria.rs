@@ -4,13 +4,13 @@
 use chrono::NaiveDate;
 use datafusion::arrow::array::AsArray;
 use datafusion::prelude::SessionContext;
-use gateway::criteria::{self, CriteriaReport};
-use gateway::form::ApplicationForm;
+use governance::form::ApplicationForm;
+use platform::criteria::{self, CriteriaReport};
 
 use crate::helpers::sample_data;
 
 fn today() -> NaiveDate {
-    gateway::store::china_today()
+    platform::store::china_today()
 }
 
 /// The first USCC a query over the sample data returns.

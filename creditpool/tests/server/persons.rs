@@ -3,7 +3,7 @@
 
 use datafusion::arrow::array::AsArray;
 use datafusion::prelude::SessionContext;
-use gateway::identity::Role;
+use governance::identity::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -1,6 +1,6 @@
 //! Service quality (BRIEF Q10): Prometheus metrics and the administrators' quality view.
 
-use gateway::identity::Role;
+use governance::identity::Role;
 use reqwest::{Method, StatusCode};
 
 use crate::helpers::{TestApp, assert_error};

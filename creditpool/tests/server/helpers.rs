@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 
 use gateway::api::{self, AppState, Settings};
-use gateway::identity::{self, NewUser, Role};
-use gateway::store::Store;
+use governance::identity::{self, NewUser, Role};
+use platform::store::Store;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -12,7 +12,7 @@ use serde_json::Value;
 pub struct TestApp {
     pub address: SocketAddr,
     pub store: Store,
-    pub workspaces: std::sync::Arc<gateway::workspace::Workspaces>,
+    pub workspaces: std::sync::Arc<workbench::workspace::Workspaces>,
     pub client: reqwest::Client,
     /// Keeps the database folder alive.
     pub dir: tempfile::TempDir,
@@ -52,7 +52,7 @@ impl TestApp {
     /// Starts a gateway whose settings `adjust` changes first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let dir = tempfile::tempdir().expect("tmp");
-        let store = gateway::store::open(&dir.path().join("creditpool.db"))
+        let store = platform::store::open(&dir.path().join("creditpool.db"))
             .await
             .expect("database");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -283,6 +283,6 @@ pub fn assert_error_saying(
 }
 
 /// The job worker: this build's `creditpool` binary (the test binary itself is not one).
-pub fn worker() -> gateway::worker::WorkerCommand {
-    gateway::worker::WorkerCommand::new(env!("CARGO_BIN_EXE_creditpool"))
+pub fn worker() -> workbench::worker::WorkerCommand {
+    workbench::worker::WorkerCommand::new(env!("CARGO_BIN_EXE_creditpool"))
 }

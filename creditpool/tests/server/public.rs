@@ -232,7 +232,7 @@ async fn a_report_is_issued_archived_and_verified_by_its_code() {
     assert_eq!(archived, report);
     assert_eq!(
         hash,
-        gateway::store::sha256_hex(&public::report::canonical(&archived))
+        platform::store::sha256_hex(&public::report::canonical(&archived))
     );
     assert_eq!(app.audit_actions(&number).await, ["report.issued"]);
     // A malformed query string is a JSON error like every other.

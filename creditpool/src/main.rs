@@ -19,10 +19,10 @@ fn main() -> ExitCode {
     // runtime of its own, after confining itself.
     if std::env::args_os()
         .nth(1)
-        .is_some_and(|a| a == gateway::worker::SUBCOMMAND)
+        .is_some_and(|a| a == workbench::worker::SUBCOMMAND)
     {
         init_logging();
-        return gateway::worker::main();
+        return workbench::worker::main();
     }
     let args = cli::Cli::parse();
     init_logging();

@@ -82,7 +82,7 @@ fn workers(job: &str) -> Vec<u32> {
             .and_then(|(_, rest)| rest.split_whitespace().nth(1))
             .and_then(|p| p.parse::<u32>().ok());
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let is_worker = args.contains(&gateway::worker::SUBCOMMAND.as_bytes())
+        let is_worker = args.contains(&workbench::worker::SUBCOMMAND.as_bytes())
             && args.contains(&job.as_bytes());
         // A zombie (state Z) has ended; its parent has not collected it yet.
         let zombie = stat
@@ -134,11 +134,11 @@ fn assert_confined(pid: u32, shape: &str) {
     // reserved_cores, 1 by default), unless it has only one.
     let server_cores = cpus_allowed(&format!("/proc/{}/status", std::process::id()));
     let expected = if server_cores.len() > 1 {
-        assert_eq!(gateway::worker::job_cpus(1), server_cores[1..]);
+        assert_eq!(workbench::worker::job_cpus(1), server_cores[1..]);
         server_cores[1..].to_vec()
     } else {
         assert!(
-            gateway::worker::job_cpus(1).is_empty(),
+            workbench::worker::job_cpus(1).is_empty(),
             "one core: no restriction"
         );
         server_cores.clone()

@@ -1,7 +1,7 @@
 //! The HTTP API: health, request ids, sessions, API keys, and every bad input answered
 //! with the right status and a JSON error that changes nothing.
 
-use gateway::identity::Role;
+use governance::identity::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -183,7 +183,7 @@ async fn failures_from_many_addresses_lock_the_account_far_later_and_alert() {
     .await;
     app.user("admin.li", Role::Administrator).await;
     let mut last = StatusCode::OK;
-    for i in 0..gateway::identity::ACCOUNT_CEILING {
+    for i in 0..governance::identity::ACCOUNT_CEILING {
         // A new address every four attempts: none of them is ever delayed.
         let from = format!("198.51.{}.{}", i / 4 / 250, i / 4 % 250 + 1);
         let response = app
@@ -195,7 +195,7 @@ async fn failures_from_many_addresses_lock_the_account_far_later_and_alert() {
             .await
             .expect("login");
         last = response.status();
-        if i + 1 < gateway::identity::ACCOUNT_CEILING {
+        if i + 1 < governance::identity::ACCOUNT_CEILING {
             assert_eq!(last, StatusCode::UNAUTHORIZED, "attempt {i}");
         }
     }
@@ -211,7 +211,7 @@ async fn failures_from_many_addresses_lock_the_account_far_later_and_alert() {
             .expect("alerts");
     assert_eq!(alerts.len(), 1, "alerted once: {alerts:?}");
     let alert: Value = serde_json::from_str(&alerts[0]).expect("json");
-    assert_eq!(alert["failures"], gateway::identity::ALERT_AT);
+    assert_eq!(alert["failures"], governance::identity::ALERT_AT);
     // The quality view shows it to administrators.
     app.user("admin.wang", Role::Administrator).await;
     let admin = app.login("admin.wang").await;
@@ -648,9 +648,9 @@ async fn the_openapi_description_names_every_route_and_each_answers() {
     let paths = doc["paths"].as_object().expect("paths");
 
     // Every route the router declares (read from the sources) is described.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../gateway/src/api");
     let mut declared = Vec::new();
-    for entry in std::fs::read_dir(&dir).expect("src/api") {
+    for entry in std::fs::read_dir(&dir).expect("gateway/src/api") {
         let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
         for piece in text.split(".route(").skip(1) {
             let path = piece.trim_start().trim_start_matches('"');

@@ -1,6 +1,6 @@
 //! Consultations and complaints (BRIEF Q9, Q11) over a real listener.
 
-use gateway::identity::Role;
+use governance::identity::Role;
 use policies::calendar::Calendar;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -47,7 +47,7 @@ async fn a_complaint_is_answered_within_the_deadline_extended_at_most_to_twenty_
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{filed}");
-    let today = gateway::store::china_today();
+    let today = platform::store::china_today();
     let calendar = Calendar::builtin();
     assert_eq!(filed["due_on"], calendar.deadline(today, 5).day.to_string());
     assert_eq!(

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use gateway::audit::{self, Verdict};
-use gateway::identity::Role;
+use governance::identity::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use storage::audit::{self, Verdict};
 
 use crate::applications::{complete_form, register};
 use crate::helpers::{TestApp, assert_error};
@@ -20,8 +20,8 @@ const GRANTS: [&str; 3] = ["admin_penalties", "dishonesty_list", "enterprises"];
 
 /// A real enterprise of the sample data that meets every entry criterion.
 pub async fn eligible(app: &TestApp, n: usize) -> Vec<(String, String)> {
-    let today = gateway::store::china_today();
-    let found = gateway::criteria::eligible(app.workspaces.catalog(), today, n)
+    let today = platform::store::china_today();
+    let found = platform::criteria::eligible(app.workspaces.catalog(), today, n)
         .await
         .expect("criteria run");
     assert_eq!(found.len(), n, "the sample data has eligible enterprises");
@@ -464,7 +464,7 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
     assert_eq!(status, StatusCode::OK);
 
     // P6: a progress report for the first period; once only; periods named.
-    let today = gateway::store::china_today();
+    let today = platform::store::china_today();
     let reports_path = format!("/api/v1/institutions/{institution}/reports");
     let report = json!({
         "period_start": today,
@@ -565,7 +565,7 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
         .find(|f| f["path"] == format!("results/{counted}.parquet"))
         .expect("the result file is in the deletion record");
     assert_eq!(entry["bytes"], bytes.len());
-    assert_eq!(entry["sha256"], gateway::store::sha256_hex(&bytes));
+    assert_eq!(entry["sha256"], platform::store::sha256_hex(&bytes));
     assert!(
         !std::path::Path::new(&workspace).exists(),
         "workspace deleted"
@@ -624,7 +624,7 @@ async fn administrators_see_overdue_progress_reports() {
     let (institution, token, admin) = opened(&app, "late.apply", &GRANTS, 0).await;
     // The account opened seven months ago: two quarters have ended, the first due long
     // ago, the second due 15 days after it ended.
-    let today = gateway::store::china_today();
+    let today = platform::store::china_today();
     let opened_on = today
         .checked_sub_months(chrono::Months::new(7))
         .expect("date");
@@ -732,7 +732,7 @@ async fn evidence_uploads_are_checked_and_change_nothing_when_refused() {
         "unsupported_file_type",
     );
     let mut big = b"%PDF-1.4\n".to_vec();
-    big.resize(gateway::evidence::MAX_EVIDENCE_BYTES + 1, b' ');
+    big.resize(governance::evidence::MAX_EVIDENCE_BYTES + 1, b' ');
     let (status, body) = app.upload(&named, &token, "application/pdf", big).await;
     assert_error(
         status,
@@ -772,7 +772,7 @@ async fn evidence_uploads_are_checked_and_change_nothing_when_refused() {
         .upload(&named, &token, "application/pdf", content.clone())
         .await;
     assert_eq!(status, StatusCode::CREATED, "{file}");
-    assert_eq!(file["sha256"], gateway::store::sha256_hex(&content));
+    assert_eq!(file["sha256"], platform::store::sha256_hex(&content));
     let response = app
         .client
         .get(app.url(&format!("{path}/{}", file["id"].as_str().expect("id"))))
@@ -786,7 +786,7 @@ async fn evidence_uploads_are_checked_and_change_nothing_when_refused() {
     assert_eq!(response.bytes().await.expect("bytes").to_vec(), content);
 
     // At most MAX_FILES files per application.
-    for i in 1..gateway::evidence::MAX_FILES {
+    for i in 1..governance::evidence::MAX_FILES {
         let (status, body) = app
             .upload(
                 &format!("{path}?filename=more-{i}.pdf"),

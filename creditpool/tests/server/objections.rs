@@ -2,7 +2,7 @@
 //! check, the record marked everywhere, resolved by its source unit within the calendar's
 //! deadline, followed by the applicant, kept in the ledger.
 
-use gateway::identity::Role;
+use governance::identity::Role;
 use policies::calendar::Calendar;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -122,7 +122,7 @@ async fn an_objection_flows_from_filing_to_resolution_and_the_record_is_marked_m
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{filed}");
-    let today = gateway::store::china_today();
+    let today = platform::store::china_today();
     let due = Calendar::builtin().deadline(today, 5);
     assert_eq!(filed["due_on"], due.day.to_string());
     assert_eq!(filed["due_provisional"], due.provisional);

@@ -4,7 +4,7 @@
 //! repeat, never above the cap) → evaluation metrics → register the product → reviewers
 //! recommend it → it is on the public list.
 
-use gateway::identity::Role;
+use governance::identity::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -279,13 +279,13 @@ fn demo_generates_once_then_reuses_the_data() {
         assert_eq!(secret.len(), 32, "{secret}");
         let printed = creditpool(&["totp", &secret]);
         assert!(printed.status.success(), "{}", text(&printed.stderr));
-        let bytes = gateway::second_factor::from_base32(&secret).expect("base32");
-        let now = gateway::second_factor::step_of(chrono::Utc::now().timestamp());
+        let bytes = governance::second_factor::from_base32(&secret).expect("base32");
+        let now = governance::second_factor::step_of(chrono::Utc::now().timestamp());
         let code: u32 = text(&printed.stdout).trim().parse().expect("six digits");
         assert!(
             [now - 1, now]
                 .iter()
-                .any(|step| gateway::second_factor::code_at(&bytes, *step) == code),
+                .any(|step| governance::second_factor::code_at(&bytes, *step) == code),
             "{code}"
         );
     }
@@ -333,7 +333,7 @@ fn demo_serves_the_api_with_its_demo_logins() {
         let client = reqwest::Client::new();
         let login = client
             .post(format!("http://{address}/api/v1/sessions"))
-            .json(&serde_json::json!({ "username": "demo.institution", "password": gateway::demo::PASSWORD }))
+            .json(&serde_json::json!({ "username": "demo.institution", "password": platform::demo::PASSWORD }))
             .send()
             .await
             .expect("login");

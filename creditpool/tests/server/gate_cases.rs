@@ -1,4 +1,4 @@
-//! The gate's data-driven cases (issue 14): `gateway/tests/gate-cases/*.toml`, each an
+//! The gate's data-driven cases (issue 14): `creditpool/tests/gate-cases/*.toml`, each an
 //! SQL text over the sample data with the release asked for and the decision expected
 //! (see the folder's README). Run over a real listener, as one institution.
 
