@@ -1,6 +1,6 @@
 //! Keeps the documentation true: the codemap names every workspace member, the README's
-//! test command is the one CI runs, every requirement cited exists in the brief, and no
-//! document points outside the repository.
+//! test command is the one CI runs, every requirement cited exists in the brief, every
+//! path a document names exists, and no document points outside the repository.
 
 use std::fs;
 use std::path::PathBuf;
@@ -129,4 +129,57 @@ fn the_documents_point_only_inside_the_repository() {
     for named in ["docs/brief.md", "docs/api-conventions.md"] {
         assert!(repo_root().join(named).is_file(), "{named}");
     }
+}
+
+/// Every path of the repository a document names in backticks exists: a file moved or
+/// renamed takes its mentions with it.
+#[test]
+fn the_documents_name_only_paths_that_exist() {
+    let root = repo_root();
+    // The folders at the top of the repository: a backticked word starting with one of
+    // them and a slash is a path of the repository. Build output and run-time folders
+    // (`target/`, a demo's `data/`) are not the repository's.
+    let tops: Vec<String> = fs::read_dir(&root)
+        .expect("the repository")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !["target", "data", "workspaces", ".git"].contains(&name.as_str()))
+        .map(|name| format!("{name}/"))
+        .collect();
+    assert!(tops.contains(&"workbench/".to_owned()), "{tops:?}");
+    let mut documents = vec![root.join("README.md"), root.join("ARCHITECTURE.md")];
+    documents.extend(
+        fs::read_dir(root.join("docs"))
+            .expect("docs/")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "md")),
+    );
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for document in &documents {
+        let text = fs::read_to_string(document).expect("a document");
+        for (i, piece) in text.split('`').enumerate() {
+            // Odd pieces are inside backticks.
+            if i % 2 == 0 || !tops.iter().any(|t| piece.starts_with(t.as_str())) {
+                continue;
+            }
+            if piece.contains(char::is_whitespace) || piece.contains('<') {
+                continue; // a command line or a pattern, not a path
+            }
+            // A glob names its folder; an anchor or a line number is not part of the file.
+            let path = piece.split(['*', '#']).next().unwrap_or(piece);
+            let path = path.split(':').next().unwrap_or(path);
+            checked += 1;
+            if !root.join(path).exists() {
+                missing.push(format!("{}: `{piece}`", document.display()));
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} paths found in the documents");
+    assert!(
+        missing.is_empty(),
+        "paths that do not exist:\n{}",
+        missing.join("\n")
+    );
 }
