@@ -184,7 +184,7 @@ impl Calendars {
         self.set(calendar.clone());
         if let Err(e) = tx.commit().await {
             self.set((*before).clone());
-            return Err(AddError::Store(e.into()));
+            return Err(AddError::Store(e));
         }
         Ok((calendar, recount))
     }

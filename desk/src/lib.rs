@@ -6,6 +6,8 @@
 //! HTTP and without wasmtime in its build (`.ci/check-deps`); the records themselves
 //! come from the `public` crate.
 
+mod db;
+
 pub mod authorisations;
 pub mod calendar;
 pub mod issuance;

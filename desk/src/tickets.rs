@@ -4,10 +4,11 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use sqlx::Row;
 
 use storage::audit::{self, Event};
-use storage::store::{Store, StoreError, new_id, now, random_bytes, sha256_hex};
+use storage::store::{Store, StoreError, Tx, new_id, now, random_bytes, sha256_hex};
+
+use crate::db::tickets::{NewRow, Tickets as _};
 use storage::store::{china_day, china_today};
 
 /// Working days a ticket is answered in.
@@ -30,12 +31,6 @@ pub enum TicketError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for TicketError {
-    fn from(e: sqlx::Error) -> Self {
-        TicketError::Store(e.into())
-    }
 }
 
 /// A ticket as filed.
@@ -155,24 +150,25 @@ pub async fn file(
         .current()
         .deadline(today, DEADLINE_WORKING_DAYS as u32);
     let due_on = deadline.day;
-    sqlx::query(
-        "INSERT INTO tickets (id, number, token_sha256, kind, category, channel, name, contact, content, \
-             status, filed_at, due_on, due_provisional) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(&number)
-    .bind(sha256_hex(token.as_bytes()))
-    .bind(&ticket.kind)
-    .bind(&ticket.category)
-    .bind(channel)
-    .bind(ticket.name.trim())
-    .bind(ticket.contact.trim())
-    .bind(ticket.content.trim())
-    .bind(now())
-    .bind(due_on.to_string())
-    .bind(deadline.provisional)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_ticket(
+            &mut tx,
+            &NewRow {
+                id: &id,
+                number: &number,
+                token_sha256: &sha256_hex(token.as_bytes()),
+                kind: &ticket.kind,
+                category: &ticket.category,
+                channel,
+                name: ticket.name.trim(),
+                contact: ticket.contact.trim(),
+                content: ticket.content.trim(),
+                filed_at: &now(),
+                due_on: &due_on.to_string(),
+                due_provisional: deadline.provisional,
+            },
+        )
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -240,54 +236,20 @@ pub struct Ticket {
     pub rating_comment: Option<String>,
 }
 
-macro_rules! select {
-    ($rest:literal) => {
-        concat!(
-            "SELECT id, number, kind, category, channel, name, contact, content, status, filed_at, \
-             due_on, allowed_days, extension_reason, answer, answered_at, rating, rating_comment, \
-             due_provisional",
-            $rest
-        )
-    };
-}
-
-fn ticket(row: &sqlx::sqlite::SqliteRow) -> Ticket {
-    let due_on: String = row.get(10);
-    let due = NaiveDate::parse_from_str(&due_on, "%Y-%m-%d").ok();
-    let status: String = row.get(8);
-    let answered_at: Option<String> = row.get(14);
-    let answered_day = answered_at.as_deref().and_then(china_day);
-    Ticket {
-        id: row.get(0),
-        number: row.get(1),
-        kind: row.get(2),
-        category: row.get(3),
-        channel: row.get(4),
-        name: row.get(5),
-        contact: row.get(6),
-        content: row.get(7),
-        overdue: status == "open" && due.is_some_and(|d| china_today() > d),
-        on_time: answered_day.zip(due).map(|(a, d)| a <= d),
-        status,
-        filed_at: row.get(9),
-        due_on,
-        due_provisional: row.get(17),
-        allowed_days: row.get(11),
-        extension_reason: row.get(12),
-        answer: row.get(13),
-        answered_at,
-        rating: row.get(15),
-        rating_comment: row.get(16),
+impl Ticket {
+    /// With whether it is overdue and whether it was answered on time, as of today.
+    pub(crate) fn judged(mut self) -> Ticket {
+        let due = NaiveDate::parse_from_str(&self.due_on, "%Y-%m-%d").ok();
+        let answered_day = self.answered_at.as_deref().and_then(china_day);
+        self.overdue = self.status == "open" && due.is_some_and(|d| china_today() > d);
+        self.on_time = answered_day.zip(due).map(|(a, d)| a <= d);
+        self
     }
 }
 
 /// One ticket by id.
 pub async fn get(store: &Store, id: &str) -> Result<Option<Ticket>, StoreError> {
-    Ok(sqlx::query(select!(" FROM tickets WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(store.pool())
-        .await?
-        .map(|r| ticket(&r)))
+    store.ticket(id).await
 }
 
 /// The ticket with this number, if `token` is its token.
@@ -296,14 +258,11 @@ pub async fn follow(
     number: &str,
     token: &str,
 ) -> Result<Option<Ticket>, StoreError> {
-    Ok(
-        sqlx::query(select!(", token_sha256 FROM tickets WHERE number = ?"))
-            .bind(number)
-            .fetch_optional(store.pool())
-            .await?
-            .filter(|r| r.get::<String, _>(18) == sha256_hex(token.as_bytes()))
-            .map(|r| ticket(&r)),
-    )
+    Ok(store
+        .ticket_by_number(number)
+        .await?
+        .filter(|(_, token_sha256)| *token_sha256 == sha256_hex(token.as_bytes()))
+        .map(|(ticket, _)| ticket))
 }
 
 /// Every ticket, newest first, optionally of one status or only the overdue.
@@ -312,34 +271,23 @@ pub async fn list(
     status: Option<&str>,
     overdue_only: bool,
 ) -> Result<Vec<Ticket>, StoreError> {
-    Ok(sqlx::query(select!(
-        " FROM tickets WHERE ?1 IS NULL OR status = ?1 ORDER BY filed_at DESC"
-    ))
-    .bind(status)
-    .fetch_all(store.pool())
-    .await?
-    .iter()
-    .map(ticket)
-    .filter(|t| !overdue_only || t.overdue)
-    .collect())
+    let mut tickets = store.tickets(status).await?;
+    tickets.retain(|t| !overdue_only || t.overdue);
+    Ok(tickets)
 }
 
-/// Runs one UPDATE of ticket `id` and audits it as `(action, detail)` by
-/// `(actor, request_id)`.
-async fn change(
+/// Audits a change of ticket `id` made in `tx` as `(action, detail)` by
+/// `(actor, request_id)` and commits it; `changed` is whether the ticket was in a state
+/// for it.
+async fn finish(
     store: &Store,
+    mut tx: Tx,
+    changed: bool,
     id: &str,
-    sql: &'static str,
-    binds: &[&str],
     (action, detail): (&str, serde_json::Value),
     (actor, request_id): (&str, &str),
 ) -> Result<Ticket, TicketError> {
-    let mut tx = store.write().await?;
-    let mut query = sqlx::query(sql);
-    for b in binds {
-        query = query.bind(*b);
-    }
-    if query.execute(&mut *tx).await?.rows_affected() == 0 {
+    if !changed {
         return Err(TicketError::NotFound);
     }
     audit::append(
@@ -397,12 +345,22 @@ pub async fn extend(
         Some(before) => format!("{before}；{}", reason.trim()),
         None => reason.trim().to_owned(),
     };
-    change(
+    let mut tx = store.write().await?;
+    let changed = store
+        .extend_ticket(
+            &mut tx,
+            id,
+            allowed,
+            &due.day.to_string(),
+            due.provisional,
+            &reason,
+        )
+        .await?;
+    finish(
         store,
+        tx,
+        changed,
         id,
-        "UPDATE tickets SET allowed_days = ?, due_on = ?, due_provisional = ?, extension_reason = ? \
-         WHERE id = ? AND status = 'open'",
-        &[&allowed.to_string(), &due.day.to_string(), if due.provisional { "1" } else { "0" }, &reason, id],
         ("ticket.extended", serde_json::json!({ "allowed_days": allowed, "due_on": due.day, "due_provisional": due.provisional, "reason": reason })),
         (actor, request_id),
     )
@@ -433,11 +391,15 @@ pub async fn answer(
         }
         _ => {}
     }
-    change(
+    let mut tx = store.write().await?;
+    let changed = store
+        .answer_ticket(&mut tx, id, text, &now(), actor)
+        .await?;
+    finish(
         store,
+        tx,
+        changed,
         id,
-        "UPDATE tickets SET status = 'answered', answer = ?, answered_at = ?, answered_by = ? WHERE id = ? AND status = 'open'",
-        &[text, &now(), actor, id],
         ("ticket.answered", serde_json::json!({})),
         (actor, request_id),
     )
@@ -472,11 +434,15 @@ pub async fn rate(
     if ticket.rating.is_some() {
         return Err(TicketError::Conflict("this ticket is already rated".into()));
     }
-    change(
+    let mut tx = store.write().await?;
+    let changed = store
+        .rate_ticket(&mut tx, &ticket.id, rating, comment.trim(), &now())
+        .await?;
+    finish(
         store,
+        tx,
+        changed,
         &ticket.id,
-        "UPDATE tickets SET rating = ?, rating_comment = ?, rated_at = ? WHERE id = ? AND rating IS NULL",
-        &[&rating.to_string(), comment.trim(), &now(), &ticket.id],
         ("ticket.rated", serde_json::json!({ "rating": rating })),
         ("public", request_id),
     )

@@ -76,8 +76,8 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application, ApplicationErr
 /// changes nothing once done, and what it changes is audited. Two institutions whose
 /// codes differ only in how they were typed are left as they are and reported: which
 /// one is the real one is an administrator's decision.
-pub async fn normalise_stored_codes(pool: &sqlx::SqlitePool) -> Result<(), StoreError> {
-    let mut tx: Tx = pool.begin().await?;
+pub async fn normalise_stored_codes(store: &Store) -> Result<(), StoreError> {
+    let mut tx = store.write().await?;
     let mut forms = 0;
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, form FROM applications")
         .fetch_all(&mut *tx)

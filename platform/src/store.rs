@@ -8,6 +8,6 @@ pub use storage::store::*;
 /// brought into their canonical form, [`governance::applications::normalise_stored_codes`]).
 pub async fn open(path: &std::path::Path) -> Result<Store, StoreError> {
     let store = Store::open(path).await?;
-    governance::applications::normalise_stored_codes(store.pool()).await?;
+    governance::applications::normalise_stored_codes(&store).await?;
     Ok(store)
 }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -38,13 +38,38 @@ pub struct Store {
 }
 
 /// A write transaction on the store's one writing connection, begun with
-/// `BEGIN IMMEDIATE` so that it never has to upgrade from a read.
+/// `BEGIN IMMEDIATE` so that it never has to upgrade from a read. Dropped without
+/// [`Tx::commit`], it rolls back.
 ///
 /// SQLite lets one writer in at a time. Writers of this process wait for the writing
 /// connection in the pool's queue, in order, and wake as soon as it is free; were they
 /// to race on several connections, the losers would sleep in SQLite's busy handler (up
 /// to 100 ms a try) while the database sat idle.
-pub type Tx = Transaction<'static, Sqlite>;
+///
+/// The type belongs to this crate, not to the driver: the domain crates' storage
+/// modules reach the connection through it (`&mut **tx`), and nothing else of theirs
+/// names the driver, so a second backend changes what is inside.
+pub struct Tx(Transaction<'static, Sqlite>);
+
+impl Tx {
+    /// Makes the transaction's writes durable.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.0
+    }
+}
 
 impl Store {
     /// Opens (creating if needed) the SQLite file at `path` and applies the schema's
@@ -93,7 +118,7 @@ impl Store {
 
     /// Begins a write transaction.
     pub async fn write(&self) -> Result<Tx, StoreError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(Tx(self.writer.begin_with("BEGIN IMMEDIATE").await?))
     }
 
     /// Whether the database answers.
