@@ -5,9 +5,10 @@
 //! under an authorisation is audited with it ([`audit_read`]).
 
 use serde::Serialize;
-use sqlx::Row;
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, new_id, now};
+
+use crate::db::authorisations::{Authorisations as _, Listed, NewRow};
 
 /// Longest an authorisation lasts.
 pub const MAX_AUTHORISATION_DAYS: i64 = 90;
@@ -63,12 +64,6 @@ pub enum AuthorisationError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for AuthorisationError {
-    fn from(e: sqlx::Error) -> Self {
-        AuthorisationError::Store(e.into())
-    }
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> AuthorisationError {
@@ -134,29 +129,27 @@ pub async fn grant(
         ));
     }
     let mut tx = store.write().await?;
-    let grantee: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
-        .bind(new.grantee.trim())
-        .fetch_optional(&mut *tx)
-        .await?;
+    let grantee = store.user_named(&mut tx, new.grantee.trim()).await?;
     let grantee = grantee
         .filter(|g| g != new.grantor_id)
         .ok_or_else(|| invalid("grantee", "no other user has this login name"))?;
     let id = new_id();
     let expires = (chrono::Utc::now() + chrono::Duration::days(new.days))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    sqlx::query(
-        "INSERT INTO authorisations (id, grantor_id, grantee_id, scope, purpose, created_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(new.grantor_id)
-    .bind(&grantee)
-    .bind(scope.as_str())
-    .bind(purpose)
-    .bind(now())
-    .bind(&expires)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_authorisation(
+            &mut tx,
+            &NewRow {
+                id: &id,
+                grantor_id: new.grantor_id,
+                grantee_id: &grantee,
+                scope: scope.as_str(),
+                purpose,
+                created_at: &now(),
+                expires_at: &expires,
+            },
+        )
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -213,36 +206,25 @@ pub async fn of_user(
     store: &Store,
     user_id: &str,
 ) -> Result<(Vec<Authorisation>, Vec<Authorisation>), StoreError> {
-    let rows = sqlx::query(
-        "SELECT a.id, g.username AS grantor, g.subject_id AS grantor_subject, r.username AS grantee, \
-                a.scope, a.purpose, a.created_at, a.expires_at, a.revoked_at, a.grantor_id \
-         FROM authorisations a JOIN users g ON g.id = a.grantor_id JOIN users r ON r.id = a.grantee_id \
-         WHERE a.grantor_id = ?1 OR a.grantee_id = ?1 ORDER BY a.created_at DESC",
-    )
-    .bind(user_id)
-    .fetch_all(store.pool())
-    .await?;
     let now = now();
-    let (granted, received): (Vec<_>, Vec<_>) = rows
-        .iter()
-        .partition(|r| r.get::<String, _>("grantor_id") == user_id);
-    let listed = |rows: Vec<&sqlx::sqlite::SqliteRow>| -> Vec<Authorisation> {
+    let (granted, received): (Vec<_>, Vec<_>) = store
+        .authorisations_of(user_id)
+        .await?
+        .into_iter()
+        .partition(|a| a.grantor_id == user_id);
+    let listed = |rows: Vec<Listed>| -> Vec<Authorisation> {
         rows.into_iter()
-            .map(|row| {
-                let expires_at: String = row.get("expires_at");
-                let revoked_at: Option<String> = row.get("revoked_at");
-                Authorisation {
-                    id: row.get("id"),
-                    grantor: row.get("grantor"),
-                    grantor_subject_id: row.get("grantor_subject"),
-                    grantee: row.get("grantee"),
-                    scope: row.get("scope"),
-                    purpose: row.get("purpose"),
-                    created_at: row.get("created_at"),
-                    live: revoked_at.is_none() && expires_at > now,
-                    expires_at,
-                    revoked_at,
-                }
+            .map(|a| Authorisation {
+                id: a.id,
+                grantor: a.grantor,
+                grantor_subject_id: a.grantor_subject_id,
+                grantee: a.grantee,
+                scope: a.scope,
+                purpose: a.purpose,
+                created_at: a.created_at,
+                live: a.revoked_at.is_none() && a.expires_at > now,
+                expires_at: a.expires_at,
+                revoked_at: a.revoked_at,
             })
             .collect()
     };
@@ -257,16 +239,10 @@ pub async fn revoke(
     request_id: &str,
 ) -> Result<(), AuthorisationError> {
     let mut tx = store.write().await?;
-    let done = sqlx::query(
-        "UPDATE authorisations SET revoked_at = ? WHERE id = ? AND grantor_id = ? AND revoked_at IS NULL",
-    )
-    .bind(now())
-    .bind(id)
-    .bind(grantor_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if done == 0 {
+    if !store
+        .revoke_authorisation(&mut tx, id, grantor_id, &now())
+        .await?
+    {
         return Err(AuthorisationError::NotFound);
     }
     audit::append(
@@ -297,15 +273,9 @@ pub struct Live {
 
 /// The live (unrevoked, unexpired) authorisations on the record of person `subject`.
 pub async fn live_on(store: &Store, subject: &str) -> Result<Vec<Live>, StoreError> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT a.id, a.grantee_id, a.scope FROM authorisations a JOIN users u ON u.id = a.grantor_id \
-         WHERE u.subject_id = ? AND a.revoked_at IS NULL AND a.expires_at > ?",
-    )
-    .bind(subject)
-    .bind(now())
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows
+    Ok(store
+        .live_authorisations(subject, &now())
+        .await?
         .into_iter()
         .filter_map(|(id, grantee_id, scope)| {
             Some(Live {
@@ -346,13 +316,7 @@ pub async fn audit_read(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    async fn count(store: &Store, table: &str) -> i64 {
-        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(store.pool())
-            .await
-            .expect("count")
-    }
+    use crate::db::testing::{audit_actions, count, insert_user};
 
     /// BRIEF Q4: an authorisation is checked before anything is written, lives only
     /// until it is revoked, and each step is audited.
@@ -366,18 +330,12 @@ mod tests {
             ("u-person", "wang.fang", Some("P0001")),
             ("u-bank", "bank.officer", None),
         ] {
-            sqlx::query(
-                "INSERT INTO users (id, username, display_name, role, subject_id, password_hash, created_at) \
-                 VALUES (?, ?, ?, ?, ?, 'x', '2026-12-01T00:00:00Z')",
-            )
-            .bind(id)
-            .bind(username)
-            .bind(username)
-            .bind(if subject.is_some() { "person" } else { "reviewer" })
-            .bind(subject)
-            .execute(store.pool())
-            .await
-            .expect("user");
+            let role = if subject.is_some() {
+                "person"
+            } else {
+                "reviewer"
+            };
+            insert_user(&store, id, username, role, subject).await;
         }
         let asked = NewAuthorisation {
             grantor_id: "u-person",
@@ -470,10 +428,7 @@ mod tests {
         audit_read(&store, "u-bank", "P0001", &granted.id, "records", "r")
             .await
             .expect("audited");
-        let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY seq")
-            .fetch_all(store.pool())
-            .await
-            .expect("audit");
+        let actions = audit_actions(&store).await;
         assert_eq!(
             actions,
             [

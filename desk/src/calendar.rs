@@ -15,10 +15,11 @@ use std::sync::{Arc, RwLock};
 use chrono::NaiveDate;
 use policies::calendar::{Calendar, CalendarError, YearNotice};
 use serde::Serialize;
-use sqlx::Row;
 
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, Tx, china_day, now};
+
+use crate::db::calendar::{CalendarYears as _, Case};
 
 /// Why a year was not added.
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +30,6 @@ pub enum AddError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for AddError {
-    fn from(e: sqlx::Error) -> Self {
-        AddError::Store(e.into())
-    }
 }
 
 /// A case whose deadline was recounted.
@@ -74,11 +69,7 @@ impl Calendars {
             current: RwLock::new(Arc::new(base.clone())),
             base,
         };
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT notice FROM calendar_years ORDER BY year")
-                .fetch_all(store.pool())
-                .await?;
-        calendars.set(calendars.with_stored(rows.into_iter().map(|(n,)| n)));
+        calendars.set(calendars.with_stored(store.calendar_notices().await?.into_iter()));
         Ok(calendars)
     }
 
@@ -101,23 +92,19 @@ impl Calendars {
         // Read under the write lock: an addition committing meanwhile is either in it or
         // waits, so the calendar never goes back to fewer years.
         let mut tx = store.write().await?;
-        let calendar = self.stored(&mut tx).await?;
+        let calendar = self.stored(store, &mut tx).await?;
         if *self.current() != calendar {
             self.set(calendar.clone());
         }
-        let recount = recount(&mut tx, &calendar, None, "calendar", "").await?;
+        let recount = recount(store, &mut tx, &calendar, None, "calendar", "").await?;
         tx.commit().await?;
         Ok(recount)
     }
 
     /// The base with every stored year. A stored year that a later release ships is
     /// taken from the release.
-    async fn stored(&self, tx: &mut Tx) -> Result<Calendar, StoreError> {
-        let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT notice FROM calendar_years ORDER BY year")
-                .fetch_all(&mut **tx)
-                .await?;
-        Ok(self.with_stored(rows.into_iter().map(|(n,)| n)))
+    async fn stored(&self, store: &Store, tx: &mut Tx) -> Result<Calendar, StoreError> {
+        Ok(self.with_stored(store.calendar_notices_in(tx).await?.into_iter()))
     }
 
     /// The base with these stored notices; one that does not parse is logged and left.
@@ -151,16 +138,19 @@ impl Calendars {
         let mut tx = store.write().await?;
         // From the stored years, not the ones in memory: another process may have added
         // one since the last refresh.
-        let calendar = self.stored(&mut tx).await?.with_year(notice.clone())?;
-        sqlx::query(
-            "INSERT INTO calendar_years (year, notice, added_by, added_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(notice.year)
-        .bind(serde_json::to_string(&notice).expect("a notice serialises"))
-        .bind(actor)
-        .bind(now())
-        .execute(&mut *tx)
-        .await?;
+        let calendar = self
+            .stored(store, &mut tx)
+            .await?
+            .with_year(notice.clone())?;
+        store
+            .insert_calendar_year(
+                &mut tx,
+                notice.year,
+                &serde_json::to_string(&notice).expect("a notice serialises"),
+                actor,
+                &now(),
+            )
+            .await?;
         audit::append(
             &mut tx,
             Event {
@@ -177,7 +167,15 @@ impl Calendars {
             },
         )
         .await?;
-        let recount = recount(&mut tx, &calendar, Some(notice.year), actor, request_id).await?;
+        let recount = recount(
+            store,
+            &mut tx,
+            &calendar,
+            Some(notice.year),
+            actor,
+            request_id,
+        )
+        .await?;
         // Swapped in while the writing connection is held: a filing waiting for it
         // counts on the new year.
         let before = self.current();
@@ -193,6 +191,7 @@ impl Calendars {
 /// Recounts every open provisional deadline on `calendar` inside `tx`, auditing what
 /// changed.
 async fn recount(
+    store: &Store,
     tx: &mut Tx,
     calendar: &Calendar,
     year: Option<i32>,
@@ -200,48 +199,37 @@ async fn recount(
     request_id: &str,
 ) -> Result<Recount, StoreError> {
     let mut recount = Recount::default();
-    // (open provisional cases with their working days, how to set a deadline, where the
-    // recounted go); an objection has DEADLINE_WORKING_DAYS, a ticket its allowed days.
-    let cases: [(&'static str, &'static str, &mut Vec<Recounted>); 2] = [
-        (
-            "SELECT id, number, filed_at, due_on, NULL FROM objections \
-             WHERE status = 'open' AND due_provisional = 1",
-            "UPDATE objections SET due_on = ?, due_provisional = ? WHERE id = ?",
-            &mut recount.objections,
-        ),
-        (
-            "SELECT id, number, filed_at, due_on, allowed_days FROM tickets \
-             WHERE status = 'open' AND due_provisional = 1",
-            "UPDATE tickets SET due_on = ?, due_provisional = ? WHERE id = ?",
-            &mut recount.tickets,
-        ),
+    // An objection has DEADLINE_WORKING_DAYS, a ticket its allowed days.
+    let cases: [(Case, &mut Vec<Recounted>); 2] = [
+        (Case::Objection, &mut recount.objections),
+        (Case::Ticket, &mut recount.tickets),
     ];
-    for (select, update, into) in cases {
-        let rows = sqlx::query(select).fetch_all(&mut **tx).await?;
-        for row in rows {
-            let (id, number, filed_at, was): (String, String, String, String) =
-                (row.get(0), row.get(1), row.get(2), row.get(3));
-            let days = row
-                .get::<Option<i64>, _>(4)
+    for (case, into) in cases {
+        for open in store.provisional_cases(tx, case).await? {
+            let days = open
+                .allowed_days
                 .map_or(crate::objections::DEADLINE_WORKING_DAYS, |d| {
                     u32::try_from(d).unwrap_or(0)
                 });
-            let Some(filed) = china_day(&filed_at) else {
+            let Some(filed) = china_day(&open.filed_at) else {
                 continue;
             };
             let deadline = calendar.deadline(filed, days);
-            if deadline.day.to_string() == was && deadline.provisional {
+            if deadline.day.to_string() == open.due_on && deadline.provisional {
                 continue;
             }
-            sqlx::query(update)
-                .bind(deadline.day.to_string())
-                .bind(deadline.provisional)
-                .bind(&id)
-                .execute(&mut **tx)
+            store
+                .set_deadline(
+                    tx,
+                    case,
+                    &open.id,
+                    &deadline.day.to_string(),
+                    deadline.provisional,
+                )
                 .await?;
             into.push(Recounted {
-                number,
-                was,
+                number: open.number,
+                was: open.due_on,
                 due_on: deadline.day,
                 provisional: deadline.provisional,
             });

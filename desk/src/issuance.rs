@@ -8,6 +8,8 @@ use serde::Serialize;
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, now};
 
+use crate::db::issuance::IssuedReports as _;
+
 /// The key of report verification codes, derived from the server's key so that it never
 /// equals the gate's.
 pub fn report_key(server_secret: &[u8]) -> Vec<u8> {
@@ -50,25 +52,8 @@ pub async fn archive(
     request_id: &str,
 ) -> Result<bool, StoreError> {
     let mut tx = store.write().await?;
-    let inserted = sqlx::query(
-        "INSERT OR IGNORE INTO issued_reports (number, uscc, subject_name, content_sha256, content, issued_at, \
-             format, requester, document_sha256, subject_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(report.number)
-    .bind(report.code)
-    .bind(report.name)
-    .bind(report.content_sha256)
-    .bind(report.content)
-    .bind(now())
-    .bind(report.format)
-    .bind(report.requester)
-    .bind(report.document_sha256)
-    .bind(report.subject_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    let inserted = store.insert_issued_report(&mut tx, &report, &now()).await?;
+    if !inserted {
         return Ok(false);
     }
     audit::append(
@@ -115,12 +100,10 @@ pub async fn verify(
     number: &str,
     code: &str,
 ) -> Result<Option<Genuine>, StoreError> {
-    let row: Option<(String, String, String, String)> = sqlx::query_as(
-        "SELECT uscc, subject_name, content_sha256, issued_at FROM issued_reports WHERE number = ?",
-    )
-    .bind(number)
-    .fetch_optional(store.pool())
-    .await?;
+    let row = store
+        .issued_report(number)
+        .await?
+        .map(|a| (a.uscc, a.subject_name, a.content_sha256, a.issued_at));
     Ok(
         row.and_then(|(uscc, subject_name, content_sha256, issued_at)| {
             ::public::report_id::verify_hash(key, number, &uscc, &content_sha256, code).then(|| {
@@ -160,12 +143,15 @@ pub async fn check_document(
     number: &str,
     document: &[u8],
 ) -> Result<Option<Document>, StoreError> {
-    let row: Option<(String, String, Option<String>, String, String)> = sqlx::query_as(
-        "SELECT subject_name, issued_at, document_sha256, format, uscc FROM issued_reports WHERE number = ?",
-    )
-    .bind(number)
-    .fetch_optional(store.pool())
-    .await?;
+    let row = store.issued_report(number).await?.map(|a| {
+        (
+            a.subject_name,
+            a.issued_at,
+            a.document_sha256,
+            a.format,
+            a.uscc,
+        )
+    });
     let hash = storage::store::sha256_hex(document);
     Ok(
         row.and_then(|(subject_name, issued_at, stored, format, subject_code)| {

@@ -7,12 +7,13 @@ use std::collections::HashSet;
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use sqlx::Row;
 
 use storage::audit::{self, Event};
 use storage::store::{
     Store, StoreError, china_day, china_today, new_id, now, random_bytes, sha256_hex,
 };
+
+use crate::db::objections::{NewRow, Objections as _, Stored};
 
 /// Working days from filing within which an objection is done (6.4.4).
 pub const DEADLINE_WORKING_DAYS: u32 = 5;
@@ -68,12 +69,6 @@ pub enum ObjectionError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for ObjectionError {
-    fn from(e: sqlx::Error) -> Self {
-        ObjectionError::Store(e.into())
-    }
 }
 
 /// Checks that a phone number looks like one ([`policies::is_phone`], the rule of every
@@ -194,41 +189,38 @@ pub async fn file(
     // committed, and then recounts this deadline.
     let deadline = calendars.current().deadline(today, DEADLINE_WORKING_DAYS);
     let due_on = deadline.day;
-    let open: Option<String> =
-        sqlx::query_scalar("SELECT number FROM objections WHERE record_id = ? AND status = 'open'")
-            .bind(filing.record_id.trim())
-            .fetch_optional(&mut *tx)
-            .await?;
-    if let Some(number) = open {
+    if let Some(number) = store
+        .open_objection_to(&mut tx, filing.record_id.trim())
+        .await?
+    {
         return Err(ObjectionError::AlreadyOpen(number));
     }
     let id = new_id();
     let token = format!("cpo_{}", storage::store::hex(&random_bytes::<16>()));
     let suffix = u32::from_be_bytes(random_bytes::<4>()) % 10_000;
     let number = format!("YY{}{:04}", today.format("%Y%m%d"), suffix);
-    sqlx::query(
-        "INSERT INTO objections (id, number, token_sha256, filed_by, applicant_name, applicant_code, \
-             phone, content, record_table, record_id, subject_id, source_unit, status, filed_at, due_on, \
-             due_provisional) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(&number)
-    .bind(sha256_hex(token.as_bytes()))
-    .bind(filed_by)
-    .bind(filing.applicant_name.trim())
-    .bind(filing.applicant_code.trim())
-    .bind(filing.phone.trim())
-    .bind(filing.content.trim())
-    .bind(&located.table)
-    .bind(filing.record_id.trim())
-    .bind(&located.subject_id)
-    .bind(&located.source_unit)
-    .bind(now())
-    .bind(due_on.to_string())
-    .bind(deadline.provisional)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_objection(
+            &mut tx,
+            &NewRow {
+                id: &id,
+                number: &number,
+                token_sha256: &sha256_hex(token.as_bytes()),
+                filed_by,
+                applicant_name: filing.applicant_name.trim(),
+                applicant_code: filing.applicant_code.trim(),
+                phone: filing.phone.trim(),
+                content: filing.content.trim(),
+                record_table: &located.table,
+                record_id: filing.record_id.trim(),
+                subject_id: &located.subject_id,
+                source_unit: &located.source_unit,
+                filed_at: &now(),
+                due_on: &due_on.to_string(),
+                due_provisional: deadline.provisional,
+            },
+        )
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -260,26 +252,16 @@ pub async fn file(
 
 /// What objections have done or are doing to records, for every output path.
 pub async fn objected(store: &Store) -> Result<::public::records::Objected, StoreError> {
-    let rows = sqlx::query(
-        "SELECT record_id, status, resolution, resolved_at FROM objections \
-         WHERE status IN ('open', 'corrected', 'withdrawn') ORDER BY filed_at",
-    )
-    .fetch_all(store.pool())
-    .await?;
     let mut out = ::public::records::Objected::default();
-    for row in rows {
-        let record: String = row.get(0);
-        let status: String = row.get(1);
+    for (record, status, resolution, at) in store.marks().await? {
         match status.as_str() {
             "open" => {
                 out.open.insert(record);
             }
             "corrected" => {
-                out.corrected
-                    .insert(record, row.get::<Option<String>, _>(2).unwrap_or_default());
+                out.corrected.insert(record, resolution.unwrap_or_default());
             }
             _ => {
-                let at: Option<String> = row.get(3);
                 let day = at
                     .as_deref()
                     .and_then(china_day)
@@ -344,13 +326,11 @@ impl Marks {
 
 /// Subjects with a record under objection (search results carry the mark too).
 pub async fn subjects_under_objection(store: &Store) -> Result<HashSet<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT DISTINCT subject_id FROM objections WHERE status = 'open'")
-            .fetch_all(store.pool())
-            .await?
-            .into_iter()
-            .collect(),
-    )
+    Ok(store
+        .subjects_under_objection()
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// An objection as its handlers and its applicant see it.
@@ -398,61 +378,45 @@ pub struct Objection {
     pub on_time: Option<bool>,
 }
 
-/// `SELECT` of the columns [`objection`] reads, then the rest of the query.
-macro_rules! select {
-    ($rest:literal) => {
-        concat!(
-            "SELECT id, number, applicant_name, applicant_code, phone, content, record_table, \
-             record_id, subject_id, source_unit, status, filed_at, due_on, resolved_at, \
-             resolution, due_provisional",
-            $rest
-        )
-    };
-}
-
-fn objection(row: &sqlx::sqlite::SqliteRow, today: NaiveDate) -> Objection {
-    let code: String = row.get(3);
+/// An objection as its readers see it, judged as of `today`.
+fn objection(stored: Stored, today: NaiveDate) -> Objection {
+    let code = stored.applicant_code;
     let code = if code.len() == 18 && policies::Uscc::check(&code).is_ok() {
         code
     } else {
         policies::masking::Mask::IdNumber.apply(&code)
     };
-    let phone: String = row.get(4);
-    let due_on: String = row.get(12);
-    let status: String = row.get(10);
-    let resolved_at: Option<String> = row.get(13);
-    let due = NaiveDate::parse_from_str(&due_on, "%Y-%m-%d").ok();
-    let resolved_day = resolved_at.as_deref().and_then(china_day);
+    let due = NaiveDate::parse_from_str(&stored.due_on, "%Y-%m-%d").ok();
+    let resolved_day = stored.resolved_at.as_deref().and_then(china_day);
     Objection {
-        id: row.get(0),
-        number: row.get(1),
-        applicant_name: row.get(2),
+        id: stored.id,
+        number: stored.number,
+        applicant_name: stored.applicant_name,
         applicant_code: code,
-        phone: policies::masking::Mask::Mobile.apply(&phone),
-        phone_as_given: phone,
-        content: row.get(5),
-        record_table: row.get(6),
-        record_id: row.get(7),
-        subject_id: row.get(8),
-        source_unit: row.get(9),
-        overdue: status == "open" && due.is_some_and(|d| today > d),
+        phone: policies::masking::Mask::Mobile.apply(&stored.phone),
+        phone_as_given: stored.phone,
+        content: stored.content,
+        record_table: stored.record_table,
+        record_id: stored.record_id,
+        subject_id: stored.subject_id,
+        source_unit: stored.source_unit,
+        overdue: stored.status == "open" && due.is_some_and(|d| today > d),
         on_time: resolved_day.zip(due).map(|(r, d)| r <= d),
-        status,
-        filed_at: row.get(11),
-        due_on,
-        due_provisional: row.get(15),
-        resolved_at,
-        resolution: row.get(14),
+        status: stored.status,
+        filed_at: stored.filed_at,
+        due_on: stored.due_on,
+        due_provisional: stored.due_provisional,
+        resolved_at: stored.resolved_at,
+        resolution: stored.resolution,
     }
 }
 
 /// One objection by id.
 pub async fn get(store: &Store, id: &str) -> Result<Option<Objection>, StoreError> {
-    let row = sqlx::query(select!(" FROM objections WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(store.pool())
-        .await?;
-    Ok(row.map(|r| objection(&r, china_today())))
+    Ok(store
+        .objection(id)
+        .await?
+        .map(|o| objection(o, china_today())))
 }
 
 /// The objection with this number, if `token` is its follow-up token.
@@ -461,14 +425,12 @@ pub async fn follow(
     number: &str,
     token: &str,
 ) -> Result<Option<Objection>, StoreError> {
-    let row = sqlx::query(select!(", token_sha256 FROM objections WHERE number = ?"))
-        .bind(number)
-        .fetch_optional(store.pool())
-        .await?;
-    Ok(row
+    Ok(store
+        .objection_by_number(number)
+        .await?
         // Hashes are compared, so timing says nothing about the token itself.
-        .filter(|r| r.get::<String, _>(16) == sha256_hex(token.as_bytes()))
-        .map(|r| objection(&r, china_today())))
+        .filter(|o| o.token_sha256 == sha256_hex(token.as_bytes()))
+        .map(|o| objection(o, china_today())))
 }
 
 /// The ledger (6.4.5): every objection, newest first, of one source unit or of all,
@@ -479,19 +441,12 @@ pub async fn ledger(
     status: Option<&str>,
     overdue_only: bool,
 ) -> Result<Vec<Objection>, StoreError> {
-    let rows = sqlx::query(select!(
-        " FROM objections \
-         WHERE (?1 IS NULL OR source_unit = ?1) AND (?2 IS NULL OR status = ?2) \
-         ORDER BY filed_at DESC"
-    ))
-    .bind(source_unit)
-    .bind(status)
-    .fetch_all(store.pool())
-    .await?;
     let today = china_today();
-    Ok(rows
-        .iter()
-        .map(|r| objection(r, today))
+    Ok(store
+        .objections(source_unit, status)
+        .await?
+        .into_iter()
+        .map(|o| objection(o, today))
         .filter(|o| !overdue_only || o.overdue)
         .collect())
 }
@@ -529,26 +484,14 @@ pub async fn resolve(
     request_id: &str,
 ) -> Result<Objection, ObjectionError> {
     let mut tx = store.write().await?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM objections WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    match status.as_deref() {
+    match store.objection_status(&mut tx, id).await?.as_deref() {
         None => return Err(ObjectionError::NoRecord(id.to_owned())),
         Some("open") => {}
         Some(other) => return Err(ObjectionError::Resolved(other.to_owned())),
     }
-    sqlx::query(
-        "UPDATE objections SET status = ?, resolution = ?, resolved_at = ?, resolved_by = ? \
-         WHERE id = ? AND status = 'open'",
-    )
-    .bind(outcome.as_str())
-    .bind(resolution)
-    .bind(now())
-    .bind(by)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .resolve_objection(&mut tx, id, outcome.as_str(), resolution, &now(), by)
+        .await?;
     audit::append(
         &mut tx,
         Event {

@@ -7,6 +7,8 @@ use serde::Serialize;
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, new_id};
 
+use crate::db::verifications::{NewRow, Verifications as _};
+
 /// Longest list of subjects in one request.
 pub use ::public::verification::MAX_SUBJECTS;
 
@@ -114,24 +116,25 @@ pub async fn archive(
     let id = new_id();
     let letter_sha256 = storage::store::sha256_hex(letter.pdf);
     let mut tx = store.write().await?;
-    sqlx::query(
-        "INSERT INTO verifications (id, number, requested_by, agency, matter, letter_title, subjects, \
-             results, cut_off_at, letter_sha256, letter) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(letter.number)
-    .bind(letter.requested_by)
-    .bind(letter.agency)
-    .bind(letter.request.matter)
-    .bind(letter.request.letter_title)
-    .bind(serde_json::to_string(letter.request.subjects).expect("subjects serialise"))
-    .bind(serde_json::to_string(letter.findings).expect("findings serialise"))
-    .bind(letter.cut_off_at)
-    .bind(&letter_sha256)
-    .bind(letter.pdf)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_verification(
+            &mut tx,
+            &NewRow {
+                id: &id,
+                number: letter.number,
+                requested_by: letter.requested_by,
+                agency: letter.agency,
+                matter: letter.request.matter,
+                letter_title: letter.request.letter_title,
+                subjects: &serde_json::to_string(letter.request.subjects)
+                    .expect("subjects serialise"),
+                results: &serde_json::to_string(letter.findings).expect("findings serialise"),
+                cut_off_at: letter.cut_off_at,
+                letter_sha256: &letter_sha256,
+                letter: letter.pdf,
+            },
+        )
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -172,14 +175,9 @@ pub struct Listed {
 
 /// The letters of `agency` (every agency's when None), newest first.
 pub async fn list(store: &Store, agency: Option<&str>) -> Result<Vec<Listed>, StoreError> {
-    let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
-        "SELECT id, number, agency, matter, results, cut_off_at FROM verifications \
-         WHERE ?1 IS NULL OR agency = ?1 ORDER BY cut_off_at DESC",
-    )
-    .bind(agency)
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows
+    Ok(store
+        .verifications(agency)
+        .await?
         .into_iter()
         .map(|(id, number, agency, matter, results, cut_off_at)| Listed {
             id,
@@ -197,10 +195,5 @@ pub async fn letter(
     store: &Store,
     id: &str,
 ) -> Result<Option<(String, String, Vec<u8>)>, StoreError> {
-    Ok(
-        sqlx::query_as("SELECT agency, number, letter FROM verifications WHERE id = ?")
-            .bind(id)
-            .fetch_optional(store.pool())
-            .await?,
-    )
+    store.verification_letter(id).await
 }
