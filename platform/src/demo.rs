@@ -5,6 +5,7 @@
 
 use crate::Platform;
 use crate::criteria;
+use crate::db::DemoLogins as _;
 use governance::accounts;
 use governance::form::ApplicationForm;
 use governance::identity::{self, NewUser, Role};
@@ -34,14 +35,7 @@ impl DemoLogin {
 
     /// Whether this login has a second factor in the demo's database.
     pub async fn has_second_factor(&self, store: &crate::store::Store) -> anyhow::Result<bool> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM second_factors f JOIN users u ON u.id = f.user_id \
-             WHERE u.username = ? AND f.confirmed_at IS NOT NULL",
-        )
-        .bind(self.username)
-        .fetch_optional(store.pool())
-        .await?;
-        Ok(found.is_some())
+        Ok(store.has_confirmed_second_factor(self.username).await?)
     }
 
     fn secret_bytes(&self) -> [u8; 20] {
@@ -86,10 +80,7 @@ pub const LOGINS: [DemoLogin; 6] = [
 /// Seeds the demo accounts once (a second run finds them and changes nothing).
 pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
     let store = &state.store;
-    let seeded: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
-        .bind(LOGINS[0].username)
-        .fetch_optional(store.pool())
-        .await?;
+    let seeded = store.user_id(LOGINS[0].username).await?;
     if seeded.is_some() {
         // Asked for second factors, a demo seeded without them gives its staff theirs now.
         let mut tx = store.write().await?;
@@ -98,14 +89,10 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
             .iter()
             .filter(|l| required && l.second_factor_secret().is_some())
         {
-            let id: String = sqlx::query_scalar(
-                "SELECT id FROM users WHERE username = ? \
-                 AND id NOT IN (SELECT user_id FROM second_factors)",
-            )
-            .bind(login.username)
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or_default();
+            let id = store
+                .user_without_second_factor(&mut tx, login.username)
+                .await?
+                .unwrap_or_default();
             if !id.is_empty() {
                 governance::second_factor::enrol_known(
                     &mut tx,

@@ -8,6 +8,7 @@
 //! HTTP (`.ci/check-deps`).
 
 pub mod criteria;
+mod db;
 pub mod demo;
 pub mod issuance;
 pub mod settings;

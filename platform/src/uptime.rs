@@ -4,6 +4,8 @@
 use serde::Serialize;
 use storage::store::{Store, StoreError};
 
+use crate::db::Heartbeats as _;
+
 /// The standard's yearly downtime allowance (7.1).
 pub const MAX_DOWNTIME_HOURS_PER_YEAR: f64 = 8.0;
 
@@ -11,10 +13,7 @@ pub const MAX_DOWNTIME_HOURS_PER_YEAR: f64 = 8.0;
 pub async fn heartbeat(store: &Store) -> Result<(), StoreError> {
     let minute = chrono::Utc::now().format("%Y-%m-%dT%H:%M").to_string();
     let mut tx = store.write().await?;
-    sqlx::query("INSERT OR IGNORE INTO heartbeats (minute) VALUES (?)")
-        .bind(minute)
-        .execute(&mut *tx)
-        .await?;
+    store.beat(&mut tx, &minute).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -42,11 +41,7 @@ pub async fn availability(store: &Store) -> Result<Availability, StoreError> {
     let from = (now - chrono::Duration::days(365))
         .format("%Y-%m-%dT%H:%M")
         .to_string();
-    let (first, up): (Option<String>, i64) =
-        sqlx::query_as("SELECT min(minute), count(*) FROM heartbeats WHERE minute >= ?")
-            .bind(&from)
-            .fetch_one(store.pool())
-            .await?;
+    let (first, up) = store.beats_since(&from).await?;
     let minutes = first
         .as_deref()
         .and_then(|m| chrono::NaiveDateTime::parse_from_str(m, "%Y-%m-%dT%H:%M").ok())

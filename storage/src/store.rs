@@ -1,7 +1,8 @@
 //! Platform state: an embedded SQLite database by default (WAL, busy timeout, foreign
 //! keys, migrations embedded in the binary, from `storage/migrations`). Every query
-//! goes through [`Store`]; a second backend (PostgreSQL for several nodes) is the aim
-//! of issue 16, which moves the domain's SQL behind one interface here.
+//! goes through [`Store`] and [`Tx`], from the `src/db/` module of the crate it belongs
+//! to, behind that crate's storage traits; a second backend (PostgreSQL for several
+//! nodes) implements those traits for its own store.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -24,6 +25,9 @@ pub enum StoreError {
     /// A query failed.
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// Something the store depends on failed (what, in words for the log).
+    #[error("{0}")]
+    Failed(String),
     /// Applying migrations failed.
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

@@ -7,6 +7,8 @@
 //! the output gate (`gate`, with `cells` and `sketch`) decides every release. Below
 //! HTTP (`.ci/check-deps`): the gateway's handlers and the command line call it.
 
+mod db;
+
 pub mod cells;
 pub mod gate;
 pub mod lineage;

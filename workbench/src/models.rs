@@ -7,10 +7,11 @@ use std::path::Path;
 
 use sandbox::{Model, SandboxError};
 use serde::Serialize;
-use sqlx::Row;
 
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, new_id, now, sha256_hex};
+
+use crate::db::models::Models as _;
 
 /// A model as listed.
 #[derive(Clone, Debug, Serialize)]
@@ -55,12 +56,6 @@ pub enum ModelError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for ModelError {
-    fn from(e: sqlx::Error) -> Self {
-        ModelError::Store(StoreError::Query(e))
-    }
 }
 
 fn signature(model: &Model) -> String {
@@ -111,35 +106,15 @@ pub async fn upload(
         uploaded_at: now(),
     };
     let mut tx = store.write().await?;
-    let taken: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM models WHERE institution_id = ? AND name = ? AND deleted_at IS NULL",
-    )
-    .bind(institution_id)
-    .bind(&info.name)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if taken.is_some() {
+    if store
+        .model_named(&mut tx, institution_id, &info.name)
+        .await?
+    {
         return Err(ModelError::Exists(info.name));
     }
-    sqlx::query(
-        "INSERT INTO models (id, institution_id, name, version, sha256, size_bytes, manifest, path, \
-         uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&info.id)
-    .bind(institution_id)
-    .bind(&info.name)
-    .bind(&info.version)
-    .bind(&info.sha256)
-    .bind(info.size_bytes)
-    .bind(serde_json::json!({
-        "description": info.description,
-        "signature": info.signature,
-    }).to_string())
-    .bind(path.display().to_string())
-    .bind(user_id)
-    .bind(&info.uploaded_at)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_model(&mut tx, institution_id, &info, &path.display().to_string())
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -161,43 +136,14 @@ pub async fn upload(
     Ok(info)
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> ModelInfo {
-    let manifest: serde_json::Value =
-        serde_json::from_str(&r.get::<String, _>("manifest")).unwrap_or_default();
-    ModelInfo {
-        id: r.get("id"),
-        name: r.get("name"),
-        version: r.get("version"),
-        description: manifest["description"].as_str().unwrap_or_default().into(),
-        signature: manifest["signature"].as_str().unwrap_or_default().into(),
-        sha256: r.get("sha256"),
-        size_bytes: r.get("size_bytes"),
-        uploaded_by: r.get("uploaded_by"),
-        uploaded_at: r.get("uploaded_at"),
-    }
-}
-
 /// The institution's active models, by name.
 pub async fn list(store: &Store, institution_id: &str) -> Result<Vec<ModelInfo>, ModelError> {
-    Ok(sqlx::query(
-        "SELECT * FROM models WHERE institution_id = ? AND deleted_at IS NULL ORDER BY name",
-    )
-    .bind(institution_id)
-    .fetch_all(store.pool())
-    .await?
-    .iter()
-    .map(from_row)
-    .collect())
+    Ok(store.models(institution_id).await?)
 }
 
 /// The module files of the institution's active models.
 pub async fn active_paths(store: &Store, institution_id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT path FROM models WHERE institution_id = ? AND deleted_at IS NULL ORDER BY name",
-    )
-    .bind(institution_id)
-    .fetch_all(store.pool())
-    .await?)
+    store.model_paths(institution_id).await
 }
 
 /// Deletes a model: it stops being a function in new jobs; its file goes when no other
@@ -210,27 +156,13 @@ pub async fn delete(
     request_id: &str,
 ) -> Result<(), ModelError> {
     let mut tx = store.write().await?;
-    let row = sqlx::query(
-        "SELECT name, sha256, path FROM models WHERE id = ? AND institution_id = ? AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .bind(institution_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(ModelError::NotFound)?;
-    let (name, sha256, path): (String, String, String) = (row.get(0), row.get(1), row.get(2));
-    sqlx::query("UPDATE models SET deleted_at = ? WHERE id = ?")
-        .bind(now())
-        .bind(id)
-        .execute(&mut *tx)
+    let (name, sha256, path) = store
+        .delete_model(&mut tx, institution_id, id, &now())
+        .await?
+        .ok_or(ModelError::NotFound)?;
+    let still_used = store
+        .models_with_bytes(&mut tx, institution_id, &sha256)
         .await?;
-    let still_used: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM models WHERE institution_id = ? AND sha256 = ? AND deleted_at IS NULL",
-    )
-    .bind(institution_id)
-    .bind(&sha256)
-    .fetch_one(&mut *tx)
-    .await?;
     audit::append(
         &mut tx,
         Event {

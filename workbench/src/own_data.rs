@@ -14,10 +14,11 @@ use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
 use futures::StreamExt;
 use policies::access::{AccessPolicy, Action, InstitutionRef, Principal, Resource};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, new_id, now, sha256_hex};
+
+use crate::db::own_data::{NewRow, OwnData as _};
 
 /// Largest upload, whatever the storage quota.
 pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;
@@ -94,12 +95,6 @@ pub enum OwnDataError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for OwnDataError {
-    fn from(e: sqlx::Error) -> Self {
-        OwnDataError::Store(StoreError::Query(e))
-    }
 }
 
 fn invalid(field: &str, message: impl Into<String>) -> OwnDataError {
@@ -583,32 +578,29 @@ async fn commit(
         .to_owned();
     let at = now();
     let mut tx = store.write().await?;
-    let taken: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM own_tables WHERE institution_id = ? AND name = ? AND deleted_at IS NULL",
-    )
-    .bind(institution_id)
-    .bind(upload.name)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if taken.is_some() {
+    if store
+        .own_table_named(&mut tx, institution_id, upload.name)
+        .await?
+    {
         return Err(OwnDataError::Exists(upload.name.into()));
     }
-    sqlx::query(
-        "INSERT INTO own_tables (id, institution_id, name, columns, rows, size_bytes, sha256, path, \
-         sharing, uploaded_by, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'private', ?, ?)",
-    )
-    .bind(&id)
-    .bind(institution_id)
-    .bind(upload.name)
-    .bind(serde_json::to_string(columns).unwrap_or_default())
-    .bind(rows as i64)
-    .bind(bytes.len() as i64)
-    .bind(&sha256)
-    .bind(path.display().to_string())
-    .bind(user_id)
-    .bind(&at)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_own_table(
+            &mut tx,
+            &NewRow {
+                id: &id,
+                institution_id,
+                name: upload.name,
+                columns: &serde_json::to_string(columns).unwrap_or_default(),
+                rows: rows as i64,
+                size_bytes: bytes.len() as i64,
+                sha256: &sha256,
+                path: &path.display().to_string(),
+                uploaded_by: user_id,
+                uploaded_at: &at,
+            },
+        )
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -642,45 +634,9 @@ async fn commit(
     })
 }
 
-async fn from_row(store: &Store, r: &sqlx::sqlite::SqliteRow) -> Result<OwnTable, OwnDataError> {
-    let id: String = r.get("id");
-    let shared_with: Vec<String> = sqlx::query_scalar(
-        "SELECT institution_id FROM own_table_shares WHERE table_id = ? ORDER BY institution_id",
-    )
-    .bind(&id)
-    .fetch_all(store.pool())
-    .await?;
-    Ok(OwnTable {
-        id,
-        institution_id: r.get("institution_id"),
-        name: r.get("name"),
-        columns: serde_json::from_str(&r.get::<String, _>("columns")).unwrap_or_default(),
-        rows: r.get("rows"),
-        size_bytes: r.get("size_bytes"),
-        sha256: r.get("sha256"),
-        sharing: r.get("sharing"),
-        shared_with,
-        uploaded_at: r.get("uploaded_at"),
-        path: r.get("path"),
-    })
-}
-
 /// Every live own table of every institution (for deciding what a reader may see).
 async fn all_live(store: &Store) -> Result<Vec<(OwnTable, String)>, OwnDataError> {
-    let rows = sqlx::query(
-        "SELECT t.*, i.status AS owner_status FROM own_tables t JOIN institutions i ON i.id = t.institution_id \
-         WHERE t.deleted_at IS NULL ORDER BY t.institution_id, t.name",
-    )
-    .fetch_all(store.pool())
-    .await?;
-    let mut out = Vec::new();
-    for r in &rows {
-        out.push((
-            from_row(store, r).await?,
-            r.get::<String, _>("owner_status"),
-        ));
-    }
-    Ok(out)
+    Ok(store.live_own_tables().await?)
 }
 
 /// A table as a job of `reader` sees it: its SQL name, file, and column sensitivities.
@@ -812,15 +768,10 @@ pub fn sensitivities(tables: &[Visible]) -> HashMap<(String, String), Sensitivit
 
 /// One of the institution's own tables.
 pub async fn get(store: &Store, institution_id: &str, id: &str) -> Result<OwnTable, OwnDataError> {
-    let row = sqlx::query(
-        "SELECT * FROM own_tables WHERE id = ? AND institution_id = ? AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .bind(institution_id)
-    .fetch_optional(store.pool())
-    .await?
-    .ok_or(OwnDataError::NotFound)?;
-    from_row(store, &row).await
+    store
+        .own_table(institution_id, id)
+        .await?
+        .ok_or(OwnDataError::NotFound)
 }
 
 /// Sets how a table is shared (`private` revokes every share at once); audited.
@@ -851,33 +802,14 @@ pub async fn share(
     get(store, institution_id, id).await?;
     let mut tx = store.write().await?;
     for (i, other) in with.iter().enumerate() {
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM institutions WHERE id = ?")
-            .bind(other)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() || other == institution_id {
+        if !store.institution_exists(&mut tx, other).await? || other == institution_id {
             return Err(invalid(
                 &format!("institutions[{i}]"),
                 format!("'{other}' is not another institution of the pool"),
             ));
         }
     }
-    sqlx::query("UPDATE own_tables SET sharing = ? WHERE id = ?")
-        .bind(mode)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM own_table_shares WHERE table_id = ?")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    for other in with {
-        sqlx::query("INSERT INTO own_table_shares (table_id, institution_id) VALUES (?, ?)")
-            .bind(id)
-            .bind(other)
-            .execute(&mut *tx)
-            .await?;
-    }
+    store.set_sharing(&mut tx, id, mode, with).await?;
     audit::append(
         &mut tx,
         Event {
@@ -926,10 +858,12 @@ pub async fn set_sensitivity(
         c.sensitivity = sensitivity.clone();
     }
     let mut tx = store.write().await?;
-    sqlx::query("UPDATE own_tables SET columns = ? WHERE id = ?")
-        .bind(serde_json::to_string(&table.columns).unwrap_or_default())
-        .bind(id)
-        .execute(&mut *tx)
+    store
+        .set_own_columns(
+            &mut tx,
+            id,
+            &serde_json::to_string(&table.columns).unwrap_or_default(),
+        )
         .await?;
     audit::append(
         &mut tx,
@@ -956,15 +890,7 @@ pub async fn delete(
 ) -> Result<(), OwnDataError> {
     let table = get(store, institution_id, id).await?;
     let mut tx = store.write().await?;
-    sqlx::query("UPDATE own_tables SET deleted_at = ? WHERE id = ?")
-        .bind(now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM own_table_shares WHERE table_id = ?")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    store.delete_own_table(&mut tx, id, &now()).await?;
     audit::append(
         &mut tx,
         Event {
@@ -983,15 +909,5 @@ pub async fn delete(
 
 /// The institution's own live tables.
 pub async fn list(store: &Store, institution_id: &str) -> Result<Vec<OwnTable>, OwnDataError> {
-    let rows = sqlx::query(
-        "SELECT * FROM own_tables WHERE institution_id = ? AND deleted_at IS NULL ORDER BY name",
-    )
-    .bind(institution_id)
-    .fetch_all(store.pool())
-    .await?;
-    let mut out = Vec::new();
-    for r in &rows {
-        out.push(from_row(store, r).await?);
-    }
-    Ok(out)
+    Ok(store.own_tables(institution_id).await?)
 }

@@ -1,10 +1,12 @@
 //! What an institution has used of its quotas (BRIEF P5, P10), counted in one place:
-//! the job submission's checks ([`job_use`], inside its write transaction) and the
+//! the job submission's checks ([`job_use_in`], inside its write transaction) and the
 //! usage view ([`usage`]) read the same figures the same way. The limits themselves
 //! are the account's (`accounts::Quotas`); samples and statistical releases are counted
 //! by the gate, which enforces them.
 
-use storage::store::{Store, StoreError, china_day_starts, china_today};
+use storage::store::{Store, StoreError, Tx, china_day_starts, china_today};
+
+use crate::db::jobs::Jobs as _;
 
 use governance::accounts::{self, Quotas};
 
@@ -20,32 +22,17 @@ pub struct JobUse {
     pub failed: i64,
 }
 
-/// An institution's jobs as the quotas count them now, read on `conn` (the submission
+/// An institution's jobs as the quotas count them now, read in `tx` (the submission
 /// reads them inside the transaction that inserts the job, so that two submissions
 /// cannot both pass a limit).
-pub async fn job_use(
-    conn: &mut sqlx::SqliteConnection,
+pub async fn job_use_in(
+    store: &Store,
+    tx: &mut Tx,
     institution_id: &str,
 ) -> Result<JobUse, StoreError> {
-    let active: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
-    )
-    .bind(institution_id)
-    .fetch_one(&mut *conn)
-    .await?;
-    let ran_ms: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(wall_ms), 0) FROM jobs WHERE institution_id = ? AND ended_at >= ?",
-    )
-    .bind(institution_id)
-    .bind(china_day_starts(china_today()))
-    .fetch_one(&mut *conn)
-    .await?;
-    let failed = crate::workspace::failed_today(&mut *conn, institution_id).await?;
-    Ok(JobUse {
-        active,
-        ran_ms,
-        failed,
-    })
+    store
+        .job_use_in(tx, institution_id, &china_day_starts(china_today()))
+        .await
 }
 
 /// What an institution has used of every quota, and its limits.
@@ -74,10 +61,9 @@ pub async fn usage(store: &Store, institution_id: &str) -> Result<Usage, StoreEr
     let quotas = accounts::quotas(store, institution_id)
         .await?
         .unwrap_or_default();
-    let jobs = {
-        let mut conn = store.pool().acquire().await?;
-        job_use(&mut conn, institution_id).await?
-    };
+    let jobs = store
+        .job_use(institution_id, &china_day_starts(china_today()))
+        .await?;
     let (sampled_rows, sampled_cells, sampled_frees_at) =
         crate::gate::released_today(store, institution_id).await?;
     let statistical_releases = crate::gate::statistical_today(store, institution_id).await?;
@@ -85,7 +71,7 @@ pub async fn usage(store: &Store, institution_id: &str) -> Result<Usage, StoreEr
         match accounts::workspace_path(store, institution_id).await? {
             Some(path) => (
                 crate::workspace::folder_bytes(&path),
-                crate::workspace::reserved_bytes(store.pool(), &path, institution_id).await?,
+                crate::workspace::reserved_bytes(store, &path, institution_id).await?,
             ),
             None => (0, 0),
         };
@@ -133,6 +119,6 @@ pub async fn storage(
     Ok(Storage {
         limit: quotas.storage_bytes.max(0) as u64,
         used: crate::workspace::folder_bytes(root),
-        reserved: crate::workspace::reserved_bytes(store.pool(), root, institution_id).await?,
+        reserved: crate::workspace::reserved_bytes(store, root, institution_id).await?,
     })
 }

@@ -10,13 +10,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 use catalog::Catalog;
 use sandbox::{JobError, JobId, JobLimits, JobQueue, JobResult, Sandbox};
 use serde::Serialize;
-use sqlx::Row;
 
 use crate::pseudonyms::Pseudonyms;
 use crate::worker::{Artifacts, JobSpec, WorkerCommand};
 use governance::accounts;
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, new_id, now};
+
+use crate::db::jobs::{Ended, Jobs as _, NewJob, Succeeded};
+use crate::db::own_data::OwnData as _;
 
 /// Longest SQL text accepted, in bytes.
 pub const MAX_SQL_BYTES: usize = 64 * 1024;
@@ -145,12 +147,6 @@ pub enum WorkspaceError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for WorkspaceError {
-    fn from(e: sqlx::Error) -> Self {
-        WorkspaceError::Store(StoreError::Query(e))
-    }
-}
-
 /// How jobs run: how many at once, their limits, and the worker process each runs in.
 #[derive(Clone, Debug)]
 pub struct JobSettings {
@@ -208,14 +204,12 @@ impl Workspaces {
         secret: Arc<[u8; 32]>,
         jobs: JobSettings,
     ) -> Result<Arc<Workspaces>, StoreError> {
-        let orphans: Vec<(String, String)> = sqlx::query_as(
-            "UPDATE jobs SET state = 'failed', ended_at = ?, \
-             error = 'the server restarted while the job was queued or running; submit it again' \
-             WHERE state IN ('queued', 'running') RETURNING id, institution_id",
-        )
-        .bind(now())
-        .fetch_all(store.pool())
-        .await?;
+        let orphans = store
+            .fail_unfinished_jobs(
+                &now(),
+                "the server restarted while the job was queued or running; submit it again",
+            )
+            .await?;
         // What they had written is nobody's result: it must not hold storage.
         for (id, institution_id) in &orphans {
             if let Some(root) = accounts::workspace_path(&store, institution_id).await? {
@@ -238,11 +232,8 @@ impl Workspaces {
                 "this kernel does not fully support Landlock: job workers are confined to their jobs' files only in part, or not at all if allowed (Linux 6.12 or later has every right)"
             ),
         }
-        let queue = JobQueue::new(jobs.slots).map_err(|e| {
-            StoreError::Query(sqlx::Error::Protocol(format!(
-                "starting the job queue: {e}"
-            )))
-        })?;
+        let queue = JobQueue::new(jobs.slots)
+            .map_err(|e| StoreError::Failed(format!("starting the job queue: {e}")))?;
         // The seals of compiled models: a key of their own, derived from the secret.
         let seal = ring::hmac::sign(
             &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_ref()),
@@ -344,7 +335,7 @@ impl Workspaces {
             active,
             ran_ms,
             failed,
-        } = crate::quotas::job_use(&mut tx, institution_id).await?;
+        } = crate::quotas::job_use_in(&self.store, &mut tx, institution_id).await?;
         let resets = storage::store::china_midnight_tonight();
         // A job's failure is an output too (issue 14, class 5): whether it failed, and
         // how, can depend on the data. Failures that can have a daily budget, counted
@@ -393,7 +384,10 @@ impl Workspaces {
         }
         let free = (quotas.storage_bytes as u64)
             .saturating_sub(stored)
-            .saturating_sub(reserved_bytes(&mut *tx, &root, institution_id).await?);
+            .saturating_sub(unwritten(
+                &root,
+                &self.store.result_caps_in(&mut tx, institution_id).await?,
+            ));
         if free == 0 {
             return Err(WorkspaceError::Quota {
                 quota: "storage_bytes",
@@ -404,19 +398,20 @@ impl Workspaces {
         // hold all of it.
         let slots_free = (quotas.concurrent_jobs - active).max(1) as u64;
         let result_cap = self.limits.max_result_bytes.min(free / slots_free).max(1);
-        sqlx::query(
-            "INSERT INTO jobs (id, institution_id, submitted_by, sql, state, submitted_at, inputs, result_cap) \
-             VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(institution_id)
-        .bind(user_id)
-        .bind(sql)
-        .bind(now())
-        .bind(inputs_json(&own).to_string())
-        .bind(result_cap as i64)
-        .execute(&mut *tx)
-        .await?;
+        self.store
+            .insert_job(
+                &mut tx,
+                &NewJob {
+                    id: &id,
+                    institution_id,
+                    submitted_by: user_id,
+                    sql,
+                    submitted_at: &now(),
+                    inputs: &inputs_json(&own).to_string(),
+                    result_cap: result_cap as i64,
+                },
+            )
+            .await?;
         audit::append(
             &mut tx,
             Event {
@@ -487,12 +482,7 @@ impl Workspaces {
         let id = &spec.job_id;
         self.started()
             .insert(id.to_owned(), std::time::Instant::now());
-        let started =
-            sqlx::query("UPDATE jobs SET state = 'running' WHERE id = ? AND state = 'queued'")
-                .bind(id)
-                .execute(self.store.pool())
-                .await;
-        if let Err(e) = started {
+        if let Err(e) = self.store.mark_job_running(id).await {
             tracing::error!(job = %id, "recording a job as running: {e}");
         }
         // The compiled models the worker may load: pinned now, each after its seal is
@@ -645,23 +635,23 @@ impl Workspaces {
             Ok(report) => {
                 let (size, sha256) = &digest;
                 let schema = result_schema(out);
-                sqlx::query(
-                    "UPDATE jobs SET state = 'succeeded', ended_at = ?, rows_in = ?, rows_out = ?, \
-                     fuel = ?, cpu_ms = ?, wall_ms = ?, result_schema = ?, result_bytes = ?, \
-                     result_sha256 = ? WHERE id = ?",
-                )
-                .bind(&at)
-                .bind(report.rows_in as i64)
-                .bind(report.rows_out as i64)
-                .bind(report.models.fuel as i64)
-                .bind(report.models.cpu.as_millis() as i64)
-                .bind(report.wall.as_millis() as i64)
-                .bind(schema.to_string())
-                .bind(*size as i64)
-                .bind(sha256)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                self.store
+                    .record_job_success(
+                        &mut tx,
+                        id,
+                        &Succeeded {
+                            ended_at: &at,
+                            rows_in: report.rows_in as i64,
+                            rows_out: report.rows_out as i64,
+                            fuel: report.models.fuel as i64,
+                            cpu_ms: report.models.cpu.as_millis() as i64,
+                            wall_ms: report.wall.as_millis() as i64,
+                            result_schema: &schema.to_string(),
+                            result_bytes: *size as i64,
+                            result_sha256: sha256,
+                        },
+                    )
+                    .await?;
                 (
                     "job.succeeded",
                     serde_json::json!({
@@ -690,18 +680,19 @@ impl Workspaces {
                     .started()
                     .get(id)
                     .map_or(0, |t| t.elapsed().as_millis() as i64);
-                sqlx::query(
-                    "UPDATE jobs SET state = ?, ended_at = ?, error = ?, wall_ms = ?, \
-                     data_failure = ? WHERE id = ?",
-                )
-                .bind(state)
-                .bind(&at)
-                .bind(&message)
-                .bind(wall_ms)
-                .bind(e.depends_on_data())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+                self.store
+                    .record_job_end(
+                        &mut tx,
+                        id,
+                        &Ended {
+                            state,
+                            ended_at: &at,
+                            error: &message,
+                            wall_ms,
+                            data_failure: e.depends_on_data(),
+                        },
+                    )
+                    .await?;
                 (
                     if state == "cancelled" {
                         "job.cancelled"
@@ -730,13 +721,10 @@ impl Workspaces {
 
     /// One job of an institution.
     pub async fn get(&self, institution_id: &str, id: &str) -> Result<Job, WorkspaceError> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = ? AND institution_id = ?")
-            .bind(id)
-            .bind(institution_id)
-            .fetch_optional(self.store.pool())
+        self.store
+            .job(institution_id, id)
             .await?
-            .ok_or(WorkspaceError::NotFound)?;
-        Ok(job_from_row(&row))
+            .ok_or(WorkspaceError::NotFound)
     }
 
     /// A page of an institution's jobs, newest first.
@@ -746,16 +734,7 @@ impl Workspaces {
         before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Job>, WorkspaceError> {
-        let rows = sqlx::query(
-            "SELECT * FROM jobs WHERE institution_id = ?1 AND (?2 IS NULL OR id < ?2) \
-             ORDER BY id DESC LIMIT ?3",
-        )
-        .bind(institution_id)
-        .bind(before)
-        .bind(limit)
-        .fetch_all(self.store.pool())
-        .await?;
-        Ok(rows.iter().map(job_from_row).collect())
+        Ok(self.store.jobs(institution_id, before, limit).await?)
     }
 
     /// Cancels one job; audited.
@@ -782,12 +761,7 @@ impl Workspaces {
     /// Cancels every queued or running job of an institution (on suspension or
     /// termination); returns their ids.
     pub async fn cancel_all(&self, institution_id: &str) -> Result<Vec<String>, WorkspaceError> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
-        )
-        .bind(institution_id)
-        .fetch_all(self.store.pool())
-        .await?;
+        let ids = self.store.unfinished_jobs(institution_id).await?;
         let live = self.live();
         for id in &ids {
             if let Some(queue_id) = live.get(id) {
@@ -836,20 +810,8 @@ impl Workspaces {
         request_id: &str,
     ) -> Result<Vec<String>, WorkspaceError> {
         let owned: std::collections::HashSet<String> =
-            sqlx::query_scalar("SELECT id FROM own_tables WHERE institution_id = ?")
-                .bind(owner)
-                .fetch_all(self.store.pool())
-                .await?
-                .into_iter()
-                .collect();
-        let readers: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT j.id, j.institution_id, j.inputs, i.status FROM jobs j \
-             JOIN institutions i ON i.id = j.institution_id \
-             WHERE j.state IN ('queued', 'running') AND j.institution_id != ?",
-        )
-        .bind(owner)
-        .fetch_all(self.store.pool())
-        .await?;
+            self.store.own_table_ids(owner).await?.into_iter().collect();
+        let readers = self.store.other_unfinished_jobs(owner).await?;
         let mut cancelled = Vec::new();
         for (id, institution_id, inputs, status) in readers {
             let inputs: HashMap<String, String> = serde_json::from_str(&inputs).unwrap_or_default();
@@ -869,11 +831,7 @@ impl Workspaces {
             let visible: std::collections::HashSet<String> =
                 crate::own_data::visible(&self.store, access, &reader)
                     .await
-                    .map_err(|e| {
-                        WorkspaceError::Store(StoreError::Query(sqlx::Error::Protocol(
-                            e.to_string(),
-                        )))
-                    })?
+                    .map_err(|e| WorkspaceError::Store(StoreError::Failed(e.to_string())))?
                     .into_iter()
                     .map(|v| v.table.id)
                     .collect();
@@ -912,33 +870,6 @@ impl Workspaces {
     }
 }
 
-fn job_from_row(row: &sqlx::sqlite::SqliteRow) -> Job {
-    let state: String = row.get("state");
-    let report = (state == "succeeded").then(|| JobUsage {
-        rows_in: row.get::<Option<i64>, _>("rows_in").unwrap_or(0),
-        rows_out: row.get::<Option<i64>, _>("rows_out").unwrap_or(0),
-        fuel: row.get::<Option<i64>, _>("fuel").unwrap_or(0),
-        cpu_ms: row.get::<Option<i64>, _>("cpu_ms").unwrap_or(0),
-        wall_ms: row.get::<Option<i64>, _>("wall_ms").unwrap_or(0),
-        result_bytes: row.get::<Option<i64>, _>("result_bytes").unwrap_or(0),
-        rounded: false,
-    });
-    Job {
-        id: row.get("id"),
-        institution_id: row.get("institution_id"),
-        submitted_by: row.get("submitted_by"),
-        sql: row.get("sql"),
-        state,
-        submitted_at: row.get("submitted_at"),
-        ended_at: row.get("ended_at"),
-        error: row.get("error"),
-        report,
-        result_schema: row
-            .get::<Option<String>, _>("result_schema")
-            .and_then(|s| serde_json::from_str(&s).ok()),
-    }
-}
-
 /// Where a job's result is kept once it succeeded.
 pub fn result_file(root: &std::path::Path, job_id: &str) -> std::path::PathBuf {
     root.join("results").join(format!("{job_id}.parquet"))
@@ -952,41 +883,23 @@ fn partial_result(root: &std::path::Path, job_id: &str) -> std::path::PathBuf {
 
 /// The storage an institution's queued and running jobs have reserved and not yet
 /// written (their partial results already count in the folder's size).
-pub async fn reserved_bytes<'e>(
-    executor: impl sqlx::SqliteExecutor<'e>,
+pub async fn reserved_bytes(
+    store: &Store,
     root: &std::path::Path,
     institution_id: &str,
 ) -> Result<u64, StoreError> {
-    let caps: Vec<(String, Option<i64>)> = sqlx::query_as(
-        "SELECT id, result_cap FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
-    )
-    .bind(institution_id)
-    .fetch_all(executor)
-    .await?;
-    Ok(caps
-        .iter()
+    Ok(unwritten(root, &store.result_caps(institution_id).await?))
+}
+
+/// What the jobs with these `(id, result_cap)` may still write in the workspace at
+/// `root`.
+fn unwritten(root: &std::path::Path, caps: &[(String, Option<i64>)]) -> u64 {
+    caps.iter()
         .map(|(id, cap)| {
             let written = std::fs::metadata(partial_result(root, id)).map_or(0, |m| m.len());
             (cap.unwrap_or(0).max(0) as u64).saturating_sub(written)
         })
-        .sum())
-}
-
-/// An institution's jobs that failed today (in China) in a way that can depend on the
-/// data ([`JobError::depends_on_data`]): what `failed_jobs_per_day` limits.
-pub async fn failed_today<'e, E>(executor: E, institution_id: &str) -> Result<i64, sqlx::Error>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
-{
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE institution_id = ? AND data_failure = 1 AND ended_at >= ?",
-    )
-    .bind(institution_id)
-    .bind(storage::store::china_day_starts(
-        storage::store::china_today(),
-    ))
-    .fetch_one(executor)
-    .await
+        .sum()
 }
 
 /// What the user is told about a failed job: their SQL's or model's fault in full, the

@@ -36,7 +36,9 @@ use crate::sketch::Sketch;
 use crate::workspace::{Job, Workspaces};
 use governance::accounts;
 use storage::audit::{self, Event};
-use storage::store::{Store, StoreError, hex, new_id, now, sha256_hex};
+use storage::store::{Store, StoreError, Tx, hex, new_id, now, sha256_hex};
+
+use crate::db::releases::{NewSample, NewStatistical, Refusal, Releases as _};
 
 mod tally;
 
@@ -136,12 +138,6 @@ pub enum GateError {
 
 impl From<StoreError> for GateError {
     fn from(e: StoreError) -> Self {
-        GateError::Internal(e.to_string())
-    }
-}
-
-impl From<sqlx::Error> for GateError {
-    fn from(e: sqlx::Error) -> Self {
         GateError::Internal(e.to_string())
     }
 }
@@ -277,14 +273,9 @@ fn window_start() -> String {
 
 /// When the oldest release still counted leaves the window (now, if none is counted).
 async fn window_frees_at(store: &Store, institution_id: &str) -> Result<String, StoreError> {
-    let oldest: Option<String> = sqlx::query_scalar(
-        "SELECT MIN(released_at) FROM releases WHERE institution_id = ? AND kind = 'sample' \
-         AND released_at >= ?",
-    )
-    .bind(institution_id)
-    .bind(window_start())
-    .fetch_one(store.pool())
-    .await?;
+    let oldest = store
+        .oldest_sample_since(institution_id, &window_start())
+        .await?;
     let at = oldest
         .and_then(|o| chrono::DateTime::parse_from_rfc3339(&o).ok())
         .map_or_else(chrono::Utc::now, |o| {
@@ -299,31 +290,16 @@ pub async fn released_today(
     store: &Store,
     institution_id: &str,
 ) -> Result<(i64, i64, String), StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    let (rows, cells) = sampled(&mut conn, institution_id).await?;
+    let (rows, cells) = store.sampled_since(institution_id, &window_start()).await?;
     Ok((rows, cells, window_frees_at(store, institution_id).await?))
-}
-
-/// Rows and cells released as samples to an institution in the last 24 hours.
-async fn sampled(
-    conn: &mut sqlx::SqliteConnection,
-    institution_id: &str,
-) -> Result<(i64, i64), StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT COALESCE(SUM(rows), 0), COALESCE(SUM(cells), 0) FROM releases \
-         WHERE institution_id = ? AND kind = 'sample' AND released_at >= ?",
-    )
-    .bind(institution_id)
-    .bind(window_start())
-    .fetch_one(&mut *conn)
-    .await?)
 }
 
 /// Aggregates and evaluations released to an institution in the last 24 hours, with
 /// the refusals that count like them ([`answered`]).
 pub async fn statistical_today(store: &Store, institution_id: &str) -> Result<i64, StoreError> {
-    let mut conn = store.pool().acquire().await?;
-    statistical_used(&mut conn, institution_id).await
+    store
+        .statistical_since(institution_id, &window_start())
+        .await
 }
 
 /// The job's result, checked: it must have succeeded and its file must be the one
@@ -375,11 +351,7 @@ async fn result(
     }
     let bytes = std::fs::read(&path)
         .map_err(|e| GateError::Internal(format!("{}: {e}", path.display())))?;
-    let recorded: Option<String> =
-        sqlx::query_scalar("SELECT result_sha256 FROM jobs WHERE id = ?")
-            .bind(job_id)
-            .fetch_one(store.pool())
-            .await?;
+    let recorded = store.result_sha256(job_id).await?;
     if recorded.as_deref() != Some(sha256_hex(&bytes).as_str()) {
         return Err(GateError::Internal(format!(
             "the result file of job {job_id} does not match its recorded hash"
@@ -446,10 +418,7 @@ async fn lineage_of(
 ) -> Result<Lineage, GateError> {
     // The release is judged against the tables the job read: if any of them is no longer
     // visible under the same name (a share revoked, a table deleted or replaced), refuse.
-    let given: Option<String> = sqlx::query_scalar("SELECT inputs FROM jobs WHERE id = ?")
-        .bind(&job.id)
-        .fetch_optional(store.pool())
-        .await?;
+    let given = store.job_inputs(&job.id).await?;
     let given: serde_json::Map<String, Value> = given
         .and_then(|g| serde_json::from_str(&g).ok())
         .unwrap_or_default();
@@ -773,15 +742,12 @@ async fn sample_release(
         .await?
         .unwrap_or_default();
     let mut tx = store.write().await?;
-    let earlier: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM releases WHERE institution_id = ? AND job_id = ? AND kind = 'sample' AND fingerprint = ?",
-    )
-    .bind(institution_id)
-    .bind(job_id)
-    .bind(&fingerprint)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (used, used_cells) = sampled(&mut tx, institution_id).await?;
+    let earlier = store
+        .sample_with(&mut tx, institution_id, job_id, &fingerprint)
+        .await?;
+    let (used, used_cells) = store
+        .sampled_since_in(&mut tx, institution_id, &window_start())
+        .await?;
     let frees_at = window_frees_at(store, institution_id).await?;
     // Cells, not only rows: a row of forty columns carries more than a row of two.
     let cells = (n * treatments.len().max(1)) as i64;
@@ -791,14 +757,7 @@ async fn sample_release(
             // The lifetime bound of each public-credit table the query read.
             for (table, rows) in &sources {
                 let limit = settings.lifetime_sample_limit(*rows);
-                let before: i64 = sqlx::query_scalar(
-                    "SELECT COALESCE(SUM(rows), 0) FROM release_tables \
-                     WHERE institution_id = ? AND source_table = ?",
-                )
-                .bind(institution_id)
-                .bind(table)
-                .fetch_one(&mut *tx)
-                .await?;
+                let before = store.sampled_from(&mut tx, institution_id, table).await?;
                 if before + n as i64 > limit {
                     return Err(GateError::Budget {
                         quota: "sampled_rows_per_table",
@@ -835,39 +794,28 @@ async fn sample_release(
                 });
             }
             let id = new_id();
-            sqlx::query(
-                "INSERT INTO releases (id, institution_id, job_id, kind, rows, cells, fingerprint, \
-                 released_by, released_at, row_hashes, request) \
-                 VALUES (?, ?, ?, 'sample', ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&id)
-            .bind(institution_id)
-            .bind(job_id)
-            .bind(n as i64)
-            .bind(cells)
-            .bind(&fingerprint)
-            .bind(actor)
-            .bind(now())
-            .bind(serde_json::to_string(&row_hashes).unwrap_or_default())
-            // The sample's data items (附件3 实验结果样本数据项), for product registration.
-            .bind(
-                json!({ "columns": treatments.iter().map(|t| json!({ "name": t.name, "type": t.data_type, "treatment": t.treatment })).collect::<Vec<_>>() })
-                    .to_string(),
-            )
-            .execute(&mut *tx)
-            .await?;
-            for (table, _) in &sources {
-                sqlx::query(
-                    "INSERT INTO release_tables (release_id, institution_id, source_table, rows) \
-                     VALUES (?, ?, ?, ?)",
+            let tables: Vec<&str> = sources.iter().map(|(t, _)| t.as_str()).collect();
+            store
+                .insert_sample(
+                    &mut tx,
+                    &NewSample {
+                        id: &id,
+                        institution_id,
+                        job_id,
+                        rows: n as i64,
+                        cells,
+                        fingerprint: &fingerprint,
+                        released_by: actor,
+                        released_at: &now(),
+                        row_hashes: &serde_json::to_string(&row_hashes).unwrap_or_default(),
+                        // The sample's data items (附件3 实验结果样本数据项), for product
+                        // registration.
+                        request: &json!({ "columns": treatments.iter().map(|t| json!({ "name": t.name, "type": t.data_type, "treatment": t.treatment })).collect::<Vec<_>>() })
+                            .to_string(),
+                        sources: &tables,
+                    },
                 )
-                .bind(&id)
-                .bind(institution_id)
-                .bind(table)
-                .bind(n as i64)
-                .execute(&mut *tx)
                 .await?;
-            }
             (id, false, used + n as i64, used_cells + cells)
         }
     };
@@ -1000,27 +948,37 @@ fn rows_of_one_subject(
 }
 
 /// Refuses when an institution's aggregates and evaluations of the last 24 hours, with
-/// their refusals, reach `statistical_releases_per_day`.
+/// their refusals, reach `statistical_releases_per_day`; read in `tx` when given.
 async fn statistical_budget(
-    conn: &mut sqlx::SqliteConnection,
+    store: &Store,
+    mut tx: Option<&mut Tx>,
     institution_id: &str,
     quota: &accounts::Quotas,
 ) -> Result<(), GateError> {
-    let used = statistical_used(&mut *conn, institution_id).await?;
+    let since = window_start();
+    let used = match tx.as_deref_mut() {
+        Some(tx) => {
+            store
+                .statistical_since_in(tx, institution_id, &since)
+                .await?
+        }
+        None => store.statistical_since(institution_id, &since).await?,
+    };
     if used < quota.statistical_releases_per_day {
         return Ok(());
     }
-    let oldest: Option<String> = sqlx::query_scalar(
-        "SELECT MIN(at) FROM (\
-           SELECT released_at AS at FROM releases WHERE institution_id = ?1 \
-             AND kind IN ('aggregate', 'evaluation') AND released_at >= ?2 \
-           UNION ALL SELECT refused_at FROM release_refusals WHERE institution_id = ?1 \
-             AND refused_at >= ?2)",
-    )
-    .bind(institution_id)
-    .bind(window_start())
-    .fetch_one(&mut *conn)
-    .await?;
+    let oldest = match tx {
+        Some(tx) => {
+            store
+                .oldest_statistical_since_in(tx, institution_id, &since)
+                .await?
+        }
+        None => {
+            store
+                .oldest_statistical_since(institution_id, &since)
+                .await?
+        }
+    };
     let resets_at = oldest
         .and_then(|o| chrono::DateTime::parse_from_rfc3339(&o).ok())
         .map_or_else(chrono::Utc::now, |o| {
@@ -1034,23 +992,6 @@ async fn statistical_budget(
         ),
         resets_at: Some(resets_at),
     })
-}
-
-/// Aggregates and evaluations released to an institution in the last 24 hours, and
-/// releases of any kind refused (a refusal is an answer too).
-async fn statistical_used(
-    conn: &mut sqlx::SqliteConnection,
-    institution_id: &str,
-) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT (SELECT COUNT(*) FROM releases WHERE institution_id = ?1 \
-           AND kind IN ('aggregate', 'evaluation') AND released_at >= ?2) \
-         + (SELECT COUNT(*) FROM release_refusals WHERE institution_id = ?1 AND refused_at >= ?2)",
-    )
-    .bind(institution_id)
-    .bind(window_start())
-    .fetch_one(&mut *conn)
-    .await?)
 }
 
 /// The lock under which an institution's releases are answered one at a time.
@@ -1086,10 +1027,7 @@ async fn answered<T>(
     let quota = accounts::quotas(store, institution_id)
         .await?
         .unwrap_or_default();
-    {
-        let mut conn = store.pool().acquire().await.map_err(StoreError::from)?;
-        statistical_budget(&mut conn, institution_id, &quota).await?;
-    }
+    statistical_budget(store, None, institution_id, &quota).await?;
     let outcome = release.await;
     // Every refusal counts, whatever its kind: a field found wrong in the data (a label
     // that is not 0 or 1), a value that fails to compute, too few subjects, differencing.
@@ -1103,18 +1041,19 @@ async fn answered<T>(
         let id = new_id();
         let at = now();
         let mut tx = store.write().await?;
-        sqlx::query(
-            "INSERT INTO release_refusals (id, institution_id, job_id, kind, reason, refused_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&id)
-        .bind(institution_id)
-        .bind(job_id)
-        .bind(kind)
-        .bind(e.to_string())
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
+        store
+            .insert_refusal(
+                &mut tx,
+                &Refusal {
+                    id: &id,
+                    institution_id,
+                    job_id,
+                    kind,
+                    reason: &e.to_string(),
+                    refused_at: &at,
+                },
+            )
+            .await?;
         audit::append(
             &mut tx,
             Event {
@@ -1870,18 +1809,12 @@ async fn record(
         .unwrap_or_default();
     let id = new_id();
     let mut tx = store.write().await?;
-    statistical_budget(&mut tx, institution_id, &quota).await?;
+    statistical_budget(store, Some(&mut tx), institution_id, &quota).await?;
     let k = settings.k as i64;
     for (key, n, sketch) in groups {
-        let earlier: Vec<(String, Vec<u8>)> = sqlx::query_as(
-            "SELECT release_id, sketch FROM release_groups WHERE institution_id = ? \
-             AND subjects > ? AND subjects < ?",
-        )
-        .bind(institution_id)
-        .bind(n - k)
-        .bind(n + k)
-        .fetch_all(&mut *tx)
-        .await?;
+        let earlier = store
+            .groups_between(&mut tx, institution_id, n - k, n + k)
+            .await?;
         for (release_id, bytes) in earlier {
             let Some(before) = Sketch::from_bytes(&bytes) else {
                 continue;
@@ -1896,33 +1829,27 @@ async fn record(
             }
         }
     }
-    sqlx::query(
-        "INSERT INTO releases (id, institution_id, job_id, kind, rows, fingerprint, released_by, \
-         released_at, row_hashes, request) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)",
-    )
-    .bind(&id)
-    .bind(institution_id)
-    .bind(job_id)
-    .bind(kind)
-    .bind(rows as i64)
-    .bind(&fingerprint)
-    .bind(actor)
-    .bind(now())
-    .bind(request.to_string())
-    .execute(&mut *tx)
-    .await?;
-    for (_, n, sketch) in groups {
-        sqlx::query(
-            "INSERT INTO release_groups (release_id, institution_id, subjects, sketch) \
-             VALUES (?, ?, ?, ?)",
+    let groups: Vec<(i64, Vec<u8>)> = groups
+        .iter()
+        .map(|(_, n, sketch)| (*n, sketch.to_bytes()))
+        .collect();
+    store
+        .insert_statistical(
+            &mut tx,
+            &NewStatistical {
+                id: &id,
+                institution_id,
+                job_id,
+                kind,
+                rows: rows as i64,
+                fingerprint: &fingerprint,
+                released_by: actor,
+                released_at: &now(),
+                request: &request.to_string(),
+                groups: &groups,
+            },
         )
-        .bind(&id)
-        .bind(institution_id)
-        .bind(n)
-        .bind(sketch.to_bytes())
-        .execute(&mut *tx)
         .await?;
-    }
     audit::append(
         &mut tx,
         Event {
@@ -1950,12 +1877,7 @@ async fn record(
 /// Finds the releases that contain any of `row_hashes` (hashes of leaked rows as the
 /// gate computes them), for tracing a leak to the institution that received it.
 pub async fn trace(store: &Store, row_hashes: &[String]) -> Result<Vec<Value>, GateError> {
-    let rows = sqlx::query_as::<_, (String, String, String, String, String)>(
-        "SELECT r.id, r.institution_id, r.job_id, r.released_at, r.row_hashes FROM releases r \
-         WHERE r.kind = 'sample'",
-    )
-    .fetch_all(store.pool())
-    .await?;
+    let rows = store.sample_releases().await?;
     let wanted: BTreeSet<&str> = row_hashes.iter().map(String::as_str).collect();
     Ok(rows
         .into_iter()

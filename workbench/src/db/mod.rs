@@ -1,0 +1,12 @@
+//! The workbench's storage interface: every SQL statement of this crate, one trait per
+//! area of the domain, each implemented here for the platform's SQLite [`Store`]. The
+//! rest of the crate reads and writes only through these traits; a second backend
+//! implements the same traits for its own store (`.ci/check-deps` keeps `sqlx` out of
+//! every other module).
+//!
+//! [`Store`]: storage::store::Store
+
+pub(crate) mod jobs;
+pub(crate) mod models;
+pub(crate) mod own_data;
+pub(crate) mod releases;
