@@ -11,6 +11,7 @@ pub mod criteria;
 mod db;
 pub mod demo;
 pub mod issuance;
+pub mod releases;
 pub mod settings;
 pub mod store;
 pub mod uptime;

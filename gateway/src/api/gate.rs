@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::{ApiError, ApiJson, AppState, request_id};
 use governance::identity::Caller;
+use platform::releases::{Asked, ReleaseError};
 use workbench::gate::{self, AggregateRequest, EvaluationRequest, GateError};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -44,18 +45,14 @@ impl From<GateError> for ApiError {
     }
 }
 
-/// Checks that the caller is one of the institution's own users, who alone release from
-/// its results, and returns the own and shared tables its jobs see.
-async fn releaser(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<Vec<workbench::own_data::Visible>, ApiError> {
-    state.own_institution(caller, id, Action::UseWorkspace, "release from its results")?;
-    Ok(
-        workbench::own_data::visible(&state.store, &state.access, &super::principal(caller))
-            .await?,
-    )
+/// What is asked: job `job` of institution `id`, by `caller`.
+fn asked<'a>(caller: &'a Caller, id: &'a str, job: &'a str, request_id: &'a str) -> Asked<'a> {
+    Asked {
+        caller,
+        institution_id: id,
+        job_id: job,
+        request_id,
+    }
 }
 
 async fn sample(
@@ -63,18 +60,10 @@ async fn sample(
     caller: Caller,
     Path((id, job)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let tables = releaser(&state, &caller, &id).await?;
-    let sample = gate::sample(
-        &state.store,
-        &state.workspaces,
-        &state.settings.gate,
-        &id,
-        &job,
-        &tables,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
+    let request_id = request_id();
+    let sample = state
+        .release_sample(asked(&caller, &id, &job, &request_id))
+        .await?;
     Ok((StatusCode::CREATED, Json(sample)).into_response())
 }
 
@@ -84,19 +73,10 @@ async fn aggregate(
     Path((id, job)): Path<(String, String)>,
     ApiJson(body): ApiJson<AggregateRequest>,
 ) -> Result<Response, ApiError> {
-    let tables = releaser(&state, &caller, &id).await?;
-    let out = gate::aggregate(
-        &state.store,
-        &state.workspaces,
-        &state.settings.gate,
-        &id,
-        &job,
-        &body,
-        &tables,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
+    let request_id = request_id();
+    let out = state
+        .release_aggregate(asked(&caller, &id, &job, &request_id), &body)
+        .await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
 
@@ -106,20 +86,21 @@ async fn evaluation(
     Path((id, job)): Path<(String, String)>,
     ApiJson(body): ApiJson<EvaluationRequest>,
 ) -> Result<Response, ApiError> {
-    let tables = releaser(&state, &caller, &id).await?;
-    let out = gate::evaluate(
-        &state.store,
-        &state.workspaces,
-        &state.settings.gate,
-        &id,
-        &job,
-        &body,
-        &tables,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
+    let request_id = request_id();
+    let out = state
+        .release_evaluation(asked(&caller, &id, &job, &request_id), &body)
+        .await?;
     Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+impl From<ReleaseError> for ApiError {
+    fn from(e: ReleaseError) -> Self {
+        match e {
+            ReleaseError::Refused(e) => e.into(),
+            ReleaseError::OwnData(e) => e.into(),
+            ReleaseError::Gate(e) => e.into(),
+        }
+    }
 }
 
 /// What the institution has used of each quota, and what is left.

@@ -1,0 +1,111 @@
+//! Releases from a job's result through the output gate (BRIEF P8): one function per
+//! kind, each checking that the caller is one of the institution's own users, deciding
+//! which own and shared tables its jobs see, and asking the gate. Every front door (the
+//! JSON API, next the web pages) calls these.
+
+use governance::identity::Caller;
+use policies::access::Action;
+use serde_json::Value;
+use workbench::gate::{self, AggregateRequest, EvaluationRequest, GateError, Sample};
+use workbench::own_data::{self, OwnDataError, Visible};
+
+use crate::{Platform, Refusal, principal};
+
+/// Why a release was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    /// The caller may not release from this institution's results.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The tables the institution's jobs see could not be decided.
+    #[error(transparent)]
+    OwnData(#[from] OwnDataError),
+    /// The gate refused or failed.
+    #[error(transparent)]
+    Gate(#[from] GateError),
+}
+
+/// A release asked for: of job `job_id` of institution `institution_id`, by `caller`.
+#[derive(Clone, Copy, Debug)]
+pub struct Asked<'a> {
+    /// Who asks.
+    pub caller: &'a Caller,
+    /// Whose result.
+    pub institution_id: &'a str,
+    /// Which job's result.
+    pub job_id: &'a str,
+    /// The request, for the audit log.
+    pub request_id: &'a str,
+}
+
+impl Platform {
+    /// The own and shared tables the institution's jobs see, once the caller is known
+    /// to be one of its own users, who alone release from its results.
+    async fn releaser(&self, asked: Asked<'_>) -> Result<Vec<Visible>, ReleaseError> {
+        self.own_institution(
+            asked.caller,
+            asked.institution_id,
+            Action::UseWorkspace,
+            "release from its results",
+        )?;
+        Ok(own_data::visible(&self.store, &self.access, &principal(asked.caller)).await?)
+    }
+
+    /// A random sample of the job's result (`gate::sample`).
+    pub async fn release_sample(&self, asked: Asked<'_>) -> Result<Sample, ReleaseError> {
+        let tables = self.releaser(asked).await?;
+        Ok(gate::sample(
+            &self.store,
+            &self.workspaces,
+            &self.settings.gate,
+            asked.institution_id,
+            asked.job_id,
+            &tables,
+            &asked.caller.user_id,
+            asked.request_id,
+        )
+        .await?)
+    }
+
+    /// Threshold-checked aggregates of the job's result (`gate::aggregate`).
+    pub async fn release_aggregate(
+        &self,
+        asked: Asked<'_>,
+        request: &AggregateRequest,
+    ) -> Result<Value, ReleaseError> {
+        let tables = self.releaser(asked).await?;
+        Ok(gate::aggregate(
+            &self.store,
+            &self.workspaces,
+            &self.settings.gate,
+            asked.institution_id,
+            asked.job_id,
+            request,
+            &tables,
+            &asked.caller.user_id,
+            asked.request_id,
+        )
+        .await?)
+    }
+
+    /// A model's evaluation over the job's result (`gate::evaluate`).
+    pub async fn release_evaluation(
+        &self,
+        asked: Asked<'_>,
+        request: &EvaluationRequest,
+    ) -> Result<Value, ReleaseError> {
+        let tables = self.releaser(asked).await?;
+        Ok(gate::evaluate(
+            &self.store,
+            &self.workspaces,
+            &self.settings.gate,
+            asked.institution_id,
+            asked.job_id,
+            request,
+            &tables,
+            &asked.caller.user_id,
+            asked.request_id,
+        )
+        .await?)
+    }
+}
