@@ -7,3 +7,4 @@
 //! [`Store`]: storage::store::Store
 
 pub(crate) mod evidence;
+pub(crate) mod review;
