@@ -6,5 +6,6 @@
 //!
 //! [`Store`]: storage::store::Store
 
+pub(crate) mod applications;
 pub(crate) mod evidence;
 pub(crate) mod review;
