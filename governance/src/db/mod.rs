@@ -8,4 +8,5 @@
 
 pub(crate) mod applications;
 pub(crate) mod evidence;
+pub(crate) mod products;
 pub(crate) mod review;
