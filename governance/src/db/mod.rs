@@ -9,4 +9,5 @@
 pub(crate) mod applications;
 pub(crate) mod evidence;
 pub(crate) mod products;
+pub(crate) mod progress;
 pub(crate) mod review;
