@@ -11,3 +11,4 @@ pub(crate) mod evidence;
 pub(crate) mod products;
 pub(crate) mod progress;
 pub(crate) mod review;
+pub(crate) mod second_factor;
