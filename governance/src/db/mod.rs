@@ -6,6 +6,7 @@
 //!
 //! [`Store`]: storage::store::Store
 
+pub(crate) mod accounts;
 pub(crate) mod applications;
 pub(crate) mod evidence;
 pub(crate) mod products;
