@@ -9,6 +9,7 @@
 pub(crate) mod accounts;
 pub(crate) mod applications;
 pub(crate) mod evidence;
+pub(crate) mod identity;
 pub(crate) mod products;
 pub(crate) mod progress;
 pub(crate) mod review;
