@@ -6,9 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
-use crate::form::ApplicationForm;
+use crate::db::accounts::{Accounts as _, NewEvent};
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, Tx, new_id, now, sha256_hex};
 
@@ -175,12 +174,6 @@ pub enum AccountError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for AccountError {
-    fn from(e: sqlx::Error) -> Self {
-        AccountError::Store(StoreError::Query(e))
-    }
-}
-
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> AccountError {
     AccountError::Invalid {
         field: field.into(),
@@ -219,19 +212,13 @@ pub async fn open_batch(
             problems.push((field, format!("application {id} is listed twice")));
             continue;
         }
-        let row = sqlx::query(
-            "SELECT a.status, a.form, a.applicant_id, w.institution_id FROM applications a \
-             LEFT JOIN workspaces w ON w.application_id = a.id WHERE a.id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = store.application_to_open(&mut tx, id).await?;
         let Some(row) = row else {
             problems.push((field, format!("no application {id}")));
             continue;
         };
-        let status: String = row.get(0);
-        if row.get::<Option<String>, _>(3).is_some() {
+        let status = row.status;
+        if row.institution_id.is_some() {
             problems.push((field, format!("application {id} already has an account")));
         } else if status != "approved" {
             problems.push((
@@ -239,21 +226,16 @@ pub async fn open_batch(
                 format!("application {id} is {status}; only approved applications are opened"),
             ));
         } else {
-            let form: ApplicationForm = serde_json::from_str(&row.get::<String, _>(1))
-                .map_err(|e| StoreError::Query(sqlx::Error::Decode(Box::new(e))))?;
+            let form = row.form?;
             let uscc = policies::Uscc::canonical(form.uscc.as_deref().unwrap_or_default());
-            let taken: Option<String> =
-                sqlx::query_scalar("SELECT id FROM institutions WHERE uscc = ?")
-                    .bind(&uscc)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let taken = store.institution_with_uscc(&mut tx, &uscc).await?;
             if taken.is_some() {
                 problems.push((
                     field,
                     format!("an institution with unified social credit code {uscc} already exists"),
                 ));
             } else {
-                forms.push((id.clone(), row.get::<String, _>(2), form));
+                forms.push((id.clone(), row.applicant_id, form));
             }
         }
     }
@@ -278,62 +260,28 @@ pub async fn open_batch(
         let name = form.institution_name.clone().unwrap_or_default();
         let uscc = policies::Uscc::canonical(form.uscc.as_deref().unwrap_or_default());
         let path = workspaces.join(&institution_id);
-        sqlx::query(
-            "INSERT INTO institutions (id, name, uscc, status, created_at) VALUES (?, ?, ?, 'active', ?)",
-        )
-        .bind(&institution_id)
-        .bind(&name)
-        .bind(&uscc)
-        .bind(&at)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE users SET role = 'institution', institution_id = ? WHERE id = ?")
-            .bind(&institution_id)
-            .bind(&applicant_id)
-            .execute(&mut *tx)
+        store
+            .insert_institution(&mut tx, &institution_id, &name, &uscc, &at)
             .await?;
-        sqlx::query(
-            "INSERT INTO workspaces (institution_id, application_id, path, status, opened_at, opened_by) \
-             VALUES (?, ?, ?, 'open', ?, ?)",
-        )
-        .bind(&institution_id)
-        .bind(&application_id)
-        .bind(path.display().to_string())
-        .bind(&at)
-        .bind(actor)
-        .execute(&mut *tx)
-        .await?;
+        store
+            .make_institution_user(&mut tx, &applicant_id, &institution_id)
+            .await?;
+        store
+            .insert_workspace(&mut tx, &institution_id, &application_id, &path, &at, actor)
+            .await?;
         let mut grants = form.data_supply.clone();
         grants.sort();
         grants.dedup();
         for table in &grants {
-            sqlx::query(
-                "INSERT INTO grants (institution_id, table_id, granted_at, granted_by) VALUES (?, ?, ?, ?)",
-            )
-            .bind(&institution_id)
-            .bind(table)
-            .bind(&at)
-            .bind(actor)
-            .execute(&mut *tx)
-            .await?;
+            store
+                .insert_grant(&mut tx, &institution_id, table, &at, actor)
+                .await?;
         }
-        sqlx::query(
-            "INSERT INTO quotas (institution_id, concurrent_jobs, job_seconds_per_day, storage_bytes, \
-             sampled_rows_per_day, requests_per_minute, statistical_releases_per_day, \
-             sampled_cells_per_day, failed_jobs_per_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&institution_id)
-        .bind(quotas.concurrent_jobs)
-        .bind(quotas.job_seconds_per_day)
-        .bind(quotas.storage_bytes)
-        .bind(quotas.sampled_rows_per_day)
-        .bind(quotas.requests_per_minute)
-        .bind(quotas.statistical_releases_per_day)
-        .bind(quotas.sampled_cells_per_day)
-        .bind(quotas.failed_jobs_per_day)
-        .execute(&mut *tx)
-        .await?;
+        store
+            .insert_quotas(&mut tx, &institution_id, &quotas)
+            .await?;
         lifecycle(
+            store,
             &mut tx,
             &institution_id,
             "opened",
@@ -375,83 +323,44 @@ pub async fn open_batch(
 }
 
 async fn lifecycle(
+    store: &Store,
     tx: &mut Tx,
     institution_id: &str,
     action: &str,
     reason: &str,
     deadline: Option<&str>,
     actor: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO lifecycle_events (institution_id, action, reason, rectification_deadline, actor, at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(institution_id)
-    .bind(action)
-    .bind(reason)
-    .bind(deadline)
-    .bind(actor)
-    .bind(now())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+) -> Result<(), StoreError> {
+    store
+        .insert_lifecycle_event(
+            tx,
+            &NewEvent {
+                institution_id,
+                action,
+                reason,
+                rectification_deadline: deadline,
+                actor,
+                at: &now(),
+            },
+        )
+        .await
 }
 
 /// One institution, whole.
 pub async fn get(store: &Store, id: &str) -> Result<Institution, AccountError> {
-    let row = sqlx::query(
-        "SELECT i.id, i.name, i.uscc, i.status, i.created_at, w.application_id, w.status \
-         FROM institutions i LEFT JOIN workspaces w ON w.institution_id = i.id WHERE i.id = ?",
-    )
-    .bind(id)
-    .fetch_optional(store.pool())
-    .await?
-    .ok_or(AccountError::NotFound)?;
+    let row = store.institution(id).await?.ok_or(AccountError::NotFound)?;
     let grants = granted_tables(store, id).await?;
     let quotas = quotas(store, id).await?;
-    let lifecycle = sqlx::query(
-        "SELECT action, reason, rectification_deadline, actor, at FROM lifecycle_events \
-         WHERE institution_id = ? ORDER BY seq",
-    )
-    .bind(id)
-    .fetch_all(store.pool())
-    .await?
-    .iter()
-    .map(|r| LifecycleEvent {
-        action: r.get(0),
-        reason: r.get(1),
-        rectification_deadline: r.get(2),
-        actor: r.get(3),
-        at: r.get(4),
-    })
-    .collect();
-    let deletion_record = match sqlx::query(
-        "SELECT id, files, file_count, total_bytes, actor, deleted_at FROM deletion_records \
-         WHERE institution_id = ?",
-    )
-    .bind(id)
-    .fetch_optional(store.pool())
-    .await?
-    {
-        Some(r) => Some(DeletionRecord {
-            id: r.get(0),
-            files: serde_json::from_str(&r.get::<String, _>(1))
-                .map_err(|e| StoreError::Query(sqlx::Error::Decode(Box::new(e))))?,
-            file_count: r.get(2),
-            total_bytes: r.get(3),
-            actor: r.get(4),
-            deleted_at: r.get(5),
-        }),
-        None => None,
-    };
+    let lifecycle = store.lifecycle_events(id).await?;
+    let deletion_record = store.deletion_record(id).await?;
     Ok(Institution {
-        id: row.get(0),
-        name: row.get(1),
-        uscc: row.get(2),
-        status: row.get(3),
-        created_at: row.get(4),
-        application_id: row.get(5),
-        workspace_status: row.get(6),
+        id: row.id,
+        name: row.name,
+        uscc: row.uscc,
+        status: row.status,
+        created_at: row.created_at,
+        application_id: row.application_id,
+        workspace_status: row.workspace_status,
         grants,
         quotas,
         lifecycle,
@@ -465,60 +374,22 @@ pub async fn list(
     after: &str,
     limit: i64,
 ) -> Result<Vec<(String, String, String, String)>, AccountError> {
-    Ok(sqlx::query(
-        "SELECT id, name, uscc, status FROM institutions WHERE id > ? ORDER BY id LIMIT ?",
-    )
-    .bind(after)
-    .bind(limit)
-    .fetch_all(store.pool())
-    .await?
-    .iter()
-    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-    .collect())
+    Ok(store.institutions(after, limit).await?)
 }
 
 /// The tables granted to an institution, sorted.
 pub async fn granted_tables(store: &Store, id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar(
-            "SELECT table_id FROM grants WHERE institution_id = ? ORDER BY table_id",
-        )
-        .bind(id)
-        .fetch_all(store.pool())
-        .await?,
-    )
+    store.granted_tables(id).await
 }
 
 /// An institution's quotas.
 pub async fn quotas(store: &Store, id: &str) -> Result<Option<Quotas>, StoreError> {
-    Ok(sqlx::query(
-        "SELECT concurrent_jobs, job_seconds_per_day, storage_bytes, sampled_rows_per_day, \
-         requests_per_minute, statistical_releases_per_day, sampled_cells_per_day, \
-         failed_jobs_per_day FROM quotas WHERE institution_id = ?",
-    )
-    .bind(id)
-    .fetch_optional(store.pool())
-    .await?
-    .map(|r| Quotas {
-        concurrent_jobs: r.get(0),
-        job_seconds_per_day: r.get(1),
-        storage_bytes: r.get(2),
-        sampled_rows_per_day: r.get(3),
-        requests_per_minute: r.get(4),
-        statistical_releases_per_day: r.get(5),
-        sampled_cells_per_day: r.get(6),
-        failed_jobs_per_day: r.get(7),
-    }))
+    store.quotas(id).await
 }
 
 /// The workspace folder of an institution, while open.
 pub async fn workspace_path(store: &Store, id: &str) -> Result<Option<PathBuf>, StoreError> {
-    let path: Option<String> = sqlx::query_scalar(
-        "SELECT path FROM workspaces WHERE institution_id = ? AND status = 'open'",
-    )
-    .bind(id)
-    .fetch_optional(store.pool())
-    .await?;
+    let path = store.open_workspace_path(id).await?;
     Ok(path.map(PathBuf::from))
 }
 
@@ -541,29 +412,14 @@ fn check_reason(reason: &str) -> Result<String, AccountError> {
 
 /// The status of institution `id` (`active`, `suspended`, `terminated`), if it exists.
 pub async fn status(store: &Store, id: &str) -> Result<Option<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(store.pool())
-            .await?,
-    )
+    store.institution_status(id).await
 }
 
-async fn status_in(tx: &mut Tx, id: &str) -> Result<String, AccountError> {
-    sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut **tx)
+async fn status_in(store: &Store, tx: &mut Tx, id: &str) -> Result<String, AccountError> {
+    store
+        .institution_status_in(tx, id)
         .await?
         .ok_or(AccountError::NotFound)
-}
-
-async fn set_status(tx: &mut Tx, id: &str, status: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE institutions SET status = ? WHERE id = ?")
-        .bind(status)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Suspends an active institution with a reason and a rectification deadline. Its
@@ -585,15 +441,26 @@ pub async fn suspend(
         ));
     }
     let mut tx = store.write().await?;
-    let status = status_in(&mut tx, id).await?;
+    let status = status_in(store, &mut tx, id).await?;
     if status != "active" {
         return Err(AccountError::Stage(format!(
             "only an active institution can be suspended; this one is {status}"
         )));
     }
-    set_status(&mut tx, id, "suspended").await?;
+    store
+        .set_institution_status(&mut tx, id, "suspended")
+        .await?;
     let deadline = deadline.to_string();
-    lifecycle(&mut tx, id, "suspended", &reason, Some(&deadline), actor).await?;
+    lifecycle(
+        store,
+        &mut tx,
+        id,
+        "suspended",
+        &reason,
+        Some(&deadline),
+        actor,
+    )
+    .await?;
     audit::append(
         &mut tx,
         Event {
@@ -619,14 +486,14 @@ pub async fn reinstate(
 ) -> Result<(), AccountError> {
     let reason = check_reason(reason)?;
     let mut tx = store.write().await?;
-    let status = status_in(&mut tx, id).await?;
+    let status = status_in(store, &mut tx, id).await?;
     if status != "suspended" {
         return Err(AccountError::Stage(format!(
             "only a suspended institution can be reinstated; this one is {status}"
         )));
     }
-    set_status(&mut tx, id, "active").await?;
-    lifecycle(&mut tx, id, "reinstated", &reason, None, actor).await?;
+    store.set_institution_status(&mut tx, id, "active").await?;
+    lifecycle(store, &mut tx, id, "reinstated", &reason, None, actor).await?;
     audit::append(
         &mut tx,
         Event {
@@ -655,43 +522,26 @@ pub async fn terminate(
 ) -> Result<DeletionRecord, AccountError> {
     let reason = check_reason(reason)?;
     let mut tx = store.write().await?;
-    let status = status_in(&mut tx, id).await?;
+    let status = status_in(store, &mut tx, id).await?;
     if status == "terminated" {
         return Err(AccountError::Stage(
             "the institution is already terminated".into(),
         ));
     }
-    let path: Option<String> = sqlx::query_scalar(
-        "SELECT path FROM workspaces WHERE institution_id = ? AND status = 'open'",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let path = store.open_workspace_path_in(&mut tx, id).await?;
     let files = match &path {
         Some(p) => inventory(Path::new(p))?,
         None => Vec::new(),
     };
     let at = now();
-    set_status(&mut tx, id, "terminated").await?;
-    let revoked = sqlx::query(
-        "UPDATE credentials SET revoked_at = ? WHERE revoked_at IS NULL \
-         AND user_id IN (SELECT id FROM users WHERE institution_id = ?)",
-    )
-    .bind(&at)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    let grants: Vec<String> =
-        sqlx::query_scalar("DELETE FROM grants WHERE institution_id = ? RETURNING table_id")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-    sqlx::query("UPDATE workspaces SET status = 'closed', closed_at = ? WHERE institution_id = ?")
-        .bind(&at)
-        .bind(id)
-        .execute(&mut *tx)
+    store
+        .set_institution_status(&mut tx, id, "terminated")
         .await?;
+    let revoked = store
+        .revoke_institution_credentials(&mut tx, id, &at)
+        .await?;
+    let grants = store.withdraw_grants(&mut tx, id).await?;
+    store.close_workspace(&mut tx, id, &at).await?;
     let record = DeletionRecord {
         id: new_id(),
         file_count: files.len() as i64,
@@ -700,20 +550,8 @@ pub async fn terminate(
         actor: actor.into(),
         deleted_at: at.clone(),
     };
-    sqlx::query(
-        "INSERT INTO deletion_records (id, institution_id, files, file_count, total_bytes, actor, deleted_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&record.id)
-    .bind(id)
-    .bind(serde_json::to_string(&record.files).unwrap_or_default())
-    .bind(record.file_count)
-    .bind(record.total_bytes)
-    .bind(actor)
-    .bind(&at)
-    .execute(&mut *tx)
-    .await?;
-    lifecycle(&mut tx, id, "terminated", &reason, None, actor).await?;
+    store.insert_deletion_record(&mut tx, id, &record).await?;
+    lifecycle(store, &mut tx, id, "terminated", &reason, None, actor).await?;
     audit::append(
         &mut tx,
         Event {

@@ -1,7 +1,6 @@
 //! Applications in the platform database: drafts, submission, listing.
 
-use sqlx::Row;
-
+use crate::db::applications::Applications as _;
 use crate::form::{ApplicationForm, FieldError, check_for_submission};
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, Tx, new_id, now};
@@ -47,29 +46,6 @@ pub enum ApplicationError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for ApplicationError {
-    fn from(e: sqlx::Error) -> Self {
-        ApplicationError::Store(StoreError::Query(e))
-    }
-}
-
-fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application, ApplicationError> {
-    let form: String = row.get("form");
-    Ok(Application {
-        id: row.get("id"),
-        applicant_id: row.get("applicant_id"),
-        status: row.get("status"),
-        form: serde_json::from_str(&form)
-            .map_err(|e| StoreError::Query(sqlx::Error::Decode(Box::new(e))))?,
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
-        submitted_at: row.get("submitted_at"),
-        criteria: row
-            .get::<Option<String>, _>("criteria")
-            .and_then(|c| serde_json::from_str(&c).ok()),
-    })
-}
-
 /// Brings the unified social credit codes stored before codes were normalised into their
 /// one canonical form ([`policies::Uscc::canonical`]): in application forms, institutions
 /// and reviewers' affiliations. Run at every start, after the schema's migrations; it
@@ -79,70 +55,40 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Application, ApplicationErr
 pub async fn normalise_stored_codes(store: &Store) -> Result<(), StoreError> {
     let mut tx = store.write().await?;
     let mut forms = 0;
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, form FROM applications")
-        .fetch_all(&mut *tx)
-        .await?;
-    for (id, text) in rows {
-        let Ok(form) = serde_json::from_str::<ApplicationForm>(&text) else {
+    let rows = store.application_forms(&mut tx).await?;
+    for (id, form) in rows {
+        let Some(form) = form else {
             continue;
         };
         let normal = form.normalised();
         if normal != form {
-            sqlx::query("UPDATE applications SET form = ? WHERE id = ?")
-                .bind(serde_json::to_string(&normal).expect("a form serialises"))
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+            store.set_application_form(&mut tx, &id, &normal).await?;
             forms += 1;
         }
     }
     let mut institutions = 0;
     let mut clashes = Vec::new();
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, uscc FROM institutions")
-        .fetch_all(&mut *tx)
-        .await?;
+    let rows = store.institution_codes(&mut tx).await?;
     for (id, code) in rows {
         let normal = policies::Uscc::canonical(&code);
         if normal == code {
             continue;
         }
-        let taken: Option<String> =
-            sqlx::query_scalar("SELECT id FROM institutions WHERE uscc = ?")
-                .bind(&normal)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let taken = store.institution_with_code(&mut tx, &normal).await?;
         if let Some(other) = taken {
             clashes.push(serde_json::json!({ "institutions": [id, other], "uscc": normal }));
             continue;
         }
-        sqlx::query("UPDATE institutions SET uscc = ? WHERE id = ?")
-            .bind(&normal)
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+        store.set_institution_code(&mut tx, &id, &normal).await?;
         institutions += 1;
     }
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT user_id, uscc FROM reviewer_affiliations")
-            .fetch_all(&mut *tx)
-            .await?;
+    let rows = store.affiliation_codes(&mut tx).await?;
     let mut affiliations = 0;
     for (user, code) in rows {
         let normal = policies::Uscc::canonical(&code);
         if normal != code {
-            sqlx::query(
-                "UPDATE OR IGNORE reviewer_affiliations SET uscc = ? WHERE user_id = ? AND uscc = ?",
-            )
-            .bind(&normal)
-            .bind(&user)
-            .bind(&code)
-            .execute(&mut *tx)
-            .await?;
-            // The canonical code was there already: the typed copy goes.
-            sqlx::query("DELETE FROM reviewer_affiliations WHERE user_id = ? AND uscc = ?")
-                .bind(&user)
-                .bind(&code)
-                .execute(&mut *tx)
+            store
+                .recode_affiliation(&mut tx, &user, &code, &normal)
                 .await?;
             affiliations += 1;
         }
@@ -188,17 +134,9 @@ pub async fn create(
     let id = new_id();
     let at = now();
     let mut tx = store.write().await?;
-    sqlx::query(
-        "INSERT INTO applications (id, applicant_id, status, form, created_at, updated_at) \
-         VALUES (?, ?, 'draft', ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(applicant_id)
-    .bind(serde_json::to_string(&form.normalised()).expect("a form serialises"))
-    .bind(&at)
-    .bind(&at)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_application(&mut tx, &id, applicant_id, &form.normalised(), &at)
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -216,12 +154,10 @@ pub async fn create(
 
 /// One application.
 pub async fn get(store: &Store, id: &str) -> Result<Application, ApplicationError> {
-    let row = sqlx::query("SELECT * FROM applications WHERE id = ?")
-        .bind(id)
-        .fetch_optional(store.pool())
+    store
+        .application(id)
         .await?
-        .ok_or(ApplicationError::NotFound)?;
-    from_row(&row)
+        .ok_or(ApplicationError::NotFound)
 }
 
 /// Applications of one applicant, or all (for administrators), oldest first, paged by
@@ -232,26 +168,17 @@ pub async fn list(
     limit: u32,
     cursor: Option<&str>,
 ) -> Result<Vec<Application>, ApplicationError> {
-    let rows = sqlx::query(
-        "SELECT * FROM applications WHERE (?1 IS NULL OR applicant_id = ?1) AND id > ?2 \
-         ORDER BY id LIMIT ?3",
-    )
-    .bind(applicant_id)
-    .bind(cursor.unwrap_or(""))
-    .bind(i64::from(limit))
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter().map(from_row).collect()
+    Ok(store
+        .applications(applicant_id, cursor.unwrap_or(""), i64::from(limit))
+        .await?)
 }
 
 /// The application `id`, read inside `tx`, if it is still a draft.
-async fn draft_in(tx: &mut Tx, id: &str) -> Result<Application, ApplicationError> {
-    let row = sqlx::query("SELECT * FROM applications WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut **tx)
+async fn draft_in(store: &Store, tx: &mut Tx, id: &str) -> Result<Application, ApplicationError> {
+    let application = store
+        .application_in(tx, id)
         .await?
         .ok_or(ApplicationError::NotFound)?;
-    let application = from_row(&row)?;
     if application.status != "draft" {
         return Err(ApplicationError::NotDraft(
             application.submitted_at.unwrap_or_default(),
@@ -269,12 +196,9 @@ pub async fn update(
     request_id: &str,
 ) -> Result<Application, ApplicationError> {
     let mut tx = store.write().await?;
-    draft_in(&mut tx, id).await?;
-    sqlx::query("UPDATE applications SET form = ?, updated_at = ? WHERE id = ?")
-        .bind(serde_json::to_string(&form.normalised()).expect("a form serialises"))
-        .bind(now())
-        .bind(id)
-        .execute(&mut *tx)
+    draft_in(store, &mut tx, id).await?;
+    store
+        .update_application_form(&mut tx, id, &form.normalised(), &now())
         .await?;
     audit::append(
         &mut tx,
@@ -300,15 +224,11 @@ pub async fn submit(
     request_id: &str,
 ) -> Result<Application, ApplicationError> {
     let mut tx = store.write().await?;
-    let application = draft_in(&mut tx, id).await?;
+    let application = draft_in(store, &mut tx, id).await?;
     let mut errors = check_for_submission(&application.form, catalog_tables)
         .err()
         .unwrap_or_default();
-    let uploaded: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM evidence_files WHERE application_id = ?")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
+    let uploaded = store.uploaded_evidence(&mut tx, id).await?;
     for (i, q) in application.form.qualifications.iter().enumerate() {
         for (j, file) in q.evidence.iter().enumerate() {
             if !uploaded.contains(file) {
@@ -325,12 +245,7 @@ pub async fn submit(
         return Err(ApplicationError::Incomplete(errors));
     }
     let at = now();
-    sqlx::query("UPDATE applications SET status = 'submitted', submitted_at = ?, updated_at = ? WHERE id = ?")
-        .bind(&at)
-        .bind(&at)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    store.submit_application(&mut tx, id, &at).await?;
     audit::append(
         &mut tx,
         Event {
@@ -358,10 +273,8 @@ pub async fn attach_criteria(
     request_id: &str,
 ) -> Result<(), ApplicationError> {
     let mut tx = store.write().await?;
-    sqlx::query("UPDATE applications SET criteria = ? WHERE id = ?")
-        .bind(serde_json::to_string(criteria).unwrap_or_default())
-        .bind(id)
-        .execute(&mut *tx)
+    store
+        .set_application_criteria(&mut tx, id, criteria)
         .await?;
     audit::append(
         &mut tx,

@@ -3,10 +3,11 @@
 //! checked from the content and not only the declared one. Uploaded to drafts only.
 
 use serde::Serialize;
-use sqlx::Row;
 
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, new_id, now, sha256_hex};
+
+use crate::db::evidence::{Evidence as _, NewRow};
 
 /// Largest evidence file.
 pub const MAX_EVIDENCE_BYTES: usize = 10 << 20;
@@ -57,12 +58,6 @@ pub enum EvidenceError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<sqlx::Error> for EvidenceError {
-    fn from(e: sqlx::Error) -> Self {
-        EvidenceError::Store(StoreError::Query(e))
-    }
 }
 
 /// The accepted type a Content-Type names, with its leading bytes.
@@ -132,19 +127,14 @@ pub async fn upload(
     }
     let media_type = check_type(media_type, content)?;
     let mut tx = store.write().await?;
-    let status: String = sqlx::query_scalar("SELECT status FROM applications WHERE id = ?")
-        .bind(application_id)
-        .fetch_optional(&mut *tx)
+    let status = store
+        .application_status(&mut tx, application_id)
         .await?
         .ok_or(EvidenceError::NotFound)?;
     if status != "draft" {
         return Err(EvidenceError::NotDraft(status));
     }
-    let count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM evidence_files WHERE application_id = ?")
-            .bind(application_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let count = store.evidence_count(&mut tx, application_id).await?;
     if count >= MAX_FILES {
         return Err(EvidenceError::TooLarge(format!(
             "an application may have at most {MAX_FILES} evidence files"
@@ -158,21 +148,22 @@ pub async fn upload(
         sha256: sha256_hex(content),
         uploaded_at: now(),
     };
-    sqlx::query(
-        "INSERT INTO evidence_files (id, application_id, uploaded_by, filename, media_type, \
-         size_bytes, sha256, content, uploaded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&file.id)
-    .bind(application_id)
-    .bind(user_id)
-    .bind(&file.filename)
-    .bind(&file.media_type)
-    .bind(file.size_bytes)
-    .bind(&file.sha256)
-    .bind(content)
-    .bind(&file.uploaded_at)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_evidence(
+            &mut tx,
+            &NewRow {
+                id: &file.id,
+                application_id,
+                uploaded_by: user_id,
+                filename: &file.filename,
+                media_type: &file.media_type,
+                size_bytes: file.size_bytes,
+                sha256: &file.sha256,
+                content,
+                uploaded_at: &file.uploaded_at,
+            },
+        )
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -196,23 +187,7 @@ pub async fn upload(
 
 /// The files of an application.
 pub async fn list(store: &Store, application_id: &str) -> Result<Vec<EvidenceFile>, StoreError> {
-    Ok(sqlx::query(
-        "SELECT id, filename, media_type, size_bytes, sha256, uploaded_at FROM evidence_files \
-         WHERE application_id = ? ORDER BY uploaded_at, id",
-    )
-    .bind(application_id)
-    .fetch_all(store.pool())
-    .await?
-    .iter()
-    .map(|r| EvidenceFile {
-        id: r.get(0),
-        filename: r.get(1),
-        media_type: r.get(2),
-        size_bytes: r.get(3),
-        sha256: r.get(4),
-        uploaded_at: r.get(5),
-    })
-    .collect())
+    store.evidence_files(application_id).await
 }
 
 /// One file's type and content.
@@ -221,24 +196,8 @@ pub async fn content(
     application_id: &str,
     id: &str,
 ) -> Result<(EvidenceFile, Vec<u8>), EvidenceError> {
-    let r = sqlx::query(
-        "SELECT id, filename, media_type, size_bytes, sha256, uploaded_at, content \
-         FROM evidence_files WHERE application_id = ? AND id = ?",
-    )
-    .bind(application_id)
-    .bind(id)
-    .fetch_optional(store.pool())
-    .await?
-    .ok_or(EvidenceError::NotFound)?;
-    Ok((
-        EvidenceFile {
-            id: r.get(0),
-            filename: r.get(1),
-            media_type: r.get(2),
-            size_bytes: r.get(3),
-            sha256: r.get(4),
-            uploaded_at: r.get(5),
-        },
-        r.get(6),
-    ))
+    store
+        .evidence_file(application_id, id)
+        .await?
+        .ok_or(EvidenceError::NotFound)
 }

@@ -4,8 +4,8 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Duration, Utc};
-use sqlx::Row;
 
+use crate::db::identity::{FailuresRow, NewCredential, NewRow, Users as _};
 use crate::second_factor::{self, SecondFactorSettings, Verdict};
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, Tx, new_id, now, random_bytes, sha256_hex};
@@ -183,12 +183,6 @@ pub enum IdentityError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for IdentityError {
-    fn from(e: sqlx::Error) -> Self {
-        IdentityError::Store(StoreError::Query(e))
-    }
-}
-
 fn hasher() -> Argon2<'static> {
     // OWASP's recommended Argon2id settings: 19 MiB, 2 passes, 1 lane.
     let params = Params::new(19 * 1024, 2, 1, None).expect("valid Argon2 parameters");
@@ -272,29 +266,24 @@ pub async fn create_user(
 ) -> Result<String, IdentityError> {
     check_username(user.username)?;
     check_password(user.username, user.password)?;
-    let taken = sqlx::query("SELECT 1 FROM users WHERE username = ?")
-        .bind(user.username)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if taken.is_some() {
+    if Store::username_taken(tx, user.username).await? {
         return Err(IdentityError::Taken(user.username.to_owned()));
     }
     let id = new_id();
-    sqlx::query(
-        "INSERT INTO users (id, username, display_name, role, institution_id, organisation, \
-                            subject_id, password_hash, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    Store::insert_user(
+        tx,
+        &NewRow {
+            id: &id,
+            username: user.username,
+            display_name: user.display_name,
+            role: user.role.as_str(),
+            institution_id: user.institution_id,
+            organisation: user.organisation,
+            subject_id: user.subject_id,
+            password_hash: &hash_password(user.password),
+            created_at: &now(),
+        },
     )
-    .bind(&id)
-    .bind(user.username)
-    .bind(user.display_name)
-    .bind(user.role.as_str())
-    .bind(user.institution_id)
-    .bind(user.organisation)
-    .bind(user.subject_id)
-    .bind(hash_password(user.password))
-    .bind(now())
-    .execute(&mut **tx)
     .await?;
     audit::append(
         tx,
@@ -339,10 +328,7 @@ pub async fn register_person(
     request_id: &str,
 ) -> Result<String, IdentityError> {
     let mut tx = store.write().await?;
-    let taken: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE subject_id = ?")
-        .bind(subject_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let taken = store.user_with_subject(&mut tx, subject_id).await?;
     if taken.is_some() {
         return Err(IdentityError::PersonRegistered);
     }
@@ -388,25 +374,7 @@ pub struct UserInfo {
 
 /// Every user, oldest first.
 pub async fn list_users(store: &Store) -> Result<Vec<UserInfo>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, username, display_name, role, organisation, institution_id, created_at, \
-         disabled_at FROM users ORDER BY created_at",
-    )
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| UserInfo {
-            id: r.get(0),
-            username: r.get(1),
-            display_name: r.get(2),
-            role: r.get(3),
-            organisation: r.get(4),
-            institution_id: r.get(5),
-            created_at: r.get(6),
-            disabled_at: r.get(7),
-        })
-        .collect())
+    store.users().await
 }
 
 /// A credential just issued: the secret is shown once and never stored.
@@ -421,6 +389,7 @@ pub struct Issued {
 }
 
 async fn issue(
+    store: &Store,
     tx: &mut Tx,
     user_id: &str,
     kind: &str,
@@ -431,19 +400,20 @@ async fn issue(
     let token = format!("{prefix}{}", storage::store::hex(&random_bytes::<32>()));
     let id = new_id();
     let expires_at = expires_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-    sqlx::query(
-        "INSERT INTO credentials (id, user_id, kind, name, token_hash, created_at, expires_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(user_id)
-    .bind(kind)
-    .bind(name)
-    .bind(sha256_hex(token.as_bytes()))
-    .bind(now())
-    .bind(&expires_at)
-    .execute(&mut **tx)
-    .await?;
+    store
+        .insert_credential(
+            tx,
+            &NewCredential {
+                id: &id,
+                user_id,
+                kind,
+                name,
+                token_hash: &sha256_hex(token.as_bytes()),
+                created_at: &now(),
+                expires_at: expires_at.as_deref(),
+            },
+        )
+        .await?;
     Ok(Issued {
         id,
         token,
@@ -485,7 +455,7 @@ pub async fn login(
     request_id: &str,
 ) -> Result<LoggedIn, IdentityError> {
     let mut tx = store.write().await?;
-    let (user_id, role) = match password_step(&mut tx, attempt, request_id).await? {
+    let (user_id, role) = match password_step(store, &mut tx, attempt, request_id).await? {
         Ok(user) => user,
         Err(refused) => return refuse(tx, refused).await,
     };
@@ -504,17 +474,16 @@ pub async fn login(
         Verdict::Missing => return Err(IdentityError::SecondFactorRequired),
         Verdict::EnrolmentNeeded => return Err(IdentityError::SecondFactorEnrolmentNeeded),
         Verdict::Wrong => {
-            let lock = record_failure(&mut tx, attempt, Some(&user_id), request_id).await?;
+            let lock = record_failure(store, &mut tx, attempt, Some(&user_id), request_id).await?;
             return refuse(tx, lock.map_or(IdentityError::BadSecondFactor, locked)).await;
         }
     };
     // The owner's address starts afresh; the count from everywhere stands.
-    sqlx::query("DELETE FROM login_failures WHERE username = ? AND client = ?")
-        .bind(attempt.username)
-        .bind(attempt.client)
-        .execute(&mut *tx)
+    store
+        .forget_failures(&mut tx, attempt.username, attempt.client)
         .await?;
     let issued = issue(
+        store,
         &mut tx,
         &user_id,
         "session",
@@ -554,7 +523,7 @@ pub async fn start_second_factor(
     request_id: &str,
 ) -> Result<second_factor::Enrolment, IdentityError> {
     let mut tx = store.write().await?;
-    let (user_id, role) = match password_step(&mut tx, attempt, request_id).await? {
+    let (user_id, role) = match password_step(store, &mut tx, attempt, request_id).await? {
         Ok(user) => user,
         Err(refused) => return refuse(tx, refused).await,
     };
@@ -614,7 +583,7 @@ pub async fn renew_recovery_codes(
         });
     }
     let mut tx = store.write().await?;
-    if let Some(until) = lock_on(&mut tx, &caller.username, client).await? {
+    if let Some(until) = lock_on(store, &mut tx, &caller.username, client).await? {
         return Err(locked(until));
     }
     if !second_factor::confirmed(&mut tx, &caller.user_id).await? {
@@ -642,7 +611,8 @@ pub async fn renew_recovery_codes(
             one_time_code: Some(code),
             client,
         };
-        let lock = record_failure(&mut tx, attempt, Some(&caller.user_id), request_id).await?;
+        let lock =
+            record_failure(store, &mut tx, attempt, Some(&caller.user_id), request_id).await?;
         return refuse(tx, lock.map_or(IdentityError::BadSecondFactor, locked)).await;
     }
     let codes = second_factor::new_recovery_codes(&mut tx, &caller.user_id).await?;
@@ -669,13 +639,14 @@ fn locked(until: DateTime<Utc>) -> IdentityError {
 
 /// The lock that holds now on logins of `username` from `client`, or from everywhere.
 async fn lock_on(
+    store: &Store,
     tx: &mut Tx,
     username: &str,
     client: &str,
 ) -> Result<Option<DateTime<Utc>>, IdentityError> {
     let now_utc = Utc::now();
-    let pair = failures(tx, username, client).await?;
-    let account = failures(tx, username, "*").await?;
+    let pair = failures(store, tx, username, client).await?;
+    let account = failures(store, tx, username, "*").await?;
     Ok([pair, account]
         .into_iter()
         .filter_map(|f| f.and_then(|f| f.locked_until))
@@ -692,20 +663,15 @@ async fn refuse<T>(tx: Tx, refused: IdentityError) -> Result<T, IdentityError> {
 /// The password half of a login, inside `tx`: the user's id and role, or the refusal to
 /// answer once `tx` is committed ([`refuse`]: a failure is recorded in it).
 async fn password_step(
+    store: &Store,
     tx: &mut Tx,
     attempt: LoginAttempt<'_>,
     request_id: &str,
 ) -> Result<Result<(String, Role), IdentityError>, IdentityError> {
-    if let Some(until) = lock_on(tx, attempt.username, attempt.client).await? {
+    if let Some(until) = lock_on(store, tx, attempt.username, attempt.client).await? {
         return Ok(Err(locked(until)));
     }
-    let row =
-        sqlx::query("SELECT id, password_hash, role, disabled_at FROM users WHERE username = ?")
-            .bind(attempt.username)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let user: Option<(String, String, String, Option<String>)> =
-        row.map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)));
+    let user = store.login_user(tx, attempt.username).await?;
     // An unknown username spends the time a real check would.
     let matched = match &user {
         Some((_, stored, _, _)) => password_matches(attempt.password, stored),
@@ -716,7 +682,7 @@ async fn password_step(
     };
     let known = user.as_ref().map(|(id, ..)| id.as_str());
     let Some((user_id, _, role, disabled)) = user.as_ref().filter(|_| matched) else {
-        let lock = record_failure(tx, attempt, known, request_id).await?;
+        let lock = record_failure(store, tx, attempt, known, request_id).await?;
         return Ok(Err(lock.map_or(IdentityError::BadLogin, locked)));
     };
     if disabled.is_some() {
@@ -732,6 +698,7 @@ async fn password_step(
 /// its client and from everywhere, alerting administrators at [`ALERT_AT`]; the lock it
 /// sets, if any.
 async fn record_failure(
+    store: &Store,
     tx: &mut Tx,
     attempt: LoginAttempt<'_>,
     known: Option<&str>,
@@ -740,8 +707,8 @@ async fn record_failure(
     let (username, client) = (attempt.username, attempt.client);
     let now_utc = Utc::now();
     let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let pair = failures(tx, username, client).await?;
-    let account = failures(tx, username, "*").await?;
+    let pair = failures(store, tx, username, client).await?;
+    let account = failures(store, tx, username, "*").await?;
     // The pair: growing delays after the free failures.
     let failed = pair.as_ref().map_or(0, |f| f.failures) + 1;
     let pair_lock = (failed >= FREE_FAILURES).then(|| {
@@ -749,6 +716,7 @@ async fn record_failure(
         now_utc + (FIRST_DELAY * 2i32.pow(doublings)).min(LONGEST_DELAY)
     });
     write_failures(
+        store,
         tx,
         username,
         client,
@@ -764,13 +732,20 @@ async fn record_failure(
         .filter(|f| f.first_at > now_utc - CEILING_WINDOW);
     let total = current.map_or(0, |f| f.failures) + 1;
     let account_lock = (total >= ACCOUNT_CEILING).then(|| now_utc + CEILING_LOCK);
-    write_failures(tx, username, "*", total, current, account_lock, now_utc).await?;
+    write_failures(
+        store,
+        tx,
+        username,
+        "*",
+        total,
+        current,
+        account_lock,
+        now_utc,
+    )
+    .await?;
     let alert = total >= ALERT_AT && !current.is_some_and(|f| f.alerted);
     if alert {
-        sqlx::query("UPDATE login_failures SET alerted = 1 WHERE username = ? AND client = '*'")
-            .bind(username)
-            .execute(&mut **tx)
-            .await?;
+        store.mark_alerted(tx, username).await?;
         tracing::warn!(
             username,
             failures = total,
@@ -817,13 +792,9 @@ async fn record_failure(
         .await?;
     }
     // Failures of another day that hold no lock are forgotten.
-    sqlx::query(
-        "DELETE FROM login_failures WHERE last_at < ? AND (locked_until IS NULL OR locked_until < ?)",
-    )
-    .bind(stamp(now_utc - CEILING_WINDOW))
-    .bind(stamp(now_utc))
-    .execute(&mut **tx)
-    .await?;
+    store
+        .forget_old_failures(tx, &stamp(now_utc - CEILING_WINDOW), &stamp(now_utc))
+        .await?;
     Ok(lock)
 }
 
@@ -831,12 +802,7 @@ async fn record_failure(
 pub async fn login_alerts(store: &Store) -> Result<i64, StoreError> {
     let since =
         (Utc::now() - Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM audit_log WHERE action = 'security.login_alert' AND at >= ?",
-    )
-    .bind(since)
-    .fetch_one(store.pool())
-    .await?)
+    store.login_alerts_since(&since).await
 }
 
 /// Failed logins counted for a username from one client (or `"*"`: from every one).
@@ -848,18 +814,12 @@ struct Failures {
 }
 
 async fn failures(
+    store: &Store,
     tx: &mut Tx,
     username: &str,
     client: &str,
 ) -> Result<Option<Failures>, StoreError> {
-    let row: Option<(i64, String, Option<String>, bool)> = sqlx::query_as(
-        "SELECT failures, first_at, locked_until, alerted FROM login_failures \
-         WHERE username = ? AND client = ?",
-    )
-    .bind(username)
-    .bind(client)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let row = store.login_failures(tx, username, client).await?;
     let time = |t: &str| {
         DateTime::parse_from_rfc3339(t)
             .ok()
@@ -877,6 +837,7 @@ async fn failures(
 
 #[allow(clippy::too_many_arguments)]
 async fn write_failures(
+    store: &Store,
     tx: &mut Tx,
     username: &str,
     client: &str,
@@ -887,22 +848,20 @@ async fn write_failures(
 ) -> Result<(), StoreError> {
     let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let first_at = before.map_or(now_utc, |f| f.first_at);
-    sqlx::query(
-        "INSERT INTO login_failures (username, client, failures, first_at, last_at, locked_until, alerted) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-         ON CONFLICT (username, client) DO UPDATE SET failures = ?3, first_at = ?4, last_at = ?5, \
-         locked_until = ?6, alerted = ?7",
-    )
-    .bind(username)
-    .bind(client)
-    .bind(failures)
-    .bind(stamp(first_at))
-    .bind(stamp(now_utc))
-    .bind(lock.map(stamp))
-    .bind(before.is_some_and(|f| f.alerted))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    store
+        .write_login_failures(
+            tx,
+            &FailuresRow {
+                username,
+                client,
+                failures,
+                first_at: &stamp(first_at),
+                last_at: &stamp(now_utc),
+                locked_until: lock.map(stamp).as_deref(),
+                alerted: before.is_some_and(|f| f.alerted),
+            },
+        )
+        .await
 }
 
 /// An Argon2id hash of a random password, for timing-equal refusals.
@@ -943,6 +902,7 @@ pub async fn create_api_key(
     }
     let mut tx = store.write().await?;
     let issued = issue(
+        store,
         &mut tx,
         &caller.user_id,
         "api_key",
@@ -975,24 +935,15 @@ pub async fn rotate_api_key(
     request_id: &str,
 ) -> Result<Option<Issued>, IdentityError> {
     let mut tx = store.write().await?;
-    let name: Option<String> = sqlx::query_scalar(
-        "SELECT name FROM credentials WHERE id = ? AND user_id = ? AND kind = 'api_key' \
-         AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
-    )
-    .bind(id)
-    .bind(&caller.user_id)
-    .bind(now())
-    .fetch_optional(&mut *tx)
-    .await?;
+    let name = store
+        .live_api_key_name(&mut tx, id, &caller.user_id, &now())
+        .await?;
     let Some(name) = name else {
         return Ok(None);
     };
-    sqlx::query("UPDATE credentials SET revoked_at = ? WHERE id = ?")
-        .bind(now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    store.revoke_credential_by_id(&mut tx, id, &now()).await?;
     let issued = issue(
+        store,
         &mut tx,
         &caller.user_id,
         "api_key",
@@ -1048,7 +999,7 @@ pub async fn change_password(
         one_time_code: None,
         client,
     };
-    if let Err(refused) = password_step(&mut tx, attempt, request_id).await? {
+    if let Err(refused) = password_step(store, &mut tx, attempt, request_id).await? {
         let refused = match refused {
             IdentityError::BadLogin => IdentityError::Invalid {
                 field: "current_password",
@@ -1058,21 +1009,12 @@ pub async fn change_password(
         };
         return refuse(tx, refused).await;
     }
-    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
-        .bind(&hash)
-        .bind(&caller.user_id)
-        .execute(&mut *tx)
+    store
+        .set_password_hash(&mut tx, &caller.user_id, &hash)
         .await?;
-    let revoked = sqlx::query(
-        "UPDATE credentials SET revoked_at = ? WHERE user_id = ? AND kind = 'session' \
-         AND id <> ? AND revoked_at IS NULL",
-    )
-    .bind(now())
-    .bind(&caller.user_id)
-    .bind(&caller.credential_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let revoked = store
+        .revoke_other_sessions(&mut tx, &caller.user_id, &caller.credential_id, &now())
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -1110,24 +1052,7 @@ pub async fn list_api_keys(
     store: &Store,
     caller: &Caller,
 ) -> Result<Vec<CredentialInfo>, IdentityError> {
-    let rows = sqlx::query(
-        "SELECT id, kind, name, created_at, expires_at, last_used_at FROM credentials \
-         WHERE user_id = ? AND kind = 'api_key' AND revoked_at IS NULL ORDER BY created_at, id",
-    )
-    .bind(&caller.user_id)
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| CredentialInfo {
-            id: r.get(0),
-            kind: r.get(1),
-            name: r.get(2),
-            created_at: r.get(3),
-            expires_at: r.get(4),
-            last_used_at: r.get(5),
-        })
-        .collect())
+    Ok(store.api_keys(&caller.user_id).await?)
 }
 
 /// Revokes one of the caller's credentials; `false` if the caller has no such live
@@ -1139,16 +1064,9 @@ pub async fn revoke(
     request_id: &str,
 ) -> Result<bool, IdentityError> {
     let mut tx = store.write().await?;
-    let done = sqlx::query(
-        "UPDATE credentials SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-    )
-    .bind(now())
-    .bind(credential_id)
-    .bind(&caller.user_id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
+    let done = store
+        .revoke_credential(&mut tx, credential_id, &caller.user_id, &now())
+        .await?;
     if done {
         audit::append(
             &mut tx,
@@ -1168,53 +1086,42 @@ pub async fn revoke(
 
 /// The caller a bearer token stands for, if the token is live.
 pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, IdentityError> {
-    let row = sqlx::query(
-        "SELECT c.id, c.expires_at, c.revoked_at, u.id, u.username, u.display_name, u.role, \
-                u.institution_id, i.status, u.organisation, u.subject_id, u.disabled_at \
-         FROM credentials c JOIN users u ON u.id = c.user_id \
-         LEFT JOIN institutions i ON i.id = u.institution_id \
-         WHERE c.token_hash = ?",
-    )
-    .bind(sha256_hex(token.as_bytes()))
-    .fetch_optional(store.pool())
-    .await?
-    .ok_or(IdentityError::BadToken)?;
-    let expires_at: Option<String> = row.get(1);
-    let revoked_at: Option<String> = row.get(2);
-    let expired = expires_at
+    let row = store
+        .credential_by_token(&sha256_hex(token.as_bytes()))
+        .await?
+        .ok_or(IdentityError::BadToken)?;
+    let expired = row
+        .expires_at
         .as_deref()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .is_some_and(|t| t <= Utc::now());
-    if revoked_at.is_some() || expired {
+    if row.revoked_at.is_some() || expired {
         return Err(IdentityError::BadToken);
     }
-    if row.get::<Option<String>, _>(11).is_some() {
+    if row.disabled_at.is_some() {
         return Err(IdentityError::Disabled);
     }
-    let role: String = row.get(6);
-    let role = Role::parse(&role).ok_or(IdentityError::BadToken)?;
-    let user_id: String = row.get(3);
+    let role = Role::parse(&row.role).ok_or(IdentityError::BadToken)?;
+    let user_id = row.user_id;
     let affiliations = if role == Role::Reviewer {
         crate::review::affiliations(store, &user_id).await?
     } else {
         Vec::new()
     };
     let caller = Caller {
-        credential_id: row.get(0),
+        credential_id: row.credential_id,
         user_id,
-        username: row.get(4),
-        display_name: row.get(5),
+        username: row.username,
+        display_name: row.display_name,
         role,
-        institution_id: row.get(7),
-        institution_status: row.get(8),
+        institution_id: row.institution_id,
+        institution_status: row.institution_status,
         affiliations,
-        organisation: row.get(9),
-        subject_id: row.get(10),
+        organisation: row.organisation,
+        subject_id: row.subject_id,
     };
-    sqlx::query("UPDATE credentials SET last_used_at = ? WHERE id = ?")
-        .bind(now())
-        .bind(&caller.credential_id)
-        .execute(store.pool())
+    store
+        .touch_credential(&caller.credential_id, &now())
         .await?;
     Ok(caller)
 }
@@ -1257,27 +1164,16 @@ pub async fn administer_user(
         });
     }
     let mut tx = store.write().await?;
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE id = ?")
-        .bind(user_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if exists.is_none() {
+    if !store.user_exists(&mut tx, user_id).await? {
         return Err(IdentityError::NoUser);
     }
     let at = now();
     match action {
         UserAction::Disable => {
-            sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
-                .bind(&at)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            store.disable_user(&mut tx, user_id, &at).await?;
         }
         UserAction::Enable => {
-            sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = ?")
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
+            store.enable_user(&mut tx, user_id).await?;
         }
         UserAction::RevokeCredentials => {}
         UserAction::ResetSecondFactor => {
@@ -1292,14 +1188,7 @@ pub async fn administer_user(
     let revoked = if matches!(action, UserAction::Enable | UserAction::ResetSecondFactor) {
         0
     } else {
-        sqlx::query(
-            "UPDATE credentials SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL",
-        )
-        .bind(&at)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
+        store.revoke_user_credentials(&mut tx, user_id, &at).await?
     };
     audit::append(
         &mut tx,

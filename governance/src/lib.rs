@@ -4,6 +4,8 @@
 //! reports and usage. Below HTTP and without DataFusion or wasmtime in its build
 //! (`.ci/check-deps`): a governance rule's tests run without linking either.
 
+mod db;
+
 pub mod accounts;
 pub mod applications;
 pub mod criteria;

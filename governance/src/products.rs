@@ -5,11 +5,11 @@
 //! public list.
 
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
+use crate::db::products::{NewReview, NewRow, Products as _};
 use crate::form::{FieldError, MAX_TEXT_CHARS};
 use storage::audit::{self, Event};
-use storage::store::{Store, StoreError, new_id, now};
+use storage::store::{Store, StoreError, Tx, new_id, now};
 
 /// What the product is and does (产品描述): which data, which model, what product, for
 /// which scenarios.
@@ -104,12 +104,6 @@ pub enum ProductError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for ProductError {
-    fn from(e: sqlx::Error) -> Self {
-        ProductError::Store(StoreError::Query(e))
-    }
-}
-
 fn field(name: impl Into<String>, message: impl Into<String>) -> FieldError {
     FieldError {
         field: name.into(),
@@ -194,15 +188,7 @@ pub async fn register(
     request_id: &str,
 ) -> Result<Product, ProductError> {
     let mut errors = check(form);
-    let release = sqlx::query(
-        "SELECT r.id, r.request FROM releases r JOIN jobs j ON j.id = r.job_id \
-         WHERE r.job_id = ? AND r.institution_id = ? AND r.kind = 'sample' \
-         ORDER BY r.released_at DESC LIMIT 1",
-    )
-    .bind(&form.job_id)
-    .bind(institution_id)
-    .fetch_optional(store.pool())
-    .await?;
+    let release = store.sample_release(&form.job_id, institution_id).await?;
     if release.is_none() {
         errors.push(field(
             "job_id",
@@ -212,30 +198,28 @@ pub async fn register(
             ),
         ));
     }
-    let (Some(release), true) = (release, errors.is_empty()) else {
+    let (Some((release_id, request)), true) = (release, errors.is_empty()) else {
         return Err(ProductError::Invalid(errors));
     };
-    let release_id: String = release.get(0);
-    let request: serde_json::Value =
-        serde_json::from_str(&release.get::<String, _>(1)).unwrap_or_default();
     let data_items = request["columns"].clone();
     let id = new_id();
     let at = now();
     let mut tx = store.write().await?;
-    sqlx::query(
-        "INSERT INTO products (id, institution_id, status, form, job_id, release_id, data_items, \
-         registered_by, registered_at) VALUES (?, ?, 'registered', ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(institution_id)
-    .bind(serde_json::to_string(form).unwrap_or_default())
-    .bind(&form.job_id)
-    .bind(&release_id)
-    .bind(data_items.to_string())
-    .bind(actor)
-    .bind(&at)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_product(
+            &mut tx,
+            &NewRow {
+                id: &id,
+                institution_id,
+                form,
+                job_id: &form.job_id,
+                release_id: &release_id,
+                data_items: &data_items,
+                registered_by: actor,
+                registered_at: &at,
+            },
+        )
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -256,34 +240,9 @@ pub async fn register(
     get(store, &id).await
 }
 
-fn from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Product, ProductError> {
-    let decode = |e: serde_json::Error| {
-        ProductError::Store(StoreError::Query(sqlx::Error::Decode(Box::new(e))))
-    };
-    Ok(Product {
-        id: r.get("id"),
-        institution_id: r.get("institution_id"),
-        institution_name: r.get("name"),
-        uscc: r.get("uscc"),
-        status: r.get("status"),
-        form: serde_json::from_str(&r.get::<String, _>("form")).map_err(decode)?,
-        release_id: r.get("release_id"),
-        data_items: serde_json::from_str(&r.get::<String, _>("data_items")).map_err(decode)?,
-        registered_at: r.get("registered_at"),
-    })
-}
-
 /// One product.
 pub async fn get(store: &Store, id: &str) -> Result<Product, ProductError> {
-    let row = sqlx::query(
-        "SELECT p.*, i.name, i.uscc FROM products p JOIN institutions i ON i.id = p.institution_id \
-         WHERE p.id = ?",
-    )
-    .bind(id)
-    .fetch_optional(store.pool())
-    .await?
-    .ok_or(ProductError::NotFound)?;
-    from_row(&row)
+    store.product(id).await?.ok_or(ProductError::NotFound)
 }
 
 /// An institution's products, newest first.
@@ -291,32 +250,17 @@ pub async fn of_institution(
     store: &Store,
     institution_id: &str,
 ) -> Result<Vec<Product>, ProductError> {
-    sqlx::query(
-        "SELECT p.*, i.name, i.uscc FROM products p JOIN institutions i ON i.id = p.institution_id \
-         WHERE p.institution_id = ? ORDER BY p.registered_at DESC",
-    )
-    .bind(institution_id)
-    .fetch_all(store.pool())
-    .await?
-    .iter()
-    .map(from_row)
-    .collect()
+    Ok(store.products_of(institution_id).await?)
 }
 
 /// The reviewers assigned to a product.
 pub async fn reviewers(store: &Store, id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT reviewer_id FROM product_reviewers WHERE product_id = ? ORDER BY reviewer_id",
-    )
-    .bind(id)
-    .fetch_all(store.pool())
-    .await?)
+    store.product_reviewers(id).await
 }
 
-async fn status(tx: &mut storage::store::Tx, id: &str) -> Result<String, ProductError> {
-    sqlx::query_scalar("SELECT status FROM products WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut **tx)
+async fn status(store: &Store, tx: &mut Tx, id: &str) -> Result<String, ProductError> {
+    store
+        .product_status(tx, id)
         .await?
         .ok_or(ProductError::NotFound)
 }
@@ -331,37 +275,25 @@ pub async fn assign(
     request_id: &str,
 ) -> Result<Vec<String>, ProductError> {
     let mut tx = store.write().await?;
-    let current = status(&mut tx, id).await?;
+    let current = status(store, &mut tx, id).await?;
     if current != "registered" && current != "under_review" {
         return Err(ProductError::Stage(format!(
             "reviewers are assigned to registered products; this one is {current}"
         )));
     }
     for (i, reviewer) in reviewer_ids.iter().enumerate() {
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
-            .bind(reviewer)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let role = store.user_role(&mut tx, reviewer).await?;
         if role.as_deref() != Some("reviewer") {
             return Err(ProductError::Invalid(vec![field(
                 format!("reviewer_ids[{i}]"),
                 format!("'{reviewer}' is not a reviewer"),
             )]));
         }
-        sqlx::query("INSERT OR IGNORE INTO product_reviewers (product_id, reviewer_id, assigned_by, assigned_at) VALUES (?, ?, ?, ?)")
-            .bind(id)
-            .bind(reviewer)
-            .bind(actor)
-            .bind(now())
-            .execute(&mut *tx)
+        store
+            .assign_product_reviewer(&mut tx, id, reviewer, actor, &now())
             .await?;
     }
-    let assigned: Vec<String> = sqlx::query_scalar(
-        "SELECT reviewer_id FROM product_reviewers WHERE product_id = ? ORDER BY reviewer_id",
-    )
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let assigned = store.product_reviewers_in(&mut tx, id).await?;
     if assigned.len() < min {
         return Err(ProductError::Invalid(vec![field(
             "reviewer_ids",
@@ -371,10 +303,7 @@ pub async fn assign(
             ),
         )]));
     }
-    sqlx::query("UPDATE products SET status = 'under_review' WHERE id = ?")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    store.start_product_review(&mut tx, id).await?;
     audit::append(
         &mut tx,
         Event {
@@ -419,38 +348,33 @@ pub async fn review(
         return Err(ProductError::Invalid(errors));
     }
     let mut tx = store.write().await?;
-    let current = status(&mut tx, id).await?;
+    let current = status(store, &mut tx, id).await?;
     if current != "under_review" {
         return Err(ProductError::Stage(format!(
             "only a product under review is reviewed; this one is {current}"
         )));
     }
-    let done: Option<String> = sqlx::query_scalar(
-        "SELECT submitted_at FROM product_reviews WHERE product_id = ? AND reviewer_id = ?",
-    )
-    .bind(id)
-    .bind(reviewer)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let done = store.product_reviewed_at(&mut tx, id, reviewer).await?;
     if let Some(at) = done {
         return Err(ProductError::Stage(format!(
             "you reviewed this product on {at}; a review is final"
         )));
     }
-    sqlx::query(
-        "INSERT INTO product_reviews (product_id, reviewer_id, market_demand, innovation, management, recommend, opinion, submitted_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(reviewer)
-    .bind(i64::from(a.market_demand))
-    .bind(i64::from(a.innovation))
-    .bind(i64::from(a.management))
-    .bind(i64::from(a.recommend))
-    .bind(a.opinion.trim())
-    .bind(now())
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_product_review(
+            &mut tx,
+            &NewReview {
+                product_id: id,
+                reviewer_id: reviewer,
+                market_demand: i64::from(a.market_demand),
+                innovation: i64::from(a.innovation),
+                management: i64::from(a.management),
+                recommend: a.recommend,
+                opinion: a.opinion.trim(),
+                submitted_at: &now(),
+            },
+        )
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -477,28 +401,7 @@ pub async fn reviews(
     id: &str,
     only: Option<&str>,
 ) -> Result<Vec<serde_json::Value>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT reviewer_id, market_demand, innovation, management, recommend, opinion, submitted_at \
-         FROM product_reviews WHERE product_id = ?1 AND (?2 IS NULL OR reviewer_id = ?2) ORDER BY submitted_at",
-    )
-    .bind(id)
-    .bind(only)
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "reviewer_id": r.get::<String, _>(0),
-                "market_demand": r.get::<i64, _>(1),
-                "innovation": r.get::<i64, _>(2),
-                "management": r.get::<i64, _>(3),
-                "recommend": r.get::<i64, _>(4) == 1,
-                "opinion": r.get::<String, _>(5),
-                "submitted_at": r.get::<String, _>(6),
-            })
-        })
-        .collect())
+    store.product_reviews(id, only).await
 }
 
 /// Records the recommendation once every assigned reviewer has reviewed.
@@ -517,41 +420,32 @@ pub async fn decide(
         )]));
     }
     let mut tx = store.write().await?;
-    let current = status(&mut tx, id).await?;
+    let current = status(store, &mut tx, id).await?;
     if current != "under_review" {
         return Err(ProductError::Stage(format!(
             "only a product under review can be decided; this one is {current}"
         )));
     }
-    let missing: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM product_reviewers a LEFT JOIN product_reviews r \
-         ON r.product_id = a.product_id AND r.reviewer_id = a.reviewer_id WHERE a.product_id = ? AND r.reviewer_id IS NULL",
-    )
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let missing = store.missing_product_reviews(&mut tx, id).await?;
     if missing > 0 {
         return Err(ProductError::Stage(format!(
             "{missing} assigned reviewer(s) have not reviewed yet"
         )));
     }
     let at = now();
-    sqlx::query("INSERT INTO product_decisions (product_id, recommended, reason, decided_by, decided_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(id)
-        .bind(i64::from(recommended))
-        .bind(reason.trim())
-        .bind(actor)
-        .bind(&at)
-        .execute(&mut *tx)
+    store
+        .insert_product_decision(&mut tx, id, recommended, reason.trim(), actor, &at)
         .await?;
-    sqlx::query("UPDATE products SET status = ? WHERE id = ?")
-        .bind(if recommended {
-            "recommended"
-        } else {
-            "not_recommended"
-        })
-        .bind(id)
-        .execute(&mut *tx)
+    store
+        .set_product_status(
+            &mut tx,
+            id,
+            if recommended {
+                "recommended"
+            } else {
+                "not_recommended"
+            },
+        )
         .await?;
     audit::append(
         &mut tx,
@@ -575,26 +469,20 @@ pub async fn decide(
 /// The public list: recommended products of institutions in good standing, newest
 /// recommendation first.
 pub async fn public_list(store: &Store) -> Result<Vec<serde_json::Value>, ProductError> {
-    let rows = sqlx::query(
-        "SELECT p.*, i.name, i.uscc, d.decided_at, d.reason FROM products p \
-         JOIN institutions i ON i.id = p.institution_id \
-         JOIN product_decisions d ON d.product_id = p.id \
-         WHERE p.status = 'recommended' AND i.status = 'active' ORDER BY d.decided_at DESC",
-    )
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let p = from_row(r)?;
-            Ok(serde_json::json!({
+    Ok(store
+        .recommended_products()
+        .await?
+        .into_iter()
+        .map(|(p, recommended_at)| {
+            serde_json::json!({
                 "id": p.id,
                 "product_name": p.form.product_name,
                 "institution_name": p.institution_name,
                 "uscc": p.uscc,
                 "description": p.form.description,
                 "data_items": p.data_items,
-                "recommended_at": r.get::<String, _>("decided_at"),
-            }))
+                "recommended_at": recommended_at,
+            })
         })
-        .collect()
+        .collect())
 }

@@ -7,8 +7,8 @@
 
 use chrono::{Duration, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
+use crate::db::progress::{NewEvaluation, NewReport, ProgressReports as _};
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, new_id, now};
 
@@ -129,12 +129,6 @@ pub enum ReportError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for ReportError {
-    fn from(e: sqlx::Error) -> Self {
-        ReportError::Store(StoreError::Query(e))
-    }
-}
-
 fn invalid(field: &str, message: impl Into<String>) -> ReportError {
     ReportError::Invalid {
         field: field.into(),
@@ -144,15 +138,11 @@ fn invalid(field: &str, message: impl Into<String>) -> ReportError {
 
 /// The day an institution's account opened.
 pub async fn opened_on(store: &Store, institution_id: &str) -> Result<NaiveDate, ReportError> {
-    let at: String =
-        sqlx::query_scalar("SELECT opened_at FROM workspaces WHERE institution_id = ?")
-            .bind(institution_id)
-            .fetch_optional(store.pool())
-            .await?
-            .ok_or(ReportError::NotFound)?;
-    chrono::DateTime::parse_from_rfc3339(&at)
-        .map(|d| d.with_timezone(&storage::store::beijing()).date_naive())
-        .map_err(|e| ReportError::Store(StoreError::Query(sqlx::Error::Decode(Box::new(e)))))
+    let at = store
+        .workspace_opened_at(institution_id)
+        .await?
+        .ok_or(ReportError::NotFound)?;
+    Ok(at.with_timezone(&storage::store::beijing()).date_naive())
 }
 
 /// Records a report for one period of the schedule.
@@ -205,33 +195,30 @@ pub async fn submit(
     let id = new_id();
     let at = now();
     let mut tx = store.write().await?;
-    let exists: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM progress_reports WHERE institution_id = ? AND period_start = ?",
-    )
-    .bind(institution_id)
-    .bind(start.to_string())
-    .fetch_optional(&mut *tx)
-    .await?;
+    let exists = store
+        .report_for_period(&mut tx, institution_id, start)
+        .await?;
     if let Some(existing) = exists {
         return Err(ReportError::Duplicate(format!(
             "the period beginning {start} is already reported (report {existing})"
         )));
     }
-    sqlx::query(
-        "INSERT INTO progress_reports (id, institution_id, period_start, period_end, progress, \
-         security_risks, quality_problems, submitted_by, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(institution_id)
-    .bind(start.to_string())
-    .bind(end.to_string())
-    .bind(content.progress.trim())
-    .bind(content.security_risks.trim())
-    .bind(content.quality_problems.trim())
-    .bind(actor)
-    .bind(&at)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_report(
+            &mut tx,
+            &NewReport {
+                id: &id,
+                institution_id,
+                period_start: start,
+                period_end: end,
+                progress: content.progress.trim(),
+                security_risks: content.security_risks.trim(),
+                quality_problems: content.quality_problems.trim(),
+                submitted_by: actor,
+                submitted_at: &at,
+            },
+        )
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -263,32 +250,7 @@ pub async fn submit(
 
 /// An institution's reports, oldest period first.
 pub async fn list(store: &Store, institution_id: &str) -> Result<Vec<ProgressReport>, ReportError> {
-    let rows = sqlx::query(
-        "SELECT * FROM progress_reports WHERE institution_id = ? ORDER BY period_start",
-    )
-    .bind(institution_id)
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let date = |c: &str| {
-                r.get::<String, _>(c).parse::<NaiveDate>().map_err(|e| {
-                    ReportError::Store(StoreError::Query(sqlx::Error::Decode(Box::new(e))))
-                })
-            };
-            Ok(ProgressReport {
-                id: r.get("id"),
-                institution_id: r.get("institution_id"),
-                period_start: date("period_start")?,
-                period_end: date("period_end")?,
-                progress: r.get("progress"),
-                security_risks: r.get("security_risks"),
-                quality_problems: r.get("quality_problems"),
-                submitted_by: r.get("submitted_by"),
-                submitted_at: r.get("submitted_at"),
-            })
-        })
-        .collect()
+    Ok(store.reports(institution_id).await?)
 }
 
 /// The schedule of an institution with each period's status on `today`.
@@ -351,15 +313,9 @@ pub async fn overdue(
     today: NaiveDate,
     rules: ReportSchedule,
 ) -> Result<Vec<Overdue>, ReportError> {
-    let institutions = sqlx::query(
-        "SELECT i.id, i.name FROM institutions i JOIN workspaces w ON w.institution_id = i.id \
-         WHERE i.status != 'terminated'",
-    )
-    .fetch_all(store.pool())
-    .await?;
+    let institutions = store.reporting_institutions().await?;
     let mut out = Vec::new();
-    for row in institutions {
-        let (id, name): (String, String) = (row.get(0), row.get(1));
+    for (id, name) in institutions {
         for p in schedule(store, &id, today, rules).await? {
             if p.status == "overdue" {
                 out.push(Overdue {
@@ -414,7 +370,7 @@ impl Usage {
         let (usage, store) = (self.clone(), store.clone());
         tokio::spawn(async move { usage.write(&store).await })
             .await
-            .unwrap_or_else(|e| Err(StoreError::Query(sqlx::Error::Protocol(e.to_string()))))
+            .unwrap_or_else(|e| Err(crate::db::progress::unfinished(e)))
     }
 
     async fn write(&self, store: &Store) -> Result<(), StoreError> {
@@ -426,17 +382,9 @@ impl Usage {
         let written = async {
             let mut tx = store.write().await?;
             for ((institution_id, day), (requests, refusals)) in &counts {
-                sqlx::query(
-                    "INSERT INTO usage_daily (institution_id, day, requests, refusals) \
-                     SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM institutions WHERE id = ?1) \
-                     ON CONFLICT (institution_id, day) DO UPDATE SET requests = requests + ?3, refusals = refusals + ?4",
-                )
-                .bind(institution_id)
-                .bind(day.to_string())
-                .bind(requests)
-                .bind(refusals)
-                .execute(&mut *tx)
-                .await?;
+                store
+                    .add_usage(&mut tx, institution_id, *day, *requests, *refusals)
+                    .await?;
             }
             tx.commit().await?;
             Ok::<_, StoreError>(())
@@ -509,38 +457,15 @@ pub async fn measure(
     rules: ReportSchedule,
 ) -> Result<Measures, ReportError> {
     // Days are China's: usage is counted by China's day; times are stored in UTC.
-    let (from, to) = (start.to_string(), end.to_string());
     let (starts, ends) = (
         storage::store::china_day_starts(start),
         storage::store::china_day_starts(end + Duration::days(1)),
     );
-    let usage = sqlx::query(
-        "SELECT COALESCE(SUM(requests), 0), COALESCE(SUM(refusals), 0) FROM usage_daily \
-         WHERE institution_id = ? AND day BETWEEN ? AND ?",
-    )
-    .bind(institution_id)
-    .bind(&from)
-    .bind(&to)
-    .fetch_one(store.pool())
-    .await?;
-    let jobs = sqlx::query(
-        "SELECT COUNT(*), COALESCE(SUM(state = 'failed'), 0), COALESCE(SUM(cpu_ms), 0) FROM jobs \
-         WHERE institution_id = ? AND submitted_at >= ? AND submitted_at < ?",
-    )
-    .bind(institution_id)
-    .bind(&starts)
-    .bind(&ends)
-    .fetch_one(store.pool())
-    .await?;
-    let released: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(rows), 0) FROM releases \
-         WHERE institution_id = ? AND released_at >= ? AND released_at < ?",
-    )
-    .bind(institution_id)
-    .bind(&starts)
-    .bind(&ends)
-    .fetch_one(store.pool())
-    .await?;
+    let (requests, refusals) = store.usage_between(institution_id, start, end).await?;
+    let (jobs, jobs_failed, cpu_ms) = store.jobs_between(institution_id, &starts, &ends).await?;
+    let released = store
+        .rows_released_between(institution_id, &starts, &ends)
+        .await?;
     let today = storage::store::china_today();
     let periods = schedule(store, institution_id, today.min(end), rules).await?;
     let due: Vec<&Period> = periods
@@ -549,11 +474,11 @@ pub async fn measure(
         .collect();
     let count = |s: &str| due.iter().filter(|p| p.status == s).count() as i64;
     Ok(Measures {
-        requests: usage.get(0),
-        security_events: usage.get(1),
-        jobs: jobs.get(0),
-        jobs_failed: jobs.get(1),
-        cpu_seconds: jobs.get::<i64, _>(2) as f64 / 1000.0,
+        requests,
+        security_events: refusals,
+        jobs,
+        jobs_failed,
+        cpu_seconds: cpu_ms as f64 / 1000.0,
         rows_released: released,
         reports_on_time: count("submitted"),
         reports_late: count("submitted_late"),
@@ -596,21 +521,22 @@ pub async fn evaluate(
     let id = new_id();
     let at = now();
     let mut tx = store.write().await?;
-    sqlx::query(
-        "INSERT INTO evaluations (id, institution_id, period_start, period_end, measures, conclusion, \
-         note, evaluated_by, evaluated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&id)
-    .bind(institution_id)
-    .bind(start.to_string())
-    .bind(end.to_string())
-    .bind(serde_json::to_string(&measures).unwrap_or_default())
-    .bind(conclusion)
-    .bind(note.trim())
-    .bind(actor)
-    .bind(&at)
-    .execute(&mut *tx)
-    .await?;
+    store
+        .insert_evaluation(
+            &mut tx,
+            &NewEvaluation {
+                id: &id,
+                institution_id,
+                period_start: start,
+                period_end: end,
+                measures: &measures,
+                conclusion,
+                note: note.trim(),
+                evaluated_by: actor,
+                evaluated_at: &at,
+            },
+        )
+        .await?;
     audit::append(
         &mut tx,
         Event {
@@ -647,41 +573,13 @@ pub async fn evaluations(
     store: &Store,
     institution_id: &str,
 ) -> Result<Vec<Evaluation>, ReportError> {
-    let rows =
-        sqlx::query("SELECT * FROM evaluations WHERE institution_id = ? ORDER BY evaluated_at")
-            .bind(institution_id)
-            .fetch_all(store.pool())
-            .await?;
-    rows.iter()
-        .map(|r| {
-            let decode = |e: Box<dyn std::error::Error + Send + Sync>| {
-                ReportError::Store(StoreError::Query(sqlx::Error::Decode(e)))
-            };
-            Ok(Evaluation {
-                id: r.get("id"),
-                institution_id: r.get("institution_id"),
-                period_start: r
-                    .get::<String, _>("period_start")
-                    .parse()
-                    .map_err(|e| decode(Box::new(e)))?,
-                period_end: r
-                    .get::<String, _>("period_end")
-                    .parse()
-                    .map_err(|e| decode(Box::new(e)))?,
-                measures: serde_json::from_str(&r.get::<String, _>("measures"))
-                    .map_err(|e| decode(Box::new(e)))?,
-                conclusion: r.get("conclusion"),
-                note: r.get("note"),
-                evaluated_by: r.get("evaluated_by"),
-                evaluated_at: r.get("evaluated_at"),
-            })
-        })
-        .collect()
+    Ok(store.evaluations(institution_id).await?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::progress::fixtures;
 
     #[tokio::test]
     async fn usage_is_counted_in_memory_and_written_in_one_go() {
@@ -689,19 +587,19 @@ mod tests {
         let store = storage::store::Store::open(&dir.path().join("creditpool.db"))
             .await
             .expect("database");
-        sqlx::query(
+        fixtures::execute(
+            &store,
             "INSERT INTO institutions (id, name, uscc, status, created_at) \
              VALUES ('inst-1', '浙江示例征信有限公司', '91330100MA2B3C4D5E', 'active', '2026-11-01T00:00:00Z')",
         )
-        .execute(store.pool())
         .await
         .expect("institution");
         let usage = std::sync::Arc::new(Usage::default());
         let read = || async {
-            sqlx::query_as::<_, (String, i64, i64)>(
+            fixtures::day_counts(
+                &store,
                 "SELECT day, requests, refusals FROM usage_daily WHERE institution_id = 'inst-1'",
             )
-            .fetch_all(store.pool())
             .await
             .expect("read")
         };
@@ -722,7 +620,7 @@ mod tests {
         let alter = |sql: &'static str| {
             let store = &store;
             async move {
-                sqlx::query(sql).execute(store.pool()).await.expect("alter");
+                fixtures::execute(store, sql).await.expect("alter");
             }
         };
         usage.count("inst-1", false);

@@ -3,10 +3,10 @@
 //! writes an opinion, and the administrator records the decision with a reason. The
 //! decision is final only through that record.
 
-use sqlx::Row;
-
 use storage::audit::{self, Event};
-use storage::store::{Store, StoreError, now};
+use storage::store::{Store, StoreError, Tx, now};
+
+use crate::db::review::{NewReview, Reviews as _};
 
 /// Reviewers an application needs before a decision, unless configured otherwise.
 pub const MIN_REVIEWERS: usize = 3;
@@ -74,12 +74,6 @@ pub enum ReviewError {
     Store(#[from] StoreError),
 }
 
-impl From<sqlx::Error> for ReviewError {
-    fn from(e: sqlx::Error) -> Self {
-        ReviewError::Store(StoreError::Query(e))
-    }
-}
-
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> ReviewError {
     ReviewError::Invalid {
         field: field.into(),
@@ -89,30 +83,17 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> ReviewError 
 
 /// The reviewers assigned to an application (user ids).
 pub async fn reviewers(store: &Store, application_id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT reviewer_id FROM application_reviewers WHERE application_id = ? ORDER BY reviewer_id",
-    )
-    .bind(application_id)
-    .fetch_all(store.pool())
-    .await?)
+    store.application_reviewers(application_id).await
 }
 
 /// The unified social credit codes a reviewer has declared as affiliations.
 pub async fn affiliations(store: &Store, user_id: &str) -> Result<Vec<String>, StoreError> {
-    Ok(
-        sqlx::query_scalar(
-            "SELECT uscc FROM reviewer_affiliations WHERE user_id = ? ORDER BY uscc",
-        )
-        .bind(user_id)
-        .fetch_all(store.pool())
-        .await?,
-    )
+    store.affiliations(user_id).await
 }
 
-async fn status(tx: &mut storage::store::Tx, application_id: &str) -> Result<String, ReviewError> {
-    sqlx::query_scalar("SELECT status FROM applications WHERE id = ?")
-        .bind(application_id)
-        .fetch_optional(&mut **tx)
+async fn status(store: &Store, tx: &mut Tx, application_id: &str) -> Result<String, ReviewError> {
+    store
+        .application_status(tx, application_id)
         .await?
         .ok_or_else(|| ReviewError::Stage("no such application".into()))
 }
@@ -129,40 +110,27 @@ pub async fn assign(
     request_id: &str,
 ) -> Result<Vec<String>, ReviewError> {
     let mut tx = store.write().await?;
-    let current = status(&mut tx, application_id).await?;
+    let current = status(store, &mut tx, application_id).await?;
     if current != "submitted" && current != "under_review" {
         return Err(ReviewError::Stage(format!(
             "reviewers are assigned to submitted applications; this one is {current}"
         )));
     }
     for (i, id) in reviewer_ids.iter().enumerate() {
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let role = store.user_role(&mut tx, id).await?;
         if role.as_deref() != Some("reviewer") {
             return Err(invalid(
                 format!("reviewer_ids[{i}]"),
                 format!("'{id}' is not a reviewer"),
             ));
         }
-        sqlx::query(
-            "INSERT OR IGNORE INTO application_reviewers (application_id, reviewer_id, assigned_by, assigned_at) \
-             VALUES (?, ?, ?, ?)",
-        )
-        .bind(application_id)
-        .bind(id)
-        .bind(actor)
-        .bind(now())
-        .execute(&mut *tx)
-        .await?;
+        store
+            .assign_application_reviewer(&mut tx, application_id, id, actor, &now())
+            .await?;
     }
-    let assigned: Vec<String> = sqlx::query_scalar(
-        "SELECT reviewer_id FROM application_reviewers WHERE application_id = ? ORDER BY reviewer_id",
-    )
-    .bind(application_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let assigned = store
+        .application_reviewers_in(&mut tx, application_id)
+        .await?;
     if assigned.len() < min_reviewers {
         return Err(invalid(
             "reviewer_ids",
@@ -172,10 +140,8 @@ pub async fn assign(
             ),
         ));
     }
-    sqlx::query("UPDATE applications SET status = 'under_review', updated_at = ? WHERE id = ?")
-        .bind(now())
-        .bind(application_id)
-        .execute(&mut *tx)
+    store
+        .start_application_review(&mut tx, application_id, &now())
         .await?;
     audit::append(
         &mut tx,
@@ -220,27 +186,27 @@ pub async fn submit_review(
         ));
     }
     let mut tx = store.write().await?;
-    let current = status(&mut tx, application_id).await?;
+    let current = status(store, &mut tx, application_id).await?;
     if current != "under_review" {
         return Err(ReviewError::Stage(format!(
             "the application is {current}, not under review"
         )));
     }
-    let done = sqlx::query(
-        "INSERT OR IGNORE INTO reviews (application_id, reviewer_id, compliance, innovation, prospects, opinion, submitted_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(application_id)
-    .bind(reviewer_id)
-    .bind(i64::from(scores.compliance))
-    .bind(i64::from(scores.innovation))
-    .bind(i64::from(scores.prospects))
-    .bind(opinion)
-    .bind(now())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if done == 0 {
+    let done = store
+        .insert_review(
+            &mut tx,
+            &NewReview {
+                application_id,
+                reviewer_id,
+                compliance: i64::from(scores.compliance),
+                innovation: i64::from(scores.innovation),
+                prospects: i64::from(scores.prospects),
+                opinion,
+                submitted_at: &now(),
+            },
+        )
+        .await?;
+    if !done {
         return Err(ReviewError::Stage(
             "you have already reviewed this application".into(),
         ));
@@ -266,27 +232,7 @@ pub async fn submit_review(
 
 /// The reviews of an application.
 pub async fn reviews(store: &Store, application_id: &str) -> Result<Vec<Review>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT r.reviewer_id, u.display_name, r.compliance, r.innovation, r.prospects, r.opinion, r.submitted_at \
-         FROM reviews r JOIN users u ON u.id = r.reviewer_id WHERE r.application_id = ? ORDER BY r.submitted_at",
-    )
-    .bind(application_id)
-    .fetch_all(store.pool())
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Review {
-            reviewer_id: r.get(0),
-            reviewer_name: r.get(1),
-            scores: Scores {
-                compliance: r.get::<i64, _>(2) as u8,
-                innovation: r.get::<i64, _>(3) as u8,
-                prospects: r.get::<i64, _>(4) as u8,
-                opinion: r.get(5),
-            },
-            submitted_at: r.get(6),
-        })
-        .collect())
+    store.reviews(application_id).await
 }
 
 /// Records the decision once every assigned reviewer has reviewed.
@@ -306,20 +252,13 @@ pub async fn decide(
         ));
     }
     let mut tx = store.write().await?;
-    let current = status(&mut tx, application_id).await?;
+    let current = status(store, &mut tx, application_id).await?;
     if current != "under_review" {
         return Err(ReviewError::Stage(format!(
             "only an application under review can be decided; this one is {current}"
         )));
     }
-    let missing: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM application_reviewers a LEFT JOIN reviews r \
-         ON r.application_id = a.application_id AND r.reviewer_id = a.reviewer_id \
-         WHERE a.application_id = ? AND r.reviewer_id IS NULL",
-    )
-    .bind(application_id)
-    .fetch_one(&mut *tx)
-    .await?;
+    let missing = store.missing_reviews(&mut tx, application_id).await?;
     if missing > 0 {
         return Err(ReviewError::Stage(format!(
             "{missing} assigned reviewer(s) have not reviewed yet"
@@ -327,19 +266,11 @@ pub async fn decide(
     }
     let decision = if approved { "approved" } else { "rejected" };
     let at = now();
-    sqlx::query("INSERT INTO decisions (application_id, decision, reason, decided_by, decided_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(application_id)
-        .bind(decision)
-        .bind(reason)
-        .bind(actor)
-        .bind(&at)
-        .execute(&mut *tx)
+    store
+        .insert_decision(&mut tx, application_id, decision, reason, actor, &at)
         .await?;
-    sqlx::query("UPDATE applications SET status = ?, updated_at = ? WHERE id = ?")
-        .bind(decision)
-        .bind(&at)
-        .bind(application_id)
-        .execute(&mut *tx)
+    store
+        .set_application_status(&mut tx, application_id, decision, &at)
         .await?;
     audit::append(
         &mut tx,
@@ -367,18 +298,7 @@ pub async fn decide(
 
 /// The recorded decision, if any.
 pub async fn decision(store: &Store, application_id: &str) -> Result<Option<Decision>, StoreError> {
-    let row = sqlx::query(
-        "SELECT decision, reason, decided_by, decided_at FROM decisions WHERE application_id = ?",
-    )
-    .bind(application_id)
-    .fetch_optional(store.pool())
-    .await?;
-    Ok(row.map(|r| Decision {
-        decision: r.get(0),
-        reason: r.get(1),
-        decided_by: r.get(2),
-        decided_at: r.get(3),
-    }))
+    store.decision(application_id).await
 }
 
 /// Replaces a reviewer's declared affiliations (unified social credit codes, each
@@ -402,36 +322,17 @@ pub async fn declare_affiliations(
     codes.sort();
     codes.dedup();
     let mut tx = store.write().await?;
-    let before: Vec<String> = sqlx::query_scalar(
-        "SELECT uscc FROM reviewer_affiliations WHERE user_id = ? ORDER BY uscc",
-    )
-    .bind(reviewer_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let before = store.affiliations_in(&mut tx, reviewer_id).await?;
     let removed: Vec<&String> = before.iter().filter(|c| !codes.contains(c)).collect();
     let added: Vec<&String> = codes.iter().filter(|c| !before.contains(c)).collect();
     // An affiliation is a record (issue 15): it cannot be withdrawn while its holder is
     // assigned to an undecided application or product of that code, or the conflict it
     // declares would stop stopping the review.
     if !removed.is_empty() {
-        let applications: Vec<(String, String)> = sqlx::query_as(
-            "SELECT a.id, COALESCE(json_extract(a.form, '$.uscc'), '') FROM application_reviewers r \
-             JOIN applications a ON a.id = r.application_id \
-             LEFT JOIN decisions d ON d.application_id = a.id \
-             WHERE r.reviewer_id = ? AND d.application_id IS NULL",
-        )
-        .bind(reviewer_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let products: Vec<(String, String)> = sqlx::query_as(
-            "SELECT p.id, i.uscc FROM product_reviewers r JOIN products p ON p.id = r.product_id \
-             JOIN institutions i ON i.id = p.institution_id \
-             LEFT JOIN product_decisions d ON d.product_id = p.id \
-             WHERE r.reviewer_id = ? AND d.product_id IS NULL",
-        )
-        .bind(reviewer_id)
-        .fetch_all(&mut *tx)
-        .await?;
+        let applications = store
+            .undecided_applications_of(&mut tx, reviewer_id)
+            .await?;
+        let products = store.undecided_products_of(&mut tx, reviewer_id).await?;
         let concerned = applications
             .iter()
             .map(|(id, code)| (format!("application {id}"), code))
@@ -449,16 +350,9 @@ pub async fn declare_affiliations(
             }
         }
     }
-    sqlx::query("DELETE FROM reviewer_affiliations WHERE user_id = ?")
-        .bind(reviewer_id)
-        .execute(&mut *tx)
-        .await?;
+    store.delete_affiliations(&mut tx, reviewer_id).await?;
     for code in &codes {
-        sqlx::query("INSERT INTO reviewer_affiliations (user_id, uscc) VALUES (?, ?)")
-            .bind(reviewer_id)
-            .bind(code)
-            .execute(&mut *tx)
-            .await?;
+        store.insert_affiliation(&mut tx, reviewer_id, code).await?;
     }
     audit::append(
         &mut tx,

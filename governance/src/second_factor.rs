@@ -9,11 +9,11 @@
 //! last step used is kept (RFC 6238 §5.2).
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
-use sqlx::Row;
 
+use crate::db::second_factor::SecondFactors as _;
 use crate::identity::{IdentityError, Role};
 use storage::audit::{self, Event};
-use storage::store::{StoreError, Tx, now, random_bytes, sha256_hex};
+use storage::store::{Store, StoreError, Tx, now, random_bytes, sha256_hex};
 
 /// Seconds per time step.
 pub const STEP_SECONDS: i64 = 30;
@@ -184,17 +184,7 @@ pub async fn start_enrolment(
         return Err(IdentityError::SecondFactorEnrolled);
     }
     let secret = random_bytes::<20>();
-    sqlx::query(
-        "INSERT INTO second_factors (user_id, sealed_secret, created_at, confirmed_at, last_step) \
-         VALUES (?1, ?2, ?3, NULL, 0) \
-         ON CONFLICT (user_id) DO UPDATE SET sealed_secret = ?2, created_at = ?3, \
-         confirmed_at = NULL, last_step = 0",
-    )
-    .bind(user_id)
-    .bind(settings.seal(user_id, &secret))
-    .bind(now())
-    .execute(&mut **tx)
-    .await?;
+    Store::start_second_factor(tx, user_id, &settings.seal(user_id, &secret), &now()).await?;
     audit::append(
         tx,
         Event {
@@ -237,15 +227,8 @@ pub async fn enrol_known(
     actor: &str,
     request_id: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO second_factors (user_id, sealed_secret, created_at, confirmed_at, last_step) \
-         VALUES (?1, ?2, ?3, ?3, 0)",
-    )
-    .bind(user_id)
-    .bind(settings.seal(user_id, secret))
-    .bind(now())
-    .execute(&mut **tx)
-    .await?;
+    Store::insert_confirmed_second_factor(tx, user_id, &settings.seal(user_id, secret), &now())
+        .await?;
     audit::append(
         tx,
         Event {
@@ -285,12 +268,7 @@ pub async fn check(
     unix_seconds: i64,
     request_id: &str,
 ) -> Result<Verdict, IdentityError> {
-    let row = sqlx::query(
-        "SELECT sealed_secret, confirmed_at, last_step FROM second_factors WHERE user_id = ?",
-    )
-    .bind(user_id)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let row = Store::second_factor(tx, user_id).await?;
     let code = code.map(str::trim).filter(|c| !c.is_empty());
     let Some(row) = row else {
         return Ok(if settings.required && role.is_staff() {
@@ -300,9 +278,9 @@ pub async fn check(
             Verdict::Passed(None)
         });
     };
-    let sealed: Vec<u8> = row.get(0);
-    let confirmed = row.get::<Option<String>, _>(1).is_some();
-    let last_step: i64 = row.get(2);
+    let sealed = row.sealed_secret;
+    let confirmed = row.confirmed_at.is_some();
+    let last_step = row.last_step;
     // Anyone with a confirmed factor gives a code; staff must have one when required.
     let asked = confirmed || (settings.required && role.is_staff());
     let Some(code) = code else {
@@ -336,15 +314,7 @@ pub async fn check(
         let Some(step) = matched else {
             return Ok(Verdict::Wrong);
         };
-        sqlx::query(
-            "UPDATE second_factors SET last_step = ?, confirmed_at = COALESCE(confirmed_at, ?) \
-             WHERE user_id = ?",
-        )
-        .bind(i64::try_from(step).unwrap_or(i64::MAX))
-        .bind(now())
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
+        Store::accept_step(tx, user_id, i64::try_from(step).unwrap_or(i64::MAX), &now()).await?;
         if confirmed {
             return Ok(Verdict::Passed(None));
         }
@@ -366,24 +336,11 @@ pub async fn check(
         // Recovery codes exist only once an enrolment is confirmed.
         return Ok(Verdict::Wrong);
     }
-    let used = sqlx::query(
-        "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
-    )
-    .bind(now())
-    .bind(user_id)
-    .bind(recovery_hash(code))
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if used == 0 {
+    let used = Store::use_recovery_code(tx, user_id, &recovery_hash(code), &now()).await?;
+    if !used {
         return Ok(Verdict::Wrong);
     }
-    let left: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL",
-    )
-    .bind(user_id)
-    .fetch_one(&mut **tx)
-    .await?;
+    let left = Store::recovery_codes_left(tx, user_id).await?;
     audit::append(
         tx,
         Event {
@@ -416,20 +373,12 @@ fn recovery_hash(code: &str) -> String {
 /// Replaces `user_id`'s recovery codes by [`RECOVERY_CODES`] new ones (60 random bits
 /// each, written `xxxx-xxxx-xxxx`), returned once.
 pub async fn new_recovery_codes(tx: &mut Tx, user_id: &str) -> Result<Vec<String>, StoreError> {
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
+    Store::delete_recovery_codes(tx, user_id).await?;
     let mut codes = Vec::with_capacity(RECOVERY_CODES);
     for _ in 0..RECOVERY_CODES {
         let text = base32(&random_bytes::<8>())[..12].to_ascii_lowercase();
         let code = format!("{}-{}-{}", &text[..4], &text[4..8], &text[8..]);
-        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES (?, ?, ?)")
-            .bind(user_id)
-            .bind(recovery_hash(&code))
-            .bind(now())
-            .execute(&mut **tx)
-            .await?;
+        Store::insert_recovery_code(tx, user_id, &recovery_hash(&code), &now()).await?;
         codes.push(code);
     }
     Ok(codes)
@@ -438,26 +387,13 @@ pub async fn new_recovery_codes(tx: &mut Tx, user_id: &str) -> Result<Vec<String
 /// Removes `user_id`'s second factor and recovery codes (an administrator's reset);
 /// whether there was one.
 pub async fn remove(tx: &mut Tx, user_id: &str) -> Result<bool, StoreError> {
-    sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(sqlx::query("DELETE FROM second_factors WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected()
-        > 0)
+    Store::delete_recovery_codes(tx, user_id).await?;
+    Store::delete_second_factor(tx, user_id).await
 }
 
 /// Whether `user_id` has a confirmed second factor.
 pub async fn confirmed(tx: &mut Tx, user_id: &str) -> Result<bool, StoreError> {
-    let confirmed: Option<Option<String>> =
-        sqlx::query_scalar("SELECT confirmed_at FROM second_factors WHERE user_id = ?")
-            .bind(user_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(confirmed.flatten().is_some())
+    Store::second_factor_confirmed(tx, user_id).await
 }
 
 #[cfg(test)]

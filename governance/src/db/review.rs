@@ -1,0 +1,365 @@
+//! The SQL of expert review and reviewers' affiliations (`crate::review`).
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use storage::store::{Store, StoreError, Tx};
+
+use crate::review::{Decision, Review, Scores};
+
+/// A review as it is stored.
+pub(crate) struct NewReview<'a> {
+    pub application_id: &'a str,
+    pub reviewer_id: &'a str,
+    pub compliance: i64,
+    pub innovation: i64,
+    pub prospects: i64,
+    pub opinion: &'a str,
+    pub submitted_at: &'a str,
+}
+
+/// Where reviews, decisions and affiliations are kept: what a backend implements.
+pub(crate) trait Reviews {
+    /// The reviewers assigned to an application, by id.
+    async fn application_reviewers(&self, application_id: &str) -> Result<Vec<String>, StoreError>;
+    /// The reviewers assigned to an application, by id, read in `tx`.
+    async fn application_reviewers_in(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+    ) -> Result<Vec<String>, StoreError>;
+    /// A reviewer's declared affiliations (unified social credit codes), sorted.
+    async fn affiliations(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
+    /// A reviewer's declared affiliations, sorted, read in `tx`.
+    async fn affiliations_in(&self, tx: &mut Tx, user_id: &str) -> Result<Vec<String>, StoreError>;
+    /// The status of an application, read in `tx`, if it exists.
+    async fn application_status(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+    ) -> Result<Option<String>, StoreError>;
+    /// The stored role of user `id`, read in `tx`, if the user exists.
+    async fn user_role(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError>;
+    /// Assigns a reviewer to an application, unless assigned already.
+    async fn assign_application_reviewer(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+        reviewer_id: &str,
+        assigned_by: &str,
+        assigned_at: &str,
+    ) -> Result<(), StoreError>;
+    /// Puts an application under review.
+    async fn start_application_review(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+        at: &str,
+    ) -> Result<(), StoreError>;
+    /// Stores a review unless the reviewer has reviewed already; whether it was stored.
+    async fn insert_review(&self, tx: &mut Tx, row: &NewReview<'_>) -> Result<bool, StoreError>;
+    /// The reviews of an application with their reviewers' names, oldest first.
+    async fn reviews(&self, application_id: &str) -> Result<Vec<Review>, StoreError>;
+    /// How many assigned reviewers of an application have not reviewed it, read in `tx`.
+    async fn missing_reviews(&self, tx: &mut Tx, application_id: &str) -> Result<i64, StoreError>;
+    /// Stores the decision on an application.
+    async fn insert_decision(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+        decision: &str,
+        reason: &str,
+        decided_by: &str,
+        decided_at: &str,
+    ) -> Result<(), StoreError>;
+    /// Sets an application's status and time of change.
+    async fn set_application_status(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+        status: &str,
+        at: &str,
+    ) -> Result<(), StoreError>;
+    /// The decision on an application, if one is recorded.
+    async fn decision(&self, application_id: &str) -> Result<Option<Decision>, StoreError>;
+    /// The undecided applications a reviewer is assigned to: id and the form's code
+    /// (empty if it has none).
+    async fn undecided_applications_of(
+        &self,
+        tx: &mut Tx,
+        reviewer_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// The undecided products a reviewer is assigned to: id and the institution's code.
+    async fn undecided_products_of(
+        &self,
+        tx: &mut Tx,
+        reviewer_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+    /// Removes every affiliation of a reviewer.
+    async fn delete_affiliations(&self, tx: &mut Tx, user_id: &str) -> Result<(), StoreError>;
+    /// Stores one affiliation of a reviewer.
+    async fn insert_affiliation(
+        &self,
+        tx: &mut Tx,
+        user_id: &str,
+        uscc: &str,
+    ) -> Result<(), StoreError>;
+}
+
+fn review(r: &SqliteRow) -> Review {
+    Review {
+        reviewer_id: r.get(0),
+        reviewer_name: r.get(1),
+        scores: Scores {
+            compliance: r.get::<i64, _>(2) as u8,
+            innovation: r.get::<i64, _>(3) as u8,
+            prospects: r.get::<i64, _>(4) as u8,
+            opinion: r.get(5),
+        },
+        submitted_at: r.get(6),
+    }
+}
+
+impl Reviews for Store {
+    async fn application_reviewers(&self, application_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT reviewer_id FROM application_reviewers WHERE application_id = ? ORDER BY reviewer_id",
+        )
+        .bind(application_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    async fn application_reviewers_in(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT reviewer_id FROM application_reviewers WHERE application_id = ? ORDER BY reviewer_id",
+        )
+        .bind(application_id)
+        .fetch_all(&mut **tx)
+        .await?)
+    }
+
+    async fn affiliations(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT uscc FROM reviewer_affiliations WHERE user_id = ? ORDER BY uscc",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    async fn affiliations_in(&self, tx: &mut Tx, user_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT uscc FROM reviewer_affiliations WHERE user_id = ? ORDER BY uscc",
+        )
+        .bind(user_id)
+        .fetch_all(&mut **tx)
+        .await?)
+    }
+
+    async fn application_status(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT status FROM applications WHERE id = ?")
+                .bind(application_id)
+                .fetch_optional(&mut **tx)
+                .await?,
+        )
+    }
+
+    async fn user_role(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?)
+    }
+
+    async fn assign_application_reviewer(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+        reviewer_id: &str,
+        assigned_by: &str,
+        assigned_at: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO application_reviewers (application_id, reviewer_id, assigned_by, assigned_at) \
+             VALUES (?, ?, ?, ?)",
+        )
+        .bind(application_id)
+        .bind(reviewer_id)
+        .bind(assigned_by)
+        .bind(assigned_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn start_application_review(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE applications SET status = 'under_review', updated_at = ? WHERE id = ?")
+            .bind(at)
+            .bind(application_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_review(&self, tx: &mut Tx, row: &NewReview<'_>) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO reviews (application_id, reviewer_id, compliance, innovation, prospects, opinion, submitted_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(row.application_id)
+        .bind(row.reviewer_id)
+        .bind(row.compliance)
+        .bind(row.innovation)
+        .bind(row.prospects)
+        .bind(row.opinion)
+        .bind(row.submitted_at)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        Ok(done != 0)
+    }
+
+    async fn reviews(&self, application_id: &str) -> Result<Vec<Review>, StoreError> {
+        Ok(sqlx::query(
+            "SELECT r.reviewer_id, u.display_name, r.compliance, r.innovation, r.prospects, r.opinion, r.submitted_at \
+             FROM reviews r JOIN users u ON u.id = r.reviewer_id WHERE r.application_id = ? ORDER BY r.submitted_at",
+        )
+        .bind(application_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(review)
+        .collect())
+    }
+
+    async fn missing_reviews(&self, tx: &mut Tx, application_id: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM application_reviewers a LEFT JOIN reviews r \
+             ON r.application_id = a.application_id AND r.reviewer_id = a.reviewer_id \
+             WHERE a.application_id = ? AND r.reviewer_id IS NULL",
+        )
+        .bind(application_id)
+        .fetch_one(&mut **tx)
+        .await?)
+    }
+
+    async fn insert_decision(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+        decision: &str,
+        reason: &str,
+        decided_by: &str,
+        decided_at: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO decisions (application_id, decision, reason, decided_by, decided_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(application_id)
+            .bind(decision)
+            .bind(reason)
+            .bind(decided_by)
+            .bind(decided_at)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_application_status(
+        &self,
+        tx: &mut Tx,
+        application_id: &str,
+        status: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE applications SET status = ?, updated_at = ? WHERE id = ?")
+            .bind(status)
+            .bind(at)
+            .bind(application_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn decision(&self, application_id: &str) -> Result<Option<Decision>, StoreError> {
+        Ok(sqlx::query(
+            "SELECT decision, reason, decided_by, decided_at FROM decisions WHERE application_id = ?",
+        )
+        .bind(application_id)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|r| Decision {
+            decision: r.get(0),
+            reason: r.get(1),
+            decided_by: r.get(2),
+            decided_at: r.get(3),
+        }))
+    }
+
+    async fn undecided_applications_of(
+        &self,
+        tx: &mut Tx,
+        reviewer_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT a.id, COALESCE(json_extract(a.form, '$.uscc'), '') FROM application_reviewers r \
+             JOIN applications a ON a.id = r.application_id \
+             LEFT JOIN decisions d ON d.application_id = a.id \
+             WHERE r.reviewer_id = ? AND d.application_id IS NULL",
+        )
+        .bind(reviewer_id)
+        .fetch_all(&mut **tx)
+        .await?)
+    }
+
+    async fn undecided_products_of(
+        &self,
+        tx: &mut Tx,
+        reviewer_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT p.id, i.uscc FROM product_reviewers r JOIN products p ON p.id = r.product_id \
+             JOIN institutions i ON i.id = p.institution_id \
+             LEFT JOIN product_decisions d ON d.product_id = p.id \
+             WHERE r.reviewer_id = ? AND d.product_id IS NULL",
+        )
+        .bind(reviewer_id)
+        .fetch_all(&mut **tx)
+        .await?)
+    }
+
+    async fn delete_affiliations(&self, tx: &mut Tx, user_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM reviewer_affiliations WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_affiliation(
+        &self,
+        tx: &mut Tx,
+        user_id: &str,
+        uscc: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO reviewer_affiliations (user_id, uscc) VALUES (?, ?)")
+            .bind(user_id)
+            .bind(uscc)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
