@@ -1,6 +1,6 @@
 //! The outcome of the entry criteria of BRIEF P2 (附件1) as attached to an application
 //! for its reviewers. The checks themselves read the platform's public-credit data and
-//! live above this crate (the gateway's `criteria::check`).
+//! live above this crate (`platform::criteria::check`).
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

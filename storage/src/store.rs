@@ -78,7 +78,7 @@ impl std::ops::DerefMut for Tx {
 impl Store {
     /// Opens (creating if needed) the SQLite file at `path` and applies the schema's
     /// migrations. Data migrations that need a domain rule run above this crate (the
-    /// gateway's `store::open`).
+    /// application layer's `platform::store::open`).
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {

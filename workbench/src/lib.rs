@@ -5,7 +5,9 @@
 //! uploaded models (`models`); masked identifiers enter as keyed pseudonyms
 //! (`pseudonyms`); `lineage` finds what a plan reads; `quotas` counts what was used;
 //! the output gate (`gate`, with `cells` and `sketch`) decides every release. Below
-//! HTTP (`.ci/check-deps`): the gateway's handlers and the command line call it.
+//! HTTP (`.ci/check-deps`): the application layer (`platform`), the JSON API's
+//! handlers and the command line call it. Its SQL is in `db`, behind its storage
+//! traits.
 
 mod db;
 
