@@ -1,5 +1,6 @@
 //! Applications in the platform database: drafts, submission, listing.
 
+use crate::db::accounts::Accounts as _;
 use crate::db::applications::Applications as _;
 use crate::form::{ApplicationForm, FieldError, check_for_submission};
 use storage::audit::{self, Event};
@@ -74,7 +75,7 @@ pub async fn normalise_stored_codes(store: &Store) -> Result<(), StoreError> {
         if normal == code {
             continue;
         }
-        let taken = store.institution_with_code(&mut tx, &normal).await?;
+        let taken = store.institution_with_uscc(&mut tx, &normal).await?;
         if let Some(other) = taken {
             clashes.push(serde_json::json!({ "institutions": [id, other], "uscc": normal }));
             continue;

@@ -27,12 +27,6 @@ pub(crate) trait Applications {
     ) -> Result<(), StoreError>;
     /// Every institution's id and unified social credit code as stored, read in `tx`.
     async fn institution_codes(&self, tx: &mut Tx) -> Result<Vec<(String, String)>, StoreError>;
-    /// The institution with exactly this code, read in `tx`, if there is one.
-    async fn institution_with_code(
-        &self,
-        tx: &mut Tx,
-        uscc: &str,
-    ) -> Result<Option<String>, StoreError>;
     /// Replaces an institution's code.
     async fn set_institution_code(
         &self,
@@ -157,19 +151,6 @@ impl Applications for Store {
         Ok(sqlx::query_as("SELECT id, uscc FROM institutions")
             .fetch_all(&mut **tx)
             .await?)
-    }
-
-    async fn institution_with_code(
-        &self,
-        tx: &mut Tx,
-        uscc: &str,
-    ) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM institutions WHERE uscc = ?")
-                .bind(uscc)
-                .fetch_optional(&mut **tx)
-                .await?,
-        )
     }
 
     async fn set_institution_code(
