@@ -11,6 +11,7 @@ pub mod criteria;
 mod db;
 pub mod demo;
 pub mod issuance;
+pub mod jobs;
 pub mod releases;
 pub mod settings;
 pub mod store;
@@ -302,6 +303,34 @@ impl Platform {
                 ),
             }),
         }
+    }
+
+    /// Authorizes `action` on institution `id` as it is now (its status read from the
+    /// store): an institution's users are told that another institution does not exist,
+    /// and the probe is still counted as a refusal.
+    pub async fn institution(
+        &self,
+        caller: &Caller,
+        id: &str,
+        action: Action,
+    ) -> Result<(), Refusal> {
+        let foreign = caller.role == identity::Role::Institution
+            && caller.institution_id.as_deref() != Some(id);
+        let status = governance::accounts::status(&self.store, id).await?;
+        let Some(status) = status.filter(|_| !foreign) else {
+            if foreign {
+                let _ = self.authorize(caller, action, &Resource::Platform);
+            }
+            return Err(Refusal::NotFound("institution"));
+        };
+        self.authorize(
+            caller,
+            action,
+            &Resource::Institution(InstitutionRef {
+                id: id.into(),
+                status,
+            }),
+        )
     }
 
     /// Authorizes `action` on institution `id` for that institution's own users only

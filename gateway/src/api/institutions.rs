@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use policies::access::{Action, InstitutionRef, Resource};
+use policies::access::{Action, Resource};
 use serde::Deserialize;
 
 use super::applications::Page;
@@ -115,23 +115,7 @@ pub(super) async fn institution(
     id: &str,
     action: Action,
 ) -> Result<(), ApiError> {
-    let foreign = caller.role == Role::Institution && caller.institution_id.as_deref() != Some(id);
-    let status = governance::accounts::status(&state.store, id).await?;
-    let Some(status) = status.filter(|_| !foreign) else {
-        // Still counted as a refusal when an institution probes another's id.
-        if foreign {
-            let _ = state.authorize(caller, action, &Resource::Platform);
-        }
-        return Err(ApiError::not_found("institution"));
-    };
-    Ok(state.authorize(
-        caller,
-        action,
-        &Resource::Institution(InstitutionRef {
-            id: id.into(),
-            status,
-        }),
-    )?)
+    Ok(state.institution(caller, id, action).await?)
 }
 
 /// What reading an institution's things needs: its own users use the workspace,
@@ -353,12 +337,8 @@ async fn submit_job(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<JobRequest>,
 ) -> Result<Response, ApiError> {
-    institution(&state, &caller, &id, Action::UseWorkspace).await?;
-    let own = workbench::own_data::visible(&state.store, &state.access, &super::principal(&caller))
-        .await?;
     let job = state
-        .workspaces
-        .submit(&id, &caller.user_id, &body.sql, own, &request_id())
+        .submit_job(&caller, &id, &body.sql, &request_id())
         .await?;
     Ok((StatusCode::ACCEPTED, Json(seen_by(&caller, job))).into_response())
 }
@@ -610,4 +590,15 @@ async fn delete_model(
     institution(&state, &caller, &id, Action::UseWorkspace).await?;
     models::delete(&state.store, &id, &model, &caller.user_id, &request_id()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<platform::jobs::SubmitError> for ApiError {
+    fn from(e: platform::jobs::SubmitError) -> Self {
+        use platform::jobs::SubmitError;
+        match e {
+            SubmitError::Refused(e) => e.into(),
+            SubmitError::OwnData(e) => e.into(),
+            SubmitError::Workspace(e) => e.into(),
+        }
+    }
 }
