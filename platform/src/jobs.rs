@@ -5,7 +5,7 @@
 
 use governance::identity::Caller;
 use policies::access::Action;
-use workbench::own_data::{self, OwnDataError};
+use workbench::own_data::{self, OwnDataError, Visible};
 use workbench::workspace::{Job, WorkspaceError};
 
 use crate::{Platform, Refusal, principal};
@@ -25,6 +25,12 @@ pub enum SubmitError {
 }
 
 impl Platform {
+    /// The own and shared tables the caller's institution's jobs see, by the access
+    /// rules: what a job reads and what a release is judged against.
+    pub async fn visible_tables(&self, caller: &Caller) -> Result<Vec<Visible>, OwnDataError> {
+        own_data::visible(&self.store, &self.access, &principal(caller)).await
+    }
+
     /// Queues `sql` in institution `institution_id`'s workspace for `caller`.
     pub async fn submit_job(
         &self,
@@ -35,7 +41,7 @@ impl Platform {
     ) -> Result<Job, SubmitError> {
         self.institution(caller, institution_id, Action::UseWorkspace)
             .await?;
-        let own = own_data::visible(&self.store, &self.access, &principal(caller)).await?;
+        let own = self.visible_tables(caller).await?;
         Ok(self
             .workspaces
             .submit(institution_id, &caller.user_id, sql, own, request_id)

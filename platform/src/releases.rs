@@ -7,9 +7,9 @@ use governance::identity::Caller;
 use policies::access::Action;
 use serde_json::Value;
 use workbench::gate::{self, AggregateRequest, EvaluationRequest, GateError, Sample};
-use workbench::own_data::{self, OwnDataError, Visible};
+use workbench::own_data::{OwnDataError, Visible};
 
-use crate::{Platform, Refusal, principal};
+use crate::{Platform, Refusal};
 
 /// Why a release was not made.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +48,7 @@ impl Platform {
             Action::UseWorkspace,
             "release from its results",
         )?;
-        Ok(own_data::visible(&self.store, &self.access, &principal(asked.caller)).await?)
+        Ok(self.visible_tables(asked.caller).await?)
     }
 
     /// A random sample of the job's result (`gate::sample`).

@@ -634,11 +634,6 @@ async fn commit(
     })
 }
 
-/// Every live own table of every institution (for deciding what a reader may see).
-async fn all_live(store: &Store) -> Result<Vec<(OwnTable, String)>, OwnDataError> {
-    Ok(store.live_own_tables().await?)
-}
-
 /// A table as a job of `reader` sees it: its SQL name, file, and column sensitivities.
 #[derive(Clone, Debug, Serialize)]
 pub struct Visible {
@@ -660,7 +655,7 @@ pub async fn visible(
         return Ok(Vec::new());
     };
     let mut out: Vec<Visible> = Vec::new();
-    for (table, owner_status) in all_live(store).await? {
+    for (table, owner_status) in store.live_own_tables().await? {
         let resource = Resource::OwnTable {
             id: table.id.clone(),
             owner: InstitutionRef {

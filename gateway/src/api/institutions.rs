@@ -303,9 +303,7 @@ async fn tables(
     // The institution's own tables and those shared with it, as its jobs see them.
     let mut own_tables = Vec::new();
     if caller.role == Role::Institution {
-        let visible =
-            workbench::own_data::visible(&state.store, &state.access, &super::principal(&caller))
-                .await?;
+        let visible = state.visible_tables(&caller).await?;
         for v in visible {
             own_tables.push(serde_json::json!({
                 "id": v.sql_name,
