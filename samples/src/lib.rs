@@ -12,7 +12,6 @@
 //! random stream, so tables are generated in parallel without affecting the result.
 
 pub mod features;
-pub mod metrics;
 pub mod native;
 mod own_data;
 mod rng;

@@ -273,7 +273,7 @@ async fn the_gradient_boosted_model_agrees_with_native_and_finds_the_defaulters(
             labels.push(y.value(i));
         }
     }
-    let auc = samples::metrics::auc(&scores, &labels);
+    let auc = evaluation::auc(&scores, &labels);
     assert!(
         auc > 0.62,
         "the model ranks defaulters higher: AUC {auc:.3}"

@@ -692,25 +692,11 @@ pub async fn visible(
     Ok(out)
 }
 
-/// An own or shared table as a job's session registers it: all a job's worker process
-/// is told of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct OwnInput {
-    /// The name in the reader's SQL.
-    pub sql_name: String,
-    /// The stored Parquet file.
-    pub path: String,
-    /// Columns that enter as the reader's pseudonyms.
-    pub masked: Vec<String>,
-    /// Columns not registered at all (another institution's secret columns).
-    pub hidden: Vec<String>,
-}
-
 impl Visible {
     /// How a job's session registers the table: masked columns as the reader's
     /// pseudonyms; another institution's secret columns not at all, the owner's kept
     /// (a query that reads them releases nothing: the gate).
-    pub fn input(&self) -> OwnInput {
+    pub fn input(&self) -> crate::session::OwnInput {
         let of = |tag: &str| -> Vec<String> {
             self.table
                 .columns
@@ -719,30 +705,13 @@ impl Visible {
                 .map(|c| c.name.clone())
                 .collect()
         };
-        OwnInput {
+        crate::session::OwnInput {
             sql_name: self.sql_name.clone(),
             path: self.table.path.clone(),
             masked: of("masked"),
             hidden: if self.own { Vec::new() } else { of("secret") },
         }
     }
-}
-
-/// Registers `tables` in a job's session, masked columns as the reader's pseudonyms
-/// (so its own and shared tables join its granted ones on them).
-pub async fn register(
-    ctx: &SessionContext,
-    tables: &[OwnInput],
-    pseudonyms: &crate::pseudonyms::Pseudonyms,
-) -> datafusion::error::Result<()> {
-    for t in tables {
-        ctx.register_parquet(&t.sql_name, &t.path, ParquetReadOptions::default())
-            .await?;
-        let masked: Vec<&str> = t.masked.iter().map(String::as_str).collect();
-        let hidden: Vec<&str> = t.hidden.iter().map(String::as_str).collect();
-        crate::pseudonyms::wrap(ctx, &t.sql_name, pseudonyms, &masked, &hidden).await?;
-    }
-    Ok(())
 }
 
 /// The sensitivity of each column of `tables`, by (SQL name, column).

@@ -35,8 +35,8 @@ use sandbox::{CancelToken, JobError, JobLimits, JobReport, JobResult, SandboxErr
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::own_data::OwnInput;
 use crate::pseudonyms::Pseudonyms;
+use crate::session::JobTables;
 
 /// The hidden subcommand of `creditpool` that runs one job.
 pub const SUBCOMMAND: &str = "job-worker";
@@ -123,10 +123,8 @@ pub struct Artifacts {
 pub struct JobSpec {
     /// The job's id, for the log.
     pub job_id: String,
-    /// The granted public-credit tables and their files.
-    pub grants: Vec<crate::workspace::GrantedFile>,
-    /// The own and shared tables.
-    pub own: Vec<OwnInput>,
+    /// The tables it reads.
+    pub tables: JobTables,
     /// The models' files.
     pub models: Vec<String>,
     /// The institution's pseudonym key and its tag ([`Pseudonyms::parts`]).
@@ -184,10 +182,8 @@ impl JobSpec {
             timeout_ms: self.timeout_ms,
             max_write_bytes: self.max_result_bytes,
             read: self
-                .grants
-                .iter()
-                .map(|g| g.path.clone())
-                .chain(self.own.iter().map(|o| PathBuf::from(&o.path)))
+                .tables
+                .files()
                 .chain(self.models.iter().map(PathBuf::from))
                 .chain(self.artifacts.iter().flat_map(|a| a.files.iter().cloned()))
                 .collect(),
@@ -1046,13 +1042,9 @@ async fn run_here(spec: &JobSpec) -> JobResult {
     let limits = spec.limits();
     let (key, tag) = spec.pseudonym_key;
     let pseudonyms = Pseudonyms::from_parts(key, tag);
-    let ctx = sandbox::job_session(&limits)?;
-    crate::workspace::register_granted(&ctx, &spec.grants, &pseudonyms)
+    let ctx = crate::session::build(&limits, &spec.tables, &pseudonyms)
         .await
-        .map_err(|e| JobError::Internal(format!("registering the granted tables: {e}")))?;
-    crate::own_data::register(&ctx, &spec.own, &pseudonyms)
-        .await
-        .map_err(|e| JobError::Internal(format!("registering the own tables: {e}")))?;
+        .map_err(JobError::Internal)?;
     let mut sandbox = sandbox::Sandbox::new(sandbox_config())
         .map_err(|e| JobError::Internal(format!("starting the sandbox: {e}")))?;
     if let Some(a) = &spec.artifacts {
@@ -1189,16 +1181,18 @@ mod tests {
         let port = listener.local_addr().expect("addr").port();
         let spec = JobSpec {
             job_id: "j".into(),
-            grants: vec![crate::workspace::GrantedFile {
-                id: "enterprises".into(),
-                path: granted.clone(),
-            }],
-            own: vec![OwnInput {
-                sql_name: "customers".into(),
-                path: own.to_string_lossy().into_owned(),
-                masked: Vec::new(),
-                hidden: Vec::new(),
-            }],
+            tables: JobTables {
+                granted: vec![crate::session::GrantedFile {
+                    id: "enterprises".into(),
+                    path: granted.clone(),
+                }],
+                own: vec![crate::session::OwnInput {
+                    sql_name: "customers".into(),
+                    path: own.to_string_lossy().into_owned(),
+                    masked: Vec::new(),
+                    hidden: Vec::new(),
+                }],
+            },
             models: vec![model.to_string_lossy().into_owned()],
             pseudonym_key: ([0; 32], [0; 8]),
             artifacts: Some(Artifacts {

@@ -12,6 +12,7 @@ use sandbox::{JobError, JobId, JobLimits, JobQueue, JobResult, Sandbox};
 use serde::Serialize;
 
 use crate::pseudonyms::Pseudonyms;
+use crate::session::JobTables;
 use crate::worker::{Artifacts, JobSpec, WorkerCommand};
 use governance::accounts;
 use storage::audit::{self, Event};
@@ -321,7 +322,7 @@ impl Workspaces {
             .await?
             .unwrap_or_default();
         let grants = accounts::granted_tables(&self.store, institution_id).await?;
-        let granted = granted_files(&self.catalog, &grants).map_err(|e| {
+        let tables = JobTables::of(&self.catalog, &grants, &own).map_err(|e| {
             tracing::error!(institution = %institution_id, "resolving the granted tables: {e}");
             WorkspaceError::Invalid {
                 field: "tables",
@@ -436,8 +437,7 @@ impl Workspaces {
         limits.max_result_bytes = result_cap;
         let spec = JobSpec {
             job_id: id.clone(),
-            grants: granted,
-            own: own.iter().map(crate::own_data::Visible::input).collect(),
+            tables,
             models,
             pseudonym_key: self.pseudonyms(institution_id).parts(),
             artifacts: None,
@@ -968,67 +968,6 @@ pub fn folder_bytes(path: &std::path::Path) -> u64 {
         }
     }
     total
-}
-
-/// Registers the granted public-credit tables in a job's session without their secret
-/// columns (BRIEF Q3: secret columns are never shown: an institution's SQL cannot name
-/// them, filter on them or read them through an error message) and with identifying
-/// columns as the institution's pseudonyms (`pseudonyms`).
-pub async fn register_granted(
-    ctx: &datafusion::prelude::SessionContext,
-    tables: &[GrantedFile],
-    pseudonyms: &Pseudonyms,
-) -> Result<(), String> {
-    for table in tables {
-        let id = table.id.as_str();
-        // Registered only as declared: a table without a declaration has no
-        // sensitivities, so it is not registered at all.
-        let Some(def) = catalog::Manifest::builtin().table(id) else {
-            return Err(format!(
-                "the granted table '{id}' is not declared in the catalog"
-            ));
-        };
-        catalog::register_table(ctx, def, &table.path)
-            .await
-            .map_err(|e| e.to_string())?;
-        let of = |wanted: fn(&str, &str, catalog::Sensitivity) -> bool| -> Vec<&str> {
-            def.columns
-                .iter()
-                .filter(|c| wanted(id, &c.name, c.sensitivity))
-                .map(|c| c.name.as_str())
-                .collect()
-        };
-        let hidden = of(|_, _, s| s == catalog::Sensitivity::Secret);
-        let pseudonymised = of(crate::pseudonyms::is_pseudonymised);
-        crate::pseudonyms::wrap(ctx, id, pseudonyms, &pseudonymised, &hidden)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
-/// A granted public-credit table as a job is given it: its id and its file, and
-/// nothing else of the data folder.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub struct GrantedFile {
-    /// The table's id.
-    pub id: String,
-    /// Its Parquet file.
-    pub path: std::path::PathBuf,
-}
-
-/// The files of the granted tables `grants`.
-pub fn granted_files(catalog: &Catalog, grants: &[String]) -> Result<Vec<GrantedFile>, String> {
-    grants
-        .iter()
-        .map(|id| {
-            let table = catalog.table(id).map_err(|e| e.to_string())?;
-            Ok(GrantedFile {
-                id: id.clone(),
-                path: table.path.clone(),
-            })
-        })
-        .collect()
 }
 
 /// The own and shared tables a job is given, by the name its SQL uses.

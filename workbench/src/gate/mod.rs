@@ -430,17 +430,16 @@ async fn lineage_of(
             )));
         }
     }
-    let ctx = sandbox::job_session(&sandbox::JobLimits::default())
-        .map_err(|e| GateError::Internal(e.to_string()))?;
     let grants = accounts::granted_tables(store, institution_id).await?;
-    let pseudonyms = workspaces.pseudonyms(institution_id);
-    let granted = crate::workspace::granted_files(workspaces.catalog(), &grants)
+    let tables = crate::session::JobTables::of(workspaces.catalog(), &grants, own)
         .map_err(GateError::Internal)?;
-    crate::workspace::register_granted(&ctx, &granted, &pseudonyms)
-        .await
-        .map_err(GateError::Internal)?;
-    let inputs: Vec<_> = own.iter().map(Visible::input).collect();
-    crate::own_data::register(&ctx, &inputs, &pseudonyms).await?;
+    let ctx = crate::session::build(
+        &sandbox::JobLimits::default(),
+        &tables,
+        &workspaces.pseudonyms(institution_id),
+    )
+    .await
+    .map_err(GateError::Internal)?;
     let sandbox = workspaces
         .sandbox()
         .map_err(|e| GateError::Internal(e.to_string()))?;
@@ -1354,52 +1353,13 @@ fn metrics_of(
 ) -> (Value, usize) {
     let n = scores.len();
     let weight: Vec<f64> = subjects.iter().map(|s| 1.0 / rows_of[s]).collect();
-    let total_bad: f64 = (0..n).filter(|i| bads[*i]).map(|i| weight[i]).sum();
-    let total_good: f64 = (0..n).filter(|i| !bads[*i]).map(|i| weight[i]).sum();
-    // The rows in the order of their scores (`f64::total_cmp`'s, as integers), ties in
-    // row order: one sort of a contiguous array.
-    let mut keyed: Vec<(u64, usize)> = scores
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (total_order(*s), i))
-        .collect();
-    keyed.sort_unstable();
-    let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
-    // The runs of tied scores, lowest first, with their bad and good weights.
-    let mut ties: Vec<(usize, usize, f64, f64)> = Vec::new();
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && scores[order[j + 1]] == scores[order[i]] {
-            j += 1;
-        }
-        let (bad, good) = order[i..=j].iter().fold((0.0, 0.0), |(b, g), r| {
-            if bads[*r] {
-                (b + weight[*r], g)
-            } else {
-                (b, g + weight[*r])
-            }
-        });
-        ties.push((i, j, bad, good));
-        i = j + 1;
-    }
-    // AUC: the weighted share of (bad, good) pairs in which the bad scores higher, a tie
-    // counting half (Mann-Whitney).
-    let mut good_below = 0.0;
-    let mut pairs = 0.0;
-    for (_, _, bad, good) in &ties {
-        pairs += bad * (good_below + good / 2.0);
-        good_below += good;
-    }
-    let auc = pairs / (total_bad * total_good);
-    // KS: the largest gap between the cumulative shares of bads and goods, scanning
-    // thresholds from the highest score down.
-    let (mut cum_bad, mut cum_good, mut ks) = (0.0, 0.0, 0.0f64);
-    for (_, _, bad, good) in ties.iter().rev() {
-        cum_bad += bad;
-        cum_good += good;
-        ks = ks.max((cum_bad / total_bad - cum_good / total_good).abs());
-    }
+    let order = evaluation::rank_order(scores);
+    let evaluation::Separation {
+        auc,
+        ks,
+        bad_weight: total_bad,
+        good_weight: total_good,
+    } = evaluation::separation(scores, bads, &weight, &order);
     // Deciles from the highest score: decile 1 is the riskiest tenth of the rows. Each
     // is counted in distinct subjects, and its bad rate weighs subjects, not rows.
     let one_row_each = rows_of.len() == n;
@@ -1440,13 +1400,6 @@ fn metrics_of(
         "k": k,
     });
     (metrics, fewest)
-}
-
-/// `x` as an integer that sorts as [`f64::total_cmp`] sorts the floats.
-fn total_order(x: f64) -> u64 {
-    let bits = x.to_bits() as i64;
-    let ordered = bits ^ ((((bits >> 63) as u64) >> 1) as i64);
-    (ordered as u64) ^ (1 << 63)
 }
 
 /// Evaluates a score column against a label column of a job's result, inside the
@@ -2109,29 +2062,6 @@ mod tests {
     }
 
     #[test]
-    fn scores_sort_as_integers_as_they_do_as_floats() {
-        let mut floats = vec![
-            3.5,
-            -0.0,
-            0.0,
-            -2.25,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            1e-300,
-            -1e300,
-            7.0,
-            -7.0,
-        ];
-        let mut by_integers = floats.clone();
-        floats.sort_by(f64::total_cmp);
-        by_integers.sort_by_key(|x| total_order(*x));
-        assert_eq!(
-            floats.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
-            by_integers.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
-        );
-    }
-
-    #[test]
     fn a_figure_that_is_not_finite_is_sensitive() {
         let sensitive = |parts: &[f64]| super::sensitive(&mut parts.to_vec());
         assert!(sensitive(&[
@@ -2270,7 +2200,7 @@ mod tests {
     }
 
     #[test]
-    fn the_auc_agrees_with_the_sample_crate() {
+    fn with_one_row_per_subject_the_auc_is_the_plain_auc() {
         let scores: Vec<f64> = (0..500).map(|i| ((i * 37) % 101) as f64).collect();
         let bads: Vec<bool> = (0..500)
             .map(|i| (i * 37) % 101 > 60 || i % 7 == 0)
@@ -2280,7 +2210,7 @@ mod tests {
             .as_f64()
             .expect("auc");
         let labels: Vec<f64> = bads.iter().map(|b| f64::from(u8::from(*b))).collect();
-        let theirs = samples::metrics::auc(&scores, &labels);
+        let theirs = evaluation::auc(&scores, &labels);
         assert!((ours - theirs).abs() < 1e-4, "{ours} vs {theirs}");
     }
 }
