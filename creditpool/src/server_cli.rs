@@ -12,6 +12,7 @@ use platform::demo;
 use platform::store::{Store, china_today};
 use policies::calendar::Calendar;
 use storage::audit::{self, Verdict};
+use storage::ids::{RequestId, UserId};
 
 /// Opens the platform database, with a message that says which file failed.
 pub async fn open_store(path: &Path) -> Result<Store> {
@@ -147,7 +148,7 @@ pub async fn create_admin(database: &Path, username: &str, display_name: &str) -
         .context("reading the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']);
     let mut tx = store.write().await?;
-    let actor = format!("cli:{}", whoami());
+    let actor = UserId::from(format!("cli:{}", whoami()));
     let id = identity::create_user(
         &mut tx,
         NewUser {
@@ -160,7 +161,7 @@ pub async fn create_admin(database: &Path, username: &str, display_name: &str) -
             password,
         },
         &actor,
-        "-",
+        &RequestId::from("-"),
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -205,11 +206,11 @@ pub async fn add_calendar_years(database: &Path, file: &Path) -> Result<()> {
     );
     let store = open_store(database).await?;
     let calendars = Calendars::load(&store, Calendar::builtin().clone()).await?;
-    let actor = format!("cli:{}", whoami());
+    let actor = UserId::from(format!("cli:{}", whoami()));
     for notice in notices {
         let year = notice.year;
         let (_, recount) = calendars
-            .add(&store, notice, &actor, "-")
+            .add(&store, notice, &actor, &RequestId::from("-"))
             .await
             .with_context(|| format!("{year} was not added"))?;
         println!(

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 use storage::audit::{self, Event};
+use storage::ids::{RequestId, UserId};
 use storage::store::{Store, StoreError, new_id, now};
 
 use crate::db::authorisations::{Authorisations as _, Listed, NewRow};
@@ -77,7 +78,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> AuthorisationErro
 #[derive(Clone, Copy, Debug)]
 pub struct NewAuthorisation<'a> {
     /// The person granting it (their user id).
-    pub grantor_id: &'a str,
+    pub grantor_id: &'a UserId,
     /// The login name of the user it is granted to.
     pub grantee: &'a str,
     /// `records` or `report`.
@@ -94,7 +95,7 @@ pub struct Granted {
     /// Its id.
     pub id: String,
     /// The grantee's user id.
-    pub grantee_id: String,
+    pub grantee_id: UserId,
     /// Its scope.
     pub scope: Scope,
     /// Its purpose, trimmed.
@@ -107,7 +108,7 @@ pub struct Granted {
 pub async fn grant(
     store: &Store,
     new: NewAuthorisation<'_>,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Granted, AuthorisationError> {
     let scope = Scope::parse(new.scope).ok_or_else(|| {
         invalid(
@@ -129,7 +130,7 @@ pub async fn grant(
         ));
     }
     let mut tx = store.write().await?;
-    let grantee = store.user_named(&mut tx, new.grantee.trim()).await?;
+    let grantee = governance::identity::user_named_in(&mut tx, new.grantee.trim()).await?;
     let grantee = grantee
         .filter(|g| g != new.grantor_id)
         .ok_or_else(|| invalid("grantee", "no other user has this login name"))?;
@@ -204,14 +205,14 @@ pub struct Authorisation {
 /// The authorisations `user_id` granted, and those granted to them, newest first.
 pub async fn of_user(
     store: &Store,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<(Vec<Authorisation>, Vec<Authorisation>), StoreError> {
     let now = now();
     let (granted, received): (Vec<_>, Vec<_>) = store
         .authorisations_of(user_id)
         .await?
         .into_iter()
-        .partition(|a| a.grantor_id == user_id);
+        .partition(|a| a.grantor_id == *user_id);
     let listed = |rows: Vec<Listed>| -> Vec<Authorisation> {
         rows.into_iter()
             .map(|a| Authorisation {
@@ -234,9 +235,9 @@ pub async fn of_user(
 /// The grantor revokes a live authorisation of theirs; it stops at once.
 pub async fn revoke(
     store: &Store,
-    grantor_id: &str,
+    grantor_id: &UserId,
     id: &str,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<(), AuthorisationError> {
     let mut tx = store.write().await?;
     if !store
@@ -291,11 +292,11 @@ pub async fn live_on(store: &Store, subject: &str) -> Result<Vec<Live>, StoreErr
 /// records or the report).
 pub async fn audit_read(
     store: &Store,
-    actor: &str,
+    actor: &UserId,
     subject: &str,
     authorisation: &str,
     what: &str,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<(), StoreError> {
     let mut tx = store.write().await?;
     audit::append(
@@ -338,7 +339,7 @@ mod tests {
             insert_user(&store, id, username, role, subject).await;
         }
         let asked = NewAuthorisation {
-            grantor_id: "u-person",
+            grantor_id: &"u-person".into(),
             grantee: " bank.officer ",
             scope: "records",
             purpose: "贷款审批",
@@ -383,7 +384,7 @@ mod tests {
             ),
         ];
         for (new, field) in refused {
-            match grant(&store, new, "r").await {
+            match grant(&store, new, &"r".into()).await {
                 Err(AuthorisationError::Invalid { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{new:?}: {other:?}"),
             }
@@ -391,7 +392,7 @@ mod tests {
         assert_eq!(count(&store, "authorisations").await, 0, "nothing written");
         assert_eq!(count(&store, "audit_log").await, 0, "nothing audited");
 
-        let granted = grant(&store, asked, "r").await.expect("granted");
+        let granted = grant(&store, asked, &"r".into()).await.expect("granted");
         assert_eq!(granted.grantee_id, "u-bank");
         assert_eq!(granted.scope, Scope::Records);
         let live = live_on(&store, "P0001").await.expect("live");
@@ -404,30 +405,37 @@ mod tests {
             }]
         );
         assert!(!live[0].scope.covers_report(), "records only");
-        let (mine, received) = of_user(&store, "u-person").await.expect("listed");
+        let (mine, received) = of_user(&store, &"u-person".into()).await.expect("listed");
         assert_eq!((mine.len(), received.len()), (1, 0));
         assert!(mine[0].live);
-        let (_, theirs) = of_user(&store, "u-bank").await.expect("listed");
+        let (_, theirs) = of_user(&store, &"u-bank".into()).await.expect("listed");
         assert_eq!(theirs[0].grantor_subject_id.as_deref(), Some("P0001"));
 
         // Only the grantor revokes, once.
         assert!(matches!(
-            revoke(&store, "u-bank", &granted.id, "r").await,
+            revoke(&store, &"u-bank".into(), &granted.id, &"r".into()).await,
             Err(AuthorisationError::NotFound)
         ));
-        revoke(&store, "u-person", &granted.id, "r")
+        revoke(&store, &"u-person".into(), &granted.id, &"r".into())
             .await
             .expect("revoked");
         assert!(matches!(
-            revoke(&store, "u-person", &granted.id, "r").await,
+            revoke(&store, &"u-person".into(), &granted.id, &"r".into()).await,
             Err(AuthorisationError::NotFound)
         ));
         assert!(live_on(&store, "P0001").await.expect("live").is_empty());
-        let (mine, _) = of_user(&store, "u-person").await.expect("listed");
+        let (mine, _) = of_user(&store, &"u-person".into()).await.expect("listed");
         assert!(!mine[0].live && mine[0].revoked_at.is_some());
-        audit_read(&store, "u-bank", "P0001", &granted.id, "records", "r")
-            .await
-            .expect("audited");
+        audit_read(
+            &store,
+            &"u-bank".into(),
+            "P0001",
+            &granted.id,
+            "records",
+            &"r".into(),
+        )
+        .await
+        .expect("audited");
         let actions = audit_actions(&store).await;
         assert_eq!(
             actions,

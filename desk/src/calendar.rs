@@ -11,6 +11,7 @@
 //! [`Calendars::refresh`], which the server runs at start and every minute.
 
 use std::sync::{Arc, RwLock};
+use storage::ids::{RequestId, UserId};
 
 use chrono::NaiveDate;
 use policies::calendar::{Calendar, CalendarError, YearNotice};
@@ -96,7 +97,15 @@ impl Calendars {
         if *self.current() != calendar {
             self.set(calendar.clone());
         }
-        let recount = recount(store, &mut tx, &calendar, None, "calendar", "").await?;
+        let recount = recount(
+            store,
+            &mut tx,
+            &calendar,
+            None,
+            &UserId::from("calendar"),
+            &RequestId::from(""),
+        )
+        .await?;
         tx.commit().await?;
         Ok(recount)
     }
@@ -132,8 +141,8 @@ impl Calendars {
         &self,
         store: &Store,
         notice: YearNotice,
-        actor: &str,
-        request_id: &str,
+        actor: &UserId,
+        request_id: &RequestId,
     ) -> Result<(Calendar, Recount), AddError> {
         let mut tx = store.write().await?;
         // From the stored years, not the ones in memory: another process may have added
@@ -195,8 +204,8 @@ async fn recount(
     tx: &mut Tx,
     calendar: &Calendar,
     year: Option<i32>,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Recount, StoreError> {
     let mut recount = Recount::default();
     // An objection has DEADLINE_WORKING_DAYS, a ticket its allowed days.

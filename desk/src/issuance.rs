@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 use storage::audit::{self, Event};
+use storage::ids::{RequestId, UserId};
 use storage::store::{Store, StoreError, now};
 
 use crate::db::issuance::IssuedReports as _;
@@ -48,8 +49,8 @@ pub struct Issued<'a> {
 pub async fn archive(
     store: &Store,
     report: Issued<'_>,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<bool, StoreError> {
     let mut tx = store.write().await?;
     let inserted = store.insert_issued_report(&mut tx, &report, &now()).await?;

@@ -4,6 +4,7 @@
 //! withdrawn or upheld) within 5 working days of the calendar, and kept as a ledger.
 
 use std::collections::HashSet;
+use storage::ids::RequestId;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -182,7 +183,7 @@ pub async fn file(
     located: &::public::records::Located,
     filed_by: Option<&str>,
     today: NaiveDate,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Filed, ObjectionError> {
     let mut tx = store.write().await?;
     // Read while the writing connection is held: a year being added is in it or not yet
@@ -481,7 +482,7 @@ pub async fn resolve(
     outcome: Outcome,
     resolution: &str,
     by: &str,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Objection, ObjectionError> {
     let mut tx = store.write().await?;
     match store.objection_status(&mut tx, id).await?.as_deref() {

@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
+use storage::ids::{RequestId, UserId};
 
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, Tx, new_id, now, random_bytes, sha256_hex};
@@ -133,8 +134,8 @@ pub async fn file(
     calendars: &crate::calendar::Calendars,
     ticket: &NewTicket,
     channel: &str,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Filed, TicketError> {
     let today = china_today();
     let id = new_id();
@@ -312,8 +313,8 @@ pub async fn extend(
     id: &str,
     days: i64,
     reason: &str,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Ticket, TicketError> {
     let current = get(store, id).await?.ok_or(TicketError::NotFound)?;
     if current.status != "open" {
@@ -372,8 +373,8 @@ pub async fn answer(
     store: &Store,
     id: &str,
     text: &str,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Ticket, TicketError> {
     let text = text.trim();
     if !(2..=4000).contains(&text.chars().count()) {
@@ -412,7 +413,7 @@ pub async fn rate(
     ticket: &Ticket,
     rating: i64,
     comment: &str,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Ticket, TicketError> {
     if !(1..=5).contains(&rating) {
         return Err(TicketError::Invalid(

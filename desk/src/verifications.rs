@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 use storage::audit::{self, Event};
+use storage::ids::RequestId;
 use storage::store::{Store, StoreError, new_id};
 
 use crate::db::verifications::{NewRow, Verifications as _};
@@ -111,7 +112,7 @@ pub struct Archived {
 pub async fn archive(
     store: &Store,
     letter: Letter<'_>,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Archived, StoreError> {
     let id = new_id();
     let letter_sha256 = storage::store::sha256_hex(letter.pdf);

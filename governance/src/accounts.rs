@@ -4,6 +4,7 @@
 //! the transaction that makes it.
 
 use std::path::{Path, PathBuf};
+use storage::ids::{ApplicationId, InstitutionId, RequestId, UserId};
 
 use serde::{Deserialize, Serialize};
 
@@ -68,7 +69,7 @@ impl Default for Quotas {
 #[derive(Clone, Debug, Serialize)]
 pub struct Institution {
     /// Id.
-    pub id: String,
+    pub id: InstitutionId,
     /// Registered name.
     pub name: String,
     /// Unified social credit code.
@@ -138,9 +139,9 @@ pub struct DeletionRecord {
 #[derive(Clone, Debug, Serialize)]
 pub struct Opened {
     /// The application.
-    pub application_id: String,
+    pub application_id: ApplicationId,
     /// The new institution.
-    pub institution_id: String,
+    pub institution_id: InstitutionId,
     /// Its name.
     pub name: String,
     /// Its granted tables.
@@ -191,11 +192,11 @@ pub const MAX_BATCH: usize = 200;
 /// supply list and `quotas`.
 pub async fn open_batch(
     store: &Store,
-    application_ids: &[String],
+    application_ids: &[ApplicationId],
     quotas: Quotas,
     workspaces: &Path,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Vec<Opened>, AccountError> {
     if application_ids.is_empty() || application_ids.len() > MAX_BATCH {
         return Err(invalid(
@@ -235,7 +236,11 @@ pub async fn open_batch(
                     format!("an institution with unified social credit code {uscc} already exists"),
                 ));
             } else {
-                forms.push((id.clone(), row.applicant_id, form));
+                forms.push((
+                    ApplicationId::from(id.as_str()),
+                    UserId::from(row.applicant_id),
+                    form,
+                ));
             }
         }
     }
@@ -256,10 +261,10 @@ pub async fn open_batch(
     let at = now();
     let mut opened = Vec::new();
     for (application_id, applicant_id, form) in forms {
-        let institution_id = new_id();
+        let institution_id = InstitutionId::random();
         let name = form.institution_name.clone().unwrap_or_default();
         let uscc = policies::Uscc::canonical(form.uscc.as_deref().unwrap_or_default());
-        let path = workspaces.join(&institution_id);
+        let path = workspaces.join(institution_id.as_str());
         store
             .insert_institution(&mut tx, &institution_id, &name, &uscc, &at)
             .await?;
@@ -325,11 +330,11 @@ pub async fn open_batch(
 async fn lifecycle(
     store: &Store,
     tx: &mut Tx,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     action: &str,
     reason: &str,
     deadline: Option<&str>,
-    actor: &str,
+    actor: &UserId,
 ) -> Result<(), StoreError> {
     store
         .insert_lifecycle_event(
@@ -347,7 +352,7 @@ async fn lifecycle(
 }
 
 /// One institution, whole.
-pub async fn get(store: &Store, id: &str) -> Result<Institution, AccountError> {
+pub async fn get(store: &Store, id: &InstitutionId) -> Result<Institution, AccountError> {
     let row = store.institution(id).await?.ok_or(AccountError::NotFound)?;
     let grants = granted_tables(store, id).await?;
     let quotas = quotas(store, id).await?;
@@ -378,17 +383,20 @@ pub async fn list(
 }
 
 /// The tables granted to an institution, sorted.
-pub async fn granted_tables(store: &Store, id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn granted_tables(store: &Store, id: &InstitutionId) -> Result<Vec<String>, StoreError> {
     store.granted_tables(id).await
 }
 
 /// An institution's quotas.
-pub async fn quotas(store: &Store, id: &str) -> Result<Option<Quotas>, StoreError> {
+pub async fn quotas(store: &Store, id: &InstitutionId) -> Result<Option<Quotas>, StoreError> {
     store.quotas(id).await
 }
 
 /// The workspace folder of an institution, while open.
-pub async fn workspace_path(store: &Store, id: &str) -> Result<Option<PathBuf>, StoreError> {
+pub async fn workspace_path(
+    store: &Store,
+    id: &InstitutionId,
+) -> Result<Option<PathBuf>, StoreError> {
     let path = store.open_workspace_path(id).await?;
     Ok(path.map(PathBuf::from))
 }
@@ -411,11 +419,16 @@ fn check_reason(reason: &str) -> Result<String, AccountError> {
 }
 
 /// The status of institution `id` (`active`, `suspended`, `terminated`), if it exists.
-pub async fn status(store: &Store, id: &str) -> Result<Option<String>, StoreError> {
+pub async fn status(store: &Store, id: &InstitutionId) -> Result<Option<String>, StoreError> {
     store.institution_status(id).await
 }
 
-async fn status_in(store: &Store, tx: &mut Tx, id: &str) -> Result<String, AccountError> {
+/// Whether institution `id` exists (in any status), read in the caller's transaction.
+pub async fn exists_in(store: &Store, tx: &mut Tx, id: &InstitutionId) -> Result<bool, StoreError> {
+    Ok(store.institution_status_in(tx, id).await?.is_some())
+}
+
+async fn status_in(store: &Store, tx: &mut Tx, id: &InstitutionId) -> Result<String, AccountError> {
     store
         .institution_status_in(tx, id)
         .await?
@@ -427,11 +440,11 @@ async fn status_in(store: &Store, tx: &mut Tx, id: &str) -> Result<String, Accou
 /// the caller cancels its jobs.
 pub async fn suspend(
     store: &Store,
-    id: &str,
+    id: &InstitutionId,
     reason: &str,
     deadline: chrono::NaiveDate,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<(), AccountError> {
     let reason = check_reason(reason)?;
     if deadline <= storage::store::china_today() {
@@ -479,10 +492,10 @@ pub async fn suspend(
 /// Reinstates a suspended institution.
 pub async fn reinstate(
     store: &Store,
-    id: &str,
+    id: &InstitutionId,
     reason: &str,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<(), AccountError> {
     let reason = check_reason(reason)?;
     let mut tx = store.write().await?;
@@ -515,10 +528,10 @@ pub async fn reinstate(
 /// first.
 pub async fn terminate(
     store: &Store,
-    id: &str,
+    id: &InstitutionId,
     reason: &str,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<DeletionRecord, AccountError> {
     let reason = check_reason(reason)?;
     let mut tx = store.write().await?;

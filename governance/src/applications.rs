@@ -4,7 +4,8 @@ use crate::db::accounts::Accounts as _;
 use crate::db::applications::Applications as _;
 use crate::form::{ApplicationForm, FieldError, check_for_submission};
 use storage::audit::{self, Event};
-use storage::store::{Store, StoreError, Tx, new_id, now};
+use storage::ids::{ApplicationId, RequestId, UserId};
+use storage::store::{Store, StoreError, Tx, now};
 
 /// Where an application is in the workflow.
 pub const STATUSES: [&str; 5] = ["draft", "submitted", "under_review", "approved", "rejected"];
@@ -13,9 +14,9 @@ pub const STATUSES: [&str; 5] = ["draft", "submitted", "under_review", "approved
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Application {
     /// Id.
-    pub id: String,
+    pub id: ApplicationId,
     /// The applicant user.
-    pub applicant_id: String,
+    pub applicant_id: UserId,
     /// `draft`, `submitted`, `under_review`, `approved` or `rejected`.
     pub status: String,
     /// The form.
@@ -128,11 +129,11 @@ pub async fn normalise_stored_codes(store: &Store) -> Result<(), StoreError> {
 /// Creates a draft for `applicant_id`.
 pub async fn create(
     store: &Store,
-    applicant_id: &str,
+    applicant_id: &UserId,
     form: &ApplicationForm,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Application, ApplicationError> {
-    let id = new_id();
+    let id = ApplicationId::random();
     let at = now();
     let mut tx = store.write().await?;
     store
@@ -154,7 +155,7 @@ pub async fn create(
 }
 
 /// One application.
-pub async fn get(store: &Store, id: &str) -> Result<Application, ApplicationError> {
+pub async fn get(store: &Store, id: &ApplicationId) -> Result<Application, ApplicationError> {
     store
         .application(id)
         .await?
@@ -175,7 +176,11 @@ pub async fn list(
 }
 
 /// The application `id`, read inside `tx`, if it is still a draft.
-async fn draft_in(store: &Store, tx: &mut Tx, id: &str) -> Result<Application, ApplicationError> {
+async fn draft_in(
+    store: &Store,
+    tx: &mut Tx,
+    id: &ApplicationId,
+) -> Result<Application, ApplicationError> {
     let application = store
         .application_in(tx, id)
         .await?
@@ -191,10 +196,10 @@ async fn draft_in(store: &Store, tx: &mut Tx, id: &str) -> Result<Application, A
 /// Replaces a draft's form.
 pub async fn update(
     store: &Store,
-    id: &str,
-    actor: &str,
+    id: &ApplicationId,
+    actor: &UserId,
     form: &ApplicationForm,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Application, ApplicationError> {
     let mut tx = store.write().await?;
     draft_in(store, &mut tx, id).await?;
@@ -219,10 +224,10 @@ pub async fn update(
 /// Submits a draft after checking every field against the catalog's tables.
 pub async fn submit(
     store: &Store,
-    id: &str,
-    actor: &str,
+    id: &ApplicationId,
+    actor: &UserId,
     catalog_tables: &std::collections::HashSet<String>,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Application, ApplicationError> {
     let mut tx = store.write().await?;
     let application = draft_in(store, &mut tx, id).await?;
@@ -269,9 +274,9 @@ pub async fn submit(
 /// Attaches the entry-criteria checks to a submitted application; audited.
 pub async fn attach_criteria(
     store: &Store,
-    id: &str,
+    id: &ApplicationId,
     criteria: &crate::criteria::CriteriaReport,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<(), ApplicationError> {
     let mut tx = store.write().await?;
     store

@@ -3,10 +3,12 @@
 //! checked from the content and not only the declared one. Uploaded to drafts only.
 
 use serde::Serialize;
+use storage::ids::{ApplicationId, RequestId, UserId};
 
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, new_id, now, sha256_hex};
 
+use crate::db::applications::Applications as _;
 use crate::db::evidence::{Evidence as _, NewRow};
 
 /// Largest evidence file.
@@ -111,12 +113,12 @@ pub fn check_filename(name: &str) -> Result<String, EvidenceError> {
 /// Stores an evidence file for a draft application; audited.
 pub async fn upload(
     store: &Store,
-    application_id: &str,
-    user_id: &str,
+    application_id: &ApplicationId,
+    user_id: &UserId,
     filename: &str,
     media_type: &str,
     content: &[u8],
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<EvidenceFile, EvidenceError> {
     let filename = check_filename(filename)?;
     if content.len() > MAX_EVIDENCE_BYTES {
@@ -186,14 +188,17 @@ pub async fn upload(
 }
 
 /// The files of an application.
-pub async fn list(store: &Store, application_id: &str) -> Result<Vec<EvidenceFile>, StoreError> {
+pub async fn list(
+    store: &Store,
+    application_id: &ApplicationId,
+) -> Result<Vec<EvidenceFile>, StoreError> {
     store.evidence_files(application_id).await
 }
 
 /// One file's type and content.
 pub async fn content(
     store: &Store,
-    application_id: &str,
+    application_id: &ApplicationId,
     id: &str,
 ) -> Result<(EvidenceFile, Vec<u8>), EvidenceError> {
     store

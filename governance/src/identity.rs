@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::db::identity::{FailuresRow, NewCredential, NewRow, Users as _};
 use crate::second_factor::{self, SecondFactorSettings, Verdict};
 use storage::audit::{self, Event};
+use storage::ids::{InstitutionId, RequestId, UserId};
 use storage::store::{Store, StoreError, Tx, new_id, now, random_bytes, sha256_hex};
 
 /// Failed logins from one address to one username before each further one delays the
@@ -89,7 +90,7 @@ impl Role {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Caller {
     /// User id.
-    pub user_id: String,
+    pub user_id: UserId,
     /// Login name.
     pub username: String,
     /// Name shown to people.
@@ -97,7 +98,7 @@ pub struct Caller {
     /// Role.
     pub role: Role,
     /// The institution, for institution users.
-    pub institution_id: Option<String>,
+    pub institution_id: Option<InstitutionId>,
     /// The institution's status (`active`, `suspended`, `terminated`), for institution users.
     pub institution_status: Option<String>,
     /// Reviewers: unified social credit codes of the institutions they belong to.
@@ -261,15 +262,15 @@ pub struct NewUser<'a> {
 pub async fn create_user(
     tx: &mut Tx,
     user: NewUser<'_>,
-    actor: &str,
-    request_id: &str,
-) -> Result<String, IdentityError> {
+    actor: &UserId,
+    request_id: &RequestId,
+) -> Result<UserId, IdentityError> {
     check_username(user.username)?;
     check_password(user.username, user.password)?;
     if Store::username_taken(tx, user.username).await? {
         return Err(IdentityError::Taken(user.username.to_owned()));
     }
-    let id = new_id();
+    let id = UserId::random();
     Store::insert_user(
         tx,
         &NewRow {
@@ -304,13 +305,23 @@ pub async fn create_user(
     Ok(id)
 }
 
+/// The id of the user with login name `username`, if there is one.
+pub async fn user_named(store: &Store, username: &str) -> Result<Option<UserId>, StoreError> {
+    store.user_named(username).await
+}
+
+/// The same, read in the caller's transaction `tx`.
+pub async fn user_named_in(tx: &mut Tx, username: &str) -> Result<Option<UserId>, StoreError> {
+    Store::user_named_in(tx, username).await
+}
+
 /// Creates a user in a transaction of its own and audits it; returns the user id.
 pub async fn add_user(
     store: &Store,
     user: NewUser<'_>,
-    actor: &str,
-    request_id: &str,
-) -> Result<String, IdentityError> {
+    actor: &UserId,
+    request_id: &RequestId,
+) -> Result<UserId, IdentityError> {
     let mut tx = store.write().await?;
     let id = create_user(&mut tx, user, actor, request_id).await?;
     tx.commit().await?;
@@ -325,8 +336,8 @@ pub async fn register_person(
     password: &str,
     name: &str,
     subject_id: &str,
-    request_id: &str,
-) -> Result<String, IdentityError> {
+    request_id: &RequestId,
+) -> Result<UserId, IdentityError> {
     let mut tx = store.write().await?;
     let taken = store.user_with_subject(&mut tx, subject_id).await?;
     if taken.is_some() {
@@ -343,7 +354,7 @@ pub async fn register_person(
             subject_id: Some(subject_id),
             password,
         },
-        "self-registration",
+        &UserId::from("self-registration"),
         request_id,
     )
     .await?;
@@ -391,7 +402,7 @@ pub struct Issued {
 async fn issue(
     store: &Store,
     tx: &mut Tx,
-    user_id: &str,
+    user_id: &UserId,
     kind: &str,
     name: &str,
     expires_at: Option<DateTime<Utc>>,
@@ -452,7 +463,7 @@ pub async fn login(
     store: &Store,
     second_factor: &SecondFactorSettings,
     attempt: LoginAttempt<'_>,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<LoggedIn, IdentityError> {
     let mut tx = store.write().await?;
     let (user_id, role) = match password_step(store, &mut tx, attempt, request_id).await? {
@@ -520,7 +531,7 @@ pub async fn start_second_factor(
     store: &Store,
     second_factor: &SecondFactorSettings,
     attempt: LoginAttempt<'_>,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<second_factor::Enrolment, IdentityError> {
     let mut tx = store.write().await?;
     let (user_id, role) = match password_step(store, &mut tx, attempt, request_id).await? {
@@ -548,7 +559,7 @@ pub async fn start_own_second_factor(
     store: &Store,
     second_factor: &SecondFactorSettings,
     caller: &Caller,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<second_factor::Enrolment, IdentityError> {
     let mut tx = store.write().await?;
     let enrolment = second_factor::start_enrolment(
@@ -572,7 +583,7 @@ pub async fn renew_recovery_codes(
     caller: &Caller,
     one_time_code: &str,
     client: &str,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Vec<String>, IdentityError> {
     let code = one_time_code.trim();
     if !second_factor::is_six_digits(code) {
@@ -666,8 +677,8 @@ async fn password_step(
     store: &Store,
     tx: &mut Tx,
     attempt: LoginAttempt<'_>,
-    request_id: &str,
-) -> Result<Result<(String, Role), IdentityError>, IdentityError> {
+    request_id: &RequestId,
+) -> Result<Result<(UserId, Role), IdentityError>, IdentityError> {
     if let Some(until) = lock_on(store, tx, attempt.username, attempt.client).await? {
         return Ok(Err(locked(until)));
     }
@@ -691,7 +702,7 @@ async fn password_step(
         return Ok(Err(IdentityError::BadLogin));
     }
     let role = Role::parse(role).ok_or(IdentityError::BadLogin)?;
-    Ok(Ok((user_id.clone(), role)))
+    Ok(Ok((UserId::from(user_id.as_str()), role)))
 }
 
 /// Records a failed login of `attempt` (of user `known`, if the username is one) from
@@ -702,7 +713,7 @@ async fn record_failure(
     tx: &mut Tx,
     attempt: LoginAttempt<'_>,
     known: Option<&str>,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Option<DateTime<Utc>>, IdentityError> {
     let (username, client) = (attempt.username, attempt.client);
     let now_utc = Utc::now();
@@ -882,7 +893,7 @@ pub async fn create_api_key(
     caller: &Caller,
     name: &str,
     days: Option<i64>,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Issued, IdentityError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -932,7 +943,7 @@ pub async fn rotate_api_key(
     store: &Store,
     caller: &Caller,
     id: &str,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Option<Issued>, IdentityError> {
     let mut tx = store.write().await?;
     let name = store
@@ -974,7 +985,7 @@ pub async fn change_password(
     current: &str,
     new: &str,
     client: &str,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<u64, IdentityError> {
     check_password(&caller.username, new).map_err(|e| match e {
         IdentityError::Invalid { message, .. } => IdentityError::Invalid {
@@ -1061,7 +1072,7 @@ pub async fn revoke(
     store: &Store,
     caller: &Caller,
     credential_id: &str,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<bool, IdentityError> {
     let mut tx = store.write().await?;
     let done = store
@@ -1102,7 +1113,7 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, Identity
         return Err(IdentityError::Disabled);
     }
     let role = Role::parse(&row.role).ok_or(IdentityError::BadToken)?;
-    let user_id = row.user_id;
+    let user_id = UserId::from(row.user_id);
     let affiliations = if role == Role::Reviewer {
         crate::review::affiliations(store, &user_id).await?
     } else {
@@ -1114,7 +1125,7 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Caller, Identity
         username: row.username,
         display_name: row.display_name,
         role,
-        institution_id: row.institution_id,
+        institution_id: row.institution_id.map(InstitutionId::from),
         institution_status: row.institution_status,
         affiliations,
         organisation: row.organisation,
@@ -1144,11 +1155,11 @@ pub enum UserAction {
 /// many credentials were revoked. An administrator cannot disable themselves.
 pub async fn administer_user(
     store: &Store,
-    actor: &str,
-    user_id: &str,
+    actor: &UserId,
+    user_id: &UserId,
     action: UserAction,
     reason: &str,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<u64, IdentityError> {
     let reason = reason.trim();
     if reason.chars().count() < 4 {

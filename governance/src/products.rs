@@ -5,11 +5,13 @@
 //! public list.
 
 use serde::{Deserialize, Serialize};
+use storage::ids::{InstitutionId, JobId, ProductId, RequestId, UserId};
 
+use crate::db::identity::Users as _;
 use crate::db::products::{NewReview, NewRow, Products as _};
 use crate::form::{FieldError, MAX_TEXT_CHARS};
 use storage::audit::{self, Event};
-use storage::store::{Store, StoreError, Tx, new_id, now};
+use storage::store::{Store, StoreError, Tx, now};
 
 /// What the product is and does (产品描述): which data, which model, what product, for
 /// which scenarios.
@@ -38,7 +40,7 @@ pub struct Registration {
     /// 联系电话.
     pub contact_phone: String,
     /// 对应表名: the job whose result the product comes from.
-    pub job_id: String,
+    pub job_id: JobId,
     /// 是否按计划研发.
     pub developed_as_planned: bool,
     /// 计划调整: required when not developed as planned.
@@ -52,9 +54,9 @@ pub struct Registration {
 #[derive(Clone, Debug, Serialize)]
 pub struct Product {
     /// Id.
-    pub id: String,
+    pub id: ProductId,
     /// The institution.
-    pub institution_id: String,
+    pub institution_id: InstitutionId,
     /// 服务对象名称.
     pub institution_name: String,
     /// 统一社会信用代码.
@@ -182,10 +184,10 @@ pub fn check(form: &Registration) -> Vec<FieldError> {
 /// the job's result; audited.
 pub async fn register(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     form: &Registration,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Product, ProductError> {
     let mut errors = check(form);
     let release = store.sample_release(&form.job_id, institution_id).await?;
@@ -202,7 +204,7 @@ pub async fn register(
         return Err(ProductError::Invalid(errors));
     };
     let data_items = request["columns"].clone();
-    let id = new_id();
+    let id = ProductId::random();
     let at = now();
     let mut tx = store.write().await?;
     store
@@ -241,24 +243,24 @@ pub async fn register(
 }
 
 /// One product.
-pub async fn get(store: &Store, id: &str) -> Result<Product, ProductError> {
+pub async fn get(store: &Store, id: &ProductId) -> Result<Product, ProductError> {
     store.product(id).await?.ok_or(ProductError::NotFound)
 }
 
 /// An institution's products, newest first.
 pub async fn of_institution(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
 ) -> Result<Vec<Product>, ProductError> {
     Ok(store.products_of(institution_id).await?)
 }
 
 /// The reviewers assigned to a product.
-pub async fn reviewers(store: &Store, id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn reviewers(store: &Store, id: &ProductId) -> Result<Vec<String>, StoreError> {
     store.product_reviewers(id).await
 }
 
-async fn status(store: &Store, tx: &mut Tx, id: &str) -> Result<String, ProductError> {
+async fn status(store: &Store, tx: &mut Tx, id: &ProductId) -> Result<String, ProductError> {
     store
         .product_status(tx, id)
         .await?
@@ -268,11 +270,11 @@ async fn status(store: &Store, tx: &mut Tx, id: &str) -> Result<String, ProductE
 /// Assigns reviewers (the caller checked conflicts of interest); at least `min`.
 pub async fn assign(
     store: &Store,
-    id: &str,
-    reviewer_ids: &[String],
+    id: &ProductId,
+    reviewer_ids: &[UserId],
     min: usize,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Vec<String>, ProductError> {
     let mut tx = store.write().await?;
     let current = status(store, &mut tx, id).await?;
@@ -322,10 +324,10 @@ pub async fn assign(
 /// Records one assigned reviewer's assessment, once.
 pub async fn review(
     store: &Store,
-    id: &str,
-    reviewer: &str,
+    id: &ProductId,
+    reviewer: &UserId,
     a: &Assessment,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<(), ProductError> {
     let mut errors = Vec::new();
     for (name, v) in [
@@ -398,7 +400,7 @@ pub async fn review(
 /// The reviews of a product (`only` restricts them to one reviewer's).
 pub async fn reviews(
     store: &Store,
-    id: &str,
+    id: &ProductId,
     only: Option<&str>,
 ) -> Result<Vec<serde_json::Value>, StoreError> {
     store.product_reviews(id, only).await
@@ -407,11 +409,11 @@ pub async fn reviews(
 /// Records the recommendation once every assigned reviewer has reviewed.
 pub async fn decide(
     store: &Store,
-    id: &str,
+    id: &ProductId,
     recommended: bool,
     reason: &str,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Product, ProductError> {
     if reason.trim().chars().count() < 5 {
         return Err(ProductError::Invalid(vec![field(

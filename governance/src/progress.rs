@@ -7,6 +7,7 @@
 
 use chrono::{Duration, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
+use storage::ids::{InstitutionId, RequestId, UserId};
 
 use crate::db::progress::{NewEvaluation, NewReport, ProgressReports as _};
 use storage::audit::{self, Event};
@@ -137,7 +138,10 @@ fn invalid(field: &str, message: impl Into<String>) -> ReportError {
 }
 
 /// The day an institution's account opened.
-pub async fn opened_on(store: &Store, institution_id: &str) -> Result<NaiveDate, ReportError> {
+pub async fn opened_on(
+    store: &Store,
+    institution_id: &InstitutionId,
+) -> Result<NaiveDate, ReportError> {
     let at = store
         .workspace_opened_at(institution_id)
         .await?
@@ -148,11 +152,11 @@ pub async fn opened_on(store: &Store, institution_id: &str) -> Result<NaiveDate,
 /// Records a report for one period of the schedule.
 pub async fn submit(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     content: &ReportContent,
     schedule: ReportSchedule,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<ProgressReport, ReportError> {
     let today = storage::store::china_today();
     let opened = opened_on(store, institution_id).await?;
@@ -249,14 +253,17 @@ pub async fn submit(
 }
 
 /// An institution's reports, oldest period first.
-pub async fn list(store: &Store, institution_id: &str) -> Result<Vec<ProgressReport>, ReportError> {
+pub async fn list(
+    store: &Store,
+    institution_id: &InstitutionId,
+) -> Result<Vec<ProgressReport>, ReportError> {
     Ok(store.reports(institution_id).await?)
 }
 
 /// The schedule of an institution with each period's status on `today`.
 pub async fn schedule(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     today: NaiveDate,
     schedule: ReportSchedule,
 ) -> Result<Vec<Period>, ReportError> {
@@ -294,7 +301,7 @@ pub async fn schedule(
 #[derive(Clone, Debug, Serialize)]
 pub struct Overdue {
     /// The institution.
-    pub institution_id: String,
+    pub institution_id: InstitutionId,
     /// Its name.
     pub institution_name: String,
     /// The period.
@@ -343,7 +350,7 @@ pub async fn overdue(
 /// if the process dies.
 #[derive(Debug, Default)]
 pub struct Usage {
-    counts: std::sync::Mutex<std::collections::HashMap<(String, NaiveDate), (i64, i64)>>,
+    counts: std::sync::Mutex<std::collections::HashMap<(InstitutionId, NaiveDate), (i64, i64)>>,
     /// Held from taking the counts to committing them: a flush that returns has written
     /// everything counted before it began, whoever else was flushing.
     writing: tokio::sync::Mutex<()>,
@@ -351,10 +358,10 @@ pub struct Usage {
 
 impl Usage {
     /// Counts a request of `institution_id` today, refused or not.
-    pub fn count(&self, institution_id: &str, refused: bool) {
+    pub fn count(&self, institution_id: &InstitutionId, refused: bool) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let entry = counts
-            .entry((institution_id.to_owned(), storage::store::china_today()))
+            .entry((institution_id.clone(), storage::store::china_today()))
             .or_default();
         if refused {
             entry.1 += 1;
@@ -451,7 +458,7 @@ pub struct Evaluation {
 /// Measures an institution over `[start, end]` (whole days in China).
 pub async fn measure(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     start: NaiveDate,
     end: NaiveDate,
     rules: ReportSchedule,
@@ -490,14 +497,14 @@ pub async fn measure(
 #[allow(clippy::too_many_arguments)]
 pub async fn evaluate(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     start: NaiveDate,
     end: NaiveDate,
     conclusion: &str,
     note: &str,
     rules: ReportSchedule,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Evaluation, ReportError> {
     if end < start {
         return Err(invalid("period_end", "the window ends before it starts"));
@@ -571,7 +578,7 @@ pub async fn evaluate(
 /// An institution's re-evaluations, oldest first.
 pub async fn evaluations(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
 ) -> Result<Vec<Evaluation>, ReportError> {
     Ok(store.evaluations(institution_id).await?)
 }
@@ -603,17 +610,17 @@ mod tests {
             .await
             .expect("read")
         };
-        usage.count("inst-1", false);
-        usage.count("inst-1", false);
-        usage.count("inst-1", true);
+        usage.count(&"inst-1".into(), false);
+        usage.count(&"inst-1".into(), false);
+        usage.count(&"inst-1".into(), true);
         // An institution the database does not know is dropped, not a failed write.
-        usage.count("no-such-institution", false);
+        usage.count(&"no-such-institution".into(), false);
         assert!(read().await.is_empty(), "nothing is written before a flush");
         usage.flush(&store).await.expect("flush");
         let today = storage::store::china_today().to_string();
         assert_eq!(read().await, [(today.clone(), 2, 1)]);
         usage.flush(&store).await.expect("nothing to flush");
-        usage.count("inst-1", false);
+        usage.count(&"inst-1".into(), false);
         usage.flush(&store).await.expect("flush");
         assert_eq!(read().await, [(today.clone(), 3, 1)]);
         // A failed write keeps its counts for the next flush.
@@ -623,12 +630,12 @@ mod tests {
                 fixtures::execute(store, sql).await.expect("alter");
             }
         };
-        usage.count("inst-1", false);
-        usage.count("inst-1", true);
+        usage.count(&"inst-1".into(), false);
+        usage.count(&"inst-1".into(), true);
         alter("ALTER TABLE usage_daily RENAME TO usage_daily_away").await;
         assert!(usage.flush(&store).await.is_err());
         alter("ALTER TABLE usage_daily_away RENAME TO usage_daily").await;
-        usage.count("inst-1", false);
+        usage.count(&"inst-1".into(), false);
         usage.flush(&store).await.expect("flush");
         assert_eq!(read().await, [(today, 5, 2)]);
     }

@@ -4,8 +4,11 @@
 //! decision is final only through that record.
 
 use storage::audit::{self, Event};
+use storage::ids::{ApplicationId, RequestId, UserId};
 use storage::store::{Store, StoreError, Tx, now};
 
+use crate::db::applications::Applications as _;
+use crate::db::identity::Users as _;
 use crate::db::review::{NewReview, Reviews as _};
 
 /// Reviewers an application needs before a decision, unless configured otherwise.
@@ -82,16 +85,23 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> ReviewError 
 }
 
 /// The reviewers assigned to an application (user ids).
-pub async fn reviewers(store: &Store, application_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn reviewers(
+    store: &Store,
+    application_id: &ApplicationId,
+) -> Result<Vec<String>, StoreError> {
     store.application_reviewers(application_id).await
 }
 
 /// The unified social credit codes a reviewer has declared as affiliations.
-pub async fn affiliations(store: &Store, user_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn affiliations(store: &Store, user_id: &UserId) -> Result<Vec<String>, StoreError> {
     store.affiliations(user_id).await
 }
 
-async fn status(store: &Store, tx: &mut Tx, application_id: &str) -> Result<String, ReviewError> {
+async fn status(
+    store: &Store,
+    tx: &mut Tx,
+    application_id: &ApplicationId,
+) -> Result<String, ReviewError> {
     store
         .application_status(tx, application_id)
         .await?
@@ -103,11 +113,11 @@ async fn status(store: &Store, tx: &mut Tx, application_id: &str) -> Result<Stri
 /// checked conflicts of interest with the access rules.
 pub async fn assign(
     store: &Store,
-    application_id: &str,
-    reviewer_ids: &[String],
+    application_id: &ApplicationId,
+    reviewer_ids: &[UserId],
     min_reviewers: usize,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Vec<String>, ReviewError> {
     let mut tx = store.write().await?;
     let current = status(store, &mut tx, application_id).await?;
@@ -161,10 +171,10 @@ pub async fn assign(
 /// Records one reviewer's review; each reviewer reviews once.
 pub async fn submit_review(
     store: &Store,
-    application_id: &str,
-    reviewer_id: &str,
+    application_id: &ApplicationId,
+    reviewer_id: &UserId,
     scores: &Scores,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<(), ReviewError> {
     for (field, value) in [
         ("compliance", scores.compliance),
@@ -231,18 +241,21 @@ pub async fn submit_review(
 }
 
 /// The reviews of an application.
-pub async fn reviews(store: &Store, application_id: &str) -> Result<Vec<Review>, StoreError> {
+pub async fn reviews(
+    store: &Store,
+    application_id: &ApplicationId,
+) -> Result<Vec<Review>, StoreError> {
     store.reviews(application_id).await
 }
 
 /// Records the decision once every assigned reviewer has reviewed.
 pub async fn decide(
     store: &Store,
-    application_id: &str,
+    application_id: &ApplicationId,
     approved: bool,
     reason: &str,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Decision, ReviewError> {
     let reason = reason.trim();
     if reason.chars().count() < 5 {
@@ -297,7 +310,10 @@ pub async fn decide(
 }
 
 /// The recorded decision, if any.
-pub async fn decision(store: &Store, application_id: &str) -> Result<Option<Decision>, StoreError> {
+pub async fn decision(
+    store: &Store,
+    application_id: &ApplicationId,
+) -> Result<Option<Decision>, StoreError> {
     store.decision(application_id).await
 }
 
@@ -305,9 +321,9 @@ pub async fn decision(store: &Store, application_id: &str) -> Result<Option<Deci
 /// checked), audited.
 pub async fn declare_affiliations(
     store: &Store,
-    reviewer_id: &str,
+    reviewer_id: &UserId,
     usccs: &[String],
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Vec<String>, ReviewError> {
     let mut codes = Vec::new();
     for (i, code) in usccs.iter().enumerate() {

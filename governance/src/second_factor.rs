@@ -9,6 +9,7 @@
 //! last step used is kept (RFC 6238 §5.2).
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
+use storage::ids::{RequestId, UserId};
 
 use crate::db::second_factor::SecondFactors as _;
 use crate::identity::{IdentityError, Role};
@@ -59,7 +60,7 @@ impl SecondFactorSettings {
         )
     }
 
-    fn seal(&self, user_id: &str, secret: &[u8]) -> Vec<u8> {
+    fn seal(&self, user_id: &UserId, secret: &[u8]) -> Vec<u8> {
         let nonce = random_bytes::<12>();
         let mut sealed = secret.to_vec();
         self.sealing_key()
@@ -73,7 +74,7 @@ impl SecondFactorSettings {
     }
 
     /// `None` if the sealed secret was not sealed under this key for this user.
-    fn open(&self, user_id: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+    fn open(&self, user_id: &UserId, sealed: &[u8]) -> Option<Vec<u8>> {
         let (nonce, rest) = sealed.split_at_checked(12)?;
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut rest = rest.to_vec();
@@ -176,9 +177,9 @@ pub struct Enrolment {
 pub async fn start_enrolment(
     tx: &mut Tx,
     settings: &SecondFactorSettings,
-    user_id: &str,
+    user_id: &UserId,
     username: &str,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Enrolment, IdentityError> {
     if confirmed(tx, user_id).await? {
         return Err(IdentityError::SecondFactorEnrolled);
@@ -222,10 +223,10 @@ pub async fn start_enrolment(
 pub async fn enrol_known(
     tx: &mut Tx,
     settings: &SecondFactorSettings,
-    user_id: &str,
+    user_id: &UserId,
     secret: &[u8],
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<(), StoreError> {
     Store::insert_confirmed_second_factor(tx, user_id, &settings.seal(user_id, secret), &now())
         .await?;
@@ -262,11 +263,11 @@ pub enum Verdict {
 pub async fn check(
     tx: &mut Tx,
     settings: &SecondFactorSettings,
-    user_id: &str,
+    user_id: &UserId,
     role: Role,
     code: Option<&str>,
     unix_seconds: i64,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Verdict, IdentityError> {
     let row = Store::second_factor(tx, user_id).await?;
     let code = code.map(str::trim).filter(|c| !c.is_empty());
@@ -294,7 +295,7 @@ pub async fn check(
         // Sealed under another key (the key file was replaced): only an administrator's
         // reset helps; logged, answered as a wrong code.
         tracing::error!(
-            user_id,
+            %user_id,
             "a second factor's secret does not open with this server's key"
         );
         return Ok(Verdict::Wrong);
@@ -372,7 +373,7 @@ fn recovery_hash(code: &str) -> String {
 
 /// Replaces `user_id`'s recovery codes by [`RECOVERY_CODES`] new ones (60 random bits
 /// each, written `xxxx-xxxx-xxxx`), returned once.
-pub async fn new_recovery_codes(tx: &mut Tx, user_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn new_recovery_codes(tx: &mut Tx, user_id: &UserId) -> Result<Vec<String>, StoreError> {
     Store::delete_recovery_codes(tx, user_id).await?;
     let mut codes = Vec::with_capacity(RECOVERY_CODES);
     for _ in 0..RECOVERY_CODES {
@@ -386,13 +387,18 @@ pub async fn new_recovery_codes(tx: &mut Tx, user_id: &str) -> Result<Vec<String
 
 /// Removes `user_id`'s second factor and recovery codes (an administrator's reset);
 /// whether there was one.
-pub async fn remove(tx: &mut Tx, user_id: &str) -> Result<bool, StoreError> {
+pub async fn remove(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError> {
     Store::delete_recovery_codes(tx, user_id).await?;
     Store::delete_second_factor(tx, user_id).await
 }
 
+/// Whether `user_id` has a second factor, confirmed or waiting for its first code.
+pub async fn exists(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError> {
+    Ok(Store::second_factor(tx, user_id).await?.is_some())
+}
+
 /// Whether `user_id` has a confirmed second factor.
-pub async fn confirmed(tx: &mut Tx, user_id: &str) -> Result<bool, StoreError> {
+pub async fn confirmed(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError> {
     Store::second_factor_confirmed(tx, user_id).await
 }
 
@@ -431,13 +437,16 @@ mod tests {
     #[test]
     fn a_secret_opens_only_for_its_user_and_key() {
         let settings = SecondFactorSettings::new([7; 32]);
-        let sealed = settings.seal("u1", b"secret bytes");
+        let sealed = settings.seal(&"u1".into(), b"secret bytes");
         assert_eq!(
-            settings.open("u1", &sealed).as_deref(),
+            settings.open(&"u1".into(), &sealed).as_deref(),
             Some(&b"secret bytes"[..])
         );
-        assert_eq!(settings.open("u2", &sealed), None);
-        assert_eq!(SecondFactorSettings::new([8; 32]).open("u1", &sealed), None);
-        assert_eq!(settings.open("u1", &sealed[..10]), None);
+        assert_eq!(settings.open(&"u2".into(), &sealed), None);
+        assert_eq!(
+            SecondFactorSettings::new([8; 32]).open(&"u1".into(), &sealed),
+            None
+        );
+        assert_eq!(settings.open(&"u1".into(), &sealed[..10]), None);
     }
 }

@@ -5,12 +5,12 @@
 
 use crate::Platform;
 use crate::criteria;
-use crate::db::DemoLogins as _;
 use governance::accounts;
 use governance::form::ApplicationForm;
 use governance::identity::{self, NewUser, Role};
 use governance::review::{self, Scores};
 use governance::{applications, evidence};
+use storage::ids::{RequestId, UserId};
 
 /// The password of every demo login.
 pub const PASSWORD: &str = "demo-password-not-secret";
@@ -35,7 +35,13 @@ impl DemoLogin {
 
     /// Whether this login has a second factor in the demo's database.
     pub async fn has_second_factor(&self, store: &crate::store::Store) -> anyhow::Result<bool> {
-        Ok(store.has_confirmed_second_factor(self.username).await?)
+        let mut tx = store.write().await?;
+        Ok(
+            match identity::user_named_in(&mut tx, self.username).await? {
+                Some(id) => governance::second_factor::confirmed(&mut tx, &id).await?,
+                None => false,
+            },
+        )
     }
 
     fn secret_bytes(&self) -> [u8; 20] {
@@ -80,7 +86,9 @@ pub const LOGINS: [DemoLogin; 6] = [
 /// Seeds the demo accounts once (a second run finds them and changes nothing).
 pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
     let store = &state.store;
-    let seeded = store.user_id(LOGINS[0].username).await?;
+    // The demo's seeding is audited as the actor `demo`, outside any request.
+    let (demo, none) = (UserId::from("demo"), RequestId::from("-"));
+    let seeded = identity::user_named(store, LOGINS[0].username).await?;
     if seeded.is_some() {
         // Asked for second factors, a demo seeded without them gives its staff theirs now.
         let mut tx = store.write().await?;
@@ -89,18 +97,17 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
             .iter()
             .filter(|l| required && l.second_factor_secret().is_some())
         {
-            let id = store
-                .user_without_second_factor(&mut tx, login.username)
-                .await?
-                .unwrap_or_default();
-            if !id.is_empty() {
+            let Some(id) = identity::user_named_in(&mut tx, login.username).await? else {
+                continue;
+            };
+            if !governance::second_factor::exists(&mut tx, &id).await? {
                 governance::second_factor::enrol_known(
                     &mut tx,
                     &state.settings.second_factor,
                     &id,
                     &login.secret_bytes(),
-                    "demo",
-                    "-",
+                    &demo,
+                    &none,
                 )
                 .await?;
             }
@@ -130,8 +137,8 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
                     subject_id: None,
                     password: PASSWORD,
                 },
-                "demo",
-                "-",
+                &demo,
+                &none,
             )
             .await?;
             if state.settings.second_factor.required && login.second_factor_secret().is_some() {
@@ -140,8 +147,8 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
                     &state.settings.second_factor,
                     &id,
                     &login.secret_bytes(),
-                    "demo",
-                    "-",
+                    &demo,
+                    &none,
                 )
                 .await?;
             }
@@ -174,7 +181,7 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
         "data_supply": ["enterprises", "admin_penalties", "abnormal_operations", "credit_evaluations"],
         "own_data": [{ "source_unit": "本机构", "table_name": "贷款表现", "shareable": false }]
     }))?;
-    let draft = applications::create(store, applicant, &form, "-").await?;
+    let draft = applications::create(store, applicant, &form, &none).await?;
     let file = evidence::upload(
         store,
         &draft.id,
@@ -182,12 +189,14 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
         "等保三级测评报告（演示）.pdf",
         "application/pdf",
         b"%PDF-1.4\n% creditpool demo evidence\n%%EOF\n",
-        "-",
+        &none,
     )
     .await?;
     form.qualifications[0].evidence = vec![file.id];
-    applications::update(store, &draft.id, applicant, &form, "-").await?;
-    let submitted = state.submit_application(&draft.id, applicant, "-").await?;
+    applications::update(store, &draft.id, applicant, &form, &none).await?;
+    let submitted = state
+        .submit_application(&draft.id, applicant, &none)
+        .await?;
     anyhow::ensure!(
         submitted.criteria.is_some(),
         "the demo application's entry criteria were not checked (see the log)"
@@ -198,7 +207,7 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
         reviewers,
         review::MIN_REVIEWERS,
         admin,
-        "-",
+        &none,
     )
     .await?;
     for reviewer in reviewers {
@@ -208,7 +217,7 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
             prospects: 82,
             opinion: "材料齐全，符合准入条件（演示评审意见）。".into(),
         };
-        review::submit_review(store, &draft.id, reviewer, &scores, "-").await?;
+        review::submit_review(store, &draft.id, reviewer, &scores, &none).await?;
     }
     review::decide(
         store,
@@ -216,7 +225,7 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
         true,
         "三位专家一致同意（演示）",
         admin,
-        "-",
+        &none,
     )
     .await?;
     accounts::open_batch(
@@ -225,7 +234,7 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
         state.settings.default_quotas,
         &state.settings.workspaces_dir,
         admin,
-        "-",
+        &none,
     )
     .await?;
     // The other applicant keeps a draft, to show the applicant's side.
@@ -233,6 +242,6 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
         institution_name: Some("演示申请机构".into()),
         ..ApplicationForm::default()
     };
-    applications::create(store, &ids[5], &other, "-").await?;
+    applications::create(store, &ids[5], &other, &none).await?;
     Ok(LOGINS.to_vec())
 }

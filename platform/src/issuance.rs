@@ -6,6 +6,7 @@
 //! the feedback letter rendered, archived and audited.
 
 use crate::{DocumentError, Platform};
+use storage::ids::{RequestId, UserId};
 
 /// The form a report is issued in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
@@ -84,8 +85,8 @@ impl Platform {
         subject_id: &str,
         format: Format,
         requester: &str,
-        actor: &str,
-        request_id: &str,
+        actor: &UserId,
+        request_id: &RequestId,
     ) -> Result<IssuedReport, IssueError> {
         // Fail before numbering when the PDF font is missing.
         let face = match format {
@@ -207,7 +208,7 @@ impl Platform {
         requester: &str,
         requester_name: &str,
         agency: &str,
-        request_id: &str,
+        request_id: &RequestId,
     ) -> Result<IssuedLetter, LetterError> {
         let request = request.checked()?;
         let face = self.face().map_err(IssueError::from)?;

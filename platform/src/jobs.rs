@@ -5,6 +5,7 @@
 
 use governance::identity::Caller;
 use policies::access::Action;
+use storage::ids::{InstitutionId, RequestId};
 use workbench::own_data::{self, OwnDataError, Visible};
 use workbench::workspace::{Job, WorkspaceError};
 
@@ -35,9 +36,9 @@ impl Platform {
     pub async fn submit_job(
         &self,
         caller: &Caller,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         sql: &str,
-        request_id: &str,
+        request_id: &RequestId,
     ) -> Result<Job, SubmitError> {
         self.institution(caller, institution_id, Action::UseWorkspace)
             .await?;

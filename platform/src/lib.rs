@@ -19,6 +19,7 @@ pub mod uptime;
 
 use std::sync::Arc;
 use std::time::Duration;
+use storage::ids::{ApplicationId, InstitutionId, JobId, RequestId, UserId};
 
 use governance::identity::{self, Caller};
 use governance::progress;
@@ -285,7 +286,7 @@ impl Platform {
         {
             return Ok(());
         }
-        if let Some(institution) = caller.institution_id.as_deref() {
+        if let Some(institution) = &caller.institution_id {
             self.usage.count(institution, true);
         }
         match caller.institution_status.as_deref() {
@@ -311,11 +312,11 @@ impl Platform {
     pub async fn institution(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &InstitutionId,
         action: Action,
     ) -> Result<(), Refusal> {
         let foreign = caller.role == identity::Role::Institution
-            && caller.institution_id.as_deref() != Some(id);
+            && caller.institution_id.as_ref() != Some(id);
         let status = governance::accounts::status(&self.store, id).await?;
         let Some(status) = status.filter(|_| !foreign) else {
             if foreign {
@@ -339,12 +340,11 @@ impl Platform {
     pub fn own_institution(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &InstitutionId,
         action: Action,
         what: &str,
     ) -> Result<(), Refusal> {
-        if caller.role != identity::Role::Institution
-            || caller.institution_id.as_deref() != Some(id)
+        if caller.role != identity::Role::Institution || caller.institution_id.as_ref() != Some(id)
         {
             if caller.role == identity::Role::Institution {
                 return Err(Refusal::NotFound("institution"));
@@ -369,14 +369,14 @@ impl Platform {
     /// institution under review is a conflict of interest.
     pub async fn refuse_conflicts(
         &self,
-        reviewer_ids: &[String],
+        reviewer_ids: &[UserId],
         action: Action,
         target: impl Fn(&str) -> Resource,
         whose: &str,
     ) -> Result<(), Refusal> {
         for (i, reviewer) in reviewer_ids.iter().enumerate() {
             let principal = Principal {
-                user_id: reviewer.clone(),
+                user_id: reviewer.to_string(),
                 role: "reviewer".into(),
                 institution: None,
                 affiliations: governance::review::affiliations(&self.store, reviewer).await?,
@@ -407,9 +407,9 @@ impl Platform {
     /// Returns the application as submitted, with its criteria when they were checked.
     pub async fn submit_application(
         &self,
-        id: &str,
-        applicant: &str,
-        request_id: &str,
+        id: &ApplicationId,
+        applicant: &UserId,
+        request_id: &RequestId,
     ) -> Result<governance::applications::Application, governance::applications::ApplicationError>
     {
         use governance::applications;
@@ -449,12 +449,12 @@ impl Platform {
     /// 6). Returns the jobs cancelled.
     pub async fn suspend_institution(
         &self,
-        id: &str,
+        id: &InstitutionId,
         reason: &str,
         rectification_deadline: chrono::NaiveDate,
-        actor: &str,
-        request_id: &str,
-    ) -> Result<Vec<String>, LifecycleError> {
+        actor: &UserId,
+        request_id: &RequestId,
+    ) -> Result<Vec<JobId>, LifecycleError> {
         governance::accounts::suspend(
             &self.store,
             id,
@@ -480,11 +480,11 @@ impl Platform {
     /// cancelled.
     pub async fn terminate_institution(
         &self,
-        id: &str,
+        id: &InstitutionId,
         reason: &str,
-        actor: &str,
-        request_id: &str,
-    ) -> Result<Vec<String>, LifecycleError> {
+        actor: &UserId,
+        request_id: &RequestId,
+    ) -> Result<Vec<JobId>, LifecycleError> {
         let mut cancelled = self.workspaces.cancel_all(id).await?;
         for job in &cancelled {
             self.workspaces.wait(job).await;
@@ -509,11 +509,12 @@ fn rules_failed(e: AccessError) -> Refusal {
 /// The caller as the access rules see them.
 pub fn principal(caller: &Caller) -> Principal {
     Principal {
-        user_id: caller.user_id.clone(),
+        user_id: caller.user_id.to_string(),
         role: caller.role.as_str().to_owned(),
         institution: caller
             .institution_id
-            .clone()
+            .as_ref()
+            .map(InstitutionId::to_string)
             .zip(caller.institution_status.clone())
             .map(|(id, status)| InstitutionRef { id, status }),
         affiliations: caller.affiliations.clone(),

@@ -6,6 +6,7 @@
 use governance::identity::Caller;
 use policies::access::Action;
 use serde_json::Value;
+use storage::ids::{InstitutionId, JobId, RequestId};
 use workbench::gate::{self, AggregateRequest, EvaluationRequest, GateError, Sample};
 use workbench::own_data::{OwnDataError, Visible};
 
@@ -31,11 +32,11 @@ pub struct Asked<'a> {
     /// Who asks.
     pub caller: &'a Caller,
     /// Whose result.
-    pub institution_id: &'a str,
+    pub institution_id: &'a InstitutionId,
     /// Which job's result.
-    pub job_id: &'a str,
+    pub job_id: &'a JobId,
     /// The request, for the audit log.
-    pub request_id: &'a str,
+    pub request_id: &'a RequestId,
 }
 
 impl Platform {

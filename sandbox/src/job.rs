@@ -47,8 +47,9 @@ impl Default for JobLimits {
     }
 }
 
-/// The states of a job.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The states of a job (as stored and on the wire: `queued`, `running`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Waiting to run.
     Queued,
@@ -72,6 +73,30 @@ impl JobState {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
         }
+    }
+
+    /// The state named `name` ([`JobState::as_str`]), if there is one.
+    pub fn parse(name: &str) -> Option<JobState> {
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
+    /// Whether the job has ended (succeeded, failed or been cancelled).
+    pub fn has_ended(self) -> bool {
+        !matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -1,7 +1,9 @@
 //! creditpool's platform state, below every domain crate: the SQLite store and its
-//! embedded migrations ([`store`]), the hash-chained audit log ([`audit`]), ids, hashes
-//! and the China clock. It knows no domain rule: data migrations that need one (such as
-//! normalising stored codes) run above it, after [`store::Store::open`].
+//! embedded migrations ([`store`]), the hash-chained audit log ([`audit`]), typed ids
+//! ([`ids`]), hashes and the China clock. It knows no domain rule: data migrations that
+//! need one (such as normalising stored codes) run above it, after
+//! [`store::Store::open`].
 
 pub mod audit;
+pub mod ids;
 pub mod store;

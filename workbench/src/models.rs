@@ -4,6 +4,7 @@
 //! institution's jobs, under its manifest's name.
 
 use std::path::Path;
+use storage::ids::{InstitutionId, RequestId, UserId};
 
 use sandbox::{Model, SandboxError};
 use serde::Serialize;
@@ -74,10 +75,10 @@ pub async fn upload(
     store: &Store,
     sandbox: &sandbox::Sandbox,
     workspace: &Path,
-    institution_id: &str,
-    user_id: &str,
+    institution_id: &InstitutionId,
+    user_id: &UserId,
     bytes: &[u8],
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<ModelInfo, ModelError> {
     let model = sandbox.load(bytes).map_err(|e| match e {
         SandboxError::Invalid(reason) => ModelError::Refused(format!("model refused: {reason}")),
@@ -137,12 +138,18 @@ pub async fn upload(
 }
 
 /// The institution's active models, by name.
-pub async fn list(store: &Store, institution_id: &str) -> Result<Vec<ModelInfo>, ModelError> {
+pub async fn list(
+    store: &Store,
+    institution_id: &InstitutionId,
+) -> Result<Vec<ModelInfo>, ModelError> {
     Ok(store.models(institution_id).await?)
 }
 
 /// The module files of the institution's active models.
-pub async fn active_paths(store: &Store, institution_id: &str) -> Result<Vec<String>, StoreError> {
+pub async fn active_paths(
+    store: &Store,
+    institution_id: &InstitutionId,
+) -> Result<Vec<String>, StoreError> {
     store.model_paths(institution_id).await
 }
 
@@ -150,10 +157,10 @@ pub async fn active_paths(store: &Store, institution_id: &str) -> Result<Vec<Str
 /// active model of the institution has the same bytes. Audited.
 pub async fn delete(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     id: &str,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<(), ModelError> {
     let mut tx = store.write().await?;
     let (name, sha256, path) = store

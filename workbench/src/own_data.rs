@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use storage::ids::{InstitutionId, RequestId, UserId};
 
 use catalog::Sensitivity;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -306,11 +307,11 @@ pub async fn import(
     store: &Store,
     workspaces: &crate::workspace::Workspaces,
     workspace: &Path,
-    institution_id: &str,
-    user_id: &str,
+    institution_id: &InstitutionId,
+    user_id: &UserId,
     upload: &Upload<'_>,
     file: &Path,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<(OwnTable, serde_json::Value), OwnDataError> {
     let dir = workspace.join("own");
     let id = new_id();
@@ -561,13 +562,13 @@ async fn convert(path: &Path, upload: &Upload<'_>, file: &Path) -> Result<Conver
 #[allow(clippy::too_many_arguments)]
 async fn commit(
     store: &Store,
-    institution_id: &str,
-    user_id: &str,
+    institution_id: &InstitutionId,
+    user_id: &UserId,
     upload: &Upload<'_>,
     path: &Path,
     columns: &[OwnColumn],
     rows: u64,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<OwnTable, OwnDataError> {
     let bytes = std::fs::read(path).map_err(|e| OwnDataError::Files(e.to_string()))?;
     let sha256 = sha256_hex(&bytes);
@@ -731,7 +732,11 @@ pub fn sensitivities(tables: &[Visible]) -> HashMap<(String, String), Sensitivit
 }
 
 /// One of the institution's own tables.
-pub async fn get(store: &Store, institution_id: &str, id: &str) -> Result<OwnTable, OwnDataError> {
+pub async fn get(
+    store: &Store,
+    institution_id: &InstitutionId,
+    id: &str,
+) -> Result<OwnTable, OwnDataError> {
     store
         .own_table(institution_id, id)
         .await?
@@ -741,12 +746,12 @@ pub async fn get(store: &Store, institution_id: &str, id: &str) -> Result<OwnTab
 /// Sets how a table is shared (`private` revokes every share at once); audited.
 pub async fn share(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     id: &str,
     mode: &str,
     with: &[String],
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<OwnTable, OwnDataError> {
     if !["private", "institutions", "pool"].contains(&mode) {
         return Err(invalid("mode", "mode is private, institutions or pool"));
@@ -766,7 +771,10 @@ pub async fn share(
     get(store, institution_id, id).await?;
     let mut tx = store.write().await?;
     for (i, other) in with.iter().enumerate() {
-        if !store.institution_exists(&mut tx, other).await? || other == institution_id {
+        let other_id = InstitutionId::from(other.as_str());
+        if !governance::accounts::exists_in(store, &mut tx, &other_id).await?
+            || other == institution_id
+        {
             return Err(invalid(
                 &format!("institutions[{i}]"),
                 format!("'{other}' is not another institution of the pool"),
@@ -793,11 +801,11 @@ pub async fn share(
 /// The gate applies the new tags to every later release.
 pub async fn set_sensitivity(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     id: &str,
     tags: &std::collections::BTreeMap<String, String>,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<OwnTable, OwnDataError> {
     let mut table = get(store, institution_id, id).await?;
     if tags.is_empty() {
@@ -847,10 +855,10 @@ pub async fn set_sensitivity(
 /// Deletes a table and its file; audited.
 pub async fn delete(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     id: &str,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<(), OwnDataError> {
     let table = get(store, institution_id, id).await?;
     let mut tx = store.write().await?;
@@ -872,6 +880,9 @@ pub async fn delete(
 }
 
 /// The institution's own live tables.
-pub async fn list(store: &Store, institution_id: &str) -> Result<Vec<OwnTable>, OwnDataError> {
+pub async fn list(
+    store: &Store,
+    institution_id: &InstitutionId,
+) -> Result<Vec<OwnTable>, OwnDataError> {
     Ok(store.own_tables(institution_id).await?)
 }

@@ -15,6 +15,7 @@
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use storage::ids::InstitutionId;
 
 use datafusion::arrow::array::{Array, ArrayRef, StringBuilder};
 use datafusion::arrow::compute::cast;
@@ -73,7 +74,7 @@ impl std::fmt::Debug for Pseudonyms {
 
 impl Pseudonyms {
     /// The key of `institution_id` under the server's `secret`.
-    pub fn new(secret: &[u8; 32], institution_id: &str) -> Pseudonyms {
+    pub fn new(secret: &[u8; 32], institution_id: &InstitutionId) -> Pseudonyms {
         let server = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
         let derived = ring::hmac::sign(
             &server,
@@ -251,8 +252,8 @@ mod tests {
     #[test]
     fn pseudonyms_are_keyed_per_institution_stable_and_blind_to_formatting() {
         let secret = [7u8; 32];
-        let a = Pseudonyms::new(&secret, "inst-a");
-        let b = Pseudonyms::new(&secret, "inst-b");
+        let a = Pseudonyms::new(&secret, &"inst-a".into());
+        let b = Pseudonyms::new(&secret, &"inst-b".into());
         let id = "33010219900307123X";
         assert_eq!(a.of(id), a.of(" 33010219900307123x "));
         assert_eq!(a.of("138-1234-5678"), a.of("+86 13812345678"));
@@ -264,7 +265,7 @@ mod tests {
         );
         assert_ne!(
             a.of(id),
-            Pseudonyms::new(&[8u8; 32], "inst-a").of(id),
+            Pseudonyms::new(&[8u8; 32], &"inst-a".into()).of(id),
             "another server key gives other pseudonyms"
         );
         let p = a.of(id);

@@ -4,6 +4,7 @@
 //! are the account's (`accounts::Quotas`); samples and statistical releases are counted
 //! by the gate, which enforces them.
 
+use storage::ids::InstitutionId;
 use storage::store::{Store, StoreError, Tx, china_day_starts, china_today};
 
 use crate::db::jobs::Jobs as _;
@@ -28,7 +29,7 @@ pub struct JobUse {
 pub async fn job_use_in(
     store: &Store,
     tx: &mut Tx,
-    institution_id: &str,
+    institution_id: &InstitutionId,
 ) -> Result<JobUse, StoreError> {
     store
         .job_use_in(tx, institution_id, &china_day_starts(china_today()))
@@ -57,7 +58,7 @@ pub struct Usage {
 }
 
 /// What institution `institution_id` has used of every quota.
-pub async fn usage(store: &Store, institution_id: &str) -> Result<Usage, StoreError> {
+pub async fn usage(store: &Store, institution_id: &InstitutionId) -> Result<Usage, StoreError> {
     let quotas = accounts::quotas(store, institution_id)
         .await?
         .unwrap_or_default();
@@ -110,7 +111,7 @@ impl Storage {
 /// The storage of institution `institution_id`, whose workspace is at `root`.
 pub async fn storage(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     root: &std::path::Path,
 ) -> Result<Storage, StoreError> {
     let quotas = accounts::quotas(store, institution_id)

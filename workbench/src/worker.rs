@@ -30,6 +30,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, ExitStatus, Stdio};
 use std::time::Duration;
+use storage::ids::JobId;
 
 use sandbox::{CancelToken, JobError, JobLimits, JobReport, JobResult, SandboxError};
 use serde::{Deserialize, Serialize};
@@ -122,7 +123,7 @@ pub struct Artifacts {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JobSpec {
     /// The job's id, for the log.
-    pub job_id: String,
+    pub job_id: JobId,
     /// The tables it reads.
     pub tables: JobTables,
     /// The models' files.
@@ -517,7 +518,7 @@ pub async fn converse(
 
 /// What a worker's outcome, exit status and last words mean.
 fn understand(
-    job_id: &str,
+    job_id: &JobId,
     status: ExitStatus,
     out: &[u8],
     err: &str,
@@ -1103,10 +1104,11 @@ mod tests {
     #[test]
     fn a_worker_that_ends_abnormally_fails_its_job_by_cause() {
         use rustix::process::Signal;
+        let j = JobId::from("j");
         let abort = killed_by(Signal::ABORT);
         assert!(matches!(
             understand(
-                "j",
+                &j,
                 abort,
                 b"",
                 "memory allocation of 1073741824 bytes failed",
@@ -1115,7 +1117,7 @@ mod tests {
             Err(JobError::Memory { limit_mib: 64 })
         ));
         let overflow = understand(
-            "j",
+            &j,
             abort,
             b"",
             "thread 'creditpool-job' has overflowed its stack",
@@ -1126,30 +1128,30 @@ mod tests {
             "{overflow:?}"
         );
         assert!(matches!(
-            understand("j", killed_by(Signal::XFSZ), b"", "", &limits()),
+            understand(&j, killed_by(Signal::XFSZ), b"", "", &limits()),
             Err(JobError::ResultTooLarge { limit_bytes }) if limit_bytes == 1 << 20
         ));
         assert!(matches!(
-            understand("j", killed_by(Signal::XCPU), b"", "", &limits()),
+            understand(&j, killed_by(Signal::XCPU), b"", "", &limits()),
             Err(JobError::Timeout { limit_ms: 3000 })
         ));
         // A fault, or an outcome that does not parse, is the platform's trouble.
         assert!(matches!(
-            understand("j", killed_by(Signal::SEGV), b"", "", &limits()),
+            understand(&j, killed_by(Signal::SEGV), b"", "", &limits()),
             Err(JobError::Internal(_))
         ));
         assert!(matches!(
-            understand("j", exited(0), b"{\"Done\":", "", &limits()),
+            understand(&j, exited(0), b"{\"Done\":", "", &limits()),
             Err(JobError::Internal(_))
         ));
         // A worker that answered but exited with an error is not believed.
         let answer = serde_json::to_vec(&Outcome::Failed(WireError::Cancelled)).expect("json");
         assert!(matches!(
-            understand("j", exited(2), &answer, "", &limits()),
+            understand(&j, exited(2), &answer, "", &limits()),
             Err(JobError::Internal(_))
         ));
         assert!(matches!(
-            understand("j", exited(0), &answer, "", &limits()),
+            understand(&j, exited(0), &answer, "", &limits()),
             Err(JobError::Cancelled)
         ));
     }

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
+use storage::ids::{InstitutionId, JobId, RequestId, UserId};
 
 use catalog::Catalog;
-use sandbox::{JobError, JobId, JobLimits, JobQueue, JobResult, Sandbox};
+use sandbox::{JobError, JobLimits, JobQueue, JobResult, JobState, Sandbox};
 use serde::Serialize;
 
 use crate::pseudonyms::Pseudonyms;
@@ -16,7 +17,7 @@ use crate::session::JobTables;
 use crate::worker::{Artifacts, JobSpec, WorkerCommand};
 use governance::accounts;
 use storage::audit::{self, Event};
-use storage::store::{Store, StoreError, new_id, now};
+use storage::store::{Store, StoreError, now};
 
 use crate::db::jobs::{Ended, Jobs as _, NewJob, Succeeded};
 use crate::db::own_data::OwnData as _;
@@ -28,15 +29,15 @@ pub const MAX_SQL_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug, Serialize)]
 pub struct Job {
     /// Id.
-    pub id: String,
+    pub id: JobId,
     /// The institution.
-    pub institution_id: String,
+    pub institution_id: InstitutionId,
     /// Who submitted it.
-    pub submitted_by: String,
+    pub submitted_by: UserId,
     /// The SQL.
     pub sql: String,
-    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
-    pub state: String,
+    /// Where it is in its life.
+    pub state: JobState,
     /// Submitted.
     pub submitted_at: String,
     /// Ended, once it has.
@@ -142,7 +143,7 @@ pub enum WorkspaceError {
     },
     /// The job has ended.
     #[error("the job has already ended ({0})")]
-    Ended(String),
+    Ended(JobState),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -182,9 +183,9 @@ pub struct Workspaces {
     compiled_models: std::path::PathBuf,
     seal_key: [u8; 32],
     /// Queue ids of jobs not yet ended.
-    live: Mutex<HashMap<String, JobId>>,
+    live: Mutex<HashMap<JobId, sandbox::JobId>>,
     /// When running jobs started.
-    started: Mutex<HashMap<String, std::time::Instant>>,
+    started: Mutex<HashMap<JobId, std::time::Instant>>,
 }
 
 impl std::fmt::Debug for Workspaces {
@@ -265,7 +266,7 @@ impl Workspaces {
     }
 
     /// The pseudonym key of an institution.
-    pub fn pseudonyms(&self, institution_id: &str) -> Pseudonyms {
+    pub fn pseudonyms(&self, institution_id: &InstitutionId) -> Pseudonyms {
         Pseudonyms::new(&self.secret, institution_id)
     }
 
@@ -285,22 +286,22 @@ impl Workspaces {
         Ok(self.sandbox.get_or_init(|| s).clone())
     }
 
-    fn started(&self) -> std::sync::MutexGuard<'_, HashMap<String, std::time::Instant>> {
+    fn started(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, std::time::Instant>> {
         self.started.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, JobId>> {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<JobId, sandbox::JobId>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queues `sql` for an institution, over exactly its granted tables.
     pub async fn submit(
         self: &Arc<Self>,
-        institution_id: &str,
-        user_id: &str,
+        institution_id: &InstitutionId,
+        user_id: &UserId,
         sql: &str,
         own: Vec<crate::own_data::Visible>,
-        request_id: &str,
+        request_id: &RequestId,
     ) -> Result<Job, WorkspaceError> {
         let sql = sql.trim();
         if sql.is_empty() {
@@ -330,7 +331,7 @@ impl Workspaces {
             }
         })?;
         let models = crate::models::active_paths(&self.store, institution_id).await?;
-        let id = new_id();
+        let id = JobId::random();
         let mut tx = self.store.write().await?;
         let crate::quotas::JobUse {
             active,
@@ -605,7 +606,7 @@ impl Workspaces {
 
     async fn finish(
         &self,
-        id: &str,
+        id: &JobId,
         outcome: &JobResult,
         out: &std::path::Path,
     ) -> Result<(), StoreError> {
@@ -663,9 +664,9 @@ impl Workspaces {
             }
             Err(e) => {
                 let state = if matches!(e, JobError::Cancelled) {
-                    "cancelled"
+                    JobState::Cancelled
                 } else {
-                    "failed"
+                    JobState::Failed
                 };
                 let message = user_message(e);
                 match e {
@@ -694,7 +695,7 @@ impl Workspaces {
                     )
                     .await?;
                 (
-                    if state == "cancelled" {
+                    if state == JobState::Cancelled {
                         "job.cancelled"
                     } else {
                         "job.failed"
@@ -720,7 +721,11 @@ impl Workspaces {
     }
 
     /// One job of an institution.
-    pub async fn get(&self, institution_id: &str, id: &str) -> Result<Job, WorkspaceError> {
+    pub async fn get(
+        &self,
+        institution_id: &InstitutionId,
+        id: &JobId,
+    ) -> Result<Job, WorkspaceError> {
         self.store
             .job(institution_id, id)
             .await?
@@ -730,7 +735,7 @@ impl Workspaces {
     /// A page of an institution's jobs, newest first.
     pub async fn list(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Job>, WorkspaceError> {
@@ -740,10 +745,10 @@ impl Workspaces {
     /// Cancels one job; audited.
     pub async fn cancel(
         &self,
-        institution_id: &str,
-        id: &str,
-        actor: &str,
-        request_id: &str,
+        institution_id: &InstitutionId,
+        id: &JobId,
+        actor: &UserId,
+        request_id: &RequestId,
     ) -> Result<Job, WorkspaceError> {
         let job = self.get(institution_id, id).await?;
         if job.ended_at.is_some() {
@@ -760,7 +765,10 @@ impl Workspaces {
 
     /// Cancels every queued or running job of an institution (on suspension or
     /// termination); returns their ids.
-    pub async fn cancel_all(&self, institution_id: &str) -> Result<Vec<String>, WorkspaceError> {
+    pub async fn cancel_all(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<JobId>, WorkspaceError> {
         let ids = self.store.unfinished_jobs(institution_id).await?;
         let live = self.live();
         for id in &ids {
@@ -774,7 +782,7 @@ impl Workspaces {
     /// Cancels a job in the queue and audits the request with `detail`.
     async fn request_cancel(
         &self,
-        id: &str,
+        id: &JobId,
         detail: serde_json::Value,
         (actor, request_id): (&str, &str),
     ) -> Result<(), WorkspaceError> {
@@ -805,10 +813,10 @@ impl Workspaces {
     pub async fn cancel_revoked_readers(
         &self,
         access: &policies::access::AccessPolicy,
-        owner: &str,
-        actor: &str,
-        request_id: &str,
-    ) -> Result<Vec<String>, WorkspaceError> {
+        owner: &InstitutionId,
+        actor: &UserId,
+        request_id: &RequestId,
+    ) -> Result<Vec<JobId>, WorkspaceError> {
         let owned: std::collections::HashSet<String> =
             self.store.own_table_ids(owner).await?.into_iter().collect();
         let readers = self.store.other_unfinished_jobs(owner).await?;
@@ -823,7 +831,7 @@ impl Workspaces {
                 user_id: "system".into(),
                 role: "institution".into(),
                 institution: Some(policies::access::InstitutionRef {
-                    id: institution_id.clone(),
+                    id: institution_id.to_string(),
                     status,
                 }),
                 ..Default::default()
@@ -855,7 +863,7 @@ impl Workspaces {
     }
 
     /// Waits until a job has ended and its end is recorded (tools and tests).
-    pub async fn wait(&self, id: &str) {
+    pub async fn wait(&self, id: &JobId) {
         let queue_id = self.live().get(id).copied();
         if let Some(queue_id) = queue_id {
             self.queue.wait(queue_id).await;
@@ -871,13 +879,13 @@ impl Workspaces {
 }
 
 /// Where a job's result is kept once it succeeded.
-pub fn result_file(root: &std::path::Path, job_id: &str) -> std::path::PathBuf {
+pub fn result_file(root: &std::path::Path, job_id: &JobId) -> std::path::PathBuf {
     root.join("results").join(format!("{job_id}.parquet"))
 }
 
 /// Where a running job's result grows until the job succeeds: in its worker's staging
 /// folder.
-fn partial_result(root: &std::path::Path, job_id: &str) -> std::path::PathBuf {
+fn partial_result(root: &std::path::Path, job_id: &JobId) -> std::path::PathBuf {
     sandbox::partial_path(&crate::worker::staged(&result_file(root, job_id)))
 }
 
@@ -886,14 +894,14 @@ fn partial_result(root: &std::path::Path, job_id: &str) -> std::path::PathBuf {
 pub async fn reserved_bytes(
     store: &Store,
     root: &std::path::Path,
-    institution_id: &str,
+    institution_id: &InstitutionId,
 ) -> Result<u64, StoreError> {
     Ok(unwritten(root, &store.result_caps(institution_id).await?))
 }
 
 /// What the jobs with these `(id, result_cap)` may still write in the workspace at
 /// `root`.
-fn unwritten(root: &std::path::Path, caps: &[(String, Option<i64>)]) -> u64 {
+fn unwritten(root: &std::path::Path, caps: &[(JobId, Option<i64>)]) -> u64 {
     caps.iter()
         .map(|(id, cap)| {
             let written = std::fs::metadata(partial_result(root, id)).map_or(0, |m| m.len());

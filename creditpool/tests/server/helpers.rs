@@ -116,13 +116,13 @@ impl TestApp {
                 subject_id,
                 password: PASSWORD,
             },
-            "test",
-            "-",
+            &"test".into(),
+            &"-".into(),
         )
         .await
         .expect("user");
         tx.commit().await.expect("commit");
-        id
+        id.into_string()
     }
 
     /// Logs in and returns the session token.

@@ -1,13 +1,14 @@
 //! The SQL of persons' authorisations (`crate::authorisations`).
 
 use sqlx::Row;
+use storage::ids::UserId;
 
 use storage::store::{Store, StoreError, Tx};
 
 /// An authorisation as it is first stored.
 pub(crate) struct NewRow<'a> {
     pub id: &'a str,
-    pub grantor_id: &'a str,
+    pub grantor_id: &'a UserId,
     pub grantee_id: &'a str,
     pub scope: &'a str,
     pub purpose: &'a str,
@@ -31,18 +32,16 @@ pub(crate) struct Listed {
 
 /// Where authorisations are kept: what a backend implements.
 pub(crate) trait Authorisations {
-    /// The id of the user with this login name, read in `tx`.
-    async fn user_named(&self, tx: &mut Tx, username: &str) -> Result<Option<String>, StoreError>;
     /// Stores a new authorisation.
     async fn insert_authorisation(&self, tx: &mut Tx, row: &NewRow<'_>) -> Result<(), StoreError>;
     /// The authorisations a user granted or received, newest first.
-    async fn authorisations_of(&self, user_id: &str) -> Result<Vec<Listed>, StoreError>;
+    async fn authorisations_of(&self, user_id: &UserId) -> Result<Vec<Listed>, StoreError>;
     /// Revokes a live authorisation of `grantor_id`; whether there was one.
     async fn revoke_authorisation(
         &self,
         tx: &mut Tx,
         id: &str,
-        grantor_id: &str,
+        grantor_id: &UserId,
         at: &str,
     ) -> Result<bool, StoreError>;
     /// `(id, grantee_id, scope)` of the authorisations on person `subject`'s record
@@ -55,15 +54,6 @@ pub(crate) trait Authorisations {
 }
 
 impl Authorisations for Store {
-    async fn user_named(&self, tx: &mut Tx, username: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
-                .bind(username)
-                .fetch_optional(&mut **tx)
-                .await?,
-        )
-    }
-
     async fn insert_authorisation(&self, tx: &mut Tx, row: &NewRow<'_>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO authorisations (id, grantor_id, grantee_id, scope, purpose, created_at, \
@@ -81,7 +71,7 @@ impl Authorisations for Store {
         Ok(())
     }
 
-    async fn authorisations_of(&self, user_id: &str) -> Result<Vec<Listed>, StoreError> {
+    async fn authorisations_of(&self, user_id: &UserId) -> Result<Vec<Listed>, StoreError> {
         Ok(sqlx::query(
             "SELECT a.id, g.username AS grantor, g.subject_id AS grantor_subject, \
                     r.username AS grantee, a.scope, a.purpose, a.created_at, a.expires_at, \
@@ -113,7 +103,7 @@ impl Authorisations for Store {
         &self,
         tx: &mut Tx,
         id: &str,
-        grantor_id: &str,
+        grantor_id: &UserId,
         at: &str,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(

@@ -2,6 +2,7 @@
 //! (`crate::calendar`).
 
 use sqlx::Row;
+use sqlx::SqliteConnection;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -56,21 +57,22 @@ pub(crate) trait CalendarYears {
     ) -> Result<(), StoreError>;
 }
 
+async fn calendar_notices_on(conn: &mut SqliteConnection) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT notice FROM calendar_years ORDER BY year")
+            .fetch_all(&mut *conn)
+            .await?,
+    )
+}
+
 impl CalendarYears for Store {
     async fn calendar_notices(&self) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT notice FROM calendar_years ORDER BY year")
-                .fetch_all(self.pool())
-                .await?,
-        )
+        let mut conn = self.pool().acquire().await?;
+        calendar_notices_on(&mut conn).await
     }
 
     async fn calendar_notices_in(&self, tx: &mut Tx) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT notice FROM calendar_years ORDER BY year")
-                .fetch_all(&mut **tx)
-                .await?,
-        )
+        calendar_notices_on(tx).await
     }
 
     async fn insert_calendar_year(

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use policies::access::{Action, Resource};
 use serde::Deserialize;
+use storage::ids::{ApplicationId, UserId};
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
 use governance::applications::{self, Application, ApplicationError};
@@ -91,7 +92,7 @@ async fn register(
             subject_id: None,
             password: &body.password,
         },
-        "self-registration",
+        &UserId::from("self-registration"),
         &request_id(),
     )
     .await?;
@@ -123,8 +124,8 @@ async fn catalog(_caller: Caller) -> Json<serde_json::Value> {
 /// The application as a resource of the access rules, with its reviewers.
 async fn resource(state: &AppState, a: &Application) -> Result<Resource, ApiError> {
     Ok(Resource::Application {
-        id: a.id.clone(),
-        applicant: a.applicant_id.clone(),
+        id: a.id.to_string(),
+        applicant: a.applicant_id.to_string(),
         uscc: policies::Uscc::canonical(a.form.uscc.as_deref().unwrap_or_default()),
         reviewers: governance::review::reviewers(&state.store, &a.id).await?,
     })
@@ -134,7 +135,7 @@ async fn resource(state: &AppState, a: &Application) -> Result<Resource, ApiErro
 pub(super) async fn visible(
     state: &AppState,
     caller: &Caller,
-    id: &str,
+    id: &ApplicationId,
     action: Action,
 ) -> Result<Application, ApiError> {
     let application = applications::get(&state.store, id).await?;
@@ -212,7 +213,7 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApplicationId>,
 ) -> Result<Json<Application>, ApiError> {
     Ok(Json(
         visible(&state, &caller, &id, Action::ReadApplication).await?,
@@ -222,7 +223,7 @@ async fn read(
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApplicationId>,
     ApiJson(form): ApiJson<ApplicationForm>,
 ) -> Result<Json<Application>, ApiError> {
     visible(&state, &caller, &id, Action::EditApplication).await?;
@@ -234,7 +235,7 @@ async fn update(
 async fn submit(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApplicationId>,
 ) -> Result<Json<Application>, ApiError> {
     visible(&state, &caller, &id, Action::SubmitApplication).await?;
     Ok(Json(
@@ -276,7 +277,7 @@ struct Upload {
 async fn upload_evidence(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApplicationId>,
     ApiQuery(upload): ApiQuery<Upload>,
     headers: HeaderMap,
     body: Body,
@@ -317,7 +318,7 @@ async fn upload_evidence(
 async fn list_evidence(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApplicationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     visible(&state, &caller, &id, Action::ReadApplication).await?;
     Ok(Json(serde_json::json!({
@@ -329,7 +330,7 @@ async fn list_evidence(
 async fn download_evidence(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, file)): Path<(String, String)>,
+    Path((id, file)): Path<(ApplicationId, String)>,
 ) -> Result<Response, ApiError> {
     visible(&state, &caller, &id, Action::ReadApplication).await?;
     let (info, content) = evidence::content(&state.store, &id, &file).await?;

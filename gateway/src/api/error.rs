@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use governance::identity::IdentityError;
 use platform::store::StoreError;
+use storage::ids::RequestId;
 
 tokio::task_local! {
     /// The id of the request being served.
@@ -15,10 +16,10 @@ tokio::task_local! {
 }
 
 /// The current request's id, or `-` outside a request.
-pub fn request_id() -> String {
+pub fn request_id() -> RequestId {
     REQUEST_ID
-        .try_with(|id| id.clone())
-        .unwrap_or_else(|_| "-".into())
+        .try_with(|id| RequestId::from(id.as_str()))
+        .unwrap_or_else(|_| RequestId::from("-"))
 }
 
 /// An error answered to the client. Boxed, so that `Result<_, ApiError>` stays small.

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use policies::access::{Action, Resource};
 use serde::Deserialize;
+use storage::ids::{InstitutionId, JobId, RequestId};
 
 use super::{ApiError, ApiJson, AppState, request_id};
 use governance::identity::Caller;
@@ -46,7 +47,12 @@ impl From<GateError> for ApiError {
 }
 
 /// What is asked: job `job` of institution `id`, by `caller`.
-fn asked<'a>(caller: &'a Caller, id: &'a str, job: &'a str, request_id: &'a str) -> Asked<'a> {
+fn asked<'a>(
+    caller: &'a Caller,
+    id: &'a InstitutionId,
+    job: &'a JobId,
+    request_id: &'a RequestId,
+) -> Asked<'a> {
     Asked {
         caller,
         institution_id: id,
@@ -58,7 +64,7 @@ fn asked<'a>(caller: &'a Caller, id: &'a str, job: &'a str, request_id: &'a str)
 async fn sample(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, job)): Path<(String, String)>,
+    Path((id, job)): Path<(InstitutionId, JobId)>,
 ) -> Result<Response, ApiError> {
     let request_id = request_id();
     let sample = state
@@ -70,7 +76,7 @@ async fn sample(
 async fn aggregate(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, job)): Path<(String, String)>,
+    Path((id, job)): Path<(InstitutionId, JobId)>,
     ApiJson(body): ApiJson<AggregateRequest>,
 ) -> Result<Response, ApiError> {
     let request_id = request_id();
@@ -83,7 +89,7 @@ async fn aggregate(
 async fn evaluation(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, job)): Path<(String, String)>,
+    Path((id, job)): Path<(InstitutionId, JobId)>,
     ApiJson(body): ApiJson<EvaluationRequest>,
 ) -> Result<Response, ApiError> {
     let request_id = request_id();
@@ -107,7 +113,7 @@ impl From<ReleaseError> for ApiError {
 async fn usage(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     super::institutions::institution(
         &state,

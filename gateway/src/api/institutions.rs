@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use chrono::NaiveDate;
 use policies::access::{Action, Resource};
 use serde::Deserialize;
+use storage::ids::{ApplicationId, InstitutionId, JobId};
 
 use super::applications::Page;
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
@@ -112,7 +113,7 @@ impl From<ReportError> for ApiError {
 pub(super) async fn institution(
     state: &AppState,
     caller: &Caller,
-    id: &str,
+    id: &InstitutionId,
     action: Action,
 ) -> Result<(), ApiError> {
     Ok(state.institution(caller, id, action).await?)
@@ -131,7 +132,7 @@ pub(super) fn read_action(caller: &Caller) -> Action {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Opening {
-    application_ids: Vec<String>,
+    application_ids: Vec<ApplicationId>,
 }
 
 async fn open_batch(
@@ -186,7 +187,7 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
 ) -> Result<Json<accounts::Institution>, ApiError> {
     let action = if caller.role == Role::Institution {
         Action::ReadOwnStatus
@@ -207,7 +208,7 @@ struct Suspension {
 async fn suspend(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<Suspension>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, Action::SuspendInstitution).await?;
@@ -235,7 +236,7 @@ struct Reason {
 async fn reinstate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<accounts::Institution>, ApiError> {
     institution(&state, &caller, &id, Action::ReinstateInstitution).await?;
@@ -253,7 +254,7 @@ async fn reinstate(
 async fn terminate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, Action::TerminateInstitution).await?;
@@ -270,7 +271,7 @@ async fn terminate(
 async fn tables(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
     let manifest = catalog::Manifest::builtin();
@@ -332,7 +333,7 @@ struct JobRequest {
 async fn submit_job(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<JobRequest>,
 ) -> Result<Response, ApiError> {
     let job = state
@@ -344,7 +345,7 @@ async fn submit_job(
 async fn list_jobs(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
@@ -367,7 +368,7 @@ async fn list_jobs(
 async fn read_job(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, job)): Path<(String, String)>,
+    Path((id, job)): Path<(InstitutionId, JobId)>,
 ) -> Result<Json<Job>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
     Ok(Json(seen_by(
@@ -389,7 +390,7 @@ fn seen_by(caller: &Caller, job: Job) -> Job {
 async fn cancel_job(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, job)): Path<(String, String)>,
+    Path((id, job)): Path<(InstitutionId, JobId)>,
 ) -> Result<Response, ApiError> {
     institution(&state, &caller, &id, Action::UseWorkspace).await?;
     let job = state
@@ -402,7 +403,7 @@ async fn cancel_job(
 async fn submit_report(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<ReportContent>,
 ) -> Result<Response, ApiError> {
     institution(&state, &caller, &id, Action::SubmitReport).await?;
@@ -422,7 +423,7 @@ async fn submit_report(
 async fn list_reports(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let action = if caller.role == Role::Institution {
         Action::SubmitReport
@@ -462,7 +463,7 @@ struct EvaluationRequest {
 async fn evaluate(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<EvaluationRequest>,
 ) -> Result<Response, ApiError> {
     institution(&state, &caller, &id, Action::EvaluateInstitution).await?;
@@ -486,7 +487,7 @@ async fn evaluate(
 async fn list_evaluations(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, Action::ReadInstitution).await?;
     Ok(Json(serde_json::json!({
@@ -520,7 +521,7 @@ fn max_model_bytes() -> usize {
 async fn upload_model(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
@@ -571,7 +572,7 @@ async fn upload_model(
 async fn list_models(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
     Ok(Json(serde_json::json!({
@@ -583,7 +584,7 @@ async fn list_models(
 async fn delete_model(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, model)): Path<(String, String)>,
+    Path((id, model)): Path<(InstitutionId, String)>,
 ) -> Result<StatusCode, ApiError> {
     institution(&state, &caller, &id, Action::UseWorkspace).await?;
     models::delete(&state.store, &id, &model, &caller.user_id, &request_id()).await?;

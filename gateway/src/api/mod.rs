@@ -444,7 +444,7 @@ impl FromRequestParts<AppState> for Caller {
                 ApiError::unauthenticated("the Authorization header must be 'Bearer <token>'")
             })?;
         let caller = identity::authenticate(&state.store, token).await?;
-        if let Some(institution) = caller.institution_id.as_deref() {
+        if let Some(institution) = &caller.institution_id {
             let limit = governance::accounts::quotas(&state.store, institution)
                 .await?
                 .map_or(Quotas::default().requests_per_minute, |q| {
@@ -461,7 +461,7 @@ impl FromRequestParts<AppState> for Caller {
                 .with_details(serde_json::json!({ "quota": "requests_per_minute", "retry_after_seconds": wait })));
             }
         }
-        if let Some(institution) = caller.institution_id.as_deref() {
+        if let Some(institution) = &caller.institution_id {
             // Measured usage for re-evaluation (BRIEF P7).
             state.usage.count(institution, false);
         }

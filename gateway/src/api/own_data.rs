@@ -10,6 +10,7 @@ use futures::StreamExt;
 use policies::access::Action;
 use serde::Deserialize;
 use std::io::Write;
+use storage::ids::InstitutionId;
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use governance::accounts;
@@ -45,7 +46,11 @@ impl From<OwnDataError> for ApiError {
 }
 
 /// The caller's own institution, active: only its users manage its data.
-async fn own(state: &AppState, caller: &Caller, id: &str) -> Result<std::path::PathBuf, ApiError> {
+async fn own(
+    state: &AppState,
+    caller: &Caller,
+    id: &InstitutionId,
+) -> Result<std::path::PathBuf, ApiError> {
     state.own_institution(caller, id, Action::UseWorkspace, "manage its data")?;
     accounts::workspace_path(&state.store, id)
         .await?
@@ -73,7 +78,7 @@ struct UploadQuery {
 async fn upload(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
     ApiQuery(query): ApiQuery<UploadQuery>,
     body: Body,
 ) -> Result<Response, ApiError> {
@@ -146,7 +151,7 @@ async fn upload(
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     own(&state, &caller, &id).await?;
     Ok(Json(serde_json::json!({
@@ -166,7 +171,7 @@ struct Sharing {
 async fn share(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, table)): Path<(String, String)>,
+    Path((id, table)): Path<(InstitutionId, String)>,
     ApiJson(body): ApiJson<Sharing>,
 ) -> Result<Json<own_data::OwnTable>, ApiError> {
     own(&state, &caller, &id).await?;
@@ -197,7 +202,7 @@ struct Sensitivity {
 async fn set_sensitivity(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, table)): Path<(String, String)>,
+    Path((id, table)): Path<(InstitutionId, String)>,
     ApiJson(body): ApiJson<Sensitivity>,
 ) -> Result<Json<own_data::OwnTable>, ApiError> {
     own(&state, &caller, &id).await?;
@@ -217,7 +222,7 @@ async fn set_sensitivity(
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path((id, table)): Path<(String, String)>,
+    Path((id, table)): Path<(InstitutionId, String)>,
 ) -> Result<StatusCode, ApiError> {
     own(&state, &caller, &id).await?;
     own_data::delete(&state.store, &id, &table, &caller.user_id, &request_id()).await?;

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use policies::access::{Action, InstitutionRef, Resource};
 use serde::Deserialize;
+use storage::ids::{InstitutionId, ProductId, UserId};
 
 use super::{ApiError, ApiJson, AppState, request_id};
 use governance::accounts;
@@ -47,9 +48,9 @@ impl From<ProductError> for ApiError {
 async fn resource(state: &AppState, p: &Product) -> Result<Resource, ApiError> {
     let status = accounts::get(&state.store, &p.institution_id).await?.status;
     Ok(Resource::Product {
-        id: p.id.clone(),
+        id: p.id.to_string(),
         institution: InstitutionRef {
-            id: p.institution_id.clone(),
+            id: p.institution_id.to_string(),
             status,
         },
         uscc: p.uscc.clone(),
@@ -62,7 +63,7 @@ async fn resource(state: &AppState, p: &Product) -> Result<Resource, ApiError> {
 async fn visible(
     state: &AppState,
     caller: &Caller,
-    id: &str,
+    id: &ProductId,
     action: Action,
 ) -> Result<Product, ApiError> {
     let product = products::get(&state.store, id).await?;
@@ -86,7 +87,7 @@ async fn visible(
 async fn register(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<Response, ApiError> {
     state.own_institution(&caller, &id, Action::UseWorkspace, "register its products")?;
@@ -98,7 +99,7 @@ async fn register(
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<InstitutionId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     super::institutions::institution(
         &state,
@@ -118,7 +119,7 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ProductId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let product = visible(&state, &caller, &id, Action::ReadProduct).await?;
     let decided = matches!(product.status.as_str(), "recommended" | "not_recommended");
@@ -155,20 +156,20 @@ async fn read(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Assignment {
-    reviewer_ids: Vec<String>,
+    reviewer_ids: Vec<UserId>,
 }
 
 async fn assign(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ProductId>,
     ApiJson(body): ApiJson<Assignment>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let product = visible(&state, &caller, &id, Action::AssignProductReviewers).await?;
     let institution = accounts::get(&state.store, &product.institution_id).await?;
     // Conflicts of interest are refused by the rule that would stop the review.
     let owner = InstitutionRef {
-        id: institution.id.clone(),
+        id: institution.id.to_string(),
         status: institution.status.clone(),
     };
     state
@@ -176,7 +177,7 @@ async fn assign(
             &body.reviewer_ids,
             Action::ReviewProduct,
             |reviewer| Resource::Product {
-                id: id.clone(),
+                id: id.to_string(),
                 institution: owner.clone(),
                 uscc: product.uscc.clone(),
                 reviewers: vec![reviewer.to_owned()],
@@ -201,7 +202,7 @@ async fn assign(
 async fn submit_review(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ProductId>,
     ApiJson(body): ApiJson<Assessment>,
 ) -> Result<Response, ApiError> {
     visible(&state, &caller, &id, Action::ReviewProduct).await?;
@@ -223,7 +224,7 @@ struct DecisionRequest {
 async fn decide(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ProductId>,
     ApiJson(body): ApiJson<DecisionRequest>,
 ) -> Result<Json<Product>, ApiError> {
     visible(&state, &caller, &id, Action::DecideProduct).await?;

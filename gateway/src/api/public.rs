@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::collections::HashSet;
+use storage::ids::UserId;
 
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -246,7 +247,7 @@ async fn issue_report(
         &found.subject_id,
         query.format,
         &requester,
-        "public",
+        &UserId::from("public"),
     )
     .await
 }
@@ -259,7 +260,7 @@ pub(super) async fn issue(
     subject_id: &str,
     format: Format,
     requester: &str,
-    actor: &str,
+    actor: &UserId,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::http::header;
     use axum::response::IntoResponse;

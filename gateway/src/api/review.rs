@@ -7,6 +7,7 @@ use axum::routing::{post, put};
 use axum::{Json, Router};
 use policies::access::{Action, Resource};
 use serde::Deserialize;
+use storage::ids::{ApplicationId, UserId};
 
 use super::applications::visible;
 use super::{ApiError, ApiJson, AppState, request_id};
@@ -42,13 +43,13 @@ impl From<ReviewError> for ApiError {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Assignment {
-    reviewer_ids: Vec<String>,
+    reviewer_ids: Vec<UserId>,
 }
 
 async fn assign(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApplicationId>,
     ApiJson(body): ApiJson<Assignment>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let application = visible(&state, &caller, &id, Action::AssignReviewers).await?;
@@ -60,8 +61,8 @@ async fn assign(
             &body.reviewer_ids,
             Action::ReviewApplication,
             |reviewer| Resource::Application {
-                id: id.clone(),
-                applicant: application.applicant_id.clone(),
+                id: id.to_string(),
+                applicant: application.applicant_id.to_string(),
                 uscc: uscc.clone(),
                 reviewers: vec![reviewer.to_owned()],
             },
@@ -85,7 +86,7 @@ async fn assign(
 async fn submit_review(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApplicationId>,
     ApiJson(scores): ApiJson<Scores>,
 ) -> Result<Response, ApiError> {
     visible(&state, &caller, &id, Action::ReviewApplication).await?;
@@ -100,7 +101,7 @@ async fn submit_review(
 async fn list_reviews(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApplicationId>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let application = visible(&state, &caller, &id, Action::ReadApplication).await?;
     let decision = review::decision(&state.store, &id).await?;
@@ -136,7 +137,7 @@ struct DecisionBody {
 async fn decide(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ApplicationId>,
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> Result<Json<review::Decision>, ApiError> {
     visible(&state, &caller, &id, Action::DecideApplication).await?;

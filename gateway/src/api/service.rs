@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use storage::ids::UserId;
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use desk::objections::{self, Applicant, Filing, ObjectionError, Outcome};
@@ -424,7 +425,7 @@ struct Reason {
 async fn administer(
     state: &AppState,
     caller: &Caller,
-    id: &str,
+    id: &UserId,
     action: governance::identity::UserAction,
     reason: &str,
 ) -> Result<Json<Value>, ApiError> {
@@ -447,7 +448,7 @@ async fn administer(
 async fn disable_user(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<Value>, ApiError> {
     administer(
@@ -464,7 +465,7 @@ async fn disable_user(
 async fn enable_user(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<Value>, ApiError> {
     administer(
@@ -481,7 +482,7 @@ async fn enable_user(
 async fn revoke_user_credentials(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<Value>, ApiError> {
     administer(
@@ -498,7 +499,7 @@ async fn revoke_user_credentials(
 async fn reset_second_factor(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<Value>, ApiError> {
     administer(

@@ -171,7 +171,7 @@ fn attempt_from(state: &AppState, ip: Option<std::net::IpAddr>) -> Result<String
 fn own_credentials(caller: &Caller) -> Resource {
     Resource::Credential {
         id: "*".into(),
-        owner: caller.user_id.clone(),
+        owner: caller.user_id.to_string(),
     }
 }
 

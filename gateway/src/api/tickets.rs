@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use storage::ids::UserId;
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use desk::tickets::{self, NewTicket, TicketError};
@@ -67,7 +68,7 @@ async fn file_public(
             &state.calendars,
             &body,
             channel,
-            "public",
+            &UserId::from("public"),
             &request_id(),
         )
         .await?,

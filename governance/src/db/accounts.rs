@@ -1,8 +1,10 @@
 //! The SQL of institution accounts and their lifecycle (`crate::accounts`).
 
 use std::path::Path;
+use storage::ids::{ApplicationId, InstitutionId, UserId};
 
 use sqlx::Row;
+use sqlx::SqliteConnection;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -23,7 +25,7 @@ pub(crate) struct ToOpen {
 
 /// An institution with its workspace, as stored.
 pub(crate) struct InstitutionRow {
-    pub id: String,
+    pub id: InstitutionId,
     pub name: String,
     pub uscc: String,
     pub status: String,
@@ -34,11 +36,11 @@ pub(crate) struct InstitutionRow {
 
 /// A step of an institution's life as it is stored.
 pub(crate) struct NewEvent<'a> {
-    pub institution_id: &'a str,
+    pub institution_id: &'a InstitutionId,
     pub action: &'a str,
     pub reason: &'a str,
     pub rectification_deadline: Option<&'a str>,
-    pub actor: &'a str,
+    pub actor: &'a UserId,
     pub at: &'a str,
 }
 
@@ -70,15 +72,15 @@ pub(crate) trait Accounts {
     async fn make_institution_user(
         &self,
         tx: &mut Tx,
-        user_id: &str,
-        institution_id: &str,
+        user_id: &UserId,
+        institution_id: &InstitutionId,
     ) -> Result<(), StoreError>;
     /// Stores an institution's new workspace, open.
     async fn insert_workspace(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
-        application_id: &str,
+        institution_id: &InstitutionId,
+        application_id: &ApplicationId,
         path: &Path,
         at: &str,
         by: &str,
@@ -87,7 +89,7 @@ pub(crate) trait Accounts {
     async fn insert_grant(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         table_id: &str,
         at: &str,
         by: &str,
@@ -96,7 +98,7 @@ pub(crate) trait Accounts {
     async fn insert_quotas(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         quotas: &Quotas,
     ) -> Result<(), StoreError>;
     /// Stores a step of an institution's life.
@@ -148,29 +150,53 @@ pub(crate) trait Accounts {
     async fn revoke_institution_credentials(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         at: &str,
     ) -> Result<u64, StoreError>;
     /// Withdraws every grant of an institution; the tables it had.
     async fn withdraw_grants(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
     ) -> Result<Vec<String>, StoreError>;
     /// Closes an institution's workspace.
     async fn close_workspace(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         at: &str,
     ) -> Result<(), StoreError>;
     /// Stores what the termination of an institution deleted.
     async fn insert_deletion_record(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         record: &DeletionRecord,
     ) -> Result<(), StoreError>;
+}
+
+async fn open_workspace_path_on(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT path FROM workspaces WHERE institution_id = ? AND status = 'open'",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+async fn institution_status_on(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
 }
 
 impl Accounts for Store {
@@ -230,8 +256,8 @@ impl Accounts for Store {
     async fn make_institution_user(
         &self,
         tx: &mut Tx,
-        user_id: &str,
-        institution_id: &str,
+        user_id: &UserId,
+        institution_id: &InstitutionId,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET role = 'institution', institution_id = ? WHERE id = ?")
             .bind(institution_id)
@@ -244,8 +270,8 @@ impl Accounts for Store {
     async fn insert_workspace(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
-        application_id: &str,
+        institution_id: &InstitutionId,
+        application_id: &ApplicationId,
         path: &Path,
         at: &str,
         by: &str,
@@ -267,7 +293,7 @@ impl Accounts for Store {
     async fn insert_grant(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         table_id: &str,
         at: &str,
         by: &str,
@@ -287,7 +313,7 @@ impl Accounts for Store {
     async fn insert_quotas(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         quotas: &Quotas,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -437,12 +463,8 @@ impl Accounts for Store {
     }
 
     async fn open_workspace_path(&self, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT path FROM workspaces WHERE institution_id = ? AND status = 'open'",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?)
+        let mut conn = self.pool().acquire().await?;
+        open_workspace_path_on(&mut conn, id).await
     }
 
     async fn open_workspace_path_in(
@@ -450,21 +472,12 @@ impl Accounts for Store {
         tx: &mut Tx,
         id: &str,
     ) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT path FROM workspaces WHERE institution_id = ? AND status = 'open'",
-        )
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?)
+        open_workspace_path_on(tx, id).await
     }
 
     async fn institution_status(&self, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        let mut conn = self.pool().acquire().await?;
+        institution_status_on(&mut conn, id).await
     }
 
     async fn institution_status_in(
@@ -472,12 +485,7 @@ impl Accounts for Store {
         tx: &mut Tx,
         id: &str,
     ) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut **tx)
-                .await?,
-        )
+        institution_status_on(tx, id).await
     }
 
     async fn set_institution_status(
@@ -497,7 +505,7 @@ impl Accounts for Store {
     async fn revoke_institution_credentials(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         at: &str,
     ) -> Result<u64, StoreError> {
         Ok(sqlx::query(
@@ -514,7 +522,7 @@ impl Accounts for Store {
     async fn withdraw_grants(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
     ) -> Result<Vec<String>, StoreError> {
         Ok(
             sqlx::query_scalar("DELETE FROM grants WHERE institution_id = ? RETURNING table_id")
@@ -527,7 +535,7 @@ impl Accounts for Store {
     async fn close_workspace(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         at: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -543,7 +551,7 @@ impl Accounts for Store {
     async fn insert_deletion_record(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         record: &DeletionRecord,
     ) -> Result<(), StoreError> {
         sqlx::query(

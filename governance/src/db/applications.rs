@@ -2,7 +2,9 @@
 //! (`crate::applications`).
 
 use sqlx::Row;
+use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
+use storage::ids::{ApplicationId, UserId};
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -12,6 +14,12 @@ use crate::form::ApplicationForm;
 
 /// Where applications are kept: what a backend implements.
 pub(crate) trait Applications {
+    /// The status of application `application_id`, read in `tx`, if it exists.
+    async fn application_status(
+        &self,
+        tx: &mut Tx,
+        application_id: &ApplicationId,
+    ) -> Result<Option<String>, StoreError>;
     /// Every application's id and form, read in `tx`; `None` for a form that does not
     /// decode.
     async fn application_forms(
@@ -35,13 +43,13 @@ pub(crate) trait Applications {
         uscc: &str,
     ) -> Result<(), StoreError>;
     /// Every reviewer's affiliation (user id, code as stored), read in `tx`.
-    async fn affiliation_codes(&self, tx: &mut Tx) -> Result<Vec<(String, String)>, StoreError>;
+    async fn affiliation_codes(&self, tx: &mut Tx) -> Result<Vec<(UserId, String)>, StoreError>;
     /// Replaces a reviewer's affiliation `from` by `to`, the copy going if `to` was
     /// there already.
     async fn recode_affiliation(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         from: &str,
         to: &str,
     ) -> Result<(), StoreError>;
@@ -50,7 +58,7 @@ pub(crate) trait Applications {
         &self,
         tx: &mut Tx,
         id: &str,
-        applicant_id: &str,
+        applicant_id: &UserId,
         form: &ApplicationForm,
         at: &str,
     ) -> Result<(), StoreError>;
@@ -81,7 +89,7 @@ pub(crate) trait Applications {
     async fn uploaded_evidence(
         &self,
         tx: &mut Tx,
-        application_id: &str,
+        application_id: &ApplicationId,
     ) -> Result<Vec<String>, StoreError>;
     /// Marks an application submitted at `at`.
     async fn submit_application(&self, tx: &mut Tx, id: &str, at: &str) -> Result<(), StoreError>;
@@ -119,7 +127,32 @@ fn application(row: &SqliteRow) -> Result<Application, StoreError> {
     })
 }
 
+async fn application_on(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<Option<Application>, StoreError> {
+    sqlx::query("SELECT * FROM applications WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| application(&r))
+        .transpose()
+}
+
 impl Applications for Store {
+    async fn application_status(
+        &self,
+        tx: &mut Tx,
+        application_id: &ApplicationId,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT status FROM applications WHERE id = ?")
+                .bind(application_id)
+                .fetch_optional(&mut **tx)
+                .await?,
+        )
+    }
+
     async fn application_forms(
         &self,
         tx: &mut Tx,
@@ -167,7 +200,7 @@ impl Applications for Store {
         Ok(())
     }
 
-    async fn affiliation_codes(&self, tx: &mut Tx) -> Result<Vec<(String, String)>, StoreError> {
+    async fn affiliation_codes(&self, tx: &mut Tx) -> Result<Vec<(UserId, String)>, StoreError> {
         Ok(
             sqlx::query_as("SELECT user_id, uscc FROM reviewer_affiliations")
                 .fetch_all(&mut **tx)
@@ -178,7 +211,7 @@ impl Applications for Store {
     async fn recode_affiliation(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         from: &str,
         to: &str,
     ) -> Result<(), StoreError> {
@@ -203,7 +236,7 @@ impl Applications for Store {
         &self,
         tx: &mut Tx,
         id: &str,
-        applicant_id: &str,
+        applicant_id: &UserId,
         form: &ApplicationForm,
         at: &str,
     ) -> Result<(), StoreError> {
@@ -222,12 +255,8 @@ impl Applications for Store {
     }
 
     async fn application(&self, id: &str) -> Result<Option<Application>, StoreError> {
-        sqlx::query("SELECT * FROM applications WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .map(|r| application(&r))
-            .transpose()
+        let mut conn = self.pool().acquire().await?;
+        application_on(&mut conn, id).await
     }
 
     async fn application_in(
@@ -235,12 +264,7 @@ impl Applications for Store {
         tx: &mut Tx,
         id: &str,
     ) -> Result<Option<Application>, StoreError> {
-        sqlx::query("SELECT * FROM applications WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| application(&r))
-            .transpose()
+        application_on(tx, id).await
     }
 
     async fn applications(
@@ -282,7 +306,7 @@ impl Applications for Store {
     async fn uploaded_evidence(
         &self,
         tx: &mut Tx,
-        application_id: &str,
+        application_id: &ApplicationId,
     ) -> Result<Vec<String>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT id FROM evidence_files WHERE application_id = ?")

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use storage::ids::ApplicationId;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -10,7 +11,7 @@ use crate::evidence::EvidenceFile;
 /// An evidence file as it is first stored.
 pub(crate) struct NewRow<'a> {
     pub id: &'a str,
-    pub application_id: &'a str,
+    pub application_id: &'a ApplicationId,
     pub uploaded_by: &'a str,
     pub filename: &'a str,
     pub media_type: &'a str,
@@ -22,22 +23,23 @@ pub(crate) struct NewRow<'a> {
 
 /// Where evidence files are kept: what a backend implements.
 pub(crate) trait Evidence {
-    /// The status of application `application_id`, read in `tx`, if it exists.
-    async fn application_status(
+    /// How many files application `application_id` has, read in `tx`.
+    async fn evidence_count(
         &self,
         tx: &mut Tx,
-        application_id: &str,
-    ) -> Result<Option<String>, StoreError>;
-    /// How many files application `application_id` has, read in `tx`.
-    async fn evidence_count(&self, tx: &mut Tx, application_id: &str) -> Result<i64, StoreError>;
+        application_id: &ApplicationId,
+    ) -> Result<i64, StoreError>;
     /// Stores a new evidence file with its content.
     async fn insert_evidence(&self, tx: &mut Tx, row: &NewRow<'_>) -> Result<(), StoreError>;
     /// The files of an application, without their content, oldest first.
-    async fn evidence_files(&self, application_id: &str) -> Result<Vec<EvidenceFile>, StoreError>;
+    async fn evidence_files(
+        &self,
+        application_id: &ApplicationId,
+    ) -> Result<Vec<EvidenceFile>, StoreError>;
     /// One file of an application, with its content.
     async fn evidence_file(
         &self,
-        application_id: &str,
+        application_id: &ApplicationId,
         id: &str,
     ) -> Result<Option<(EvidenceFile, Vec<u8>)>, StoreError>;
 }
@@ -54,20 +56,11 @@ fn evidence_file(r: &SqliteRow) -> EvidenceFile {
 }
 
 impl Evidence for Store {
-    async fn application_status(
+    async fn evidence_count(
         &self,
         tx: &mut Tx,
-        application_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT status FROM applications WHERE id = ?")
-                .bind(application_id)
-                .fetch_optional(&mut **tx)
-                .await?,
-        )
-    }
-
-    async fn evidence_count(&self, tx: &mut Tx, application_id: &str) -> Result<i64, StoreError> {
+        application_id: &ApplicationId,
+    ) -> Result<i64, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM evidence_files WHERE application_id = ?")
                 .bind(application_id)
@@ -95,7 +88,10 @@ impl Evidence for Store {
         Ok(())
     }
 
-    async fn evidence_files(&self, application_id: &str) -> Result<Vec<EvidenceFile>, StoreError> {
+    async fn evidence_files(
+        &self,
+        application_id: &ApplicationId,
+    ) -> Result<Vec<EvidenceFile>, StoreError> {
         Ok(sqlx::query(
             "SELECT id, filename, media_type, size_bytes, sha256, uploaded_at FROM evidence_files \
              WHERE application_id = ? ORDER BY uploaded_at, id",
@@ -110,7 +106,7 @@ impl Evidence for Store {
 
     async fn evidence_file(
         &self,
-        application_id: &str,
+        application_id: &ApplicationId,
         id: &str,
     ) -> Result<Option<(EvidenceFile, Vec<u8>)>, StoreError> {
         Ok(sqlx::query(

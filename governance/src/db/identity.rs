@@ -1,6 +1,7 @@
 //! The SQL of users, credentials and failed logins (`crate::identity`).
 
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
+use storage::ids::UserId;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -22,7 +23,7 @@ pub(crate) struct NewRow<'a> {
 /// A credential as first stored.
 pub(crate) struct NewCredential<'a> {
     pub id: &'a str,
-    pub user_id: &'a str,
+    pub user_id: &'a UserId,
     pub kind: &'a str,
     pub name: &'a str,
     pub token_hash: &'a str,
@@ -70,6 +71,12 @@ pub(crate) struct TokenRow {
 /// caller's transaction (called as `Store::function(tx, …)`): `create_user`, which
 /// uses them, is given a transaction alone.
 pub(crate) trait Users {
+    /// The id of the user with login name `username`, if there is one.
+    async fn user_named(&self, username: &str) -> Result<Option<UserId>, StoreError>;
+    /// The same, read in `tx`.
+    async fn user_named_in(tx: &mut Tx, username: &str) -> Result<Option<UserId>, StoreError>;
+    /// The stored role of user `id`, read in `tx`, if the user exists.
+    async fn user_role(&self, tx: &mut Tx, id: &UserId) -> Result<Option<String>, StoreError>;
     /// Whether a user has this username, read in `tx`.
     async fn username_taken(tx: &mut Tx, username: &str) -> Result<bool, StoreError>;
     /// Stores a new user.
@@ -130,7 +137,7 @@ pub(crate) trait Users {
         &self,
         tx: &mut Tx,
         id: &str,
-        user_id: &str,
+        user_id: &UserId,
         now: &str,
     ) -> Result<Option<String>, StoreError>;
     /// Revokes a credential, whoever's it is.
@@ -144,25 +151,25 @@ pub(crate) trait Users {
     async fn set_password_hash(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         password_hash: &str,
     ) -> Result<(), StoreError>;
     /// Revokes a user's live sessions but `keep`; how many.
     async fn revoke_other_sessions(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         keep: &str,
         at: &str,
     ) -> Result<u64, StoreError>;
     /// A user's API keys that are not revoked, oldest first.
-    async fn api_keys(&self, user_id: &str) -> Result<Vec<CredentialInfo>, StoreError>;
+    async fn api_keys(&self, user_id: &UserId) -> Result<Vec<CredentialInfo>, StoreError>;
     /// Revokes a user's live credential; whether there was one.
     async fn revoke_credential(
         &self,
         tx: &mut Tx,
         id: &str,
-        user_id: &str,
+        user_id: &UserId,
         at: &str,
     ) -> Result<bool, StoreError>;
     /// The credential with this token hash and its user, if there is one.
@@ -179,12 +186,40 @@ pub(crate) trait Users {
     async fn revoke_user_credentials(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         at: &str,
     ) -> Result<u64, StoreError>;
 }
 
+async fn user_named_on(
+    conn: &mut SqliteConnection,
+    username: &str,
+) -> Result<Option<UserId>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
 impl Users for Store {
+    async fn user_named(&self, username: &str) -> Result<Option<UserId>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        user_named_on(&mut conn, username).await
+    }
+
+    async fn user_named_in(tx: &mut Tx, username: &str) -> Result<Option<UserId>, StoreError> {
+        user_named_on(tx, username).await
+    }
+
+    async fn user_role(&self, tx: &mut Tx, id: &UserId) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?)
+    }
+
     async fn username_taken(tx: &mut Tx, username: &str) -> Result<bool, StoreError> {
         let taken = sqlx::query("SELECT 1 FROM users WHERE username = ?")
             .bind(username)
@@ -372,7 +407,7 @@ impl Users for Store {
         &self,
         tx: &mut Tx,
         id: &str,
-        user_id: &str,
+        user_id: &UserId,
         now: &str,
     ) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
@@ -403,7 +438,7 @@ impl Users for Store {
     async fn set_password_hash(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         password_hash: &str,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
@@ -417,7 +452,7 @@ impl Users for Store {
     async fn revoke_other_sessions(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         keep: &str,
         at: &str,
     ) -> Result<u64, StoreError> {
@@ -433,7 +468,7 @@ impl Users for Store {
         .rows_affected())
     }
 
-    async fn api_keys(&self, user_id: &str) -> Result<Vec<CredentialInfo>, StoreError> {
+    async fn api_keys(&self, user_id: &UserId) -> Result<Vec<CredentialInfo>, StoreError> {
         Ok(sqlx::query(
             "SELECT id, kind, name, created_at, expires_at, last_used_at FROM credentials \
              WHERE user_id = ? AND kind = 'api_key' AND revoked_at IS NULL ORDER BY created_at, id",
@@ -457,7 +492,7 @@ impl Users for Store {
         &self,
         tx: &mut Tx,
         id: &str,
-        user_id: &str,
+        user_id: &UserId,
         at: &str,
     ) -> Result<bool, StoreError> {
         Ok(sqlx::query(
@@ -536,7 +571,7 @@ impl Users for Store {
     async fn revoke_user_credentials(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         at: &str,
     ) -> Result<u64, StoreError> {
         Ok(sqlx::query(

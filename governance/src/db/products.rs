@@ -2,7 +2,9 @@
 //! (`crate::products`).
 
 use sqlx::Row;
+use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
+use storage::ids::{InstitutionId, JobId, ProductId, UserId};
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -11,9 +13,9 @@ use crate::products::{Product, Registration};
 /// A product as it is first stored.
 pub(crate) struct NewRow<'a> {
     pub id: &'a str,
-    pub institution_id: &'a str,
+    pub institution_id: &'a InstitutionId,
     pub form: &'a Registration,
-    pub job_id: &'a str,
+    pub job_id: &'a JobId,
     pub release_id: &'a str,
     pub data_items: &'a serde_json::Value,
     pub registered_by: &'a str,
@@ -22,8 +24,8 @@ pub(crate) struct NewRow<'a> {
 
 /// A reviewer's assessment of a product as it is stored.
 pub(crate) struct NewReview<'a> {
-    pub product_id: &'a str,
-    pub reviewer_id: &'a str,
+    pub product_id: &'a ProductId,
+    pub reviewer_id: &'a UserId,
     pub market_demand: i64,
     pub innovation: i64,
     pub management: i64,
@@ -37,29 +39,28 @@ pub(crate) trait Products {
     /// The newest sample released from a job of an institution: its id and request.
     async fn sample_release(
         &self,
-        job_id: &str,
-        institution_id: &str,
+        job_id: &JobId,
+        institution_id: &InstitutionId,
     ) -> Result<Option<(String, serde_json::Value)>, StoreError>;
     /// Stores a new product, registered.
     async fn insert_product(&self, tx: &mut Tx, row: &NewRow<'_>) -> Result<(), StoreError>;
     /// One product by id, with its institution's name and code.
     async fn product(&self, id: &str) -> Result<Option<Product>, StoreError>;
     /// An institution's products, newest first.
-    async fn products_of(&self, institution_id: &str) -> Result<Vec<Product>, StoreError>;
+    async fn products_of(&self, institution_id: &InstitutionId)
+    -> Result<Vec<Product>, StoreError>;
     /// The reviewers assigned to a product, by id.
     async fn product_reviewers(&self, id: &str) -> Result<Vec<String>, StoreError>;
     /// The reviewers assigned to a product, by id, read in `tx`.
     async fn product_reviewers_in(&self, tx: &mut Tx, id: &str) -> Result<Vec<String>, StoreError>;
     /// The status of a product, read in `tx`, if it exists.
     async fn product_status(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError>;
-    /// The stored role of user `id`, read in `tx`, if the user exists.
-    async fn user_role(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError>;
     /// Assigns a reviewer to a product, unless assigned already.
     async fn assign_product_reviewer(
         &self,
         tx: &mut Tx,
-        product_id: &str,
-        reviewer_id: &str,
+        product_id: &ProductId,
+        reviewer_id: &UserId,
         assigned_by: &str,
         assigned_at: &str,
     ) -> Result<(), StoreError>;
@@ -70,7 +71,7 @@ pub(crate) trait Products {
         &self,
         tx: &mut Tx,
         id: &str,
-        reviewer_id: &str,
+        reviewer_id: &UserId,
     ) -> Result<Option<String>, StoreError>;
     /// Stores a reviewer's assessment of a product.
     async fn insert_product_review(
@@ -123,11 +124,23 @@ fn product(r: &SqliteRow) -> Result<Product, StoreError> {
     })
 }
 
+async fn product_reviewers_on(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT reviewer_id FROM product_reviewers WHERE product_id = ? ORDER BY reviewer_id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 impl Products for Store {
     async fn sample_release(
         &self,
-        job_id: &str,
-        institution_id: &str,
+        job_id: &JobId,
+        institution_id: &InstitutionId,
     ) -> Result<Option<(String, serde_json::Value)>, StoreError> {
         Ok(sqlx::query(
             "SELECT r.id, r.request FROM releases r JOIN jobs j ON j.id = r.job_id \
@@ -176,7 +189,10 @@ impl Products for Store {
         .transpose()
     }
 
-    async fn products_of(&self, institution_id: &str) -> Result<Vec<Product>, StoreError> {
+    async fn products_of(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<Product>, StoreError> {
         sqlx::query(
             "SELECT p.*, i.name, i.uscc FROM products p JOIN institutions i ON i.id = p.institution_id \
              WHERE p.institution_id = ? ORDER BY p.registered_at DESC",
@@ -190,21 +206,12 @@ impl Products for Store {
     }
 
     async fn product_reviewers(&self, id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT reviewer_id FROM product_reviewers WHERE product_id = ? ORDER BY reviewer_id",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?)
+        let mut conn = self.pool().acquire().await?;
+        product_reviewers_on(&mut conn, id).await
     }
 
     async fn product_reviewers_in(&self, tx: &mut Tx, id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT reviewer_id FROM product_reviewers WHERE product_id = ? ORDER BY reviewer_id",
-        )
-        .bind(id)
-        .fetch_all(&mut **tx)
-        .await?)
+        product_reviewers_on(tx, id).await
     }
 
     async fn product_status(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
@@ -216,18 +223,11 @@ impl Products for Store {
         )
     }
 
-    async fn user_role(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?)
-    }
-
     async fn assign_product_reviewer(
         &self,
         tx: &mut Tx,
-        product_id: &str,
-        reviewer_id: &str,
+        product_id: &ProductId,
+        reviewer_id: &UserId,
         assigned_by: &str,
         assigned_at: &str,
     ) -> Result<(), StoreError> {
@@ -253,7 +253,7 @@ impl Products for Store {
         &self,
         tx: &mut Tx,
         id: &str,
-        reviewer_id: &str,
+        reviewer_id: &UserId,
     ) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT submitted_at FROM product_reviews WHERE product_id = ? AND reviewer_id = ?",

@@ -3,6 +3,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use storage::ids::InstitutionId;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -11,7 +12,7 @@ use crate::progress::{Evaluation, Measures, ProgressReport};
 /// A progress report as it is first stored.
 pub(crate) struct NewReport<'a> {
     pub id: &'a str,
-    pub institution_id: &'a str,
+    pub institution_id: &'a InstitutionId,
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
     pub progress: &'a str,
@@ -24,7 +25,7 @@ pub(crate) struct NewReport<'a> {
 /// A re-evaluation as it is first stored.
 pub(crate) struct NewEvaluation<'a> {
     pub id: &'a str,
-    pub institution_id: &'a str,
+    pub institution_id: &'a InstitutionId,
     pub period_start: NaiveDate,
     pub period_end: NaiveDate,
     pub measures: &'a Measures,
@@ -39,28 +40,31 @@ pub(crate) trait ProgressReports {
     /// When an institution's workspace was opened, if it has one.
     async fn workspace_opened_at(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
     ) -> Result<Option<DateTime<FixedOffset>>, StoreError>;
     /// The report of an institution for the period beginning `period_start`, read in
     /// `tx`, if there is one.
     async fn report_for_period(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         period_start: NaiveDate,
     ) -> Result<Option<String>, StoreError>;
     /// Stores a new progress report.
     async fn insert_report(&self, tx: &mut Tx, row: &NewReport<'_>) -> Result<(), StoreError>;
     /// An institution's reports, oldest period first.
-    async fn reports(&self, institution_id: &str) -> Result<Vec<ProgressReport>, StoreError>;
+    async fn reports(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<ProgressReport>, StoreError>;
     /// The id and name of every institution with a workspace that is not terminated.
-    async fn reporting_institutions(&self) -> Result<Vec<(String, String)>, StoreError>;
+    async fn reporting_institutions(&self) -> Result<Vec<(InstitutionId, String)>, StoreError>;
     /// Adds requests and refusals to an institution's count of one day, if the
     /// institution exists.
     async fn add_usage(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         day: NaiveDate,
         requests: i64,
         refusals: i64,
@@ -68,7 +72,7 @@ pub(crate) trait ProgressReports {
     /// An institution's requests and refusals over the days `[from, to]`.
     async fn usage_between(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<(i64, i64), StoreError>;
@@ -76,14 +80,14 @@ pub(crate) trait ProgressReports {
     /// and their CPU milliseconds.
     async fn jobs_between(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         starts: &str,
         ends: &str,
     ) -> Result<(i64, i64, i64), StoreError>;
     /// The rows released to an institution in `[starts, ends)`.
     async fn rows_released_between(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         starts: &str,
         ends: &str,
     ) -> Result<i64, StoreError>;
@@ -94,7 +98,10 @@ pub(crate) trait ProgressReports {
         row: &NewEvaluation<'_>,
     ) -> Result<(), StoreError>;
     /// An institution's re-evaluations, oldest first.
-    async fn evaluations(&self, institution_id: &str) -> Result<Vec<Evaluation>, StoreError>;
+    async fn evaluations(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<Evaluation>, StoreError>;
 }
 
 /// The error of a write whose task did not finish (it panicked or was cancelled).
@@ -149,7 +156,7 @@ fn evaluation(r: &SqliteRow) -> Result<Evaluation, StoreError> {
 impl ProgressReports for Store {
     async fn workspace_opened_at(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
     ) -> Result<Option<DateTime<FixedOffset>>, StoreError> {
         let at: Option<String> =
             sqlx::query_scalar("SELECT opened_at FROM workspaces WHERE institution_id = ?")
@@ -163,7 +170,7 @@ impl ProgressReports for Store {
     async fn report_for_period(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         period_start: NaiveDate,
     ) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
@@ -194,7 +201,10 @@ impl ProgressReports for Store {
         Ok(())
     }
 
-    async fn reports(&self, institution_id: &str) -> Result<Vec<ProgressReport>, StoreError> {
+    async fn reports(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<ProgressReport>, StoreError> {
         sqlx::query("SELECT * FROM progress_reports WHERE institution_id = ? ORDER BY period_start")
             .bind(institution_id)
             .fetch_all(self.pool())
@@ -204,7 +214,7 @@ impl ProgressReports for Store {
             .collect()
     }
 
-    async fn reporting_institutions(&self) -> Result<Vec<(String, String)>, StoreError> {
+    async fn reporting_institutions(&self) -> Result<Vec<(InstitutionId, String)>, StoreError> {
         Ok(sqlx::query(
             "SELECT i.id, i.name FROM institutions i JOIN workspaces w ON w.institution_id = i.id \
              WHERE i.status != 'terminated'",
@@ -219,7 +229,7 @@ impl ProgressReports for Store {
     async fn add_usage(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         day: NaiveDate,
         requests: i64,
         refusals: i64,
@@ -240,7 +250,7 @@ impl ProgressReports for Store {
 
     async fn usage_between(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<(i64, i64), StoreError> {
@@ -258,7 +268,7 @@ impl ProgressReports for Store {
 
     async fn jobs_between(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         starts: &str,
         ends: &str,
     ) -> Result<(i64, i64, i64), StoreError> {
@@ -276,7 +286,7 @@ impl ProgressReports for Store {
 
     async fn rows_released_between(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         starts: &str,
         ends: &str,
     ) -> Result<i64, StoreError> {
@@ -314,7 +324,10 @@ impl ProgressReports for Store {
         Ok(())
     }
 
-    async fn evaluations(&self, institution_id: &str) -> Result<Vec<Evaluation>, StoreError> {
+    async fn evaluations(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<Evaluation>, StoreError> {
         sqlx::query("SELECT * FROM evaluations WHERE institution_id = ? ORDER BY evaluated_at")
             .bind(institution_id)
             .fetch_all(self.pool())

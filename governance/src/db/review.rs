@@ -1,7 +1,9 @@
 //! The SQL of expert review and reviewers' affiliations (`crate::review`).
 
 use sqlx::Row;
+use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
+use storage::ids::{ApplicationId, UserId};
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -9,8 +11,8 @@ use crate::review::{Decision, Review, Scores};
 
 /// A review as it is stored.
 pub(crate) struct NewReview<'a> {
-    pub application_id: &'a str,
-    pub reviewer_id: &'a str,
+    pub application_id: &'a ApplicationId,
+    pub reviewer_id: &'a UserId,
     pub compliance: i64,
     pub innovation: i64,
     pub prospects: i64,
@@ -21,31 +23,30 @@ pub(crate) struct NewReview<'a> {
 /// Where reviews, decisions and affiliations are kept: what a backend implements.
 pub(crate) trait Reviews {
     /// The reviewers assigned to an application, by id.
-    async fn application_reviewers(&self, application_id: &str) -> Result<Vec<String>, StoreError>;
+    async fn application_reviewers(
+        &self,
+        application_id: &ApplicationId,
+    ) -> Result<Vec<String>, StoreError>;
     /// The reviewers assigned to an application, by id, read in `tx`.
     async fn application_reviewers_in(
         &self,
         tx: &mut Tx,
-        application_id: &str,
+        application_id: &ApplicationId,
     ) -> Result<Vec<String>, StoreError>;
     /// A reviewer's declared affiliations (unified social credit codes), sorted.
-    async fn affiliations(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
+    async fn affiliations(&self, user_id: &UserId) -> Result<Vec<String>, StoreError>;
     /// A reviewer's declared affiliations, sorted, read in `tx`.
-    async fn affiliations_in(&self, tx: &mut Tx, user_id: &str) -> Result<Vec<String>, StoreError>;
-    /// The status of an application, read in `tx`, if it exists.
-    async fn application_status(
+    async fn affiliations_in(
         &self,
         tx: &mut Tx,
-        application_id: &str,
-    ) -> Result<Option<String>, StoreError>;
-    /// The stored role of user `id`, read in `tx`, if the user exists.
-    async fn user_role(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError>;
+        user_id: &UserId,
+    ) -> Result<Vec<String>, StoreError>;
     /// Assigns a reviewer to an application, unless assigned already.
     async fn assign_application_reviewer(
         &self,
         tx: &mut Tx,
-        application_id: &str,
-        reviewer_id: &str,
+        application_id: &ApplicationId,
+        reviewer_id: &UserId,
         assigned_by: &str,
         assigned_at: &str,
     ) -> Result<(), StoreError>;
@@ -53,20 +54,24 @@ pub(crate) trait Reviews {
     async fn start_application_review(
         &self,
         tx: &mut Tx,
-        application_id: &str,
+        application_id: &ApplicationId,
         at: &str,
     ) -> Result<(), StoreError>;
     /// Stores a review unless the reviewer has reviewed already; whether it was stored.
     async fn insert_review(&self, tx: &mut Tx, row: &NewReview<'_>) -> Result<bool, StoreError>;
     /// The reviews of an application with their reviewers' names, oldest first.
-    async fn reviews(&self, application_id: &str) -> Result<Vec<Review>, StoreError>;
+    async fn reviews(&self, application_id: &ApplicationId) -> Result<Vec<Review>, StoreError>;
     /// How many assigned reviewers of an application have not reviewed it, read in `tx`.
-    async fn missing_reviews(&self, tx: &mut Tx, application_id: &str) -> Result<i64, StoreError>;
+    async fn missing_reviews(
+        &self,
+        tx: &mut Tx,
+        application_id: &ApplicationId,
+    ) -> Result<i64, StoreError>;
     /// Stores the decision on an application.
     async fn insert_decision(
         &self,
         tx: &mut Tx,
-        application_id: &str,
+        application_id: &ApplicationId,
         decision: &str,
         reason: &str,
         decided_by: &str,
@@ -76,32 +81,35 @@ pub(crate) trait Reviews {
     async fn set_application_status(
         &self,
         tx: &mut Tx,
-        application_id: &str,
+        application_id: &ApplicationId,
         status: &str,
         at: &str,
     ) -> Result<(), StoreError>;
     /// The decision on an application, if one is recorded.
-    async fn decision(&self, application_id: &str) -> Result<Option<Decision>, StoreError>;
+    async fn decision(
+        &self,
+        application_id: &ApplicationId,
+    ) -> Result<Option<Decision>, StoreError>;
     /// The undecided applications a reviewer is assigned to: id and the form's code
     /// (empty if it has none).
     async fn undecided_applications_of(
         &self,
         tx: &mut Tx,
-        reviewer_id: &str,
+        reviewer_id: &UserId,
     ) -> Result<Vec<(String, String)>, StoreError>;
     /// The undecided products a reviewer is assigned to: id and the institution's code.
     async fn undecided_products_of(
         &self,
         tx: &mut Tx,
-        reviewer_id: &str,
+        reviewer_id: &UserId,
     ) -> Result<Vec<(String, String)>, StoreError>;
     /// Removes every affiliation of a reviewer.
-    async fn delete_affiliations(&self, tx: &mut Tx, user_id: &str) -> Result<(), StoreError>;
+    async fn delete_affiliations(&self, tx: &mut Tx, user_id: &UserId) -> Result<(), StoreError>;
     /// Stores one affiliation of a reviewer.
     async fn insert_affiliation(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         uscc: &str,
     ) -> Result<(), StoreError>;
 }
@@ -120,72 +128,67 @@ fn review(r: &SqliteRow) -> Review {
     }
 }
 
-impl Reviews for Store {
-    async fn application_reviewers(&self, application_id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT reviewer_id FROM application_reviewers WHERE application_id = ? ORDER BY reviewer_id",
+async fn affiliations_on(
+    conn: &mut SqliteConnection,
+    user_id: &UserId,
+) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar(
+            "SELECT uscc FROM reviewer_affiliations WHERE user_id = ? ORDER BY uscc",
         )
-        .bind(application_id)
-        .fetch_all(self.pool())
-        .await?)
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?,
+    )
+}
+
+async fn application_reviewers_on(
+    conn: &mut SqliteConnection,
+    application_id: &ApplicationId,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT reviewer_id FROM application_reviewers WHERE application_id = ? ORDER BY reviewer_id",
+    )
+    .bind(application_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+impl Reviews for Store {
+    async fn application_reviewers(
+        &self,
+        application_id: &ApplicationId,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        application_reviewers_on(&mut conn, application_id).await
     }
 
     async fn application_reviewers_in(
         &self,
         tx: &mut Tx,
-        application_id: &str,
+        application_id: &ApplicationId,
     ) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT reviewer_id FROM application_reviewers WHERE application_id = ? ORDER BY reviewer_id",
-        )
-        .bind(application_id)
-        .fetch_all(&mut **tx)
-        .await?)
+        application_reviewers_on(tx, application_id).await
     }
 
-    async fn affiliations(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT uscc FROM reviewer_affiliations WHERE user_id = ? ORDER BY uscc",
-        )
-        .bind(user_id)
-        .fetch_all(self.pool())
-        .await?)
+    async fn affiliations(&self, user_id: &UserId) -> Result<Vec<String>, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        affiliations_on(&mut conn, user_id).await
     }
 
-    async fn affiliations_in(&self, tx: &mut Tx, user_id: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT uscc FROM reviewer_affiliations WHERE user_id = ? ORDER BY uscc",
-        )
-        .bind(user_id)
-        .fetch_all(&mut **tx)
-        .await?)
-    }
-
-    async fn application_status(
+    async fn affiliations_in(
         &self,
         tx: &mut Tx,
-        application_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT status FROM applications WHERE id = ?")
-                .bind(application_id)
-                .fetch_optional(&mut **tx)
-                .await?,
-        )
-    }
-
-    async fn user_role(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT role FROM users WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?)
+        user_id: &UserId,
+    ) -> Result<Vec<String>, StoreError> {
+        affiliations_on(tx, user_id).await
     }
 
     async fn assign_application_reviewer(
         &self,
         tx: &mut Tx,
-        application_id: &str,
-        reviewer_id: &str,
+        application_id: &ApplicationId,
+        reviewer_id: &UserId,
         assigned_by: &str,
         assigned_at: &str,
     ) -> Result<(), StoreError> {
@@ -205,7 +208,7 @@ impl Reviews for Store {
     async fn start_application_review(
         &self,
         tx: &mut Tx,
-        application_id: &str,
+        application_id: &ApplicationId,
         at: &str,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE applications SET status = 'under_review', updated_at = ? WHERE id = ?")
@@ -234,7 +237,7 @@ impl Reviews for Store {
         Ok(done != 0)
     }
 
-    async fn reviews(&self, application_id: &str) -> Result<Vec<Review>, StoreError> {
+    async fn reviews(&self, application_id: &ApplicationId) -> Result<Vec<Review>, StoreError> {
         Ok(sqlx::query(
             "SELECT r.reviewer_id, u.display_name, r.compliance, r.innovation, r.prospects, r.opinion, r.submitted_at \
              FROM reviews r JOIN users u ON u.id = r.reviewer_id WHERE r.application_id = ? ORDER BY r.submitted_at",
@@ -247,7 +250,11 @@ impl Reviews for Store {
         .collect())
     }
 
-    async fn missing_reviews(&self, tx: &mut Tx, application_id: &str) -> Result<i64, StoreError> {
+    async fn missing_reviews(
+        &self,
+        tx: &mut Tx,
+        application_id: &ApplicationId,
+    ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM application_reviewers a LEFT JOIN reviews r \
              ON r.application_id = a.application_id AND r.reviewer_id = a.reviewer_id \
@@ -261,7 +268,7 @@ impl Reviews for Store {
     async fn insert_decision(
         &self,
         tx: &mut Tx,
-        application_id: &str,
+        application_id: &ApplicationId,
         decision: &str,
         reason: &str,
         decided_by: &str,
@@ -281,7 +288,7 @@ impl Reviews for Store {
     async fn set_application_status(
         &self,
         tx: &mut Tx,
-        application_id: &str,
+        application_id: &ApplicationId,
         status: &str,
         at: &str,
     ) -> Result<(), StoreError> {
@@ -294,7 +301,10 @@ impl Reviews for Store {
         Ok(())
     }
 
-    async fn decision(&self, application_id: &str) -> Result<Option<Decision>, StoreError> {
+    async fn decision(
+        &self,
+        application_id: &ApplicationId,
+    ) -> Result<Option<Decision>, StoreError> {
         Ok(sqlx::query(
             "SELECT decision, reason, decided_by, decided_at FROM decisions WHERE application_id = ?",
         )
@@ -312,7 +322,7 @@ impl Reviews for Store {
     async fn undecided_applications_of(
         &self,
         tx: &mut Tx,
-        reviewer_id: &str,
+        reviewer_id: &UserId,
     ) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT a.id, COALESCE(json_extract(a.form, '$.uscc'), '') FROM application_reviewers r \
@@ -328,7 +338,7 @@ impl Reviews for Store {
     async fn undecided_products_of(
         &self,
         tx: &mut Tx,
-        reviewer_id: &str,
+        reviewer_id: &UserId,
     ) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT p.id, i.uscc FROM product_reviewers r JOIN products p ON p.id = r.product_id \
@@ -341,7 +351,7 @@ impl Reviews for Store {
         .await?)
     }
 
-    async fn delete_affiliations(&self, tx: &mut Tx, user_id: &str) -> Result<(), StoreError> {
+    async fn delete_affiliations(&self, tx: &mut Tx, user_id: &UserId) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM reviewer_affiliations WHERE user_id = ?")
             .bind(user_id)
             .execute(&mut **tx)
@@ -352,7 +362,7 @@ impl Reviews for Store {
     async fn insert_affiliation(
         &self,
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         uscc: &str,
     ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO reviewer_affiliations (user_id, uscc) VALUES (?, ?)")

@@ -1,6 +1,7 @@
 //! The SQL of second factors and recovery codes (`crate::second_factor`).
 
 use sqlx::Row;
+use storage::ids::UserId;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -23,51 +24,58 @@ pub(crate) trait SecondFactors {
     /// Stores a new pending second factor of a user, replacing any (and its progress).
     async fn start_second_factor(
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         sealed_secret: &[u8],
         at: &str,
     ) -> Result<(), StoreError>;
     /// Stores a second factor of a user, confirmed at once.
     async fn insert_confirmed_second_factor(
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         sealed_secret: &[u8],
         at: &str,
     ) -> Result<(), StoreError>;
     /// A user's second factor, if there is one.
-    async fn second_factor(tx: &mut Tx, user_id: &str) -> Result<Option<StoredFactor>, StoreError>;
+    async fn second_factor(
+        tx: &mut Tx,
+        user_id: &UserId,
+    ) -> Result<Option<StoredFactor>, StoreError>;
     /// Records the time step a code was accepted for, confirming the factor at `at` if
     /// it was pending.
-    async fn accept_step(tx: &mut Tx, user_id: &str, step: i64, at: &str)
-    -> Result<(), StoreError>;
+    async fn accept_step(
+        tx: &mut Tx,
+        user_id: &UserId,
+        step: i64,
+        at: &str,
+    ) -> Result<(), StoreError>;
     /// Marks a user's unused recovery code of this hash used; whether there was one.
     async fn use_recovery_code(
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         code_hash: &str,
         at: &str,
     ) -> Result<bool, StoreError>;
     /// How many unused recovery codes a user has.
-    async fn recovery_codes_left(tx: &mut Tx, user_id: &str) -> Result<i64, StoreError>;
+    async fn recovery_codes_left(tx: &mut Tx, user_id: &UserId) -> Result<i64, StoreError>;
     /// Removes every recovery code of a user.
-    async fn delete_recovery_codes(tx: &mut Tx, user_id: &str) -> Result<(), StoreError>;
+    async fn delete_recovery_codes(tx: &mut Tx, user_id: &UserId) -> Result<(), StoreError>;
     /// Stores one recovery code of a user, by its hash.
     async fn insert_recovery_code(
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         code_hash: &str,
         at: &str,
     ) -> Result<(), StoreError>;
     /// Removes a user's second factor; whether there was one.
-    async fn delete_second_factor(tx: &mut Tx, user_id: &str) -> Result<bool, StoreError>;
+    async fn delete_second_factor(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError>;
     /// Whether a user has a confirmed second factor.
-    async fn second_factor_confirmed(tx: &mut Tx, user_id: &str) -> Result<bool, StoreError>;
+    async fn second_factor_confirmed(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError>;
 }
 
 impl SecondFactors for Store {
     async fn start_second_factor(
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         sealed_secret: &[u8],
         at: &str,
     ) -> Result<(), StoreError> {
@@ -87,7 +95,7 @@ impl SecondFactors for Store {
 
     async fn insert_confirmed_second_factor(
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         sealed_secret: &[u8],
         at: &str,
     ) -> Result<(), StoreError> {
@@ -103,7 +111,10 @@ impl SecondFactors for Store {
         Ok(())
     }
 
-    async fn second_factor(tx: &mut Tx, user_id: &str) -> Result<Option<StoredFactor>, StoreError> {
+    async fn second_factor(
+        tx: &mut Tx,
+        user_id: &UserId,
+    ) -> Result<Option<StoredFactor>, StoreError> {
         Ok(sqlx::query(
             "SELECT sealed_secret, confirmed_at, last_step FROM second_factors WHERE user_id = ?",
         )
@@ -119,7 +130,7 @@ impl SecondFactors for Store {
 
     async fn accept_step(
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         step: i64,
         at: &str,
     ) -> Result<(), StoreError> {
@@ -137,7 +148,7 @@ impl SecondFactors for Store {
 
     async fn use_recovery_code(
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         code_hash: &str,
         at: &str,
     ) -> Result<bool, StoreError> {
@@ -153,7 +164,7 @@ impl SecondFactors for Store {
         Ok(used != 0)
     }
 
-    async fn recovery_codes_left(tx: &mut Tx, user_id: &str) -> Result<i64, StoreError> {
+    async fn recovery_codes_left(tx: &mut Tx, user_id: &UserId) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at IS NULL",
         )
@@ -162,7 +173,7 @@ impl SecondFactors for Store {
         .await?)
     }
 
-    async fn delete_recovery_codes(tx: &mut Tx, user_id: &str) -> Result<(), StoreError> {
+    async fn delete_recovery_codes(tx: &mut Tx, user_id: &UserId) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = ?")
             .bind(user_id)
             .execute(&mut **tx)
@@ -172,7 +183,7 @@ impl SecondFactors for Store {
 
     async fn insert_recovery_code(
         tx: &mut Tx,
-        user_id: &str,
+        user_id: &UserId,
         code_hash: &str,
         at: &str,
     ) -> Result<(), StoreError> {
@@ -185,7 +196,7 @@ impl SecondFactors for Store {
         Ok(())
     }
 
-    async fn delete_second_factor(tx: &mut Tx, user_id: &str) -> Result<bool, StoreError> {
+    async fn delete_second_factor(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM second_factors WHERE user_id = ?")
             .bind(user_id)
             .execute(&mut **tx)
@@ -194,7 +205,7 @@ impl SecondFactors for Store {
             > 0)
     }
 
-    async fn second_factor_confirmed(tx: &mut Tx, user_id: &str) -> Result<bool, StoreError> {
+    async fn second_factor_confirmed(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError> {
         let confirmed: Option<Option<String>> =
             sqlx::query_scalar("SELECT confirmed_at FROM second_factors WHERE user_id = ?")
                 .bind(user_id)

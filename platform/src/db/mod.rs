@@ -1,7 +1,8 @@
-//! The application layer's storage interface: the few statements of its own (the
-//! availability heartbeat, the demo's look at what it seeded), one trait per area,
-//! implemented here for the platform's SQLite [`Store`]. A second backend implements
-//! the same traits (`.ci/check-deps` keeps `sqlx` out of every other module).
+//! The application layer's storage interface: the statements of its own (the
+//! availability heartbeat) behind a trait implemented here for the platform's SQLite
+//! [`Store`]; every other table is read and written through the domain crate that owns
+//! it. A second backend implements the same trait (`.ci/check-deps` keeps `sqlx` out
+//! of every other module).
 //!
 //! [`Store`]: storage::store::Store
 
@@ -31,56 +32,5 @@ impl Heartbeats for Store {
                 .fetch_one(self.pool())
                 .await?,
         )
-    }
-}
-
-/// What the demo reads back of the logins it seeded: what a backend implements.
-pub(crate) trait DemoLogins {
-    /// Whether the user with this login name has a confirmed second factor.
-    async fn has_confirmed_second_factor(&self, username: &str) -> Result<bool, StoreError>;
-    /// The id of the user with this login name, if there is one.
-    async fn user_id(&self, username: &str) -> Result<Option<String>, StoreError>;
-    /// The id of the user with this login name if they have no second factor, read in
-    /// `tx`.
-    async fn user_without_second_factor(
-        &self,
-        tx: &mut Tx,
-        username: &str,
-    ) -> Result<Option<String>, StoreError>;
-}
-
-impl DemoLogins for Store {
-    async fn has_confirmed_second_factor(&self, username: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM second_factors f JOIN users u ON u.id = f.user_id \
-             WHERE u.username = ? AND f.confirmed_at IS NOT NULL",
-        )
-        .bind(username)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(found.is_some())
-    }
-
-    async fn user_id(&self, username: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
-                .bind(username)
-                .fetch_optional(self.pool())
-                .await?,
-        )
-    }
-
-    async fn user_without_second_factor(
-        &self,
-        tx: &mut Tx,
-        username: &str,
-    ) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM users WHERE username = ? \
-             AND id NOT IN (SELECT user_id FROM second_factors)",
-        )
-        .bind(username)
-        .fetch_optional(&mut **tx)
-        .await?)
     }
 }

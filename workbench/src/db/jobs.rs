@@ -4,16 +4,18 @@
 use sqlx::Row;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
+use storage::ids::{InstitutionId, JobId};
 
 use storage::store::{Store, StoreError, Tx};
 
 use crate::quotas::JobUse;
 use crate::workspace::{Job, JobUsage};
+use sandbox::JobState;
 
 /// A job as it is first stored, queued.
 pub(crate) struct NewJob<'a> {
     pub id: &'a str,
-    pub institution_id: &'a str,
+    pub institution_id: &'a InstitutionId,
     pub submitted_by: &'a str,
     pub sql: &'a str,
     pub submitted_at: &'a str,
@@ -39,8 +41,8 @@ pub(crate) struct Succeeded<'a> {
 
 /// How a job that did not succeed ended, as stored.
 pub(crate) struct Ended<'a> {
-    /// `failed` or `cancelled`.
-    pub state: &'a str,
+    /// Failed or cancelled.
+    pub state: JobState,
     pub ended_at: &'a str,
     /// Why, in words for the user.
     pub error: &'a str,
@@ -51,7 +53,7 @@ pub(crate) struct Ended<'a> {
 
 /// A queued or running job of another institution and what it reads: `(id,
 /// institution_id, inputs (JSON), the institution's status)`.
-pub(crate) type Reader = (String, String, String, String);
+pub(crate) type Reader = (JobId, InstitutionId, String, String);
 
 /// Where jobs are kept: what a backend implements.
 pub(crate) trait Jobs {
@@ -61,64 +63,78 @@ pub(crate) trait Jobs {
         &self,
         at: &str,
         error: &str,
-    ) -> Result<Vec<(String, String)>, StoreError>;
+    ) -> Result<Vec<(JobId, InstitutionId)>, StoreError>;
     /// An institution's jobs as the job quotas count them since `day_starts`, read in
     /// `tx` (the submission that may insert a job).
     async fn job_use_in(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         day_starts: &str,
     ) -> Result<JobUse, StoreError>;
     /// The same, read now.
-    async fn job_use(&self, institution_id: &str, day_starts: &str) -> Result<JobUse, StoreError>;
+    async fn job_use(
+        &self,
+        institution_id: &InstitutionId,
+        day_starts: &str,
+    ) -> Result<JobUse, StoreError>;
     /// `(id, result_cap)` of an institution's queued and running jobs, read in `tx`.
     async fn result_caps_in(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
-    ) -> Result<Vec<(String, Option<i64>)>, StoreError>;
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<(JobId, Option<i64>)>, StoreError>;
     /// The same, read now.
     async fn result_caps(
         &self,
-        institution_id: &str,
-    ) -> Result<Vec<(String, Option<i64>)>, StoreError>;
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<(JobId, Option<i64>)>, StoreError>;
     /// Stores a new job, queued.
     async fn insert_job(&self, tx: &mut Tx, job: &NewJob<'_>) -> Result<(), StoreError>;
     /// Marks a queued job running.
-    async fn mark_job_running(&self, id: &str) -> Result<(), StoreError>;
+    async fn mark_job_running(&self, id: &JobId) -> Result<(), StoreError>;
     /// Records a job's success.
     async fn record_job_success(
         &self,
         tx: &mut Tx,
-        id: &str,
+        id: &JobId,
         done: &Succeeded<'_>,
     ) -> Result<(), StoreError>;
     /// Records a job's failure or cancellation.
     async fn record_job_end(
         &self,
         tx: &mut Tx,
-        id: &str,
+        id: &JobId,
         end: &Ended<'_>,
     ) -> Result<(), StoreError>;
     /// One job of an institution.
-    async fn job(&self, institution_id: &str, id: &str) -> Result<Option<Job>, StoreError>;
+    async fn job(
+        &self,
+        institution_id: &InstitutionId,
+        id: &JobId,
+    ) -> Result<Option<Job>, StoreError>;
     /// A page of an institution's jobs, by id descending, before `before`.
     async fn jobs(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Job>, StoreError>;
     /// The ids of an institution's queued and running jobs.
-    async fn unfinished_jobs(&self, institution_id: &str) -> Result<Vec<String>, StoreError>;
+    async fn unfinished_jobs(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<JobId>, StoreError>;
     /// The queued and running jobs of institutions other than `owner`.
-    async fn other_unfinished_jobs(&self, owner: &str) -> Result<Vec<Reader>, StoreError>;
+    async fn other_unfinished_jobs(&self, owner: &InstitutionId)
+    -> Result<Vec<Reader>, StoreError>;
 }
 
 fn job(row: &SqliteRow) -> Job {
-    let state: String = row.get("state");
-    let report = (state == "succeeded").then(|| JobUsage {
+    let stored: String = row.get("state");
+    // The schema admits only the five states (a CHECK constraint).
+    let state = JobState::parse(&stored).unwrap_or(JobState::Failed);
+    let report = (state == JobState::Succeeded).then(|| JobUsage {
         rows_in: row.get::<Option<i64>, _>("rows_in").unwrap_or(0),
         rows_out: row.get::<Option<i64>, _>("rows_out").unwrap_or(0),
         fuel: row.get::<Option<i64>, _>("fuel").unwrap_or(0),
@@ -145,7 +161,7 @@ fn job(row: &SqliteRow) -> Job {
 
 async fn job_use_on(
     conn: &mut SqliteConnection,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     day_starts: &str,
 ) -> Result<JobUse, StoreError> {
     let active: i64 = sqlx::query_scalar(
@@ -178,8 +194,8 @@ async fn job_use_on(
 
 async fn result_caps_on(
     conn: &mut SqliteConnection,
-    institution_id: &str,
-) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+    institution_id: &InstitutionId,
+) -> Result<Vec<(JobId, Option<i64>)>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT id, result_cap FROM jobs WHERE institution_id = ? \
          AND state IN ('queued', 'running')",
@@ -194,7 +210,7 @@ impl Jobs for Store {
         &self,
         at: &str,
         error: &str,
-    ) -> Result<Vec<(String, String)>, StoreError> {
+    ) -> Result<Vec<(JobId, InstitutionId)>, StoreError> {
         Ok(sqlx::query_as(
             "UPDATE jobs SET state = 'failed', ended_at = ?, error = ? \
              WHERE state IN ('queued', 'running') RETURNING id, institution_id",
@@ -208,13 +224,17 @@ impl Jobs for Store {
     async fn job_use_in(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         day_starts: &str,
     ) -> Result<JobUse, StoreError> {
         job_use_on(tx, institution_id, day_starts).await
     }
 
-    async fn job_use(&self, institution_id: &str, day_starts: &str) -> Result<JobUse, StoreError> {
+    async fn job_use(
+        &self,
+        institution_id: &InstitutionId,
+        day_starts: &str,
+    ) -> Result<JobUse, StoreError> {
         let mut conn = self.pool().acquire().await?;
         job_use_on(&mut conn, institution_id, day_starts).await
     }
@@ -222,15 +242,15 @@ impl Jobs for Store {
     async fn result_caps_in(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
-    ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<(JobId, Option<i64>)>, StoreError> {
         result_caps_on(tx, institution_id).await
     }
 
     async fn result_caps(
         &self,
-        institution_id: &str,
-    ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<(JobId, Option<i64>)>, StoreError> {
         let mut conn = self.pool().acquire().await?;
         result_caps_on(&mut conn, institution_id).await
     }
@@ -252,7 +272,7 @@ impl Jobs for Store {
         Ok(())
     }
 
-    async fn mark_job_running(&self, id: &str) -> Result<(), StoreError> {
+    async fn mark_job_running(&self, id: &JobId) -> Result<(), StoreError> {
         sqlx::query("UPDATE jobs SET state = 'running' WHERE id = ? AND state = 'queued'")
             .bind(id)
             .execute(self.pool())
@@ -263,7 +283,7 @@ impl Jobs for Store {
     async fn record_job_success(
         &self,
         tx: &mut Tx,
-        id: &str,
+        id: &JobId,
         done: &Succeeded<'_>,
     ) -> Result<(), StoreError> {
         sqlx::query(
@@ -289,14 +309,14 @@ impl Jobs for Store {
     async fn record_job_end(
         &self,
         tx: &mut Tx,
-        id: &str,
+        id: &JobId,
         end: &Ended<'_>,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE jobs SET state = ?, ended_at = ?, error = ?, wall_ms = ?, \
              data_failure = ? WHERE id = ?",
         )
-        .bind(end.state)
+        .bind(end.state.as_str())
         .bind(end.ended_at)
         .bind(end.error)
         .bind(end.wall_ms)
@@ -307,7 +327,11 @@ impl Jobs for Store {
         Ok(())
     }
 
-    async fn job(&self, institution_id: &str, id: &str) -> Result<Option<Job>, StoreError> {
+    async fn job(
+        &self,
+        institution_id: &InstitutionId,
+        id: &JobId,
+    ) -> Result<Option<Job>, StoreError> {
         Ok(
             sqlx::query("SELECT * FROM jobs WHERE id = ? AND institution_id = ?")
                 .bind(id)
@@ -320,7 +344,7 @@ impl Jobs for Store {
 
     async fn jobs(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         before: Option<&str>,
         limit: i64,
     ) -> Result<Vec<Job>, StoreError> {
@@ -338,7 +362,10 @@ impl Jobs for Store {
         .collect())
     }
 
-    async fn unfinished_jobs(&self, institution_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn unfinished_jobs(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<JobId>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT id FROM jobs WHERE institution_id = ? AND state IN ('queued', 'running')",
         )
@@ -347,7 +374,10 @@ impl Jobs for Store {
         .await?)
     }
 
-    async fn other_unfinished_jobs(&self, owner: &str) -> Result<Vec<Reader>, StoreError> {
+    async fn other_unfinished_jobs(
+        &self,
+        owner: &InstitutionId,
+    ) -> Result<Vec<Reader>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT j.id, j.institution_id, j.inputs, i.status FROM jobs j \
              JOIN institutions i ON i.id = j.institution_id \

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use storage::ids::InstitutionId;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -16,26 +17,26 @@ pub(crate) trait Models {
     async fn model_named(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         name: &str,
     ) -> Result<bool, StoreError>;
     /// Stores an uploaded model kept at `path`.
     async fn insert_model(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         info: &ModelInfo,
         path: &str,
     ) -> Result<(), StoreError>;
     /// An institution's active models, by name.
-    async fn models(&self, institution_id: &str) -> Result<Vec<ModelInfo>, StoreError>;
+    async fn models(&self, institution_id: &InstitutionId) -> Result<Vec<ModelInfo>, StoreError>;
     /// The module files of an institution's active models, by name.
-    async fn model_paths(&self, institution_id: &str) -> Result<Vec<String>, StoreError>;
+    async fn model_paths(&self, institution_id: &InstitutionId) -> Result<Vec<String>, StoreError>;
     /// Marks an active model of an institution deleted at `at`; what it was, if it was.
     async fn delete_model(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         id: &str,
         at: &str,
     ) -> Result<Option<Deleting>, StoreError>;
@@ -43,7 +44,7 @@ pub(crate) trait Models {
     async fn models_with_bytes(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         sha256: &str,
     ) -> Result<i64, StoreError>;
 }
@@ -68,7 +69,7 @@ impl Models for Store {
     async fn model_named(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         name: &str,
     ) -> Result<bool, StoreError> {
         let taken: Option<String> = sqlx::query_scalar(
@@ -84,7 +85,7 @@ impl Models for Store {
     async fn insert_model(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         info: &ModelInfo,
         path: &str,
     ) -> Result<(), StoreError> {
@@ -113,7 +114,7 @@ impl Models for Store {
         Ok(())
     }
 
-    async fn models(&self, institution_id: &str) -> Result<Vec<ModelInfo>, StoreError> {
+    async fn models(&self, institution_id: &InstitutionId) -> Result<Vec<ModelInfo>, StoreError> {
         Ok(sqlx::query(
             "SELECT * FROM models WHERE institution_id = ? AND deleted_at IS NULL ORDER BY name",
         )
@@ -125,7 +126,7 @@ impl Models for Store {
         .collect())
     }
 
-    async fn model_paths(&self, institution_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn model_paths(&self, institution_id: &InstitutionId) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT path FROM models WHERE institution_id = ? AND deleted_at IS NULL \
              ORDER BY name",
@@ -138,7 +139,7 @@ impl Models for Store {
     async fn delete_model(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         id: &str,
         at: &str,
     ) -> Result<Option<Deleting>, StoreError> {
@@ -164,7 +165,7 @@ impl Models for Store {
     async fn models_with_bytes(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         sha256: &str,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use storage::ids::InstitutionId;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -10,7 +11,7 @@ use crate::own_data::OwnTable;
 /// An own table as it is first stored, private.
 pub(crate) struct NewRow<'a> {
     pub id: &'a str,
-    pub institution_id: &'a str,
+    pub institution_id: &'a InstitutionId,
     pub name: &'a str,
     /// Its columns (JSON).
     pub columns: &'a str,
@@ -28,7 +29,7 @@ pub(crate) trait OwnData {
     async fn own_table_named(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         name: &str,
     ) -> Result<bool, StoreError>;
     /// Stores a new table, private.
@@ -39,15 +40,17 @@ pub(crate) trait OwnData {
     /// One live table of an institution.
     async fn own_table(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         id: &str,
     ) -> Result<Option<OwnTable>, StoreError>;
     /// An institution's live tables, by name.
-    async fn own_tables(&self, institution_id: &str) -> Result<Vec<OwnTable>, StoreError>;
+    async fn own_tables(&self, institution_id: &InstitutionId)
+    -> Result<Vec<OwnTable>, StoreError>;
     /// The ids of every table an institution owns, deleted ones too.
-    async fn own_table_ids(&self, institution_id: &str) -> Result<Vec<String>, StoreError>;
-    /// Whether an institution with this id exists, read in `tx`.
-    async fn institution_exists(&self, tx: &mut Tx, id: &str) -> Result<bool, StoreError>;
+    async fn own_table_ids(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<String>, StoreError>;
     /// Sets how a table is shared and with whom (replacing every share).
     async fn set_sharing(
         &self,
@@ -92,7 +95,7 @@ impl OwnData for Store {
     async fn own_table_named(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         name: &str,
     ) -> Result<bool, StoreError> {
         let taken: Option<String> = sqlx::query_scalar(
@@ -147,7 +150,7 @@ impl OwnData for Store {
 
     async fn own_table(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         id: &str,
     ) -> Result<Option<OwnTable>, StoreError> {
         let row = sqlx::query(
@@ -163,7 +166,10 @@ impl OwnData for Store {
         }
     }
 
-    async fn own_tables(&self, institution_id: &str) -> Result<Vec<OwnTable>, StoreError> {
+    async fn own_tables(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<OwnTable>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM own_tables WHERE institution_id = ? AND deleted_at IS NULL \
              ORDER BY name",
@@ -178,21 +184,16 @@ impl OwnData for Store {
         Ok(out)
     }
 
-    async fn own_table_ids(&self, institution_id: &str) -> Result<Vec<String>, StoreError> {
+    async fn own_table_ids(
+        &self,
+        institution_id: &InstitutionId,
+    ) -> Result<Vec<String>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT id FROM own_tables WHERE institution_id = ?")
                 .bind(institution_id)
                 .fetch_all(self.pool())
                 .await?,
         )
-    }
-
-    async fn institution_exists(&self, tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
-        let found: Option<String> = sqlx::query_scalar("SELECT id FROM institutions WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        Ok(found.is_some())
     }
 
     async fn set_sharing(

@@ -1,14 +1,15 @@
 //! The SQL of the output gate's releases, refusals and budgets (`crate::gate`).
 
 use sqlx::SqliteConnection;
+use storage::ids::{InstitutionId, JobId, ReleaseId};
 
 use storage::store::{Store, StoreError, Tx};
 
 /// A sample release as it is stored.
 pub(crate) struct NewSample<'a> {
     pub id: &'a str,
-    pub institution_id: &'a str,
-    pub job_id: &'a str,
+    pub institution_id: &'a InstitutionId,
+    pub job_id: &'a JobId,
     pub rows: i64,
     pub cells: i64,
     pub fingerprint: &'a str,
@@ -25,8 +26,8 @@ pub(crate) struct NewSample<'a> {
 /// An aggregate or evaluation release as it is stored.
 pub(crate) struct NewStatistical<'a> {
     pub id: &'a str,
-    pub institution_id: &'a str,
-    pub job_id: &'a str,
+    pub institution_id: &'a InstitutionId,
+    pub job_id: &'a JobId,
     /// `aggregate` or `evaluation`.
     pub kind: &'a str,
     pub rows: i64,
@@ -42,8 +43,8 @@ pub(crate) struct NewStatistical<'a> {
 /// A refused release as it is stored.
 pub(crate) struct Refusal<'a> {
     pub id: &'a str,
-    pub institution_id: &'a str,
-    pub job_id: &'a str,
+    pub institution_id: &'a InstitutionId,
+    pub job_id: &'a JobId,
     pub kind: &'a str,
     pub reason: &'a str,
     pub refused_at: &'a str,
@@ -58,63 +59,66 @@ pub(crate) trait Releases {
     /// When the oldest sample released to an institution since `since` was released.
     async fn oldest_sample_since(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<Option<String>, StoreError>;
     /// Rows and cells released as samples to an institution since `since`.
     async fn sampled_since(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<(i64, i64), StoreError>;
     /// The same, read in `tx`.
     async fn sampled_since_in(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<(i64, i64), StoreError>;
     /// Aggregates and evaluations released to an institution since `since`, with
     /// releases of any kind refused.
-    async fn statistical_since(&self, institution_id: &str, since: &str)
-    -> Result<i64, StoreError>;
+    async fn statistical_since(
+        &self,
+        institution_id: &InstitutionId,
+        since: &str,
+    ) -> Result<i64, StoreError>;
     /// The same, read in `tx`.
     async fn statistical_since_in(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<i64, StoreError>;
     /// When the oldest of those was released or refused.
     async fn oldest_statistical_since(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<Option<String>, StoreError>;
     /// The same, read in `tx`.
     async fn oldest_statistical_since_in(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<Option<String>, StoreError>;
     /// The hash recorded for a job's result.
-    async fn result_sha256(&self, job_id: &str) -> Result<Option<String>, StoreError>;
+    async fn result_sha256(&self, job_id: &JobId) -> Result<Option<String>, StoreError>;
     /// The own and shared tables a job read, by SQL name (JSON).
-    async fn job_inputs(&self, job_id: &str) -> Result<Option<String>, StoreError>;
+    async fn job_inputs(&self, job_id: &JobId) -> Result<Option<String>, StoreError>;
     /// The sample release of a job with this fingerprint, if there was one.
     async fn sample_with(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
-        job_id: &str,
+        institution_id: &InstitutionId,
+        job_id: &JobId,
         fingerprint: &str,
-    ) -> Result<Option<String>, StoreError>;
+    ) -> Result<Option<ReleaseId>, StoreError>;
     /// Rows ever released as samples to an institution of queries that read `table`.
     async fn sampled_from(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         table: &str,
     ) -> Result<i64, StoreError>;
     /// Stores a sample release.
@@ -126,7 +130,7 @@ pub(crate) trait Releases {
     async fn groups_between(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         above: i64,
         below: i64,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
@@ -142,7 +146,7 @@ pub(crate) trait Releases {
 
 async fn sampled_on(
     conn: &mut SqliteConnection,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     since: &str,
 ) -> Result<(i64, i64), StoreError> {
     Ok(sqlx::query_as(
@@ -157,7 +161,7 @@ async fn sampled_on(
 
 async fn statistical_on(
     conn: &mut SqliteConnection,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     since: &str,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
@@ -174,7 +178,7 @@ async fn statistical_on(
 
 async fn oldest_statistical_on(
     conn: &mut SqliteConnection,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     since: &str,
 ) -> Result<Option<String>, StoreError> {
     Ok(sqlx::query_scalar(
@@ -193,7 +197,7 @@ async fn oldest_statistical_on(
 impl Releases for Store {
     async fn oldest_sample_since(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
@@ -208,7 +212,7 @@ impl Releases for Store {
 
     async fn sampled_since(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<(i64, i64), StoreError> {
         let mut conn = self.pool().acquire().await?;
@@ -218,7 +222,7 @@ impl Releases for Store {
     async fn sampled_since_in(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<(i64, i64), StoreError> {
         sampled_on(tx, institution_id, since).await
@@ -226,7 +230,7 @@ impl Releases for Store {
 
     async fn statistical_since(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<i64, StoreError> {
         let mut conn = self.pool().acquire().await?;
@@ -236,7 +240,7 @@ impl Releases for Store {
     async fn statistical_since_in(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<i64, StoreError> {
         statistical_on(tx, institution_id, since).await
@@ -244,7 +248,7 @@ impl Releases for Store {
 
     async fn oldest_statistical_since(
         &self,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<Option<String>, StoreError> {
         let mut conn = self.pool().acquire().await?;
@@ -254,13 +258,13 @@ impl Releases for Store {
     async fn oldest_statistical_since_in(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         since: &str,
     ) -> Result<Option<String>, StoreError> {
         oldest_statistical_on(tx, institution_id, since).await
     }
 
-    async fn result_sha256(&self, job_id: &str) -> Result<Option<String>, StoreError> {
+    async fn result_sha256(&self, job_id: &JobId) -> Result<Option<String>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT result_sha256 FROM jobs WHERE id = ?")
                 .bind(job_id)
@@ -269,7 +273,7 @@ impl Releases for Store {
         )
     }
 
-    async fn job_inputs(&self, job_id: &str) -> Result<Option<String>, StoreError> {
+    async fn job_inputs(&self, job_id: &JobId) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT inputs FROM jobs WHERE id = ?")
             .bind(job_id)
             .fetch_optional(self.pool())
@@ -279,10 +283,10 @@ impl Releases for Store {
     async fn sample_with(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
-        job_id: &str,
+        institution_id: &InstitutionId,
+        job_id: &JobId,
         fingerprint: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<ReleaseId>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT id FROM releases WHERE institution_id = ? AND job_id = ? \
              AND kind = 'sample' AND fingerprint = ?",
@@ -297,7 +301,7 @@ impl Releases for Store {
     async fn sampled_from(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         table: &str,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
@@ -362,7 +366,7 @@ impl Releases for Store {
     async fn groups_between(
         &self,
         tx: &mut Tx,
-        institution_id: &str,
+        institution_id: &InstitutionId,
         above: i64,
         below: i64,
     ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {

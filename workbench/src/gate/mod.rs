@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use storage::ids::{InstitutionId, JobId, ReleaseId, RequestId, UserId};
 
 use catalog::Sensitivity;
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
@@ -36,7 +37,7 @@ use crate::sketch::Sketch;
 use crate::workspace::{Job, Workspaces};
 use governance::accounts;
 use storage::audit::{self, Event};
-use storage::store::{Store, StoreError, Tx, hex, new_id, now, sha256_hex};
+use storage::store::{Store, StoreError, Tx, hex, now, sha256_hex};
 
 use crate::db::releases::{NewSample, NewStatistical, Refusal, Releases as _};
 
@@ -229,9 +230,9 @@ pub struct ColumnTreatment {
 #[derive(Clone, Debug, Serialize)]
 pub struct Sample {
     /// The ledger entry.
-    pub release_id: String,
+    pub release_id: ReleaseId,
     /// The job.
-    pub job_id: String,
+    pub job_id: JobId,
     /// Rows in the whole result, rounded as the job's figures are
     /// (`workspace::coarse_count`).
     pub result_rows: i64,
@@ -272,7 +273,10 @@ fn window_start() -> String {
 }
 
 /// When the oldest release still counted leaves the window (now, if none is counted).
-async fn window_frees_at(store: &Store, institution_id: &str) -> Result<String, StoreError> {
+async fn window_frees_at(
+    store: &Store,
+    institution_id: &InstitutionId,
+) -> Result<String, StoreError> {
     let oldest = store
         .oldest_sample_since(institution_id, &window_start())
         .await?;
@@ -288,7 +292,7 @@ async fn window_frees_at(store: &Store, institution_id: &str) -> Result<String, 
 /// of them stops counting.
 pub async fn released_today(
     store: &Store,
-    institution_id: &str,
+    institution_id: &InstitutionId,
 ) -> Result<(i64, i64, String), StoreError> {
     let (rows, cells) = store.sampled_since(institution_id, &window_start()).await?;
     Ok((rows, cells, window_frees_at(store, institution_id).await?))
@@ -296,7 +300,10 @@ pub async fn released_today(
 
 /// Aggregates and evaluations released to an institution in the last 24 hours, with
 /// the refusals that count like them ([`answered`]).
-pub async fn statistical_today(store: &Store, institution_id: &str) -> Result<i64, StoreError> {
+pub async fn statistical_today(
+    store: &Store,
+    institution_id: &InstitutionId,
+) -> Result<i64, StoreError> {
     store
         .statistical_since(institution_id, &window_start())
         .await
@@ -308,8 +315,8 @@ async fn result(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
-    institution_id: &str,
-    job_id: &str,
+    institution_id: &InstitutionId,
+    job_id: &JobId,
 ) -> Result<(Job, RecordBatch), GateError> {
     let job = workspaces
         .get(institution_id, job_id)
@@ -318,7 +325,7 @@ async fn result(
             crate::workspace::WorkspaceError::NotFound => GateError::NotFound,
             other => GateError::Internal(other.to_string()),
         })?;
-    if job.state != "succeeded" {
+    if job.state != sandbox::JobState::Succeeded {
         return Err(GateError::NotReady(format!(
             "the job is {}; only a succeeded job's result can be released",
             job.state
@@ -411,7 +418,7 @@ type Lineage = (
 async fn lineage_of(
     store: &Store,
     workspaces: &Workspaces,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     job: &Job,
     width: usize,
     own: &[Visible],
@@ -549,7 +556,7 @@ pub fn round_significant(x: f64, figures: i32) -> f64 {
 pub fn choose(
     batch: &RecordBatch,
     secret: &[u8; 32],
-    institution_id: &str,
+    institution_id: &InstitutionId,
     n: usize,
 ) -> Result<(Vec<u32>, Vec<String>), GateError> {
     let fields = batch
@@ -588,11 +595,11 @@ pub async fn sample(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
-    institution_id: &str,
-    job_id: &str,
+    institution_id: &InstitutionId,
+    job_id: &JobId,
     own: &[Visible],
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Sample, GateError> {
     let release = sample_release(
         store,
@@ -621,11 +628,11 @@ async fn sample_release(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
-    institution_id: &str,
-    job_id: &str,
+    institution_id: &InstitutionId,
+    job_id: &JobId,
     own: &[Visible],
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Sample, GateError> {
     let (job, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let (read, origins, plan) = lineage_of(
@@ -792,7 +799,7 @@ async fn sample_release(
                     resets_at: Some(frees_at.clone()),
                 });
             }
-            let id = new_id();
+            let id = ReleaseId::random();
             let tables: Vec<&str> = sources.iter().map(|(t, _)| t.as_str()).collect();
             store
                 .insert_sample(
@@ -840,7 +847,7 @@ async fn sample_release(
     tx.commit().await?;
     Ok(Sample {
         release_id,
-        job_id: job_id.into(),
+        job_id: job_id.clone(),
         result_rows: crate::workspace::coarse_count(batch.num_rows() as i64),
         rows_released: n,
         columns: treatments,
@@ -951,7 +958,7 @@ fn rows_of_one_subject(
 async fn statistical_budget(
     store: &Store,
     mut tx: Option<&mut Tx>,
-    institution_id: &str,
+    institution_id: &InstitutionId,
     quota: &accounts::Quotas,
 ) -> Result<(), GateError> {
     let since = window_start();
@@ -994,14 +1001,14 @@ async fn statistical_budget(
 }
 
 /// The lock under which an institution's releases are answered one at a time.
-fn answer_lock(institution_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+fn answer_lock(institution_id: &InstitutionId) -> Arc<tokio::sync::Mutex<()>> {
     type Locks = std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
     static LOCKS: std::sync::OnceLock<Locks> = std::sync::OnceLock::new();
     let mut locks = LOCKS
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    locks.entry(institution_id.to_owned()).or_default().clone()
+    locks.entry(institution_id.to_string()).or_default().clone()
 }
 
 /// A release of any kind, answered within the budget of statistical releases: checked
@@ -1011,11 +1018,11 @@ fn answer_lock(institution_id: &str) -> Arc<tokio::sync::Mutex<()>> {
 #[allow(clippy::too_many_arguments)]
 async fn answered<T>(
     store: &Store,
-    institution_id: &str,
-    job_id: &str,
+    institution_id: &InstitutionId,
+    job_id: &JobId,
     kind: &str,
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
     release: impl std::future::Future<Output = Result<T, GateError>>,
 ) -> Result<T, GateError> {
     // One answer at a time per institution: the budget is checked, the answer computed
@@ -1037,7 +1044,7 @@ async fn answered<T>(
         | GateError::Internal(_)),
     ) = &outcome
     {
-        let id = new_id();
+        let id = ReleaseId::random();
         let at = now();
         let mut tx = store.write().await?;
         store
@@ -1081,12 +1088,12 @@ pub async fn aggregate(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
-    institution_id: &str,
-    job_id: &str,
+    institution_id: &InstitutionId,
+    job_id: &JobId,
     request: &AggregateRequest,
     own: &[Visible],
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Value, GateError> {
     let release = aggregate_release(
         store,
@@ -1116,12 +1123,12 @@ async fn aggregate_release(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
-    institution_id: &str,
-    job_id: &str,
+    institution_id: &InstitutionId,
+    job_id: &JobId,
     request: &AggregateRequest,
     own: &[Visible],
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Value, GateError> {
     let (job, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
@@ -1410,12 +1417,12 @@ pub async fn evaluate(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
-    institution_id: &str,
-    job_id: &str,
+    institution_id: &InstitutionId,
+    job_id: &JobId,
     request: &EvaluationRequest,
     own: &[Visible],
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Value, GateError> {
     let release = evaluation_release(
         store,
@@ -1505,12 +1512,12 @@ async fn evaluation_release(
     store: &Store,
     workspaces: &Workspaces,
     settings: &GateSettings,
-    institution_id: &str,
-    job_id: &str,
+    institution_id: &InstitutionId,
+    job_id: &JobId,
     request: &EvaluationRequest,
     own: &[Visible],
-    actor: &str,
-    request_id: &str,
+    actor: &UserId,
+    request_id: &RequestId,
 ) -> Result<Value, GateError> {
     let (job, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
@@ -1725,8 +1732,8 @@ impl SubjectKeys {
 
 /// An aggregate or evaluation about to be recorded.
 struct Release<'a> {
-    institution_id: &'a str,
-    job_id: &'a str,
+    institution_id: &'a InstitutionId,
+    job_id: &'a JobId,
     kind: &'a str,
     rows: usize,
     output: &'a Value,
@@ -1743,9 +1750,9 @@ async fn record(
     store: &Store,
     settings: &GateSettings,
     release: Release<'_>,
-    actor: &str,
-    request_id: &str,
-) -> Result<(String, String), GateError> {
+    actor: &UserId,
+    request_id: &RequestId,
+) -> Result<(ReleaseId, String), GateError> {
     let Release {
         institution_id,
         job_id,
@@ -1760,7 +1767,7 @@ async fn record(
     let quota = accounts::quotas(store, institution_id)
         .await?
         .unwrap_or_default();
-    let id = new_id();
+    let id = ReleaseId::random();
     let mut tx = store.write().await?;
     statistical_budget(store, Some(&mut tx), institution_id, &quota).await?;
     let k = settings.k as i64;
