@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use storage::ids::RequestId;
+use storage::states::ObjectionStatus;
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -360,8 +361,8 @@ pub struct Objection {
     pub subject_id: String,
     /// Where it was dispatched.
     pub source_unit: String,
-    /// `open`, `corrected`, `withdrawn` or `upheld`.
-    pub status: String,
+    /// Where its handling is.
+    pub status: ObjectionStatus,
     /// When it was filed.
     pub filed_at: String,
     /// Deadline (5 working days).
@@ -401,7 +402,7 @@ fn objection(stored: Stored, today: NaiveDate) -> Objection {
         record_id: stored.record_id,
         subject_id: stored.subject_id,
         source_unit: stored.source_unit,
-        overdue: stored.status == "open" && due.is_some_and(|d| today > d),
+        overdue: stored.status == ObjectionStatus::Open && due.is_some_and(|d| today > d),
         on_time: resolved_day.zip(due).map(|(r, d)| r <= d),
         status: stored.status,
         filed_at: stored.filed_at,
@@ -466,12 +467,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    /// The state the objection ends in.
+    fn status(self) -> ObjectionStatus {
         match self {
-            Outcome::Corrected => "corrected",
-            Outcome::Withdrawn => "withdrawn",
-            Outcome::Upheld => "upheld",
+            Outcome::Corrected => ObjectionStatus::Corrected,
+            Outcome::Withdrawn => ObjectionStatus::Withdrawn,
+            Outcome::Upheld => ObjectionStatus::Upheld,
         }
+    }
+
+    fn as_str(self) -> &'static str {
+        self.status().as_str()
     }
 }
 
@@ -485,13 +491,13 @@ pub async fn resolve(
     request_id: &RequestId,
 ) -> Result<Objection, ObjectionError> {
     let mut tx = store.write().await?;
-    match store.objection_status(&mut tx, id).await?.as_deref() {
+    match store.objection_status(&mut tx, id).await? {
         None => return Err(ObjectionError::NoRecord(id.to_owned())),
-        Some("open") => {}
-        Some(other) => return Err(ObjectionError::Resolved(other.to_owned())),
+        Some(ObjectionStatus::Open) => {}
+        Some(other) => return Err(ObjectionError::Resolved(other.to_string())),
     }
     store
-        .resolve_objection(&mut tx, id, outcome.as_str(), resolution, &now(), by)
+        .resolve_objection(&mut tx, id, outcome.status(), resolution, &now(), by)
         .await?;
     audit::append(
         &mut tx,
@@ -530,12 +536,15 @@ pub async fn completion(store: &Store) -> Result<Completion, StoreError> {
     let all = ledger(store, None, None, false).await?;
     Ok(Completion {
         filed: all.len() as u64,
-        resolved: all.iter().filter(|o| o.status != "open").count() as u64,
+        resolved: all
+            .iter()
+            .filter(|o| o.status != ObjectionStatus::Open)
+            .count() as u64,
         on_time: all.iter().filter(|o| o.on_time == Some(true)).count() as u64,
         overdue: all.iter().filter(|o| o.overdue).count() as u64,
         provisional: all
             .iter()
-            .filter(|o| o.status == "open" && o.due_provisional)
+            .filter(|o| o.status == ObjectionStatus::Open && o.due_provisional)
             .count() as u64,
     })
 }

@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 use storage::ids::{RequestId, UserId};
+use storage::states::TicketStatus;
 
 use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, Tx, new_id, now, random_bytes, sha256_hex};
@@ -210,8 +211,8 @@ pub struct Ticket {
     pub contact: String,
     /// The question.
     pub content: String,
-    /// open or answered.
-    pub status: String,
+    /// Answered yet or not.
+    pub status: TicketStatus,
     /// Filed at.
     pub filed_at: String,
     /// Due by.
@@ -242,7 +243,7 @@ impl Ticket {
     pub(crate) fn judged(mut self) -> Ticket {
         let due = NaiveDate::parse_from_str(&self.due_on, "%Y-%m-%d").ok();
         let answered_day = self.answered_at.as_deref().and_then(china_day);
-        self.overdue = self.status == "open" && due.is_some_and(|d| china_today() > d);
+        self.overdue = self.status == TicketStatus::Open && due.is_some_and(|d| china_today() > d);
         self.on_time = answered_day.zip(due).map(|(a, d)| a <= d);
         self
     }
@@ -317,7 +318,7 @@ pub async fn extend(
     request_id: &RequestId,
 ) -> Result<Ticket, TicketError> {
     let current = get(store, id).await?.ok_or(TicketError::NotFound)?;
-    if current.status != "open" {
+    if current.status != TicketStatus::Open {
         return Err(TicketError::Conflict(
             "an answered ticket is not extended".into(),
         ));
@@ -385,7 +386,7 @@ pub async fn answer(
     }
     match get(store, id).await?.map(|t| t.status) {
         None => return Err(TicketError::NotFound),
-        Some(s) if s != "open" => {
+        Some(s) if s != TicketStatus::Open => {
             return Err(TicketError::Conflict(
                 "this ticket is already answered".into(),
             ));
@@ -427,7 +428,7 @@ pub async fn rate(
             "at most 500 characters".into(),
         ));
     }
-    if ticket.status != "answered" {
+    if ticket.status != TicketStatus::Answered {
         return Err(TicketError::Conflict(
             "a ticket is rated once it is answered".into(),
         ));
@@ -478,12 +479,15 @@ pub async fn figures(store: &Store) -> Result<Figures, StoreError> {
     Ok(Figures {
         filed: all.len() as u64,
         complaints: all.iter().filter(|t| t.kind == "complaint").count() as u64,
-        answered: all.iter().filter(|t| t.status == "answered").count() as u64,
+        answered: all
+            .iter()
+            .filter(|t| t.status == TicketStatus::Answered)
+            .count() as u64,
         on_time: all.iter().filter(|t| t.on_time == Some(true)).count() as u64,
         overdue: all.iter().filter(|t| t.overdue).count() as u64,
         provisional: all
             .iter()
-            .filter(|t| t.status == "open" && t.due_provisional)
+            .filter(|t| t.status == TicketStatus::Open && t.due_provisional)
             .count() as u64,
         rated: ratings.len() as u64,
         mean_rating: (!ratings.is_empty())

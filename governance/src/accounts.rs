@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use storage::ids::{ApplicationId, InstitutionId, RequestId, UserId};
+use storage::states::{ApplicationStatus, InstitutionStatus};
 
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +76,7 @@ pub struct Institution {
     /// Unified social credit code.
     pub uscc: String,
     /// `active`, `suspended` or `terminated`.
-    pub status: String,
+    pub status: InstitutionStatus,
     /// Opened.
     pub created_at: String,
     /// The application it was admitted with.
@@ -221,7 +222,7 @@ pub async fn open_batch(
         let status = row.status;
         if row.institution_id.is_some() {
             problems.push((field, format!("application {id} already has an account")));
-        } else if status != "approved" {
+        } else if status != ApplicationStatus::Approved {
             problems.push((
                 field,
                 format!("application {id} is {status}; only approved applications are opened"),
@@ -419,7 +420,10 @@ fn check_reason(reason: &str) -> Result<String, AccountError> {
 }
 
 /// The status of institution `id` (`active`, `suspended`, `terminated`), if it exists.
-pub async fn status(store: &Store, id: &InstitutionId) -> Result<Option<String>, StoreError> {
+pub async fn status(
+    store: &Store,
+    id: &InstitutionId,
+) -> Result<Option<InstitutionStatus>, StoreError> {
     store.institution_status(id).await
 }
 
@@ -428,7 +432,11 @@ pub async fn exists_in(store: &Store, tx: &mut Tx, id: &InstitutionId) -> Result
     Ok(store.institution_status_in(tx, id).await?.is_some())
 }
 
-async fn status_in(store: &Store, tx: &mut Tx, id: &InstitutionId) -> Result<String, AccountError> {
+async fn status_in(
+    store: &Store,
+    tx: &mut Tx,
+    id: &InstitutionId,
+) -> Result<InstitutionStatus, AccountError> {
     store
         .institution_status_in(tx, id)
         .await?
@@ -455,13 +463,13 @@ pub async fn suspend(
     }
     let mut tx = store.write().await?;
     let status = status_in(store, &mut tx, id).await?;
-    if status != "active" {
+    if status != InstitutionStatus::Active {
         return Err(AccountError::Stage(format!(
             "only an active institution can be suspended; this one is {status}"
         )));
     }
     store
-        .set_institution_status(&mut tx, id, "suspended")
+        .set_institution_status(&mut tx, id, InstitutionStatus::Suspended)
         .await?;
     let deadline = deadline.to_string();
     lifecycle(
@@ -500,12 +508,14 @@ pub async fn reinstate(
     let reason = check_reason(reason)?;
     let mut tx = store.write().await?;
     let status = status_in(store, &mut tx, id).await?;
-    if status != "suspended" {
+    if status != InstitutionStatus::Suspended {
         return Err(AccountError::Stage(format!(
             "only a suspended institution can be reinstated; this one is {status}"
         )));
     }
-    store.set_institution_status(&mut tx, id, "active").await?;
+    store
+        .set_institution_status(&mut tx, id, InstitutionStatus::Active)
+        .await?;
     lifecycle(store, &mut tx, id, "reinstated", &reason, None, actor).await?;
     audit::append(
         &mut tx,
@@ -536,7 +546,7 @@ pub async fn terminate(
     let reason = check_reason(reason)?;
     let mut tx = store.write().await?;
     let status = status_in(store, &mut tx, id).await?;
-    if status == "terminated" {
+    if status == InstitutionStatus::Terminated {
         return Err(AccountError::Stage(
             "the institution is already terminated".into(),
         ));
@@ -548,7 +558,7 @@ pub async fn terminate(
     };
     let at = now();
     store
-        .set_institution_status(&mut tx, id, "terminated")
+        .set_institution_status(&mut tx, id, InstitutionStatus::Terminated)
         .await?;
     let revoked = store
         .revoke_institution_credentials(&mut tx, id, &at)

@@ -5,10 +5,8 @@ use crate::db::applications::Applications as _;
 use crate::form::{ApplicationForm, FieldError, check_for_submission};
 use storage::audit::{self, Event};
 use storage::ids::{ApplicationId, RequestId, UserId};
+use storage::states::ApplicationStatus;
 use storage::store::{Store, StoreError, Tx, now};
-
-/// Where an application is in the workflow.
-pub const STATUSES: [&str; 5] = ["draft", "submitted", "under_review", "approved", "rejected"];
 
 /// An application as stored.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -18,7 +16,7 @@ pub struct Application {
     /// The applicant user.
     pub applicant_id: UserId,
     /// `draft`, `submitted`, `under_review`, `approved` or `rejected`.
-    pub status: String,
+    pub status: ApplicationStatus,
     /// The form.
     pub form: ApplicationForm,
     /// Created.
@@ -185,7 +183,7 @@ async fn draft_in(
         .application_in(tx, id)
         .await?
         .ok_or(ApplicationError::NotFound)?;
-    if application.status != "draft" {
+    if application.status != ApplicationStatus::Draft {
         return Err(ApplicationError::NotDraft(
             application.submitted_at.unwrap_or_default(),
         ));

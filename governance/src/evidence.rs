@@ -10,6 +10,7 @@ use storage::store::{Store, StoreError, new_id, now, sha256_hex};
 
 use crate::db::applications::Applications as _;
 use crate::db::evidence::{Evidence as _, NewRow};
+use storage::states::ApplicationStatus;
 
 /// Largest evidence file.
 pub const MAX_EVIDENCE_BYTES: usize = 10 << 20;
@@ -133,8 +134,8 @@ pub async fn upload(
         .application_status(&mut tx, application_id)
         .await?
         .ok_or(EvidenceError::NotFound)?;
-    if status != "draft" {
-        return Err(EvidenceError::NotDraft(status));
+    if status != ApplicationStatus::Draft {
+        return Err(EvidenceError::NotDraft(status.to_string()));
     }
     let count = store.evidence_count(&mut tx, application_id).await?;
     if count >= MAX_FILES {

@@ -4,6 +4,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Duration, Utc};
+use storage::states::InstitutionStatus;
 
 use crate::db::identity::{FailuresRow, NewCredential, NewRow, Users as _};
 use crate::second_factor::{self, SecondFactorSettings, Verdict};
@@ -100,7 +101,7 @@ pub struct Caller {
     /// The institution, for institution users.
     pub institution_id: Option<InstitutionId>,
     /// The institution's status (`active`, `suspended`, `terminated`), for institution users.
-    pub institution_status: Option<String>,
+    pub institution_status: Option<InstitutionStatus>,
     /// Reviewers: unified social credit codes of the institutions they belong to.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub affiliations: Vec<String>,

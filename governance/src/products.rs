@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use storage::ids::{InstitutionId, JobId, ProductId, RequestId, UserId};
+use storage::states::ProductStatus;
 
 use crate::db::identity::Users as _;
 use crate::db::products::{NewReview, NewRow, Products as _};
@@ -62,7 +63,7 @@ pub struct Product {
     /// 统一社会信用代码.
     pub uscc: String,
     /// `registered`, `under_review`, `recommended` or `not_recommended`.
-    pub status: String,
+    pub status: ProductStatus,
     /// The form.
     pub form: Registration,
     /// The sample release the product is linked to.
@@ -260,7 +261,7 @@ pub async fn reviewers(store: &Store, id: &ProductId) -> Result<Vec<String>, Sto
     store.product_reviewers(id).await
 }
 
-async fn status(store: &Store, tx: &mut Tx, id: &ProductId) -> Result<String, ProductError> {
+async fn status(store: &Store, tx: &mut Tx, id: &ProductId) -> Result<ProductStatus, ProductError> {
     store
         .product_status(tx, id)
         .await?
@@ -278,7 +279,7 @@ pub async fn assign(
 ) -> Result<Vec<String>, ProductError> {
     let mut tx = store.write().await?;
     let current = status(store, &mut tx, id).await?;
-    if current != "registered" && current != "under_review" {
+    if current != ProductStatus::Registered && current != ProductStatus::UnderReview {
         return Err(ProductError::Stage(format!(
             "reviewers are assigned to registered products; this one is {current}"
         )));
@@ -351,7 +352,7 @@ pub async fn review(
     }
     let mut tx = store.write().await?;
     let current = status(store, &mut tx, id).await?;
-    if current != "under_review" {
+    if current != ProductStatus::UnderReview {
         return Err(ProductError::Stage(format!(
             "only a product under review is reviewed; this one is {current}"
         )));
@@ -423,7 +424,7 @@ pub async fn decide(
     }
     let mut tx = store.write().await?;
     let current = status(store, &mut tx, id).await?;
-    if current != "under_review" {
+    if current != ProductStatus::UnderReview {
         return Err(ProductError::Stage(format!(
             "only a product under review can be decided; this one is {current}"
         )));
@@ -443,9 +444,9 @@ pub async fn decide(
             &mut tx,
             id,
             if recommended {
-                "recommended"
+                ProductStatus::Recommended
             } else {
-                "not_recommended"
+                ProductStatus::NotRecommended
             },
         )
         .await?;

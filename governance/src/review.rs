@@ -5,6 +5,7 @@
 
 use storage::audit::{self, Event};
 use storage::ids::{ApplicationId, RequestId, UserId};
+use storage::states::ApplicationStatus;
 use storage::store::{Store, StoreError, Tx, now};
 
 use crate::db::applications::Applications as _;
@@ -101,7 +102,7 @@ async fn status(
     store: &Store,
     tx: &mut Tx,
     application_id: &ApplicationId,
-) -> Result<String, ReviewError> {
+) -> Result<ApplicationStatus, ReviewError> {
     store
         .application_status(tx, application_id)
         .await?
@@ -121,7 +122,7 @@ pub async fn assign(
 ) -> Result<Vec<String>, ReviewError> {
     let mut tx = store.write().await?;
     let current = status(store, &mut tx, application_id).await?;
-    if current != "submitted" && current != "under_review" {
+    if current != ApplicationStatus::Submitted && current != ApplicationStatus::UnderReview {
         return Err(ReviewError::Stage(format!(
             "reviewers are assigned to submitted applications; this one is {current}"
         )));
@@ -197,7 +198,7 @@ pub async fn submit_review(
     }
     let mut tx = store.write().await?;
     let current = status(store, &mut tx, application_id).await?;
-    if current != "under_review" {
+    if current != ApplicationStatus::UnderReview {
         return Err(ReviewError::Stage(format!(
             "the application is {current}, not under review"
         )));
@@ -266,7 +267,7 @@ pub async fn decide(
     }
     let mut tx = store.write().await?;
     let current = status(store, &mut tx, application_id).await?;
-    if current != "under_review" {
+    if current != ApplicationStatus::UnderReview {
         return Err(ReviewError::Stage(format!(
             "only an application under review can be decided; this one is {current}"
         )));
@@ -277,10 +278,21 @@ pub async fn decide(
             "{missing} assigned reviewer(s) have not reviewed yet"
         )));
     }
-    let decision = if approved { "approved" } else { "rejected" };
+    let decision = if approved {
+        ApplicationStatus::Approved
+    } else {
+        ApplicationStatus::Rejected
+    };
     let at = now();
     store
-        .insert_decision(&mut tx, application_id, decision, reason, actor, &at)
+        .insert_decision(
+            &mut tx,
+            application_id,
+            decision.as_str(),
+            reason,
+            actor,
+            &at,
+        )
         .await?;
     store
         .set_application_status(&mut tx, application_id, decision, &at)
@@ -302,7 +314,7 @@ pub async fn decide(
     .await?;
     tx.commit().await?;
     Ok(Decision {
-        decision: decision.into(),
+        decision: decision.as_str().into(),
         reason: reason.into(),
         decided_by: actor.into(),
         decided_at: at,

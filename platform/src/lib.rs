@@ -20,6 +20,7 @@ pub mod uptime;
 use std::sync::Arc;
 use std::time::Duration;
 use storage::ids::{ApplicationId, InstitutionId, JobId, RequestId, UserId};
+use storage::states::InstitutionStatus;
 
 use governance::identity::{self, Caller};
 use governance::progress;
@@ -289,13 +290,15 @@ impl Platform {
         if let Some(institution) = &caller.institution_id {
             self.usage.count(institution, true);
         }
-        match caller.institution_status.as_deref() {
-            Some(status @ ("suspended" | "terminated")) => Err(Refusal::Forbidden {
-                code: "institution_suspended",
-                message: format!(
-                    "your institution is {status}: it may only read its status (GET /api/v1/me) until it is reinstated"
-                ),
-            }),
+        match caller.institution_status {
+            Some(status @ (InstitutionStatus::Suspended | InstitutionStatus::Terminated)) => {
+                Err(Refusal::Forbidden {
+                    code: "institution_suspended",
+                    message: format!(
+                        "your institution is {status}: it may only read its status (GET /api/v1/me) until it is reinstated"
+                    ),
+                })
+            }
             _ => Err(Refusal::Forbidden {
                 code: "forbidden",
                 message: format!(
@@ -329,7 +332,7 @@ impl Platform {
             action,
             &Resource::Institution(InstitutionRef {
                 id: id.into(),
-                status,
+                status: status.as_str().to_owned(),
             }),
         )
     }
@@ -359,7 +362,9 @@ impl Platform {
             action,
             &Resource::Institution(InstitutionRef {
                 id: id.into(),
-                status: caller.institution_status.clone().unwrap_or_default(),
+                status: caller
+                    .institution_status
+                    .map_or_else(String::new, |s| s.as_str().to_owned()),
             }),
         )
     }
@@ -515,7 +520,7 @@ pub fn principal(caller: &Caller) -> Principal {
             .institution_id
             .as_ref()
             .map(InstitutionId::to_string)
-            .zip(caller.institution_status.clone())
+            .zip(caller.institution_status.map(|s| s.as_str().to_owned()))
             .map(|(id, status)| InstitutionRef { id, status }),
         affiliations: caller.affiliations.clone(),
         organisation: caller.organisation.clone(),

@@ -6,4 +6,5 @@
 
 pub mod audit;
 pub mod ids;
+pub mod states;
 pub mod store;

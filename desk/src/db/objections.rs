@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use storage::states::ObjectionStatus;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -17,7 +18,7 @@ pub(crate) struct Stored {
     pub record_id: String,
     pub subject_id: String,
     pub source_unit: String,
-    pub status: String,
+    pub status: ObjectionStatus,
     pub filed_at: String,
     pub due_on: String,
     pub resolved_at: Option<String>,
@@ -74,13 +75,17 @@ pub(crate) trait Objections {
         status: Option<&str>,
     ) -> Result<Vec<Stored>, StoreError>;
     /// An objection's status, read in `tx`.
-    async fn objection_status(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError>;
+    async fn objection_status(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+    ) -> Result<Option<ObjectionStatus>, StoreError>;
     /// Resolves an open objection.
     async fn resolve_objection(
         &self,
         tx: &mut Tx,
         id: &str,
-        status: &str,
+        status: ObjectionStatus,
         resolution: &str,
         at: &str,
         by: &str,
@@ -212,7 +217,11 @@ impl Objections for Store {
         .collect())
     }
 
-    async fn objection_status(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
+    async fn objection_status(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+    ) -> Result<Option<ObjectionStatus>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT status FROM objections WHERE id = ?")
                 .bind(id)
@@ -225,7 +234,7 @@ impl Objections for Store {
         &self,
         tx: &mut Tx,
         id: &str,
-        status: &str,
+        status: ObjectionStatus,
         resolution: &str,
         at: &str,
         by: &str,

@@ -51,7 +51,7 @@ async fn resource(state: &AppState, p: &Product) -> Result<Resource, ApiError> {
         id: p.id.to_string(),
         institution: InstitutionRef {
             id: p.institution_id.to_string(),
-            status,
+            status: status.to_string(),
         },
         uscc: p.uscc.clone(),
         reviewers: products::reviewers(&state.store, &p.id).await?,
@@ -170,7 +170,7 @@ async fn assign(
     // Conflicts of interest are refused by the rule that would stop the review.
     let owner = InstitutionRef {
         id: institution.id.to_string(),
-        status: institution.status.clone(),
+        status: institution.status.to_string(),
     };
     state
         .refuse_conflicts(

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use storage::ids::{ApplicationId, InstitutionId, UserId};
+use storage::states::{ApplicationStatus, InstitutionStatus};
 
 use sqlx::Row;
 use sqlx::SqliteConnection;
@@ -14,7 +15,7 @@ use crate::form::ApplicationForm;
 /// An application as a batch opening sees it.
 pub(crate) struct ToOpen {
     /// Its status.
-    pub status: String,
+    pub status: ApplicationStatus,
     /// Its form, or why the stored form does not decode.
     pub form: Result<ApplicationForm, StoreError>,
     /// The applicant user.
@@ -28,7 +29,7 @@ pub(crate) struct InstitutionRow {
     pub id: InstitutionId,
     pub name: String,
     pub uscc: String,
-    pub status: String,
+    pub status: InstitutionStatus,
     pub created_at: String,
     pub application_id: Option<String>,
     pub workspace_status: Option<String>,
@@ -132,19 +133,19 @@ pub(crate) trait Accounts {
         id: &str,
     ) -> Result<Option<String>, StoreError>;
     /// An institution's status, if it exists.
-    async fn institution_status(&self, id: &str) -> Result<Option<String>, StoreError>;
+    async fn institution_status(&self, id: &str) -> Result<Option<InstitutionStatus>, StoreError>;
     /// An institution's status, read in `tx`, if it exists.
     async fn institution_status_in(
         &self,
         tx: &mut Tx,
         id: &str,
-    ) -> Result<Option<String>, StoreError>;
+    ) -> Result<Option<InstitutionStatus>, StoreError>;
     /// Sets an institution's status.
     async fn set_institution_status(
         &self,
         tx: &mut Tx,
         id: &str,
-        status: &str,
+        status: InstitutionStatus,
     ) -> Result<(), StoreError>;
     /// Revokes every live credential of an institution's users; how many.
     async fn revoke_institution_credentials(
@@ -190,7 +191,7 @@ async fn open_workspace_path_on(
 async fn institution_status_on(
     conn: &mut SqliteConnection,
     id: &str,
-) -> Result<Option<String>, StoreError> {
+) -> Result<Option<InstitutionStatus>, StoreError> {
     Ok(
         sqlx::query_scalar("SELECT status FROM institutions WHERE id = ?")
             .bind(id)
@@ -475,7 +476,7 @@ impl Accounts for Store {
         open_workspace_path_on(tx, id).await
     }
 
-    async fn institution_status(&self, id: &str) -> Result<Option<String>, StoreError> {
+    async fn institution_status(&self, id: &str) -> Result<Option<InstitutionStatus>, StoreError> {
         let mut conn = self.pool().acquire().await?;
         institution_status_on(&mut conn, id).await
     }
@@ -484,7 +485,7 @@ impl Accounts for Store {
         &self,
         tx: &mut Tx,
         id: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<InstitutionStatus>, StoreError> {
         institution_status_on(tx, id).await
     }
 
@@ -492,7 +493,7 @@ impl Accounts for Store {
         &self,
         tx: &mut Tx,
         id: &str,
-        status: &str,
+        status: InstitutionStatus,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE institutions SET status = ? WHERE id = ?")
             .bind(status)

@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 use storage::ids::{ApplicationId, UserId};
+use storage::states::ApplicationStatus;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -19,7 +20,7 @@ pub(crate) trait Applications {
         &self,
         tx: &mut Tx,
         application_id: &ApplicationId,
-    ) -> Result<Option<String>, StoreError>;
+    ) -> Result<Option<ApplicationStatus>, StoreError>;
     /// Every application's id and form, read in `tx`; `None` for a form that does not
     /// decode.
     async fn application_forms(
@@ -144,7 +145,7 @@ impl Applications for Store {
         &self,
         tx: &mut Tx,
         application_id: &ApplicationId,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<ApplicationStatus>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT status FROM applications WHERE id = ?")
                 .bind(application_id)

@@ -2,6 +2,7 @@
 
 use sqlx::{Row, SqliteConnection};
 use storage::ids::UserId;
+use storage::states::InstitutionStatus;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -59,7 +60,7 @@ pub(crate) struct TokenRow {
     pub display_name: String,
     pub role: String,
     pub institution_id: Option<String>,
-    pub institution_status: Option<String>,
+    pub institution_status: Option<InstitutionStatus>,
     pub organisation: Option<String>,
     pub subject_id: Option<String>,
     pub disabled_at: Option<String>,

@@ -5,6 +5,7 @@ use sqlx::Row;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 use storage::ids::{InstitutionId, JobId, ProductId, UserId};
+use storage::states::ProductStatus;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -54,7 +55,11 @@ pub(crate) trait Products {
     /// The reviewers assigned to a product, by id, read in `tx`.
     async fn product_reviewers_in(&self, tx: &mut Tx, id: &str) -> Result<Vec<String>, StoreError>;
     /// The status of a product, read in `tx`, if it exists.
-    async fn product_status(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError>;
+    async fn product_status(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+    ) -> Result<Option<ProductStatus>, StoreError>;
     /// Assigns a reviewer to a product, unless assigned already.
     async fn assign_product_reviewer(
         &self,
@@ -102,7 +107,7 @@ pub(crate) trait Products {
         &self,
         tx: &mut Tx,
         id: &str,
-        status: &str,
+        status: ProductStatus,
     ) -> Result<(), StoreError>;
     /// The recommended products of active institutions with when they were
     /// recommended, newest recommendation first.
@@ -214,7 +219,11 @@ impl Products for Store {
         product_reviewers_on(tx, id).await
     }
 
-    async fn product_status(&self, tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
+    async fn product_status(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+    ) -> Result<Option<ProductStatus>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT status FROM products WHERE id = ?")
                 .bind(id)
@@ -348,7 +357,7 @@ impl Products for Store {
         &self,
         tx: &mut Tx,
         id: &str,
-        status: &str,
+        status: ProductStatus,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE products SET status = ? WHERE id = ?")
             .bind(status)

@@ -4,6 +4,7 @@ use sqlx::Row;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 use storage::ids::{ApplicationId, UserId};
+use storage::states::ApplicationStatus;
 
 use storage::store::{Store, StoreError, Tx};
 
@@ -82,7 +83,7 @@ pub(crate) trait Reviews {
         &self,
         tx: &mut Tx,
         application_id: &ApplicationId,
-        status: &str,
+        status: ApplicationStatus,
         at: &str,
     ) -> Result<(), StoreError>;
     /// The decision on an application, if one is recorded.
@@ -289,7 +290,7 @@ impl Reviews for Store {
         &self,
         tx: &mut Tx,
         application_id: &ApplicationId,
-        status: &str,
+        status: ApplicationStatus,
         at: &str,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE applications SET status = ?, updated_at = ? WHERE id = ?")
