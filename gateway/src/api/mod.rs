@@ -3,6 +3,7 @@
 mod applications;
 mod calendar;
 mod clients;
+mod disclosure;
 mod error;
 mod gate;
 mod institutions;
@@ -11,7 +12,6 @@ pub mod openapi;
 mod own_data;
 mod persons;
 mod products;
-mod public;
 mod review;
 mod service;
 mod sessions;
@@ -155,7 +155,7 @@ pub fn app(state: AppState) -> Router {
                 .merge(gate::routes())
                 .merge(own_data::routes())
                 .merge(products::routes())
-                .merge(public::routes())
+                .merge(disclosure::routes())
                 .merge(service::routes())
                 .merge(persons::routes())
                 .merge(tickets::routes())

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::public::{Format, issue};
+use super::disclosure::{Format, issue};
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
 use desk::authorisations::{self, NewAuthorisation};
 use governance::identity::{self, Caller};
