@@ -1,10 +1,15 @@
 //! Objections to public credit records (BRIEF Q8, standard 6.4): filed with a
-//! completeness and accuracy check, the record marked "异议处理中" everywhere at once,
-//! dispatched to the queue of the record's source unit, resolved there (corrected,
-//! withdrawn or upheld) within 5 working days of the calendar, and kept as a ledger.
+//! completeness and form check; received until the service provider has checked that
+//! it is complete and accurate (6.4.2), then accepted (受理: the record marked
+//! "异议处理中" everywhere at once and dispatched to the queue of its source unit,
+//! 6.4.3) or returned (退回) with the reason; resolved by the source unit (corrected,
+//! withdrawn or upheld) within 5 working days of the acceptance on the calendar
+//! (6.4.4); kept as a ledger (6.4.5). An objection filed by the record's own subject
+//! signed in, or recorded by staff from a letter, is accepted as it is filed: the
+//! check is done. Nobody marks someone else's records by filing.
 
 use std::collections::HashSet;
-use storage::ids::RequestId;
+use storage::ids::{RequestId, UserId};
 use storage::states::ObjectionStatus;
 
 use chrono::NaiveDate;
@@ -65,6 +70,17 @@ pub enum ObjectionError {
     /// The objection is already resolved.
     #[error("this objection was already resolved ({0})")]
     Resolved(String),
+    /// The objection is not waiting for acceptance.
+    #[error("this objection is {0}: only a received objection is accepted or returned")]
+    NotReceived(ObjectionStatus),
+    /// The objection is not accepted yet.
+    #[error(
+        "this objection is received but not accepted yet: it is resolved once the service provider has accepted it"
+    )]
+    NotAccepted,
+    /// A reason to return an objection is required.
+    #[error("say why the objection is returned, in 5 to 500 characters")]
+    NoReason,
     /// The records could not be read.
     #[error("reading records: {0}")]
     Records(String),
@@ -111,11 +127,15 @@ pub fn check(filing: &Filing) -> Result<Applicant, ObjectionError> {
                 .into(),
         ));
         None
-    } else if code.len() == 18 && policies::Uscc::check(code).is_ok() {
-        Some(Applicant::Organisation(code.to_uppercase()))
     } else {
+        // A citizen ID number first: its check character is strict, while the shape of a
+        // USCC (whose checksums are only warnings) fits every ID number too, and no
+        // person could object.
         match policies::IdNumber::parse(code) {
             Ok(id) => Some(Applicant::Person(id.as_str().to_owned())),
+            Err(_) if code.len() == 18 && policies::Uscc::check(code).is_ok() => {
+                Some(Applicant::Organisation(code.to_uppercase()))
+            }
             Err(e) => {
                 faults.push((
                     "applicant_code",
@@ -155,6 +175,20 @@ pub fn check(filing: &Filing) -> Result<Applicant, ObjectionError> {
     }
 }
 
+/// Who files an objection, which decides whether it needs the provider's check.
+#[derive(Clone, Copy, Debug)]
+pub enum Filer<'a> {
+    /// Anyone, without signing in: received, checked by the provider before it marks
+    /// anything.
+    Public,
+    /// The record's own subject, signed in (the caller checked that they are): the
+    /// check is done, accepted as it is filed.
+    Subject(&'a UserId),
+    /// Platform staff recording an objection received by letter or at the counter,
+    /// having checked it: accepted as it is filed.
+    Staff(&'a UserId),
+}
+
 /// An objection just filed: the follow-up token is shown once.
 #[derive(Clone, Debug, Serialize)]
 pub struct Filed {
@@ -164,36 +198,44 @@ pub struct Filed {
     pub number: String,
     /// The secret with which the applicant follows it without an account.
     pub token: String,
-    /// The source unit it was dispatched to.
+    /// `received` (waiting for the provider's check) or `open` (accepted: marked and
+    /// dispatched).
+    pub status: ObjectionStatus,
+    /// The source unit it is (or, once accepted, will be) dispatched to.
     pub source_unit: String,
-    /// The day by which it is done.
-    pub due_on: NaiveDate,
+    /// The day by which it is done, once accepted.
+    pub due_on: Option<NaiveDate>,
     /// The deadline runs into a year the calendar has no data for yet: counted on
     /// Monday-to-Friday days, recounted when the year is added.
     pub due_provisional: bool,
 }
 
 /// Files an objection whose record has been located and whose applicant has been
-/// matched to the record's subject by the caller. Marks the record at once (every
-/// output path reads [`objected`]), dispatches it, audits it.
+/// matched to the record's subject by the caller; audited. Filed by the public it is
+/// received and marks nothing until the provider accepts it ([`accept`]); filed by the
+/// subject signed in or by staff it is accepted at once: marked (every output path reads
+/// [`objected`]) and dispatched, due 5 working days from today.
 #[allow(clippy::too_many_arguments)]
 pub async fn file(
     store: &Store,
     calendars: &crate::calendar::Calendars,
     filing: &Filing,
     located: &::public::records::Located,
-    filed_by: Option<&str>,
+    filer: Filer<'_>,
     today: NaiveDate,
     request_id: &RequestId,
 ) -> Result<Filed, ObjectionError> {
     let mut tx = store.write().await?;
+    let record_id = filing.record_id.trim();
+    let accepted_by = match filer {
+        Filer::Public => None,
+        Filer::Subject(user) | Filer::Staff(user) => Some(user),
+    };
     // Read while the writing connection is held: a year being added is in it or not yet
     // committed, and then recounts this deadline.
-    let deadline = calendars.current().deadline(today, DEADLINE_WORKING_DAYS);
-    let due_on = deadline.day;
-    if let Some(number) = store
-        .open_objection_to(&mut tx, filing.record_id.trim())
-        .await?
+    let deadline = accepted_by.map(|_| calendars.current().deadline(today, DEADLINE_WORKING_DAYS));
+    if accepted_by.is_some()
+        && let Some(number) = store.open_objection_to(&mut tx, record_id).await?
     {
         return Err(ObjectionError::AlreadyOpen(number));
     }
@@ -201,6 +243,13 @@ pub async fn file(
     let token = format!("cpo_{}", storage::store::hex(&random_bytes::<16>()));
     let suffix = u32::from_be_bytes(random_bytes::<4>()) % 10_000;
     let number = format!("YY{}{:04}", today.format("%Y%m%d"), suffix);
+    let at = now();
+    let status = if accepted_by.is_some() {
+        ObjectionStatus::Open
+    } else {
+        ObjectionStatus::Received
+    };
+    let due_on = deadline.as_ref().map(|d| d.day.to_string());
     store
         .insert_objection(
             &mut tx,
@@ -208,34 +257,43 @@ pub async fn file(
                 id: &id,
                 number: &number,
                 token_sha256: &sha256_hex(token.as_bytes()),
-                filed_by,
+                filed_by: accepted_by.map(|u| u.as_str()),
                 applicant_name: filing.applicant_name.trim(),
                 applicant_code: filing.applicant_code.trim(),
                 phone: filing.phone.trim(),
                 content: filing.content.trim(),
                 record_table: &located.table,
-                record_id: filing.record_id.trim(),
+                record_id,
                 subject_id: &located.subject_id,
                 source_unit: &located.source_unit,
-                filed_at: &now(),
-                due_on: &due_on.to_string(),
-                due_provisional: deadline.provisional,
+                status,
+                filed_at: &at,
+                accepted_at: accepted_by.map(|_| at.as_str()),
+                accepted_by: accepted_by.map(|u| u.as_str()),
+                due_on: due_on.as_deref(),
+                due_provisional: deadline.as_ref().is_some_and(|d| d.provisional),
             },
         )
         .await?;
     audit::append(
         &mut tx,
         Event {
-            actor: filed_by.unwrap_or("public"),
+            actor: accepted_by.map_or("public", |u| u.as_str()),
             action: "objection.filed",
             subject: &id,
             detail: serde_json::json!({
                 "number": number,
-                "record_id": filing.record_id.trim(),
+                "record_id": record_id,
                 "table": located.table,
                 "source_unit": located.source_unit,
+                "status": status,
+                "filed_as": match filer {
+                    Filer::Public => "public",
+                    Filer::Subject(_) => "subject",
+                    Filer::Staff(_) => "staff",
+                },
                 "due_on": due_on,
-                "due_provisional": deadline.provisional,
+                "due_provisional": deadline.as_ref().is_some_and(|d| d.provisional),
             }),
             request_id,
         },
@@ -246,10 +304,107 @@ pub async fn file(
         id,
         number,
         token,
+        status,
         source_unit: located.source_unit.clone(),
-        due_on,
-        due_provisional: deadline.provisional,
+        due_on: deadline.as_ref().map(|d| d.day),
+        due_provisional: deadline.is_some_and(|d| d.provisional),
     })
+}
+
+/// The provider accepts a received objection (受理) after checking its completeness
+/// and accuracy (6.4.2): the record is marked and the objection dispatched to its
+/// source unit (6.4.3), due 5 working days from today (6.4.4); audited. Refused while
+/// another objection to the record is being handled.
+pub async fn accept(
+    store: &Store,
+    calendars: &crate::calendar::Calendars,
+    id: &str,
+    by: &UserId,
+    today: NaiveDate,
+    request_id: &RequestId,
+) -> Result<Objection, ObjectionError> {
+    let mut tx = store.write().await?;
+    let Some(stored) = store.objection_in(&mut tx, id).await? else {
+        return Err(ObjectionError::NoRecord(id.to_owned()));
+    };
+    if stored.status != ObjectionStatus::Received {
+        return Err(ObjectionError::NotReceived(stored.status));
+    }
+    if let Some(number) = store.open_objection_to(&mut tx, &stored.record_id).await? {
+        return Err(ObjectionError::AlreadyOpen(number));
+    }
+    let deadline = calendars.current().deadline(today, DEADLINE_WORKING_DAYS);
+    store
+        .accept_objection(
+            &mut tx,
+            id,
+            &now(),
+            by.as_str(),
+            &deadline.day.to_string(),
+            deadline.provisional,
+        )
+        .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: by,
+            action: "objection.accepted",
+            subject: id,
+            detail: serde_json::json!({
+                "number": stored.number,
+                "record_id": stored.record_id,
+                "source_unit": stored.source_unit,
+                "due_on": deadline.day,
+                "due_provisional": deadline.provisional,
+            }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(store, id)
+        .await?
+        .ok_or_else(|| ObjectionError::NoRecord(id.to_owned()))
+}
+
+/// The provider returns a received objection (退回) that its check found incomplete
+/// or inaccurate, with the reason the applicant reads when following it; it never
+/// marked anything. Audited.
+pub async fn send_back(
+    store: &Store,
+    id: &str,
+    reason: &str,
+    by: &UserId,
+    request_id: &RequestId,
+) -> Result<Objection, ObjectionError> {
+    let reason = reason.trim();
+    if !(5..=500).contains(&reason.chars().count()) {
+        return Err(ObjectionError::NoReason);
+    }
+    let mut tx = store.write().await?;
+    match store.objection_status(&mut tx, id).await? {
+        None => return Err(ObjectionError::NoRecord(id.to_owned())),
+        Some(ObjectionStatus::Received) => {}
+        Some(other) => return Err(ObjectionError::NotReceived(other)),
+    }
+    store
+        .return_objection(&mut tx, id, reason, &now(), by.as_str())
+        .await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor: by,
+            action: "objection.returned",
+            subject: id,
+            detail: serde_json::json!({ "reason": reason }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(store, id)
+        .await?
+        .ok_or_else(|| ObjectionError::NoRecord(id.to_owned()))
 }
 
 /// What objections have done or are doing to records, for every output path.
@@ -365,16 +520,18 @@ pub struct Objection {
     pub status: ObjectionStatus,
     /// When it was filed.
     pub filed_at: String,
-    /// Deadline (5 working days).
-    pub due_on: String,
+    /// When the provider accepted it (受理), once it has.
+    pub accepted_at: Option<String>,
+    /// Deadline (5 working days from the acceptance), once accepted.
+    pub due_on: Option<String>,
     /// The deadline runs into a year without calendar data: provisional, recounted
     /// when the year is added.
     pub due_provisional: bool,
     /// Open past its deadline (today in China is after `due_on`).
     pub overdue: bool,
-    /// When it was resolved.
+    /// When it was resolved (or returned).
     pub resolved_at: Option<String>,
-    /// What the source unit found.
+    /// What the source unit found, or why the provider returned it.
     pub resolution: Option<String>,
     /// Resolved by the deadline (resolved ones only).
     pub on_time: Option<bool>,
@@ -388,7 +545,10 @@ fn objection(stored: Stored, today: NaiveDate) -> Objection {
     } else {
         policies::masking::Mask::IdNumber.apply(&code)
     };
-    let due = NaiveDate::parse_from_str(&stored.due_on, "%Y-%m-%d").ok();
+    let due = stored
+        .due_on
+        .as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
     let resolved_day = stored.resolved_at.as_deref().and_then(china_day);
     Objection {
         id: stored.id,
@@ -406,6 +566,7 @@ fn objection(stored: Stored, today: NaiveDate) -> Objection {
         on_time: resolved_day.zip(due).map(|(r, d)| r <= d),
         status: stored.status,
         filed_at: stored.filed_at,
+        accepted_at: stored.accepted_at,
         due_on: stored.due_on,
         due_provisional: stored.due_provisional,
         resolved_at: stored.resolved_at,
@@ -436,7 +597,9 @@ pub async fn follow(
 }
 
 /// The ledger (6.4.5): every objection, newest first, of one source unit or of all,
-/// optionally only those in one status or only the overdue ones.
+/// optionally only those in one status or only the overdue ones. A source unit's
+/// queue (`source_unit` given) holds only objections the provider accepted: a received
+/// or returned one was never dispatched.
 pub async fn ledger(
     store: &Store,
     source_unit: Option<&str>,
@@ -445,7 +608,7 @@ pub async fn ledger(
 ) -> Result<Vec<Objection>, StoreError> {
     let today = china_today();
     Ok(store
-        .objections(source_unit, status)
+        .objections(source_unit, status, source_unit.is_some())
         .await?
         .into_iter()
         .map(|o| objection(o, today))
@@ -494,6 +657,7 @@ pub async fn resolve(
     match store.objection_status(&mut tx, id).await? {
         None => return Err(ObjectionError::NoRecord(id.to_owned())),
         Some(ObjectionStatus::Open) => {}
+        Some(ObjectionStatus::Received) => return Err(ObjectionError::NotAccepted),
         Some(other) => return Err(ObjectionError::Resolved(other.to_string())),
     }
     store
@@ -521,7 +685,11 @@ pub async fn resolve(
 pub struct Completion {
     /// Filed in all.
     pub filed: u64,
-    /// Resolved.
+    /// Waiting for the provider's check (received, not yet accepted or returned).
+    pub awaiting_acceptance: u64,
+    /// Returned by the provider's check (退回).
+    pub returned: u64,
+    /// Resolved by their source unit.
     pub resolved: u64,
     /// Resolved by their deadline.
     pub on_time: u64,
@@ -534,12 +702,14 @@ pub struct Completion {
 /// The completion figures over every objection.
 pub async fn completion(store: &Store) -> Result<Completion, StoreError> {
     let all = ledger(store, None, None, false).await?;
+    let count = |status: ObjectionStatus| all.iter().filter(|o| o.status == status).count() as u64;
     Ok(Completion {
         filed: all.len() as u64,
-        resolved: all
-            .iter()
-            .filter(|o| o.status != ObjectionStatus::Open)
-            .count() as u64,
+        awaiting_acceptance: count(ObjectionStatus::Received),
+        returned: count(ObjectionStatus::Returned),
+        resolved: count(ObjectionStatus::Corrected)
+            + count(ObjectionStatus::Withdrawn)
+            + count(ObjectionStatus::Upheld),
         on_time: all.iter().filter(|o| o.on_time == Some(true)).count() as u64,
         overdue: all.iter().filter(|o| o.overdue).count() as u64,
         provisional: all
@@ -547,4 +717,47 @@ pub async fn completion(store: &Store) -> Result<Completion, StoreError> {
             .filter(|o| o.status == ObjectionStatus::Open && o.due_provisional)
             .count() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filing(code: &str) -> Filing {
+        Filing {
+            applicant_name: "张三".into(),
+            applicant_code: code.into(),
+            phone: "13812345678".into(),
+            content: "该记录的金额有误，请核实更正。".into(),
+            record_id: "PEN0000000001".into(),
+        }
+    }
+
+    #[test]
+    fn an_id_number_is_a_person_and_a_uscc_an_organisation() {
+        // Q8: a person files with their citizen ID number, which also has the shape of
+        // a USCC; read as one, no person could ever be matched to their record.
+        assert_eq!(
+            check(&filing("11010519491231002X")).expect("complete"),
+            Applicant::Person("11010519491231002X".into())
+        );
+        assert_eq!(
+            check(&filing("11010519491231002x")).expect("complete"),
+            Applicant::Person("11010519491231002X".into())
+        );
+        assert_eq!(
+            check(&filing("91110000600037341L")).expect("complete"),
+            Applicant::Organisation("91110000600037341L".into())
+        );
+        // Neither: named, with the ID number's reason. (An 18-character code whose ID
+        // check fails but that has a USCC's shape is taken as a USCC: early pilot codes
+        // fail their checksums, and the registers then say whether it is the subject.)
+        match check(&filing("1101051949123100")) {
+            Err(ObjectionError::Incomplete(faults)) => {
+                assert_eq!(faults.len(), 1);
+                assert_eq!(faults[0].0, "applicant_code");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

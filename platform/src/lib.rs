@@ -12,6 +12,7 @@ mod db;
 pub mod demo;
 pub mod issuance;
 pub mod jobs;
+pub mod objections;
 pub mod releases;
 pub mod settings;
 pub mod store;

@@ -59,6 +59,9 @@ pub enum Action {
     ManageAuthorisations,
     ReadObjection,
     ResolveObjection,
+    AcceptObjection,
+    RecordObjection,
+    ObjectAsSubject,
     ReadObjectionLedger,
     ReadVerificationLedger,
     HandleTickets,
@@ -104,6 +107,9 @@ impl Action {
             Action::ManageAuthorisations => "manage_authorisations",
             Action::ReadObjection => "read_objection",
             Action::ResolveObjection => "resolve_objection",
+            Action::AcceptObjection => "accept_objection",
+            Action::RecordObjection => "record_objection",
+            Action::ObjectAsSubject => "object_as_subject",
             Action::ReadObjectionLedger => "read_objection_ledger",
             Action::ReadVerificationLedger => "read_verification_ledger",
             Action::HandleTickets => "handle_tickets",
@@ -191,6 +197,9 @@ pub enum Resource {
         id: String,
         /// The source unit of the record objected to.
         source_unit: String,
+        /// Accepted by the service provider and so dispatched to the source unit
+        /// (6.4.3); a received or returned objection never was.
+        dispatched: bool,
     },
     /// An institution's own table (BRIEF P5).
     OwnTable {
@@ -389,10 +398,14 @@ impl AccessPolicy {
                 }));
                 uid("PersonRecord", subject)
             }
-            Resource::Objection { id, source_unit } => {
+            Resource::Objection {
+                id,
+                source_unit,
+                dispatched,
+            } => {
                 entities.push(json!({
                     "uid": uid("Objection", id),
-                    "attrs": { "source_unit": source_unit },
+                    "attrs": { "source_unit": source_unit, "dispatched": dispatched },
                     "parents": [],
                 }));
                 uid("Objection", id)

@@ -88,7 +88,11 @@ states!(
 states!(
     /// An objection to a disclosed record (BRIEF Q8).
     ObjectionStatus {
-        /// Being handled: the record is marked 异议处理中.
+        /// Filed, waiting for the provider's check of its completeness and accuracy
+        /// (6.4.2); it marks nothing yet.
+        Received = "received",
+        /// Accepted (受理) and being handled: the record is marked 异议处理中 and its
+        /// source unit has 5 working days from the acceptance.
         Open = "open",
         /// The record was corrected.
         Corrected = "corrected",
@@ -96,6 +100,8 @@ states!(
         Withdrawn = "withdrawn",
         /// The record was upheld.
         Upheld = "upheld",
+        /// Returned (退回) by the provider's check, with the reason: not accepted.
+        Returned = "returned",
     }
 );
 

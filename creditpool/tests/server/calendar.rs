@@ -119,6 +119,31 @@ async fn a_deadline_past_the_calendar_is_provisional_until_an_administrator_adds
         "{metrics}"
     );
 
+    // Q8: an objection accepted now is due 5 working days from its acceptance, counted
+    // on weekdays while the year has no data, and recounted with the tickets.
+    let (subject, record) = crate::objections::enterprise_with_a_record(&app).await;
+    let (status, objection) = app
+        .call(
+            Method::POST,
+            "/api/v1/objections",
+            Some(&admin),
+            Some(json!({
+                "applicant_name": subject["name"],
+                "applicant_code": subject["uscc"],
+                "phone": "0571-87654321",
+                "content": "该记录的处罚决定已被复议撤销，请核实后更正。",
+                "record_id": record["record_id"],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{objection}");
+    assert_eq!(objection["due_on"], weekdays.day.to_string());
+    assert_eq!(objection["due_provisional"], true);
+    let objection_path = format!(
+        "/api/v1/objections/{}",
+        objection["id"].as_str().expect("id")
+    );
+
     // Hostile and malformed additions are refused, each naming what is wrong, and change
     // nothing.
     app.user("reviewer", Role::Reviewer).await;
@@ -217,6 +242,11 @@ async fn a_deadline_past_the_calendar_is_provisional_until_an_administrator_adds
         "the notice moved the deadline"
     );
     let (_, recounted) = app.call(Method::GET, &follow, None, None).await;
+    assert_eq!(recounted["due_on"], final_deadline.day.to_string());
+    assert_eq!(recounted["due_provisional"], false);
+    let (_, recounted) = app
+        .call(Method::GET, &objection_path, Some(&admin), None)
+        .await;
     assert_eq!(recounted["due_on"], final_deadline.day.to_string());
     assert_eq!(recounted["due_provisional"], false);
     let (status, body) = app

@@ -11,7 +11,7 @@ use crate::helpers::{TestApp, assert_error};
 
 /// An enterprise of the sample data and one of its disclosed records (preferring one
 /// that is not the registration itself).
-async fn enterprise_with_a_record(app: &TestApp) -> (Value, Value) {
+pub(crate) async fn enterprise_with_a_record(app: &TestApp) -> (Value, Value) {
     let some = app.search_sample().await;
     let uscc = some["uscc"].as_str().expect("uscc");
     let (status, body) = app
@@ -111,8 +111,9 @@ async fn an_objection_flows_from_filing_to_resolution_and_the_record_is_marked_m
     let (_, untouched) = app.call(Method::GET, &records_path, None, None).await;
     assert!(marked(&untouched, &record_id).expect("record")["mark"].is_null());
 
-    // Filed: due 5 working days after today on the calendar (provisional where they run
-    // into a year it has no data for yet).
+    // Filed without signing in: received, and nothing is marked until the service
+    // provider has checked it (6.4.2; issue 17: anyone could mark any enterprise's
+    // records by typing its name and code).
     let (status, filed) = app
         .call(
             Method::POST,
@@ -122,16 +123,106 @@ async fn an_objection_flows_from_filing_to_resolution_and_the_record_is_marked_m
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{filed}");
-    let today = platform::store::china_today();
-    let due = Calendar::builtin().deadline(today, 5);
-    assert_eq!(filed["due_on"], due.day.to_string());
-    assert_eq!(filed["due_provisional"], due.provisional);
+    assert_eq!(filed["status"], "received");
+    assert!(filed["due_on"].is_null(), "no deadline before acceptance");
     assert_eq!(filed["source_unit"], unit);
+    assert!(
+        filed["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("checks that it is complete")),
+        "the receipt says what happens next: {filed}"
+    );
     let id = filed["id"].as_str().expect("id").to_owned();
     let number = filed["number"].as_str().expect("number").to_owned();
     let token = filed["token"].as_str().expect("token").to_owned();
+    let (_, records) = app.call(Method::GET, &records_path, None, None).await;
+    assert!(
+        marked(&records, &record_id).expect("record")["mark"].is_null(),
+        "a received objection marks nothing"
+    );
+    let (_, found) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects?q={uscc}"),
+            None,
+            None,
+        )
+        .await;
+    assert!(found["items"][0]["mark"].is_null(), "{found}");
 
-    // Marked at once: records, search results, the credit report.
+    // Dispatched only once accepted: the source unit's queue is empty meanwhile, and it
+    // cannot accept or resolve it; neither can the applicant.
+    app.user_in("unit", Role::SourceUnit, None, Some(&unit), None)
+        .await;
+    app.user("admin", Role::Administrator).await;
+    let unit_token = app.login("unit").await;
+    let admin = app.login("admin").await;
+    let (_, queue) = app
+        .call(Method::GET, "/api/v1/objections", Some(&unit_token), None)
+        .await;
+    assert_eq!(queue["total"], 0, "{queue}");
+    let accept = format!("/api/v1/objections/{id}/acceptance");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &accept,
+            Some(&unit_token),
+            Some(json!({ "decision": "accept" })),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/objections/{id}/resolution"),
+            Some(&admin),
+            Some(json!({ "outcome": "upheld", "resolution": "经核实，记录无误。" })),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (_, received) = app
+        .call(
+            Method::GET,
+            "/api/v1/objections?status=received",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(received["items"][0]["number"], number, "{received}");
+
+    // Accepted by the provider: due 5 working days after the acceptance on the calendar
+    // (provisional where they run into a year it has no data for yet).
+    let (status, accepted) = app
+        .call(
+            Method::POST,
+            &accept,
+            Some(&admin),
+            Some(json!({ "decision": "accept" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    assert_eq!(accepted["status"], "open");
+    let today = platform::store::china_today();
+    let due = Calendar::builtin().deadline(today, 5);
+    assert_eq!(accepted["due_on"], due.day.to_string());
+    assert_eq!(accepted["due_provisional"], due.provisional);
+    assert!(accepted["accepted_at"].is_string());
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &accept,
+            Some(&admin),
+            Some(json!({ "decision": "accept" })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "objection_not_received",
+    );
+
+    // Marked now: records, search results, the credit report.
     let (_, records) = app.call(Method::GET, &records_path, None, None).await;
     assert_eq!(
         marked(&records, &record_id).expect("record")["mark"],
@@ -160,8 +251,9 @@ async fn an_objection_flows_from_filing_to_resolution_and_the_record_is_marked_m
         "the report shows the mark"
     );
 
-    // One objection at a time per record.
-    let (status, body) = app
+    // One objection at a time per record: a second filing is received (its filer cannot
+    // block the subject's own), but it is not accepted while the first is handled.
+    let (status, second) = app
         .call(
             Method::POST,
             "/api/v1/public/objections",
@@ -169,7 +261,68 @@ async fn an_objection_flows_from_filing_to_resolution_and_the_record_is_marked_m
             Some(filing.clone()),
         )
         .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let second_id = second["id"].as_str().expect("id").to_owned();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/objections/{second_id}/acceptance"),
+            Some(&admin),
+            Some(json!({ "decision": "accept" })),
+        )
+        .await;
     assert_error(status, &body, StatusCode::CONFLICT, "objection_open");
+
+    // The provider returns it (退回) with the reason, which its filer reads; a return
+    // needs a reason.
+    let back = format!("/api/v1/objections/{second_id}/acceptance");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &back,
+            Some(&admin),
+            Some(json!({ "decision": "return" })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "reason");
+    let (status, returned) = app
+        .call(
+            Method::POST,
+            &back,
+            Some(&admin),
+            Some(json!({ "decision": "return", "reason": "同一记录的异议正在处理中，请等待其结果。" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{returned}");
+    assert_eq!(returned["status"], "returned");
+    let (_, followed) = app
+        .call(
+            Method::GET,
+            &format!(
+                "/api/v1/public/objections/{}?token={}",
+                second["number"].as_str().expect("number"),
+                second["token"].as_str().expect("token")
+            ),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(followed["status"], "returned");
+    assert!(
+        followed["resolution"]
+            .as_str()
+            .is_some_and(|r| r.contains("正在处理中"))
+    );
+    assert_eq!(
+        app.audit_actions(&second_id).await,
+        ["objection.filed", "objection.returned"]
+    );
 
     // The applicant follows it with the token; a wrong token learns nothing.
     let (status, body) = app
@@ -188,8 +341,6 @@ async fn an_objection_flows_from_filing_to_resolution_and_the_record_is_marked_m
 
     // Dispatched to the record's source unit: its queue has it; another unit's does not
     // and cannot even see it; an institution user has no ledger.
-    app.user_in("unit", Role::SourceUnit, None, Some(&unit), None)
-        .await;
     app.user_in(
         "other-unit",
         Role::SourceUnit,
@@ -198,11 +349,8 @@ async fn an_objection_flows_from_filing_to_resolution_and_the_record_is_marked_m
         None,
     )
     .await;
-    app.user("admin", Role::Administrator).await;
     app.user("applicant", Role::Applicant).await;
-    let unit_token = app.login("unit").await;
     let other = app.login("other-unit").await;
-    let admin = app.login("admin").await;
     let applicant = app.login("applicant").await;
     let (status, queue) = app
         .call(
@@ -289,10 +437,20 @@ async fn an_objection_flows_from_filing_to_resolution_and_the_record_is_marked_m
         .call(Method::GET, "/api/v1/objections", Some(&admin), None)
         .await;
     assert_eq!(status, StatusCode::OK, "{ledger}");
-    assert_eq!(ledger["items"][0]["status"], "withdrawn");
+    let kept = ledger["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|o| o["id"] == id.as_str())
+        .expect("in the ledger");
+    assert_eq!(kept["status"], "withdrawn");
     assert_eq!(
         app.audit_actions(&id).await,
-        ["objection.filed", "objection.resolved"]
+        [
+            "objection.filed",
+            "objection.accepted",
+            "objection.resolved"
+        ]
     );
 }
 
@@ -306,11 +464,15 @@ async fn a_corrected_record_shows_its_correction_and_overdue_objections_are_flag
         .as_str()
         .expect("source_unit")
         .to_owned();
+    // Recorded by the service's staff from a letter: their check done, it is accepted
+    // as filed and marks the record at once.
+    app.user("admin", Role::Administrator).await;
+    let admin = app.login("admin").await;
     let (status, filed) = app
         .call(
             Method::POST,
-            "/api/v1/public/objections",
-            None,
+            "/api/v1/objections",
+            Some(&admin),
             Some(json!({
                 "applicant_name": subject["name"],
                 "applicant_code": uscc,
@@ -321,7 +483,20 @@ async fn a_corrected_record_shows_its_correction_and_overdue_objections_are_flag
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{filed}");
+    assert_eq!(filed["status"], "open");
     let id = filed["id"].as_str().expect("id").to_owned();
+    let (_, records) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects/{uscc}/records"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        marked(&records, &record_id).expect("record")["mark"],
+        "异议处理中"
+    );
 
     // Aged past its deadline: flagged overdue in the ledger.
     sqlx::query("UPDATE objections SET due_on = '2026-01-05' WHERE id = ?")
@@ -329,8 +504,6 @@ async fn a_corrected_record_shows_its_correction_and_overdue_objections_are_flag
         .execute(app.store.pool())
         .await
         .expect("age");
-    app.user("admin", Role::Administrator).await;
-    let admin = app.login("admin").await;
     let (_, overdue) = app
         .call(
             Method::GET,
@@ -447,4 +620,87 @@ async fn a_source_unit_account_names_a_unit_the_records_name() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["organisation"], unit);
+}
+
+#[tokio::test]
+async fn a_person_signed_in_objects_to_their_own_record_at_once_and_to_no_one_elses() {
+    // Q8 / 6.4.2: the record's own subject, signed in, is who the provider's check asks
+    // for: their objection is accepted as filed. Signed in as anyone else, an objection
+    // is refused rather than taken as the subject's.
+    let app = TestApp::spawn().await;
+    let persons = crate::persons::two_persons().await;
+    let (a_subject, a_name, a_id) = persons[0].clone();
+    let (_, b_name, b_id) = persons[1].clone();
+    for (username, name, id) in [("alice", &a_name, &a_id), ("bob", &b_name, &b_id)] {
+        let (status, body) = crate::persons::register(&app, username, name, id).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let alice = app.login("alice").await;
+    let bob = app.login("bob").await;
+    app.user("reviewer", Role::Reviewer).await;
+    let reviewer = app.login("reviewer").await;
+    let records_path = format!("/api/v1/persons/{a_subject}/records");
+    let (status, own) = app
+        .call(Method::GET, &records_path, Some(&alice), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    let record_id = own["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .flat_map(|s| s["records"].as_array().cloned().unwrap_or_default())
+        .find_map(|r| r["record_id"].as_str().map(str::to_owned))
+        .expect("a record of hers");
+    let filing = json!({
+        "applicant_name": a_name,
+        "applicant_code": a_id,
+        "phone": "13812345678",
+        "content": "该资格记录的有效期有误，请核实更正。",
+        "record_id": record_id,
+    });
+
+    // Bob knows her name and ID number; signed in, he still cannot object as her, and
+    // neither can a reviewer: nothing is filed.
+    for who in [&bob, &reviewer] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                "/api/v1/objections",
+                Some(who),
+                Some(filing.clone()),
+            )
+            .await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+    let filed_rows: i64 = sqlx::query_scalar("SELECT count(*) FROM objections")
+        .fetch_one(app.store.pool())
+        .await
+        .expect("count");
+    assert_eq!(filed_rows, 0, "a refused filing files nothing");
+
+    // Alice, signed in, objects to her own record: accepted as filed, marked at once.
+    let (status, filed) = app
+        .call(
+            Method::POST,
+            "/api/v1/objections",
+            Some(&alice),
+            Some(filing.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    assert_eq!(filed["status"], "open");
+    let today = platform::store::china_today();
+    assert_eq!(
+        filed["due_on"],
+        Calendar::builtin().deadline(today, 5).day.to_string()
+    );
+    let (_, after) = app
+        .call(Method::GET, &records_path, Some(&alice), None)
+        .await;
+    assert_eq!(
+        marked(&after, &record_id).expect("record")["mark"],
+        "异议处理中"
+    );
+    let id = filed["id"].as_str().expect("id");
+    assert_eq!(app.audit_actions(id).await, ["objection.filed"]);
 }

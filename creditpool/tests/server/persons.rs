@@ -11,7 +11,7 @@ use crate::helpers::{PASSWORD, TestApp, assert_error, sample_data};
 use crate::public::{issue_document, pdf_pages};
 
 /// Two persons of the sample register who have records: (subject_id, name, id_number).
-async fn two_persons() -> Vec<(String, String, String)> {
+pub(crate) async fn two_persons() -> Vec<(String, String, String)> {
     let catalog = catalog::Catalog::open(sample_data()).expect("catalog");
     let ctx = SessionContext::new();
     catalog.register_all(&ctx).await.expect("register");
@@ -39,7 +39,7 @@ async fn two_persons() -> Vec<(String, String, String)> {
         .collect()
 }
 
-async fn register(
+pub(crate) async fn register(
     app: &TestApp,
     username: &str,
     name: &str,

@@ -102,7 +102,8 @@ impl CalendarYears for Store {
     ) -> Result<Vec<Provisional>, StoreError> {
         let select = match case {
             Case::Objection => {
-                "SELECT id, number, filed_at, due_on, NULL FROM objections \
+                // Counted from the acceptance (6.4.4).
+                "SELECT id, number, accepted_at, due_on, NULL FROM objections \
                  WHERE status = 'open' AND due_provisional = 1"
             }
             Case::Ticket => {

@@ -1,7 +1,7 @@
 //! The SQL of objections (`crate::objections`).
 
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
 use storage::states::ObjectionStatus;
 
 use storage::store::{Store, StoreError, Tx};
@@ -20,14 +20,15 @@ pub(crate) struct Stored {
     pub source_unit: String,
     pub status: ObjectionStatus,
     pub filed_at: String,
-    pub due_on: String,
+    pub due_on: Option<String>,
     pub resolved_at: Option<String>,
     pub resolution: Option<String>,
     pub due_provisional: bool,
     pub token_sha256: String,
+    pub accepted_at: Option<String>,
 }
 
-/// An objection as it is first stored, open.
+/// An objection as it is first stored: received, or accepted as it is filed.
 pub(crate) struct NewRow<'a> {
     pub id: &'a str,
     pub number: &'a str,
@@ -41,8 +42,12 @@ pub(crate) struct NewRow<'a> {
     pub record_id: &'a str,
     pub subject_id: &'a str,
     pub source_unit: &'a str,
+    pub status: ObjectionStatus,
     pub filed_at: &'a str,
-    pub due_on: &'a str,
+    /// Set when it is accepted as it is filed, with who accepted it and its deadline.
+    pub accepted_at: Option<&'a str>,
+    pub accepted_by: Option<&'a str>,
+    pub due_on: Option<&'a str>,
     pub due_provisional: bool,
 }
 
@@ -58,21 +63,45 @@ pub(crate) trait Objections {
         tx: &mut Tx,
         record_id: &str,
     ) -> Result<Option<String>, StoreError>;
-    /// Stores a new objection, open.
+    /// Stores a new objection.
     async fn insert_objection(&self, tx: &mut Tx, row: &NewRow<'_>) -> Result<(), StoreError>;
+    /// Accepts a received objection at `at` by `by`, due on `due_on`; whether it was
+    /// received.
+    async fn accept_objection(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        at: &str,
+        by: &str,
+        due_on: &str,
+        due_provisional: bool,
+    ) -> Result<bool, StoreError>;
+    /// Returns a received objection with `reason`; whether it was received.
+    async fn return_objection(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        reason: &str,
+        at: &str,
+        by: &str,
+    ) -> Result<bool, StoreError>;
     /// What open, corrected and withdrawn objections do to their records, oldest first.
     async fn marks(&self) -> Result<Vec<Mark>, StoreError>;
     /// Subjects with a record under an open objection.
     async fn subjects_under_objection(&self) -> Result<Vec<String>, StoreError>;
     /// One objection by id.
     async fn objection(&self, id: &str) -> Result<Option<Stored>, StoreError>;
+    /// The same, read in `tx`.
+    async fn objection_in(&self, tx: &mut Tx, id: &str) -> Result<Option<Stored>, StoreError>;
     /// One objection by number.
     async fn objection_by_number(&self, number: &str) -> Result<Option<Stored>, StoreError>;
-    /// Every objection, newest first, of one source unit and one status or of all.
+    /// Every objection, newest first, of one source unit and one status or of all;
+    /// only those ever accepted if `accepted_only`.
     async fn objections(
         &self,
         source_unit: Option<&str>,
         status: Option<&str>,
+        accepted_only: bool,
     ) -> Result<Vec<Stored>, StoreError>;
     /// An objection's status, read in `tx`.
     async fn objection_status(
@@ -97,7 +126,7 @@ macro_rules! select {
         concat!(
             "SELECT id, number, applicant_name, applicant_code, phone, content, record_table, \
              record_id, subject_id, source_unit, status, filed_at, due_on, resolved_at, \
-             resolution, due_provisional, token_sha256 FROM objections",
+             resolution, due_provisional, token_sha256, accepted_at FROM objections",
             $rest
         )
     };
@@ -122,7 +151,16 @@ fn stored(row: &SqliteRow) -> Stored {
         resolution: row.get(14),
         due_provisional: row.get(15),
         token_sha256: row.get(16),
+        accepted_at: row.get(17),
     }
+}
+
+async fn objection_on(conn: &mut SqliteConnection, id: &str) -> Result<Option<Stored>, StoreError> {
+    Ok(sqlx::query(select!(" WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| stored(&r)))
 }
 
 impl Objections for Store {
@@ -143,8 +181,8 @@ impl Objections for Store {
         sqlx::query(
             "INSERT INTO objections (id, number, token_sha256, filed_by, applicant_name, \
              applicant_code, phone, content, record_table, record_id, subject_id, source_unit, \
-             status, filed_at, due_on, due_provisional) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
+             status, filed_at, accepted_at, accepted_by, due_on, due_provisional) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(row.id)
         .bind(row.number)
@@ -158,12 +196,61 @@ impl Objections for Store {
         .bind(row.record_id)
         .bind(row.subject_id)
         .bind(row.source_unit)
+        .bind(row.status)
         .bind(row.filed_at)
+        .bind(row.accepted_at)
+        .bind(row.accepted_by)
         .bind(row.due_on)
         .bind(row.due_provisional)
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+
+    async fn accept_objection(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        at: &str,
+        by: &str,
+        due_on: &str,
+        due_provisional: bool,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE objections SET status = 'open', accepted_at = ?, accepted_by = ?, \
+             due_on = ?, due_provisional = ? WHERE id = ? AND status = 'received'",
+        )
+        .bind(at)
+        .bind(by)
+        .bind(due_on)
+        .bind(due_provisional)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    async fn return_objection(
+        &self,
+        tx: &mut Tx,
+        id: &str,
+        reason: &str,
+        at: &str,
+        by: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE objections SET status = 'returned', resolution = ?, resolved_at = ?, \
+             resolved_by = ? WHERE id = ? AND status = 'received'",
+        )
+        .bind(reason)
+        .bind(at)
+        .bind(by)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+            == 1)
     }
 
     async fn marks(&self) -> Result<Vec<Mark>, StoreError> {
@@ -184,11 +271,12 @@ impl Objections for Store {
     }
 
     async fn objection(&self, id: &str) -> Result<Option<Stored>, StoreError> {
-        Ok(sqlx::query(select!(" WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .map(|r| stored(&r)))
+        let mut conn = self.pool().acquire().await?;
+        objection_on(&mut conn, id).await
+    }
+
+    async fn objection_in(&self, tx: &mut Tx, id: &str) -> Result<Option<Stored>, StoreError> {
+        objection_on(tx, id).await
     }
 
     async fn objection_by_number(&self, number: &str) -> Result<Option<Stored>, StoreError> {
@@ -203,13 +291,15 @@ impl Objections for Store {
         &self,
         source_unit: Option<&str>,
         status: Option<&str>,
+        accepted_only: bool,
     ) -> Result<Vec<Stored>, StoreError> {
         Ok(sqlx::query(select!(
             " WHERE (?1 IS NULL OR source_unit = ?1) AND (?2 IS NULL OR status = ?2) \
-             ORDER BY filed_at DESC"
+             AND (?3 = 0 OR accepted_at IS NOT NULL) ORDER BY filed_at DESC"
         ))
         .bind(source_unit)
         .bind(status)
+        .bind(accepted_only)
         .fetch_all(self.pool())
         .await?
         .iter()

@@ -330,6 +330,10 @@ async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Respon
             "creditpool_objections_overdue".into(),
             objections.overdue as f64,
         ),
+        (
+            "creditpool_objections_awaiting_acceptance".into(),
+            objections.awaiting_acceptance as f64,
+        ),
         ("creditpool_tickets_filed".into(), tickets.filed as f64),
         ("creditpool_tickets_overdue".into(), tickets.overdue as f64),
         (
@@ -360,8 +364,9 @@ async fn quality(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state.authorize(&caller, Action::ReadServiceQuality, &Resource::Platform)?;
     let objections = desk::objections::completion(&state.store).await?;
-    let open_in_time = objections.filed - objections.resolved - objections.overdue;
-    let due = objections.filed - open_in_time;
+    // Resolved ones and those past their deadline are due; received ones await the
+    // provider's check, returned ones were never accepted.
+    let due = objections.resolved + objections.overdue;
     Ok(Json(serde_json::json!({
         "responses": state.metrics.summary(),
         "availability": crate::metrics::availability(&state.store).await?,

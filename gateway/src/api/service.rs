@@ -1,6 +1,7 @@
-//! The public service's case work: objections (BRIEF Q8) filed by the public, handled in
-//! the queue of the record's source unit, followed by the applicant with the token
-//! given at filing, and kept as a ledger by the administrators; verification requests
+//! The public service's case work: objections (BRIEF Q8) filed by the public, accepted
+//! or returned by the service provider, handled in the queue of the record's source
+//! unit, followed by the applicant with the token given at filing, and kept as a ledger
+//! by the administrators; verification requests
 //! of agencies and their feedback letters (Q7); the staff accounts behind both.
 
 use axum::extract::{Path, State};
@@ -13,16 +14,19 @@ use serde_json::{Value, json};
 use storage::ids::UserId;
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
-use desk::objections::{self, Applicant, Filing, ObjectionError, Outcome};
+use desk::objections::{self, Filed, Filing, ObjectionError, Outcome};
 use governance::identity::{Caller, Role};
+use platform::objections::{Acceptance, ObjectionFailure};
 use policies::access::{Action, Resource};
+use storage::states::ObjectionStatus;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/public/objections", post(file))
         .route("/public/objections/{number}", get(follow))
-        .route("/objections", get(ledger))
+        .route("/objections", get(ledger).post(file_signed_in))
         .route("/objections/{id}", get(read))
+        .route("/objections/{id}/acceptance", post(accept))
         .route("/objections/{id}/resolution", post(resolve))
         .route("/users", post(create_user).get(list_users))
         .route("/users/{id}/disable", post(disable_user))
@@ -72,82 +76,86 @@ impl From<ObjectionError> for ApiError {
             ObjectionError::Resolved(_) => {
                 ApiError::new(StatusCode::CONFLICT, "objection_resolved", e.to_string())
             }
+            ObjectionError::NotReceived(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "objection_not_received",
+                e.to_string(),
+            ),
+            ObjectionError::NotAccepted => ApiError::new(
+                StatusCode::CONFLICT,
+                "objection_not_accepted",
+                e.to_string(),
+            ),
+            ObjectionError::NoReason => ApiError::invalid("reason", e.to_string()),
             ObjectionError::Records(_) | ObjectionError::Store(_) => ApiError::internal(e),
         }
     }
 }
 
-/// Files an objection (6.4.2): every incomplete or malformed field is named; the record
-/// must exist and belong to the applicant. The record is marked "异议处理中" at once.
-async fn file(
-    State(state): State<AppState>,
-    ApiJson(filing): ApiJson<Filing>,
-) -> Result<Response, ApiError> {
-    let applicant = objections::check(&filing)?;
-    let record_id = filing.record_id.trim();
-    let located = state
-        .records
-        .locate(record_id)
-        .ok_or_else(|| ObjectionError::NoRecord(record_id.to_owned()))?;
-    let same = |a: &str, b: &str| ::public::search::normalise(a) == ::public::search::normalise(b);
-    // (subject id, registered name) of the applicant, as the registers know them.
-    let registered = match &applicant {
-        Applicant::Organisation(code) => state
-            .search
-            .by_uscc(code)
-            .map(|e| (e.subject_id.clone(), e.name.clone())),
-        Applicant::Person(id_number) => state
-            .records
-            .person(None, id_number)
-            .map(|p| (p.subject_id, p.name)),
-    };
-    match registered {
-        Some((subject, _)) if subject != located.subject_id => {
-            return Err(
-                ObjectionError::NotTheSubject(record_id.to_owned(), "applicant_code").into(),
-            );
+impl From<ObjectionFailure> for ApiError {
+    fn from(e: ObjectionFailure) -> Self {
+        match e {
+            ObjectionFailure::Objection(e) => e.into(),
+            ObjectionFailure::Refused(e) => e.into(),
         }
-        None => {
-            return Err(
-                ObjectionError::NotTheSubject(record_id.to_owned(), "applicant_code").into(),
-            );
-        }
-        Some((_, name)) if !same(&name, &filing.applicant_name) => {
-            return Err(
-                ObjectionError::NotTheSubject(record_id.to_owned(), "applicant_name").into(),
-            );
-        }
-        Some(_) => {}
     }
-    let filed = objections::file(
-        &state.store,
-        &state.calendars,
-        &filing,
-        &located,
-        None,
-        platform::store::china_today(),
-        &request_id(),
-    )
-    .await?;
-    state.marks.invalidate();
-    Ok((
+}
+
+/// The receipt of a filed objection: what happens next, in words.
+fn receipt(filed: &Filed) -> Response {
+    let message = match (filed.status, filed.due_on) {
+        (ObjectionStatus::Open, Some(due)) => format!(
+            "objection {} accepted: the record is marked 异议处理中 and has been sent to {} for verification; it will be done by {}{}. Keep the token: it is shown only now and is needed to follow the objection.",
+            filed.number,
+            filed.source_unit,
+            due,
+            super::provisional_note(filed.due_provisional, due)
+        ),
+        _ => format!(
+            "objection {} received: the service provider checks that it is complete and accurate (6.4.2). Once accepted, the record is marked 异议处理中 and sent to {} for verification, to be done within {} working days of the acceptance; if it is returned, following it says why. Keep the token: it is shown only now and is needed to follow the objection.",
+            filed.number,
+            filed.source_unit,
+            objections::DEADLINE_WORKING_DAYS
+        ),
+    };
+    (
         StatusCode::CREATED,
         Json(json!({
             "id": filed.id,
             "number": filed.number,
             "token": filed.token,
-            "status": "open",
+            "status": filed.status,
             "source_unit": filed.source_unit,
             "due_on": filed.due_on,
             "due_provisional": filed.due_provisional,
-            "message": format!(
-                "objection {} accepted: the record is marked 异议处理中 and has been sent to {} for verification; it will be done by {}{}. Keep the token: it is shown only now and is needed to follow the objection.",
-                filed.number, filed.source_unit, filed.due_on,
-                super::provisional_note(filed.due_provisional, filed.due_on)
-            ),
+            "message": message,
         })),
     )
-        .into_response())
+        .into_response()
+}
+
+/// Files an objection without signing in (6.4.2): every incomplete or malformed field
+/// is named; the record must exist and belong to the applicant. It is received: the
+/// record is marked only once the service provider accepts it.
+async fn file(
+    State(state): State<AppState>,
+    ApiJson(filing): ApiJson<Filing>,
+) -> Result<Response, ApiError> {
+    let filed = state.file_objection(&filing, None, &request_id()).await?;
+    Ok(receipt(&filed))
+}
+
+/// Files an objection signed in: a person to their own record, or staff recording one
+/// received by letter; accepted as filed (the record marked and dispatched at once).
+async fn file_signed_in(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(filing): ApiJson<Filing>,
+) -> Result<Response, ApiError> {
+    let filed = state
+        .file_objection(&filing, Some(&caller), &request_id())
+        .await?;
+    Ok(receipt(&filed))
 }
 
 #[derive(Deserialize)]
@@ -189,11 +197,11 @@ async fn ledger(
     ApiQuery(query): ApiQuery<LedgerQuery>,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(s) = &query.status
-        && !["open", "corrected", "withdrawn", "upheld"].contains(&s.as_str())
+        && ObjectionStatus::parse(s).is_none()
     {
         return Err(ApiError::invalid(
             "status",
-            "status is one of open, corrected, withdrawn, upheld",
+            "status is one of received, open, corrected, withdrawn, upheld, returned",
         ));
     }
     let unit = if caller.role == Role::SourceUnit {
@@ -229,23 +237,7 @@ async fn authorised(
     id: &str,
     action: Action,
 ) -> Result<objections::Objection, ApiError> {
-    let found = objections::get(&state.store, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("objection"))?;
-    let resource = Resource::Objection {
-        id: found.id.clone(),
-        source_unit: found.source_unit.clone(),
-    };
-    // Objections of another unit are not even acknowledged.
-    if !state
-        .access
-        .is_allowed(&super::principal(caller), Action::ReadObjection, &resource)
-        .map_err(ApiError::internal)?
-    {
-        return Err(ApiError::not_found("objection"));
-    }
-    state.authorize(caller, action, &resource)?;
-    Ok(found)
+    Ok(state.objection(caller, id, action).await?)
 }
 
 async fn read(
@@ -293,6 +285,39 @@ async fn resolve(
     // Even a failed resolution may have raced with another: the marks are re-read.
     state.marks.invalidate();
     Ok(Json(resolved?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Decision {
+    Accept,
+    Return,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptanceBody {
+    decision: Decision,
+    reason: Option<String>,
+}
+
+/// The service provider accepts (受理) a received objection after checking it, or
+/// returns it (退回) with the reason.
+async fn accept(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AcceptanceBody>,
+) -> Result<Json<objections::Objection>, ApiError> {
+    let decision = match body.decision {
+        Decision::Accept => Acceptance::Accept,
+        Decision::Return => Acceptance::Return(body.reason.unwrap_or_default()),
+    };
+    Ok(Json(
+        state
+            .accept_objection(&caller, &id, &decision, &request_id())
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]

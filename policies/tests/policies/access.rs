@@ -474,6 +474,8 @@ fn the_public_service_ledgers_are_the_administrators_and_verification_the_agenci
         Action::ReadServiceQuality,
         // Q8, Q9: the working-day calendar is the administrators' to extend.
         Action::ManageCalendar,
+        // Q8: recording an objection received by letter is the provider's check.
+        Action::RecordObjection,
     ];
     for action in ledgers {
         assert!(allowed(&admin(), action, &Resource::Platform), "{action:?}");
@@ -503,5 +505,80 @@ fn the_public_service_ledgers_are_the_administrators_and_verification_the_agenci
             Action::VerifySubjects,
             &Resource::Platform
         ));
+    }
+}
+
+#[test]
+fn only_the_provider_accepts_objections_and_only_a_subject_objects_as_one() {
+    // Q8 / 6.4.2: administrators (the service provider) check a received objection and
+    // accept or return it; the source unit resolves it only once accepted, and cannot
+    // accept it; nobody else can.
+    let objection = Resource::Objection {
+        id: "o1".into(),
+        source_unit: "杭州市市场监督管理局".into(),
+        dispatched: false,
+    };
+    assert!(allowed(&admin(), Action::AcceptObjection, &objection));
+    assert!(allowed(&admin(), Action::ReadObjection, &objection));
+    // 6.4.3: the source unit has it only once accepted, and then resolves it.
+    let unit = staff("source_unit", "杭州市市场监督管理局");
+    assert!(!allowed(&unit, Action::ReadObjection, &objection));
+    assert!(!allowed(&unit, Action::ResolveObjection, &objection));
+    let dispatched = Resource::Objection {
+        id: "o1".into(),
+        source_unit: "杭州市市场监督管理局".into(),
+        dispatched: true,
+    };
+    assert!(allowed(&unit, Action::ReadObjection, &dispatched));
+    assert!(allowed(&unit, Action::ResolveObjection, &dispatched));
+    assert!(!allowed(&unit, Action::AcceptObjection, &dispatched));
+    let other_unit = staff("source_unit", "杭州市发展和改革委员会");
+    assert!(!allowed(&other_unit, Action::ReadObjection, &dispatched));
+    for other in [
+        staff("source_unit", "杭州市市场监督管理局"),
+        staff("agency_staff", "杭州市发展和改革委员会"),
+        reviewer("r1", &[]),
+        applicant("a1"),
+        member(&institution("acme", "active")),
+    ] {
+        assert!(
+            !allowed(&other, Action::AcceptObjection, &objection),
+            "{}",
+            other.role
+        );
+    }
+    // A person objects as the subject of their own records only.
+    let person = |subject: &str| Principal {
+        user_id: format!("person-{subject}"),
+        role: "person".into(),
+        subject: Some(subject.into()),
+        ..Default::default()
+    };
+    let record_of = |subject: &str| Resource::PersonRecord {
+        subject: subject.into(),
+        readers: vec!["person-P2".into()],
+        report_readers: vec![],
+    };
+    assert!(allowed(
+        &person("P1"),
+        Action::ObjectAsSubject,
+        &record_of("P1")
+    ));
+    // An authorisation to read someone's record is not the right to object as them.
+    assert!(!allowed(
+        &person("P2"),
+        Action::ObjectAsSubject,
+        &record_of("P1")
+    ));
+    for other in [
+        admin(),
+        staff("source_unit", "杭州市市场监督管理局"),
+        applicant("a1"),
+    ] {
+        assert!(
+            !allowed(&other, Action::ObjectAsSubject, &record_of("P1")),
+            "{}",
+            other.role
+        );
     }
 }
