@@ -732,11 +732,12 @@ impl Workspaces {
             .ok_or(WorkspaceError::NotFound)
     }
 
-    /// A page of an institution's jobs, newest first.
+    /// A page of an institution's jobs, newest first (by submission time, then id),
+    /// starting after `before` (a job's `(submitted_at, id)`).
     pub async fn list(
         &self,
         institution_id: &InstitutionId,
-        before: Option<&str>,
+        before: Option<(&str, &JobId)>,
         limit: i64,
     ) -> Result<Vec<Job>, WorkspaceError> {
         Ok(self.store.jobs(institution_id, before, limit).await?)

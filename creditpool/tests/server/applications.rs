@@ -326,6 +326,25 @@ async fn the_list_is_paged_by_cursor_and_the_limit_is_checked() {
     let mut unique = seen.clone();
     unique.dedup();
     assert_eq!(unique, seen, "pages neither repeat nor skip");
+    // Issue 17: a cursor that is not one of this list is refused, not taken as the
+    // first page.
+    for bad in ["abc", "not-a-cursor", "0a0a"] {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/applications?limit=2&cursor={bad}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        );
+        assert_eq!(body["error"]["field"], "cursor", "{bad}: {body}");
+    }
 
     for bad in ["0", "501"] {
         let (status, body) = app

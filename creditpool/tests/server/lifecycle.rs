@@ -341,6 +341,58 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
         "invalid_field",
     );
 
+    // The job list is newest first (by submission time), paged by an opaque cursor;
+    // a cursor that is not one of this list is refused (issue 17: the list was ordered
+    // by random id, and any cursor was taken).
+    let mut listed: Vec<Value> = Vec::new();
+    let mut path = format!("/api/v1/institutions/{institution}/jobs?limit=1");
+    loop {
+        let (status, page) = app.call(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        listed.extend(page["items"].as_array().expect("items").iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/v1/institutions/{institution}/jobs?limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    assert!(listed.len() >= 2, "{listed:?}");
+    let times: Vec<&str> = listed
+        .iter()
+        .map(|j| j["submitted_at"].as_str().expect("submitted_at"))
+        .collect();
+    let mut newest_first = times.clone();
+    newest_first.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, newest_first);
+    assert_eq!(
+        listed[0]["id"], failed["id"],
+        "the last submitted comes first"
+    );
+    let mut ids: Vec<&str> = listed
+        .iter()
+        .map(|j| j["id"].as_str().expect("id"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), listed.len(), "pages neither repeat nor skip");
+    let one_part = storage::store::hex(b"abc");
+    for bad in ["abc", "zz", "0g", one_part.as_str()] {
+        let (status, body) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/institutions/{institution}/jobs?cursor={bad}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        );
+        assert_eq!(body["error"]["field"], "cursor", "{bad}: {body}");
+    }
+
     // P7: suspension refuses the next request at once and cancels the running job.
     let long = submit_job(&app, &token, &institution, LONG_SQL).await;
     job_until(&app, &admin, &institution, &long, |j| {

@@ -177,6 +177,41 @@ impl Page {
         }
         Ok(limit)
     }
+
+    /// The sort key after which the page starts, from the `cursor` (a previous page's
+    /// `next_cursor`, of `parts` parts); a cursor that is not one is refused, never
+    /// taken as the first page.
+    pub(super) fn after(&self, parts: usize) -> Result<Option<Vec<String>>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| {
+                decode_cursor(c, parts).ok_or_else(|| {
+                    ApiError::invalid(
+                        "cursor",
+                        "not a cursor of this list: pass the next_cursor of the previous page as given",
+                    )
+                })
+            })
+            .transpose()
+    }
+}
+
+/// An opaque cursor for a page that starts after the sort key `parts`.
+pub(super) fn cursor(parts: &[&str]) -> String {
+    storage::store::hex(parts.join("\n").as_bytes())
+}
+
+fn decode_cursor(cursor: &str, parts: usize) -> Option<Vec<String>> {
+    if cursor.is_empty() || cursor.len() % 2 != 0 || cursor.len() > 512 {
+        return None;
+    }
+    let bytes = (0..cursor.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let split: Vec<String> = text.split('\n').map(str::to_owned).collect();
+    (split.len() == parts && split.iter().all(|p| !p.is_empty())).then_some(split)
 }
 
 async fn list(
@@ -189,9 +224,10 @@ async fn list(
         .authorize(&caller, Action::ListApplications, &Resource::Platform)
         .is_ok();
     let own = (!all).then_some(caller.user_id.as_str());
-    let page_items = applications::list(&state.store, own, limit, page.cursor.as_deref()).await?;
+    let after = page.after(1)?.map(|mut key| key.remove(0));
+    let page_items = applications::list(&state.store, own, limit, after.as_deref()).await?;
     let next_cursor = (page_items.len() == limit as usize)
-        .then(|| page_items.last().map(|a| a.id.clone()))
+        .then(|| page_items.last().map(|a| cursor(&[a.id.as_str()])))
         .flatten();
     // Each listed as the single read would allow it (a suspended institution's applicant
     // reads none), so the list never shows what a read refuses.

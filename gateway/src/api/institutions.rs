@@ -11,7 +11,7 @@ use policies::access::{Action, Resource};
 use serde::Deserialize;
 use storage::ids::{ApplicationId, InstitutionId, JobId};
 
-use super::applications::Page;
+use super::applications::{Page, cursor};
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use governance::accounts::{self, AccountError};
 use governance::identity::{Caller, Role};
@@ -164,14 +164,15 @@ async fn list(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
     let limit = page.size()?;
+    let after = page.after(1)?.map(|mut key| key.remove(0));
     let rows = accounts::list(
         &state.store,
-        page.cursor.as_deref().unwrap_or(""),
+        after.as_deref().unwrap_or(""),
         i64::from(limit),
     )
     .await?;
     let next_cursor = (rows.len() == limit as usize)
-        .then(|| rows.last().map(|r| r.0.clone()))
+        .then(|| rows.last().map(|r| cursor(&[r.0.as_str()])))
         .flatten();
     let items: Vec<serde_json::Value> = rows
         .into_iter()
@@ -350,15 +351,28 @@ async fn list_jobs(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
     let limit = page.size()?;
+    // Newest first: by submission time, then id; the cursor carries both.
+    let after = page.after(2)?;
+    let before = after
+        .as_ref()
+        .map(|k| (k[0].as_str(), JobId::from(k[1].as_str())));
     let items: Vec<Job> = state
         .workspaces
-        .list(&id, page.cursor.as_deref(), i64::from(limit))
+        .list(
+            &id,
+            before.as_ref().map(|(at, job)| (*at, job)),
+            i64::from(limit),
+        )
         .await?
         .into_iter()
         .map(|j| seen_by(&caller, j))
         .collect();
     let next_cursor = (items.len() == limit as usize)
-        .then(|| items.last().map(|j| j.id.clone()))
+        .then(|| {
+            items
+                .last()
+                .map(|j| cursor(&[j.submitted_at.as_str(), j.id.as_str()]))
+        })
         .flatten();
     Ok(Json(
         serde_json::json!({ "items": items, "next_cursor": next_cursor }),

@@ -113,11 +113,12 @@ pub(crate) trait Jobs {
         institution_id: &InstitutionId,
         id: &JobId,
     ) -> Result<Option<Job>, StoreError>;
-    /// A page of an institution's jobs, by id descending, before `before`.
+    /// A page of an institution's jobs, newest first (submission time, then id),
+    /// after `before` (`(submitted_at, id)` of the last job of the previous page).
     async fn jobs(
         &self,
         institution_id: &InstitutionId,
-        before: Option<&str>,
+        before: Option<(&str, &JobId)>,
         limit: i64,
     ) -> Result<Vec<Job>, StoreError>;
     /// The ids of an institution's queued and running jobs.
@@ -345,15 +346,17 @@ impl Jobs for Store {
     async fn jobs(
         &self,
         institution_id: &InstitutionId,
-        before: Option<&str>,
+        before: Option<(&str, &JobId)>,
         limit: i64,
     ) -> Result<Vec<Job>, StoreError> {
         Ok(sqlx::query(
-            "SELECT * FROM jobs WHERE institution_id = ?1 AND (?2 IS NULL OR id < ?2) \
-             ORDER BY id DESC LIMIT ?3",
+            "SELECT * FROM jobs WHERE institution_id = ?1 \
+             AND (?2 IS NULL OR (submitted_at, id) < (?2, ?3)) \
+             ORDER BY submitted_at DESC, id DESC LIMIT ?4",
         )
         .bind(institution_id)
-        .bind(before)
+        .bind(before.map(|(at, _)| at))
+        .bind(before.map(|(_, id)| id))
         .bind(limit)
         .fetch_all(self.pool())
         .await?
