@@ -202,7 +202,7 @@ pub(super) fn cursor(parts: &[&str]) -> String {
 }
 
 fn decode_cursor(cursor: &str, parts: usize) -> Option<Vec<String>> {
-    if cursor.is_empty() || cursor.len() % 2 != 0 || cursor.len() > 512 {
+    if cursor.is_empty() || !cursor.len().is_multiple_of(2) || cursor.len() > 512 {
         return None;
     }
     let bytes = (0..cursor.len())
