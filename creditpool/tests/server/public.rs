@@ -105,12 +105,25 @@ async fn anyone_finds_an_enterprise_by_code_or_by_part_of_its_name() {
         )
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/public/subjects?q=%E5%85%AC%E5%8F%B8&limit=500",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let long = "x".repeat(101);
     for bad in [
         "q=%20%20",
         "q=x&limit=0",
-        "q=x&limit=101",
+        // The limit of every list of the API (issue 17: the public search stopped at
+        // 100 while its description said 500).
+        "q=x&limit=501",
         "q=x&cursor=abc",
+        // A cursor is the next_cursor given, never a number typed in.
+        "q=x&cursor=20",
         &format!("q={long}"),
     ] {
         let (status, body) = app

@@ -147,7 +147,7 @@ async fn search(
         items: page.items.iter().map(|e| Item::new(e, objected)).collect(),
         total: page.total,
         truncated: page.truncated,
-        next_cursor: (next < page.total).then(|| next.to_string()),
+        next_cursor: (next < page.total).then(|| super::applications::cursor(&[&next.to_string()])),
     })
     .into_response())
 }
@@ -401,14 +401,16 @@ impl PageQuery {
 }
 
 /// (offset, limit) of the page a `limit` and a `cursor` (a previous `next_cursor`) ask for.
+/// As every list of the API: 50 by default, 1 to 500, and an opaque cursor.
 fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(usize, usize), ApiError> {
-    let limit = limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("limit", "limit is between 1 and 100"));
-    }
-    let offset = match cursor {
+    let asked = super::applications::Page {
+        limit,
+        cursor: cursor.map(str::to_owned),
+    };
+    let limit = asked.size()?;
+    let offset = match asked.after(1)? {
         None => 0,
-        Some(c) => c.parse().map_err(|_| {
+        Some(key) => key[0].parse().map_err(|_| {
             ApiError::invalid("cursor", "pass the next_cursor of the previous page")
         })?,
     };
@@ -422,7 +424,7 @@ fn paged(items: Vec<Value>, offset: usize, limit: usize) -> Value {
     json!({
         "total": total,
         "items": page,
-        "next_cursor": (next < total).then(|| next.to_string()),
+        "next_cursor": (next < total).then(|| super::applications::cursor(&[&next.to_string()])),
     })
 }
 
