@@ -337,6 +337,61 @@ async fn public_requests_are_limited_per_client_address_behind_a_trusted_proxy()
 }
 
 #[tokio::test]
+async fn signed_in_staff_are_not_the_anonymous_public_but_self_registered_users_are() {
+    // Issue 17: the per-address limit of anonymous public requests throttled staff
+    // working behind the same address. Accounts an administrator gave are exempt; a
+    // self-registered person, or a credential that does not authenticate, is not.
+    let app = TestApp::spawn_with(|s| {
+        s.public_rate = gateway::api::PublicRate {
+            per_minute: 1,
+            burst: 2,
+        };
+    })
+    .await;
+    app.user("admin", Role::Administrator).await;
+    app.user_in(
+        "unit",
+        Role::SourceUnit,
+        None,
+        Some("杭州市市场监督管理局"),
+        None,
+    )
+    .await;
+    app.user("applicant", Role::Applicant).await;
+    let admin = app.login("admin").await;
+    let unit = app.login("unit").await;
+    let applicant = app.login("applicant").await;
+    let search = "/api/v1/public/sectors";
+    let get = |token: Option<String>| {
+        let app = &app;
+        async move {
+            let mut request = app.client.get(app.url(search));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send().await.expect("the server answers").status()
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(get(None).await, StatusCode::OK);
+    }
+    assert_eq!(get(None).await, StatusCode::TOO_MANY_REQUESTS);
+    for token in [&admin, &unit] {
+        for _ in 0..5 {
+            assert_eq!(get(Some(token.clone())).await, StatusCode::OK);
+        }
+    }
+    assert_eq!(
+        get(Some(applicant.clone())).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        get(Some("cps_not-a-session".into())).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
 async fn without_trusted_proxies_forwarded_addresses_are_not_believed() {
     let app = TestApp::spawn_with(|s| {
         s.public_rate = gateway::api::PublicRate {

@@ -191,8 +191,29 @@ impl RateLimiter {
     }
 }
 
+/// Whether the request carries the live credential of someone an administrator gave
+/// an account (staff, reviewers, institutions' users): they are not the anonymous
+/// public, and an institution's users have their own quota. A self-registered person or
+/// applicant, or a credential that does not authenticate, is limited by address as
+/// anyone is: registering is open to all, so it cannot lift the limit.
+async fn staff_credential(state: &AppState, headers: &HeaderMap) -> bool {
+    use governance::identity::Role;
+    let Some(token) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+    else {
+        return false;
+    };
+    governance::identity::authenticate(&state.store, token)
+        .await
+        .is_ok_and(|caller| !matches!(caller.role, Role::Person | Role::Applicant))
+}
+
 /// Refuses anonymous public requests past the address's rate with 429 and
-/// `Retry-After`.
+/// `Retry-After`; staff signed in are not the anonymous public ([`staff_credential`]).
 pub(super) async fn limit_public(
     State(state): State<AppState>,
     request: Request,
@@ -200,6 +221,7 @@ pub(super) async fn limit_public(
 ) -> Response {
     if state.settings.public_rate.per_minute > 0
         && request.uri().path().starts_with("/api/v1/public/")
+        && !staff_credential(&state, request.headers()).await
         && let Some(ip) = client_of(&state, request.extensions(), request.headers())
         && let Err(wait) = state.public_limiter.take(ip, Instant::now())
     {
