@@ -288,9 +288,7 @@ impl Platform {
         {
             return Ok(());
         }
-        if let Some(institution) = &caller.institution_id {
-            self.usage.count(institution, true);
-        }
+        self.count_refusal(caller);
         match caller.institution_status {
             Some(status @ (InstitutionStatus::Suspended | InstitutionStatus::Terminated)) => {
                 Err(Refusal::Forbidden {
@@ -310,6 +308,15 @@ impl Platform {
         }
     }
 
+    /// Counts a refused request in the usage of the caller's institution, if they are one
+    /// of its users (measured usage, BRIEF P7): a probe of another institution's id is a
+    /// refusal even though it is answered as not found.
+    fn count_refusal(&self, caller: &Caller) {
+        if let Some(institution) = &caller.institution_id {
+            self.usage.count(institution, true);
+        }
+    }
+
     /// Authorizes `action` on institution `id` as it is now (its status read from the
     /// store): an institution's users are told that another institution does not exist,
     /// and the probe is still counted as a refusal.
@@ -324,7 +331,7 @@ impl Platform {
         let status = governance::accounts::status(&self.store, id).await?;
         let Some(status) = status.filter(|_| !foreign) else {
             if foreign {
-                let _ = self.authorize(caller, action, &Resource::Platform);
+                self.count_refusal(caller);
             }
             return Err(Refusal::NotFound("institution"));
         };
@@ -351,6 +358,7 @@ impl Platform {
         if caller.role != identity::Role::Institution || caller.institution_id.as_ref() != Some(id)
         {
             if caller.role == identity::Role::Institution {
+                self.count_refusal(caller);
                 return Err(Refusal::NotFound("institution"));
             }
             return Err(Refusal::Forbidden {

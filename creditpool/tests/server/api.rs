@@ -1131,3 +1131,72 @@ async fn administrators_disable_enable_and_revoke_any_users_access() {
         ]
     );
 }
+
+/// What the server logs at ERROR level while `f` runs (this test's thread only: the
+/// test's runtime runs the server on it).
+async fn errors_logged_during<F: std::future::Future<Output = ()>>(f: F) -> String {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::ERROR)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    f.await;
+    drop(guard);
+    let bytes = captured.0.lock().expect("lock").clone();
+    String::from_utf8(bytes).expect("utf-8")
+}
+
+#[tokio::test]
+async fn a_probe_of_another_institution_is_not_found_and_not_an_error_in_the_log() {
+    // Issue 17: every 404 of an access check on another institution's id logged the
+    // access rules failing at ERROR level (262 lines in one fuzz run); the probe is a
+    // refusal to count, not the platform's fault.
+    let app = TestApp::spawn().await;
+    sqlx::query(
+        "INSERT INTO institutions (id, name, uscc, status, created_at) \
+         VALUES ('inst-1', '浙江示例征信有限公司', '91330100MA2B3C4D5E', 'active', '2026-11-01T00:00:00Z')",
+    )
+    .execute(app.store.pool())
+    .await
+    .expect("institution");
+    app.user_of("acme.analyst", Role::Institution, Some("inst-1"))
+        .await;
+    let token = app.login("acme.analyst").await;
+    let logged = errors_logged_during(async {
+        for path in [
+            "/api/v1/institutions/someone-else",
+            "/api/v1/institutions/someone-else/tables",
+            "/api/v1/institutions/someone-else/jobs",
+            "/api/v1/institutions/someone-else/own-tables",
+        ] {
+            let (status, body) = app.call(Method::GET, path, Some(&token), None).await;
+            assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+        }
+        let (status, body) = app
+            .call(
+                Method::POST,
+                "/api/v1/institutions/someone-else/jobs",
+                Some(&token),
+                Some(json!({ "sql": "SELECT 1" })),
+            )
+            .await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+    })
+    .await;
+    assert_eq!(logged, "", "nothing is logged at ERROR level");
+}
