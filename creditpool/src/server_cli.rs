@@ -31,13 +31,16 @@ pub async fn serve(listen: SocketAddr, database: &Path, settings: Settings) -> R
             data.display()
         )
     })?;
-    run(listen, database, state).await
+    run(bind(listen).await?, database, state).await
 }
 
-async fn run(listen: SocketAddr, database: &Path, state: AppState) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
+async fn bind(listen: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        .with_context(|| format!("cannot listen on {listen}"))
+}
+
+async fn run(listener: tokio::net::TcpListener, database: &Path, state: AppState) -> Result<()> {
     let address = listener.local_addr()?;
     eprintln!(
         "creditpool listening on http://{address} (database {}; API description at http://{address}/api/openapi.json, browsable at http://{address}/api/docs)",
@@ -68,6 +71,18 @@ pub async fn demo_server(
     // Trying the platform out works on a kernel without Landlock too (the server warns);
     // `serve` refuses to start there unless told otherwise.
     settings.allow_unconfined_jobs = true;
+    // Reports print the address they are verified at: the one the demo listens on
+    // (issue 17: it said port 8080 whatever the demo listened on).
+    let listener = if serve {
+        Some(bind(listen).await?)
+    } else {
+        None
+    };
+    let address = match &listener {
+        Some(l) => l.local_addr()?,
+        None => listen,
+    };
+    settings.public.base_url = format!("http://{address}");
     let state = AppState::start(store, settings)
         .await
         .context("cannot start the demo server")?;
@@ -115,10 +130,10 @@ pub async fn demo_server(
             "staff log in with a password in this demo (start it with --second-factor to give them TOTP secrets and ask for codes, as `creditpool serve` does)"
         );
     }
-    if !serve {
-        return Ok(());
+    match listener {
+        Some(listener) => run(listener, database, state).await,
+        None => Ok(()),
     }
-    run(listen, database, state).await
 }
 
 /// Who gives a second factor, with the key sealing the secrets: kept beside the

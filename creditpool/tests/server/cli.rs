@@ -329,7 +329,7 @@ fn demo_serves_the_api_with_its_demo_logins() {
     }
     let address = address.expect("the demo says where it listens");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let (status, role) = runtime.block_on(async {
+    let (status, role, report) = runtime.block_on(async {
         let client = reqwest::Client::new();
         let login = client
             .post(format!("http://{address}/api/v1/sessions"))
@@ -348,13 +348,35 @@ fn demo_serves_the_api_with_its_demo_logins() {
             .json()
             .await
             .expect("json");
-        (status, me["role"].clone())
+        // A report issued by the demo says to verify it at the address it listens on.
+        let found: serde_json::Value = client
+            .get(format!("http://{address}/api/v1/public/subjects?q=%E5%85%AC%E5%8F%B8&limit=1"))
+            .send()
+            .await
+            .expect("search")
+            .json()
+            .await
+            .expect("json");
+        let uscc = found["items"][0]["uscc"].as_str().unwrap_or_default().to_owned();
+        let report = client
+            .post(format!("http://{address}/api/v1/public/subjects/{uscc}/reports"))
+            .send()
+            .await
+            .expect("report")
+            .text()
+            .await
+            .expect("text");
+        (status, me["role"].clone(), report)
     });
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(status, reqwest::StatusCode::CREATED);
     // The demo institution was admitted through the whole workflow.
     assert_eq!(role, "institution");
+    assert!(
+        report.contains(&format!("http://{address}/api/v1/public/reports/verify")),
+        "{report}"
+    );
 }
 
 fn linear_model() -> String {
