@@ -15,6 +15,7 @@
 
 mod error;
 mod manifest;
+mod sql_type;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 pub use error::CatalogError;
 pub use manifest::{ColumnDef, ColumnType, InfoClass, Manifest, Sensitivity, TableDef};
+pub use sql_type::sql_type;
 
 /// Folder, inside a data folder, that holds the public-credit tables.
 pub const PUBLIC_CREDIT_DIR: &str = "public-credit";

@@ -944,7 +944,7 @@ fn result_schema(path: &std::path::Path) -> serde_json::Value {
         Some(s) => serde_json::Value::Array(
             s.fields()
                 .iter()
-                .map(|f| serde_json::json!({ "name": f.name(), "type": f.data_type().to_string() }))
+                .map(|f| serde_json::json!({ "name": f.name(), "type": catalog::sql_type(f.data_type()) }))
                 .collect(),
         ),
         None => serde_json::Value::Array(Vec::new()),

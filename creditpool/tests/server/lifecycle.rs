@@ -267,6 +267,20 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
         .map(|t| t["id"].as_str().expect("id"))
         .collect();
     assert_eq!(ids, GRANTS);
+    // Column types read as SQL (issue 17: the engine's names, such as Utf8View).
+    let types: Vec<&str> = tables["items"][0]["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["type"].as_str().expect("type"))
+        .collect();
+    assert!(types.contains(&"VARCHAR"), "{types:?}");
+    assert!(
+        types
+            .iter()
+            .all(|t| !t.contains("Utf8") && !t.contains("Int64")),
+        "{types:?}"
+    );
     let (status, mine) = app
         .call(
             Method::GET,
@@ -313,6 +327,7 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
     assert_eq!(done["state"], "succeeded", "{done}");
     assert_eq!(done["report"]["rows_out"], 1);
     assert_eq!(done["result_schema"][0]["name"], "n");
+    assert_eq!(done["result_schema"][0]["type"], "BIGINT");
     assert!(done.get("rows").is_none());
     let hidden = submit_job(&app, &token, &institution, "SELECT name FROM persons").await;
     let failed = job_until(&app, &admin, &institution, &hidden, |j| {

@@ -293,7 +293,7 @@ async fn tables(
                     let def = t.column(f.name());
                     serde_json::json!({
                         "name": f.name(),
-                        "type": f.data_type().to_string(),
+                        "type": catalog::sql_type(f.data_type()),
                         "nullable": f.is_nullable(),
                         "name_zh": def.map(|d| d.name_zh.clone()),
                         "sensitivity": def.map(|d| d.sensitivity.as_str()),

@@ -533,7 +533,7 @@ fn treatments(
         };
         out.push(ColumnTreatment {
             name: field.name().clone(),
-            data_type: field.data_type().to_string(),
+            data_type: catalog::sql_type(field.data_type()),
             treatment: treatment.into(),
             sources,
         });
@@ -1160,7 +1160,10 @@ async fn aggregate_release(
             if name != "group_by" && !numeric(field.data_type()) {
                 return Err(GateError::Invalid {
                     field: format!("{name}[{i}]"),
-                    message: format!("column '{column}' is {}, not a number", field.data_type()),
+                    message: format!(
+                        "column '{column}' is {}, not a number",
+                        catalog::sql_type(field.data_type())
+                    ),
                 });
             }
         }
@@ -1552,7 +1555,10 @@ async fn evaluation_release(
         {
             return Err(GateError::Invalid {
                 field: field.into(),
-                message: format!("column '{column}' is {}, not a number", f.data_type()),
+                message: format!(
+                    "column '{column}' is {}, not a number",
+                    catalog::sql_type(f.data_type())
+                ),
             });
         }
     }
