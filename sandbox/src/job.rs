@@ -111,6 +111,10 @@ pub struct JobReport {
     pub models: ModelUsage,
     /// Wall time.
     pub wall: Duration,
+    /// CPU time of the process that ran the job, every thread (set by a job's worker
+    /// process, which runs nothing else; zero when run inside another process).
+    #[serde(default)]
+    pub cpu: Duration,
     /// Where the result was written.
     pub result: PathBuf,
 }
@@ -437,6 +441,7 @@ pub async fn run_job(
         rows_out,
         models,
         wall: started.elapsed(),
+        cpu: Duration::ZERO,
         result: out.to_path_buf(),
     })
 }

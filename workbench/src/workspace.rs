@@ -645,7 +645,7 @@ impl Workspaces {
                             rows_in: report.rows_in as i64,
                             rows_out: report.rows_out as i64,
                             fuel: report.models.fuel as i64,
-                            cpu_ms: report.models.cpu.as_millis() as i64,
+                            cpu_ms: report.cpu.max(report.models.cpu).as_millis() as i64,
                             wall_ms: report.wall.as_millis() as i64,
                             result_schema: &schema.to_string(),
                             result_bytes: *size as i64,

@@ -143,6 +143,12 @@ async fn masked_identifiers_cannot_be_recovered_by_filters_joins_or_substrings()
     for figure in ["fuel", "cpu_ms", "wall_ms"] {
         assert!(one_figure(&seen["report"][figure]), "{figure}: {seen}");
     }
+    // Issue 17: the CPU time is the job's worker process's, every thread, not the model
+    // calls' alone (a job without a model said 0 ms).
+    assert!(
+        joined["report"]["cpu_ms"].as_u64().is_some_and(|ms| ms > 0),
+        "{joined}"
+    );
 
     // The digits where an ID number holds the birth date are a pseudonym's: released,
     // they are no person's birth date.

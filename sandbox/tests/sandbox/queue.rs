@@ -48,6 +48,7 @@ fn gated_job(gate: Arc<tokio::sync::Notify>) -> JobWork {
                 rows_out: 0,
                 models: Default::default(),
                 wall: Duration::ZERO,
+                cpu: Duration::ZERO,
                 result: "unused".into(),
             })
         })
