@@ -15,9 +15,10 @@ use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, Tx, now};
 
 /// What the product is and does (产品描述): which data, which model, what product, for
-/// which scenarios.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// which scenarios. A missing part reads as empty, so that every part at fault is
+/// named at once ([`check`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Description {
     /// 使用哪些数据.
     pub data_used: String,
@@ -30,9 +31,11 @@ pub struct Description {
 }
 
 /// The registration form (附件3) as the institution fills it in; its name, code and
-/// the registration time come from the platform.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// the registration time come from the platform. A missing field reads as empty, so
+/// that [`check`] names every field at fault at once (issue 17: the first missing one
+/// stopped the reading of the form).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Registration {
     /// 产品名称.
     pub product_name: String,
@@ -42,10 +45,9 @@ pub struct Registration {
     pub contact_phone: String,
     /// 对应表名: the job whose result the product comes from.
     pub job_id: JobId,
-    /// 是否按计划研发.
-    pub developed_as_planned: bool,
+    /// 是否按计划研发 (required).
+    pub developed_as_planned: Option<bool>,
     /// 计划调整: required when not developed as planned.
-    #[serde(default)]
     pub plan_adjustment: Option<String>,
     /// 产品描述.
     pub description: Description,
@@ -164,7 +166,7 @@ pub fn check(form: &Registration) -> Vec<FieldError> {
         "the scenarios it serves",
         MAX_TEXT_CHARS,
     );
-    if !form.developed_as_planned {
+    if form.developed_as_planned == Some(false) {
         text(
             "plan_adjustment",
             form.plan_adjustment.as_deref().unwrap_or(""),
@@ -176,6 +178,18 @@ pub fn check(form: &Registration) -> Vec<FieldError> {
         errors.push(field(
             "contact_phone",
             "a mainland mobile (11 digits) or a landline with area code, e.g. 0571-87654321",
+        ));
+    }
+    if form.job_id.is_empty() {
+        errors.push(field(
+            "job_id",
+            "the job whose released sample the product comes from (对应表名) is required",
+        ));
+    }
+    if form.developed_as_planned.is_none() {
+        errors.push(field(
+            "developed_as_planned",
+            "say whether the product was developed as planned (是否按计划研发): true or false",
         ));
     }
     errors
@@ -191,8 +205,12 @@ pub async fn register(
     request_id: &RequestId,
 ) -> Result<Product, ProductError> {
     let mut errors = check(form);
-    let release = store.sample_release(&form.job_id, institution_id).await?;
-    if release.is_none() {
+    let release = if form.job_id.is_empty() {
+        None
+    } else {
+        store.sample_release(&form.job_id, institution_id).await?
+    };
+    if release.is_none() && !form.job_id.is_empty() {
         errors.push(field(
             "job_id",
             format!(

@@ -205,6 +205,43 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{metrics}");
 
+    // Registration names every field at fault at once, missing ones included (issue
+    // 17: the first missing field stopped the reading of the form), then succeeds.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("{base}/products"),
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let mut missing: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["field"].as_str().expect("field"))
+        .collect();
+    missing.sort_unstable();
+    assert_eq!(
+        missing,
+        [
+            "contact_name",
+            "contact_phone",
+            "description.data_used",
+            "description.model",
+            "description.product",
+            "description.scenarios",
+            "developed_as_planned",
+            "job_id",
+            "product_name",
+        ]
+    );
     // Registration names every field at fault, then succeeds.
     let mut bad = registration(&job);
     bad["product_name"] = json!("");
