@@ -14,9 +14,7 @@ use crate::table;
 fn read_module(file: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     if file.extension().is_some_and(|e| e == "wat") {
-        return wat::parse_bytes(&bytes)
-            .map(|b| b.into_owned())
-            .map_err(|e| anyhow::anyhow!("{} is not valid WebAssembly text: {e}", file.display()));
+        return sandbox::assemble(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()));
     }
     Ok(bytes)
 }

@@ -171,6 +171,19 @@ impl Model {
     }
 }
 
+/// A model written in the WebAssembly text format (a `.wat` file), assembled into the
+/// binary module the sandbox loads; a binary module is returned as it is. The command
+/// line and the API both take models this way, so a model one accepts the other does.
+pub fn assemble(text: &[u8]) -> Result<Vec<u8>, SandboxError> {
+    wat::parse_bytes(text)
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|e| {
+            SandboxError::Invalid(InvalidModel::Malformed(format!(
+                "not valid WebAssembly text: {e}"
+            )))
+        })
+}
+
 impl Sandbox {
     /// Builds the engine: Cranelift, deterministic NaNs and relaxed SIMD, fuel and epoch
     /// interruption, a bounded stack, and a pooling allocator sized to the limits. The

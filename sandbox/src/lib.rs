@@ -22,7 +22,7 @@ mod udf;
 
 pub use abi::{ABI_VERSION, AbiType, MANIFEST_SECTION};
 pub use cache::{ArtifactCache, ArtifactPin};
-pub use engine::{CompileStats, Model, Sandbox, SandboxConfig};
+pub use engine::{CompileStats, Model, Sandbox, SandboxConfig, assemble};
 pub use error::{InvalidModel, Limit, SandboxError};
 pub use job::{
     JobError, JobLimits, JobReport, JobState, MAX_EXPRESSION_DEPTH, MAX_PLAN_DEPTH, job_session,

@@ -106,6 +106,23 @@ async fn a_scored_result_leaves_only_as_a_stable_sample_aggregates_and_metrics()
         .upload(&models, &token, "application/wasm", linear_model())
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "model_exists");
+    // Its text (a .wat file) is taken as the command line takes it, assembled into the
+    // same model (issue 17: the API refused what the CLI accepted).
+    let text = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../samples/models/linear_score.wat"
+    ))
+    .expect("the text");
+    let (status, body) = app
+        .upload(&models, &token, "text/plain; charset=utf-8", text)
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "model_exists");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("'linear_score'")),
+        "{body}"
+    );
 
     // Score the granted data in SQL with the model; rows never come back from the job.
     let scored = run(&app, &token, &admin, &institution, SCORE_SQL).await;

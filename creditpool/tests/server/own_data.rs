@@ -614,16 +614,37 @@ async fn oversized_sql_models_and_batches_are_refused_by_name() {
         "invalid_field",
     );
     assert_eq!(body["error"]["field"], "sql");
-    // Models: only application/wasm, at most the sandbox's module size.
+    // Models: a binary module (application/wasm) or its text format (text/plain), at
+    // most the sandbox's module size; text that does not assemble is refused by line.
     let models = format!("/api/v1/institutions/{institution}/models");
     let (status, body) = app
-        .upload(&models, &token, "text/plain", b"\0asm".to_vec())
+        .upload(&models, &token, "application/json", b"\0asm".to_vec())
         .await;
     assert_error(
         status,
         &body,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
+    );
+    let (status, body) = app
+        .upload(
+            &models,
+            &token,
+            "text/plain",
+            b"(module\n  (func $f (nope))".to_vec(),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "model_refused",
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not valid WebAssembly text") && m.contains(":2:")),
+        "{body}"
     );
     let big = vec![0u8; sandbox::SandboxConfig::default().max_module_bytes + 1];
     let (status, body) = app.upload(&models, &token, "application/wasm", big).await;

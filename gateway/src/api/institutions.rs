@@ -544,13 +544,25 @@ async fn upload_model(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if media_type != "application/wasm" {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the WebAssembly module as the body with Content-Type: application/wasm",
-        ));
-    }
+    // The binary module, or the WebAssembly text format (a .wat file) as the command
+    // line takes it (issue 17: the API refused a model the CLI accepted).
+    let essence = media_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let text = match essence.as_str() {
+        "application/wasm" => false,
+        "text/plain" | "text/wat" => true,
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the WebAssembly module as the body with Content-Type: application/wasm, or its text format (a .wat file) with Content-Type: text/plain",
+            ));
+        }
+    };
     let bytes = axum::body::to_bytes(body, max_model_bytes())
         .await
         .map_err(|_| {
@@ -560,6 +572,13 @@ async fn upload_model(
                 format!("a model may be at most {} MiB", max_model_bytes() >> 20),
             )
         })?;
+    let bytes = if text {
+        axum::body::Bytes::from(
+            sandbox::assemble(&bytes).map_err(|e| models::ModelError::Refused(e.to_string()))?,
+        )
+    } else {
+        bytes
+    };
     let workspace = accounts::workspace_path(&state.store, &id)
         .await?
         .ok_or_else(|| {
