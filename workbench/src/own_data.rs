@@ -364,9 +364,115 @@ pub async fn import(
 /// An upload read: its columns, rows and warnings.
 pub type Converted = (Vec<OwnColumn>, u64, Vec<String>);
 
+/// How a CSV file's text is encoded.
+#[derive(Debug, PartialEq, Eq)]
+enum TextEncoding {
+    /// UTF-8 (with or without a byte-order mark: the engine reads it either way).
+    Utf8,
+    /// GB18030, of which GBK is a part: what Excel on Chinese Windows saves as CSV.
+    Gb18030,
+}
+
+/// Finds how `file` is encoded: UTF-8, else GB18030 (GBK), else neither, said plainly
+/// (issue 17: a GBK file was refused with the engine's UTF-8 error). Read in chunks.
+fn text_encoding(file: &Path) -> Result<TextEncoding, OwnDataError> {
+    use std::io::Read;
+    let files = |e: std::io::Error| OwnDataError::Files(e.to_string());
+    let mut reader = std::fs::File::open(file).map_err(files)?;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    let utf8 = loop {
+        let n = reader.read(&mut chunk).map_err(files)?;
+        pending.extend_from_slice(&chunk[..n]);
+        match std::str::from_utf8(&pending) {
+            Ok(_) if n == 0 => break true,
+            Ok(_) => pending.clear(),
+            // A character cut by the chunk's end: kept for the next chunk.
+            Err(e) if e.error_len().is_none() && n > 0 => {
+                pending.drain(..e.valid_up_to());
+            }
+            Err(_) => break false,
+        }
+    };
+    if utf8 {
+        return Ok(TextEncoding::Utf8);
+    }
+    if gb18030_text(file, |_| Ok(()))? {
+        Ok(TextEncoding::Gb18030)
+    } else {
+        Err(OwnDataError::Unreadable(
+            "the file is neither UTF-8 nor GBK (GB18030) text: save it as CSV in one of them (in Excel, 'CSV UTF-8')".into(),
+        ))
+    }
+}
+
+/// Decodes `file` as GB18030 in chunks, giving each decoded piece to `each`; whether
+/// the whole file was GB18030 text.
+fn gb18030_text(
+    file: &Path,
+    mut each: impl FnMut(&str) -> Result<(), OwnDataError>,
+) -> Result<bool, OwnDataError> {
+    use std::io::Read;
+    let files = |e: std::io::Error| OwnDataError::Files(e.to_string());
+    let mut reader = std::fs::File::open(file).map_err(files)?;
+    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut text = String::with_capacity(1 << 18);
+    loop {
+        let n = reader.read(&mut chunk).map_err(files)?;
+        let last = n == 0;
+        let mut read = 0;
+        loop {
+            text.clear();
+            let (result, used) =
+                decoder.decode_to_string_without_replacement(&chunk[read..n], &mut text, last);
+            read += used;
+            each(&text)?;
+            match result {
+                encoding_rs::DecoderResult::InputEmpty => break,
+                encoding_rs::DecoderResult::OutputFull => {}
+                encoding_rs::DecoderResult::Malformed(..) => return Ok(false),
+            }
+        }
+        if last {
+            return Ok(true);
+        }
+    }
+}
+
+/// Writes `file`, GB18030 text, as UTF-8 to `to`.
+fn transcode_gb18030(file: &Path, to: &Path) -> Result<(), OwnDataError> {
+    use std::io::Write;
+    let files = |e: std::io::Error| OwnDataError::Files(e.to_string());
+    let mut writer = std::io::BufWriter::new(std::fs::File::create(to).map_err(files)?);
+    let whole = gb18030_text(file, |text| {
+        writer.write_all(text.as_bytes()).map_err(files)
+    })?;
+    if !whole {
+        return Err(OwnDataError::Unreadable(
+            "the file is neither UTF-8 nor GBK (GB18030) text".into(),
+        ));
+    }
+    writer.flush().map_err(files)
+}
+
 /// Reads `file` as `upload` says and writes it as Parquet to `path`.
 async fn convert(path: &Path, upload: &Upload<'_>, file: &Path) -> Result<Converted, OwnDataError> {
     let ctx = SessionContext::new();
+    let mut notes = Vec::new();
+    // A CSV saved in GBK is read as such: converted to UTF-8 beside it first.
+    let transcoded;
+    let file = if upload.format == "csv" && text_encoding(file)? == TextEncoding::Gb18030 {
+        transcoded = file.with_extension("utf8.csv");
+        transcode_gb18030(file, &transcoded)?;
+        notes.push(
+            "the file was read as GBK (GB18030) text, as Excel on Chinese Windows saves CSV"
+                .to_owned(),
+        );
+        transcoded.as_path()
+    } else {
+        file
+    };
     let location = file.to_str().unwrap_or_default();
     let unreadable = |e: datafusion::error::DataFusionError| {
         OwnDataError::Unreadable(format!(
@@ -556,7 +662,8 @@ async fn convert(path: &Path, upload: &Upload<'_>, file: &Path) -> Result<Conver
             ));
         }
     }
-    Ok((columns, rows, warnings))
+    notes.extend(warnings);
+    Ok((columns, rows, notes))
 }
 
 #[allow(clippy::too_many_arguments)]

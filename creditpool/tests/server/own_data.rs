@@ -817,3 +817,63 @@ async fn a_malformed_parquet_upload_is_refused_and_leaves_nothing() {
     let (status, _) = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_csv_saved_in_gbk_is_read_as_gbk_and_other_bytes_are_named() {
+    // Issue 17: a CSV saved by Excel on Chinese Windows (GBK) was refused with the
+    // engine's UTF-8 error. It is read as GBK (GB18030), said so in the report, and its
+    // Chinese text arrives intact; bytes that are neither are refused in words.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "acme.apply", &TABLES, 0).await;
+    let text = "name,city,amount\n杭州示例贸易有限公司,杭州,12.5\n宁波某某科技有限公司,宁波,7\n";
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(text);
+    assert!(!unmappable);
+    assert!(std::str::from_utf8(&gbk).is_err(), "not UTF-8 as well");
+    let (status, body) = upload(
+        &app,
+        &token,
+        &institution,
+        "name=gbk_book&format=csv",
+        gbk.into_owned(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["report"]["rows"], 2, "{body}");
+    assert!(
+        body["report"]["warnings"].as_array().is_some_and(|w| w
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("GBK")))),
+        "{body}"
+    );
+    let done = job_state(
+        &app,
+        &token,
+        &admin,
+        &institution,
+        "SELECT name FROM gbk_book WHERE city = '杭州' AND name LIKE '%贸易%'",
+    )
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["report"]["rows_out"], 1, "{done}");
+
+    let (status, body) = upload(
+        &app,
+        &token,
+        &institution,
+        "name=binary_book&format=csv",
+        b"name\n\xff\xfe\xff\x80\n".to_vec(),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_upload",
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("neither UTF-8 nor GBK")),
+        "{body}"
+    );
+}
