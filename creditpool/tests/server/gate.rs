@@ -264,6 +264,76 @@ async fn a_scored_result_leaves_only_as_a_stable_sample_aggregates_and_metrics()
     assert_eq!(status, StatusCode::OK, "{usage}");
     assert_eq!(usage["sampled_rows_per_day"]["used"], 40);
     assert_eq!(usage["sampled_rows_per_day"]["left"], 960);
+
+    // Issue 17: the sample downloads as CSV and as Parquet: the same rows and columns,
+    // a repeat of the release, counted once.
+    let download = |format: &'static str| {
+        let app = &app;
+        let path =
+            format!("/api/v1/institutions/{institution}/jobs/{scored}/sample?format={format}");
+        let token = token.clone();
+        async move {
+            let response = app
+                .client
+                .post(app.url(&path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("download");
+            let status = response.status();
+            let headers = response.headers().clone();
+            (status, headers, response.bytes().await.expect("body"))
+        }
+    };
+    let names: Vec<String> = first["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["name"].as_str().expect("name").to_owned())
+        .collect();
+    let (status, headers, body) = download("csv").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        headers["x-release-id"],
+        first["release_id"].as_str().expect("id")
+    );
+    assert_eq!(headers["x-release-repeated"], "true");
+    let text = String::from_utf8(body.to_vec()).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 21, "a header and the 20 rows");
+    assert_eq!(lines[0], names.join(","));
+    let (status, headers, body) = download("parquet").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers["content-type"], "application/vnd.apache.parquet");
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(body)
+            .expect("a Parquet file")
+            .build()
+            .expect("reader");
+    let batches: Vec<_> = reader.collect::<Result<_, _>>().expect("rows");
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 20);
+    let parquet_names: Vec<String> = batches[0]
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(parquet_names, names);
+    let (status, _, body) = download("xlsx").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:?}");
+    let (_, usage) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/usage"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        usage["sampled_rows_per_day"]["used"], 40,
+        "not counted again"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use policies::access::{Action, Resource};
 use serde::Deserialize;
 use storage::ids::{InstitutionId, JobId, RequestId};
 
-use super::{ApiError, ApiJson, AppState, request_id};
+use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use governance::identity::Caller;
 use platform::releases::{Asked, ReleaseError};
 use workbench::gate::{self, AggregateRequest, EvaluationRequest, GateError};
@@ -61,16 +61,70 @@ fn asked<'a>(
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SampleQuery {
+    format: Option<String>,
+}
+
+/// A random sample of the job's result: as JSON (the rows with each column's
+/// treatment and the budget), or as the file a data scientist opens (`?format=csv` or
+/// `?format=parquet`, with the release's id, fingerprint and whether it repeats an
+/// earlier one in headers). Asking again for the same sample is a repeat: it is not
+/// counted again, so a sample can be fetched in every format.
 async fn sample(
     State(state): State<AppState>,
     caller: Caller,
     Path((id, job)): Path<(InstitutionId, JobId)>,
+    ApiQuery(query): ApiQuery<SampleQuery>,
 ) -> Result<Response, ApiError> {
+    let format = query.format.as_deref().unwrap_or("json");
+    if !["json", "csv", "parquet"].contains(&format) {
+        return Err(ApiError::invalid(
+            "format",
+            "format is json, csv or parquet",
+        ));
+    }
     let request_id = request_id();
     let sample = state
         .release_sample(asked(&caller, &id, &job, &request_id))
         .await?;
-    Ok((StatusCode::CREATED, Json(sample)).into_response())
+    let (media_type, body) = match format {
+        "csv" => ("text/csv; charset=utf-8", gate::export::csv(&sample)),
+        "parquet" => (
+            "application/vnd.apache.parquet",
+            gate::export::parquet(&sample)?,
+        ),
+        _ => return Ok((StatusCode::CREATED, Json(sample)).into_response()),
+    };
+    let header = |v: &str| axum::http::HeaderValue::from_str(v).map_err(ApiError::internal);
+    Ok((
+        StatusCode::CREATED,
+        [
+            (axum::http::header::CONTENT_TYPE, header(media_type)?),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                header(&format!(
+                    "attachment; filename=\"sample-{}.{format}\"",
+                    sample.release_id
+                ))?,
+            ),
+            (
+                axum::http::HeaderName::from_static("x-release-id"),
+                header(sample.release_id.as_str())?,
+            ),
+            (
+                axum::http::HeaderName::from_static("x-release-fingerprint"),
+                header(&sample.fingerprint)?,
+            ),
+            (
+                axum::http::HeaderName::from_static("x-release-repeated"),
+                header(if sample.repeated { "true" } else { "false" })?,
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 async fn aggregate(

@@ -41,6 +41,7 @@ use storage::store::{Store, StoreError, Tx, hex, now, sha256_hex};
 
 use crate::db::releases::{NewSample, NewStatistical, Refusal, Releases as _};
 
+pub mod export;
 mod tally;
 
 /// How the gate releases.
@@ -251,7 +252,7 @@ pub struct Sample {
 }
 
 /// What is left of the daily sample budget.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct Budget {
     /// Rows released in the last 24 hours.
     pub used_today: i64,
