@@ -630,10 +630,9 @@ async fn bad_requests_get_specific_json_errors_and_change_nothing() {
     );
 }
 
-/// P7: the moment an institution is suspended, its tokens only read its status.
-#[tokio::test]
-async fn a_suspended_institutions_tokens_only_read_its_status() {
-    let app = TestApp::spawn().await;
+/// A session of `acme.analyst`, a user of institution `inst-1` (active), made straight
+/// in the database.
+async fn analyst_of_an_institution(app: &TestApp) -> String {
     sqlx::query(
         "INSERT INTO institutions (id, name, uscc, status, created_at) \
          VALUES ('inst-1', '浙江示例征信有限公司', '91330100MA2B3C4D5E', 'active', '2026-11-01T00:00:00Z')",
@@ -643,7 +642,14 @@ async fn a_suspended_institutions_tokens_only_read_its_status() {
     .expect("institution");
     app.user_of("acme.analyst", Role::Institution, Some("inst-1"))
         .await;
-    let token = app.login("acme.analyst").await;
+    app.login("acme.analyst").await
+}
+
+/// P7: the moment an institution is suspended, its tokens only read its status.
+#[tokio::test]
+async fn a_suspended_institutions_tokens_only_read_its_status() {
+    let app = TestApp::spawn().await;
+    let token = analyst_of_an_institution(&app).await;
     let create_key = || {
         app.call(
             Method::POST,
@@ -1167,16 +1173,7 @@ async fn a_probe_of_another_institution_is_not_found_and_not_an_error_in_the_log
     // access rules failing at ERROR level (262 lines in one fuzz run); the probe is a
     // refusal to count, not the platform's fault.
     let app = TestApp::spawn().await;
-    sqlx::query(
-        "INSERT INTO institutions (id, name, uscc, status, created_at) \
-         VALUES ('inst-1', '浙江示例征信有限公司', '91330100MA2B3C4D5E', 'active', '2026-11-01T00:00:00Z')",
-    )
-    .execute(app.store.pool())
-    .await
-    .expect("institution");
-    app.user_of("acme.analyst", Role::Institution, Some("inst-1"))
-        .await;
-    let token = app.login("acme.analyst").await;
+    let token = analyst_of_an_institution(&app).await;
     let logged = errors_logged_during(async {
         for path in [
             "/api/v1/institutions/someone-else",
