@@ -1,5 +1,6 @@
 //! The public query module over the sample data.
 
+mod fuzz_search;
 mod pdf;
 mod records;
 mod search;

@@ -2,6 +2,7 @@
 //! hostile module fails cleanly with its specific error and leaves the host healthy.
 
 mod cache;
+mod fuzz_sql;
 mod hostile;
 mod jobs;
 mod logging;
