@@ -364,45 +364,26 @@ pub async fn import(
 /// An upload read: its columns, rows and warnings.
 pub type Converted = (Vec<OwnColumn>, u64, Vec<String>);
 
-/// How a CSV file's text is encoded.
-#[derive(Debug, PartialEq, Eq)]
-enum TextEncoding {
-    /// UTF-8 (with or without a byte-order mark: the engine reads it either way).
-    Utf8,
-    /// GB18030, of which GBK is a part: what Excel on Chinese Windows saves as CSV.
-    Gb18030,
-}
-
-/// Finds how `file` is encoded: UTF-8, else GB18030 (GBK), else neither, said plainly
-/// (issue 17: a GBK file was refused with the engine's UTF-8 error). Read in chunks.
-fn text_encoding(file: &Path) -> Result<TextEncoding, OwnDataError> {
+/// Whether `file` is UTF-8 text (with or without a byte-order mark, which the engine
+/// reads either way), read in chunks.
+fn is_utf8(file: &Path) -> Result<bool, OwnDataError> {
     use std::io::Read;
     let files = |e: std::io::Error| OwnDataError::Files(e.to_string());
     let mut reader = std::fs::File::open(file).map_err(files)?;
     let mut pending: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 1 << 16];
-    let utf8 = loop {
+    loop {
         let n = reader.read(&mut chunk).map_err(files)?;
         pending.extend_from_slice(&chunk[..n]);
         match std::str::from_utf8(&pending) {
-            Ok(_) if n == 0 => break true,
+            Ok(_) if n == 0 => return Ok(true),
             Ok(_) => pending.clear(),
             // A character cut by the chunk's end: kept for the next chunk.
             Err(e) if e.error_len().is_none() && n > 0 => {
                 pending.drain(..e.valid_up_to());
             }
-            Err(_) => break false,
+            Err(_) => return Ok(false),
         }
-    };
-    if utf8 {
-        return Ok(TextEncoding::Utf8);
-    }
-    if gb18030_text(file, |_| Ok(()))? {
-        Ok(TextEncoding::Gb18030)
-    } else {
-        Err(OwnDataError::Unreadable(
-            "the file is neither UTF-8 nor GBK (GB18030) text: save it as CSV in one of them (in Excel, 'CSV UTF-8')".into(),
-        ))
     }
 }
 
@@ -440,7 +421,9 @@ fn gb18030_text(
     }
 }
 
-/// Writes `file`, GB18030 text, as UTF-8 to `to`.
+/// Writes `file`, which is not UTF-8, as UTF-8 to `to` if it is GB18030 (GBK) text, in
+/// one pass; refuses it in words if it is neither (issue 17: a GBK file was refused
+/// with the engine's UTF-8 error).
 fn transcode_gb18030(file: &Path, to: &Path) -> Result<(), OwnDataError> {
     use std::io::Write;
     let files = |e: std::io::Error| OwnDataError::Files(e.to_string());
@@ -450,7 +433,7 @@ fn transcode_gb18030(file: &Path, to: &Path) -> Result<(), OwnDataError> {
     })?;
     if !whole {
         return Err(OwnDataError::Unreadable(
-            "the file is neither UTF-8 nor GBK (GB18030) text".into(),
+            "the file is neither UTF-8 nor GBK (GB18030) text: save it as CSV in one of them (in Excel, 'CSV UTF-8')".into(),
         ));
     }
     writer.flush().map_err(files)
@@ -462,7 +445,7 @@ async fn convert(path: &Path, upload: &Upload<'_>, file: &Path) -> Result<Conver
     let mut notes = Vec::new();
     // A CSV saved in GBK is read as such: converted to UTF-8 beside it first.
     let transcoded;
-    let file = if upload.format == "csv" && text_encoding(file)? == TextEncoding::Gb18030 {
+    let file = if upload.format == "csv" && !is_utf8(file)? {
         transcoded = file.with_extension("utf8.csv");
         transcode_gb18030(file, &transcoded)?;
         notes.push(

@@ -10,6 +10,7 @@ use policies::access::{Action, Resource};
 use serde::Deserialize;
 use storage::ids::{ApplicationId, UserId};
 
+use super::page::{Page, cursor};
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
 use governance::applications::{self, Application, ApplicationError};
 use governance::evidence::{self, EvidenceError};
@@ -159,59 +160,6 @@ async fn create(
     let application =
         applications::create(&state.store, &caller.user_id, &form, &request_id()).await?;
     Ok((StatusCode::CREATED, Json(application)).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Page {
-    pub(super) limit: Option<u32>,
-    pub(super) cursor: Option<String>,
-}
-
-impl Page {
-    /// The page size asked for: 50 by default, 1 to 500.
-    pub(super) fn size(&self) -> Result<u32, ApiError> {
-        let limit = self.limit.unwrap_or(50);
-        if !(1..=500).contains(&limit) {
-            return Err(ApiError::invalid("limit", "limit is between 1 and 500"));
-        }
-        Ok(limit)
-    }
-
-    /// The sort key after which the page starts, from the `cursor` (a previous page's
-    /// `next_cursor`, of `parts` parts); a cursor that is not one is refused, never
-    /// taken as the first page.
-    pub(super) fn after(&self, parts: usize) -> Result<Option<Vec<String>>, ApiError> {
-        self.cursor
-            .as_deref()
-            .map(|c| {
-                decode_cursor(c, parts).ok_or_else(|| {
-                    ApiError::invalid(
-                        "cursor",
-                        "not a cursor of this list: pass the next_cursor of the previous page as given",
-                    )
-                })
-            })
-            .transpose()
-    }
-}
-
-/// An opaque cursor for a page that starts after the sort key `parts`.
-pub(super) fn cursor(parts: &[&str]) -> String {
-    storage::store::hex(parts.join("\n").as_bytes())
-}
-
-fn decode_cursor(cursor: &str, parts: usize) -> Option<Vec<String>> {
-    if cursor.is_empty() || !cursor.len().is_multiple_of(2) || cursor.len() > 512 {
-        return None;
-    }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(cursor.get(i..i + 2)?, 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let split: Vec<String> = text.split('\n').map(str::to_owned).collect();
-    (split.len() == parts && split.iter().all(|p| !p.is_empty())).then_some(split)
 }
 
 async fn list(

@@ -147,7 +147,7 @@ async fn search(
         items: page.items.iter().map(|e| Item::new(e, objected)).collect(),
         total: page.total,
         truncated: page.truncated,
-        next_cursor: (next < page.total).then(|| super::applications::cursor(&[&next.to_string()])),
+        next_cursor: (next < page.total).then(|| super::page::cursor(&[&next.to_string()])),
     })
     .into_response())
 }
@@ -403,7 +403,7 @@ impl PageQuery {
 /// (offset, limit) of the page a `limit` and a `cursor` (a previous `next_cursor`) ask for.
 /// As every list of the API: 50 by default, 1 to 500, and an opaque cursor.
 fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(usize, usize), ApiError> {
-    let asked = super::applications::Page {
+    let asked = super::page::Page {
         limit,
         cursor: cursor.map(str::to_owned),
     };
@@ -424,7 +424,7 @@ fn paged(items: Vec<Value>, offset: usize, limit: usize) -> Value {
     json!({
         "total": total,
         "items": page,
-        "next_cursor": (next < total).then(|| super::applications::cursor(&[&next.to_string()])),
+        "next_cursor": (next < total).then(|| super::page::cursor(&[&next.to_string()])),
     })
 }
 

@@ -11,7 +11,7 @@ use policies::access::{Action, Resource};
 use serde::Deserialize;
 use storage::ids::{ApplicationId, InstitutionId, JobId};
 
-use super::applications::{Page, cursor};
+use super::page::{Page, cursor};
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use governance::accounts::{self, AccountError};
 use governance::identity::{Caller, Role};

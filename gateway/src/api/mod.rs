@@ -10,6 +10,7 @@ mod institutions;
 mod json;
 pub mod openapi;
 mod own_data;
+mod page;
 mod persons;
 mod products;
 mod review;
