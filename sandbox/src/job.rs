@@ -119,12 +119,51 @@ pub struct JobReport {
     pub result: PathBuf,
 }
 
+/// Where in a job's SQL text something is: its line and column, from 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SqlPosition {
+    /// The line.
+    pub line: u64,
+    /// The column, in characters.
+    pub column: u64,
+}
+
+/// SQL refused before it read anything: what is wrong and, when the parser or planner
+/// knows it, where.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SqlRefusal {
+    /// What is wrong, without the position.
+    pub message: String,
+    /// Where.
+    pub at: Option<SqlPosition>,
+}
+
+impl SqlRefusal {
+    /// A refusal with no position.
+    pub fn new(message: impl Into<String>) -> SqlRefusal {
+        SqlRefusal {
+            message: message.into(),
+            at: None,
+        }
+    }
+}
+
+impl std::fmt::Display for SqlRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(SqlPosition { line, column }) = self.at {
+            write!(f, " (at line {line}, column {column})")?;
+        }
+        Ok(())
+    }
+}
+
 /// Why a job failed.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum JobError {
     /// The SQL was refused or does not plan: the caller's input.
     #[error("SQL refused: {0}")]
-    Sql(String),
+    Sql(SqlRefusal),
     /// The query failed while running: a value could not be computed. The message never
     /// quotes the data.
     #[error("the query failed while running: {0}")]
@@ -188,7 +227,9 @@ pub fn job_session(limits: &JobLimits) -> Result<SessionContext, JobError> {
     let config = SessionConfig::new()
         .with_information_schema(false)
         .with_default_catalog_and_schema("creditpool", "workspace")
-        .with_create_default_catalog_and_schema(true);
+        .with_create_default_catalog_and_schema(true)
+        // Planning errors then say where in the text they are.
+        .set_bool("datafusion.sql_parser.collect_spans", true);
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
@@ -200,14 +241,7 @@ pub fn register_model(
     model: &Model,
     cancel: &CancelToken,
 ) -> Arc<Mutex<ModelUsage>> {
-    let usage = Arc::new(Mutex::new(ModelUsage::default()));
-    ctx.register_udf(ScalarUDF::new_from_impl(ModelUdf::new(
-        model.clone(),
-        sandbox,
-        usage.clone(),
-        cancel.clone(),
-    )));
-    usage
+    register_models(ctx, &sandbox, std::slice::from_ref(model), cancel)
 }
 
 /// Deepest expression a job may nest (`a + b + …` of 256 terms is 256 deep): far more
@@ -261,15 +295,15 @@ pub fn plan_depths(plan: &LogicalPlan) -> (usize, usize) {
 }
 
 fn too_deep_expression() -> JobError {
-    JobError::Sql(format!(
+    JobError::Sql(SqlRefusal::new(format!(
         "an expression of the query is nested more than {MAX_EXPRESSION_DEPTH} deep, the most a job may use; split long chains of operators into columns of a common table expression"
-    ))
+    )))
 }
 
 fn too_deep_plan() -> JobError {
-    JobError::Sql(format!(
+    JobError::Sql(SqlRefusal::new(format!(
         "the query nests operators or subqueries more than {MAX_PLAN_DEPTH} deep, the most a job may use; flatten it"
-    ))
+    )))
 }
 
 /// Refuses a plan nested past the limits, before anything recursive walks it.
@@ -368,16 +402,7 @@ pub async fn run_job(
     cancel: &CancelToken,
 ) -> Result<JobReport, JobError> {
     let started = Instant::now();
-    let usage = Arc::new(Mutex::new(ModelUsage::default()));
-    for model in models {
-        let udf = ModelUdf::new(
-            model.clone(),
-            sandbox.clone(),
-            usage.clone(),
-            cancel.clone(),
-        );
-        ctx.register_udf(ScalarUDF::new_from_impl(udf));
-    }
+    let usage = register_models(ctx, &sandbox, models, cancel);
     // A watchdog thread cancels the job at its deadline: a guest in the middle of a
     // batch blocks the query's task, so a timer on the same task could not interrupt it.
     let timed_out = Arc::new(AtomicBool::new(false));
@@ -395,16 +420,7 @@ pub async fn run_job(
             .map_err(|e| JobError::Internal(e.to_string()))?;
     }
     let work = async {
-        refuse_deep_sql(ctx, sql, limits)?;
-        let df = ctx
-            .sql_with_options(sql, read_only())
-            .await
-            .map_err(|e| classify(e, limits))?;
-        refuse_deep(df.logical_plan())?;
-        let plan = df
-            .create_physical_plan()
-            .await
-            .map_err(|e| classify(e, limits))?;
+        let plan = plan(ctx, sql, limits).await?;
         let rows_out = write_result(ctx, plan.clone(), out, cancel, limits).await?;
         Ok::<_, JobError>((rows_in(plan.as_ref()), rows_out))
     };
@@ -444,6 +460,59 @@ pub async fn run_job(
         cpu: Duration::ZERO,
         result: out.to_path_buf(),
     })
+}
+
+/// Plans `sql` in `ctx` with `models` registered as functions, as [`run_job`] would,
+/// and reads nothing: what a job's SQL is checked with when it is submitted, so that a
+/// syntax error, an unknown table or column, or a query past the limits is refused at
+/// once, with its position, instead of failing later.
+pub async fn plan_job(
+    ctx: &SessionContext,
+    sandbox: Arc<Sandbox>,
+    models: &[Model],
+    sql: &str,
+    limits: &JobLimits,
+) -> Result<(), JobError> {
+    register_models(ctx, &sandbox, models, &CancelToken::new());
+    plan(ctx, sql, limits).await.map(drop)
+}
+
+/// Registers `models` in `ctx` as SQL functions sharing one tally of their calls.
+fn register_models(
+    ctx: &SessionContext,
+    sandbox: &Arc<Sandbox>,
+    models: &[Model],
+    cancel: &CancelToken,
+) -> Arc<Mutex<ModelUsage>> {
+    let usage = Arc::new(Mutex::new(ModelUsage::default()));
+    for model in models {
+        let udf = ModelUdf::new(
+            model.clone(),
+            sandbox.clone(),
+            usage.clone(),
+            cancel.clone(),
+        );
+        ctx.register_udf(ScalarUDF::new_from_impl(udf));
+    }
+    usage
+}
+
+/// The physical plan of `sql`: read-only, and nested no deeper than the limits (checked
+/// on the parsed text, then on the logical plan, before anything recursive walks it).
+async fn plan(
+    ctx: &SessionContext,
+    sql: &str,
+    limits: &JobLimits,
+) -> Result<Arc<dyn ExecutionPlan>, JobError> {
+    refuse_deep_sql(ctx, sql, limits)?;
+    let df = ctx
+        .sql_with_options(sql, read_only())
+        .await
+        .map_err(|e| classify(e, limits))?;
+    refuse_deep(df.logical_plan())?;
+    df.create_physical_plan()
+        .await
+        .map_err(|e| classify(e, limits))
 }
 
 /// Where a job writes its result until it succeeds (renamed to `out` then).
@@ -510,6 +579,24 @@ fn rows_in(plan: &dyn ExecutionPlan) -> u64 {
 
 /// Finds what really went wrong inside a DataFusion error.
 fn classify(e: DataFusionError, limits: &JobLimits) -> JobError {
+    // The planner's diagnostic (with `collect_spans`) says where in the text.
+    let at = e
+        .diagnostic()
+        .and_then(|d| d.span)
+        .map(|span| SqlPosition {
+            line: span.start.line,
+            column: span.start.column,
+        })
+        .filter(|p| p.line > 0);
+    let refused = |message: String| {
+        JobError::Sql(match at {
+            Some(at) => SqlRefusal {
+                message,
+                at: Some(at),
+            },
+            None => parser_position(message),
+        })
+    };
     match e.find_root() {
         DataFusionError::External(inner) => match inner.downcast_ref::<SandboxError>() {
             Some(SandboxError::Cancelled) => JobError::Cancelled,
@@ -519,7 +606,7 @@ fn classify(e: DataFusionError, limits: &JobLimits) -> JobError {
         DataFusionError::ResourcesExhausted(_) => JobError::Memory {
             limit_mib: limits.memory_bytes >> 20,
         },
-        DataFusionError::SQL(parse, _) => JobError::Sql(match parse.as_ref() {
+        DataFusionError::SQL(parse, _) => refused(match parse.as_ref() {
             ParserError::ParserError(m) | ParserError::TokenizerError(m) => {
                 format!("syntax error: {m}")
             }
@@ -532,7 +619,7 @@ fn classify(e: DataFusionError, limits: &JobLimits) -> JobError {
         root @ (DataFusionError::Plan(_)
         | DataFusionError::SchemaError(..)
         | DataFusionError::NotImplemented(_)
-        | DataFusionError::Configuration(_)) => JobError::Sql(root.to_string()),
+        | DataFusionError::Configuration(_)) => refused(root.to_string()),
         // Errors while running can quote the data they failed on (a cast error names the
         // value): say what kind of failure it was, never the value.
         DataFusionError::ArrowError(..) => JobError::Execution(
@@ -546,5 +633,30 @@ fn classify(e: DataFusionError, limits: &JobLimits) -> JobError {
              expressions over the data and run it again"
                 .to_owned(),
         ),
+    }
+}
+
+/// `message` with the position the SQL parser wrote at its end (` at Line: 1, Column:
+/// 8`) taken out of the words and into [`SqlRefusal::at`].
+fn parser_position(message: String) -> SqlRefusal {
+    let found = message.rfind(" at Line: ").and_then(|start| {
+        let (line, column) = message[start + " at Line: ".len()..].split_once(", Column: ")?;
+        let column_digits = column.len()
+            - column
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .len();
+        let at = SqlPosition {
+            line: line.parse().ok()?,
+            column: column[..column_digits].parse().ok()?,
+        };
+        let rest = &column[column_digits..];
+        Some((start, at, rest.to_owned()))
+    });
+    match found {
+        Some((start, at, rest)) => SqlRefusal {
+            message: format!("{}{rest}", &message[..start]),
+            at: Some(at),
+        },
+        None => SqlRefusal::new(message),
     }
 }

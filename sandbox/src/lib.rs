@@ -25,8 +25,8 @@ pub use cache::{ArtifactCache, ArtifactPin};
 pub use engine::{CompileStats, Model, Sandbox, SandboxConfig, assemble};
 pub use error::{InvalidModel, Limit, SandboxError};
 pub use job::{
-    JobError, JobLimits, JobReport, JobState, MAX_EXPRESSION_DEPTH, MAX_PLAN_DEPTH, job_session,
-    partial_path, plan_depths, register_model, run_job,
+    JobError, JobLimits, JobReport, JobState, MAX_EXPRESSION_DEPTH, MAX_PLAN_DEPTH, SqlPosition,
+    SqlRefusal, job_session, partial_path, plan_depths, plan_job, register_model, run_job,
 };
 pub use manifest::{ColumnSpec, ModelManifest};
 pub use queue::{JOB_THREAD_STACK, JobId, JobQueue, JobResult, JobStatus, JobWork, Observer};

@@ -57,6 +57,10 @@ pub const KILL_GRACE: Duration = Duration::from_millis(500);
 /// public side of CPU (issue 14, performance).
 pub const WORKER_NICE: i32 = 19;
 
+/// The longest a job's SQL may take to plan when it is submitted (less if the job's
+/// own time limit is shorter).
+pub const MAX_PLAN_TIME: Duration = Duration::from_secs(10);
+
 /// Largest outcome a worker may send (its report, with the models' log text).
 const MAX_OUTCOME_BYTES: usize = 1 << 20;
 /// Last bytes of a worker's standard error kept for the log.
@@ -153,6 +157,8 @@ pub struct JobSpec {
 pub enum Task {
     /// Run a job.
     Job(JobSpec),
+    /// Plan a job's SQL as its run would, reading nothing: the check at submission.
+    Plan(JobSpec),
     /// Read an uploaded file of an institution's own data into Parquet.
     Convert(crate::own_data::ConvertSpec),
 }
@@ -207,13 +213,14 @@ impl JobSpec {
 #[derive(Debug, Serialize, Deserialize)]
 enum Outcome {
     Done(JobReport),
+    Planned,
     Failed(WireError),
 }
 
 /// [`JobError`] on the pipe.
 #[derive(Debug, Serialize, Deserialize)]
 enum WireError {
-    Sql(String),
+    Sql(sandbox::SqlRefusal),
     Execution(String),
     Memory { limit_mib: usize },
     Timeout { limit_ms: u64 },
@@ -229,7 +236,7 @@ enum WireError {
 impl From<&JobError> for WireError {
     fn from(e: &JobError) -> WireError {
         match e {
-            JobError::Sql(m) => WireError::Sql(m.clone()),
+            JobError::Sql(r) => WireError::Sql(r.clone()),
             JobError::Execution(m) => WireError::Execution(m.clone()),
             JobError::Memory { limit_mib } => WireError::Memory {
                 limit_mib: *limit_mib,
@@ -262,7 +269,7 @@ impl From<&JobError> for WireError {
 impl From<WireError> for JobError {
     fn from(e: WireError) -> JobError {
         match e {
-            WireError::Sql(m) => JobError::Sql(m),
+            WireError::Sql(r) => JobError::Sql(r),
             WireError::Execution(m) => JobError::Execution(m),
             WireError::Memory { limit_mib } => JobError::Memory { limit_mib },
             WireError::Timeout { limit_ms } => JobError::Timeout { limit_ms },
@@ -400,7 +407,44 @@ async fn run_staged(command: &WorkerCommand, spec: &JobSpec, cancel: &CancelToke
     .await?;
     // Whatever a stopped worker had written is nobody's result: its staging folder goes
     // (in [`run`]).
-    understand(&spec.job_id, said.status, &said.out, &said.err, &limits)
+    match understand(&spec.job_id, said.status, &said.out, &said.err, &limits)? {
+        Outcome::Done(report) => Ok(report),
+        other => Err(JobError::Internal(format!(
+            "the job worker answered {other:?} to a job"
+        ))),
+    }
+}
+
+/// Plans `spec`'s SQL in a worker process, as its run would and under its limits (time
+/// at most [`MAX_PLAN_TIME`]), reading no rows: an error says why the SQL cannot run.
+/// Planning unvetted SQL happens in a worker for the reasons running it does: the
+/// planner's recursion, its constant folding and a model's compilation are bounded by
+/// the operating system, not by the planner's good manners.
+pub async fn plan(command: &WorkerCommand, spec: &JobSpec) -> Result<(), JobError> {
+    let stage = Staging::create(staging(&spec.out))
+        .map_err(|e| JobError::Io(format!("preparing the planner's folder: {e}")))?;
+    let told = JobSpec {
+        out: staged(&spec.out),
+        timeout_ms: spec.timeout_ms.min(MAX_PLAN_TIME.as_millis() as u64),
+        ..spec.clone()
+    };
+    let limits = told.limits();
+    let said = converse(
+        command,
+        &format!("plan-{}", spec.job_id),
+        &Task::Plan(told.clone()),
+        limits.timeout,
+        &CancelToken::new(),
+    )
+    .await;
+    drop(stage);
+    let said = said?;
+    match understand(&spec.job_id, said.status, &said.out, &said.err, &limits)? {
+        Outcome::Planned => Ok(()),
+        other => Err(JobError::Internal(format!(
+            "the job worker answered {other:?} to a plan"
+        ))),
+    }
 }
 
 /// What a worker said: the head of its standard output (its outcome), the tail of its
@@ -523,13 +567,13 @@ fn understand(
     out: &[u8],
     err: &str,
     limits: &JobLimits,
-) -> JobResult {
+) -> Result<Outcome, JobError> {
     if status.success()
         && let Ok(outcome) = serde_json::from_slice::<Outcome>(out)
     {
         return match outcome {
-            Outcome::Done(report) => Ok(report),
             Outcome::Failed(e) => Err(e.into()),
+            done => Ok(done),
         };
     }
     use std::os::unix::process::ExitStatusExt;
@@ -542,10 +586,9 @@ fn understand(
         });
     }
     if err.contains("has overflowed its stack") {
-        return Err(JobError::Sql(
-            "the query is nested too deeply to evaluate; flatten it with common table expressions"
-                .into(),
-        ));
+        return Err(JobError::Sql(sandbox::SqlRefusal::new(
+            "the query is nested too deeply to evaluate; flatten it with common table expressions",
+        )));
     }
     use rustix::process::Signal;
     match signal {
@@ -623,7 +666,7 @@ pub fn main() -> ExitCode {
         }
     };
     let confinement = match &task {
-        Task::Job(spec) => spec.confinement(),
+        Task::Job(spec) | Task::Plan(spec) => spec.confinement(),
         Task::Convert(spec) => spec.confinement(),
     };
     if let Err(e) = confine(&confinement) {
@@ -639,6 +682,17 @@ pub fn main() -> ExitCode {
             };
             let outcome = match &outcome {
                 Ok(report) => Outcome::Done(report.clone()),
+                Err(e) => Outcome::Failed(e.into()),
+            };
+            serde_json::to_writer(std::io::stdout().lock(), &outcome)
+        }
+        Task::Plan(spec) => {
+            let outcome = match runtime {
+                Ok(runtime) => runtime.block_on(plan_here(&spec)),
+                Err(e) => Err(JobError::Internal(format!("starting the job runtime: {e}"))),
+            };
+            let outcome = match &outcome {
+                Ok(()) => Outcome::Planned,
                 Err(e) => Outcome::Failed(e.into()),
             };
             serde_json::to_writer(std::io::stdout().lock(), &outcome)
@@ -1039,11 +1093,21 @@ fn job_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 /// Runs the job in this process: the session over exactly the job's tables, its
 /// models, its SQL.
-async fn run_here(spec: &JobSpec) -> JobResult {
-    let limits = spec.limits();
+/// A job's session, its sandbox and its models loaded: what running and planning it
+/// start from.
+async fn prepare(
+    spec: &JobSpec,
+) -> Result<
+    (
+        datafusion::prelude::SessionContext,
+        std::sync::Arc<sandbox::Sandbox>,
+        Vec<sandbox::Model>,
+    ),
+    JobError,
+> {
     let (key, tag) = spec.pseudonym_key;
     let pseudonyms = Pseudonyms::from_parts(key, tag);
-    let ctx = crate::session::build(&limits, &spec.tables, &pseudonyms)
+    let ctx = crate::session::build(&spec.limits(), &spec.tables, &pseudonyms)
         .await
         .map_err(JobError::Internal)?;
     let mut sandbox = sandbox::Sandbox::new(sandbox_config())
@@ -1057,6 +1121,17 @@ async fn run_here(spec: &JobSpec) -> JobResult {
         let bytes = std::fs::read(path).map_err(|e| JobError::Io(format!("{path}: {e}")))?;
         loaded.push(sandbox.load(&bytes).map_err(JobError::Model)?);
     }
+    Ok((ctx, sandbox, loaded))
+}
+
+async fn plan_here(spec: &JobSpec) -> Result<(), JobError> {
+    let (ctx, sandbox, models) = prepare(spec).await?;
+    sandbox::plan_job(&ctx, sandbox, &models, &spec.sql, &spec.limits()).await
+}
+
+async fn run_here(spec: &JobSpec) -> JobResult {
+    let limits = spec.limits();
+    let (ctx, sandbox, loaded) = prepare(spec).await?;
     let mut report = sandbox::run_job(
         &ctx,
         sandbox,
@@ -1132,7 +1207,7 @@ mod tests {
             &limits(),
         );
         assert!(
-            matches!(&overflow, Err(JobError::Sql(m)) if m.contains("nested too deeply")),
+            matches!(&overflow, Err(JobError::Sql(r)) if r.message.contains("nested too deeply")),
             "{overflow:?}"
         );
         assert!(matches!(
@@ -1431,7 +1506,10 @@ mod tests {
     #[test]
     fn job_errors_cross_the_pipe_as_they_were() {
         let errors = [
-            JobError::Sql("syntax error: x".into()),
+            JobError::Sql(sandbox::SqlRefusal {
+                message: "syntax error: x".into(),
+                at: Some(sandbox::SqlPosition { line: 2, column: 7 }),
+            }),
             JobError::Execution("a value could not be converted".into()),
             JobError::Memory { limit_mib: 64 },
             JobError::Timeout { limit_ms: 5 },

@@ -133,6 +133,9 @@ pub enum WorkspaceError {
         /// What is wrong.
         message: String,
     },
+    /// The job's SQL cannot run: it does not parse or plan, or is past the limits.
+    #[error("{0}")]
+    Sql(sandbox::SqlRefusal),
     /// A quota is used up.
     #[error("{message}")]
     Quota {
@@ -179,6 +182,8 @@ pub struct Workspaces {
     allow_unconfined: bool,
     /// Uploads being read at once, at most as many as job slots.
     conversions: tokio::sync::Semaphore,
+    /// Submitted jobs' SQL being planned at once, at most as many as job slots.
+    planners: tokio::sync::Semaphore,
     /// The compiled-model cache and the key of its seals (never given to a worker).
     compiled_models: std::path::PathBuf,
     seal_key: [u8; 32],
@@ -253,6 +258,7 @@ impl Workspaces {
             worker: jobs.worker,
             allow_unconfined: jobs.allow_unconfined,
             conversions: tokio::sync::Semaphore::new(jobs.slots.max(1)),
+            planners: tokio::sync::Semaphore::new(jobs.slots.max(1)),
             compiled_models: jobs.compiled_models,
             seal_key: key,
             live: Mutex::new(HashMap::new()),
@@ -332,6 +338,21 @@ impl Workspaces {
         })?;
         let models = crate::models::active_paths(&self.store, institution_id).await?;
         let id = JobId::random();
+        let out = result_file(&root, &id);
+        let mut spec = JobSpec {
+            job_id: id.clone(),
+            tables,
+            models: models.clone(),
+            pseudonym_key: self.pseudonyms(institution_id).parts(),
+            artifacts: None,
+            sql: sql.to_owned(),
+            out: out.clone(),
+            memory_bytes: self.limits.memory_bytes,
+            timeout_ms: self.limits.timeout.as_millis() as u64,
+            max_result_bytes: self.limits.max_result_bytes,
+            unconfined_allowed: self.allow_unconfined,
+        };
+        self.plan(&spec).await?;
         let mut tx = self.store.write().await?;
         let crate::quotas::JobUse {
             active,
@@ -433,22 +454,7 @@ impl Workspaces {
         .await?;
         tx.commit().await?;
 
-        let out = result_file(&root, &id);
-        let mut limits = self.limits.clone();
-        limits.max_result_bytes = result_cap;
-        let spec = JobSpec {
-            job_id: id.clone(),
-            tables,
-            models,
-            pseudonym_key: self.pseudonyms(institution_id).parts(),
-            artifacts: None,
-            sql: sql.to_owned(),
-            out: out.clone(),
-            memory_bytes: limits.memory_bytes,
-            timeout_ms: limits.timeout.as_millis() as u64,
-            max_result_bytes: limits.max_result_bytes,
-            unconfined_allowed: self.allow_unconfined,
-        };
+        spec.max_result_bytes = result_cap;
         let work = {
             let this = self.clone();
             Box::new(move |cancel: sandbox::CancelToken| {
@@ -476,6 +482,52 @@ impl Workspaces {
             this.live().remove(&job_id);
         });
         self.get(institution_id, &id).await
+    }
+
+    /// Plans a submitted job's SQL in a worker process (issue 17): SQL that cannot run
+    /// (a syntax error, an unknown table or column, a query past the limits) is refused
+    /// with its position instead of being queued to fail. Planning reads no rows, so
+    /// its verdict depends on the SQL and the tables' columns only, and a refusal is not
+    /// one of the failures a day's budget counts. When no verdict can be had (the
+    /// worker could not start), the job is queued and its run decides.
+    async fn plan(&self, spec: &JobSpec) -> Result<(), WorkspaceError> {
+        let _turn = self
+            .planners
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        let mut spec = spec.clone();
+        spec.artifacts = Some(self.artifacts(&spec.models));
+        let limit_s = spec
+            .timeout_ms
+            .min(crate::worker::MAX_PLAN_TIME.as_millis() as u64)
+            / 1000;
+        match crate::worker::plan(&self.worker, &spec).await {
+            Ok(()) => Ok(()),
+            Err(JobError::Sql(refusal)) => Err(WorkspaceError::Sql(refusal)),
+            Err(JobError::Timeout { .. }) => {
+                Err(WorkspaceError::Sql(sandbox::SqlRefusal::new(format!(
+                    "the query took longer than {limit_s} s to plan; simplify it (fewer joins, shorter lists of values)"
+                ))))
+            }
+            Err(JobError::Memory { limit_mib }) => {
+                Err(WorkspaceError::Sql(sandbox::SqlRefusal::new(format!(
+                    "planning the query needs more than the job's memory limit of {limit_mib} MiB; simplify it (shorter constants and lists of values)"
+                ))))
+            }
+            Err(JobError::Execution(message)) => {
+                Err(WorkspaceError::Sql(sandbox::SqlRefusal::new(format!(
+                    "the query's constant expressions could not be computed while planning it: {message}"
+                ))))
+            }
+            Err(JobError::Model(e)) => {
+                Err(WorkspaceError::Sql(sandbox::SqlRefusal::new(e.to_string())))
+            }
+            Err(e) => {
+                tracing::warn!(job = %spec.job_id, "planning a submitted job gave no verdict; it is queued and its run decides: {e}");
+                Ok(())
+            }
+        }
     }
 
     /// Runs a job in its worker process, once the queue gives it a slot.

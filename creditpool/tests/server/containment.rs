@@ -16,7 +16,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, assert_error, assert_error_saying, sample_data};
-use crate::lifecycle::{job_until, opened, submit_job};
+use crate::lifecycle::{job_until, opened, refused_sql, submit_job};
 
 const TABLES: [&str; 2] = ["enterprises", "persons"];
 
@@ -198,20 +198,18 @@ async fn masked_identifiers_cannot_be_recovered_by_filters_joins_or_substrings()
     assert_eq!(status, StatusCode::CREATED, "{overall}");
     assert_eq!(overall["groups"][0]["mean_old"], 0.0, "{overall}");
 
-    // Class 7: one expression of 3,000 terms fails its job by name; the server and its
-    // job slots go on.
+    // Class 7: one expression of 3,000 terms is refused by name when it is submitted
+    // (planned in a worker of its own); the server and its job slots go on.
     let terms: Vec<String> = (0..3_000).map(|i| i.to_string()).collect();
-    let deep = ended(
+    let deep = refused_sql(
         &app,
         &token,
-        &admin,
         &institution,
         &format!("SELECT {} AS total FROM persons", terms.join(" + ")),
     )
     .await;
-    assert_eq!(deep["state"], "failed", "{deep}");
     assert!(
-        deep["error"]
+        deep["message"]
             .as_str()
             .is_some_and(|e| e.contains("nested more than 256 deep")),
         "{deep}"
@@ -298,19 +296,20 @@ async fn own_and_shared_identifiers_join_as_pseudonyms_and_shared_secrets_stay_h
     )
     .await;
     assert_eq!(job["report"]["rows_out"], 0, "{job}");
-    let job = ended(
+    let refused = refused_sql(
         &app,
         &reader_token,
-        &admin,
         &reader,
         "SELECT note FROM shared_contacts",
     )
     .await;
-    assert_eq!(job["state"], "failed", "{job}");
     assert!(
-        job["error"].as_str().is_some_and(|e| e.contains("note")),
-        "{job}"
+        refused["message"]
+            .as_str()
+            .is_some_and(|e| e.contains("note")),
+        "{refused}"
     );
+    assert_eq!(refused["details"], json!({ "line": 1, "column": 8 }));
     // The owner may read its own secret column, but nothing computed by a query that
     // reads it leaves, whichever the release.
     let job = ended(
@@ -870,16 +869,15 @@ async fn failures_that_can_depend_on_the_data_have_a_daily_budget() {
         .execute(app.store.pool())
         .await
         .expect("quota");
-    // A query that does not plan reads nothing, so it is not counted.
-    let typo = ended(
+    // A query that does not plan reads nothing: it is refused at submission and not
+    // counted.
+    refused_sql(
         &app,
         &token,
-        &admin,
         &institution,
         "SELECT no_such_column FROM enterprises",
     )
     .await;
-    assert_eq!(typo["state"], "failed", "{typo}");
     let failing = "SELECT CAST(name AS INT) AS n FROM enterprises";
     for _ in 0..2 {
         let job = ended(&app, &token, &admin, &institution, failing).await;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::helpers::TestApp;
-use crate::lifecycle::{job_until, opened, submit_job};
+use crate::lifecycle::{job_until, opened};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,7 +48,19 @@ async fn outcome(
     institution: &str,
     case: &Case,
 ) -> (String, Value) {
-    let job = submit_job(app, token, institution, &case.sql).await;
+    let (status, submitted) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/institutions/{institution}/jobs"),
+            Some(token),
+            Some(serde_json::json!({ "sql": case.sql })),
+        )
+        .await;
+    if status == StatusCode::UNPROCESSABLE_ENTITY && submitted["error"]["field"] == "sql" {
+        return ("sql_refused".into(), submitted);
+    }
+    assert_eq!(status, StatusCode::ACCEPTED, "{}: {submitted}", case.name);
+    let job = submitted["id"].as_str().expect("id").to_owned();
     let done = job_until(app, admin, institution, &job, |j| j["ended_at"].is_string()).await;
     if done["state"] != "succeeded" {
         return ("job_failed".into(), done);

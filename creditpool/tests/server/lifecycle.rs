@@ -171,12 +171,39 @@ pub async fn submit_job(app: &TestApp, token: &str, institution: &str, sql: &str
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{job}");
-    // It may already have started, or even ended (a query that fails at planning).
+    // It may already have started, or even ended.
     assert!(
         ["queued", "running", "succeeded", "failed"].contains(&job["state"].as_str().unwrap_or("")),
         "{job}"
     );
     job["id"].as_str().expect("id").to_owned()
+}
+
+/// Submits `sql`, which must be refused before it is queued (issue 17: it is planned at
+/// submission): 422 naming the field `sql`, and no job is added. The refusal's message.
+pub async fn refused_sql(app: &TestApp, token: &str, institution: &str, sql: &str) -> Value {
+    let jobs = format!("/api/v1/institutions/{institution}/jobs");
+    let count = || async {
+        let (status, page) = app
+            .call(Method::GET, &format!("{jobs}?limit=500"), Some(token), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        page["items"].as_array().map_or(0, Vec::len)
+    };
+    let before = count().await;
+    let (status, refused) = app
+        .call(
+            Method::POST,
+            &jobs,
+            Some(token),
+            Some(json!({ "sql": sql })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{sql}: {refused}");
+    assert_eq!(refused["error"]["code"], "invalid_field", "{refused}");
+    assert_eq!(refused["error"]["field"], "sql", "{refused}");
+    assert_eq!(count().await, before, "{sql}: a refused job was added");
+    refused["error"].clone()
 }
 
 /// A query with no output for a long time: a triple self-join under an aggregate.
@@ -329,17 +356,27 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
     assert_eq!(done["result_schema"][0]["name"], "n");
     assert_eq!(done["result_schema"][0]["type"], "BIGINT");
     assert!(done.get("rows").is_none());
-    let hidden = submit_job(&app, &token, &institution, "SELECT name FROM persons").await;
-    let failed = job_until(&app, &admin, &institution, &hidden, |j| {
-        j["ended_at"].is_string()
-    })
-    .await;
-    assert_eq!(failed["state"], "failed");
+    // A table not granted does not exist for the job: refused at submission, with
+    // where it is named (issue 17).
+    let hidden = refused_sql(&app, &token, &institution, "SELECT name\nFROM persons").await;
     assert!(
-        failed["error"]
+        hidden["message"]
             .as_str()
-            .is_some_and(|e| e.contains("persons")),
-        "{failed}"
+            .is_some_and(|e| e.contains("persons") && e.contains("line 2, column 6")),
+        "{hidden}"
+    );
+    assert_eq!(hidden["details"], json!({ "line": 2, "column": 6 }));
+    let syntax = refused_sql(
+        &app,
+        &token,
+        &institution,
+        "SELECT name FROM FROM enterprises",
+    )
+    .await;
+    assert_eq!(
+        syntax["details"],
+        json!({ "line": 1, "column": 18 }),
+        "{syntax}"
     );
     let (status, body) = app
         .call(
@@ -359,6 +396,19 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
     // The job list is newest first (by submission time), paged by an opaque cursor;
     // a cursor that is not one of this list is refused (issue 17: the list was ordered
     // by random id, and any cursor was taken).
+    // A job that plans and fails while running (a value that does not convert).
+    let last = submit_job(
+        &app,
+        &token,
+        &institution,
+        "SELECT CAST(name AS INT) AS n FROM enterprises",
+    )
+    .await;
+    let failed = job_until(&app, &admin, &institution, &last, |j| {
+        j["ended_at"].is_string()
+    })
+    .await;
+    assert_eq!(failed["state"], "failed", "{failed}");
     let mut listed: Vec<Value> = Vec::new();
     let mut path = format!("/api/v1/institutions/{institution}/jobs?limit=1");
     loop {
@@ -378,10 +428,7 @@ async fn apply_review_open_work_suspend_reinstate_report_evaluate_terminate() {
     let mut newest_first = times.clone();
     newest_first.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, newest_first);
-    assert_eq!(
-        listed[0]["id"], failed["id"],
-        "the last submitted comes first"
-    );
+    assert_eq!(listed[0]["id"], last, "the last submitted comes first");
     let mut ids: Vec<&str> = listed
         .iter()
         .map(|j| j["id"].as_str().expect("id"))

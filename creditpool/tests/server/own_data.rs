@@ -254,10 +254,34 @@ async fn shared_tables_reach_exactly_whom_the_owner_names_until_revoked() {
     let sharing = format!("/api/v1/institutions/{owner}/own-tables/{table}/sharing");
     let count = "SELECT COUNT(*) AS n FROM shared_loans";
 
+    // A table an institution may not read does not exist for its jobs: the job is
+    // refused when submitted, naming it.
     let can_read = |token: String, institution: String| {
         let app = &app;
         let admin = admin.clone();
-        async move { job_state(app, &token, &admin, &institution, count).await["state"] == "succeeded" }
+        async move {
+            let (status, job) = app
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/institutions/{institution}/jobs"),
+                    Some(&token),
+                    Some(json!({ "sql": count })),
+                )
+                .await;
+            if status == StatusCode::UNPROCESSABLE_ENTITY {
+                assert!(
+                    job["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("shared_loans")),
+                    "{job}"
+                );
+                return false;
+            }
+            assert_eq!(status, StatusCode::ACCEPTED, "{job}");
+            let id = job["id"].as_str().expect("id");
+            job_until(app, &admin, &institution, id, |j| j["ended_at"].is_string()).await["state"]
+                == "succeeded"
+        }
     };
     // Private: nobody else.
     assert!(!can_read(named_token.clone(), named.clone()).await);

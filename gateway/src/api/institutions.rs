@@ -84,6 +84,16 @@ impl From<WorkspaceError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "no_workspace", e.to_string())
             }
             WorkspaceError::Invalid { field, message } => ApiError::invalid(field, message),
+            WorkspaceError::Sql(refusal) => {
+                let error = ApiError::invalid("sql", refusal.to_string());
+                match refusal.at {
+                    Some(at) => error.with_details(serde_json::json!({
+                        "line": at.line,
+                        "column": at.column,
+                    })),
+                    None => error,
+                }
+            }
             WorkspaceError::Quota { quota, message } => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
                     .with_details(serde_json::json!({ "quota": quota }))

@@ -107,7 +107,7 @@ proptest! {
                 depth <= MAX_EXPRESSION_DEPTH,
                 "shape {shape} of depth {depth} ran past the limit"
             ),
-            Err(JobError::Sql(message)) => prop_assert!(!message.is_empty()),
+            Err(JobError::Sql(refusal)) => prop_assert!(!refusal.message.is_empty()),
             Err(other) => prop_assert!(false, "shape {shape} of depth {depth}: {other}"),
         }
     }

@@ -160,11 +160,11 @@ async fn write_and_escape_attempts_are_refused_and_write_nothing() {
         ("SELECT * FROM read_parquet('/etc/passwd')", "read_parquet"),
         (
             "SELEC uscc FROM enterprises",
-            "syntax error: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1",
+            "syntax error: Expected: an SQL statement, found: SELEC (at line 1, column 1)",
         ),
         (
             "SELECT uscc FROM enterprises WHERE uscc = = 1",
-            "found: = at Line: 1, Column: 43",
+            "found: = (at line 1, column 43)",
         ),
     ] {
         let e = job(
@@ -185,6 +185,56 @@ async fn write_and_escape_attempts_are_refused_and_write_nothing() {
         );
     }
     assert!(!Path::new("/tmp/leak.parquet").exists());
+}
+
+#[tokio::test]
+async fn sql_that_does_not_plan_is_refused_before_reading_with_its_position() {
+    // Issue 17: a job is planned when it is submitted, and a refusal says where.
+    let s = sandbox(SandboxConfig::default());
+    let limits = JobLimits::default();
+    for (sql, words, line, column) in [
+        ("SELEC uscc FROM enterprises", "found: SELEC", 1, 1),
+        (
+            "SELECT uscc\nFROM enterprises\nWHERE uscc = = 1",
+            "found: =",
+            3,
+            14,
+        ),
+        ("SELECT uscc FROM enterprise", "enterprise", 1, 18),
+        ("SELECT usc FROM enterprises", "usc", 1, 8),
+        (
+            "SELECT uscc,\n  no_such_function(uscc) FROM enterprises",
+            "no_such_function",
+            2,
+            3,
+        ),
+    ] {
+        let ctx = session(&limits).await;
+        let refused = sandbox::plan_job(&ctx, s.clone(), &[], sql, &limits)
+            .await
+            .expect_err(sql);
+        let JobError::Sql(refusal) = refused else {
+            panic!("{sql}: {refused:?}");
+        };
+        assert!(refusal.message.contains(words), "{sql}: {refusal}");
+        assert!(!refusal.message.contains("Line:"), "{sql}: {refusal}");
+        assert_eq!(
+            refusal.at,
+            Some(sandbox::SqlPosition { line, column }),
+            "{sql}: {refusal}"
+        );
+    }
+    // SQL that plans is accepted.
+    let ctx = session(&limits).await;
+    sandbox::plan_job(
+        &ctx,
+        s.clone(),
+        &[],
+        "SELECT COUNT(*) AS n FROM enterprises",
+        &limits,
+    )
+    .await
+    .expect("plans");
 }
 
 #[tokio::test]

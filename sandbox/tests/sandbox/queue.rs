@@ -122,7 +122,9 @@ async fn a_failing_job_ends_failed_with_its_error() {
     let status = queue.wait(id).await.expect("known job");
     assert_eq!(status.state, JobState::Failed);
     match status.outcome.expect("ended") {
-        Err(JobError::Sql(message)) => assert!(message.contains("linear_score"), "{message}"),
+        Err(JobError::Sql(refusal)) => {
+            assert!(refusal.message.contains("linear_score"), "{refusal}")
+        }
         other => panic!("expected a SQL error, got {other:?}"),
     }
     assert!(!queue.cancel(id), "an ended job cannot be cancelled");
