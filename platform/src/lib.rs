@@ -188,6 +188,13 @@ impl Platform {
             },
         )
         .await?;
+        // After a crash or a restore: only the files the database records stay.
+        workbench::recovery::reconcile(
+            &store,
+            &settings.workspaces_dir,
+            &settings.workspaces_dir.join(COMPILED_MODELS_DIR),
+        )
+        .await?;
         let calendars =
             Arc::new(desk::calendar::Calendars::load(&store, settings.calendar.clone()).await?);
         let heartbeat_store = store.clone();

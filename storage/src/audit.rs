@@ -84,6 +84,7 @@ pub async fn append(tx: &mut Tx, event: Event<'_>) -> Result<i64, StoreError> {
         .bind(&hash)
         .execute(&mut **tx)
         .await?;
+    crate::crash::audited(event.action);
     Ok(seq)
 }
 

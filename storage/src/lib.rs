@@ -5,6 +5,7 @@
 //! [`store::Store::open`].
 
 pub mod audit;
+pub mod crash;
 pub mod ids;
 pub mod states;
 pub mod store;

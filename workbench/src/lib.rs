@@ -18,6 +18,7 @@ pub mod models;
 pub mod own_data;
 pub mod pseudonyms;
 pub mod quotas;
+pub mod recovery;
 pub mod session;
 pub mod sketch;
 pub mod worker;

@@ -94,7 +94,6 @@ pub async fn upload(
     let dir = workspace.join("models");
     std::fs::create_dir_all(&dir).map_err(|e| ModelError::Files(e.to_string()))?;
     let path = dir.join(format!("{sha256}.wasm"));
-    std::fs::write(&path, bytes).map_err(|e| ModelError::Files(e.to_string()))?;
     let info = ModelInfo {
         id: new_id(),
         name: manifest.name.clone(),
@@ -113,27 +112,49 @@ pub async fn upload(
     {
         return Err(ModelError::Exists(info.name));
     }
-    store
-        .insert_model(&mut tx, institution_id, &info, &path.display().to_string())
+    // Another active model may have the same bytes, and so the same file.
+    let existed = path.exists();
+    let recorded = async {
+        // Written beside and renamed into place, so that a crash never leaves a file
+        // half-written (issue 17); recorded in the same transaction as the check.
+        let partial = dir.join(format!(".{}.wasm.partial", info.sha256));
+        std::fs::write(&partial, bytes)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|e| {
+                let _ = std::fs::remove_file(&partial);
+                ModelError::Files(e.to_string())
+            })?;
+        storage::crash::point("model.written");
+        store
+            .insert_model(&mut tx, institution_id, &info, &path.display().to_string())
+            .await?;
+        audit::append(
+            &mut tx,
+            Event {
+                actor: user_id,
+                action: "model.uploaded",
+                subject: &info.id,
+                detail: serde_json::json!({
+                    "institution_id": institution_id,
+                    "name": info.name,
+                    "version": info.version,
+                    "sha256": info.sha256,
+                    "size_bytes": info.size_bytes,
+                }),
+                request_id,
+            },
+        )
         .await?;
-    audit::append(
-        &mut tx,
-        Event {
-            actor: user_id,
-            action: "model.uploaded",
-            subject: &info.id,
-            detail: serde_json::json!({
-                "institution_id": institution_id,
-                "name": info.name,
-                "version": info.version,
-                "sha256": info.sha256,
-                "size_bytes": info.size_bytes,
-            }),
-            request_id,
-        },
-    )
-    .await?;
-    tx.commit().await?;
+        tx.commit().await?;
+        Ok::<_, ModelError>(())
+    }
+    .await;
+    if let Err(e) = recorded {
+        if !existed {
+            let _ = std::fs::remove_file(&path);
+        }
+        return Err(e);
+    }
     Ok(info)
 }
 

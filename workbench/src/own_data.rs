@@ -313,6 +313,7 @@ pub async fn import(
     file: &Path,
     request_id: &RequestId,
 ) -> Result<(OwnTable, serde_json::Value), OwnDataError> {
+    storage::crash::point("upload.received");
     let dir = workspace.join("own");
     let id = new_id();
     let path = dir.join(format!("{id}.parquet"));
@@ -334,6 +335,7 @@ pub async fn import(
     .await;
     let _ = std::fs::remove_file(file);
     let (columns, rows, warnings) = outcome?;
+    storage::crash::point("upload.converted");
     let committed = commit(
         store,
         institution_id,

@@ -667,6 +667,7 @@ impl Workspaces {
         let unreadable;
         let (outcome, digest) = match outcome {
             Ok(report) => {
+                storage::crash::point("job.result_placed");
                 let path = out.to_path_buf();
                 let read = tokio::task::spawn_blocking(move || storage::store::sha256_file(&path))
                     .await

@@ -7,6 +7,7 @@ mod audit;
 mod calendar;
 mod cli;
 mod containment;
+mod crash;
 mod criteria;
 mod gate;
 mod gate_cases;

@@ -57,6 +57,8 @@ pub(crate) type Reader = (JobId, InstitutionId, String, String);
 
 /// Where jobs are kept: what a backend implements.
 pub(crate) trait Jobs {
+    /// Every succeeded job and its institution: the jobs whose result files are kept.
+    async fn succeeded_jobs(&self) -> Result<Vec<(JobId, InstitutionId)>, StoreError>;
     /// Marks every queued or running job failed with `error` (their process is gone);
     /// returns `(id, institution_id)` of each.
     async fn fail_unfinished_jobs(
@@ -207,6 +209,14 @@ async fn result_caps_on(
 }
 
 impl Jobs for Store {
+    async fn succeeded_jobs(&self) -> Result<Vec<(JobId, InstitutionId)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT id, institution_id FROM jobs WHERE state = 'succeeded'")
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
     async fn fail_unfinished_jobs(
         &self,
         at: &str,

@@ -13,6 +13,8 @@ pub(crate) type Deleting = (String, String, String);
 
 /// Where models are kept: what a backend implements.
 pub(crate) trait Models {
+    /// The files of every institution's active models.
+    async fn live_model_paths(&self) -> Result<Vec<String>, StoreError>;
     /// Whether an institution has an active model of this name, read in `tx`.
     async fn model_named(
         &self,
@@ -66,6 +68,14 @@ fn model(r: &SqliteRow) -> ModelInfo {
 }
 
 impl Models for Store {
+    async fn live_model_paths(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT path FROM models WHERE deleted_at IS NULL")
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
     async fn model_named(
         &self,
         tx: &mut Tx,

@@ -25,6 +25,8 @@ pub(crate) struct NewRow<'a> {
 
 /// Where own tables are kept: what a backend implements.
 pub(crate) trait OwnData {
+    /// The files of every institution's live own tables.
+    async fn live_own_paths(&self) -> Result<Vec<String>, StoreError>;
     /// Whether an institution has a live table of this name, read in `tx`.
     async fn own_table_named(
         &self,
@@ -92,6 +94,14 @@ async fn own_table_of(store: &Store, r: &SqliteRow) -> Result<OwnTable, StoreErr
 }
 
 impl OwnData for Store {
+    async fn live_own_paths(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT path FROM own_tables WHERE deleted_at IS NULL")
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
     async fn own_table_named(
         &self,
         tx: &mut Tx,
