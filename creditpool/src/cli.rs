@@ -170,6 +170,34 @@ enum Command {
     /// The working-day calendar of objection and complaint deadlines.
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Back up the platform while it runs (GB/T 36092): a consistent copy of the
+    /// database, the workspace files it records, the compiled models and the keys, with
+    /// a manifest of their SHA-256, into a new folder.
+    Backup {
+        /// The new folder to write the backup in.
+        #[arg(long)]
+        to: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// Folder of the institutions' workspaces [default: the configuration's
+        /// server.workspaces, else workspaces/ beside the database].
+        #[arg(long)]
+        workspaces: Option<PathBuf>,
+    },
+    /// Restore a backup as a new platform: every file is checked against the manifest,
+    /// the database must not exist and the workspaces folder must be empty. Start the
+    /// server on it afterwards.
+    Restore {
+        /// The backup's folder.
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// Folder of the institutions' workspaces [default: the configuration's
+        /// server.workspaces, else workspaces/ beside the database].
+        #[arg(long)]
+        workspaces: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -465,6 +493,45 @@ pub async fn run(cli: Cli) -> Result<()> {
         }) => crate::server_cli::create_admin(&database(db), &username, &display_name).await,
         Command::Audit(AuditCommand::Verify { database: db }) => {
             crate::server_cli::verify_audit(&database(db)).await
+        }
+        Command::Backup {
+            to,
+            database: db,
+            workspaces,
+        } => {
+            let database = database(db);
+            let workspaces = workspaces
+                .or(config.server.workspaces.clone())
+                .unwrap_or_else(|| workbench::workspace::default_root(&database));
+            let manifest = platform::backup::backup(&database, &workspaces, &to).await?;
+            let bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
+            println!(
+                "backed up into {}: {} files, {bytes} bytes; audit log of {} entries, head {}",
+                to.display(),
+                manifest.files.len(),
+                manifest.audit_entries,
+                manifest.audit_head
+            );
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            database: db,
+            workspaces,
+        } => {
+            let database = database(db);
+            let workspaces = workspaces
+                .or(config.server.workspaces.clone())
+                .unwrap_or_else(|| workbench::workspace::default_root(&database));
+            let manifest = platform::backup::restore(&from, &database, &workspaces).await?;
+            println!(
+                "restored the backup of {} into {} (workspaces {}): {} files checked; the audit log verifies",
+                manifest.created_at,
+                database.display(),
+                workspaces.display(),
+                manifest.files.len()
+            );
+            Ok(())
         }
         Command::Calendar(CalendarCommand::List { database: db }) => {
             crate::server_cli::list_calendar(&database(db)).await

@@ -402,6 +402,18 @@ pub async fn workspace_path(
     Ok(path.map(PathBuf::from))
 }
 
+/// Records every workspace's folder as `root/<institution id>`, in `tx`: after a restore
+/// into another folder (issue 17, item 8). How many were moved.
+pub async fn relocate_workspaces(
+    store: &Store,
+    tx: &mut Tx,
+    root: &Path,
+) -> Result<u64, StoreError> {
+    store
+        .relocate_workspaces(tx, &root.display().to_string())
+        .await
+}
+
 fn check_reason(reason: &str) -> Result<String, AccountError> {
     let reason = reason.trim();
     if reason.chars().count() < 5 {

@@ -190,8 +190,8 @@ pub(crate) enum OutputError {
 }
 
 fn u32_at(memory: &[u8], at: usize) -> Result<u32, OutputError> {
-    memory
-        .get(at..at + 4)
+    at.checked_add(4)
+        .and_then(|end| memory.get(at..end))
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .ok_or_else(|| OutputError::Invalid(format!("descriptor at {at} lies outside memory")))
 }
@@ -312,4 +312,130 @@ pub(crate) fn read_output(
 fn scalars<T: datafusion::arrow::datatypes::ArrowNativeType>(bytes: &[u8]) -> ScalarBuffer<T> {
     let buffer = Buffer::from_slice_ref(bytes);
     ScalarBuffer::new(buffer, 0, bytes.len() / std::mem::size_of::<T>())
+}
+
+/// Fuzzing the model ABI's output validation (issue 17, item 3): whatever a model leaves
+/// in its memory and whatever descriptor it points at, reading its output gives a column
+/// of the declared type and length or a named refusal, never a panic. A property with a
+/// fixed budget; failing inputs proptest finds are kept in
+/// `sandbox/proptest-regressions/batch.txt` and run first on every later run.
+#[cfg(test)]
+mod fuzz_output {
+    use datafusion::arrow::array::Array;
+    use proptest::prelude::*;
+
+    use super::{OutputError, read_output};
+    use crate::abi::{AbiType, HEADER_BYTES, MAGIC};
+
+    const TYPES: [AbiType; 6] = [
+        AbiType::Boolean,
+        AbiType::Int32,
+        AbiType::Int64,
+        AbiType::Float64,
+        AbiType::Utf8,
+        AbiType::Date32,
+    ];
+    const MAX_BYTES: usize = 4096;
+
+    /// A descriptor close enough to a valid one to reach every check.
+    #[derive(Debug, Clone)]
+    struct Descriptor {
+        magic: Option<u32>,
+        rows: Option<u32>,
+        columns: u32,
+        type_id: Option<u32>,
+        validity: u32,
+        values: u32,
+        values_len: Option<u32>,
+        offsets: u32,
+        /// Offsets written at `offsets` for a utf8 column: `rows + 1` of them.
+        offsets_written: Option<Vec<i32>>,
+    }
+
+    fn descriptor() -> impl Strategy<Value = Descriptor> {
+        let pointer = prop_oneof![Just(0u32), 0u32..2200, any::<u32>()];
+        (
+            prop::option::weighted(0.1, any::<u32>()),
+            prop::option::weighted(0.2, 0u32..64),
+            prop_oneof![9 => Just(1u32), 1 => any::<u32>()],
+            prop::option::weighted(0.3, 0u32..8),
+            pointer.clone(),
+            pointer.clone(),
+            prop::option::weighted(0.3, prop_oneof![0u32..600, any::<u32>()]),
+            pointer,
+            prop::option::weighted(0.7, prop::collection::vec(-4i32..40, 0..70)),
+        )
+            .prop_map(
+                |(
+                    magic,
+                    rows,
+                    columns,
+                    type_id,
+                    validity,
+                    values,
+                    values_len,
+                    offsets,
+                    written,
+                )| {
+                    Descriptor {
+                        magic,
+                        rows,
+                        columns,
+                        type_id,
+                        validity,
+                        values,
+                        values_len,
+                        offsets,
+                        offsets_written: written,
+                    }
+                },
+            )
+    }
+
+    fn put(memory: &mut [u8], at: usize, value: u32) {
+        if let Some(slot) = at.checked_add(4).and_then(|end| memory.get_mut(at..end)) {
+            slot.copy_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 3000,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_output_is_a_column_of_the_declared_type_or_a_named_refusal(
+            mut memory in prop::collection::vec(any::<u8>(), 0..2048),
+            at in prop_oneof![0usize..2100, Just(usize::MAX - 2)],
+            rows in 0usize..48,
+            expected in prop::sample::select(TYPES.to_vec()),
+            d in descriptor(),
+        ) {
+            // The descriptor, where it fits (the rest of memory stays arbitrary).
+            let expected_len = expected.values_len(rows).unwrap_or(0) as u32;
+            put(&mut memory, at, d.magic.unwrap_or(MAGIC));
+            put(&mut memory, at.saturating_add(4), d.rows.unwrap_or(rows as u32));
+            put(&mut memory, at.saturating_add(8), d.columns);
+            let c = at.saturating_add(HEADER_BYTES);
+            put(&mut memory, c, d.type_id.unwrap_or(expected.id()));
+            put(&mut memory, c.saturating_add(4), d.validity);
+            put(&mut memory, c.saturating_add(8), d.values);
+            put(&mut memory, c.saturating_add(12), d.values_len.unwrap_or(expected_len));
+            put(&mut memory, c.saturating_add(16), d.offsets);
+            if let Some(offsets) = &d.offsets_written {
+                for (i, o) in offsets.iter().enumerate() {
+                    put(&mut memory, (d.offsets as usize).saturating_add(4 * i), *o as u32);
+                }
+            }
+            match read_output(&memory, at, rows, expected, MAX_BYTES) {
+                Ok(array) => {
+                    prop_assert_eq!(array.len(), rows);
+                    prop_assert_eq!(array.data_type(), &expected.arrow_type());
+                }
+                Err(OutputError::TooLarge(n)) => prop_assert!(n > MAX_BYTES),
+                Err(OutputError::Invalid(reason)) => prop_assert!(!reason.is_empty()),
+            }
+        }
+    }
 }

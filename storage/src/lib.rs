@@ -5,6 +5,7 @@
 //! [`store::Store::open`].
 
 pub mod audit;
+pub mod backup;
 pub mod crash;
 pub mod ids;
 pub mod states;

@@ -21,7 +21,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use storage::store::{Store, StoreError};
+use storage::store::{Store, StoreError, Tx};
 
 use crate::db::jobs::Jobs;
 use crate::db::models::Models;
@@ -113,4 +113,33 @@ pub async fn reconcile(store: &Store, root: &Path, skip: &Path) -> Result<Recove
         );
     }
     Ok(recovered)
+}
+
+/// The workspace files the database records, under `root`: live own tables' and models'
+/// files, and succeeded jobs' results in the workspaces that still exist. What a backup
+/// copies.
+pub async fn recorded_files(store: &Store, root: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let mut files: Vec<PathBuf> = store
+        .live_own_paths()
+        .await?
+        .into_iter()
+        .chain(store.live_model_paths().await?)
+        .map(PathBuf::from)
+        .collect();
+    for (job, institution) in store.succeeded_jobs().await? {
+        let workspace = root.join(institution.as_str());
+        if workspace.is_dir() {
+            files.push(workspace.join("results").join(format!("{job}.parquet")));
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// Records every own table's and model's file under `root/<institution id>/`, in `tx`:
+/// after a restore into another folder. How many were moved.
+pub async fn relocate(store: &Store, tx: &mut Tx, root: &Path) -> Result<u64, StoreError> {
+    let root = root.display().to_string();
+    Ok(store.relocate_own_tables(tx, &root).await? + store.relocate_models(tx, &root).await?)
 }

@@ -21,15 +21,15 @@ use serde_json::{Value, json};
 use crate::helpers::sample_data;
 
 /// A `creditpool demo` server, killed when dropped.
-struct Server {
-    child: Child,
-    address: String,
-    client: reqwest::Client,
+pub struct Server {
+    pub child: Child,
+    pub address: String,
+    pub client: reqwest::Client,
 }
 
 impl Server {
     /// Starts the demo over `dir`'s database, with the crash point `crash_at` armed.
-    fn start(dir: &Path, crash_at: Option<&str>) -> Server {
+    pub fn start(dir: &Path, crash_at: Option<&str>) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_creditpool"));
         command
             .args([
@@ -69,12 +69,12 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
 
     /// A JSON request; the status and body, or None when the server gave no answer.
-    async fn call(
+    pub async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -95,7 +95,7 @@ impl Server {
     }
 
     /// A raw body with a content type.
-    async fn send(
+    pub async fn send(
         &self,
         path: &str,
         token: &str,
@@ -116,7 +116,7 @@ impl Server {
     }
 
     /// The demo institution's token and id.
-    async fn institution(&self) -> (String, String) {
+    pub async fn institution(&self) -> (String, String) {
         let (status, session) = self
             .call(
                 reqwest::Method::POST,
@@ -142,7 +142,7 @@ impl Server {
     }
 
     /// Waits for the server to end by SIGKILL.
-    fn killed(mut self) {
+    pub fn killed(mut self) {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -165,13 +165,13 @@ impl Drop for Server {
     }
 }
 
-const LOANS: &str = "loan_id,amount\nL1,100\nL2,250\nL3,75\n";
+pub const LOANS: &str = "loan_id,amount\nL1,100\nL2,250\nL3,75\n";
 
-fn upload_path(institution: &str, name: &str) -> String {
+pub fn upload_path(institution: &str, name: &str) -> String {
     format!("/api/v1/institutions/{institution}/own-tables?name={name}&format=csv")
 }
 
-async fn job(server: &Server, token: &str, institution: &str, sql: &str) -> Value {
+pub async fn job(server: &Server, token: &str, institution: &str, sql: &str) -> Value {
     let (status, job) = server
         .call(
             reqwest::Method::POST,
@@ -186,7 +186,7 @@ async fn job(server: &Server, token: &str, institution: &str, sql: &str) -> Valu
 }
 
 /// The job, once `done` says so (or None if the server stopped answering).
-async fn job_until(
+pub async fn job_until(
     server: &Server,
     token: &str,
     institution: &str,
@@ -212,7 +212,7 @@ async fn job_until(
 }
 
 /// Every file under `dir`, with its size.
-fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
+pub fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
     let mut out = Vec::new();
     let mut folders = vec![dir.to_path_buf()];
     while let Some(folder) = folders.pop() {
@@ -230,7 +230,7 @@ fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
 }
 
 /// What must hold after a restart, whatever was interrupted.
-async fn consistent(dir: &Path, server: &Server, token: &str, institution: &str) {
+pub async fn consistent(dir: &Path, server: &Server, token: &str, institution: &str) {
     let database = dir.join("demo.db");
     let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", database.display()))
         .await

@@ -4,11 +4,13 @@
 mod api;
 mod applications;
 mod audit;
+mod backup;
 mod calendar;
 mod cli;
 mod containment;
 mod crash;
 mod criteria;
+mod fuzz_parquet;
 mod gate;
 mod gate_cases;
 mod helpers;

@@ -48,6 +48,9 @@ pub(crate) struct NewEvent<'a> {
 /// Where institutions, their workspaces, grants, quotas and lifecycle are kept: what a
 /// backend implements.
 pub(crate) trait Accounts {
+    /// Moves every workspace's recorded folder to `root/<institution id>` (a restore
+    /// elsewhere); how many.
+    async fn relocate_workspaces(&self, tx: &mut Tx, root: &str) -> Result<u64, StoreError>;
     /// An application with what opening it depends on, read in `tx`, if it exists.
     async fn application_to_open(
         &self,
@@ -201,6 +204,16 @@ async fn institution_status_on(
 }
 
 impl Accounts for Store {
+    async fn relocate_workspaces(&self, tx: &mut Tx, root: &str) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("UPDATE workspaces SET path = ?1 || '/' || institution_id")
+                .bind(root)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        )
+    }
+
     async fn application_to_open(
         &self,
         tx: &mut Tx,

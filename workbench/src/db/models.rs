@@ -13,6 +13,9 @@ pub(crate) type Deleting = (String, String, String);
 
 /// Where models are kept: what a backend implements.
 pub(crate) trait Models {
+    /// Moves every model's recorded file under `root` (`root/<institution
+    /// id>/models/<file>`: a restore elsewhere); how many.
+    async fn relocate_models(&self, tx: &mut Tx, root: &str) -> Result<u64, StoreError>;
     /// The files of every institution's active models.
     async fn live_model_paths(&self) -> Result<Vec<String>, StoreError>;
     /// Whether an institution has an active model of this name, read in `tx`.
@@ -68,6 +71,19 @@ fn model(r: &SqliteRow) -> ModelInfo {
 }
 
 impl Models for Store {
+    async fn relocate_models(&self, tx: &mut Tx, root: &str) -> Result<u64, StoreError> {
+        // The part of the path from the institution's folder on is kept.
+        Ok(sqlx::query(concat!(
+            "UPDATE models SET path = ?1 || '/' || institution_id || ",
+            "substr(path, instr(path, '/' || institution_id || '/') + length(institution_id) + 1) ",
+            "WHERE instr(path, '/' || institution_id || '/') > 0"
+        ))
+        .bind(root)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+    }
+
     async fn live_model_paths(&self) -> Result<Vec<String>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT DISTINCT path FROM models WHERE deleted_at IS NULL")

@@ -25,6 +25,9 @@ pub(crate) struct NewRow<'a> {
 
 /// Where own tables are kept: what a backend implements.
 pub(crate) trait OwnData {
+    /// Moves every own table's recorded file under `root` (`root/<institution
+    /// id>/own/<file>`: a restore elsewhere); how many.
+    async fn relocate_own_tables(&self, tx: &mut Tx, root: &str) -> Result<u64, StoreError>;
     /// The files of every institution's live own tables.
     async fn live_own_paths(&self) -> Result<Vec<String>, StoreError>;
     /// Whether an institution has a live table of this name, read in `tx`.
@@ -94,6 +97,19 @@ async fn own_table_of(store: &Store, r: &SqliteRow) -> Result<OwnTable, StoreErr
 }
 
 impl OwnData for Store {
+    async fn relocate_own_tables(&self, tx: &mut Tx, root: &str) -> Result<u64, StoreError> {
+        // The part of the path from the institution's folder on is kept.
+        Ok(sqlx::query(concat!(
+            "UPDATE own_tables SET path = ?1 || '/' || institution_id || ",
+            "substr(path, instr(path, '/' || institution_id || '/') + length(institution_id) + 1) ",
+            "WHERE instr(path, '/' || institution_id || '/') > 0"
+        ))
+        .bind(root)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+    }
+
     async fn live_own_paths(&self) -> Result<Vec<String>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT path FROM own_tables WHERE deleted_at IS NULL")
