@@ -30,7 +30,7 @@ pub const MAX_CONTENT_CHARS: usize = 2000;
 pub const MIN_CONTENT_CHARS: usize = 10;
 
 /// An objection as filed (6.4.2).
-#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Filing {
     /// The applicant's name: the enterprise's registered name or the person's name.
@@ -491,7 +491,7 @@ pub async fn subjects_under_objection(store: &Store) -> Result<HashSet<String>, 
 }
 
 /// An objection as its handlers and its applicant see it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Objection {
     /// Id.
     pub id: String,
@@ -617,7 +617,7 @@ pub async fn ledger(
 }
 
 /// How an objection ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The record was wrong and is corrected: shown with the correction until the

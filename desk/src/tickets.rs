@@ -36,7 +36,7 @@ pub enum TicketError {
 }
 
 /// A ticket as filed.
-#[derive(Clone, Debug, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTicket {
     /// `consultation` or `complaint`.
@@ -193,7 +193,7 @@ pub async fn file(
 }
 
 /// A ticket as its handlers and its requester see it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Ticket {
     /// Id.
     pub id: String,

@@ -14,7 +14,7 @@ use storage::audit::{self, Event};
 use storage::store::{Store, StoreError, Tx, new_id, now, sha256_hex};
 
 /// The limits of an institution (enforced by the workspace; issue 5 adds the rest).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Quotas {
     /// Jobs queued or running at once.
     pub concurrent_jobs: i64,
@@ -67,7 +67,7 @@ impl Default for Quotas {
 }
 
 /// An institution as administrators (and the institution itself) see it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Institution {
     /// Id.
     pub id: InstitutionId,
@@ -94,7 +94,7 @@ pub struct Institution {
 }
 
 /// One step of an institution's life.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct LifecycleEvent {
     /// `opened`, `suspended`, `reinstated` or `terminated`.
     pub action: String,
@@ -109,7 +109,7 @@ pub struct LifecycleEvent {
 }
 
 /// One deleted file.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeletedFile {
     /// Path inside the workspace.
     pub path: String,
@@ -120,7 +120,7 @@ pub struct DeletedFile {
 }
 
 /// What termination deleted.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct DeletionRecord {
     /// Id.
     pub id: String,

@@ -9,7 +9,7 @@ use storage::states::ApplicationStatus;
 use storage::store::{Store, StoreError, Tx, now};
 
 /// An application as stored.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Application {
     /// Id.
     pub id: ApplicationId,

@@ -8,7 +8,7 @@ use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// The qualifications of 附件2, in its order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QualificationKind {
     /// 符合网络安全等级保护三级标准和商用密码安全性评估要求的系统开发和运维实践经验.
@@ -26,7 +26,7 @@ pub enum QualificationKind {
 }
 
 /// One declared qualification with its evidence files.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Qualification {
     /// Which one.
@@ -39,7 +39,7 @@ pub struct Qualification {
 }
 
 /// One step of the schedule (进度安排).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Milestone {
     /// First day.
@@ -51,7 +51,7 @@ pub struct Milestone {
 }
 
 /// A row of the own-data list (自有数据清单).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnDataItem {
     /// 数源单位.
@@ -63,7 +63,7 @@ pub struct OwnDataItem {
 }
 
 /// The signed credit commitment (信用承诺).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Commitment {
     /// The institution accepts the three commitments of 附件2.
@@ -73,7 +73,7 @@ pub struct Commitment {
 }
 
 /// The form. Every field may be missing in a draft.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApplicationForm {
     /// 服务对象名称.

@@ -37,7 +37,7 @@ pub const SESSION_LIFETIME: Duration = Duration::hours(12);
 pub const MIN_PASSWORD_CHARS: usize = 12;
 
 /// A platform role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Runs the platform: reviews decisions, accounts, suspensions.
@@ -88,7 +88,7 @@ impl Role {
 }
 
 /// An authenticated caller.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Caller {
     /// User id.
     pub user_id: UserId,

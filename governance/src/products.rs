@@ -17,7 +17,7 @@ use storage::store::{Store, StoreError, Tx, now};
 /// What the product is and does (产品描述): which data, which model, what product, for
 /// which scenarios. A missing part reads as empty, so that every part at fault is
 /// named at once ([`check`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Description {
     /// 使用哪些数据.
@@ -34,8 +34,9 @@ pub struct Description {
 /// the registration time come from the platform. A missing field reads as empty, so
 /// that [`check`] names every field at fault at once (issue 17: the first missing one
 /// stopped the reading of the form).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
+#[schema(as = ProductRegistration)]
 pub struct Registration {
     /// 产品名称.
     pub product_name: String,
@@ -54,7 +55,7 @@ pub struct Registration {
 }
 
 /// A product as stored and shown.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Product {
     /// Id.
     pub id: ProductId,
@@ -77,7 +78,7 @@ pub struct Product {
 }
 
 /// One reviewer's assessment (P9).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Assessment {
     /// 市场需求, 0–100.

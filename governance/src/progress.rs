@@ -95,7 +95,7 @@ pub struct ProgressReport {
 }
 
 /// The content of a report.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportContent {
     /// The first day of the period reported on (a period start of the schedule).

@@ -16,7 +16,7 @@ use crate::db::review::{NewReview, Reviews as _};
 pub const MIN_REVIEWERS: usize = 3;
 
 /// One reviewer's assessment.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scores {
     /// 合规性, 0–100.
@@ -44,7 +44,7 @@ pub struct Review {
 }
 
 /// The recorded decision.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Decision {
     /// `approved` or `rejected`.
     pub decision: String,

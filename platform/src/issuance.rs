@@ -9,7 +9,7 @@ use crate::{DocumentError, Platform};
 use storage::ids::{RequestId, UserId};
 
 /// The form a report is issued in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// The report as data.

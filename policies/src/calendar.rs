@@ -46,7 +46,7 @@ struct File {
 
 /// One year's arrangement as the State Council's notice gives it: the form of an entry
 /// of the calendar file, of `creditpool calendar add` and of the API.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct YearNotice {
     /// The year.

@@ -14,7 +14,7 @@ use crate::search::{Index, normalise};
 pub const MAX_SUBJECTS: usize = 50;
 
 /// A subject as the agency's letter lists it.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Listed {
     /// Its name.

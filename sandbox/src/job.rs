@@ -48,7 +48,9 @@ impl Default for JobLimits {
 }
 
 /// The states of a job (as stored and on the wire: `queued`, `running`, …).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Waiting to run.

@@ -9,7 +9,7 @@ macro_rules! states {
         $(#[$doc])*
         #[derive(
             Clone, Copy, Debug, PartialEq, Eq, Hash,
-            serde::Serialize, serde::Deserialize, sqlx::Type,
+            serde::Serialize, serde::Deserialize, sqlx::Type, utoipa::ToSchema,
         )]
         #[serde(rename_all = "snake_case")]
         #[sqlx(type_name = "TEXT", rename_all = "snake_case")]

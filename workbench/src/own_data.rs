@@ -27,7 +27,7 @@ pub const MAX_UPLOAD_BYTES: u64 = 1 << 30;
 pub const MAX_COLUMNS: usize = 500;
 
 /// One column of an own table.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OwnColumn {
     /// Name.
     pub name: String,
@@ -41,7 +41,7 @@ pub struct OwnColumn {
 }
 
 /// An own table as listed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct OwnTable {
     /// Id.
     pub id: String,

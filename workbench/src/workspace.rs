@@ -26,7 +26,7 @@ use crate::db::own_data::OwnData as _;
 pub const MAX_SQL_BYTES: usize = 64 * 1024;
 
 /// A job as stored.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Job {
     /// Id.
     pub id: JobId,
@@ -51,7 +51,7 @@ pub struct Job {
 }
 
 /// What a job used and produced.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct JobUsage {
     /// Rows read by the query's scans.
     pub rows_in: i64,

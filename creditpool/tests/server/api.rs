@@ -700,6 +700,10 @@ async fn a_suspended_institutions_tokens_only_read_its_status() {
     assert_eq!(keys, 1, "the refused request created nothing");
 }
 
+/// JSON success answers not yet described by a schema derived from their type: lower it
+/// as answers get theirs, never raise it.
+const UNTYPED_ANSWERS: usize = 79;
+
 #[tokio::test]
 async fn the_openapi_description_names_every_route_and_each_answers() {
     let app = TestApp::spawn().await;
@@ -772,6 +776,7 @@ async fn the_openapi_description_names_every_route_and_each_answers() {
     app.user("admin.contract", Role::Administrator).await;
     let admin = app.login("admin.contract").await;
     let mut undocumented = Vec::new();
+    let mut undeclared_queries = Vec::new();
     for (path, operations) in paths {
         if !path.starts_with("/api/") {
             continue;
@@ -803,6 +808,17 @@ async fn the_openapi_description_names_every_route_and_each_answers() {
                     continue;
                 }
                 let code = body["error"]["code"].as_str().unwrap_or("?").to_owned();
+                // An operation that refuses a parameter it does not know reads a
+                // query: its parameters are declared, with their types.
+                if status == 400 && code == "invalid_query" {
+                    let declared = operation["parameters"].as_array().is_some_and(|p| {
+                        p.iter()
+                            .any(|p| p["in"] == "query" && p["schema"].is_object())
+                    });
+                    if !declared {
+                        undeclared_queries.push(format!("{method} {path}"));
+                    }
+                }
                 let documented = operation["responses"][status.to_string()]["description"]
                     .as_str()
                     .is_some_and(|d| {
@@ -821,6 +837,46 @@ async fn the_openapi_description_names_every_route_and_each_answers() {
         "undocumented answers:\n{}",
         undocumented.join("\n")
     );
+    undeclared_queries.sort();
+    undeclared_queries.dedup();
+    assert!(
+        undeclared_queries.is_empty(),
+        "operations reading a query without declaring its parameters:\n{}",
+        undeclared_queries.join("\n")
+    );
+
+    // Every JSON body is described by a schema derived from its Rust type (issue 17),
+    // and every schema referred to is in the document.
+    assert_eq!(gateway::api::openapi::untyped(), Vec::<String>::new());
+    // Success answers get their schemas from their Rust types one by one (issue 17): the
+    // number still untyped may only go down.
+    let untyped_answers = gateway::api::openapi::untyped_answers();
+    assert!(
+        untyped_answers.len() <= UNTYPED_ANSWERS,
+        "{} answers without a schema, more than the {UNTYPED_ANSWERS} left:\n{}",
+        untyped_answers.len(),
+        untyped_answers.join("\n")
+    );
+    let text = doc.to_string();
+    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = &reference[..reference.find('"').expect("a quoted name")];
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{name} is referred to but not described"
+        );
+    }
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().expect("operations") {
+            if let Some(content) = operation["requestBody"]["content"].as_object() {
+                for (media_type, body) in content {
+                    assert!(
+                        body["schema"].is_object(),
+                        "{method} {path}: its {media_type} body has no schema"
+                    );
+                }
+            }
+        }
+    }
 
     // The Swagger UI is served from the binary, offline.
     let page = app

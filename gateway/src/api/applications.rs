@@ -60,9 +60,10 @@ impl From<ApplicationError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Registration {
+#[schema(as = ApplicantRegistration)]
+pub(super) struct Registration {
     username: String,
     display_name: String,
     password: String,
@@ -250,9 +251,10 @@ impl From<EvidenceError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct Upload {
+#[into_params(parameter_in = Query)]
+pub(super) struct Upload {
     filename: Option<String>,
 }
 

@@ -37,10 +37,12 @@ pub(super) fn routes() -> Router<AppState> {
 /// Longest query accepted.
 const MAX_QUERY_CHARS: usize = 100;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct SearchQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct SearchQuery {
     q: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -209,10 +211,12 @@ async fn records(
 
 pub(super) use platform::issuance::Format;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ReportQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct ReportQuery {
     #[serde(default)]
+    #[param(inline)]
     format: Format,
     requester: Option<String>,
 }
@@ -302,9 +306,10 @@ pub(super) async fn issue(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct Verification {
+#[into_params(parameter_in = Query)]
+pub(super) struct Verification {
     number: String,
     code: String,
 }
@@ -372,11 +377,13 @@ async fn check_document(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct PageQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct PageQuery {
     q: Option<String>,
     region: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
     cursor: Option<String>,
 }

@@ -61,9 +61,10 @@ fn asked<'a>(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct SampleQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct SampleQuery {
     format: Option<String>,
 }
 
@@ -203,9 +204,9 @@ async fn usage(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Trace {
+pub(super) struct Trace {
     row_hashes: Vec<String>,
 }
 

@@ -139,9 +139,9 @@ pub(super) fn read_action(caller: &Caller) -> Action {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Opening {
+pub(super) struct Opening {
     application_ids: Vec<ApplicationId>,
 }
 
@@ -209,9 +209,9 @@ async fn read(
     Ok(Json(accounts::get(&state.store, &id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Suspension {
+pub(super) struct Suspension {
     reason: String,
     rectification_deadline: NaiveDate,
 }
@@ -238,9 +238,9 @@ async fn suspend(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Reason {
+pub(super) struct Reason {
     reason: String,
 }
 
@@ -335,9 +335,9 @@ async fn tables(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct JobRequest {
+pub(super) struct JobRequest {
     sql: String,
 }
 
@@ -475,9 +475,10 @@ async fn overdue(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EvaluationRequest {
+#[schema(as = InstitutionEvaluationRequest)]
+pub(super) struct EvaluationRequest {
     period_start: NaiveDate,
     period_end: NaiveDate,
     conclusion: String,

@@ -4,6 +4,7 @@
 //! router name the same routes, and that each documented route answers.
 
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 /// One documented operation.
 struct Op {
@@ -148,6 +149,565 @@ const OPS: &[Op] = &[
     op!("get" "/api/v1/institutions/{id}/evaluations", "oversight", "The institution's re-evaluations.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
 ];
 
+/// The schemas a document refers to (`components.schemas`), collected as operations
+/// name their types.
+#[derive(Default)]
+struct Schemas(serde_json::Map<String, Value>);
+
+impl Schemas {
+    /// A reference to `T`'s schema, derived from the Rust type (utoipa), registered
+    /// with every schema it refers to.
+    fn of<T: ToSchema>(&mut self) -> Value {
+        let mut nested = Vec::new();
+        T::schemas(&mut nested);
+        for (name, schema) in nested {
+            self.0
+                .insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
+        }
+        let name = T::name();
+        self.0.insert(
+            name.to_string(),
+            serde_json::to_value(T::schema()).unwrap_or(Value::Null),
+        );
+        json!({ "$ref": format!("#/components/schemas/{name}") })
+    }
+}
+
+type SchemaOf = fn(&mut Schemas) -> Value;
+type ParamsOf = fn() -> Vec<Value>;
+
+fn body<T: ToSchema>(schemas: &mut Schemas) -> Value {
+    schemas.of::<T>()
+}
+
+fn query<T: IntoParams>() -> Vec<Value> {
+    T::into_params(|| Some(utoipa::openapi::path::ParameterIn::Query))
+        .into_iter()
+        .filter_map(|p| serde_json::to_value(p).ok())
+        .collect()
+}
+
+/// The typed parts of operations: the Rust type of a JSON body and of a query, from
+/// which their schemas are derived.
+const TYPED: &[(&str, &str, Option<SchemaOf>, Option<ParamsOf>)] = {
+    use super::{
+        applications, disclosure, gate, institutions, own_data, page, persons, products, review,
+        service, sessions, tickets,
+    };
+    &[
+        (
+            "post",
+            "/api/v1/sessions",
+            Some(body::<sessions::Login>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/sessions/second-factor",
+            Some(body::<sessions::Login>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/me/recovery-codes",
+            Some(body::<sessions::RecoveryRenewal>),
+            None,
+        ),
+        (
+            "put",
+            "/api/v1/me/password",
+            Some(body::<sessions::PasswordChange>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/api-keys",
+            Some(body::<sessions::NewApiKey>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/applicants",
+            Some(body::<applications::Registration>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/applications",
+            Some(body::<governance::form::ApplicationForm>),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/applications",
+            None,
+            Some(query::<page::Page>),
+        ),
+        (
+            "put",
+            "/api/v1/applications/{id}",
+            Some(body::<governance::form::ApplicationForm>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/applications/{id}/evidence",
+            None,
+            Some(query::<applications::Upload>),
+        ),
+        (
+            "post",
+            "/api/v1/applications/{id}/reviewers",
+            Some(body::<review::Assignment>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/applications/{id}/reviews",
+            Some(body::<governance::review::Scores>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/applications/{id}/decision",
+            Some(body::<review::DecisionBody>),
+            None,
+        ),
+        (
+            "put",
+            "/api/v1/me/affiliations",
+            Some(body::<review::Affiliations>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/institutions",
+            Some(body::<institutions::Opening>),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/institutions",
+            None,
+            Some(query::<page::Page>),
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/suspend",
+            Some(body::<institutions::Suspension>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/reinstate",
+            Some(body::<institutions::Reason>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/terminate",
+            Some(body::<institutions::Reason>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/jobs",
+            Some(body::<institutions::JobRequest>),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/institutions/{id}/jobs",
+            None,
+            Some(query::<page::Page>),
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/reports",
+            Some(body::<governance::progress::ReportContent>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/evaluations",
+            Some(body::<institutions::EvaluationRequest>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/jobs/{job}/sample",
+            None,
+            Some(query::<gate::SampleQuery>),
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/jobs/{job}/aggregate",
+            Some(body::<workbench::gate::AggregateRequest>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/jobs/{job}/evaluation",
+            Some(body::<workbench::gate::EvaluationRequest>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/releases/trace",
+            Some(body::<gate::Trace>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/own-tables",
+            None,
+            Some(query::<own_data::UploadQuery>),
+        ),
+        (
+            "put",
+            "/api/v1/institutions/{id}/own-tables/{table}/sharing",
+            Some(body::<own_data::Sharing>),
+            None,
+        ),
+        (
+            "put",
+            "/api/v1/institutions/{id}/own-tables/{table}/sensitivity",
+            Some(body::<own_data::Sensitivity>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/products",
+            Some(body::<governance::products::Registration>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/products/{id}/reviewers",
+            Some(body::<products::Assignment>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/products/{id}/reviews",
+            Some(body::<governance::products::Assessment>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/products/{id}/decision",
+            Some(body::<products::DecisionRequest>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/calendar/years",
+            Some(body::<policies::calendar::YearNotice>),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/public/subjects",
+            None,
+            Some(query::<disclosure::SearchQuery>),
+        ),
+        (
+            "post",
+            "/api/v1/public/subjects/{uscc}/reports",
+            None,
+            Some(query::<disclosure::ReportQuery>),
+        ),
+        (
+            "get",
+            "/api/v1/public/reports/verify",
+            None,
+            Some(query::<disclosure::Verification>),
+        ),
+        (
+            "get",
+            "/api/v1/public/sectors/{sector}",
+            None,
+            Some(query::<disclosure::PageQuery>),
+        ),
+        (
+            "get",
+            "/api/v1/public/special/{list}",
+            None,
+            Some(query::<disclosure::PageQuery>),
+        ),
+        (
+            "post",
+            "/api/v1/public/persons",
+            Some(body::<persons::Registration>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/me/authorisations",
+            Some(body::<persons::Grant>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/persons/{subject}/reports",
+            None,
+            Some(query::<persons::ReportQuery>),
+        ),
+        (
+            "post",
+            "/api/v1/public/objections",
+            Some(body::<desk::objections::Filing>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/objections",
+            Some(body::<desk::objections::Filing>),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/public/objections/{number}",
+            None,
+            Some(query::<service::FollowQuery>),
+        ),
+        (
+            "get",
+            "/api/v1/objections",
+            None,
+            Some(query::<service::LedgerQuery>),
+        ),
+        (
+            "post",
+            "/api/v1/objections/{id}/acceptance",
+            Some(body::<service::AcceptanceBody>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/objections/{id}/resolution",
+            Some(body::<service::Resolution>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/verifications",
+            Some(body::<service::VerificationRequest>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/users",
+            Some(body::<service::NewStaff>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/users/{id}/disable",
+            Some(body::<service::Reason>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/users/{id}/enable",
+            Some(body::<service::Reason>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/users/{id}/reset-second-factor",
+            Some(body::<service::Reason>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/users/{id}/revoke-credentials",
+            Some(body::<service::Reason>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/public/tickets",
+            Some(body::<desk::tickets::NewTicket>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/tickets",
+            Some(body::<desk::tickets::NewTicket>),
+            None,
+        ),
+        (
+            "get",
+            "/api/v1/public/tickets/{number}",
+            None,
+            Some(query::<tickets::TokenQuery>),
+        ),
+        (
+            "post",
+            "/api/v1/public/tickets/{number}/rating",
+            Some(body::<tickets::Rating>),
+            Some(query::<tickets::TokenQuery>),
+        ),
+        (
+            "get",
+            "/api/v1/tickets",
+            None,
+            Some(query::<tickets::ListQuery>),
+        ),
+        (
+            "post",
+            "/api/v1/tickets/{id}/extension",
+            Some(body::<tickets::Extension>),
+            None,
+        ),
+        (
+            "post",
+            "/api/v1/tickets/{id}/answer",
+            Some(body::<tickets::Answer>),
+            None,
+        ),
+    ]
+};
+
+/// The Rust type of each operation's success answer, from which its schema is derived.
+/// Issue 17: every JSON answer gets one; the answers still built as untyped JSON are
+/// counted by [`untyped_answers`] and may only decrease.
+const ANSWERS: &[(&str, &str, SchemaOf)] = {
+    use desk::objections::Objection;
+    use desk::tickets::Ticket;
+    use governance::accounts::Institution;
+    use governance::applications::Application;
+    use governance::identity::Caller;
+    use governance::products::Product;
+    use governance::review::Decision;
+    use workbench::own_data::OwnTable;
+    use workbench::workspace::Job;
+    &[
+        ("get", "/api/v1/me", body::<Caller>),
+        ("get", "/api/v1/applications/{id}", body::<Application>),
+        ("put", "/api/v1/applications/{id}", body::<Application>),
+        (
+            "post",
+            "/api/v1/applications/{id}/submit",
+            body::<Application>,
+        ),
+        (
+            "post",
+            "/api/v1/applications/{id}/decision",
+            body::<Decision>,
+        ),
+        ("get", "/api/v1/institutions/{id}", body::<Institution>),
+        (
+            "post",
+            "/api/v1/institutions/{id}/reinstate",
+            body::<Institution>,
+        ),
+        ("get", "/api/v1/institutions/{id}/jobs/{job}", body::<Job>),
+        (
+            "put",
+            "/api/v1/institutions/{id}/own-tables/{table}/sharing",
+            body::<OwnTable>,
+        ),
+        (
+            "put",
+            "/api/v1/institutions/{id}/own-tables/{table}/sensitivity",
+            body::<OwnTable>,
+        ),
+        ("post", "/api/v1/products/{id}/decision", body::<Product>),
+        (
+            "get",
+            "/api/v1/public/objections/{number}",
+            body::<Objection>,
+        ),
+        ("get", "/api/v1/objections/{id}", body::<Objection>),
+        (
+            "post",
+            "/api/v1/objections/{id}/resolution",
+            body::<Objection>,
+        ),
+        (
+            "post",
+            "/api/v1/objections/{id}/acceptance",
+            body::<Objection>,
+        ),
+        ("get", "/api/v1/public/tickets/{number}", body::<Ticket>),
+        (
+            "post",
+            "/api/v1/public/tickets/{number}/rating",
+            body::<Ticket>,
+        ),
+        ("post", "/api/v1/tickets/{id}/extension", body::<Ticket>),
+        ("post", "/api/v1/tickets/{id}/answer", body::<Ticket>),
+    ]
+};
+
+/// Success answers that are not JSON: files and text.
+const NOT_JSON: &[(&str, &str)] = &[
+    ("get", "/metrics"),
+    ("get", "/api/v1/applications/{id}/evidence/{file}"),
+    ("get", "/api/v1/verifications/{id}/letter"),
+];
+
+fn answer(op: &Op) -> Option<SchemaOf> {
+    ANSWERS
+        .iter()
+        .find(|(m, p, _)| *m == op.method && *p == op.path)
+        .map(|(_, _, a)| *a)
+}
+
+/// Operations answering JSON on success whose answer has no schema yet.
+pub fn untyped_answers() -> Vec<String> {
+    OPS.iter()
+        .filter(|op| {
+            op.ok != 204 && answer(op).is_none() && !NOT_JSON.contains(&(op.method, op.path))
+        })
+        .map(|op| format!("{} {}", op.method, op.path))
+        .collect()
+}
+
+fn typed(op: &Op) -> (Option<SchemaOf>, Option<ParamsOf>) {
+    TYPED
+        .iter()
+        .find(|(m, p, _, _)| *m == op.method && *p == op.path)
+        .map_or((None, None), |(_, _, b, q)| (*b, *q))
+}
+
+/// Operations whose JSON body has no schema, and the typed parts that name no
+/// operation: for the test that keeps the contract whole.
+pub fn untyped() -> Vec<String> {
+    let mut missing: Vec<String> = OPS
+        .iter()
+        .filter(|op| op.body.is_some_and(|(t, _)| t == JSON) && typed(op).0.is_none())
+        .map(|op| format!("{} {}: its JSON body has no schema", op.method, op.path))
+        .collect();
+    let typed = TYPED.iter().map(|(m, p, _, _)| (m, p));
+    let answers = ANSWERS.iter().map(|(m, p, _)| (m, p));
+    for (method, path) in typed.chain(answers) {
+        if !OPS
+            .iter()
+            .any(|op| op.method == *method && op.path == *path)
+        {
+            missing.push(format!("{method} {path}: typed but not an operation"));
+        }
+    }
+    missing
+}
+
+/// The query parameters `method path` declares, by name.
+pub fn query_parameters(method: &str, path: &str) -> Vec<String> {
+    OPS.iter()
+        .find(|op| op.method == method && op.path == path)
+        .and_then(|op| typed(op).1)
+        .map(|params| {
+            params()
+                .iter()
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Every documented (method, path), for the test that compares them with the router.
 pub fn operations() -> Vec<(&'static str, &'static str)> {
     OPS.iter().map(|o| (o.method, o.path)).collect()
@@ -174,9 +734,20 @@ fn error_schema() -> Value {
 /// The OpenAPI document.
 pub fn document() -> Value {
     let mut paths = serde_json::Map::new();
+    let mut schemas = Schemas::default();
     for op in OPS {
+        let (body_schema, query_params) = typed(op);
         let mut responses = serde_json::Map::new();
-        responses.insert(op.ok.to_string(), json!({ "description": "Success." }));
+        responses.insert(
+            op.ok.to_string(),
+            match answer(op) {
+                Some(schema) => json!({
+                    "description": "Success.",
+                    "content": { JSON: { "schema": schema(&mut schemas) } }
+                }),
+                None => json!({ "description": "Success." }),
+            },
+        );
         let mut errors: Vec<(u16, &str)> = op.errors.to_vec();
         if op.body.is_some_and(|(t, _)| t == JSON) {
             errors.extend([
@@ -212,12 +783,13 @@ pub fn document() -> Value {
                 }),
             );
         }
-        let params: Vec<Value> = op
+        let mut params: Vec<Value> = op
             .path
             .split('/')
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
             .collect();
+        params.extend(query_params.map(|q| q()).unwrap_or_default());
         let mut operation = json!({
             "tags": [op.tag],
             "summary": op.summary,
@@ -228,10 +800,15 @@ pub fn document() -> Value {
             operation["security"] = json!([{ "bearer": [] }]);
         }
         if let Some((media_type, description)) = op.body {
+            let schema = match body_schema {
+                Some(schema) => schema(&mut schemas),
+                // A file's bytes.
+                None => json!({ "type": "string", "contentMediaType": media_type }),
+            };
             operation["requestBody"] = json!({
                 "required": true,
                 "description": description,
-                "content": { media_type: {} }
+                "content": { media_type: { "schema": schema } }
             });
         }
         paths
@@ -240,18 +817,20 @@ pub fn document() -> Value {
             .as_object_mut()
             .map(|o| o.insert(op.method.into(), operation));
     }
+    let mut components = schemas.0;
+    components.insert("Error".into(), error_schema());
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "creditpool API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "The product pool's gateway: accounts, applications, review, institutions, workspaces and oversight. Conventions: docs/api-conventions.md in the repository. Errors are {\"error\": {code, message, field?, details?, request_id}}; lists take ?limit= (1-500, default 50) and ?cursor=, and answer {items, next_cursor}."
+            "description": "The product pool's gateway: accounts, applications, review, institutions, workspaces, the public query module and oversight. Conventions: base path /api/v1; JSON in and out with snake_case fields; times are RFC 3339; ids are opaque strings. Authenticate with Authorization: Bearer <token> (a session token from POST /api/v1/sessions, or an API key). Errors are {\"error\": {code, message, field?, details?, request_id}} with a stable code: 400 malformed, 401 not authenticated, 403 not allowed, 404 not found or not yours, 409 state conflict, 413 too large, 415 wrong media type, 422 invalid field, 429 quota or rate, 5xx only for bugs. Lists take ?limit= (1-500, default 50) and an opaque ?cursor=, and answer {items, next_cursor}. Long work (jobs) answers 202 with a resource to poll. Every response carries x-request-id, the id in the logs and the audit log. Request bodies and query parameters are described by schemas derived from the server's own types, and unknown fields and parameters are refused."
         },
         "servers": [{ "url": "/" }],
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer", "description": "A session token (POST /api/v1/sessions) or an API key." } },
-            "schemas": { "Error": error_schema() }
+            "schemas": Value::Object(components)
         }
     })
 }

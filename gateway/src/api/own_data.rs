@@ -63,9 +63,10 @@ async fn own(
         })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct UploadQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct UploadQuery {
     name: Option<String>,
     format: Option<String>,
     types: Option<String>,
@@ -160,9 +161,9 @@ async fn list(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Sharing {
+pub(super) struct Sharing {
     mode: String,
     #[serde(default)]
     institutions: Vec<String>,
@@ -193,9 +194,9 @@ async fn share(
     Ok(Json(shared))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Sensitivity {
+pub(super) struct Sensitivity {
     columns: std::collections::BTreeMap<String, String>,
 }
 

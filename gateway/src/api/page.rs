@@ -7,9 +7,11 @@ use serde::Deserialize;
 use super::ApiError;
 
 /// The page a list request asks for.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Page {
+    #[param(minimum = 1, maximum = 500)]
     pub(super) limit: Option<u32>,
     pub(super) cursor: Option<String>,
 }

@@ -25,9 +25,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/persons/{subject}/reports", post(report))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Registration {
+#[schema(as = PersonRegistration)]
+pub(super) struct Registration {
     username: String,
     password: String,
     name: String,
@@ -87,9 +88,9 @@ async fn register(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Grant {
+pub(super) struct Grant {
     grantee: String,
     scope: String,
     purpose: String,
@@ -245,10 +246,12 @@ async fn records(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ReportQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct ReportQuery {
     #[serde(default)]
+    #[param(inline)]
     format: Format,
 }
 

@@ -153,9 +153,10 @@ async fn read(
     Ok(Json(out))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Assignment {
+#[schema(as = ProductReviewers)]
+pub(super) struct Assignment {
     reviewer_ids: Vec<UserId>,
 }
 
@@ -214,9 +215,9 @@ async fn submit_review(
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DecisionRequest {
+pub(super) struct DecisionRequest {
     recommended: bool,
     reason: String,
 }

@@ -40,9 +40,10 @@ impl From<ReviewError> for ApiError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Assignment {
+#[schema(as = ApplicationReviewers)]
+pub(super) struct Assignment {
     reviewer_ids: Vec<UserId>,
 }
 
@@ -127,9 +128,9 @@ async fn list_reviews(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct DecisionBody {
+pub(super) struct DecisionBody {
     decision: String,
     reason: String,
 }
@@ -164,9 +165,9 @@ async fn decide(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Affiliations {
+pub(super) struct Affiliations {
     usccs: Vec<String>,
 }
 

@@ -158,9 +158,10 @@ async fn file_signed_in(
     Ok(receipt(&filed))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct FollowQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct FollowQuery {
     token: String,
 }
 
@@ -182,9 +183,10 @@ async fn follow(
         })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct LedgerQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct LedgerQuery {
     status: Option<String>,
     #[serde(default)]
     overdue: bool,
@@ -250,9 +252,9 @@ async fn read(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Resolution {
+pub(super) struct Resolution {
     outcome: Outcome,
     resolution: String,
 }
@@ -287,16 +289,16 @@ async fn resolve(
     Ok(Json(resolved?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 enum Decision {
     Accept,
     Return,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AcceptanceBody {
+pub(super) struct AcceptanceBody {
     decision: Decision,
     reason: Option<String>,
 }
@@ -320,9 +322,9 @@ async fn accept(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewStaff {
+pub(super) struct NewStaff {
     username: String,
     display_name: String,
     password: String,
@@ -441,9 +443,10 @@ async fn create_user(
         .into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Reason {
+#[schema(as = ServiceReason)]
+pub(super) struct Reason {
     reason: String,
 }
 
@@ -547,9 +550,9 @@ async fn list_users(
     Ok(Json(json!({ "items": items, "next_cursor": null })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct VerificationRequest {
+pub(super) struct VerificationRequest {
     matter: String,
     letter_title: String,
     subjects: Vec<::public::verification::Listed>,

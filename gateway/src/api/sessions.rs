@@ -26,9 +26,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/me/password", put(change_password))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Login {
+pub(super) struct Login {
     username: String,
     password: String,
     /// The six digits of the user's authenticator app, or a recovery code.
@@ -113,9 +113,9 @@ async fn start_own_second_factor(
     Ok((StatusCode::CREATED, Json(enrolment)).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RecoveryRenewal {
+pub(super) struct RecoveryRenewal {
     /// A code of the caller's authenticator app.
     one_time_code: String,
 }
@@ -175,17 +175,17 @@ fn own_credentials(caller: &Caller) -> Resource {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewApiKey {
+pub(super) struct NewApiKey {
     name: String,
     /// Days until the key expires: 90 by default, 1 to 365.
     expires_in_days: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordChange {
+pub(super) struct PasswordChange {
     current_password: String,
     new_password: String,
 }

@@ -96,9 +96,10 @@ async fn file_staff(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct TokenQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct TokenQuery {
     token: String,
 }
 
@@ -126,9 +127,9 @@ async fn follow(
     Ok(Json(by_token(&state, &number, &query.token).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Rating {
+pub(super) struct Rating {
     rating: i64,
     #[serde(default)]
     comment: String,
@@ -154,9 +155,10 @@ async fn rate(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
     status: Option<String>,
     #[serde(default)]
     overdue: bool,
@@ -180,9 +182,9 @@ async fn list(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Extension {
+pub(super) struct Extension {
     days: i64,
     reason: String,
 }
@@ -208,9 +210,9 @@ async fn extend(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Answer {
+pub(super) struct Answer {
     answer: String,
 }
 

@@ -866,7 +866,7 @@ async fn sample_release(
 }
 
 /// An aggregate request.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AggregateRequest {
     /// Columns to group by (at most 5; none for one overall group).
@@ -1310,8 +1310,9 @@ async fn aggregate_release(
 }
 
 /// An evaluation request.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReleaseEvaluationRequest)]
 pub struct EvaluationRequest {
     /// The score column (higher = riskier).
     pub score: String,
