@@ -148,6 +148,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
+        let method_name = method.as_str().to_lowercase();
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -167,8 +168,97 @@ impl TestApp {
         } else {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
         };
+        conforms(&method_name, path, status, &value);
         (status, value)
     }
+}
+
+/// The contract the answers are held to: `/api/openapi.json` as the server describes
+/// itself, with a validator for each answer it gives a schema (issue 17: every answer
+/// any test receives through [`TestApp::call`] or [`TestApp::upload`] is checked
+/// against its operation's schema for that status).
+struct Contract {
+    document: Value,
+    validators:
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<jsonschema::Validator>>>,
+}
+
+fn contract() -> &'static Contract {
+    static CONTRACT: std::sync::OnceLock<Contract> = std::sync::OnceLock::new();
+    CONTRACT.get_or_init(|| Contract {
+        document: gateway::api::openapi::document(),
+        validators: Default::default(),
+    })
+}
+
+/// The operation's path template that `path` (without its query) matches, preferring
+/// literal segments.
+fn template_of<'d>(paths: &'d serde_json::Map<String, Value>, path: &str) -> Option<&'d str> {
+    let path = path.split('?').next().unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    paths
+        .keys()
+        .filter_map(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            if parts.len() != segments.len() {
+                return None;
+            }
+            let mut literal = 0;
+            for (part, segment) in parts.iter().zip(&segments) {
+                if part.starts_with('{') {
+                    continue;
+                }
+                if part != segment {
+                    return None;
+                }
+                literal += 1;
+            }
+            Some((literal, template.as_str()))
+        })
+        .max_by_key(|(literal, _)| *literal)
+        .map(|(_, template)| template)
+}
+
+/// Checks a JSON answer against the schema its operation declares for its status.
+pub fn conforms(method: &str, path: &str, status: StatusCode, value: &Value) {
+    let contract = contract();
+    let Some(paths) = contract.document["paths"].as_object() else {
+        return;
+    };
+    let Some(template) = template_of(paths, path) else {
+        return;
+    };
+    let schema = &paths[template][method]["responses"][status.as_str()]["content"]["application/json"]
+        ["schema"];
+    if !schema.is_object() {
+        return;
+    }
+    let key = format!("{method} {template} {status}");
+    let validator = {
+        let mut validators = contract.validators.lock().expect("validators");
+        validators
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let root = serde_json::json!({
+                    "allOf": [schema],
+                    "components": contract.document["components"],
+                });
+                std::sync::Arc::new(
+                    jsonschema::draft202012::new(&root)
+                        .unwrap_or_else(|e| panic!("{key}: the schema does not compile: {e}")),
+                )
+            })
+            .clone()
+    };
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{key}: the answer does not conform to its schema:\n{}\n{value}",
+        errors.join("\n")
+    );
 }
 
 impl TestApp {
@@ -191,10 +281,9 @@ impl TestApp {
             .expect("the server answers");
         let status = response.status();
         let text = response.text().await.expect("body");
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
-        )
+        let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        conforms("post", path, status, &value);
+        (status, value)
     }
 
     /// One registered enterprise of the sample data, as the public search returns it.

@@ -152,7 +152,11 @@ const OPS: &[Op] = &[
 /// The schemas a document refers to (`components.schemas`), collected as operations
 /// name their types.
 #[derive(Default)]
-struct Schemas(serde_json::Map<String, Value>);
+struct Schemas {
+    described: serde_json::Map<String, Value>,
+    /// Names given to two different schemas (two types of one name, without `as`).
+    clashes: Vec<String>,
+}
 
 impl Schemas {
     /// A reference to `T`'s schema, derived from the Rust type (utoipa), registered
@@ -161,15 +165,23 @@ impl Schemas {
         let mut nested = Vec::new();
         T::schemas(&mut nested);
         for (name, schema) in nested {
-            self.0
-                .insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
+            self.describe(name, serde_json::to_value(schema).unwrap_or(Value::Null));
         }
         let name = T::name();
-        self.0.insert(
+        self.describe(
             name.to_string(),
             serde_json::to_value(T::schema()).unwrap_or(Value::Null),
         );
         json!({ "$ref": format!("#/components/schemas/{name}") })
+    }
+
+    fn describe(&mut self, name: String, schema: Value) {
+        match self.described.get(&name) {
+            Some(earlier) if *earlier != schema => self.clashes.push(name),
+            _ => {
+                self.described.insert(name, schema);
+            }
+        }
     }
 }
 
@@ -681,6 +693,20 @@ pub fn untyped() -> Vec<String> {
         .filter(|op| op.body.is_some_and(|(t, _)| t == JSON) && typed(op).0.is_none())
         .map(|op| format!("{} {}: its JSON body has no schema", op.method, op.path))
         .collect();
+    let mut schemas = Schemas::default();
+    for op in OPS {
+        if let (Some(body), _) = typed(op) {
+            body(&mut schemas);
+        }
+        if let Some(answer) = answer(op) {
+            answer(&mut schemas);
+        }
+    }
+    missing.extend(
+        schemas.clashes.iter().map(|name| {
+            format!("two types are described as {name}: name one with #[schema(as = …)]")
+        }),
+    );
     let typed = TYPED.iter().map(|(m, p, _, _)| (m, p));
     let answers = ANSWERS.iter().map(|(m, p, _)| (m, p));
     for (method, path) in typed.chain(answers) {
@@ -817,7 +843,7 @@ pub fn document() -> Value {
             .as_object_mut()
             .map(|o| o.insert(op.method.into(), operation));
     }
-    let mut components = schemas.0;
+    let mut components = schemas.described;
     components.insert("Error".into(), error_schema());
     json!({
         "openapi": "3.1.0",

@@ -291,6 +291,7 @@ async fn resolve(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = AcceptanceDecision)]
 enum Decision {
     Accept,
     Return,
