@@ -24,7 +24,7 @@ pub const ACCEPTED: [(&str, &[u8]); 3] = [
 ];
 
 /// An uploaded file, without its content.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct EvidenceFile {
     /// Id, to list in a qualification's `evidence`.
     pub id: String,

@@ -390,7 +390,7 @@ pub async fn list_users(store: &Store) -> Result<Vec<UserInfo>, StoreError> {
 }
 
 /// A credential just issued: the secret is shown once and never stored.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Issued {
     /// The credential's id (for revocation).
     pub id: String,

@@ -72,7 +72,7 @@ pub fn periods(
 }
 
 /// A progress report.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ProgressReport {
     /// Id.
     pub id: String,
@@ -410,7 +410,7 @@ impl Usage {
 }
 
 /// What was measured of an institution over a window.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Measures {
     /// API requests made.
     pub requests: i64,
@@ -433,7 +433,7 @@ pub struct Measures {
 }
 
 /// A re-evaluation record.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Evaluation {
     /// Id.
     pub id: String,

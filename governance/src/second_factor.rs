@@ -157,7 +157,7 @@ pub fn from_base32(text: &str) -> Option<Vec<u8>> {
 }
 
 /// A second factor being enrolled: shown once, to be added to an authenticator app.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Enrolment {
     /// The secret, base32.
     pub secret: String,

@@ -15,7 +15,7 @@ use storage::store::{Store, StoreError, new_id, now, sha256_hex};
 use crate::db::models::Models as _;
 
 /// A model as listed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelInfo {
     /// Id.
     pub id: String,

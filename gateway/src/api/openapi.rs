@@ -597,6 +597,63 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
     use workbench::workspace::Job;
     &[
         ("get", "/api/v1/me", body::<Caller>),
+        (
+            "post",
+            "/api/v1/sessions/second-factor",
+            body::<governance::second_factor::Enrolment>,
+        ),
+        (
+            "post",
+            "/api/v1/me/second-factor",
+            body::<governance::second_factor::Enrolment>,
+        ),
+        (
+            "post",
+            "/api/v1/api-keys",
+            body::<governance::identity::Issued>,
+        ),
+        (
+            "post",
+            "/api/v1/api-keys/{id}/rotate",
+            body::<governance::identity::Issued>,
+        ),
+        ("post", "/api/v1/applications", body::<Application>),
+        (
+            "post",
+            "/api/v1/applications/{id}/evidence",
+            body::<governance::evidence::EvidenceFile>,
+        ),
+        ("post", "/api/v1/institutions/{id}/jobs", body::<Job>),
+        (
+            "post",
+            "/api/v1/institutions/{id}/jobs/{job}/cancel",
+            body::<Job>,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/jobs/{job}/sample",
+            body::<workbench::gate::Sample>,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/models",
+            body::<workbench::models::ModelInfo>,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/products",
+            body::<Product>,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/reports",
+            body::<governance::progress::ProgressReport>,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/evaluations",
+            body::<governance::progress::Evaluation>,
+        ),
         ("get", "/api/v1/applications/{id}", body::<Application>),
         ("put", "/api/v1/applications/{id}", body::<Application>),
         (

@@ -214,7 +214,7 @@ fn pseudonymised(column: &SourceColumn, own: &OwnSensitivity) -> bool {
 }
 
 /// How one result column leaves.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ColumnTreatment {
     /// The column.
     pub name: String,
@@ -228,7 +228,7 @@ pub struct ColumnTreatment {
 }
 
 /// A released sample.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Sample {
     /// The ledger entry.
     pub release_id: ReleaseId,
@@ -252,7 +252,7 @@ pub struct Sample {
 }
 
 /// What is left of the daily sample budget.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Budget {
     /// Rows released in the last 24 hours.
     pub used_today: i64,
