@@ -298,7 +298,7 @@ pub async fn schedule(
 }
 
 /// One overdue report.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Overdue {
     /// The institution.
     pub institution_id: InstitutionId,

@@ -10,7 +10,7 @@ use policies::access::{Action, Resource};
 use serde::Deserialize;
 use storage::ids::{ApplicationId, UserId};
 
-use super::page::{Page, cursor};
+use super::page::{Listed, Page, cursor};
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
 use governance::applications::{self, Application, ApplicationError};
 use governance::evidence::{self, EvidenceError};
@@ -167,7 +167,7 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<Application>>, ApiError> {
     let limit = page.size()?;
     let all = state
         .authorize(&caller, Action::ListApplications, &Resource::Platform)
@@ -190,9 +190,7 @@ async fn list(
             items.push(application);
         }
     }
-    Ok(Json(
-        serde_json::json!({ "items": items, "next_cursor": next_cursor }),
-    ))
+    Ok(Json(Listed { items, next_cursor }))
 }
 
 async fn read(
@@ -305,12 +303,9 @@ async fn list_evidence(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<ApplicationId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<governance::evidence::EvidenceFile>>, ApiError> {
     visible(&state, &caller, &id, Action::ReadApplication).await?;
-    Ok(Json(serde_json::json!({
-        "items": evidence::list(&state.store, &id).await?,
-        "next_cursor": null,
-    })))
+    Ok(Json(Listed::all(evidence::list(&state.store, &id).await?)))
 }
 
 async fn download_evidence(

@@ -11,7 +11,7 @@ use policies::access::{Action, Resource};
 use serde::Deserialize;
 use storage::ids::{ApplicationId, InstitutionId, JobId};
 
-use super::page::{Page, cursor};
+use super::page::{Listed, Page, cursor};
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use governance::accounts::{self, AccountError};
 use governance::identity::{Caller, Role};
@@ -358,7 +358,7 @@ async fn list_jobs(
     caller: Caller,
     Path(id): Path<InstitutionId>,
     ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<Job>>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
     let limit = page.size()?;
     // Newest first: by submission time, then id; the cursor carries both.
@@ -384,9 +384,7 @@ async fn list_jobs(
                 .map(|j| cursor(&[j.submitted_at.as_str(), j.id.as_str()]))
         })
         .flatten();
-    Ok(Json(
-        serde_json::json!({ "items": items, "next_cursor": next_cursor }),
-    ))
+    Ok(Json(Listed { items, next_cursor }))
 }
 
 async fn read_job(
@@ -466,13 +464,12 @@ async fn list_reports(
 async fn overdue(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<progress::Overdue>>, ApiError> {
     state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
     let today = platform::store::china_today();
-    Ok(Json(serde_json::json!({
-        "items": progress::overdue(&state.store, today, state.settings.reports).await?,
-        "next_cursor": null,
-    })))
+    Ok(Json(Listed::all(
+        progress::overdue(&state.store, today, state.settings.reports).await?,
+    )))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -513,12 +510,11 @@ async fn list_evaluations(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<InstitutionId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<progress::Evaluation>>, ApiError> {
     institution(&state, &caller, &id, Action::ReadInstitution).await?;
-    Ok(Json(serde_json::json!({
-        "items": progress::evaluations(&state.store, &id).await?,
-        "next_cursor": null,
-    })))
+    Ok(Json(Listed::all(
+        progress::evaluations(&state.store, &id).await?,
+    )))
 }
 
 impl From<ModelError> for ApiError {
@@ -617,12 +613,9 @@ async fn list_models(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<InstitutionId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<models::ModelInfo>>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
-    Ok(Json(serde_json::json!({
-        "items": models::list(&state.store, &id).await?,
-        "next_cursor": null,
-    })))
+    Ok(Json(Listed::all(models::list(&state.store, &id).await?)))
 }
 
 async fn delete_model(

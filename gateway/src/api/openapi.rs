@@ -6,6 +6,8 @@
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
+use super::page::Listed;
+
 /// One documented operation.
 struct Op {
     method: &'static str,
@@ -190,6 +192,20 @@ type ParamsOf = fn() -> Vec<Value>;
 
 fn body<T: ToSchema>(schemas: &mut Schemas) -> Value {
     schemas.of::<T>()
+}
+
+/// A page of `T`s: described inline (a generic type has one name for every `T`), its
+/// items referring to `T`'s schema.
+fn list<T: ToSchema>(schemas: &mut Schemas) -> Value {
+    schemas.of::<T>();
+    let mut nested = Vec::new();
+    <Listed<T> as ToSchema>::schemas(&mut nested);
+    for (name, schema) in nested {
+        if name != <Listed<T> as ToSchema>::name() {
+            schemas.describe(name, serde_json::to_value(schema).unwrap_or(Value::Null));
+        }
+    }
+    serde_json::to_value(<Listed<T> as utoipa::PartialSchema>::schema()).unwrap_or(Value::Null)
 }
 
 fn query<T: IntoParams>() -> Vec<Value> {
@@ -624,6 +640,34 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
             body::<governance::evidence::EvidenceFile>,
         ),
         ("post", "/api/v1/institutions/{id}/jobs", body::<Job>),
+        ("get", "/api/v1/institutions/{id}/jobs", list::<Job>),
+        ("get", "/api/v1/applications", list::<Application>),
+        (
+            "get",
+            "/api/v1/applications/{id}/evidence",
+            list::<governance::evidence::EvidenceFile>,
+        ),
+        (
+            "get",
+            "/api/v1/reports/overdue",
+            list::<governance::progress::Overdue>,
+        ),
+        (
+            "get",
+            "/api/v1/institutions/{id}/evaluations",
+            list::<governance::progress::Evaluation>,
+        ),
+        (
+            "get",
+            "/api/v1/institutions/{id}/models",
+            list::<workbench::models::ModelInfo>,
+        ),
+        (
+            "get",
+            "/api/v1/institutions/{id}/own-tables",
+            list::<OwnTable>,
+        ),
+        ("get", "/api/v1/institutions/{id}/products", list::<Product>),
         (
             "post",
             "/api/v1/institutions/{id}/jobs/{job}/cancel",

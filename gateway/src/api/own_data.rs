@@ -12,6 +12,7 @@ use serde::Deserialize;
 use std::io::Write;
 use storage::ids::InstitutionId;
 
+use super::page::Listed;
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use governance::accounts;
 use governance::identity::Caller;
@@ -153,12 +154,9 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<InstitutionId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<own_data::OwnTable>>, ApiError> {
     own(&state, &caller, &id).await?;
-    Ok(Json(serde_json::json!({
-        "items": own_data::list(&state.store, &id).await?,
-        "next_cursor": null,
-    })))
+    Ok(Json(Listed::all(own_data::list(&state.store, &id).await?)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

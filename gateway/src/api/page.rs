@@ -2,7 +2,7 @@
 //! 500, 50 by default) and an opaque `?cursor=`, the `next_cursor` of the previous page,
 //! carrying the sort key after which the page starts.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 
@@ -60,4 +60,24 @@ fn decode_cursor(cursor: &str, parts: usize) -> Option<Vec<String>> {
     let text = String::from_utf8(bytes).ok()?;
     let split: Vec<String> = text.split('\n').map(str::to_owned).collect();
     (split.len() == parts && split.iter().all(|p| !p.is_empty())).then_some(split)
+}
+
+/// One page of a list, as every list answers: its items and the cursor of the next page
+/// (null on the last).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Listed<T> {
+    /// The items.
+    pub(super) items: Vec<T>,
+    /// The `cursor` that asks for the next page; null when this is the last.
+    pub(super) next_cursor: Option<String>,
+}
+
+impl<T> Listed<T> {
+    /// The whole list, on one page.
+    pub(super) fn all(items: Vec<T>) -> Listed<T> {
+        Listed {
+            items,
+            next_cursor: None,
+        }
+    }
 }

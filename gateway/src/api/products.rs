@@ -10,6 +10,7 @@ use policies::access::{Action, InstitutionRef, Resource};
 use serde::Deserialize;
 use storage::ids::{InstitutionId, ProductId, UserId};
 
+use super::page::Listed;
 use super::{ApiError, ApiJson, AppState, request_id};
 use governance::accounts;
 use governance::identity::{Caller, Role};
@@ -100,7 +101,7 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<InstitutionId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<Product>>, ApiError> {
     super::institutions::institution(
         &state,
         &caller,
@@ -108,10 +109,9 @@ async fn list(
         super::institutions::read_action(&caller),
     )
     .await?;
-    Ok(Json(serde_json::json!({
-        "items": products::of_institution(&state.store, &id).await?,
-        "next_cursor": null,
-    })))
+    Ok(Json(Listed::all(
+        products::of_institution(&state.store, &id).await?,
+    )))
 }
 
 /// A product with its reviews (a reviewer sees only their own until the decision) and,
