@@ -364,7 +364,7 @@ pub async fn register_person(
 }
 
 /// A user as administrators list them.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct UserInfo {
     /// Its id.
     pub id: String,
@@ -1043,7 +1043,7 @@ pub async fn change_password(
 }
 
 /// A credential as listed to its owner (never the secret).
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct CredentialInfo {
     /// Id.
     pub id: String,

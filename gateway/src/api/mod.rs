@@ -398,13 +398,20 @@ pub(crate) fn provisional_note(provisional: bool, due_on: chrono::NaiveDate) -> 
     }
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "ok" }))
+/// The state of the process or of its database.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// `ok` (the process answers) or `ready` (the database answers).
+    status: &'static str,
+}
+
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Ok(()) => Json(Health { status: "ready" }).into_response(),
         Err(e) => {
             tracing::warn!("not ready: {e}");
             ApiError::new(

@@ -612,7 +612,54 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
     use workbench::own_data::OwnTable;
     use workbench::workspace::Job;
     &[
+        ("get", "/healthz", body::<super::Health>),
+        ("get", "/readyz", body::<super::Health>),
         ("get", "/api/v1/me", body::<Caller>),
+        (
+            "get",
+            "/api/v1/users",
+            list::<governance::identity::UserInfo>,
+        ),
+        (
+            "post",
+            "/api/v1/users/{id}/disable",
+            body::<super::service::Administered>,
+        ),
+        (
+            "post",
+            "/api/v1/users/{id}/enable",
+            body::<super::service::Administered>,
+        ),
+        (
+            "post",
+            "/api/v1/users/{id}/revoke-credentials",
+            body::<super::service::Administered>,
+        ),
+        (
+            "post",
+            "/api/v1/users/{id}/reset-second-factor",
+            body::<super::service::Administered>,
+        ),
+        (
+            "post",
+            "/api/v1/sessions",
+            body::<super::sessions::LoggedIn>,
+        ),
+        (
+            "post",
+            "/api/v1/me/recovery-codes",
+            body::<super::sessions::RecoveryCodes>,
+        ),
+        (
+            "put",
+            "/api/v1/me/password",
+            body::<super::sessions::PasswordChanged>,
+        ),
+        (
+            "get",
+            "/api/v1/api-keys",
+            list::<governance::identity::CredentialInfo>,
+        ),
         (
             "post",
             "/api/v1/sessions/second-factor",

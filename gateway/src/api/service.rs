@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use storage::ids::UserId;
 
+use super::page::Listed;
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use desk::objections::{self, Filed, Filing, ObjectionError, Outcome};
 use governance::identity::{Caller, Role};
@@ -457,7 +458,7 @@ async fn administer(
     id: &UserId,
     action: governance::identity::UserAction,
     reason: &str,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Administered>, ApiError> {
     state.authorize(caller, Action::ManageUsers, &Resource::Platform)?;
     let revoked = governance::identity::administer_user(
         &state.store,
@@ -468,9 +469,19 @@ async fn administer(
         &request_id(),
     )
     .await?;
-    Ok(Json(
-        json!({ "user_id": id, "credentials_revoked": revoked }),
-    ))
+    Ok(Json(Administered {
+        user_id: id.clone(),
+        credentials_revoked: revoked,
+    }))
+}
+
+/// A user administered.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Administered {
+    /// The user.
+    user_id: UserId,
+    /// How many of their credentials were revoked.
+    credentials_revoked: u64,
 }
 
 /// Administrators disable a user (every credential revoked, none issued until enabled).
@@ -479,7 +490,7 @@ async fn disable_user(
     caller: Caller,
     Path(id): Path<UserId>,
     ApiJson(body): ApiJson<Reason>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Administered>, ApiError> {
     administer(
         &state,
         &caller,
@@ -496,7 +507,7 @@ async fn enable_user(
     caller: Caller,
     Path(id): Path<UserId>,
     ApiJson(body): ApiJson<Reason>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Administered>, ApiError> {
     administer(
         &state,
         &caller,
@@ -513,7 +524,7 @@ async fn revoke_user_credentials(
     caller: Caller,
     Path(id): Path<UserId>,
     ApiJson(body): ApiJson<Reason>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Administered>, ApiError> {
     administer(
         &state,
         &caller,
@@ -530,7 +541,7 @@ async fn reset_second_factor(
     caller: Caller,
     Path(id): Path<UserId>,
     ApiJson(body): ApiJson<Reason>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Administered>, ApiError> {
     administer(
         &state,
         &caller,
@@ -545,10 +556,10 @@ async fn reset_second_factor(
 async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Listed<governance::identity::UserInfo>>, ApiError> {
     state.authorize(&caller, Action::ManageUsers, &Resource::Platform)?;
     let items = governance::identity::list_users(&state.store).await?;
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(Listed::all(items)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -7,6 +7,7 @@ use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::page::Listed;
 use super::{ApiError, ApiJson, AppState, ClientIp, request_id};
 use policies::access::{Action, Resource};
 
@@ -46,6 +47,37 @@ impl Login {
     }
 }
 
+/// A session opened.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct LoggedIn {
+    /// The session token: `Authorization: Bearer <token>`.
+    token: String,
+    /// When it expires.
+    expires_at: Option<String>,
+    /// Who logged in.
+    user: Caller,
+    /// The recovery codes of a second factor this login confirmed: shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<Vec<String>>,
+    /// What to do with them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes_note: Option<&'static str>,
+}
+
+/// New recovery codes, shown once.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct RecoveryCodes {
+    /// Each logs in once in place of a code.
+    recovery_codes: Vec<String>,
+}
+
+/// A password changed.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct PasswordChanged {
+    /// How many of the user's other sessions were revoked.
+    sessions_revoked: u64,
+}
+
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -60,17 +92,16 @@ async fn login(
     )
     .await?;
     let caller = identity::authenticate(&state.store, &logged_in.issued.token).await?;
-    let mut answer = serde_json::json!({
-        "token": logged_in.issued.token,
-        "expires_at": logged_in.issued.expires_at,
-        "user": caller,
+    let recovery_codes_note = logged_in.recovery_codes.as_ref().map(|_| {
+        "your second factor is enrolled. Keep these recovery codes somewhere safe: each logs you in once in place of a code, if you lose your authenticator; they are not shown again"
     });
-    if let Some(codes) = logged_in.recovery_codes {
-        answer["recovery_codes"] = serde_json::json!(codes);
-        answer["recovery_codes_note"] = serde_json::json!(
-            "your second factor is enrolled. Keep these recovery codes somewhere safe: each logs you in once in place of a code, if you lose your authenticator; they are not shown again"
-        );
-    }
+    let answer = LoggedIn {
+        token: logged_in.issued.token,
+        expires_at: logged_in.issued.expires_at,
+        user: caller,
+        recovery_codes: logged_in.recovery_codes,
+        recovery_codes_note,
+    };
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
@@ -145,7 +176,9 @@ async fn renew_recovery_codes(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "recovery_codes": codes })),
+        Json(RecoveryCodes {
+            recovery_codes: codes,
+        }),
     )
         .into_response())
 }
@@ -196,7 +229,7 @@ async fn change_password(
     ClientIp(ip): ClientIp,
     caller: Caller,
     ApiJson(body): ApiJson<PasswordChange>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PasswordChanged>, ApiError> {
     state.authorize(
         &caller,
         Action::ManageCredentials,
@@ -213,7 +246,9 @@ async fn change_password(
         &request_id(),
     )
     .await?;
-    Ok(Json(serde_json::json!({ "sessions_revoked": revoked })))
+    Ok(Json(PasswordChanged {
+        sessions_revoked: revoked,
+    }))
 }
 
 /// Replaces an API key by a new one of the same name (and a new lifetime); the old one
@@ -258,16 +293,14 @@ async fn create_api_key(
 async fn list_api_keys(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<identity::CredentialInfo>>, ApiError> {
     state.authorize(
         &caller,
         Action::WithdrawOwnCredentials,
         &own_credentials(&caller),
     )?;
     let items = identity::list_api_keys(&state.store, &caller).await?;
-    Ok(Json(
-        serde_json::json!({ "items": items, "next_cursor": null }),
-    ))
+    Ok(Json(Listed::all(items)))
 }
 
 async fn revoke_api_key(
