@@ -616,6 +616,27 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
         ("get", "/readyz", body::<super::Health>),
         ("get", "/api/v1/me", body::<Caller>),
         (
+            "post",
+            "/api/v1/public/objections",
+            body::<super::service::ObjectionReceipt>,
+        ),
+        (
+            "post",
+            "/api/v1/objections",
+            body::<super::service::ObjectionReceipt>,
+        ),
+        (
+            "post",
+            "/api/v1/public/tickets",
+            body::<super::tickets::TicketReceipt>,
+        ),
+        (
+            "post",
+            "/api/v1/tickets",
+            body::<super::tickets::TicketReceipt>,
+        ),
+        ("get", "/api/v1/tickets", body::<super::tickets::TicketList>),
+        (
             "get",
             "/api/v1/users",
             list::<governance::identity::UserInfo>,

@@ -121,18 +121,39 @@ fn receipt(filed: &Filed) -> Response {
     };
     (
         StatusCode::CREATED,
-        Json(json!({
-            "id": filed.id,
-            "number": filed.number,
-            "token": filed.token,
-            "status": filed.status,
-            "source_unit": filed.source_unit,
-            "due_on": filed.due_on,
-            "due_provisional": filed.due_provisional,
-            "message": message,
-        })),
+        Json(ObjectionReceipt {
+            id: filed.id.clone(),
+            number: filed.number.clone(),
+            token: filed.token.clone(),
+            status: filed.status,
+            source_unit: filed.source_unit.clone(),
+            due_on: filed.due_on,
+            due_provisional: filed.due_provisional,
+            message,
+        }),
     )
         .into_response()
+}
+
+/// The receipt of an objection filed: shown once, with its token.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ObjectionReceipt {
+    /// The objection's id.
+    id: String,
+    /// Its number, to quote.
+    number: String,
+    /// The token that follows it: shown only now.
+    token: String,
+    /// `received`, or `open` when accepted at once.
+    status: ObjectionStatus,
+    /// The source unit that verifies it.
+    source_unit: String,
+    /// When it is due, once accepted.
+    due_on: Option<chrono::NaiveDate>,
+    /// Whether the due date was counted without the year's working-day calendar.
+    due_provisional: bool,
+    /// What happens next, for people.
+    message: String,
 }
 
 /// Files an objection without signing in (6.4.2): every incomplete or malformed field

@@ -8,13 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
 use storage::ids::UserId;
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use desk::tickets::{self, NewTicket, TicketError};
 use governance::identity::Caller;
 use policies::access::{Action, Resource};
+use storage::states::TicketStatus;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -40,20 +40,50 @@ impl From<TicketError> for ApiError {
 fn filed(f: tickets::Filed) -> Response {
     (
         StatusCode::CREATED,
-        Json(json!({
-            "id": f.id,
-            "number": f.number,
-            "token": f.token,
-            "status": "open",
-            "due_on": f.due_on,
-            "due_provisional": f.due_provisional,
-            "message": format!(
+        Json(TicketReceipt {
+            message: format!(
                 "received as {}: it will be answered by {}{}. Keep the token: it is shown only now and is needed to follow and rate it.",
                 f.number, f.due_on, super::provisional_note(f.due_provisional, f.due_on)
             ),
-        })),
+            id: f.id,
+            number: f.number,
+            token: f.token,
+            status: TicketStatus::Open,
+            due_on: f.due_on,
+            due_provisional: f.due_provisional,
+        }),
     )
         .into_response()
+}
+
+/// The receipt of a consultation or complaint filed: shown once, with its token.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct TicketReceipt {
+    /// The ticket's id.
+    id: String,
+    /// Its number, to quote.
+    number: String,
+    /// The token that follows and rates it: shown only now.
+    token: String,
+    /// `open`.
+    status: TicketStatus,
+    /// When it is to be answered.
+    due_on: chrono::NaiveDate,
+    /// Whether the due date was counted without the year's working-day calendar.
+    due_provisional: bool,
+    /// What happens next, for people.
+    message: String,
+}
+
+/// Tickets, for the staff who handle them.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct TicketList {
+    /// How many.
+    total: usize,
+    /// The tickets.
+    items: Vec<tickets::Ticket>,
+    /// Always null: the list is whole.
+    next_cursor: Option<String>,
 }
 
 /// The public files a consultation or complaint through the platform.
@@ -168,7 +198,7 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TicketList>, ApiError> {
     state.authorize(&caller, Action::HandleTickets, &Resource::Platform)?;
     if let Some(s) = &query.status
         && s != "open"
@@ -177,9 +207,11 @@ async fn list(
         return Err(ApiError::invalid("status", "status is open or answered"));
     }
     let items = tickets::list(&state.store, query.status.as_deref(), query.overdue).await?;
-    Ok(Json(
-        json!({ "total": items.len(), "items": items, "next_cursor": null }),
-    ))
+    Ok(Json(TicketList {
+        total: items.len(),
+        items,
+        next_cursor: None,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
