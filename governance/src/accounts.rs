@@ -137,7 +137,7 @@ pub struct DeletionRecord {
 }
 
 /// What a batch opening did for one application.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Opened {
     /// The application.
     pub application_id: ApplicationId,

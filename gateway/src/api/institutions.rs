@@ -160,18 +160,39 @@ async fn open_batch(
         &request_id(),
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "opened": opened })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(OpenedBatch { opened })).into_response())
+}
+
+/// Accounts opened in one batch.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct OpenedBatch {
+    /// Each institution opened, with its application and grants.
+    opened: Vec<accounts::Opened>,
+}
+
+/// An institution in the list: its id, name, code and status.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct InstitutionSummary {
+    id: String,
+    name: String,
+    uscc: String,
+    status: String,
+}
+
+/// An institution whose jobs a state change cancelled.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Changed {
+    /// The institution, as it is now.
+    institution: accounts::Institution,
+    /// Its queued or running jobs that were cancelled.
+    jobs_cancelled: Vec<JobId>,
 }
 
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<InstitutionSummary>>, ApiError> {
     state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
     let limit = page.size()?;
     let after = page.after(1)?.map(|mut key| key.remove(0));
@@ -184,15 +205,16 @@ async fn list(
     let next_cursor = (rows.len() == limit as usize)
         .then(|| rows.last().map(|r| cursor(&[r.0.as_str()])))
         .flatten();
-    let items: Vec<serde_json::Value> = rows
+    let items = rows
         .into_iter()
-        .map(|(id, name, uscc, status)| {
-            serde_json::json!({ "id": id, "name": name, "uscc": uscc, "status": status })
+        .map(|(id, name, uscc, status)| InstitutionSummary {
+            id,
+            name,
+            uscc,
+            status,
         })
         .collect();
-    Ok(Json(
-        serde_json::json!({ "items": items, "next_cursor": next_cursor }),
-    ))
+    Ok(Json(Listed { items, next_cursor }))
 }
 
 async fn read(
@@ -221,7 +243,7 @@ async fn suspend(
     caller: Caller,
     Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<Suspension>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Changed>, ApiError> {
     institution(&state, &caller, &id, Action::SuspendInstitution).await?;
     let cancelled = state
         .suspend_institution(
@@ -232,10 +254,10 @@ async fn suspend(
             &request_id(),
         )
         .await?;
-    Ok(Json(serde_json::json!({
-        "institution": accounts::get(&state.store, &id).await?,
-        "jobs_cancelled": cancelled,
-    })))
+    Ok(Json(Changed {
+        institution: accounts::get(&state.store, &id).await?,
+        jobs_cancelled: cancelled,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -267,15 +289,15 @@ async fn terminate(
     caller: Caller,
     Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<Reason>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Changed>, ApiError> {
     institution(&state, &caller, &id, Action::TerminateInstitution).await?;
     let cancelled = state
         .terminate_institution(&id, &body.reason, &caller.user_id, &request_id())
         .await?;
-    Ok(Json(serde_json::json!({
-        "institution": accounts::get(&state.store, &id).await?,
-        "jobs_cancelled": cancelled,
-    })))
+    Ok(Json(Changed {
+        institution: accounts::get(&state.store, &id).await?,
+        jobs_cancelled: cancelled,
+    }))
 }
 
 /// The tables the institution may query: exactly its grants, with their columns.

@@ -617,6 +617,26 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
         ("get", "/api/v1/me", body::<Caller>),
         (
             "post",
+            "/api/v1/institutions",
+            body::<super::institutions::OpenedBatch>,
+        ),
+        (
+            "get",
+            "/api/v1/institutions",
+            list::<super::institutions::InstitutionSummary>,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/suspend",
+            body::<super::institutions::Changed>,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/terminate",
+            body::<super::institutions::Changed>,
+        ),
+        (
+            "post",
             "/api/v1/public/objections",
             body::<super::service::ObjectionReceipt>,
         ),
