@@ -30,15 +30,21 @@ pub struct Scores {
 }
 
 /// A submitted review.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Review {
     /// The reviewer.
     pub reviewer_id: String,
     /// The reviewer's name.
     pub reviewer_name: String,
-    /// The assessment.
-    #[serde(flatten)]
-    pub scores: Scores,
+    /// Its assessment, as [`Scores`] (not flattened from them: a request's fields
+    /// are closed, a review's answer has more).
+    pub compliance: u8,
+    /// See [`Scores`].
+    pub innovation: u8,
+    /// See [`Scores`].
+    pub prospects: u8,
+    /// See [`Scores`].
+    pub opinion: String,
     /// When.
     pub submitted_at: String,
 }

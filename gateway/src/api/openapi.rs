@@ -617,6 +617,36 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
         ("get", "/api/v1/me", body::<Caller>),
         (
             "post",
+            "/api/v1/applications/{id}/reviewers",
+            body::<super::review::Assigned>,
+        ),
+        (
+            "post",
+            "/api/v1/products/{id}/reviewers",
+            body::<super::review::Assigned>,
+        ),
+        (
+            "post",
+            "/api/v1/applications/{id}/reviews",
+            body::<super::review::Reviewed>,
+        ),
+        (
+            "get",
+            "/api/v1/applications/{id}/reviews",
+            body::<super::review::Reviews>,
+        ),
+        (
+            "put",
+            "/api/v1/me/affiliations",
+            body::<super::review::Affiliated>,
+        ),
+        (
+            "post",
+            "/api/v1/products/{id}/reviews",
+            body::<super::products::ProductReviewed>,
+        ),
+        (
+            "post",
             "/api/v1/institutions",
             body::<super::institutions::OpenedBatch>,
         ),

@@ -165,7 +165,7 @@ async fn assign(
     caller: Caller,
     Path(id): Path<ProductId>,
     ApiJson(body): ApiJson<Assignment>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<super::review::Assigned>, ApiError> {
     let product = visible(&state, &caller, &id, Action::AssignProductReviewers).await?;
     let institution = accounts::get(&state.store, &product.institution_id).await?;
     // Conflicts of interest are refused by the rule that would stop the review.
@@ -195,9 +195,10 @@ async fn assign(
         &request_id(),
     )
     .await?;
-    Ok(Json(
-        serde_json::json!({ "status": "under_review", "reviewers": assigned }),
-    ))
+    Ok(Json(super::review::Assigned {
+        status: "under_review",
+        reviewers: assigned,
+    }))
 }
 
 async fn submit_review(
@@ -210,7 +211,10 @@ async fn submit_review(
     products::review(&state.store, &id, &caller.user_id, &body, &request_id()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "product_id": id, "submitted": true })),
+        Json(ProductReviewed {
+            product_id: id,
+            submitted: true,
+        }),
     )
         .into_response())
 }
@@ -248,4 +252,13 @@ async fn public_list(State(state): State<AppState>) -> Result<Json<serde_json::V
         "items": products::public_list(&state.store).await?,
         "next_cursor": null,
     })))
+}
+
+/// A product review recorded.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ProductReviewed {
+    /// The product.
+    product_id: ProductId,
+    /// `true`.
+    submitted: bool,
 }

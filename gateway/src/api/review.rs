@@ -52,7 +52,7 @@ async fn assign(
     caller: Caller,
     Path(id): Path<ApplicationId>,
     ApiJson(body): ApiJson<Assignment>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Assigned>, ApiError> {
     let application = visible(&state, &caller, &id, Action::AssignReviewers).await?;
     // A reviewer with a conflict of interest is refused here, by the same rule that
     // would stop them reviewing.
@@ -79,9 +79,10 @@ async fn assign(
         &request_id(),
     )
     .await?;
-    Ok(Json(
-        serde_json::json!({ "status": "under_review", "reviewers": assigned }),
-    ))
+    Ok(Json(Assigned {
+        status: "under_review",
+        reviewers: assigned,
+    }))
 }
 
 async fn submit_review(
@@ -92,18 +93,14 @@ async fn submit_review(
 ) -> Result<Response, ApiError> {
     visible(&state, &caller, &id, Action::ReviewApplication).await?;
     review::submit_review(&state.store, &id, &caller.user_id, &scores, &request_id()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "status": "reviewed" })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(Reviewed { status: "reviewed" })).into_response())
 }
 
 async fn list_reviews(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<ApplicationId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Reviews>, ApiError> {
     let application = visible(&state, &caller, &id, Action::ReadApplication).await?;
     let decision = review::decision(&state.store, &id).await?;
     let mut reviews = review::reviews(&state.store, &id).await?;
@@ -120,12 +117,12 @@ async fn list_reviews(
             _ => reviews.clear(),
         }
     }
-    Ok(Json(serde_json::json!({
-        "status": application.status,
-        "reviews_in": reviews_in,
-        "reviews": reviews,
-        "decision": decision,
-    })))
+    Ok(Json(Reviews {
+        status: application.status,
+        reviews_in,
+        reviews,
+        decision,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -176,10 +173,46 @@ async fn declare_affiliations(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<Affiliations>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Affiliated>, ApiError> {
     state.authorize(&caller, Action::DeclareAffiliations, &Resource::Platform)?;
     let usccs =
         review::declare_affiliations(&state.store, &caller.user_id, &body.usccs, &request_id())
             .await?;
-    Ok(Json(serde_json::json!({ "usccs": usccs })))
+    Ok(Json(Affiliated { usccs }))
+}
+
+/// Reviewers assigned to an application or a product.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Assigned {
+    /// `under_review`.
+    pub(super) status: &'static str,
+    /// The reviewers' user ids.
+    pub(super) reviewers: Vec<String>,
+}
+
+/// A review recorded.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Reviewed {
+    /// `reviewed`.
+    status: &'static str,
+}
+
+/// An application's reviews, as the caller may see them (blind until the decision).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Reviews {
+    /// The application's status.
+    status: storage::states::ApplicationStatus,
+    /// How many reviews are in.
+    reviews_in: usize,
+    /// The reviews the caller may read.
+    reviews: Vec<review::Review>,
+    /// The decision, once made.
+    decision: Option<review::Decision>,
+}
+
+/// The institutions (USCCs) a reviewer declared.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Affiliated {
+    /// Their codes, as stored.
+    usccs: Vec<String>,
 }

@@ -8,7 +8,7 @@ use storage::states::ApplicationStatus;
 
 use storage::store::{Store, StoreError, Tx};
 
-use crate::review::{Decision, Review, Scores};
+use crate::review::{Decision, Review};
 
 /// A review as it is stored.
 pub(crate) struct NewReview<'a> {
@@ -119,12 +119,10 @@ fn review(r: &SqliteRow) -> Review {
     Review {
         reviewer_id: r.get(0),
         reviewer_name: r.get(1),
-        scores: Scores {
-            compliance: r.get::<i64, _>(2) as u8,
-            innovation: r.get::<i64, _>(3) as u8,
-            prospects: r.get::<i64, _>(4) as u8,
-            opinion: r.get(5),
-        },
+        compliance: r.get::<i64, _>(2) as u8,
+        innovation: r.get::<i64, _>(3) as u8,
+        prospects: r.get::<i64, _>(4) as u8,
+        opinion: r.get(5),
         submitted_at: r.get(6),
     }
 }
