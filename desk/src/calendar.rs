@@ -34,7 +34,7 @@ pub enum AddError {
 }
 
 /// A case whose deadline was recounted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Recounted {
     /// The objection's or ticket's number.
     pub number: String,
@@ -47,7 +47,7 @@ pub struct Recounted {
 }
 
 /// What recounting changed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Recount {
     /// Objections.
     pub objections: Vec<Recounted>,
@@ -261,7 +261,7 @@ async fn recount(
 }
 
 /// A year as listed.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ListedYear {
     /// The year.
     pub year: i32,

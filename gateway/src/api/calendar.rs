@@ -48,14 +48,36 @@ pub(super) fn status(state: &AppState) -> Value {
 
 /// The years of the calendar, with their sources, days off and worked weekend days;
 /// no login (the arrangement is public).
-async fn list(State(state): State<AppState>) -> Json<Value> {
+async fn list(State(state): State<AppState>) -> Json<CalendarYears> {
     let calendar = state.calendars.current();
-    let (years, missing) = listing(&calendar, &state.calendars, china_today());
-    Json(json!({
-        "items": years,
-        "missing_year": missing,
-        "warning": missing.map(missing_warning),
-    }))
+    let (items, missing_year) = listing(&calendar, &state.calendars, china_today());
+    Json(CalendarYears {
+        items,
+        missing_year,
+        warning: missing_year.map(missing_warning),
+    })
+}
+
+/// The calendar's years and the year it lacks.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct CalendarYears {
+    /// Each year, with its source, days off and worked weekend days.
+    items: Vec<desk::calendar::ListedYear>,
+    /// The year it lacks (this one, or from 1 November the next), if any.
+    missing_year: Option<i32>,
+    /// What administrators should do about it.
+    warning: Option<String>,
+}
+
+/// A year added to the calendar.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct YearAdded {
+    /// The year, as listed.
+    year: Option<desk::calendar::ListedYear>,
+    /// The deadlines counted again with it.
+    recounted: desk::calendar::Recount,
+    /// What was done, for people.
+    message: String,
 }
 
 /// Adds a year from its notice (administrators); open deadlines that ran into it are
@@ -80,7 +102,11 @@ async fn add(
     );
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "year": added, "recounted": recount, "message": message })),
+        Json(YearAdded {
+            year: added,
+            recounted: recount,
+            message,
+        }),
     )
         .into_response())
 }

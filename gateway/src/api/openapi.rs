@@ -616,6 +616,16 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
         ("get", "/readyz", body::<super::Health>),
         ("get", "/api/v1/me", body::<Caller>),
         (
+            "get",
+            "/api/v1/calendar/years",
+            body::<super::calendar::CalendarYears>,
+        ),
+        (
+            "post",
+            "/api/v1/calendar/years",
+            body::<super::calendar::YearAdded>,
+        ),
+        (
             "post",
             "/api/v1/applications/{id}/reviewers",
             body::<super::review::Assigned>,
