@@ -345,6 +345,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             .or(config.database.path.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE))
     };
+    // The workspaces: the option, else the configuration's, else beside the database.
+    let workspaces_of = |arg: Option<PathBuf>, database: &Path| {
+        arg.or(config.server.workspaces.clone())
+            .unwrap_or_else(|| workbench::workspace::default_root(database))
+    };
     match cli.command {
         Command::Demo {
             data,
@@ -402,9 +407,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 None => DEFAULT_LISTEN.parse()?,
             };
             let database = database(db);
-            let workspaces = workspaces
-                .or(config.server.workspaces.clone())
-                .unwrap_or_else(|| workbench::workspace::default_root(&database));
+            let workspaces = workspaces_of(workspaces, &database);
             let mut settings = gateway::api::Settings::new(data_dir(data), workspaces);
             let server = &config.server;
             if let Some(slots) = server.job_slots {
@@ -500,9 +503,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             workspaces,
         } => {
             let database = database(db);
-            let workspaces = workspaces
-                .or(config.server.workspaces.clone())
-                .unwrap_or_else(|| workbench::workspace::default_root(&database));
+            let workspaces = workspaces_of(workspaces, &database);
             let manifest = platform::backup::backup(&database, &workspaces, &to).await?;
             let bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
             println!(
@@ -520,9 +521,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             workspaces,
         } => {
             let database = database(db);
-            let workspaces = workspaces
-                .or(config.server.workspaces.clone())
-                .unwrap_or_else(|| workbench::workspace::default_root(&database));
+            let workspaces = workspaces_of(workspaces, &database);
             let manifest = platform::backup::restore(&from, &database, &workspaces).await?;
             println!(
                 "restored the backup of {} into {} (workspaces {}): {} files checked; the audit log verifies",

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::crash::{LOANS, Server, consistent, job, job_until, upload_path};
+use crate::crash::{LOANS, Server, consistent, succeeded, upload_path};
 
 fn creditpool(args: &[&str], paths: &[&Path]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_creditpool"));
@@ -86,20 +86,13 @@ async fn a_backup_taken_while_serving_restores_into_a_fresh_folder_and_serves() 
         .await
         .expect("answered");
     assert_eq!(status, StatusCode::CREATED, "{uploaded}");
-    let submitted = job(
+    let job_id = succeeded(
         &server,
         &token,
         &institution,
         "SELECT subject_id, region_name FROM enterprises",
     )
     .await;
-    let job_id = submitted["id"].as_str().expect("id").to_owned();
-    let done = job_until(&server, &token, &institution, &job_id, |j| {
-        j["ended_at"].is_string()
-    })
-    .await
-    .expect("answered");
-    assert_eq!(done["state"], "succeeded", "{done}");
     let sample_path = format!("/api/v1/institutions/{institution}/jobs/{job_id}/sample");
     let (status, sample) = server
         .call(Method::POST, &sample_path, Some(&token), None)
@@ -262,23 +255,13 @@ async fn a_backup_taken_while_serving_restores_into_a_fresh_folder_and_serves() 
     assert_eq!(status, StatusCode::CREATED, "{again}");
     assert_eq!(again["rows"], sample["rows"]);
     // The restored platform runs jobs over the restored own table and model.
-    let scored = job(
+    succeeded(
         &server,
         &token,
         &institution,
         "SELECT loan_id, linear_score(CAST(amount AS DOUBLE), 0.0, 1.0) AS s FROM loans",
     )
     .await;
-    let ended = job_until(
-        &server,
-        &token,
-        &institution,
-        scored["id"].as_str().expect("id"),
-        |j| j["ended_at"].is_string(),
-    )
-    .await
-    .expect("answered");
-    assert_eq!(ended["state"], "succeeded", "{ended}");
     consistent(fresh.path(), &server, &token, &institution).await;
 }
 

@@ -211,6 +211,19 @@ pub async fn job_until(
     }
 }
 
+/// Runs `sql` as a job to its end, which must be success; its id.
+pub async fn succeeded(server: &Server, token: &str, institution: &str, sql: &str) -> String {
+    let submitted = job(server, token, institution, sql).await;
+    let id = submitted["id"].as_str().expect("id").to_owned();
+    let done = job_until(server, token, institution, &id, |j| {
+        j["ended_at"].is_string()
+    })
+    .await
+    .expect("answered");
+    assert_eq!(done["state"], "succeeded", "{done}");
+    id
+}
+
 /// Every file under `dir`, with its size.
 pub fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
     let mut out = Vec::new();
@@ -493,17 +506,7 @@ async fn a_job_cut_by_a_crash_or_a_kill_fails_and_leaves_no_result() {
     );
     consistent(dir.path(), &server, &token, &institution).await;
     // It runs when submitted again.
-    let again = job(&server, &token, &institution, sql).await;
-    let done = job_until(
-        &server,
-        &token,
-        &institution,
-        again["id"].as_str().expect("id"),
-        |j| j["ended_at"].is_string(),
-    )
-    .await
-    .expect("answered");
-    assert_eq!(done["state"], "succeeded", "{done}");
+    succeeded(&server, &token, &institution, sql).await;
     consistent(dir.path(), &server, &token, &institution).await;
 
     // Killed from outside while a job runs: its worker dies with the server.
@@ -555,20 +558,13 @@ async fn a_release_cut_by_a_crash_is_not_recorded_nor_counted() {
     let dir = tempfile::tempdir().expect("tmp");
     let server = Server::start(dir.path(), Some("audited:release.sample"));
     let (token, institution) = server.institution().await;
-    let submitted = job(
+    let id = succeeded(
         &server,
         &token,
         &institution,
         "SELECT subject_id, region_name FROM enterprises",
     )
     .await;
-    let id = submitted["id"].as_str().expect("id").to_owned();
-    let done = job_until(&server, &token, &institution, &id, |j| {
-        j["ended_at"].is_string()
-    })
-    .await
-    .expect("answered");
-    assert_eq!(done["state"], "succeeded", "{done}");
     let sample = format!("/api/v1/institutions/{institution}/jobs/{id}/sample");
     let answer = server
         .call(reqwest::Method::POST, &sample, Some(&token), None)

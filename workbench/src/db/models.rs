@@ -72,16 +72,7 @@ fn model(r: &SqliteRow) -> ModelInfo {
 
 impl Models for Store {
     async fn relocate_models(&self, tx: &mut Tx, root: &str) -> Result<u64, StoreError> {
-        // The part of the path from the institution's folder on is kept.
-        Ok(sqlx::query(concat!(
-            "UPDATE models SET path = ?1 || '/' || institution_id || ",
-            "substr(path, instr(path, '/' || institution_id || '/') + length(institution_id) + 1) ",
-            "WHERE instr(path, '/' || institution_id || '/') > 0"
-        ))
-        .bind(root)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
+        super::relocate_rows(tx, super::relocation!("models"), root).await
     }
 
     async fn live_model_paths(&self) -> Result<Vec<String>, StoreError> {

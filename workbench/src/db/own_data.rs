@@ -98,16 +98,7 @@ async fn own_table_of(store: &Store, r: &SqliteRow) -> Result<OwnTable, StoreErr
 
 impl OwnData for Store {
     async fn relocate_own_tables(&self, tx: &mut Tx, root: &str) -> Result<u64, StoreError> {
-        // The part of the path from the institution's folder on is kept.
-        Ok(sqlx::query(concat!(
-            "UPDATE own_tables SET path = ?1 || '/' || institution_id || ",
-            "substr(path, instr(path, '/' || institution_id || '/') + length(institution_id) + 1) ",
-            "WHERE instr(path, '/' || institution_id || '/') > 0"
-        ))
-        .bind(root)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected())
+        super::relocate_rows(tx, super::relocation!("own_tables"), root).await
     }
 
     async fn live_own_paths(&self) -> Result<Vec<String>, StoreError> {
