@@ -32,7 +32,7 @@ impl Default for ReportSchedule {
 }
 
 /// One reporting period and where its report stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Period {
     /// First day.
     pub start: NaiveDate,

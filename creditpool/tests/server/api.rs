@@ -702,7 +702,7 @@ async fn a_suspended_institutions_tokens_only_read_its_status() {
 
 /// JSON success answers not yet described by a schema derived from their type: lower it
 /// as answers get theirs, never raise it.
-const UNTYPED_ANSWERS: usize = 30;
+const UNTYPED_ANSWERS: usize = 29;
 
 #[tokio::test]
 async fn the_openapi_description_names_every_route_and_each_answers() {

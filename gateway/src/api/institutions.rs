@@ -468,7 +468,7 @@ async fn list_reports(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<InstitutionId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Reports>, ApiError> {
     let action = if caller.role == Role::Institution {
         Action::SubmitReport
     } else {
@@ -476,11 +476,22 @@ async fn list_reports(
     };
     institution(&state, &caller, &id, action).await?;
     let today = platform::store::china_today();
-    Ok(Json(serde_json::json!({
-        "schedule": progress::schedule(&state.store, &id, today, state.settings.reports).await?,
-        "items": progress::list(&state.store, &id).await?,
-        "next_cursor": null,
-    })))
+    Ok(Json(Reports {
+        schedule: progress::schedule(&state.store, &id, today, state.settings.reports).await?,
+        items: progress::list(&state.store, &id).await?,
+        next_cursor: None,
+    }))
+}
+
+/// An institution's progress reports and its reporting schedule.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Reports {
+    /// Each reporting period and where its report stands.
+    schedule: Vec<progress::Period>,
+    /// The reports submitted.
+    items: Vec<progress::ProgressReport>,
+    /// Always null: the list is whole.
+    next_cursor: Option<String>,
 }
 
 async fn overdue(

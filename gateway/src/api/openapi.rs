@@ -617,6 +617,11 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
         ("get", "/api/v1/me", body::<Caller>),
         (
             "get",
+            "/api/v1/institutions/{id}/reports",
+            body::<super::institutions::Reports>,
+        ),
+        (
+            "get",
             "/api/v1/calendar/years",
             body::<super::calendar::CalendarYears>,
         ),
