@@ -57,17 +57,8 @@ pub async fn reconcile(store: &Store, root: &Path, skip: &Path) -> Result<Recove
             name,
         ))
     };
-    let mut recorded: Vec<String> = store.live_own_paths().await?;
-    recorded.extend(store.live_model_paths().await?);
-    let mut kept: HashSet<(String, String, String)> =
-        recorded.iter().filter_map(|p| key(Path::new(p))).collect();
-    for (job, institution) in store.succeeded_jobs().await? {
-        kept.insert((
-            institution.to_string(),
-            "results".into(),
-            format!("{job}.parquet"),
-        ));
-    }
+    let recorded = recorded_files(store, root).await?;
+    let kept: HashSet<(String, String, String)> = recorded.iter().filter_map(|p| key(p)).collect();
     let mut recovered = Recovered::default();
     let Ok(institutions) = std::fs::read_dir(root) else {
         return Ok(recovered);
@@ -95,8 +86,8 @@ pub async fn reconcile(store: &Store, root: &Path, skip: &Path) -> Result<Recove
         }
     }
     for path in recorded {
-        if !Path::new(&path).exists() {
-            recovered.missing.push(path);
+        if !path.exists() {
+            recovered.missing.push(path.display().to_string());
         }
     }
     if !recovered.removed.is_empty() {

@@ -498,16 +498,14 @@ impl Workspaces {
             .map_err(|e| StoreError::Failed(e.to_string()))?;
         let mut spec = spec.clone();
         spec.artifacts = Some(self.artifacts(&spec.models));
-        let limit_s = spec
-            .timeout_ms
-            .min(crate::worker::MAX_PLAN_TIME.as_millis() as u64)
-            / 1000;
         match crate::worker::plan(&self.worker, &spec).await {
             Ok(()) => Ok(()),
             Err(JobError::Sql(refusal)) => Err(WorkspaceError::Sql(refusal)),
-            Err(JobError::Timeout { .. }) => {
+            // The planner's own limit (at most MAX_PLAN_TIME), as its worker was told it.
+            Err(JobError::Timeout { limit_ms }) => {
                 Err(WorkspaceError::Sql(sandbox::SqlRefusal::new(format!(
-                    "the query took longer than {limit_s} s to plan; simplify it (fewer joins, shorter lists of values)"
+                    "the query took longer than {} s to plan; simplify it (fewer joins, shorter lists of values)",
+                    limit_ms / 1000
                 ))))
             }
             Err(JobError::Memory { limit_mib }) => {

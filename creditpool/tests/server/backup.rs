@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::crash::{LOANS, Server, consistent, succeeded, upload_path};
+use crate::crash::{Server, consistent, succeeded};
 
 fn creditpool(args: &[&str], paths: &[&Path]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_creditpool"));
@@ -66,12 +66,7 @@ async fn a_backup_taken_while_serving_restores_into_a_fresh_folder_and_serves() 
     let (token, institution) = server.institution().await;
     // Own data, a model, a job and its sample, and a report: every kind of state.
     let (status, table) = server
-        .send(
-            &upload_path(&institution, "loans"),
-            &token,
-            "text/csv",
-            LOANS.into(),
-        )
+        .upload_loans(&token, &institution, "loans")
         .await
         .expect("answered");
     assert_eq!(status, StatusCode::CREATED, "{table}");
@@ -145,12 +140,7 @@ async fn a_backup_taken_while_serving_restores_into_a_fresh_folder_and_serves() 
     assert!(said(&again).contains("is not empty"), "{}", said(&again));
     // What changes after the backup is not in it.
     let (status, _) = server
-        .send(
-            &upload_path(&institution, "later"),
-            &token,
-            "text/csv",
-            LOANS.into(),
-        )
+        .upload_loans(&token, &institution, "later")
         .await
         .expect("answered");
     assert_eq!(status, StatusCode::CREATED);

@@ -115,6 +115,23 @@ impl Server {
         Some((status, response.json().await.unwrap_or(Value::Null)))
     }
 
+    /// Uploads the loans CSV as own table `name`; the answer, or None when the server
+    /// gave none.
+    pub async fn upload_loans(
+        &self,
+        token: &str,
+        institution: &str,
+        name: &str,
+    ) -> Option<(StatusCode, Value)> {
+        self.send(
+            &upload_path(institution, name),
+            token,
+            "text/csv",
+            LOANS.into(),
+        )
+        .await
+    }
+
     /// The demo institution's token and id.
     pub async fn institution(&self) -> (String, String) {
         let (status, session) = self
@@ -165,9 +182,9 @@ impl Drop for Server {
     }
 }
 
-pub const LOANS: &str = "loan_id,amount\nL1,100\nL2,250\nL3,75\n";
+const LOANS: &str = "loan_id,amount\nL1,100\nL2,250\nL3,75\n";
 
-pub fn upload_path(institution: &str, name: &str) -> String {
+fn upload_path(institution: &str, name: &str) -> String {
     format!("/api/v1/institutions/{institution}/own-tables?name={name}&format=csv")
 }
 
@@ -350,14 +367,7 @@ async fn an_upload_cut_by_a_crash_leaves_nothing_and_can_be_made_again() {
         let dir = tempfile::tempdir().expect("tmp");
         let server = Server::start(dir.path(), Some(point));
         let (token, institution) = server.institution().await;
-        let answer = server
-            .send(
-                &upload_path(&institution, "loans"),
-                &token,
-                "text/csv",
-                LOANS.into(),
-            )
-            .await;
+        let answer = server.upload_loans(&token, &institution, "loans").await;
         assert!(answer.is_none(), "{point}: answered {answer:?}");
         server.killed();
 
@@ -375,12 +385,7 @@ async fn an_upload_cut_by_a_crash_leaves_nothing_and_can_be_made_again() {
         assert_eq!(tables["items"], json!([]), "{point}: {tables}");
         consistent(dir.path(), &server, &token, &institution).await;
         let (status, table) = server
-            .send(
-                &upload_path(&institution, "loans"),
-                &token,
-                "text/csv",
-                LOANS.into(),
-            )
+            .upload_loans(&token, &institution, "loans")
             .await
             .expect("answered");
         assert_eq!(status, StatusCode::CREATED, "{point}: {table}");
