@@ -681,7 +681,7 @@ pub async fn resolve(
 }
 
 /// Objections filed and completed, for the quality view (7.4: 100 % completed).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct Completion {
     /// Filed in all.
     pub filed: u64,

@@ -452,7 +452,8 @@ pub async fn rate(
 }
 
 /// Figures of the quality view (Q10, Q11).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
+#[schema(as = TicketFigures)]
 pub struct Figures {
     /// Tickets filed.
     pub filed: u64,

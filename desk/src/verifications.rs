@@ -158,7 +158,8 @@ pub async fn archive(
 }
 
 /// A letter as the ledger lists it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = VerificationLetter)]
 pub struct Listed {
     /// Its id.
     pub id: String,
@@ -168,7 +169,8 @@ pub struct Listed {
     pub agency: String,
     /// The matter.
     pub matter: String,
-    /// The findings.
+    /// The findings, subject by subject.
+    #[schema(value_type = Vec<::public::verification::Finding>)]
     pub results: serde_json::Value,
     /// The cut-off of the check.
     pub cut_off_at: String,

@@ -174,7 +174,7 @@ impl Metrics {
 }
 
 /// Response figures of the quality view.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Responses {
     /// Requests measured.
     pub requests: u64,

@@ -77,6 +77,44 @@ pub struct Product {
     pub registered_at: String,
 }
 
+/// A reviewer's assessment as recorded.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ProductReview {
+    /// The reviewer.
+    pub reviewer_id: String,
+    /// 市场需求, 0–100.
+    pub market_demand: i64,
+    /// 创新点, 0–100.
+    pub innovation: i64,
+    /// 服务对象日常管理情况, 0–100.
+    pub management: i64,
+    /// Whether the reviewer recommends it.
+    pub recommend: bool,
+    /// 评审意见.
+    pub opinion: String,
+    /// When it was submitted (RFC 3339).
+    pub submitted_at: String,
+}
+
+/// A recommended product as the public list shows it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicProduct {
+    /// Id.
+    pub id: ProductId,
+    /// 产品名称.
+    pub product_name: String,
+    /// 服务对象名称: the institution.
+    pub institution_name: String,
+    /// 统一社会信用代码 of the institution.
+    pub uscc: String,
+    /// 产品描述.
+    pub description: Description,
+    /// 实验结果样本数据项: the columns of the released sample.
+    pub data_items: serde_json::Value,
+    /// When it was recommended (RFC 3339).
+    pub recommended_at: String,
+}
+
 /// One reviewer's assessment (P9).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -422,7 +460,7 @@ pub async fn reviews(
     store: &Store,
     id: &ProductId,
     only: Option<&str>,
-) -> Result<Vec<serde_json::Value>, StoreError> {
+) -> Result<Vec<ProductReview>, StoreError> {
     store.product_reviews(id, only).await
 }
 
@@ -490,21 +528,19 @@ pub async fn decide(
 
 /// The public list: recommended products of institutions in good standing, newest
 /// recommendation first.
-pub async fn public_list(store: &Store) -> Result<Vec<serde_json::Value>, ProductError> {
+pub async fn public_list(store: &Store) -> Result<Vec<PublicProduct>, ProductError> {
     Ok(store
         .recommended_products()
         .await?
         .into_iter()
-        .map(|(p, recommended_at)| {
-            serde_json::json!({
-                "id": p.id,
-                "product_name": p.form.product_name,
-                "institution_name": p.institution_name,
-                "uscc": p.uscc,
-                "description": p.form.description,
-                "data_items": p.data_items,
-                "recommended_at": recommended_at,
-            })
+        .map(|(p, recommended_at)| PublicProduct {
+            id: p.id,
+            product_name: p.form.product_name,
+            institution_name: p.institution_name,
+            uscc: p.uscc,
+            description: p.form.description,
+            data_items: p.data_items,
+            recommended_at,
         })
         .collect())
 }

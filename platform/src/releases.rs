@@ -5,9 +5,11 @@
 
 use governance::identity::Caller;
 use policies::access::Action;
-use serde_json::Value;
 use storage::ids::{InstitutionId, JobId, RequestId};
-use workbench::gate::{self, AggregateRequest, EvaluationRequest, GateError, Sample};
+use workbench::gate::{
+    self, AggregateFigures, AggregateRequest, EvaluationFigures, EvaluationRequest, GateError,
+    Released, Sample,
+};
 use workbench::own_data::{OwnDataError, Visible};
 
 use crate::{Platform, Refusal};
@@ -73,7 +75,7 @@ impl Platform {
         &self,
         asked: Asked<'_>,
         request: &AggregateRequest,
-    ) -> Result<Value, ReleaseError> {
+    ) -> Result<Released<AggregateFigures>, ReleaseError> {
         let tables = self.releaser(asked).await?;
         Ok(gate::aggregate(
             &self.store,
@@ -94,7 +96,7 @@ impl Platform {
         &self,
         asked: Asked<'_>,
         request: &EvaluationRequest,
-    ) -> Result<Value, ReleaseError> {
+    ) -> Result<Released<EvaluationFigures>, ReleaseError> {
         let tables = self.releaser(asked).await?;
         Ok(gate::evaluate(
             &self.store,

@@ -19,7 +19,7 @@ pub async fn heartbeat(store: &Store) -> Result<(), StoreError> {
 }
 
 /// Availability from the heartbeats of the last 365 days.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Availability {
     /// First minute measured in the window.
     pub since: Option<String>,

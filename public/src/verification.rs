@@ -24,7 +24,7 @@ pub struct Listed {
 }
 
 /// What was found about one listed subject.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Finding {
     /// Its name as listed.
     pub name: String,

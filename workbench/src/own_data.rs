@@ -312,7 +312,7 @@ pub async fn import(
     upload: &Upload<'_>,
     file: &Path,
     request_id: &RequestId,
-) -> Result<(OwnTable, serde_json::Value), OwnDataError> {
+) -> Result<(OwnTable, ImportReport), OwnDataError> {
     storage::crash::point("upload.received");
     let dir = workspace.join("own");
     let id = new_id();
@@ -349,11 +349,11 @@ pub async fn import(
     .await;
     match committed {
         Ok(table) => {
-            let report = serde_json::json!({
-                "rows": rows,
-                "columns": columns,
-                "warnings": warnings,
-            });
+            let report = ImportReport {
+                rows,
+                columns,
+                warnings,
+            };
             Ok((table, report))
         }
         Err(e) => {
@@ -361,6 +361,17 @@ pub async fn import(
             Err(e)
         }
     }
+}
+
+/// What an upload's reading found.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ImportReport {
+    /// Rows read.
+    pub rows: u64,
+    /// The columns and their types, as read.
+    pub columns: Vec<OwnColumn>,
+    /// What the reading noticed and did (a column read as text, values left empty).
+    pub warnings: Vec<String>,
 }
 
 /// An upload read: its columns, rows and warnings.

@@ -100,27 +100,43 @@ async fn register(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "user_id": id, "username": body.username, "role": "applicant" })),
+        Json(super::service::UserCreated {
+            user_id: id,
+            username: body.username,
+            role: Role::Applicant,
+            organisation: None,
+        }),
     )
         .into_response())
 }
 
 /// The data supply list (数据供给清单): every table an application may request.
-async fn catalog(_caller: Caller) -> Json<serde_json::Value> {
-    let items: Vec<serde_json::Value> = catalog::Manifest::builtin()
+async fn catalog(_caller: Caller) -> Json<Listed<CatalogTable>> {
+    let items = catalog::Manifest::builtin()
         .tables
         .iter()
-        .map(|t| {
-            serde_json::json!({
-                "id": t.id,
-                "name_zh": t.name_zh,
-                "name_en": t.name_en,
-                "source_unit": t.source_unit,
-                "info_class": t.info_class.as_str(),
-            })
+        .map(|t| CatalogTable {
+            id: t.id.clone(),
+            name_zh: t.name_zh.clone(),
+            name_en: t.name_en.clone(),
+            source_unit: t.source_unit.clone(),
+            info_class: t.info_class.as_str(),
         })
         .collect();
-    Json(serde_json::json!({ "items": items, "next_cursor": null }))
+    Json(Listed::all(items))
+}
+
+/// A table of the data supply list.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct CatalogTable {
+    /// The name an application requests it by and a job's SQL reads it by.
+    id: String,
+    name_zh: String,
+    name_en: String,
+    /// The unit that supplies it.
+    source_unit: String,
+    /// Its class of information: basic, negative, positive, other or mixed.
+    info_class: &'static str,
 }
 
 /// The application as a resource of the access rules, with its reviewers.

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::{ApiError, ApiJson, AppState, request_id};
 use desk::calendar::{AddError, listing, missing_warning};
@@ -36,14 +36,25 @@ impl From<AddError> for ApiError {
 }
 
 /// What the quality view says of the calendar.
-pub(super) fn status(state: &AppState) -> Value {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct CalendarStatus {
+    /// The years loaded.
+    years: Vec<i32>,
+    /// Next year, from 1 November, while its calendar is not loaded; else null.
+    missing_year: Option<i32>,
+    /// What administrators are to do about the missing year.
+    warning: Option<String>,
+}
+
+/// What the quality view says of the calendar.
+pub(super) fn status(state: &AppState) -> CalendarStatus {
     let calendar = state.calendars.current();
-    let missing = calendar.missing_year(china_today());
-    json!({
-        "years": calendar.years().map(|(y, _)| y).collect::<Vec<_>>(),
-        "missing_year": missing,
-        "warning": missing.map(missing_warning),
-    })
+    let missing_year = calendar.missing_year(china_today());
+    CalendarStatus {
+        years: calendar.years().map(|(y, _)| y).collect(),
+        missing_year,
+        warning: missing_year.map(missing_warning),
+    }
 }
 
 /// The years of the calendar, with their sources, days off and worked weekend days;

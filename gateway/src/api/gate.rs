@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use policies::access::{Action, Resource};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use super::page::Listed;
 use storage::ids::{InstitutionId, JobId, RequestId};
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
@@ -164,12 +166,64 @@ impl From<ReleaseError> for ApiError {
     }
 }
 
+/// What an institution has used of each quota, and what is left.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Usage {
+    institution_id: InstitutionId,
+    concurrent_jobs: Used,
+    job_seconds_per_day: Used,
+    storage_bytes: StorageUsed,
+    failed_jobs_per_day: Used,
+    sampled_rows_per_day: Used,
+    sampled_cells_per_day: Used,
+    statistical_releases_per_day: Used,
+    requests_per_minute: RateLimit,
+}
+
+/// One quota: what is used of its limit, what is left, and when the use counted today
+/// stops counting (null for a quota that does not reset).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Used {
+    used: i64,
+    limit: i64,
+    left: i64,
+    resets_at: Option<String>,
+}
+
+impl Used {
+    fn of(used: i64, limit: i64, resets_at: Option<&str>) -> Used {
+        Used {
+            used,
+            limit,
+            left: (limit - used).max(0),
+            resets_at: resets_at.map(str::to_owned),
+        }
+    }
+}
+
+/// The storage quota: bytes held, bytes reserved for the results of queued and running
+/// jobs, and what is left of the limit after both.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct StorageUsed {
+    used: u64,
+    reserved: u64,
+    limit: i64,
+    left: i64,
+    resets_at: Option<String>,
+}
+
+/// A limit on the rate of requests.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct RateLimit {
+    limit: i64,
+}
+
 /// What the institution has used of each quota, and what is left.
 async fn usage(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<InstitutionId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Usage>, ApiError> {
     super::institutions::institution(
         &state,
         &caller,
@@ -178,30 +232,41 @@ async fn usage(
     )
     .await?;
     let used = workbench::quotas::usage(&state.store, &id).await?;
-    let (quotas, jobs) = (used.quotas, used.jobs);
-    let (storage, reserved) = (used.storage_bytes, used.reserved_bytes);
-    let (sampled, sampled_cells, sampled_frees_at) =
-        (used.sampled_rows, used.sampled_cells, used.sampled_frees_at);
+    let quotas = used.quotas;
     let tomorrow = platform::store::china_midnight_tonight();
-    let item = |used: i64, limit: i64, resets: Option<&str>| serde_json::json!({ "used": used, "limit": limit, "left": (limit - used).max(0), "resets_at": resets });
-    Ok(Json(serde_json::json!({
-        "institution_id": id,
-        "concurrent_jobs": item(jobs.active, quotas.concurrent_jobs, None),
-        "job_seconds_per_day": item(jobs.ran_ms / 1000, quotas.job_seconds_per_day, Some(&tomorrow)),
-        // Reserved: room held for the results of queued and running jobs.
-        "storage_bytes": {
-            "used": storage,
-            "reserved": reserved,
-            "limit": quotas.storage_bytes,
-            "left": (quotas.storage_bytes - storage as i64 - reserved as i64).max(0),
-            "resets_at": null,
+    let frees = Some(used.sampled_frees_at.as_str());
+    Ok(Json(Usage {
+        institution_id: id,
+        concurrent_jobs: Used::of(used.jobs.active, quotas.concurrent_jobs, None),
+        job_seconds_per_day: Used::of(
+            used.jobs.ran_ms / 1000,
+            quotas.job_seconds_per_day,
+            Some(&tomorrow),
+        ),
+        storage_bytes: StorageUsed {
+            used: used.storage_bytes,
+            reserved: used.reserved_bytes,
+            limit: quotas.storage_bytes,
+            left: (quotas.storage_bytes - used.storage_bytes as i64 - used.reserved_bytes as i64)
+                .max(0),
+            resets_at: None,
         },
-        "failed_jobs_per_day": item(jobs.failed, quotas.failed_jobs_per_day, Some(&tomorrow)),
-        "sampled_rows_per_day": item(sampled, quotas.sampled_rows_per_day, Some(&sampled_frees_at)),
-        "sampled_cells_per_day": item(sampled_cells, quotas.sampled_cells_per_day, Some(&sampled_frees_at)),
-        "statistical_releases_per_day": item(used.statistical_releases, quotas.statistical_releases_per_day, None),
-        "requests_per_minute": { "limit": quotas.requests_per_minute },
-    })))
+        failed_jobs_per_day: Used::of(
+            used.jobs.failed,
+            quotas.failed_jobs_per_day,
+            Some(&tomorrow),
+        ),
+        sampled_rows_per_day: Used::of(used.sampled_rows, quotas.sampled_rows_per_day, frees),
+        sampled_cells_per_day: Used::of(used.sampled_cells, quotas.sampled_cells_per_day, frees),
+        statistical_releases_per_day: Used::of(
+            used.statistical_releases,
+            quotas.statistical_releases_per_day,
+            None,
+        ),
+        requests_per_minute: RateLimit {
+            limit: quotas.requests_per_minute,
+        },
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -216,7 +281,7 @@ async fn trace(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<Trace>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Listed<gate::Traced>>, ApiError> {
     state.authorize(&caller, Action::ReadAuditLog, &Resource::Platform)?;
     if body.row_hashes.is_empty() || body.row_hashes.len() > 10_000 {
         return Err(ApiError::invalid(
@@ -224,8 +289,7 @@ async fn trace(
             "give 1 to 10,000 row hashes",
         ));
     }
-    Ok(Json(serde_json::json!({
-        "items": gate::trace(&state.store, &body.row_hashes).await?,
-        "next_cursor": null,
-    })))
+    Ok(Json(Listed::all(
+        gate::trace(&state.store, &body.row_hashes).await?,
+    )))
 }

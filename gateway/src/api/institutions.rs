@@ -8,7 +8,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use policies::access::{Action, Resource};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use storage::ids::{ApplicationId, InstitutionId, JobId};
 
 use super::page::{Listed, Page, cursor};
@@ -300,61 +300,115 @@ async fn terminate(
     }))
 }
 
+/// The tables an institution's jobs may read.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Tables {
+    /// The tables of the data supply list granted to it.
+    items: Vec<GrantedTable>,
+    /// Its own tables and those shared with it (for an institution's users only).
+    own_and_shared: Vec<OwnVisible>,
+    /// Always null: the list is one page.
+    next_cursor: Option<String>,
+}
+
+/// A granted table of the data supply list, with the columns its SQL sees.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct GrantedTable {
+    id: String,
+    name_zh: String,
+    name_en: String,
+    source_unit: String,
+    columns: Vec<GrantedColumn>,
+}
+
+/// A column of a granted table (secret columns are not shown: SQL cannot read them).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct GrantedColumn {
+    name: String,
+    /// Its SQL type.
+    #[serde(rename = "type")]
+    data_type: String,
+    nullable: bool,
+    name_zh: Option<String>,
+    /// `public` or `masked` (masked values are hashed before a job reads them).
+    sensitivity: Option<&'static str>,
+}
+
+/// An own or shared table as the institution's SQL sees it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct OwnVisible {
+    /// Its name in the institution's SQL.
+    id: String,
+    table_id: String,
+    /// The institution that uploaded it.
+    owner: String,
+    /// Whether the institution owns it.
+    own: bool,
+    /// `private`, `institutions` or `pool`.
+    sharing: String,
+    rows: i64,
+    columns: Vec<workbench::own_data::OwnColumn>,
+}
+
 /// The tables the institution may query: exactly its grants, with their columns.
 async fn tables(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<InstitutionId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Tables>, ApiError> {
     institution(&state, &caller, &id, read_action(&caller)).await?;
     let manifest = catalog::Manifest::builtin();
-    let items: Vec<serde_json::Value> = accounts::granted_tables(&state.store, &id)
+    let items = accounts::granted_tables(&state.store, &id)
         .await?
         .iter()
         .filter_map(|t| manifest.table(t))
-        .map(|t| {
-            serde_json::json!({
-                "id": t.id,
-                "name_zh": t.name_zh,
-                "name_en": t.name_en,
-                "source_unit": t.source_unit,
-                // Secret columns are not visible to the institution's SQL at all.
-                "columns": t.arrow_schema().fields().iter().filter(|f| {
-                    t.column(f.name()).is_none_or(|c| c.sensitivity != catalog::Sensitivity::Secret)
-                }).map(|f| {
+        .map(|t| GrantedTable {
+            id: t.id.clone(),
+            name_zh: t.name_zh.clone(),
+            name_en: t.name_en.clone(),
+            source_unit: t.source_unit.clone(),
+            // Secret columns are not visible to the institution's SQL at all.
+            columns: t
+                .arrow_schema()
+                .fields()
+                .iter()
+                .filter(|f| {
+                    t.column(f.name())
+                        .is_none_or(|c| c.sensitivity != catalog::Sensitivity::Secret)
+                })
+                .map(|f| {
                     let def = t.column(f.name());
-                    serde_json::json!({
-                        "name": f.name(),
-                        "type": catalog::sql_type(f.data_type()),
-                        "nullable": f.is_nullable(),
-                        "name_zh": def.map(|d| d.name_zh.clone()),
-                        "sensitivity": def.map(|d| d.sensitivity.as_str()),
-                    })
-                }).collect::<Vec<_>>(),
-            })
+                    GrantedColumn {
+                        name: f.name().clone(),
+                        data_type: catalog::sql_type(f.data_type()).to_string(),
+                        nullable: f.is_nullable(),
+                        name_zh: def.map(|d| d.name_zh.clone()),
+                        sensitivity: def.map(|d| d.sensitivity.as_str()),
+                    }
+                })
+                .collect(),
         })
         .collect();
     // The institution's own tables and those shared with it, as its jobs see them.
-    let mut own_tables = Vec::new();
+    let mut own_and_shared = Vec::new();
     if caller.role == Role::Institution {
-        let visible = state.visible_tables(&caller).await?;
-        for v in visible {
-            own_tables.push(serde_json::json!({
-                "id": v.sql_name,
-                "table_id": v.table.id,
-                "owner": v.table.institution_id,
-                "own": v.own,
-                "sharing": v.table.sharing,
-                "rows": v.table.rows,
-                "columns": v.table.columns,
-            }));
+        for v in state.visible_tables(&caller).await? {
+            own_and_shared.push(OwnVisible {
+                id: v.sql_name,
+                table_id: v.table.id,
+                owner: v.table.institution_id,
+                own: v.own,
+                sharing: v.table.sharing,
+                rows: v.table.rows,
+                columns: v.table.columns,
+            });
         }
     }
-    Ok(Json(serde_json::json!({
-        "items": items,
-        "own_and_shared": own_tables,
-        "next_cursor": null,
-    })))
+    Ok(Json(Tables {
+        items,
+        own_and_shared,
+        next_cursor: None,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

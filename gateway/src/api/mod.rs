@@ -358,32 +358,58 @@ async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Respon
     Ok(response)
 }
 
+/// The service-quality view (Q10, Q11).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Quality {
+    /// Response times and errors since the server started.
+    responses: crate::metrics::Responses,
+    /// Availability over the last 365 days.
+    availability: crate::metrics::Availability,
+    objections: ObjectionQuality,
+    /// Tickets (complaints and requests) and their handling.
+    tickets: desk::tickets::Figures,
+    calendar: calendar::CalendarStatus,
+    security: Security,
+}
+
+/// Objections and their completion (the standard's target: all completed in time).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ObjectionQuality {
+    figures: desk::objections::Completion,
+    /// Resolved among those due (resolved or past their deadline); null when none is due.
+    completion_rate: Option<f64>,
+    target: f64,
+}
+
+/// Security figures of the quality view.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Security {
+    /// Usernames under sustained failed logins within the last day (each audited as
+    /// `security.login_alert`).
+    login_alerts_24h: i64,
+}
+
 /// The service-quality view (Q10, Q11), for administrators.
-async fn quality(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+async fn quality(State(state): State<AppState>, caller: Caller) -> Result<Json<Quality>, ApiError> {
     state.authorize(&caller, Action::ReadServiceQuality, &Resource::Platform)?;
     let objections = desk::objections::completion(&state.store).await?;
     // Resolved ones and those past their deadline are due; received ones await the
     // provider's check, returned ones were never accepted.
     let due = objections.resolved + objections.overdue;
-    Ok(Json(serde_json::json!({
-        "responses": state.metrics.summary(),
-        "availability": crate::metrics::availability(&state.store).await?,
-        "objections": {
-            "figures": objections,
-            "completion_rate": (due > 0).then(|| objections.resolved as f64 / due as f64),
-            "target": 1.0,
+    Ok(Json(Quality {
+        responses: state.metrics.summary(),
+        availability: crate::metrics::availability(&state.store).await?,
+        objections: ObjectionQuality {
+            completion_rate: (due > 0).then(|| objections.resolved as f64 / due as f64),
+            figures: objections,
+            target: 1.0,
         },
-        "tickets": desk::tickets::figures(&state.store).await?,
-        "calendar": calendar::status(&state),
-        "security": {
-            // Usernames under sustained failed logins (identity::ALERT_AT within a day),
-            // each audited as security.login_alert.
-            "login_alerts_24h": governance::identity::login_alerts(&state.store).await?,
+        tickets: desk::tickets::figures(&state.store).await?,
+        calendar: calendar::status(&state),
+        security: Security {
+            login_alerts_24h: governance::identity::login_alerts(&state.store).await?,
         },
-    })))
+    }))
 }
 
 /// What a receipt adds to a provisional deadline.

@@ -194,18 +194,29 @@ fn body<T: ToSchema>(schemas: &mut Schemas) -> Value {
     schemas.of::<T>()
 }
 
-/// A page of `T`s: described inline (a generic type has one name for every `T`), its
-/// items referring to `T`'s schema.
-fn list<T: ToSchema>(schemas: &mut Schemas) -> Value {
-    schemas.of::<T>();
+/// `T`'s schema described inline, for a generic type (which has one name for every
+/// parameter), with the schemas it refers to registered.
+fn inline<T: ToSchema>(schemas: &mut Schemas) -> Value {
     let mut nested = Vec::new();
-    <Listed<T> as ToSchema>::schemas(&mut nested);
+    T::schemas(&mut nested);
     for (name, schema) in nested {
-        if name != <Listed<T> as ToSchema>::name() {
+        if name != T::name() {
             schemas.describe(name, serde_json::to_value(schema).unwrap_or(Value::Null));
         }
     }
-    serde_json::to_value(<Listed<T> as utoipa::PartialSchema>::schema()).unwrap_or(Value::Null)
+    serde_json::to_value(<T as utoipa::PartialSchema>::schema()).unwrap_or(Value::Null)
+}
+
+/// A page of `T`s: described inline, its items referring to `T`'s schema.
+fn list<T: ToSchema>(schemas: &mut Schemas) -> Value {
+    schemas.of::<T>();
+    inline::<Listed<T>>(schemas)
+}
+
+/// A statistical release of `T` figures, with its id and fingerprint: described inline.
+fn released<T: ToSchema>(schemas: &mut Schemas) -> Value {
+    schemas.of::<T>();
+    inline::<workbench::gate::Released<T>>(schemas)
 }
 
 fn query<T: IntoParams>() -> Vec<Value> {
@@ -614,6 +625,73 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
     &[
         ("get", "/healthz", body::<super::Health>),
         ("get", "/readyz", body::<super::Health>),
+        ("get", "/api/v1/quality", body::<super::Quality>),
+        (
+            "get",
+            "/api/v1/institutions/{id}/tables",
+            body::<super::institutions::Tables>,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/own-tables",
+            body::<super::own_data::Imported>,
+        ),
+        (
+            "get",
+            "/api/v1/products/{id}",
+            body::<super::products::ProductView>,
+        ),
+        (
+            "get",
+            "/api/v1/public/products",
+            list::<governance::products::PublicProduct>,
+        ),
+        (
+            "get",
+            "/api/v1/objections",
+            body::<super::service::ObjectionLedger>,
+        ),
+        ("post", "/api/v1/users", body::<super::service::UserCreated>),
+        (
+            "post",
+            "/api/v1/applicants",
+            body::<super::service::UserCreated>,
+        ),
+        (
+            "post",
+            "/api/v1/verifications",
+            body::<super::service::VerificationIssued>,
+        ),
+        (
+            "get",
+            "/api/v1/verifications",
+            list::<super::service::VerificationListed>,
+        ),
+        (
+            "get",
+            "/api/v1/catalog",
+            list::<super::applications::CatalogTable>,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/jobs/{job}/aggregate",
+            released::<workbench::gate::AggregateFigures>,
+        ),
+        (
+            "post",
+            "/api/v1/institutions/{id}/jobs/{job}/evaluation",
+            released::<workbench::gate::EvaluationFigures>,
+        ),
+        (
+            "get",
+            "/api/v1/institutions/{id}/usage",
+            body::<super::gate::Usage>,
+        ),
+        (
+            "post",
+            "/api/v1/releases/trace",
+            list::<workbench::gate::Traced>,
+        ),
         ("get", "/api/v1/me", body::<Caller>),
         (
             "get",

@@ -143,11 +143,7 @@ async fn upload(
         &request_id(),
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "table": table, "report": report })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(Imported { table, report })).into_response())
 }
 
 async fn list(
@@ -230,4 +226,11 @@ async fn remove(
         .cancel_revoked_readers(&state.access, &id, &caller.user_id, &request_id())
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// An own table just uploaded, with what its reading found.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Imported {
+    table: own_data::OwnTable,
+    report: own_data::ImportReport,
 }

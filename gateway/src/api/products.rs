@@ -120,7 +120,7 @@ async fn read(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<ProductId>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ProductView>, ApiError> {
     let product = visible(&state, &caller, &id, Action::ReadProduct).await?;
     let decided = matches!(product.status.as_str(), "recommended" | "not_recommended");
     let only = (caller.role == Role::Reviewer && !decided).then_some(caller.user_id.as_str());
@@ -135,22 +135,54 @@ async fn read(
     if !decided && !matches!(caller.role, Role::Administrator | Role::Reviewer) {
         reviews.clear();
     }
-    let mut out = serde_json::json!({
-        "product": product,
-        "reviews_in": reviews_in,
-        "reviews": reviews,
-    });
-    if caller.role != Role::Institution {
+    let management_record = if caller.role == Role::Institution {
+        None
+    } else {
         let institution = accounts::get(&state.store, &product.institution_id).await?;
         let today = platform::store::china_today();
-        out["management_record"] = serde_json::json!({
-            "status": institution.status,
-            "lifecycle": institution.lifecycle,
-            "evaluations": governance::progress::evaluations(&state.store, &product.institution_id).await?,
-            "progress_reports": governance::progress::schedule(&state.store, &product.institution_id, today, state.settings.reports).await?,
-        });
-    }
-    Ok(Json(out))
+        Some(ManagementRecord {
+            status: institution.status,
+            lifecycle: institution.lifecycle,
+            evaluations: governance::progress::evaluations(&state.store, &product.institution_id)
+                .await?,
+            progress_reports: governance::progress::schedule(
+                &state.store,
+                &product.institution_id,
+                today,
+                state.settings.reports,
+            )
+            .await?,
+        })
+    };
+    Ok(Json(ProductView {
+        product,
+        reviews_in,
+        reviews,
+        management_record,
+    }))
+}
+
+/// A product as its reader may see it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ProductView {
+    product: Product,
+    /// How many reviews are in.
+    reviews_in: usize,
+    /// The reviews: all once the product is decided; before, a reviewer's own only,
+    /// all for administrators, none for the institution (blind review).
+    reviews: Vec<products::ProductReview>,
+    /// The institution's management record (P9), for reviewers and administrators.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    management_record: Option<ManagementRecord>,
+}
+
+/// The institution's day-to-day management record, for reviewing its product (P9).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct ManagementRecord {
+    status: storage::states::InstitutionStatus,
+    lifecycle: Vec<governance::accounts::LifecycleEvent>,
+    evaluations: Vec<governance::progress::Evaluation>,
+    progress_reports: Vec<governance::progress::Period>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -247,11 +279,12 @@ async fn decide(
 }
 
 /// Recommended products, for everyone (no login).
-async fn public_list(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(serde_json::json!({
-        "items": products::public_list(&state.store).await?,
-        "next_cursor": null,
-    })))
+async fn public_list(
+    State(state): State<AppState>,
+) -> Result<Json<Listed<products::PublicProduct>>, ApiError> {
+    Ok(Json(Listed::all(
+        products::public_list(&state.store).await?,
+    )))
 }
 
 /// A product review recorded.

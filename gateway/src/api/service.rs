@@ -9,13 +9,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use storage::ids::UserId;
 
 use super::page::Listed;
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
-use desk::objections::{self, Filed, Filing, ObjectionError, Outcome};
+use desk::objections::{self, Filed, Filing, Objection, ObjectionError, Outcome};
 use governance::identity::{Caller, Role};
 use platform::objections::{Acceptance, ObjectionFailure};
 use policies::access::{Action, Resource};
@@ -219,7 +219,7 @@ async fn ledger(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(query): ApiQuery<LedgerQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ObjectionLedger>, ApiError> {
     if let Some(s) = &query.status
         && ObjectionStatus::parse(s).is_none()
     {
@@ -247,12 +247,24 @@ async fn ledger(
             item.phone = item.phone_as_given.clone();
         }
     }
-    Ok(Json(json!({
-        "source_unit": unit,
-        "total": items.len(),
-        "items": items,
-        "next_cursor": null,
-    })))
+    Ok(Json(ObjectionLedger {
+        source_unit: unit,
+        total: items.len(),
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// The objection ledger (the whole of it, on one page).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct ObjectionLedger {
+    /// The source unit whose objections these are; null for the whole ledger.
+    source_unit: Option<String>,
+    /// How many objections are listed.
+    total: usize,
+    items: Vec<Objection>,
+    /// Always null: the ledger is one page.
+    next_cursor: Option<String>,
 }
 
 async fn authorised(
@@ -456,12 +468,12 @@ async fn create_user(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "user_id": id,
-            "username": body.username,
-            "role": role.as_str(),
-            "organisation": organisation,
-        })),
+        Json(UserCreated {
+            user_id: id,
+            username: body.username,
+            role,
+            organisation: organisation.map(str::to_owned),
+        }),
     )
         .into_response())
 }
@@ -591,6 +603,30 @@ pub(super) struct VerificationRequest {
     subjects: Vec<::public::verification::Listed>,
 }
 
+/// A verification letter just issued: what the check found and where the letter is.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct VerificationIssued {
+    id: String,
+    number: String,
+    /// The moment the register was checked as of (RFC 3339).
+    cut_off_at: String,
+    /// What was found, subject by subject.
+    results: Vec<::public::verification::Finding>,
+    /// Where the letter (PDF) is downloaded.
+    letter: String,
+    /// SHA-256 of the letter's PDF.
+    letter_sha256: String,
+}
+
+/// A verification letter in the ledger, with where it is downloaded.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct VerificationListed {
+    #[serde(flatten)]
+    listed: desk::verifications::Listed,
+    /// Where the letter (PDF) is downloaded.
+    letter: String,
+}
+
 /// Agency staff submit a verification request (Q7): the subjects are checked as of now
 /// and the feedback letter of 附录B is issued and archived.
 async fn verify_subjects(
@@ -615,14 +651,14 @@ async fn verify_subjects(
     let id = letter.id;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": id,
-            "number": letter.number,
-            "cut_off_at": letter.cut_off_at,
-            "results": letter.findings,
-            "letter": format!("/api/v1/verifications/{id}/letter"),
-            "letter_sha256": letter.letter_sha256,
-        })),
+        Json(VerificationIssued {
+            letter: format!("/api/v1/verifications/{id}/letter"),
+            id,
+            number: letter.number,
+            cut_off_at: letter.cut_off_at,
+            results: letter.findings,
+            letter_sha256: letter.letter_sha256,
+        }),
     )
         .into_response())
 }
@@ -631,25 +667,22 @@ async fn verify_subjects(
 async fn list_verifications(
     State(state): State<AppState>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Listed<VerificationListed>>, ApiError> {
     let agency = if caller.role == Role::AgencyStaff {
         caller.organisation.clone()
     } else {
         state.authorize(&caller, Action::ReadVerificationLedger, &Resource::Platform)?;
         None
     };
-    let items: Vec<Value> = desk::verifications::list(&state.store, agency.as_deref())
+    let items = desk::verifications::list(&state.store, agency.as_deref())
         .await?
         .into_iter()
-        .map(|v| {
-            let letter = format!("/api/v1/verifications/{}/letter", v.id);
-            json!({
-                "id": v.id, "number": v.number, "agency": v.agency, "matter": v.matter,
-                "results": v.results, "cut_off_at": v.cut_off_at, "letter": letter,
-            })
+        .map(|listed| VerificationListed {
+            letter: format!("/api/v1/verifications/{}/letter", listed.id),
+            listed,
         })
         .collect();
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(Listed::all(items)))
 }
 
 /// The archived feedback letter (PDF), for its agency's staff and administrators.
@@ -683,4 +716,14 @@ async fn verification_letter(
         .map_err(ApiError::internal)?,
     );
     Ok(response)
+}
+
+/// A user just added: the login and its role.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct UserCreated {
+    pub(super) user_id: UserId,
+    pub(super) username: String,
+    pub(super) role: Role,
+    /// The agency or source unit the user belongs to; null for other roles.
+    pub(super) organisation: Option<String>,
 }

@@ -9,7 +9,7 @@ use storage::states::ProductStatus;
 
 use storage::store::{Store, StoreError, Tx};
 
-use crate::products::{Product, Registration};
+use crate::products::{Product, ProductReview, Registration};
 
 /// A product as it is first stored.
 pub(crate) struct NewRow<'a> {
@@ -89,7 +89,7 @@ pub(crate) trait Products {
         &self,
         id: &str,
         only: Option<&str>,
-    ) -> Result<Vec<serde_json::Value>, StoreError>;
+    ) -> Result<Vec<ProductReview>, StoreError>;
     /// How many assigned reviewers of a product have not reviewed it, read in `tx`.
     async fn missing_product_reviews(&self, tx: &mut Tx, id: &str) -> Result<i64, StoreError>;
     /// Stores the recommendation on a product.
@@ -299,7 +299,7 @@ impl Products for Store {
         &self,
         id: &str,
         only: Option<&str>,
-    ) -> Result<Vec<serde_json::Value>, StoreError> {
+    ) -> Result<Vec<ProductReview>, StoreError> {
         Ok(sqlx::query(
             "SELECT reviewer_id, market_demand, innovation, management, recommend, opinion, submitted_at \
              FROM product_reviews WHERE product_id = ?1 AND (?2 IS NULL OR reviewer_id = ?2) ORDER BY submitted_at",
@@ -310,15 +310,15 @@ impl Products for Store {
         .await?
         .iter()
         .map(|r| {
-            serde_json::json!({
-                "reviewer_id": r.get::<String, _>(0),
-                "market_demand": r.get::<i64, _>(1),
-                "innovation": r.get::<i64, _>(2),
-                "management": r.get::<i64, _>(3),
-                "recommend": r.get::<i64, _>(4) == 1,
-                "opinion": r.get::<String, _>(5),
-                "submitted_at": r.get::<String, _>(6),
-            })
+            ProductReview {
+                reviewer_id: r.get(0),
+                market_demand: r.get(1),
+                innovation: r.get(2),
+                management: r.get(3),
+                recommend: r.get::<i64, _>(4) == 1,
+                opinion: r.get(5),
+                submitted_at: r.get(6),
+            }
         })
         .collect())
     }

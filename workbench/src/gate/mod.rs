@@ -1095,7 +1095,7 @@ pub async fn aggregate(
     own: &[Visible],
     actor: &UserId,
     request_id: &RequestId,
-) -> Result<Value, GateError> {
+) -> Result<Released<AggregateFigures>, GateError> {
     let release = aggregate_release(
         store,
         workspaces,
@@ -1130,7 +1130,7 @@ async fn aggregate_release(
     own: &[Visible],
     actor: &UserId,
     request_id: &RequestId,
-) -> Result<Value, GateError> {
+) -> Result<Released<AggregateFigures>, GateError> {
     let (job, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
     if request.group_by.len() > 5 {
@@ -1256,19 +1256,24 @@ async fn aggregate_release(
                 );
             }
         }
-        out.push(Value::Object(group));
+        out.push(group);
     }
     let groups_released = out.len();
-    let output = json!({
-        "job_id": job_id,
-        "subjects_counted_by": subject,
-        "k": settings.k,
-        "counts_rounded_to": settings.round_to,
-        "dominance": { "n": DOMINANCE_N, "k": DOMINANCE_K },
-        "p_percent": P_PERCENT,
-        "groups": out,
-        "groups_suppressed": suppressed,
-    });
+    let figures = AggregateFigures {
+        job_id: job_id.clone(),
+        subjects_counted_by: subject.clone(),
+        k: settings.k,
+        counts_rounded_to: settings.round_to,
+        dominance: Dominance {
+            n: DOMINANCE_N,
+            k: DOMINANCE_K,
+        },
+        p_percent: P_PERCENT,
+        groups: out,
+        groups_suppressed: suppressed,
+    };
+    let output = serde_json::to_value(&figures)
+        .map_err(|e| GateError::Internal(format!("writing the aggregate: {e}")))?;
     // The subjects of each released group, sketched for the differencing check.
     let sketches: Vec<(String, i64, Sketch)> = tally
         .sketches(|g| released[g])
@@ -1303,10 +1308,119 @@ async fn aggregate_release(
         request_id,
     )
     .await?;
-    let mut output = output;
-    output["release_id"] = json!(release.0);
-    output["fingerprint"] = json!(release.1);
-    Ok(output)
+    Ok(Released {
+        figures,
+        release_id: release.0,
+        fingerprint: release.1,
+    })
+}
+
+/// A statistical release as the institution receives it: its figures, the release's
+/// id in the ledger and the fingerprint the ledger keeps of the figures.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Released<T> {
+    /// The released figures.
+    #[serde(flatten)]
+    pub figures: T,
+    /// The release's id in the ledger.
+    pub release_id: ReleaseId,
+    /// SHA-256 over the release's kind, institution, job and figures.
+    pub fingerprint: String,
+}
+
+/// The figures of an aggregate release: one object per released group, with the
+/// group-by values, `subjects` (rounded) and `sum_<column>` / `mean_<column>` figures
+/// (to 3 significant figures; null when no row has a value).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct AggregateFigures {
+    /// The job whose result was aggregated.
+    pub job_id: JobId,
+    /// The column whose distinct values are counted as subjects.
+    pub subjects_counted_by: String,
+    /// Groups of fewer subjects are suppressed.
+    pub k: u64,
+    /// Every count is rounded to a multiple of this.
+    pub counts_rounded_to: u64,
+    /// The dominance rule applied to sums and means.
+    pub dominance: Dominance,
+    /// The p% rule's share: a group is suppressed when its second-largest subject
+    /// could estimate the largest to within this share.
+    pub p_percent: f64,
+    /// The released groups.
+    #[schema(value_type = Vec<Object>)]
+    pub groups: Vec<serde_json::Map<String, Value>>,
+    /// How many groups were suppressed (fewer than `k` subjects, or dominated).
+    pub groups_suppressed: u64,
+}
+
+/// The nk-dominance rule applied: a group whose `n` largest subjects make more than
+/// `k` of a figure's total is suppressed.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Dominance {
+    /// How many of the largest subjects are added up.
+    pub n: usize,
+    /// The share of the total they may not exceed.
+    pub k: f64,
+}
+
+/// The figures of an evaluation release.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct EvaluationFigures {
+    /// The job whose result was evaluated.
+    pub job_id: JobId,
+    /// The score's metrics.
+    #[serde(flatten)]
+    pub metrics: Metrics,
+}
+
+/// A score's separation of bads from goods, every figure weighing subjects, not rows.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Metrics {
+    /// Distinct subjects scored (rounded).
+    pub subjects: u64,
+    /// Rows scored (rounded).
+    pub scored_rows: u64,
+    /// The share of bad subjects.
+    pub bad_rate: f64,
+    /// The area under the ROC curve.
+    pub auc: f64,
+    /// 2 × AUC − 1.
+    pub gini: f64,
+    /// The Kolmogorov–Smirnov statistic: the largest gap between the bads' and the
+    /// goods' cumulative shares.
+    pub ks: f64,
+    /// Ten deciles from the riskiest (highest score) to the safest.
+    pub deciles: Vec<Decile>,
+    /// The fewest subjects a decile may hold.
+    pub k: u64,
+}
+
+/// One tenth of the scored rows, by score.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Decile {
+    /// 1 is the riskiest tenth.
+    pub decile: usize,
+    /// Distinct subjects in the decile (rounded).
+    pub subjects: u64,
+    /// Rows in the decile (rounded).
+    pub scored_rows: u64,
+    /// The share of bad subjects in the decile, each subject weighing one.
+    pub bad_rate: f64,
+}
+
+/// A sample release that contained some of the traced rows.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Traced {
+    /// The sample release.
+    pub release_id: String,
+    /// The institution that received it.
+    pub institution_id: String,
+    /// The job it was taken from.
+    pub job_id: String,
+    /// When it was released (RFC 3339).
+    pub released_at: String,
+    /// How many of the traced rows it contained.
+    pub rows_matched: usize,
 }
 
 /// An evaluation request.
@@ -1333,7 +1447,7 @@ pub fn metrics(
     subjects: &[u64],
     k: u64,
     round: impl Fn(u64) -> u64,
-) -> (Value, usize) {
+) -> (Metrics, usize) {
     metrics_of(
         scores,
         bads,
@@ -1362,7 +1476,7 @@ fn metrics_of(
     rows_of: &KeyMap<f64>,
     k: u64,
     round: impl Fn(u64) -> u64,
-) -> (Value, usize) {
+) -> (Metrics, usize) {
     let n = scores.len();
     let weight: Vec<f64> = subjects.iter().map(|s| 1.0 / rows_of[s]).collect();
     let order = evaluation::rank_order(scores);
@@ -1384,33 +1498,41 @@ fn metrics_of(
         set.len()
     };
     let mut fewest = usize::MAX;
-    let deciles: Vec<Value> = (0..10)
+    let deciles: Vec<Decile> = (0..10)
         .map(|d| {
             let (lo, hi) = (n * (9 - d) / 10, n * (10 - d) / 10);
             let members = &order[lo..hi];
             let weighed: f64 = members.iter().map(|i| weight[*i]).sum();
-            let bad: f64 = members.iter().filter(|i| bads[**i]).map(|i| weight[*i]).sum();
+            let bad: f64 = members
+                .iter()
+                .filter(|i| bads[**i])
+                .map(|i| weight[*i])
+                .sum();
             let subjects = distinct(members);
             fewest = fewest.min(subjects);
-            json!({
-                "decile": d + 1,
-                "subjects": round(subjects as u64),
-                "scored_rows": round(members.len() as u64),
-                "bad_rate": if weighed > 0.0 { (bad / weighed * 1000.0).round() / 1000.0 } else { 0.0 },
-            })
+            Decile {
+                decile: d + 1,
+                subjects: round(subjects as u64),
+                scored_rows: round(members.len() as u64),
+                bad_rate: if weighed > 0.0 {
+                    (bad / weighed * 1000.0).round() / 1000.0
+                } else {
+                    0.0
+                },
+            }
         })
         .collect();
     let r4 = |x: f64| (x * 10_000.0).round() / 10_000.0;
-    let metrics = json!({
-        "subjects": round(distinct(&order) as u64),
-        "scored_rows": round(n as u64),
-        "bad_rate": r4(total_bad / (total_bad + total_good)),
-        "auc": r4(auc),
-        "gini": r4(2.0 * auc - 1.0),
-        "ks": r4(ks),
-        "deciles": deciles,
-        "k": k,
-    });
+    let metrics = Metrics {
+        subjects: round(distinct(&order) as u64),
+        scored_rows: round(n as u64),
+        bad_rate: r4(total_bad / (total_bad + total_good)),
+        auc: r4(auc),
+        gini: r4(2.0 * auc - 1.0),
+        ks: r4(ks),
+        deciles,
+        k,
+    };
     (metrics, fewest)
 }
 
@@ -1428,7 +1550,7 @@ pub async fn evaluate(
     own: &[Visible],
     actor: &UserId,
     request_id: &RequestId,
-) -> Result<Value, GateError> {
+) -> Result<Released<EvaluationFigures>, GateError> {
     let release = evaluation_release(
         store,
         workspaces,
@@ -1523,7 +1645,7 @@ async fn evaluation_release(
     own: &[Visible],
     actor: &UserId,
     request_id: &RequestId,
-) -> Result<Value, GateError> {
+) -> Result<Released<EvaluationFigures>, GateError> {
     let (job, batch) = result(store, workspaces, settings, institution_id, job_id).await?;
     let schema = batch.schema();
     let (read, origins, plan) = lineage_of(
@@ -1601,7 +1723,7 @@ async fn evaluation_release(
         )));
     }
     let rows_of = rows_per_subject(&subjects);
-    let (mut output, fewest) = metrics_of(&scores, &bads, &subjects, &rows_of, settings.k, |n| {
+    let (metrics, fewest) = metrics_of(&scores, &bads, &subjects, &rows_of, settings.k, |n| {
         settings.round(n)
     });
     if (fewest as u64) < settings.k {
@@ -1610,7 +1732,12 @@ async fn evaluation_release(
             settings.k
         )));
     }
-    output["job_id"] = json!(job_id);
+    let figures = EvaluationFigures {
+        job_id: job_id.clone(),
+        metrics,
+    };
+    let output = serde_json::to_value(&figures)
+        .map_err(|e| GateError::Internal(format!("writing the evaluation: {e}")))?;
     let n = rows_of.len() as i64;
     let sketches = [("all".to_owned(), n, Sketch::of(rows_of.keys().copied()))];
     let release = record(
@@ -1629,9 +1756,11 @@ async fn evaluation_release(
         request_id,
     )
     .await?;
-    output["release_id"] = json!(release.0);
-    output["fingerprint"] = json!(release.1);
-    Ok(output)
+    Ok(Released {
+        figures,
+        release_id: release.0,
+        fingerprint: release.1,
+    })
 }
 
 /// The nk-dominance rule (ACRO's default): a group whose `DOMINANCE_N` largest subjects
@@ -1844,16 +1973,23 @@ async fn record(
 
 /// Finds the releases that contain any of `row_hashes` (hashes of leaked rows as the
 /// gate computes them), for tracing a leak to the institution that received it.
-pub async fn trace(store: &Store, row_hashes: &[String]) -> Result<Vec<Value>, GateError> {
+pub async fn trace(store: &Store, row_hashes: &[String]) -> Result<Vec<Traced>, GateError> {
     let rows = store.sample_releases().await?;
     let wanted: BTreeSet<&str> = row_hashes.iter().map(String::as_str).collect();
     Ok(rows
         .into_iter()
         .filter_map(|(id, institution, job, at, hashes)| {
             let hashes: Vec<String> = serde_json::from_str(&hashes).unwrap_or_default();
-            let matched = hashes.iter().filter(|h| wanted.contains(h.as_str())).count();
-            (matched > 0).then(|| {
-                json!({ "release_id": id, "institution_id": institution, "job_id": job, "released_at": at, "rows_matched": matched })
+            let matched = hashes
+                .iter()
+                .filter(|h| wanted.contains(h.as_str()))
+                .count();
+            (matched > 0).then_some(Traced {
+                release_id: id,
+                institution_id: institution,
+                job_id: job,
+                released_at: at,
+                rows_matched: matched,
             })
         })
         .collect())
@@ -2159,21 +2295,21 @@ mod tests {
         let subjects: Vec<u64> = (0..200).collect();
         let (m, fewest) = metrics(&scores, &bads, &subjects, 10, |n| n);
         assert_eq!(fewest, 20);
-        assert_eq!(m["auc"], 1.0);
-        assert_eq!(m["gini"], 1.0);
-        assert_eq!(m["ks"], 1.0);
-        assert_eq!(m["deciles"][0]["bad_rate"], 1.0);
-        assert_eq!(m["deciles"][9]["bad_rate"], 0.0);
+        assert_eq!(m.auc, 1.0);
+        assert_eq!(m.gini, 1.0);
+        assert_eq!(m.ks, 1.0);
+        assert_eq!(m.deciles[0].bad_rate, 1.0);
+        assert_eq!(m.deciles[9].bad_rate, 0.0);
         let flat = vec![1.0; 200];
         let (m, _) = metrics(&flat, &bads, &subjects, 10, |n| n);
-        assert_eq!(m["auc"], 0.5);
-        assert_eq!(m["ks"], 0.0);
+        assert_eq!(m.auc, 0.5);
+        assert_eq!(m.ks, 0.0);
         // Rows repeated for a few subjects: deciles are counted in distinct subjects.
         let few: Vec<u64> = (0..200).map(|i| i % 5).collect();
         let (m, fewest) = metrics(&scores, &bads, &few, 10, |n| n);
         assert_eq!(fewest, 5);
-        assert_eq!(m["subjects"], 5);
-        assert_eq!(m["scored_rows"], 200);
+        assert_eq!(m.subjects, 5);
+        assert_eq!(m.scored_rows, 200);
     }
 
     #[test]
@@ -2192,11 +2328,11 @@ mod tests {
             }
         }
         let (m, _) = metrics(&scores, &bads, &subjects, 10, |n| n);
-        assert_eq!(m["bad_rate"], 0.1, "ten bad subjects of 100: {m}");
+        assert_eq!(m.bad_rate, 0.1, "ten bad subjects of 100: {m:?}");
         // The subject of 1,000 rows fills the lowest deciles; there it counts once.
-        let lowest = &m["deciles"][9];
-        assert_eq!(lowest["subjects"], 1, "{m}");
-        assert_eq!(lowest["bad_rate"], 1.0);
+        let lowest = &m.deciles[9];
+        assert_eq!(lowest.subjects, 1, "{m:?}");
+        assert_eq!(lowest.bad_rate, 1.0);
         // The same population with one row a subject gives the same AUC and KS.
         let once: Vec<usize> = (0..scores.len())
             .filter(|i| *i == 0 || subjects[*i] != subjects[*i - 1])
@@ -2209,9 +2345,9 @@ mod tests {
             10,
             |n| n,
         );
-        assert_eq!(m["auc"], one_row["auc"]);
-        assert_eq!(m["ks"], one_row["ks"]);
-        assert_eq!(m["bad_rate"], one_row["bad_rate"]);
+        assert_eq!(m.auc, one_row.auc);
+        assert_eq!(m.ks, one_row.ks);
+        assert_eq!(m.bad_rate, one_row.bad_rate);
     }
 
     #[test]
@@ -2221,9 +2357,7 @@ mod tests {
             .map(|i| (i * 37) % 101 > 60 || i % 7 == 0)
             .collect();
         let subjects: Vec<u64> = (0..500).collect();
-        let ours = metrics(&scores, &bads, &subjects, 10, |n| n).0["auc"]
-            .as_f64()
-            .expect("auc");
+        let ours = metrics(&scores, &bads, &subjects, 10, |n| n).0.auc;
         let labels: Vec<f64> = bads.iter().map(|b| f64::from(u8::from(*b))).collect();
         let theirs = evaluation::auc(&scores, &labels);
         assert!((ours - theirs).abs() < 1e-4, "{ours} vs {theirs}");
