@@ -15,8 +15,9 @@ use crate::db::authorisations::{Authorisations as _, Listed, NewRow};
 pub const MAX_AUTHORISATION_DAYS: i64 = 90;
 
 /// What an authorisation lets its holder see.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = AuthorisationScope)]
 pub enum Scope {
     /// The disclosed records.
     Records,
@@ -178,7 +179,7 @@ pub async fn grant(
 }
 
 /// An authorisation as its grantor and grantee see it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Authorisation {
     /// Its id.
     pub id: String,

@@ -79,7 +79,7 @@ pub async fn archive(
 }
 
 /// A report the archive vouches for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Genuine {
     /// Its number.
     pub report_number: String,
@@ -121,7 +121,8 @@ pub async fn verify(
 }
 
 /// A document the archive vouches for, byte for byte.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = IssuedDocument)]
 pub struct Document {
     /// The report's number.
     pub report_number: String,

@@ -179,7 +179,14 @@ fn vocabulary() -> String {
     // With and without negative records: the advice differs.
     for disclosed in [
         vec![],
-        vec![serde_json::json!({ "table": "admin_penalties", "count": 1, "records": [] })],
+        vec![crate::records::Section {
+            section: 2,
+            table: "admin_penalties".into(),
+            name_zh: String::new(),
+            source_unit: String::new(),
+            count: 1,
+            records: Vec::new(),
+        }],
     ] {
         let specimen = crate::report::build(
             crate::report::Subject::Organisation(&entry),

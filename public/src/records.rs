@@ -286,7 +286,7 @@ impl Records {
         today: NaiveDate,
         rules: &Rules,
         objected: &Objected,
-    ) -> Result<Vec<Value>, RecordsError> {
+    ) -> Result<Vec<Section>, RecordsError> {
         let listings: Vec<Listing> = match self.table("dishonesty_list") {
             Some(t) => {
                 let b = self.rows_of(t, subject_id)?;
@@ -356,17 +356,17 @@ impl Records {
                             json!(format!("经异议核实已更正：{note}")),
                         );
                     }
-                    records.push(Value::Object(shown));
+                    records.push(shown);
                 }
             }
-            sections.push(json!({
-                "section": table.section,
-                "table": table.id,
-                "name_zh": table.name_zh,
-                "source_unit": table.source_unit,
-                "count": records.len(),
-                "records": records,
-            }));
+            sections.push(Section {
+                section: table.section,
+                table: table.id.clone(),
+                name_zh: table.name_zh.clone(),
+                source_unit: table.source_unit.clone(),
+                count: records.len(),
+                records,
+            });
         }
         Ok(sections)
     }
@@ -414,6 +414,27 @@ impl Records {
         let row = *self.table("persons")?.by_subject.get(subject_id)?.first()?;
         self.person_at(row)
     }
+}
+
+/// The records of one catalog table disclosed about a subject, under its section of
+/// 附录A.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Section {
+    /// The body section of 附录A (1–12) the table reports under.
+    pub section: u8,
+    /// The catalog table.
+    pub table: String,
+    /// The table's Chinese name.
+    pub name_zh: String,
+    /// The unit that supplies it.
+    pub source_unit: String,
+    /// How many records are disclosed.
+    pub count: usize,
+    /// The records disclosed, each with the table's public columns, `disclosed_through`
+    /// (the last day of its disclosure period, or null), and where they apply `mark`
+    /// (异议处理中) and `correction`.
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<serde_json::Map<String, Value>>,
 }
 
 /// Where a record is: its table, subject and source unit.

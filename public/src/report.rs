@@ -6,8 +6,10 @@
 //! it is. The verification code covers the canonical JSON of everything but itself.
 
 use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::records::Section;
 use crate::report_id;
 use crate::search::Entry;
 
@@ -81,91 +83,209 @@ pub struct Issuer {
     pub objection_contact: String,
 }
 
+/// A public credit information report (附录A) as issued in JSON: the document the
+/// HTML page and the PDF are rendered from.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = CreditReport)]
+pub struct Report {
+    /// 封面.
+    pub cover: Cover,
+    /// 信息概览.
+    pub overview: Overview,
+    /// 报告说明.
+    pub notes: Notes,
+    /// The twelve sections of the body, in order.
+    pub sections: Vec<ReportSection>,
+}
+
+/// The cover of a report.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Cover {
+    /// 报告名称.
+    pub report_name: String,
+    /// 信用主体名称.
+    pub subject_name: String,
+    /// 统一社会信用代码 (an enterprise's or organisation's report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uscc: Option<String>,
+    /// 身份证号码, masked (a person's report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+    /// 报告出具单位.
+    pub issuer: String,
+    /// 生成时间 (RFC 3339, Beijing time).
+    pub generated_at: String,
+    /// 报告编号.
+    pub report_number: String,
+    /// 验证码: checks the number against the content (null while it is computed).
+    pub verification_code: Option<String>,
+    /// The report format's version.
+    pub version: String,
+}
+
+/// The overview of a report: the subject's basic information and each section's count.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Overview {
+    /// 基础信息.
+    pub basic: Basic,
+    /// How many entries each section holds.
+    pub counts: Vec<SectionCount>,
+}
+
+/// The subject's basic information on the overview.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Basic {
+    /// 名称.
+    pub name: String,
+    /// 统一社会信用代码 (an enterprise or organisation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uscc: Option<String>,
+    /// 所在地区 (an enterprise or organisation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// 行业代码 (an enterprise or organisation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub industry_code: Option<String>,
+    /// 身份证号码, masked (a person).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+}
+
+/// A section's title and count, on the overview.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct SectionCount {
+    /// The section's title.
+    pub section: String,
+    /// How many entries it holds.
+    pub count: usize,
+}
+
+/// The notes of a report (报告说明).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Notes {
+    /// 免责条款.
+    pub disclaimer: String,
+    /// 报告使用要求.
+    #[serde(rename = "use")]
+    pub use_: String,
+    /// 报告数据来源.
+    pub data_sources: String,
+    /// 报告验证方式.
+    pub verification: String,
+    /// 异议方式.
+    pub objection: String,
+}
+
+/// One section of a report's body.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ReportSection {
+    /// Its title.
+    pub section: String,
+    /// How many entries it holds.
+    pub count: usize,
+    /// Its entries: records (each with `source_table`, the Chinese name of its table),
+    /// or the advice of section 11.
+    #[schema(value_type = Vec<Object>)]
+    pub records: Vec<Value>,
+    /// 本部分无记录。 when the section is empty; else null.
+    pub statement: Option<String>,
+}
+
 /// Builds a report from the subject's disclosed records (`records::disclosed`, by
-/// catalog table); returns it with its number and verification code filled in.
+/// catalog table); returns it with its number and verification code filled in, as the
+/// JSON of a [`Report`].
 pub fn build(
     subject: Subject<'_>,
-    disclosed: &[Value],
+    disclosed: &[Section],
     issuer: &Issuer,
     at: DateTime<FixedOffset>,
     number: &str,
     key: &[u8],
 ) -> Value {
-    let table = |id: &str| disclosed.iter().find(|s| s["table"] == id);
+    let table = |id: &str| disclosed.iter().find(|s| s.table == id);
     let mut sections = Vec::new();
-    let mut overview = Vec::new();
+    let mut counts = Vec::new();
     // Negative records shown: penalties, serious-dishonesty and abnormal-operation listings.
     let negative: u64 = ["admin_penalties", "dishonesty_list", "abnormal_operations"]
         .iter()
         .filter_map(|t| table(t))
-        .map(|s| s["count"].as_u64().unwrap_or(0))
+        .map(|s| s.count as u64)
         .sum();
     for (i, (title, tables)) in SECTIONS.iter().enumerate() {
         let mut records = Vec::new();
         for id in tables.iter() {
             if let Some(s) = table(id) {
-                for r in s["records"].as_array().into_iter().flatten() {
+                for r in &s.records {
                     let mut r = r.clone();
-                    r["source_table"] = json!(s["name_zh"]);
-                    records.push(r);
+                    r.insert("source_table".into(), json!(s.name_zh));
+                    records.push(Value::Object(r));
                 }
             }
         }
-        let body = match i {
-            10 => json!([advice(negative)]),
-            11 => json!([]),
-            _ => json!(records),
+        let records = match i {
+            10 => vec![advice(negative)],
+            11 => Vec::new(),
+            _ => records,
         };
-        let count = body.as_array().map_or(0, Vec::len);
-        overview.push(json!({ "section": title, "count": count }));
-        sections.push(json!({
-            "section": title,
-            "count": count,
-            "records": body,
-            "statement": if count == 0 { json!("本部分无记录。") } else { Value::Null },
-        }));
+        let count = records.len();
+        counts.push(SectionCount {
+            section: (*title).to_owned(),
+            count,
+        });
+        sections.push(ReportSection {
+            section: (*title).to_owned(),
+            count,
+            records,
+            statement: (count == 0).then(|| "本部分无记录。".to_owned()),
+        });
     }
-    let (report_name, code_field, basic) = match subject {
+    let (report_name, basic) = match subject {
         Subject::Organisation(e) => (
             REPORT_NAME,
-            "uscc",
-            json!({
-                "uscc": e.uscc,
-                "name": e.name,
-                "region": e.region_name,
-                "industry_code": e.industry_code,
-            }),
+            Basic {
+                name: e.name.clone(),
+                uscc: Some(e.uscc.clone()),
+                region: Some(e.region_name.clone()),
+                industry_code: Some(e.industry_code.clone()),
+                id_number: None,
+            },
         ),
         Subject::Person(p) => (
             PERSON_REPORT_NAME,
-            "id_number",
-            json!({ "name": p.name, "id_number": p.id_number_masked }),
+            Basic {
+                name: p.name.clone(),
+                uscc: None,
+                region: None,
+                industry_code: None,
+                id_number: Some(p.id_number_masked.clone()),
+            },
         ),
     };
-    let mut report = json!({
-        "cover": {
-            "report_name": report_name,
-            "subject_name": subject.name(),
-            code_field: subject.code(),
-            "issuer": issuer.name,
-            "generated_at": at.to_rfc3339(),
-            "report_number": number,
-            "verification_code": Value::Null,
-            "version": VERSION,
+    let person = matches!(subject, Subject::Person(_));
+    let code = subject.code().to_owned();
+    let report = Report {
+        cover: Cover {
+            report_name: report_name.to_owned(),
+            subject_name: subject.name().to_owned(),
+            uscc: (!person).then(|| code.clone()),
+            id_number: person.then(|| code.clone()),
+            issuer: issuer.name.clone(),
+            generated_at: at.to_rfc3339(),
+            report_number: number.to_owned(),
+            verification_code: None,
+            version: VERSION.to_owned(),
         },
-        "overview": {
-            "basic": basic,
-            "counts": overview,
+        overview: Overview { basic, counts },
+        notes: Notes {
+            disclaimer: "本报告依据报告生成时平台归集的公共信用信息生成，客观反映该时点信用主体的公共信用状况，不构成对信用主体的任何评价或担保。".into(),
+            use_: "本报告仅供依法依规参考使用，使用者应妥善保管，不得用于违法用途。".into(),
+            data_sources: "数据来源于各数源单位依法归集的公共信用信息；超过公示期的信息已转为归档，不予公示；依法撤销的信息不予公示。".into(),
+            verification: format!("凭报告编号和验证码在 {} 验证报告真伪；报告内容任何改动都将无法通过验证。", issuer.verify_url),
+            objection: format!("信用主体认为信息有误的，可提出异议：{}。异议处理期间相关信息标注“异议处理中”。", issuer.objection_contact),
         },
-        "notes": {
-            "disclaimer": "本报告依据报告生成时平台归集的公共信用信息生成，客观反映该时点信用主体的公共信用状况，不构成对信用主体的任何评价或担保。",
-            "use": "本报告仅供依法依规参考使用，使用者应妥善保管，不得用于违法用途。",
-            "data_sources": "数据来源于各数源单位依法归集的公共信用信息；超过公示期的信息已转为归档，不予公示；依法撤销的信息不予公示。",
-            "verification": format!("凭报告编号和验证码在 {} 验证报告真伪；报告内容任何改动都将无法通过验证。", issuer.verify_url),
-            "objection": format!("信用主体认为信息有误的，可提出异议：{}。异议处理期间相关信息标注“异议处理中”。", issuer.objection_contact),
-        },
-        "sections": sections,
-    });
+        sections,
+    };
+    let mut report = serde_json::to_value(&report).unwrap_or(Value::Null);
     let code = report_id::verification_code(key, number, subject.code(), &canonical(&report));
     report["cover"]["verification_code"] = json!(code);
     report
@@ -264,10 +384,15 @@ mod tests {
     #[test]
     fn every_section_is_there_and_empty_ones_say_so() {
         let at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00+08:00").expect("time");
-        let disclosed = vec![json!({
-            "table": "admin_penalties", "name_zh": "行政处罚信息", "count": 1,
-            "records": [{ "record_id": "R1", "decision_date": "2025-01-01" }]
-        })];
+        let record = json!({ "record_id": "R1", "decision_date": "2025-01-01" });
+        let disclosed = vec![Section {
+            section: 2,
+            table: "admin_penalties".into(),
+            name_zh: "行政处罚信息".into(),
+            source_unit: String::new(),
+            count: 1,
+            records: vec![record.as_object().cloned().unwrap_or_default()],
+        }];
         let r = build(
             Subject::Organisation(&entry()),
             &disclosed,

@@ -58,7 +58,8 @@ impl List {
 }
 
 /// One listing of an enterprise.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SpecialListing)]
 pub struct Listing {
     /// The record.
     pub record_id: String,
@@ -78,7 +79,8 @@ pub struct Listing {
 }
 
 /// One qualification certificate of an organisation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = QualificationCertificate)]
 pub struct Qualification {
     /// The record.
     pub record_id: String,

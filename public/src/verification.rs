@@ -5,7 +5,6 @@
 use chrono::NaiveDate;
 use policies::disclosure::Rules;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::records::{self, Objected, RecordsError};
 use crate::search::{Index, normalise};
@@ -46,12 +45,11 @@ pub struct Finding {
     pub conclusion: String,
 }
 
-fn count(sections: &[Value], table: &str) -> usize {
+fn count(sections: &[records::Section], table: &str) -> usize {
     sections
         .iter()
-        .find(|s| s["table"] == table)
-        .and_then(|s| s["count"].as_u64())
-        .unwrap_or(0) as usize
+        .find(|s| s.table == table)
+        .map_or(0, |s| s.count)
 }
 
 /// Looks every listed subject up and sums up its disclosed records on `today`.

@@ -9,8 +9,8 @@ use storage::ids::UserId;
 
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
+use super::page::Listed;
 use super::{ApiError, ApiQuery, AppState};
 use ::public::search::{Entry, SearchError};
 
@@ -47,14 +47,16 @@ pub(super) struct SearchQuery {
     cursor: Option<String>,
 }
 
-/// A subject as search results and lists show it.
-#[derive(Serialize)]
-struct Item<'a> {
+/// An enterprise or organisation as search results and lists show it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublicSubject)]
+pub(super) struct Item<'a> {
     uscc: &'a str,
     name: &'a str,
     region_name: &'a str,
     industry_code: &'a str,
-    /// Q8: a subject with a record under objection is marked wherever it appears.
+    /// 异议处理中 when a record of the subject is under objection (Q8): a subject is
+    /// marked wherever it appears.
     #[serde(skip_serializing_if = "Option::is_none")]
     mark: Option<&'static str>,
 }
@@ -73,23 +75,41 @@ impl<'a> Item<'a> {
     }
 }
 
-/// [`Item`] as a JSON object, for lists that add fields of their own.
-fn item(e: &Entry, objected: &HashSet<String>) -> Value {
-    json!(Item::new(e, objected))
-}
-
 /// What a code's checksum says, as a warning (early pilot codes fail it and are still
 /// valid, so a failure never rejects the query).
 fn code_warning(check: &policies::UsccCheck) -> Option<String> {
     check.warnings.first().map(ToString::to_string)
 }
 
+/// The answer to a search: by code when the query is a code, else by part of a name.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(super) enum SearchResults<'a> {
+    Code(CodeResults<'a>),
+    Name(NameResults<'a>),
+}
+
+/// How a search matched: the query is a code.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum CodeMatch {
+    Code,
+}
+
+/// How a search matched: the query is part of a name.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum NameMatch {
+    Name,
+}
+
 /// The answer to a query that is a code.
-#[derive(Serialize)]
-struct CodeResults<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct CodeResults<'a> {
     query: &'a str,
     #[serde(rename = "match")]
-    matched: &'static str,
+    matched: CodeMatch,
+    /// What the code's checksum says, when it fails (early pilot codes do).
     warning: Option<String>,
     items: Vec<Item<'a>>,
     total: usize,
@@ -97,11 +117,11 @@ struct CodeResults<'a> {
 }
 
 /// The answer to a query by part of a name.
-#[derive(Serialize)]
-struct NameResults<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct NameResults<'a> {
     query: &'a str,
     #[serde(rename = "match")]
-    matched: &'static str,
+    matched: NameMatch,
     items: Vec<Item<'a>>,
     total: usize,
     truncated: bool,
@@ -125,14 +145,14 @@ async fn search(
     let objected = &marks.subjects;
     if let Ok(check) = policies::Uscc::check(&q) {
         let found = state.search.by_uscc(&q);
-        return Ok(Json(CodeResults {
+        return Ok(Json(SearchResults::Code(CodeResults {
             query: &q,
-            matched: "code",
+            matched: CodeMatch::Code,
             warning: code_warning(&check),
             items: found.map(|e| Item::new(e, objected)).into_iter().collect(),
             total: usize::from(found.is_some()),
             next_cursor: None,
-        })
+        }))
         .into_response());
     }
     let page = state
@@ -143,14 +163,14 @@ async fn search(
             other => ApiError::internal(other),
         })?;
     let next = offset + page.items.len();
-    Ok(Json(NameResults {
+    Ok(Json(SearchResults::Name(NameResults {
         query: &q,
-        matched: "name",
+        matched: NameMatch::Name,
         items: page.items.iter().map(|e| Item::new(e, objected)).collect(),
         total: page.total,
         truncated: page.truncated,
         next_cursor: (next < page.total).then(|| super::page::cursor(&[&next.to_string()])),
-    })
+    }))
     .into_response())
 }
 
@@ -163,8 +183,9 @@ fn subject<'a>(state: &'a AppState, uscc: &str) -> Result<&'a Entry, ApiError> {
 }
 
 /// One subject found by its code, with what the code's checksum says.
-#[derive(Serialize)]
-struct ByCode<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PublicSubjectByCode)]
+pub(super) struct ByCode<'a> {
     #[serde(flatten)]
     item: Item<'a>,
     warning: Option<String>,
@@ -190,7 +211,7 @@ async fn by_code(
 async fn records(
     State(state): State<AppState>,
     Path(uscc): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let found = subject(&state, &uscc)?;
     let today = platform::store::china_today();
     let sections = state
@@ -202,11 +223,22 @@ async fn records(
             &state.marks.get(&state.store).await?.records,
         )
         .map_err(ApiError::internal)?;
-    Ok(Json(json!({
-        "subject": item(found, &HashSet::new()),
-        "as_of": today,
-        "sections": sections,
-    })))
+    Ok(Json(SubjectRecords {
+        subject: Item::new(found, &HashSet::new()),
+        as_of: today,
+        sections,
+    })
+    .into_response())
+}
+
+/// The records the public sees of a subject today, by section of 附录A.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SubjectRecords<'a> {
+    subject: Item<'a>,
+    /// The day the disclosure rules were applied for.
+    as_of: chrono::NaiveDate,
+    /// Every catalog table, empty or not.
+    sections: Vec<::public::records::Section>,
 }
 
 pub(super) use platform::issuance::Format;
@@ -319,24 +351,46 @@ pub(super) struct Verification {
 async fn verify_report(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<Verification>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReportVerification>, ApiError> {
     let key = state.report_key();
     let genuine =
         desk::issuance::verify(&state.store, &key, query.number.trim(), &query.code).await?;
     Ok(Json(match genuine {
-        Some(report) => json!({
-            "valid": true,
-            "report_number": report.report_number,
-            "uscc": report.uscc,
-            "subject_name": report.subject_name,
-            "issued_at": report.issued_at,
-            "content_sha256": report.content_sha256,
+        Some(report) => ReportVerification::Valid(Vouched {
+            valid: true,
+            found: report,
         }),
-        None => json!({
-            "valid": false,
-            "message": "this report number and verification code do not belong to a report issued here; the report may have been altered",
+        None => ReportVerification::Invalid(NotVouched {
+            valid: false,
+            message: "this report number and verification code do not belong to a report issued here; the report may have been altered",
         }),
     }))
+}
+
+/// Whether a report number and verification code belong together; the report's
+/// particulars only when they do.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(super) enum ReportVerification {
+    Valid(Vouched<desk::issuance::Genuine>),
+    Invalid(NotVouched),
+}
+
+/// What the archive vouches for, with `valid: true`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Vouched<T> {
+    /// `true`.
+    valid: bool,
+    #[serde(flatten)]
+    found: T,
+}
+
+/// `valid: false`, and why.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct NotVouched {
+    /// `false`.
+    valid: bool,
+    message: &'static str,
 }
 
 /// Largest document accepted for a check.
@@ -348,7 +402,7 @@ async fn check_document(
     State(state): State<AppState>,
     Path(number): Path<String>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DocumentCheck>, ApiError> {
     let body = body.map_err(|_| {
         ApiError::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
@@ -361,20 +415,24 @@ async fn check_document(
     })?;
     let document = desk::issuance::check_document(&state.store, number.trim(), &body).await?;
     Ok(Json(match document {
-        Some(d) => json!({
-            "valid": true,
-            "report_number": d.report_number,
-            "subject_name": d.subject_name,
-            "subject_code": d.subject_code,
-            "issued_at": d.issued_at,
-            "format": d.format,
-            "document_sha256": d.document_sha256,
+        Some(d) => DocumentCheck::Valid(Vouched {
+            valid: true,
+            found: d,
         }),
-        None => json!({
-            "valid": false,
-            "message": "this document is not, byte for byte, a report issued here under this number: it may have been altered",
+        None => DocumentCheck::Invalid(NotVouched {
+            valid: false,
+            message: "this document is not, byte for byte, a report issued here under this number: it may have been altered",
         }),
     }))
+}
+
+/// Whether a document is, byte for byte, one issued under a report number; the
+/// document's particulars only when it is.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(super) enum DocumentCheck {
+    Valid(Vouched<desk::issuance::Document>),
+    Invalid(NotVouched),
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -424,15 +482,40 @@ fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(usize, usize), ApiE
     Ok((offset, limit as usize))
 }
 
-fn paged(items: Vec<Value>, offset: usize, limit: usize) -> Value {
+/// The page of `items` from `offset`: how many there are, the page, and the cursor of
+/// the next page.
+fn paged<T>(items: Vec<T>, offset: usize, limit: usize) -> (usize, Vec<T>, Option<String>) {
     let total = items.len();
-    let page: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
+    let page: Vec<T> = items.into_iter().skip(offset).take(limit).collect();
     let next = offset + page.len();
-    json!({
-        "total": total,
-        "items": page,
-        "next_cursor": (next < total).then(|| super::page::cursor(&[&next.to_string()])),
-    })
+    let next_cursor = (next < total).then(|| super::page::cursor(&[&next.to_string()]));
+    (total, page, next_cursor)
+}
+
+/// A page of a special list (Q4).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SpecialPage<'a> {
+    /// The list: red_list, black_list, abnormal_operations or qualifications.
+    list: String,
+    /// The day the lists were read for.
+    as_of: chrono::NaiveDate,
+    /// How many subjects the list holds (after `q`).
+    total: usize,
+    items: Vec<SpecialItem<'a>>,
+    next_cursor: Option<String>,
+}
+
+/// A subject on a special list, with its listing or its qualification certificate.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SpecialItem<'a> {
+    #[serde(flatten)]
+    subject: Item<'a>,
+    /// The certificate (the `qualifications` list).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qualification: Option<&'a ::public::special::Qualification>,
+    /// The listing (the other lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listing: Option<&'a ::public::special::Listing>,
 }
 
 /// Special queries (Q4): the enterprises on the red list, the serious-dishonesty list or
@@ -442,7 +525,7 @@ async fn special(
     State(state): State<AppState>,
     Path(list): Path<String>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (offset, limit) = query.page()?;
     let today = platform::store::china_today();
     let wanted = query
@@ -453,16 +536,17 @@ async fn special(
     let marks = state.marks.get(&state.store).await?;
     let objected = &marks.subjects;
     let entry = |subject_id: &str| state.search.by_subject(subject_id);
-    let items: Vec<Value> = if list == "qualifications" {
+    let items: Vec<SpecialItem> = if list == "qualifications" {
         state
             .special
             .qualified(query.q.as_deref().unwrap_or_default(), today)
             .into_iter()
             .filter_map(|q| {
-                let e = entry(&q.subject_id)?;
-                let mut out = item(e, objected);
-                out["qualification"] = json!(q);
-                Some(out)
+                Some(SpecialItem {
+                    subject: Item::new(entry(&q.subject_id)?, objected),
+                    qualification: Some(q),
+                    listing: None,
+                })
             })
             .collect()
     } else {
@@ -480,25 +564,75 @@ async fn special(
                 if !wanted.is_empty() && !::public::search::normalise(&e.name).contains(&wanted) {
                     return None;
                 }
-                let mut out = item(e, objected);
-                out["listing"] = json!(l);
-                Some(out)
+                Some(SpecialItem {
+                    subject: Item::new(e, objected),
+                    qualification: None,
+                    listing: Some(l),
+                })
             })
             .collect()
     };
-    let mut out = paged(items, offset, limit);
-    out["list"] = json!(list);
-    out["as_of"] = json!(today);
-    Ok(Json(out))
+    let (total, items, next_cursor) = paged(items, offset, limit);
+    Ok(Json(SpecialPage {
+        list,
+        as_of: today,
+        total,
+        items,
+        next_cursor,
+    })
+    .into_response())
 }
 
 /// The named sectors of the sector query.
-async fn sectors() -> Json<Value> {
-    let items: Vec<Value> = ::public::special::SECTORS
+async fn sectors() -> Json<Listed<Sector>> {
+    let items = ::public::special::SECTORS
         .iter()
-        .map(|(id, code, name)| json!({ "id": id, "industry_code": code, "name_zh": name }))
+        .map(|(id, industry_code, name_zh)| Sector {
+            id,
+            industry_code,
+            name_zh,
+        })
         .collect();
-    Json(json!({ "items": items, "next_cursor": null }))
+    Json(Listed::all(items))
+}
+
+/// A named sector of the sector query.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Sector {
+    /// The name the sector query takes.
+    id: &'static str,
+    /// The GB/T 4754 industry code prefix it stands for.
+    industry_code: &'static str,
+    name_zh: &'static str,
+}
+
+/// A page of a sector query (Q4).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SectorPage<'a> {
+    /// The industry code prefix queried.
+    industry_code: String,
+    /// The day the lists were read for.
+    as_of: chrono::NaiveDate,
+    /// How many subjects the sector holds (in the region, if given).
+    total: usize,
+    items: Vec<SectorItem<'a>>,
+    next_cursor: Option<String>,
+}
+
+/// A subject of a sector, with the lists it is on today.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct SectorItem<'a> {
+    #[serde(flatten)]
+    subject: Item<'a>,
+    lists: OnLists,
+}
+
+/// Which special lists a subject is on today.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct OnLists {
+    red_list: bool,
+    black_list: bool,
+    abnormal_operations: bool,
 }
 
 /// Sector queries (Q4): the enterprises of a named sector or of an industry code (GB/T
@@ -507,7 +641,7 @@ async fn sector(
     State(state): State<AppState>,
     Path(sector): Path<String>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let (offset, limit) = query.page()?;
     let prefix = match ::public::special::SECTORS
         .iter()
@@ -546,22 +680,28 @@ async fn sector(
     );
     let marks = state.marks.get(&state.store).await?;
     let objected = &marks.subjects;
-    let items: Vec<Value> =
+    let items: Vec<SectorItem> =
         ::public::special::sector(&state.search, &prefix, query.region.as_deref())
             .into_iter()
             .map(|e| {
-                let mut out = item(e, objected);
                 let id = e.subject_id.as_str();
-                out["lists"] = json!({
-                    "red_list": red.contains(id),
-                    "black_list": black.contains(id),
-                    "abnormal_operations": abnormal.contains(id),
-                });
-                out
+                SectorItem {
+                    subject: Item::new(e, objected),
+                    lists: OnLists {
+                        red_list: red.contains(id),
+                        black_list: black.contains(id),
+                        abnormal_operations: abnormal.contains(id),
+                    },
+                }
             })
             .collect();
-    let mut out = paged(items, offset, limit);
-    out["industry_code"] = json!(prefix);
-    out["as_of"] = json!(today);
-    Ok(Json(out))
+    let (total, items, next_cursor) = paged(items, offset, limit);
+    Ok(Json(SectorPage {
+        industry_code: prefix,
+        as_of: today,
+        total,
+        items,
+        next_cursor,
+    })
+    .into_response())
 }

@@ -625,6 +625,76 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
     &[
         ("get", "/healthz", body::<super::Health>),
         ("get", "/readyz", body::<super::Health>),
+        (
+            "post",
+            "/api/v1/public/persons",
+            body::<super::persons::PersonRegistered>,
+        ),
+        (
+            "post",
+            "/api/v1/me/authorisations",
+            body::<super::persons::Granted>,
+        ),
+        (
+            "get",
+            "/api/v1/me/authorisations",
+            body::<super::persons::Authorisations>,
+        ),
+        (
+            "get",
+            "/api/v1/persons/{subject}/records",
+            body::<super::persons::PersonRecords>,
+        ),
+        (
+            "get",
+            "/api/v1/public/subjects",
+            body::<super::disclosure::SearchResults>,
+        ),
+        (
+            "get",
+            "/api/v1/public/subjects/{uscc}",
+            body::<super::disclosure::ByCode>,
+        ),
+        (
+            "get",
+            "/api/v1/public/subjects/{uscc}/records",
+            body::<super::disclosure::SubjectRecords>,
+        ),
+        (
+            "post",
+            "/api/v1/public/subjects/{uscc}/reports",
+            body::<::public::report::Report>,
+        ),
+        (
+            "post",
+            "/api/v1/persons/{subject}/reports",
+            body::<::public::report::Report>,
+        ),
+        (
+            "get",
+            "/api/v1/public/reports/verify",
+            body::<super::disclosure::ReportVerification>,
+        ),
+        (
+            "post",
+            "/api/v1/public/reports/{number}/document-check",
+            body::<super::disclosure::DocumentCheck>,
+        ),
+        (
+            "get",
+            "/api/v1/public/special/{list}",
+            body::<super::disclosure::SpecialPage>,
+        ),
+        (
+            "get",
+            "/api/v1/public/sectors",
+            list::<super::disclosure::Sector>,
+        ),
+        (
+            "get",
+            "/api/v1/public/sectors/{sector}",
+            body::<super::disclosure::SectorPage>,
+        ),
         ("get", "/api/v1/quality", body::<super::Quality>),
         (
             "get",
@@ -973,6 +1043,32 @@ const NOT_JSON: &[(&str, &str)] = &[
     ("get", "/api/v1/verifications/{id}/letter"),
 ];
 
+/// The other forms a JSON answer comes in, chosen by `?format=`.
+const ALTERNATIVES: &[(&str, &str, &[&str])] = &[
+    (
+        "post",
+        "/api/v1/institutions/{id}/jobs/{job}/sample",
+        &["text/csv", "application/vnd.apache.parquet"],
+    ),
+    (
+        "post",
+        "/api/v1/public/subjects/{uscc}/reports",
+        &["text/html", "application/pdf"],
+    ),
+    (
+        "post",
+        "/api/v1/persons/{subject}/reports",
+        &["text/html", "application/pdf"],
+    ),
+];
+
+fn alternatives(op: &Op) -> &'static [&'static str] {
+    ALTERNATIVES
+        .iter()
+        .find(|(m, p, _)| *m == op.method && *p == op.path)
+        .map_or(&[], |(_, _, types)| *types)
+}
+
 fn answer(op: &Op) -> Option<SchemaOf> {
     ANSWERS
         .iter()
@@ -1079,10 +1175,15 @@ pub fn document() -> Value {
         responses.insert(
             op.ok.to_string(),
             match answer(op) {
-                Some(schema) => json!({
-                    "description": "Success.",
-                    "content": { JSON: { "schema": schema(&mut schemas) } }
-                }),
+                Some(schema) => {
+                    let mut content = json!({ JSON: { "schema": schema(&mut schemas) } });
+                    for media_type in alternatives(op) {
+                        content[*media_type] = json!({
+                            "schema": { "type": "string", "contentMediaType": media_type }
+                        });
+                    }
+                    json!({ "description": "Success.", "content": content })
+                }
                 None => json!({ "description": "Success." }),
             },
         );

@@ -7,13 +7,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use storage::ids::UserId;
 
 use super::disclosure::{Format, issue};
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
 use desk::authorisations::{self, NewAuthorisation};
-use governance::identity::{self, Caller};
+use governance::identity::{self, Caller, Role};
 use policies::access::{Action, Resource};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -77,13 +77,13 @@ async fn register(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "user_id": id,
-            "username": body.username,
-            "role": "person",
-            "subject_id": person.subject_id,
-            "id_number": person.id_number_masked,
-        })),
+        Json(PersonRegistered {
+            user_id: id,
+            username: body.username,
+            role: Role::Person,
+            subject_id: person.subject_id,
+            id_number: person.id_number_masked,
+        }),
     )
         .into_response())
 }
@@ -118,22 +118,59 @@ async fn grant(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": granted.id,
-            "grantee": body.grantee.trim(),
-            "scope": granted.scope,
-            "purpose": granted.purpose,
-            "expires_at": granted.expires_at,
-            "subject_id": caller.subject_id,
-        })),
+        Json(Granted {
+            id: granted.id,
+            grantee: body.grantee.trim().to_owned(),
+            scope: granted.scope,
+            purpose: granted.purpose,
+            expires_at: granted.expires_at,
+            subject_id: caller.subject_id,
+        }),
     )
         .into_response())
 }
 
 /// Authorisations the caller granted and those granted to them.
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Authorisations>, ApiError> {
     let (granted, received) = authorisations::of_user(&state.store, &caller.user_id).await?;
-    Ok(Json(json!({ "granted": granted, "received": received })))
+    Ok(Json(Authorisations { granted, received }))
+}
+
+/// A person just registered: their login and who they are in the register.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct PersonRegistered {
+    user_id: UserId,
+    username: String,
+    /// `person`.
+    role: Role,
+    /// Their subject id in the persons register.
+    subject_id: String,
+    /// Their ID number, masked.
+    id_number: String,
+}
+
+/// An authorisation just granted.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Granted {
+    id: String,
+    /// The grantee's login name.
+    grantee: String,
+    scope: authorisations::Scope,
+    purpose: String,
+    /// When it ends (RFC 3339).
+    expires_at: String,
+    /// The grantor's subject id in the persons register.
+    subject_id: Option<String>,
+}
+
+/// The authorisations a user granted and those granted to them, newest first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct Authorisations {
+    granted: Vec<authorisations::Authorisation>,
+    received: Vec<authorisations::Authorisation>,
 }
 
 /// The grantor revokes an authorisation; it stops at once.
@@ -224,7 +261,7 @@ async fn records(
     State(state): State<AppState>,
     caller: Caller,
     Path(subject): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PersonRecords>, ApiError> {
     let used = authorised(&state, &caller, &subject, Action::ReadPersonRecords).await?;
     let found = person(&state, &subject).await?;
     let today = platform::store::china_today();
@@ -238,12 +275,36 @@ async fn records(
         )
         .map_err(ApiError::internal)?;
     audit_use(&state, &caller, &subject, &used, "records").await?;
-    Ok(Json(json!({
-        "subject": { "subject_id": subject, "name": found.name, "id_number": found.id_number_masked },
-        "as_of": today,
-        "authorisation": used,
-        "sections": sections,
-    })))
+    Ok(Json(PersonRecords {
+        subject: PersonShown {
+            subject_id: subject,
+            name: found.name,
+            id_number: found.id_number_masked,
+        },
+        as_of: today,
+        authorisation: used,
+        sections,
+    }))
+}
+
+/// A person's records as disclosed today, by section of 附录A.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct PersonRecords {
+    subject: PersonShown,
+    /// The day the disclosure rules were applied for.
+    as_of: chrono::NaiveDate,
+    /// The authorisation the reader used; null for the person themselves.
+    authorisation: Option<String>,
+    sections: Vec<::public::records::Section>,
+}
+
+/// A person as their records show them.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct PersonShown {
+    subject_id: String,
+    name: String,
+    /// Their ID number, masked.
+    id_number: String,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

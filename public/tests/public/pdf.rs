@@ -67,7 +67,7 @@ fn person_report_inputs(
 ) -> (
     public::records::Person,
     DateTime<chrono::FixedOffset>,
-    Vec<serde_json::Value>,
+    Vec<public::records::Section>,
 ) {
     let person = crate::sample_records()
         .person_by_subject(subject_id)

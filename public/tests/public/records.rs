@@ -100,9 +100,9 @@ async fn penalties_are_shown_exactly_as_the_rules_say() {
         );
         let penalty = sections
             .iter()
-            .find(|s| s["table"] == "admin_penalties")
+            .find(|s| s.table == "admin_penalties")
             .expect("penalties");
-        let shown = penalty["count"].as_u64().expect("count") as usize;
+        let shown = penalty.count;
         let all = rows.iter().filter(|r| &r.0 == subject).count();
         // Subjects with several listings repeat their penalties in the join; only compare
         // where the join did not multiply rows.
@@ -140,9 +140,9 @@ async fn objections_are_marked_and_nothing_secret_appears() {
         .expect("records");
     let penalty = sections
         .iter()
-        .find(|s| s["table"] == "admin_penalties")
+        .find(|s| s.table == "admin_penalties")
         .expect("penalties");
-    let record_id = penalty["records"][0]["record_id"]
+    let record_id = penalty.records[0]["record_id"]
         .as_str()
         .expect("id")
         .to_owned();
@@ -159,11 +159,10 @@ async fn objections_are_marked_and_nothing_secret_appears() {
         .expect("records");
     let penalty = marked
         .iter()
-        .find(|s| s["table"] == "admin_penalties")
+        .find(|s| s.table == "admin_penalties")
         .expect("penalties");
-    let record = penalty["records"]
-        .as_array()
-        .expect("records")
+    let record = penalty
+        .records
         .iter()
         .find(|r| r["record_id"] == record_id.as_str())
         .expect("record");
