@@ -323,7 +323,7 @@ pub async fn extend(
             "an answered ticket is not extended".into(),
         ));
     }
-    let allowed = current.allowed_days + days;
+    let allowed = current.allowed_days.saturating_add(days);
     if days < 1 || allowed > MAX_WORKING_DAYS {
         return Err(TicketError::Invalid(
             "days",

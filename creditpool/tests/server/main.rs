@@ -8,6 +8,7 @@ mod backup;
 mod calendar;
 mod cli;
 mod containment;
+mod contract;
 mod crash;
 mod criteria;
 mod fuzz_parquet;

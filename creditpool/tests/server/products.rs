@@ -11,16 +11,16 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, assert_error, sample_data};
 use crate::lifecycle::{job_until, opened, submit_job};
 
-const TABLES: [&str; 3] = ["abnormal_operations", "admin_penalties", "enterprises"];
+pub(crate) const TABLES: [&str; 3] = ["abnormal_operations", "admin_penalties", "enterprises"];
 
-const SCORED: &str = "SELECT l.loan_id, l.uscc, l.amount, CASE WHEN l.defaulted THEN 1 ELSE 0 END AS bad, \
+pub(crate) const SCORED: &str = "SELECT l.loan_id, l.uscc, l.amount, CASE WHEN l.defaulted THEN 1 ELSE 0 END AS bad, \
     -linear_score(CAST(COALESCE(p.n, 0) AS DOUBLE), CAST(COALESCE(a.n, 0) AS DOUBLE), \
                   CAST(2026 - date_part('year', e.establishment_date) AS DOUBLE)) AS risk \
     FROM loans l JOIN enterprises e ON e.uscc = l.uscc \
     LEFT JOIN (SELECT subject_id, COUNT(*) AS n FROM admin_penalties GROUP BY subject_id) p ON p.subject_id = e.subject_id \
     LEFT JOIN (SELECT subject_id, COUNT(*) AS n FROM abnormal_operations GROUP BY subject_id) a ON a.subject_id = e.subject_id";
 
-fn registration(job: &str) -> Value {
+pub(crate) fn registration(job: &str) -> Value {
     json!({
         "product_name": "小微企业贷前风险分",
         "contact_name": "王敏",

@@ -121,6 +121,24 @@ async fn a_complaint_is_answered_within_the_deadline_extended_at_most_to_twenty_
             .is_some_and(|m| m.contains("1 to 5")),
         "{body}"
     );
+    // Days past any integer's room (found by the contract fuzzer: an overflow aborted
+    // the request) are refused the same way.
+    for days in [i64::MAX, i64::MIN] {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/tickets/{id}/extension"),
+                Some(&admin),
+                Some(extend(days, "仍需核实")),
+            )
+            .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        );
+    }
 
     // Not rated before it is answered; answered on time; rated once.
     let rate = |rating: i64| json!({ "rating": rating, "comment": "处理及时" });

@@ -1197,6 +1197,11 @@ pub fn document() -> Value {
                 (422, "invalid_field"),
             ]);
         }
+        // A query is read strictly: an unknown parameter or a value of the wrong type is
+        // 400 invalid_query, a value out of range 422 invalid_field.
+        if query_params.is_some() {
+            errors.extend([(400, "invalid_query"), (422, "invalid_field")]);
+        }
         if op.auth {
             errors.extend(AUTH);
         }
