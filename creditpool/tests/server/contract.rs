@@ -21,7 +21,7 @@ use crate::products::{SCORED, TABLES};
 const MAX_EXAMPLES: u32 = 8;
 
 /// The Python of the venv `scripts/setup` makes for the contract fuzzer.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/venv/bin/python")
 }
 

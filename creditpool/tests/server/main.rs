@@ -21,6 +21,7 @@ mod own_data;
 mod persons;
 mod products;
 mod public;
+mod python_client;
 mod quality;
 mod resources;
 mod review;
