@@ -95,40 +95,69 @@ proptest! {
         bytes in csv(),
         types in types(),
     ) {
-        let dir = tempfile::tempdir().expect("tmp");
-        let file = dir.path().join("upload.csv");
-        std::fs::write(&file, &bytes).expect("write");
-        let spec = ConvertSpec {
-            name: "loans".into(),
-            format: "csv".into(),
-            types,
-            sensitivity: Vec::new(),
-            file,
-            out: dir.path().join("table.parquet"),
-            memory_bytes: 64 << 20,
-            timeout_ms: 10_000,
-            unconfined_allowed: true,
-        };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        match runtime.block_on(convert_here(&spec)) {
-            ConvertOutcome::Done { columns, rows, .. } => {
-                prop_assert!(!columns.is_empty());
-                let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64 + 1;
-                prop_assert!(rows <= lines, "{rows} rows from {lines} lines");
-                let written = std::fs::File::open(&spec.out).expect("the table's file");
-                let reader = SerializedFileReader::new(written).expect("Parquet");
-                prop_assert_eq!(reader.metadata().file_metadata().num_rows() as u64, rows);
-            }
-            ConvertOutcome::Invalid { field, message } => {
-                prop_assert!(!field.is_empty() && !message.is_empty());
-            }
-            ConvertOutcome::Unreadable(message) => prop_assert!(!message.is_empty()),
-            ConvertOutcome::Files(message) => {
-                prop_assert!(false, "a platform failure for an input: {message}");
-            }
+        read_or_refused_by_name(&bytes, types)?;
+    }
+}
+
+/// Whether reading `bytes` as a CSV upload (with `types`) gives a table whose Parquet
+/// file holds the rows it counts, or a named refusal.
+fn read_or_refused_by_name(
+    bytes: &[u8],
+    types: Vec<(String, String)>,
+) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("upload.csv");
+    std::fs::write(&file, bytes).expect("write");
+    let spec = ConvertSpec {
+        name: "loans".into(),
+        format: "csv".into(),
+        types,
+        sensitivity: Vec::new(),
+        file,
+        out: dir.path().join("table.parquet"),
+        memory_bytes: 64 << 20,
+        timeout_ms: 10_000,
+        unconfined_allowed: true,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match runtime.block_on(convert_here(&spec)) {
+        ConvertOutcome::Done { columns, rows, .. } => {
+            prop_assert!(!columns.is_empty());
+            let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64 + 1;
+            prop_assert!(rows <= lines, "{rows} rows from {lines} lines");
+            let written = std::fs::File::open(&spec.out).expect("the table's file");
+            let reader = SerializedFileReader::new(written).expect("Parquet");
+            prop_assert_eq!(reader.metadata().file_metadata().num_rows() as u64, rows);
         }
+        ConvertOutcome::Invalid { field, message } => {
+            prop_assert!(!field.is_empty() && !message.is_empty());
+        }
+        ConvertOutcome::Unreadable(message) => prop_assert!(!message.is_empty()),
+        ConvertOutcome::Files(message) => {
+            prop_assert!(false, "a platform failure for an input: {message}");
+        }
+    }
+    Ok(())
+}
+
+/// The corpus kept in the repository (`fuzz/corpus/csv`, one upload a file): GBK, byte
+/// order marks, unclosed quotes, ragged rows, NUL and stray bytes, formula-like cells,
+/// a 3,000-column header..., replayed on every run.
+#[test]
+fn every_csv_of_the_corpus_is_read_or_refused_by_name() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/csv");
+    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fuzz/corpus/csv")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 10, "{} inputs", inputs.len());
+    for path in inputs {
+        let bytes = std::fs::read(&path).expect("bytes");
+        read_or_refused_by_name(&bytes, Vec::new())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }

@@ -34,6 +34,7 @@ fn id(body: &Value, field: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_contract_for_any_role() {
+    let _cores = crate::helpers::exclusive_cores().await;
     let python = python();
     assert!(
         python.exists(),

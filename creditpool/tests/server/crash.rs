@@ -484,6 +484,7 @@ async fn a_model_upload_cut_by_a_crash_leaves_nothing_and_can_be_made_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_cut_by_a_crash_or_a_kill_fails_and_leaves_no_result() {
+    let _cores = crate::helpers::exclusive_cores().await;
     let sql = "SELECT subject_id, name FROM enterprises";
     // The crash point: the result is in place, the job not yet recorded as ended.
     let dir = tempfile::tempdir().expect("tmp");

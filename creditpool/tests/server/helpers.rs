@@ -40,6 +40,15 @@ pub fn sample_data() -> &'static std::path::Path {
     .path()
 }
 
+/// Tests that time the server (a deadline kept, a cancel or a kill acted on within
+/// seconds) and the tests that load the machine's cores for minutes (the Python suites:
+/// contract.rs, python_client.rs) each hold this lock, so that none of them runs while
+/// another does: on two cores a timing would otherwise measure the other test.
+pub async fn exclusive_cores() -> tokio::sync::MutexGuard<'static, ()> {
+    static CORES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    CORES.lock().await
+}
+
 /// The password of every test user.
 pub const PASSWORD: &str = "correct horse battery staple";
 

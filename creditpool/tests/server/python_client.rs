@@ -13,6 +13,7 @@ use crate::products::{SCORED, TABLES};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_client_takes_a_dataframe_to_a_sample_aggregates_and_an_evaluation() {
+    let _cores = crate::helpers::exclusive_cores().await;
     let python = crate::contract::python();
     assert!(
         python.exists(),

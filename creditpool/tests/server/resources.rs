@@ -175,6 +175,7 @@ fn assert_confined(pid: u32, shape: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_stops_any_plan_and_its_process_at_once() {
+    let _cores = crate::helpers::exclusive_cores().await;
     let app = app().await;
     let (institution, token, admin) = opened(&app, "cancel.apply", &TABLES, 0).await;
     for (shape, sql) in HOSTILE {
@@ -219,6 +220,7 @@ async fn cancel_stops_any_plan_and_its_process_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_deadline_stops_any_plan_and_frees_its_slot() {
+    let _cores = crate::helpers::exclusive_cores().await;
     let app = app().await;
     let (institution, token, admin) = opened(&app, "deadline.apply", &TABLES, 0).await;
     let (other, other_token, _) = opened(&app, "patient.apply", &TABLES, 1).await;

@@ -67,23 +67,55 @@ proptest! {
         offset in prop_oneof![Just(0usize), 0usize..20, Just(usize::MAX)],
         limit in prop_oneof![Just(0usize), 1usize..20, Just(usize::MAX)],
     ) {
-        let index = register();
-        let normal = normalise(&q);
-        match index.search(&q, offset, limit) {
-            Err(SearchError::Empty) => prop_assert!(normal.is_empty()),
-            Err(other) => prop_assert!(false, "{other} for {q:?}"),
-            Ok(page) => {
-                let matching: Vec<&Entry> = index
-                    .entries()
-                    .iter()
-                    .filter(|e| normalise(&e.name).contains(&normal))
-                    .collect();
-                prop_assert_eq!(page.total, matching.len());
-                prop_assert!(page.items.len() <= limit);
-                for item in &page.items {
-                    prop_assert!(normalise(&item.name).contains(&normal), "{} for {:?}", item.name, q);
-                }
+        answered_as_a_scan(&q, offset, limit)?;
+    }
+}
+
+/// Whether the search answers `q` at this page exactly as a plain scan of the names
+/// does (an empty query refused as empty).
+fn answered_as_a_scan(q: &str, offset: usize, limit: usize) -> Result<(), TestCaseError> {
+    let index = register();
+    let normal = normalise(q);
+    match index.search(q, offset, limit) {
+        Err(SearchError::Empty) => prop_assert!(normal.is_empty()),
+        Err(other) => prop_assert!(false, "{other} for {q:?}"),
+        Ok(page) => {
+            let matching: Vec<&Entry> = index
+                .entries()
+                .iter()
+                .filter(|e| normalise(&e.name).contains(&normal))
+                .collect();
+            prop_assert_eq!(page.total, matching.len());
+            prop_assert!(page.items.len() <= limit);
+            for item in &page.items {
+                prop_assert!(
+                    normalise(&item.name).contains(&normal),
+                    "{} for {:?}",
+                    item.name,
+                    q
+                );
             }
+        }
+    }
+    Ok(())
+}
+
+/// The corpus kept in the repository (`fuzz/corpus/search`, one query a file), replayed
+/// on every run at the first page and past the end: answered as a scan answers it.
+#[test]
+fn every_query_of_the_corpus_is_answered_as_a_scan_answers_it() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/search");
+    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fuzz/corpus/search")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 10, "{} inputs", inputs.len());
+    for path in inputs {
+        let q = std::fs::read_to_string(&path).expect("query text");
+        for (offset, limit) in [(0, 20), (usize::MAX, usize::MAX)] {
+            answered_as_a_scan(&q, offset, limit)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         }
     }
 }

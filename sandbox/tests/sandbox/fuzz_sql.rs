@@ -112,3 +112,23 @@ proptest! {
         }
     }
 }
+
+/// The corpus kept in the repository (`fuzz/corpus/sql`, one input a file): the shapes
+/// that once crashed or misbehaved and their neighbours, replayed on every run. Each is
+/// run or refused with a message on a job's thread, never a crash.
+#[test]
+fn every_sql_of_the_corpus_is_run_or_refused_plainly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/sql");
+    let mut inputs: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fuzz/corpus/sql")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    inputs.sort();
+    assert!(inputs.len() >= 10, "{} inputs", inputs.len());
+    for path in inputs {
+        let sql = std::fs::read_to_string(&path).expect("SQL text");
+        if let Err(refused) = run_on_a_job_thread(sql) {
+            assert!(!refused.to_string().is_empty(), "{}", path.display());
+        }
+    }
+}
