@@ -181,8 +181,9 @@ pub enum Filer<'a> {
     /// Anyone, without signing in: received, checked by the provider before it marks
     /// anything.
     Public,
-    /// The record's own subject, signed in (the caller checked that they are): the
-    /// check is done, accepted as it is filed.
+    /// The record's own subject, signed in, or an enterprise's representative (a user of
+    /// the institution it is) (the caller checked which): the check is done, accepted
+    /// as it is filed.
     Subject(&'a UserId),
     /// Platform staff recording an objection received by letter or at the counter,
     /// having checked it: accepted as it is filed.

@@ -94,6 +94,30 @@ impl Platform {
                     })?;
                 Filer::Subject(&caller.user_id)
             }
+            Some(caller) if caller.role == Role::Institution => {
+                // An institution's users represent the enterprise it is: its code and
+                // its authorisation were checked when its application was approved. For
+                // that enterprise's own records, while the institution is in good
+                // standing, the provider's check is done.
+                let institution = match &caller.institution_id {
+                    Some(id) => governance::accounts::get(&self.store, id).await.ok(),
+                    None => None,
+                };
+                let represented = institution.filter(|i| {
+                    i.status == storage::states::InstitutionStatus::Active
+                        && matches!(&applicant, Applicant::Organisation(code)
+                            if policies::Uscc::canonical(code) == policies::Uscc::canonical(&i.uscc))
+                });
+                let Some(institution) = represented else {
+                    return Err(Refusal::Forbidden {
+                        code: "forbidden",
+                        message: "signed in as an institution, you object at once only to the records of the enterprise your institution is, while it is active; to object to another subject's record as its representative, file it without signing in (POST /api/v1/public/objections) and the service provider checks it".into(),
+                    }
+                    .into());
+                };
+                tracing::info!(institution = %institution.id, "objection filed by the enterprise's representative");
+                Filer::Subject(&caller.user_id)
+            }
             Some(caller) => {
                 self.authorize(caller, Action::RecordObjection, &Resource::Platform)?;
                 Filer::Staff(&caller.user_id)

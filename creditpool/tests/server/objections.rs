@@ -704,3 +704,128 @@ async fn a_person_signed_in_objects_to_their_own_record_at_once_and_to_no_one_el
     let id = filed["id"].as_str().expect("id");
     assert_eq!(app.audit_actions(id).await, ["objection.filed"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enterprise_objects_at_once_through_its_institution_and_to_no_one_elses_records() {
+    // Issue 17, item 6: an enterprise signs in through an authorised representative, a
+    // user of the institution it is (its code checked when its application was
+    // approved): its objection to its own record is accepted as filed. Signed in, it
+    // cannot object at once to another enterprise's record, and a suspended
+    // institution's users no longer can.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) =
+        crate::lifecycle::opened(&app, "rep.apply", &crate::products::TABLES, 0).await;
+    let (_, me) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let uscc = me["uscc"].as_str().expect("uscc").to_owned();
+    let name = me["name"].as_str().expect("name").to_owned();
+    let (status, own) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects/{uscc}/records"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    let record_id = own["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .flat_map(|s| s["records"].as_array().cloned().unwrap_or_default())
+        .find_map(|r| r["record_id"].as_str().map(str::to_owned))
+        .expect("a record of the enterprise's");
+    let filing = |name: &str, code: &str, record: &str| {
+        json!({
+            "applicant_name": name,
+            "applicant_code": code,
+            "phone": "0571-87654321",
+            "content": "该记录的内容与事实不符，请核实更正。",
+            "record_id": record,
+        })
+    };
+
+    // Another enterprise's record, with that enterprise's name and code: refused, and
+    // nothing is filed.
+    let (other, other_record) = enterprise_with_a_record(&app).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/objections",
+            Some(&token),
+            Some(filing(
+                other["name"].as_str().expect("name"),
+                other["uscc"].as_str().expect("uscc"),
+                other_record["record_id"].as_str().expect("id"),
+            )),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (_, ledger) = app
+        .call(Method::GET, "/api/v1/objections", Some(&admin), None)
+        .await;
+    assert_eq!(ledger["total"], 0, "{ledger}");
+
+    // Suspended, its users no longer file at once: nothing is filed.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/institutions/{institution}/suspend"),
+            Some(&admin),
+            Some(json!({ "reason": "未按期报送进展报告", "rectification_deadline": "2099-01-31" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/v1/objections",
+            Some(&token),
+            Some(filing(&name, &uscc, &record_id)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (_, ledger) = app
+        .call(Method::GET, "/api/v1/objections", Some(&admin), None)
+        .await;
+    assert_eq!(ledger["total"], 0, "{ledger}");
+
+    // Active again, its own record: accepted as filed, marked at once.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/institutions/{institution}/reinstate"),
+            Some(&admin),
+            Some(json!({ "reason": "已按期完成整改" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, filed) = app
+        .call(
+            Method::POST,
+            "/api/v1/objections",
+            Some(&token),
+            Some(filing(&name, &uscc, &record_id)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    assert_eq!(filed["status"], "open", "{filed}");
+    let (_, marked_now) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/public/subjects/{uscc}/records"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        marked(&marked_now, &record_id).expect("record")["mark"],
+        "异议处理中"
+    );
+}

@@ -167,8 +167,9 @@ async fn file(
     Ok(receipt(&filed))
 }
 
-/// Files an objection signed in: a person to their own record, or staff recording one
-/// received by letter; accepted as filed (the record marked and dispatched at once).
+/// Files an objection signed in: a person to their own record, an institution's user
+/// to the records of the enterprise it is, or staff recording one received by letter;
+/// accepted as filed (the record marked and dispatched at once).
 async fn file_signed_in(
     State(state): State<AppState>,
     caller: Caller,
