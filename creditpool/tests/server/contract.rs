@@ -12,17 +12,62 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::applications::{complete_form, register};
-use crate::helpers::{TestApp, sample_data};
+use crate::helpers::TestApp;
 use crate::lifecycle::{job_until, opened, submit_job};
-use crate::products::{SCORED, TABLES};
+use crate::products::{SCORED, TABLES, loans_and_model};
 
 /// Examples schemathesis generates for each operation, each sent once as every role:
 /// the budget that keeps the run to minutes on two cores.
 const MAX_EXAMPLES: u32 = 8;
 
-/// The Python of the venv `scripts/setup` makes for the contract fuzzer.
-pub(crate) fn python() -> PathBuf {
+/// The Python of the venv `scripts/setup` makes for the contract fuzzer and the
+/// Python client's tests.
+fn python() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/venv/bin/python")
+}
+
+/// Runs the pytest file `test` (a path from the repository's root) with the venv's
+/// Python, `fixture` written to a file named by the variable `variable`. pytest runs in
+/// a temporary folder (returned, with what it wrote), so that its caches and
+/// Hypothesis's stay out of the source tree.
+pub(crate) async fn pytest(
+    test: &str,
+    variable: &'static str,
+    fixture: &Value,
+) -> (std::process::Output, tempfile::TempDir) {
+    let python = python();
+    assert!(
+        python.exists(),
+        "{} is missing: run ./scripts/setup, which installs the Python test tools",
+        python.display()
+    );
+    let work = tempfile::tempdir().expect("tmp");
+    let file = work.path().join("fixture.json");
+    std::fs::write(&file, fixture.to_string()).expect("fixture");
+    let test = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(test);
+    let dir = work.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args([
+                "-m",
+                "pytest",
+                "-q",
+                "-s",
+                "-p",
+                "no:cacheprovider",
+                "--rootdir",
+            ])
+            .arg(&dir)
+            .arg(test)
+            .current_dir(&dir)
+            .env(variable, file)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .expect("pytest runs")
+    })
+    .await
+    .expect("pytest");
+    (output, work)
 }
 
 fn id(body: &Value, field: &str) -> String {
@@ -35,12 +80,6 @@ fn id(body: &Value, field: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_contract_for_any_role() {
     let _cores = crate::helpers::exclusive_cores().await;
-    let python = python();
-    assert!(
-        python.exists(),
-        "{} is missing: run ./scripts/setup, which installs the contract fuzzer",
-        python.display()
-    );
     // The per-address limit on anonymous requests (tested in api.rs) would answer most
     // of them 429 here, where every role shares one address.
     let app = TestApp::spawn_with(|settings| settings.public_rate.per_minute = 0).await;
@@ -49,36 +88,8 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_contract_f
     // from it and a product registered on it.
     let (institution, institution_token, admin) = opened(&app, "contract.apply", &TABLES, 0).await;
     let base = format!("/api/v1/institutions/{institution}");
-    let loans = std::fs::read(
-        sample_data()
-            .join("own-data")
-            .join("demo_loan_outcomes.parquet"),
-    )
-    .expect("loans");
-    let (status, uploaded) = app
-        .upload(
-            &format!("{base}/own-tables?name=loans&format=parquet&types=amount:float64,term_months:int64&sensitivity=loan_id:masked"),
-            &institution_token,
-            "application/octet-stream",
-            loans,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let (uploaded, model) = loans_and_model(&app, &institution_token, &base).await;
     let table = id(&uploaded["table"], "id");
-    let model = wat::parse_file(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../samples/models/linear_score.wat"
-    ))
-    .expect("model");
-    let (status, model) = app
-        .upload(
-            &format!("{base}/models"),
-            &institution_token,
-            "application/wasm",
-            model,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{model}");
     let model = id(&model, "id");
     let job = submit_job(&app, &institution_token, &institution, SCORED).await;
     let done = job_until(&app, &admin, &institution, &job, |j| {
@@ -263,11 +274,10 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_contract_f
         ["source_unit", source_unit],
         ["administrator", admin],
     ]);
-    let work = tempfile::tempdir().expect("tmp");
-    let fixture = work.path().join("fixture.json");
-    std::fs::write(
-        &fixture,
-        json!({
+    let (output, work) = pytest(
+        "contract/test_contract.py",
+        "CONTRACT_FIXTURE",
+        &json!({
             "base_url": format!("http://{}", app.address),
             "document": document,
             "max_examples": MAX_EXAMPLES,
@@ -275,37 +285,10 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_contract_f
             "tokens": tokens,
             "password": crate::helpers::PASSWORD,
             "parameters": parameters,
-        })
-        .to_string(),
+        }),
     )
-    .expect("fixture");
-
-    // pytest runs in the temporary folder, so that its caches and Hypothesis's stay
-    // out of the source tree.
-    let test = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contract/test_contract.py");
-    let dir = work.path().to_path_buf();
-    let failures = dir.join("failures.txt");
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python)
-            .args([
-                "-m",
-                "pytest",
-                "-q",
-                "-s",
-                "-p",
-                "no:cacheprovider",
-                "--rootdir",
-            ])
-            .arg(&dir)
-            .arg(test)
-            .current_dir(&dir)
-            .env("CONTRACT_FIXTURE", fixture)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .expect("pytest runs")
-    })
-    .await
-    .expect("pytest");
+    .await;
+    let failures = work.path().join("failures.txt");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let tail: String = {
         let lines: Vec<&str> = stdout.lines().collect();

@@ -36,6 +36,37 @@ pub(crate) fn registration(job: &str) -> Value {
     })
 }
 
+/// The demo's loan outcomes uploaded as the institution's own table `loans` (amounts as
+/// floats, the loan number tagged masked) and the `linear_score` model, through the
+/// API at `base` (`/api/v1/institutions/{id}`): the table's answer and the model's.
+pub(crate) async fn loans_and_model(app: &TestApp, token: &str, base: &str) -> (Value, Value) {
+    let loans = std::fs::read(
+        sample_data()
+            .join("own-data")
+            .join("demo_loan_outcomes.parquet"),
+    )
+    .expect("loans");
+    let (status, table) = app
+        .upload(
+            &format!("{base}/own-tables?name=loans&format=parquet&types=amount:float64,term_months:int64&sensitivity=loan_id:masked"),
+            token,
+            "application/octet-stream",
+            loans,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{table}");
+    let model = wat::parse_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../samples/models/linear_score.wat"
+    ))
+    .expect("model");
+    let (status, model) = app
+        .upload(&format!("{base}/models"), token, "application/wasm", model)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{model}");
+    (table, model)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn from_own_data_to_a_recommended_product_on_the_public_list() {
     let app = TestApp::spawn().await;
@@ -43,30 +74,7 @@ async fn from_own_data_to_a_recommended_product_on_the_public_list() {
     let base = format!("/api/v1/institutions/{institution}");
 
     // Own data and a model.
-    let loans = std::fs::read(
-        sample_data()
-            .join("own-data")
-            .join("demo_loan_outcomes.parquet"),
-    )
-    .expect("loans");
-    let (status, body) = app
-        .upload(
-            &format!("{base}/own-tables?name=loans&format=parquet&types=amount:float64,term_months:int64&sensitivity=loan_id:masked"),
-            &token,
-            "application/octet-stream",
-            loans,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let model = wat::parse_file(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../samples/models/linear_score.wat"
-    ))
-    .expect("model");
-    let (status, body) = app
-        .upload(&format!("{base}/models"), &token, "application/wasm", model)
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    loans_and_model(&app, &token, &base).await;
 
     // Join, score; the result stays inside.
     let job = submit_job(&app, &token, &institution, SCORED).await;

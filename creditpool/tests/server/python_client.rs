@@ -14,20 +14,13 @@ use crate::products::{SCORED, TABLES};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_client_takes_a_dataframe_to_a_sample_aggregates_and_an_evaluation() {
     let _cores = crate::helpers::exclusive_cores().await;
-    let python = crate::contract::python();
-    assert!(
-        python.exists(),
-        "{} is missing: run ./scripts/setup, which installs the Python client",
-        python.display()
-    );
     let app = TestApp::spawn().await;
     let (institution, _, _) = opened(&app, "client.apply", &TABLES, 0).await;
 
-    let work = tempfile::tempdir().expect("tmp");
-    let fixture = work.path().join("fixture.json");
-    std::fs::write(
-        &fixture,
-        json!({
+    let (output, _work) = crate::contract::pytest(
+        "clients/python/tests/test_client.py",
+        "CLIENT_FIXTURE",
+        &json!({
             "base_url": format!("http://{}", app.address),
             "username": "client.apply",
             "password": PASSWORD,
@@ -35,25 +28,9 @@ async fn the_python_client_takes_a_dataframe_to_a_sample_aggregates_and_an_evalu
             "loans": sample_data().join("own-data").join("demo_loan_outcomes.parquet"),
             "model": Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/models/linear_score.wat"),
             "sql": SCORED,
-        })
-        .to_string(),
+        }),
     )
-    .expect("fixture");
-    let test = Path::new(env!("CARGO_MANIFEST_DIR")).join("../clients/python/tests/test_client.py");
-    let dir = work.path().to_path_buf();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python)
-            .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir"])
-            .arg(&dir)
-            .arg(test)
-            .current_dir(&dir)
-            .env("CLIENT_FIXTURE", fixture)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .expect("pytest runs")
-    })
-    .await
-    .expect("pytest");
+    .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
