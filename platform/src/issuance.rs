@@ -77,6 +77,26 @@ impl Platform {
         desk::issuance::report_key(self.settings.gate.secret.as_ref())
     }
 
+    /// Whether a report number and verification code belong to a report issued here
+    /// (Q5): its particulars when they do.
+    pub async fn verify_report(
+        &self,
+        number: &str,
+        code: &str,
+    ) -> Result<Option<desk::issuance::Genuine>, storage::store::StoreError> {
+        desk::issuance::verify(&self.store, &self.report_key(), number.trim(), code.trim()).await
+    }
+
+    /// Whether `document` is, byte for byte, the one issued under report `number`: its
+    /// particulars when it is.
+    pub async fn check_report_document(
+        &self,
+        number: &str,
+        document: &[u8],
+    ) -> Result<Option<desk::issuance::Document>, storage::store::StoreError> {
+        desk::issuance::check_document(&self.store, number.trim(), document).await
+    }
+
     /// Builds, renders, archives and audits one report about `subject` (whose id is
     /// `subject_id`) for `requester` (named on the watermark), on behalf of `actor`.
     pub async fn issue_report(
@@ -106,7 +126,8 @@ impl Platform {
         let base = &self.settings.public.base_url;
         let issuer = ::public::report::Issuer {
             name: self.settings.public.issuer.clone(),
-            verify_url: format!("{base}/api/v1/public/reports/verify"),
+            // The verification page (a person scans the QR code with a phone).
+            verify_url: format!("{base}/verify"),
             objection_contact: format!("{base}/api/v1/public/objections"),
         };
         let key = self.report_key();
@@ -123,8 +144,7 @@ impl Platform {
             let hash = storage::store::sha256_hex(&::public::report::canonical(&report));
             let content =
                 serde_json::to_vec(&report).map_err(|e| IssueError::Internal(e.to_string()))?;
-            let verify_url =
-                format!("{base}/api/v1/public/reports/verify?number={number}&code={code}");
+            let verify_url = format!("{base}/verify?number={number}&code={code}");
             let document = match (format, &face) {
                 (Format::Pdf, Some(face)) => {
                     let face = face.clone();

@@ -11,6 +11,7 @@ pub mod backup;
 pub mod criteria;
 mod db;
 pub mod demo;
+pub mod disclosure;
 pub mod issuance;
 pub mod jobs;
 pub mod objections;
@@ -58,6 +59,9 @@ pub enum StartError {
     /// Job workers could not be confined on this machine.
     #[error("{0}")]
     Confinement(String),
+    /// A runtime of the server's could not be started.
+    #[error("starting {0}")]
+    Runtime(String),
 }
 
 /// Why the platform refused a caller, before any rule of the domain was asked.

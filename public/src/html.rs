@@ -154,12 +154,16 @@ pub fn report(report: &Value, watermark: &str, verify_url: &str) -> String {
         }
         for record in section["records"].as_array().into_iter().flatten() {
             out.push_str("<table>");
-            for (k, v) in record.as_object().into_iter().flatten() {
-                let class = if k == "mark" { " class=\"mark\"" } else { "" };
+            for (label, value) in crate::report::readable_fields(record) {
+                let class = if label == crate::report::field_label(record, "mark") {
+                    " class=\"mark\""
+                } else {
+                    ""
+                };
                 out.push_str(&format!(
                     "<tr><th>{}</th><td{class}>{}</td></tr>",
-                    escape(&crate::report::field_label(record, k)),
-                    text(v)
+                    escape(&label),
+                    escape(&value)
                 ));
             }
             out.push_str("</table>");

@@ -843,10 +843,8 @@ pub fn report(
             continue;
         }
         for record in section["records"].as_array().into_iter().flatten() {
-            if let Some(fields) = record.as_object() {
-                for (k, v) in fields {
-                    pages.field(&crate::report::field_label(record, k), &text(v), 10.0);
-                }
+            for (label, value) in crate::report::readable_fields(record) {
+                pages.field(&label, &value, 10.0);
             }
             pages.rule(0.3);
         }

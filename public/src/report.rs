@@ -314,6 +314,40 @@ pub fn field_label(record: &Value, field: &str) -> String {
         .unwrap_or_else(|| field.to_owned())
 }
 
+/// A record's fields as a person reads them, in order: each under its Chinese label
+/// ([`field_label`]), its value in words. A code column whose Chinese twin is in the
+/// record (`role` beside `role_zh`) is left out, a code without one is translated
+/// (`severity`), null reads "—", and `mark` is a row like any other (标注; the pages
+/// take it out first and show a badge instead). The pages, the printable report and the PDF show records through
+/// it, so none of them shows `legal_representative` where 法定代表人 is meant.
+pub fn readable_fields(record: &Value) -> Vec<(String, String)> {
+    let Some(fields) = record.as_object() else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .filter(|(k, _)| !fields.contains_key(&format!("{k}_zh")))
+        .map(|(k, v)| (field_label(record, k), readable_value(k, v)))
+        .collect()
+}
+
+/// A value as a person reads it: codes of the catalog in Chinese, null as "—".
+pub fn readable_value(field: &str, value: &Value) -> String {
+    match (field, value) {
+        (_, Value::Null) => "—".into(),
+        (_, Value::String(s)) if s.is_empty() => "—".into(),
+        ("severity", Value::String(s)) => match s.as_str() {
+            "general" => "一般".into(),
+            "serious" => "情节严重".into(),
+            other => other.to_owned(),
+        },
+        (_, Value::Bool(true)) => "是".into(),
+        (_, Value::Bool(false)) => "否".into(),
+        (_, Value::String(s)) => s.clone(),
+        (_, other) => other.to_string(),
+    }
+}
+
 /// The Chinese label of a field of the overview's basic information.
 pub fn basic_label(field: &str) -> &str {
     match field {
@@ -361,6 +395,24 @@ fn advice(negative: u64) -> Value {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn records_read_in_chinese_without_their_codes() {
+        let record = serde_json::json!({
+            "role": "legal_representative",
+            "role_zh": "法定代表人",
+            "severity": "serious",
+            "decision_date": null,
+        });
+        let fields = readable_fields(&record);
+        let values: Vec<&str> = fields.iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(values, ["法定代表人", "情节严重", "—"], "{fields:?}");
+        assert!(
+            fields.iter().all(|(label, _)| !label.is_ascii()),
+            "{fields:?}"
+        );
+    }
+
     use super::*;
 
     fn entry() -> Entry {

@@ -75,6 +75,27 @@ pub fn normalise(text: &str) -> String {
         .collect()
 }
 
+/// Where `query` matches `name` as a search matches it (after [`normalise`]): the byte
+/// range of `name` that a page highlights, or `None` when it does not match.
+pub fn matched_range(name: &str, query: &str) -> Option<std::ops::Range<usize>> {
+    let wanted: Vec<char> = normalise(query).chars().collect();
+    if wanted.is_empty() {
+        return None;
+    }
+    // Each character of a name normalises to one character or to none (a space).
+    let mut folded: Vec<(char, std::ops::Range<usize>)> = Vec::new();
+    for (at, c) in name.char_indices() {
+        let mut one = [0u8; 4];
+        if let Some(n) = normalise(c.encode_utf8(&mut one)).chars().next() {
+            folded.push((n, at..at + c.len_utf8()));
+        }
+    }
+    let first = folded
+        .windows(wanted.len())
+        .position(|w| w.iter().map(|(c, _)| *c).eq(wanted.iter().copied()))?;
+    Some(folded[first].1.start..folded[first + wanted.len() - 1].1.end)
+}
+
 /// The index.
 #[derive(Debug, Default)]
 pub struct Index {
@@ -382,6 +403,18 @@ fn find(haystack: &[char], needle: &[char]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_match_is_found_in_the_name_as_typed() {
+        let name = "北京ＡＢＣ 家政（服务）有限公司";
+        let range = matched_range(name, "abc家政").unwrap();
+        assert_eq!(&name[range], "ＡＢＣ 家政");
+        let range = matched_range(name, "(服务)").unwrap();
+        assert_eq!(&name[range], "（服务）");
+        assert_eq!(matched_range(name, "上海"), None);
+        assert_eq!(matched_range(name, "  "), None);
+    }
+
     use super::*;
 
     fn entry(uscc: &str, name: &str) -> Entry {

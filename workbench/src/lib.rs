@@ -16,6 +16,7 @@ pub mod gate;
 pub mod lineage;
 pub mod models;
 pub mod own_data;
+pub mod priority;
 pub mod pseudonyms;
 pub mod quotas;
 pub mod recovery;

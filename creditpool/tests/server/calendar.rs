@@ -127,13 +127,7 @@ async fn a_deadline_past_the_calendar_is_provisional_until_an_administrator_adds
             Method::POST,
             "/api/v1/objections",
             Some(&admin),
-            Some(json!({
-                "applicant_name": subject["name"],
-                "applicant_code": subject["uscc"],
-                "phone": "0571-87654321",
-                "content": "该记录的处罚决定已被复议撤销，请核实后更正。",
-                "record_id": record["record_id"],
-            })),
+            Some(crate::objections::filing(&subject, &record)),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{objection}");

@@ -374,7 +374,7 @@ fn demo_serves_the_api_with_its_demo_logins() {
     // The demo institution was admitted through the whole workflow.
     assert_eq!(role, "institution");
     assert!(
-        report.contains(&format!("http://{address}/api/v1/public/reports/verify")),
+        report.contains(&format!("http://{address}/verify")),
         "{report}"
     );
 }

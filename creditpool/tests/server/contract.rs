@@ -169,21 +169,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_contract_f
 
     // An objection, a ticket, a report and a verification letter.
     let uscc = id(&subject, "uscc");
-    let (status, objection) = app
-        .call(
-            Method::POST,
-            "/api/v1/public/objections",
-            None,
-            Some(json!({
-                "applicant_name": subject["name"],
-                "applicant_code": uscc,
-                "phone": "0571-87654321",
-                "content": "该记录的处罚决定已被复议撤销，请核实后更正。",
-                "record_id": record["record_id"],
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{objection}");
+    let objection = crate::objections::file_as_the_subject(&app, &subject, &record).await;
     let (status, ticket) = app
         .call(
             Method::POST,

@@ -73,6 +73,8 @@ impl TestApp {
         // Staff log in with a password alone here, as in the demo; second_factor.rs
         // turns second factors on (the server's default).
         settings.second_factor.required = false;
+        // Reports' QR codes and verification addresses point at this server.
+        settings.public.base_url = format!("http://{address}");
         adjust(&mut settings);
         let state = AppState::start(store.clone(), settings)
             .await
@@ -297,16 +299,23 @@ impl TestApp {
 
     /// One registered enterprise of the sample data, as the public search returns it.
     pub async fn search_sample(&self) -> Value {
+        self.search_samples(1).await.remove(0)
+    }
+
+    /// The first `limit` subjects a search for 公司 finds.
+    pub async fn search_samples(&self, limit: usize) -> Vec<Value> {
         let (status, body) = self
             .call(
                 Method::GET,
-                "/api/v1/public/subjects?q=%E5%85%AC%E5%8F%B8&limit=1",
+                &format!("/api/v1/public/subjects?q=%E5%85%AC%E5%8F%B8&limit={limit}"),
                 None,
                 None,
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        body["items"][0].clone()
+        let items = body["items"].as_array().cloned().unwrap_or_default();
+        assert!(!items.is_empty(), "{body}");
+        items
     }
 
     /// The audit log's actions about `subject`, in order.

@@ -5,6 +5,7 @@ mod api;
 mod applications;
 mod audit;
 mod backup;
+mod browser;
 mod calendar;
 mod cli;
 mod containment;

@@ -32,6 +32,31 @@ pub(crate) async fn enterprise_with_a_record(app: &TestApp) -> (Value, Value) {
     (some, record)
 }
 
+/// The subject's complete objection to `record` (Q8).
+pub(crate) fn filing(subject: &Value, record: &Value) -> Value {
+    json!({
+        "applicant_name": subject["name"],
+        "applicant_code": subject["uscc"],
+        "phone": "0571-87654321",
+        "content": "该记录的处罚决定已被复议撤销，请核实后更正。",
+        "record_id": record["record_id"],
+    })
+}
+
+/// Files the subject's objection to `record` as the public does (Q8); the receipt.
+pub(crate) async fn file_as_the_subject(app: &TestApp, subject: &Value, record: &Value) -> Value {
+    let (status, filed) = app
+        .call(
+            Method::POST,
+            "/api/v1/public/objections",
+            None,
+            Some(filing(subject, record)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    filed
+}
+
 fn marked(records: &Value, record_id: &str) -> Option<Value> {
     records["sections"]
         .as_array()

@@ -219,15 +219,17 @@ pub(super) async fn limit_public(
     request: Request,
     next: Next,
 ) -> Response {
+    let path = request.uri().path();
+    let page = crate::site::is_page(path);
     if state.settings.public_rate.per_minute > 0
-        && request.uri().path().starts_with("/api/v1/public/")
+        && (path.starts_with("/api/v1/public/") || page)
         && !staff_credential(&state, request.headers()).await
         && let Some(ip) = client_of(&state, request.extensions(), request.headers())
         && let Err(wait) = state.public_limiter.take(ip, Instant::now())
     {
         let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
         let rate = state.settings.public_rate;
-        let mut response = ApiError::new(
+        let error = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!(
@@ -235,8 +237,18 @@ pub(super) async fn limit_public(
                 rate.per_minute, rate.burst
             ),
         )
-        .with_details(serde_json::json!({ "retry_after_seconds": seconds }))
-        .into_response();
+        .with_details(serde_json::json!({ "retry_after_seconds": seconds }));
+        let mut response = if page {
+            let mut response = crate::site::error_page(error);
+            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+            response
+        } else {
+            error.into_response()
+        };
         // Measured under its route, like any other answer (`tag_route` did not run).
         if let Some(route) = request.extensions().get::<MatchedPath>().cloned() {
             response.extensions_mut().insert(route);

@@ -4,7 +4,6 @@
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use std::collections::HashSet;
 use storage::ids::UserId;
 
 use axum::response::{IntoResponse, Response};
@@ -12,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::page::Listed;
 use super::{ApiError, ApiQuery, AppState};
-use ::public::search::{Entry, SearchError};
+use platform::disclosure::{self, Found, Subject};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -33,9 +32,6 @@ pub(super) fn routes() -> Router<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(MAX_DOCUMENT_BYTES)),
         )
 }
-
-/// Longest query accepted.
-const MAX_QUERY_CHARS: usize = 100;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -61,24 +57,17 @@ pub(super) struct Item<'a> {
     mark: Option<&'static str>,
 }
 
-impl<'a> Item<'a> {
-    fn new(e: &'a Entry, objected: &HashSet<String>) -> Self {
+impl<'a> From<Subject<'a>> for Item<'a> {
+    fn from(subject: Subject<'a>) -> Self {
+        let e = subject.entry;
         Self {
             uscc: &e.uscc,
             name: &e.name,
             region_name: &e.region_name,
             industry_code: &e.industry_code,
-            mark: objected
-                .contains(&e.subject_id)
-                .then_some(policies::disclosure::UNDER_OBJECTION),
+            mark: subject.mark(),
         }
     }
-}
-
-/// What a code's checksum says, as a warning (early pilot codes fail it and are still
-/// valid, so a failure never rejects the query).
-fn code_warning(check: &policies::UsccCheck) -> Option<String> {
-    check.warnings.first().map(ToString::to_string)
 }
 
 /// The answer to a search: by code when the query is a code, else by part of a name.
@@ -134,52 +123,35 @@ async fn search(
     ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Response, ApiError> {
     let q = query.q.unwrap_or_default();
-    if q.chars().count() > MAX_QUERY_CHARS {
-        return Err(ApiError::invalid(
-            "q",
-            format!("a query has at most {MAX_QUERY_CHARS} characters"),
-        ));
-    }
+    disclosure::check_query("q", Some(&q))?;
     let (offset, limit) = page(query.limit, query.cursor.as_deref())?;
-    let marks = state.marks.get(&state.store).await?;
-    let objected = &marks.subjects;
-    if let Ok(check) = policies::Uscc::check(&q) {
-        let found = state.search.by_uscc(&q);
-        return Ok(Json(SearchResults::Code(CodeResults {
+    Ok(match state.find_subjects(&q, offset, limit).await? {
+        Found::Code { warning, subject } => Json(SearchResults::Code(CodeResults {
             query: &q,
             matched: CodeMatch::Code,
-            warning: code_warning(&check),
-            items: found.map(|e| Item::new(e, objected)).into_iter().collect(),
-            total: usize::from(found.is_some()),
+            warning,
+            total: usize::from(subject.is_some()),
+            items: subject.map(Item::from).into_iter().collect(),
             next_cursor: None,
         }))
-        .into_response());
-    }
-    let page = state
-        .search
-        .search(&q, offset, limit)
-        .map_err(|e| match e {
-            SearchError::Empty => ApiError::invalid("q", e.to_string()),
-            other => ApiError::internal(other),
-        })?;
-    let next = offset + page.items.len();
-    Ok(Json(SearchResults::Name(NameResults {
-        query: &q,
-        matched: NameMatch::Name,
-        items: page.items.iter().map(|e| Item::new(e, objected)).collect(),
-        total: page.total,
-        truncated: page.truncated,
-        next_cursor: (next < page.total).then(|| super::page::cursor(&[&next.to_string()])),
-    }))
-    .into_response())
-}
-
-/// The enterprise or organisation with this code, or 404.
-fn subject<'a>(state: &'a AppState, uscc: &str) -> Result<&'a Entry, ApiError> {
-    state
-        .search
-        .by_uscc(uscc)
-        .ok_or_else(|| ApiError::not_found("enterprise or organisation"))
+        .into_response(),
+        Found::Name {
+            page,
+            total,
+            truncated,
+        } => {
+            let next = offset + page.len();
+            Json(SearchResults::Name(NameResults {
+                query: &q,
+                matched: NameMatch::Name,
+                items: page.into_iter().map(Item::from).collect(),
+                total,
+                truncated,
+                next_cursor: (next < total).then(|| super::page::cursor(&[&next.to_string()])),
+            }))
+            .into_response()
+        }
+    })
 }
 
 /// One subject found by its code, with what the code's checksum says.
@@ -195,13 +167,10 @@ async fn by_code(
     State(state): State<AppState>,
     Path(uscc): Path<String>,
 ) -> Result<Response, ApiError> {
-    let found = subject(&state, &uscc)?;
-    let marks = state.marks.get(&state.store).await?;
+    let found = state.public_subject(&uscc).await?;
     Ok(Json(ByCode {
-        item: Item::new(found, &marks.subjects),
-        warning: policies::Uscc::check(&uscc)
-            .ok()
-            .and_then(|check| code_warning(&check)),
+        item: found.into(),
+        warning: disclosure::code_warning(&uscc),
     })
     .into_response())
 }
@@ -212,20 +181,16 @@ async fn records(
     State(state): State<AppState>,
     Path(uscc): Path<String>,
 ) -> Result<Response, ApiError> {
-    let found = subject(&state, &uscc)?;
-    let today = platform::store::china_today();
-    let sections = state
-        .records
-        .disclosed(
-            &found.subject_id,
-            today,
-            &state.settings.disclosure,
-            &state.marks.get(&state.store).await?.records,
-        )
-        .map_err(ApiError::internal)?;
+    let found = state.public_subject(&uscc).await?;
+    let (as_of, sections) = state.disclosed_records(&found).await?;
     Ok(Json(SubjectRecords {
-        subject: Item::new(found, &HashSet::new()),
-        as_of: today,
+        // The records carry their own marks.
+        subject: Subject {
+            under_objection: false,
+            ..found
+        }
+        .into(),
+        as_of,
         sections,
     })
     .into_response())
@@ -253,9 +218,6 @@ pub(super) struct ReportQuery {
     requester: Option<String>,
 }
 
-/// Longest requester name on a watermark.
-const MAX_REQUESTER_CHARS: usize = 50;
-
 /// Issues the public credit report of an enterprise or organisation (Q5) as JSON,
 /// printable HTML or PDF (`?format=`), watermarked with the requester (`?requester=`,
 /// else "社会公众") and the time; archived with its hashes (Q6).
@@ -264,19 +226,8 @@ async fn issue_report(
     Path(uscc): Path<String>,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    let found = subject(&state, &uscc)?.clone();
-    let requester = match query.requester.as_deref().map(str::trim) {
-        None | Some("") => "社会公众".to_owned(),
-        Some(r) if r.chars().count() > MAX_REQUESTER_CHARS || r.chars().any(char::is_control) => {
-            return Err(ApiError::invalid(
-                "requester",
-                format!(
-                    "a requester's name has at most {MAX_REQUESTER_CHARS} characters, without control characters"
-                ),
-            ));
-        }
-        Some(r) => r.to_owned(),
-    };
+    let found = state.public_subject(&uscc).await?.entry.clone();
+    let requester = disclosure::requester(query.requester.as_deref())?;
     issue(
         &state,
         ::public::report::Subject::Organisation(&found),
@@ -289,8 +240,9 @@ async fn issue_report(
 }
 
 /// Issues one report ([`platform::Platform::issue_report`]); the response carries the
-/// document, its number and verification code in headers.
-pub(super) async fn issue(
+/// document, its number and verification code in headers. The pages answer a report's
+/// form with it too.
+pub(crate) async fn issue(
     state: &AppState,
     subject: ::public::report::Subject<'_>,
     subject_id: &str,
@@ -352,9 +304,7 @@ async fn verify_report(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<Verification>,
 ) -> Result<Json<ReportVerification>, ApiError> {
-    let key = state.report_key();
-    let genuine =
-        desk::issuance::verify(&state.store, &key, query.number.trim(), &query.code).await?;
+    let genuine = state.verify_report(&query.number, &query.code).await?;
     Ok(Json(match genuine {
         Some(report) => ReportVerification::Valid(Vouched {
             valid: true,
@@ -394,7 +344,7 @@ pub(super) struct NotVouched {
 }
 
 /// Largest document accepted for a check.
-const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_DOCUMENT_BYTES: usize = 32 * 1024 * 1024;
 
 /// Whether a document (the PDF, HTML or JSON as downloaded) is, byte for byte, the one
 /// issued under this report number: any changed byte fails.
@@ -413,7 +363,7 @@ async fn check_document(
             ),
         )
     })?;
-    let document = desk::issuance::check_document(&state.store, number.trim(), &body).await?;
+    let document = state.check_report_document(&number, &body).await?;
     Ok(Json(match document {
         Some(d) => DocumentCheck::Valid(Vouched {
             valid: true,
@@ -450,17 +400,8 @@ impl PageQuery {
     /// (offset, limit) of the page asked for.
     fn page(&self) -> Result<(usize, usize), ApiError> {
         let (offset, limit) = page(self.limit, self.cursor.as_deref())?;
-        for (field, value) in [("q", &self.q), ("region", &self.region)] {
-            if value
-                .as_deref()
-                .is_some_and(|v| v.chars().count() > MAX_QUERY_CHARS)
-            {
-                return Err(ApiError::invalid(
-                    field,
-                    format!("at most {MAX_QUERY_CHARS} characters"),
-                ));
-            }
-        }
+        disclosure::check_query("q", self.q.as_deref())?;
+        disclosure::check_query("region", self.region.as_deref())?;
         Ok((offset, limit))
     }
 }
@@ -528,50 +469,16 @@ async fn special(
 ) -> Result<Response, ApiError> {
     let (offset, limit) = query.page()?;
     let today = platform::store::china_today();
-    let wanted = query
-        .q
-        .as_deref()
-        .map(::public::search::normalise)
-        .unwrap_or_default();
-    let marks = state.marks.get(&state.store).await?;
-    let objected = &marks.subjects;
-    let entry = |subject_id: &str| state.search.by_subject(subject_id);
-    let items: Vec<SpecialItem> = if list == "qualifications" {
-        state
-            .special
-            .qualified(query.q.as_deref().unwrap_or_default(), today)
-            .into_iter()
-            .filter_map(|q| {
-                Some(SpecialItem {
-                    subject: Item::new(entry(&q.subject_id)?, objected),
-                    qualification: Some(q),
-                    listing: None,
-                })
-            })
-            .collect()
-    } else {
-        let which = ::public::special::List::parse(&list).ok_or_else(|| {
-            ApiError::not_found(
-                "special list (red_list, black_list, abnormal_operations, qualifications)",
-            )
-        })?;
-        state
-            .special
-            .listed(which, today, &state.settings.disclosure)
-            .into_iter()
-            .filter_map(|l| {
-                let e = entry(&l.subject_id)?;
-                if !wanted.is_empty() && !::public::search::normalise(&e.name).contains(&wanted) {
-                    return None;
-                }
-                Some(SpecialItem {
-                    subject: Item::new(e, objected),
-                    qualification: None,
-                    listing: Some(l),
-                })
-            })
-            .collect()
-    };
+    let items: Vec<SpecialItem> = state
+        .special_list(&list, query.q.as_deref())
+        .await?
+        .into_iter()
+        .map(|found| SpecialItem {
+            subject: found.subject.into(),
+            qualification: found.qualification,
+            listing: found.listing,
+        })
+        .collect();
     let (total, items, next_cursor) = paged(items, offset, limit);
     Ok(Json(SpecialPage {
         list,
@@ -643,58 +550,19 @@ async fn sector(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Response, ApiError> {
     let (offset, limit) = query.page()?;
-    let prefix = match ::public::special::SECTORS
-        .iter()
-        .find(|(id, _, _)| *id == sector)
-    {
-        Some((_, code, _)) => (*code).to_owned(),
-        None => {
-            let code = sector.to_ascii_uppercase();
-            let mut chars = code.chars();
-            let valid = chars.next().is_some_and(|c| c.is_ascii_uppercase())
-                && code.len() <= 5
-                && chars.all(|c| c.is_ascii_digit());
-            if !valid {
-                return Err(ApiError::not_found(
-                    "sector (a named sector of GET /public/sectors, or an industry code such as O801)",
-                ));
-            }
-            code
-        }
-    };
     let today = platform::store::china_today();
-    let rules = &state.settings.disclosure;
-    let on = |list| -> HashSet<&str> {
-        state
-            .special
-            .listed(list, today, rules)
-            .into_iter()
-            .map(|l| l.subject_id.as_str())
-            .collect()
-    };
-    use ::public::special::List;
-    let (red, black, abnormal) = (
-        on(List::RedList),
-        on(List::BlackList),
-        on(List::AbnormalOperations),
-    );
-    let marks = state.marks.get(&state.store).await?;
-    let objected = &marks.subjects;
-    let items: Vec<SectorItem> =
-        ::public::special::sector(&state.search, &prefix, query.region.as_deref())
-            .into_iter()
-            .map(|e| {
-                let id = e.subject_id.as_str();
-                SectorItem {
-                    subject: Item::new(e, objected),
-                    lists: OnLists {
-                        red_list: red.contains(id),
-                        black_list: black.contains(id),
-                        abnormal_operations: abnormal.contains(id),
-                    },
-                }
-            })
-            .collect();
+    let (prefix, found) = state.sector(&sector, query.region.as_deref()).await?;
+    let items: Vec<SectorItem> = found
+        .into_iter()
+        .map(|found| SectorItem {
+            subject: found.subject.into(),
+            lists: OnLists {
+                red_list: found.red_list,
+                black_list: found.black_list,
+                abnormal_operations: found.abnormal_operations,
+            },
+        })
+        .collect();
     let (total, items, next_cursor) = paged(items, offset, limit);
     Ok(Json(SectorPage {
         industry_code: prefix,

@@ -81,6 +81,16 @@ impl ApiError {
         self.0.status
     }
 
+    /// What the caller is told.
+    pub fn message(&self) -> &str {
+        &self.0.message
+    }
+
+    /// The field at fault, if one is.
+    pub fn field(&self) -> Option<&str> {
+        self.0.field.as_deref()
+    }
+
     /// The same error with structured details (e.g. every field at fault).
     pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
         self.0.details = Some(details);

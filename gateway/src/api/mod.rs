@@ -3,7 +3,7 @@
 mod applications;
 mod calendar;
 mod clients;
-mod disclosure;
+pub(crate) mod disclosure;
 mod error;
 mod gate;
 mod institutions;
@@ -70,6 +70,8 @@ pub struct Shared {
     limiter: LoginLimiter,
     public_limiter: RateLimiter,
     requests: RequestCounter,
+    /// Where the institutions' requests are served: below the public side's priority.
+    background: workbench::priority::Background,
 }
 
 impl std::ops::Deref for Shared {
@@ -91,6 +93,8 @@ impl AppState {
             limiter: LoginLimiter::default(),
             public_limiter,
             requests: RequestCounter::default(),
+            background: workbench::priority::Background::start()
+                .map_err(|e| StartError::Runtime(format!("the institutions' runtime: {e}")))?,
         })))
     }
 
@@ -169,9 +173,15 @@ pub fn app(state: AppState) -> Router {
                 .external_url_unchecked("/api/openapi.json", openapi::document()),
         )
         .route_layer(middleware::from_fn(tag_route))
+        // The web pages: their own routes, beside the API's.
+        .merge(crate::site::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            institutions_below_public,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             clients::limit_public,
@@ -248,9 +258,11 @@ async fn with_request_id(request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
+    // Nothing is cached but what says it may be (the pages' static files).
     response
         .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     response
 }
 
@@ -281,6 +293,38 @@ fn fresh_request_id() -> String {
         "{prefix:016x}{:016x}",
         (u64::from(left) << 32) | u64::from(right)
     )
+}
+
+/// Whether `path` is of the institutions' side: their workspaces (tables, own data,
+/// models, jobs, releases, products) and the tracing of releases.
+fn institutions_side(path: &str) -> bool {
+    path.starts_with("/api/v1/institutions/") || path == "/api/v1/releases/trace"
+}
+
+/// Serves the institutions' side on the runtime below the public side's priority
+/// (`workbench::priority`), in the request's id and span.
+async fn institutions_below_public(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !institutions_side(request.uri().path()) {
+        return next.run(request).await;
+    }
+    use tracing::Instrument;
+    let id = error::request_id().to_string();
+    let work = error::REQUEST_ID
+        .scope(id, next.run(request))
+        .instrument(tracing::Span::current());
+    match state.background.run(work).await {
+        Some(response) => response,
+        None => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down; retry in a moment",
+        )
+        .into_response(),
+    }
 }
 
 /// Hands the matched route template out with the response, for [`measure`].
@@ -450,12 +494,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn not_found() -> ApiError {
+/// An unknown address: a page saying so to a browser, the API's error to anyone else.
+async fn not_found(request: Request) -> Response {
+    if crate::site::wants_page(request.uri().path(), request.headers()) {
+        return crate::site::not_found();
+    }
     ApiError::new(
         StatusCode::NOT_FOUND,
         "no_such_route",
         "no such endpoint; the API is described at /api/openapi.json",
     )
+    .into_response()
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -1,0 +1,291 @@
+// The public credit site in a real browser (issue 18): Debian's chromium driven by
+// playwright-core, against the server creditpool/tests/server/browser.rs started on a
+// loopback port with the sample data. Every page is checked with axe-core (no serious or
+// critical violation) and kept as a screenshot in $SCREENSHOTS.
+//
+// Run by the Rust test, which passes: BROWSER_TOOLS (the folder scripts/setup installs
+// the packages into), FIXTURE (a JSON file: base_url, subject, fragment, objected,
+// bad_code) and SCREENSHOTS.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+
+const require = createRequire(path.join(process.env.BROWSER_TOOLS, 'package.json'));
+const { chromium } = require('playwright-core');
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const fixture = JSON.parse(readFileSync(process.env.FIXTURE, 'utf8'));
+const base = fixture.base_url;
+const shots = process.env.SCREENSHOTS;
+
+let browser;
+before(async () => {
+  // As root, Chromium runs only without its sandbox; the pages are our own.
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** A new page (a phone's width when asked) that records console errors: a script or a
+ * style our Content-Security-Policy blocks shows there. */
+async function newPage({ width = 1280, javaScript = true } = {}) {
+  const context = await browser.newContext({
+    viewport: { width, height: 900 },
+    locale: 'zh-CN',
+    javaScriptEnabled: javaScript,
+  });
+  const page = await context.newPage();
+  page.errors = [];
+  page.status = 200;
+  page.on('response', (r) => {
+    if (r.frame() === page.mainFrame() && r.request().isNavigationRequest()) page.status = r.status();
+  });
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // The browser logs a refused document's own status; a page that shows a refusal
+    // has one. Any other failed load (a script, a style, an image) counts.
+    const own = m.text().match(/^Failed to load resource: the server responded with a status of (\d+)/);
+    if (own && Number(own[1]) === page.status && m.location().url === page.url()) return;
+    page.errors.push(m.text());
+  });
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  return page;
+}
+
+/** No serious or critical accessibility violation (axe-core, WCAG 2.1 A and AA), no
+ * console error; then a full-page screenshot named `name`. */
+async function check(page, name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] }),
+  );
+  const serious = result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  assert.deepEqual(serious, [], `${name}: accessibility`);
+  assert.deepEqual(page.errors, [], `${name}: console errors`);
+  await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+}
+
+test('the home page searches by part of a name and highlights the match (Q4)', async () => {
+  const page = await newPage();
+  const response = await page.goto(base + '/');
+  assert.equal(response.status(), 200);
+  assert.match(response.headers()['content-security-policy'], /script-src 'self'/);
+  assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
+  await check(page, 'home');
+
+  await page.getByRole('searchbox', { name: '统一社会信用代码或名称' }).fill(fixture.fragment);
+  await page.getByRole('button', { name: '查询' }).click();
+  await page.waitForURL(/\/search\?q=/);
+  const marks = await page.locator('ol.results mark').allTextContents();
+  assert.ok(marks.length > 0, 'matches are highlighted');
+  for (const mark of marks) assert.equal(mark, fixture.fragment);
+  assert.match(await page.locator('main').innerText(), /共 \d+ 个/);
+  await check(page, 'search-by-name');
+});
+
+test('a code finds its subject, and the subject page shows its records by section (Q1–Q3)', async () => {
+  const page = await newPage();
+  await page.goto(base + '/');
+  await page.getByRole('searchbox', { name: '统一社会信用代码或名称' }).fill(fixture.subject.uscc);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/search\?q=/);
+  assert.match(await page.locator('main').innerText(), /按统一社会信用代码查询/);
+  await check(page, 'search-by-code');
+
+  await page.getByRole('link', { name: fixture.subject.name }).click();
+  await page.waitForURL(new RegExp(`/subjects/${fixture.subject.uscc}$`));
+  assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), fixture.subject.name);
+  const text = await page.locator('main').innerText();
+  assert.ok(text.includes(fixture.subject.uscc));
+  assert.match(text, /公示信息/);
+  // Fields under their Chinese labels, not their column names.
+  assert.ok(!/\brecord_id\b|\bdecision_date\b|\bsource_unit\b/.test(text), 'no column names shown');
+  // Nor codes: 法定代表人, not legal_representative.
+  assert.ok(!/\b(legal_representative|director|supervisor|manager|general|serious)\b/.test(text), 'no codes shown');
+  await check(page, 'subject');
+});
+
+test('a record under objection is marked on the subject page and in the results (Q8)', async () => {
+  const page = await newPage();
+  await page.goto(`${base}/subjects/${fixture.objected.uscc}`);
+  const marked = page.locator('table.record.objected');
+  assert.equal(await marked.count(), 1);
+  assert.match(await marked.innerText(), /异议处理中/);
+  assert.ok((await marked.innerText()).includes(fixture.objected.record_id));
+  await check(page, 'subject-under-objection');
+
+  await page.goto(`${base}/search?q=${encodeURIComponent(fixture.objected.uscc)}`);
+  assert.match(await page.locator('ol.results').innerText(), /异议处理中/);
+});
+
+test('a code failing its check digit is searched with a warning', async () => {
+  const page = await newPage();
+  await page.goto(`${base}/search?q=${fixture.bad_code}`);
+  const warning = page.locator('.notice.warning');
+  assert.equal(await warning.count(), 1);
+  assert.ok((await warning.innerText()).length > 0);
+  await check(page, 'search-bad-check-digit');
+});
+
+test('special lists and sector queries, with a field error that keeps what was typed (Q4)', async () => {
+  const page = await newPage();
+  await page.goto(base + '/special');
+  await check(page, 'special-lists');
+  await page.getByRole('link', { name: /严重失信主体名单/ }).click();
+  await page.waitForURL(/\/special\/black_list/);
+  assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), '严重失信主体名单');
+  await check(page, 'special-black-list');
+
+  await page.goto(base + '/sectors');
+  await check(page, 'sectors');
+  const code = page.getByLabel('行业代码（GB/T 4754，如 O801）');
+  await code.fill('8O1');
+  await page.getByRole('button', { name: '查询' }).click();
+  await page.waitForURL(/\/sectors\?code=/);
+  assert.equal(await code.inputValue(), '8O1');
+  assert.equal(await code.getAttribute('aria-invalid'), 'true');
+  assert.match(await page.locator('#code-error').innerText(), /一个字母加至多四位数字/);
+  await check(page, 'sectors-invalid-code');
+  await code.fill('O801');
+  await page.getByRole('button', { name: '查询' }).click();
+  await page.waitForURL(/\/sectors\/O801/);
+  await check(page, 'sector');
+});
+
+test('pages work without JavaScript and fit a phone', async () => {
+  const page = await newPage({ width: 390, javaScript: false });
+  await page.goto(base + '/');
+  await page.getByRole('searchbox', { name: '统一社会信用代码或名称' }).fill(fixture.fragment);
+  await page.getByRole('button', { name: '查询' }).click();
+  await page.waitForURL(/\/search\?q=/);
+  assert.ok((await page.locator('ol.results li').count()) > 0);
+  await page.goto(`${base}/subjects/${fixture.subject.uscc}`);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the subject page is ${overflow}px wider than a phone`);
+  await page.screenshot({ path: path.join(shots, 'subject-phone.png'), fullPage: true });
+});
+
+test('an unknown address is a page saying so', async () => {
+  const page = await newPage();
+  const response = await page.goto(base + '/no/such/page');
+  assert.equal(response.status(), 404);
+  assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), '未找到');
+  await check(page, 'not-found');
+});
+
+test('hostile input is shown as text, never run', async () => {
+  const page = await newPage();
+  let dialogs = 0;
+  page.on('dialog', async (d) => {
+    dialogs += 1;
+    await d.dismiss();
+  });
+  const hostile = '<img src=x onerror=alert(1)><script>alert(2)</script>';
+  await page.goto(`${base}/search?q=${encodeURIComponent(hostile)}`);
+  assert.equal(dialogs, 0);
+  assert.equal(await page.getByRole('searchbox').inputValue(), hostile);
+  assert.equal(await page.locator('main img, main script').count(), 0);
+});
+
+test('a report is requested, read back, verified by its QR address and checked byte for byte (Q5, Q6)', async () => {
+  const page = await newPage();
+  await page.goto(`${base}/subjects/${fixture.subject.uscc}`);
+  await page.getByLabel('查询人（印在报告水印上，可不填）').fill('某某银行信贷部');
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: '下载 PDF 报告' }).click(),
+  ]);
+  const pdf = path.join(shots, 'report.pdf');
+  await download.saveAs(pdf);
+  const text = execFileSync('pdftotext', [pdf, '-'], { encoding: 'utf8' });
+  assert.ok(text.includes(fixture.subject.name), 'the report names its subject');
+  assert.ok(text.includes(fixture.subject.uscc));
+  // The address the QR code encodes is printed beside it: a page of this site.
+  const printed = text.replace(/\s+/g, '').match(/(http:\/\/[^/]+\/verify\?number=\d+&code=[A-Z0-9-]+)验证本报告/);
+  assert.ok(printed, `the verification address is printed: ${text.slice(0, 400)}`);
+  const address = new URL(printed[1]);
+  assert.ok(address.searchParams.get('code'), 'the address carries the verification code');
+  assert.equal(address.origin, new URL(base).origin);
+  assert.equal(address.pathname, '/verify');
+
+  await page.goto(address.href);
+  const genuine = page.locator('.notice.ok');
+  assert.match(await genuine.innerText(), /真实有效/);
+  assert.ok((await page.locator('table.facts').innerText()).includes(fixture.subject.name));
+  await check(page, 'verify-genuine');
+
+  // The same file, then a copy with one byte changed.
+  await page.getByLabel('报告文件').setInputFiles(pdf);
+  await page.getByRole('button', { name: '核对' }).click();
+  await page.waitForURL(/\/verify\/document$/);
+  assert.match(await page.locator('.notice.ok').last().innerText(), /文件一致/);
+  await check(page, 'verify-document-same');
+  const bytes = readFileSync(pdf);
+  bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+  const changed = path.join(shots, 'report-changed.pdf');
+  writeFileSync(changed, bytes);
+  await page.getByLabel('报告文件').setInputFiles(changed);
+  await page.getByRole('button', { name: '核对' }).click();
+  await page.waitForURL(/\/verify\/document$/);
+  assert.match(await page.locator('.notice.error').innerText(), /文件不一致/);
+  await check(page, 'verify-document-changed');
+
+  // A wrong code is said plainly.
+  await page.goto(`${address.origin}/verify?number=${address.searchParams.get('number')}&code=WRONGCODE0`);
+  assert.match(await page.locator('.notice.error').innerText(), /无法验证/);
+  await check(page, 'verify-not-genuine');
+});
+
+test('the printable report opens as a page', async () => {
+  const page = await newPage();
+  await page.goto(`${base}/subjects/${fixture.subject.uscc}`);
+  await page.getByRole('button', { name: '打开可打印网页' }).click();
+  await page.waitForURL(/\/report$/);
+  const text = await page.locator('body').innerText();
+  assert.ok(text.includes(fixture.subject.name));
+  assert.match(text, /社会公众/);
+  await page.screenshot({ path: path.join(shots, 'report-printable.png'), fullPage: true });
+});
+
+test('a form without its token is refused and changes nothing', async () => {
+  const page = await newPage();
+  await page.goto(`${base}/subjects/${fixture.subject.uscc}`);
+  await page.evaluate(() => document.querySelector('input[name=csrf]').remove());
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/report')),
+    page.getByRole('button', { name: '打开可打印网页' }).click(),
+  ]);
+  assert.equal(response.status(), 403);
+  assert.match(await page.locator('main').innerText(), /表单已过期/);
+  await check(page, 'csrf-refused');
+});
+
+test('a requester too long is refused beside its field, with what was typed kept', async () => {
+  const page = await newPage();
+  await page.goto(`${base}/subjects/${fixture.subject.uscc}`);
+  const requester = page.getByLabel('查询人（印在报告水印上，可不填）');
+  const typed = '名'.repeat(55);
+  await requester.fill(typed);
+  await page.getByRole('button', { name: '下载 PDF 报告' }).click();
+  await page.waitForURL(/\/report$/);
+  assert.equal(await requester.inputValue(), typed);
+  assert.equal(await requester.getAttribute('aria-invalid'), 'true');
+  assert.match(await page.locator('#requester-error').innerText(), /at most 50 characters/);
+  await check(page, 'report-requester-refused');
+});
+
+test('recommended products are listed for the public (P9)', async () => {
+  const page = await newPage();
+  await page.goto(base + '/');
+  await page.getByRole('navigation', { name: '主导航' }).getByRole('link', { name: '推荐产品' }).click();
+  await page.waitForURL(/\/products$/);
+  assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), '推荐产品');
+  await check(page, 'products');
+});
