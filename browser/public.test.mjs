@@ -289,3 +289,71 @@ test('recommended products are listed for the public (P9)', async () => {
   assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), '推荐产品');
   await check(page, 'products');
 });
+
+test('an objection is filed from a record, followed with its token, and marks the record once accepted (Q8)', async () => {
+  const page = await newPage();
+  await page.goto(`${base}/subjects/${fixture.objectable.uscc}`);
+  await page.locator(`a[href="/objections/new?record=${fixture.objectable.record_id}"]`).click();
+  await page.waitForURL(/\/objections\/new\?record=/);
+  assert.ok((await page.locator('table.facts').innerText()).includes(fixture.objectable.record_id));
+  await check(page, 'objection-form');
+
+  // Sent empty: every field at fault is named at once, beside it.
+  await page.getByRole('button', { name: '提交异议' }).click();
+  await page.waitForURL(/\/objections\/new$/);
+  for (const field of ['applicant_name', 'applicant_code', 'phone', 'content']) {
+    assert.equal(await page.locator(`#${field}`).getAttribute('aria-invalid'), 'true', field);
+    assert.ok((await page.locator(`#${field}-error`).innerText()).length > 0, field);
+  }
+  await check(page, 'objection-form-incomplete');
+
+  // Filled in, one field wrong: only that one is named, and what was typed is kept.
+  await page.getByLabel('申请人名称（企业登记名称或个人姓名）').fill(fixture.objectable.name);
+  await page.getByLabel('统一社会信用代码或身份证号码').fill(fixture.objectable.uscc);
+  await page.getByLabel('联系电话').fill('12345');
+  await page.getByLabel('异议内容（哪里有误、应当如何）').fill('该记录的处罚决定已被复议撤销，请核实后更正。');
+  await page.getByRole('button', { name: '提交异议' }).click();
+  await page.waitForURL(/\/objections\/new$/);
+  assert.equal(await page.locator('#phone').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.locator('#content').getAttribute('aria-invalid'), 'false');
+  assert.equal(await page.locator('#applicant_name').inputValue(), fixture.objectable.name);
+  await page.getByLabel('联系电话').fill('0571-87654321');
+  await page.getByRole('button', { name: '提交异议' }).click();
+  await page.waitForURL(/\/objections\/new$/);
+  assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), '异议已提交');
+  const facts = await page.locator('table.facts').innerText();
+  const number = facts.match(/异议编号\s+(\S+)/)[1];
+  assert.match(await page.locator('.notice.ok').innerText(), /异议已收到/);
+  await check(page, 'objection-receipt');
+
+  await page.getByRole('button', { name: '查看办理进度' }).click();
+  await page.waitForURL(/\/objections\/follow$/);
+  assert.match(await page.locator('table.facts').innerText(), /待受理/);
+  await check(page, 'objection-follow');
+
+  // Received, it marks nothing yet; accepted by the provider, the record is marked.
+  await page.goto(`${base}/subjects/${fixture.objectable.uscc}`);
+  assert.equal(await page.locator('table.record.objected').count(), 0);
+  const auth = { authorization: `Bearer ${fixture.admin_token}`, 'content-type': 'application/json' };
+  const received = await (await fetch(`${base}/api/v1/objections?status=received`, { headers: auth })).json();
+  const filed = received.items.find((o) => o.number === number);
+  assert.ok(filed, `objection ${number} awaits acceptance`);
+  const accepted = await fetch(`${base}/api/v1/objections/${filed.id}/acceptance`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ decision: 'accept' }),
+  });
+  assert.equal(accepted.status, 200);
+  await page.reload();
+  assert.equal(await page.locator('table.record.objected').count(), 1);
+  assert.ok((await page.locator('table.record.objected').innerText()).includes(fixture.objectable.record_id));
+
+  // A wrong token shows nothing of it.
+  await page.goto(`${base}/objections/follow`);
+  await page.getByLabel('异议编号').fill(number);
+  await page.getByLabel('查询码').fill('not-the-token');
+  await page.getByRole('button', { name: '查询' }).click();
+  await page.waitForURL(/\/objections\/follow$/);
+  assert.match(await page.locator('.notice.error').innerText(), /没有与这个编号和查询码相符的异议/);
+  assert.equal(await page.locator('table.facts').count(), 0);
+});

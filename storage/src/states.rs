@@ -96,7 +96,7 @@ states!(
         Open = "open",
         /// The record was corrected.
         Corrected = "corrected",
-        /// Withdrawn by the objector.
+        /// The record was withdrawn from disclosure.
         Withdrawn = "withdrawn",
         /// The record was upheld.
         Upheld = "upheld",

@@ -98,8 +98,23 @@ async fn the_public_site_works_in_a_real_browser_for_a_person_who_never_sees_jso
         .into_iter()
         .find(|s| s["uscc"] != uscc && s["mark"].is_null())
         .expect("another subject");
+    // A third subject, with a record to object to through the pages.
+    let objectable = app
+        .search_samples(10)
+        .await
+        .into_iter()
+        .rev()
+        .find(|s| s["uscc"] != uscc && s["uscc"] != other["uscc"] && s["mark"].is_null())
+        .expect("a third subject");
+    let objectable_record = crate::objections::a_record_of(&app, &objectable).await;
     let fixture = json!({
         "base_url": app.url(""),
+        "admin_token": app.login("browser.admin").await,
+        "objectable": {
+            "uscc": objectable["uscc"],
+            "name": objectable["name"],
+            "record_id": objectable_record["record_id"],
+        },
         "subject": { "uscc": other["uscc"], "name": other["name"] },
         "fragment": fragment,
         "objected": { "uscc": uscc, "record_id": record_id },

@@ -13,7 +13,14 @@ use crate::helpers::{TestApp, assert_error};
 /// that is not the registration itself).
 pub(crate) async fn enterprise_with_a_record(app: &TestApp) -> (Value, Value) {
     let some = app.search_sample().await;
-    let uscc = some["uscc"].as_str().expect("uscc");
+    let record = a_record_of(app, &some).await;
+    (some, record)
+}
+
+/// A disclosed record of `subject` (from the last section that has one: not the
+/// registration itself where there is another).
+pub(crate) async fn a_record_of(app: &TestApp, subject: &Value) -> Value {
+    let uscc = subject["uscc"].as_str().expect("uscc");
     let (status, body) = app
         .call(
             Method::GET,
@@ -23,13 +30,13 @@ pub(crate) async fn enterprise_with_a_record(app: &TestApp) -> (Value, Value) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let sections = body["sections"].as_array().expect("sections");
-    let record = sections
+    body["sections"]
+        .as_array()
+        .expect("sections")
         .iter()
         .rev()
         .find_map(|s| s["records"].as_array().and_then(|r| r.first()).cloned())
-        .expect("a disclosed record");
-    (some, record)
+        .expect("a disclosed record")
 }
 
 /// The subject's complete objection to `record` (Q8).

@@ -8,6 +8,7 @@
 
 mod assets;
 mod csrf;
+mod objections;
 mod public;
 mod reports;
 
@@ -26,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .merge(public::routes())
         .merge(reports::routes())
+        .merge(objections::routes())
         .route("/assets/{name}", get(assets::serve))
         .layer(middleware::from_fn(secure))
 }

@@ -179,6 +179,8 @@ async fn search(
 
 /// A record as the subject's page shows it: its fields under their Chinese labels.
 struct RecordView {
+    /// Its `record_id`, for the objection form's link.
+    id: String,
     under_objection: bool,
     correction: Option<String>,
     fields: Vec<(String, String)>,
@@ -252,6 +254,11 @@ pub(super) async fn subject_page(
                         .filter(|(k, _)| !NOT_ROWS.contains(&k.as_str()))
                         .collect();
                     RecordView {
+                        id: shown
+                            .get("record_id")
+                            .and_then(Value::as_str)
+                            .map(super::encode)
+                            .unwrap_or_default(),
                         under_objection: marked,
                         correction,
                         fields: ::public::report::readable_fields(&Value::Object(shown)),

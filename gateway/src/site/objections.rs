@@ -1,0 +1,355 @@
+//! Objections on the public site (BRIEF Q8, issue 18): the form with every field the
+//! standard asks for (6.4.2) and the record preselected from the subject's page, the
+//! receipt with its number and follow-up token, and the page that follows it. Filing
+//! is the platform's `file_objection`, as through the API.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use desk::objections::{Filing, Objection, ObjectionError};
+use platform::objections::ObjectionFailure;
+use serde::Deserialize;
+use storage::states::ObjectionStatus;
+
+use super::csrf::{self, Token};
+use super::{Chrome, PageError, render};
+use crate::api::{ApiError, AppState, request_id};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/objections/new", get(new).post(file))
+        .route("/objections/follow", get(follow_form).post(follow))
+}
+
+/// The record objected to, as the form shows it.
+struct RecordSummary {
+    table: String,
+    subject_name: String,
+    source_unit: String,
+}
+
+/// The form's fields as typed, and the message beside each field at fault.
+#[derive(Default)]
+struct Fields {
+    applicant_name: String,
+    applicant_code: String,
+    phone: String,
+    content: String,
+    record_id: String,
+    errors: HashMap<&'static str, String>,
+    /// A refusal that is no one field's (an objection already open).
+    general: Option<String>,
+}
+
+impl Fields {
+    /// The message beside `field`, if it is at fault.
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field).map(String::as_str)
+    }
+
+    /// `aria-invalid` of `field`.
+    fn invalid(&self, field: &str) -> &'static str {
+        if self.errors.contains_key(field) {
+            "true"
+        } else {
+            "false"
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "public/objection_form.html")]
+struct FormPage {
+    chrome: Chrome,
+    csrf: String,
+    fields: Fields,
+    record: Option<RecordSummary>,
+}
+
+/// The record with this id, as the form names it.
+fn summary(state: &AppState, record_id: &str) -> Option<RecordSummary> {
+    let located = state.records.locate(record_id.trim())?;
+    let table = catalog::Manifest::builtin()
+        .tables
+        .iter()
+        .find(|t| t.id == located.table)
+        .map_or(located.table.clone(), |t| t.name_zh.clone());
+    let subject_name = state
+        .search
+        .by_subject(&located.subject_id)
+        .map(|e| e.name.clone())
+        .unwrap_or_default();
+    Some(RecordSummary {
+        table,
+        subject_name,
+        source_unit: located.source_unit,
+    })
+}
+
+/// The form, `fields` in it; `status` for a refused one.
+fn form_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    fields: Fields,
+    status: StatusCode,
+) -> Response {
+    let token = Token::of(headers);
+    let record = summary(state, &fields.record_id);
+    let mut response = render(&FormPage {
+        chrome: Chrome::new("home"),
+        csrf: token.value.clone(),
+        fields,
+        record,
+    });
+    *response.status_mut() = status;
+    token.set_on(state, &mut response);
+    response
+}
+
+#[derive(Deserialize)]
+struct NewQuery {
+    record: Option<String>,
+}
+
+/// `GET /objections/new?record=`: the form, its record preselected.
+async fn new(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<NewQuery>, QueryRejection>,
+) -> Response {
+    let record_id = query.ok().and_then(|Query(q)| q.record).unwrap_or_default();
+    form_page(
+        &state,
+        &headers,
+        Fields {
+            record_id,
+            ..Fields::default()
+        },
+        StatusCode::OK,
+    )
+}
+
+#[derive(Deserialize)]
+struct FilingForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    applicant_name: String,
+    #[serde(default)]
+    applicant_code: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    record_id: String,
+}
+
+/// The receipt, shown once: the token is not kept anywhere the applicant can ask for
+/// it again.
+#[derive(Template)]
+#[template(path = "public/objection_receipt.html")]
+struct ReceiptPage {
+    chrome: Chrome,
+    csrf: String,
+    number: String,
+    token: String,
+    accepted: bool,
+    source_unit: String,
+    due_on: Option<String>,
+    due_provisional: bool,
+    working_days: u32,
+}
+
+/// A form the browser could not send as one.
+fn unreadable(e: &FormRejection) -> PageError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_form",
+        format!("the form cannot be read: {}", e.body_text()),
+    )
+    .into()
+}
+
+/// `POST /objections/new`: files the objection; every field at fault is named beside
+/// it at once, with what was typed kept.
+async fn file(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<axum::Form<FilingForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let axum::Form(form) = form.map_err(|e| unreadable(&e))?;
+    csrf::check(&headers, form.csrf.as_deref())?;
+    let filing = Filing {
+        applicant_name: form.applicant_name,
+        applicant_code: form.applicant_code,
+        phone: form.phone,
+        content: form.content,
+        record_id: form.record_id,
+    };
+    let refused = match state.file_objection(&filing, None, &request_id()).await {
+        Ok(filed) => {
+            let token = Token::of(&headers);
+            let mut response = render(&ReceiptPage {
+                chrome: Chrome::new("home"),
+                csrf: token.value.clone(),
+                number: filed.number,
+                token: filed.token,
+                accepted: filed.status == ObjectionStatus::Open,
+                source_unit: filed.source_unit,
+                due_on: filed.due_on.map(|d| d.format("%Y年%m月%d日").to_string()),
+                due_provisional: filed.due_provisional,
+                working_days: desk::objections::DEADLINE_WORKING_DAYS,
+            });
+            *response.status_mut() = StatusCode::CREATED;
+            token.set_on(&state, &mut response);
+            return Ok(response);
+        }
+        Err(refused) => refused,
+    };
+    let mut fields = Fields {
+        applicant_name: filing.applicant_name,
+        applicant_code: filing.applicant_code,
+        phone: filing.phone,
+        content: filing.content,
+        record_id: filing.record_id,
+        ..Fields::default()
+    };
+    match refused {
+        ObjectionFailure::Objection(ObjectionError::Incomplete(faults)) => {
+            fields.errors = faults.into_iter().collect();
+        }
+        ObjectionFailure::Objection(e @ ObjectionError::NoRecord(_)) => {
+            fields
+                .errors
+                .insert("record_id", ApiError::from(e).message().to_owned());
+        }
+        ObjectionFailure::Objection(ObjectionError::NotTheSubject(record, field)) => {
+            let message = ApiError::from(ObjectionError::NotTheSubject(record, field))
+                .message()
+                .to_owned();
+            fields.errors.insert(field, message);
+        }
+        ObjectionFailure::Objection(e @ ObjectionError::AlreadyOpen(_)) => {
+            fields.general = Some(ApiError::from(e).message().to_owned());
+        }
+        other => return Err(other.into()),
+    }
+    Ok(form_page(
+        &state,
+        &headers,
+        fields,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "public/objection_follow.html")]
+struct FollowPage {
+    chrome: Chrome,
+    csrf: String,
+    number: String,
+    objection: Option<ObjectionView>,
+    /// Why nothing is shown.
+    not_found: bool,
+}
+
+/// An objection as its applicant follows it.
+struct ObjectionView {
+    status: &'static str,
+    filed_at: String,
+    record_table: String,
+    source_unit: String,
+    due_on: Option<String>,
+    overdue: bool,
+    resolved_at: Option<String>,
+    resolution: Option<String>,
+    content: String,
+}
+
+/// An objection's state, in words.
+fn status_zh(status: ObjectionStatus) -> &'static str {
+    match status {
+        ObjectionStatus::Received => "已收到，待受理（服务机构正在核对异议是否完整、准确）",
+        ObjectionStatus::Open => "已受理，数源单位核实中（相关记录标注“异议处理中”）",
+        ObjectionStatus::Corrected => "已处理：记录已更正",
+        ObjectionStatus::Withdrawn => "已处理：记录已撤销",
+        ObjectionStatus::Upheld => "已处理：经核实，记录无误，予以维持",
+        ObjectionStatus::Returned => "未受理：已退回",
+    }
+}
+
+fn view(o: Objection) -> ObjectionView {
+    let day = |t: &str| ::public::report::display_time(&serde_json::Value::String(t.to_owned()));
+    let table = catalog::Manifest::builtin()
+        .tables
+        .iter()
+        .find(|t| t.id == o.record_table)
+        .map_or(o.record_table.clone(), |t| t.name_zh.clone());
+    ObjectionView {
+        status: status_zh(o.status),
+        filed_at: day(&o.filed_at),
+        record_table: table,
+        source_unit: o.source_unit,
+        due_on: o.due_on,
+        overdue: o.overdue,
+        resolved_at: o.resolved_at.as_deref().map(day),
+        resolution: o.resolution,
+        content: o.content,
+    }
+}
+
+/// `GET /objections/follow`: the form to follow an objection.
+async fn follow_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = Token::of(&headers);
+    let mut response = render(&FollowPage {
+        chrome: Chrome::new("home"),
+        csrf: token.value.clone(),
+        number: String::new(),
+        objection: None,
+        not_found: false,
+    });
+    token.set_on(&state, &mut response);
+    response
+}
+
+#[derive(Deserialize)]
+struct FollowForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    number: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// `POST /objections/follow`: the objection with this number and token (posted, so that
+/// the token stays out of addresses and logs).
+async fn follow(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<axum::Form<FollowForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let axum::Form(form) = form.map_err(|e| unreadable(&e))?;
+    csrf::check(&headers, form.csrf.as_deref())?;
+    let number = form.number.trim().to_owned();
+    let found = desk::objections::follow(&state.store, &number, form.token.trim()).await?;
+    let token = Token::of(&headers);
+    let not_found = found.is_none();
+    let mut response = render(&FollowPage {
+        chrome: Chrome::new("home"),
+        csrf: token.value.clone(),
+        number,
+        objection: found.map(view),
+        not_found,
+    });
+    if not_found {
+        *response.status_mut() = StatusCode::NOT_FOUND;
+    }
+    token.set_on(&state, &mut response);
+    Ok(response)
+}
