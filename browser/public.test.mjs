@@ -357,3 +357,65 @@ test('an objection is filed from a record, followed with its token, and marks th
   assert.match(await page.locator('.notice.error').innerText(), /没有与这个编号和查询码相符的异议/);
   assert.equal(await page.locator('table.facts').count(), 0);
 });
+
+test('a complaint is filed, followed, answered and rated once (Q9, Q11)', async () => {
+  const page = await newPage();
+  await page.goto(base + '/');
+  await page.getByRole('link', { name: '咨询投诉' }).click();
+  await page.waitForURL(/\/tickets\/new$/);
+  await check(page, 'ticket-form');
+
+  await page.getByLabel('投诉').check();
+  await page.getByLabel('事项').selectOption('wrong_association');
+  await page.getByLabel('姓名或单位名称').fill('张三');
+  await page.getByLabel('联系方式（手机、带区号的固定电话或电子邮箱）').fill('12345');
+  await page.getByLabel('内容').fill('我的信用报告中关联了一条不属于我的处罚记录。');
+  await page.getByRole('button', { name: '提交', exact: true }).click();
+  await page.waitForURL(/\/tickets\/new$/);
+  assert.equal(await page.locator('#contact').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.getByLabel('内容').inputValue(), '我的信用报告中关联了一条不属于我的处罚记录。');
+  assert.ok(await page.getByLabel('投诉').isChecked(), 'the kind chosen is kept');
+  await check(page, 'ticket-form-refused');
+
+  await page.getByLabel('联系方式（手机、带区号的固定电话或电子邮箱）').fill('13812345678');
+  await page.getByRole('button', { name: '提交', exact: true }).click();
+  await page.waitForURL(/\/tickets\/new$/);
+  assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), '咨询投诉已提交');
+  const receipt = await page.locator('table.facts').innerText();
+  const number = receipt.match(/编号\s+(\S+)/)[1];
+  const token = receipt.match(/查询码\s+(\S+)/)[1];
+  await check(page, 'ticket-receipt');
+  await page.getByRole('button', { name: '查看办理进度' }).click();
+  await page.waitForURL(/\/tickets\/follow$/);
+  assert.match(await page.locator('table.facts').innerText(), /办理中/);
+  assert.equal(await page.getByRole('button', { name: '提交评价' }).count(), 0, 'no rating before the answer');
+
+  // Answered by the platform's staff (through the API), it can be rated once.
+  const auth = { authorization: `Bearer ${fixture.admin_token}`, 'content-type': 'application/json' };
+  const open = await (await fetch(`${base}/api/v1/tickets?status=open`, { headers: auth })).json();
+  const ticket = open.items.find((t) => t.number === number);
+  assert.ok(ticket, `ticket ${number} is open`);
+  const answered = await fetch(`${base}/api/v1/tickets/${ticket.id}/answer`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ answer: '经核查，该处罚记录已从您的报告中解除关联。' }),
+  });
+  assert.equal(answered.status, 200);
+  await page.goto(`${base}/tickets/follow`);
+  await page.getByLabel('编号').fill(number);
+  await page.getByLabel('查询码').fill(token);
+  await page.getByRole('button', { name: '查询' }).click();
+  await page.waitForURL(/\/tickets\/follow$/);
+  assert.match(await page.locator('table.facts').innerText(), /已答复/);
+  await check(page, 'ticket-answered');
+  await page.getByRole('button', { name: '提交评价' }).click();
+  await page.waitForURL(/\/tickets\/rating$/);
+  assert.match(await page.locator('.notice.error').innerText(), /rate from 1/);
+  await page.getByLabel('5', { exact: true }).check();
+  await page.getByLabel('意见（可不填）').fill('答复及时。');
+  await page.getByRole('button', { name: '提交评价' }).click();
+  await page.waitForURL(/\/tickets\/rating$/);
+  assert.match(await page.locator('table.facts').innerText(), /5 分（满分 5 分）：答复及时。/);
+  assert.equal(await page.getByRole('button', { name: '提交评价' }).count(), 0, 'rated once');
+  await check(page, 'ticket-rated');
+});

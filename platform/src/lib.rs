@@ -18,6 +18,7 @@ pub mod objections;
 pub mod releases;
 pub mod settings;
 pub mod store;
+pub mod tickets;
 pub mod uptime;
 
 use std::sync::Arc;

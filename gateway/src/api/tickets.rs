@@ -8,11 +8,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use storage::ids::UserId;
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use desk::tickets::{self, NewTicket, TicketError};
 use governance::identity::Caller;
+use platform::tickets::TicketFailure;
 use policies::access::{Action, Resource};
 use storage::states::TicketStatus;
 
@@ -24,6 +24,15 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/tickets", post(file_staff).get(list))
         .route("/tickets/{id}/extension", post(extend))
         .route("/tickets/{id}/answer", post(answer))
+}
+
+impl From<TicketFailure> for ApiError {
+    fn from(e: TicketFailure) -> Self {
+        match e {
+            TicketFailure::Ticket(e) => e.into(),
+            TicketFailure::Refused(e) => e.into(),
+        }
+    }
 }
 
 impl From<TicketError> for ApiError {
@@ -91,18 +100,7 @@ async fn file_public(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewTicket>,
 ) -> Result<Response, ApiError> {
-    let channel = tickets::check(&body, false)?;
-    Ok(filed(
-        tickets::file(
-            &state.store,
-            &state.calendars,
-            &body,
-            channel,
-            &UserId::from("public"),
-            &request_id(),
-        )
-        .await?,
-    ))
+    Ok(filed(state.file_ticket(&body, None, &request_id()).await?))
 }
 
 /// Staff record one that came by telephone or letter.
@@ -111,18 +109,10 @@ async fn file_staff(
     caller: Caller,
     ApiJson(body): ApiJson<NewTicket>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, Action::HandleTickets, &Resource::Platform)?;
-    let channel = tickets::check(&body, true)?;
     Ok(filed(
-        tickets::file(
-            &state.store,
-            &state.calendars,
-            &body,
-            channel,
-            &caller.user_id,
-            &request_id(),
-        )
-        .await?,
+        state
+            .file_ticket(&body, Some(&caller), &request_id())
+            .await?,
     ))
 }
 
@@ -133,20 +123,13 @@ pub(super) struct TokenQuery {
     token: String,
 }
 
-async fn by_token(
-    state: &AppState,
-    number: &str,
-    token: &str,
-) -> Result<tickets::Ticket, ApiError> {
-    tickets::follow(&state.store, number, token)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "no ticket with that number and token: check both as given at filing",
-            )
-        })
+/// A number and token that do not belong together.
+fn no_such_ticket() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no ticket with that number and token: check both as given at filing",
+    )
 }
 
 async fn follow(
@@ -154,7 +137,11 @@ async fn follow(
     Path(number): Path<String>,
     ApiQuery(query): ApiQuery<TokenQuery>,
 ) -> Result<Json<tickets::Ticket>, ApiError> {
-    Ok(Json(by_token(&state, &number, &query.token).await?))
+    state
+        .follow_ticket(&number, &query.token)
+        .await?
+        .map(Json)
+        .ok_or_else(no_such_ticket)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -172,17 +159,17 @@ async fn rate(
     ApiQuery(query): ApiQuery<TokenQuery>,
     ApiJson(body): ApiJson<Rating>,
 ) -> Result<Json<tickets::Ticket>, ApiError> {
-    let ticket = by_token(&state, &number, &query.token).await?;
-    Ok(Json(
-        tickets::rate(
-            &state.store,
-            &ticket,
+    state
+        .rate_ticket(
+            &number,
+            &query.token,
             body.rating,
             &body.comment,
             &request_id(),
         )
-        .await?,
-    ))
+        .await?
+        .map(Json)
+        .ok_or_else(no_such_ticket)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

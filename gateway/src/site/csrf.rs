@@ -113,6 +113,44 @@ pub(crate) fn check(headers: &HeaderMap, field: Option<&str>) -> Result<(), ApiE
     Ok(())
 }
 
+/// A form that carries the token in its hidden field.
+pub(crate) trait Posted {
+    /// The token the form carried.
+    fn csrf(&self) -> Option<&str>;
+}
+
+/// A posted form (`application/x-www-form-urlencoded`) whose token checked out: what
+/// every page handler that changes anything takes. A form that cannot be read is
+/// refused with 400, one without its token (or from another site) with 403; either
+/// changes nothing.
+pub(crate) struct Checked<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for Checked<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + Posted,
+{
+    type Rejection = super::PageError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        let axum::Form(form) = axum::Form::<T>::from_request(request, state)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_form",
+                    format!("the form cannot be read: {}", e.body_text()),
+                )
+            })?;
+        check(&headers, form.csrf())?;
+        Ok(Checked(form))
+    }
+}
+
 /// Equal, in a time that does not depend on where they differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0

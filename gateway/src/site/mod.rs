@@ -11,6 +11,7 @@ mod csrf;
 mod objections;
 mod public;
 mod reports;
+mod tickets;
 
 use askama::Template;
 use axum::Router;
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(public::routes())
         .merge(reports::routes())
         .merge(objections::routes())
+        .merge(tickets::routes())
         .route("/assets/{name}", get(assets::serve))
         .layer(middleware::from_fn(secure))
 }
@@ -275,6 +277,33 @@ impl<'a> Highlighted<'a> {
             },
         }
     }
+}
+
+/// The form that follows an objection or a ticket: its number and the token given at
+/// filing (posted, so that the token stays out of addresses and logs).
+#[derive(serde::Deserialize)]
+pub(crate) struct FollowForm {
+    csrf: Option<String>,
+    /// The number.
+    #[serde(default)]
+    pub number: String,
+    /// The token given at filing.
+    #[serde(default)]
+    pub token: String,
+}
+
+impl csrf::Posted for FollowForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+/// A day as a person reads it (`2026年12月11日`), from `2026-12-11`; anything else as
+/// given.
+pub(crate) fn day(iso: &str) -> String {
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
+        .map(|d| d.format("%Y年%m月%d日").to_string())
+        .unwrap_or_else(|_| iso.to_owned())
 }
 
 /// A query string's value, percent-encoded for a link.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -17,8 +17,8 @@ use platform::objections::ObjectionFailure;
 use serde::Deserialize;
 use storage::states::ObjectionStatus;
 
-use super::csrf::{self, Token};
-use super::{Chrome, PageError, render};
+use super::csrf::{Checked, Posted, Token};
+use super::{Chrome, FollowForm, PageError, render};
 use crate::api::{ApiError, AppState, request_id};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -150,6 +150,12 @@ struct FilingForm {
     record_id: String,
 }
 
+impl Posted for FilingForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
 /// The receipt, shown once: the token is not kept anywhere the applicant can ask for
 /// it again.
 #[derive(Template)]
@@ -166,25 +172,13 @@ struct ReceiptPage {
     working_days: u32,
 }
 
-/// A form the browser could not send as one.
-fn unreadable(e: &FormRejection) -> PageError {
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_form",
-        format!("the form cannot be read: {}", e.body_text()),
-    )
-    .into()
-}
-
 /// `POST /objections/new`: files the objection; every field at fault is named beside
 /// it at once, with what was typed kept.
 async fn file(
     State(state): State<AppState>,
     headers: HeaderMap,
-    form: Result<axum::Form<FilingForm>, FormRejection>,
+    Checked(form): Checked<FilingForm>,
 ) -> Result<Response, PageError> {
-    let axum::Form(form) = form.map_err(|e| unreadable(&e))?;
-    csrf::check(&headers, form.csrf.as_deref())?;
     let filing = Filing {
         applicant_name: form.applicant_name,
         applicant_code: form.applicant_code,
@@ -296,7 +290,7 @@ fn view(o: Objection) -> ObjectionView {
         filed_at: day(&o.filed_at),
         record_table: table,
         source_unit: o.source_unit,
-        due_on: o.due_on,
+        due_on: o.due_on.as_deref().map(super::day),
         overdue: o.overdue,
         resolved_at: o.resolved_at.as_deref().map(day),
         resolution: o.resolution,
@@ -318,24 +312,13 @@ async fn follow_form(State(state): State<AppState>, headers: HeaderMap) -> Respo
     response
 }
 
-#[derive(Deserialize)]
-struct FollowForm {
-    csrf: Option<String>,
-    #[serde(default)]
-    number: String,
-    #[serde(default)]
-    token: String,
-}
-
 /// `POST /objections/follow`: the objection with this number and token (posted, so that
 /// the token stays out of addresses and logs).
 async fn follow(
     State(state): State<AppState>,
     headers: HeaderMap,
-    form: Result<axum::Form<FollowForm>, FormRejection>,
+    Checked(form): Checked<FollowForm>,
 ) -> Result<Response, PageError> {
-    let axum::Form(form) = form.map_err(|e| unreadable(&e))?;
-    csrf::check(&headers, form.csrf.as_deref())?;
     let number = form.number.trim().to_owned();
     let found = desk::objections::follow(&state.store, &number, form.token.trim()).await?;
     let token = Token::of(&headers);

@@ -15,7 +15,7 @@ use platform::issuance::Format;
 use serde::Deserialize;
 use storage::ids::UserId;
 
-use super::csrf::{self, Token};
+use super::csrf::{self, Checked, Posted, Token};
 use super::{Chrome, PageError, render};
 use crate::api::disclosure::{MAX_DOCUMENT_BYTES, issue};
 use crate::api::{ApiError, AppState};
@@ -39,6 +39,12 @@ pub(super) struct ReportForm {
     format: Option<String>,
 }
 
+impl Posted for ReportForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
 /// What the subject's page shows in its report form: what was typed, and why it was
 /// refused.
 #[derive(Default)]
@@ -56,16 +62,8 @@ async fn request(
     State(state): State<AppState>,
     Path(uscc): Path<String>,
     headers: HeaderMap,
-    form: Result<axum::Form<ReportForm>, axum::extract::rejection::FormRejection>,
+    Checked(form): Checked<ReportForm>,
 ) -> Result<Response, PageError> {
-    let axum::Form(form) = form.map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_form",
-            format!("the form cannot be read: {}", e.body_text()),
-        )
-    })?;
-    csrf::check(&headers, form.csrf.as_deref())?;
     let format = match form.format.as_deref() {
         Some("html") => Format::Html,
         _ => Format::Pdf,
