@@ -127,9 +127,14 @@ async fn the_public_site_works_in_a_real_browser_for_a_person_who_never_sees_jso
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "the browser tests failed:\n{said}");
-    // Node's runner closes with its counts: every test ran and none failed.
-    assert!(said.contains("# fail 0"), "{said}");
-    assert!(!said.contains("# pass 0"), "{said}");
+    // Node's runner closes with its counts: every test ran and passed.
+    let count = |what: &str| {
+        said.lines()
+            .find_map(|l| l.strip_prefix(&format!("# {what} ")))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+    };
+    assert!(count("tests").is_some_and(|n| n > 0), "{said}");
+    assert_eq!(count("pass"), count("tests"), "{said}");
 }
 
 #[tokio::test]
@@ -281,4 +286,106 @@ async fn the_search_page_finds_by_name_and_by_code_as_the_api_does() {
     let (status, html) = text(format!("/search?q={}", "公".repeat(101))).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("at most 100 characters"), "{html}");
+}
+
+#[tokio::test]
+async fn a_page_refuses_what_it_cannot_read_and_says_when_to_come_back() {
+    let app = TestApp::spawn_with(|settings| {
+        settings.public_rate.per_minute = 2;
+        settings.public_rate.burst = 2;
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let html = |path: &str| {
+        client
+            .get(app.url(path))
+            .header(header::ACCEPT, "text/html")
+            .send()
+    };
+    // An address whose query cannot be read as one search (the query given twice).
+    let bad = html("/search?q=a&q=b").await.expect("bad query");
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        bad.text()
+            .await
+            .expect("html")
+            .contains("<h1>输入有误</h1>")
+    );
+    // Past the per-address limit a page says so, with when to come back.
+    let _ = html("/").await.expect("second");
+    let limited = html("/").await.expect("limited");
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key(header::RETRY_AFTER));
+    assert!(
+        limited
+            .headers()
+            .contains_key(header::CONTENT_SECURITY_POLICY)
+    );
+    assert!(
+        limited
+            .text()
+            .await
+            .expect("html")
+            .contains("<h1>请求过于频繁</h1>")
+    );
+}
+
+#[tokio::test]
+async fn the_document_check_refuses_a_missing_file_beside_its_field_and_an_oversized_one() {
+    let app = TestApp::spawn_with(|settings| settings.public_rate.per_minute = 0).await;
+    let client = reqwest::Client::new();
+    // The page's token and its cookie, as a browser gets them.
+    let page = client.get(app.url("/verify")).send().await.expect("verify");
+    let cookie = page.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let html = page.text().await.expect("html");
+    let token = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("token")
+        .to_owned();
+    let post = |body: Vec<u8>| {
+        client
+            .post(app.url("/verify/document"))
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+            .body(body)
+            .send()
+    };
+    let part = |name: &str, value: &[u8]| {
+        let mut out = format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{name}.pdf\"\r\n\r\n"
+        )
+        .into_bytes();
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+        out
+    };
+    let mut form = part("csrf", token.as_bytes());
+    form.extend(part("number", b"202612010000000000"));
+    form.extend_from_slice(b"--XyZ--\r\n");
+    let missing = post(form).await.expect("missing file");
+    assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = missing.text().await.expect("html");
+    assert!(html.contains("id=\"document-error\""), "{html}");
+    assert!(!html.contains("id=\"number-error\""), "{html}");
+
+    let mut form = part("csrf", token.as_bytes());
+    form.extend(part("document", &vec![b'%'; (33 << 20) + 1]));
+    form.extend_from_slice(b"--XyZ--\r\n");
+    let oversized = post(form).await.expect("oversized");
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        oversized
+            .text()
+            .await
+            .expect("html")
+            .contains("at most 32 MiB")
+    );
 }

@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 struct Asset {
     /// Its name as served, with the hash of its bytes.
     name: String,
+    /// Its address (`/assets/` and the name), made once for every page to link.
+    address: String,
     content_type: &'static str,
     bytes: &'static [u8],
 }
@@ -45,26 +47,28 @@ static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
 
 fn asset(stem: &str, extension: &str, content_type: &'static str, bytes: &'static [u8]) -> Asset {
     let hash = storage::store::sha256_hex(bytes);
+    let name = format!("{stem}-{}.{extension}", &hash[..12]);
     Asset {
-        name: format!("{stem}-{}.{extension}", &hash[..12]),
+        address: format!("/assets/{name}"),
+        name,
         content_type,
         bytes,
     }
 }
 
 /// The address of the stylesheet.
-pub(super) fn stylesheet() -> String {
-    format!("/assets/{}", ASSETS[0].name)
+pub(super) fn stylesheet() -> &'static str {
+    &ASSETS[0].address
 }
 
 /// The address of htmx.
-pub(super) fn htmx() -> String {
-    format!("/assets/{}", ASSETS[1].name)
+pub(super) fn htmx() -> &'static str {
+    &ASSETS[1].address
 }
 
 /// The address of the site's icon.
-pub(super) fn icon() -> String {
-    format!("/assets/{}", ASSETS[2].name)
+pub(super) fn icon() -> &'static str {
+    &ASSETS[2].address
 }
 
 /// `GET /assets/{name}`: the file, cached for a year (its name changes with its bytes).

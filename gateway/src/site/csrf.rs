@@ -139,16 +139,19 @@ where
         let headers = request.headers().clone();
         let axum::Form(form) = axum::Form::<T>::from_request(request, state)
             .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_form",
-                    format!("the form cannot be read: {}", e.body_text()),
-                )
-            })?;
+            .map_err(|e| unreadable(&e.body_text()))?;
         check(&headers, form.csrf())?;
         Ok(Checked(form))
     }
+}
+
+/// A form the browser could not send as one (400).
+pub(crate) fn unreadable(detail: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_form",
+        format!("the form cannot be read: {detail}"),
+    )
 }
 
 /// Equal, in a time that does not depend on where they differ.

@@ -69,11 +69,11 @@ fn harden(headers: &mut axum::http::HeaderMap) {
 /// htmx, and the section of the site it belongs to (marked in the navigation).
 pub(crate) struct Chrome {
     /// The stylesheet's address.
-    pub stylesheet: String,
+    pub stylesheet: &'static str,
     /// htmx's address.
-    pub htmx: String,
+    pub htmx: &'static str,
     /// The icon's address.
-    pub icon: String,
+    pub icon: &'static str,
     /// The navigation entry of this page (`home`, `special`, `sectors`), if any.
     pub section: &'static str,
 }
@@ -105,6 +105,23 @@ pub(crate) fn render(page: &impl Template) -> Response {
         Ok(html) => Html(html).into_response(),
         Err(e) => PageError::from(ApiError::internal(e)).into_response(),
     }
+}
+
+/// A page with forms: `page` is made with the browser's CSRF token, answered with
+/// `status` (unless rendering failed), and the token's cookie is set when it is new.
+pub(crate) fn render_with_token<T: Template>(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    status: StatusCode,
+    page: impl FnOnce(String) -> T,
+) -> Response {
+    let token = csrf::Token::of(headers);
+    let mut response = render(&page(token.value.clone()));
+    if response.status().is_success() {
+        *response.status_mut() = status;
+    }
+    token.set_on(state, &mut response);
+    response
 }
 
 /// A refusal shown as a page: the same status and message the API gives.
@@ -298,12 +315,14 @@ impl csrf::Posted for FollowForm {
     }
 }
 
-/// A day as a person reads it (`2026年12月11日`), from `2026-12-11`; anything else as
-/// given.
+/// A day as a person reads it: `2026年12月11日`.
+pub(crate) fn date_zh(day: chrono::NaiveDate) -> String {
+    day.format("%Y年%m月%d日").to_string()
+}
+
+/// [`date_zh`] of `2026-12-11`; anything else as given.
 pub(crate) fn day(iso: &str) -> String {
-    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
-        .map(|d| d.format("%Y年%m月%d日").to_string())
-        .unwrap_or_else(|_| iso.to_owned())
+    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d").map_or_else(|_| iso.to_owned(), date_zh)
 }
 
 /// A query string's value, percent-encoded for a link.

@@ -17,8 +17,8 @@ use platform::objections::ObjectionFailure;
 use serde::Deserialize;
 use storage::states::ObjectionStatus;
 
-use super::csrf::{Checked, Posted, Token};
-use super::{Chrome, FollowForm, PageError, render};
+use super::csrf::{Checked, Posted};
+use super::{Chrome, FollowForm, PageError, date_zh, render_with_token};
 use crate::api::{ApiError, AppState, request_id};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -99,17 +99,13 @@ fn form_page(
     fields: Fields,
     status: StatusCode,
 ) -> Response {
-    let token = Token::of(headers);
     let record = summary(state, &fields.record_id);
-    let mut response = render(&FormPage {
+    render_with_token(state, headers, status, |csrf| FormPage {
         chrome: Chrome::new("home"),
-        csrf: token.value.clone(),
+        csrf,
         fields,
         record,
-    });
-    *response.status_mut() = status;
-    token.set_on(state, &mut response);
-    response
+    })
 }
 
 #[derive(Deserialize)]
@@ -188,21 +184,22 @@ async fn file(
     };
     let refused = match state.file_objection(&filing, None, &request_id()).await {
         Ok(filed) => {
-            let token = Token::of(&headers);
-            let mut response = render(&ReceiptPage {
-                chrome: Chrome::new("home"),
-                csrf: token.value.clone(),
-                number: filed.number,
-                token: filed.token,
-                accepted: filed.status == ObjectionStatus::Open,
-                source_unit: filed.source_unit,
-                due_on: filed.due_on.map(|d| d.format("%Y年%m月%d日").to_string()),
-                due_provisional: filed.due_provisional,
-                working_days: desk::objections::DEADLINE_WORKING_DAYS,
-            });
-            *response.status_mut() = StatusCode::CREATED;
-            token.set_on(&state, &mut response);
-            return Ok(response);
+            return Ok(render_with_token(
+                &state,
+                &headers,
+                StatusCode::CREATED,
+                |csrf| ReceiptPage {
+                    chrome: Chrome::new("home"),
+                    csrf,
+                    number: filed.number,
+                    token: filed.token,
+                    accepted: filed.status == ObjectionStatus::Open,
+                    source_unit: filed.source_unit,
+                    due_on: filed.due_on.map(date_zh),
+                    due_provisional: filed.due_provisional,
+                    working_days: desk::objections::DEADLINE_WORKING_DAYS,
+                },
+            ));
         }
         Err(refused) => refused,
     };
@@ -300,16 +297,13 @@ fn view(o: Objection) -> ObjectionView {
 
 /// `GET /objections/follow`: the form to follow an objection.
 async fn follow_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = Token::of(&headers);
-    let mut response = render(&FollowPage {
+    render_with_token(&state, &headers, StatusCode::OK, |csrf| FollowPage {
         chrome: Chrome::new("home"),
-        csrf: token.value.clone(),
+        csrf,
         number: String::new(),
         objection: None,
         not_found: false,
-    });
-    token.set_on(&state, &mut response);
-    response
+    })
 }
 
 /// `POST /objections/follow`: the objection with this number and token (posted, so that
@@ -321,18 +315,19 @@ async fn follow(
 ) -> Result<Response, PageError> {
     let number = form.number.trim().to_owned();
     let found = desk::objections::follow(&state.store, &number, form.token.trim()).await?;
-    let token = Token::of(&headers);
     let not_found = found.is_none();
-    let mut response = render(&FollowPage {
-        chrome: Chrome::new("home"),
-        csrf: token.value.clone(),
-        number,
-        objection: found.map(view),
-        not_found,
-    });
-    if not_found {
-        *response.status_mut() = StatusCode::NOT_FOUND;
-    }
-    token.set_on(&state, &mut response);
-    Ok(response)
+    let status = if not_found {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    Ok(render_with_token(&state, &headers, status, |csrf| {
+        FollowPage {
+            chrome: Chrome::new("home"),
+            csrf,
+            number,
+            objection: found.map(view),
+            not_found,
+        }
+    }))
 }

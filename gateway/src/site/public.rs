@@ -14,9 +14,8 @@ use platform::disclosure::{self, Found, SPECIAL_LISTS, Subject};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::csrf::Token;
 use super::reports::ReportFormState;
-use super::{Chrome, Highlighted, PageError, Paging, encode, render};
+use super::{Chrome, Highlighted, PageError, Paging, date_zh, encode, render, render_with_token};
 use crate::api::{ApiError, AppState};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -119,52 +118,34 @@ async fn search(
     let query = asked(query)?;
     let q = query.q.as_deref().map(str::trim).unwrap_or_default();
     let mut paging = Paging::asked(query.page.as_deref());
-    let base = format!("/search?q={}&", encode(q));
-    if q.is_empty() {
-        return Ok(render(&SearchPage {
-            chrome: Chrome::new("home"),
-            q,
-            by_code: false,
-            warning: None,
-            rows: Vec::new(),
-            paging,
-            truncated: false,
-            base,
-        }));
-    }
-    let page = match state.find_subjects(q, paging.offset(), paging.size).await {
-        Ok(found) => found,
-        // A query the platform refuses is said on the page, beside the search box.
-        Err(platform::Refusal::Invalid { message, .. }) => {
-            return Ok(render(&SearchPage {
-                chrome: Chrome::new("home"),
-                q,
-                by_code: false,
-                warning: Some(message),
-                rows: Vec::new(),
-                paging,
-                truncated: false,
-                base,
-            }));
-        }
-        Err(e) => return Err(e.into()),
+    let found = if q.is_empty() {
+        None
+    } else {
+        Some(state.find_subjects(q, paging.offset(), paging.size).await)
     };
-    let (by_code, warning, rows, truncated) = match page {
-        Found::Code { warning, subject } => {
+    let (by_code, warning, rows, truncated) = match found {
+        None => (false, None, Vec::new(), false),
+        Some(Ok(Found::Code { warning, subject })) => {
             paging.total = usize::from(subject.is_some());
             let rows = subject.map(|s| Row::new(s, q)).into_iter().collect();
             (true, warning, rows, false)
         }
-        Found::Name {
+        Some(Ok(Found::Name {
             page,
             total,
             truncated,
-        } => {
+        })) => {
             paging.total = total;
             let rows = page.into_iter().map(|s| Row::new(s, q)).collect();
             (false, None, rows, truncated)
         }
+        // A query the platform refuses is said on the page, beside the search box.
+        Some(Err(platform::Refusal::Invalid { message, .. })) => {
+            (false, Some(message), Vec::new(), false)
+        }
+        Some(Err(e)) => return Err(e.into()),
     };
+    let base = format!("/search?q={}&", encode(q));
     Ok(render(&SearchPage {
         chrome: Chrome::new("home"),
         q,
@@ -219,15 +200,23 @@ async fn subject(
     Path(uscc): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    subject_page(&state, &headers, &uscc, ReportFormState::default()).await
+    subject_page(
+        &state,
+        &headers,
+        &uscc,
+        ReportFormState::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
-/// The subject's page, its report form showing `report`.
+/// The subject's page, its report form showing `report`, answered with `status`.
 pub(super) async fn subject_page(
     state: &AppState,
     headers: &HeaderMap,
     uscc: &str,
     report: ReportFormState,
+    status: StatusCode,
 ) -> Result<Response, PageError> {
     let found = state.public_subject(uscc).await?;
     let (as_of, sections) = state.disclosed_records(&found).await?;
@@ -267,19 +256,18 @@ pub(super) async fn subject_page(
                 .collect(),
         })
         .collect();
-    let token = Token::of(headers);
-    let mut response = render(&SubjectPage {
-        chrome: Chrome::new("home"),
-        csrf: token.value.clone(),
-        subject: Row::new(found, ""),
-        warning: disclosure::code_warning(uscc),
-        as_of: as_of.format("%Y年%m月%d日").to_string(),
-        sections,
-        under_objection,
-        report,
-    });
-    token.set_on(state, &mut response);
-    Ok(response)
+    Ok(render_with_token(state, headers, status, |csrf| {
+        SubjectPage {
+            chrome: Chrome::new("home"),
+            csrf,
+            subject: Row::new(found, ""),
+            warning: disclosure::code_warning(uscc),
+            as_of: date_zh(as_of),
+            sections,
+            under_objection,
+            report,
+        }
+    }))
 }
 
 #[derive(Template)]
@@ -333,7 +321,7 @@ async fn special_list(
             if let Some(l) = found.listing {
                 row.notes.push(format!(
                     "列入日期 {}；列入原因：{}；认定单位：{}",
-                    l.listed_on.format("%Y年%m月%d日"),
+                    date_zh(l.listed_on),
                     l.reason,
                     l.source_unit
                 ));
@@ -347,9 +335,9 @@ async fn special_list(
                         .map(|l| format!("（{l}）"))
                         .unwrap_or_default(),
                     c.certificate_number,
-                    c.issued_on.format("%Y年%m月%d日"),
+                    date_zh(c.issued_on),
                     c.valid_until
-                        .map(|d| format!("；有效期至 {}", d.format("%Y年%m月%d日")))
+                        .map(|d| format!("；有效期至 {}", date_zh(d)))
                         .unwrap_or_default()
                 ));
             }
@@ -499,11 +487,8 @@ async fn products(State(state): State<AppState>) -> Result<Response, PageError> 
                         .map(str::to_owned)
                 })
                 .collect(),
-            recommended_on: ::public::report::display_time(&Value::String(p.recommended_at))
-                .split(' ')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            // The day of an RFC 3339 time, as written (China's offset).
+            recommended_on: super::day(p.recommended_at.get(..10).unwrap_or_default()),
         })
         .collect();
     Ok(render(&ProductsPage {

@@ -15,8 +15,8 @@ use platform::issuance::Format;
 use serde::Deserialize;
 use storage::ids::UserId;
 
-use super::csrf::{self, Checked, Posted, Token};
-use super::{Chrome, PageError, render};
+use super::csrf::{self, Checked, Posted};
+use super::{Chrome, PageError, render_with_token};
 use crate::api::disclosure::{MAX_DOCUMENT_BYTES, issue};
 use crate::api::{ApiError, AppState};
 
@@ -81,12 +81,9 @@ async fn request(
                     requester: form.requester,
                     error: Some(error),
                 },
+                StatusCode::UNPROCESSABLE_ENTITY,
             )
-            .await
-            .map(|mut response| {
-                *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-                response
-            });
+            .await;
         }
     };
     Ok(issue(
@@ -142,9 +139,16 @@ struct DocumentOutcome {
     format: String,
 }
 
-/// An issue time as printed: `2026年11月20日 09:30:00`.
-fn issued(at: &str) -> String {
-    ::public::report::display_time(&serde_json::Value::String(at.to_owned()))
+impl From<desk::issuance::Genuine> for Vouched {
+    fn from(g: desk::issuance::Genuine) -> Self {
+        Vouched {
+            number: g.report_number,
+            subject_name: g.subject_name,
+            code: g.uscc,
+            // As printed on the report: `2026年11月20日 09:30:00`.
+            issued_at: ::public::report::display_time(&serde_json::Value::String(g.issued_at)),
+        }
+    }
 }
 
 /// `GET /verify?number=&code=`: whether the report is genuine, said plainly.
@@ -161,29 +165,29 @@ async fn verify(
     let code = query.code.unwrap_or_default().trim().to_owned();
     let asked = !number.is_empty() && !code.is_empty();
     let genuine = if asked {
-        state.verify_report(&number, &code).await?.map(|g| Vouched {
-            number: g.report_number,
-            subject_name: g.subject_name,
-            code: g.uscc,
-            issued_at: issued(&g.issued_at),
-        })
+        state
+            .verify_report(&number, &code)
+            .await?
+            .map(Vouched::from)
     } else {
         None
     };
-    let token = Token::of(&headers);
-    let mut response = render(&VerifyPage {
-        chrome: Chrome::new("verify"),
-        csrf: token.value.clone(),
-        number,
-        code,
-        asked,
-        genuine,
-        document: None,
-        number_error: None,
-        document_error: None,
-    });
-    token.set_on(&state, &mut response);
-    Ok(response)
+    Ok(render_with_token(
+        &state,
+        &headers,
+        StatusCode::OK,
+        |csrf| VerifyPage {
+            chrome: Chrome::new("verify"),
+            csrf,
+            number,
+            code,
+            asked,
+            genuine,
+            document: None,
+            number_error: None,
+            document_error: None,
+        },
+    ))
 }
 
 /// `POST /verify/document` (multipart: `number`, `code`, `document`, `csrf`): whether the
@@ -193,13 +197,7 @@ async fn check_document(
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Response, PageError> {
-    let unreadable = |detail: String| {
-        PageError::from(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_form",
-            format!("the form cannot be read: {detail}"),
-        ))
-    };
+    let unreadable = |detail: String| PageError::from(csrf::unreadable(&detail));
     let mut multipart = multipart.map_err(|e| unreadable(e.body_text()))?;
     let (mut token, mut number, mut code) = (None, String::new(), String::new());
     let mut document: Option<(String, Vec<u8>)> = None;
@@ -235,51 +233,52 @@ async fn check_document(
         .then_some("请选择要核对的报告文件（PDF、网页或 JSON）。");
     let refused = number_error.is_some() || document_error.is_some();
     let Some((file_name, bytes)) = document.filter(|_| !refused) else {
-        let token = Token::of(&headers);
-        let mut response = render(&VerifyPage {
-            chrome: Chrome::new("verify"),
-            csrf: token.value.clone(),
-            asked: false,
-            number,
-            code,
-            genuine: None,
-            document: None,
-            number_error,
-            document_error,
-        });
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        token.set_on(&state, &mut response);
-        return Ok(response);
+        return Ok(render_with_token(
+            &state,
+            &headers,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            |csrf| VerifyPage {
+                chrome: Chrome::new("verify"),
+                csrf,
+                asked: false,
+                number,
+                code,
+                genuine: None,
+                document: None,
+                number_error,
+                document_error,
+            },
+        ));
     };
     let checked = state.check_report_document(&number, &bytes).await?;
     let genuine = if code.is_empty() {
         None
     } else {
-        state.verify_report(&number, &code).await?.map(|g| Vouched {
-            number: g.report_number,
-            subject_name: g.subject_name,
-            code: g.uscc,
-            issued_at: issued(&g.issued_at),
-        })
+        state
+            .verify_report(&number, &code)
+            .await?
+            .map(Vouched::from)
     };
-    let token = Token::of(&headers);
-    let mut response = render(&VerifyPage {
-        chrome: Chrome::new("verify"),
-        csrf: token.value.clone(),
-        asked: !code.is_empty(),
-        number,
-        code,
-        genuine,
-        document: Some(DocumentOutcome {
-            same: checked.is_some(),
-            file_name,
-            format: checked.map(|d| d.format).unwrap_or_default(),
-        }),
-        number_error: None,
-        document_error: None,
-    });
-    token.set_on(&state, &mut response);
-    Ok(response)
+    Ok(render_with_token(
+        &state,
+        &headers,
+        StatusCode::OK,
+        |csrf| VerifyPage {
+            chrome: Chrome::new("verify"),
+            csrf,
+            asked: !code.is_empty(),
+            number,
+            code,
+            genuine,
+            document: Some(DocumentOutcome {
+                same: checked.is_some(),
+                file_name,
+                format: checked.map(|d| d.format).unwrap_or_default(),
+            }),
+            number_error: None,
+            document_error: None,
+        },
+    ))
 }
 
 /// 413 for a file over the limit, else 400 with `detail`.
@@ -295,10 +294,5 @@ fn too_large_or(status: StatusCode, detail: String) -> PageError {
         )
         .into();
     }
-    ApiError::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_form",
-        format!("the form cannot be read: {detail}"),
-    )
-    .into()
+    csrf::unreadable(&detail).into()
 }

@@ -13,8 +13,8 @@ use platform::tickets::TicketFailure;
 use serde::Deserialize;
 use storage::states::TicketStatus;
 
-use super::csrf::{Checked, Posted, Token};
-use super::{Chrome, FollowForm, PageError, render};
+use super::csrf::{Checked, Posted};
+use super::{Chrome, FollowForm, PageError, date_zh, render_with_token};
 use crate::api::{ApiError, AppState, request_id};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -94,23 +94,19 @@ fn form_page(
     form: TicketForm,
     fault: Option<(&'static str, String)>,
 ) -> Response {
-    let token = Token::of(headers);
     let status = if fault.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    let mut response = render(&FormPage {
+    render_with_token(state, headers, status, |csrf| FormPage {
         chrome: Chrome::new("home"),
-        csrf: token.value.clone(),
+        csrf,
         form,
         kinds: &KINDS,
         categories: &CATEGORIES,
         fault,
-    });
-    *response.status_mut() = status;
-    token.set_on(state, &mut response);
-    response
+    })
 }
 
 /// `GET /tickets/new`: the form.
@@ -153,20 +149,19 @@ async fn file(
         content: form.content.clone(),
     };
     match state.file_ticket(&ticket, None, &request_id()).await {
-        Ok(filed) => {
-            let token = Token::of(&headers);
-            let mut response = render(&ReceiptPage {
+        Ok(filed) => Ok(render_with_token(
+            &state,
+            &headers,
+            StatusCode::CREATED,
+            |csrf| ReceiptPage {
                 chrome: Chrome::new("home"),
-                csrf: token.value.clone(),
+                csrf,
                 number: filed.number,
                 token: filed.token,
-                due_on: filed.due_on.format("%Y年%m月%d日").to_string(),
+                due_on: date_zh(filed.due_on),
                 due_provisional: filed.due_provisional,
-            });
-            *response.status_mut() = StatusCode::CREATED;
-            token.set_on(&state, &mut response);
-            Ok(response)
-        }
+            },
+        )),
         Err(TicketFailure::Ticket(TicketError::Invalid(field, message))) => {
             Ok(form_page(&state, &headers, form, Some((field, message))))
         }
@@ -244,11 +239,15 @@ fn follow_page(
     found: Option<Ticket>,
     rating_error: Option<String>,
 ) -> Response {
-    let token = Token::of(headers);
     let not_found = found.is_none() && !number.is_empty();
-    let mut response = render(&FollowPage {
+    let status = if not_found {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    render_with_token(state, headers, status, |csrf| FollowPage {
         chrome: Chrome::new("home"),
-        csrf: token.value.clone(),
+        csrf,
         number,
         token: if found.is_some() {
             token_typed
@@ -258,12 +257,7 @@ fn follow_page(
         ticket: found.map(view),
         not_found,
         rating_error,
-    });
-    if not_found {
-        *response.status_mut() = StatusCode::NOT_FOUND;
-    }
-    token.set_on(state, &mut response);
-    response
+    })
 }
 
 /// `GET /tickets/follow`: the form to follow a ticket.
