@@ -183,16 +183,20 @@ impl Platform {
         &self,
         subject: &Subject<'_>,
     ) -> Result<(NaiveDate, Vec<Section>), Refusal> {
+        self.disclosed_today(&subject.entry.subject_id).await
+    }
+
+    /// The records of the subject (an organisation or a person) with this id as the
+    /// disclosure rules show them today (Q1–Q3), masked, records under objection marked.
+    pub(crate) async fn disclosed_today(
+        &self,
+        subject_id: &str,
+    ) -> Result<(NaiveDate, Vec<Section>), Refusal> {
         let today = storage::store::china_today();
         let marks = self.objected().await?;
         let sections = self
             .records
-            .disclosed(
-                &subject.entry.subject_id,
-                today,
-                &self.settings.disclosure,
-                &marks.records,
-            )
+            .disclosed(subject_id, today, &self.settings.disclosure, &marks.records)
             .map_err(|e| Refusal::Internal(e.to_string()))?;
         Ok((today, sections))
     }

@@ -5,7 +5,9 @@
 //! audited. A verification letter (Q7, 附录B): an agency's subjects checked as of now,
 //! the feedback letter rendered, archived and audited.
 
-use crate::{DocumentError, Platform};
+use crate::{DocumentError, Platform, Refusal};
+use governance::identity::{Caller, Role};
+use policies::access::{Action, Resource};
 use storage::ids::{RequestId, UserId};
 
 /// The form a report is issued in.
@@ -216,20 +218,34 @@ pub enum LetterError {
     /// The letter could not be made, or the archive failed.
     #[error(transparent)]
     Issue(#[from] IssueError),
+    /// The caller may not ask for one.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+}
+
+/// An archived feedback letter.
+#[derive(Clone, Debug)]
+pub struct ArchivedLetter {
+    /// Its number.
+    pub number: String,
+    /// The PDF.
+    pub pdf: Vec<u8>,
 }
 
 impl Platform {
-    /// Agency staff `requester` (of `agency`, shown as `requester_name`) ask for the
-    /// subjects of `request` to be checked: the request checked, the subjects checked as
-    /// of now, the feedback letter rendered (PDF), archived and audited.
+    /// Agency staff ask for the subjects of `request` to be checked (Q7): the request
+    /// checked, the subjects checked as of now, the feedback letter of 附录B addressed to
+    /// their agency and watermarked with their name rendered (PDF), archived and audited.
     pub async fn issue_verification_letter(
         &self,
+        caller: &Caller,
         request: desk::verifications::Request<'_>,
-        requester: &str,
-        requester_name: &str,
-        agency: &str,
         request_id: &RequestId,
     ) -> Result<IssuedLetter, LetterError> {
+        self.authorize(caller, Action::VerifySubjects, &Resource::Platform)?;
+        let requester: &str = &caller.user_id;
+        let requester_name = &caller.display_name;
+        let agency = caller.organisation.as_deref().unwrap_or_default();
         let request = request.checked()?;
         let face = self.face().map_err(IssueError::from)?;
         let now = chrono::Utc::now().with_timezone(&storage::store::beijing());
@@ -294,5 +310,45 @@ impl Platform {
             findings,
             letter_sha256: archived.letter_sha256,
         })
+    }
+
+    /// The verification letters of `caller`'s agency, newest first (administrators:
+    /// every agency's).
+    pub async fn verifications(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<desk::verifications::Listed>, Refusal> {
+        let agency = if caller.role == Role::AgencyStaff {
+            Some(caller.organisation.clone().ok_or(Refusal::Forbidden {
+                code: "forbidden",
+                message: "your account names no agency: ask the administrators to set it".into(),
+            })?)
+        } else {
+            self.authorize(caller, Action::ReadVerificationLedger, &Resource::Platform)?;
+            None
+        };
+        Ok(desk::verifications::list(&self.store, agency.as_deref()).await?)
+    }
+
+    /// The archived feedback letter `id`, for its agency's staff and administrators;
+    /// another agency's letter is, to its staff, not there.
+    pub async fn verification_letter(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<ArchivedLetter, Refusal> {
+        let Some((agency, number, pdf)) = desk::verifications::letter(&self.store, id).await?
+        else {
+            return Err(Refusal::NotFound("verification"));
+        };
+        let own =
+            caller.role == Role::AgencyStaff && caller.organisation.as_deref() == Some(&agency);
+        if !own {
+            if caller.role != Role::Administrator {
+                return Err(Refusal::NotFound("verification"));
+            }
+            self.authorize(caller, Action::ReadVerificationLedger, &Resource::Platform)?;
+        }
+        Ok(ArchivedLetter { number, pdf })
     }
 }

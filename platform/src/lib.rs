@@ -15,6 +15,7 @@ pub mod disclosure;
 pub mod issuance;
 pub mod jobs;
 pub mod objections;
+pub mod persons;
 pub mod releases;
 pub mod settings;
 pub mod store;

@@ -4,10 +4,11 @@
 //! still to come; the provider accepting (受理) or returning (退回) a received one; the
 //! access check on one objection. The JSON API calls these, and the web pages will.
 
-use desk::objections::{self, Applicant, Filed, Filer, Filing, Objection, ObjectionError};
+use desk::objections::{self, Applicant, Filed, Filer, Filing, Objection, ObjectionError, Outcome};
 use governance::identity::{Caller, Role};
 use policies::access::{Action, Resource};
 use storage::ids::RequestId;
+use storage::states::ObjectionStatus;
 
 use crate::{Platform, Refusal};
 
@@ -21,6 +22,18 @@ pub enum ObjectionFailure {
     #[error(transparent)]
     Refused(#[from] Refusal),
 }
+
+/// The objections a caller's ledger holds.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    /// The source unit whose queue this is; `None` for the whole ledger.
+    pub source_unit: Option<String>,
+    /// The objections, newest first.
+    pub items: Vec<Objection>,
+}
+
+/// The fewest and most characters of a resolution (it is sent to the applicant).
+pub const RESOLUTION_CHARS: std::ops::RangeInclusive<usize> = 4..=2000;
 
 /// What the provider decides about a received objection.
 #[derive(Clone, Debug)]
@@ -196,5 +209,89 @@ impl Platform {
             }
         };
         Ok(decided)
+    }
+
+    /// The objection ledger (6.4.5) as `caller` may see it: a source unit's users their
+    /// unit's queue (only objections dispatched to it), the service's administrators the
+    /// whole ledger with the applicants' phone numbers whole (they answer them);
+    /// optionally only objections in one `status`, or only the overdue ones.
+    pub async fn objection_ledger(
+        &self,
+        caller: &Caller,
+        status: Option<&str>,
+        overdue: bool,
+    ) -> Result<Ledger, Refusal> {
+        if let Some(s) = status
+            && ObjectionStatus::parse(s).is_none()
+        {
+            return Err(Refusal::Invalid {
+                field: "status".into(),
+                message: "status is one of received, open, corrected, withdrawn, upheld, returned"
+                    .into(),
+            });
+        }
+        let source_unit = if caller.role == Role::SourceUnit {
+            // A source unit's user without a unit sees no one's queue, not everyone's.
+            Some(caller.organisation.clone().ok_or(Refusal::Forbidden {
+                code: "forbidden",
+                message:
+                    "your account names no source unit: ask the administrators to set it".into(),
+            })?)
+        } else {
+            self.authorize(caller, Action::ReadObjectionLedger, &Resource::Platform)?;
+            None
+        };
+        let mut items =
+            objections::ledger(&self.store, source_unit.as_deref(), status, overdue).await?;
+        if caller.role == Role::Administrator {
+            for item in &mut items {
+                item.phone = item.phone_as_given.clone();
+            }
+        }
+        Ok(Ledger { source_unit, items })
+    }
+
+    /// The record's source unit resolves an objection: corrected, withdrawn (gone from
+    /// disclosure at once) or upheld (the mark lifted), saying what was found and done
+    /// (sent to the applicant). Audited.
+    pub async fn resolve_objection(
+        &self,
+        caller: &Caller,
+        id: &str,
+        outcome: Outcome,
+        resolution: &str,
+        request_id: &RequestId,
+    ) -> Result<Objection, ObjectionFailure> {
+        self.objection(caller, id, Action::ResolveObjection).await?;
+        let text = resolution.trim();
+        if !RESOLUTION_CHARS.contains(&text.chars().count()) {
+            return Err(Refusal::Invalid {
+                field: "resolution".into(),
+                message: "say what was found and done, in 4 to 2000 characters (it is sent to the applicant)".into(),
+            }
+            .into());
+        }
+        let resolved =
+            objections::resolve(&self.store, id, outcome, text, &caller.user_id, request_id).await;
+        // Even a failed resolution may have raced with another: the marks are re-read.
+        self.marks.invalidate();
+        Ok(resolved?)
+    }
+
+    /// The record `objection` is about, as disclosed today (masked as everywhere); `None`
+    /// once it is no longer disclosed (withdrawn, or past its disclosure period).
+    pub async fn objected_record(
+        &self,
+        objection: &Objection,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, Refusal> {
+        let (_, sections) = self.disclosed_today(&objection.subject_id).await?;
+        Ok(sections
+            .into_iter()
+            .filter(|s| s.table == objection.record_table)
+            .flat_map(|s| s.records)
+            .find(|r| {
+                r.get("record_id").and_then(serde_json::Value::as_str)
+                    == Some(objection.record_id.as_str())
+            }))
     }
 }

@@ -369,11 +369,17 @@ pub const NOTES: [(&str, &str); 5] = [
     ("objection", "异议方式"),
 ];
 
-/// A report time as printed: `2026年11月20日 09:30:00`.
+/// A report time as printed, in Beijing time whatever offset it was stored with:
+/// `2026年11月20日 09:30:00`.
 pub fn display_time(value: &Value) -> String {
     let text = value.as_str().unwrap_or_default();
+    let beijing = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset");
     DateTime::parse_from_rfc3339(text)
-        .map(|t| t.format("%Y年%m月%d日 %H:%M:%S").to_string())
+        .map(|t| {
+            t.with_timezone(&beijing)
+                .format("%Y年%m月%d日 %H:%M:%S")
+                .to_string()
+        })
         .unwrap_or_else(|_| text.to_owned())
 }
 
@@ -431,6 +437,18 @@ mod tests {
             verify_url: "/api/v1/public/reports/verify".into(),
             objection_contact: "/api/v1/public/objections".into(),
         }
+    }
+
+    #[test]
+    fn times_are_shown_in_beijing_time_whatever_their_offset() {
+        for stored in ["2026-12-04T21:50:49Z", "2026-12-05T05:50:49+08:00"] {
+            assert_eq!(
+                display_time(&json!(stored)),
+                "2026年12月05日 05:50:49",
+                "{stored}"
+            );
+        }
+        assert_eq!(display_time(&json!("not a time")), "not a time");
     }
 
     #[test]

@@ -50,9 +50,29 @@ async fn node_test(test: &str, fixture: &Value) -> std::process::Output {
     .expect("node")
 }
 
+/// Runs the Node test file `test` with `fixture` and asserts that every test in it ran
+/// and passed.
+pub(crate) async fn all_pass(test: &str, fixture: &Value) {
+    let output = node_test(test, fixture).await;
+    let said = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "the browser tests failed:\n{said}");
+    // Node's runner closes with its counts: every test ran and passed.
+    let count = |what: &str| {
+        said.lines()
+            .find_map(|l| l.strip_prefix(&format!("# {what} ")))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+    };
+    assert!(count("tests").is_some_and(|n| n > 0), "{said}");
+    assert_eq!(count("pass"), count("tests"), "{said}");
+}
+
 /// Files an objection to `record_id` of `uscc` and has the administrator accept it, so
 /// that the record is marked 异议处理中 (Q8).
-async fn objected(app: &TestApp, subject: &Value, record: &Value) -> String {
+pub(crate) async fn objected(app: &TestApp, subject: &Value, record: &Value) -> String {
     let record_id = record["record_id"].as_str().expect("record_id").to_owned();
     let filed = crate::objections::file_as_the_subject(app, subject, record).await;
     app.user("browser.admin", Role::Administrator).await;
@@ -120,21 +140,7 @@ async fn the_public_site_works_in_a_real_browser_for_a_person_who_never_sees_jso
         "objected": { "uscc": uscc, "record_id": record_id },
         "bad_code": bad_check_digit(uscc),
     });
-    let output = node_test("browser/public.test.mjs", &fixture).await;
-    let said = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "the browser tests failed:\n{said}");
-    // Node's runner closes with its counts: every test ran and passed.
-    let count = |what: &str| {
-        said.lines()
-            .find_map(|l| l.strip_prefix(&format!("# {what} ")))
-            .and_then(|n| n.trim().parse::<u32>().ok())
-    };
-    assert!(count("tests").is_some_and(|n| n > 0), "{said}");
-    assert_eq!(count("pass"), count("tests"), "{said}");
+    all_pass("browser/public.test.mjs", &fixture).await;
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Integration tests of the gateway: the `creditpool` command as a user runs it, and the
 //! HTTP API on a real listener over a fresh SQLite file per test.
 
+mod accounts;
 mod api;
 mod applications;
 mod audit;

@@ -188,6 +188,7 @@ impl From<platform::issuance::LetterError> for ApiError {
         match e {
             platform::issuance::LetterError::Request(e) => e.into(),
             platform::issuance::LetterError::Issue(e) => e.into(),
+            platform::issuance::LetterError::Refused(e) => e.into(),
         }
     }
 }

@@ -14,7 +14,7 @@ mod page;
 mod persons;
 mod products;
 mod review;
-mod service;
+pub(crate) mod service;
 mod sessions;
 mod tickets;
 
@@ -113,6 +113,13 @@ impl AppState {
             )
             .with_details(serde_json::json!({ "retry_after_seconds": seconds }))
         })
+    }
+
+    /// An attempt at a password or a code from `ip`: limited per address
+    /// ([`Self::limit_attempts`]); answers the client as failed logins are counted by.
+    pub fn attempt_from(&self, ip: Option<IpAddr>) -> Result<String, ApiError> {
+        self.limit_attempts(ip)?;
+        Ok(ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()))
     }
 }
 
@@ -531,30 +538,37 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthenticated("the Authorization header must be 'Bearer <token>'")
             })?;
-        let caller = identity::authenticate(&state.store, token).await?;
-        if let Some(institution) = &caller.institution_id {
-            let limit = governance::accounts::quotas(&state.store, institution)
-                .await?
-                .map_or(Quotas::default().requests_per_minute, |q| {
-                    q.requests_per_minute
-                });
-            if let Err(wait) = state.requests.count(institution, limit) {
-                return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "quota_exceeded",
-                    format!(
-                        "quota requests_per_minute: your institution has made more than {limit} requests this minute; wait {wait} s"
-                    ),
-                )
-                .with_details(serde_json::json!({ "quota": "requests_per_minute", "retry_after_seconds": wait })));
-            }
-        }
-        if let Some(institution) = &caller.institution_id {
-            // Measured usage for re-evaluation (BRIEF P7).
-            state.usage.count(institution, false);
-        }
-        Ok(caller)
+        admit(state, token).await
     }
+}
+
+/// The caller whose session or key `token` is, admitted under their institution's
+/// request quota (counted in its measured usage, BRIEF P7): for the API's bearer tokens
+/// and the pages' session cookie alike.
+pub(crate) async fn admit(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let caller = identity::authenticate(&state.store, token).await?;
+    if let Some(institution) = &caller.institution_id {
+        let limit = governance::accounts::quotas(&state.store, institution)
+            .await?
+            .map_or(Quotas::default().requests_per_minute, |q| {
+                q.requests_per_minute
+            });
+        if let Err(wait) = state.requests.count(institution, limit) {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "quota_exceeded",
+                format!(
+                    "quota requests_per_minute: your institution has made more than {limit} requests this minute; wait {wait} s"
+                ),
+            )
+            .with_details(serde_json::json!({ "quota": "requests_per_minute", "retry_after_seconds": wait })));
+        }
+    }
+    if let Some(institution) = &caller.institution_id {
+        // Measured usage for re-evaluation (BRIEF P7).
+        state.usage.count(institution, false);
+    }
+    Ok(caller)
 }
 
 #[cfg(test)]

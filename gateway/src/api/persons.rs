@@ -12,9 +12,9 @@ use storage::ids::UserId;
 
 use super::disclosure::{Format, issue};
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
-use desk::authorisations::{self, NewAuthorisation};
-use governance::identity::{self, Caller, Role};
-use policies::access::{Action, Resource};
+use desk::authorisations;
+use governance::identity::{Caller, Role};
+use platform::persons::{self, PersonFailure};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -36,53 +36,32 @@ pub(super) struct Registration {
 }
 
 /// A natural person registers: their name and citizen ID number must match the
-/// population register the platform holds. (Real-name verification of the person
-/// behind the keyboard — a face or SMS check by the provincial identity service — sits
-/// in front of this in production.)
+/// population register the platform holds.
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<Response, ApiError> {
     state.limit_attempts(ip)?;
-    let id_number = policies::IdNumber::parse(body.id_number.trim()).map_err(|e| {
-        ApiError::invalid("id_number", format!("not a valid citizen ID number: {e}"))
-    })?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 50 {
-        return Err(ApiError::invalid(
-            "name",
-            "give your name as registered, 1 to 50 characters",
-        ));
-    }
-    let person = state
-        .records
-        .person(Some(name), id_number.as_str())
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_in_register",
-                "this name and ID number do not match a person in the population register",
-            )
-            .with_field("id_number")
-        })?;
-    let id = identity::register_person(
-        &state.store,
-        &body.username,
-        &body.password,
-        &person.name,
-        &person.subject_id,
-        &request_id(),
-    )
-    .await?;
+    let registered = state
+        .register_person(
+            &persons::Registration {
+                username: &body.username,
+                password: &body.password,
+                name: &body.name,
+                id_number: &body.id_number,
+            },
+            &request_id(),
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(PersonRegistered {
-            user_id: id,
-            username: body.username,
+            user_id: registered.user_id,
+            username: registered.username,
             role: Role::Person,
-            subject_id: person.subject_id,
-            id_number: person.id_number_masked,
+            subject_id: registered.person.subject_id,
+            id_number: registered.person.id_number_masked,
         }),
     )
         .into_response())
@@ -103,19 +82,18 @@ async fn grant(
     caller: Caller,
     ApiJson(body): ApiJson<Grant>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, Action::ManageAuthorisations, &Resource::Platform)?;
-    let granted = authorisations::grant(
-        &state.store,
-        NewAuthorisation {
-            grantor_id: &caller.user_id,
-            grantee: &body.grantee,
-            scope: &body.scope,
-            purpose: &body.purpose,
-            days: body.days,
-        },
-        &request_id(),
-    )
-    .await?;
+    let granted = state
+        .grant_authorisation(
+            &caller,
+            &persons::Grant {
+                grantee: &body.grantee,
+                scope: &body.scope,
+                purpose: &body.purpose,
+                days: body.days,
+            },
+            &request_id(),
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Granted {
@@ -135,7 +113,7 @@ async fn list(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Authorisations>, ApiError> {
-    let (granted, received) = authorisations::of_user(&state.store, &caller.user_id).await?;
+    let (granted, received) = state.authorisations(&caller).await?;
     Ok(Json(Authorisations { granted, received }))
 }
 
@@ -179,81 +157,10 @@ async fn revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(&caller, Action::ManageAuthorisations, &Resource::Platform)?;
-    authorisations::revoke(&state.store, &caller.user_id, &id, &request_id()).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Checks `action` on person `subject`'s record for the caller; returns the live
-/// authorisation used (None when it is the person themselves). Anything else is 404,
-/// so that who is registered is not revealed.
-async fn authorised(
-    state: &AppState,
-    caller: &Caller,
-    subject: &str,
-    action: Action,
-) -> Result<Option<String>, ApiError> {
-    let live = authorisations::live_on(&state.store, subject).await?;
-    let grantees = |report: bool| -> Vec<String> {
-        live.iter()
-            .filter(|a| !report || a.scope.covers_report())
-            .map(|a| a.grantee_id.clone())
-            .collect()
-    };
-    let resource = Resource::PersonRecord {
-        subject: subject.to_owned(),
-        readers: grantees(false),
-        report_readers: grantees(true),
-    };
-    let allowed = state
-        .access
-        .is_allowed(&super::principal(caller), action, &resource)
-        .map_err(ApiError::internal)?;
-    if !allowed {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no record of that person is visible to you: a person's record needs that person's live authorisation",
-        ));
-    }
-    if caller.subject_id.as_deref() == Some(subject) {
-        return Ok(None);
-    }
-    let report = action == Action::IssuePersonReport;
-    Ok(live
-        .iter()
-        .find(|a| a.grantee_id == caller.user_id && (!report || a.scope.covers_report()))
-        .map(|a| a.id.clone()))
-}
-
-/// Audits a look at another person's record.
-async fn audit_use(
-    state: &AppState,
-    caller: &Caller,
-    subject: &str,
-    authorisation: &Option<String>,
-    what: &str,
-) -> Result<(), ApiError> {
-    let Some(authorisation) = authorisation else {
-        return Ok(());
-    };
-    authorisations::audit_read(
-        &state.store,
-        &caller.user_id,
-        subject,
-        authorisation,
-        what,
-        &request_id(),
-    )
-    .await?;
-    Ok(())
-}
-
-async fn person(state: &AppState, subject: &str) -> Result<::public::records::Person, ApiError> {
     state
-        .records
-        .person_by_subject(subject)
-        .ok_or_else(|| ApiError::not_found("person"))
+        .revoke_authorisation(&caller, &id, &request_id())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A person's records as the public rules disclose them (Q1–Q3), masked.
@@ -262,28 +169,18 @@ async fn records(
     caller: Caller,
     Path(subject): Path<String>,
 ) -> Result<Json<PersonRecords>, ApiError> {
-    let used = authorised(&state, &caller, &subject, Action::ReadPersonRecords).await?;
-    let found = person(&state, &subject).await?;
-    let today = platform::store::china_today();
-    let sections = state
-        .records
-        .disclosed(
-            &subject,
-            today,
-            &state.settings.disclosure,
-            &state.marks.get(&state.store).await?.records,
-        )
-        .map_err(ApiError::internal)?;
-    audit_use(&state, &caller, &subject, &used, "records").await?;
+    let found = state
+        .person_records(&caller, &subject, &request_id())
+        .await?;
     Ok(Json(PersonRecords {
         subject: PersonShown {
-            subject_id: subject,
-            name: found.name,
-            id_number: found.id_number_masked,
+            subject_id: found.person.subject_id,
+            name: found.person.name,
+            id_number: found.person.id_number_masked,
         },
-        as_of: today,
-        authorisation: used,
-        sections,
+        as_of: found.as_of,
+        authorisation: found.authorisation,
+        sections: found.sections,
     }))
 }
 
@@ -324,9 +221,9 @@ async fn report(
     Path(subject): Path<String>,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let used = authorised(&state, &caller, &subject, Action::IssuePersonReport).await?;
-    let found = person(&state, &subject).await?;
-    audit_use(&state, &caller, &subject, &used, "report").await?;
+    let found = state
+        .person_for_report(&caller, &subject, &request_id())
+        .await?;
     issue(
         &state,
         ::public::report::Subject::Person(&found),
@@ -336,4 +233,24 @@ async fn report(
         &caller.user_id,
     )
     .await
+}
+
+impl From<PersonFailure> for ApiError {
+    fn from(e: PersonFailure) -> Self {
+        match e {
+            PersonFailure::Invalid { field, .. } => ApiError::invalid(field, e.to_string()),
+            PersonFailure::NotInRegister => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_in_register",
+                e.to_string(),
+            )
+            .with_field("id_number"),
+            PersonFailure::NotVisible => {
+                ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            }
+            PersonFailure::Identity(e) => e.into(),
+            PersonFailure::Authorisation(e) => e.into(),
+            PersonFailure::Refused(e) => e.into(),
+        }
+    }
 }

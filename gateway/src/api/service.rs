@@ -221,37 +221,13 @@ async fn ledger(
     caller: Caller,
     ApiQuery(query): ApiQuery<LedgerQuery>,
 ) -> Result<Json<ObjectionLedger>, ApiError> {
-    if let Some(s) = &query.status
-        && ObjectionStatus::parse(s).is_none()
-    {
-        return Err(ApiError::invalid(
-            "status",
-            "status is one of received, open, corrected, withdrawn, upheld, returned",
-        ));
-    }
-    let unit = if caller.role == Role::SourceUnit {
-        caller.organisation.clone()
-    } else {
-        state.authorize(&caller, Action::ReadObjectionLedger, &Resource::Platform)?;
-        None
-    };
-    let mut items = objections::ledger(
-        &state.store,
-        unit.as_deref(),
-        query.status.as_deref(),
-        query.overdue,
-    )
-    .await?;
-    // The service's administrators answer the applicant: they see the phone whole.
-    if caller.role == Role::Administrator {
-        for item in &mut items {
-            item.phone = item.phone_as_given.clone();
-        }
-    }
+    let ledger = state
+        .objection_ledger(&caller, query.status.as_deref(), query.overdue)
+        .await?;
     Ok(Json(ObjectionLedger {
-        source_unit: unit,
-        total: items.len(),
-        items,
+        source_unit: ledger.source_unit,
+        total: ledger.items.len(),
+        items: ledger.items,
         next_cursor: None,
     }))
 }
@@ -302,26 +278,11 @@ async fn resolve(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Resolution>,
 ) -> Result<Json<objections::Objection>, ApiError> {
-    authorised(&state, &caller, &id, Action::ResolveObjection).await?;
-    let text = body.resolution.trim();
-    if text.chars().count() < 4 || text.chars().count() > 2000 {
-        return Err(ApiError::invalid(
-            "resolution",
-            "say what was found and done, in 4 to 2000 characters (it is sent to the applicant)",
-        ));
-    }
-    let resolved = objections::resolve(
-        &state.store,
-        &id,
-        body.outcome,
-        text,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await;
-    // Even a failed resolution may have raced with another: the marks are re-read.
-    state.marks.invalidate();
-    Ok(Json(resolved?))
+    Ok(Json(
+        state
+            .resolve_objection(&caller, &id, body.outcome, &body.resolution, &request_id())
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -635,17 +596,14 @@ async fn verify_subjects(
     caller: Caller,
     ApiJson(body): ApiJson<VerificationRequest>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, Action::VerifySubjects, &Resource::Platform)?;
     let letter = state
         .issue_verification_letter(
+            &caller,
             desk::verifications::Request {
                 matter: &body.matter,
                 letter_title: &body.letter_title,
                 subjects: &body.subjects,
             },
-            &caller.user_id,
-            &caller.display_name,
-            caller.organisation.as_deref().unwrap_or_default(),
             &request_id(),
         )
         .await?;
@@ -669,13 +627,8 @@ async fn list_verifications(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Listed<VerificationListed>>, ApiError> {
-    let agency = if caller.role == Role::AgencyStaff {
-        caller.organisation.clone()
-    } else {
-        state.authorize(&caller, Action::ReadVerificationLedger, &Resource::Platform)?;
-        None
-    };
-    let items = desk::verifications::list(&state.store, agency.as_deref())
+    let items = state
+        .verifications(&caller)
         .await?
         .into_iter()
         .map(|listed| VerificationListed {
@@ -692,18 +645,18 @@ async fn verification_letter(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some((agency, number, pdf)) = desk::verifications::letter(&state.store, &id).await? else {
-        return Err(ApiError::not_found("verification"));
-    };
-    let own = caller.role == Role::AgencyStaff && caller.organisation.as_deref() == Some(&agency);
-    if !own {
-        // Another agency's letter is not even acknowledged.
-        if caller.role != Role::Administrator {
-            return Err(ApiError::not_found("verification"));
-        }
-        state.authorize(&caller, Action::ReadVerificationLedger, &Resource::Platform)?;
-    }
-    let mut response = (StatusCode::OK, pdf).into_response();
+    letter_download(state.verification_letter(&caller, &id).await?)
+}
+
+/// An archived feedback letter as a PDF download (for the API and the agency's pages).
+pub(crate) fn letter_download(
+    letter: platform::issuance::ArchivedLetter,
+) -> Result<Response, ApiError> {
+    let disposition = format!(
+        "attachment; filename=\"verification-{}.pdf\"",
+        letter.number
+    );
+    let mut response = (StatusCode::OK, letter.pdf).into_response();
     let headers = response.headers_mut();
     headers.insert(
         axum::http::header::CONTENT_TYPE,
@@ -711,10 +664,11 @@ async fn verification_letter(
     );
     headers.insert(
         axum::http::header::CONTENT_DISPOSITION,
-        axum::http::HeaderValue::from_str(&format!(
-            "attachment; filename=\"verification-{number}.pdf\""
-        ))
-        .map_err(ApiError::internal)?,
+        axum::http::HeaderValue::from_str(&disposition).map_err(ApiError::internal)?,
+    );
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
     );
     Ok(response)
 }

@@ -83,7 +83,7 @@ async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    let client = attempt_from(&state, ip)?;
+    let client = state.attempt_from(ip)?;
     let logged_in = identity::login(
         &state.store,
         &state.settings.second_factor,
@@ -112,7 +112,7 @@ async fn start_second_factor(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<Login>,
 ) -> Result<Response, ApiError> {
-    let client = attempt_from(&state, ip)?;
+    let client = state.attempt_from(ip)?;
     let enrolment = identity::start_second_factor(
         &state.store,
         &state.settings.second_factor,
@@ -164,7 +164,7 @@ async fn renew_recovery_codes(
         Action::ManageCredentials,
         &own_credentials(&caller),
     )?;
-    let client = attempt_from(&state, ip)?;
+    let client = state.attempt_from(ip)?;
     let codes = identity::renew_recovery_codes(
         &state.store,
         &state.settings.second_factor,
@@ -191,13 +191,6 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusC
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Caller>, ApiError> {
     state.authorize(&caller, Action::ReadOwnStatus, &Resource::Platform)?;
     Ok(Json(caller))
-}
-
-/// An attempt at a password or a code from `ip`: limited per address (like logins);
-/// the client as failed logins are counted by.
-fn attempt_from(state: &AppState, ip: Option<std::net::IpAddr>) -> Result<String, ApiError> {
-    state.limit_attempts(ip)?;
-    Ok(ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()))
 }
 
 /// The caller's own credentials, as a resource of the access rules.
@@ -236,7 +229,7 @@ async fn change_password(
         &own_credentials(&caller),
     )?;
     // Guesses at the current password are limited like logins.
-    let client = attempt_from(&state, ip)?;
+    let client = state.attempt_from(ip)?;
     let revoked = identity::change_password(
         &state.store,
         &caller,

@@ -45,18 +45,31 @@ impl Token {
         if !self.fresh {
             return;
         }
-        let secure = if state.settings.public.base_url.starts_with("https://") {
-            "; Secure"
-        } else {
-            ""
-        };
-        let cookie = format!(
-            "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Strict{secure}",
-            self.value
-        );
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(SET_COOKIE, value);
-        }
+        set_cookie(state, response, COOKIE_NAME, &self.value, None);
+    }
+}
+
+/// Sets cookie `name` to `value` on `response`: HttpOnly, SameSite=Strict, for the whole
+/// site, Secure when the site is served over TLS; `max_age` in seconds (0 ends it), or
+/// until the browser closes.
+pub(crate) fn set_cookie(
+    state: &AppState,
+    response: &mut Response,
+    name: &str,
+    value: &str,
+    max_age: Option<u32>,
+) {
+    let secure = if state.settings.public.base_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let max_age = max_age
+        .map(|s| format!("; Max-Age={s}"))
+        .unwrap_or_default();
+    let cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{secure}{max_age}");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(SET_COOKIE, value);
     }
 }
 
@@ -117,6 +130,18 @@ pub(crate) fn check(headers: &HeaderMap, field: Option<&str>) -> Result<(), ApiE
 pub(crate) trait Posted {
     /// The token the form carried.
     fn csrf(&self) -> Option<&str>;
+}
+
+/// A form that carries nothing but its token (a button: log out, revoke).
+#[derive(serde::Deserialize)]
+pub(crate) struct TokenOnly {
+    csrf: Option<String>,
+}
+
+impl Posted for TokenOnly {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
 }
 
 /// A posted form (`application/x-www-form-urlencoded`) whose token checked out: what

@@ -6,11 +6,15 @@
 //! by the template engine; the Content-Security-Policy allows no inline script or style
 //! and nothing from another host.
 
+mod agency;
 mod assets;
 mod csrf;
 mod objections;
+mod persons;
 mod public;
 mod reports;
+mod session;
+mod source;
 mod tickets;
 
 use askama::Template;
@@ -30,6 +34,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(reports::routes())
         .merge(objections::routes())
         .merge(tickets::routes())
+        .merge(session::routes())
+        .merge(persons::routes())
+        .merge(agency::routes())
+        .merge(source::routes())
         .route("/assets/{name}", get(assets::serve))
         .layer(middleware::from_fn(secure))
 }
@@ -312,6 +320,68 @@ pub(crate) struct FollowForm {
 impl csrf::Posted for FollowForm {
     fn csrf(&self) -> Option<&str> {
         self.csrf.as_deref()
+    }
+}
+
+/// What a refused form shows: the message beside each field at fault, and a refusal
+/// that is no one field's.
+#[derive(Default)]
+pub(crate) struct Faults {
+    by_field: std::collections::HashMap<String, String>,
+    /// The refusal that is no one field's.
+    pub general: Option<String>,
+}
+
+impl Faults {
+    /// `error`, beside its field when it names one of `fields` (a list's item, such
+    /// as `subjects[2]`, beside the list), else as the form's general refusal.
+    pub(crate) fn of(error: &ApiError, fields: &[&str]) -> Faults {
+        let mut faults = Faults::default();
+        match error.field() {
+            Some(field) if fields.contains(&field) => {
+                faults
+                    .by_field
+                    .insert(field.to_owned(), error.message().to_owned());
+            }
+            Some(field) => match field
+                .split_once('[')
+                .filter(|(list, _)| fields.contains(list))
+            {
+                Some((list, index)) => {
+                    let line = index
+                        .trim_end_matches(']')
+                        .parse::<usize>()
+                        .map_or(String::new(), |i| format!("第 {} 行：", i + 1));
+                    faults
+                        .by_field
+                        .insert(list.to_owned(), format!("{line}{}", error.message()));
+                }
+                None => faults.general = Some(error.message().to_owned()),
+            },
+            None => faults.general = Some(error.message().to_owned()),
+        }
+        faults
+    }
+
+    /// One field at fault.
+    pub(crate) fn field(field: &str, message: impl Into<String>) -> Faults {
+        let mut faults = Faults::default();
+        faults.by_field.insert(field.to_owned(), message.into());
+        faults
+    }
+
+    /// The message beside `field`, if it is at fault.
+    pub(crate) fn error(&self, field: &str) -> Option<&str> {
+        self.by_field.get(field).map(String::as_str)
+    }
+
+    /// `aria-invalid` of `field`.
+    pub(crate) fn invalid(&self, field: &str) -> &'static str {
+        if self.by_field.contains_key(field) {
+            "true"
+        } else {
+            "false"
+        }
     }
 }
 

@@ -264,7 +264,7 @@ struct ObjectionView {
 }
 
 /// An objection's state, in words.
-fn status_zh(status: ObjectionStatus) -> &'static str {
+pub(super) fn status_zh(status: ObjectionStatus) -> &'static str {
     match status {
         ObjectionStatus::Received => "已收到，待受理（服务机构正在核对异议是否完整、准确）",
         ObjectionStatus::Open => "已受理，数源单位核实中（相关记录标注“异议处理中”）",

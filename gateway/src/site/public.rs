@@ -159,21 +159,21 @@ async fn search(
 }
 
 /// A record as the subject's page shows it: its fields under their Chinese labels.
-struct RecordView {
+pub(super) struct RecordView {
     /// Its `record_id`, for the objection form's link.
-    id: String,
-    under_objection: bool,
-    correction: Option<String>,
-    fields: Vec<(String, String)>,
+    pub id: String,
+    pub under_objection: bool,
+    pub correction: Option<String>,
+    pub fields: Vec<(String, String)>,
 }
 
 /// A section of 附录A on the subject's page.
-struct SectionView {
-    anchor: String,
-    name_zh: String,
-    source_unit: String,
-    count: usize,
-    records: Vec<RecordView>,
+pub(super) struct SectionView {
+    pub anchor: String,
+    pub name_zh: String,
+    pub source_unit: String,
+    pub count: usize,
+    pub records: Vec<RecordView>,
 }
 
 #[derive(Template)]
@@ -184,6 +184,8 @@ struct SubjectPage<'a> {
     subject: Row<'a>,
     warning: Option<String>,
     as_of: String,
+    /// Records link to the objection form.
+    objectable: bool,
     sections: Vec<SectionView>,
     under_objection: usize,
     report: ReportFormState,
@@ -220,6 +222,27 @@ pub(super) async fn subject_page(
 ) -> Result<Response, PageError> {
     let found = state.public_subject(uscc).await?;
     let (as_of, sections) = state.disclosed_records(&found).await?;
+    let (sections, under_objection) = section_views(sections);
+    Ok(render_with_token(state, headers, status, |csrf| {
+        SubjectPage {
+            chrome: Chrome::new("home"),
+            csrf,
+            subject: Row::new(found, ""),
+            warning: disclosure::code_warning(uscc),
+            as_of: date_zh(as_of),
+            objectable: true,
+            sections,
+            under_objection,
+            report,
+        }
+    }))
+}
+
+/// Disclosed records as the pages show them, by section, and how many are under
+/// objection.
+pub(super) fn section_views(
+    sections: Vec<::public::records::Section>,
+) -> (Vec<SectionView>, usize) {
     let mut under_objection = 0;
     let sections = sections
         .into_iter()
@@ -256,18 +279,7 @@ pub(super) async fn subject_page(
                 .collect(),
         })
         .collect();
-    Ok(render_with_token(state, headers, status, |csrf| {
-        SubjectPage {
-            chrome: Chrome::new("home"),
-            csrf,
-            subject: Row::new(found, ""),
-            warning: disclosure::code_warning(uscc),
-            as_of: date_zh(as_of),
-            sections,
-            under_objection,
-            report,
-        }
-    }))
+    (sections, under_objection)
 }
 
 #[derive(Template)]

@@ -45,6 +45,16 @@ impl Posted for ReportForm {
     }
 }
 
+impl ReportForm {
+    /// The document asked for: the printable page, or (by default) the PDF.
+    pub(super) fn format(&self) -> Format {
+        match self.format.as_deref() {
+            Some("html") => Format::Html,
+            _ => Format::Pdf,
+        }
+    }
+}
+
 /// What the subject's page shows in its report form: what was typed, and why it was
 /// refused.
 #[derive(Default)]
@@ -64,10 +74,7 @@ async fn request(
     headers: HeaderMap,
     Checked(form): Checked<ReportForm>,
 ) -> Result<Response, PageError> {
-    let format = match form.format.as_deref() {
-        Some("html") => Format::Html,
-        _ => Format::Pdf,
-    };
+    let format = form.format();
     let found = state.public_subject(&uscc).await?.entry.clone();
     let requester = match platform::disclosure::requester(Some(&form.requester)) {
         Ok(requester) => requester,

@@ -47,7 +47,10 @@ struct Args {
     /// Requests per workload (PDF reports: a tenth of it, at least 500).
     #[arg(long, default_value_t = 20_000)]
     requests: usize,
-    /// Workloads to run: code, name, pdf.
+    /// Workloads to run: code, name, pdf (the JSON API's), records (a subject's
+    /// disclosed records as JSON), and the pages showing the same: code-page and
+    /// name-page (`/search`), subject-page (`/subjects/{uscc}`). A page's workload sends
+    /// the very requests of its JSON twin's, in the same order.
     #[arg(long, value_delimiter = ',', default_value = "code,name,pdf")]
     workloads: Vec<String>,
 }
@@ -221,7 +224,7 @@ async fn run(
     all.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "{name:<6} {:>7} requests  {:>8.0} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  errors {}",
+        "{name:<12} {:>7} requests  {:>8.0} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  max {:>8.2} ms  errors {}",
         all.len(),
         all.len() as f64 / wall.as_secs_f64(),
         ms(percentile(&all, 0.50)),
@@ -248,7 +251,6 @@ async fn main() -> Result<()> {
         args.url
     );
     let server = Server::parse(&args.url)?;
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let encode = |s: &str| -> String {
         s.bytes()
             .map(|b| {
@@ -261,6 +263,22 @@ async fn main() -> Result<()> {
             .collect()
     };
     for workload in &args.workloads {
+        // The JSON twin of a page's workload, whose draws it repeats.
+        let twin = match workload.as_str() {
+            "code-page" => "code",
+            "name-page" => "name",
+            "subject-page" => "records",
+            other => other,
+        };
+        anyhow::ensure!(
+            matches!(twin, "code" | "name" | "pdf" | "records"),
+            "unknown workload {workload}: code, name, pdf, records, code-page, name-page, subject-page"
+        );
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15
+            ^ twin
+                .bytes()
+                .fold(0u64, |h, b| h.rotate_left(7) ^ u64::from(b)));
+        let page = twin != workload.as_str();
         let n = if workload == "pdf" {
             (args.requests / 10).max(500)
         } else {
@@ -269,8 +287,18 @@ async fn main() -> Result<()> {
         let requests: Vec<(Method, String)> = (0..n)
             .map(|_| {
                 let (code, name) = &subjects[rng.below(subjects.len())];
-                match workload.as_str() {
-                    "code" => (Method::GET, format!("/api/v1/public/subjects?q={code}")),
+                let search = if page {
+                    "/search?q="
+                } else {
+                    "/api/v1/public/subjects?q="
+                };
+                match twin {
+                    "code" => (Method::GET, format!("{search}{code}")),
+                    "records" if page => (Method::GET, format!("/subjects/{code}")),
+                    "records" => (
+                        Method::GET,
+                        format!("/api/v1/public/subjects/{code}/records"),
+                    ),
                     "name" => {
                         // Two to four characters from anywhere in a real name.
                         let chars: Vec<char> = name.chars().collect();
@@ -278,10 +306,9 @@ async fn main() -> Result<()> {
                         let start = rng.below(chars.len().saturating_sub(len) + 1);
                         let part: String =
                             chars[start..start + len.min(chars.len())].iter().collect();
-                        (
-                            Method::GET,
-                            format!("/api/v1/public/subjects?q={}&limit=20", encode(&part)),
-                        )
+                        // A page shows 20 a page, as `limit=20` asks of the API.
+                        let limit = if page { "" } else { "&limit=20" };
+                        (Method::GET, format!("{search}{}{limit}", encode(&part)))
                     }
                     _ => (
                         Method::POST,
