@@ -108,10 +108,36 @@ test('pages work without JavaScript and fit a phone', async () => {
   await page.getByRole('button', { name: '查询' }).click();
   await page.waitForURL(/\/search\?q=/);
   assert.ok((await page.locator('ol.results li').count()) > 0);
+  // Paging is a plain link without JavaScript.
+  await page.goto(`${base}/search?q=${encodeURIComponent('公司')}`);
+  await page.getByRole('link', { name: '下一页' }).click();
+  await page.waitForURL(/page=2$/);
+  assert.match(await page.locator('nav.pages .current').innerText(), /第 2 \//);
   await page.goto(`${base}/subjects/${fixture.subject.uscc}`);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the subject page is ${overflow}px wider than a phone`);
   await page.screenshot({ path: path.join(shots, 'subject-phone.png'), fullPage: true });
+});
+
+test("with JavaScript, a list's next page replaces only its results (htmx)", async () => {
+  const page = await newPage();
+  await page.goto(`${base}/search?q=${encodeURIComponent('公司')}`);
+  // A mark a full page load would wipe out.
+  await page.evaluate(() => { window.stillHere = true; });
+  const first = await page.locator('ol.results li').first().innerText();
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('page=2')),
+    page.getByRole('link', { name: '下一页' }).click(),
+  ]);
+  assert.equal(response.request().headers()['hx-request'], 'true');
+  const body = await response.text();
+  assert.ok(!body.includes('<html') && body.includes('id="results"'), 'the results alone');
+  await page.waitForURL(/page=2$/);
+  await page.locator('nav.pages .current', { hasText: '第 2 /' }).waitFor();
+  assert.notEqual(await page.locator('ol.results li').first().innerText(), first);
+  assert.equal(await page.evaluate(() => window.stillHere), true, 'no page load');
+  assert.equal(await page.locator('h1').count(), 1, 'the page around the results kept once');
+  await check(page, 'search-page-2');
 });
 
 test('an unknown address is a page saying so', async () => {

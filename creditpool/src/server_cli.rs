@@ -117,7 +117,10 @@ pub async fn demo_server(
         );
     }
     println!(
-        "\nlog in with POST /api/v1/sessions and {{\"username\": \"{}\", \"password\": \"{}\"}}",
+        "\nopen http://{address}/ in a browser: 我的账号 (http://{address}/login) signs in with any of these"
+    );
+    println!(
+        "or log in with POST /api/v1/sessions and {{\"username\": \"{}\", \"password\": \"{}\"}}",
         logins.first().map_or("", |l| l.username),
         demo::PASSWORD
     );

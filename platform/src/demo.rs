@@ -18,7 +18,8 @@ pub const PASSWORD: &str = "demo-password-not-secret";
 /// One demo login.
 #[derive(Clone, Debug)]
 pub struct DemoLogin {
-    /// `administrator`, `reviewer`, `institution` or `applicant`.
+    /// `administrator`, `reviewer`, `institution`, `applicant`, `agency_staff`,
+    /// `source_unit` or `person`.
     pub role: &'static str,
     /// Login name.
     pub username: &'static str,
@@ -55,7 +56,28 @@ impl DemoLogin {
     }
 }
 
-/// Every demo login, in the order printed.
+/// The demo's logins of the public side, seeded on every run that lacks them: agency
+/// staff (of a demo agency), a source unit's user (of the first unit the records name)
+/// and a natural person (the first of the population register).
+pub const PUBLIC_LOGINS: [DemoLogin; 3] = [
+    DemoLogin {
+        role: "agency_staff",
+        username: "demo.agency",
+    },
+    DemoLogin {
+        role: "source_unit",
+        username: "demo.source",
+    },
+    DemoLogin {
+        role: "person",
+        username: "demo.person",
+    },
+];
+
+/// The agency of the demo's agency staff.
+pub const DEMO_AGENCY: &str = "演示市发展和改革委员会";
+
+/// Every demo login but the public side's, in the order printed.
 pub const LOGINS: [DemoLogin; 6] = [
     DemoLogin {
         role: "administrator",
@@ -90,10 +112,11 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
     let (demo, none) = (UserId::from("demo"), RequestId::from("-"));
     let seeded = identity::user_named(store, LOGINS[0].username).await?;
     if seeded.is_some() {
+        let logins = seed_public(state).await?;
         // Asked for second factors, a demo seeded without them gives its staff theirs now.
         let mut tx = store.write().await?;
         let required = state.settings.second_factor.required;
-        for login in LOGINS
+        for login in logins
             .iter()
             .filter(|l| required && l.second_factor_secret().is_some())
         {
@@ -113,7 +136,7 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
             }
         }
         tx.commit().await?;
-        return Ok(LOGINS.to_vec());
+        return Ok(logins);
     }
     let mut ids = Vec::new();
     {
@@ -243,5 +266,98 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
         ..ApplicationForm::default()
     };
     applications::create(store, &ids[5], &other, &none).await?;
-    Ok(LOGINS.to_vec())
+    seed_public(state).await
+}
+
+/// Seeds the public side's logins a database lacks; answers every demo login.
+async fn seed_public(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
+    let (demo, none) = (UserId::from("demo"), RequestId::from("-"));
+    let unit = state
+        .records
+        .source_units()
+        .iter()
+        .next()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("the sample data names no source unit"))?;
+    let person = first_person(state).await?;
+    let mut tx = state.store.write().await?;
+    for login in &PUBLIC_LOGINS {
+        if identity::user_named_in(&mut tx, login.username)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        let (role, organisation, subject_id, display_name) = match login.role {
+            "agency_staff" => (Role::AgencyStaff, Some(DEMO_AGENCY), None, "演示核查员"),
+            "source_unit" => (
+                Role::SourceUnit,
+                Some(unit.as_str()),
+                None,
+                "演示数源单位办理人",
+            ),
+            _ => (
+                Role::Person,
+                None,
+                Some(person.subject_id.as_str()),
+                person.name.as_str(),
+            ),
+        };
+        let id = identity::create_user(
+            &mut tx,
+            NewUser {
+                username: login.username,
+                display_name,
+                role,
+                institution_id: None,
+                organisation,
+                subject_id,
+                password: PASSWORD,
+            },
+            &demo,
+            &none,
+        )
+        .await?;
+        if state.settings.second_factor.required && login.second_factor_secret().is_some() {
+            governance::second_factor::enrol_known(
+                &mut tx,
+                &state.settings.second_factor,
+                &id,
+                &login.secret_bytes(),
+                &demo,
+                &none,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(LOGINS.iter().chain(&PUBLIC_LOGINS).cloned().collect())
+}
+
+/// The first person of the population register.
+async fn first_person(state: &Platform) -> anyhow::Result<::public::records::Person> {
+    let ctx = datafusion::prelude::SessionContext::new();
+    state
+        .workspaces
+        .catalog()
+        .register(&ctx, &["persons"])
+        .await?;
+    let batches = ctx
+        .sql("SELECT subject_id FROM persons ORDER BY subject_id LIMIT 1")
+        .await?
+        .collect()
+        .await?;
+    let subject = batches
+        .iter()
+        .flat_map(workbench::cells::objects)
+        .find_map(|row| {
+            row.get("subject_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| anyhow::anyhow!("the sample data has no person"))?;
+    state
+        .records
+        .person_by_subject(&subject)
+        .ok_or_else(|| anyhow::anyhow!("person {subject} is not in the records"))
 }

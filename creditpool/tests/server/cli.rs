@@ -218,6 +218,9 @@ fn demo_generates_once_then_reuses_the_data() {
         "demo.reviewer1",
         "demo.institution",
         "demo.applicant",
+        "demo.agency",
+        "demo.source",
+        "demo.person",
     ] {
         assert!(
             text(&first.stdout).contains(login),
@@ -247,7 +250,7 @@ fn demo_generates_once_then_reuses_the_data() {
         })
         .map(str::to_owned)
         .collect();
-    assert_eq!(rows.len(), 6, "{rows:?}");
+    assert_eq!(rows.len(), 9, "{rows:?}");
     assert!(
         rows.iter().all(|l| l.trim_end().ends_with(" -")),
         "{rows:?}"
@@ -274,7 +277,7 @@ fn demo_generates_once_then_reuses_the_data() {
             .map(str::to_owned)
             .unwrap_or_else(|| panic!("{username} in {stdout}"))
     };
-    for staff in ["demo.admin", "demo.reviewer1"] {
+    for staff in ["demo.admin", "demo.reviewer1", "demo.agency", "demo.source"] {
         let secret = secret_of(staff);
         assert_eq!(secret.len(), 32, "{secret}");
         let printed = creditpool(&["totp", &secret]);
@@ -290,6 +293,7 @@ fn demo_generates_once_then_reuses_the_data() {
         );
     }
     assert_eq!(secret_of("demo.institution"), "-");
+    assert_eq!(secret_of("demo.person"), "-");
     let refused = creditpool(&["totp", "not-base32!"]);
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("not base32"));

@@ -60,6 +60,8 @@ fn harden(headers: &mut axum::http::HeaderMap) {
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),
         (header::X_FRAME_OPTIONS, "DENY"),
+        // A list's address answers its results alone to htmx (`HX-Request`).
+        (header::VARY, "HX-Request, HX-Target"),
         (
             HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",

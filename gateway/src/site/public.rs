@@ -113,6 +113,7 @@ struct SearchPage<'a> {
 /// `GET /search?q=`: by code when the query is one, else every name containing it.
 async fn search(
     State(state): State<AppState>,
+    headers: HeaderMap,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let query = asked(query)?;
@@ -146,6 +147,9 @@ async fn search(
         Some(Err(e)) => return Err(e.into()),
     };
     let base = format!("/search?q={}&", encode(q));
+    if results_only(&headers) {
+        return Ok(results(rows, paging, base));
+    }
     Ok(render(&SearchPage {
         chrome: Chrome::new("home"),
         q,
@@ -156,6 +160,28 @@ async fn search(
         truncated,
         base,
     }))
+}
+
+/// A page of a list's results alone (`public/_results.html`): what htmx swaps in when a
+/// paging link of a list is followed with JavaScript on. Without it the link loads the
+/// whole page, as every link does.
+#[derive(Template)]
+#[template(path = "public/_results.html")]
+struct Results<'a> {
+    rows: Vec<Row<'a>>,
+    paging: Paging,
+    base: String,
+}
+
+/// Whether htmx asks for a list's results alone, to replace those shown.
+fn results_only(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("hx-request") == Some("true") && header("hx-target") == Some("results")
+}
+
+/// [`Results`], rendered.
+fn results(rows: Vec<Row<'_>>, paging: Paging, base: String) -> Response {
+    render(&Results { rows, paging, base })
 }
 
 /// A record as the subject's page shows it: its fields under their Chinese labels.
@@ -313,6 +339,7 @@ struct SpecialListPage<'a> {
 async fn special_list(
     State(state): State<AppState>,
     Path(list): Path<String>,
+    headers: HeaderMap,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let query = asked(query)?;
@@ -356,6 +383,10 @@ async fn special_list(
             row
         })
         .collect();
+    let base = format!("/special/{}?q={}&", encode(&list), encode(q));
+    if results_only(&headers) {
+        return Ok(results(rows, paging, base));
+    }
     Ok(render(&SpecialListPage {
         chrome: Chrome::new("special"),
         list: &list,
@@ -363,7 +394,7 @@ async fn special_list(
         q,
         rows,
         paging,
-        base: format!("/special/{}?q={}&", encode(&list), encode(q)),
+        base,
     }))
 }
 
@@ -418,6 +449,7 @@ struct SectorPage<'a> {
 async fn sector(
     State(state): State<AppState>,
     Path(sector): Path<String>,
+    headers: HeaderMap,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let query = asked(query)?;
@@ -449,6 +481,10 @@ async fn sector(
             row
         })
         .collect();
+    let base = format!("/sectors/{}?region={}&", encode(&sector), encode(region));
+    if results_only(&headers) {
+        return Ok(results(rows, paging, base));
+    }
     Ok(render(&SectorPage {
         chrome: Chrome::new("sectors"),
         sector: &sector,
@@ -456,7 +492,7 @@ async fn sector(
         region,
         rows,
         paging,
-        base: format!("/sectors/{}?region={}&", encode(&sector), encode(region)),
+        base,
     }))
 }
 
