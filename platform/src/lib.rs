@@ -101,6 +101,25 @@ impl From<StoreError> for Refusal {
     }
 }
 
+/// Why a credential of the caller's was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialFailure {
+    /// The identity rules refused it (a wrong current password, a weak new one).
+    #[error(transparent)]
+    Identity(#[from] identity::IdentityError),
+    /// The caller may not do this.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+}
+
+/// The caller's own credentials, as a resource of the access rules.
+pub fn own_credentials(caller: &Caller) -> Resource {
+    Resource::Credential {
+        id: "*".into(),
+        owner: caller.user_id.to_string(),
+    }
+}
+
 /// A document could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
@@ -320,6 +339,24 @@ impl Platform {
                 ),
             }),
         }
+    }
+
+    /// The caller changes their own password, giving the current one (a wrong guess
+    /// counts as a failed login from `client`); every other session of theirs is
+    /// revoked. Answers how many were. Audited.
+    pub async fn change_own_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: &str,
+        client: &str,
+        request_id: &RequestId,
+    ) -> Result<u64, CredentialFailure> {
+        self.authorize(caller, Action::ManageCredentials, &own_credentials(caller))?;
+        Ok(
+            identity::change_password(&self.store, caller, current, new, client, request_id)
+                .await?,
+        )
     }
 
     /// Counts a refused request in the usage of the caller's institution, if they are one

@@ -60,6 +60,30 @@ async fn persons_agencies_and_source_units_do_their_business_from_pages() {
     assert_eq!(received[0]["live"], false, "revoked from the page");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_set_up_their_second_factor_from_the_pages_when_it_is_required() {
+    let _cores = crate::helpers::exclusive_cores().await;
+    let app = TestApp::spawn_with(|settings| {
+        settings.public_rate.per_minute = 0;
+        settings.second_factor.required = true;
+    })
+    .await;
+    app.user_in(
+        "browser.staff",
+        Role::AgencyStaff,
+        None,
+        Some("某市市场监督管理局"),
+        None,
+    )
+    .await;
+    let fixture = json!({
+        "base_url": app.url(""),
+        "password": PASSWORD,
+        "username": "browser.staff",
+    });
+    all_pass("browser/enrol.test.mjs", &fixture).await;
+}
+
 /// A browser's visit: its cookies (by name) and the form token of the last page read.
 struct Visit {
     client: reqwest::Client,
@@ -237,6 +261,94 @@ async fn a_page_session_is_an_httponly_strict_cookie_and_logging_out_revokes_it(
         .expect("me");
     assert_eq!(cookie_only.status(), StatusCode::UNAUTHORIZED);
 
+    // The password changed from a page, as through the API: every other session ends.
+    let elsewhere = app.login("site.person").await;
+    visit.get("/me/password").await;
+    let new_password = "a new password of some length";
+    for (form, field) in [
+        (
+            [
+                ("current_password", PASSWORD),
+                ("new_password", new_password),
+                ("new_password_again", "something else entirely"),
+            ],
+            "new_password_again",
+        ),
+        (
+            [
+                ("current_password", "not the password at all"),
+                ("new_password", new_password),
+                ("new_password_again", new_password),
+            ],
+            "current_password",
+        ),
+        (
+            [
+                ("current_password", PASSWORD),
+                ("new_password", "short"),
+                ("new_password_again", "short"),
+            ],
+            "new_password",
+        ),
+    ] {
+        let fields: Vec<(&str, &str)> = [("csrf", visit.token.as_str())]
+            .into_iter()
+            .chain(form)
+            .collect();
+        let response = visit
+            .client
+            .post(app.url("/me/password"))
+            .header(header::COOKIE, visit.cookie_header())
+            .form(&fields)
+            .send()
+            .await
+            .expect("password");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}"
+        );
+        let html = response.text().await.expect("html");
+        assert!(
+            html.contains(&format!("id=\"{field}-error\"")),
+            "{field}: {html}"
+        );
+        assert!(
+            !html.contains(new_password),
+            "a password is never sent back"
+        );
+    }
+    let (status, _) = app
+        .call(Method::GET, "/api/v1/me", Some(&elsewhere), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "nothing changed yet");
+    let (status, _, _) = visit
+        .post(
+            "/me/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", new_password),
+                ("new_password_again", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .call(Method::GET, "/api/v1/me", Some(&elsewhere), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the other session ended");
+    let (status, _, _) = visit.get("/me").await;
+    assert_eq!(status, StatusCode::OK, "this one stays");
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/sessions",
+            None,
+            Some(json!({ "username": "site.person", "password": new_password })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "the new password logs in");
+
     // Logging out revokes the session: the cookie kept elsewhere no longer works.
     let (status, set, headers) = visit.post("/logout", &[]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -267,7 +379,7 @@ async fn a_page_session_is_an_httponly_strict_cookie_and_logging_out_revokes_it(
                 "/login",
                 &[
                     ("username", "site.person"),
-                    ("password", PASSWORD),
+                    ("password", new_password),
                     ("next", foreign),
                 ],
             )

@@ -81,6 +81,11 @@ impl ApiError {
         self.0.status
     }
 
+    /// The stable code (`invalid_field`, `second_factor_required`, …).
+    pub fn code(&self) -> &'static str {
+        self.0.code
+    }
+
     /// What the caller is told.
     pub fn message(&self) -> &str {
         &self.0.message
@@ -189,6 +194,15 @@ impl From<platform::issuance::LetterError> for ApiError {
             platform::issuance::LetterError::Request(e) => e.into(),
             platform::issuance::LetterError::Issue(e) => e.into(),
             platform::issuance::LetterError::Refused(e) => e.into(),
+        }
+    }
+}
+
+impl From<platform::CredentialFailure> for ApiError {
+    fn from(e: platform::CredentialFailure) -> Self {
+        match e {
+            platform::CredentialFailure::Identity(e) => e.into(),
+            platform::CredentialFailure::Refused(e) => e.into(),
         }
     }
 }

@@ -193,13 +193,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Caller
     Ok(Json(caller))
 }
 
-/// The caller's own credentials, as a resource of the access rules.
-fn own_credentials(caller: &Caller) -> Resource {
-    Resource::Credential {
-        id: "*".into(),
-        owner: caller.user_id.to_string(),
-    }
-}
+use platform::own_credentials;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -223,22 +217,17 @@ async fn change_password(
     caller: Caller,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Json<PasswordChanged>, ApiError> {
-    state.authorize(
-        &caller,
-        Action::ManageCredentials,
-        &own_credentials(&caller),
-    )?;
     // Guesses at the current password are limited like logins.
     let client = state.attempt_from(ip)?;
-    let revoked = identity::change_password(
-        &state.store,
-        &caller,
-        &body.current_password,
-        &body.new_password,
-        &client,
-        &request_id(),
-    )
-    .await?;
+    let revoked = state
+        .change_own_password(
+            &caller,
+            &body.current_password,
+            &body.new_password,
+            &client,
+            &request_id(),
+        )
+        .await?;
     Ok(Json(PasswordChanged {
         sessions_revoked: revoked,
     }))

@@ -28,6 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
+        .route("/me/password", get(password_form).post(change_password))
 }
 
 /// The caller of a signed-in page, admitted from the session cookie as the API admits a
@@ -210,11 +211,94 @@ async fn login(
             csrf::set_cookie(&state, &mut response, COOKIE_NAME, &token, None);
             response
         }
+        Err(error) if error.code() == "second_factor_enrolment_required" => {
+            enrol(&state, ip, &headers, form.username, &form.password, next).await
+        }
         Err(error) => {
             let status = error.status();
             let faults = Faults::of(&error, &["one_time_code"]);
             let username = form.username;
             render_with_token(&state, &headers, status, |csrf| LoginPage {
+                chrome: Chrome::new("me"),
+                csrf,
+                username,
+                next,
+                faults,
+            })
+        }
+    }
+}
+
+/// The page that sets up a second factor: its secret as a QR code and as text, and the
+/// login form again, for the password and the first code of the new factor.
+#[derive(Template)]
+#[template(path = "account/enrol.html")]
+struct EnrolPage {
+    chrome: Chrome,
+    csrf: String,
+    username: String,
+    next: String,
+    secret: String,
+    /// The QR code of the `otpauth://` URI, as an image address (`data:`).
+    qr: String,
+    digits: u32,
+    period_seconds: i64,
+}
+
+/// A staff login whose second factor is required and not yet set up: starts its
+/// enrolment as `POST /api/v1/sessions/second-factor` does (the password checked and
+/// counted again) and shows the secret; the next login with one of its codes confirms it
+/// and shows the recovery codes.
+async fn enrol(
+    state: &AppState,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    username: String,
+    password: &str,
+    next: String,
+) -> Response {
+    let started = match state.attempt_from(ip) {
+        Ok(client) => identity::start_second_factor(
+            &state.store,
+            &state.settings.second_factor,
+            identity::LoginAttempt {
+                username: username.trim(),
+                password,
+                one_time_code: None,
+                client: &client,
+            },
+            &request_id(),
+        )
+        .await
+        .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok(enrolment) => {
+            let qr = format!(
+                "data:image/svg+xml,{}",
+                super::encode(&::public::html::qr_svg(&enrolment.otpauth_uri, 200))
+            );
+            let mut response =
+                render_with_token(state, headers, StatusCode::OK, |csrf| EnrolPage {
+                    chrome: Chrome::new("me"),
+                    csrf,
+                    username,
+                    next,
+                    secret: enrolment.secret,
+                    qr,
+                    digits: enrolment.digits,
+                    period_seconds: enrolment.period_seconds,
+                });
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            let status = error.status();
+            let faults = Faults::of(&error, &["one_time_code"]);
+            render_with_token(state, headers, status, |csrf| LoginPage {
                 chrome: Chrome::new("me"),
                 csrf,
                 username,
@@ -267,6 +351,96 @@ async fn logout(
     let mut response = see_other("/");
     csrf::set_cookie(&state, &mut response, COOKIE_NAME, "", Some(0));
     Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "account/password.html")]
+struct PasswordPage {
+    chrome: Chrome,
+    csrf: String,
+    faults: Faults,
+    /// How many other sessions the change ended, once it is done.
+    done: Option<u64>,
+}
+
+/// `GET /me/password`: the form to change one's password.
+async fn password_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(_): SignedIn,
+) -> Response {
+    render_with_token(&state, &headers, StatusCode::OK, |csrf| PasswordPage {
+        chrome: Chrome::new("me"),
+        csrf,
+        faults: Faults::default(),
+        done: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_again: String,
+}
+
+impl Posted for PasswordForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+/// `POST /me/password`: changes the password as `PUT /api/v1/me/password` does (the
+/// current one checked and counted as a login attempt); every other session ends, this
+/// one stays. Passwords are never shown again, refused or not.
+async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Checked(form): Checked<PasswordForm>,
+) -> Response {
+    let changed = if form.new_password != form.new_password_again {
+        Err(ApiError::invalid(
+            "new_password_again",
+            "两次输入的新密码不一致，请重新输入。",
+        ))
+    } else {
+        match state.attempt_from(ip) {
+            Ok(client) => state
+                .change_own_password(
+                    &caller,
+                    &form.current_password,
+                    &form.new_password,
+                    &client,
+                    &request_id(),
+                )
+                .await
+                .map_err(ApiError::from),
+            Err(e) => Err(e),
+        }
+    };
+    let (status, faults, done) = match changed {
+        Ok(revoked) => (StatusCode::OK, Faults::default(), Some(revoked)),
+        Err(error) => (
+            error.status(),
+            Faults::of(
+                &error,
+                &["current_password", "new_password", "new_password_again"],
+            ),
+            None,
+        ),
+    };
+    render_with_token(&state, &headers, status, |csrf| PasswordPage {
+        chrome: Chrome::new("me"),
+        csrf,
+        faults,
+        done,
+    })
 }
 
 #[cfg(test)]
