@@ -45,7 +45,7 @@ test('a person registers against the population register, with every refusal bes
   await page.waitForURL(/\/register$/);
   assert.equal(page.status, 422);
   assert.equal(await page.getByLabel('公民身份号码').getAttribute('aria-invalid'), 'true');
-  assert.match(await page.locator('#id_number-error').innerText(), /population register/);
+  assert.match(await page.locator('#id_number-error').innerText(), /人口信息库/);
   assert.equal(await page.getByLabel('姓名').inputValue(), '张冒名');
   assert.equal(await page.getByLabel('密码', { exact: true }).inputValue(), '', 'a password is never sent back');
   await check(page, 'register-refused');
@@ -100,7 +100,7 @@ test('a person grants an authorisation and revokes it, and the grantee sees it c
   await person.getByRole('button', { name: '授权', exact: true }).click();
   await person.waitForURL(/\/me\/authorisations$/);
   assert.equal(person.status, 422);
-  assert.match(await person.locator('#grantee-error').innerText(), /no other user/);
+  assert.match(await person.locator('#grantee-error').innerText(), /没有使用这个登录名的其他用户/);
   assert.equal(await person.getByLabel('用途').inputValue(), '办理个人住房贷款');
   await check(person, 'authorisation-refused');
 
@@ -131,7 +131,7 @@ test('a person grants an authorisation and revokes it, and the grantee sees it c
   await grantee.reload();
   assert.equal(grantee.url(), recordAddress);
   assert.equal(grantee.status, 404);
-  assert.match(await grantee.locator('main').innerText(), /live authorisation/);
+  assert.match(await grantee.locator('main').innerText(), /须有本人的有效授权/);
   await grantee.goto(base + '/me');
   assert.equal(await grantee.getByRole('link', { name: fixture.person.name }).count(), 0);
   assert.match(await grantee.locator('main').innerText(), /已撤销/);
@@ -201,7 +201,7 @@ test('a source unit resolves an objection from its queue, and the mark is lifted
   await page.getByLabel('经核实记录无误，予以维持').check();
   await page.getByRole('button', { name: '办结' }).click();
   assert.equal(page.status, 422);
-  assert.match(await page.locator('#resolution-error').innerText(), /4 to 2000 characters/);
+  assert.match(await page.locator('#resolution-error').innerText(), /4 到 2000 个字/);
   assert.equal(await page.getByLabel(/处理意见/).inputValue(), '好');
   await check(page, 'source-objection-refused');
 

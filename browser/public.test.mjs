@@ -245,7 +245,7 @@ test('a requester too long is refused beside its field, with what was typed kept
   await page.waitForURL(/\/report$/);
   assert.equal(await requester.inputValue(), typed);
   assert.equal(await requester.getAttribute('aria-invalid'), 'true');
-  assert.match(await page.locator('#requester-error').innerText(), /at most 50 characters/);
+  assert.match(await page.locator('#requester-error').innerText(), /查询人最多 50 个字/);
   await check(page, 'report-requester-refused');
 });
 
@@ -378,7 +378,7 @@ test('a complaint is filed, followed, answered and rated once (Q9, Q11)', async 
   await check(page, 'ticket-answered');
   await page.getByRole('button', { name: '提交评价' }).click();
   await page.waitForURL(/\/tickets\/rating$/);
-  assert.match(await page.locator('.notice.error').innerText(), /rate from 1/);
+  assert.match(await page.locator('.notice.error').innerText(), /请评 1/);
   await page.getByLabel('5', { exact: true }).check();
   await page.getByLabel('意见（可不填）').fill('答复及时。');
   await page.getByRole('button', { name: '提交评价' }).click();

@@ -7,6 +7,7 @@
 use serde::Serialize;
 use storage::audit::{self, Event};
 use storage::ids::{RequestId, UserId};
+use storage::said::Said;
 use storage::store::{Store, StoreError, new_id, now};
 
 use crate::db::authorisations::{Authorisations as _, Listed, NewRow};
@@ -58,7 +59,7 @@ pub enum AuthorisationError {
         /// The field.
         field: &'static str,
         /// What is wrong.
-        message: String,
+        message: Said,
     },
     /// The grantor has no live authorisation with this id.
     #[error("no live authorisation of yours has this id")]
@@ -68,10 +69,25 @@ pub enum AuthorisationError {
     Store(#[from] StoreError),
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> AuthorisationError {
+fn invalid(
+    field: &'static str,
+    en: impl Into<String>,
+    zh: impl Into<String>,
+) -> AuthorisationError {
     AuthorisationError::Invalid {
         field,
-        message: message.into(),
+        message: Said::new(en, zh),
+    }
+}
+
+impl AuthorisationError {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            AuthorisationError::Invalid { message, .. } => message.zh.clone(),
+            AuthorisationError::NotFound => "您没有这项有效的授权。".into(),
+            AuthorisationError::Store(_) => "服务暂时不可用，请稍后再试。".into(),
+        }
     }
 }
 
@@ -115,12 +131,14 @@ pub async fn grant(
         invalid(
             "scope",
             "scope is records (the disclosed records) or report (records and the credit report)",
+            "请选择授权范围：查看信用记录，或查看信用记录并出具信用报告。",
         )
     })?;
     if !(1..=MAX_AUTHORISATION_DAYS).contains(&new.days) {
         return Err(invalid(
             "days",
             format!("an authorisation lasts 1 to {MAX_AUTHORISATION_DAYS} days"),
+            format!("授权有效期为 1 到 {MAX_AUTHORISATION_DAYS} 天。"),
         ));
     }
     let purpose = new.purpose.trim();
@@ -128,13 +146,18 @@ pub async fn grant(
         return Err(invalid(
             "purpose",
             "say what it is for, in 2 to 200 characters",
+            "请写明授权用途，2 到 200 个字。",
         ));
     }
     let mut tx = store.write().await?;
     let grantee = governance::identity::user_named_in(&mut tx, new.grantee.trim()).await?;
-    let grantee = grantee
-        .filter(|g| g != new.grantor_id)
-        .ok_or_else(|| invalid("grantee", "no other user has this login name"))?;
+    let grantee = grantee.filter(|g| g != new.grantor_id).ok_or_else(|| {
+        invalid(
+            "grantee",
+            "no other user has this login name",
+            "没有使用这个登录名的其他用户：请核对被授权人的登录名。",
+        )
+    })?;
     let id = new_id();
     let expires = (chrono::Utc::now() + chrono::Duration::days(new.days))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

@@ -10,6 +10,7 @@
 
 use std::collections::HashSet;
 use storage::ids::{RequestId, UserId};
+use storage::said::Said;
 use storage::states::ObjectionStatus;
 
 use chrono::NaiveDate;
@@ -55,7 +56,7 @@ pub struct Filing {
 pub enum ObjectionError {
     /// Fields missing or malformed, each named.
     #[error("the objection is incomplete: {}", .0.iter().map(|(f, m)| format!("{f}: {m}")).collect::<Vec<_>>().join("; "))]
-    Incomplete(Vec<(&'static str, String)>),
+    Incomplete(Vec<(&'static str, Said)>),
     /// No record has this id.
     #[error("no public credit record has the id '{0}'")]
     NoRecord(String),
@@ -89,16 +90,50 @@ pub enum ObjectionError {
     Store(#[from] StoreError),
 }
 
+impl ObjectionError {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            ObjectionError::Incomplete(faults) => faults
+                .iter()
+                .map(|(_, said)| said.zh.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            ObjectionError::NoRecord(id) => format!("没有编号为“{id}”的公示记录。"),
+            ObjectionError::NotTheSubject(_, field) => format!(
+                "这条记录不是该申请人的记录（{}与记录的主体不符）：异议由记录的信用主体本人提出。",
+                if *field == "applicant_name" {
+                    "姓名或名称"
+                } else {
+                    "代码"
+                }
+            ),
+            ObjectionError::AlreadyOpen(number) => {
+                format!("对这条记录的异议 {number} 正在处理中，无需重复提出。")
+            }
+            ObjectionError::Resolved(status) => format!("这件异议已经办结（{status}）。"),
+            ObjectionError::NotReceived(status) => {
+                format!("这件异议的状态是 {status}：只有待受理的异议可以受理或退回。")
+            }
+            ObjectionError::NotAccepted => "这件异议尚未受理：服务机构受理后才能办结。".into(),
+            ObjectionError::NoReason => "请说明退回的理由，5 到 500 个字。".into(),
+            ObjectionError::Records(_) | ObjectionError::Store(_) => {
+                "服务暂时不可用，请稍后再试。".into()
+            }
+        }
+    }
+}
+
 /// Checks that a phone number looks like one ([`policies::is_phone`], the rule of every
 /// form), with the message to answer if not.
-pub fn check_phone(phone: &str) -> Result<(), String> {
+pub fn check_phone(phone: &str) -> Result<(), Said> {
     if policies::is_phone(phone) {
         Ok(())
     } else {
-        Err(
-            "a mobile number of 11 digits, or a fixed line with its area code (0571-12345678)"
-                .into(),
-        )
+        Err(Said::new(
+            "a mobile number of 11 digits, or a fixed line with its area code (0571-12345678)",
+            "请填写 11 位手机号码，或带区号的固定电话（如 0571-12345678）。",
+        ))
     }
 }
 
@@ -113,18 +148,29 @@ pub enum Applicant {
 
 /// The completeness and form check of 6.4.2: every field at fault is named.
 pub fn check(filing: &Filing) -> Result<Applicant, ObjectionError> {
-    let mut faults: Vec<(&'static str, String)> = Vec::new();
+    let mut faults: Vec<(&'static str, Said)> = Vec::new();
     if filing.applicant_name.trim().is_empty() {
-        faults.push(("applicant_name", "the applicant's name is required".into()));
+        faults.push((
+            "applicant_name",
+            Said::new(
+                "the applicant's name is required",
+                "请填写申请人姓名或单位名称。",
+            ),
+        ));
     } else if filing.applicant_name.chars().count() > 100 {
-        faults.push(("applicant_name", "at most 100 characters".into()));
+        faults.push((
+            "applicant_name",
+            Said::new("at most 100 characters", "最多 100 个字。"),
+        ));
     }
     let code = filing.applicant_code.trim();
     let applicant = if code.is_empty() {
         faults.push((
             "applicant_code",
-            "the unified social credit code, or for a person the citizen ID number, is required"
-                .into(),
+            Said::new(
+                "the unified social credit code, or for a person the citizen ID number, is required",
+                "请填写统一社会信用代码；自然人填写公民身份号码。",
+            ),
         ));
         None
     } else {
@@ -139,8 +185,14 @@ pub fn check(filing: &Filing) -> Result<Applicant, ObjectionError> {
             Err(e) => {
                 faults.push((
                     "applicant_code",
-                    format!(
-                        "neither a unified social credit code nor a valid citizen ID number ({e})"
+                    Said::new(
+                        format!(
+                            "neither a unified social credit code nor a valid citizen ID number ({e})"
+                        ),
+                        format!(
+                            "既不是统一社会信用代码，也不是有效的公民身份号码（{}）",
+                            e.zh().trim_end_matches('。')
+                        ),
                     ),
                 ));
                 None
@@ -148,7 +200,10 @@ pub fn check(filing: &Filing) -> Result<Applicant, ObjectionError> {
         }
     };
     if filing.phone.trim().is_empty() {
-        faults.push(("phone", "a telephone number is required".into()));
+        faults.push((
+            "phone",
+            Said::new("a telephone number is required", "请填写联系电话。"),
+        ));
     } else if let Err(e) = check_phone(filing.phone.trim()) {
         faults.push(("phone", e));
     }
@@ -156,17 +211,29 @@ pub fn check(filing: &Filing) -> Result<Applicant, ObjectionError> {
     if content < MIN_CONTENT_CHARS {
         faults.push((
             "content",
-            format!(
-                "say what is wrong with the record, in at least {MIN_CONTENT_CHARS} characters"
+            Said::new(
+                format!(
+                    "say what is wrong with the record, in at least {MIN_CONTENT_CHARS} characters"
+                ),
+                format!("请说明记录哪里有误，至少 {MIN_CONTENT_CHARS} 个字。"),
             ),
         ));
     } else if content > MAX_CONTENT_CHARS {
-        faults.push(("content", format!("at most {MAX_CONTENT_CHARS} characters")));
+        faults.push((
+            "content",
+            Said::new(
+                format!("at most {MAX_CONTENT_CHARS} characters"),
+                format!("最多 {MAX_CONTENT_CHARS} 个字。"),
+            ),
+        ));
     }
     if filing.record_id.trim().is_empty() {
         faults.push((
             "record_id",
-            "the id of the record objected to is required (record_id, as the records list shows it)".into(),
+            Said::new(
+                "the id of the record objected to is required (record_id, as the records list shows it)",
+                "请从信用主体页面选择要提出异议的记录。",
+            ),
         ));
     }
     match applicant {
@@ -732,6 +799,44 @@ mod tests {
             content: "该记录的金额有误，请核实更正。".into(),
             record_id: "PEN0000000001".into(),
         }
+    }
+
+    #[test]
+    fn every_field_at_fault_is_said_in_english_and_in_chinese() {
+        // Issue 18: the API says the English, a page the Chinese, of one rule.
+        let chinese = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        let empty = Filing {
+            applicant_name: String::new(),
+            applicant_code: String::new(),
+            phone: String::new(),
+            content: String::new(),
+            record_id: String::new(),
+        };
+        let wrong = Filing {
+            applicant_name: "名".repeat(101),
+            applicant_code: "11010519491231002".into(),
+            phone: "123".into(),
+            content: "字".repeat(MAX_CONTENT_CHARS + 1),
+            record_id: "PEN1".into(),
+        };
+        for filing in [empty, wrong] {
+            let Err(ObjectionError::Incomplete(faults)) = check(&filing) else {
+                panic!("refused");
+            };
+            assert_eq!(
+                faults.len(),
+                if filing.record_id.is_empty() { 5 } else { 4 }
+            );
+            for (field, said) in &faults {
+                assert!(
+                    said.en.starts_with(|c: char| c.is_ascii_alphabetic()),
+                    "{field}: {}",
+                    said.en
+                );
+                assert!(chinese(&said.zh), "{field}: {}", said.zh);
+            }
+        }
+        assert!(chinese(&ObjectionError::AlreadyOpen("YY1".into()).zh()));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 use storage::ids::{RequestId, UserId};
+use storage::said::Said;
 use storage::states::TicketStatus;
 
 use storage::audit::{self, Event};
@@ -23,16 +24,27 @@ pub const MAX_WORKING_DAYS: i64 = 20;
 pub enum TicketError {
     /// A field at fault.
     #[error("{1}")]
-    Invalid(&'static str, String),
+    Invalid(&'static str, Said),
     /// No such ticket (or not with that token).
     #[error("no such ticket")]
     NotFound,
     /// The ticket is not in a state for this.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Said),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl TicketError {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            TicketError::Invalid(_, said) | TicketError::Conflict(said) => said.zh.clone(),
+            TicketError::NotFound => "没有与这个编号和查询码相符的咨询投诉。".into(),
+            TicketError::Store(_) => "服务暂时不可用，请稍后再试。".into(),
+        }
+    }
 }
 
 /// A ticket as filed.
@@ -68,13 +80,19 @@ pub fn check(ticket: &NewTicket, staff: bool) -> Result<&'static str, TicketErro
     if !KINDS.contains(&ticket.kind.as_str()) {
         return Err(TicketError::Invalid(
             "kind",
-            "kind is consultation (咨询) or complaint (投诉)".into(),
+            Said::new(
+                "kind is consultation (咨询) or complaint (投诉)",
+                "请选择类型：咨询或投诉。",
+            ),
         ));
     }
     if !CATEGORIES.contains(&ticket.category.as_str()) {
         return Err(TicketError::Invalid(
             "category",
-            "category is information_query (信用信息查询), credit_evaluation (信用评价), wrong_association (信用信息关联错误) or other".into(),
+            Said::new(
+                "category is information_query (信用信息查询), credit_evaluation (信用评价), wrong_association (信用信息关联错误) or other",
+                "请选择事项：信用信息查询、信用评价、信用信息关联错误或其他。",
+            ),
         ));
     }
     let channel = match ticket.channel.as_deref() {
@@ -84,7 +102,10 @@ pub fn check(ticket: &NewTicket, staff: bool) -> Result<&'static str, TicketErro
         Some(_) => {
             return Err(TicketError::Invalid(
                 "channel",
-                "the platform channel is the only one for online filing; staff record telephone and letter".into(),
+                Said::new(
+                    "the platform channel is the only one for online filing; staff record telephone and letter",
+                    "网上只能通过平台提交；电话和信件由工作人员登记。",
+                ),
             ));
         }
     };
@@ -92,7 +113,10 @@ pub fn check(ticket: &NewTicket, staff: bool) -> Result<&'static str, TicketErro
     if name == 0 || name > 100 {
         return Err(TicketError::Invalid(
             "name",
-            "give a name of 1 to 100 characters".into(),
+            Said::new(
+                "give a name of 1 to 100 characters",
+                "请填写姓名或单位名称，1 到 100 个字。",
+            ),
         ));
     }
     let contact = ticket.contact.trim();
@@ -100,14 +124,20 @@ pub fn check(ticket: &NewTicket, staff: bool) -> Result<&'static str, TicketErro
     if !looks_like_mail && crate::objections::check_phone(contact).is_err() {
         return Err(TicketError::Invalid(
             "contact",
-            "give a telephone number (11-digit mobile or fixed line with area code) or an e-mail address".into(),
+            Said::new(
+                "give a telephone number (11-digit mobile or fixed line with area code) or an e-mail address",
+                "请填写联系电话（11 位手机号码或带区号的固定电话）或电子邮箱。",
+            ),
         ));
     }
     let content = ticket.content.trim().chars().count();
     if !(5..=2000).contains(&content) {
         return Err(TicketError::Invalid(
             "content",
-            "say what it is about, in 5 to 2000 characters".into(),
+            Said::new(
+                "say what it is about, in 5 to 2000 characters",
+                "请写明咨询或投诉的内容，5 到 2000 个字。",
+            ),
         ));
     }
     Ok(channel)
@@ -319,25 +349,36 @@ pub async fn extend(
 ) -> Result<Ticket, TicketError> {
     let current = get(store, id).await?.ok_or(TicketError::NotFound)?;
     if current.status != TicketStatus::Open {
-        return Err(TicketError::Conflict(
-            "an answered ticket is not extended".into(),
-        ));
+        return Err(TicketError::Conflict(Said::new(
+            "an answered ticket is not extended",
+            "已答复的事项不能延期。",
+        )));
     }
     let allowed = current.allowed_days.saturating_add(days);
     if days < 1 || allowed > MAX_WORKING_DAYS {
         return Err(TicketError::Invalid(
             "days",
-            format!(
-                "a ticket takes at most {MAX_WORKING_DAYS} working days in all; this one has {} already, so it may be extended by 1 to {} more",
-                current.allowed_days,
-                MAX_WORKING_DAYS - current.allowed_days
+            Said::new(
+                format!(
+                    "a ticket takes at most {MAX_WORKING_DAYS} working days in all; this one has {} already, so it may be extended by 1 to {} more",
+                    current.allowed_days,
+                    MAX_WORKING_DAYS - current.allowed_days
+                ),
+                format!(
+                    "办理期限合计最多 {MAX_WORKING_DAYS} 个工作日；这件已有 {} 个，可再延长 1 到 {} 个。",
+                    current.allowed_days,
+                    MAX_WORKING_DAYS - current.allowed_days
+                ),
             ),
         ));
     }
     if reason.trim().chars().count() < 4 {
         return Err(TicketError::Invalid(
             "reason",
-            "an extension needs its reason (why the case is complex), at least 4 characters".into(),
+            Said::new(
+                "an extension needs its reason (why the case is complex), at least 4 characters",
+                "延期须说明理由（案情为何复杂），至少 4 个字。",
+            ),
         ));
     }
     let filed = china_day(&current.filed_at).unwrap_or_else(china_today);
@@ -381,15 +422,19 @@ pub async fn answer(
     if !(2..=4000).contains(&text.chars().count()) {
         return Err(TicketError::Invalid(
             "answer",
-            "an answer has 2 to 4000 characters".into(),
+            Said::new(
+                "an answer has 2 to 4000 characters",
+                "答复为 2 到 4000 个字。",
+            ),
         ));
     }
     match get(store, id).await?.map(|t| t.status) {
         None => return Err(TicketError::NotFound),
         Some(s) if s != TicketStatus::Open => {
-            return Err(TicketError::Conflict(
-                "this ticket is already answered".into(),
-            ));
+            return Err(TicketError::Conflict(Said::new(
+                "this ticket is already answered",
+                "这件事项已经答复。",
+            )));
         }
         _ => {}
     }
@@ -419,22 +464,29 @@ pub async fn rate(
     if !(1..=5).contains(&rating) {
         return Err(TicketError::Invalid(
             "rating",
-            "rate from 1 (very unsatisfied) to 5 (very satisfied)".into(),
+            Said::new(
+                "rate from 1 (very unsatisfied) to 5 (very satisfied)",
+                "请评 1（很不满意）到 5（很满意）分。",
+            ),
         ));
     }
     if comment.chars().count() > 500 {
         return Err(TicketError::Invalid(
             "comment",
-            "at most 500 characters".into(),
+            Said::new("at most 500 characters", "最多 500 个字。"),
         ));
     }
     if ticket.status != TicketStatus::Answered {
-        return Err(TicketError::Conflict(
-            "a ticket is rated once it is answered".into(),
-        ));
+        return Err(TicketError::Conflict(Said::new(
+            "a ticket is rated once it is answered",
+            "答复后才能评价。",
+        )));
     }
     if ticket.rating.is_some() {
-        return Err(TicketError::Conflict("this ticket is already rated".into()));
+        return Err(TicketError::Conflict(Said::new(
+            "this ticket is already rated",
+            "这件事项已经评价过了。",
+        )));
     }
     let mut tx = store.write().await?;
     let changed = store

@@ -6,6 +6,7 @@
 use serde::Serialize;
 use storage::audit::{self, Event};
 use storage::ids::RequestId;
+use storage::said::Said;
 use storage::store::{Store, StoreError, new_id};
 
 use crate::db::verifications::{NewRow, Verifications as _};
@@ -22,14 +23,23 @@ pub enum RequestError {
         /// The field.
         field: String,
         /// What is wrong.
-        message: String,
+        message: Said,
     },
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> RequestError {
+impl RequestError {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            RequestError::Invalid { message, .. } => message.zh.clone(),
+        }
+    }
+}
+
+fn invalid(field: impl Into<String>, en: impl Into<String>, zh: impl Into<String>) -> RequestError {
     RequestError::Invalid {
         field: field.into(),
-        message: message.into(),
+        message: Said::new(en, zh),
     }
 }
 
@@ -49,19 +59,25 @@ impl<'a> Request<'a> {
     pub fn checked(self) -> Result<Request<'a>, RequestError> {
         let matter = self.matter.trim();
         if matter.chars().count() < 2 || matter.chars().count() > 100 {
-            return Err(invalid("matter", "name the matter in 2 to 100 characters"));
+            return Err(invalid(
+                "matter",
+                "name the matter in 2 to 100 characters",
+                "请填写核查事项，2 到 100 个字。",
+            ));
         }
         let letter_title = self.letter_title.trim();
         if letter_title.chars().count() < 2 || letter_title.chars().count() > 100 {
             return Err(invalid(
                 "letter_title",
                 "give the title of your request letter, 2 to 100 characters",
+                "请填写来函标题，2 到 100 个字。",
             ));
         }
         if self.subjects.is_empty() || self.subjects.len() > MAX_SUBJECTS {
             return Err(invalid(
                 "subjects",
                 format!("list 1 to {MAX_SUBJECTS} subjects; split longer lists"),
+                format!("核查名单列 1 到 {MAX_SUBJECTS} 个主体；更长的名单请分批提交。"),
             ));
         }
         for (i, s) in self.subjects.iter().enumerate() {
@@ -69,6 +85,7 @@ impl<'a> Request<'a> {
                 return Err(invalid(
                     format!("subjects[{i}]"),
                     "each subject needs its name and its code (USCC, or a person's ID number)",
+                    "每个主体须有名称和代码（统一社会信用代码，或自然人的公民身份号码）。",
                 ));
             }
         }

@@ -4,6 +4,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, Duration, Utc};
+use storage::said::Said;
 use storage::states::InstitutionStatus;
 
 use crate::db::identity::{FailuresRow, NewCredential, NewRow, Users as _};
@@ -170,7 +171,7 @@ pub enum IdentityError {
         /// The field.
         field: &'static str,
         /// What is wrong.
-        message: String,
+        message: Said,
     },
     /// The username is taken.
     #[error("the username '{0}' is already taken")]
@@ -183,6 +184,48 @@ pub enum IdentityError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl IdentityError {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            IdentityError::BadLogin => "登录名或密码不正确。".into(),
+            IdentityError::Locked { until } => format!(
+                "登录失败次数过多，这个账号暂时锁定，{} 后再试。",
+                ::chrono::DateTime::parse_from_rfc3339(until)
+                    .map(|t| {
+                        t.with_timezone(&storage::store::beijing())
+                            .format("%H:%M:%S")
+                            .to_string()
+                    })
+                    .unwrap_or_else(|_| until.clone())
+            ),
+            IdentityError::SecondFactorRequired => {
+                "这个账号须填写动态验证码：身份验证器应用显示的 6 位数字，或一个恢复码。".into()
+            }
+            IdentityError::SecondFactorEnrolmentNeeded => {
+                "工作人员账号须先设置双重验证才能登录。".into()
+            }
+            IdentityError::BadSecondFactor => {
+                "动态验证码不正确或已用过：请填写应用现在显示的验证码（或一个未用过的恢复码）。"
+                    .into()
+            }
+            IdentityError::EnrolFromSession => "请登录后在账号页面设置双重验证。".into(),
+            IdentityError::SecondFactorEnrolled => {
+                "这个账号已设置双重验证；手机丢失需要更换的，请管理员重置。".into()
+            }
+            IdentityError::Disabled => "这个账号已被管理员停用，请联系管理员。".into(),
+            IdentityError::NoUser => "没有这个用户。".into(),
+            IdentityError::BadToken => "登录已失效，请重新登录。".into(),
+            IdentityError::Invalid { message, .. } => message.zh.clone(),
+            IdentityError::Taken(name) => format!("登录名“{name}”已被使用，请换一个。"),
+            IdentityError::PersonRegistered => {
+                "您已注册过账号：请直接登录；忘记密码的，请到服务窗口重置。".into()
+            }
+            IdentityError::Store(_) => "服务暂时不可用，请稍后再试。".into(),
+        }
+    }
 }
 
 fn hasher() -> Argon2<'static> {
@@ -211,13 +254,19 @@ pub fn check_password(username: &str, password: &str) -> Result<(), IdentityErro
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(IdentityError::Invalid {
             field: "password",
-            message: format!("the password must have at least {MIN_PASSWORD_CHARS} characters"),
+            message: Said::new(
+                format!("the password must have at least {MIN_PASSWORD_CHARS} characters"),
+                format!("密码至少 {MIN_PASSWORD_CHARS} 个字符。"),
+            ),
         });
     }
     if password.eq_ignore_ascii_case(username) {
         return Err(IdentityError::Invalid {
             field: "password",
-            message: "the password must not be the username".into(),
+            message: Said::new(
+                "the password must not be the username",
+                "密码不能与登录名相同。",
+            ),
         });
     }
     Ok(())
@@ -234,9 +283,10 @@ pub fn check_username(username: &str) -> Result<(), IdentityError> {
     } else {
         Err(IdentityError::Invalid {
             field: "username",
-            message:
-                "a username has 3 to 64 characters: lower-case letters, digits, '.', '_' or '-'"
-                    .into(),
+            message: Said::new(
+                "a username has 3 to 64 characters: lower-case letters, digits, '.', '_' or '-'",
+                "登录名为 3 到 64 个字符：小写字母、数字、“.”“_”或“-”。",
+            ),
         })
     }
 }
@@ -590,8 +640,10 @@ pub async fn renew_recovery_codes(
     if !second_factor::is_six_digits(code) {
         return Err(IdentityError::Invalid {
             field: "one_time_code",
-            message: "give the six digits your authenticator app shows now (not a recovery code)"
-                .into(),
+            message: Said::new(
+                "give the six digits your authenticator app shows now (not a recovery code)",
+                "请填写身份验证器应用现在显示的 6 位数字（不能用恢复码）。",
+            ),
         });
     }
     let mut tx = store.write().await?;
@@ -601,9 +653,10 @@ pub async fn renew_recovery_codes(
     if !second_factor::confirmed(&mut tx, &caller.user_id).await? {
         return Err(IdentityError::Invalid {
             field: "one_time_code",
-            message:
-                "you have no second factor yet: enrol one with POST /api/v1/sessions/second-factor"
-                    .into(),
+            message: Said::new(
+                "you have no second factor yet: enrol one with POST /api/v1/sessions/second-factor",
+                "您还没有设置双重验证：请先设置。",
+            ),
         });
     }
     let verdict = second_factor::check(
@@ -900,15 +953,23 @@ pub async fn create_api_key(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(IdentityError::Invalid {
             field: "name",
-            message: "an API key needs a name of 1 to 100 characters, to recognise it later".into(),
+            message: Said::new(
+                "an API key needs a name of 1 to 100 characters, to recognise it later",
+                "API 密钥须有 1 到 100 个字的名称，便于日后辨认。",
+            ),
         });
     }
     let days = days.unwrap_or(API_KEY_DAYS);
     if !(1..=API_KEY_MAX_DAYS).contains(&days) {
         return Err(IdentityError::Invalid {
             field: "expires_in_days",
-            message: format!(
-                "an API key lives 1 to {API_KEY_MAX_DAYS} days ({API_KEY_DAYS} by default); rotate it before it expires"
+            message: Said::new(
+                format!(
+                    "an API key lives 1 to {API_KEY_MAX_DAYS} days ({API_KEY_DAYS} by default); rotate it before it expires"
+                ),
+                format!(
+                    "API 密钥有效期为 1 到 {API_KEY_MAX_DAYS} 天（默认 {API_KEY_DAYS} 天），到期前请轮换。"
+                ),
             ),
         });
     }
@@ -998,7 +1059,10 @@ pub async fn change_password(
     if new == current {
         return Err(IdentityError::Invalid {
             field: "new_password",
-            message: "the new password is the current one; choose another".into(),
+            message: Said::new(
+                "the new password is the current one; choose another",
+                "新密码与当前密码相同，请换一个。",
+            ),
         });
     }
     let hash = hash_password(new);
@@ -1015,7 +1079,7 @@ pub async fn change_password(
         let refused = match refused {
             IdentityError::BadLogin => IdentityError::Invalid {
                 field: "current_password",
-                message: "the current password is wrong".into(),
+                message: Said::new("the current password is wrong", "当前密码不正确。"),
             },
             other => other,
         };
@@ -1166,13 +1230,19 @@ pub async fn administer_user(
     if reason.chars().count() < 4 {
         return Err(IdentityError::Invalid {
             field: "reason",
-            message: "give the reason (at least 4 characters): it is kept in the audit log".into(),
+            message: Said::new(
+                "give the reason (at least 4 characters): it is kept in the audit log",
+                "请说明理由（至少 4 个字），理由记入审计日志。",
+            ),
         });
     }
     if action == UserAction::Disable && actor == user_id {
         return Err(IdentityError::Invalid {
             field: "id",
-            message: "you cannot disable your own account; ask another administrator".into(),
+            message: Said::new(
+                "you cannot disable your own account; ask another administrator",
+                "不能停用自己的账号，请另一位管理员操作。",
+            ),
         });
     }
     let mut tx = store.write().await?;
@@ -1192,7 +1262,10 @@ pub async fn administer_user(
             if !second_factor::remove(&mut tx, user_id).await? {
                 return Err(IdentityError::Invalid {
                     field: "id",
-                    message: "this user has no second factor to reset".into(),
+                    message: Said::new(
+                        "this user has no second factor to reset",
+                        "这个用户没有可重置的双重验证。",
+                    ),
                 });
             }
         }

@@ -5,6 +5,7 @@
 //! presentation to the front door.
 
 use std::collections::HashSet;
+use storage::said::Said;
 
 use ::public::records::Section;
 use ::public::search::{Entry, SearchError};
@@ -46,7 +47,7 @@ pub enum Found<'a> {
     Code {
         /// What the code's checksum says, when it fails (early pilot codes do and are
         /// still valid, so a failure never rejects the query).
-        warning: Option<String>,
+        warning: Option<Said>,
         /// The subject with this code.
         subject: Option<Subject<'a>>,
     },
@@ -99,7 +100,10 @@ pub fn check_query(field: &str, value: Option<&str>) -> Result<(), Refusal> {
     if value.is_some_and(|v| v.chars().count() > MAX_QUERY_CHARS) {
         return Err(Refusal::Invalid {
             field: field.to_owned(),
-            message: format!("a query has at most {MAX_QUERY_CHARS} characters"),
+            message: Said::new(
+                format!("a query has at most {MAX_QUERY_CHARS} characters"),
+                format!("查询内容最多 {MAX_QUERY_CHARS} 个字。"),
+            ),
         });
     }
     Ok(())
@@ -113,8 +117,11 @@ pub fn requester(requester: Option<&str>) -> Result<String, Refusal> {
         Some(r) if r.chars().count() > MAX_REQUESTER_CHARS || r.chars().any(char::is_control) => {
             Err(Refusal::Invalid {
                 field: "requester".into(),
-                message: format!(
-                    "a requester's name has at most {MAX_REQUESTER_CHARS} characters, without control characters"
+                message: Said::new(
+                    format!(
+                        "a requester's name has at most {MAX_REQUESTER_CHARS} characters, without control characters"
+                    ),
+                    format!("查询人最多 {MAX_REQUESTER_CHARS} 个字，不含控制字符。"),
                 ),
             })
         }
@@ -123,10 +130,15 @@ pub fn requester(requester: Option<&str>) -> Result<String, Refusal> {
 }
 
 /// What a code's checksum says, as a warning.
-pub fn code_warning(code: &str) -> Option<String> {
+pub fn code_warning(code: &str) -> Option<Said> {
     policies::Uscc::check(code)
         .ok()
-        .and_then(|check| check.warnings.first().map(ToString::to_string))
+        .and_then(|check| check.warnings.first().map(warning))
+}
+
+/// A code's checksum warning, said in both languages.
+fn warning(w: &policies::UsccWarning) -> Said {
+    Said::new(w.to_string(), w.zh())
 }
 
 impl Platform {
@@ -148,14 +160,14 @@ impl Platform {
         let marks = self.objected().await?;
         if let Ok(check) = policies::Uscc::check(q) {
             return Ok(Found::Code {
-                warning: check.warnings.first().map(ToString::to_string),
+                warning: check.warnings.first().map(warning),
                 subject: self.search.by_uscc(q).map(|e| marked(&marks, e)),
             });
         }
         let page = self.search.search(q, offset, limit).map_err(|e| match e {
             SearchError::Empty => Refusal::Invalid {
                 field: "q".into(),
-                message: e.to_string(),
+                message: Said::new(e.to_string(), "请输入要查询的代码或名称。"),
             },
             other => Refusal::Internal(other.to_string()),
         })?;

@@ -223,6 +223,22 @@ pub enum LetterError {
     Refused(#[from] Refusal),
 }
 
+impl LetterError {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            LetterError::Request(desk::verifications::RequestError::Invalid {
+                message, ..
+            }) => message.zh.clone(),
+            LetterError::Issue(IssueError::Document(DocumentError::FontUnavailable)) => {
+                "暂时无法生成 PDF 文件，请稍后再试。".into()
+            }
+            LetterError::Issue(_) => "服务暂时不可用，请稍后再试。".into(),
+            LetterError::Refused(e) => e.zh(),
+        }
+    }
+}
+
 /// An archived feedback letter.
 #[derive(Clone, Debug)]
 pub struct ArchivedLetter {

@@ -82,17 +82,34 @@ pub enum Refusal {
     /// What the caller may not see is, to them, not there.
     #[error("no such {0}")]
     NotFound(&'static str),
-    /// A field names someone the rules refuse (a reviewer with a conflict of interest).
+    /// A field the rules refuse (a reviewer with a conflict of interest, a query too
+    /// long).
     #[error("{message}")]
     Invalid {
         /// The field.
         field: String,
         /// What is wrong.
-        message: String,
+        message: storage::said::Said,
     },
     /// The rules or the database failed.
     #[error("{0}")]
     Internal(String),
+}
+
+impl Refusal {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            Refusal::Forbidden { .. } => "您的账号无权办理这项业务。".into(),
+            Refusal::NotFound("enterprise or organisation") => {
+                "没有这个统一社会信用代码的企业或组织，请核对代码。".into()
+            }
+            Refusal::NotFound("special list") => "没有这个专项名单。".into(),
+            Refusal::NotFound(_) => "没有找到，或您无权查看。".into(),
+            Refusal::Invalid { message, .. } => message.zh.clone(),
+            Refusal::Internal(_) => "服务暂时不可用，请稍后再试。".into(),
+        }
+    }
 }
 
 impl From<StoreError> for Refusal {
@@ -110,6 +127,16 @@ pub enum CredentialFailure {
     /// The caller may not do this.
     #[error(transparent)]
     Refused(#[from] Refusal),
+}
+
+impl CredentialFailure {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            CredentialFailure::Identity(e) => e.zh(),
+            CredentialFailure::Refused(e) => e.zh(),
+        }
+    }
 }
 
 /// The caller's own credentials, as a resource of the access rules.
@@ -454,8 +481,11 @@ impl Platform {
             if !allowed {
                 return Err(Refusal::Invalid {
                     field: format!("reviewer_ids[{i}]"),
-                    message: format!(
-                        "reviewer '{reviewer}' has declared an affiliation with {whose} and may not review it"
+                    message: storage::said::Said::new(
+                        format!(
+                            "reviewer '{reviewer}' has declared an affiliation with {whose} and may not review it"
+                        ),
+                        format!("评审专家“{reviewer}”已申报与{whose}存在关联，不能评审。"),
                     ),
                 });
             }

@@ -8,6 +8,7 @@ use desk::objections::{self, Applicant, Filed, Filer, Filing, Objection, Objecti
 use governance::identity::{Caller, Role};
 use policies::access::{Action, Resource};
 use storage::ids::RequestId;
+use storage::said::Said;
 use storage::states::ObjectionStatus;
 
 use crate::{Platform, Refusal};
@@ -21,6 +22,16 @@ pub enum ObjectionFailure {
     /// The caller may not do this.
     #[error(transparent)]
     Refused(#[from] Refusal),
+}
+
+impl ObjectionFailure {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            ObjectionFailure::Objection(e) => e.zh(),
+            ObjectionFailure::Refused(e) => e.zh(),
+        }
+    }
 }
 
 /// The objections a caller's ledger holds.
@@ -226,8 +237,10 @@ impl Platform {
         {
             return Err(Refusal::Invalid {
                 field: "status".into(),
-                message: "status is one of received, open, corrected, withdrawn, upheld, returned"
-                    .into(),
+                message: Said::new(
+                    "status is one of received, open, corrected, withdrawn, upheld, returned",
+                    "状态是待受理、办理中、已更正、已撤销、已维持或已退回之一。",
+                ),
             });
         }
         let source_unit = if caller.role == Role::SourceUnit {
@@ -267,7 +280,10 @@ impl Platform {
         if !RESOLUTION_CHARS.contains(&text.chars().count()) {
             return Err(Refusal::Invalid {
                 field: "resolution".into(),
-                message: "say what was found and done, in 4 to 2000 characters (it is sent to the applicant)".into(),
+                message: Said::new(
+                    "say what was found and done, in 4 to 2000 characters (it is sent to the applicant)",
+                    "请写明核实了什么、如何处理，4 到 2000 个字（处理意见告知申请人）。",
+                ),
             }
             .into());
         }

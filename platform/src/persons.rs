@@ -10,6 +10,7 @@ use desk::authorisations::{self, Authorisation, AuthorisationError, Granted, New
 use governance::identity::{self, Caller, IdentityError};
 use policies::access::{Action, Resource};
 use storage::ids::{RequestId, UserId};
+use storage::said::Said;
 
 use ::public::records::{Person, Section};
 
@@ -24,7 +25,7 @@ pub enum PersonFailure {
         /// The field.
         field: &'static str,
         /// What is wrong.
-        message: String,
+        message: Said,
     },
     /// The name and ID number match no one in the population register.
     #[error("this name and ID number do not match a person in the population register")]
@@ -44,6 +45,22 @@ pub enum PersonFailure {
     /// The caller may not do this.
     #[error(transparent)]
     Refused(#[from] Refusal),
+}
+
+impl PersonFailure {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            PersonFailure::Invalid { message, .. } => message.zh.clone(),
+            PersonFailure::NotInRegister => {
+                "姓名与公民身份号码和人口信息库的登记不符，请核对后重新填写。".into()
+            }
+            PersonFailure::NotVisible => "您无权查看这个人的信用记录：须有本人的有效授权。".into(),
+            PersonFailure::Identity(e) => e.zh(),
+            PersonFailure::Authorisation(e) => e.zh(),
+            PersonFailure::Refused(e) => e.zh(),
+        }
+    }
 }
 
 impl From<storage::store::StoreError> for PersonFailure {
@@ -115,14 +132,17 @@ impl Platform {
         let id_number = policies::IdNumber::parse(registration.id_number.trim()).map_err(|e| {
             PersonFailure::Invalid {
                 field: "id_number",
-                message: format!("not a valid citizen ID number: {e}"),
+                message: Said::new(format!("not a valid citizen ID number: {e}"), e.zh()),
             }
         })?;
         let name = registration.name.trim();
         if name.is_empty() || name.chars().count() > 50 {
             return Err(PersonFailure::Invalid {
                 field: "name",
-                message: "give your name as registered, 1 to 50 characters".into(),
+                message: Said::new(
+                    "give your name as registered, 1 to 50 characters",
+                    "请填写登记的姓名，1 到 50 个字。",
+                ),
             });
         }
         let person = self

@@ -20,6 +20,16 @@ pub enum TicketFailure {
     Refused(#[from] Refusal),
 }
 
+impl TicketFailure {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            TicketFailure::Ticket(e) => e.zh(),
+            TicketFailure::Refused(e) => e.zh(),
+        }
+    }
+}
+
 impl Platform {
     /// Files a consultation or complaint: by anyone through the platform (`caller`
     /// `None`), or recorded by staff who handle tickets (who may name the telephone or

@@ -84,6 +84,33 @@ pub enum IdNumberError {
     },
 }
 
+impl IdNumberError {
+    /// The same, in Chinese (for the web pages).
+    pub fn zh(&self) -> String {
+        match self {
+            IdNumberError::Empty => "请填写公民身份号码。".into(),
+            IdNumberError::Length { found } => {
+                format!("公民身份号码应为 18 位，这里是 {found} 位。")
+            }
+            IdNumberError::InvalidCharacter {
+                position,
+                character,
+            } => format!(
+                "公民身份号码第 {position} 位是“{character}”：只能是数字，X 只能在最后一位。"
+            ),
+            IdNumberError::Region { code } => {
+                format!("公民身份号码以 {code} 开头，这不是省级行政区划代码。")
+            }
+            IdNumberError::BirthDate { digits } => {
+                format!("公民身份号码第 7–14 位（{digits}）不是有效的出生日期。")
+            }
+            IdNumberError::Checksum { found, expected } => {
+                format!("公民身份号码的校验码是“{found}”，应为“{expected}”：号码可能输错了。")
+            }
+        }
+    }
+}
+
 impl IdNumber {
     /// Parses and fully validates an identity number. Spaces and full-width digits
     /// are accepted; a lower-case `x` is upper-cased.

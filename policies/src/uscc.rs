@@ -118,6 +118,20 @@ impl fmt::Display for UsccWarning {
     }
 }
 
+impl UsccWarning {
+    /// The same, in Chinese (for the web pages).
+    pub fn zh(&self) -> String {
+        match self {
+            Self::CheckCharacterMismatch { expected, found } => format!(
+                "这个代码的校验码（第 18 位）是“{found}”，应为“{expected}”：早期试点代码可能通不过校验，否则就是代码输错了。"
+            ),
+            Self::OrganisationCodeMismatch { expected, found } => format!(
+                "这个代码中组织机构代码的校验码（第 17 位）是“{found}”，应为“{expected}”：早期试点代码可能通不过校验，否则就是代码输错了。"
+            ),
+        }
+    }
+}
+
 impl Uscc {
     /// Checks `input` and returns the normalised code with any checksum warnings.
     ///

@@ -8,5 +8,6 @@ pub mod audit;
 pub mod backup;
 pub mod crash;
 pub mod ids;
+pub mod said;
 pub mod states;
 pub mod store;

@@ -488,7 +488,7 @@ async fn a_persons_pages_keep_the_apis_rules() {
     // Another person's record is not there for them.
     let (status, html, _) = visit.get(&format!("/persons/{}", persons[1].0)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(html.contains("live authorisation"), "{html}");
+    assert!(html.contains("须有本人的有效授权"), "{html}");
     let (status, _, _) = visit
         .post(&format!("/persons/{}/report", persons[1].0), &[])
         .await;

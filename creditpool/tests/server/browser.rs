@@ -286,12 +286,15 @@ async fn the_search_page_finds_by_name_and_by_code_as_the_api_does() {
     assert!(html.contains("公示信息"));
     let (status, html) = text("/subjects/91000000000000000X".into()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(html.contains("enterprise or organisation"), "{html}");
+    assert!(
+        html.contains("没有这个统一社会信用代码的企业或组织"),
+        "{html}"
+    );
 
     // A query longer than the API takes is refused the same way, on the page.
     let (status, html) = text(format!("/search?q={}", "公".repeat(101))).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(html.contains("at most 100 characters"), "{html}");
+    assert!(html.contains("查询内容最多 100 个字"), "{html}");
 }
 
 #[tokio::test]
@@ -392,6 +395,6 @@ async fn the_document_check_refuses_a_missing_file_beside_its_field_and_an_overs
             .text()
             .await
             .expect("html")
-            .contains("at most 32 MiB")
+            .contains("核对的文件最大 32 MB")
     );
 }

@@ -237,6 +237,10 @@ pub(super) async fn limit_public(
                 rate.per_minute, rate.burst
             ),
         )
+        .with_zh(format!(
+            "您的地址请求过于频繁：每分钟最多 {} 次，请 {seconds} 秒后再试。",
+            rate.per_minute
+        ))
         .with_details(serde_json::json!({ "retry_after_seconds": seconds }));
         let mut response = if page {
             let mut response = crate::site::error_page(error);

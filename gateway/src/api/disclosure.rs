@@ -129,7 +129,7 @@ async fn search(
         Found::Code { warning, subject } => Json(SearchResults::Code(CodeResults {
             query: &q,
             matched: CodeMatch::Code,
-            warning,
+            warning: warning.map(|w| w.en),
             total: usize::from(subject.is_some()),
             items: subject.map(Item::from).into_iter().collect(),
             next_cursor: None,
@@ -170,7 +170,7 @@ async fn by_code(
     let found = state.public_subject(&uscc).await?;
     Ok(Json(ByCode {
         item: found.into(),
-        warning: disclosure::code_warning(&uscc),
+        warning: disclosure::code_warning(&uscc).map(|w| w.en),
     })
     .into_response())
 }

@@ -33,6 +33,8 @@ struct Inner {
     message: String,
     field: Option<String>,
     details: Option<serde_json::Value>,
+    /// What a page shows, in Chinese, when it differs from `message` (the API's).
+    zh: Option<String>,
 }
 
 impl ApiError {
@@ -44,6 +46,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             details: None,
+            zh: None,
         }))
     }
 
@@ -59,6 +62,7 @@ impl ApiError {
             "not_found",
             format!("no {what} with that id is visible to you"),
         )
+        .with_zh("没有找到，或您无权查看。")
     }
 
     /// 401.
@@ -74,6 +78,7 @@ impl ApiError {
             "internal",
             "something went wrong on our side; it has been logged with this request's id",
         )
+        .with_zh("服务出了差错，已按本次请求的编号记录，请稍后再试。")
     }
 
     /// The HTTP status.
@@ -89,6 +94,18 @@ impl ApiError {
     /// What the caller is told.
     pub fn message(&self) -> &str {
         &self.0.message
+    }
+
+    /// What a page shows: the message in Chinese where the rule that refused says it,
+    /// else [`Self::message`].
+    pub fn message_zh(&self) -> &str {
+        self.0.zh.as_deref().unwrap_or(&self.0.message)
+    }
+
+    /// The same error, said in Chinese on the pages.
+    pub fn with_zh(mut self, zh: impl Into<String>) -> ApiError {
+        self.0.zh = Some(zh.into());
+        self
     }
 
     /// The field at fault, if one is.
@@ -117,6 +134,7 @@ impl IntoResponse for ApiError {
             message,
             field,
             details,
+            zh: _,
         } = *self.0;
         let mut error = serde_json::json!({
             "code": code,
@@ -152,21 +170,25 @@ impl From<StoreError> for ApiError {
 impl From<desk::authorisations::AuthorisationError> for ApiError {
     fn from(e: desk::authorisations::AuthorisationError) -> Self {
         use desk::authorisations::AuthorisationError;
-        match e {
-            AuthorisationError::Invalid { field, message } => ApiError::invalid(field, message),
+        let zh = e.zh();
+        let error: ApiError = match e {
+            AuthorisationError::Invalid { field, message } => ApiError::invalid(field, message.en),
             AuthorisationError::NotFound => ApiError::not_found("live authorisation of yours"),
             AuthorisationError::Store(e) => ApiError::internal(e),
-        }
+        };
+        error.with_zh(zh)
     }
 }
 
 impl From<desk::verifications::RequestError> for ApiError {
     fn from(e: desk::verifications::RequestError) -> Self {
-        match e {
+        let zh = e.zh();
+        let error: ApiError = match e {
             desk::verifications::RequestError::Invalid { field, message } => {
-                ApiError::invalid(field, message)
+                ApiError::invalid(field, message.en)
             }
-        }
+        };
+        error.with_zh(zh)
     }
 }
 
@@ -190,34 +212,40 @@ impl From<platform::issuance::IssueError> for ApiError {
 
 impl From<platform::issuance::LetterError> for ApiError {
     fn from(e: platform::issuance::LetterError) -> Self {
-        match e {
+        let zh = e.zh();
+        let error: ApiError = match e {
             platform::issuance::LetterError::Request(e) => e.into(),
             platform::issuance::LetterError::Issue(e) => e.into(),
             platform::issuance::LetterError::Refused(e) => e.into(),
-        }
+        };
+        error.with_zh(zh)
     }
 }
 
 impl From<platform::CredentialFailure> for ApiError {
     fn from(e: platform::CredentialFailure) -> Self {
-        match e {
+        let zh = e.zh();
+        let error: ApiError = match e {
             platform::CredentialFailure::Identity(e) => e.into(),
             platform::CredentialFailure::Refused(e) => e.into(),
-        }
+        };
+        error.with_zh(zh)
     }
 }
 
 impl From<platform::Refusal> for ApiError {
     fn from(e: platform::Refusal) -> Self {
         use platform::Refusal;
-        match e {
+        let zh = e.zh();
+        let error: ApiError = match e {
             Refusal::Forbidden { code, message } => {
                 ApiError::new(StatusCode::FORBIDDEN, code, message)
             }
             Refusal::NotFound(what) => ApiError::not_found(what),
-            Refusal::Invalid { field, message } => ApiError::invalid(field, message),
+            Refusal::Invalid { field, message } => ApiError::invalid(field, message.en),
             Refusal::Internal(e) => ApiError::internal(e),
-        }
+        };
+        error.with_zh(zh)
     }
 }
 
@@ -236,7 +264,8 @@ impl From<platform::DocumentError> for ApiError {
 
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
-        match e {
+        let zh = e.zh();
+        let error: ApiError = match e {
             IdentityError::BadLogin => ApiError::unauthenticated(e.to_string()),
             IdentityError::Locked { ref until } => {
                 // `until` is cut to the second: one more, so that a client retrying on
@@ -254,7 +283,7 @@ impl From<IdentityError> for ApiError {
             IdentityError::BadToken => {
                 ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string())
             }
-            IdentityError::Invalid { field, message } => ApiError::invalid(field, message),
+            IdentityError::Invalid { field, message } => ApiError::invalid(field, message.en),
             IdentityError::Taken(_) => {
                 ApiError::new(StatusCode::CONFLICT, "username_taken", e.to_string())
                     .with_field("username")
@@ -290,6 +319,7 @@ impl From<IdentityError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "already_registered", e.to_string())
             }
             IdentityError::Store(e) => ApiError::internal(e),
-        }
+        };
+        error.with_zh(zh)
     }
 }

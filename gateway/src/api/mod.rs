@@ -111,6 +111,9 @@ impl AppState {
                     "too many login or registration attempts from your address: at most {LOGIN_ATTEMPTS_PER_MINUTE} a minute; retry in {seconds} s"
                 ),
             )
+            .with_zh(format!(
+                "您的地址登录或注册尝试过于频繁：每分钟最多 {LOGIN_ATTEMPTS_PER_MINUTE} 次，请 {seconds} 秒后再试。"
+            ))
             .with_details(serde_json::json!({ "retry_after_seconds": seconds }))
         })
     }

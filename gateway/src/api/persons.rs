@@ -237,7 +237,8 @@ async fn report(
 
 impl From<PersonFailure> for ApiError {
     fn from(e: PersonFailure) -> Self {
-        match e {
+        let zh = e.zh();
+        let error: ApiError = match e {
             PersonFailure::Invalid { field, .. } => ApiError::invalid(field, e.to_string()),
             PersonFailure::NotInRegister => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -251,6 +252,7 @@ impl From<PersonFailure> for ApiError {
             PersonFailure::Identity(e) => e.into(),
             PersonFailure::Authorisation(e) => e.into(),
             PersonFailure::Refused(e) => e.into(),
-        }
+        };
+        error.with_zh(zh)
     }
 }

@@ -46,11 +46,12 @@ pub(super) fn routes() -> Router<AppState> {
 
 impl From<ObjectionError> for ApiError {
     fn from(e: ObjectionError) -> Self {
-        match e {
+        let zh = e.zh();
+        let error: ApiError = match e {
             ObjectionError::Incomplete(faults) => {
                 let details: Vec<Value> = faults
                     .iter()
-                    .map(|(field, message)| json!({ "field": field, "message": message }))
+                    .map(|(field, message)| json!({ "field": field, "message": message.en }))
                     .collect();
                 let first = faults.first().map(|(f, _)| *f).unwrap_or("body");
                 ApiError::invalid(
@@ -89,16 +90,19 @@ impl From<ObjectionError> for ApiError {
             ),
             ObjectionError::NoReason => ApiError::invalid("reason", e.to_string()),
             ObjectionError::Records(_) | ObjectionError::Store(_) => ApiError::internal(e),
-        }
+        };
+        error.with_zh(zh)
     }
 }
 
 impl From<ObjectionFailure> for ApiError {
     fn from(e: ObjectionFailure) -> Self {
-        match e {
+        let zh = e.zh();
+        let error: ApiError = match e {
             ObjectionFailure::Objection(e) => e.into(),
             ObjectionFailure::Refused(e) => e.into(),
-        }
+        };
+        error.with_zh(zh)
     }
 }
 

@@ -28,21 +28,25 @@ pub(super) fn routes() -> Router<AppState> {
 
 impl From<TicketFailure> for ApiError {
     fn from(e: TicketFailure) -> Self {
-        match e {
+        let zh = e.zh();
+        let error: ApiError = match e {
             TicketFailure::Ticket(e) => e.into(),
             TicketFailure::Refused(e) => e.into(),
-        }
+        };
+        error.with_zh(zh)
     }
 }
 
 impl From<TicketError> for ApiError {
     fn from(e: TicketError) -> Self {
-        match e {
-            TicketError::Invalid(field, message) => ApiError::invalid(field, message),
+        let zh = e.zh();
+        let error: ApiError = match e {
+            TicketError::Invalid(field, message) => ApiError::invalid(field, message.en),
             TicketError::NotFound => ApiError::not_found("ticket"),
-            TicketError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "ticket_state", m),
+            TicketError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "ticket_state", m.en),
             TicketError::Store(e) => ApiError::internal(e),
-        }
+        };
+        error.with_zh(zh)
     }
 }
 

@@ -177,6 +177,7 @@ pub(crate) fn unreadable(detail: &str) -> ApiError {
         "invalid_form",
         format!("the form cannot be read: {detail}"),
     )
+    .with_zh("表单内容无法读取，未作任何处理。请返回上一页，刷新后重新提交。")
 }
 
 /// Equal, in a time that does not depend on where they differ.

@@ -161,14 +161,14 @@ impl IntoResponse for PageError {
             chrome: Chrome::new(""),
             status: status.as_u16(),
             title: headline(status),
-            message: self.0.message().to_owned(),
+            message: self.0.message_zh().to_owned(),
             request_id: super::api::request_id().to_string(),
         };
         match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!("rendering the error page: {e}");
-                (status, self.0.message().to_owned()).into_response()
+                (status, self.0.message_zh().to_owned()).into_response()
             }
         }
     }
@@ -343,7 +343,7 @@ impl Faults {
             Some(field) if fields.contains(&field) => {
                 faults
                     .by_field
-                    .insert(field.to_owned(), error.message().to_owned());
+                    .insert(field.to_owned(), error.message_zh().to_owned());
             }
             Some(field) => match field
                 .split_once('[')
@@ -356,11 +356,11 @@ impl Faults {
                         .map_or(String::new(), |i| format!("第 {} 行：", i + 1));
                     faults
                         .by_field
-                        .insert(list.to_owned(), format!("{line}{}", error.message()));
+                        .insert(list.to_owned(), format!("{line}{}", error.message_zh()));
                 }
-                None => faults.general = Some(error.message().to_owned()),
+                None => faults.general = Some(error.message_zh().to_owned()),
             },
-            None => faults.general = Some(error.message().to_owned()),
+            None => faults.general = Some(error.message_zh().to_owned()),
         }
         faults
     }

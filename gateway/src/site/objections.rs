@@ -213,21 +213,21 @@ async fn file(
     };
     match refused {
         ObjectionFailure::Objection(ObjectionError::Incomplete(faults)) => {
-            fields.errors = faults.into_iter().collect();
+            fields.errors = faults.into_iter().map(|(f, said)| (f, said.zh)).collect();
         }
         ObjectionFailure::Objection(e @ ObjectionError::NoRecord(_)) => {
             fields
                 .errors
-                .insert("record_id", ApiError::from(e).message().to_owned());
+                .insert("record_id", ApiError::from(e).message_zh().to_owned());
         }
         ObjectionFailure::Objection(ObjectionError::NotTheSubject(record, field)) => {
             let message = ApiError::from(ObjectionError::NotTheSubject(record, field))
-                .message()
+                .message_zh()
                 .to_owned();
             fields.errors.insert(field, message);
         }
         ObjectionFailure::Objection(e @ ObjectionError::AlreadyOpen(_)) => {
-            fields.general = Some(ApiError::from(e).message().to_owned());
+            fields.general = Some(ApiError::from(e).message_zh().to_owned());
         }
         other => return Err(other.into()),
     }

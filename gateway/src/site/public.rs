@@ -42,11 +42,14 @@ struct ListQuery {
 /// The query of a page's address; a malformed one (bad percent-encoding) is refused.
 fn asked(query: Result<Query<ListQuery>, QueryRejection>) -> Result<ListQuery, PageError> {
     query.map(|Query(q)| q).map_err(|e| {
-        PageError::from(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            format!("the address's query cannot be read: {}", e.body_text()),
-        ))
+        PageError::from(
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("the address's query cannot be read: {}", e.body_text()),
+            )
+            .with_zh("网址中的查询参数无法识别，请从页面上的链接或表单重新查询。"),
+        )
     })
 }
 
@@ -129,7 +132,7 @@ async fn search(
         Some(Ok(Found::Code { warning, subject })) => {
             paging.total = usize::from(subject.is_some());
             let rows = subject.map(|s| Row::new(s, q)).into_iter().collect();
-            (true, warning, rows, false)
+            (true, warning.map(|w| w.zh), rows, false)
         }
         Some(Ok(Found::Name {
             page,
@@ -142,7 +145,7 @@ async fn search(
         }
         // A query the platform refuses is said on the page, beside the search box.
         Some(Err(platform::Refusal::Invalid { message, .. })) => {
-            (false, Some(message), Vec::new(), false)
+            (false, Some(message.zh), Vec::new(), false)
         }
         Some(Err(e)) => return Err(e.into()),
     };
@@ -254,7 +257,7 @@ pub(super) async fn subject_page(
             chrome: Chrome::new("home"),
             csrf,
             subject: Row::new(found, ""),
-            warning: disclosure::code_warning(uscc),
+            warning: disclosure::code_warning(uscc).map(|w| w.zh),
             as_of: date_zh(as_of),
             objectable: true,
             sections,

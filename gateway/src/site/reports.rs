@@ -79,7 +79,7 @@ async fn request(
     let requester = match platform::disclosure::requester(Some(&form.requester)) {
         Ok(requester) => requester,
         Err(refusal) => {
-            let error = ApiError::from(refusal).message().to_owned();
+            let error = ApiError::from(refusal).message_zh().to_owned();
             return super::public::subject_page(
                 &state,
                 &headers,
@@ -299,6 +299,7 @@ fn too_large_or(status: StatusCode, detail: String) -> PageError {
                 MAX_DOCUMENT_BYTES >> 20
             ),
         )
+        .with_zh(format!("核对的文件最大 {} MB。", MAX_DOCUMENT_BYTES >> 20))
         .into();
     }
     csrf::unreadable(&detail).into()

@@ -163,7 +163,7 @@ async fn file(
             },
         )),
         Err(TicketFailure::Ticket(TicketError::Invalid(field, message))) => {
-            Ok(form_page(&state, &headers, form, Some((field, message))))
+            Ok(form_page(&state, &headers, form, Some((field, message.zh))))
         }
         Err(other) => Err(other.into()),
     }
@@ -315,7 +315,7 @@ async fn rate(
             &state, &headers, number, form.token, rated, None,
         )),
         Err(TicketFailure::Ticket(e @ (TicketError::Invalid(..) | TicketError::Conflict(_)))) => {
-            let message = ApiError::from(e).message().to_owned();
+            let message = ApiError::from(e).message_zh().to_owned();
             let found = state.follow_ticket(&number, &form.token).await?;
             let mut response =
                 follow_page(&state, &headers, number, form.token, found, Some(message));
