@@ -7,7 +7,7 @@
 //
 // FIXTURE: base_url, password, person {name, id_number, username}, grantee {name,
 // username}, agency {username, organisation}, checked {name, uscc}, unit {username,
-// name}, objected {uscc, record_id}.
+// name}, objected {uscc, record_id}, admin {username}.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -216,4 +216,36 @@ test('a source unit resolves an objection from its queue, and the mark is lifted
   const subject = await newPage();
   await subject.goto(`${base}/subjects/${fixture.objected.uscc}`);
   assert.equal(await subject.locator('table.record.objected').count(), 0, 'no longer marked');
+});
+
+test('an administrator reads the audit log, filters it, and sees that the chain verifies (issue 19)', async () => {
+  const page = await logIn(await newPage(), fixture.admin.username);
+  await page.waitForURL(/\/me$/);
+  await page.getByRole('link', { name: /审计日志/ }).click();
+  await page.waitForURL(/\/console\/audit$/);
+  assert.match(await page.locator('.notice.ok').innerText(), /审计链校验通过：共 \d+ 条记录/);
+  const actions = await page.locator('table.audit tbody tr td:nth-child(4)').allTextContents();
+  assert.ok(actions.includes('session.created') && actions.includes('authorisation.revoked'), `${actions}`);
+  await check(page, 'console-audit');
+
+  await page.getByLabel(/^操作（/).fill('objection.');
+  await page.getByRole('button', { name: '查询' }).click();
+  await page.waitForURL(/action=objection\./);
+  const filtered = await page.locator('table.audit tbody tr td:nth-child(4)').allTextContents();
+  assert.ok(filtered.every((a) => a.startsWith('objection.')), `${filtered}`);
+  assert.ok(filtered.includes('objection.accepted') && filtered.includes('objection.resolved'), `${filtered}`);
+
+  await page.getByLabel(/^起始/).fill('yesterday');
+  await page.getByRole('button', { name: '查询' }).click();
+  assert.equal(page.status, 422);
+  assert.match(await page.locator('#since-error').innerText(), /请填写时间/);
+  assert.equal(await page.getByLabel(/^起始/).inputValue(), 'yesterday');
+  await check(page, 'console-audit-refused');
+});
+
+test('the audit log is not there for anyone but administrators', async () => {
+  const page = await logIn(await newPage(), fixture.person.username);
+  await page.goto(`${base}/console/audit`);
+  assert.equal(page.status, 403);
+  assert.equal(await page.locator('table.audit').count(), 0);
 });

@@ -93,6 +93,89 @@ fn canonical_detail(detail: serde_json::Value) -> serde_json::Value {
     serde_json::from_str(&detail.to_string()).unwrap_or(detail)
 }
 
+/// An entry as it is read back.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditEntry)]
+pub struct Entry {
+    /// Its place in the chain, from 1.
+    pub seq: i64,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// Who: a user id, or `system` / `cli:<user>` / `demo` outside a request.
+    pub actor: String,
+    /// What happened (`session.created`, `institution.suspended`, …).
+    pub action: String,
+    /// What it happened to: an id.
+    pub subject: String,
+    /// Details, as recorded.
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    /// The request that caused it (`-` outside a request).
+    pub request_id: String,
+}
+
+/// Which entries to read; every part given must hold.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Filter<'a> {
+    /// Entries by this actor.
+    pub actor: Option<&'a str>,
+    /// Entries of this action, or of every action starting with it when it ends in `.`
+    /// (`institution.`).
+    pub action: Option<&'a str>,
+    /// Entries about this id: their subject, or the `institution_id` of their detail.
+    pub about: Option<&'a str>,
+    /// Entries at or after this moment (RFC 3339, UTC, as [`now`] writes it).
+    pub since: Option<&'a str>,
+    /// Entries before this moment (the same form).
+    pub until: Option<&'a str>,
+    /// Entries before this sequence number (the page after one ending there).
+    pub before: Option<i64>,
+}
+
+/// The newest `limit` entries that `filter` selects, newest first.
+pub async fn entries(
+    store: &Store,
+    filter: &Filter<'_>,
+    limit: u32,
+) -> Result<Vec<Entry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT seq, at, actor, action, subject, detail, request_id FROM audit_log \
+         WHERE (?1 IS NULL OR actor = ?1) \
+           AND (?2 IS NULL OR action = ?2 \
+                OR (substr(?2, -1) = '.' AND substr(action, 1, length(?2)) = ?2)) \
+           AND (?3 IS NULL OR subject = ?3 \
+                OR (json_valid(detail) AND json_extract(detail, '$.institution_id') = ?3)) \
+           AND (?4 IS NULL OR at >= ?4) \
+           AND (?5 IS NULL OR at < ?5) \
+           AND (?6 IS NULL OR seq < ?6) \
+         ORDER BY seq DESC LIMIT ?7",
+    )
+    .bind(filter.actor)
+    .bind(filter.action)
+    .bind(filter.about)
+    .bind(filter.since)
+    .bind(filter.until)
+    .bind(filter.before)
+    .bind(i64::from(limit))
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let detail: String = row.get(5);
+            Entry {
+                seq: row.get(0),
+                at: row.get(1),
+                actor: row.get(2),
+                action: row.get(3),
+                subject: row.get(4),
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+                request_id: row.get(6),
+            }
+        })
+        .collect())
+}
+
 /// What `verify` found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -181,6 +264,116 @@ pub async fn verify(store: &Store) -> Result<Verdict, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn entries_are_read_newest_first_by_actor_action_subject_time_and_page() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(&dir.path().join("creditpool.db"))
+            .await
+            .expect("opens");
+        let events = [
+            ("u1", "institution.suspended", "I1", serde_json::json!({})),
+            (
+                "u2",
+                "job.submitted",
+                "J1",
+                serde_json::json!({ "institution_id": "I1" }),
+            ),
+            ("u1", "institution.reinstated", "I1", serde_json::json!({})),
+            ("u2", "session.created", "S1", serde_json::json!({})),
+            ("u1", "institutions.listed", "-", serde_json::json!({})),
+        ];
+        for (actor, action, subject, detail) in events {
+            let mut tx = store.write().await.expect("tx");
+            append(
+                &mut tx,
+                Event {
+                    actor,
+                    action,
+                    subject,
+                    detail,
+                    request_id: "r",
+                },
+            )
+            .await
+            .expect("appended");
+            tx.commit().await.expect("committed");
+            // Moments a millisecond apart at least, for the time filter.
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        }
+        let seqs = |found: Vec<Entry>| found.iter().map(|e| e.seq).collect::<Vec<_>>();
+        let read = |filter: Filter<'static>| {
+            let store = store.clone();
+            async move { seqs(entries(&store, &filter, 50).await.expect("read")) }
+        };
+        assert_eq!(read(Filter::default()).await, [5, 4, 3, 2, 1]);
+        assert_eq!(
+            read(Filter {
+                actor: Some("u2"),
+                ..Filter::default()
+            })
+            .await,
+            [4, 2]
+        );
+        // A prefix ends in '.': `institution.` is not `institutions.`.
+        assert_eq!(
+            read(Filter {
+                action: Some("institution."),
+                ..Filter::default()
+            })
+            .await,
+            [3, 1]
+        );
+        assert_eq!(
+            read(Filter {
+                action: Some("institution"),
+                ..Filter::default()
+            })
+            .await,
+            [] as [i64; 0]
+        );
+        // About an institution: its own entries and those whose detail names it.
+        assert_eq!(
+            read(Filter {
+                about: Some("I1"),
+                ..Filter::default()
+            })
+            .await,
+            [3, 2, 1]
+        );
+        assert_eq!(
+            read(Filter {
+                before: Some(3),
+                ..Filter::default()
+            })
+            .await,
+            [2, 1]
+        );
+        let all = entries(&store, &Filter::default(), 50).await.expect("read");
+        let second = all.iter().find(|e| e.seq == 2).expect("2").at.clone();
+        let fourth = all.iter().find(|e| e.seq == 4).expect("4").at.clone();
+        let found = entries(
+            &store,
+            &Filter {
+                since: Some(&second),
+                until: Some(&fourth),
+                ..Filter::default()
+            },
+            50,
+        )
+        .await
+        .expect("read");
+        assert_eq!(seqs(found.clone()).first(), Some(&3));
+        assert_eq!(seqs(found).last(), Some(&2));
+        assert_eq!(
+            entries(&store, &Filter::default(), 2)
+                .await
+                .expect("read")
+                .len(),
+            2
+        );
+        assert_eq!(all[3].detail, serde_json::json!({ "institution_id": "I1" }));
+    }
 
     /// The storage crate stands alone: a new database gets every migration, and its
     /// audit chain links what is appended and catches an edited entry.

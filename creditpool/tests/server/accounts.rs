@@ -44,6 +44,7 @@ async fn persons_agencies_and_source_units_do_their_business_from_pages() {
         "checked": { "name": subject["name"], "uscc": subject["uscc"] },
         "unit": { "username": "browser.unit", "name": unit },
         "objected": { "uscc": subject["uscc"], "record_id": record_id },
+        "admin": { "username": "browser.admin" },
     });
     all_pass("browser/accounts.test.mjs", &fixture).await;
     // What the pages did is the platform's, audited as through the API.

@@ -1,6 +1,7 @@
 //! The HTTP API (`/api/v1`, docs/api-conventions.md) and the operational endpoints.
 
 mod applications;
+mod audit;
 mod calendar;
 mod clients;
 pub(crate) mod disclosure;
@@ -175,6 +176,7 @@ pub fn app(state: AppState) -> Router {
                 .merge(persons::routes())
                 .merge(tickets::routes())
                 .merge(calendar::routes())
+                .merge(audit::routes())
                 .route("/quality", get(quality)),
         )
         // The API description and an offline Swagger UI (assets compiled in).

@@ -91,6 +91,8 @@ const OPS: &[Op] = &[
     op!("post" "/api/v1/institutions/{id}/jobs/{job}/aggregate", "output gate", "Release threshold-checked aggregates of a result: per group at least k (10) distinct subjects, counts rounded to 5, sums and means to 4 significant figures, smaller groups suppressed; refused when a group differs from one released to the institution before by fewer than k subjects (differencing), or when the query read a secret column; within statistical_releases_per_day (a refusal, such as too few subjects or differencing, counts like a release, and the budget is checked before anything is computed).", auth = true, body = Some((JSON, "{group_by: [column], sum: [column], mean: [column]}")), ok = 201, errors = [(404, "not_found"), (409, "result_not_ready"), (409, "result_too_large"), (422, "invalid_field"), (422, "release_refused"), (429, "quota_exceeded")]),
     op!("post" "/api/v1/institutions/{id}/jobs/{job}/evaluation", "output gate", "Evaluate a score column against a 0/1 label column inside the sandbox: AUC, KS, Gini, bad rate by score decile; each decile at least k distinct subjects, counted by a subject column of the result; refused when its subjects differ from an earlier release's by fewer than k, or when the query read a secret column; within statistical_releases_per_day (a refusal, such as too few subjects or differencing, counts like a release, and the budget is checked before anything is computed).", auth = true, body = Some((JSON, "{score: column, label: column}")), ok = 201, errors = [(404, "not_found"), (409, "result_not_ready"), (409, "result_too_small"), (409, "result_too_large"), (422, "invalid_field"), (422, "release_refused"), (429, "quota_exceeded")]),
     op!("get" "/api/v1/institutions/{id}/usage", "workspace", "What the institution has used of each quota today, what is left, and when each resets.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("get" "/api/v1/audit", "audit", "Administrators: the audit log, newest first: every state change and release with its actor, time (UTC) and request id, filtered by actor, action (or a prefix of actions ending in '.'), what it is about (the subject, or the institution its detail names) and time (since, until: RFC 3339 or a day in China), paged by cursor.", auth = true, body = None, ok = 200, errors = [(422, "invalid_field")]),
+    op!("get" "/api/v1/audit/verification", "audit", "Administrators: whether the audit chain verifies (every entry linked to the one before, the head matching the last), the same check as `creditpool audit verify`; the head's hash to keep elsewhere as an anchor.", auth = true, body = None, ok = 200, errors = []),
     op!("post" "/api/v1/releases/trace", "output gate", "Administrators: the sample releases that contained rows with these hashes.", auth = true, body = Some((JSON, "{row_hashes}")), ok = 200, errors = []),
     op!("post" "/api/v1/institutions/{id}/own-tables", "own data", "Upload own data (P5): a CSV with a header row or a Parquet file as the body, ?name= (a plain SQL name), ?format=csv|parquet, optional ?types=col:utf8|int64|float64|boolean|date32,… and ?sensitivity=col:public|masked|secret,…. Streamed to disk within the storage quota, converted to Parquet and committed atomically; answers with the table and a validation report.", auth = true, body = Some(("text/csv", "the file's bytes (or application/vnd.apache.parquet)")), ok = 201, errors = [(404, "not_found"), (409, "table_exists"), (409, "no_workspace"), (413, "upload_too_large"), (422, "invalid_field"), (422, "invalid_upload"), (429, "quota_exceeded")]),
     op!("get" "/api/v1/institutions/{id}/own-tables", "own data", "The institution's own tables with columns, sensitivities and sharing.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
@@ -230,8 +232,8 @@ fn query<T: IntoParams>() -> Vec<Value> {
 /// which their schemas are derived.
 const TYPED: &[(&str, &str, Option<SchemaOf>, Option<ParamsOf>)] = {
     use super::{
-        applications, disclosure, gate, institutions, own_data, page, persons, products, review,
-        service, sessions, tickets,
+        applications, audit, disclosure, gate, institutions, own_data, page, persons, products,
+        review, service, sessions, tickets,
     };
     &[
         (
@@ -395,6 +397,12 @@ const TYPED: &[(&str, &str, Option<SchemaOf>, Option<ParamsOf>)] = {
             "/api/v1/releases/trace",
             Some(body::<gate::Trace>),
             None,
+        ),
+        (
+            "get",
+            "/api/v1/audit",
+            None,
+            Some(query::<audit::AuditQuery>),
         ),
         (
             "post",
@@ -761,6 +769,12 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
             "post",
             "/api/v1/releases/trace",
             list::<workbench::gate::Traced>,
+        ),
+        ("get", "/api/v1/audit", list::<storage::audit::Entry>),
+        (
+            "get",
+            "/api/v1/audit/verification",
+            body::<super::audit::Verification>,
         ),
         ("get", "/api/v1/me", body::<Caller>),
         (

@@ -8,6 +8,7 @@
 
 mod agency;
 mod assets;
+mod console;
 mod csrf;
 mod objections;
 mod persons;
@@ -38,6 +39,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(persons::routes())
         .merge(agency::routes())
         .merge(source::routes())
+        .merge(console::routes())
         .route("/assets/{name}", get(assets::serve))
         .layer(middleware::from_fn(secure))
 }
