@@ -9,8 +9,9 @@
 //!   thread stacks) is limited to the job's memory plus [`WORKER_OVERHEAD_BYTES`], so
 //!   memory an expression allocates outside the query engine's pool (a `repeat`, a
 //!   string aggregate) counts too: past it, the allocation fails and the job ends.
-//! - **CPU.** The worker runs at the idle priority (`SCHED_IDLE`, and nice 19) and only
-//!   on the cores the server leaves to jobs ([`job_cpus`]), so jobs take only the CPU the
+//! - **CPU.** The worker runs at the idle priority (`SCHED_IDLE`, and nice 19) from its
+//!   first instruction (a thread at that priority starts it: [`spawn_idle`]) and only on
+//!   the cores the server leaves to jobs ([`job_cpus`]), so jobs take only the CPU the
 //!   public side leaves; `RLIMIT_CPU` is a backstop to the deadline.
 //! - **Files and network.** The worker confines itself with Landlock to its job's files
 //!   (its granted tables' files, not the data folder; its own and shared tables; its
@@ -471,7 +472,8 @@ pub async fn converse(
     cancel: &CancelToken,
 ) -> Result<Said, JobError> {
     let input = serde_json::to_vec(task).map_err(|e| JobError::Internal(e.to_string()))?;
-    let mut child = tokio::process::Command::new(&command.program)
+    let mut worker = tokio::process::Command::new(&command.program);
+    worker
         .arg(SUBCOMMAND)
         // Only for people reading `ps`: the task is told on the pipe.
         .arg(label)
@@ -488,14 +490,13 @@ pub async fn converse(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| {
-            JobError::Internal(format!(
-                "starting the job worker {}: {e}",
-                command.program.display()
-            ))
-        })?;
+        .kill_on_drop(true);
+    let mut child = spawn_idle(worker).await.map_err(|e| {
+        JobError::Internal(format!(
+            "starting the job worker {}: {e}",
+            command.program.display()
+        ))
+    })?;
     let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
         (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
@@ -943,6 +944,59 @@ fn deny_system_calls() -> std::io::Result<()> {
     Ok(())
 }
 
+/// A process to start at the idle priority, and where its handle goes.
+type SpawnRequest = (
+    tokio::process::Command,
+    tokio::runtime::Handle,
+    tokio::sync::oneshot::Sender<std::io::Result<tokio::process::Child>>,
+);
+
+/// Starts `command` from a thread of its own at the idle priority (`SCHED_IDLE`, nice
+/// [`WORKER_NICE`]): a child inherits the scheduling policy and the nice value of the
+/// thread that starts it, so a worker runs at the idle priority from its first
+/// instruction — its exec and start-up included (a 240 MB binary's page faults and
+/// relocations, milliseconds of CPU), not only once it lowers itself — and never at the
+/// public side's priority (issue 17, item 9). The thread lives as long as the process,
+/// so the worker's parent-death signal (armed against the thread that started it) fires
+/// only when the server ends.
+pub async fn spawn_idle(
+    mut command: tokio::process::Command,
+) -> std::io::Result<tokio::process::Child> {
+    static SPAWNER: std::sync::OnceLock<Option<std::sync::mpsc::Sender<SpawnRequest>>> =
+        std::sync::OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (send, receive) = std::sync::mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("creditpool-spawn".into())
+            .spawn(move || {
+                if let Err(e) = rustix::process::setpriority_process(None, WORKER_NICE)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| idle_priority())
+                {
+                    tracing::warn!("the workers' spawner keeps the normal priority: {e}");
+                }
+                for (mut command, runtime, reply) in receive {
+                    let _inside = runtime.enter();
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .map_err(|e| tracing::error!("starting the workers' spawner: {e}"))
+            .ok()
+            .map(|_| send)
+    });
+    let Some(spawner) = spawner else {
+        // No thread could be made: start it here (it lowers itself on start).
+        return command.spawn();
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    spawner
+        .send((command, tokio::runtime::Handle::current(), reply))
+        .map_err(|_| std::io::Error::other("the workers' spawner has ended"))?;
+    answer
+        .await
+        .map_err(|_| std::io::Error::other("the workers' spawner has ended"))?
+}
+
 /// `SCHED_IDLE`: the worker's threads run only when no thread of normal priority wants
 /// the CPU, and a waking request thread of the server preempts them at once (a nice
 /// value only shortens their share; they would still hold a core for a time slice).
@@ -1167,6 +1221,40 @@ mod tests {
     use std::os::unix::process::ExitStatusExt;
 
     use super::*;
+
+    #[tokio::test]
+    async fn workers_start_at_the_idle_priority_from_their_first_instruction() {
+        // Issue 17, item 9: a child inherits the scheduling policy and nice value of the
+        // thread that starts it, so what `spawn_idle` starts never runs at the public
+        // side's priority, not even during its exec and start-up.
+        let mut command = tokio::process::Command::new("cat");
+        command.arg("/proc/self/stat").stdout(Stdio::piped());
+        let child = spawn_idle(command).await.expect("started");
+        let out = child.wait_with_output().await.expect("ran");
+        let stat = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Fields after the command's name in parentheses: the state is field 3.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .expect("a stat line")
+            .1
+            .split_whitespace()
+            .collect();
+        let field = |n: usize| fields[n - 3];
+        assert_eq!(field(19), WORKER_NICE.to_string(), "nice: {stat}");
+        assert_eq!(field(41), libc::SCHED_IDLE.to_string(), "policy: {stat}");
+        // Started again, the same thread starts it.
+        let mut again = tokio::process::Command::new("true");
+        again.stdout(Stdio::null());
+        assert!(
+            spawn_idle(again)
+                .await
+                .expect("started")
+                .wait()
+                .await
+                .expect("ran")
+                .success()
+        );
+    }
 
     fn limits() -> JobLimits {
         JobLimits {
