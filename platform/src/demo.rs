@@ -149,8 +149,10 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
                 // user when its account opens.
                 _ => Role::Applicant,
             };
-            let id = identity::create_user(
+            let id = create_login(
+                state,
                 &mut tx,
+                login,
                 NewUser {
                     username: login.username,
                     display_name: login.username,
@@ -160,21 +162,8 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
                     subject_id: None,
                     password: PASSWORD,
                 },
-                &demo,
-                &none,
             )
             .await?;
-            if state.settings.second_factor.required && login.second_factor_secret().is_some() {
-                governance::second_factor::enrol_known(
-                    &mut tx,
-                    &state.settings.second_factor,
-                    &id,
-                    &login.secret_bytes(),
-                    &demo,
-                    &none,
-                )
-                .await?;
-            }
             ids.push(id);
         }
         tx.commit().await?;
@@ -271,7 +260,6 @@ pub async fn seed(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
 
 /// Seeds the public side's logins a database lacks; answers every demo login.
 async fn seed_public(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
-    let (demo, none) = (UserId::from("demo"), RequestId::from("-"));
     let unit = state
         .records
         .source_units()
@@ -303,8 +291,10 @@ async fn seed_public(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
                 person.name.as_str(),
             ),
         };
-        let id = identity::create_user(
+        create_login(
+            state,
             &mut tx,
+            login,
             NewUser {
                 username: login.username,
                 display_name,
@@ -314,24 +304,35 @@ async fn seed_public(state: &Platform) -> anyhow::Result<Vec<DemoLogin>> {
                 subject_id,
                 password: PASSWORD,
             },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(LOGINS.iter().chain(&PUBLIC_LOGINS).cloned().collect())
+}
+
+/// Creates demo login `login` as `user`, audited as the actor `demo`; a staff login
+/// gets its known second factor when the platform asks staff for one.
+async fn create_login(
+    state: &Platform,
+    tx: &mut crate::store::Tx,
+    login: &DemoLogin,
+    user: NewUser<'_>,
+) -> anyhow::Result<UserId> {
+    let (demo, none) = (UserId::from("demo"), RequestId::from("-"));
+    let id = identity::create_user(tx, user, &demo, &none).await?;
+    if state.settings.second_factor.required && login.second_factor_secret().is_some() {
+        governance::second_factor::enrol_known(
+            tx,
+            &state.settings.second_factor,
+            &id,
+            &login.secret_bytes(),
             &demo,
             &none,
         )
         .await?;
-        if state.settings.second_factor.required && login.second_factor_secret().is_some() {
-            governance::second_factor::enrol_known(
-                &mut tx,
-                &state.settings.second_factor,
-                &id,
-                &login.secret_bytes(),
-                &demo,
-                &none,
-            )
-            .await?;
-        }
     }
-    tx.commit().await?;
-    Ok(LOGINS.iter().chain(&PUBLIC_LOGINS).cloned().collect())
+    Ok(id)
 }
 
 /// The first person of the population register.
