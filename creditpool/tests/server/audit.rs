@@ -244,6 +244,7 @@ async fn administrators_read_the_log_filtered_and_paged_and_see_that_it_verifies
         ("limit=0", "limit"),
         ("cursor=zz", "cursor"),
         ("action=", "action"),
+        (&*format!("about={}", "x".repeat(201)), "about"),
     ] {
         let (status, body) = app
             .call(
