@@ -16,6 +16,7 @@ pub mod disclosure;
 pub mod issuance;
 pub mod jobs;
 pub mod objections;
+pub mod own_data;
 pub mod persons;
 pub mod releases;
 pub mod settings;

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod backup;
 pub mod crash;
+pub mod csv;
 pub mod ids;
 pub mod said;
 pub mod states;

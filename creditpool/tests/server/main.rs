@@ -30,3 +30,4 @@ mod review;
 mod second_factor;
 mod tickets;
 mod verification;
+mod workspace;

@@ -7,13 +7,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use policies::access::{Action, Resource};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::page::Listed;
 use storage::ids::{InstitutionId, JobId, RequestId};
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use governance::identity::Caller;
+use platform::jobs::Usage;
 use platform::releases::{Asked, ReleaseError};
 use workbench::gate::{self, AggregateRequest, EvaluationRequest, GateError};
 
@@ -92,15 +93,25 @@ async fn sample(
     let sample = state
         .release_sample(asked(&caller, &id, &job, &request_id))
         .await?;
+    if format == "json" {
+        return Ok((StatusCode::CREATED, Json(sample)).into_response());
+    }
+    sample_file(&sample, format)
+}
+
+/// `sample` as the file a data scientist opens (`csv` or `parquet`), with the
+/// release's id, fingerprint and whether it repeats an earlier one in headers: for the
+/// API and the pages alike.
+pub(crate) fn sample_file(sample: &gate::Sample, format: &str) -> Result<Response, ApiError> {
     let (media_type, body) = match format {
-        "csv" => ("text/csv; charset=utf-8", gate::export::csv(&sample)),
-        "parquet" => (
+        "csv" => ("text/csv; charset=utf-8", gate::export::csv(sample)),
+        _ => (
             "application/vnd.apache.parquet",
-            gate::export::parquet(&sample)?,
+            gate::export::parquet(sample)?,
         ),
-        _ => return Ok((StatusCode::CREATED, Json(sample)).into_response()),
     };
     let header = |v: &str| axum::http::HeaderValue::from_str(v).map_err(ApiError::internal);
+    let extension = if format == "csv" { "csv" } else { "parquet" };
     Ok((
         StatusCode::CREATED,
         [
@@ -108,7 +119,7 @@ async fn sample(
             (
                 axum::http::header::CONTENT_DISPOSITION,
                 header(&format!(
-                    "attachment; filename=\"sample-{}.{format}\"",
+                    "attachment; filename=\"sample-{}.{extension}\"",
                     sample.release_id
                 ))?,
             ),
@@ -166,107 +177,13 @@ impl From<ReleaseError> for ApiError {
     }
 }
 
-/// What an institution has used of each quota, and what is left.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct Usage {
-    institution_id: InstitutionId,
-    concurrent_jobs: Used,
-    job_seconds_per_day: Used,
-    storage_bytes: StorageUsed,
-    failed_jobs_per_day: Used,
-    sampled_rows_per_day: Used,
-    sampled_cells_per_day: Used,
-    statistical_releases_per_day: Used,
-    requests_per_minute: RateLimit,
-}
-
-/// One quota: what is used of its limit, what is left, and when the use counted today
-/// stops counting (null for a quota that does not reset).
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct Used {
-    used: i64,
-    limit: i64,
-    left: i64,
-    resets_at: Option<String>,
-}
-
-impl Used {
-    fn of(used: i64, limit: i64, resets_at: Option<&str>) -> Used {
-        Used {
-            used,
-            limit,
-            left: (limit - used).max(0),
-            resets_at: resets_at.map(str::to_owned),
-        }
-    }
-}
-
-/// The storage quota: bytes held, bytes reserved for the results of queued and running
-/// jobs, and what is left of the limit after both.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct StorageUsed {
-    used: u64,
-    reserved: u64,
-    limit: i64,
-    left: i64,
-    resets_at: Option<String>,
-}
-
-/// A limit on the rate of requests.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct RateLimit {
-    limit: i64,
-}
-
 /// What the institution has used of each quota, and what is left.
 async fn usage(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<InstitutionId>,
 ) -> Result<Json<Usage>, ApiError> {
-    super::institutions::institution(
-        &state,
-        &caller,
-        &id,
-        super::institutions::read_action(&caller),
-    )
-    .await?;
-    let used = workbench::quotas::usage(&state.store, &id).await?;
-    let quotas = used.quotas;
-    let tomorrow = platform::store::china_midnight_tonight();
-    let frees = Some(used.sampled_frees_at.as_str());
-    Ok(Json(Usage {
-        institution_id: id,
-        concurrent_jobs: Used::of(used.jobs.active, quotas.concurrent_jobs, None),
-        job_seconds_per_day: Used::of(
-            used.jobs.ran_ms / 1000,
-            quotas.job_seconds_per_day,
-            Some(&tomorrow),
-        ),
-        storage_bytes: StorageUsed {
-            used: used.storage_bytes,
-            reserved: used.reserved_bytes,
-            limit: quotas.storage_bytes,
-            left: (quotas.storage_bytes - used.storage_bytes as i64 - used.reserved_bytes as i64)
-                .max(0),
-            resets_at: None,
-        },
-        failed_jobs_per_day: Used::of(
-            used.jobs.failed,
-            quotas.failed_jobs_per_day,
-            Some(&tomorrow),
-        ),
-        sampled_rows_per_day: Used::of(used.sampled_rows, quotas.sampled_rows_per_day, frees),
-        sampled_cells_per_day: Used::of(used.sampled_cells, quotas.sampled_cells_per_day, frees),
-        statistical_releases_per_day: Used::of(
-            used.statistical_releases,
-            quotas.statistical_releases_per_day,
-            None,
-        ),
-        requests_per_minute: RateLimit {
-            limit: quotas.requests_per_minute,
-        },
-    }))
+    Ok(Json(state.quota_usage(&caller, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

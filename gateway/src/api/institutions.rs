@@ -8,7 +8,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use policies::access::{Action, Resource};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use storage::ids::{ApplicationId, InstitutionId, JobId};
 
 use super::page::{Listed, Page, cursor};
@@ -16,6 +16,7 @@ use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use governance::accounts::{self, AccountError};
 use governance::identity::{Caller, Role};
 use governance::progress::{self, ReportContent, ReportError};
+use platform::jobs::{Tables, seen_by};
 use workbench::models::{self, ModelError};
 use workbench::workspace::{Job, WorkspaceError};
 
@@ -129,14 +130,9 @@ pub(super) async fn institution(
     Ok(state.institution(caller, id, action).await?)
 }
 
-/// What reading an institution's things needs: its own users use the workspace,
-/// administrators read the institution.
+/// What reading an institution's things needs ([`platform::jobs::read_action`]).
 pub(super) fn read_action(caller: &Caller) -> Action {
-    if caller.role == Role::Institution {
-        Action::UseWorkspace
-    } else {
-        Action::ReadInstitution
-    }
+    platform::jobs::read_action(caller)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -300,115 +296,13 @@ async fn terminate(
     }))
 }
 
-/// The tables an institution's jobs may read.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct Tables {
-    /// The tables of the data supply list granted to it.
-    items: Vec<GrantedTable>,
-    /// Its own tables and those shared with it (for an institution's users only).
-    own_and_shared: Vec<OwnVisible>,
-    /// Always null: the list is one page.
-    next_cursor: Option<String>,
-}
-
-/// A granted table of the data supply list, with the columns its SQL sees.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct GrantedTable {
-    id: String,
-    name_zh: String,
-    name_en: String,
-    source_unit: String,
-    columns: Vec<GrantedColumn>,
-}
-
-/// A column of a granted table (secret columns are not shown: SQL cannot read them).
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct GrantedColumn {
-    name: String,
-    /// Its SQL type.
-    #[serde(rename = "type")]
-    data_type: String,
-    nullable: bool,
-    name_zh: Option<String>,
-    /// `public` or `masked` (masked values are hashed before a job reads them).
-    sensitivity: Option<&'static str>,
-}
-
-/// An own or shared table as the institution's SQL sees it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct OwnVisible {
-    /// Its name in the institution's SQL.
-    id: String,
-    table_id: String,
-    /// The institution that uploaded it.
-    owner: String,
-    /// Whether the institution owns it.
-    own: bool,
-    /// `private`, `institutions` or `pool`.
-    sharing: String,
-    rows: i64,
-    columns: Vec<workbench::own_data::OwnColumn>,
-}
-
 /// The tables the institution may query: exactly its grants, with their columns.
 async fn tables(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<InstitutionId>,
 ) -> Result<Json<Tables>, ApiError> {
-    institution(&state, &caller, &id, read_action(&caller)).await?;
-    let manifest = catalog::Manifest::builtin();
-    let items = accounts::granted_tables(&state.store, &id)
-        .await?
-        .iter()
-        .filter_map(|t| manifest.table(t))
-        .map(|t| GrantedTable {
-            id: t.id.clone(),
-            name_zh: t.name_zh.clone(),
-            name_en: t.name_en.clone(),
-            source_unit: t.source_unit.clone(),
-            // Secret columns are not visible to the institution's SQL at all.
-            columns: t
-                .arrow_schema()
-                .fields()
-                .iter()
-                .filter(|f| {
-                    t.column(f.name())
-                        .is_none_or(|c| c.sensitivity != catalog::Sensitivity::Secret)
-                })
-                .map(|f| {
-                    let def = t.column(f.name());
-                    GrantedColumn {
-                        name: f.name().clone(),
-                        data_type: catalog::sql_type(f.data_type()).to_string(),
-                        nullable: f.is_nullable(),
-                        name_zh: def.map(|d| d.name_zh.clone()),
-                        sensitivity: def.map(|d| d.sensitivity.as_str()),
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    // The institution's own tables and those shared with it, as its jobs see them.
-    let mut own_and_shared = Vec::new();
-    if caller.role == Role::Institution {
-        for v in state.visible_tables(&caller).await? {
-            own_and_shared.push(OwnVisible {
-                id: v.sql_name,
-                table_id: v.table.id,
-                owner: v.table.institution_id,
-                own: v.own,
-                sharing: v.table.sharing,
-                rows: v.table.rows,
-                columns: v.table.columns,
-            });
-        }
-    }
-    Ok(Json(Tables {
-        items,
-        own_and_shared,
-        next_cursor: None,
-    }))
+    Ok(Json(state.tables(&caller, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -435,24 +329,20 @@ async fn list_jobs(
     Path(id): Path<InstitutionId>,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Listed<Job>>, ApiError> {
-    institution(&state, &caller, &id, read_action(&caller)).await?;
     let limit = page.size()?;
     // Newest first: by submission time, then id; the cursor carries both.
     let after = page.after(2)?;
     let before = after
         .as_ref()
         .map(|k| (k[0].as_str(), JobId::from(k[1].as_str())));
-    let items: Vec<Job> = state
-        .workspaces
-        .list(
+    let items = state
+        .jobs(
+            &caller,
             &id,
             before.as_ref().map(|(at, job)| (*at, job)),
             i64::from(limit),
         )
-        .await?
-        .into_iter()
-        .map(|j| seen_by(&caller, j))
-        .collect();
+        .await?;
     let next_cursor = (items.len() == limit as usize)
         .then(|| {
             items
@@ -468,21 +358,7 @@ async fn read_job(
     caller: Caller,
     Path((id, job)): Path<(InstitutionId, JobId)>,
 ) -> Result<Json<Job>, ApiError> {
-    institution(&state, &caller, &id, read_action(&caller)).await?;
-    Ok(Json(seen_by(
-        &caller,
-        state.workspaces.get(&id, &job).await?,
-    )))
-}
-
-/// A job as `caller` sees it: an institution's users see its figures rounded (issue 14);
-/// administrators, who oversee, see them exact.
-fn seen_by(caller: &Caller, job: Job) -> Job {
-    if caller.role == Role::Institution {
-        job.for_institution()
-    } else {
-        job
-    }
+    Ok(Json(state.job(&caller, &id, &job).await?))
 }
 
 async fn cancel_job(
@@ -490,12 +366,8 @@ async fn cancel_job(
     caller: Caller,
     Path((id, job)): Path<(InstitutionId, JobId)>,
 ) -> Result<Response, ApiError> {
-    institution(&state, &caller, &id, Action::UseWorkspace).await?;
-    let job = state
-        .workspaces
-        .cancel(&id, &job, &caller.user_id, &request_id())
-        .await?;
-    Ok((StatusCode::ACCEPTED, Json(seen_by(&caller, job))).into_response())
+    let job = state.cancel_job(&caller, &id, &job, &request_id()).await?;
+    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
 }
 
 async fn submit_report(
@@ -608,7 +480,8 @@ impl From<ModelError> for ApiError {
     fn from(e: ModelError) -> Self {
         match e {
             ModelError::Refused(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "model_refused", m)
+                let zh = format!("模型未通过检查（{m}）。请检查导出的函数与清单后重新上传。");
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "model_refused", m).with_zh(zh)
             }
             ModelError::Exists(_) => {
                 ApiError::new(StatusCode::CONFLICT, "model_exists", e.to_string())
@@ -620,8 +493,8 @@ impl From<ModelError> for ApiError {
     }
 }
 
-/// Largest module accepted over the API (the sandbox's own limit).
-fn max_model_bytes() -> usize {
+/// Largest module accepted (the sandbox's own limit).
+pub(crate) fn max_model_bytes() -> usize {
     sandbox::SandboxConfig::default().max_module_bytes
 }
 
@@ -659,41 +532,21 @@ async fn upload_model(
     };
     let bytes = axum::body::to_bytes(body, max_model_bytes())
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("a model may be at most {} MiB", max_model_bytes() >> 20),
-            )
-        })?;
-    let bytes = if text {
-        axum::body::Bytes::from(
-            sandbox::assemble(&bytes).map_err(|e| models::ModelError::Refused(e.to_string()))?,
-        )
-    } else {
-        bytes
-    };
-    let workspace = accounts::workspace_path(&state.store, &id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "no_workspace",
-                "the institution has no open workspace",
-            )
-        })?;
-    let sandbox = state.workspaces.sandbox().map_err(ApiError::internal)?;
-    let info = models::upload(
-        &state.store,
-        &sandbox,
-        &workspace,
-        &id,
-        &caller.user_id,
-        &bytes,
-        &request_id(),
-    )
-    .await?;
+        .map_err(|_| model_too_large())?;
+    let info = state
+        .upload_model(&caller, &id, &bytes, text, &request_id())
+        .await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+/// A model past the sandbox's limit on a module's size.
+pub(crate) fn model_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("a model may be at most {} MiB", max_model_bytes() >> 20),
+    )
+    .with_zh(format!("模型文件最大 {} MiB。", max_model_bytes() >> 20))
 }
 
 async fn list_models(
@@ -701,8 +554,7 @@ async fn list_models(
     caller: Caller,
     Path(id): Path<InstitutionId>,
 ) -> Result<Json<Listed<models::ModelInfo>>, ApiError> {
-    institution(&state, &caller, &id, read_action(&caller)).await?;
-    Ok(Json(Listed::all(models::list(&state.store, &id).await?)))
+    Ok(Json(Listed::all(state.models(&caller, &id).await?)))
 }
 
 async fn delete_model(
@@ -710,18 +562,19 @@ async fn delete_model(
     caller: Caller,
     Path((id, model)): Path<(InstitutionId, String)>,
 ) -> Result<StatusCode, ApiError> {
-    institution(&state, &caller, &id, Action::UseWorkspace).await?;
-    models::delete(&state.store, &id, &model, &caller.user_id, &request_id()).await?;
+    state
+        .delete_model(&caller, &id, &model, &request_id())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-impl From<platform::jobs::SubmitError> for ApiError {
-    fn from(e: platform::jobs::SubmitError) -> Self {
-        use platform::jobs::SubmitError;
+impl From<platform::jobs::JobsError> for ApiError {
+    fn from(e: platform::jobs::JobsError) -> Self {
+        use platform::jobs::JobsError;
         match e {
-            SubmitError::Refused(e) => e.into(),
-            SubmitError::OwnData(e) => e.into(),
-            SubmitError::Workspace(e) => e.into(),
+            JobsError::Refused(e) => e.into(),
+            JobsError::OwnData(e) => e.into(),
+            JobsError::Workspace(e) => e.into(),
         }
     }
 }

@@ -36,6 +36,8 @@ pub(crate) use clients::ClientIp;
 pub use clients::{LOGIN_ATTEMPTS_PER_MINUTE, Network, PublicRate, client_address};
 use clients::{LoginLimiter, RateLimiter};
 pub use error::{ApiError, request_id};
+pub(crate) use gate::sample_file;
+pub(crate) use institutions::{max_model_bytes, model_too_large};
 pub use json::{ApiJson, ApiQuery};
 
 use governance::accounts::Quotas;
@@ -308,9 +310,13 @@ fn fresh_request_id() -> String {
 }
 
 /// Whether `path` is of the institutions' side: their workspaces (tables, own data,
-/// models, jobs, releases, products) and the tracing of releases.
+/// models, jobs, releases, products), over the API and as pages, and the tracing of
+/// releases.
 fn institutions_side(path: &str) -> bool {
-    path.starts_with("/api/v1/institutions/") || path == "/api/v1/releases/trace"
+    path.starts_with("/api/v1/institutions/")
+        || path == "/api/v1/releases/trace"
+        || path == "/workspace"
+        || path.starts_with("/workspace/")
 }
 
 /// Serves the institutions' side on the runtime below the public side's priority
@@ -566,6 +572,9 @@ pub(crate) async fn admit(state: &AppState, token: &str) -> Result<Caller, ApiEr
                     "quota requests_per_minute: your institution has made more than {limit} requests this minute; wait {wait} s"
                 ),
             )
+            .with_zh(format!(
+                "本机构本分钟的请求已超过 {limit} 次（每分钟请求配额），请 {wait} 秒后再试。"
+            ))
             .with_details(serde_json::json!({ "quota": "requests_per_minute", "retry_after_seconds": wait })));
         }
     }

@@ -707,7 +707,7 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
         (
             "get",
             "/api/v1/institutions/{id}/tables",
-            body::<super::institutions::Tables>,
+            body::<platform::jobs::Tables>,
         ),
         (
             "post",
@@ -763,7 +763,7 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
         (
             "get",
             "/api/v1/institutions/{id}/usage",
-            body::<super::gate::Usage>,
+            body::<platform::jobs::Usage>,
         ),
         (
             "post",

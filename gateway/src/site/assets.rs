@@ -20,7 +20,7 @@ struct Asset {
 }
 
 /// Every static file the pages use.
-static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
     [
         asset(
             "site",
@@ -41,6 +41,12 @@ static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
             "svg",
             "image/svg+xml",
             include_bytes!("../../assets/icon.svg"),
+        ),
+        asset(
+            "site",
+            "js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../assets/site.js"),
         ),
     ]
 });
@@ -69,6 +75,11 @@ pub(super) fn htmx() -> &'static str {
 /// The address of the site's icon.
 pub(super) fn icon() -> &'static str {
     &ASSETS[2].address
+}
+
+/// The address of the site's own script.
+pub(super) fn script() -> &'static str {
+    &ASSETS[3].address
 }
 
 /// `GET /assets/{name}`: the file, cached for a year (its name changes with its bytes).

@@ -223,7 +223,7 @@ async fn audit_csv(
             e.request_id,
             e.detail.to_string(),
         ];
-        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+        let cells: Vec<String> = row.iter().map(|c| storage::csv::cell(c)).collect();
         csv.push_str(&cells.join(","));
         csv.push_str("\r\n");
     }
@@ -239,35 +239,4 @@ async fn audit_csv(
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
-}
-
-/// A CSV cell: quoted when it holds a separator, a quote or a line break; and a text a
-/// spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab or a carriage return
-/// first) is prefixed with `'`, so that it stays text.
-fn csv_cell(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_cells_are_quoted_and_never_formulas() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(csv_cell("-1+2"), "'-1+2");
-        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
-    }
 }

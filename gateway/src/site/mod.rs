@@ -8,8 +8,10 @@
 
 mod agency;
 mod assets;
+mod charts;
 mod console;
 mod csrf;
+mod data;
 mod objections;
 mod persons;
 mod public;
@@ -17,6 +19,7 @@ mod reports;
 mod session;
 mod source;
 mod tickets;
+mod workspace;
 
 use askama::Template;
 use axum::Router;
@@ -40,6 +43,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(agency::routes())
         .merge(source::routes())
         .merge(console::routes())
+        .merge(workspace::routes())
+        .merge(data::routes())
         .route("/assets/{name}", get(assets::serve))
         .layer(middleware::from_fn(secure))
 }
@@ -84,6 +89,8 @@ pub(crate) struct Chrome {
     pub stylesheet: &'static str,
     /// htmx's address.
     pub htmx: &'static str,
+    /// The site's own script's address.
+    pub script: &'static str,
     /// The icon's address.
     pub icon: &'static str,
     /// The navigation entry of this page (`home`, `special`, `sectors`), if any.
@@ -96,6 +103,7 @@ impl Chrome {
         Chrome {
             stylesheet: assets::stylesheet(),
             htmx: assets::htmx(),
+            script: assets::script(),
             icon: assets::icon(),
             section,
         }

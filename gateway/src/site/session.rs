@@ -102,6 +102,7 @@ fn landing(role: Role) -> &'static str {
     match role {
         Role::AgencyStaff => "/agency/verifications",
         Role::SourceUnit => "/source/objections",
+        Role::Institution => "/workspace",
         _ => "/me",
     }
 }

@@ -14,10 +14,15 @@ use serde_json::Value;
 use super::{GateError, Sample};
 
 /// The sample as CSV: a header of the column names, then one line per released row;
-/// NULL as an empty field, text quoted where it must be.
+/// NULL as an empty field, text quoted where it must be and never a spreadsheet's
+/// formula ([`storage::csv::cell`]).
 pub fn csv(sample: &Sample) -> Vec<u8> {
     let mut out = String::new();
-    let header: Vec<String> = sample.columns.iter().map(|c| field(&c.name)).collect();
+    let header: Vec<String> = sample
+        .columns
+        .iter()
+        .map(|c| storage::csv::cell(&c.name))
+        .collect();
     out.push_str(&header.join(","));
     out.push_str("\r\n");
     for row in &sample.rows {
@@ -25,7 +30,7 @@ pub fn csv(sample: &Sample) -> Vec<u8> {
             .iter()
             .map(|v| match v {
                 Value::Null => String::new(),
-                Value::String(s) => field(s),
+                Value::String(s) => storage::csv::cell(s),
                 other => other.to_string(),
             })
             .collect();
@@ -33,15 +38,6 @@ pub fn csv(sample: &Sample) -> Vec<u8> {
         out.push_str("\r\n");
     }
     out.into_bytes()
-}
-
-/// One CSV field: quoted if it holds a comma, a quote or a line break (RFC 4180).
-fn field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
 }
 
 /// The sample as a Parquet file: whole numbers as BIGINT, other numbers as DOUBLE,
