@@ -220,8 +220,8 @@ test('a source unit resolves an objection from its queue, and the mark is lifted
 
 test('an administrator reads the audit log, filters it, and sees that the chain verifies (issue 19)', async () => {
   const page = await logIn(await newPage(), fixture.admin.username);
-  await page.waitForURL(/\/me$/);
-  await page.getByRole('link', { name: /审计日志/ }).click();
+  await page.waitForURL(/\/console$/);
+  await page.getByRole('navigation', { name: '管理' }).getByRole('link', { name: '审计日志' }).click();
   await page.waitForURL(/\/console\/audit$/);
   assert.match(await page.locator('.notice.ok').innerText(), /审计链校验通过：共 \d+ 条记录/);
   const actions = await page.locator('table.audit tbody tr td:nth-child(4)').allTextContents();

@@ -182,6 +182,17 @@ test('an institution works from its workspace: tables, a job watched to its end,
   assert.equal(await page.locator('svg.deciles rect').count(), 10);
   assert.match(await page.locator('table.metrics').innerText(), /AUC\s+0\.\d{3}/);
   await check(page, 'workspace-evaluation');
+
+  // The progress reports: the schedule and the form; an empty report is refused with
+  // each field named.
+  await page.getByRole('navigation', { name: '工作台' }).getByRole('link', { name: '进度报告' }).click();
+  await page.waitForURL(/\/workspace\/reports$/);
+  assert.match(await page.locator('main').innerText(), /进行中|待提交/);
+  await page.getByRole('button', { name: '提交报告' }).click();
+  await page.waitForLoadState();
+  assert.ok(page.status >= 400 && page.status < 500, String(page.status));
+  assert.ok((await page.locator('[aria-invalid="true"], [role="alert"]').count()) > 0);
+  await check(page, 'workspace-reports');
 });
 
 test("another institution's job is not found, and changing the address shows nothing of it", async () => {

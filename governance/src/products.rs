@@ -313,6 +313,11 @@ pub async fn of_institution(
     Ok(store.products_of(institution_id).await?)
 }
 
+/// Every product, newest first (for administrators).
+pub async fn all(store: &Store) -> Result<Vec<Product>, ProductError> {
+    Ok(store.all_products().await?)
+}
+
 /// The reviewers assigned to a product.
 pub async fn reviewers(store: &Store, id: &ProductId) -> Result<Vec<String>, StoreError> {
     store.product_reviewers(id).await

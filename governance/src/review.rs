@@ -99,6 +99,28 @@ pub async fn reviewers(
     store.application_reviewers(application_id).await
 }
 
+/// An application or a product assigned to a reviewer.
+#[derive(Clone, Debug)]
+pub struct Assigned {
+    /// `application` or `product`.
+    pub kind: String,
+    /// Its id.
+    pub id: String,
+    /// The applicant institution's name, or the product's.
+    pub name: String,
+    /// Its status.
+    pub status: String,
+    /// When the reviewer was assigned.
+    pub assigned_at: String,
+    /// Whether the reviewer's review is in.
+    pub reviewed: bool,
+}
+
+/// The applications and products assigned to reviewer `reviewer_id`, newest first.
+pub async fn assignments(store: &Store, reviewer_id: &UserId) -> Result<Vec<Assigned>, StoreError> {
+    store.assignments(reviewer_id).await
+}
+
 /// The unified social credit codes a reviewer has declared as affiliations.
 pub async fn affiliations(store: &Store, user_id: &UserId) -> Result<Vec<String>, StoreError> {
     store.affiliations(user_id).await

@@ -27,6 +27,9 @@ pub enum JobsError {
     /// The workspace refused it (its SQL, a quota, an unknown job) or failed.
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
+    /// A progress report was refused (a field, a period reported already).
+    #[error(transparent)]
+    Report(#[from] governance::progress::ReportError),
 }
 
 impl From<StoreError> for JobsError {
@@ -366,5 +369,51 @@ impl Platform {
             .cancel(id, job, &caller.user_id, request_id)
             .await?;
         Ok(seen_by(caller, job))
+    }
+
+    /// Institution `id`'s reporting schedule, period by period with where its report
+    /// stands, and the reports submitted.
+    pub async fn progress_reports(
+        &self,
+        caller: &Caller,
+        id: &InstitutionId,
+    ) -> Result<
+        (
+            Vec<governance::progress::Period>,
+            Vec<governance::progress::ProgressReport>,
+        ),
+        JobsError,
+    > {
+        let action = if caller.role == Role::Institution {
+            Action::SubmitReport
+        } else {
+            Action::ReadInstitution
+        };
+        self.institution(caller, id, action).await?;
+        let today = crate::store::china_today();
+        Ok((
+            governance::progress::schedule(&self.store, id, today, self.settings.reports).await?,
+            governance::progress::list(&self.store, id).await?,
+        ))
+    }
+
+    /// Submits institution `id`'s progress report for a period of its schedule.
+    pub async fn submit_progress_report(
+        &self,
+        caller: &Caller,
+        id: &InstitutionId,
+        content: &governance::progress::ReportContent,
+        request_id: &RequestId,
+    ) -> Result<governance::progress::ProgressReport, JobsError> {
+        self.institution(caller, id, Action::SubmitReport).await?;
+        Ok(governance::progress::submit(
+            &self.store,
+            id,
+            content,
+            self.settings.reports,
+            &caller.user_id,
+            request_id,
+        )
+        .await?)
     }
 }

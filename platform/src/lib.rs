@@ -19,6 +19,7 @@ pub mod objections;
 pub mod own_data;
 pub mod persons;
 pub mod releases;
+pub mod review;
 pub mod settings;
 pub mod store;
 pub mod tickets;
@@ -466,7 +467,7 @@ impl Platform {
         reviewer_ids: &[UserId],
         action: Action,
         target: impl Fn(&str) -> Resource,
-        whose: &str,
+        (whose, whose_zh): (&str, &str),
     ) -> Result<(), Refusal> {
         for (i, reviewer) in reviewer_ids.iter().enumerate() {
             let principal = Principal {
@@ -481,13 +482,24 @@ impl Platform {
                 .is_allowed(&principal, action, &target(reviewer))
                 .map_err(rules_failed)?;
             if !allowed {
+                // Named as people know them: their name and login, not an id.
+                let name = governance::identity::list_users(&self.store)
+                    .await?
+                    .into_iter()
+                    .find(|u| u.id == reviewer.as_str())
+                    .map_or_else(
+                        || reviewer.to_string(),
+                        |u| format!("{} ({})", u.display_name, u.username),
+                    );
                 return Err(Refusal::Invalid {
                     field: format!("reviewer_ids[{i}]"),
                     message: storage::said::Said::new(
                         format!(
-                            "reviewer '{reviewer}' has declared an affiliation with {whose} and may not review it"
+                            "reviewer {name} ('{reviewer}') has declared an affiliation with {whose} and may not review it; none was assigned"
                         ),
-                        format!("评审专家“{reviewer}”已申报与{whose}存在关联，不能评审。"),
+                        format!(
+                            "评审专家 {name} 已申报与{whose_zh}存在关联，不能评审（利益冲突）；本次未分配任何专家。"
+                        ),
                     ),
                 });
             }

@@ -37,6 +37,58 @@ pub async fn approved(
     enterprise: &(String, String),
     data_supply: &[&str],
 ) -> (String, String, String) {
+    let (path, applicant, admin, reviewers) =
+        under_review(app, username, enterprise, data_supply).await;
+    // The reviewers see the criteria and the evidence files.
+    let (status, seen) = app
+        .call(Method::GET, &path, Some(&reviewers[0].1), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen["criteria"]["all_required_passed"], true);
+    let (status, files) = app
+        .call(
+            Method::GET,
+            &format!("{path}/evidence"),
+            Some(&reviewers[0].1),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{files}");
+    assert_eq!(files["items"].as_array().map(Vec::len), Some(2));
+    for (_, token) in &reviewers {
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("{path}/reviews"),
+                Some(token),
+                Some(json!({ "compliance": 90, "innovation": 75, "prospects": 80, "opinion": "材料齐全，符合全部准入条件。" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("{path}/decision"),
+            Some(&admin),
+            Some(json!({ "decision": "approved", "reason": "三位专家一致同意" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = path.rsplit('/').next().expect("id").to_owned();
+    (id, applicant, admin)
+}
+
+/// An application by `username` for the enterprise `(uscc, name)`, submitted and its
+/// criteria checked, with three reviewers (`expert{0,1,2}.{username}`) assigned by the
+/// administrator `admin.{username}`. Returns (the application's API path, applicant
+/// token, admin token, (reviewer id, reviewer token) × 3).
+pub async fn under_review(
+    app: &TestApp,
+    username: &str,
+    enterprise: &(String, String),
+    data_supply: &[&str],
+) -> (String, String, String, Vec<(String, String)>) {
     let applicant = register(app, username).await;
     let mut form = complete_form();
     form["uscc"] = json!(enterprise.0);
@@ -101,44 +153,7 @@ pub async fn approved(
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // The reviewers see the criteria and the evidence files.
-    let (status, seen) = app
-        .call(Method::GET, &path, Some(&reviewers[0].1), None)
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(seen["criteria"]["all_required_passed"], true);
-    let (status, files) = app
-        .call(
-            Method::GET,
-            &format!("{path}/evidence"),
-            Some(&reviewers[0].1),
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{files}");
-    assert_eq!(files["items"].as_array().map(Vec::len), Some(2));
-    for (_, token) in &reviewers {
-        let (status, body) = app
-            .call(
-                Method::POST,
-                &format!("{path}/reviews"),
-                Some(token),
-                Some(json!({ "compliance": 90, "innovation": 75, "prospects": 80, "opinion": "材料齐全，符合全部准入条件。" })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
-    let (status, body) = app
-        .call(
-            Method::POST,
-            &format!("{path}/decision"),
-            Some(&admin),
-            Some(json!({ "decision": "approved", "reason": "三位专家一致同意" })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let id = path.rsplit('/').next().expect("id").to_owned();
-    (id, applicant, admin)
+    (path, applicant, admin, reviewers)
 }
 
 /// Waits until `check` holds for the job (polling as an administrator).

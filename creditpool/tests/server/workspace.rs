@@ -4,6 +4,7 @@
 //! found; forms without their token refused; a suspension stopping the open pages at
 //! once. What the pages released is the gate's, in its ledger and the audit log.
 
+use governance::identity::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -114,4 +115,101 @@ fn loans_as_csv(to: &std::path::Path) {
         }
     }
     std::fs::write(to, csv).expect("csv");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_pages() {
+    let _cores = crate::helpers::exclusive_cores().await;
+    let app = TestApp::spawn().await;
+    // An institution with its loans, a model, a scored job and a sample released.
+    let (institution, token, admin) = opened(&app, "browser.lender", &TABLES, 0).await;
+    let base = format!("/api/v1/institutions/{institution}");
+    crate::products::loans_and_model(&app, &token, &base).await;
+    let job = submit_job(&app, &token, &institution, SCORED).await;
+    let done = crate::lifecycle::job_until(&app, &admin, &institution, &job, |j| {
+        j["ended_at"].is_string()
+    })
+    .await;
+    assert_eq!(done["state"], "succeeded", "{done}");
+    let (status, sample) = app
+        .call(
+            Method::POST,
+            &format!("{base}/jobs/{job}/sample"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sample}");
+    // An application under review by three experts, who will review the product too.
+    let enterprises = crate::lifecycle::eligible(&app, 2).await;
+    let (path, _, _, reviewers) =
+        crate::lifecycle::under_review(&app, "browser.applicant", &enterprises[1], &TABLES).await;
+    // A reviewer who belongs to the institution: a conflict of interest for its product.
+    let conflicted = app.user("browser.conflicted", Role::Reviewer).await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/api/v1/me/affiliations",
+            Some(&app.login("browser.conflicted").await),
+            Some(json!({ "usccs": [enterprises[0].0] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A real enterprise neither of them, for a declared affiliation.
+    let unrelated = app
+        .search_samples(10)
+        .await
+        .into_iter()
+        .find(|s| s["uscc"] != enterprises[0].0.as_str() && s["uscc"] != enterprises[1].0.as_str())
+        .expect("another enterprise");
+    let fixture = json!({
+        "base_url": app.url(""),
+        "password": PASSWORD,
+        "unrelated_uscc": unrelated["uscc"],
+        "username": "browser.lender",
+        "institution_id": institution,
+        "job": job,
+        "admin_token": admin,
+        "admin": "admin.browser.lender",
+        "conflicted": { "username": "browser.conflicted", "id": conflicted },
+        "application_id": path.rsplit('/').next().expect("id"),
+        "applicant": enterprises[1].1,
+        "reviewers": (0..3).map(|i| json!({
+            "username": format!("expert{i}.browser.applicant"),
+            "id": reviewers[i].0,
+        })).collect::<Vec<_>>(),
+    });
+    all_pass("browser/review.test.mjs", &fixture).await;
+
+    // The product is on the public list; the reviews and the decision are audited.
+    let (_, public) = app
+        .call(Method::GET, "/api/v1/public/products", None, None)
+        .await;
+    assert!(
+        public["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|p| p["product_name"] == "小微企业贷前风险分"),
+        "{public}"
+    );
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY seq")
+        .fetch_all(app.store.pool())
+        .await
+        .expect("the audit log reads");
+    for action in [
+        "product.registered",
+        "product.reviewed",
+        "application.reviewed",
+        "product.recommended",
+        "product.reviewers_assigned",
+        "application.approved",
+        "institution.opened",
+        "reviewer.affiliations_declared",
+    ] {
+        assert!(
+            actions.iter().any(|a| a == action),
+            "{action} in {actions:?}"
+        );
+    }
 }

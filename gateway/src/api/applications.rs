@@ -139,33 +139,15 @@ pub(super) struct CatalogTable {
     info_class: &'static str,
 }
 
-/// The application as a resource of the access rules, with its reviewers.
-async fn resource(state: &AppState, a: &Application) -> Result<Resource, ApiError> {
-    Ok(Resource::Application {
-        id: a.id.to_string(),
-        applicant: a.applicant_id.to_string(),
-        uscc: policies::Uscc::canonical(a.form.uscc.as_deref().unwrap_or_default()),
-        reviewers: governance::review::reviewers(&state.store, &a.id).await?,
-    })
-}
-
-/// Loads an application the caller may `action`; one they may not see is "not found".
+/// Loads an application the caller may `action`; one they may not see is "not found"
+/// ([`platform::Platform::application`]).
 pub(super) async fn visible(
     state: &AppState,
     caller: &Caller,
     id: &ApplicationId,
     action: Action,
 ) -> Result<Application, ApiError> {
-    let application = applications::get(&state.store, id).await?;
-    let target = resource(state, &application).await?;
-    if state
-        .authorize(caller, Action::ReadApplication, &target)
-        .is_err()
-    {
-        return Err(ApiError::not_found("application"));
-    }
-    state.authorize(caller, action, &target)?;
-    Ok(application)
+    Ok(state.application(caller, id, action).await?)
 }
 
 async fn create(
@@ -185,27 +167,12 @@ async fn list(
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Listed<Application>>, ApiError> {
     let limit = page.size()?;
-    let all = state
-        .authorize(&caller, Action::ListApplications, &Resource::Platform)
-        .is_ok();
-    let own = (!all).then_some(caller.user_id.as_str());
     let after = page.after(1)?.map(|mut key| key.remove(0));
-    let page_items = applications::list(&state.store, own, limit, after.as_deref()).await?;
-    let next_cursor = (page_items.len() == limit as usize)
-        .then(|| page_items.last().map(|a| cursor(&[a.id.as_str()])))
-        .flatten();
-    // Each listed as the single read would allow it (a suspended institution's applicant
-    // reads none), so the list never shows what a read refuses.
-    let mut items = Vec::with_capacity(page_items.len());
-    for application in page_items {
-        let target = resource(&state, &application).await?;
-        if state
-            .authorize(&caller, Action::ReadApplication, &target)
-            .is_ok()
-        {
-            items.push(application);
-        }
-    }
+    // The cursor is the last id of the page as stored, before the reads are filtered.
+    let (items, last) = state
+        .applications_page(&caller, limit, after.as_deref())
+        .await?;
+    let next_cursor = last.map(|id| cursor(&[id.as_str()]));
     Ok(Json(Listed { items, next_cursor }))
 }
 

@@ -113,6 +113,11 @@ impl ApiError {
         self.0.field.as_deref()
     }
 
+    /// Its structured details, if it has any.
+    pub fn details(&self) -> Option<&serde_json::Value> {
+        self.0.details.as_ref()
+    }
+
     /// The same error with structured details (e.g. every field at fault).
     pub fn with_details(mut self, details: serde_json::Value) -> ApiError {
         self.0.details = Some(details);

@@ -130,11 +130,6 @@ pub(super) async fn institution(
     Ok(state.institution(caller, id, action).await?)
 }
 
-/// What reading an institution's things needs ([`platform::jobs::read_action`]).
-pub(super) fn read_action(caller: &Caller) -> Action {
-    platform::jobs::read_action(caller)
-}
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Opening {
@@ -146,16 +141,9 @@ async fn open_batch(
     caller: Caller,
     ApiJson(body): ApiJson<Opening>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, Action::OpenAccounts, &Resource::Platform)?;
-    let opened = accounts::open_batch(
-        &state.store,
-        &body.application_ids,
-        state.settings.default_quotas,
-        &state.settings.workspaces_dir,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
+    let opened = state
+        .open_accounts(&caller, &body.application_ids, &request_id())
+        .await?;
     Ok((StatusCode::CREATED, Json(OpenedBatch { opened })).into_response())
 }
 
@@ -376,16 +364,9 @@ async fn submit_report(
     Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<ReportContent>,
 ) -> Result<Response, ApiError> {
-    institution(&state, &caller, &id, Action::SubmitReport).await?;
-    let report = progress::submit(
-        &state.store,
-        &id,
-        &body,
-        state.settings.reports,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
+    let report = state
+        .submit_progress_report(&caller, &id, &body, &request_id())
+        .await?;
     Ok((StatusCode::CREATED, Json(report)).into_response())
 }
 
@@ -395,16 +376,10 @@ async fn list_reports(
     caller: Caller,
     Path(id): Path<InstitutionId>,
 ) -> Result<Json<Reports>, ApiError> {
-    let action = if caller.role == Role::Institution {
-        Action::SubmitReport
-    } else {
-        Action::ReadInstitution
-    };
-    institution(&state, &caller, &id, action).await?;
-    let today = platform::store::china_today();
+    let (schedule, items) = state.progress_reports(&caller, &id).await?;
     Ok(Json(Reports {
-        schedule: progress::schedule(&state.store, &id, today, state.settings.reports).await?,
-        items: progress::list(&state.store, &id).await?,
+        schedule,
+        items,
         next_cursor: None,
     }))
 }
@@ -575,6 +550,7 @@ impl From<platform::jobs::JobsError> for ApiError {
             JobsError::Refused(e) => e.into(),
             JobsError::OwnData(e) => e.into(),
             JobsError::Workspace(e) => e.into(),
+            JobsError::Report(e) => e.into(),
         }
     }
 }

@@ -153,11 +153,6 @@ impl RequestCounter {
     }
 }
 
-/// The caller as the access rules see them.
-pub(crate) fn principal(caller: &Caller) -> policies::access::Principal {
-    platform::principal(caller)
-}
-
 /// The whole application: API, health checks, request ids, JSON errors everywhere.
 pub fn app(state: AppState) -> Router {
     Router::new()

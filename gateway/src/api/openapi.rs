@@ -73,6 +73,7 @@ const OPS: &[Op] = &[
     op!("get" "/api/v1/applications/{id}/reviews", "review", "Reviews, blind until the decision: the applicant sees the status and how many reviews are in (reviews_in), not who wrote what; a reviewer sees only their own; administrators see all. After the decision everyone who may read the application sees every review.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
     op!("post" "/api/v1/applications/{id}/decision", "review", "Record the decision (approved or rejected) with a reason, once every assigned reviewer has reviewed.", auth = true, body = Some((JSON, "{decision, reason}")), ok = 200, errors = [(404, "not_found"), (409, "wrong_stage")]),
     op!("put" "/api/v1/me/affiliations", "review", "A reviewer declares the institutions (USCCs) they belong to, replacing the earlier list; audited with what was added and removed. 409 affiliation_in_use when a code would be withdrawn while the reviewer is assigned to an undecided application or product of that code.", auth = true, body = Some((JSON, "{usccs}")), ok = 200, errors = [(403, "forbidden"), (409, "affiliation_in_use"), (422, "invalid_field")]),
+    op!("get" "/api/v1/me/assignments", "review", "A reviewer's applications and products assigned to them, newest first: kind, id, name, status, when assigned and whether their review is in. Others are refused (403).", auth = true, body = None, ok = 200, errors = [(403, "forbidden")]),
     op!("post" "/api/v1/institutions", "institutions", "Batch opening (P3): accounts for approved applications, all or none; each gets a workspace, grants equal to its data supply list and default quotas.", auth = true, body = Some((JSON, "{application_ids}")), ok = 201, errors = []),
     op!("get" "/api/v1/institutions", "institutions", "Institutions (administrators), paged with limit and cursor (an opaque next_cursor; any other is refused).", auth = true, body = None, ok = 200, errors = [(422, "invalid_field")]),
     op!("get" "/api/v1/institutions/{id}", "institutions", "One institution: status, grants, quotas, lifecycle and deletion record. An institution reads its own, even while suspended.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
@@ -717,7 +718,7 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
         (
             "get",
             "/api/v1/products/{id}",
-            body::<super::products::ProductView>,
+            body::<platform::review::ProductView>,
         ),
         (
             "get",
@@ -810,12 +811,17 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
         (
             "get",
             "/api/v1/applications/{id}/reviews",
-            body::<super::review::Reviews>,
+            body::<platform::review::Reviews>,
         ),
         (
             "put",
             "/api/v1/me/affiliations",
             body::<super::review::Affiliated>,
+        ),
+        (
+            "get",
+            "/api/v1/me/assignments",
+            list::<platform::review::Assignment>,
         ),
         (
             "post",

@@ -3,16 +3,16 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{post, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use policies::access::{Action, Resource};
 use serde::Deserialize;
 use storage::ids::{ApplicationId, UserId};
 
-use super::applications::visible;
+use super::page::Listed;
 use super::{ApiError, ApiJson, AppState, request_id};
 use governance::identity::Caller;
 use governance::review::{self, ReviewError, Scores};
+use platform::review::{ReviewFailure, Reviews};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -23,6 +23,7 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/applications/{id}/decision", post(decide))
         .route("/me/affiliations", put(declare_affiliations))
+        .route("/me/assignments", get(assignments))
 }
 
 impl From<ReviewError> for ApiError {
@@ -53,32 +54,9 @@ async fn assign(
     Path(id): Path<ApplicationId>,
     ApiJson(body): ApiJson<Assignment>,
 ) -> Result<Json<Assigned>, ApiError> {
-    let application = visible(&state, &caller, &id, Action::AssignReviewers).await?;
-    // A reviewer with a conflict of interest is refused here, by the same rule that
-    // would stop them reviewing.
-    let uscc = policies::Uscc::canonical(application.form.uscc.as_deref().unwrap_or_default());
-    state
-        .refuse_conflicts(
-            &body.reviewer_ids,
-            Action::ReviewApplication,
-            |reviewer| Resource::Application {
-                id: id.to_string(),
-                applicant: application.applicant_id.to_string(),
-                uscc: uscc.clone(),
-                reviewers: vec![reviewer.to_owned()],
-            },
-            &format!("the applicant ({uscc})"),
-        )
+    let assigned = state
+        .assign_application_reviewers(&caller, &id, &body.reviewer_ids, &request_id())
         .await?;
-    let assigned = review::assign(
-        &state.store,
-        &id,
-        &body.reviewer_ids,
-        state.settings.min_reviewers,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
     Ok(Json(Assigned {
         status: "under_review",
         reviewers: assigned,
@@ -91,8 +69,9 @@ async fn submit_review(
     Path(id): Path<ApplicationId>,
     ApiJson(scores): ApiJson<Scores>,
 ) -> Result<Response, ApiError> {
-    visible(&state, &caller, &id, Action::ReviewApplication).await?;
-    review::submit_review(&state.store, &id, &caller.user_id, &scores, &request_id()).await?;
+    state
+        .review_application(&caller, &id, &scores, &request_id())
+        .await?;
     Ok((StatusCode::CREATED, Json(Reviewed { status: "reviewed" })).into_response())
 }
 
@@ -101,28 +80,7 @@ async fn list_reviews(
     caller: Caller,
     Path(id): Path<ApplicationId>,
 ) -> Result<Json<Reviews>, ApiError> {
-    let application = visible(&state, &caller, &id, Action::ReadApplication).await?;
-    let decision = review::decision(&state.store, &id).await?;
-    let mut reviews = review::reviews(&state.store, &id).await?;
-    let reviews_in = reviews.len();
-    // Blind review (issue 15), until the decision: each reviewer sees only their own
-    // review, the applicant how many are in and not who wrote what; administrators see
-    // all. After it, the reviews are shown as the workflow intends.
-    if decision.is_none() {
-        match caller.role {
-            governance::identity::Role::Administrator => {}
-            governance::identity::Role::Reviewer => {
-                reviews.retain(|r| r.reviewer_id == caller.user_id)
-            }
-            _ => reviews.clear(),
-        }
-    }
-    Ok(Json(Reviews {
-        status: application.status,
-        reviews_in,
-        reviews,
-        decision,
-    }))
+    Ok(Json(state.application_reviews(&caller, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -138,7 +96,6 @@ async fn decide(
     Path(id): Path<ApplicationId>,
     ApiJson(body): ApiJson<DecisionBody>,
 ) -> Result<Json<review::Decision>, ApiError> {
-    visible(&state, &caller, &id, Action::DecideApplication).await?;
     let approved = match body.decision.as_str() {
         "approved" => true,
         "rejected" => false,
@@ -150,15 +107,9 @@ async fn decide(
         }
     };
     Ok(Json(
-        review::decide(
-            &state.store,
-            &id,
-            approved,
-            &body.reason,
-            &caller.user_id,
-            &request_id(),
-        )
-        .await?,
+        state
+            .decide_application(&caller, &id, approved, &body.reason, &request_id())
+            .await?,
     ))
 }
 
@@ -174,11 +125,19 @@ async fn declare_affiliations(
     caller: Caller,
     ApiJson(body): ApiJson<Affiliations>,
 ) -> Result<Json<Affiliated>, ApiError> {
-    state.authorize(&caller, Action::DeclareAffiliations, &Resource::Platform)?;
-    let usccs =
-        review::declare_affiliations(&state.store, &caller.user_id, &body.usccs, &request_id())
-            .await?;
+    let usccs = state
+        .declare_affiliations(&caller, &body.usccs, &request_id())
+        .await?;
     Ok(Json(Affiliated { usccs }))
+}
+
+/// The applications and products assigned to the reviewer, newest first, each with
+/// whether their review is in.
+async fn assignments(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Listed<platform::review::Assignment>>, ApiError> {
+    Ok(Json(Listed::all(state.assignments(&caller).await?)))
 }
 
 /// Reviewers assigned to an application or a product.
@@ -197,22 +156,23 @@ pub(super) struct Reviewed {
     status: &'static str,
 }
 
-/// An application's reviews, as the caller may see them (blind until the decision).
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub(super) struct Reviews {
-    /// The application's status.
-    status: storage::states::ApplicationStatus,
-    /// How many reviews are in.
-    reviews_in: usize,
-    /// The reviews the caller may read.
-    reviews: Vec<review::Review>,
-    /// The decision, once made.
-    decision: Option<review::Decision>,
-}
-
 /// The institutions (USCCs) a reviewer declared.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub(super) struct Affiliated {
     /// Their codes, as stored.
     usccs: Vec<String>,
+}
+
+impl From<ReviewFailure> for ApiError {
+    fn from(e: ReviewFailure) -> Self {
+        match e {
+            ReviewFailure::Refused(e) => e.into(),
+            ReviewFailure::Application(e) => e.into(),
+            ReviewFailure::Review(e) => e.into(),
+            ReviewFailure::Product(e) => e.into(),
+            ReviewFailure::Account(e) => e.into(),
+            ReviewFailure::Report(e) => e.into(),
+            ReviewFailure::Store(e) => e.into(),
+        }
+    }
 }

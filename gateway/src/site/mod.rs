@@ -6,6 +6,7 @@
 //! by the template engine; the Content-Security-Policy allows no inline script or style
 //! and nothing from another host.
 
+mod admin;
 mod agency;
 mod assets;
 mod charts;
@@ -14,8 +15,11 @@ mod csrf;
 mod data;
 mod objections;
 mod persons;
+mod products;
+mod progress;
 mod public;
 mod reports;
+mod review;
 mod session;
 mod source;
 mod tickets;
@@ -45,6 +49,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(console::routes())
         .merge(workspace::routes())
         .merge(data::routes())
+        .merge(review::routes())
+        .merge(products::routes())
+        .merge(admin::routes())
+        .merge(progress::routes())
         .route("/assets/{name}", get(assets::serve))
         .layer(middleware::from_fn(secure))
 }
@@ -373,6 +381,21 @@ impl Faults {
             None => faults.general = Some(error.message_zh().to_owned()),
         }
         faults
+    }
+
+    /// The general refusal shown beside `field` instead (a form of one field).
+    pub(crate) fn general_on(mut self, field: &str) -> Faults {
+        if let Some(message) = self.general.take() {
+            self.by_field.insert(field.to_owned(), message);
+        }
+        self
+    }
+
+    /// `message` beside `field` (the first message a field gets is kept).
+    pub(crate) fn add(&mut self, field: &str, message: &str) {
+        self.by_field
+            .entry(field.to_owned())
+            .or_insert_with(|| message.to_owned());
     }
 
     /// One field at fault.

@@ -103,6 +103,8 @@ fn landing(role: Role) -> &'static str {
         Role::AgencyStaff => "/agency/verifications",
         Role::SourceUnit => "/source/objections",
         Role::Institution => "/workspace",
+        Role::Reviewer => "/review",
+        Role::Administrator => "/console",
         _ => "/me",
     }
 }

@@ -81,6 +81,26 @@ pub(super) fn bytes(n: i64) -> String {
     }
 }
 
+/// A reporting period's status in words.
+pub(super) fn period_zh(status: &str) -> &'static str {
+    match status {
+        "in_progress" => "进行中",
+        "due" => "待提交",
+        "overdue" => "已逾期",
+        "submitted" => "已按时提交",
+        _ => "逾期提交",
+    }
+}
+
+/// An institution's status in words.
+pub(super) fn institution_status_zh(status: InstitutionStatus) -> &'static str {
+    match status {
+        InstitutionStatus::Active => "正常",
+        InstitutionStatus::Suspended => "已暂停",
+        InstitutionStatus::Terminated => "已终止",
+    }
+}
+
 /// A job's state in words.
 fn state_zh(job: &Job) -> &'static str {
     match job.state.as_str() {
@@ -320,12 +340,7 @@ async fn dashboard(
             end: super::date_zh(p.end),
             due_on: super::date_zh(p.due_on),
             late: matches!(p.status.as_str(), "overdue" | "submitted_late"),
-            status: match p.status.as_str() {
-                "due" => "待提交",
-                "overdue" => "已逾期",
-                "submitted" => "已按时提交",
-                _ => "逾期提交",
-            },
+            status: period_zh(&p.status),
         })
         .collect();
     let recent = state

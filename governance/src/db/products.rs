@@ -52,6 +52,8 @@ pub(crate) trait Products {
     -> Result<Vec<Product>, StoreError>;
     /// The reviewers assigned to a product, by id.
     async fn product_reviewers(&self, id: &str) -> Result<Vec<String>, StoreError>;
+    /// Every product, newest first.
+    async fn all_products(&self) -> Result<Vec<Product>, StoreError>;
     /// The reviewers assigned to a product, by id, read in `tx`.
     async fn product_reviewers_in(&self, tx: &mut Tx, id: &str) -> Result<Vec<String>, StoreError>;
     /// The status of a product, read in `tx`, if it exists.
@@ -203,6 +205,18 @@ impl Products for Store {
              WHERE p.institution_id = ? ORDER BY p.registered_at DESC",
         )
         .bind(institution_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(product)
+        .collect()
+    }
+
+    async fn all_products(&self) -> Result<Vec<Product>, StoreError> {
+        sqlx::query(
+            "SELECT p.*, i.name, i.uscc FROM products p JOIN institutions i ON i.id = p.institution_id \
+             ORDER BY p.registered_at DESC",
+        )
         .fetch_all(self.pool())
         .await?
         .iter()

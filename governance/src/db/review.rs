@@ -8,7 +8,7 @@ use storage::states::ApplicationStatus;
 
 use storage::store::{Store, StoreError, Tx};
 
-use crate::review::{Decision, Review};
+use crate::review::{Assigned, Decision, Review};
 
 /// A review as it is stored.
 pub(crate) struct NewReview<'a> {
@@ -23,6 +23,8 @@ pub(crate) struct NewReview<'a> {
 
 /// Where reviews, decisions and affiliations are kept: what a backend implements.
 pub(crate) trait Reviews {
+    /// The applications and products assigned to a reviewer, newest assignment first.
+    async fn assignments(&self, reviewer_id: &UserId) -> Result<Vec<Assigned>, StoreError>;
     /// The reviewers assigned to an application, by id.
     async fn application_reviewers(
         &self,
@@ -154,6 +156,40 @@ async fn application_reviewers_on(
 }
 
 impl Reviews for Store {
+    async fn assignments(&self, reviewer_id: &UserId) -> Result<Vec<Assigned>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT 'application' AS kind, a.id AS id,
+                    COALESCE(json_extract(a.form, '$.institution_name'), '') AS name,
+                    a.status AS status, ar.assigned_at AS assigned_at,
+                    EXISTS (SELECT 1 FROM reviews r
+                             WHERE r.application_id = a.id AND r.reviewer_id = ar.reviewer_id) AS reviewed
+               FROM application_reviewers ar JOIN applications a ON a.id = ar.application_id
+              WHERE ar.reviewer_id = ?1
+             UNION ALL
+             SELECT 'product', p.id, COALESCE(json_extract(p.form, '$.product_name'), ''),
+                    p.status, pr.assigned_at,
+                    EXISTS (SELECT 1 FROM product_reviews r
+                             WHERE r.product_id = p.id AND r.reviewer_id = pr.reviewer_id)
+               FROM product_reviewers pr JOIN products p ON p.id = pr.product_id
+              WHERE pr.reviewer_id = ?1
+             ORDER BY assigned_at DESC, id",
+        )
+        .bind(reviewer_id)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| Assigned {
+                kind: row.get("kind"),
+                id: row.get("id"),
+                name: row.get("name"),
+                status: row.get("status"),
+                assigned_at: row.get("assigned_at"),
+                reviewed: row.get::<i64, _>("reviewed") != 0,
+            })
+            .collect())
+    }
+
     async fn application_reviewers(
         &self,
         application_id: &ApplicationId,

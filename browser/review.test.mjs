@@ -1,0 +1,221 @@
+// Reviewers and an institution in a real browser (issue 19, BRIEF P3, P8, P9), against
+// the server creditpool/tests/server/workspace.rs started with an institution whose
+// scored job has a released sample, and an application under review by three experts:
+// the institution registers its product from the job (every field at fault named at
+// once first); the administrator assigns the experts (one with a conflict of interest
+// refused with the reason); each expert finds the application and the product in one list, reads the
+// criteria's evidence and the institution's management record, and scores them, blind
+// to the others until the decision; an expert declares a conflict of interest; after
+// the decisions (the application approved and its account opened in a batch, the
+// product recommended) the product is on the public products page.
+//
+// FIXTURE: base_url, password, username (the institution's user), institution_id,
+// job, admin_token, admin (its username), conflicted {username, id}, application_id, applicant (the applicant's name), reviewers
+// [{username, id}] × 3, unrelated_uscc (an enterprise neither of them).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fixture, base, newPage, check } from './harness.mjs';
+
+async function logIn(page, username, landing) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel('登录名').fill(username);
+  await page.getByLabel('密码', { exact: true }).fill(fixture.password);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.waitForURL(landing);
+  return page;
+}
+
+async function api(method, path, body) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${fixture.admin_token}`, 'content-type': 'application/json' },
+    body: body && JSON.stringify(body),
+  });
+  const text = await r.text();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+const PRODUCT = '小微企业贷前风险分';
+// The first expert's signed-in page, kept for the end: logins from one address are
+// limited to a few a minute, and this file signs in six people.
+let firstExpert;
+
+test('the institution registers its product from a job, every field at fault named at once (P8)', async () => {
+  const page = await logIn(await newPage(), fixture.username, /\/workspace$/);
+  await page.getByRole('navigation', { name: '工作台' }).getByRole('link', { name: '产品' }).click();
+  await page.waitForURL(/\/workspace\/products$/);
+  await page.getByRole('button', { name: '登记产品' }).click();
+  await page.waitForURL(/\/workspace\/products$/);
+  assert.equal(page.status, 422);
+  const invalid = await page.locator('[aria-invalid="true"]').count();
+  assert.ok(invalid >= 6, `every empty field named at once: ${invalid}`);
+  await check(page, 'products-refused');
+
+  await page.getByLabel('产品名称').fill(PRODUCT);
+  await page.getByLabel('联系人').fill('王敏');
+  await page.getByLabel('联系电话').fill('13812345678');
+  await page.getByLabel(/^作业/).selectOption(fixture.job);
+  await page.getByLabel('使用的数据').fill('本机构贷款表现数据，公共信用信息中的行政处罚、经营异常名录和登记信息');
+  await page.getByLabel('模型说明').fill('线性评分卡（WebAssembly 模型 linear_score）');
+  await page.getByLabel('产品说明').fill('借款企业风险分，分值越高风险越大');
+  await page.getByLabel('应用场景').fill('普惠小微贷款的贷前审批');
+  await page.getByRole('button', { name: '登记产品' }).click();
+  await page.waitForURL(/\/workspace\/products\?registered=1$/);
+  const text = await page.locator('main').innerText();
+  assert.ok(text.includes(PRODUCT));
+  assert.match(text, /已登记，待分配评审/);
+  await check(page, 'products');
+});
+
+test('the administrator assigns three experts to the product; one who belongs to the institution is refused with the reason (P3)', async () => {
+  const page = await logIn(await newPage(), fixture.admin, /\/console$/);
+  await check(page, 'console-home');
+  await page.getByRole('navigation', { name: '管理' }).getByRole('link', { name: '信用产品' }).click();
+  await page.waitForURL(/\/console\/products$/);
+  await check(page, 'console-products');
+  await page.getByRole('link', { name: PRODUCT }).click();
+  await page.waitForURL(/\/console\/products\/[^/?]+$/);
+  for (const r of [...fixture.reviewers, fixture.conflicted]) {
+    await page.getByRole('checkbox', { name: new RegExp(`^分配 .*${r.username.replaceAll('.', '\\.')}`) }).check();
+  }
+  await page.getByRole('button', { name: '分配勾选的专家' }).click();
+  await page.waitForLoadState();
+  assert.ok(page.status >= 400 && page.status < 500, String(page.status));
+  const refusal = await page.locator('#assign-title ~ [role="alert"]').innerText();
+  assert.match(refusal, new RegExp(`${fixture.conflicted.username.replaceAll('.', '\\.')}.*利益冲突`));
+  assert.match(await page.locator('main').innerText(), /已登记，待分配评审/, 'nothing assigned');
+  await check(page, 'console-assign-refused');
+  for (const r of fixture.reviewers) {
+    await page.getByRole('checkbox', { name: new RegExp(`^分配 .*${r.username.replaceAll('.', '\\.')}`) }).check();
+  }
+  await page.getByRole('button', { name: '分配勾选的专家' }).click();
+  await page.waitForURL(/\?done=assigned$/);
+  assert.match(await page.locator('main').innerText(), /评审中/);
+  await check(page, 'console-product');
+});
+
+test('experts review the application and the product from their pages, blind to each other until the decision (P3, P9)', async () => {
+  const listed = await api('GET', `/api/v1/institutions/${fixture.institution_id}/products`);
+  const product = listed.items.find((p) => p.form.product_name === PRODUCT);
+  assert.equal(product.status, 'under_review');
+
+  for (const [i, reviewer] of fixture.reviewers.entries()) {
+    const page = await logIn(await newPage(), reviewer.username, /\/review$/);
+    const pending = page.locator('section', { has: page.getByRole('heading', { name: /^待评审/ }) });
+    assert.ok((await pending.innerText()).includes(fixture.applicant));
+    assert.ok((await pending.innerText()).includes(PRODUCT));
+    if (i === 0) await check(page, 'review-assignments');
+
+    // The application: the criteria with the records each used, then the scores.
+    await pending.getByRole('link', { name: fixture.applicant }).click();
+    await page.waitForURL(/\/review\/applications\//);
+    assert.equal(await page.locator('div.criterion').count(), 4);
+    assert.match(await page.locator('#criteria-title ~ div.criterion').first().innerText(), /核验所用记录/);
+    if (i === 1) {
+      // Blind: one review is in, whose it is and what it says are not shown.
+      assert.match(await page.locator('#reviews-title').innerText(), /已收到 1 份/);
+      assert.ok(!(await page.locator('main').innerText()).includes('材料齐全（专家 1）'));
+    }
+    if (i === 0) {
+      await page.getByLabel(/^合规性/).fill('101');
+      await page.getByLabel(/^创新性/).fill('75');
+      await page.getByLabel(/^发展前景/).fill('80');
+      await page.getByLabel('评审意见', { exact: true }).fill(`材料齐全（专家 ${i + 1}）`);
+      await page.getByRole('button', { name: '提交评审意见' }).click();
+      await page.waitForLoadState();
+      assert.equal(page.status, 422);
+      assert.equal(await page.getByLabel(/^合规性/).getAttribute('aria-invalid'), 'true');
+      assert.equal(await page.getByLabel('评审意见', { exact: true }).inputValue(), `材料齐全（专家 ${i + 1}）`, 'kept');
+      await check(page, 'review-application-refused');
+    }
+    await page.getByLabel(/^合规性/).fill('90');
+    await page.getByLabel(/^创新性/).fill('75');
+    await page.getByLabel(/^发展前景/).fill('80');
+    await page.getByLabel('评审意见', { exact: true }).fill(`材料齐全（专家 ${i + 1}）`);
+    await page.getByRole('button', { name: '提交评审意见' }).click();
+    await page.waitForURL(/\?saved=1$/);
+    assert.match(await page.locator('#reviews-title ~ .review').innerText(), new RegExp(`专家 ${i + 1}`));
+    if (i === 0) await check(page, 'review-application');
+
+    // The product: the registration and the institution's management record.
+    await page.goto(`${base}/review`);
+    await page.getByRole('link', { name: PRODUCT }).click();
+    await page.waitForURL(/\/review\/products\//);
+    assert.match(await page.locator('main').innerText(), /机构日常管理记录/);
+    await page.getByLabel(/^市场需求/).fill('85');
+    await page.getByLabel(/^创新性/).fill('70');
+    await page.getByLabel(/^机构管理/).fill('90');
+    await page.getByLabel('推荐', { exact: true }).check();
+    await page.getByLabel('评审意见', { exact: true }).fill(`模型稳健，建议推荐（专家 ${i + 1}）`);
+    await page.getByRole('button', { name: '提交评审意见' }).click();
+    await page.waitForURL(/\?saved=1$/);
+    if (i === 0) await check(page, 'review-product');
+    if (i === 0) firstExpert = page;
+    else await page.context().close();
+  }
+});
+
+test('an expert declares a conflict of interest on the settings page', async () => {
+  const page = await logIn(await newPage(), fixture.reviewers[2].username, /\/review$/);
+  await page.getByRole('navigation', { name: '评审' }).getByRole('link', { name: '利益冲突申报' }).click();
+  await page.getByLabel(/^统一社会信用代码/).fill('not-a-code');
+  await page.getByRole('button', { name: '保存申报' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 422);
+  assert.equal(await page.getByLabel(/^统一社会信用代码/).getAttribute('aria-invalid'), 'true');
+  await check(page, 'review-affiliations-refused');
+  await page.getByLabel(/^统一社会信用代码/).fill(fixture.unrelated_uscc);
+  await page.getByRole('button', { name: '保存申报' }).click();
+  await page.waitForURL(/\?saved=1$/);
+  assert.match(await page.locator('main').innerText(), new RegExp(fixture.unrelated_uscc));
+  await check(page, 'review-affiliations');
+});
+
+test('the administrator approves the application and opens its account, and recommends the product (P3, P8)', async () => {
+  const page = await logIn(await newPage(), fixture.admin, /\/console$/);
+  await page.goto(`${base}/console/applications?show=under_review`);
+  await page.getByRole('link', { name: fixture.applicant }).click();
+  await page.waitForURL(/\/console\/applications\/[^/?]+$/);
+  assert.equal(await page.locator('#reviews-title ~ .review').count(), 3, 'the reviews side by side');
+  await page.getByRole('button', { name: '记录决定' }).click();
+  await page.waitForLoadState();
+  assert.match(await page.locator('#decide-title ~ [role="alert"]').innerText(), /决定/);
+  await page.getByLabel('批准', { exact: true }).check();
+  await page.getByLabel('理由').fill('三位专家一致同意');
+  await page.getByRole('button', { name: '记录决定' }).click();
+  await page.waitForURL(/\?done=decided$/);
+  await check(page, 'console-application-decided');
+
+  // Opening accounts in one action: a batch of none is refused; the approved one opens.
+  await page.goto(`${base}/console/applications?show=approved`);
+  await page.getByRole('button', { name: '为勾选的申请开户' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 422);
+  await page.getByRole('checkbox', { name: `为 ${fixture.applicant} 开户` }).check();
+  await page.getByRole('button', { name: '为勾选的申请开户' }).click();
+  await page.waitForURL(/opened=1$/);
+  assert.match(await page.locator('[role="status"]').innerText(), /已为 1 个申请开户/);
+  await check(page, 'console-opened');
+
+  await page.goto(`${base}/console/products`);
+  await page.getByRole('link', { name: PRODUCT }).click();
+  await page.getByLabel('推荐', { exact: true }).check();
+  await page.getByLabel('理由').fill('三位专家一致推荐');
+  await page.getByRole('button', { name: '记录决定' }).click();
+  await page.waitForURL(/\?done=decided$/);
+  assert.match(await page.locator('main').innerText(), /已推荐/);
+});
+
+test('once recommended, the product is on the public page and every review is shown', async () => {
+  const listed = await api('GET', `/api/v1/institutions/${fixture.institution_id}/products`);
+  const product = listed.items.find((p) => p.form.product_name === PRODUCT);
+  const page = await newPage();
+  await page.goto(`${base}/products`);
+  assert.ok((await page.locator('main').innerText()).includes(PRODUCT));
+  const expert = firstExpert;
+  await expert.goto(`${base}/review/products/${product.id}`);
+  assert.equal(await expert.locator('#reviews-title ~ .review').count(), 3);
+  await check(expert, 'review-product-decided');
+});

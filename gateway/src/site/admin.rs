@@ -1,0 +1,515 @@
+//! Administrators' pages for the workflow (issue 19, BRIEF P3, P8): the applications by
+//! state, with the approved ones' accounts opened in one action (every refused id
+//! named); an application's or a product's page with reviewers to assign (a conflict of
+//! interest refused with the reason) and the decision to record, the reviews side by
+//! side; the products by state. Every rule is the platform's (`platform::review`), as
+//! through the API.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use governance::identity::Caller;
+use serde::Deserialize;
+use storage::ids::{ApplicationId, ProductId, UserId};
+
+use super::csrf::{Checked, Posted};
+use super::review::{Shown, application_page, product_page, status_zh};
+use super::session::{SignedIn, see_other};
+use super::{Chrome, PageError, render_with_token};
+use crate::api::{ApiError, AppState, request_id};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/applications", get(applications))
+        .route("/console/applications/open", post(open))
+        .route("/console/applications/{id}", get(application))
+        .route(
+            "/console/applications/{id}/reviewers",
+            post(assign_application),
+        )
+        .route(
+            "/console/applications/{id}/decision",
+            post(decide_application),
+        )
+        .route("/console/products", get(products))
+        .route("/console/products/{id}", get(product))
+        .route("/console/products/{id}/reviewers", post(assign_product))
+        .route("/console/products/{id}/decision", post(decide_product))
+}
+
+/// A moment as a person reads it (Beijing time).
+fn moment(rfc3339: &str) -> String {
+    ::public::report::display_time(&serde_json::Value::String(rfc3339.to_owned()))
+}
+
+#[derive(Template)]
+#[template(path = "console/home.html")]
+struct HomePage {
+    chrome: Chrome,
+    waiting: usize,
+    deciding: usize,
+    to_open: usize,
+    products_waiting: usize,
+}
+
+/// `GET /console`: what awaits the administrator, and where everything is.
+async fn home(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<Response, PageError> {
+    let all = state
+        .applications(&caller, 500, None)
+        .await
+        .map_err(ApiError::from)?;
+    let count = |status: &str| all.iter().filter(|a| a.status.as_str() == status).count();
+    let products = state.all_products(&caller).await.map_err(ApiError::from)?;
+    Ok(super::render(&HomePage {
+        chrome: Chrome::new("console"),
+        waiting: count("submitted"),
+        deciding: count("under_review"),
+        to_open: count("approved"),
+        products_waiting: products
+            .iter()
+            .filter(|p| matches!(p.status.as_str(), "registered" | "under_review"))
+            .count(),
+    }))
+}
+
+/// An application in the queue.
+struct Row {
+    id: String,
+    name: String,
+    uscc: String,
+    status: &'static str,
+    at: String,
+    /// Whether its account may be opened (approved).
+    openable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/applications.html")]
+struct ApplicationsPage {
+    chrome: Chrome,
+    csrf: String,
+    show: String,
+    rows: Vec<Row>,
+    /// The batch just opened, or the refusal of the batch with each id at fault.
+    opened: Vec<String>,
+    refused: Option<String>,
+    refused_ids: Vec<String>,
+}
+
+impl ApplicationsPage {
+    /// `aria-current` of the tab of state `key`.
+    fn current(&self, key: &str) -> &'static str {
+        if self.show == key { "page" } else { "false" }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ShowQuery {
+    show: Option<String>,
+    opened: Option<String>,
+}
+
+/// The states the queue can show.
+const SHOWN: [&str; 5] = ["submitted", "under_review", "approved", "rejected", "all"];
+
+async fn applications_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    show: &str,
+    (opened, refused, refused_ids): (Vec<String>, Option<String>, Vec<String>),
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let show = if SHOWN.contains(&show) {
+        show
+    } else {
+        "submitted"
+    };
+    let rows = state
+        .applications(caller, 500, None)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .filter(|a| a.status.as_str() != "draft")
+        .filter(|a| show == "all" || a.status.as_str() == show)
+        .map(|a| Row {
+            id: a.id.to_string(),
+            name: a.form.institution_name.clone().unwrap_or_default(),
+            uscc: a.form.uscc.clone().unwrap_or_default(),
+            status: status_zh(a.status.as_str()),
+            at: a.submitted_at.as_deref().map(moment).unwrap_or_default(),
+            openable: a.status.as_str() == "approved",
+        })
+        .collect();
+    Ok(render_with_token(state, headers, status, |csrf| {
+        ApplicationsPage {
+            chrome: Chrome::new("console"),
+            csrf,
+            show: show.to_owned(),
+            rows,
+            opened,
+            refused,
+            refused_ids,
+        }
+    }))
+}
+
+/// `GET /console/applications?show=`: the applications in one state (`submitted` by
+/// default, `under_review`, `approved`, `rejected`, `all`).
+async fn applications(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    query: Result<Query<ShowQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let opened = query.opened.map(|n| vec![n]).unwrap_or_default();
+    applications_page(
+        &state,
+        &headers,
+        &caller,
+        query.show.as_deref().unwrap_or("submitted"),
+        (opened, None, Vec::new()),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// A form of ticked boxes (`pick:ID`) and other fields.
+#[derive(Deserialize)]
+struct PickForm {
+    csrf: Option<String>,
+    #[serde(flatten)]
+    fields: HashMap<String, String>,
+}
+
+impl Posted for PickForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+impl PickForm {
+    /// The ids ticked, in a stable order.
+    fn picked(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .fields
+            .keys()
+            .filter_map(|k| k.strip_prefix("pick:"))
+            .map(str::to_owned)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn get(&self, field: &str) -> &str {
+        self.fields.get(field).map_or("", |v| v.trim())
+    }
+}
+
+/// `POST /console/applications/open`: opens the accounts of the ticked approved
+/// applications, all or none; a refusal names every id at fault.
+async fn open(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let ids: Vec<ApplicationId> = form
+        .picked()
+        .iter()
+        .map(|id| ApplicationId::from(id.as_str()))
+        .collect();
+    let refusal = if ids.is_empty() {
+        Err(
+            ApiError::invalid("application_ids", "tick at least one application")
+                .with_zh("请至少勾选一个已批准的申请。"),
+        )
+    } else {
+        state
+            .open_accounts(&caller, &ids, &request_id())
+            .await
+            .map_err(ApiError::from)
+    };
+    match refusal {
+        Ok(opened) => Ok(see_other(&format!(
+            "/console/applications?show=approved&opened={}",
+            opened.len()
+        ))),
+        Err(error) => {
+            if error.status().is_server_error() || error.status() == StatusCode::FORBIDDEN {
+                return Err(error.into());
+            }
+            let refused_ids = error
+                .details()
+                .and_then(|d| d.as_array())
+                .map(|d| {
+                    d.iter()
+                        .map(|e| {
+                            format!(
+                                "{}：{}",
+                                e["field"].as_str().unwrap_or(""),
+                                e["message"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let status = error.status();
+            applications_page(
+                &state,
+                &headers,
+                &caller,
+                "approved",
+                (Vec::new(), Some(error.message_zh().to_owned()), refused_ids),
+                status,
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct DoneQuery {
+    done: Option<String>,
+}
+
+/// What a `done=` query says was just done.
+fn done_of(query: Result<Query<DoneQuery>, QueryRejection>) -> Option<&'static str> {
+    match query.ok()?.0.done.as_deref()? {
+        "assigned" => Some("已分配评审专家。"),
+        "decided" => Some("已记录决定。"),
+        _ => None,
+    }
+}
+
+/// `GET /console/applications/{id}`: the application, its criteria and reviews side by
+/// side, the reviewers to assign and the decision to record.
+async fn application(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<ApplicationId>,
+    query: Result<Query<DoneQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let shown = Shown {
+        done: done_of(query),
+        ..Shown::default()
+    };
+    application_page(&state, &headers, &caller, &id, shown, StatusCode::OK).await
+}
+
+/// A refusal of an administrator's form, shown beside it; a server's failure or what
+/// cannot be seen is the error page.
+fn shown_refusal(form: &'static str, error: ApiError) -> Result<(Shown, StatusCode), PageError> {
+    if error.status().is_server_error() || error.status() == StatusCode::NOT_FOUND {
+        return Err(error.into());
+    }
+    let status = error.status();
+    Ok((
+        Shown {
+            refused: Some((form, error.message_zh().to_owned())),
+            ..Shown::default()
+        },
+        status,
+    ))
+}
+
+/// The reviewers ticked, or the refusal that names none was.
+fn reviewers_of(form: &PickForm) -> Result<Vec<UserId>, ApiError> {
+    let ids: Vec<UserId> = form
+        .picked()
+        .iter()
+        .map(|id| UserId::from(id.as_str()))
+        .collect();
+    if ids.is_empty() {
+        return Err(
+            ApiError::invalid("reviewer_ids", "tick at least one reviewer")
+                .with_zh("请至少勾选一位评审专家。"),
+        );
+    }
+    Ok(ids)
+}
+
+/// `POST /console/applications/{id}/reviewers`: assigns the ticked reviewers; one with a
+/// conflict of interest is refused, named with the reason.
+async fn assign_application(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<ApplicationId>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let assigned = match reviewers_of(&form) {
+        Ok(ids) => state
+            .assign_application_reviewers(&caller, &id, &ids, &request_id())
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match assigned {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/applications/{id}?done=assigned"
+        ))),
+        Err(error) => {
+            let (shown, status) = shown_refusal("assign", error)?;
+            application_page(&state, &headers, &caller, &id, shown, status).await
+        }
+    }
+}
+
+/// The decision typed: approve or not, and the reason.
+fn decision_of(form: &PickForm) -> Result<(bool, String), ApiError> {
+    let approve = match form.get("decision") {
+        "approve" => true,
+        "reject" => false,
+        _ => {
+            return Err(
+                ApiError::invalid("decision", "choose the decision").with_zh("请选择决定。")
+            );
+        }
+    };
+    Ok((approve, form.get("reason").to_owned()))
+}
+
+/// `POST /console/applications/{id}/decision`: records the decision with its reason.
+async fn decide_application(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<ApplicationId>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let decided = match decision_of(&form) {
+        Ok((approve, reason)) => state
+            .decide_application(&caller, &id, approve, &reason, &request_id())
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match decided {
+        Ok(()) => Ok(see_other(&format!(
+            "/console/applications/{id}?done=decided"
+        ))),
+        Err(error) => {
+            let (shown, status) = shown_refusal("decide", error)?;
+            application_page(&state, &headers, &caller, &id, shown, status).await
+        }
+    }
+}
+
+/// A product in the list.
+struct ProductRow {
+    id: String,
+    name: String,
+    institution: String,
+    status: &'static str,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/products.html")]
+struct ProductsPage {
+    chrome: Chrome,
+    rows: Vec<ProductRow>,
+}
+
+/// `GET /console/products`: every product, newest first, with its state.
+async fn products(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<Response, PageError> {
+    let rows = state
+        .all_products(&caller)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(|p| ProductRow {
+            id: p.id.to_string(),
+            name: p.form.product_name.clone(),
+            institution: format!("{}（{}）", p.institution_name, p.uscc),
+            status: status_zh(p.status.as_str()),
+            at: moment(&p.registered_at),
+        })
+        .collect();
+    Ok(super::render(&ProductsPage {
+        chrome: Chrome::new("console"),
+        rows,
+    }))
+}
+
+/// `GET /console/products/{id}`: the product, the institution's management record, the
+/// reviews side by side, the reviewers to assign and the recommendation to record.
+async fn product(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<ProductId>,
+    query: Result<Query<DoneQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let shown = Shown {
+        done: done_of(query),
+        ..Shown::default()
+    };
+    product_page(&state, &headers, &caller, &id, shown, StatusCode::OK).await
+}
+
+/// `POST /console/products/{id}/reviewers`: assigns the ticked reviewers.
+async fn assign_product(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<ProductId>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let assigned = match reviewers_of(&form) {
+        Ok(ids) => state
+            .assign_product_reviewers(&caller, &id, &ids, &request_id())
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match assigned {
+        Ok(_) => Ok(see_other(&format!("/console/products/{id}?done=assigned"))),
+        Err(error) => {
+            let (shown, status) = shown_refusal("assign", error)?;
+            product_page(&state, &headers, &caller, &id, shown, status).await
+        }
+    }
+}
+
+/// `POST /console/products/{id}/decision`: records whether it is recommended.
+async fn decide_product(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<ProductId>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let decided = match decision_of(&form) {
+        Ok((recommend, reason)) => state
+            .decide_product(&caller, &id, recommend, &reason, &request_id())
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match decided {
+        Ok(()) => Ok(see_other(&format!("/console/products/{id}?done=decided"))),
+        Err(error) => {
+            let (shown, status) = shown_refusal("decide", error)?;
+            product_page(&state, &headers, &caller, &id, shown, status).await
+        }
+    }
+}
