@@ -9,7 +9,8 @@
 //
 // FIXTURE: base_url, password, username (the institution's user), institution (its
 // name), scored (the SQL), foreign_job (another institution's job id), admin_token,
-// institution_id, loans_csv, model_wat, not_a_model (files to upload).
+// institution_id, loans_csv, model_wat, not_a_model (files to upload), admin (the
+// administrator's username).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,15 @@ import { fixture, base, newPage, check } from './harness.mjs';
  * the browser logs as a failed load: expected, and nothing else is forgiven. */
 function forgiveRefusal(page, status) {
   page.errors = page.errors.filter((e) => e !== `Failed to load resource: the server responded with a status of ${status} (Unprocessable Entity)`);
+}
+
+async function logInAs(page, username, landing) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel('登录名').fill(username);
+  await page.getByLabel('密码', { exact: true }).fill(fixture.password);
+  await page.getByRole('button', { name: '登录' }).click();
+  await page.waitForURL(landing);
+  return page;
 }
 
 async function logIn(page) {
@@ -228,22 +238,38 @@ test('every workspace form refuses a post without its token', async () => {
   assert.deepEqual(uploads, [403, 403]);
 });
 
-test('a suspended institution sees why and its deadline, and its pages stop at once (P10)', async () => {
+test('the administrator suspends the institution from the console: its open page stops at once, and it sees why and its deadline (P7)', async () => {
   const page = await logIn(await newPage());
   await page.getByRole('navigation', { name: '工作台' }).getByRole('link', { name: '作业' }).click();
   await page.waitForURL(/\/workspace\/jobs$/);
-  const r = await fetch(`${base}/api/v1/institutions/${fixture.institution_id}/suspend`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${fixture.admin_token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ reason: '未按期提交进度报告', rectification_deadline: '2027-01-15' }),
-  });
-  assert.equal(r.status, 200, await r.text());
-  // The open page's next step is refused.
+
+  const admin = await logInAs(await newPage(), fixture.admin, /\/console$/);
+  await admin.getByRole('navigation', { name: '管理' }).getByRole('link', { name: '机构' }).click();
+  await admin.waitForURL(/\/console\/institutions$/);
+  await check(admin, 'console-institutions');
+  await admin.getByRole('link', { name: fixture.institution }).click();
+  await admin.waitForURL(/\/console\/institutions\/[^/?]+$/);
+  assert.equal(await admin.locator('meter').count(), 7, 'its usage');
+  await check(admin, 'console-institution');
+  // Not without the box ticked.
+  await admin.getByLabel('暂停原因').fill('未按期提交进度报告');
+  await admin.getByLabel('整改期限').fill('2027-01-15');
+  await admin.getByRole('button', { name: '暂停账户' }).click();
+  await admin.waitForLoadState();
+  assert.match(await admin.locator('#suspend-title ~ [role="alert"]').innerText(), /确认/);
+  await admin.getByLabel('暂停原因').fill('未按期提交进度报告');
+  await admin.getByLabel('整改期限').fill('2027-01-15');
+  await admin.getByRole('checkbox', { name: /确认暂停/ }).check();
+  await admin.getByRole('button', { name: '暂停账户' }).click();
+  await admin.waitForURL(/\?done=suspended$/);
+  assert.match(await admin.locator('main').innerText(), /已暂停/);
+
+  // The institution's open page: its next step is refused.
   await page.getByLabel(/^SQL/).fill('SELECT 1');
   await page.getByRole('button', { name: '提交作业' }).click();
   await page.waitForLoadState();
   assert.equal(page.status, 403);
-  // The dashboard says why, and by when.
+  // The dashboard says why, and by when, and nothing else.
   await page.goto(`${base}/workspace`);
   const text = await page.locator('main').innerText();
   assert.match(text, /已暂停/);
@@ -251,4 +277,22 @@ test('a suspended institution sees why and its deadline, and its pages stop at o
   assert.match(text, /2027年01月15日/);
   assert.equal(await page.locator('meter').count(), 0, 'nothing else');
   await check(page, 'workspace-suspended');
+
+  // Reinstated, then terminated once its name is typed: the deletion record shown.
+  await admin.getByLabel(/^恢复理由/).fill('已补交进度报告');
+  await admin.getByRole('button', { name: '恢复账户' }).click();
+  await admin.waitForURL(/\?done=reinstated$/);
+  await page.goto(`${base}/workspace`);
+  assert.equal(await page.locator('meter').count(), 7, 'working again');
+  await admin.getByLabel('终止原因').fill('机构申请退出');
+  await admin.getByLabel('输入机构全称以确认').fill('别的机构');
+  await admin.getByRole('button', { name: '终止账户' }).click();
+  await admin.waitForLoadState();
+  assert.match(await admin.locator('#terminate-title ~ [role="alert"]').innerText(), /全称/);
+  await admin.getByLabel('终止原因').fill('机构申请退出');
+  await admin.getByLabel('输入机构全称以确认').fill(fixture.institution);
+  await admin.getByRole('button', { name: '终止账户' }).click();
+  await admin.waitForURL(/\?done=terminated$/);
+  assert.ok((await admin.locator('#deleted-title ~ div table tbody tr').count()) > 0, 'the deletion record');
+  await check(admin, 'console-institution-terminated');
 });

@@ -13,6 +13,7 @@ pub mod criteria;
 mod db;
 pub mod demo;
 pub mod disclosure;
+pub mod institutions;
 pub mod issuance;
 pub mod jobs;
 pub mod objections;

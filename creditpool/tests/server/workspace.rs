@@ -49,6 +49,7 @@ async fn an_institution_works_from_its_workspace_pages_alone() {
         "not_a_model": not_a_model,
         "foreign_job": foreign_job,
         "admin_token": admin,
+        "admin": "admin.browser.bank",
     });
     all_pass("browser/workspace.test.mjs", &fixture).await;
 
@@ -63,6 +64,8 @@ async fn an_institution_works_from_its_workspace_pages_alone() {
         "release.aggregate",
         "release.evaluation",
         "institution.suspended",
+        "institution.reinstated",
+        "institution.terminated",
     ] {
         assert!(
             actions.iter().any(|a| a == action),

@@ -7,14 +7,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use policies::access::{Action, Resource};
+use policies::access::Action;
 use serde::Deserialize;
 use storage::ids::{ApplicationId, InstitutionId, JobId};
 
 use super::page::{Listed, Page, cursor};
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use governance::accounts::{self, AccountError};
-use governance::identity::{Caller, Role};
+use governance::identity::Caller;
 use governance::progress::{self, ReportContent, ReportError};
 use platform::jobs::{Tables, seen_by};
 use workbench::models::{self, ModelError};
@@ -177,15 +177,11 @@ async fn list(
     caller: Caller,
     ApiQuery(page): ApiQuery<Page>,
 ) -> Result<Json<Listed<InstitutionSummary>>, ApiError> {
-    state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
     let limit = page.size()?;
     let after = page.after(1)?.map(|mut key| key.remove(0));
-    let rows = accounts::list(
-        &state.store,
-        after.as_deref().unwrap_or(""),
-        i64::from(limit),
-    )
-    .await?;
+    let rows = state
+        .institutions(&caller, after.as_deref().unwrap_or(""), i64::from(limit))
+        .await?;
     let next_cursor = (rows.len() == limit as usize)
         .then(|| rows.last().map(|r| cursor(&[r.0.as_str()])))
         .flatten();
@@ -206,13 +202,7 @@ async fn read(
     caller: Caller,
     Path(id): Path<InstitutionId>,
 ) -> Result<Json<accounts::Institution>, ApiError> {
-    let action = if caller.role == Role::Institution {
-        Action::ReadOwnStatus
-    } else {
-        Action::ReadInstitution
-    };
-    institution(&state, &caller, &id, action).await?;
-    Ok(Json(accounts::get(&state.store, &id).await?))
+    Ok(Json(state.institution_record(&caller, &id).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -228,19 +218,18 @@ async fn suspend(
     Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<Suspension>,
 ) -> Result<Json<Changed>, ApiError> {
-    institution(&state, &caller, &id, Action::SuspendInstitution).await?;
-    let cancelled = state
-        .suspend_institution(
+    let (institution, jobs_cancelled) = state
+        .suspend(
+            &caller,
             &id,
             &body.reason,
             body.rectification_deadline,
-            &caller.user_id,
             &request_id(),
         )
         .await?;
     Ok(Json(Changed {
-        institution: accounts::get(&state.store, &id).await?,
-        jobs_cancelled: cancelled,
+        institution,
+        jobs_cancelled,
     }))
 }
 
@@ -256,16 +245,11 @@ async fn reinstate(
     Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<accounts::Institution>, ApiError> {
-    institution(&state, &caller, &id, Action::ReinstateInstitution).await?;
-    accounts::reinstate(
-        &state.store,
-        &id,
-        &body.reason,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
-    Ok(Json(accounts::get(&state.store, &id).await?))
+    Ok(Json(
+        state
+            .reinstate(&caller, &id, &body.reason, &request_id())
+            .await?,
+    ))
 }
 
 async fn terminate(
@@ -274,13 +258,12 @@ async fn terminate(
     Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<Reason>,
 ) -> Result<Json<Changed>, ApiError> {
-    institution(&state, &caller, &id, Action::TerminateInstitution).await?;
-    let cancelled = state
-        .terminate_institution(&id, &body.reason, &caller.user_id, &request_id())
+    let (institution, jobs_cancelled) = state
+        .terminate(&caller, &id, &body.reason, &request_id())
         .await?;
     Ok(Json(Changed {
-        institution: accounts::get(&state.store, &id).await?,
-        jobs_cancelled: cancelled,
+        institution,
+        jobs_cancelled,
     }))
 }
 
@@ -399,11 +382,7 @@ async fn overdue(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Listed<progress::Overdue>>, ApiError> {
-    state.authorize(&caller, Action::ListInstitutions, &Resource::Platform)?;
-    let today = platform::store::china_today();
-    Ok(Json(Listed::all(
-        progress::overdue(&state.store, today, state.settings.reports).await?,
-    )))
+    Ok(Json(Listed::all(state.overdue_reports(&caller).await?)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -551,6 +530,18 @@ impl From<platform::jobs::JobsError> for ApiError {
             JobsError::OwnData(e) => e.into(),
             JobsError::Workspace(e) => e.into(),
             JobsError::Report(e) => e.into(),
+        }
+    }
+}
+
+impl From<platform::institutions::InstitutionFailure> for ApiError {
+    fn from(e: platform::institutions::InstitutionFailure) -> Self {
+        use platform::institutions::InstitutionFailure;
+        match e {
+            InstitutionFailure::Refused(e) => e.into(),
+            InstitutionFailure::Account(e) => e.into(),
+            InstitutionFailure::Lifecycle(e) => e.into(),
+            InstitutionFailure::Report(e) => e.into(),
         }
     }
 }

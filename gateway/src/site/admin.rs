@@ -16,7 +16,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use governance::identity::Caller;
 use serde::Deserialize;
-use storage::ids::{ApplicationId, ProductId, UserId};
+use storage::ids::{ApplicationId, InstitutionId, ProductId, UserId};
+use storage::states::InstitutionStatus;
 
 use super::csrf::{Checked, Posted};
 use super::review::{Shown, application_page, product_page, status_zh};
@@ -42,6 +43,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/products/{id}", get(product))
         .route("/console/products/{id}/reviewers", post(assign_product))
         .route("/console/products/{id}/decision", post(decide_product))
+        .route("/console/institutions", get(institutions))
+        .route("/console/institutions/{id}", get(institution))
+        .route("/console/institutions/{id}/suspend", post(suspend))
+        .route("/console/institutions/{id}/reinstate", post(reinstate))
+        .route("/console/institutions/{id}/terminate", post(terminate))
 }
 
 /// A moment as a person reads it (Beijing time).
@@ -511,5 +517,334 @@ async fn decide_product(
             let (shown, status) = shown_refusal("decide", error)?;
             product_page(&state, &headers, &caller, &id, shown, status).await
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Institutions.
+
+/// An institution in the list.
+struct InstitutionRow {
+    id: String,
+    name: String,
+    uscc: String,
+    status: &'static str,
+    stopped: bool,
+}
+
+/// A progress report overdue.
+struct OverdueRow {
+    id: String,
+    name: String,
+    period: String,
+    due_on: String,
+    days: i64,
+}
+
+#[derive(Template)]
+#[template(path = "console/institutions.html")]
+struct InstitutionsPage {
+    chrome: Chrome,
+    rows: Vec<InstitutionRow>,
+    overdue: Vec<OverdueRow>,
+}
+
+/// A status as stored, in words.
+fn status_of(status: &str) -> &'static str {
+    match status {
+        "active" => "正常",
+        "suspended" => "已暂停",
+        "terminated" => "已终止",
+        _ => "—",
+    }
+}
+
+/// `GET /console/institutions`: every institution with its status, and the progress
+/// reports overdue.
+async fn institutions(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<Response, PageError> {
+    let rows = state
+        .institutions(&caller, "", 500)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(|(id, name, uscc, status)| InstitutionRow {
+            stopped: status != "active",
+            status: status_of(&status),
+            id,
+            name,
+            uscc,
+        })
+        .collect();
+    let overdue = state
+        .overdue_reports(&caller)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(|o| OverdueRow {
+            id: o.institution_id.to_string(),
+            name: o.institution_name,
+            period: format!(
+                "{} 至 {}",
+                super::date_zh(o.period_start),
+                super::date_zh(o.period_end)
+            ),
+            due_on: super::date_zh(o.due_on),
+            days: o.days_overdue,
+        })
+        .collect();
+    Ok(super::render(&InstitutionsPage {
+        chrome: Chrome::new("console"),
+        rows,
+        overdue,
+    }))
+}
+
+/// A step of an institution's life, as shown.
+struct LifeLine {
+    at: String,
+    what: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/institution.html")]
+struct InstitutionPage {
+    chrome: Chrome,
+    csrf: String,
+    id: String,
+    name: String,
+    uscc: String,
+    status: &'static str,
+    active: bool,
+    suspended: bool,
+    grants: Vec<String>,
+    gauges: Vec<super::workspace::Gauge>,
+    lifecycle: Vec<LifeLine>,
+    /// What termination deleted: (path, bytes, sha256).
+    deleted: Vec<(String, u64, String)>,
+    refused: Option<(&'static str, String)>,
+    done: Option<&'static str>,
+}
+
+impl InstitutionPage {
+    fn refusal(&self, form: &str) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|(f, _)| *f == form)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+async fn institution_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    id: &InstitutionId,
+    (refused, done): (Option<(&'static str, String)>, Option<&'static str>),
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let record = state
+        .institution_record(caller, id)
+        .await
+        .map_err(ApiError::from)?;
+    let gauges = if record.status == InstitutionStatus::Terminated {
+        Vec::new()
+    } else {
+        super::workspace::gauges(
+            &state
+                .quota_usage(caller, id)
+                .await
+                .map_err(ApiError::from)?,
+        )
+    };
+    let lifecycle = record
+        .lifecycle
+        .iter()
+        .map(|e| LifeLine {
+            at: moment(&e.at),
+            what: format!(
+                "{}：{}{}",
+                match e.action.as_str() {
+                    "opened" => "开户",
+                    "suspended" => "暂停",
+                    "reinstated" => "恢复",
+                    "terminated" => "终止",
+                    other => other,
+                },
+                e.reason,
+                e.rectification_deadline
+                    .as_deref()
+                    .map(|d| format!("（整改期限 {}）", super::day(d)))
+                    .unwrap_or_default()
+            ),
+        })
+        .collect();
+    let deleted = record
+        .deletion_record
+        .as_ref()
+        .map(|d| {
+            d.files
+                .iter()
+                .map(|f| (f.path.clone(), f.bytes, f.sha256.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let catalog = catalog::Manifest::builtin();
+    Ok(render_with_token(state, headers, status, |csrf| {
+        InstitutionPage {
+            chrome: Chrome::new("console"),
+            csrf,
+            id: record.id.to_string(),
+            status: super::workspace::institution_status_zh(record.status),
+            active: record.status == InstitutionStatus::Active,
+            suspended: record.status == InstitutionStatus::Suspended,
+            grants: record
+                .grants
+                .iter()
+                .map(|t| {
+                    catalog
+                        .table(t)
+                        .map_or_else(|| t.clone(), |table| format!("{}（{t}）", table.name_zh))
+                })
+                .collect(),
+            name: record.name,
+            uscc: record.uscc,
+            gauges,
+            lifecycle,
+            deleted,
+            refused,
+            done,
+        }
+    }))
+}
+
+#[derive(Deserialize, Default)]
+struct ChangedQuery {
+    done: Option<String>,
+}
+
+/// `GET /console/institutions/{id}`: the institution's record and usage, and the
+/// forms that suspend, reinstate or terminate it.
+async fn institution(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<InstitutionId>,
+    query: Result<Query<ChangedQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let done = match query.ok().and_then(|Query(q)| q.done).as_deref() {
+        Some("suspended") => Some("已暂停：该机构的会话和密钥即时失效，作业已取消。"),
+        Some("reinstated") => Some("已恢复。"),
+        Some("terminated") => Some("已终止：工作区已删除，删除记录见下。"),
+        _ => None,
+    };
+    institution_page(&state, &headers, &caller, &id, (None, done), StatusCode::OK).await
+}
+
+/// A refused change shown beside its form.
+async fn institution_refused(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    id: &InstitutionId,
+    form: &'static str,
+    error: ApiError,
+) -> Result<Response, PageError> {
+    if error.status().is_server_error() || error.status() == StatusCode::NOT_FOUND {
+        return Err(error.into());
+    }
+    let status = error.status();
+    let refused = Some((form, error.message_zh().to_owned()));
+    institution_page(state, headers, caller, id, (refused, None), status).await
+}
+
+/// `POST /console/institutions/{id}/suspend`: suspends it once confirmed, with the
+/// reason and the rectification deadline.
+async fn suspend(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<InstitutionId>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let outcome = async {
+        if form.get("confirm").is_empty() {
+            return Err(ApiError::invalid("confirm", "tick the box to confirm")
+                .with_zh("请勾选确认：暂停后该机构立即不能使用工作台，进行中的作业会被取消。"));
+        }
+        let deadline = chrono::NaiveDate::parse_from_str(form.get("deadline"), "%Y-%m-%d")
+            .map_err(|_| {
+                ApiError::invalid("rectification_deadline", "give the rectification deadline")
+                    .with_zh("请填写整改期限（日期）。")
+            })?;
+        state
+            .suspend(&caller, &id, form.get("reason"), deadline, &request_id())
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from)
+    }
+    .await;
+    match outcome {
+        Ok(()) => Ok(see_other(&format!(
+            "/console/institutions/{id}?done=suspended"
+        ))),
+        Err(e) => institution_refused(&state, &headers, &caller, &id, "suspend", e).await,
+    }
+}
+
+/// `POST /console/institutions/{id}/reinstate`: reinstates it, with the reason.
+async fn reinstate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<InstitutionId>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    match state
+        .reinstate(&caller, &id, form.get("reason"), &request_id())
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/console/institutions/{id}?done=reinstated"
+        ))),
+        Err(e) => institution_refused(&state, &headers, &caller, &id, "reinstate", e.into()).await,
+    }
+}
+
+/// `POST /console/institutions/{id}/terminate`: terminates it once its name is typed to
+/// confirm; the deletion record is shown afterwards.
+async fn terminate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<InstitutionId>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let outcome = async {
+        let record = state
+            .institution_record(&caller, &id)
+            .await
+            .map_err(ApiError::from)?;
+        if form.get("confirm_name") != record.name {
+            return Err(ApiError::invalid(
+                "confirm_name",
+                "type the institution's name to confirm",
+            )
+            .with_zh("请输入该机构的全称以确认终止：终止后工作区将被删除，不可恢复。"));
+        }
+        state
+            .terminate(&caller, &id, form.get("reason"), &request_id())
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from)
+    }
+    .await;
+    match outcome {
+        Ok(()) => Ok(see_other(&format!(
+            "/console/institutions/{id}?done=terminated"
+        ))),
+        Err(e) => institution_refused(&state, &headers, &caller, &id, "terminate", e).await,
     }
 }

@@ -116,15 +116,15 @@ fn state_zh(job: &Job) -> &'static str {
 // The dashboard.
 
 /// One quota as a gauge.
-struct Gauge {
-    label: &'static str,
-    used: i64,
-    limit: i64,
-    used_text: String,
-    limit_text: String,
-    left_text: String,
+pub(super) struct Gauge {
+    pub(super) label: &'static str,
+    pub(super) used: i64,
+    pub(super) limit: i64,
+    pub(super) used_text: String,
+    pub(super) limit_text: String,
+    pub(super) left_text: String,
     /// When the count starts again, in words.
-    resets: String,
+    pub(super) resets: String,
 }
 
 impl Gauge {
@@ -153,7 +153,7 @@ impl Gauge {
     }
 
     /// Whether less than a tenth is left.
-    fn low(&self) -> bool {
+    pub(super) fn low(&self) -> bool {
         self.used * 10 >= self.limit * 9
     }
 }
@@ -165,7 +165,7 @@ enum Resets<'a> {
     When(&'static str),
 }
 
-fn gauges(usage: &Usage) -> Vec<Gauge> {
+pub(super) fn gauges(usage: &Usage) -> Vec<Gauge> {
     let count = |n: i64| n.to_string();
     let seconds = |n: i64| format!("{n} 秒");
     let storage = &usage.storage_bytes;
