@@ -7,6 +7,7 @@
 //! seeding ([`demo`]). The JSON API, the command line and the demo call it; it knows no
 //! HTTP (`.ci/check-deps`).
 
+pub mod applications;
 pub mod audit;
 pub mod backup;
 pub mod criteria;

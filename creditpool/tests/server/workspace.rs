@@ -216,3 +216,43 @@ async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_p
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applicant_applies_with_evidence_from_the_pages() {
+    let _cores = crate::helpers::exclusive_cores().await;
+    let app = TestApp::spawn().await;
+    crate::applications::register(&app, "browser.applying").await;
+    let enterprise = crate::lifecycle::eligible(&app, 1).await.remove(0);
+    let files = tempfile::tempdir().expect("tmp");
+    let pdf = files.path().join("等保三级测评报告.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4\n% evidence\n%%EOF\n").expect("pdf");
+    let fake = files.path().join("licence.pdf");
+    std::fs::write(&fake, b"MZ this is no PDF").expect("fake");
+    let fixture = json!({
+        "base_url": app.url(""),
+        "password": PASSWORD,
+        "username": "browser.applying",
+        "enterprise": { "uscc": enterprise.0, "name": enterprise.1 },
+        "pdf": pdf,
+        "fake_pdf": fake,
+    });
+    all_pass("browser/apply.test.mjs", &fixture).await;
+
+    // Submitted through the pages: the criteria were checked and attached, as through
+    // the API.
+    let (_, listed) = app
+        .call(
+            Method::GET,
+            "/api/v1/applications",
+            Some(&app.login("browser.applying").await),
+            None,
+        )
+        .await;
+    let submitted = &listed["items"][0];
+    assert_eq!(submitted["status"], "submitted", "{listed}");
+    assert_eq!(
+        submitted["criteria"]["all_required_passed"], true,
+        "{listed}"
+    );
+    assert_eq!(submitted["form"]["uscc"], enterprise.0.as_str());
+}

@@ -6,13 +6,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use policies::access::{Action, Resource};
+use policies::access::Action;
 use serde::Deserialize;
 use storage::ids::{ApplicationId, UserId};
 
 use super::page::{Listed, Page, cursor};
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
-use governance::applications::{self, Application, ApplicationError};
+use governance::applications::{Application, ApplicationError};
 use governance::evidence::{self, EvidenceError};
 use governance::form::ApplicationForm;
 use governance::identity::{self, Caller, NewUser, Role};
@@ -155,9 +155,9 @@ async fn create(
     caller: Caller,
     ApiJson(form): ApiJson<ApplicationForm>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, Action::CreateApplication, &Resource::Platform)?;
-    let application =
-        applications::create(&state.store, &caller.user_id, &form, &request_id()).await?;
+    let application = state
+        .create_application(&caller, &form, &request_id())
+        .await?;
     Ok((StatusCode::CREATED, Json(application)).into_response())
 }
 
@@ -192,9 +192,10 @@ async fn update(
     Path(id): Path<ApplicationId>,
     ApiJson(form): ApiJson<ApplicationForm>,
 ) -> Result<Json<Application>, ApiError> {
-    visible(&state, &caller, &id, Action::EditApplication).await?;
     Ok(Json(
-        applications::update(&state.store, &id, &caller.user_id, &form, &request_id()).await?,
+        state
+            .update_application(&caller, &id, &form, &request_id())
+            .await?,
     ))
 }
 
@@ -203,10 +204,9 @@ async fn submit(
     caller: Caller,
     Path(id): Path<ApplicationId>,
 ) -> Result<Json<Application>, ApiError> {
-    visible(&state, &caller, &id, Action::SubmitApplication).await?;
     Ok(Json(
         state
-            .submit_application(&id, &caller.user_id, &request_id())
+            .submit_own_application(&caller, &id, &request_id())
             .await?,
     ))
 }
@@ -249,37 +249,45 @@ async fn upload_evidence(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    visible(&state, &caller, &id, Action::EditApplication).await?;
     let media_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     // The declared type is refused before the body is read; the content is checked
     // against it once it has arrived.
+    state
+        .application(&caller, &id, Action::EditApplication)
+        .await?;
     evidence::accepted_type(media_type)?;
     let content = axum::body::to_bytes(body, evidence::MAX_EVIDENCE_BYTES)
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "file_too_large",
-                format!(
-                    "an evidence file may be at most {} MiB",
-                    evidence::MAX_EVIDENCE_BYTES >> 20
-                ),
-            )
-        })?;
-    let file = evidence::upload(
-        &state.store,
-        &id,
-        &caller.user_id,
-        upload.filename.as_deref().unwrap_or(""),
-        media_type,
-        &content,
-        &request_id(),
-    )
-    .await?;
+        .map_err(|_| evidence_too_large())?;
+    let file = state
+        .upload_evidence(
+            &caller,
+            &id,
+            (upload.filename.as_deref().unwrap_or(""), media_type),
+            &content,
+            &request_id(),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(file)).into_response())
+}
+
+/// An evidence file past the size limit.
+pub(crate) fn evidence_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "file_too_large",
+        format!(
+            "an evidence file may be at most {} MiB",
+            evidence::MAX_EVIDENCE_BYTES >> 20
+        ),
+    )
+    .with_zh(format!(
+        "证明材料每个文件最大 {} MiB。",
+        evidence::MAX_EVIDENCE_BYTES >> 20
+    ))
 }
 
 async fn list_evidence(
@@ -287,8 +295,7 @@ async fn list_evidence(
     caller: Caller,
     Path(id): Path<ApplicationId>,
 ) -> Result<Json<Listed<governance::evidence::EvidenceFile>>, ApiError> {
-    visible(&state, &caller, &id, Action::ReadApplication).await?;
-    Ok(Json(Listed::all(evidence::list(&state.store, &id).await?)))
+    Ok(Json(Listed::all(state.evidence_files(&caller, &id).await?)))
 }
 
 async fn download_evidence(
@@ -296,22 +303,29 @@ async fn download_evidence(
     caller: Caller,
     Path((id, file)): Path<(ApplicationId, String)>,
 ) -> Result<Response, ApiError> {
-    visible(&state, &caller, &id, Action::ReadApplication).await?;
-    let (info, content) = evidence::content(&state.store, &id, &file).await?;
+    let (info, content) = state.evidence_file(&caller, &id, &file).await?;
+    Ok(evidence_download(&info, content))
+}
+
+/// An evidence file as a download: never shown inline, its type not sniffed.
+pub(crate) fn evidence_download(
+    info: &governance::evidence::EvidenceFile,
+    content: Vec<u8>,
+) -> Response {
     let disposition = format!(
         "attachment; filename=\"evidence-{}\"; filename*=UTF-8''{}",
         info.id,
         percent_encode(&info.filename)
     );
-    Ok((
+    (
         [
-            (header::CONTENT_TYPE, info.media_type),
+            (header::CONTENT_TYPE, info.media_type.clone()),
             (header::CONTENT_DISPOSITION, disposition),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         ],
         content,
     )
-        .into_response())
+        .into_response()
 }
 
 /// RFC 5987 encoding of a file name.
@@ -325,4 +339,15 @@ fn percent_encode(name: &str) -> String {
             }
         })
         .collect()
+}
+
+impl From<platform::applications::ApplicantFailure> for ApiError {
+    fn from(e: platform::applications::ApplicantFailure) -> Self {
+        use platform::applications::ApplicantFailure;
+        match e {
+            ApplicantFailure::Refused(e) => e.into(),
+            ApplicantFailure::Application(e) => e.into(),
+            ApplicantFailure::Evidence(e) => e.into(),
+        }
+    }
 }

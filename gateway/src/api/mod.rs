@@ -32,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
+pub(crate) use applications::{evidence_download, evidence_too_large};
 pub(crate) use clients::ClientIp;
 pub use clients::{LOGIN_ATTEMPTS_PER_MINUTE, Network, PublicRate, client_address};
 use clients::{LoginLimiter, RateLimiter};

@@ -168,13 +168,13 @@ async fn data(
 
 /// The next part of an upload form: a text field (kept in `fields`), the file (once the
 /// token before it checked out), or the form's end (the token checked too).
-enum Part<'a> {
+pub(super) enum Part<'a> {
     Text,
     File(Box<axum::extract::multipart::Field<'a>>),
     End,
 }
 
-async fn next_part<'a>(
+pub(super) async fn next_part<'a>(
     headers: &HeaderMap,
     form: &'a mut Multipart,
     fields: &mut HashMap<String, String>,

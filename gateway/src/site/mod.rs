@@ -8,6 +8,7 @@
 
 mod admin;
 mod agency;
+mod apply;
 mod assets;
 mod charts;
 mod console;
@@ -53,6 +54,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(products::routes())
         .merge(admin::routes())
         .merge(progress::routes())
+        .merge(apply::routes())
         .route("/assets/{name}", get(assets::serve))
         .layer(middleware::from_fn(secure))
 }
@@ -403,6 +405,11 @@ impl Faults {
         let mut faults = Faults::default();
         faults.by_field.insert(field.to_owned(), message.into());
         faults
+    }
+
+    /// Whether nothing is at fault.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_field.is_empty() && self.general.is_none()
     }
 
     /// The message beside `field`, if it is at fault.

@@ -358,6 +358,10 @@ struct ApplicationPage {
     faults: Faults,
     saved: bool,
     panel: Option<Panel>,
+    /// Whether the reader is the applicant (their own application, submitted).
+    applicant: bool,
+    /// The evidence files, to download.
+    files: Vec<governance::evidence::EvidenceFile>,
 }
 
 /// The scoring form as typed, by field.
@@ -526,9 +530,16 @@ pub(super) async fn application_page(
         &mut shown,
     )
     .await?;
+    let files = state
+        .evidence_files(caller, id)
+        .await
+        .map_err(ApiError::from)?;
+    let applicant = caller.user_id == application.applicant_id;
     let page = |csrf| ApplicationPage {
         chrome: Chrome::new(if panel.is_some() { "console" } else { "review" }),
         panel,
+        applicant,
+        files,
         csrf,
         id: application.id.to_string(),
         name: text(&form.institution_name),

@@ -105,6 +105,7 @@ fn landing(role: Role) -> &'static str {
         Role::Institution => "/workspace",
         Role::Reviewer => "/review",
         Role::Administrator => "/console",
+        Role::Applicant => "/apply",
         _ => "/me",
     }
 }
