@@ -206,6 +206,13 @@ test('the administrator approves the application and opens its account, and reco
   await page.getByRole('button', { name: '记录决定' }).click();
   await page.waitForURL(/\?done=decided$/);
   assert.match(await page.locator('main').innerText(), /已推荐/);
+
+  // The quality view: each figure drawn against the standard's target.
+  await page.getByRole('navigation', { name: '管理' }).getByRole('link', { name: '服务质量' }).click();
+  await page.waitForURL(/\/console\/quality$/);
+  assert.equal(await page.locator('svg.against').count(), 6);
+  assert.match(await page.locator('main').innerText(), /目标 3000 毫秒/);
+  await check(page, 'console-quality');
 });
 
 test('once recommended, the product is on the public page and every review is shown', async () => {

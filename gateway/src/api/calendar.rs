@@ -37,13 +37,13 @@ impl From<AddError> for ApiError {
 
 /// What the quality view says of the calendar.
 #[derive(Serialize, utoipa::ToSchema)]
-pub(super) struct CalendarStatus {
+pub(crate) struct CalendarStatus {
     /// The years loaded.
-    years: Vec<i32>,
+    pub(crate) years: Vec<i32>,
     /// Next year, from 1 November, while its calendar is not loaded; else null.
-    missing_year: Option<i32>,
+    pub(crate) missing_year: Option<i32>,
     /// What administrators are to do about the missing year.
-    warning: Option<String>,
+    pub(crate) warning: Option<String>,
 }
 
 /// What the quality view says of the calendar.

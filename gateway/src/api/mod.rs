@@ -418,43 +418,49 @@ async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Respon
 
 /// The service-quality view (Q10, Q11).
 #[derive(serde::Serialize, utoipa::ToSchema)]
-pub(super) struct Quality {
+pub(crate) struct Quality {
     /// Response times and errors since the server started.
-    responses: crate::metrics::Responses,
+    pub(crate) responses: crate::metrics::Responses,
     /// Availability over the last 365 days.
-    availability: crate::metrics::Availability,
-    objections: ObjectionQuality,
+    pub(crate) availability: crate::metrics::Availability,
+    pub(crate) objections: ObjectionQuality,
     /// Tickets (complaints and requests) and their handling.
-    tickets: desk::tickets::Figures,
-    calendar: calendar::CalendarStatus,
-    security: Security,
+    pub(crate) tickets: desk::tickets::Figures,
+    pub(crate) calendar: calendar::CalendarStatus,
+    pub(crate) security: Security,
 }
 
 /// Objections and their completion (the standard's target: all completed in time).
 #[derive(serde::Serialize, utoipa::ToSchema)]
-pub(super) struct ObjectionQuality {
-    figures: desk::objections::Completion,
+pub(crate) struct ObjectionQuality {
+    pub(crate) figures: desk::objections::Completion,
     /// Resolved among those due (resolved or past their deadline); null when none is due.
-    completion_rate: Option<f64>,
-    target: f64,
+    pub(crate) completion_rate: Option<f64>,
+    pub(crate) target: f64,
 }
 
 /// Security figures of the quality view.
 #[derive(serde::Serialize, utoipa::ToSchema)]
-pub(super) struct Security {
+pub(crate) struct Security {
     /// Usernames under sustained failed logins within the last day (each audited as
     /// `security.login_alert`).
-    login_alerts_24h: i64,
+    pub(crate) login_alerts_24h: i64,
 }
 
 /// The service-quality view (Q10, Q11), for administrators.
 async fn quality(State(state): State<AppState>, caller: Caller) -> Result<Json<Quality>, ApiError> {
-    state.authorize(&caller, Action::ReadServiceQuality, &Resource::Platform)?;
+    Ok(Json(quality_report(&state, &caller).await?))
+}
+
+/// The service-quality figures (Q10, Q11), for administrators: the API's and the
+/// console's.
+pub(crate) async fn quality_report(state: &AppState, caller: &Caller) -> Result<Quality, ApiError> {
+    state.authorize(caller, Action::ReadServiceQuality, &Resource::Platform)?;
     let objections = desk::objections::completion(&state.store).await?;
     // Resolved ones and those past their deadline are due; received ones await the
     // provider's check, returned ones were never accepted.
     let due = objections.resolved + objections.overdue;
-    Ok(Json(Quality {
+    Ok(Quality {
         responses: state.metrics.summary(),
         availability: crate::metrics::availability(&state.store).await?,
         objections: ObjectionQuality {
@@ -463,11 +469,11 @@ async fn quality(State(state): State<AppState>, caller: Caller) -> Result<Json<Q
             target: 1.0,
         },
         tickets: desk::tickets::figures(&state.store).await?,
-        calendar: calendar::status(&state),
+        calendar: calendar::status(state),
         security: Security {
             login_alerts_24h: governance::identity::login_alerts(&state.store).await?,
         },
-    }))
+    })
 }
 
 /// What a receipt adds to a provisional deadline.

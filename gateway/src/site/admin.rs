@@ -43,6 +43,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/products/{id}", get(product))
         .route("/console/products/{id}/reviewers", post(assign_product))
         .route("/console/products/{id}/decision", post(decide_product))
+        .route("/console/quality", get(quality))
         .route("/console/institutions", get(institutions))
         .route("/console/institutions/{id}", get(institution))
         .route("/console/institutions/{id}/suspend", post(suspend))
@@ -847,4 +848,103 @@ async fn terminate(
         ))),
         Err(e) => institution_refused(&state, &headers, &caller, &id, "terminate", e).await,
     }
+}
+
+// ---------------------------------------------------------------------------------
+// The quality of service.
+
+#[derive(Template)]
+#[template(path = "console/quality.html")]
+struct QualityPage {
+    chrome: Chrome,
+    against: Vec<super::charts::Against>,
+    width: f64,
+    requests: u64,
+    /// Facts as (label, value).
+    facts: Vec<(&'static str, String)>,
+    calendar_years: String,
+    calendar_warning: Option<String>,
+}
+
+/// `GET /console/quality`: the service's figures against the provincial standard's
+/// targets (Q10, Q11), drawn: response times against 3 s, server errors against 0.01 %,
+/// downtime against 8 hours a year, objections completed against 100 %.
+async fn quality(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<Response, PageError> {
+    use super::charts::Against;
+    let q = crate::api::quality_report(&state, &caller).await?;
+    let ms = |v: f64| format!("{v:.0} 毫秒");
+    let percent = |v: f64| format!("{:.3}%", v * 100.0);
+    let hours = |v: f64| format!("{v:.1} 小时");
+    let r = &q.responses;
+    let against = vec![
+        Against::new("响应时间中位数", r.p50_ms_at_most, r.ceiling_ms, true, ms),
+        Against::new("响应时间 95 分位", r.p95_ms_at_most, r.ceiling_ms, true, ms),
+        Against::new("响应时间 99 分位", r.p99_ms_at_most, r.ceiling_ms, true, ms),
+        Against::new(
+            "服务端错误率",
+            r.error_rate,
+            r.max_error_rate,
+            true,
+            percent,
+        ),
+        Against::new(
+            "近 365 天不可用时间",
+            q.availability
+                .availability
+                .map(|_| q.availability.downtime_hours),
+            q.availability.max_downtime_hours_per_year,
+            true,
+            hours,
+        ),
+        Against::new(
+            "异议按期办结率",
+            q.objections.completion_rate,
+            q.objections.target,
+            false,
+            percent,
+        ),
+    ];
+    let o = &q.objections.figures;
+    let t = &q.tickets;
+    let facts = vec![
+        ("已受理异议", o.filed.to_string()),
+        ("待数源单位核查", o.awaiting_acceptance.to_string()),
+        ("已办结（按期）", format!("{}（{}）", o.resolved, o.on_time)),
+        ("逾期未办结", o.overdue.to_string()),
+        (
+            "咨询投诉",
+            format!("{}（其中投诉 {}）", t.filed, t.complaints),
+        ),
+        ("已答复（按期）", format!("{}（{}）", t.answered, t.on_time)),
+        ("咨询投诉逾期", t.overdue.to_string()),
+        (
+            "满意度",
+            t.mean_rating.map_or_else(
+                || "尚无评价".to_owned(),
+                |m| format!("{m:.1} / 5（{} 条）", t.rated),
+            ),
+        ),
+        (
+            "近 24 小时登录告警",
+            q.security.login_alerts_24h.to_string(),
+        ),
+    ];
+    Ok(super::render(&QualityPage {
+        chrome: Chrome::new("console"),
+        against,
+        width: super::charts::AGAINST_WIDTH,
+        requests: r.requests,
+        facts,
+        calendar_years: q
+            .calendar
+            .years
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join("、"),
+        calendar_warning: q.calendar.warning.clone(),
+    }))
 }

@@ -143,6 +143,54 @@ impl Bars {
     }
 }
 
+/// A figure against the target it must meet, drawn as a bar with the target marked.
+pub(crate) struct Against {
+    /// What it measures.
+    pub label: String,
+    /// The figure in words (or that none is measured yet).
+    pub value: String,
+    /// The target in words.
+    pub target: String,
+    /// Whether the figure meets it (true when none is measured yet).
+    pub met: bool,
+    /// The bar's width.
+    pub bar: String,
+    /// The target's x.
+    pub mark: String,
+}
+
+/// The drawing width of an [`Against`] bar.
+pub(crate) const AGAINST_WIDTH: f64 = 320.0;
+
+impl Against {
+    /// `value` against `target` on a scale from 0 to `top` (at least the target), the
+    /// lower the better when `lower`.
+    pub(crate) fn new(
+        label: impl Into<String>,
+        value: Option<f64>,
+        target: f64,
+        lower: bool,
+        say: fn(f64) -> String,
+    ) -> Against {
+        let top = value.unwrap_or(0.0).max(target) * 1.25;
+        let x = |v: f64| {
+            if top > 0.0 {
+                (v / top * AGAINST_WIDTH).clamp(0.0, AGAINST_WIDTH)
+            } else {
+                0.0
+            }
+        };
+        Against {
+            label: label.into(),
+            value: value.map_or_else(|| "尚无数据".to_owned(), say),
+            target: say(target),
+            met: value.is_none_or(|v| if lower { v <= target } else { v >= target }),
+            bar: format!("{:.1}", x(value.unwrap_or(0.0))),
+            mark: format!("{:.1}", x(target)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +232,19 @@ mod tests {
         assert_eq!(flat.bars[0].height, "0.0");
         let roc = Roc::of_deciles(&[decile(1, 10, 0.0)]);
         assert!(!roc.points.contains("NaN"), "{}", roc.points);
+    }
+
+    #[test]
+    fn a_figure_is_drawn_against_its_target() {
+        // Q10: a p99 of 1.2 s against the 3 s ceiling meets it; the bar is shorter.
+        let fast = Against::new("p99", Some(1200.0), 3000.0, true, |v| format!("{v} ms"));
+        assert!(fast.met);
+        assert_eq!(fast.mark, "256.0");
+        assert_eq!(fast.bar, "102.4");
+        // An availability under its target does not.
+        let down = Against::new("可用性", Some(0.99), 0.999, false, |v| format!("{v}"));
+        assert!(!down.met);
+        let none = Against::new("错误率", None, 0.0001, true, |v| format!("{v}"));
+        assert!(none.met && none.value == "尚无数据" && none.bar == "0.0");
     }
 }
