@@ -213,6 +213,33 @@ test('the administrator approves the application and opens its account, and reco
   assert.equal(await page.locator('svg.against').count(), 6);
   assert.match(await page.locator('main').innerText(), /目标 3000 毫秒/);
   await check(page, 'console-quality');
+
+  // Staff accounts: a weak password refused on its field, then a reviewer created,
+  // then disabled with a reason (a reason too short refused beside the account).
+  await page.getByRole('navigation', { name: '管理' }).getByRole('link', { name: '用户' }).click();
+  await page.waitForURL(/\/console\/users$/);
+  await page.getByLabel('登录名').fill('browser.newexpert');
+  await page.getByLabel('姓名').fill('新专家');
+  await page.getByLabel(/^初始密码/).fill('short');
+  await page.getByLabel('角色').selectOption('reviewer');
+  await page.getByRole('button', { name: '创建账号' }).click();
+  await page.waitForLoadState();
+  assert.ok(page.status >= 400 && page.status < 500, String(page.status));
+  assert.equal(await page.getByLabel('登录名').inputValue(), 'browser.newexpert', 'kept');
+  assert.ok((await page.locator('[aria-invalid="true"], [role="alert"]').count()) > 0);
+  await page.getByLabel(/^初始密码/).fill(fixture.password);
+  await page.getByRole('button', { name: '创建账号' }).click();
+  await page.waitForURL(/done=created$/);
+  const row = page.locator('tr', { hasText: 'browser.newexpert' });
+  await row.getByRole('textbox').fill('短');
+  await row.getByRole('button', { name: '执行' }).click();
+  await page.waitForLoadState();
+  assert.match(await page.locator('tr', { hasText: 'browser.newexpert' }).getByRole('alert').innerText(), /理由/);
+  await page.locator('tr', { hasText: 'browser.newexpert' }).getByRole('textbox').fill('测试账号，不再使用');
+  await page.locator('tr', { hasText: 'browser.newexpert' }).getByRole('button', { name: '执行' }).click();
+  await page.waitForURL(/done=administered$/);
+  assert.match(await page.locator('tr', { hasText: 'browser.newexpert' }).innerText(), /已停用/);
+  await check(page, 'console-users');
 });
 
 test('once recommended, the product is on the public page and every review is shown', async () => {

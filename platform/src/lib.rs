@@ -23,6 +23,7 @@ pub mod persons;
 pub mod releases;
 pub mod review;
 pub mod settings;
+pub mod staff;
 pub mod store;
 pub mod tickets;
 pub mod uptime;

@@ -18,7 +18,7 @@ use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use desk::objections::{self, Filed, Filing, Objection, ObjectionError, Outcome};
 use governance::identity::{Caller, Role};
 use platform::objections::{Acceptance, ObjectionFailure};
-use policies::access::{Action, Resource};
+use policies::access::Action;
 use storage::states::ObjectionStatus;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -333,36 +333,6 @@ pub(super) struct NewStaff {
     organisation: Option<String>,
 }
 
-/// A source-unit user's unit must be one the records name, exactly: objections reach
-/// the unit by that name. A near miss is answered with the units it could mean.
-fn source_unit_named(state: &AppState, unit: &str) -> Result<(), ApiError> {
-    let units = state.records.source_units();
-    if units.contains(unit) {
-        return Ok(());
-    }
-    let wanted = ::public::search::normalise(unit);
-    let near: Vec<&str> = units
-        .iter()
-        .filter(|_| !wanted.is_empty())
-        .filter(|u| {
-            let u = ::public::search::normalise(u);
-            u.contains(&wanted) || wanted.contains(&u)
-        })
-        .map(String::as_str)
-        .take(5)
-        .collect();
-    let hint = if near.is_empty() {
-        "give the unit's name exactly as its records name it (the source_unit of a record)"
-            .to_owned()
-    } else {
-        format!("did you mean {}?", near.join("、"))
-    };
-    Err(ApiError::invalid(
-        "organisation",
-        format!("no record names the source unit '{unit}': {hint}"),
-    ))
-}
-
 /// Administrators create the accounts of staff: administrators, reviewers, agency
 /// staff (with their agency) and source-unit users (with their unit, as records name
 /// it). Institutions, applicants and persons register themselves.
@@ -371,74 +341,26 @@ async fn create_user(
     caller: Caller,
     ApiJson(body): ApiJson<NewStaff>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, Action::ManageUsers, &Resource::Platform)?;
-    let role = match Role::parse(&body.role) {
-        Some(r @ (Role::Administrator | Role::Reviewer | Role::AgencyStaff | Role::SourceUnit)) => {
-            r
-        }
-        _ => {
-            return Err(ApiError::invalid(
-                "role",
-                "role is administrator, reviewer, agency_staff or source_unit (institutions, applicants and persons register themselves)",
-            ));
-        }
-    };
-    let organisation = body
-        .organisation
-        .as_deref()
-        .map(str::trim)
-        .filter(|o| !o.is_empty());
-    let needs = matches!(role, Role::AgencyStaff | Role::SourceUnit);
-    match (needs, organisation) {
-        (true, None) => {
-            return Err(ApiError::invalid(
-                "organisation",
-                "agency staff need their agency, source-unit users their unit (as its records name it)",
-            ));
-        }
-        (false, Some(_)) => {
-            return Err(ApiError::invalid(
-                "organisation",
-                "only agency staff and source-unit users belong to an organisation",
-            ));
-        }
-        (true, Some(o)) if o.chars().count() > 100 => {
-            return Err(ApiError::invalid("organisation", "at most 100 characters"));
-        }
-        (true, Some(unit)) if role == Role::SourceUnit => {
-            source_unit_named(&state, unit)?;
-        }
-        _ => {}
-    }
-    let display_name = body.display_name.trim();
-    if display_name.is_empty() || display_name.chars().count() > 100 {
-        return Err(ApiError::invalid(
-            "display_name",
-            "give a name of 1 to 100 characters",
-        ));
-    }
-    let id = governance::identity::add_user(
-        &state.store,
-        governance::identity::NewUser {
-            username: &body.username,
-            display_name,
-            role,
-            institution_id: None,
-            organisation,
-            subject_id: None,
-            password: &body.password,
-        },
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
+    let (id, role, organisation) = state
+        .create_staff(
+            &caller,
+            platform::staff::NewStaff {
+                username: &body.username,
+                display_name: &body.display_name,
+                password: &body.password,
+                role: &body.role,
+                organisation: body.organisation.as_deref(),
+            },
+            &request_id(),
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(UserCreated {
             user_id: id,
             username: body.username,
             role,
-            organisation: organisation.map(str::to_owned),
+            organisation,
         }),
     )
         .into_response())
@@ -458,16 +380,9 @@ async fn administer(
     action: governance::identity::UserAction,
     reason: &str,
 ) -> Result<Json<Administered>, ApiError> {
-    state.authorize(caller, Action::ManageUsers, &Resource::Platform)?;
-    let revoked = governance::identity::administer_user(
-        &state.store,
-        &caller.user_id,
-        id,
-        action,
-        reason,
-        &request_id(),
-    )
-    .await?;
+    let revoked = state
+        .administer(caller, id, action, reason, &request_id())
+        .await?;
     Ok(Json(Administered {
         user_id: id.clone(),
         credentials_revoked: revoked,
@@ -556,9 +471,7 @@ async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Listed<governance::identity::UserInfo>>, ApiError> {
-    state.authorize(&caller, Action::ManageUsers, &Resource::Platform)?;
-    let items = governance::identity::list_users(&state.store).await?;
-    Ok(Json(Listed::all(items)))
+    Ok(Json(Listed::all(state.users(&caller).await?)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -685,4 +598,13 @@ pub(super) struct UserCreated {
     pub(super) role: Role,
     /// The agency or source unit the user belongs to; null for other roles.
     pub(super) organisation: Option<String>,
+}
+
+impl From<platform::staff::StaffFailure> for ApiError {
+    fn from(e: platform::staff::StaffFailure) -> Self {
+        match e {
+            platform::staff::StaffFailure::Refused(e) => e.into(),
+            platform::staff::StaffFailure::Identity(e) => e.into(),
+        }
+    }
 }

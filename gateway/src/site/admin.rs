@@ -44,6 +44,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/products/{id}/reviewers", post(assign_product))
         .route("/console/products/{id}/decision", post(decide_product))
         .route("/console/quality", get(quality))
+        .route("/console/users", get(users).post(create_staff))
+        .route("/console/users/{id}", post(administer))
         .route("/console/institutions", get(institutions))
         .route("/console/institutions/{id}", get(institution))
         .route("/console/institutions/{id}/suspend", post(suspend))
@@ -947,4 +949,194 @@ async fn quality(
             .join("、"),
         calendar_warning: q.calendar.warning.clone(),
     }))
+}
+
+// ---------------------------------------------------------------------------------
+// Users and staff accounts.
+
+/// A user in the list.
+struct UserRow {
+    id: String,
+    username: String,
+    name: String,
+    role: &'static str,
+    organisation: String,
+    created: String,
+    disabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    csrf: String,
+    accounts: Vec<UserRow>,
+    typed: HashMap<String, String>,
+    faults: super::Faults,
+    /// The user whose action was refused, and why; or what was just done.
+    refused: Option<(String, String)>,
+    done: Option<&'static str>,
+}
+
+impl UsersPage {
+    fn typed(&self, name: &str) -> &str {
+        self.typed.get(name).map_or("", String::as_str)
+    }
+
+    fn refusal(&self, id: &str) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|(u, _)| u == id)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+/// What the users' page shows besides them: the creation form as typed and refused,
+/// a user's refused action, or what was just done.
+type UsersShown = (
+    HashMap<String, String>,
+    super::Faults,
+    Option<(String, String)>,
+    Option<&'static str>,
+);
+
+async fn users_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    (typed, faults, refused, done): UsersShown,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let accounts = state
+        .users(caller)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(|u| UserRow {
+            role: governance::identity::Role::parse(&u.role).map_or("—", super::persons::role_zh),
+            organisation: u.organisation.unwrap_or_default(),
+            created: moment(&u.created_at),
+            disabled: u.disabled_at.is_some(),
+            id: u.id,
+            username: u.username,
+            name: u.display_name,
+        })
+        .collect();
+    Ok(render_with_token(state, headers, status, |csrf| {
+        UsersPage {
+            chrome: Chrome::new("console"),
+            csrf,
+            accounts,
+            typed,
+            faults,
+            refused,
+            done,
+        }
+    }))
+}
+
+/// `GET /console/users`: every account, the form that creates a staff account, and
+/// each account's actions.
+async fn users(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    query: Result<Query<DoneQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let done = match query.ok().and_then(|Query(q)| q.done).as_deref() {
+        Some("created") => Some("已创建账号。"),
+        Some("administered") => Some("已处理，理由已记入审计日志。"),
+        _ => None,
+    };
+    let shown = (HashMap::new(), super::Faults::default(), None, done);
+    users_page(&state, &headers, &caller, shown, StatusCode::OK).await
+}
+
+/// `POST /console/users`: creates a staff account; a field at fault is named.
+async fn create_staff(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let created = state
+        .create_staff(
+            &caller,
+            platform::staff::NewStaff {
+                username: form.get("username"),
+                display_name: form.get("display_name"),
+                password: form.fields.get("password").map_or("", String::as_str),
+                role: form.get("role"),
+                organisation: Some(form.get("organisation")),
+            },
+            &request_id(),
+        )
+        .await;
+    match created {
+        Ok(_) => Ok(see_other("/console/users?done=created")),
+        Err(e) => {
+            let error = ApiError::from(e);
+            if error.status().is_server_error() {
+                return Err(error.into());
+            }
+            let status = error.status();
+            let fields = [
+                "username",
+                "display_name",
+                "password",
+                "role",
+                "organisation",
+            ];
+            let faults = super::Faults::of(&error, &fields);
+            let mut typed = form.fields;
+            typed.remove("password");
+            users_page(
+                &state,
+                &headers,
+                &caller,
+                (typed, faults, None, None),
+                status,
+            )
+            .await
+        }
+    }
+}
+
+/// `POST /console/users/{id}`: disables, enables, revokes the credentials of or resets
+/// the second factor of a user, with the reason.
+async fn administer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<UserId>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    use governance::identity::UserAction;
+    let action = match form.get("action") {
+        "disable" => Some(UserAction::Disable),
+        "enable" => Some(UserAction::Enable),
+        "revoke" => Some(UserAction::RevokeCredentials),
+        "reset_second_factor" => Some(UserAction::ResetSecondFactor),
+        _ => None,
+    };
+    let outcome = match action {
+        Some(action) => state
+            .administer(&caller, &id, action, form.get("reason"), &request_id())
+            .await
+            .map(|_| ())
+            .map_err(ApiError::from),
+        None => Err(ApiError::invalid("action", "choose what to do").with_zh("请选择操作。")),
+    };
+    match outcome {
+        Ok(()) => Ok(see_other("/console/users?done=administered")),
+        Err(error) => {
+            if error.status().is_server_error() || error.status() == StatusCode::NOT_FOUND {
+                return Err(error.into());
+            }
+            let status = error.status();
+            let refused = Some((id.to_string(), error.message_zh().to_owned()));
+            let shown = (HashMap::new(), super::Faults::default(), refused, None);
+            users_page(&state, &headers, &caller, shown, status).await
+        }
+    }
 }
