@@ -11,7 +11,8 @@
 //
 // FIXTURE: base_url, password, username (the institution's user), institution_id,
 // job, admin_token, admin (its username), conflicted {username, id}, application_id, applicant (the applicant's name), reviewers
-// [{username, id}] × 3, unrelated_uscc (an enterprise neither of them).
+// [{username, id}] × 3, unrelated_uscc (an enterprise neither of them), objection (the
+// number of one filed by the public).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -240,6 +241,23 @@ test('the administrator approves the application and opens its account, and reco
   await page.waitForURL(/done=administered$/);
   assert.match(await page.locator('tr', { hasText: 'browser.newexpert' }).innerText(), /已停用/);
   await check(page, 'console-users');
+
+  // The objection ledger: a received objection, returned without a reason refused,
+  // then accepted (its record marked, dispatched to its source unit).
+  await page.getByRole('navigation', { name: '管理' }).getByRole('link', { name: '异议台账' }).click();
+  await page.waitForURL(/\/console\/objections$/);
+  const filed = page.locator('section.panel', { has: page.getByRole('heading', { name: new RegExp(fixture.objection) }) });
+  await filed.getByRole('radio', { name: /^退回/ }).check();
+  await filed.getByRole('button', { name: '提交决定' }).click();
+  await page.waitForLoadState();
+  assert.ok(page.status >= 400 && page.status < 500, String(page.status));
+  await check(page, 'console-objection-refused');
+  await page.locator('section.panel', { has: page.getByRole('heading', { name: new RegExp(fixture.objection) }) }).getByRole('radio', { name: /^受理：/ }).check();
+  await page.locator('section.panel', { has: page.getByRole('heading', { name: new RegExp(fixture.objection) }) }).getByRole('button', { name: '提交决定' }).click();
+  await page.waitForURL(/opened=accepted$/);
+  await page.goto(`${base}/console/objections?show=open`);
+  assert.ok((await page.locator('main').innerText()).includes(fixture.objection));
+  await check(page, 'console-objections');
 });
 
 test('once recommended, the product is on the public page and every review is shown', async () => {

@@ -158,6 +158,9 @@ async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_p
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // An objection filed by the public, awaiting the provider's check.
+    let (subject, record) = crate::objections::enterprise_with_a_record(&app).await;
+    let objection = crate::objections::file_as_the_subject(&app, &subject, &record).await;
     // A real enterprise neither of them, for a declared affiliation.
     let unrelated = app
         .search_samples(10)
@@ -169,6 +172,7 @@ async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_p
         "base_url": app.url(""),
         "password": PASSWORD,
         "unrelated_uscc": unrelated["uscc"],
+        "objection": objection["number"],
         "username": "browser.lender",
         "institution_id": institution,
         "job": job,
@@ -208,6 +212,7 @@ async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_p
         "product.reviewers_assigned",
         "application.approved",
         "institution.opened",
+        "objection.accepted",
         "reviewer.affiliations_declared",
     ] {
         assert!(

@@ -44,6 +44,11 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/products/{id}/reviewers", post(assign_product))
         .route("/console/products/{id}/decision", post(decide_product))
         .route("/console/quality", get(quality))
+        .route("/console/objections", get(objections))
+        .route(
+            "/console/objections/{id}/acceptance",
+            post(accept_objection),
+        )
         .route("/console/users", get(users).post(create_staff))
         .route("/console/users/{id}", post(administer))
         .route("/console/institutions", get(institutions))
@@ -1137,6 +1142,195 @@ async fn administer(
             let refused = Some((id.to_string(), error.message_zh().to_owned()));
             let shown = (HashMap::new(), super::Faults::default(), refused, None);
             users_page(&state, &headers, &caller, shown, status).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The objection ledger.
+
+/// An objection in the ledger.
+struct ObjectionRow {
+    id: String,
+    number: String,
+    applicant: String,
+    phone: String,
+    content: String,
+    record: String,
+    source_unit: String,
+    status: &'static str,
+    filed: String,
+    due_on: String,
+    overdue: bool,
+    received: bool,
+    resolution: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/objections.html")]
+struct ObjectionsPage {
+    chrome: Chrome,
+    csrf: String,
+    show: String,
+    rows: Vec<ObjectionRow>,
+    refused: Option<(String, String)>,
+    done: Option<&'static str>,
+}
+
+impl ObjectionsPage {
+    fn current(&self, key: &str) -> &'static str {
+        if self.show == key { "page" } else { "false" }
+    }
+
+    fn refusal(&self, id: &str) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|(o, _)| o == id)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+/// The ledger's views.
+const LEDGER: [&str; 5] = ["received", "open", "overdue", "done", "all"];
+
+async fn objections_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    show: &str,
+    (refused, done): (Option<(String, String)>, Option<&'static str>),
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let show = if LEDGER.contains(&show) {
+        show
+    } else {
+        "received"
+    };
+    let (filter, overdue) = match show {
+        "received" => (Some("received"), false),
+        "open" => (Some("open"), false),
+        "overdue" => (Some("open"), true),
+        _ => (None, false),
+    };
+    let catalog = catalog::Manifest::builtin();
+    let rows = state
+        .objection_ledger(caller, filter, overdue)
+        .await?
+        .items
+        .into_iter()
+        .filter(|o| show != "done" || o.resolved_at.is_some())
+        .map(|o| ObjectionRow {
+            record: format!(
+                "{}（记录 {}）",
+                catalog
+                    .table(&o.record_table)
+                    .map_or_else(|| o.record_table.clone(), |t| t.name_zh.clone()),
+                o.record_id
+            ),
+            status: super::objections::status_zh(o.status),
+            filed: moment(&o.filed_at),
+            due_on: o.due_on.as_deref().map(super::day).unwrap_or_default(),
+            received: o.status == storage::states::ObjectionStatus::Received,
+            resolution: o.resolution.clone().unwrap_or_default(),
+            overdue: o.overdue,
+            id: o.id,
+            number: o.number,
+            applicant: format!("{}（{}）", o.applicant_name, o.applicant_code),
+            phone: o.phone,
+            content: o.content,
+            source_unit: o.source_unit,
+        })
+        .collect();
+    Ok(render_with_token(state, headers, status, |csrf| {
+        ObjectionsPage {
+            chrome: Chrome::new("console"),
+            csrf,
+            show: show.to_owned(),
+            rows,
+            refused,
+            done,
+        }
+    }))
+}
+
+/// `GET /console/objections?show=`: the objection ledger (6.4.5): received ones awaiting
+/// the provider's check (by default), open ones, overdue ones (flagged), done, all.
+async fn objections(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    query: Result<Query<ShowQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let done = match query.opened.as_deref() {
+        Some("accepted") => Some("已受理：记录已标注“异议处理中”，已转数源单位核实。"),
+        Some("returned") => Some("已退回：申请人可查看退回理由。"),
+        _ => None,
+    };
+    let show = query.show.unwrap_or_else(|| "received".to_owned());
+    objections_page(
+        &state,
+        &headers,
+        &caller,
+        &show,
+        (None, done),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// `POST /console/objections/{id}/acceptance`: accepts a received objection (its record
+/// marked, dispatched to its source unit) or returns it with the reason the applicant
+/// reads.
+async fn accept_objection(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    use platform::objections::Acceptance;
+    let decision = match form.get("decision") {
+        "accept" => Some(Acceptance::Accept),
+        "return" => Some(Acceptance::Return(form.get("reason").to_owned())),
+        _ => None,
+    };
+    let outcome =
+        match &decision {
+            Some(decision) => state
+                .accept_objection(&caller, &id, decision, &request_id())
+                .await
+                .map(|_| ())
+                .map_err(ApiError::from),
+            None => Err(ApiError::invalid("decision", "choose accept or return")
+                .with_zh("请选择受理或退回。")),
+        };
+    match outcome {
+        Ok(()) => {
+            let what = if matches!(decision, Some(Acceptance::Accept)) {
+                "accepted"
+            } else {
+                "returned"
+            };
+            Ok(see_other(&format!(
+                "/console/objections?show=received&opened={what}"
+            )))
+        }
+        Err(error) => {
+            if error.status().is_server_error() || error.status() == StatusCode::NOT_FOUND {
+                return Err(error.into());
+            }
+            let status = error.status();
+            let refused = Some((id, error.message_zh().to_owned()));
+            objections_page(
+                &state,
+                &headers,
+                &caller,
+                "received",
+                (refused, None),
+                status,
+            )
+            .await
         }
     }
 }
