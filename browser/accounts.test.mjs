@@ -241,6 +241,18 @@ test('an administrator reads the audit log, filters it, and sees that the chain 
   assert.match(await page.locator('#since-error').innerText(), /请填写时间/);
   assert.equal(await page.getByLabel(/^起始/).inputValue(), 'yesterday');
   await check(page, 'console-audit-refused');
+
+  // The verification ledger: the agency's letter, downloadable as archived.
+  await page.getByRole('navigation', { name: '管理' }).getByRole('link', { name: '核查台账' }).click();
+  await page.waitForURL(/\/console\/verifications$/);
+  const row = page.locator('tbody tr', { hasText: fixture.agency.organisation });
+  assert.ok((await row.count()) >= 1);
+  const [letter] = await Promise.all([
+    page.waitForEvent('download'),
+    row.first().getByRole('link', { name: /下载 PDF/ }).click(),
+  ]);
+  assert.match(letter.suggestedFilename(), /\.pdf$/);
+  await check(page, 'console-verifications');
 });
 
 test('the audit log is not there for anyone but administrators', async () => {

@@ -45,6 +45,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/products/{id}/decision", post(decide_product))
         .route("/console/quality", get(quality))
         .route("/console/objections", get(objections))
+        .route("/console/verifications", get(verifications))
         .route(
             "/console/objections/{id}/acceptance",
             post(accept_objection),
@@ -1333,4 +1334,49 @@ async fn accept_objection(
             .await
         }
     }
+}
+
+// ---------------------------------------------------------------------------------
+// The verification ledger.
+
+/// A feedback letter in the ledger.
+struct LetterRow {
+    id: String,
+    number: String,
+    agency: String,
+    matter: String,
+    subjects: usize,
+    cut_off: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/verifications.html")]
+struct VerificationsPage {
+    chrome: Chrome,
+    rows: Vec<LetterRow>,
+}
+
+/// `GET /console/verifications`: every agency's verification letters (Q7), newest
+/// first, each downloadable as archived.
+async fn verifications(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<Response, PageError> {
+    let rows = state
+        .verifications(&caller)
+        .await?
+        .into_iter()
+        .map(|l| LetterRow {
+            subjects: l.results.as_array().map_or(0, Vec::len),
+            cut_off: moment(&l.cut_off_at),
+            id: l.id,
+            number: l.number,
+            agency: l.agency,
+            matter: l.matter,
+        })
+        .collect();
+    Ok(super::render(&VerificationsPage {
+        chrome: Chrome::new("console"),
+        rows,
+    }))
 }
