@@ -12,7 +12,7 @@
 // FIXTURE: base_url, password, username (the institution's user), institution_id,
 // job, admin_token, admin (its username), conflicted {username, id}, application_id, applicant (the applicant's name), reviewers
 // [{username, id}] × 3, unrelated_uscc (an enterprise neither of them), objection (the
-// number of one filed by the public).
+// number of one filed by the public), ticket (the number of a complaint).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -258,6 +258,20 @@ test('the administrator approves the application and opens its account, and reco
   await page.goto(`${base}/console/objections?show=open`);
   assert.ok((await page.locator('main').innerText()).includes(fixture.objection));
   await check(page, 'console-objections');
+
+  // Consultations and complaints: an empty answer refused, then the complaint answered.
+  await page.getByRole('navigation', { name: '管理' }).getByRole('link', { name: '咨询投诉' }).click();
+  await page.waitForURL(/\/console\/tickets$/);
+  const complaint = () => page.locator('section.panel', { has: page.getByRole('heading', { name: new RegExp(fixture.ticket) }) });
+  await complaint().getByRole('button', { name: '答复', exact: true }).click();
+  await page.waitForLoadState();
+  assert.ok(page.status >= 400 && page.status < 500, String(page.status));
+  assert.ok((await complaint().getByRole('alert').innerText()).length > 0);
+  await complaint().getByLabel('答复', { exact: true }).fill('经核实，该记录已与您解除关联，请重新查询。');
+  await complaint().getByRole('button', { name: '答复', exact: true }).click();
+  await page.waitForURL(/opened=answered$/);
+  assert.match(await complaint().innerText(), /已与您解除关联/);
+  await check(page, 'console-tickets');
 });
 
 test('once recommended, the product is on the public page and every review is shown', async () => {

@@ -89,4 +89,66 @@ impl Platform {
             tickets::rate(&self.store, &ticket, rating, comment, request_id).await?,
         ))
     }
+
+    /// Every ticket (staff who handle tickets), optionally only `open` or `answered`
+    /// ones, or only the overdue ones.
+    pub async fn tickets_ledger(
+        &self,
+        caller: &Caller,
+        status: Option<&str>,
+        overdue: bool,
+    ) -> Result<Vec<Ticket>, TicketFailure> {
+        self.authorize(caller, Action::HandleTickets, &Resource::Platform)?;
+        if let Some(s) = status
+            && s != "open"
+            && s != "answered"
+        {
+            return Err(Refusal::Invalid {
+                field: "status".into(),
+                message: storage::said::Said::new(
+                    "status is open or answered",
+                    "状态是办理中或已答复。",
+                ),
+            }
+            .into());
+        }
+        Ok(tickets::list(&self.store, status, overdue)
+            .await
+            .map_err(TicketError::from)?)
+    }
+
+    /// Extends open ticket `id` by `days` working days with its reason (a complex case;
+    /// 20 working days in all at most).
+    pub async fn extend_ticket(
+        &self,
+        caller: &Caller,
+        id: &str,
+        days: i64,
+        reason: &str,
+        request_id: &RequestId,
+    ) -> Result<Ticket, TicketFailure> {
+        self.authorize(caller, Action::HandleTickets, &Resource::Platform)?;
+        Ok(tickets::extend(
+            &self.store,
+            &self.calendars,
+            id,
+            days,
+            reason,
+            &caller.user_id,
+            request_id,
+        )
+        .await?)
+    }
+
+    /// Answers ticket `id`; the requester reads it with their token.
+    pub async fn answer_ticket(
+        &self,
+        caller: &Caller,
+        id: &str,
+        answer: &str,
+        request_id: &RequestId,
+    ) -> Result<Ticket, TicketFailure> {
+        self.authorize(caller, Action::HandleTickets, &Resource::Platform)?;
+        Ok(tickets::answer(&self.store, id, answer, &caller.user_id, request_id).await?)
+    }
 }

@@ -161,6 +161,22 @@ async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_p
     // An objection filed by the public, awaiting the provider's check.
     let (subject, record) = crate::objections::enterprise_with_a_record(&app).await;
     let objection = crate::objections::file_as_the_subject(&app, &subject, &record).await;
+    // A complaint filed by the public, awaiting its answer.
+    let (status, ticket) = app
+        .call(
+            Method::POST,
+            "/api/v1/public/tickets",
+            None,
+            Some(json!({
+                "kind": "complaint",
+                "category": "wrong_association",
+                "name": "张三",
+                "contact": "13812345678",
+                "content": "我的信用报告中关联了一条不属于我的处罚记录。",
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ticket}");
     // A real enterprise neither of them, for a declared affiliation.
     let unrelated = app
         .search_samples(10)
@@ -173,6 +189,7 @@ async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_p
         "password": PASSWORD,
         "unrelated_uscc": unrelated["uscc"],
         "objection": objection["number"],
+        "ticket": ticket["number"],
         "username": "browser.lender",
         "institution_id": institution,
         "job": job,
@@ -213,6 +230,7 @@ async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_p
         "application.approved",
         "institution.opened",
         "objection.accepted",
+        "ticket.answered",
         "reviewer.affiliations_declared",
     ] {
         assert!(

@@ -13,7 +13,6 @@ use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
 use desk::tickets::{self, NewTicket, TicketError};
 use governance::identity::Caller;
 use platform::tickets::TicketFailure;
-use policies::access::{Action, Resource};
 use storage::states::TicketStatus;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -190,14 +189,9 @@ async fn list(
     caller: Caller,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<TicketList>, ApiError> {
-    state.authorize(&caller, Action::HandleTickets, &Resource::Platform)?;
-    if let Some(s) = &query.status
-        && s != "open"
-        && s != "answered"
-    {
-        return Err(ApiError::invalid("status", "status is open or answered"));
-    }
-    let items = tickets::list(&state.store, query.status.as_deref(), query.overdue).await?;
+    let items = state
+        .tickets_ledger(&caller, query.status.as_deref(), query.overdue)
+        .await?;
     Ok(Json(TicketList {
         total: items.len(),
         items,
@@ -218,18 +212,10 @@ async fn extend(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Extension>,
 ) -> Result<Json<tickets::Ticket>, ApiError> {
-    state.authorize(&caller, Action::HandleTickets, &Resource::Platform)?;
     Ok(Json(
-        tickets::extend(
-            &state.store,
-            &state.calendars,
-            &id,
-            body.days,
-            &body.reason,
-            &caller.user_id,
-            &request_id(),
-        )
-        .await?,
+        state
+            .extend_ticket(&caller, &id, body.days, &body.reason, &request_id())
+            .await?,
     ))
 }
 
@@ -245,15 +231,9 @@ async fn answer(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Answer>,
 ) -> Result<Json<tickets::Ticket>, ApiError> {
-    state.authorize(&caller, Action::HandleTickets, &Resource::Platform)?;
     Ok(Json(
-        tickets::answer(
-            &state.store,
-            &id,
-            &body.answer,
-            &caller.user_id,
-            &request_id(),
-        )
-        .await?,
+        state
+            .answer_ticket(&caller, &id, &body.answer, &request_id())
+            .await?,
     ))
 }

@@ -46,6 +46,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/quality", get(quality))
         .route("/console/objections", get(objections))
         .route("/console/verifications", get(verifications))
+        .route("/console/tickets", get(tickets))
+        .route("/console/tickets/{id}/answer", post(answer_ticket))
+        .route("/console/tickets/{id}/extension", post(extend_ticket))
         .route(
             "/console/objections/{id}/acceptance",
             post(accept_objection),
@@ -1379,4 +1382,190 @@ async fn verifications(
         chrome: Chrome::new("console"),
         rows,
     }))
+}
+
+// ---------------------------------------------------------------------------------
+// Consultations and complaints.
+
+/// A ticket in the ledger.
+struct TicketRow {
+    id: String,
+    number: String,
+    kind: &'static str,
+    category: String,
+    requester: String,
+    content: String,
+    filed: String,
+    due_on: String,
+    overdue: bool,
+    open: bool,
+    answer: String,
+    extension: String,
+    rating: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/tickets.html")]
+struct TicketsPage {
+    chrome: Chrome,
+    csrf: String,
+    show: String,
+    rows: Vec<TicketRow>,
+    refused: Option<(String, String)>,
+    done: Option<&'static str>,
+}
+
+impl TicketsPage {
+    fn current(&self, key: &str) -> &'static str {
+        if self.show == key { "page" } else { "false" }
+    }
+
+    fn refusal(&self, id: &str) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|(t, _)| t == id)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+async fn tickets_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    show: &str,
+    (refused, done): (Option<(String, String)>, Option<&'static str>),
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let show = if ["open", "overdue", "answered", "all"].contains(&show) {
+        show
+    } else {
+        "open"
+    };
+    let (filter, overdue) = match show {
+        "open" => (Some("open"), false),
+        "overdue" => (Some("open"), true),
+        "answered" => (Some("answered"), false),
+        _ => (None, false),
+    };
+    let rows = state
+        .tickets_ledger(caller, filter, overdue)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(|t| TicketRow {
+            kind: if t.kind == "complaint" {
+                "投诉"
+            } else {
+                "咨询"
+            },
+            requester: format!("{} · {}", t.name, t.contact),
+            filed: moment(&t.filed_at),
+            due_on: super::day(&t.due_on),
+            open: t.answered_at.is_none(),
+            answer: t.answer.clone().unwrap_or_default(),
+            extension: t
+                .extension_reason
+                .clone()
+                .map(|r| format!("已延长至 {} 个工作日：{r}", t.allowed_days))
+                .unwrap_or_default(),
+            rating: t.rating.map_or(String::new(), |r| {
+                format!("{r} / 5 {}", t.rating_comment.clone().unwrap_or_default())
+            }),
+            overdue: t.overdue,
+            id: t.id,
+            number: t.number,
+            category: super::tickets::CATEGORIES
+                .iter()
+                .find(|(k, _)| *k == t.category)
+                .map_or(t.category.clone(), |(_, zh)| (*zh).to_owned()),
+            content: t.content,
+        })
+        .collect();
+    Ok(render_with_token(state, headers, status, |csrf| {
+        TicketsPage {
+            chrome: Chrome::new("console"),
+            csrf,
+            show: show.to_owned(),
+            rows,
+            refused,
+            done,
+        }
+    }))
+}
+
+/// `GET /console/tickets?show=`: consultations and complaints (Q9) by state (`open` by
+/// default, `overdue` flagged, `answered` with their ratings, `all`).
+async fn tickets(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    query: Result<Query<ShowQuery>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let done = match query.opened.as_deref() {
+        Some("answered") => Some("已答复：申请人凭查询码可查看答复并评价。"),
+        Some("extended") => Some("已延长办理期限。"),
+        _ => None,
+    };
+    let show = query.show.unwrap_or_else(|| "open".to_owned());
+    tickets_page(
+        &state,
+        &headers,
+        &caller,
+        &show,
+        (None, done),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// A refused ticket form shown beside its ticket.
+async fn ticket_refused(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    id: String,
+    error: ApiError,
+) -> Result<Response, PageError> {
+    if error.status().is_server_error() || error.status() == StatusCode::NOT_FOUND {
+        return Err(error.into());
+    }
+    let status = error.status();
+    let refused = Some((id, error.message_zh().to_owned()));
+    tickets_page(state, headers, caller, "open", (refused, None), status).await
+}
+
+/// `POST /console/tickets/{id}/answer`: answers the ticket.
+async fn answer_ticket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    match state
+        .answer_ticket(&caller, &id, form.get("answer"), &request_id())
+        .await
+    {
+        Ok(_) => Ok(see_other("/console/tickets?show=answered&opened=answered")),
+        Err(e) => ticket_refused(&state, &headers, &caller, id, e.into()).await,
+    }
+}
+
+/// `POST /console/tickets/{id}/extension`: extends a complex case, with its reason.
+async fn extend_ticket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<String>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let days = form.get("days").parse::<i64>().unwrap_or(0);
+    match state
+        .extend_ticket(&caller, &id, days, form.get("reason"), &request_id())
+        .await
+    {
+        Ok(_) => Ok(see_other("/console/tickets?opened=extended")),
+        Err(e) => ticket_refused(&state, &headers, &caller, id, e.into()).await,
+    }
 }

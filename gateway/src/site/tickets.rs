@@ -28,7 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
 const KINDS: [(&str, &str); 2] = [("consultation", "咨询"), ("complaint", "投诉")];
 
 /// The categories of ticket, as the form offers them.
-const CATEGORIES: [(&str, &str); 4] = [
+pub(super) const CATEGORIES: [(&str, &str); 4] = [
     ("information_query", "信用信息查询"),
     ("credit_evaluation", "信用评价"),
     ("wrong_association", "信用信息关联错误"),
