@@ -116,19 +116,12 @@ struct Row {
 struct ApplicationsPage {
     chrome: Chrome,
     csrf: String,
-    show: String,
+    show: super::Tab,
     rows: Vec<Row>,
     /// The batch just opened, or the refusal of the batch with each id at fault.
     opened: Vec<String>,
     refused: Option<String>,
     refused_ids: Vec<String>,
-}
-
-impl ApplicationsPage {
-    /// `aria-current` of the tab of state `key`.
-    fn current(&self, key: &str) -> &'static str {
-        if self.show == key { "page" } else { "false" }
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -173,7 +166,7 @@ async fn applications_page(
         ApplicationsPage {
             chrome: Chrome::new("console"),
             csrf,
-            show: show.to_owned(),
+            show: super::Tab(show.to_owned()),
             rows,
             opened,
             refused,
@@ -336,7 +329,7 @@ fn shown_refusal(form: &'static str, error: ApiError) -> Result<(Shown, StatusCo
     let status = error.status();
     Ok((
         Shown {
-            refused: Some((form, error.message_zh().to_owned())),
+            refused: super::Refused::of(form, error.message_zh()),
             ..Shown::default()
         },
         status,
@@ -636,17 +629,8 @@ struct InstitutionPage {
     lifecycle: Vec<LifeLine>,
     /// What termination deleted: (path, bytes, sha256).
     deleted: Vec<(String, u64, String)>,
-    refused: Option<(&'static str, String)>,
+    refused: super::Refused,
     done: Option<&'static str>,
-}
-
-impl InstitutionPage {
-    fn refusal(&self, form: &str) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|(f, _)| *f == form)
-            .map(|(_, m)| m.as_str())
-    }
 }
 
 async fn institution_page(
@@ -654,7 +638,7 @@ async fn institution_page(
     headers: &HeaderMap,
     caller: &Caller,
     id: &InstitutionId,
-    (refused, done): (Option<(&'static str, String)>, Option<&'static str>),
+    (refused, done): (super::Refused, Option<&'static str>),
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let record = state
@@ -752,7 +736,8 @@ async fn institution(
         Some("terminated") => Some("已终止：工作区已删除，删除记录见下。"),
         _ => None,
     };
-    institution_page(&state, &headers, &caller, &id, (None, done), StatusCode::OK).await
+    let shown = (super::Refused::default(), done);
+    institution_page(&state, &headers, &caller, &id, shown, StatusCode::OK).await
 }
 
 /// A refused change shown beside its form.
@@ -768,7 +753,7 @@ async fn institution_refused(
         return Err(error.into());
     }
     let status = error.status();
-    let refused = Some((form, error.message_zh().to_owned()));
+    let refused = super::Refused::of(form, error.message_zh());
     institution_page(state, headers, caller, id, (refused, None), status).await
 }
 
@@ -982,21 +967,14 @@ struct UsersPage {
     accounts: Vec<UserRow>,
     typed: HashMap<String, String>,
     faults: super::Faults,
-    /// The user whose action was refused, and why; or what was just done.
-    refused: Option<(String, String)>,
+    /// The user whose action was refused, and why.
+    refused: super::Refused,
     done: Option<&'static str>,
 }
 
 impl UsersPage {
     fn typed(&self, name: &str) -> &str {
         self.typed.get(name).map_or("", String::as_str)
-    }
-
-    fn refusal(&self, id: &str) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|(u, _)| u == id)
-            .map(|(_, m)| m.as_str())
     }
 }
 
@@ -1005,7 +983,7 @@ impl UsersPage {
 type UsersShown = (
     HashMap<String, String>,
     super::Faults,
-    Option<(String, String)>,
+    super::Refused,
     Option<&'static str>,
 );
 
@@ -1057,7 +1035,12 @@ async fn users(
         Some("administered") => Some("已处理，理由已记入审计日志。"),
         _ => None,
     };
-    let shown = (HashMap::new(), super::Faults::default(), None, done);
+    let shown = (
+        HashMap::new(),
+        super::Faults::default(),
+        super::Refused::default(),
+        done,
+    );
     users_page(&state, &headers, &caller, shown, StatusCode::OK).await
 }
 
@@ -1103,7 +1086,7 @@ async fn create_staff(
                 &state,
                 &headers,
                 &caller,
-                (typed, faults, None, None),
+                (typed, faults, super::Refused::default(), None),
                 status,
             )
             .await
@@ -1143,7 +1126,7 @@ async fn administer(
                 return Err(error.into());
             }
             let status = error.status();
-            let refused = Some((id.to_string(), error.message_zh().to_owned()));
+            let refused = super::Refused::of(id.to_string(), error.message_zh());
             let shown = (HashMap::new(), super::Faults::default(), refused, None);
             users_page(&state, &headers, &caller, shown, status).await
         }
@@ -1175,23 +1158,10 @@ struct ObjectionRow {
 struct ObjectionsPage {
     chrome: Chrome,
     csrf: String,
-    show: String,
+    show: super::Tab,
     rows: Vec<ObjectionRow>,
-    refused: Option<(String, String)>,
+    refused: super::Refused,
     done: Option<&'static str>,
-}
-
-impl ObjectionsPage {
-    fn current(&self, key: &str) -> &'static str {
-        if self.show == key { "page" } else { "false" }
-    }
-
-    fn refusal(&self, id: &str) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|(o, _)| o == id)
-            .map(|(_, m)| m.as_str())
-    }
 }
 
 /// The ledger's views.
@@ -1202,7 +1172,7 @@ async fn objections_page(
     headers: &HeaderMap,
     caller: &Caller,
     show: &str,
-    (refused, done): (Option<(String, String)>, Option<&'static str>),
+    (refused, done): (super::Refused, Option<&'static str>),
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let show = if LEDGER.contains(&show) {
@@ -1249,7 +1219,7 @@ async fn objections_page(
         ObjectionsPage {
             chrome: Chrome::new("console"),
             csrf,
-            show: show.to_owned(),
+            show: super::Tab(show.to_owned()),
             rows,
             refused,
             done,
@@ -1272,15 +1242,8 @@ async fn objections(
         _ => None,
     };
     let show = query.show.unwrap_or_else(|| "received".to_owned());
-    objections_page(
-        &state,
-        &headers,
-        &caller,
-        &show,
-        (None, done),
-        StatusCode::OK,
-    )
-    .await
+    let shown = (super::Refused::default(), done);
+    objections_page(&state, &headers, &caller, &show, shown, StatusCode::OK).await
 }
 
 /// `POST /console/objections/{id}/acceptance`: accepts a received objection (its record
@@ -1325,7 +1288,7 @@ async fn accept_objection(
                 return Err(error.into());
             }
             let status = error.status();
-            let refused = Some((id, error.message_zh().to_owned()));
+            let refused = super::Refused::of(id, error.message_zh());
             objections_page(
                 &state,
                 &headers,
@@ -1409,23 +1372,10 @@ struct TicketRow {
 struct TicketsPage {
     chrome: Chrome,
     csrf: String,
-    show: String,
+    show: super::Tab,
     rows: Vec<TicketRow>,
-    refused: Option<(String, String)>,
+    refused: super::Refused,
     done: Option<&'static str>,
-}
-
-impl TicketsPage {
-    fn current(&self, key: &str) -> &'static str {
-        if self.show == key { "page" } else { "false" }
-    }
-
-    fn refusal(&self, id: &str) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|(t, _)| t == id)
-            .map(|(_, m)| m.as_str())
-    }
 }
 
 async fn tickets_page(
@@ -1433,7 +1383,7 @@ async fn tickets_page(
     headers: &HeaderMap,
     caller: &Caller,
     show: &str,
-    (refused, done): (Option<(String, String)>, Option<&'static str>),
+    (refused, done): (super::Refused, Option<&'static str>),
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let show = if ["open", "overdue", "answered", "all"].contains(&show) {
@@ -1485,7 +1435,7 @@ async fn tickets_page(
         TicketsPage {
             chrome: Chrome::new("console"),
             csrf,
-            show: show.to_owned(),
+            show: super::Tab(show.to_owned()),
             rows,
             refused,
             done,
@@ -1508,15 +1458,8 @@ async fn tickets(
         _ => None,
     };
     let show = query.show.unwrap_or_else(|| "open".to_owned());
-    tickets_page(
-        &state,
-        &headers,
-        &caller,
-        &show,
-        (None, done),
-        StatusCode::OK,
-    )
-    .await
+    let shown = (super::Refused::default(), done);
+    tickets_page(&state, &headers, &caller, &show, shown, StatusCode::OK).await
 }
 
 /// A refused ticket form shown beside its ticket.
@@ -1531,7 +1474,7 @@ async fn ticket_refused(
         return Err(error.into());
     }
     let status = error.status();
-    let refused = Some((id, error.message_zh().to_owned()));
+    let refused = super::Refused::of(id, error.message_zh());
     tickets_page(state, headers, caller, "open", (refused, None), status).await
 }
 

@@ -427,6 +427,41 @@ impl Faults {
     }
 }
 
+/// Which of a page's several forms was refused (a form's name, or the id of the item
+/// it acts on), and why: shown beside that form alone.
+#[derive(Default)]
+pub(crate) struct Refused(Option<(String, String)>);
+
+impl Refused {
+    /// `form` was refused with `message`.
+    pub(crate) fn of(form: impl Into<String>, message: impl Into<String>) -> Refused {
+        Refused(Some((form.into(), message.into())))
+    }
+
+    /// The refusal of `form`, if it was the one refused.
+    pub(crate) fn at(&self, form: &str) -> Option<&str> {
+        self.0
+            .as_ref()
+            .filter(|(f, _)| f == form)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+/// The tab of a list shown (`?show=`), for the links' `aria-current`.
+pub(crate) struct Tab(pub String);
+
+impl Tab {
+    /// `aria-current` of the link to tab `key`.
+    pub(crate) fn current(&self, key: &str) -> &'static str {
+        if self.0 == key { "page" } else { "false" }
+    }
+
+    /// Whether tab `key` is shown.
+    pub(crate) fn is(&self, key: &str) -> bool {
+        self.0 == key
+    }
+}
+
 /// A day as a person reads it: `2026年12月11日`.
 pub(crate) fn date_zh(day: chrono::NaiveDate) -> String {
     day.format("%Y年%m月%d日").to_string()

@@ -232,7 +232,7 @@ pub(super) struct Shown {
     pub(super) faults: Faults,
     pub(super) saved: bool,
     /// Which administrator's form was refused (`assign`, `decide`), and why.
-    pub(super) refused: Option<(&'static str, String)>,
+    pub(super) refused: super::Refused,
     /// What the administrator just did.
     pub(super) done: Option<&'static str>,
 }
@@ -253,7 +253,7 @@ pub(super) struct Panel {
     assignable: bool,
     /// Whether the decision may be recorded (every assigned reviewer has reviewed).
     decidable: bool,
-    refused: Option<(&'static str, String)>,
+    refused: super::Refused,
     done: Option<&'static str>,
     /// Where its forms post (`/console/applications/{id}`, `/console/products/{id}`).
     action: String,
@@ -262,28 +262,25 @@ pub(super) struct Panel {
     reject: &'static str,
 }
 
-impl Panel {
-    /// The refusal of `form`, if it was the one refused.
-    fn refusal(&self, form: &str) -> Option<&str> {
-        self.refused
-            .as_ref()
-            .filter(|(f, _)| *f == form)
-            .map(|(_, m)| m.as_str())
-    }
-}
-
-/// The administrator's panel, for administrators: the reviewers to choose from.
+/// The administrator's panel, for administrators: the reviewers to choose from, whether
+/// reviewers may still be assigned (the item is `first`, as submitted or registered, or
+/// under review) and whether the decision may be recorded (every assigned reviewer has
+/// reviewed). `assigned` (who is assigned) is read for administrators only.
 async fn panel(
     state: &AppState,
     caller: &Caller,
     (action, approve, reject): (String, &'static str, &'static str),
-    assigned: &[String],
-    (assignable, decidable): (bool, bool),
+    assigned: impl std::future::Future<Output = Result<Vec<String>, platform::review::ReviewFailure>>,
+    (status, first, reviews_in): (&str, &str, usize),
     shown: &mut Shown,
 ) -> Result<Option<Panel>, PageError> {
     if caller.role != governance::identity::Role::Administrator {
         return Ok(None);
     }
+    let assigned = assigned.await.map_err(ApiError::from)?;
+    let assignable = status == first || status == "under_review";
+    let decidable =
+        status == "under_review" && !assigned.is_empty() && reviews_in >= assigned.len();
     let candidates = state
         .reviewers(caller)
         .await
@@ -300,12 +297,24 @@ async fn panel(
         candidates,
         assignable,
         decidable,
-        refused: shown.refused.take(),
+        refused: std::mem::take(&mut shown.refused),
         done: shown.done.take(),
         action,
         approve,
         reject,
     }))
+}
+
+/// Whether `caller` may still score an item in `status` whose reviews are by
+/// `reviewers`: a reviewer, while it is under review, whose review is not in.
+fn may_score<'a>(
+    caller: &Caller,
+    status: &str,
+    mut reviewers: impl Iterator<Item = &'a str>,
+) -> bool {
+    caller.role == governance::identity::Role::Reviewer
+        && status == "under_review"
+        && !reviewers.any(|r| r == caller.user_id.as_str())
 }
 
 // ---------------------------------------------------------------------------------
@@ -503,30 +512,17 @@ pub(super) async fn application_page(
                 .collect()
         })
         .unwrap_or_default();
-    let open = caller.role == governance::identity::Role::Reviewer
-        && application.status.as_str() == "under_review"
-        && !reviews
-            .reviews
-            .iter()
-            .any(|r| r.reviewer_id == caller.user_id.as_str());
-    let assigned = if caller.role == governance::identity::Role::Administrator {
-        state
-            .application_reviewers(caller, id)
-            .await
-            .map_err(ApiError::from)?
-    } else {
-        Vec::new()
-    };
-    let under_review = application.status.as_str() == "under_review";
+    let open = may_score(
+        caller,
+        application.status.as_str(),
+        reviews.reviews.iter().map(|r| r.reviewer_id.as_str()),
+    );
     let panel = panel(
         state,
         caller,
         (format!("/console/applications/{id}"), "批准", "不批准"),
-        &assigned,
-        (
-            matches!(application.status.as_str(), "submitted" | "under_review"),
-            under_review && !assigned.is_empty() && reviews.reviews_in >= assigned.len(),
-        ),
+        state.application_reviewers(caller, id),
+        (application.status.as_str(), "submitted", reviews.reviews_in),
         &mut shown,
     )
     .await?;
@@ -876,30 +872,17 @@ pub(super) async fn product_page(
         ),
         None => Default::default(),
     };
-    let open = caller.role == governance::identity::Role::Reviewer
-        && p.status.as_str() == "under_review"
-        && !view
-            .reviews
-            .iter()
-            .any(|r| r.reviewer_id == caller.user_id.as_str());
-    let assigned = if caller.role == governance::identity::Role::Administrator {
-        state
-            .product_reviewers(caller, id)
-            .await
-            .map_err(ApiError::from)?
-    } else {
-        Vec::new()
-    };
-    let under_review = p.status.as_str() == "under_review";
+    let open = may_score(
+        caller,
+        p.status.as_str(),
+        view.reviews.iter().map(|r| r.reviewer_id.as_str()),
+    );
     let panel = panel(
         state,
         caller,
         (format!("/console/products/{id}"), "推荐", "不予推荐"),
-        &assigned,
-        (
-            matches!(p.status.as_str(), "registered" | "under_review"),
-            under_review && !assigned.is_empty() && view.reviews_in >= assigned.len(),
-        ),
+        state.product_reviewers(caller, id),
+        (p.status.as_str(), "registered", view.reviews_in),
         &mut shown,
     )
     .await?;
