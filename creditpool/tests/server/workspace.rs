@@ -279,3 +279,65 @@ async fn an_applicant_applies_with_evidence_from_the_pages() {
     );
     assert_eq!(submitted["form"]["uscc"], enterprise.0.as_str());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_journey_from_application_to_the_public_list_is_done_on_pages() {
+    let _cores = crate::helpers::exclusive_cores().await;
+    let app = TestApp::spawn_with(|settings| settings.public_rate.per_minute = 0).await;
+    // Only the accounts: the applicant registered itself, the staff were created.
+    crate::applications::register(&app, "journey.bank").await;
+    app.user("journey.admin", Role::Administrator).await;
+    for i in 1..=3 {
+        app.user(&format!("journey.expert{i}"), Role::Reviewer)
+            .await;
+    }
+    let enterprise = crate::lifecycle::eligible(&app, 1).await.remove(0);
+    let files = tempfile::tempdir().expect("tmp");
+    let pdf = files.path().join("等保三级测评报告.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4\n% evidence\n%%EOF\n").expect("pdf");
+    let loans = files.path().join("loans.csv");
+    loans_as_csv(&loans);
+    let fixture = json!({
+        "base_url": app.url(""),
+        "password": PASSWORD,
+        "applicant": "journey.bank",
+        "admin": "journey.admin",
+        "experts": ["journey.expert1", "journey.expert2", "journey.expert3"],
+        "enterprise": { "uscc": enterprise.0, "name": enterprise.1 },
+        "pdf": pdf,
+        "loans_csv": loans,
+        "model_wat": concat!(env!("CARGO_MANIFEST_DIR"), "/../samples/models/linear_score.wat"),
+        "scored": SCORED,
+    });
+    all_pass("browser/journey.test.mjs", &fixture).await;
+
+    // Every step is in the audit log, in order.
+    let actions: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log ORDER BY seq")
+        .fetch_all(app.store.pool())
+        .await
+        .expect("the audit log reads");
+    let position = |action: &str| {
+        actions
+            .iter()
+            .position(|a| a == action)
+            .unwrap_or_else(|| panic!("{action} in {actions:?}"))
+    };
+    let steps = [
+        "application.submitted",
+        "application.reviewers_assigned",
+        "application.reviewed",
+        "application.approved",
+        "institution.opened",
+        "job.submitted",
+        "release.sample",
+        "release.evaluation",
+        "product.registered",
+        "product.reviewers_assigned",
+        "product.reviewed",
+        "product.recommended",
+        "institution.suspended",
+    ];
+    for pair in steps.windows(2) {
+        assert!(position(pair[0]) < position(pair[1]), "{pair:?} in order");
+    }
+}
