@@ -134,6 +134,12 @@ test('from an application to a recommended product and a suspension, on pages al
   await bank.getByRole('button', { name: '发布评估' }).click();
   await bank.waitForURL(/\/evaluation#evaluation-title$/);
   assert.equal((await bank.locator('svg.roc polyline').getAttribute('points')).split(' ').length, 11);
+  // The ledger of its releases, each with its fingerprint.
+  await bank.getByRole('navigation', { name: '工作台' }).getByRole('link', { name: '发布台账' }).click();
+  await bank.waitForURL(/\/workspace\/releases$/);
+  const kinds = await bank.locator('table.releases tbody tr td:nth-child(2)').allTextContents();
+  assert.deepEqual(kinds, ['评估', '抽样']);
+  await check(bank, 'journey-releases');
 
   // 6. The product registered from the job.
   await bank.goto(`${base}/workspace/products`);
@@ -190,6 +196,11 @@ test('from an application to a recommended product and a suspension, on pages al
   await bank.getByRole('button', { name: '提交作业' }).click();
   await bank.waitForLoadState();
   assert.equal(bank.status, 403);
+
+  // The ledger across institutions.
+  await admin.goto(`${base}/console/releases`);
+  assert.equal(await admin.locator('table.releases tbody tr').count(), 2);
+  await check(admin, 'console-releases');
 
   // 9. The audit page shows the steps, and the chain verifies.
   await admin.goto(`${base}/console/audit`);

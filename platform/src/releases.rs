@@ -111,4 +111,38 @@ impl Platform {
         )
         .await?)
     }
+
+    /// The ledger of releases (P8), newest first, at most `limit`: an institution's own
+    /// users see their institution's; administrators every institution's, or one's.
+    pub async fn release_ledger(
+        &self,
+        caller: &Caller,
+        institution_id: Option<&InstitutionId>,
+        limit: i64,
+    ) -> Result<Vec<gate::LedgerEntry>, ReleaseError> {
+        let institution_id = match (caller.role, institution_id) {
+            (governance::identity::Role::Institution, _) => {
+                let own = caller
+                    .institution_id
+                    .clone()
+                    .ok_or(Refusal::NotFound("institution"))?;
+                self.institution(caller, &own, Action::UseWorkspace).await?;
+                Some(own)
+            }
+            (_, Some(id)) => {
+                self.institution(caller, id, Action::ReadInstitution)
+                    .await?;
+                Some(id.clone())
+            }
+            (_, None) => {
+                self.authorize(
+                    caller,
+                    Action::ReadAuditLog,
+                    &policies::access::Resource::Platform,
+                )?;
+                None
+            }
+        };
+        Ok(gate::ledger(&self.store, institution_id.as_ref(), limit).await?)
+    }
 }

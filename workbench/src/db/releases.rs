@@ -142,7 +142,18 @@ pub(crate) trait Releases {
     ) -> Result<(), StoreError>;
     /// Every sample release.
     async fn sample_releases(&self) -> Result<Vec<Traced>, StoreError>;
+    /// The releases of one institution (or of all), newest first, at most `limit`:
+    /// (id, institution, job, kind, rows, fingerprint, released by, released at).
+    async fn release_ledger(
+        &self,
+        institution_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<LedgerRow>, StoreError>;
 }
+
+/// A release in the ledger: (id, institution, job, kind, rows, fingerprint, released
+/// by, released at).
+pub(crate) type LedgerRow = (String, String, String, String, i64, String, String, String);
 
 async fn sampled_on(
     conn: &mut SqliteConnection,
@@ -415,6 +426,22 @@ impl Releases for Store {
             .await?;
         }
         Ok(())
+    }
+
+    async fn release_ledger(
+        &self,
+        institution_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT id, institution_id, job_id, kind, rows, fingerprint, released_by, released_at \
+             FROM releases WHERE ?1 IS NULL OR institution_id = ?1 \
+             ORDER BY released_at DESC, id LIMIT ?2",
+        )
+        .bind(institution_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     async fn sample_releases(&self) -> Result<Vec<Traced>, StoreError> {

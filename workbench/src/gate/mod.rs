@@ -1971,6 +1971,63 @@ async fn record(
     Ok((id, fingerprint))
 }
 
+/// A release in the ledger.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct LedgerEntry {
+    /// The release.
+    pub release_id: String,
+    /// The institution that received it.
+    pub institution_id: String,
+    /// The job it was taken from.
+    pub job_id: String,
+    /// `sample`, `aggregate` or `evaluation`.
+    pub kind: String,
+    /// Rows released (a sample's rows; a statistical release's groups).
+    pub rows: i64,
+    /// SHA-256 identifying exactly what was released.
+    pub fingerprint: String,
+    /// Who released it.
+    pub released_by: String,
+    /// When (RFC 3339).
+    pub released_at: String,
+}
+
+/// The ledger of releases, of one institution or of all, newest first, at most `limit`.
+pub async fn ledger(
+    store: &Store,
+    institution_id: Option<&InstitutionId>,
+    limit: i64,
+) -> Result<Vec<LedgerEntry>, GateError> {
+    Ok(store
+        .release_ledger(institution_id.map(|i| i.as_str()), limit)
+        .await?
+        .into_iter()
+        .map(
+            |(
+                release_id,
+                institution_id,
+                job_id,
+                kind,
+                rows,
+                fingerprint,
+                released_by,
+                released_at,
+            )| {
+                LedgerEntry {
+                    release_id,
+                    institution_id,
+                    job_id,
+                    kind,
+                    rows,
+                    fingerprint,
+                    released_by,
+                    released_at,
+                }
+            },
+        )
+        .collect())
+}
+
 /// Finds the releases that contain any of `row_hashes` (hashes of leaked rows as the
 /// gate computes them), for tracing a leak to the institution that received it.
 pub async fn trace(store: &Store, row_hashes: &[String]) -> Result<Vec<Traced>, GateError> {
