@@ -22,7 +22,7 @@ use storage::states::InstitutionStatus;
 use super::csrf::{Checked, Posted};
 use super::review::{Shown, application_page, product_page, status_zh};
 use super::session::{SignedIn, see_other};
-use super::{Chrome, PageError, render_with_token};
+use super::{Chrome, PageError, moment, render_with_token};
 use crate::api::{ApiError, AppState, request_id};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -61,11 +61,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/institutions/{id}/suspend", post(suspend))
         .route("/console/institutions/{id}/reinstate", post(reinstate))
         .route("/console/institutions/{id}/terminate", post(terminate))
-}
-
-/// A moment as a person reads it (Beijing time).
-fn moment(rfc3339: &str) -> String {
-    ::public::report::display_time(&serde_json::Value::String(rfc3339.to_owned()))
 }
 
 #[derive(Template)]

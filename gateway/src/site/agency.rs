@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::csrf::{Checked, Posted};
 use super::session::SignedIn;
-use super::{Chrome, Faults, PageError, render_with_token};
+use super::{Chrome, Faults, PageError, moment, render_with_token};
 use crate::api::{ApiError, AppState, request_id};
 use ::public::verification::{Finding, Listed};
 
@@ -99,11 +99,6 @@ async fn page(
             max_subjects: desk::verifications::MAX_SUBJECTS,
         }
     }))
-}
-
-/// A moment as a person reads it.
-fn moment(rfc3339: &str) -> String {
-    ::public::report::display_time(&serde_json::Value::String(rfc3339.to_owned()))
 }
 
 /// `GET /agency/verifications`: the request form and the agency's letters.

@@ -28,7 +28,7 @@ use storage::ids::ApplicationId;
 use super::csrf::{Checked, Posted, TokenOnly};
 use super::review::{Shown, application_page};
 use super::session::{SignedIn, see_other};
-use super::{Chrome, Faults, PageError, render_with_token};
+use super::{Chrome, Faults, PageError, moment, render_with_token};
 use crate::api::{ApiError, AppState, request_id};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -76,11 +76,6 @@ const KINDS: [(QualificationKind, &str, &str); 6] = [
 
 /// Rows of the schedule and of the own-data list on the form.
 const ROWS: usize = 4;
-
-/// A moment as a person reads it (Beijing time).
-fn moment(rfc3339: &str) -> String {
-    ::public::report::display_time(&serde_json::Value::String(rfc3339.to_owned()))
-}
 
 // ---------------------------------------------------------------------------------
 // The list.

@@ -83,7 +83,7 @@ struct EntryView {
 impl From<Entry> for EntryView {
     fn from(e: Entry) -> Self {
         EntryView {
-            at: ::public::report::display_time(&serde_json::Value::String(e.at)),
+            at: super::moment(&e.at),
             seq: e.seq,
             actor: e.actor,
             action: e.action,

@@ -508,7 +508,7 @@ struct ModelsPage {
 
 impl ModelsPage {
     fn moment(&self, at: &str) -> String {
-        ::public::report::display_time(&serde_json::Value::String(at.to_owned()))
+        super::moment(at)
     }
 }
 

@@ -462,6 +462,11 @@ impl Tab {
     }
 }
 
+/// A moment (RFC 3339) as a person reads it, in Beijing time.
+pub(crate) fn moment(rfc3339: &str) -> String {
+    ::public::report::display_time(&serde_json::Value::String(rfc3339.to_owned()))
+}
+
 /// A day as a person reads it: `2026年12月11日`.
 pub(crate) fn date_zh(day: chrono::NaiveDate) -> String {
     day.format("%Y年%m月%d日").to_string()

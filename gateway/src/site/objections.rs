@@ -276,7 +276,7 @@ pub(super) fn status_zh(status: ObjectionStatus) -> &'static str {
 }
 
 fn view(o: Objection) -> ObjectionView {
-    let day = |t: &str| ::public::report::display_time(&serde_json::Value::String(t.to_owned()));
+    let day = super::moment;
     let table = catalog::Manifest::builtin()
         .tables
         .iter()

@@ -192,7 +192,7 @@ impl AuthorisationView {
         granted: bool,
         records: &::public::records::Records,
     ) -> AuthorisationView {
-        let day = |t: &str| ::public::report::display_time(&serde_json::Value::String(t.into()));
+        let day = super::moment;
         let state = if a.live {
             "有效"
         } else if a.revoked_at.is_some() {

@@ -99,9 +99,7 @@ async fn products_page(
         products.push(ProductRow {
             name: p.form.product_name.clone(),
             status: super::review::status_zh(p.status.as_str()),
-            registered: ::public::report::display_time(&serde_json::Value::String(
-                p.registered_at.clone(),
-            )),
+            registered: super::moment(&p.registered_at),
             reviews_in: view.reviews_in,
             reviews: view
                 .reviews
@@ -125,11 +123,7 @@ async fn products_page(
         .into_iter()
         .filter(|j| j.state.as_str() == "succeeded")
         .map(|j| JobChoice {
-            label: format!(
-                "{}（{}）",
-                j.id,
-                ::public::report::display_time(&serde_json::Value::String(j.submitted_at))
-            ),
+            label: format!("{}（{}）", j.id, super::moment(&j.submitted_at)),
             id: j.id.to_string(),
         })
         .collect();

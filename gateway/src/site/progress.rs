@@ -94,7 +94,7 @@ async fn page(
         .into_iter()
         .map(|r| ReportRow {
             period: format!("{} 至 {}", date_zh(r.period_start), date_zh(r.period_end)),
-            at: ::public::report::display_time(&serde_json::Value::String(r.submitted_at)),
+            at: super::moment(&r.submitted_at),
             progress: r.progress,
             security_risks: r.security_risks,
             quality_problems: r.quality_problems,

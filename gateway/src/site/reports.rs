@@ -153,7 +153,7 @@ impl From<desk::issuance::Genuine> for Vouched {
             subject_name: g.subject_name,
             code: g.uscc,
             // As printed on the report: `2026年11月20日 09:30:00`.
-            issued_at: ::public::report::display_time(&serde_json::Value::String(g.issued_at)),
+            issued_at: super::moment(&g.issued_at),
         }
     }
 }

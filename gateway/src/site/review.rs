@@ -22,7 +22,7 @@ use storage::ids::{ApplicationId, ProductId};
 
 use super::csrf::{Checked, Posted};
 use super::session::{SignedIn, see_other};
-use super::{Chrome, Faults, PageError, date_zh, render_with_token};
+use super::{Chrome, Faults, PageError, date_zh, moment, render_with_token};
 use crate::api::{ApiError, AppState, request_id};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -34,11 +34,6 @@ pub(super) fn routes() -> Router<AppState> {
             get(application).post(review_application),
         )
         .route("/review/products/{id}", get(product).post(review_product))
-}
-
-/// A moment as a person reads it (Beijing time).
-fn moment(rfc3339: &str) -> String {
-    ::public::report::display_time(&serde_json::Value::String(rfc3339.to_owned()))
 }
 
 /// A status of an application or a product in words.

@@ -20,7 +20,7 @@ use storage::states::ObjectionStatus;
 use super::csrf::{Checked, Posted};
 use super::objections::status_zh;
 use super::session::{SignedIn, see_other};
-use super::{Chrome, Faults, PageError, render_with_token};
+use super::{Chrome, Faults, PageError, moment, render_with_token};
 use crate::api::{ApiError, AppState, request_id};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -71,10 +71,6 @@ fn table_zh(table: &str) -> String {
         .iter()
         .find(|t| t.id == table)
         .map_or_else(|| table.to_owned(), |t| t.name_zh.clone())
-}
-
-fn moment(rfc3339: &str) -> String {
-    ::public::report::display_time(&serde_json::Value::String(rfc3339.to_owned()))
 }
 
 /// `GET /source/objections?show=`: the unit's queue (`open` by default; `overdue`,

@@ -210,7 +210,7 @@ fn label(labels: &'static [(&'static str, &'static str)], code: &str) -> &'stati
 }
 
 fn view(t: Ticket) -> TicketView {
-    let time = |at: &str| ::public::report::display_time(&serde_json::Value::String(at.into()));
+    let time = super::moment;
     TicketView {
         kind: label(&KINDS, &t.kind),
         category: label(&CATEGORIES, &t.category),

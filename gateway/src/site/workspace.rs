@@ -30,7 +30,7 @@ use workbench::workspace::{Job, WorkspaceError};
 
 use super::csrf::{Checked, Posted, TokenOnly};
 use super::session::{SignedIn, see_other};
-use super::{Chrome, Faults, PageError, render, render_with_token};
+use super::{Chrome, Faults, PageError, moment, render, render_with_token};
 use crate::api::{ApiError, AppState, request_id};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -59,11 +59,6 @@ pub(super) fn own(caller: &Caller) -> Result<InstitutionId, PageError> {
         .with_zh("工作台仅供已开户机构的用户使用。")
         .into()),
     }
-}
-
-/// A moment as a person reads it (Beijing time).
-fn moment(rfc3339: &str) -> String {
-    ::public::report::display_time(&serde_json::Value::String(rfc3339.to_owned()))
 }
 
 /// A size as a person reads it.
