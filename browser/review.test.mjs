@@ -174,8 +174,12 @@ test('an expert declares a conflict of interest on the settings page', async () 
   await check(page, 'review-affiliations');
 });
 
+// The administrator's, kept likewise.
+let adminPage;
+
 test('the administrator approves the application and opens its account, and recommends the product (P3, P8)', async () => {
   const page = await logIn(await newPage(), fixture.admin, /\/console$/);
+  adminPage = page;
   await page.goto(`${base}/console/applications?show=under_review`);
   await page.getByRole('link', { name: fixture.applicant }).click();
   await page.waitForURL(/\/console\/applications\/[^/?]+$/);
@@ -284,4 +288,52 @@ test('once recommended, the product is on the public page and every review is sh
   await expert.goto(`${base}/review/products/${product.id}`);
   assert.equal(await expert.locator('#reviews-title ~ .review').count(), 3);
   await check(expert, 'review-product-decided');
+});
+
+test('the administrator changes the institution\'s quotas and records a re-evaluation from its measured usage (P7)', async () => {
+  const page = adminPage;
+  await page.goto(`${base}/console/institutions/${fixture.institution_id}`);
+  const before = (await api('GET', `/api/v1/institutions/${fixture.institution_id}`)).quotas;
+
+  // Every quota at fault named at once beside its input, what was typed kept, nothing changed.
+  await page.getByRole('textbox', { name: /^24 小时内抽样行数/ }).fill('1000000');
+  await page.getByRole('textbox', { name: /^每日作业运行时间/ }).fill('两小时');
+  await page.getByRole('button', { name: '保存配额' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 422);
+  assert.match(await page.locator('#quota-sampled_rows_per_day-error').innerText(), /0 至 10000/);
+  assert.match(await page.locator('#quota-job_seconds_per_day-error').innerText(), /整数/);
+  assert.match(await page.locator('#quota-reason-error').innerText(), /原因/);
+  assert.equal(await page.getByRole('textbox', { name: /^每日作业运行时间/ }).inputValue(), '两小时');
+  await check(page, 'console-quotas-refused');
+  assert.deepEqual((await api('GET', `/api/v1/institutions/${fixture.institution_id}`)).quotas, before);
+
+  await page.getByRole('textbox', { name: /^24 小时内抽样行数/ }).fill('2000');
+  await page.getByRole('textbox', { name: /^每日作业运行时间/ }).fill('7,200');
+  await page.getByLabel('修改理由').fill('第二个模型需要更大的样本，已经评审委员会同意');
+  await page.getByRole('button', { name: '保存配额' }).click();
+  await page.waitForURL(/done=quotas$/);
+  const after = (await api('GET', `/api/v1/institutions/${fixture.institution_id}`)).quotas;
+  assert.equal(after.sampled_rows_per_day, 2000);
+  assert.equal(after.job_seconds_per_day, 7200);
+  assert.equal(after.storage_bytes, before.storage_bytes, 'the others stay');
+  assert.equal(await page.getByRole('textbox', { name: /^24 小时内抽样行数/ }).inputValue(), '2000');
+
+  // A re-evaluation: the window's measures come from the platform's records; a
+  // conclusion missing is refused beside it, then the evaluation is recorded.
+  assert.match(await page.locator('#evaluations-title ~ table.facts').innerText(), /API 请求/);
+  await page.getByLabel('评估意见').fill('按计划开展建模，未发现安全事件');
+  await page.getByRole('button', { name: '记录再评估' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 422);
+  assert.match(await page.locator('fieldset[aria-invalid="true"]').innerText(), /请选择评估结论/);
+  assert.equal(await page.getByLabel('评估意见').inputValue(), '按计划开展建模，未发现安全事件');
+  await page.getByRole('radio', { name: '良好' }).check();
+  await page.getByRole('button', { name: '记录再评估' }).click();
+  await page.waitForURL(/done=evaluated$/);
+  assert.match(await page.locator('article.evaluation').first().innerText(), /良好/);
+  const evaluations = await api('GET', `/api/v1/institutions/${fixture.institution_id}/evaluations`);
+  assert.equal(evaluations.items.length, 1);
+  assert.equal(evaluations.items[0].conclusion, 'good');
+  await check(page, 'console-institution-evaluated');
 });

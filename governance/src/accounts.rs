@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::accounts::{Accounts as _, NewEvent};
 use storage::audit::{self, Event};
+use storage::said::Said;
 use storage::store::{Store, StoreError, Tx, new_id, now, sha256_hex};
 
 /// The limits of an institution (enforced by the workspace; issue 5 adds the rest).
@@ -63,6 +64,158 @@ impl Default for Quotas {
             sampled_cells_per_day: 10_000,
             failed_jobs_per_day: 50,
         }
+    }
+}
+
+/// One quota as administrators set it: its name (a field of [`Quotas`]), what it is
+/// in Chinese, its unit and the range it may be set in.
+#[derive(Clone, Copy, Debug)]
+pub struct QuotaRule {
+    /// The field.
+    pub name: &'static str,
+    /// What it limits, in Chinese (the pages' label).
+    pub label_zh: &'static str,
+    /// The unit pages show it in, in Chinese.
+    pub unit_zh: &'static str,
+    /// How many of the quota's own unit one of `unit_zh` is (storage is set in bytes,
+    /// shown in MiB).
+    pub scale: i64,
+    /// Lowest value allowed.
+    pub min: i64,
+    /// Highest value allowed. The release budgets (samples' rows and cells, statistical
+    /// releases, failed jobs) stop at ten times their defaults: what the output gate's
+    /// documented promise allows an administrator to grant (docs/security-boundary.md).
+    pub max: i64,
+}
+
+/// Every quota an administrator may set, in the order pages show them.
+pub const QUOTA_RULES: [QuotaRule; 8] = [
+    QuotaRule {
+        name: "concurrent_jobs",
+        label_zh: "同时排队或运行的作业",
+        unit_zh: "个",
+        scale: 1,
+        min: 1,
+        max: 16,
+    },
+    QuotaRule {
+        name: "job_seconds_per_day",
+        label_zh: "每日作业运行时间",
+        unit_zh: "秒",
+        scale: 1,
+        min: 60,
+        max: 16 * 86_400,
+    },
+    QuotaRule {
+        name: "storage_bytes",
+        label_zh: "工作区存储",
+        unit_zh: "MiB",
+        scale: 1 << 20,
+        min: 1 << 20,
+        max: 1 << 40,
+    },
+    QuotaRule {
+        name: "sampled_rows_per_day",
+        label_zh: "24 小时内抽样行数",
+        unit_zh: "行",
+        scale: 1,
+        min: 0,
+        max: 10_000,
+    },
+    QuotaRule {
+        name: "sampled_cells_per_day",
+        label_zh: "24 小时内抽样单元格数",
+        unit_zh: "格",
+        scale: 1,
+        min: 0,
+        max: 100_000,
+    },
+    QuotaRule {
+        name: "statistical_releases_per_day",
+        label_zh: "24 小时内汇总与评估发布",
+        unit_zh: "次",
+        scale: 1,
+        min: 0,
+        max: 500,
+    },
+    QuotaRule {
+        name: "failed_jobs_per_day",
+        label_zh: "每日运行失败的作业",
+        unit_zh: "个",
+        scale: 1,
+        min: 0,
+        max: 500,
+    },
+    QuotaRule {
+        name: "requests_per_minute",
+        label_zh: "每分钟 API 请求",
+        unit_zh: "次",
+        scale: 1,
+        min: 10,
+        max: 60_000,
+    },
+];
+
+impl Quotas {
+    /// The quota called `name` (a field name), if there is one.
+    pub fn get(&self, name: &str) -> Option<i64> {
+        Some(match name {
+            "concurrent_jobs" => self.concurrent_jobs,
+            "job_seconds_per_day" => self.job_seconds_per_day,
+            "storage_bytes" => self.storage_bytes,
+            "sampled_rows_per_day" => self.sampled_rows_per_day,
+            "sampled_cells_per_day" => self.sampled_cells_per_day,
+            "statistical_releases_per_day" => self.statistical_releases_per_day,
+            "failed_jobs_per_day" => self.failed_jobs_per_day,
+            "requests_per_minute" => self.requests_per_minute,
+            _ => return None,
+        })
+    }
+
+    /// Sets the quota called `name` (a field name) to `value`; false if there is none.
+    pub fn set(&mut self, name: &str, value: i64) -> bool {
+        let field = match name {
+            "concurrent_jobs" => &mut self.concurrent_jobs,
+            "job_seconds_per_day" => &mut self.job_seconds_per_day,
+            "storage_bytes" => &mut self.storage_bytes,
+            "sampled_rows_per_day" => &mut self.sampled_rows_per_day,
+            "sampled_cells_per_day" => &mut self.sampled_cells_per_day,
+            "statistical_releases_per_day" => &mut self.statistical_releases_per_day,
+            "failed_jobs_per_day" => &mut self.failed_jobs_per_day,
+            "requests_per_minute" => &mut self.requests_per_minute,
+            _ => return false,
+        };
+        *field = value;
+        true
+    }
+
+    /// Every quota out of its range ([`QUOTA_RULES`]), as (field, what is wrong).
+    pub fn faults(&self) -> Vec<(String, Said)> {
+        QUOTA_RULES
+            .iter()
+            .filter_map(|rule| {
+                let value = self.get(rule.name)?;
+                (value < rule.min || value > rule.max).then(|| {
+                    (
+                        rule.name.to_owned(),
+                        Said::new(
+                            format!(
+                                "{} must be between {} and {} (it is {value})",
+                                rule.name, rule.min, rule.max
+                            ),
+                            format!(
+                                "{}应在 {} 至 {} {}之间（填写的是 {}）。",
+                                rule.label_zh,
+                                rule.min / rule.scale,
+                                rule.max / rule.scale,
+                                rule.unit_zh,
+                                value as f64 / rule.scale as f64
+                            ),
+                        ),
+                    )
+                })
+            })
+            .collect()
     }
 }
 
@@ -161,13 +314,13 @@ pub enum AccountError {
         /// The field.
         field: String,
         /// What is wrong.
-        message: String,
-        /// Every item at fault, for batch operations.
-        details: Vec<(String, String)>,
+        message: Said,
+        /// Every item at fault, for batch operations and forms.
+        details: Vec<(String, Said)>,
     },
     /// The institution is not in a state that allows this.
     #[error("{0}")]
-    Stage(String),
+    Stage(Said),
     /// The workspace's files could not be read or deleted.
     #[error("workspace files: {0}")]
     Files(String),
@@ -176,10 +329,24 @@ pub enum AccountError {
     Store(#[from] StoreError),
 }
 
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> AccountError {
+impl AccountError {
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            AccountError::NotFound => "没有这个机构。".into(),
+            AccountError::Invalid { message, .. } => message.zh.clone(),
+            AccountError::Stage(message) => message.zh.clone(),
+            AccountError::Files(_) | AccountError::Store(_) => {
+                "服务暂时不可用，请稍后再试。".into()
+            }
+        }
+    }
+}
+
+fn invalid(field: impl Into<String>, message: Said) -> AccountError {
     AccountError::Invalid {
         field: field.into(),
-        message: message.into(),
+        message,
         details: Vec::new(),
     }
 }
@@ -202,7 +369,10 @@ pub async fn open_batch(
     if application_ids.is_empty() || application_ids.len() > MAX_BATCH {
         return Err(invalid(
             "application_ids",
-            format!("list between 1 and {MAX_BATCH} approved applications"),
+            Said::new(
+                format!("list between 1 and {MAX_BATCH} approved applications"),
+                format!("一次开户须选择 1 至 {MAX_BATCH} 个已批准的申请。"),
+            ),
         ));
     }
     let mut tx = store.write().await?;
@@ -211,21 +381,39 @@ pub async fn open_batch(
     for (i, id) in application_ids.iter().enumerate() {
         let field = format!("application_ids[{i}]");
         if application_ids[..i].contains(id) {
-            problems.push((field, format!("application {id} is listed twice")));
+            problems.push((
+                field,
+                Said::new(
+                    format!("application {id} is listed twice"),
+                    format!("申请 {id} 重复列出。"),
+                ),
+            ));
             continue;
         }
         let row = store.application_to_open(&mut tx, id).await?;
         let Some(row) = row else {
-            problems.push((field, format!("no application {id}")));
+            problems.push((
+                field,
+                Said::new(format!("no application {id}"), format!("没有申请 {id}。")),
+            ));
             continue;
         };
         let status = row.status;
         if row.institution_id.is_some() {
-            problems.push((field, format!("application {id} already has an account")));
+            problems.push((
+                field,
+                Said::new(
+                    format!("application {id} already has an account"),
+                    format!("申请 {id} 已开户。"),
+                ),
+            ));
         } else if status != ApplicationStatus::Approved {
             problems.push((
                 field,
-                format!("application {id} is {status}; only approved applications are opened"),
+                Said::new(
+                    format!("application {id} is {status}; only approved applications are opened"),
+                    format!("申请 {id} 尚未批准（{status}），只有已批准的申请可以开户。"),
+                ),
             ));
         } else {
             let form = row.form?;
@@ -234,7 +422,12 @@ pub async fn open_batch(
             if taken.is_some() {
                 problems.push((
                     field,
-                    format!("an institution with unified social credit code {uscc} already exists"),
+                    Said::new(
+                        format!(
+                            "an institution with unified social credit code {uscc} already exists"
+                        ),
+                        format!("统一社会信用代码为 {uscc} 的机构已存在。"),
+                    ),
                 ));
             } else {
                 forms.push((
@@ -248,13 +441,23 @@ pub async fn open_batch(
     if let Some((field, _)) = problems.first().cloned() {
         return Err(AccountError::Invalid {
             field,
-            message: format!(
-                "nothing was opened: {}",
-                problems
-                    .iter()
-                    .map(|(f, m)| format!("{f}: {m}"))
-                    .collect::<Vec<_>>()
-                    .join("; ")
+            message: Said::new(
+                format!(
+                    "nothing was opened: {}",
+                    problems
+                        .iter()
+                        .map(|(f, m)| format!("{f}: {}", m.en))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                format!(
+                    "未开立任何账户：{}",
+                    problems
+                        .iter()
+                        .map(|(_, m)| m.zh.as_str())
+                        .collect::<Vec<_>>()
+                        .join("")
+                ),
             ),
             details: problems,
         });
@@ -414,17 +617,35 @@ pub async fn relocate_workspaces(
         .await
 }
 
+/// What an institution's status is, said in a Chinese sentence.
+fn status_zh(status: InstitutionStatus) -> &'static str {
+    match status {
+        InstitutionStatus::Active => "状态正常",
+        InstitutionStatus::Suspended => "已暂停",
+        InstitutionStatus::Terminated => "已终止",
+    }
+}
+
 fn check_reason(reason: &str) -> Result<String, AccountError> {
     let reason = reason.trim();
     if reason.chars().count() < 5 {
-        return Err(invalid("reason", "give the reason (at least 5 characters)"));
+        return Err(invalid(
+            "reason",
+            Said::new(
+                "give the reason (at least 5 characters)",
+                "请写明原因（至少 5 个字）。",
+            ),
+        ));
     }
     if reason.chars().count() > crate::form::MAX_TEXT_CHARS {
         return Err(invalid(
             "reason",
-            format!(
-                "the reason is longer than {} characters",
-                crate::form::MAX_TEXT_CHARS
+            Said::new(
+                format!(
+                    "the reason is longer than {} characters",
+                    crate::form::MAX_TEXT_CHARS
+                ),
+                format!("原因不能超过 {} 个字。", crate::form::MAX_TEXT_CHARS),
             ),
         ));
     }
@@ -470,14 +691,18 @@ pub async fn suspend(
     if deadline <= storage::store::china_today() {
         return Err(invalid(
             "rectification_deadline",
-            "the rectification deadline must be a day after today",
+            Said::new(
+                "the rectification deadline must be a day after today",
+                "整改期限须晚于今天。",
+            ),
         ));
     }
     let mut tx = store.write().await?;
     let status = status_in(store, &mut tx, id).await?;
     if status != InstitutionStatus::Active {
-        return Err(AccountError::Stage(format!(
-            "only an active institution can be suspended; this one is {status}"
+        return Err(AccountError::Stage(Said::new(
+            format!("only an active institution can be suspended; this one is {status}"),
+            format!("只有正常状态的机构可以暂停；该机构{}。", status_zh(status)),
         )));
     }
     store
@@ -521,8 +746,9 @@ pub async fn reinstate(
     let mut tx = store.write().await?;
     let status = status_in(store, &mut tx, id).await?;
     if status != InstitutionStatus::Suspended {
-        return Err(AccountError::Stage(format!(
-            "only a suspended institution can be reinstated; this one is {status}"
+        return Err(AccountError::Stage(Said::new(
+            format!("only a suspended institution can be reinstated; this one is {status}"),
+            format!("只有已暂停的机构可以恢复；该机构{}。", status_zh(status)),
         )));
     }
     store
@@ -544,6 +770,97 @@ pub async fn reinstate(
     Ok(())
 }
 
+/// `current` with `changes` (name, new value) made, and every fault of the change with
+/// `reason`, as (field, what is wrong): nothing to change, a quota that does not exist,
+/// one out of its range ([`QUOTA_RULES`]), a reason missing or too long.
+pub fn quota_change(
+    current: Quotas,
+    changes: &[(&str, i64)],
+    reason: &str,
+) -> (Quotas, Vec<(String, Said)>) {
+    let mut faults = Vec::new();
+    if changes.is_empty() {
+        faults.push((
+            "quotas".to_owned(),
+            Said::new("change at least one quota", "请至少修改一项配额。"),
+        ));
+    }
+    let mut quotas = current;
+    for (name, value) in changes {
+        if !quotas.set(name, *value) {
+            faults.push((
+                (*name).to_owned(),
+                Said::new(
+                    format!("there is no quota {name}"),
+                    format!("没有名为 {name} 的配额。"),
+                ),
+            ));
+        }
+    }
+    faults.extend(quotas.faults());
+    if let Err(AccountError::Invalid { field, message, .. }) = check_reason(reason) {
+        faults.push((field, message));
+    }
+    (quotas, faults)
+}
+
+/// Changes quotas of an institution that is not terminated, as (name, new value), with
+/// the reason; the others stay. Every quota must stay within its range
+/// ([`QUOTA_RULES`]): every one out of it is named at once. Lowered below what is in
+/// use, a quota refuses the next job or release, not the running ones. The audit entry
+/// holds the quotas before and after; the quotas now are returned.
+pub async fn set_quotas(
+    store: &Store,
+    id: &InstitutionId,
+    changes: &[(&str, i64)],
+    reason: &str,
+    actor: &UserId,
+    request_id: &RequestId,
+) -> Result<Quotas, AccountError> {
+    let mut tx = store.write().await?;
+    if status_in(store, &mut tx, id).await? == InstitutionStatus::Terminated {
+        return Err(AccountError::Stage(Said::new(
+            "the institution is terminated; its quotas no longer apply",
+            "该机构已终止，配额不再适用。",
+        )));
+    }
+    let before = store.quotas_in(&mut tx, id).await?;
+    let (quotas, faults) = quota_change(before.unwrap_or_default(), changes, reason);
+    if let Some((field, _)) = faults.first().cloned() {
+        return Err(AccountError::Invalid {
+            field,
+            message: Said::new(
+                faults
+                    .iter()
+                    .map(|(_, m)| m.en.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                faults
+                    .iter()
+                    .map(|(_, m)| m.zh.as_str())
+                    .collect::<Vec<_>>()
+                    .join(""),
+            ),
+            details: faults,
+        });
+    }
+    let reason = reason.trim();
+    store.update_quotas(&mut tx, id, &quotas).await?;
+    audit::append(
+        &mut tx,
+        Event {
+            actor,
+            action: "institution.quotas_set",
+            subject: id,
+            detail: serde_json::json!({ "reason": reason, "before": before, "after": quotas }),
+            request_id,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(quotas)
+}
+
 /// Terminates an institution: every credential of its users revoked, its grants
 /// withdrawn, its workspace closed and its files deleted, with a deletion record naming
 /// each file, its size and SHA-256. The audit trail is kept. The caller cancels its jobs
@@ -559,9 +876,10 @@ pub async fn terminate(
     let mut tx = store.write().await?;
     let status = status_in(store, &mut tx, id).await?;
     if status == InstitutionStatus::Terminated {
-        return Err(AccountError::Stage(
-            "the institution is already terminated".into(),
-        ));
+        return Err(AccountError::Stage(Said::new(
+            "the institution is already terminated",
+            "该机构已终止。",
+        )));
     }
     let path = store.open_workspace_path_in(&mut tx, id).await?;
     let files = match &path {
@@ -655,4 +973,73 @@ fn inventory(root: &Path) -> Result<Vec<DeletedFile>, AccountError> {
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_within_every_range_and_the_release_budgets_stop_at_ten_times_them() {
+        // P8: the gate's documented promise bounds what an administrator may grant.
+        let defaults = Quotas::default();
+        assert!(defaults.faults().is_empty(), "{:?}", defaults.faults());
+        for (name, default) in [
+            ("sampled_rows_per_day", defaults.sampled_rows_per_day),
+            ("sampled_cells_per_day", defaults.sampled_cells_per_day),
+            (
+                "statistical_releases_per_day",
+                defaults.statistical_releases_per_day,
+            ),
+            ("failed_jobs_per_day", defaults.failed_jobs_per_day),
+        ] {
+            let rule = QUOTA_RULES.iter().find(|r| r.name == name).expect("a rule");
+            assert_eq!(rule.max, 10 * default, "{name}");
+        }
+        for rule in &QUOTA_RULES {
+            assert!(defaults.get(rule.name).is_some(), "{}", rule.name);
+            assert_eq!(rule.min % rule.scale, 0, "{}", rule.name);
+        }
+    }
+
+    #[test]
+    fn a_quota_change_names_every_fault_at_once_and_keeps_the_rest() {
+        let reason = "a larger sample, approved";
+        let (changed, faults) = quota_change(
+            Quotas::default(),
+            &[("sampled_rows_per_day", 2_000), ("concurrent_jobs", 1)],
+            reason,
+        );
+        assert!(faults.is_empty(), "{faults:?}");
+        assert_eq!(changed.sampled_rows_per_day, 2_000);
+        assert_eq!(changed.concurrent_jobs, 1);
+        assert_eq!(changed.storage_bytes, Quotas::default().storage_bytes);
+
+        let (_, faults) = quota_change(
+            Quotas::default(),
+            &[
+                ("sampled_rows_per_day", 10_001),
+                ("storage_bytes", 1),
+                ("no_such_quota", 5),
+            ],
+            "",
+        );
+        let fields: Vec<&str> = faults.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "no_such_quota",
+                "storage_bytes",
+                "sampled_rows_per_day",
+                "reason"
+            ]
+        );
+        // Storage is said in the unit pages show it in.
+        let storage = &faults[1].1;
+        assert!(storage.zh.contains("1 至 1048576 MiB"), "{}", storage.zh);
+        assert!(storage.en.contains("storage_bytes must be between 1048576"));
+        let (_, faults) = quota_change(Quotas::default(), &[], reason);
+        assert_eq!(faults.len(), 1);
+        assert_eq!(faults[0].0, "quotas");
+    }
 }

@@ -11,6 +11,7 @@ use storage::ids::{InstitutionId, RequestId, UserId};
 
 use crate::db::progress::{NewEvaluation, NewReport, ProgressReports as _};
 use storage::audit::{self, Event};
+use storage::said::Said;
 use storage::store::{Store, StoreError, new_id, now};
 
 /// How reporting is scheduled.
@@ -117,11 +118,11 @@ pub enum ReportError {
         /// The field.
         field: String,
         /// What is wrong.
-        message: String,
+        message: Said,
     },
     /// Already reported.
     #[error("{0}")]
-    Duplicate(String),
+    Duplicate(Said),
     /// No such institution or account.
     #[error("no such institution")]
     NotFound,
@@ -130,10 +131,31 @@ pub enum ReportError {
     Store(#[from] StoreError),
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> ReportError {
+fn invalid(field: &str, message: Said) -> ReportError {
     ReportError::Invalid {
         field: field.into(),
-        message: message.into(),
+        message,
+    }
+}
+
+impl ReportError {
+    /// The field at fault, if one is.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ReportError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// What a page shows, in Chinese (the API says the English).
+    pub fn zh(&self) -> String {
+        match self {
+            ReportError::Invalid { message, .. } | ReportError::Duplicate(message) => {
+                message.zh.clone()
+            }
+            ReportError::NotFound => "没有这个机构。".into(),
+            ReportError::Store(_) => "服务暂时不可用，请稍后再试。".into(),
+        }
     }
 }
 
@@ -170,29 +192,46 @@ pub async fn submit(
             .collect();
         return Err(invalid(
             "period_start",
-            format!(
-                "{} is not the start of a reporting period that has begun; periods begin on {}",
-                content.period_start,
-                starts.join(", ")
+            Said::new(
+                format!(
+                    "{} is not the start of a reporting period that has begun; periods begin on {}",
+                    content.period_start,
+                    starts.join(", ")
+                ),
+                format!(
+                    "{} 不是已开始的报告期的起始日；报告期起始于 {}。",
+                    content.period_start,
+                    starts.join("、")
+                ),
             ),
         ));
     };
-    for (field, text) in [
-        ("progress", &content.progress),
-        ("security_risks", &content.security_risks),
-        ("quality_problems", &content.quality_problems),
+    for (field, label_zh, text) in [
+        ("progress", "进展情况", &content.progress),
+        ("security_risks", "数据安全风险", &content.security_risks),
+        (
+            "quality_problems",
+            "数据质量问题",
+            &content.quality_problems,
+        ),
     ] {
         let n = text.trim().chars().count();
         if n == 0 {
             return Err(invalid(
                 field,
-                format!("{field} is required (write \"none\" if there is nothing to report)"),
+                Said::new(
+                    format!("{field} is required (write \"none\" if there is nothing to report)"),
+                    format!("请填写{label_zh}（没有的写“无”）。"),
+                ),
             ));
         }
         if n > crate::form::MAX_TEXT_CHARS {
             return Err(invalid(
                 field,
-                format!("longer than {} characters", crate::form::MAX_TEXT_CHARS),
+                Said::new(
+                    format!("longer than {} characters", crate::form::MAX_TEXT_CHARS),
+                    format!("{label_zh}不能超过 {} 个字。", crate::form::MAX_TEXT_CHARS),
+                ),
             ));
         }
     }
@@ -203,8 +242,9 @@ pub async fn submit(
         .report_for_period(&mut tx, institution_id, start)
         .await?;
     if let Some(existing) = exists {
-        return Err(ReportError::Duplicate(format!(
-            "the period beginning {start} is already reported (report {existing})"
+        return Err(ReportError::Duplicate(Said::new(
+            format!("the period beginning {start} is already reported (report {existing})"),
+            format!("起始于 {start} 的报告期已提交过报告（{existing}）。"),
         )));
     }
     store
@@ -451,6 +491,8 @@ pub struct Evaluation {
     pub note: String,
     /// Who.
     pub evaluated_by: String,
+    /// Their name.
+    pub evaluator: String,
     /// When.
     pub evaluated_at: String,
 }
@@ -507,21 +549,39 @@ pub async fn evaluate(
     request_id: &RequestId,
 ) -> Result<Evaluation, ReportError> {
     if end < start {
-        return Err(invalid("period_end", "the window ends before it starts"));
+        return Err(invalid(
+            "period_end",
+            Said::new(
+                "the window ends before it starts",
+                "评估期间的结束日早于开始日。",
+            ),
+        ));
     }
     if end > storage::store::china_today() {
         return Err(invalid(
             "period_end",
-            "the window may not end in the future",
+            Said::new(
+                "the window may not end in the future",
+                "评估期间不能结束在今天之后。",
+            ),
         ));
     }
     if !["good", "adequate", "poor"].contains(&conclusion) {
-        return Err(invalid("conclusion", "one of good, adequate, poor"));
+        return Err(invalid(
+            "conclusion",
+            Said::new(
+                "one of good, adequate, poor",
+                "请选择评估结论：良好、合格或较差。",
+            ),
+        ));
     }
     if note.trim().chars().count() < 5 {
         return Err(invalid(
             "note",
-            "explain the conclusion (at least 5 characters)",
+            Said::new(
+                "explain the conclusion (at least 5 characters)",
+                "请说明评估结论的依据（至少 5 个字）。",
+            ),
         ));
     }
     let measures = measure(store, institution_id, start, end, rules).await?;
@@ -562,17 +622,12 @@ pub async fn evaluate(
     )
     .await?;
     tx.commit().await?;
-    Ok(Evaluation {
-        id,
-        institution_id: institution_id.into(),
-        period_start: start,
-        period_end: end,
-        measures,
-        conclusion: conclusion.into(),
-        note: note.trim().into(),
-        evaluated_by: actor.into(),
-        evaluated_at: at,
-    })
+    store
+        .evaluations(institution_id)
+        .await?
+        .into_iter()
+        .find(|e| e.id == id)
+        .ok_or(ReportError::NotFound)
 }
 
 /// An institution's re-evaluations, oldest first.

@@ -6,9 +6,9 @@
 //! `terminate_institution` and `governance::accounts::reinstate`.
 
 use chrono::NaiveDate;
-use governance::accounts::{self, AccountError, Institution};
+use governance::accounts::{self, AccountError, Institution, Quotas};
 use governance::identity::{Caller, Role};
-use governance::progress::{self, Overdue, ReportError};
+use governance::progress::{self, Evaluation, Measures, Overdue, ReportError};
 use policies::access::{Action, Resource};
 use storage::ids::{InstitutionId, JobId, RequestId};
 
@@ -114,6 +114,91 @@ impl Platform {
             .terminate_institution(id, reason, &caller.user_id, request_id)
             .await?;
         Ok((accounts::get(&self.store, id).await?, cancelled))
+    }
+
+    /// Changes institution `id`'s quotas, as (name, new value), with the reason
+    /// (administrators): each within the range `governance::accounts::QUOTA_RULES`
+    /// allows, every one out of it named. The quotas now.
+    pub async fn set_quotas(
+        &self,
+        caller: &Caller,
+        id: &InstitutionId,
+        changes: &[(&str, i64)],
+        reason: &str,
+        request_id: &RequestId,
+    ) -> Result<Quotas, InstitutionFailure> {
+        self.institution(caller, id, Action::SetQuotas).await?;
+        Ok(accounts::set_quotas(
+            &self.store,
+            id,
+            changes,
+            reason,
+            &caller.user_id,
+            request_id,
+        )
+        .await?)
+    }
+
+    /// What institution `id` did over `[start, end]` (days in China), as a re-evaluation
+    /// would record it: requests, refusals, jobs, releases, reports (administrators).
+    pub async fn measure_institution(
+        &self,
+        caller: &Caller,
+        id: &InstitutionId,
+        start: NaiveDate,
+        end: NaiveDate,
+    ) -> Result<Measures, InstitutionFailure> {
+        self.institution(caller, id, Action::EvaluateInstitution)
+            .await?;
+        // The measures include the requests counted since the last write.
+        self.usage
+            .flush(&self.store)
+            .await
+            .map_err(ReportError::from)?;
+        Ok(progress::measure(&self.store, id, start, end, self.settings.reports).await?)
+    }
+
+    /// Records a re-evaluation of institution `id` (BRIEF P7) over `[start, end]`, its
+    /// measures taken from usage, with a conclusion (`good`, `adequate`, `poor`) and a
+    /// note (administrators).
+    pub async fn evaluate_institution(
+        &self,
+        caller: &Caller,
+        id: &InstitutionId,
+        (start, end): (NaiveDate, NaiveDate),
+        conclusion: &str,
+        note: &str,
+        request_id: &RequestId,
+    ) -> Result<Evaluation, InstitutionFailure> {
+        self.institution(caller, id, Action::EvaluateInstitution)
+            .await?;
+        self.usage
+            .flush(&self.store)
+            .await
+            .map_err(ReportError::from)?;
+        Ok(progress::evaluate(
+            &self.store,
+            id,
+            start,
+            end,
+            conclusion,
+            note,
+            self.settings.reports,
+            &caller.user_id,
+            request_id,
+        )
+        .await?)
+    }
+
+    /// Institution `id`'s re-evaluations (administrators).
+    pub async fn institution_evaluations(
+        &self,
+        caller: &Caller,
+        id: &InstitutionId,
+    ) -> Result<Vec<Evaluation>, InstitutionFailure> {
+        self.institution(caller, id, Action::ReadInstitution)
+            .await?;
+        Ok(progress::evaluations(&self.store, id).await?)
     }
 
     /// The progress reports overdue across institutions (administrators).

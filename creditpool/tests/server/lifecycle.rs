@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use storage::audit::{self, Verdict};
 
 use crate::applications::{complete_form, register};
-use crate::helpers::{TestApp, assert_error};
+use crate::helpers::{TestApp, assert_error, assert_error_saying};
 
 /// The tables the test institution asks for.
 const GRANTS: [&str; 3] = ["admin_penalties", "dishonesty_list", "enterprises"];
@@ -966,4 +966,155 @@ pub async fn opened(
         .expect("id")
         .to_owned();
     (institution, token, admin)
+}
+
+#[tokio::test]
+async fn administrators_change_quotas_within_their_ranges_and_it_is_audited() {
+    // P7: administrators oversee accounts; the release budgets stay within the gate's
+    // documented promise (docs/security-boundary.md) whoever sets them.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "quota.applicant", &["enterprises"], 0).await;
+    let path = format!("/api/v1/institutions/{institution}/quotas");
+    let record = || async {
+        app.call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}"),
+            Some(&admin),
+            None,
+        )
+        .await
+        .1["quotas"]
+            .clone()
+    };
+    let before = record().await;
+
+    // Every quota out of its range is named at once, and nothing changes.
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({
+                "sampled_rows_per_day": 1_000_000,
+                "concurrent_jobs": 0,
+                "statistical_releases_per_day": -1,
+                "reason": "more",
+            })),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    let named: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| d["field"].as_str().expect("field"))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "concurrent_jobs",
+            "sampled_rows_per_day",
+            "statistical_releases_per_day",
+            "reason"
+        ],
+        "{body}"
+    );
+    assert_eq!(record().await, before);
+    // A quota that does not exist, and nothing to change, are refused too.
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({ "sampled_rows": 10, "reason": "a typo in the name" })),
+        )
+        .await;
+    assert_error_saying(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+        "unknown field `sampled_rows`",
+    );
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({ "reason": "nothing at all to change" })),
+        )
+        .await;
+    assert_error_saying(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        "change at least one quota",
+    );
+    // Only administrators set quotas: not the institution itself.
+    let (status, body) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(json!({ "sampled_rows_per_day": 5_000, "reason": "we would like more" })),
+        )
+        .await;
+    assert!(
+        status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
+        "{status} {body}"
+    );
+    assert_eq!(record().await, before);
+
+    // Within range: the named quotas change, the others stay, and the usage the
+    // institution sees is measured against them at once.
+    let (status, quotas) = app
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            Some(json!({
+                "sampled_rows_per_day": 2_000,
+                "concurrent_jobs": 1,
+                "reason": "a larger sample for the second model, approved by the committee",
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{quotas}");
+    assert_eq!(quotas["sampled_rows_per_day"], 2_000);
+    assert_eq!(quotas["concurrent_jobs"], 1);
+    assert_eq!(quotas["storage_bytes"], before["storage_bytes"]);
+    assert_eq!(record().await, quotas);
+    let (status, usage) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/usage"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    assert_eq!(usage["sampled_rows_per_day"]["limit"], 2_000);
+    assert_eq!(usage["concurrent_jobs"]["limit"], 1);
+    // Audited with what was there before and after.
+    let detail: String = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE action = 'institution.quotas_set' AND subject = ?",
+    )
+    .bind(&institution)
+    .fetch_one(app.store.pool())
+    .await
+    .expect("one audit entry");
+    let detail: Value = serde_json::from_str(&detail).expect("json");
+    assert_eq!(detail["before"], before);
+    assert_eq!(detail["after"], quotas);
+    assert!(
+        detail["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("committee"))
+    );
 }

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use policies::access::Action;
@@ -27,6 +27,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/institutions/{id}/suspend", post(suspend))
         .route("/institutions/{id}/reinstate", post(reinstate))
         .route("/institutions/{id}/terminate", post(terminate))
+        .route("/institutions/{id}/quotas", patch(set_quotas))
         .route("/institutions/{id}/tables", get(tables))
         .route("/institutions/{id}/jobs", post(submit_job).get(list_jobs))
         .route("/institutions/{id}/jobs/{job}", get(read_job))
@@ -56,20 +57,20 @@ impl From<AccountError> for ApiError {
                 message,
                 details,
             } => {
-                let error = ApiError::invalid(field, message);
+                let error = ApiError::invalid(field, message.en).with_zh(message.zh);
                 if details.is_empty() {
                     error
                 } else {
                     error.with_details(serde_json::json!(
                         details
                             .iter()
-                            .map(|(f, m)| serde_json::json!({ "field": f, "message": m }))
+                            .map(|(f, m)| serde_json::json!({ "field": f, "message": m.en }))
                             .collect::<Vec<_>>()
                     ))
                 }
             }
             AccountError::Stage(message) => {
-                ApiError::new(StatusCode::CONFLICT, "wrong_state", message)
+                ApiError::new(StatusCode::CONFLICT, "wrong_state", message.en).with_zh(message.zh)
             }
             AccountError::Files(e) => ApiError::internal(e),
             AccountError::Store(e) => ApiError::internal(e),
@@ -110,9 +111,12 @@ impl From<WorkspaceError> for ApiError {
 impl From<ReportError> for ApiError {
     fn from(e: ReportError) -> Self {
         match e {
-            ReportError::Invalid { field, message } => ApiError::invalid(field, message),
+            ReportError::Invalid { field, message } => {
+                ApiError::invalid(field, message.en).with_zh(message.zh)
+            }
             ReportError::Duplicate(message) => {
-                ApiError::new(StatusCode::CONFLICT, "already_reported", message)
+                ApiError::new(StatusCode::CONFLICT, "already_reported", message.en)
+                    .with_zh(message.zh)
             }
             ReportError::NotFound => ApiError::not_found("institution"),
             ReportError::Store(e) => ApiError::internal(e),
@@ -401,21 +405,16 @@ async fn evaluate(
     Path(id): Path<InstitutionId>,
     ApiJson(body): ApiJson<EvaluationRequest>,
 ) -> Result<Response, ApiError> {
-    institution(&state, &caller, &id, Action::EvaluateInstitution).await?;
-    // The measures include the requests counted since the last write.
-    state.usage.flush(&state.store).await?;
-    let evaluation = progress::evaluate(
-        &state.store,
-        &id,
-        body.period_start,
-        body.period_end,
-        &body.conclusion,
-        &body.note,
-        state.settings.reports,
-        &caller.user_id,
-        &request_id(),
-    )
-    .await?;
+    let evaluation = state
+        .evaluate_institution(
+            &caller,
+            &id,
+            (body.period_start, body.period_end),
+            &body.conclusion,
+            &body.note,
+            &request_id(),
+        )
+        .await?;
     Ok((StatusCode::CREATED, Json(evaluation)).into_response())
 }
 
@@ -424,10 +423,54 @@ async fn list_evaluations(
     caller: Caller,
     Path(id): Path<InstitutionId>,
 ) -> Result<Json<Listed<progress::Evaluation>>, ApiError> {
-    institution(&state, &caller, &id, Action::ReadInstitution).await?;
     Ok(Json(Listed::all(
-        progress::evaluations(&state.store, &id).await?,
+        state.institution_evaluations(&caller, &id).await?,
     )))
+}
+
+/// New values for some of an institution's quotas, and why.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct QuotaChanges {
+    concurrent_jobs: Option<i64>,
+    job_seconds_per_day: Option<i64>,
+    storage_bytes: Option<i64>,
+    sampled_rows_per_day: Option<i64>,
+    sampled_cells_per_day: Option<i64>,
+    statistical_releases_per_day: Option<i64>,
+    failed_jobs_per_day: Option<i64>,
+    requests_per_minute: Option<i64>,
+    reason: String,
+}
+
+/// `PATCH /api/v1/institutions/{id}/quotas`: changes the quotas named, with the reason.
+async fn set_quotas(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<InstitutionId>,
+    ApiJson(body): ApiJson<QuotaChanges>,
+) -> Result<Json<accounts::Quotas>, ApiError> {
+    let changes: Vec<(&str, i64)> = [
+        ("concurrent_jobs", body.concurrent_jobs),
+        ("job_seconds_per_day", body.job_seconds_per_day),
+        ("storage_bytes", body.storage_bytes),
+        ("sampled_rows_per_day", body.sampled_rows_per_day),
+        ("sampled_cells_per_day", body.sampled_cells_per_day),
+        (
+            "statistical_releases_per_day",
+            body.statistical_releases_per_day,
+        ),
+        ("failed_jobs_per_day", body.failed_jobs_per_day),
+        ("requests_per_minute", body.requests_per_minute),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, value?)))
+    .collect();
+    Ok(Json(
+        state
+            .set_quotas(&caller, &id, &changes, &body.reason, &request_id())
+            .await?,
+    ))
 }
 
 impl From<ModelError> for ApiError {

@@ -152,6 +152,7 @@ const OPS: &[Op] = &[
     op!("get" "/api/v1/reports/overdue", "oversight", "Overdue progress reports of every institution (administrators).", auth = true, body = None, ok = 200, errors = []),
     op!("post" "/api/v1/institutions/{id}/evaluations", "oversight", "Record a re-evaluation (P7) over a window, with measures taken from usage, and a conclusion.", auth = true, body = Some((JSON, "{period_start, period_end, conclusion: good|adequate|poor, note}")), ok = 201, errors = [(404, "not_found")]),
     op!("get" "/api/v1/institutions/{id}/evaluations", "oversight", "The institution's re-evaluations.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
+    op!("patch" "/api/v1/institutions/{id}/quotas", "lifecycle", "Change some of an institution's quotas, with the reason (administrators); those not named stay. Each has a range: concurrent_jobs 1–16, job_seconds_per_day 60–1,382,400, storage_bytes 1 MiB–1 TiB, requests_per_minute 10–60,000, and the release budgets at most ten times their defaults (sampled_rows_per_day ≤ 10,000, sampled_cells_per_day ≤ 100,000, statistical_releases_per_day ≤ 500, failed_jobs_per_day ≤ 500). Every quota out of its range is refused at once (422 invalid_field, details naming each) and nothing changes. The quotas now.", auth = true, body = Some((JSON, "{concurrent_jobs?, job_seconds_per_day?, storage_bytes?, sampled_rows_per_day?, sampled_cells_per_day?, statistical_releases_per_day?, failed_jobs_per_day?, requests_per_minute?, reason}")), ok = 200, errors = [(403, "forbidden"), (404, "not_found"), (409, "wrong_state"), (422, "invalid_field")]),
 ];
 
 /// The schemas a document refers to (`components.schemas`), collected as operations
@@ -373,6 +374,12 @@ const TYPED: &[(&str, &str, Option<SchemaOf>, Option<ParamsOf>)] = {
             "post",
             "/api/v1/institutions/{id}/evaluations",
             Some(body::<institutions::EvaluationRequest>),
+            None,
+        ),
+        (
+            "patch",
+            "/api/v1/institutions/{id}/quotas",
+            Some(body::<institutions::QuotaChanges>),
             None,
         ),
         (
@@ -1012,6 +1019,11 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
             body::<Decision>,
         ),
         ("get", "/api/v1/institutions/{id}", body::<Institution>),
+        (
+            "patch",
+            "/api/v1/institutions/{id}/quotas",
+            body::<governance::accounts::Quotas>,
+        ),
         (
             "post",
             "/api/v1/institutions/{id}/reinstate",

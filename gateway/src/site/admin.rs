@@ -14,7 +14,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use governance::accounts::{AccountError, QUOTA_RULES};
 use governance::identity::Caller;
+use governance::progress::Measures;
+use platform::institutions::InstitutionFailure;
+use platform::review::ReviewFailure;
 use serde::Deserialize;
 use storage::ids::{ApplicationId, InstitutionId, ProductId, UserId};
 use storage::states::InstitutionStatus;
@@ -61,6 +65,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/institutions/{id}/suspend", post(suspend))
         .route("/console/institutions/{id}/reinstate", post(reinstate))
         .route("/console/institutions/{id}/terminate", post(terminate))
+        .route("/console/institutions/{id}/quotas", post(set_quotas))
+        .route("/console/institutions/{id}/evaluations", post(evaluate))
 }
 
 #[derive(Template)]
@@ -238,47 +244,47 @@ async fn open(
         .map(|id| ApplicationId::from(id.as_str()))
         .collect();
     let refusal = if ids.is_empty() {
-        Err(
+        Err((
             ApiError::invalid("application_ids", "tick at least one application")
                 .with_zh("请至少勾选一个已批准的申请。"),
-        )
+            Vec::new(),
+        ))
     } else {
         state
             .open_accounts(&caller, &ids, &request_id())
             .await
-            .map_err(ApiError::from)
+            .map_err(|failure| {
+                // Every application refused, named in Chinese.
+                let refused_ids = match &failure {
+                    ReviewFailure::Account(AccountError::Invalid { details, .. }) => {
+                        details.iter().map(|(_, m)| m.zh.clone()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                (ApiError::from(failure), refused_ids)
+            })
     };
     match refusal {
         Ok(opened) => Ok(see_other(&format!(
             "/console/applications?show=approved&opened={}",
             opened.len()
         ))),
-        Err(error) => {
+        Err((error, refused_ids)) => {
             if error.status().is_server_error() || error.status() == StatusCode::FORBIDDEN {
                 return Err(error.into());
             }
-            let refused_ids = error
-                .details()
-                .and_then(|d| d.as_array())
-                .map(|d| {
-                    d.iter()
-                        .map(|e| {
-                            format!(
-                                "{}：{}",
-                                e["field"].as_str().unwrap_or(""),
-                                e["message"].as_str().unwrap_or("")
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
             let status = error.status();
+            let headline = if refused_ids.is_empty() {
+                error.message_zh().to_owned()
+            } else {
+                "未开立任何账户：以下申请不符合开户条件，取消勾选后再试。".to_owned()
+            };
             applications_page(
                 &state,
                 &headers,
                 &caller,
                 "approved",
-                (Vec::new(), Some(error.message_zh().to_owned()), refused_ids),
+                (Vec::new(), Some(headline), refused_ids),
                 status,
             )
             .await
@@ -609,6 +615,75 @@ struct LifeLine {
     what: String,
 }
 
+/// One quota's input: its rule, the value shown (set, or as typed) and its refusal.
+struct QuotaInput {
+    name: &'static str,
+    label: &'static str,
+    unit: &'static str,
+    min: i64,
+    max: i64,
+    value: String,
+    error: Option<String>,
+}
+
+/// A re-evaluation, as shown.
+struct EvaluationLine {
+    window: String,
+    conclusion: &'static str,
+    measures: Vec<(&'static str, String)>,
+    note: String,
+    by: String,
+    at: String,
+}
+
+/// What the institution page's quota and re-evaluation forms were given, and what was
+/// wrong with it (fields `quota.<name>`, `reason`, `period_start`, `period_end`,
+/// `conclusion`, `note`).
+#[derive(Default)]
+struct Typed {
+    values: HashMap<String, String>,
+    faults: super::Faults,
+}
+
+impl Typed {
+    fn get(&self, field: &str) -> Option<&str> {
+        self.values.get(field).map(String::as_str)
+    }
+
+    /// The faults of a quota change beside their inputs (a quota's is `quota.<name>`).
+    fn quota_faults(&mut self, faults: impl Iterator<Item = (String, storage::said::Said)>) {
+        for (field, message) in faults {
+            let field = match field.as_str() {
+                "reason" | "quotas" => field,
+                _ => format!("quota.{field}"),
+            };
+            self.faults.add(&field, &message.zh);
+        }
+    }
+}
+
+/// What a re-evaluation measured, in words.
+fn measures_shown(m: &Measures) -> Vec<(&'static str, String)> {
+    vec![
+        ("API 请求", m.requests.to_string()),
+        ("被拒绝的请求（安全事件）", m.security_events.to_string()),
+        ("提交的作业", m.jobs.to_string()),
+        ("运行失败的作业", m.jobs_failed.to_string()),
+        ("模型 CPU 时间（秒）", format!("{:.1}", m.cpu_seconds)),
+        ("经输出关口发布的行", m.rows_released.to_string()),
+        ("按时提交的进展报告", m.reports_on_time.to_string()),
+        ("逾期提交的进展报告", m.reports_late.to_string()),
+        ("缺交的进展报告", m.reports_missing.to_string()),
+    ]
+}
+
+/// The window a re-evaluation looks at unless another is asked for: the 90 days up to
+/// today.
+fn default_window() -> (chrono::NaiveDate, chrono::NaiveDate) {
+    let today = platform::store::china_today();
+    (today - chrono::Duration::days(89), today)
+}
+
 #[derive(Template)]
 #[template(path = "console/institution.html")]
 struct InstitutionPage {
@@ -625,8 +700,21 @@ struct InstitutionPage {
     lifecycle: Vec<LifeLine>,
     /// What termination deleted: (path, bytes, sha256).
     deleted: Vec<(String, u64, String)>,
+    quotas: Vec<QuotaInput>,
+    evaluations: Vec<EvaluationLine>,
+    /// The window the measures below are of, as typed (`YYYY-MM-DD`).
+    window: (String, String),
+    /// What the institution did in that window, if it could be measured.
+    measured: Vec<(&'static str, String)>,
+    typed: Typed,
     refused: super::Refused,
     done: Option<&'static str>,
+}
+
+impl InstitutionPage {
+    fn typed(&self, field: &str) -> &str {
+        self.typed.get(field).unwrap_or_default()
+    }
 }
 
 async fn institution_page(
@@ -634,13 +722,83 @@ async fn institution_page(
     headers: &HeaderMap,
     caller: &Caller,
     id: &InstitutionId,
-    (refused, done): (super::Refused, Option<&'static str>),
+    (refused, done, typed): (super::Refused, Option<&'static str>, Typed),
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let record = state
         .institution_record(caller, id)
         .await
         .map_err(ApiError::from)?;
+    let quotas = record
+        .quotas
+        .map(|set| {
+            QUOTA_RULES
+                .iter()
+                .map(|rule| {
+                    let field = format!("quota.{}", rule.name);
+                    QuotaInput {
+                        name: rule.name,
+                        label: rule.label_zh,
+                        unit: rule.unit_zh,
+                        min: rule.min / rule.scale,
+                        max: rule.max / rule.scale,
+                        value: typed.get(&field).map_or_else(
+                            || (set.get(rule.name).unwrap_or_default() / rule.scale).to_string(),
+                            str::to_owned,
+                        ),
+                        error: typed.faults.error(&field).map(str::to_owned),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let evaluations = state
+        .institution_evaluations(caller, id)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .rev()
+        .map(|e| EvaluationLine {
+            window: format!(
+                "{} 至 {}",
+                super::date_zh(e.period_start),
+                super::date_zh(e.period_end)
+            ),
+            conclusion: super::conclusion_zh(&e.conclusion),
+            measures: measures_shown(&e.measures),
+            note: e.note,
+            by: e.evaluator,
+            at: moment(&e.evaluated_at),
+        })
+        .collect();
+    let (start, end) = default_window();
+    let window = (
+        typed
+            .get("period_start")
+            .map_or_else(|| start.to_string(), str::to_owned),
+        typed
+            .get("period_end")
+            .map_or_else(|| end.to_string(), str::to_owned),
+    );
+    // The measures of the window asked for, when it is one (a refused window shows none).
+    let measured = match (
+        chrono::NaiveDate::parse_from_str(&window.0, "%Y-%m-%d"),
+        chrono::NaiveDate::parse_from_str(&window.1, "%Y-%m-%d"),
+    ) {
+        (Ok(start), Ok(end))
+            if start <= end
+                && record.status != InstitutionStatus::Terminated
+                && typed.faults.error("period_end").is_none() =>
+        {
+            measures_shown(
+                &state
+                    .measure_institution(caller, id, start, end)
+                    .await
+                    .map_err(ApiError::from)?,
+            )
+        }
+        _ => Vec::new(),
+    };
     let gauges = if record.status == InstitutionStatus::Terminated {
         Vec::new()
     } else {
@@ -656,21 +814,7 @@ async fn institution_page(
         .iter()
         .map(|e| LifeLine {
             at: moment(&e.at),
-            what: format!(
-                "{}：{}{}",
-                match e.action.as_str() {
-                    "opened" => "开户",
-                    "suspended" => "暂停",
-                    "reinstated" => "恢复",
-                    "terminated" => "终止",
-                    other => other,
-                },
-                e.reason,
-                e.rectification_deadline
-                    .as_deref()
-                    .map(|d| format!("（整改期限 {}）", super::day(d)))
-                    .unwrap_or_default()
-            ),
+            what: super::lifecycle_zh(e),
         })
         .collect();
     let deleted = record
@@ -706,6 +850,11 @@ async fn institution_page(
             gauges,
             lifecycle,
             deleted,
+            quotas,
+            evaluations,
+            window,
+            measured,
+            typed,
             refused,
             done,
         }
@@ -715,10 +864,14 @@ async fn institution_page(
 #[derive(Deserialize, Default)]
 struct ChangedQuery {
     done: Option<String>,
+    /// The window of the measures shown (`YYYY-MM-DD`).
+    from: Option<String>,
+    to: Option<String>,
 }
 
-/// `GET /console/institutions/{id}`: the institution's record and usage, and the
-/// forms that suspend, reinstate or terminate it.
+/// `GET /console/institutions/{id}`: the institution's record and usage, its quotas and
+/// re-evaluations with what it did in a window (`?from=&to=`, the last 90 days unless
+/// asked), and the forms that change them, suspend, reinstate or terminate it.
 async fn institution(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -726,13 +879,22 @@ async fn institution(
     Path(id): Path<InstitutionId>,
     query: Result<Query<ChangedQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let done = match query.ok().and_then(|Query(q)| q.done).as_deref() {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let done = match query.done.as_deref() {
         Some("suspended") => Some("已暂停：该机构的会话和密钥即时失效，作业已取消。"),
         Some("reinstated") => Some("已恢复。"),
         Some("terminated") => Some("已终止：工作区已删除，删除记录见下。"),
+        Some("quotas") => Some("配额已修改，即时生效。"),
+        Some("evaluated") => Some("再评估已记录。"),
         _ => None,
     };
-    let shown = (super::Refused::default(), done);
+    let mut typed = Typed::default();
+    for (field, value) in [("period_start", query.from), ("period_end", query.to)] {
+        if let Some(value) = value {
+            typed.values.insert(field.to_owned(), value);
+        }
+    }
+    let shown = (super::Refused::default(), done, typed);
     institution_page(&state, &headers, &caller, &id, shown, StatusCode::OK).await
 }
 
@@ -750,7 +912,150 @@ async fn institution_refused(
     }
     let status = error.status();
     let refused = super::Refused::of(form, error.message_zh());
-    institution_page(state, headers, caller, id, (refused, None), status).await
+    let shown = (refused, None, Typed::default());
+    institution_page(state, headers, caller, id, shown, status).await
+}
+
+/// `POST /console/institutions/{id}/quotas`: changes the quotas whose value differs
+/// from the one set, with the reason; each refusal beside its field, what was typed kept.
+async fn set_quotas(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<InstitutionId>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let set = state
+        .institution_record(&caller, &id)
+        .await
+        .map_err(ApiError::from)?
+        .quotas
+        .unwrap_or_default();
+    let mut typed = Typed::default();
+    let mut changes = Vec::new();
+    for rule in &QUOTA_RULES {
+        let field = format!("quota.{}", rule.name);
+        let value = form.get(&field).trim().replace([',', '，', ' '], "");
+        match value
+            .parse::<i64>()
+            .ok()
+            .and_then(|v| v.checked_mul(rule.scale))
+        {
+            Some(v) if Some(v) != set.get(rule.name) => changes.push((rule.name, v)),
+            Some(_) => {}
+            None => typed.faults.add(
+                &field,
+                &format!(
+                    "{}请填写整数（{} 至 {} {}）。",
+                    rule.label_zh,
+                    rule.min / rule.scale,
+                    rule.max / rule.scale,
+                    rule.unit_zh
+                ),
+            ),
+        }
+        typed
+            .values
+            .insert(field, form.get(&format!("quota.{}", rule.name)).to_owned());
+    }
+    typed
+        .values
+        .insert("reason".to_owned(), form.get("reason").to_owned());
+    if !typed.faults.is_empty() {
+        // What else is wrong, named at once: the values that are numbers, the reason.
+        let (_, faults) = governance::accounts::quota_change(set, &changes, form.get("reason"));
+        typed.quota_faults(faults.into_iter().filter(|(f, _)| f != "quotas"));
+    } else {
+        match state
+            .set_quotas(&caller, &id, &changes, form.get("reason"), &request_id())
+            .await
+        {
+            Ok(_) => {
+                return Ok(see_other(&format!(
+                    "/console/institutions/{id}?done=quotas"
+                )));
+            }
+            Err(InstitutionFailure::Account(AccountError::Invalid { details, .. })) => {
+                typed.quota_faults(details.into_iter());
+            }
+            Err(e) => {
+                return institution_refused(&state, &headers, &caller, &id, "quotas", e.into())
+                    .await;
+            }
+        }
+    }
+    let shown = (super::Refused::default(), None, typed);
+    institution_page(
+        &state,
+        &headers,
+        &caller,
+        &id,
+        shown,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// `POST /console/institutions/{id}/evaluations`: records a re-evaluation over the
+/// window with its conclusion and note; a refusal beside its field.
+async fn evaluate(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Path(id): Path<InstitutionId>,
+    Checked(form): Checked<PickForm>,
+) -> Result<Response, PageError> {
+    let mut typed = Typed::default();
+    for field in ["period_start", "period_end", "conclusion", "note"] {
+        typed
+            .values
+            .insert(field.to_owned(), form.get(field).to_owned());
+    }
+    let mut days = Vec::new();
+    for (field, label) in [("period_start", "开始日"), ("period_end", "结束日")] {
+        match chrono::NaiveDate::parse_from_str(form.get(field), "%Y-%m-%d") {
+            Ok(day) => days.push(day),
+            Err(_) => typed
+                .faults
+                .add(field, &format!("请填写评估期间的{label}（日期）。")),
+        }
+    }
+    if let [start, end] = days[..] {
+        match state
+            .evaluate_institution(
+                &caller,
+                &id,
+                (start, end),
+                form.get("conclusion"),
+                form.get("note"),
+                &request_id(),
+            )
+            .await
+        {
+            Ok(_) => {
+                return Ok(see_other(&format!(
+                    "/console/institutions/{id}?done=evaluated"
+                )));
+            }
+            Err(InstitutionFailure::Report(e)) if e.field().is_some() => {
+                typed.faults.add(e.field().unwrap_or_default(), &e.zh());
+            }
+            Err(e) => {
+                return institution_refused(&state, &headers, &caller, &id, "evaluate", e.into())
+                    .await;
+            }
+        }
+    }
+    let shown = (super::Refused::default(), None, typed);
+    institution_page(
+        &state,
+        &headers,
+        &caller,
+        &id,
+        shown,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 /// `POST /console/institutions/{id}/suspend`: suspends it once confirmed, with the

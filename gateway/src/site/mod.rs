@@ -427,6 +427,42 @@ impl Faults {
     }
 }
 
+/// A step of an institution's life in words: what was done, why, and by when it must
+/// be rectified. The reason the platform itself wrote at opening is said in Chinese.
+pub(crate) fn lifecycle_zh(e: &governance::accounts::LifecycleEvent) -> String {
+    let action = match e.action.as_str() {
+        "opened" => "开户",
+        "suspended" => "暂停",
+        "reinstated" => "恢复",
+        "terminated" => "终止",
+        other => other,
+    };
+    let reason = match e
+        .reason
+        .strip_prefix("application ")
+        .and_then(|r| r.strip_suffix(" approved"))
+    {
+        Some(application) if e.action == "opened" => format!("申请 {application} 获批"),
+        _ => e.reason.clone(),
+    };
+    let deadline = e
+        .rectification_deadline
+        .as_deref()
+        .map(|d| format!("（整改期限 {}）", day(d)))
+        .unwrap_or_default();
+    format!("{action}：{reason}{deadline}")
+}
+
+/// A re-evaluation's conclusion in words.
+pub(crate) fn conclusion_zh(conclusion: &str) -> &'static str {
+    match conclusion {
+        "good" => "良好",
+        "adequate" => "合格",
+        "poor" => "较差",
+        _ => "—",
+    }
+}
+
 /// Which of a page's several forms was refused (a form's name, or the id of the item
 /// it acts on), and why: shown beside that form alone.
 #[derive(Default)]

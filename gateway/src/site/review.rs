@@ -827,17 +827,7 @@ pub(super) async fn product_page(
                 .iter()
                 .map(|e| RecordLine {
                     at: moment(&e.at),
-                    what: format!(
-                        "{}：{}",
-                        match e.action.as_str() {
-                            "opened" => "开户",
-                            "suspended" => "暂停",
-                            "reinstated" => "恢复",
-                            "terminated" => "终止",
-                            other => other,
-                        },
-                        e.reason
-                    ),
+                    what: super::lifecycle_zh(e),
                 })
                 .collect(),
             record
@@ -847,7 +837,10 @@ pub(super) async fn product_page(
                     at: moment(&e.evaluated_at),
                     what: format!(
                         "{} 至 {}：{}（{}）",
-                        e.period_start, e.period_end, e.conclusion, e.note
+                        date_zh(e.period_start),
+                        date_zh(e.period_end),
+                        super::conclusion_zh(&e.conclusion),
+                        e.note
                     ),
                 })
                 .collect(),

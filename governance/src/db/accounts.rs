@@ -105,6 +105,15 @@ pub(crate) trait Accounts {
         institution_id: &InstitutionId,
         quotas: &Quotas,
     ) -> Result<(), StoreError>;
+    /// An institution's quotas, if it has them, read in `tx`.
+    async fn quotas_in(&self, tx: &mut Tx, id: &str) -> Result<Option<Quotas>, StoreError>;
+    /// Replaces an institution's quotas (or gives it its first).
+    async fn update_quotas(
+        &self,
+        tx: &mut Tx,
+        institution_id: &InstitutionId,
+        quotas: &Quotas,
+    ) -> Result<(), StoreError>;
     /// Stores a step of an institution's life.
     async fn insert_lifecycle_event(
         &self,
@@ -201,6 +210,24 @@ async fn institution_status_on(
             .fetch_optional(&mut *conn)
             .await?,
     )
+}
+
+/// An institution's quotas, by its id: read by [`quotas_of`].
+const QUOTAS: &str = "SELECT concurrent_jobs, job_seconds_per_day, storage_bytes, \
+     sampled_rows_per_day, requests_per_minute, statistical_releases_per_day, \
+     sampled_cells_per_day, failed_jobs_per_day FROM quotas WHERE institution_id = ?";
+
+fn quotas_of(r: &sqlx::sqlite::SqliteRow) -> Quotas {
+    Quotas {
+        concurrent_jobs: r.get(0),
+        job_seconds_per_day: r.get(1),
+        storage_bytes: r.get(2),
+        sampled_rows_per_day: r.get(3),
+        requests_per_minute: r.get(4),
+        statistical_releases_per_day: r.get(5),
+        sampled_cells_per_day: r.get(6),
+        failed_jobs_per_day: r.get(7),
+    }
 }
 
 impl Accounts for Store {
@@ -319,6 +346,42 @@ impl Accounts for Store {
         .bind(table_id)
         .bind(at)
         .bind(by)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    async fn quotas_in(&self, tx: &mut Tx, id: &str) -> Result<Option<Quotas>, StoreError> {
+        Ok(sqlx::query(QUOTAS)
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| quotas_of(&r)))
+    }
+
+    async fn update_quotas(
+        &self,
+        tx: &mut Tx,
+        institution_id: &InstitutionId,
+        quotas: &Quotas,
+    ) -> Result<(), StoreError> {
+        if self.quotas_in(tx, institution_id).await?.is_none() {
+            return self.insert_quotas(tx, institution_id, quotas).await;
+        }
+        sqlx::query(
+            "UPDATE quotas SET concurrent_jobs = ?, job_seconds_per_day = ?, storage_bytes = ?, \
+             sampled_rows_per_day = ?, requests_per_minute = ?, statistical_releases_per_day = ?, \
+             sampled_cells_per_day = ?, failed_jobs_per_day = ? WHERE institution_id = ?",
+        )
+        .bind(quotas.concurrent_jobs)
+        .bind(quotas.job_seconds_per_day)
+        .bind(quotas.storage_bytes)
+        .bind(quotas.sampled_rows_per_day)
+        .bind(quotas.requests_per_minute)
+        .bind(quotas.statistical_releases_per_day)
+        .bind(quotas.sampled_cells_per_day)
+        .bind(quotas.failed_jobs_per_day)
+        .bind(institution_id)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -456,24 +519,11 @@ impl Accounts for Store {
     }
 
     async fn quotas(&self, id: &str) -> Result<Option<Quotas>, StoreError> {
-        Ok(sqlx::query(
-            "SELECT concurrent_jobs, job_seconds_per_day, storage_bytes, sampled_rows_per_day, \
-             requests_per_minute, statistical_releases_per_day, sampled_cells_per_day, \
-             failed_jobs_per_day FROM quotas WHERE institution_id = ?",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?
-        .map(|r| Quotas {
-            concurrent_jobs: r.get(0),
-            job_seconds_per_day: r.get(1),
-            storage_bytes: r.get(2),
-            sampled_rows_per_day: r.get(3),
-            requests_per_minute: r.get(4),
-            statistical_releases_per_day: r.get(5),
-            sampled_cells_per_day: r.get(6),
-            failed_jobs_per_day: r.get(7),
-        }))
+        Ok(sqlx::query(QUOTAS)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| quotas_of(&r)))
     }
 
     async fn open_workspace_path(&self, id: &str) -> Result<Option<String>, StoreError> {

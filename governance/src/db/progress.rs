@@ -149,6 +149,7 @@ fn evaluation(r: &SqliteRow) -> Result<Evaluation, StoreError> {
         conclusion: r.get("conclusion"),
         note: r.get("note"),
         evaluated_by: r.get("evaluated_by"),
+        evaluator: r.get("evaluator"),
         evaluated_at: r.get("evaluated_at"),
     })
 }
@@ -328,13 +329,17 @@ impl ProgressReports for Store {
         &self,
         institution_id: &InstitutionId,
     ) -> Result<Vec<Evaluation>, StoreError> {
-        sqlx::query("SELECT * FROM evaluations WHERE institution_id = ? ORDER BY evaluated_at")
-            .bind(institution_id)
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(evaluation)
-            .collect()
+        sqlx::query(
+            "SELECT e.*, COALESCE(u.display_name, e.evaluated_by) AS evaluator \
+             FROM evaluations e LEFT JOIN users u ON u.id = e.evaluated_by \
+             WHERE e.institution_id = ? ORDER BY e.evaluated_at, e.id",
+        )
+        .bind(institution_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(evaluation)
+        .collect()
     }
 }
 

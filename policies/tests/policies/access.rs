@@ -83,6 +83,7 @@ fn administrators_run_the_platform_and_nobody_else_does() {
         Action::TerminateInstitution,
         Action::ReadInstitution,
         Action::EvaluateInstitution,
+        Action::SetQuotas,
     ] {
         let target = Resource::Institution(acme.clone());
         assert!(allowed(&admin(), action, &target), "{action:?}");
