@@ -13,6 +13,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { fixture, base, newPage, check } from './harness.mjs';
 
 const PRODUCT = '小微企业贷前风险分';
@@ -128,6 +129,8 @@ test('from an application to a recommended product and a suspension, on pages al
     bank.getByRole('button', { name: '下载 CSV' }).click(),
   ]);
   assert.match(download.suggestedFilename(), /\.csv$/);
+  const leakedFile = await download.path();
+  const leaked = (await readFile(leakedFile, 'utf8')).trim().split(/\r?\n/);
   await bank.goto(job);
   await bank.getByLabel(/^评分列/).selectOption('risk');
   await bank.getByLabel(/^结果列/).selectOption('bad');
@@ -200,7 +203,33 @@ test('from an application to a recommended product and a suspension, on pages al
   // The ledger across institutions.
   await admin.goto(`${base}/console/releases`);
   assert.equal(await admin.locator('table.releases tbody tr').count(), 2);
+  assert.ok((await admin.locator('table.releases').innerText()).includes(fixture.enterprise.name));
   await check(admin, 'console-releases');
+
+  // Leak tracing: nothing to trace is refused on the field; the downloaded sample's
+  // header and three rows, pasted as a spreadsheet copies them (tab-separated, the
+  // columns reversed), lead to the release; so does the file itself.
+  await admin.getByRole('link', { name: '追溯泄露数据' }).click();
+  await admin.waitForURL(/\/console\/releases\/trace$/);
+  await admin.getByRole('button', { name: '追溯' }).click();
+  await admin.waitForLoadState();
+  assert.equal(admin.status, 422);
+  assert.match(await admin.locator('#rows-error').innerText(), /请粘贴/);
+  const pasted = leaked.slice(0, 4).map((line) => line.split(',').reverse().join('\t')).join('\n');
+  await admin.getByLabel(/^粘贴数据行/).fill(pasted);
+  await admin.getByRole('button', { name: '追溯' }).click();
+  await admin.waitForLoadState();
+  const found = admin.locator('table.releases tbody tr');
+  assert.equal(await found.count(), 1);
+  assert.ok((await found.innerText()).includes(fixture.enterprise.name));
+  assert.equal(await found.locator('td:nth-child(4)').innerText(), '3', 'three rows matched');
+  await check(admin, 'console-trace');
+  await admin.getByLabel(/^粘贴数据行/).fill('');
+  await admin.getByLabel('或上传文件').setInputFiles(leakedFile);
+  await admin.getByRole('button', { name: '追溯' }).click();
+  await admin.waitForLoadState();
+  assert.match(await admin.locator('[role="status"]').innerText(), new RegExp(`读取了 ${leaked.length} 行，在 1 次抽样发布中找到`));
+  assert.equal(await admin.locator('table.releases tbody tr td:nth-child(4)').innerText(), String(leaked.length - 1));
 
   // 9. The audit page shows the steps, and the chain verifies.
   await admin.goto(`${base}/console/audit`);

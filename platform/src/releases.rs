@@ -118,13 +118,15 @@ impl Platform {
         &self,
         caller: &Caller,
         institution_id: Option<&InstitutionId>,
+        before: Option<(&str, &str)>,
         limit: i64,
     ) -> Result<Vec<gate::LedgerEntry>, ReleaseError> {
         let institution_id = match (caller.role, institution_id) {
-            (governance::identity::Role::Institution, _) => {
-                let own = caller
-                    .institution_id
-                    .clone()
+            // An institution's users read their own, whether or not they name it.
+            (governance::identity::Role::Institution, asked) => {
+                let own = asked
+                    .cloned()
+                    .or_else(|| caller.institution_id.clone())
                     .ok_or(Refusal::NotFound("institution"))?;
                 self.institution(caller, &own, Action::UseWorkspace).await?;
                 Some(own)
@@ -143,6 +145,28 @@ impl Platform {
                 None
             }
         };
-        Ok(gate::ledger(&self.store, institution_id.as_ref(), limit).await?)
+        Ok(gate::ledger(&self.store, institution_id.as_ref(), before, limit).await?)
+    }
+
+    /// Whether `caller` may trace leaks (administrators, who read the audit log).
+    pub fn may_trace(&self, caller: &Caller) -> Result<(), ReleaseError> {
+        Ok(self.authorize(
+            caller,
+            Action::ReadAuditLog,
+            &policies::access::Resource::Platform,
+        )?)
+    }
+
+    /// The sample releases leaked rows came from (`gate::trace`): `rows` as found (their
+    /// cells as text, any columns in any order) and `row_hashes` (of result rows, as the
+    /// gate computes them), for administrators.
+    pub async fn trace_leak(
+        &self,
+        caller: &Caller,
+        rows: &[Vec<String>],
+        row_hashes: &[String],
+    ) -> Result<Vec<gate::Traced>, ReleaseError> {
+        self.may_trace(caller)?;
+        Ok(gate::trace(&self.store, &self.settings.gate.secret, rows, row_hashes).await?)
     }
 }

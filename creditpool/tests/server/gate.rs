@@ -604,3 +604,160 @@ async fn a_result_too_large_to_load_is_refused_before_it_is_read() {
         .expect("count");
     assert_eq!(released, 0);
 }
+
+/// `POST /api/v1/releases/trace` as `token`.
+async fn trace(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
+    app.call(
+        Method::POST,
+        "/api/v1/releases/trace",
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaked_rows_are_traced_to_their_release_however_a_spreadsheet_kept_them() {
+    // P8: rows found outside the platform lead back to the release, the job and the
+    // institution they left through.
+    let app = TestApp::spawn().await;
+    let (institution, token, admin) = opened(&app, "leaky.apply", &TABLES, 0).await;
+    let models = format!("/api/v1/institutions/{institution}/models");
+    let (status, model) = app
+        .upload(&models, &token, "application/wasm", linear_model())
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{model}");
+    let scored = run(&app, &token, &admin, &institution, SCORE_SQL).await;
+    let (status, sample) = release(&app, &token, &institution, &scored, "sample", None).await;
+    assert_eq!(status, StatusCode::CREATED, "{sample}");
+    let n = sample["rows"].as_array().expect("rows").len();
+    assert!(n > 5, "{sample}");
+
+    // The rows as the answer carried them: every one found, whole.
+    let (status, traced) = trace(&app, &admin, json!({ "rows": sample["rows"] })).await;
+    assert_eq!(status, StatusCode::OK, "{traced}");
+    let found = &traced["items"][0];
+    assert_eq!(found["release_id"], sample["release_id"], "{traced}");
+    assert_eq!(found["institution_id"], institution.as_str());
+    assert_eq!(found["job_id"], scored.as_str());
+    assert_eq!(found["fingerprint"], sample["fingerprint"]);
+    assert_eq!(found["rows_matched"], n);
+    assert_eq!(found["whole_rows"], n);
+
+    // As a spreadsheet keeps the CSV download: the header, the columns reversed, the
+    // last dropped, whole numbers written with a decimal and the others with a zero more.
+    let response = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/institutions/{institution}/jobs/{scored}/sample?format=csv"
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("csv");
+    assert!(response.status().is_success(), "{}", response.status());
+    let csv = response.text().await.expect("text");
+    let kept: Vec<Vec<String>> = storage::csv::records(&csv)
+        .into_iter()
+        .take(6)
+        .map(|record| {
+            let mut cells: Vec<String> = record
+                .into_iter()
+                .map(|cell| match cell.parse::<f64>() {
+                    Ok(_) if cell.contains('.') => format!("{cell}0"),
+                    Ok(_) => format!("{cell}.0"),
+                    Err(_) => cell,
+                })
+                .collect();
+            cells.pop();
+            cells.reverse();
+            cells
+        })
+        .collect();
+    let (status, traced) = trace(&app, &admin, json!({ "rows": kept })).await;
+    assert_eq!(status, StatusCode::OK, "{traced}");
+    assert_eq!(
+        traced["items"].as_array().map(Vec::len),
+        Some(1),
+        "{traced}"
+    );
+    assert_eq!(traced["items"][0]["release_id"], sample["release_id"]);
+    assert_eq!(
+        traced["items"][0]["rows_matched"], 5,
+        "the header matches nothing"
+    );
+    assert_eq!(traced["items"][0]["whole_rows"], 0, "a column was dropped");
+
+    // Rows from no release, and a lone common value, lead nowhere.
+    let (status, traced) = trace(
+        &app,
+        &admin,
+        json!({ "rows": [["杭州某某有限公司", "330100", 0.5], [1], [0], []] }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{traced}");
+    assert_eq!(traced["items"], json!([]));
+
+    // Only administrators trace; nothing to trace, or too much, is refused by name.
+    let (status, body) = trace(&app, &token, json!({ "rows": sample["rows"] })).await;
+    assert!(
+        status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
+        "{status} {body}"
+    );
+    let (status, body) = trace(&app, &admin, json!({})).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "rows");
+    let (status, body) = trace(&app, &admin, json!({ "rows": vec![["a", "b"]; 1_001] })).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+
+    // The ledger of releases, paged, across institutions and the institution's own.
+    let (status, page) = app
+        .call(Method::GET, "/api/v1/releases?limit=1", Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"][0]["release_id"], sample["release_id"]);
+    assert_eq!(page["items"][0]["kind"], "sample");
+    let cursor = page["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let (status, next) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/releases?limit=1&cursor={cursor}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{next}");
+    assert_eq!(next["items"], json!([]), "one release only");
+    let (status, own) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/institutions/{institution}/releases"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!(own["items"].as_array().map(Vec::len), Some(1));
+    let (status, body) = app
+        .call(
+            Method::GET,
+            "/api/v1/institutions/someone-else/releases",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
+}

@@ -6,10 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use policies::access::{Action, Resource};
 use serde::Deserialize;
 
-use super::page::Listed;
+use super::page::{Listed, Page, cursor};
 use storage::ids::{InstitutionId, JobId, RequestId};
 
 use super::{ApiError, ApiJson, ApiQuery, AppState, request_id};
@@ -25,6 +24,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/institutions/{id}/jobs/{job}/evaluation", post(evaluation))
         .route("/institutions/{id}/usage", get(usage))
         .route("/releases/trace", post(trace))
+        .route("/releases", get(ledger))
+        .route("/institutions/{id}/releases", get(institution_ledger))
 }
 
 impl From<GateError> for ApiError {
@@ -186,27 +187,83 @@ async fn usage(
     Ok(Json(state.quota_usage(&caller, &id).await?))
 }
 
+/// Leaked rows to trace: the rows as found (each an array of its cells: text, numbers,
+/// booleans or null; any columns, in any order), or hashes of result rows as the gate
+/// computes them, or both.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Trace {
+    #[serde(default)]
+    rows: Vec<Vec<serde_json::Value>>,
+    #[serde(default)]
     row_hashes: Vec<String>,
 }
 
-/// Administrators trace leaked rows (their hashes as the gate computes them) to the
-/// releases that contained them.
+/// Administrators trace leaked rows to the sample releases that contained them.
 async fn trace(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<Trace>,
 ) -> Result<Json<Listed<gate::Traced>>, ApiError> {
-    state.authorize(&caller, Action::ReadAuditLog, &Resource::Platform)?;
-    if body.row_hashes.is_empty() || body.row_hashes.len() > 10_000 {
-        return Err(ApiError::invalid(
-            "row_hashes",
-            "give 1 to 10,000 row hashes",
-        ));
-    }
+    let rows: Vec<Vec<String>> = body
+        .rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| match cell {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
     Ok(Json(Listed::all(
-        gate::trace(&state.store, &body.row_hashes).await?,
+        state.trace_leak(&caller, &rows, &body.row_hashes).await?,
     )))
+}
+
+/// The release ledger's page: newest first; the cursor carries the last release's time
+/// and id.
+async fn ledger_page(
+    state: &AppState,
+    caller: &Caller,
+    institution: Option<&InstitutionId>,
+    page: &Page,
+) -> Result<Json<Listed<gate::LedgerEntry>>, ApiError> {
+    let limit = page.size()?;
+    let after = page.after(2)?;
+    let before = after.as_ref().map(|k| (k[0].as_str(), k[1].as_str()));
+    let items = state
+        .release_ledger(caller, institution, before, i64::from(limit))
+        .await?;
+    let next_cursor = (items.len() == limit as usize)
+        .then(|| {
+            items
+                .last()
+                .map(|e| cursor(&[e.released_at.as_str(), e.release_id.as_str()]))
+        })
+        .flatten();
+    Ok(Json(Listed { items, next_cursor }))
+}
+
+/// `GET /api/v1/releases`: every institution's releases (administrators; an
+/// institution's users get their own).
+async fn ledger(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<Listed<gate::LedgerEntry>>, ApiError> {
+    ledger_page(&state, &caller, None, &page).await
+}
+
+/// `GET /api/v1/institutions/{id}/releases`: one institution's releases (its users,
+/// administrators).
+async fn institution_ledger(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<InstitutionId>,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<Listed<gate::LedgerEntry>>, ApiError> {
+    ledger_page(&state, &caller, Some(&id), &page).await
 }

@@ -94,7 +94,9 @@ const OPS: &[Op] = &[
     op!("get" "/api/v1/institutions/{id}/usage", "workspace", "What the institution has used of each quota today, what is left, and when each resets.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
     op!("get" "/api/v1/audit", "audit", "Administrators: the audit log, newest first: every state change and release with its actor, time (UTC) and request id, filtered by actor, action (or a prefix of actions ending in '.'), what it is about (the subject, or the institution its detail names) and time (since, until: RFC 3339 or a day in China), paged by cursor.", auth = true, body = None, ok = 200, errors = [(422, "invalid_field")]),
     op!("get" "/api/v1/audit/verification", "audit", "Administrators: whether the audit chain verifies (every entry linked to the one before, the head matching the last), the same check as `creditpool audit verify`; the head's hash to keep elsewhere as an anchor.", auth = true, body = None, ok = 200, errors = []),
-    op!("post" "/api/v1/releases/trace", "output gate", "Administrators: the sample releases that contained rows with these hashes.", auth = true, body = Some((JSON, "{row_hashes}")), ok = 200, errors = []),
+    op!("post" "/api/v1/releases/trace", "output gate", "Administrators trace leaked rows to the sample releases that contained them, most rows first. rows: the rows as found, each an array of its cells (any of the sample's columns, in any order: a spreadsheet's reformatting of numbers, 2,000 or 2000.0, and the CSV download's text guard, '-5, read as the value shown; a header row matches nothing). A row matches a released row when each of its cells is one of that row's and it has at least two (or every cell of a narrower row); whole_rows counts those holding every cell. row_hashes: hashes of result rows as the gate computes them. At most 1,000 rows of 200 cells and 10,000 hashes. Samples released before tracing by cells was introduced are found by row_hashes only.", auth = true, body = Some((JSON, "{rows?: [[cell]], row_hashes?: [hash]}")), ok = 200, errors = [(403, "forbidden"), (422, "invalid_field")]),
+    op!("get" "/api/v1/releases", "output gate", "The ledger of releases across institutions, newest first, paged (administrators; an institution's users get their own): each sample, aggregate and evaluation with its institution, job, rows and fingerprint.", auth = true, body = None, ok = 200, errors = [(403, "forbidden"), (422, "invalid_field")]),
+    op!("get" "/api/v1/institutions/{id}/releases", "output gate", "One institution's ledger of releases, newest first, paged (its users and administrators).", auth = true, body = None, ok = 200, errors = [(404, "not_found"), (422, "invalid_field")]),
     op!("post" "/api/v1/institutions/{id}/own-tables", "own data", "Upload own data (P5): a CSV with a header row or a Parquet file as the body, ?name= (a plain SQL name), ?format=csv|parquet, optional ?types=col:utf8|int64|float64|boolean|date32,… and ?sensitivity=col:public|masked|secret,…. Streamed to disk within the storage quota, converted to Parquet and committed atomically; answers with the table and a validation report.", auth = true, body = Some(("text/csv", "the file's bytes (or application/vnd.apache.parquet)")), ok = 201, errors = [(404, "not_found"), (409, "table_exists"), (409, "no_workspace"), (413, "upload_too_large"), (422, "invalid_field"), (422, "invalid_upload"), (429, "quota_exceeded")]),
     op!("get" "/api/v1/institutions/{id}/own-tables", "own data", "The institution's own tables with columns, sensitivities and sharing.", auth = true, body = None, ok = 200, errors = [(404, "not_found")]),
     op!("put" "/api/v1/institutions/{id}/own-tables/{table}/sharing", "own data", "Share a table: private, named institutions or the whole pool; private revokes every share at once. Shared tables appear read-only in the grantees' jobs as shared_<name>.", auth = true, body = Some((JSON, "{mode: private|institutions|pool, institutions: [id]}")), ok = 200, errors = [(404, "not_found")]),
@@ -361,6 +363,13 @@ const TYPED: &[(&str, &str, Option<SchemaOf>, Option<ParamsOf>)] = {
         (
             "get",
             "/api/v1/institutions/{id}/jobs",
+            None,
+            Some(query::<page::Page>),
+        ),
+        ("get", "/api/v1/releases", None, Some(query::<page::Page>)),
+        (
+            "get",
+            "/api/v1/institutions/{id}/releases",
             None,
             Some(query::<page::Page>),
         ),
@@ -777,6 +786,16 @@ const ANSWERS: &[(&str, &str, SchemaOf)] = {
             "post",
             "/api/v1/releases/trace",
             list::<workbench::gate::Traced>,
+        ),
+        (
+            "get",
+            "/api/v1/releases",
+            list::<workbench::gate::LedgerEntry>,
+        ),
+        (
+            "get",
+            "/api/v1/institutions/{id}/releases",
+            list::<workbench::gate::LedgerEntry>,
         ),
         ("get", "/api/v1/audit", list::<storage::audit::Entry>),
         (

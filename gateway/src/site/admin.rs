@@ -50,7 +50,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/quality", get(quality))
         .route("/console/objections", get(objections))
         .route("/console/verifications", get(verifications))
-        .route("/console/releases", get(releases))
         .route("/console/tickets", get(tickets))
         .route("/console/tickets/{id}/answer", post(answer_ticket))
         .route("/console/tickets/{id}/extension", post(extend_ticket))
@@ -1812,22 +1811,4 @@ async fn extend_ticket(
         Ok(_) => Ok(see_other("/console/tickets?opened=extended")),
         Err(e) => ticket_refused(&state, &headers, &caller, id, e.into()).await,
     }
-}
-
-/// `GET /console/releases`: the ledger of releases across institutions (P8), newest
-/// first, each with its institution, job and fingerprint.
-async fn releases(
-    State(state): State<AppState>,
-    SignedIn(caller): SignedIn,
-) -> Result<Response, PageError> {
-    use super::workspace::{LEDGER_ROWS, ReleasesPage, release_rows};
-    let entries = state
-        .release_ledger(&caller, None, LEDGER_ROWS)
-        .await
-        .map_err(ApiError::from)?;
-    Ok(super::render(&ReleasesPage {
-        chrome: Chrome::new("console"),
-        overseer: true,
-        rows: release_rows(entries),
-    }))
 }

@@ -19,6 +19,7 @@ mod persons;
 mod products;
 mod progress;
 mod public;
+mod releases;
 mod reports;
 mod review;
 mod session;
@@ -55,6 +56,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(progress::routes())
         .merge(apply::routes())
+        .merge(releases::routes())
         .route("/assets/{name}", get(assets::serve))
         .layer(middleware::from_fn(secure))
 }

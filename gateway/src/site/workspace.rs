@@ -44,7 +44,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/workspace/jobs/{job}/sample", post(sample))
         .route("/workspace/jobs/{job}/aggregate", post(aggregate))
         .route("/workspace/jobs/{job}/evaluation", post(evaluate))
-        .route("/workspace/releases", get(releases))
 }
 
 /// The institution whose workspace `caller` works in: an institution's users only.
@@ -1210,68 +1209,6 @@ async fn evaluate(
         ..Shown::default()
     };
     job_page(asker, &job, shown, StatusCode::CREATED).await
-}
-
-// ---------------------------------------------------------------------------------
-// The ledger of releases.
-
-/// A release as the ledger shows it.
-pub(super) struct ReleaseRow {
-    institution: String,
-    job: String,
-    kind: &'static str,
-    rows: i64,
-    fingerprint: String,
-    at: String,
-}
-
-#[derive(Template)]
-#[template(path = "workspace/releases.html")]
-pub(super) struct ReleasesPage {
-    pub(super) chrome: Chrome,
-    /// Whether the reader oversees every institution (administrators).
-    pub(super) overseer: bool,
-    pub(super) rows: Vec<ReleaseRow>,
-}
-
-/// Releases shown at most.
-pub(super) const LEDGER_ROWS: i64 = 500;
-
-/// The ledger's rows as shown.
-pub(super) fn release_rows(entries: Vec<workbench::gate::LedgerEntry>) -> Vec<ReleaseRow> {
-    entries
-        .into_iter()
-        .map(|e| ReleaseRow {
-            kind: match e.kind.as_str() {
-                "sample" => "抽样",
-                "aggregate" => "汇总",
-                _ => "评估",
-            },
-            at: moment(&e.released_at),
-            institution: e.institution_id,
-            job: e.job_id,
-            rows: e.rows,
-            fingerprint: e.fingerprint,
-        })
-        .collect()
-}
-
-/// `GET /workspace/releases`: every release the institution took (P8), newest first,
-/// each with the job it came from and its fingerprint.
-async fn releases(
-    State(state): State<AppState>,
-    SignedIn(caller): SignedIn,
-) -> Result<Response, PageError> {
-    own(&caller)?;
-    let entries = state
-        .release_ledger(&caller, None, LEDGER_ROWS)
-        .await
-        .map_err(ApiError::from)?;
-    Ok(render(&ReleasesPage {
-        chrome: Chrome::new("workspace"),
-        overseer: false,
-        rows: release_rows(entries),
-    }))
 }
 
 #[cfg(test)]

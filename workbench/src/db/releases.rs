@@ -21,6 +21,8 @@ pub(crate) struct NewSample<'a> {
     pub request: &'a str,
     /// The public-credit tables the job read, each counted `rows` more.
     pub sources: &'a [&'a str],
+    /// Its cells as shown, keyed: (row, the row's distinct cells, cell).
+    pub shown: &'a [(i64, i64, String)],
 }
 
 /// An aggregate or evaluation release as it is stored.
@@ -142,11 +144,22 @@ pub(crate) trait Releases {
     ) -> Result<(), StoreError>;
     /// Every sample release.
     async fn sample_releases(&self) -> Result<Vec<Traced>, StoreError>;
+    /// The released cells among `cells` (keyed): (release, row, the row's width, cell).
+    async fn released_cells(
+        &self,
+        cells: &[&str],
+    ) -> Result<Vec<(String, i64, i64, String)>, StoreError>;
+    /// Releases by id: (id, institution, job, released at, fingerprint).
+    async fn releases_by_id(
+        &self,
+        ids: &[&str],
+    ) -> Result<Vec<(String, String, String, String, String)>, StoreError>;
     /// The releases of one institution (or of all), newest first, at most `limit`:
     /// (id, institution, job, kind, rows, fingerprint, released by, released at).
     async fn release_ledger(
         &self,
         institution_id: Option<&str>,
+        before: Option<(&str, &str)>,
         limit: i64,
     ) -> Result<Vec<LedgerRow>, StoreError>;
 }
@@ -355,6 +368,19 @@ impl Releases for Store {
             .execute(&mut **tx)
             .await?;
         }
+        // Many rows a statement: a sample of 100 rows of 40 columns is 4,000 cells.
+        for chunk in sample.shown.chunks(500) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO released_cells (release_id, row_index, width, cell) ",
+            );
+            insert.push_values(chunk, |mut row, (index, width, cell)| {
+                row.push_bind(sample.id)
+                    .push_bind(index)
+                    .push_bind(width)
+                    .push_bind(cell);
+            });
+            insert.build().execute(&mut **tx).await?;
+        }
         Ok(())
     }
 
@@ -431,17 +457,70 @@ impl Releases for Store {
     async fn release_ledger(
         &self,
         institution_id: Option<&str>,
+        before: Option<(&str, &str)>,
         limit: i64,
     ) -> Result<Vec<LedgerRow>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, institution_id, job_id, kind, rows, fingerprint, released_by, released_at \
-             FROM releases WHERE ?1 IS NULL OR institution_id = ?1 \
-             ORDER BY released_at DESC, id LIMIT ?2",
+             FROM releases WHERE (?1 IS NULL OR institution_id = ?1) \
+             AND (?2 IS NULL OR (released_at, id) < (?2, ?3)) \
+             ORDER BY released_at DESC, id DESC LIMIT ?4",
         )
         .bind(institution_id)
+        .bind(before.map(|b| b.0))
+        .bind(before.map(|b| b.1))
         .bind(limit)
         .fetch_all(self.pool())
         .await?)
+    }
+
+    async fn released_cells(
+        &self,
+        cells: &[&str],
+    ) -> Result<Vec<(String, i64, i64, String)>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in cells.chunks(500) {
+            let mut select = sqlx::QueryBuilder::new(
+                "SELECT release_id, row_index, width, cell FROM released_cells WHERE cell IN (",
+            );
+            let mut list = select.separated(", ");
+            for cell in chunk {
+                list.push_bind(*cell);
+            }
+            select.push(")");
+            found.extend(
+                select
+                    .build_query_as::<(String, i64, i64, String)>()
+                    .fetch_all(self.pool())
+                    .await?,
+            );
+        }
+        Ok(found)
+    }
+
+    async fn releases_by_id(
+        &self,
+        ids: &[&str],
+    ) -> Result<Vec<(String, String, String, String, String)>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(500) {
+            let mut select = sqlx::QueryBuilder::new(
+                "SELECT id, institution_id, job_id, released_at, fingerprint FROM releases \
+                 WHERE id IN (",
+            );
+            let mut list = select.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            select.push(")");
+            found.extend(
+                select
+                    .build_query_as::<(String, String, String, String, String)>()
+                    .fetch_all(self.pool())
+                    .await?,
+            );
+        }
+        Ok(found)
     }
 
     async fn sample_releases(&self) -> Result<Vec<Traced>, StoreError> {

@@ -43,6 +43,9 @@ use crate::db::releases::{NewSample, NewStatistical, Refusal, Releases as _};
 
 pub mod export;
 mod tally;
+pub mod trace;
+
+pub use trace::{Traced, trace};
 
 /// How the gate releases.
 #[derive(Clone, Debug)]
@@ -745,6 +748,8 @@ async fn sample_release(
         .as_bytes(),
     );
 
+    // Each cell as shown, keyed, for leak tracing (computed before the write lock).
+    let shown = trace::released_cells(&settings.secret, &rows);
     let quota = accounts::quotas(store, institution_id)
         .await?
         .unwrap_or_default();
@@ -820,6 +825,7 @@ async fn sample_release(
                         request: &json!({ "columns": treatments.iter().map(|t| json!({ "name": t.name, "type": t.data_type, "treatment": t.treatment })).collect::<Vec<_>>() })
                             .to_string(),
                         sources: &tables,
+                        shown: &shown,
                     },
                 )
                 .await?;
@@ -1408,21 +1414,6 @@ pub struct Decile {
     pub bad_rate: f64,
 }
 
-/// A sample release that contained some of the traced rows.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Traced {
-    /// The sample release.
-    pub release_id: String,
-    /// The institution that received it.
-    pub institution_id: String,
-    /// The job it was taken from.
-    pub job_id: String,
-    /// When it was released (RFC 3339).
-    pub released_at: String,
-    /// How many of the traced rows it contained.
-    pub rows_matched: usize,
-}
-
 /// An evaluation request.
 #[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -1992,14 +1983,16 @@ pub struct LedgerEntry {
     pub released_at: String,
 }
 
-/// The ledger of releases, of one institution or of all, newest first, at most `limit`.
+/// The ledger of releases, of one institution or of all, newest first, at most `limit`,
+/// those released before `before` (a time and a release id, the last of a page) if given.
 pub async fn ledger(
     store: &Store,
     institution_id: Option<&InstitutionId>,
+    before: Option<(&str, &str)>,
     limit: i64,
 ) -> Result<Vec<LedgerEntry>, GateError> {
     Ok(store
-        .release_ledger(institution_id.map(|i| i.as_str()), limit)
+        .release_ledger(institution_id.map(|i| i.as_str()), before, limit)
         .await?
         .into_iter()
         .map(
@@ -2025,30 +2018,6 @@ pub async fn ledger(
                 }
             },
         )
-        .collect())
-}
-
-/// Finds the releases that contain any of `row_hashes` (hashes of leaked rows as the
-/// gate computes them), for tracing a leak to the institution that received it.
-pub async fn trace(store: &Store, row_hashes: &[String]) -> Result<Vec<Traced>, GateError> {
-    let rows = store.sample_releases().await?;
-    let wanted: BTreeSet<&str> = row_hashes.iter().map(String::as_str).collect();
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, institution, job, at, hashes)| {
-            let hashes: Vec<String> = serde_json::from_str(&hashes).unwrap_or_default();
-            let matched = hashes
-                .iter()
-                .filter(|h| wanted.contains(h.as_str()))
-                .count();
-            (matched > 0).then_some(Traced {
-                release_id: id,
-                institution_id: institution,
-                job_id: job,
-                released_at: at,
-                rows_matched: matched,
-            })
-        })
         .collect())
 }
 
