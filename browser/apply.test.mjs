@@ -40,6 +40,10 @@ test('an applicant fills in 附件2, uploads evidence and submits, every fault n
   assert.equal(page.status, 422, `${page.url()} ${(await page.locator('main').innerText()).slice(0, 300)}`);
   const faults = await page.locator('[role="alert"] li').count();
   assert.ok(faults >= 5, `every fault named: ${faults}`);
+  // In Chinese, each saying what to do, beside its field too.
+  const summary = await page.locator('[role="alert"] li').allTextContents();
+  assert.ok(summary.includes('请填写统一社会信用代码。'), summary.join(' | '));
+  assert.ok(summary.every((line) => !/[a-z]{4,}/.test(line)), summary.join(' | '));
   assert.equal(await page.getByLabel('服务对象名称').inputValue(), fixture.enterprise.name);
   assert.equal(await page.getByLabel('统一社会信用代码').getAttribute('aria-invalid'), 'true');
   await check(page, 'apply-refused');

@@ -52,6 +52,9 @@ test('the institution registers its product from a job, every field at fault nam
   assert.equal(page.status, 422);
   const invalid = await page.locator('[aria-invalid="true"]').count();
   assert.ok(invalid >= 6, `every empty field named at once: ${invalid}`);
+  const said = await page.locator('.field-error').allTextContents();
+  assert.ok(said.includes('请填写产品名称。'), said.join(' | '));
+  assert.ok(said.every((line) => !/[a-z]{4,}/.test(line)), said.join(' | '));
   await check(page, 'products-refused');
 
   await page.getByLabel('产品名称').fill(PRODUCT);

@@ -236,12 +236,13 @@ pub async fn submit(
     for (i, q) in application.form.qualifications.iter().enumerate() {
         for (j, file) in q.evidence.iter().enumerate() {
             if !uploaded.contains(file) {
-                errors.push(FieldError {
-                    field: format!("qualifications[{i}].evidence[{j}]"),
-                    message: format!(
+                errors.push(FieldError::new(
+                    format!("qualifications[{i}].evidence[{j}]"),
+                    format!(
                         "no evidence file '{file}' was uploaded to this application; upload it with POST /api/v1/applications/{id}/evidence"
                     ),
-                });
+                    format!("证明材料“{file}”尚未上传到本申请：请先上传该文件。"),
+                ));
             }
         }
     }

@@ -123,16 +123,31 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong, and how to put it right.
     pub message: String,
+    /// The same, in Chinese, for the pages (the API says the English).
+    #[serde(skip)]
+    pub zh: String,
 }
 
 /// Longest free-text field, in characters.
 pub const MAX_TEXT_CHARS: usize = 5_000;
 
-fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.into(),
-        message: message.into(),
+impl FieldError {
+    /// `field` is at fault: `message` says why, `zh` the same in Chinese.
+    pub fn new(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        zh: impl Into<String>,
+    ) -> FieldError {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+            zh: zh.into(),
+        }
     }
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>, zh: impl Into<String>) -> FieldError {
+    FieldError::new(field, message, zh)
 }
 
 /// Checks a form for submission: every required field present and well-formed. Returns
@@ -142,52 +157,58 @@ pub fn check_for_submission(
     catalog_tables: &HashSet<String>,
 ) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut text = |field: &str, value: &Option<String>, what: &str| match value
+    let mut text = |field: &str, value: &Option<String>, (what, what_zh): (&str, &str)| match value
         .as_deref()
         .map(str::trim)
     {
-        None | Some("") => errors.push(err(field, format!("{what} is required"))),
+        None | Some("") => errors.push(err(
+            field,
+            format!("{what} is required"),
+            format!("请填写{what_zh}。"),
+        )),
         Some(v) if v.chars().count() > MAX_TEXT_CHARS => errors.push(err(
             field,
             format!("{what} is longer than {MAX_TEXT_CHARS} characters; attach the rest as a file"),
+            format!("{what_zh}超过 {MAX_TEXT_CHARS} 字：其余部分请作为附件上传。"),
         )),
         Some(_) => {}
     };
     text(
         "institution_name",
         &form.institution_name,
-        "the institution's name (服务对象名称)",
+        ("the institution's name (服务对象名称)", "服务对象名称"),
     );
     text(
         "contact_name",
         &form.contact_name,
-        "a contact person (联系人)",
+        ("a contact person (联系人)", "联系人"),
     );
     text(
         "basic_situation",
         &form.basic_situation,
-        "the institution's basic situation (基本情况)",
+        ("the institution's basic situation (基本情况)", "基本情况"),
     );
     text(
         "product_name",
         &form.product_name,
-        "the credit product's name (信用产品名称)",
+        ("the credit product's name (信用产品名称)", "信用产品名称"),
     );
     text(
         "innovation",
         &form.innovation,
-        "the product's innovation (创新点)",
+        ("the product's innovation (创新点)", "创新点"),
     );
     text(
         "scenarios",
         &form.scenarios,
-        "the application scenarios (应用场景)",
+        ("the application scenarios (应用场景)", "应用场景"),
     );
 
     match form.uscc.as_deref().map(str::trim) {
         None | Some("") => errors.push(err(
             "uscc",
             "the unified social credit code (统一社会信用代码) is required",
+            "请填写统一社会信用代码。",
         )),
         // Strict: a code whose check character is wrong is almost always mistyped, and
         // the applicant can correct it now (a pilot-era code that genuinely fails its
@@ -197,15 +218,21 @@ pub fn check_for_submission(
                 errors.push(err(
                     "uscc",
                     format!("the unified social credit code is not valid: {e}"),
+                    "统一社会信用代码有误（18 位，末位为校验码）：请核对后重新填写。",
                 ));
             }
         }
     }
     match form.contact_phone.as_deref().map(str::trim) {
-        None | Some("") => errors.push(err("contact_phone", "a contact phone number (联系电话) is required")),
+        None | Some("") => errors.push(err(
+            "contact_phone",
+            "a contact phone number (联系电话) is required",
+            "请填写联系电话。",
+        )),
         Some(phone) if !policies::is_phone(phone) => errors.push(err(
             "contact_phone",
             format!("'{phone}' is not a phone number: give an 11-digit mobile number (13812345678) or a landline with area code (0571-87654321)"),
+            format!("“{phone}”不是电话号码：请填写 11 位手机号（13812345678）或带区号的固定电话（0571-87654321）。"),
         )),
         Some(_) => {}
     }
@@ -214,6 +241,7 @@ pub fn check_for_submission(
         errors.push(err(
             "qualifications",
             "list the institution's qualifications (资质情况), with evidence",
+            "请列出机构的资质情况，并附证明材料。",
         ));
     }
     for (i, q) in form.qualifications.iter().enumerate() {
@@ -221,12 +249,14 @@ pub fn check_for_submission(
             errors.push(err(
                 format!("qualifications[{i}].description"),
                 "describe the qualification",
+                format!("请说明第 {} 项资质。", i + 1),
             ));
         }
         if q.evidence.is_empty() && q.kind != QualificationKind::Other {
             errors.push(err(
                 format!("qualifications[{i}].evidence"),
                 "attach at least one evidence file (证明材料)",
+                format!("第 {} 项资质至少需要一份证明材料。", i + 1),
             ));
         }
     }
@@ -235,6 +265,7 @@ pub fn check_for_submission(
         errors.push(err(
             "schedule",
             "give the schedule (进度安排) as one or more milestones",
+            "请填写进度安排（至少一个阶段）。",
         ));
     }
     for (i, m) in form.schedule.iter().enumerate() {
@@ -242,12 +273,19 @@ pub fn check_for_submission(
             errors.push(err(
                 format!("schedule[{i}].end"),
                 format!("ends ({}) before it starts ({})", m.end, m.start),
+                format!(
+                    "第 {} 个阶段的结束日（{}）早于开始日（{}）。",
+                    i + 1,
+                    m.end,
+                    m.start
+                ),
             ));
         }
         if m.description.trim().is_empty() {
             errors.push(err(
                 format!("schedule[{i}].description"),
                 "describe the milestone",
+                format!("请说明第 {} 个阶段的工作内容。", i + 1),
             ));
         }
     }
@@ -263,6 +301,7 @@ pub fn check_for_submission(
             format!(
                 "the schedule runs from {first} to {last}, longer than one year (进度安排不超过1年)"
             ),
+            format!("进度安排从 {first} 到 {last}，超过 1 年：进度安排不超过 1 年。"),
         ));
     }
 
@@ -270,14 +309,17 @@ pub fn check_for_submission(
         None => errors.push(err(
             "commitment",
             "the credit commitment (信用承诺) must be accepted and signed",
+            "请接受并签署信用承诺。",
         )),
         Some(c) if !c.accepted => errors.push(err(
             "commitment.accepted",
             "the credit commitment must be accepted to apply",
+            "申请须接受信用承诺。",
         )),
         Some(c) if c.signed_by.trim().is_empty() => errors.push(err(
             "commitment.signed_by",
             "say who signs the commitment for the institution",
+            "请填写代表机构签署承诺的人。",
         )),
         Some(_) => {}
     }
@@ -286,6 +328,7 @@ pub fn check_for_submission(
         errors.push(err(
             "data_supply",
             "choose at least one table of the data supply list (数据供给清单)",
+            "请在数据供给清单中至少选择一张数据表。",
         ));
     }
     let mut seen = HashSet::new();
@@ -294,11 +337,13 @@ pub fn check_for_submission(
             errors.push(err(
                 format!("data_supply[{i}]"),
                 format!("'{table}' is not a table of the catalog (see GET /api/v1/catalog)"),
+                format!("“{table}”不是数据目录中的表。"),
             ));
         } else if !seen.insert(table) {
             errors.push(err(
                 format!("data_supply[{i}]"),
                 format!("'{table}' is listed twice"),
+                format!("数据表“{table}”选择了两次。"),
             ));
         }
     }
@@ -307,12 +352,14 @@ pub fn check_for_submission(
             errors.push(err(
                 format!("own_data[{i}].source_unit"),
                 "name the data's source unit (数源单位)",
+                format!("请填写第 {} 项自有数据的数源单位。", i + 1),
             ));
         }
         if item.table_name.trim().is_empty() {
             errors.push(err(
                 format!("own_data[{i}].table_name"),
                 "name the table (数据表名)",
+                format!("请填写第 {} 项自有数据的数据表名。", i + 1),
             ));
         }
     }

@@ -148,68 +148,73 @@ pub enum ProductError {
     Store(#[from] StoreError),
 }
 
-fn field(name: impl Into<String>, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: name.into(),
-        message: message.into(),
-    }
+fn field(name: impl Into<String>, message: impl Into<String>, zh: impl Into<String>) -> FieldError {
+    FieldError::new(name, message, zh)
 }
 
 /// Checks every field of a registration; names each one at fault.
 pub fn check(form: &Registration) -> Vec<FieldError> {
     let mut errors = Vec::new();
-    let mut text = |name: &str, value: &str, what: &str, max: usize| {
+    let mut text = |name: &str, value: &str, (what, what_zh): (&str, &str), max: usize| {
         let n = value.trim().chars().count();
         if n == 0 {
-            errors.push(field(name, format!("{what} is required")));
+            errors.push(field(
+                name,
+                format!("{what} is required"),
+                format!("请填写{what_zh}。"),
+            ));
         } else if n > max {
             errors.push(field(
                 name,
                 format!("{what} is longer than {max} characters"),
+                format!("{what_zh}不能超过 {max} 字。"),
             ));
         }
     };
     text(
         "product_name",
         &form.product_name,
-        "the product name (产品名称)",
+        ("the product name (产品名称)", "产品名称"),
         100,
     );
     text(
         "contact_name",
         &form.contact_name,
-        "the contact (联系人)",
+        ("the contact (联系人)", "联系人"),
         50,
     );
     text(
         "description.data_used",
         &form.description.data_used,
-        "which data the product uses",
+        ("which data the product uses", "产品使用的数据"),
         MAX_TEXT_CHARS,
     );
     text(
         "description.model",
         &form.description.model,
-        "which model it uses",
+        ("which model it uses", "产品使用的模型"),
         MAX_TEXT_CHARS,
     );
     text(
         "description.product",
         &form.description.product,
-        "what product it makes",
+        ("what product it makes", "产品说明"),
         MAX_TEXT_CHARS,
     );
     text(
         "description.scenarios",
         &form.description.scenarios,
-        "the scenarios it serves",
+        ("the scenarios it serves", "应用场景"),
         MAX_TEXT_CHARS,
     );
     if form.developed_as_planned == Some(false) {
         text(
             "plan_adjustment",
             form.plan_adjustment.as_deref().unwrap_or(""),
-            "how the plan changed (计划调整), since it was not developed as planned",
+            (
+                "how the plan changed (计划调整), since it was not developed as planned",
+                "计划调整说明（未按计划研发时必填）",
+            ),
             MAX_TEXT_CHARS,
         );
     }
@@ -217,18 +222,21 @@ pub fn check(form: &Registration) -> Vec<FieldError> {
         errors.push(field(
             "contact_phone",
             "a mainland mobile (11 digits) or a landline with area code, e.g. 0571-87654321",
+            "请填写 11 位手机号或带区号的固定电话，如 0571-87654321。",
         ));
     }
     if form.job_id.is_empty() {
         errors.push(field(
             "job_id",
             "the job whose released sample the product comes from (对应表名) is required",
+            "请选择产品所依据的作业（须已发布样本）。",
         ));
     }
     if form.developed_as_planned.is_none() {
         errors.push(field(
             "developed_as_planned",
             "say whether the product was developed as planned (是否按计划研发): true or false",
+            "请选择是否按计划研发。",
         ));
     }
     errors
@@ -256,6 +264,7 @@ pub async fn register(
                 "no sample has been released from job '{}' of your institution; release one (POST …/jobs/{{job}}/sample) and register the product with that job",
                 form.job_id
             ),
+            "该作业还没有发布过样本：请先在作业页抽取样本，再用该作业登记产品。",
         ));
     }
     let (Some((release_id, request)), true) = (release, errors.is_empty()) else {
@@ -352,6 +361,7 @@ pub async fn assign(
             return Err(ProductError::Invalid(vec![field(
                 format!("reviewer_ids[{i}]"),
                 format!("'{reviewer}' is not a reviewer"),
+                format!("“{reviewer}”不是评审专家。"),
             )]));
         }
         store
@@ -364,6 +374,10 @@ pub async fn assign(
             "reviewer_ids",
             format!(
                 "a product needs at least {min} reviewers; {} would be assigned",
+                assigned.len()
+            ),
+            format!(
+                "产品评审至少需要 {min} 位专家，现在只有 {} 位：请再勾选几位。",
                 assigned.len()
             ),
         )]));
@@ -399,7 +413,11 @@ pub async fn review(
         ("management", a.management),
     ] {
         if v > 100 {
-            errors.push(field(name, "a score from 0 to 100"));
+            errors.push(field(
+                name,
+                "a score from 0 to 100",
+                "评分为 0 至 100 的整数。",
+            ));
         }
     }
     let n = a.opinion.trim().chars().count();
@@ -407,6 +425,7 @@ pub async fn review(
         errors.push(field(
             "opinion",
             format!("write an opinion of 10 to {MAX_TEXT_CHARS} characters (评审意见)"),
+            format!("评审意见须为 10 至 {MAX_TEXT_CHARS} 字。"),
         ));
     }
     if !errors.is_empty() {
@@ -482,6 +501,7 @@ pub async fn decide(
         return Err(ProductError::Invalid(vec![field(
             "reason",
             "give the reason (at least 5 characters)",
+            "请写明理由（至少 5 个字）。",
         )]));
     }
     let mut tx = store.write().await?;

@@ -53,6 +53,10 @@ impl From<ApplicationError> for ApiError {
                     ),
                 )
                 .with_field(first)
+                .with_zh(format!(
+                    "申请还不能提交：{}",
+                    errors.iter().map(|e| e.zh.as_str()).collect::<String>()
+                ))
                 .with_details(serde_json::to_value(&errors).unwrap_or_default())
             }
             ApplicationError::Store(e) => ApiError::internal(e),

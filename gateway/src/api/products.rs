@@ -36,7 +36,9 @@ impl From<ProductError> for ApiError {
                     .map(|e| format!("{}: {}", e.field, e.message))
                     .collect::<Vec<_>>()
                     .join("; ");
+                let zh = errors.iter().map(|e| e.zh.as_str()).collect::<String>();
                 ApiError::invalid(first, message)
+                    .with_zh(zh)
                     .with_details(serde_json::to_value(&errors).unwrap_or_default())
             }
             ProductError::Stage(m) => ApiError::new(StatusCode::CONFLICT, "wrong_stage", m),

@@ -508,8 +508,8 @@ async fn save(
         Err(ApplicantFailure::Application(ApplicationError::Incomplete(errors))) => {
             let mut summary = Vec::new();
             for e in &errors {
-                faults.add(&input_of(&e.field, &form), &e.message);
-                summary.push(format!("{}：{}", e.field, e.message));
+                faults.add(&input_of(&e.field, &form), &e.zh);
+                summary.push(e.zh.clone());
             }
             let shown = (Some(typed), faults, summary, false);
             let status = StatusCode::UNPROCESSABLE_ENTITY;

@@ -219,7 +219,7 @@ async fn register(
         Err(ReviewFailure::Product(ProductError::Invalid(errors))) => {
             let mut faults = Faults::default();
             for e in errors {
-                faults.add(&e.field, &e.message);
+                faults.add(&e.field, &e.zh);
             }
             products_page(
                 &state,
