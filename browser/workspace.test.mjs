@@ -181,6 +181,14 @@ test('an institution works from its workspace: tables, a job watched to its end,
   assert.ok(await page.getByRole('checkbox', { name: '按 bad 分组' }).isChecked(), 'the form is kept');
   await check(page, 'workspace-aggregate');
 
+  // A score evaluated against itself is refused, said in Chinese beside the form.
+  await page.getByLabel(/^评分列/).selectOption('bad');
+  await page.getByLabel(/^结果列/).selectOption('bad');
+  await page.getByRole('button', { name: '发布评估' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 422);
+  assert.match(await page.locator('main').innerText(), /评分列和结果列是同一列/);
+
   // The model's evaluation, with its ROC curve drawn on the server.
   await page.getByLabel(/^评分列/).selectOption('risk');
   await page.getByLabel(/^结果列/).selectOption('bad');
@@ -202,6 +210,7 @@ test('an institution works from its workspace: tables, a job watched to its end,
   await page.waitForLoadState();
   assert.ok(page.status >= 400 && page.status < 500, String(page.status));
   assert.ok((await page.locator('[aria-invalid="true"], [role="alert"]').count()) > 0);
+  assert.match(await page.locator('main').innerText(), /请填写进展情况（没有的写“无”）。/);
   await check(page, 'workspace-reports');
 });
 

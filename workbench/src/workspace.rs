@@ -17,6 +17,7 @@ use crate::session::JobTables;
 use crate::worker::{Artifacts, JobSpec, WorkerCommand};
 use governance::accounts;
 use storage::audit::{self, Event};
+use storage::said::Said;
 use storage::store::{Store, StoreError, now};
 
 use crate::db::jobs::{Ended, Jobs as _, NewJob, Succeeded};
@@ -131,7 +132,7 @@ pub enum WorkspaceError {
         /// The field.
         field: &'static str,
         /// What is wrong.
-        message: String,
+        message: Said,
     },
     /// The job's SQL cannot run: it does not parse or plan, or is past the limits.
     #[error("{0}")]
@@ -142,7 +143,7 @@ pub enum WorkspaceError {
         /// The quota's name.
         quota: &'static str,
         /// What to do.
-        message: String,
+        message: Said,
     },
     /// The job has ended.
     #[error("the job has already ended ({0})")]
@@ -313,13 +314,19 @@ impl Workspaces {
         if sql.is_empty() {
             return Err(WorkspaceError::Invalid {
                 field: "sql",
-                message: "give the SQL to run (one SELECT statement)".into(),
+                message: Said::new(
+                    "give the SQL to run (one SELECT statement)",
+                    "请填写要运行的 SQL（一条 SELECT 语句）。",
+                ),
             });
         }
         if sql.len() > MAX_SQL_BYTES {
             return Err(WorkspaceError::Invalid {
                 field: "sql",
-                message: format!("the SQL is longer than {MAX_SQL_BYTES} bytes"),
+                message: Said::new(
+                    format!("the SQL is longer than {MAX_SQL_BYTES} bytes"),
+                    format!("SQL 超过 {MAX_SQL_BYTES} 字节。"),
+                ),
             });
         }
         let root = accounts::workspace_path(&self.store, institution_id)
@@ -333,7 +340,10 @@ impl Workspaces {
             tracing::error!(institution = %institution_id, "resolving the granted tables: {e}");
             WorkspaceError::Invalid {
                 field: "tables",
-                message: "a table granted to the institution is missing from the platform's data folder; ask the platform's administrators".into(),
+                message: Said::new(
+                    "a table granted to the institution is missing from the platform's data folder; ask the platform's administrators",
+                    "授予本机构的一张数据表在平台数据目录中缺失：请联系平台管理员。",
+                ),
             }
         })?;
         let models = crate::models::active_paths(&self.store, institution_id).await?;
@@ -366,24 +376,42 @@ impl Workspaces {
         if failed + active >= quotas.failed_jobs_per_day {
             return Err(WorkspaceError::Quota {
                 quota: "failed_jobs_per_day",
-                message: format!(
-                    "quota failed_jobs_per_day: {failed} of your institution's jobs failed while running today{}, and it may have {} such failures a day (a failure can tell something about the data, so failures are limited); it resets at {resets} (midnight in China) — try SQL and models on your own sample data first",
-                    if active > 0 {
-                        format!(" and {active} more are queued or running")
-                    } else {
-                        String::new()
-                    },
-                    quotas.failed_jobs_per_day
+                message: Said::new(
+                    format!(
+                        "quota failed_jobs_per_day: {failed} of your institution's jobs failed while running today{}, and it may have {} such failures a day (a failure can tell something about the data, so failures are limited); it resets at {resets} (midnight in China) — try SQL and models on your own sample data first",
+                        if active > 0 {
+                            format!(" and {active} more are queued or running")
+                        } else {
+                            String::new()
+                        },
+                        quotas.failed_jobs_per_day
+                    ),
+                    format!(
+                        "本机构今天已有 {failed} 个作业运行失败{}，每天最多 {} 个（失败本身也可能透露数据，因此有限额）；北京时间午夜恢复。请先用自己的样例数据调试 SQL 和模型。",
+                        if active > 0 {
+                            format!("，另有 {active} 个排队或运行中")
+                        } else {
+                            String::new()
+                        },
+                        quotas.failed_jobs_per_day
+                    ),
                 ),
             });
         }
         if ran_ms / 1000 >= quotas.job_seconds_per_day {
             return Err(WorkspaceError::Quota {
                 quota: "job_seconds_per_day",
-                message: format!(
-                    "quota job_seconds_per_day: your institution's jobs have run {} s today, its limit of {} s; it resets at {resets} (midnight in China)",
-                    ran_ms / 1000,
-                    quotas.job_seconds_per_day
+                message: Said::new(
+                    format!(
+                        "quota job_seconds_per_day: your institution's jobs have run {} s today, its limit of {} s; it resets at {resets} (midnight in China)",
+                        ran_ms / 1000,
+                        quotas.job_seconds_per_day
+                    ),
+                    format!(
+                        "本机构的作业今天已运行 {} 秒，达到每日上限 {} 秒；北京时间午夜恢复。",
+                        ran_ms / 1000,
+                        quotas.job_seconds_per_day
+                    ),
                 ),
             });
         }
@@ -391,17 +419,28 @@ impl Workspaces {
         if stored >= quotas.storage_bytes as u64 {
             return Err(WorkspaceError::Quota {
                 quota: "storage_bytes",
-                message: format!(
-                    "quota storage_bytes: your workspace holds {stored} bytes, its limit of {}; delete tables, models or old results first",
-                    quotas.storage_bytes
+                message: Said::new(
+                    format!(
+                        "quota storage_bytes: your workspace holds {stored} bytes, its limit of {}; delete tables, models or old results first",
+                        quotas.storage_bytes
+                    ),
+                    format!(
+                        "建模空间已占用 {stored} 字节，达到上限 {} 字节：请先删除不用的数据表、模型或旧结果。",
+                        quotas.storage_bytes
+                    ),
                 ),
             });
         }
         if active >= quotas.concurrent_jobs {
             return Err(WorkspaceError::Quota {
                 quota: "concurrent_jobs",
-                message: format!(
-                    "quota concurrent_jobs: your institution already has {active} job(s) queued or running, its limit; wait for one to end or cancel one"
+                message: Said::new(
+                    format!(
+                        "quota concurrent_jobs: your institution already has {active} job(s) queued or running, its limit; wait for one to end or cancel one"
+                    ),
+                    format!(
+                        "本机构已有 {active} 个作业在排队或运行，达到同时作业上限：请等其中一个结束，或取消一个。"
+                    ),
                 ),
             });
         }
@@ -414,7 +453,10 @@ impl Workspaces {
         if free == 0 {
             return Err(WorkspaceError::Quota {
                 quota: "storage_bytes",
-                message: "quota storage_bytes: the storage your workspace has left is reserved for the results of your queued and running jobs; wait for one to end or cancel one".into(),
+                message: Said::new(
+                    "quota storage_bytes: the storage your workspace has left is reserved for the results of your queued and running jobs; wait for one to end or cancel one",
+                    "建模空间剩余的存储已预留给排队和运行中作业的结果：请等其中一个结束，或取消一个。",
+                ),
             });
         }
         // The free space is shared among the job slots still free, so one job cannot

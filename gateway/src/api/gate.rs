@@ -32,18 +32,28 @@ impl From<GateError> for ApiError {
     fn from(e: GateError) -> Self {
         match e {
             GateError::NotFound => ApiError::not_found("job"),
-            GateError::NotReady(m) => ApiError::new(StatusCode::CONFLICT, "result_not_ready", m),
-            GateError::TooSmall(m) => ApiError::new(StatusCode::CONFLICT, "result_too_small", m),
-            GateError::TooLarge(m) => ApiError::new(StatusCode::CONFLICT, "result_too_large", m),
-            GateError::Invalid { field, message } => ApiError::invalid(field, message),
+            GateError::NotReady(m) => {
+                ApiError::new(StatusCode::CONFLICT, "result_not_ready", m.en).with_zh(m.zh)
+            }
+            GateError::TooSmall(m) => {
+                ApiError::new(StatusCode::CONFLICT, "result_too_small", m.en).with_zh(m.zh)
+            }
+            GateError::TooLarge(m) => {
+                ApiError::new(StatusCode::CONFLICT, "result_too_large", m.en).with_zh(m.zh)
+            }
+            GateError::Invalid { field, message } => {
+                ApiError::invalid(field, message.en).with_zh(message.zh)
+            }
             GateError::Refused(m) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "release_refused", m)
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "release_refused", m.en)
+                    .with_zh(m.zh)
             }
             GateError::Budget {
                 quota,
                 message,
                 resets_at,
-            } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+            } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message.en)
+                .with_zh(message.zh)
                 .with_details(serde_json::json!({ "quota": quota, "resets_at": resets_at })),
             GateError::Internal(e) => ApiError::internal(e),
         }

@@ -85,7 +85,9 @@ impl From<WorkspaceError> for ApiError {
             WorkspaceError::NoWorkspace => {
                 ApiError::new(StatusCode::CONFLICT, "no_workspace", e.to_string())
             }
-            WorkspaceError::Invalid { field, message } => ApiError::invalid(field, message),
+            WorkspaceError::Invalid { field, message } => {
+                ApiError::invalid(field, message.en).with_zh(message.zh)
+            }
             WorkspaceError::Sql(refusal) => {
                 let error = ApiError::invalid("sql", refusal.to_string());
                 match refusal.at {
@@ -97,7 +99,8 @@ impl From<WorkspaceError> for ApiError {
                 }
             }
             WorkspaceError::Quota { quota, message } => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message)
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message.en)
+                    .with_zh(message.zh)
                     .with_details(serde_json::json!({ "quota": quota }))
             }
             WorkspaceError::Ended(_) => {

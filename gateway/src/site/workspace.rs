@@ -622,9 +622,13 @@ async fn submit(
                     text,
                 }
             });
+            // The engine's own words stay as it said them: they name the SQL at fault.
             let message = match &at {
-                Some(at) => format!("第 {} 行第 {} 列：{}", at.line, at.column, refusal.message),
-                None => refusal.message.clone(),
+                Some(at) => format!(
+                    "SQL 无法运行（第 {} 行第 {} 列）：{}",
+                    at.line, at.column, refusal.message
+                ),
+                None => format!("SQL 无法运行：{}", refusal.message),
             };
             let editor = Editor {
                 sql,

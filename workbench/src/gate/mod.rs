@@ -37,6 +37,7 @@ use crate::sketch::Sketch;
 use crate::workspace::{Job, Workspaces};
 use governance::accounts;
 use storage::audit::{self, Event};
+use storage::said::Said;
 use storage::store::{Store, StoreError, Tx, hex, now, sha256_hex};
 
 use crate::db::releases::{NewSample, NewStatistical, Refusal, Releases as _};
@@ -108,31 +109,31 @@ pub enum GateError {
     NotFound,
     /// The job has no result to release.
     #[error("{0}")]
-    NotReady(String),
+    NotReady(Said),
     /// The result is too small for what was asked.
     #[error("{0}")]
-    TooSmall(String),
+    TooSmall(Said),
     /// The result is too large to be loaded for a release.
     #[error("{0}")]
-    TooLarge(String),
+    TooLarge(Said),
     /// The request names something wrong.
     #[error("{message}")]
     Invalid {
         /// The field.
         field: String,
         /// What is wrong.
-        message: String,
+        message: Said,
     },
     /// The result's columns may not leave in this form.
     #[error("{0}")]
-    Refused(String),
+    Refused(Said),
     /// A daily budget is spent.
     #[error("{message}")]
     Budget {
         /// The quota's name.
         quota: &'static str,
         /// What to do, and when it resets.
-        message: String,
+        message: Said,
         /// When it resets (RFC 3339); `None` for a lifetime bound.
         resets_at: Option<String>,
     },
@@ -172,12 +173,29 @@ fn refuse_secret_reads(
         .iter()
         .find(|c| sensitivity(c, own) == Sensitivity::Secret)
     {
-        Some(secret) => Err(GateError::Refused(format!(
-            "the query reads the secret column {}; nothing computed from a query that reads a secret column leaves the sandbox, not even aggregates or samples. Drop it from the query",
-            dotted(secret)
+        Some(secret) => Err(GateError::Refused(Said::new(
+            format!(
+                "the query reads the secret column {}; nothing computed from a query that reads a secret column leaves the sandbox, not even aggregates or samples. Drop it from the query",
+                dotted(secret)
+            ),
+            format!(
+                "查询读取了保密列 {}：读取保密列的查询，其结果（包括汇总和样本）都不能离开沙箱。请从查询中去掉该列。",
+                dotted(secret)
+            ),
         ))),
         None => Ok(()),
     }
+}
+
+/// An instant (RFC 3339) as people in China read it: `2026-12-05 12:09` (Beijing time).
+fn in_beijing(at: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| {
+            t.with_timezone(&storage::store::beijing())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| at.to_owned())
 }
 
 /// Refuses a sample whose job could match the institution's own (or a shared) table to
@@ -202,10 +220,17 @@ fn refuse_persons_matched_in_samples(
         .filter(|c| !in_register(c))
         .max_by_key(|c| pseudonymised(c, own));
     match (register, yours) {
-        (Some(register), Some(yours)) => Err(GateError::Refused(format!(
-            "the query reads {} of your own or a shared table and the register's {} (a person's identifier), so its rows can match people you know to their records; a sample of it would say who has which record, so none is released — release aggregates or an evaluation of it instead (they count distinct persons)",
-            dotted(yours),
-            dotted(register)
+        (Some(register), Some(yours)) => Err(GateError::Refused(Said::new(
+            format!(
+                "the query reads {} of your own or a shared table and the register's {} (a person's identifier), so its rows can match people you know to their records; a sample of it would say who has which record, so none is released — release aggregates or an evaluation of it instead (they count distinct persons)",
+                dotted(yours),
+                dotted(register)
+            ),
+            format!(
+                "查询同时读取了自有或共享数据的 {} 和公共信用数据中的 {}（自然人标识），结果行能把您掌握的人与其记录对应起来；样本会透露谁有哪些记录，因此不发布。请改为发布汇总或模型评估（按不同自然人计数）。",
+                dotted(yours),
+                dotted(register)
+            ),
         ))),
         _ => Ok(()),
     }
@@ -330,14 +355,22 @@ async fn result(
             other => GateError::Internal(other.to_string()),
         })?;
     if job.state != sandbox::JobState::Succeeded {
-        return Err(GateError::NotReady(format!(
-            "the job is {}; only a succeeded job's result can be released",
-            job.state
+        return Err(GateError::NotReady(Said::new(
+            format!(
+                "the job is {}; only a succeeded job's result can be released",
+                job.state
+            ),
+            "作业尚未成功完成：只有成功完成的作业结果才能发布。",
         )));
     }
     let root = accounts::workspace_path(store, institution_id)
         .await?
-        .ok_or_else(|| GateError::NotReady("the institution has no open workspace".into()))?;
+        .ok_or_else(|| {
+            GateError::NotReady(Said::new(
+                "the institution has no open workspace",
+                "本机构没有开放的建模空间。",
+            ))
+        })?;
     let path = crate::workspace::result_file(&root, job_id);
     // Refuse before loading anything a result that would not fit in memory decoded.
     let decoded: u64 = std::fs::File::open(&path)
@@ -355,9 +388,15 @@ async fn result(
         })
         .ok_or_else(|| GateError::Internal(format!("reading {}", path.display())))?;
     if decoded > settings.max_result_bytes {
-        return Err(GateError::TooLarge(format!(
-            "the result is {decoded} bytes decoded, more than the {} the gate loads for a release; narrow the job (fewer or shorter columns) or aggregate in SQL first",
-            settings.max_result_bytes
+        return Err(GateError::TooLarge(Said::new(
+            format!(
+                "the result is {decoded} bytes decoded, more than the {} the gate loads for a release; narrow the job (fewer or shorter columns) or aggregate in SQL first",
+                settings.max_result_bytes
+            ),
+            format!(
+                "结果解码后为 {decoded} 字节，超过输出审查一次最多读取的 {} 字节：请缩小作业结果（更少或更短的列），或先在 SQL 中汇总。",
+                settings.max_result_bytes
+            ),
         )));
     }
     let bytes = std::fs::read(&path)
@@ -436,8 +475,13 @@ async fn lineage_of(
     let now = crate::workspace::inputs_json(own);
     for (name, table) in &given {
         if now.get(name) != Some(table) {
-            return Err(GateError::Refused(format!(
-                "the table '{name}' this job read is no longer yours to read under that name (a share was revoked, or the table was deleted or replaced); nothing from this result is released — run the job again"
+            return Err(GateError::Refused(Said::new(
+                format!(
+                    "the table '{name}' this job read is no longer yours to read under that name (a share was revoked, or the table was deleted or replaced); nothing from this result is released — run the job again"
+                ),
+                format!(
+                    "该作业读取的数据表“{name}”已不能以此名称读取（共享已撤销，或数据表已删除、替换），本结果不发布任何内容：请重新运行作业。"
+                ),
             )));
         }
     }
@@ -466,8 +510,11 @@ async fn lineage_of(
         .sql(&job.sql)
         .await
         .map_err(|e| {
-            GateError::Refused(format!(
-                "the job's query no longer plans over the institution's current tables and models ({e}); run it again"
+            GateError::Refused(Said::new(
+                format!(
+                    "the job's query no longer plans over the institution's current tables and models ({e}); run it again"
+                ),
+                "作业的查询已无法在本机构当前的数据表和模型上执行（表或模型已变化）：请重新运行作业。",
             ))
         })?
         .into_optimized_plan()?;
@@ -528,9 +575,15 @@ fn treatments(
                     "released"
                 }
                 other => {
-                    return Err(GateError::Refused(format!(
-                        "result column '{}' is computed ({other}) and not a number, a date, a boolean or a text of at most {SAMPLE_MAX_COMPUTED_CHARS} characters ({SAMPLE_MAX_COMPUTED_BYTES} bytes); a sample carries one bounded cell per column and row, so that no cell holds many rows (string or array aggregation, long computed text). Select source columns unchanged, or compute a number or a date",
-                        field.name()
+                    return Err(GateError::Refused(Said::new(
+                        format!(
+                            "result column '{}' is computed ({other}) and not a number, a date, a boolean or a text of at most {SAMPLE_MAX_COMPUTED_CHARS} characters ({SAMPLE_MAX_COMPUTED_BYTES} bytes); a sample carries one bounded cell per column and row, so that no cell holds many rows (string or array aggregation, long computed text). Select source columns unchanged, or compute a number or a date",
+                            field.name()
+                        ),
+                        format!(
+                            "结果列“{}”是计算得到的（{other}），既不是数字、日期、布尔值，也不是不超过 {SAMPLE_MAX_COMPUTED_CHARS} 个字符的文本：样本每行每列只带一个有限的单元格，以免一个单元格装下多行数据（字符串或数组聚合、长文本）。请原样选择来源列，或计算出数字或日期。",
+                            field.name()
+                        ),
                     )));
                 }
             },
@@ -655,8 +708,13 @@ async fn sample_release(
     // filled, by their own subject's data alone (not kept or dropped by a join or a
     // subquery over other subjects, such as the officers behind an organisation).
     rows_of_one_subject(&plan, None, own).map_err(|reason| {
-        GateError::Refused(format!(
-            "each row of a sample must be one subject's, selected and filled by that subject's data alone: {reason}; nothing is released"
+        GateError::Refused(Said::new(
+            format!(
+                "each row of a sample must be one subject's, selected and filled by that subject's data alone: {reason}; nothing is released"
+            ),
+            format!(
+                "样本的每一行必须只属于一个主体，并且只由该主体自己的数据筛选和填充；本结果不满足（{reason}），不发布任何内容。"
+            ),
         ))
     })?;
     // The public-credit tables the query read, with their sizes, for the lifetime bound.
@@ -683,20 +741,35 @@ async fn sample_release(
                         .is_some_and(|v| crate::pseudonyms::is_pseudonym(&v))
             })
         {
-            return Err(GateError::Refused(format!(
-                "result column '{}' comes from {}, tagged as identifying after this job ran, so the result holds its values rather than pseudonyms; run the job again",
-                t.name,
-                t.sources.join(", ")
+            return Err(GateError::Refused(Said::new(
+                format!(
+                    "result column '{}' comes from {}, tagged as identifying after this job ran, so the result holds its values rather than pseudonyms; run the job again",
+                    t.name,
+                    t.sources.join(", ")
+                ),
+                format!(
+                    "结果列“{}”来自 {}，该列在作业运行后被标记为标识信息，结果中是原值而非假名：请重新运行作业。",
+                    t.name,
+                    t.sources.join("、")
+                ),
             )));
         }
     }
     let n = settings.sample_size(batch.num_rows());
     if n == 0 {
-        return Err(GateError::TooSmall(format!(
-            "a result of fewer than {} rows gives a sample of 0 rows (at most {:.0} % of a result, and at most {} rows); release aggregates of it instead",
-            (1.0 / settings.sample_fraction).ceil(),
-            settings.sample_fraction * 100.0,
-            settings.max_sample_rows
+        return Err(GateError::TooSmall(Said::new(
+            format!(
+                "a result of fewer than {} rows gives a sample of 0 rows (at most {:.0} % of a result, and at most {} rows); release aggregates of it instead",
+                (1.0 / settings.sample_fraction).ceil(),
+                settings.sample_fraction * 100.0,
+                settings.max_sample_rows
+            ),
+            format!(
+                "结果少于 {} 行，抽不出样本（样本至多为结果的 {:.0}%，且不超过 {} 行）：请改为发布汇总。",
+                (1.0 / settings.sample_fraction).ceil(),
+                settings.sample_fraction * 100.0,
+                settings.max_sample_rows
+            ),
         )));
     }
     let (indices, row_hashes) = choose(&batch, &settings.secret, institution_id, n)?;
@@ -773,10 +846,17 @@ async fn sample_release(
                 if before + n as i64 > limit {
                     return Err(GateError::Budget {
                         quota: "sampled_rows_per_table",
-                        message: format!(
-                            "quota sampled_rows_per_table: samples of queries that read {table} have given your institution {before} rows, and this one would pass the {limit} it may ever have of that table ({:.0} % of its rows, at least {}); release aggregates instead",
-                            settings.lifetime_sample_share * 100.0,
-                            settings.max_sample_rows
+                        message: Said::new(
+                            format!(
+                                "quota sampled_rows_per_table: samples of queries that read {table} have given your institution {before} rows, and this one would pass the {limit} it may ever have of that table ({:.0} % of its rows, at least {}); release aggregates instead",
+                                settings.lifetime_sample_share * 100.0,
+                                settings.max_sample_rows
+                            ),
+                            format!(
+                                "读取 {table} 的查询已为本机构抽样 {before} 行，本次抽样将超过该表终身可抽样的 {limit} 行（其行数的 {:.0}%，至少 {} 行）：请改为发布汇总。",
+                                settings.lifetime_sample_share * 100.0,
+                                settings.max_sample_rows
+                            ),
                         ),
                         resets_at: None,
                     });
@@ -785,10 +865,18 @@ async fn sample_release(
             if used + n as i64 > quota.sampled_rows_per_day {
                 return Err(GateError::Budget {
                     quota: "sampled_rows_per_day",
-                    message: format!(
-                        "quota sampled_rows_per_day: this sample of {n} rows would take your institution to {} of its {} rows in the last 24 hours; rows start to count again as releases age, the oldest resets at {frees_at}",
-                        used + n as i64,
-                        quota.sampled_rows_per_day,
+                    message: Said::new(
+                        format!(
+                            "quota sampled_rows_per_day: this sample of {n} rows would take your institution to {} of its {} rows in the last 24 hours; rows start to count again as releases age, the oldest resets at {frees_at}",
+                            used + n as i64,
+                            quota.sampled_rows_per_day,
+                        ),
+                        format!(
+                            "本次抽样 {n} 行后，本机构 24 小时内的抽样将达 {} 行，超过上限 {} 行；额度随发布满 24 小时陆续恢复，最早一笔于 {} 恢复。",
+                            used + n as i64,
+                            quota.sampled_rows_per_day,
+                            in_beijing(&frees_at)
+                        ),
                     ),
                     resets_at: Some(frees_at.clone()),
                 });
@@ -796,11 +884,20 @@ async fn sample_release(
             if used_cells + cells > quota.sampled_cells_per_day {
                 return Err(GateError::Budget {
                     quota: "sampled_cells_per_day",
-                    message: format!(
-                        "quota sampled_cells_per_day: this sample of {n} rows × {} columns = {cells} cells would take your institution to {} of its {} cells in the last 24 hours; select fewer columns, or wait: cells start to count again as releases age, the oldest resets at {frees_at}",
-                        treatments.len(),
-                        used_cells + cells,
-                        quota.sampled_cells_per_day,
+                    message: Said::new(
+                        format!(
+                            "quota sampled_cells_per_day: this sample of {n} rows × {} columns = {cells} cells would take your institution to {} of its {} cells in the last 24 hours; select fewer columns, or wait: cells start to count again as releases age, the oldest resets at {frees_at}",
+                            treatments.len(),
+                            used_cells + cells,
+                            quota.sampled_cells_per_day,
+                        ),
+                        format!(
+                            "本次抽样 {n} 行 × {} 列 = {cells} 个单元格，本机构 24 小时内将达 {} 个，超过上限 {} 个：请少选几列，或等待额度恢复（最早一笔于 {} 恢复）。",
+                            treatments.len(),
+                            used_cells + cells,
+                            quota.sampled_cells_per_day,
+                            in_beijing(&frees_at)
+                        ),
                     ),
                     resets_at: Some(frees_at.clone()),
                 });
@@ -911,9 +1008,15 @@ fn subject_column(
         })
         .ok_or_else(|| GateError::Invalid {
             field: field.into(),
-            message: format!(
-                "the result has no subject column to count subjects by; select one of {} unchanged in the job",
-                SUBJECT_COLUMNS.join(", ")
+            message: Said::new(
+                format!(
+                    "the result has no subject column to count subjects by; select one of {} unchanged in the job",
+                    SUBJECT_COLUMNS.join(", ")
+                ),
+                format!(
+                    "结果中没有可用于计数主体的列：请在作业中原样选择 {} 之一。",
+                    SUBJECT_COLUMNS.join("、")
+                ),
             ),
         })
 }
@@ -928,8 +1031,9 @@ fn one_subject_per_row(
 ) -> Result<(), GateError> {
     let index = schema.index_of(subject).unwrap_or(usize::MAX);
     rows_of_one_subject(plan, Some(index), own).map_err(|reason| {
-        GateError::Refused(format!(
-            "subjects cannot be counted by '{subject}': {reason}; nothing is released"
+        GateError::Refused(Said::new(
+            format!("subjects cannot be counted by '{subject}': {reason}; nothing is released"),
+            format!("无法按“{subject}”计数主体（{reason}），不发布任何内容。"),
         ))
     })
 }
@@ -1000,8 +1104,14 @@ async fn statistical_budget(
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Err(GateError::Budget {
         quota: "statistical_releases_per_day",
-        message: format!(
-            "quota statistical_releases_per_day: your institution has had {used} aggregates and evaluations in the last 24 hours, refused releases of any kind included (a refusal tells something about the data too), its limit; no release is computed until they start to count again as they age, the oldest resets at {resets_at}"
+        message: Said::new(
+            format!(
+                "quota statistical_releases_per_day: your institution has had {used} aggregates and evaluations in the last 24 hours, refused releases of any kind included (a refusal tells something about the data too), its limit; no release is computed until they start to count again as they age, the oldest resets at {resets_at}"
+            ),
+            format!(
+                "本机构 24 小时内已有 {used} 次汇总和评估（含被拒绝的各类发布：拒绝本身也透露数据信息），已达上限；额度恢复前不再计算任何发布，最早一笔于 {} 恢复。",
+                in_beijing(&resets_at)
+            ),
         ),
         resets_at: Some(resets_at),
     })
@@ -1142,7 +1252,7 @@ async fn aggregate_release(
     if request.group_by.len() > 5 {
         return Err(GateError::Invalid {
             field: "group_by".into(),
-            message: "group by at most 5 columns".into(),
+            message: Said::new("group by at most 5 columns", "最多按 5 列分组。"),
         });
     }
     let numeric = |t: &datafusion::arrow::datatypes::DataType| t.is_numeric();
@@ -1155,21 +1265,33 @@ async fn aggregate_release(
             let Ok(field) = schema.field_with_name(column) else {
                 return Err(GateError::Invalid {
                     field: format!("{name}[{i}]"),
-                    message: format!("the result has no column '{column}'"),
+                    message: Said::new(
+                        format!("the result has no column '{column}'"),
+                        format!("结果中没有“{column}”列。"),
+                    ),
                 });
             };
             if list[..i].contains(column) {
                 return Err(GateError::Invalid {
                     field: format!("{name}[{i}]"),
-                    message: format!("column '{column}' is named twice in {name}; name it once"),
+                    message: Said::new(
+                        format!("column '{column}' is named twice in {name}; name it once"),
+                        format!("“{column}”列选了两次：请只选一次。"),
+                    ),
                 });
             }
             if name != "group_by" && !numeric(field.data_type()) {
                 return Err(GateError::Invalid {
                     field: format!("{name}[{i}]"),
-                    message: format!(
-                        "column '{column}' is {}, not a number",
-                        catalog::sql_type(field.data_type())
+                    message: Said::new(
+                        format!(
+                            "column '{column}' is {}, not a number",
+                            catalog::sql_type(field.data_type())
+                        ),
+                        format!(
+                            "“{column}”列是 {}，不是数字。",
+                            catalog::sql_type(field.data_type())
+                        ),
                     ),
                 });
             }
@@ -1197,9 +1319,15 @@ async fn aggregate_release(
         {
             return Err(GateError::Invalid {
                 field: format!("group_by[{i}]"),
-                message: format!(
-                    "'{column}' comes from {}, which jobs see as a pseudonym of one subject: a group per subject would be suppressed whole; group by a property of the subjects instead",
-                    dotted(&identifier)
+                message: Said::new(
+                    format!(
+                        "'{column}' comes from {}, which jobs see as a pseudonym of one subject: a group per subject would be suppressed whole; group by a property of the subjects instead",
+                        dotted(&identifier)
+                    ),
+                    format!(
+                        "“{column}”来自 {}，作业中是单个主体的假名：按它分组每组只有一个主体，会被整组抑制；请按主体的某种属性分组。",
+                        dotted(&identifier)
+                    ),
                 ),
             });
         }
@@ -1604,7 +1732,10 @@ fn scored(
         if !(label == 0 || label == 1) {
             return Err(GateError::Invalid {
                 field: "label".into(),
-                message: "the label column holds values other than 0 and 1 (or false and true); map it to 0/1 in the job".into(),
+                message: Said::new(
+                    "the label column holds values other than 0 and 1 (or false and true); map it to 0/1 in the job",
+                    "结果列（标签）中有 0 和 1（或 false 和 true）以外的值：请在作业中把它转换为 0/1。",
+                ),
             });
         }
         let score = if score_of.is_null(row) {
@@ -1654,14 +1785,20 @@ async fn evaluation_release(
     if request.score == request.label {
         return Err(GateError::Invalid {
             field: "label".into(),
-            message: "the score and the label are the same column; the label is the outcome (0 or 1) the score should predict".into(),
+            message: Said::new(
+                "the score and the label are the same column; the label is the outcome (0 or 1) the score should predict",
+                "评分列和结果列是同一列：结果列应是评分要预测的结果（0 或 1）。",
+            ),
         });
     }
     for (field, column) in [("score", &request.score), ("label", &request.label)] {
         let Ok(f) = schema.field_with_name(column) else {
             return Err(GateError::Invalid {
                 field: field.into(),
-                message: format!("the result has no column '{column}'"),
+                message: Said::new(
+                    format!("the result has no column '{column}'"),
+                    format!("结果中没有“{column}”列。"),
+                ),
             });
         };
         if !(f.data_type().is_numeric()
@@ -1670,9 +1807,15 @@ async fn evaluation_release(
         {
             return Err(GateError::Invalid {
                 field: field.into(),
-                message: format!(
-                    "column '{column}' is {}, not a number",
-                    catalog::sql_type(f.data_type())
+                message: Said::new(
+                    format!(
+                        "column '{column}' is {}, not a number",
+                        catalog::sql_type(f.data_type())
+                    ),
+                    format!(
+                        "“{column}”列是 {}，不是数字。",
+                        catalog::sql_type(f.data_type())
+                    ),
                 ),
             });
         }
@@ -1705,12 +1848,20 @@ async fn evaluation_release(
     let bad = bads.iter().filter(|b| **b).count() as u64;
     let good = bads.len() as u64 - bad;
     if (scores.len() as u64) < 10 * settings.k || bad < settings.k || good < settings.k {
-        return Err(GateError::TooSmall(format!(
-            "an evaluation needs at least {} scored rows with at least {} bads and {} goods (each decile at least {} subjects); this result has fewer (its counts are not shown: they could carry data)",
-            10 * settings.k,
-            settings.k,
-            settings.k,
-            settings.k,
+        return Err(GateError::TooSmall(Said::new(
+            format!(
+                "an evaluation needs at least {} scored rows with at least {} bads and {} goods (each decile at least {} subjects); this result has fewer (its counts are not shown: they could carry data)",
+                10 * settings.k,
+                settings.k,
+                settings.k,
+                settings.k,
+            ),
+            format!(
+                "模型评估至少需要 {} 个有评分的行，其中坏样本和好样本各至少 {} 个（每个十分位至少 {} 个主体）；本结果不足（具体数量不显示：它们可能携带数据）。",
+                10 * settings.k,
+                settings.k,
+                settings.k,
+            ),
         )));
     }
     let rows_of = rows_per_subject(&subjects);
@@ -1718,9 +1869,15 @@ async fn evaluation_release(
         settings.round(n)
     });
     if (fewest as u64) < settings.k {
-        return Err(GateError::TooSmall(format!(
-            "a score decile holds fewer than {} distinct subjects (counted by '{subject}': several rows of one subject count once); evaluate over more subjects",
-            settings.k
+        return Err(GateError::TooSmall(Said::new(
+            format!(
+                "a score decile holds fewer than {} distinct subjects (counted by '{subject}': several rows of one subject count once); evaluate over more subjects",
+                settings.k
+            ),
+            format!(
+                "有评分十分位的不同主体少于 {} 个（按“{subject}”计数，同一主体的多行只算一次）：请在更多主体上评估。",
+                settings.k
+            ),
         )));
     }
     let figures = EvaluationFigures {
@@ -1911,8 +2068,13 @@ async fn record(
                 && d > 0
                 && (d as i64) < k
             {
-                return Err(GateError::Refused(format!(
-                    "the group {key} differs from a group of your earlier release {release_id} by fewer than {k} subjects; the two together would single those subjects out, so this release is refused — widen or narrow the population by at least {k} subjects"
+                return Err(GateError::Refused(Said::new(
+                    format!(
+                        "the group {key} differs from a group of your earlier release {release_id} by fewer than {k} subjects; the two together would single those subjects out, so this release is refused — widen or narrow the population by at least {k} subjects"
+                    ),
+                    format!(
+                        "分组 {key} 与本机构此前发布 {release_id} 中的一个分组相差不到 {k} 个主体，两者相减即可识别这些主体，因此拒绝发布：请把总体扩大或缩小至少 {k} 个主体。"
+                    ),
                 )));
             }
         }

@@ -55,8 +55,13 @@ pub(super) fn subject_keys(
 ) -> Result<Vec<u64>, GateError> {
     let column = batch.column(subject);
     if column.null_count() > 0 {
-        return Err(GateError::Refused(format!(
-            "the result has rows without a subject (an empty '{name}', as an outer join leaves them): their figures would count in a group without their subject; filter them out in the job (WHERE {name} IS NOT NULL)"
+        return Err(GateError::Refused(storage::said::Said::new(
+            format!(
+                "the result has rows without a subject (an empty '{name}', as an outer join leaves them): their figures would count in a group without their subject; filter them out in the job (WHERE {name} IS NOT NULL)"
+            ),
+            format!(
+                "结果中有没有主体的行（“{name}”为空，外连接会留下这样的行）：它们的数值会计入一个没有主体的分组；请在作业中过滤掉（WHERE {name} IS NOT NULL）。"
+            ),
         )));
     }
     let cast_text;

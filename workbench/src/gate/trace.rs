@@ -134,10 +134,10 @@ pub fn text_of(bytes: &[u8]) -> Option<String> {
     }
 }
 
-fn invalid(field: &str, message: String) -> GateError {
+fn invalid(field: &str, message: String, zh: String) -> GateError {
     GateError::Invalid {
         field: field.into(),
-        message,
+        message: storage::said::Said::new(message, zh),
     }
 }
 
@@ -154,6 +154,7 @@ pub async fn trace(
         return Err(invalid(
             "rows",
             "give the leaked rows (or the hashes of result rows) to trace".into(),
+            "请给出要追溯的数据行。".into(),
         ));
     }
     if rows.len() > MAX_ROWS {
@@ -163,18 +164,24 @@ pub async fn trace(
                 "at most {MAX_ROWS} rows are traced at once; {} were given",
                 rows.len()
             ),
+            format!(
+                "一次最多追溯 {MAX_ROWS} 行，这里有 {} 行：请分几次追溯。",
+                rows.len()
+            ),
         ));
     }
     if let Some(i) = rows.iter().position(|r| r.len() > MAX_CELLS) {
         return Err(invalid(
             &format!("rows[{i}]"),
             format!("a row may have at most {MAX_CELLS} cells"),
+            format!("每行最多 {MAX_CELLS} 个单元格。"),
         ));
     }
     if row_hashes.len() > MAX_ROW_HASHES {
         return Err(invalid(
             "row_hashes",
             format!("at most {MAX_ROW_HASHES} row hashes are traced at once"),
+            format!("一次最多追溯 {MAX_ROW_HASHES} 个行哈希。"),
         ));
     }
     // release → (traced rows it holds, of which whole).
