@@ -339,4 +339,26 @@ test('the administrator changes the institution\'s quotas and records a re-evalu
   assert.equal(evaluations.items.length, 1);
   assert.equal(evaluations.items[0].conclusion, 'good');
   await check(page, 'console-institution-evaluated');
+
+  // The working-day calendar: the year it lacks is named (in December, next year); a
+  // notice without New Year's Day is refused beside its field, then the year is added.
+  await page.getByRole('navigation', { name: '管理' }).getByRole('link', { name: '工作日历' }).click();
+  await page.waitForURL(/\/console\/calendar$/);
+  const missing = await page.getByRole('textbox', { name: '年份' }).inputValue();
+  assert.match(await page.locator('[role="alert"]').innerText(), new RegExp(`还没有 ${missing} 年的数据`));
+  await page.getByLabel(/^依据的通知/).fill(`国务院办公厅关于${missing}年部分节假日安排的通知（测试）`);
+  await page.getByLabel(/^放假日/).fill(`${missing}-02-10 至 ${missing}-02-16`);
+  await page.getByRole('button', { name: '添加这一年' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 422);
+  assert.match(await page.locator('#holidays-error').innerText(), /元旦/);
+  await check(page, 'console-calendar-refused');
+  await page.getByLabel(/^放假日/).fill(`${missing}-01-01\n${missing}-02-10 至 ${missing}-02-16`);
+  await page.getByRole('button', { name: '添加这一年' }).click();
+  await page.waitForURL(/\/console\/calendar\?added=/);
+  assert.match(await page.locator('[role="status"]').innerText(), new RegExp(`已添加 ${missing} 年`));
+  assert.ok((await page.locator('table').innerText()).includes('管理员添加'));
+  const listed = await fetch(`${base}/api/v1/calendar/years`).then((r) => r.json());
+  assert.ok(listed.items.some((y) => String(y.year) === missing && y.holidays.length === 8));
+  await check(page, 'console-calendar');
 });

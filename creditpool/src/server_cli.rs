@@ -205,7 +205,7 @@ pub async fn list_calendar(database: &Path) -> Result<()> {
         );
     }
     if let Some(year) = missing {
-        println!("warning: {}", desk::calendar::missing_warning(year));
+        println!("warning: {}", desk::calendar::missing_warning(year).en);
     }
     Ok(())
 }

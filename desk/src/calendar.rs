@@ -18,6 +18,7 @@ use policies::calendar::{Calendar, CalendarError, YearNotice};
 use serde::Serialize;
 
 use storage::audit::{self, Event};
+use storage::said::Said;
 use storage::store::{Store, StoreError, Tx, china_day, now};
 
 use crate::db::calendar::{CalendarYears as _, Case};
@@ -124,6 +125,7 @@ impl Calendars {
                 .map_err(|e| CalendarError::Invalid {
                     field: "notice",
                     message: e.to_string(),
+                    zh: e.to_string(),
                 })
                 .and_then(|notice| calendar.with_year(notice));
             match added {
@@ -300,8 +302,13 @@ pub fn listing(
 }
 
 /// The warning administrators see while a year is missing.
-pub fn missing_warning(year: i32) -> String {
-    format!(
-        "the working-day calendar has no data for {year}: deadlines that run into {year} are provisional (counted Monday to Friday) until the year is added from the State Council's notice with `creditpool calendar add` or POST /api/v1/calendar/years"
+pub fn missing_warning(year: i32) -> Said {
+    Said::new(
+        format!(
+            "the working-day calendar has no data for {year}: deadlines that run into {year} are provisional (counted Monday to Friday) until the year is added from the State Council's notice with `creditpool calendar add` or POST /api/v1/calendar/years"
+        ),
+        format!(
+            "工作日历还没有 {year} 年的数据：延伸到 {year} 年的期限暂按周一至周五计算（暂定）。请依国务院办公厅的放假安排通知，在“工作日历”页添加 {year} 年，期限将自动重算。"
+        ),
     )
 }

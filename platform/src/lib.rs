@@ -10,6 +10,7 @@
 pub mod applications;
 pub mod audit;
 pub mod backup;
+pub mod calendar;
 pub mod criteria;
 mod db;
 pub mod demo;

@@ -32,6 +32,8 @@ pub enum CalendarError {
         field: &'static str,
         /// What is wrong, naming the value.
         message: String,
+        /// The same, in Chinese, for the pages.
+        zh: String,
     },
     /// A year added that the calendar already has.
     #[error("the working-day calendar already has {0}; a year is added once")]
@@ -103,14 +105,31 @@ pub struct Calendar {
     years: BTreeMap<i32, Year>,
 }
 
-fn invalid(field: &'static str, message: String) -> CalendarError {
-    CalendarError::Invalid { field, message }
+fn invalid(field: &'static str, message: String, zh: String) -> CalendarError {
+    CalendarError::Invalid { field, message, zh }
+}
+
+impl CalendarError {
+    /// What a page shows, in Chinese (the API and the command line say the English).
+    pub fn zh(&self) -> String {
+        match self {
+            CalendarError::NoData(year) => format!("工作日历尚无 {year} 年的数据。"),
+            CalendarError::Invalid { zh, .. } => zh.clone(),
+            CalendarError::AlreadyListed(year) => {
+                format!("工作日历已有 {year} 年；每年只添加一次。")
+            }
+        }
+    }
 }
 
 fn date(text: &str, field: &'static str) -> Result<NaiveDate, CalendarError> {
-    text.trim()
-        .parse()
-        .map_err(|_| invalid(field, format!("'{text}' is not a date (YYYY-MM-DD)")))
+    text.trim().parse().map_err(|_| {
+        invalid(
+            field,
+            format!("'{text}' is not a date (YYYY-MM-DD)"),
+            format!("“{text}”不是日期（YYYY-MM-DD）。"),
+        )
+    })
 }
 
 fn weekend(d: NaiveDate) -> bool {
@@ -123,7 +142,11 @@ impl Year {
     fn from_notice(notice: YearNotice) -> Result<Year, CalendarError> {
         let y = notice.year;
         if notice.source.trim().is_empty() {
-            return Err(invalid("source", format!("{y} has no source")));
+            return Err(invalid(
+                "source",
+                format!("{y} has no source"),
+                format!("请填写 {y} 年安排所依据的通知（标题、文号、发布日期）。"),
+            ));
         }
         let mut holidays = BTreeSet::new();
         for item in &notice.holidays {
@@ -135,6 +158,7 @@ impl Year {
                 return Err(invalid(
                     "holidays",
                     format!("{y}: '{item}' is not a range within {y}"),
+                    format!("“{item}”不是 {y} 年内的日期或日期范围。"),
                 ));
             }
             let mut d = first;
@@ -155,6 +179,7 @@ impl Year {
                     format!(
                         "{y}: worked day {d} must be a Saturday or Sunday of {y} that is not a holiday"
                     ),
+                    format!("调休上班日 {d} 须是 {y} 年的周六或周日，且不是放假日。"),
                 ));
             }
             working_weekends.insert(d);
@@ -178,19 +203,25 @@ impl Calendar {
     /// what `creditpool calendar add` reads before adding each with
     /// [`Calendar::with_year`].
     pub fn notices(text: &str) -> Result<Vec<YearNotice>, CalendarError> {
-        let file: File = toml::from_str(text).map_err(|e| invalid("years", e.to_string()))?;
+        let file: File = toml::from_str(text)
+            .map_err(|e| invalid("years", e.to_string(), format!("日历文件无法读取：{e}")))?;
         Ok(file.years)
     }
 
     /// Parses and checks a calendar: dates in their year, ranges in order, worked days
     /// on weekends only and never also holidays, each year once.
     pub fn parse(text: &str) -> Result<Calendar, CalendarError> {
-        let file: File = toml::from_str(text).map_err(|e| invalid("years", e.to_string()))?;
+        let file: File = toml::from_str(text)
+            .map_err(|e| invalid("years", e.to_string(), format!("日历文件无法读取：{e}")))?;
         let mut years = BTreeMap::new();
         for notice in file.years {
             let y = notice.year;
             if years.insert(y, Year::from_notice(notice)?).is_some() {
-                return Err(invalid("years", format!("{y} is listed twice")));
+                return Err(invalid(
+                    "years",
+                    format!("{y} is listed twice"),
+                    format!("{y} 年列了两次。"),
+                ));
             }
         }
         Ok(Calendar { years })
@@ -210,6 +241,11 @@ impl Calendar {
                     YEARS.start(),
                     YEARS.end()
                 ),
+                format!(
+                    "{y} 不在平台可用的年份范围内（{}–{}）。",
+                    YEARS.start(),
+                    YEARS.end()
+                ),
             ));
         }
         if self.years.contains_key(&y) {
@@ -223,6 +259,7 @@ impl Calendar {
                 format!(
                     "{y}: New Year's Day ({new_year}) is not among the holidays; every notice gives it: check the dates"
                 ),
+                format!("放假日中没有元旦（{new_year}），每年的通知都有元旦：请核对日期。"),
             ));
         }
         if year.holidays.len() > MAX_HOLIDAYS {
@@ -232,6 +269,10 @@ impl Calendar {
                     "{y}: {} days off is more than any notice has given (at most {MAX_HOLIDAYS}): check the ranges",
                     year.holidays.len()
                 ),
+                format!(
+                    "放假日共 {} 天，多于以往任何通知（至多 {MAX_HOLIDAYS} 天）：请核对日期范围。",
+                    year.holidays.len()
+                ),
             ));
         }
         if year.working_weekends.len() > MAX_WORKING_WEEKENDS {
@@ -239,6 +280,10 @@ impl Calendar {
                 "working_weekends",
                 format!(
                     "{y}: {} worked weekend days is more than any notice has given (at most {MAX_WORKING_WEEKENDS})",
+                    year.working_weekends.len()
+                ),
+                format!(
+                    "调休上班日共 {} 天，多于以往任何通知（至多 {MAX_WORKING_WEEKENDS} 天）。",
                     year.working_weekends.len()
                 ),
             ));

@@ -9,10 +9,9 @@ use axum::{Json, Router};
 use serde::Serialize;
 
 use super::{ApiError, ApiJson, AppState, request_id};
-use desk::calendar::{AddError, listing, missing_warning};
+use desk::calendar::AddError;
 use governance::identity::Caller;
-use platform::store::china_today;
-use policies::access::{Action, Resource};
+use platform::calendar::CalendarFailure;
 use policies::calendar::{CalendarError, YearNotice};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -23,14 +22,28 @@ impl From<AddError> for ApiError {
     fn from(e: AddError) -> Self {
         match e {
             AddError::Invalid(CalendarError::AlreadyListed(_)) => {
+                let zh = match &e {
+                    AddError::Invalid(c) => c.zh(),
+                    AddError::Store(_) => String::new(),
+                };
                 ApiError::new(StatusCode::CONFLICT, "calendar_year_exists", e.to_string())
+                    .with_zh(zh)
             }
-            AddError::Invalid(CalendarError::Invalid { field, message }) => {
-                ApiError::invalid(field, message)
+            AddError::Invalid(CalendarError::Invalid { field, message, zh }) => {
+                ApiError::invalid(field, message).with_zh(zh)
             }
             AddError::Invalid(CalendarError::NoData(_)) | AddError::Store(_) => {
                 ApiError::internal(e)
             }
+        }
+    }
+}
+
+impl From<CalendarFailure> for ApiError {
+    fn from(e: CalendarFailure) -> Self {
+        match e {
+            CalendarFailure::Refused(r) => r.into(),
+            CalendarFailure::Add(a) => a.into(),
         }
     }
 }
@@ -48,24 +61,22 @@ pub(crate) struct CalendarStatus {
 
 /// What the quality view says of the calendar.
 pub(super) fn status(state: &AppState) -> CalendarStatus {
-    let calendar = state.calendars.current();
-    let missing_year = calendar.missing_year(china_today());
+    let listed = state.calendar_years();
     CalendarStatus {
-        years: calendar.years().map(|(y, _)| y).collect(),
-        missing_year,
-        warning: missing_year.map(missing_warning),
+        years: listed.years.iter().map(|y| y.year).collect(),
+        missing_year: listed.missing_year,
+        warning: listed.warning.map(|w| w.en),
     }
 }
 
 /// The years of the calendar, with their sources, days off and worked weekend days;
 /// no login (the arrangement is public).
 async fn list(State(state): State<AppState>) -> Json<CalendarYears> {
-    let calendar = state.calendars.current();
-    let (items, missing_year) = listing(&calendar, &state.calendars, china_today());
+    let listed = state.calendar_years();
     Json(CalendarYears {
-        items,
-        missing_year,
-        warning: missing_year.map(missing_warning),
+        items: listed.years,
+        missing_year: listed.missing_year,
+        warning: listed.warning.map(|w| w.en),
     })
 }
 
@@ -98,14 +109,10 @@ async fn add(
     caller: Caller,
     ApiJson(notice): ApiJson<YearNotice>,
 ) -> Result<Response, ApiError> {
-    state.authorize(&caller, Action::ManageCalendar, &Resource::Platform)?;
     let year = notice.year;
-    let (calendar, recount) = state
-        .calendars
-        .add(&state.store, notice, &caller.user_id, &request_id())
+    let (added, recount) = state
+        .add_calendar_year(&caller, notice, &request_id())
         .await?;
-    let (years, _) = listing(&calendar, &state.calendars, china_today());
-    let added = years.into_iter().find(|y| y.year == year);
     let message = format!(
         "{year} added to the working-day calendar; {} objection and {} ticket deadlines recounted",
         recount.objections.len(),

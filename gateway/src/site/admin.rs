@@ -1241,7 +1241,7 @@ async fn quality(
             .map(i32::to_string)
             .collect::<Vec<_>>()
             .join("、"),
-        calendar_warning: q.calendar.warning.clone(),
+        calendar_warning: state.calendar_years().warning.map(|w| w.zh),
     }))
 }
 

@@ -10,6 +10,7 @@ mod admin;
 mod agency;
 mod apply;
 mod assets;
+mod calendar;
 mod charts;
 mod console;
 mod csrf;
@@ -57,6 +58,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(progress::routes())
         .merge(apply::routes())
         .merge(releases::routes())
+        .merge(calendar::routes())
         .route("/assets/{name}", get(assets::serve))
         .layer(middleware::from_fn(secure))
 }
