@@ -27,6 +27,9 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/console/calendar", get(calendar).post(add))
 }
 
+/// What adding a year did: (year, objections recounted, tickets recounted).
+type Added = (i32, usize, usize);
+
 /// A year as listed.
 struct YearLine {
     year: i32,
@@ -47,8 +50,7 @@ struct CalendarPage {
     /// The form as typed.
     typed: HashMap<String, String>,
     faults: Faults,
-    /// What adding a year did: (year, objections recounted, tickets recounted).
-    done: Option<(i32, usize, usize)>,
+    done: Option<Added>,
 }
 
 impl CalendarPage {
@@ -60,7 +62,7 @@ impl CalendarPage {
 async fn calendar_page(
     state: &AppState,
     headers: &HeaderMap,
-    (typed, faults, done): (HashMap<String, String>, Faults, Option<(i32, usize, usize)>),
+    (typed, faults, done): (HashMap<String, String>, Faults, Option<Added>),
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let listed = state.calendar_years();
