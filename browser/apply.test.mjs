@@ -1,6 +1,6 @@
 // An applicant in a real browser (issue 19, BRIEF P1, P2), against the server
-// creditpool/tests/server/workspace.rs started with an applicant registered: a new
-// application; an evidence file refused for its content, then one taken with its
+// creditpool/tests/server/workspace.rs: registration from the login page (passwords that
+// differ, and one too short, refused on their fields), then a new application; an evidence file refused for its content, then one taken with its
 // progress shown; a submission with fields missing refused with every fault named at
 // once and what was typed kept; the complete form submitted; the entry criteria's
 // results with the records each used, and the status.
@@ -15,9 +15,27 @@ import { fixture, base, newPage, check } from './harness.mjs';
 test('an applicant fills in 附件2, uploads evidence and submits, every fault named at once (P1, P2)', async () => {
   const page = await newPage();
   await page.goto(`${base}/login`);
+  await page.getByRole('link', { name: '注册申请账号' }).click();
+  await page.waitForURL(/\/apply\/register$/);
+  await page.getByLabel('经办人姓名').fill('王敏');
   await page.getByLabel('登录名').fill(fixture.username);
   await page.getByLabel('密码', { exact: true }).fill(fixture.password);
-  await page.getByRole('button', { name: '登录' }).click();
+  await page.getByLabel('再次输入密码').fill(`${fixture.password}x`);
+  await page.getByRole('button', { name: '注册并开始申请' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 422);
+  assert.match(await page.locator('#password_again-error').innerText(), /不一致/);
+  assert.equal(await page.getByLabel('登录名').inputValue(), fixture.username, 'kept');
+  await page.getByLabel('密码', { exact: true }).fill('short');
+  await page.getByLabel('再次输入密码').fill('short');
+  await page.getByRole('button', { name: '注册并开始申请' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 422);
+  assert.ok((await page.locator('#password-error').innerText()).length > 0);
+  await check(page, 'apply-register-refused');
+  await page.getByLabel('密码', { exact: true }).fill(fixture.password);
+  await page.getByLabel('再次输入密码').fill(fixture.password);
+  await page.getByRole('button', { name: '注册并开始申请' }).click();
   await page.waitForURL(/\/apply$/);
   await check(page, 'apply-list');
   await page.getByRole('button', { name: '新建申请' }).click();

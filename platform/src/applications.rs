@@ -6,9 +6,10 @@
 use governance::applications::{self, Application, ApplicationError};
 use governance::evidence::{self, EvidenceError, EvidenceFile};
 use governance::form::ApplicationForm;
-use governance::identity::Caller;
+use governance::identity::{self, Caller, IdentityError, NewUser, Role};
 use policies::access::{Action, Resource};
-use storage::ids::{ApplicationId, RequestId};
+use storage::ids::{ApplicationId, RequestId, UserId};
+use storage::said::Said;
 
 use crate::Platform;
 use crate::review::ReviewFailure;
@@ -40,6 +41,43 @@ impl From<crate::store::StoreError> for ApplicantFailure {
 }
 
 impl Platform {
+    /// Registers someone who will apply for an institution (附件2): a user of the
+    /// applicant role, named `display_name` (1 to 100 characters), who then drafts the
+    /// application signed in. Audited.
+    pub async fn register_applicant(
+        &self,
+        username: &str,
+        display_name: &str,
+        password: &str,
+        request_id: &RequestId,
+    ) -> Result<UserId, IdentityError> {
+        let display_name = display_name.trim();
+        if display_name.is_empty() || display_name.chars().count() > 100 {
+            return Err(IdentityError::Invalid {
+                field: "display_name",
+                message: Said::new(
+                    "give a name of 1 to 100 characters",
+                    "请填写您的姓名（1 到 100 个字）。",
+                ),
+            });
+        }
+        identity::add_user(
+            &self.store,
+            NewUser {
+                username,
+                display_name,
+                role: Role::Applicant,
+                institution_id: None,
+                organisation: None,
+                subject_id: None,
+                password,
+            },
+            &UserId::from("self-registration"),
+            request_id,
+        )
+        .await
+    }
+
     /// A new draft application of `caller` (an applicant), as complete as `form` is.
     pub async fn create_application(
         &self,

@@ -244,7 +244,7 @@ async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_p
 async fn an_applicant_applies_with_evidence_from_the_pages() {
     let _cores = crate::helpers::exclusive_cores().await;
     let app = TestApp::spawn().await;
-    crate::applications::register(&app, "browser.applying").await;
+    // The applicant registers on the pages (browser/apply.test.mjs).
     let enterprise = crate::lifecycle::eligible(&app, 1).await.remove(0);
     let files = tempfile::tempdir().expect("tmp");
     let pdf = files.path().join("等保三级测评报告.pdf");

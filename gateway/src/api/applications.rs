@@ -8,14 +8,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use policies::access::Action;
 use serde::Deserialize;
-use storage::ids::{ApplicationId, UserId};
+use storage::ids::ApplicationId;
 
 use super::page::{Listed, Page, cursor};
 use super::{ApiError, ApiJson, ApiQuery, AppState, ClientIp, request_id};
 use governance::applications::{Application, ApplicationError};
 use governance::evidence::{self, EvidenceError};
 use governance::form::ApplicationForm;
-use governance::identity::{self, Caller, NewUser, Role};
+use governance::identity::{Caller, Role};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -81,27 +81,14 @@ async fn register(
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<Response, ApiError> {
     state.limit_attempts(ip)?;
-    if body.display_name.trim().is_empty() || body.display_name.chars().count() > 100 {
-        return Err(ApiError::invalid(
-            "display_name",
-            "give a name of 1 to 100 characters",
-        ));
-    }
-    let id = identity::add_user(
-        &state.store,
-        NewUser {
-            username: &body.username,
-            display_name: body.display_name.trim(),
-            role: Role::Applicant,
-            institution_id: None,
-            organisation: None,
-            subject_id: None,
-            password: &body.password,
-        },
-        &UserId::from("self-registration"),
-        &request_id(),
-    )
-    .await?;
+    let id = state
+        .register_applicant(
+            &body.username,
+            &body.display_name,
+            &body.password,
+            &request_id(),
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(super::service::UserCreated {

@@ -27,13 +27,14 @@ use storage::ids::ApplicationId;
 
 use super::csrf::{Checked, Posted, TokenOnly};
 use super::review::{Shown, application_page};
-use super::session::{SignedIn, see_other};
+use super::session::{COOKIE_NAME, SignedIn, open_session, see_other};
 use super::{Chrome, Faults, PageError, moment, render_with_token};
-use crate::api::{ApiError, AppState, request_id};
+use crate::api::{ApiError, AppState, ClientIp, request_id};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/apply", get(applications).post(create))
+        .route("/apply/register", get(register_form).post(register))
         .route("/apply/{id}", get(application).post(save))
         .route(
             "/apply/{id}/evidence",
@@ -42,6 +43,113 @@ pub(super) fn routes() -> Router<AppState> {
             )),
         )
         .route("/apply/{id}/evidence/{file}", get(download))
+}
+
+/// The applicant's registration form as typed, less the passwords.
+#[derive(Default)]
+struct ApplicantFields {
+    display_name: String,
+    username: String,
+}
+
+#[derive(Template)]
+#[template(path = "apply/register.html")]
+struct RegisterPage {
+    chrome: Chrome,
+    csrf: String,
+    fields: ApplicantFields,
+    faults: Faults,
+}
+
+fn register_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    fields: ApplicantFields,
+    faults: Faults,
+    status: StatusCode,
+) -> Response {
+    render_with_token(state, headers, status, |csrf| RegisterPage {
+        chrome: Chrome::new("apply"),
+        csrf,
+        fields,
+        faults,
+    })
+}
+
+/// `GET /apply/register`: registration of someone who will apply for an institution.
+async fn register_form(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let fields = ApplicantFields::default();
+    register_page(&state, &headers, fields, Faults::default(), StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+struct ApplicantForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_again: String,
+}
+
+impl Posted for ApplicantForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+/// `POST /apply/register`: registers the applicant as `POST /api/v1/applicants` does,
+/// signs them in and opens their applications.
+async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Checked(form): Checked<ApplicantForm>,
+) -> Response {
+    let fields = ApplicantFields {
+        display_name: form.display_name.clone(),
+        username: form.username.clone(),
+    };
+    if form.password != form.password_again {
+        let faults = Faults::field("password_again", "两次输入的密码不一致，请重新输入。");
+        return register_page(
+            &state,
+            &headers,
+            fields,
+            faults,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    let registered = match state.limit_attempts(ip) {
+        Ok(()) => state
+            .register_applicant(
+                &form.username,
+                &form.display_name,
+                &form.password,
+                &request_id(),
+            )
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    let signed_in = match registered {
+        Ok(_) => open_session(&state, ip, form.username.trim(), &form.password, "").await,
+        Err(error) => Err(error),
+    };
+    match signed_in {
+        Ok((token, _, _)) => {
+            let mut response = see_other("/apply");
+            super::csrf::set_cookie(&state, &mut response, COOKIE_NAME, &token, None);
+            response
+        }
+        Err(error) => {
+            let faults = Faults::of(&error, &["display_name", "username", "password"]);
+            register_page(&state, &headers, fields, faults, error.status())
+        }
+    }
 }
 
 /// The qualifications of 附件2, in its order, with their names and input keys.
