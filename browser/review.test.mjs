@@ -361,4 +361,34 @@ test('the administrator changes the institution\'s quotas and records a re-evalu
   const listed = await fetch(`${base}/api/v1/calendar/years`).then((r) => r.json());
   assert.ok(listed.items.some((y) => String(y.year) === missing && y.holidays.length === 8));
   await check(page, 'console-calendar');
+
+  // An API key for the metrics scraper, made on a page: its token (shown once) reads
+  // /metrics; rotated, the old token stops and the new one works; revoked, it stops.
+  const metrics = (token) => fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+  await page.goto(`${base}/me`);
+  await page.getByRole('link', { name: 'API 密钥' }).click();
+  await page.waitForURL(/\/me\/api-keys$/);
+  await page.getByLabel(/^有效期/).fill('1000');
+  await page.getByRole('button', { name: '生成密钥' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 422);
+  assert.match(await page.locator('#name-error, #days-error').first().innerText(), /名称|有效期/);
+  await page.getByLabel(/^用途/).fill('Prometheus 采集');
+  await page.getByLabel(/^有效期/).fill('30');
+  await page.getByRole('button', { name: '生成密钥' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 201);
+  const first = await page.locator('#issued-token').innerText();
+  assert.equal(await metrics(first), 200);
+  await check(page, 'me-api-keys');
+  await page.getByRole('button', { name: '轮换 Prometheus 采集' }).click();
+  await page.waitForLoadState();
+  const second = await page.locator('#issued-token').innerText();
+  assert.notEqual(second, first);
+  assert.equal(await metrics(first), 401, 'the rotated key stops at once');
+  assert.equal(await metrics(second), 200);
+  await page.getByRole('button', { name: '撤销 Prometheus 采集' }).click();
+  await page.waitForURL(/revoked=1$/);
+  assert.equal(await metrics(second), 401, 'the revoked key stops at once');
+  assert.match(await page.locator('main').innerText(), /还没有 API 密钥/);
 });

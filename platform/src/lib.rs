@@ -11,6 +11,7 @@ pub mod applications;
 pub mod audit;
 pub mod backup;
 pub mod calendar;
+pub mod credentials;
 pub mod criteria;
 mod db;
 pub mod demo;

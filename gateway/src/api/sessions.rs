@@ -240,12 +240,7 @@ async fn rotate_api_key(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    state.authorize(
-        &caller,
-        Action::ManageCredentials,
-        &own_credentials(&caller),
-    )?;
-    match identity::rotate_api_key(&state.store, &caller, &id, &request_id()).await? {
+    match state.rotate_api_key(&caller, &id, &request_id()).await? {
         Some(issued) => Ok((StatusCode::CREATED, Json(issued)).into_response()),
         None => Err(ApiError::not_found("API key")),
     }
@@ -256,19 +251,9 @@ async fn create_api_key(
     caller: Caller,
     ApiJson(body): ApiJson<NewApiKey>,
 ) -> Result<Response, ApiError> {
-    state.authorize(
-        &caller,
-        Action::ManageCredentials,
-        &own_credentials(&caller),
-    )?;
-    let issued = identity::create_api_key(
-        &state.store,
-        &caller,
-        &body.name,
-        body.expires_in_days,
-        &request_id(),
-    )
-    .await?;
+    let issued = state
+        .create_api_key(&caller, &body.name, body.expires_in_days, &request_id())
+        .await?;
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
@@ -276,13 +261,7 @@ async fn list_api_keys(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Listed<identity::CredentialInfo>>, ApiError> {
-    state.authorize(
-        &caller,
-        Action::WithdrawOwnCredentials,
-        &own_credentials(&caller),
-    )?;
-    let items = identity::list_api_keys(&state.store, &caller).await?;
-    Ok(Json(Listed::all(items)))
+    Ok(Json(Listed::all(state.api_keys(&caller).await?)))
 }
 
 async fn revoke_api_key(
@@ -290,12 +269,7 @@ async fn revoke_api_key(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.authorize(
-        &caller,
-        Action::WithdrawOwnCredentials,
-        &own_credentials(&caller),
-    )?;
-    if identity::revoke(&state.store, &caller, &id, &request_id()).await? {
+    if state.revoke_api_key(&caller, &id, &request_id()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("API key"))

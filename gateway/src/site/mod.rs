@@ -15,6 +15,7 @@ mod charts;
 mod console;
 mod csrf;
 mod data;
+mod keys;
 mod objections;
 mod persons;
 mod products;
@@ -59,6 +60,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(apply::routes())
         .merge(releases::routes())
         .merge(calendar::routes())
+        .merge(keys::routes())
         .route("/assets/{name}", get(assets::serve))
         .layer(middleware::from_fn(secure))
 }
