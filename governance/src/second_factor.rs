@@ -397,6 +397,11 @@ pub async fn exists(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError> {
     Ok(Store::second_factor(tx, user_id).await?.is_some())
 }
 
+/// When `user_id`'s second factor was confirmed, if they have one.
+pub async fn since(store: &Store, user_id: &UserId) -> Result<Option<String>, StoreError> {
+    store.second_factor_since(user_id).await
+}
+
 /// Whether `user_id` has a confirmed second factor.
 pub async fn confirmed(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError> {
     Store::second_factor_confirmed(tx, user_id).await

@@ -5,6 +5,7 @@
 //! users can still withdraw a key they fear has leaked.
 
 use governance::identity::{self, Caller, CredentialInfo, Issued};
+use governance::second_factor::{self, Enrolment};
 use policies::access::Action;
 use storage::ids::RequestId;
 
@@ -63,5 +64,59 @@ impl Platform {
             &own_credentials(caller),
         )?;
         Ok(identity::revoke(&self.store, caller, id, request_id).await?)
+    }
+
+    /// When the caller's second factor was confirmed, if they have one.
+    pub async fn own_second_factor(
+        &self,
+        caller: &Caller,
+    ) -> Result<Option<String>, CredentialFailure> {
+        self.authorize(
+            caller,
+            Action::WithdrawOwnCredentials,
+            &own_credentials(caller),
+        )?;
+        Ok(second_factor::since(&self.store, &caller.user_id)
+            .await
+            .map_err(identity::IdentityError::from)?)
+    }
+
+    /// Starts setting up a second factor for the caller, from their session: its secret,
+    /// shown once; the next login with one of its codes confirms it. Refused once they
+    /// have a confirmed one.
+    pub async fn start_own_second_factor(
+        &self,
+        caller: &Caller,
+        request_id: &RequestId,
+    ) -> Result<Enrolment, CredentialFailure> {
+        self.authorize(caller, Action::ManageCredentials, &own_credentials(caller))?;
+        Ok(identity::start_own_second_factor(
+            &self.store,
+            &self.settings.second_factor,
+            caller,
+            request_id,
+        )
+        .await?)
+    }
+
+    /// New recovery codes for the caller (the old stop), after a code of their
+    /// authenticator app given from `client` (a wrong one counts as a failed login).
+    pub async fn renew_recovery_codes(
+        &self,
+        caller: &Caller,
+        one_time_code: &str,
+        client: &str,
+        request_id: &RequestId,
+    ) -> Result<Vec<String>, CredentialFailure> {
+        self.authorize(caller, Action::ManageCredentials, &own_credentials(caller))?;
+        Ok(identity::renew_recovery_codes(
+            &self.store,
+            &self.settings.second_factor,
+            caller,
+            one_time_code,
+            client,
+            request_id,
+        )
+        .await?)
     }
 }

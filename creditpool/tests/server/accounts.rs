@@ -77,10 +77,13 @@ async fn staff_set_up_their_second_factor_from_the_pages_when_it_is_required() {
         None,
     )
     .await;
+    // Someone not made to have one, who sets one up from their session.
+    app.user("browser.voluntary", Role::Applicant).await;
     let fixture = json!({
         "base_url": app.url(""),
         "password": PASSWORD,
         "username": "browser.staff",
+        "voluntary": "browser.voluntary",
     });
     all_pass("browser/enrol.test.mjs", &fixture).await;
 }

@@ -129,18 +129,9 @@ async fn start_own_second_factor(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    state.authorize(
-        &caller,
-        Action::ManageCredentials,
-        &own_credentials(&caller),
-    )?;
-    let enrolment = identity::start_own_second_factor(
-        &state.store,
-        &state.settings.second_factor,
-        &caller,
-        &request_id(),
-    )
-    .await?;
+    let enrolment = state
+        .start_own_second_factor(&caller, &request_id())
+        .await?;
     Ok((StatusCode::CREATED, Json(enrolment)).into_response())
 }
 
@@ -159,21 +150,10 @@ async fn renew_recovery_codes(
     caller: Caller,
     ApiJson(body): ApiJson<RecoveryRenewal>,
 ) -> Result<Response, ApiError> {
-    state.authorize(
-        &caller,
-        Action::ManageCredentials,
-        &own_credentials(&caller),
-    )?;
     let client = state.attempt_from(ip)?;
-    let codes = identity::renew_recovery_codes(
-        &state.store,
-        &state.settings.second_factor,
-        &caller,
-        &body.one_time_code,
-        &client,
-        &request_id(),
-    )
-    .await?;
+    let codes = state
+        .renew_recovery_codes(&caller, &body.one_time_code, &client, &request_id())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(RecoveryCodes {
@@ -192,8 +172,6 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Caller
     state.authorize(&caller, Action::ReadOwnStatus, &Resource::Platform)?;
     Ok(Json(caller))
 }
-
-use platform::own_credentials;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,8 +1,11 @@
-//! The signed-in user's API keys (`/me/api-keys`), for scripts and scrapers (an
-//! administrator's key reads `/metrics`): listed with their name, creation, expiry and
-//! last use; created with a name and a lifetime, rotated, revoked. A new key's token is
-//! shown once, on the page that made it. Every rule is the platform's
-//! (`Platform::create_api_key` and its siblings), as through `/api/v1/api-keys`.
+//! The signed-in user's own credentials: API keys (`/me/api-keys`), for scripts and
+//! scrapers (an administrator's key reads `/metrics`), listed with their name, creation,
+//! expiry and last use, created with a name and a lifetime, rotated, revoked, a new
+//! key's token shown once on the page that made it; and the second factor
+//! (`/me/second-factor`), set up from the session by anyone who wants one (staff are
+//! made to at login), with new recovery codes after a code of the app. Every rule is the
+//! platform's (`platform::credentials`), as through `/api/v1/api-keys` and
+//! `/api/v1/me/…`.
 
 use askama::Template;
 use axum::Router;
@@ -17,13 +20,15 @@ use serde::Deserialize;
 use super::csrf::{Checked, Posted, TokenOnly};
 use super::session::{SignedIn, see_other};
 use super::{Chrome, Faults, PageError, moment, render_with_token};
-use crate::api::{ApiError, AppState, request_id};
+use crate::api::{ApiError, AppState, ClientIp, request_id};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/me/api-keys", get(keys).post(create))
         .route("/me/api-keys/{id}/rotate", post(rotate))
         .route("/me/api-keys/{id}/revoke", post(revoke))
+        .route("/me/second-factor", get(factor).post(start_factor))
+        .route("/me/recovery-codes", post(renew_codes))
 }
 
 /// A key as listed.
@@ -218,5 +223,124 @@ async fn revoke(
         Ok(see_other("/me/api-keys?revoked=1"))
     } else {
         Err(ApiError::not_found("API key").into())
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The second factor of one's own account.
+
+#[derive(Template)]
+#[template(path = "account/second_factor.html")]
+struct FactorPage {
+    chrome: Chrome,
+    csrf: String,
+    /// Since when it is confirmed, if it is.
+    since: Option<String>,
+    faults: Faults,
+}
+
+async fn factor_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    faults: Faults,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let since = state
+        .own_second_factor(caller)
+        .await
+        .map_err(ApiError::from)?
+        .as_deref()
+        .map(moment);
+    Ok(render_with_token(state, headers, status, |csrf| {
+        FactorPage {
+            chrome: Chrome::new("me"),
+            csrf,
+            since,
+            faults,
+        }
+    }))
+}
+
+/// `GET /me/second-factor`: whether the account has a second factor, the button that
+/// sets one up, and new recovery codes for one that has.
+async fn factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+) -> Result<Response, PageError> {
+    factor_page(&state, &headers, &caller, Faults::default(), StatusCode::OK).await
+}
+
+/// `POST /me/second-factor`: starts setting one up (as `POST /api/v1/me/second-factor`):
+/// its secret as a QR code, and the login whose first code confirms it.
+async fn start_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Checked(_): Checked<TokenOnly>,
+) -> Result<Response, PageError> {
+    match state.start_own_second_factor(&caller, &request_id()).await {
+        Ok(enrolment) => Ok(super::session::enrol_page(
+            &state,
+            &headers,
+            caller.username.clone(),
+            "/me/second-factor".into(),
+            enrolment,
+        )),
+        Err(e) => {
+            let error = ApiError::from(e);
+            if error.status().is_server_error() || error.status() == StatusCode::FORBIDDEN {
+                return Err(error.into());
+            }
+            let faults = Faults::of(&error, &[]);
+            let status = error.status();
+            factor_page(&state, &headers, &caller, faults, status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    one_time_code: String,
+}
+
+impl Posted for CodeForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+/// `POST /me/recovery-codes`: new recovery codes after a code of the authenticator app,
+/// shown once; the old stop.
+async fn renew_codes(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Checked(form): Checked<CodeForm>,
+) -> Result<Response, PageError> {
+    let renewed = match state.attempt_from(ip) {
+        Ok(client) => state
+            .renew_recovery_codes(&caller, &form.one_time_code, &client, &request_id())
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match renewed {
+        Ok(codes) => Ok(super::session::recovery_codes_page(
+            codes,
+            "/me/second-factor".into(),
+        )),
+        Err(error) => {
+            if error.status().is_server_error() || error.status() == StatusCode::FORBIDDEN {
+                return Err(error.into());
+            }
+            let faults = Faults::of(&error, &["one_time_code"]).general_on("one_time_code");
+            let status = error.status();
+            factor_page(&state, &headers, &caller, faults, status).await
+        }
     }
 }

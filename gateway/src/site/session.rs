@@ -173,6 +173,47 @@ struct RecoveryCodesPage {
     next: String,
 }
 
+/// Recovery codes, shown once, then `next`; never cached.
+pub(super) fn recovery_codes_page(codes: Vec<String>, next: String) -> Response {
+    let mut page = super::render(&RecoveryCodesPage {
+        chrome: Chrome::new("me"),
+        codes,
+        next,
+    });
+    page.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    page
+}
+
+/// The secret of a second factor being set up, as a QR code and as text, and the login
+/// form whose first code of it confirms it (then `next`); never cached.
+pub(super) fn enrol_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    username: String,
+    next: String,
+    enrolment: governance::second_factor::Enrolment,
+) -> Response {
+    let qr = format!(
+        "data:image/svg+xml,{}",
+        super::encode(&::public::html::qr_svg(&enrolment.otpauth_uri, 200))
+    );
+    let mut response = render_with_token(state, headers, StatusCode::OK, |csrf| EnrolPage {
+        chrome: Chrome::new("me"),
+        csrf,
+        username,
+        next,
+        secret: enrolment.secret,
+        qr,
+        digits: enrolment.digits,
+        period_seconds: enrolment.period_seconds,
+    });
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 /// `POST /login`: checks the login as the API does; opens the session and sets its
 /// cookie, then goes where the browser was going (or to the role's page). A refusal
 /// shows the form again with the API's message, beside the one-time code when it is
@@ -200,16 +241,7 @@ async fn login(
                 next
             };
             let mut response = match recovery_codes {
-                Some(codes) => {
-                    let mut page = super::render(&RecoveryCodesPage {
-                        chrome: Chrome::new("me"),
-                        codes,
-                        next: to,
-                    });
-                    page.headers_mut()
-                        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                    page
-                }
+                Some(codes) => recovery_codes_page(codes, to),
                 None => see_other(&to),
             };
             csrf::set_cookie(&state, &mut response, COOKIE_NAME, &token, None);
@@ -278,27 +310,7 @@ async fn enrol(
         Err(e) => Err(e),
     };
     match started {
-        Ok(enrolment) => {
-            let qr = format!(
-                "data:image/svg+xml,{}",
-                super::encode(&::public::html::qr_svg(&enrolment.otpauth_uri, 200))
-            );
-            let mut response =
-                render_with_token(state, headers, StatusCode::OK, |csrf| EnrolPage {
-                    chrome: Chrome::new("me"),
-                    csrf,
-                    username,
-                    next,
-                    secret: enrolment.secret,
-                    qr,
-                    digits: enrolment.digits,
-                    period_seconds: enrolment.period_seconds,
-                });
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
+        Ok(enrolment) => enrol_page(state, headers, username, next, enrolment),
         Err(error) => {
             let status = error.status();
             let faults = Faults::of(&error, &["one_time_code"]);

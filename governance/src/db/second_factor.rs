@@ -70,6 +70,8 @@ pub(crate) trait SecondFactors {
     async fn delete_second_factor(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError>;
     /// Whether a user has a confirmed second factor.
     async fn second_factor_confirmed(tx: &mut Tx, user_id: &UserId) -> Result<bool, StoreError>;
+    /// When a user's second factor was confirmed, if it was.
+    async fn second_factor_since(&self, user_id: &UserId) -> Result<Option<String>, StoreError>;
 }
 
 impl SecondFactors for Store {
@@ -212,5 +214,14 @@ impl SecondFactors for Store {
                 .fetch_optional(&mut **tx)
                 .await?;
         Ok(confirmed.flatten().is_some())
+    }
+
+    async fn second_factor_since(&self, user_id: &UserId) -> Result<Option<String>, StoreError> {
+        let confirmed: Option<Option<String>> =
+            sqlx::query_scalar("SELECT confirmed_at FROM second_factors WHERE user_id = ?")
+                .bind(user_id)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(confirmed.flatten())
     }
 }
