@@ -12,7 +12,8 @@
 // FIXTURE: base_url, password, username (the institution's user), institution_id,
 // job, admin_token, admin (its username), conflicted {username, id}, application_id, applicant (the applicant's name), reviewers
 // [{username, id}] × 3, unrelated_uscc (an enterprise neither of them), objection (the
-// number of one filed by the public), ticket (the number of a complaint).
+// number of one filed by the public), ticket (the number of a complaint), letter {name,
+// uscc, record_id} (an enterprise and a record of it, objected to by letter).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -279,6 +280,36 @@ test('the administrator approves the application and opens its account, and reco
   await page.waitForURL(/opened=answered$/);
   assert.match(await complaint().innerText(), /已与您解除关联/);
   await check(page, 'console-tickets');
+
+  // A complaint received by telephone, recorded: without its content refused beside the
+  // field, then recorded; its deadline counts from now.
+  await page.getByText('登记电话或来信收到的咨询投诉').click();
+  await page.getByLabel('提出人').fill('李四');
+  await page.getByLabel('联系方式').fill('13900001111');
+  await page.getByRole('button', { name: '登记' }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 422);
+  assert.ok((await page.locator('#record-content-error').innerText()).length > 0);
+  assert.equal(await page.getByLabel('提出人').inputValue(), '李四', 'kept');
+  await page.getByLabel('内容', { exact: true }).fill('来电反映查询页面上企业地址有误，请核实。');
+  await page.getByRole('button', { name: '登记' }).click();
+  await page.waitForURL(/opened=recorded/);
+  assert.ok((await page.locator('main').innerText()).includes('李四 · 13900001111'));
+
+  // An objection received by letter, recorded signed in: accepted at once (the
+  // provider's check done), the record marked.
+  await page.goto(`${base}/console/objections`);
+  await page.getByRole('link', { name: '登记来信或窗口收到的异议' }).click();
+  await page.waitForURL(/\/objections\/new/);
+  await page.getByLabel('记录编号').fill(fixture.letter.record_id);
+  await page.getByLabel(/^申请人名称/).fill(fixture.letter.name);
+  await page.getByLabel(/^统一社会信用代码或身份证号码/).fill(fixture.letter.uscc);
+  await page.getByLabel('联系电话').fill('0571-87654321');
+  await page.getByLabel(/^异议内容/).fill('来信称该处罚决定已被复议撤销，请核实后更正。');
+  await page.getByRole('button', { name: /提交/ }).click();
+  await page.waitForLoadState();
+  assert.equal(page.status, 201);
+  assert.match(await page.locator('[role="status"]').innerText(), /异议已受理/);
 });
 
 test('once recommended, the product is on the public page and every review is shown', async () => {

@@ -161,6 +161,14 @@ async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_p
     // An objection filed by the public, awaiting the provider's check.
     let (subject, record) = crate::objections::enterprise_with_a_record(&app).await;
     let objection = crate::objections::file_as_the_subject(&app, &subject, &record).await;
+    // Another enterprise's record, for an objection an administrator records from a letter.
+    let by_letter = app
+        .search_samples(10)
+        .await
+        .into_iter()
+        .find(|s| s["uscc"] != subject["uscc"])
+        .expect("another enterprise");
+    let letter_record = crate::objections::a_record_of(&app, &by_letter).await;
     // A complaint filed by the public, awaiting its answer.
     let (status, ticket) = app
         .call(
@@ -189,6 +197,11 @@ async fn a_product_goes_from_registration_to_the_public_list_through_reviewers_p
         "password": PASSWORD,
         "unrelated_uscc": unrelated["uscc"],
         "objection": objection["number"],
+        "letter": {
+            "name": by_letter["name"],
+            "uscc": by_letter["uscc"],
+            "record_id": letter_record["record_id"],
+        },
         "ticket": ticket["number"],
         "username": "browser.lender",
         "institution_id": institution,

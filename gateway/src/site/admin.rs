@@ -14,11 +14,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use desk::tickets::{NewTicket, TicketError};
 use governance::accounts::{AccountError, QUOTA_RULES};
 use governance::identity::Caller;
 use governance::progress::Measures;
 use platform::institutions::InstitutionFailure;
 use platform::review::ReviewFailure;
+use platform::tickets::TicketFailure;
 use serde::Deserialize;
 use storage::ids::{ApplicationId, InstitutionId, ProductId, UserId};
 use storage::states::InstitutionStatus;
@@ -51,6 +53,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/console/objections", get(objections))
         .route("/console/verifications", get(verifications))
         .route("/console/tickets", get(tickets))
+        .route("/console/tickets/new", post(record_ticket))
         .route("/console/tickets/{id}/answer", post(answer_ticket))
         .route("/console/tickets/{id}/extension", post(extend_ticket))
         .route(
@@ -1676,6 +1679,46 @@ struct TicketsPage {
     rows: Vec<TicketRow>,
     refused: super::Refused,
     done: Option<&'static str>,
+    /// The form that records a case received by telephone or letter, as typed.
+    record: RecordTicketForm,
+    /// Its field at fault, and why.
+    record_fault: Option<(String, String)>,
+    kinds: &'static [(&'static str, &'static str)],
+    categories: &'static [(&'static str, &'static str)],
+}
+
+/// A consultation or complaint received by telephone or letter, as typed.
+#[derive(Deserialize, Default)]
+struct RecordTicketForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    contact: String,
+    #[serde(default)]
+    content: String,
+}
+
+impl Posted for RecordTicketForm {
+    fn csrf(&self) -> Option<&str> {
+        self.csrf.as_deref()
+    }
+}
+
+impl TicketsPage {
+    /// The message beside the record form's `field`, if it is at fault.
+    fn record_error(&self, field: &str) -> Option<&str> {
+        self.record_fault
+            .as_ref()
+            .filter(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
 }
 
 async fn tickets_page(
@@ -1685,6 +1728,7 @@ async fn tickets_page(
     show: &str,
     (refused, done): (super::Refused, Option<&'static str>),
     status: StatusCode,
+    (record, record_fault): (RecordTicketForm, Option<(String, String)>),
 ) -> Result<Response, PageError> {
     let show = if ["open", "overdue", "answered", "all"].contains(&show) {
         show
@@ -1739,8 +1783,55 @@ async fn tickets_page(
             rows,
             refused,
             done,
+            record,
+            record_fault,
+            kinds: &super::tickets::KINDS,
+            categories: &super::tickets::CATEGORIES,
         }
     }))
+}
+
+/// `POST /console/tickets/new`: records a consultation or complaint received by
+/// telephone or letter (as `POST /api/v1/tickets`); its deadline counts from now.
+async fn record_ticket(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(caller): SignedIn,
+    Checked(form): Checked<RecordTicketForm>,
+) -> Result<Response, PageError> {
+    let ticket = NewTicket {
+        kind: form.kind.clone(),
+        category: form.category.clone(),
+        channel: Some(form.channel.clone()),
+        name: form.name.clone(),
+        contact: form.contact.clone(),
+        content: form.content.clone(),
+    };
+    match state
+        .file_ticket(&ticket, Some(&caller), &request_id())
+        .await
+    {
+        Ok(filed) => Ok(see_other(&format!(
+            "/console/tickets?opened=recorded&number={}",
+            super::encode(&filed.number)
+        ))),
+        Err(TicketFailure::Ticket(TicketError::Invalid(field, message))) => {
+            let fault = Some((field.to_owned(), message.zh));
+            let shown = (super::Refused::default(), None);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            tickets_page(
+                &state,
+                &headers,
+                &caller,
+                "open",
+                shown,
+                status,
+                (form, fault),
+            )
+            .await
+        }
+        Err(other) => Err(ApiError::from(other).into()),
+    }
 }
 
 /// `GET /console/tickets?show=`: consultations and complaints (Q9) by state (`open` by
@@ -1755,11 +1846,26 @@ async fn tickets(
     let done = match query.opened.as_deref() {
         Some("answered") => Some("已答复：申请人凭查询码可查看答复并评价。"),
         Some("extended") => Some("已延长办理期限。"),
+        Some("recorded") => Some("已登记：办理期限自现在起计算。"),
         _ => None,
     };
     let show = query.show.unwrap_or_else(|| "open".to_owned());
     let shown = (super::Refused::default(), done);
-    tickets_page(&state, &headers, &caller, &show, shown, StatusCode::OK).await
+    let record = RecordTicketForm {
+        kind: "complaint".into(),
+        channel: "telephone".into(),
+        ..RecordTicketForm::default()
+    };
+    tickets_page(
+        &state,
+        &headers,
+        &caller,
+        &show,
+        shown,
+        StatusCode::OK,
+        (record, None),
+    )
+    .await
 }
 
 /// A refused ticket form shown beside its ticket.
@@ -1775,7 +1881,17 @@ async fn ticket_refused(
     }
     let status = error.status();
     let refused = super::Refused::of(id, error.message_zh());
-    tickets_page(state, headers, caller, "open", (refused, None), status).await
+    let record = RecordTicketForm::default();
+    tickets_page(
+        state,
+        headers,
+        caller,
+        "open",
+        (refused, None),
+        status,
+        (record, None),
+    )
+    .await
 }
 
 /// `POST /console/tickets/{id}/answer`: answers the ticket.

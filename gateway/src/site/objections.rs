@@ -18,6 +18,7 @@ use serde::Deserialize;
 use storage::states::ObjectionStatus;
 
 use super::csrf::{Checked, Posted};
+use super::session::MaybeSignedIn;
 use super::{Chrome, FollowForm, PageError, date_zh, render_with_token};
 use crate::api::{ApiError, AppState, request_id};
 
@@ -173,6 +174,7 @@ struct ReceiptPage {
 async fn file(
     State(state): State<AppState>,
     headers: HeaderMap,
+    MaybeSignedIn(caller): MaybeSignedIn,
     Checked(form): Checked<FilingForm>,
 ) -> Result<Response, PageError> {
     let filing = Filing {
@@ -182,7 +184,24 @@ async fn file(
         content: form.content,
         record_id: form.record_id,
     };
-    let refused = match state.file_objection(&filing, None, &request_id()).await {
+    // Signed in, the filing is the caller's (as `POST /api/v1/objections`): a person's
+    // own record, the enterprise an institution is, an administrator recording a letter
+    // are accepted at once. Any other filing signed in goes as the public's, for the
+    // service provider to check, as the API advises.
+    let mut filed = state
+        .file_objection(&filing, caller.as_ref(), &request_id())
+        .await;
+    if caller.is_some()
+        && matches!(
+            filed,
+            Err(ObjectionFailure::Refused(
+                platform::Refusal::Forbidden { .. }
+            ))
+        )
+    {
+        filed = state.file_objection(&filing, None, &request_id()).await;
+    }
+    let refused = match filed {
         Ok(filed) => {
             return Ok(render_with_token(
                 &state,

@@ -62,6 +62,25 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// The signed-in caller if there is one, on a page anyone may use (a stale or missing
+/// session is no one, never an error).
+pub(crate) struct MaybeSignedIn(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeSignedIn {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, std::convert::Infallible> {
+        let Some(token) = csrf::cookie(&parts.headers, COOKIE_NAME).filter(|t| well_formed(t))
+        else {
+            return Ok(MaybeSignedIn(None));
+        };
+        Ok(MaybeSignedIn(crate::api::admit(state, token).await.ok()))
+    }
+}
+
 /// A session token as the platform issues them (and no longer than any it issues).
 fn well_formed(token: &str) -> bool {
     !token.is_empty()

@@ -25,7 +25,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The kinds of ticket, as the form offers them.
-const KINDS: [(&str, &str); 2] = [("consultation", "咨询"), ("complaint", "投诉")];
+pub(super) const KINDS: [(&str, &str); 2] = [("consultation", "咨询"), ("complaint", "投诉")];
 
 /// The categories of ticket, as the form offers them.
 pub(super) const CATEGORIES: [(&str, &str); 4] = [
