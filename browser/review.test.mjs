@@ -327,6 +327,14 @@ test('once recommended, the product is on the public page and every review is sh
 test('the administrator changes the institution\'s quotas and records a re-evaluation from its measured usage (P7)', async () => {
   const page = adminPage;
   await page.goto(`${base}/console/institutions/${fixture.institution_id}`);
+  // Its reporting schedule (P6), and its own ledger of releases one click away.
+  assert.match(await page.locator('#schedule-title').innerText(), /报告期/);
+  await page.getByRole('link', { name: '该机构的发布台账' }).click();
+  await page.waitForURL(/\/console\/releases\?institution=/);
+  const own = await page.locator('table.releases tbody tr').count();
+  assert.ok(own >= 1, 'the institution released a sample');
+  assert.equal((await page.locator('table.releases').innerText()).match(/抽样/g)?.length ?? 0, own);
+  await page.goto(`${base}/console/institutions/${fixture.institution_id}`);
   const before = (await api('GET', `/api/v1/institutions/${fixture.institution_id}`)).quotas;
 
   // Every quota at fault named at once beside its input, what was typed kept, nothing changed.

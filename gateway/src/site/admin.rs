@@ -704,6 +704,9 @@ struct InstitutionPage {
     deleted: Vec<(String, u64, String)>,
     quotas: Vec<QuotaInput>,
     evaluations: Vec<EvaluationLine>,
+    /// The reporting schedule and the reports (P6).
+    periods: Vec<super::progress::PeriodRow>,
+    reports: Vec<super::progress::ReportRow>,
     /// The window the measures below are of, as typed (`YYYY-MM-DD`).
     window: (String, String),
     /// What the institution did in that window, if it could be measured.
@@ -773,6 +776,15 @@ async fn institution_page(
             at: moment(&e.evaluated_at),
         })
         .collect();
+    let (periods, reports) = if record.status == InstitutionStatus::Terminated {
+        (Vec::new(), Vec::new())
+    } else {
+        let (schedule, submitted) = state
+            .progress_reports(caller, id)
+            .await
+            .map_err(ApiError::from)?;
+        super::progress::shown(schedule, submitted)
+    };
     let (start, end) = default_window();
     let window = (
         typed
@@ -854,6 +866,8 @@ async fn institution_page(
             deleted,
             quotas,
             evaluations,
+            periods,
+            reports,
             window,
             measured,
             typed,

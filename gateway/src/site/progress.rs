@@ -25,23 +25,23 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// A period of the schedule as shown.
-struct PeriodRow {
-    start: String,
-    label: String,
-    due_on: String,
-    status: &'static str,
-    late: bool,
+pub(super) struct PeriodRow {
+    pub(super) start: String,
+    pub(super) label: String,
+    pub(super) due_on: String,
+    pub(super) status: &'static str,
+    pub(super) late: bool,
     /// Whether a report may be submitted for it.
-    open: bool,
+    pub(super) open: bool,
 }
 
 /// A report submitted.
-struct ReportRow {
-    period: String,
-    progress: String,
-    security_risks: String,
-    quality_problems: String,
-    at: String,
+pub(super) struct ReportRow {
+    pub(super) period: String,
+    pub(super) progress: String,
+    pub(super) security_risks: String,
+    pub(super) quality_problems: String,
+    pub(super) at: String,
 }
 
 /// The form as typed.
@@ -65,18 +65,12 @@ struct ReportsPage {
     saved: bool,
 }
 
-async fn page(
-    state: &AppState,
-    headers: &HeaderMap,
-    caller: &Caller,
-    (typed, faults, saved): (Typed, Faults, bool),
-    status: StatusCode,
-) -> Result<Response, PageError> {
-    let id = own(caller)?;
-    let (schedule, submitted) = state
-        .progress_reports(caller, &id)
-        .await
-        .map_err(ApiError::from)?;
+/// The reporting schedule, newest period first, and the reports submitted, as shown
+/// (to the institution and to administrators alike).
+pub(super) fn shown(
+    schedule: Vec<governance::progress::Period>,
+    submitted: Vec<governance::progress::ProgressReport>,
+) -> (Vec<PeriodRow>, Vec<ReportRow>) {
     let periods = schedule
         .iter()
         .rev()
@@ -100,6 +94,22 @@ async fn page(
             quality_problems: r.quality_problems,
         })
         .collect();
+    (periods, reports)
+}
+
+async fn page(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    (typed, faults, saved): (Typed, Faults, bool),
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let id = own(caller)?;
+    let (schedule, submitted) = state
+        .progress_reports(caller, &id)
+        .await
+        .map_err(ApiError::from)?;
+    let (periods, reports) = shown(schedule, submitted);
     Ok(render_with_token(state, headers, status, |csrf| {
         ReportsPage {
             chrome: Chrome::new("workspace"),

@@ -65,6 +65,8 @@ struct ReleasesPage {
 struct LedgerQuery {
     before_at: Option<String>,
     before_id: Option<String>,
+    /// One institution's releases only (administrators).
+    institution: Option<String>,
 }
 
 /// The names of the institutions, by id (administrators).
@@ -95,8 +97,12 @@ async fn ledger_page(
 ) -> Result<Response, PageError> {
     let query = query.map(|Query(q)| q).unwrap_or_default();
     let before = query.before_at.as_deref().zip(query.before_id.as_deref());
+    let institution = query
+        .institution
+        .filter(|i| overseer && !i.is_empty())
+        .map(storage::ids::InstitutionId::from);
     let entries: Vec<LedgerEntry> = state
-        .release_ledger(caller, None, before, i64::from(PAGE_ROWS))
+        .release_ledger(caller, institution.as_ref(), before, i64::from(PAGE_ROWS))
         .await
         .map_err(ApiError::from)?;
     let names = if overseer {
@@ -114,9 +120,13 @@ async fn ledger_page(
         .flatten()
         .map(|last| {
             format!(
-                "{base}?before_at={}&before_id={}",
+                "{base}?before_at={}&before_id={}{}",
                 super::encode(&last.released_at),
-                super::encode(&last.release_id)
+                super::encode(&last.release_id),
+                institution
+                    .as_ref()
+                    .map(|i| format!("&institution={}", super::encode(i.as_str())))
+                    .unwrap_or_default()
             )
         });
     let rows = entries
