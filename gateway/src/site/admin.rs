@@ -932,6 +932,20 @@ async fn institution_refused(
     institution_page(state, headers, caller, id, shown, status).await
 }
 
+/// The institution page again with what a form was given and each fault beside its
+/// field (422).
+async fn typed_refused(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: &Caller,
+    id: &InstitutionId,
+    typed: Typed,
+) -> Result<Response, PageError> {
+    let shown = (super::Refused::default(), None, typed);
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    institution_page(state, headers, caller, id, shown, status).await
+}
+
 /// `POST /console/institutions/{id}/quotas`: changes the quotas whose value differs
 /// from the one set, with the reason; each refusal beside its field, what was typed kept.
 async fn set_quotas(
@@ -1000,16 +1014,7 @@ async fn set_quotas(
             }
         }
     }
-    let shown = (super::Refused::default(), None, typed);
-    institution_page(
-        &state,
-        &headers,
-        &caller,
-        &id,
-        shown,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    typed_refused(&state, &headers, &caller, &id, typed).await
 }
 
 /// `POST /console/institutions/{id}/evaluations`: records a re-evaluation over the
@@ -1062,16 +1067,7 @@ async fn evaluate(
             }
         }
     }
-    let shown = (super::Refused::default(), None, typed);
-    institution_page(
-        &state,
-        &headers,
-        &caller,
-        &id,
-        shown,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    typed_refused(&state, &headers, &caller, &id, typed).await
 }
 
 /// `POST /console/institutions/{id}/suspend`: suspends it once confirmed, with the

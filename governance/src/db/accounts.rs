@@ -98,7 +98,7 @@ pub(crate) trait Accounts {
         at: &str,
         by: &str,
     ) -> Result<(), StoreError>;
-    /// Stores an institution's quotas.
+    /// Stores an institution's quotas, replacing any it had.
     async fn insert_quotas(
         &self,
         tx: &mut Tx,
@@ -365,26 +365,8 @@ impl Accounts for Store {
         institution_id: &InstitutionId,
         quotas: &Quotas,
     ) -> Result<(), StoreError> {
-        if self.quotas_in(tx, institution_id).await?.is_none() {
-            return self.insert_quotas(tx, institution_id, quotas).await;
-        }
-        sqlx::query(
-            "UPDATE quotas SET concurrent_jobs = ?, job_seconds_per_day = ?, storage_bytes = ?, \
-             sampled_rows_per_day = ?, requests_per_minute = ?, statistical_releases_per_day = ?, \
-             sampled_cells_per_day = ?, failed_jobs_per_day = ? WHERE institution_id = ?",
-        )
-        .bind(quotas.concurrent_jobs)
-        .bind(quotas.job_seconds_per_day)
-        .bind(quotas.storage_bytes)
-        .bind(quotas.sampled_rows_per_day)
-        .bind(quotas.requests_per_minute)
-        .bind(quotas.statistical_releases_per_day)
-        .bind(quotas.sampled_cells_per_day)
-        .bind(quotas.failed_jobs_per_day)
-        .bind(institution_id)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        // The same statement: it replaces the quotas an institution has.
+        self.insert_quotas(tx, institution_id, quotas).await
     }
 
     async fn insert_quotas(
@@ -396,7 +378,15 @@ impl Accounts for Store {
         sqlx::query(
             "INSERT INTO quotas (institution_id, concurrent_jobs, job_seconds_per_day, storage_bytes, \
              sampled_rows_per_day, requests_per_minute, statistical_releases_per_day, \
-             sampled_cells_per_day, failed_jobs_per_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             sampled_cells_per_day, failed_jobs_per_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (institution_id) DO UPDATE SET concurrent_jobs = excluded.concurrent_jobs, \
+             job_seconds_per_day = excluded.job_seconds_per_day, \
+             storage_bytes = excluded.storage_bytes, \
+             sampled_rows_per_day = excluded.sampled_rows_per_day, \
+             requests_per_minute = excluded.requests_per_minute, \
+             statistical_releases_per_day = excluded.statistical_releases_per_day, \
+             sampled_cells_per_day = excluded.sampled_cells_per_day, \
+             failed_jobs_per_day = excluded.failed_jobs_per_day",
         )
         .bind(institution_id)
         .bind(quotas.concurrent_jobs)
