@@ -522,3 +522,124 @@ async fn a_persons_pages_keep_the_apis_rules() {
         .await;
     assert_eq!(list["granted"], Value::Array(vec![]), "nothing granted");
 }
+
+/// Every address a page's form posts to, as the site's routes declare them
+/// (`gateway/src/site/*.rs`), each `{parameter}` as `x`.
+fn posted_paths() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../gateway/src/site");
+    let mut paths = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("the site's sources") {
+        let source = std::fs::read_to_string(entry.expect("a file").path()).expect("text");
+        for (at, _) in source.match_indices(".route(") {
+            // The route's arguments, to its closing parenthesis.
+            let rest = &source[at + ".route(".len()..];
+            let mut depth = 1;
+            let end = rest
+                .char_indices()
+                .find(|(_, c)| {
+                    match c {
+                        '(' => depth += 1,
+                        ')' => depth -= 1,
+                        _ => {}
+                    }
+                    depth == 0
+                })
+                .map(|(i, _)| i)
+                .expect("a closed route");
+            let route = &rest[..end];
+            if !route.contains("post(") {
+                continue;
+            }
+            let path = route.split('"').nth(1).expect("the route's path");
+            let mut concrete = String::new();
+            let mut in_parameter = false;
+            for c in path.chars() {
+                match c {
+                    '{' => {
+                        in_parameter = true;
+                        concrete.push('x');
+                    }
+                    '}' => in_parameter = false,
+                    c if !in_parameter => concrete.push(c),
+                    _ => {}
+                }
+            }
+            paths.push(concrete);
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+#[tokio::test]
+async fn every_form_of_the_site_refuses_a_post_without_its_token() {
+    // Issue 19: each form that changes something carries the CSRF token; one without it
+    // is refused (403) whatever the form, signed in or not, and nothing is written.
+    let app = TestApp::spawn_with(|settings| settings.public_rate.per_minute = 0).await;
+    app.user("csrf.admin", Role::Administrator).await;
+    let mut visit = Visit::new(&app);
+    visit.get("/login").await;
+    let (status, _, _) = visit
+        .post(
+            "/login",
+            &[("username", "csrf.admin"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "signed in");
+    let audited = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(app.store.pool())
+            .await
+            .expect("the audit log")
+    };
+    let before = audited().await;
+    let paths = posted_paths();
+    assert!(paths.len() >= 50, "the site's forms: {paths:?}");
+    assert!(paths.contains(&"/console/institutions/x/quotas".to_owned()));
+    assert!(paths.contains(&"/console/releases/trace".to_owned()));
+    let boundary = "----creditpool-form";
+    for path in &paths {
+        // A form as a browser posts it, every field but the token.
+        let plain = visit
+            .client
+            .post(app.url(path))
+            .header(header::COOKIE, visit.cookie_header())
+            .form(&[
+                ("reason", "a reason long enough"),
+                ("confirm", "yes"),
+                ("name", "sneaked"),
+            ])
+            .send()
+            .await
+            .expect("post");
+        let mut status = plain.status();
+        if status == StatusCode::BAD_REQUEST || status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+            // An upload form reads multipart: the same, with a file.
+            let body = format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nsneaked\r\n\
+                 --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.csv\"\r\n\
+                 Content-Type: text/csv\r\n\r\na,b\n1,2\n\r\n--{boundary}--\r\n"
+            );
+            status = visit
+                .client
+                .post(app.url(path))
+                .header(header::COOKIE, visit.cookie_header())
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(body)
+                .send()
+                .await
+                .expect("post")
+                .status();
+        }
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "POST {path} without its token"
+        );
+    }
+    assert_eq!(audited().await, before, "nothing was written");
+}

@@ -145,9 +145,9 @@ impl Posted for TokenOnly {
 }
 
 /// A posted form (`application/x-www-form-urlencoded`) whose token checked out: what
-/// every page handler that changes anything takes. A form that cannot be read is
-/// refused with 400, one without its token (or from another site) with 403; either
-/// changes nothing.
+/// every page handler that changes anything takes. The token is checked first, so a
+/// form without it (or from another site) is refused with 403 whatever else it holds;
+/// a form with it that cannot be read is refused with 400; either changes nothing.
 pub(crate) struct Checked<T>(pub T);
 
 impl<S, T> axum::extract::FromRequest<S> for Checked<T>
@@ -162,10 +162,29 @@ where
         state: &S,
     ) -> Result<Self, Self::Rejection> {
         let headers = request.headers().clone();
-        let axum::Form(form) = axum::Form::<T>::from_request(request, state)
+        let body = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|e| unreadable(&e.body_text()))?;
-        check(&headers, form.csrf())?;
+        // The same body read twice: its token alone, then the whole form.
+        let again = |body: &axum::body::Bytes| {
+            let mut request = axum::extract::Request::new(axum::body::Body::from(body.clone()));
+            // A form is read from the body of a POST (from the query of a GET).
+            *request.method_mut() = axum::http::Method::POST;
+            if let Some(kind) = headers.get(axum::http::header::CONTENT_TYPE) {
+                request
+                    .headers_mut()
+                    .insert(axum::http::header::CONTENT_TYPE, kind.clone());
+            }
+            request
+        };
+        let token = axum::Form::<TokenOnly>::from_request(again(&body), state)
+            .await
+            .map(|axum::Form(t)| t)
+            .unwrap_or(TokenOnly { csrf: None });
+        check(&headers, token.csrf())?;
+        let axum::Form(form) = axum::Form::<T>::from_request(again(&body), state)
+            .await
+            .map_err(|e| unreadable(&e.body_text()))?;
         Ok(Checked(form))
     }
 }
