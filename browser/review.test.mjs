@@ -327,7 +327,11 @@ test('once recommended, the product is on the public page and every review is sh
 test('the administrator changes the institution\'s quotas and records a re-evaluation from its measured usage (P7)', async () => {
   const page = adminPage;
   await page.goto(`${base}/console/institutions/${fixture.institution_id}`);
-  // Its reporting schedule (P6), and its own ledger of releases one click away.
+  // Its latest jobs with their SQL and exact figures, its models, its reporting schedule
+  // (P6), and its own ledger of releases one click away.
+  assert.ok((await page.locator('#jobs-title ~ div table.jobs tbody tr').count()) >= 1);
+  assert.match(await page.locator('#jobs-title ~ div table.jobs').innerText(), /结果 \d+ 行/);
+  assert.ok((await page.locator('#models-title ~ div table tbody tr').count()) >= 1, 'its scoring model');
   assert.match(await page.locator('#schedule-title').innerText(), /报告期/);
   await page.getByRole('link', { name: '该机构的发布台账' }).click();
   await page.waitForURL(/\/console\/releases\?institution=/);

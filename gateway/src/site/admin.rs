@@ -628,6 +628,30 @@ struct QuotaInput {
     error: Option<String>,
 }
 
+/// A job of the institution as administrators oversee it: its figures exact.
+struct OverseenJob {
+    id: String,
+    state: &'static str,
+    submitted: String,
+    sql: String,
+    /// Rows out, wall time and model CPU time, once it succeeded.
+    figures: Option<String>,
+    error: Option<String>,
+}
+
+/// A model of the institution, as listed.
+struct OverseenModel {
+    name: String,
+    version: String,
+    signature: String,
+    sha256: String,
+    size: i64,
+    uploaded: String,
+}
+
+/// Jobs of an institution its page shows.
+const OVERSEEN_JOBS: i64 = 20;
+
 /// A re-evaluation, as shown.
 struct EvaluationLine {
     window: String,
@@ -704,6 +728,9 @@ struct InstitutionPage {
     deleted: Vec<(String, u64, String)>,
     quotas: Vec<QuotaInput>,
     evaluations: Vec<EvaluationLine>,
+    /// Its latest jobs and its models, as administrators oversee them.
+    jobs: Vec<OverseenJob>,
+    models: Vec<OverseenModel>,
     /// The reporting schedule and the reports (P6).
     periods: Vec<super::progress::PeriodRow>,
     reports: Vec<super::progress::ReportRow>,
@@ -776,6 +803,44 @@ async fn institution_page(
             at: moment(&e.evaluated_at),
         })
         .collect();
+    let (jobs, models) = if record.status == InstitutionStatus::Terminated {
+        (Vec::new(), Vec::new())
+    } else {
+        let jobs = state
+            .jobs(caller, id, None, OVERSEEN_JOBS)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(|j| OverseenJob {
+                id: j.id.to_string(),
+                state: super::workspace::state_zh(&j),
+                submitted: moment(&j.submitted_at),
+                figures: j.report.as_ref().map(|r| {
+                    format!(
+                        "结果 {} 行，用时 {} 毫秒，模型 CPU {} 毫秒",
+                        r.rows_out, r.wall_ms, r.cpu_ms
+                    )
+                }),
+                error: j.error.clone(),
+                sql: j.sql,
+            })
+            .collect();
+        let models = state
+            .models(caller, id)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(|m| OverseenModel {
+                uploaded: moment(&m.uploaded_at),
+                name: m.name,
+                version: m.version,
+                signature: m.signature,
+                sha256: m.sha256,
+                size: m.size_bytes,
+            })
+            .collect();
+        (jobs, models)
+    };
     let (periods, reports) = if record.status == InstitutionStatus::Terminated {
         (Vec::new(), Vec::new())
     } else {
@@ -866,6 +931,8 @@ async fn institution_page(
             deleted,
             quotas,
             evaluations,
+            jobs,
+            models,
             periods,
             reports,
             window,

@@ -97,7 +97,7 @@ pub(super) fn institution_status_zh(status: InstitutionStatus) -> &'static str {
 }
 
 /// A job's state in words.
-fn state_zh(job: &Job) -> &'static str {
+pub(super) fn state_zh(job: &Job) -> &'static str {
     match job.state.as_str() {
         "queued" => "排队中",
         "running" => "运行中",
