@@ -719,6 +719,23 @@ async fn leaked_rows_are_traced_to_their_release_however_a_spreadsheet_kept_them
         StatusCode::UNPROCESSABLE_ENTITY,
         "invalid_field",
     );
+    assert_eq!(body["error"]["field"], "rows");
+    let (status, body) = trace(&app, &admin, json!({ "rows": [["a"], vec!["b"; 201]] })).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "rows[1]");
+    let (status, body) = trace(&app, &admin, json!({ "row_hashes": vec!["00"; 10_001] })).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    );
+    assert_eq!(body["error"]["field"], "row_hashes");
 
     // The ledger of releases, paged, across institutions and the institution's own.
     let (status, page) = app

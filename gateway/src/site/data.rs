@@ -206,6 +206,26 @@ pub(super) async fn next_part<'a>(
     Ok(Part::Text)
 }
 
+/// The whole of an uploaded file, read until `limit` bytes; `None` once it passes them
+/// (reading stops there).
+pub(super) async fn file_bytes(
+    file: &mut axum::extract::multipart::Field<'_>,
+    limit: usize,
+) -> Result<Option<Vec<u8>>, PageError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = file
+        .chunk()
+        .await
+        .map_err(|e| super::csrf::unreadable(&e.body_text()))?
+    {
+        if bytes.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(Some(bytes))
+}
+
 /// `col:type, col:type` as typed on the page (commas, Chinese commas, spaces or lines
 /// between pairs) in the API's form (`col:type,col:type`).
 fn pairs_text(typed: &str) -> String {
@@ -608,17 +628,9 @@ async fn take_model(
     let text = file
         .file_name()
         .is_some_and(|n| n.to_ascii_lowercase().ends_with(".wat"));
-    let mut module = Vec::new();
-    while let Some(chunk) = file
-        .chunk()
-        .await
-        .map_err(|e| super::csrf::unreadable(&e.body_text()))?
-    {
-        module.extend_from_slice(&chunk);
-        if module.len() > crate::api::max_model_bytes() {
-            return refused(crate::api::model_too_large().with_field("file")).await;
-        }
-    }
+    let Some(module) = file_bytes(&mut file, crate::api::max_model_bytes()).await? else {
+        return refused(crate::api::model_too_large().with_field("file")).await;
+    };
     match state
         .upload_model(caller, &id, &module, text, &request_id())
         .await

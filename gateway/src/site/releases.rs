@@ -17,7 +17,7 @@ use governance::identity::Caller;
 use serde::Deserialize;
 use workbench::gate::{LedgerEntry, Traced, trace};
 
-use super::data::{Part, next_part};
+use super::data::{Part, file_bytes, next_part};
 use super::session::SignedIn;
 use super::workspace::own;
 use super::{Chrome, Faults, PageError, moment, render, render_with_token};
@@ -266,27 +266,19 @@ async fn traced(
             Part::Text => continue,
             Part::File(mut file) => {
                 if file.file_name().is_some_and(|n| !n.is_empty()) {
-                    let mut bytes = Vec::new();
-                    while let Some(chunk) = file
-                        .chunk()
-                        .await
-                        .map_err(|e| super::csrf::unreadable(&e.body_text()))?
+                    match file_bytes(&mut file, MAX_FILE_BYTES)
+                        .await?
+                        .map(|bytes| trace::text_of(&bytes))
                     {
-                        if bytes.len() + chunk.len() > MAX_FILE_BYTES {
-                            faults
-                                .add("file", "文件超过 1 MiB：请只保留要追溯的行，或分几次追溯。");
-                            break;
-                        }
-                        bytes.extend_from_slice(&chunk);
-                    }
-                    if faults.is_empty() {
-                        match trace::text_of(&bytes) {
-                            Some(text) => file_text = text,
-                            None => faults.add(
-                                "file",
-                                "无法读取该文件：请上传 UTF-8 或 GBK 编码的 CSV（或制表符分隔的文本）。",
-                            ),
-                        }
+                        Some(Some(text)) => file_text = text,
+                        Some(None) => faults.add(
+                            "file",
+                            "无法读取该文件：请上传 UTF-8 或 GBK 编码的 CSV（或制表符分隔的文本）。",
+                        ),
+                        None => faults.add(
+                            "file",
+                            "文件超过 1 MiB：请只保留要追溯的行，或分几次追溯。",
+                        ),
                     }
                 }
                 break;

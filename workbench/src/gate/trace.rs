@@ -65,7 +65,7 @@ pub fn normal(text: &str) -> Option<String> {
         text.to_owned()
     };
     match digits.parse::<f64>() {
-        Ok(x) if x.is_finite() && !text.starts_with("0x") => Some(number(x)),
+        Ok(x) if x.is_finite() => Some(number(x)),
         _ => Some(text.to_ascii_lowercase()),
     }
 }
